@@ -1,9 +1,12 @@
 /**
- * Package entry point. The real exports land with this package's issue.
+ * @kura/core: the shared Effect runtime for talking to retail APIs.
  */
 
-/** The package's semantic version, stamped for User-Agent headers. */
+/** The package's semantic version, stamped into User-Agent headers. */
 export const VERSION = "0.0.0"
 
-/** Placeholder marker so the scaffold's entry point is not empty. */
-export const PACKAGE = "scaffold"
+export * from "./BulkJobStore.js"
+export * from "./CheckpointStore.js"
+export * from "./DeadLetterSink.js"
+export * from "./StoreError.js"
+export * from "./TokenStore.js"

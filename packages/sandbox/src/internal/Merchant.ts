@@ -1,0 +1,126 @@
+/**
+ * The contract between the data generator and the emulators. The generator (`makeMerchant`)
+ * implements it; the Shopify, Lightspeed and Stocky emulators only read through it.
+ *
+ * Everything an emulator pages over is addressed by a stable integer index so that pages are
+ * O(page size), never O(history): orders are generated on demand from (seed, index).
+ */
+import type {
+  Customer,
+  InjectedDiscrepancy,
+  InventoryQuantities,
+  Location,
+  Order,
+  Product,
+  PurchaseOrder,
+  StockAdjustment,
+  StockTransfer,
+  Supplier,
+  Variant
+} from "./model.js"
+
+/** Options that shape the generated merchant. */
+export interface MerchantOptions {
+  readonly seed: number
+  /** Number of online (Shopify) orders; POS sales are generated in proportion. */
+  readonly orders: number
+  /** End of generated history (epoch ms). Same seed + same anchor = same data. */
+  readonly anchor: number
+  /** How many days of history to spread the orders over. */
+  readonly historyDays: number
+  /** "jp": 8% reduced / 10% standard consumption tax, JPY. "eu": EU VAT, EUR. */
+  readonly tax: "jp" | "eu"
+  /** How many inventory discrepancies (shrinkage, miscount) to inject. */
+  readonly discrepancies: number
+  /** How many records per source to render malformed (dead-letter tests). */
+  readonly malformedPerSource: number
+  /** Hour (local) at which the POS business day rolls over, e.g. 5 for 05:00. */
+  readonly cutoverHour: number
+}
+
+/** What a correct pipeline must end with. */
+export interface GroundTruth {
+  readonly anchor: number
+  readonly counts: {
+    readonly onlineOrders: number
+    readonly posSales: number
+    readonly orderLines: number
+    readonly refunds: number
+    readonly customers: number
+    readonly products: number
+    readonly variants: number
+    readonly locations: number
+    readonly purchaseOrders: number
+    readonly stockAdjustments: number
+    readonly stockTransfers: number
+    readonly suppliers: number
+    readonly deletedOrders: number
+    readonly malformed: { readonly shopify: number; readonly lightspeed: number; readonly stocky: number }
+  }
+  /** Revenue per business date, channel and location (minor units, tax included, after discounts, before refunds). */
+  readonly revenueByDay: ReadonlyArray<{
+    readonly businessDate: string
+    readonly channel: "online" | "pos"
+    readonly locationId: number
+    readonly orders: number
+    readonly units: number
+    readonly gross: number
+    readonly tax: number
+    readonly refunds: number
+  }>
+  /** Expected on-hand per SKU and location from the movements alone. */
+  readonly expectedStock: ReadonlyArray<{
+    readonly sku: string
+    readonly variantId: number
+    readonly locationId: number
+    readonly onHand: number
+  }>
+  readonly discrepancies: ReadonlyArray<InjectedDiscrepancy>
+}
+
+/** The lazily generated merchant. */
+export interface Merchant {
+  readonly options: MerchantOptions
+  readonly locations: ReadonlyArray<Location>
+  readonly products: ReadonlyArray<Product>
+  readonly variants: ReadonlyArray<Variant>
+  readonly suppliers: ReadonlyArray<Supplier>
+
+  /** Number of customers; `customerAt(i)` for 0 <= i < customerCount. */
+  readonly customerCount: number
+  customerAt(index: number): Customer
+
+  /** Number of orders of both channels; indexes are ordered by createdAt ascending. */
+  readonly orderCount: number
+  /** The order at this index, with mutations applied; undefined if out of range. */
+  orderAt(index: number): Order | undefined
+  /** First index whose createdAt >= t (binary search over the lazy sequence). */
+  orderIndexAtOrAfter(t: number): number
+  /**
+   * Indexes of orders mutated since generation whose updatedAt lies in [from, to), ascending.
+   * Emulators merge these with the base sequence for updated_at filters, because a mutated
+   * order's updatedAt is far newer than its createdAt.
+   */
+  mutatedOrderIndexes(from: number, to: number): ReadonlyArray<number>
+  /** Upper bound on (updatedAt − createdAt) for orders that were never mutated. */
+  readonly maxBaseUpdateLagMs: number
+
+  readonly purchaseOrders: ReadonlyArray<PurchaseOrder>
+  readonly stockAdjustments: ReadonlyArray<StockAdjustment>
+  readonly stockTransfers: ReadonlyArray<StockTransfer>
+
+  /** The observed inventory (what Shopify reports), including injected discrepancies. */
+  inventory(variantId: number, locationId: number): InventoryQuantities
+
+  /** Deletion events (order ids and when), for Shopify `events` and `orders/delete` webhooks. */
+  deletions(): ReadonlyArray<{ readonly orderId: number; readonly at: number }>
+
+  /**
+   * Change a deterministic fraction of orders now: bump updatedAt, add refunds (with restocks),
+   * cancel some. Returns the touched order indexes so emulators can fire webhooks.
+   */
+  mutate(options: { readonly fraction: number; readonly now: number }): ReadonlyArray<number>
+
+  /** What a correct pipeline must end with, given all mutations so far. */
+  groundTruth(): GroundTruth
+}
