@@ -5,8 +5,16 @@
 /** The package's semantic version, stamped into User-Agent headers. */
 export const VERSION = "0.0.0"
 
+export * from "./ApiError.js"
 export * from "./BulkJobStore.js"
 export * from "./CheckpointStore.js"
 export * from "./DeadLetterSink.js"
+export * from "./HttpTransport.js"
+export * as Money from "./Money.js"
+export { Decimal, DecimalFromNumberOrString, DecimalFromString, DecimalSchema } from "./Money.js"
+export * from "./Redaction.js"
+export * from "./RetryAfter.js"
+export * as RetryPolicy from "./RetryPolicy.js"
 export * from "./StoreError.js"
+export * from "./Telemetry.js"
 export * from "./TokenStore.js"

@@ -1,0 +1,309 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { ApiError, RateLimited, ServerError, Unauthorized } from "../src/ApiError.js"
+import { HttpTransport } from "../src/HttpTransport.js"
+import * as RetryPolicy from "../src/RetryPolicy.js"
+import { withServer } from "./support/server.js"
+
+const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
+  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (error?._tag !== "Fail") throw new Error(`expected a Fail, got ${String(exit.cause)}`)
+  return error.error
+}
+
+const fast: RetryPolicy.RetryPolicyOptions = { baseDelayMillis: 5, maxDelayMillis: 20 }
+
+/** GET through the real transport with the policy; returns the exit, the server's log and retry infos. */
+const run = (
+  replies: Parameters<typeof withServer>[0],
+  options: RetryPolicy.RetryPolicyOptions = {},
+  request: { method?: "GET" | "POST"; idempotent?: boolean } = {}
+) =>
+  Effect.gen(function* () {
+    const server = yield* withServer(replies)
+    const http = yield* HttpTransport
+    const retries: Array<RetryPolicy.RetryInfo> = []
+    const throttles: Array<RetryPolicy.RetryInfo> = []
+    const exit = yield* Effect.exit(
+      RetryPolicy.withRetry(
+        {
+          ...fast,
+          ...options,
+          onRetry: (info) => {
+            retries.push(info)
+            return options.onRetry?.(info)
+          },
+          onThrottle: (info) => {
+            throttles.push(info)
+            return options.onThrottle?.(info)
+          }
+        },
+        (attempt) =>
+          http.requestOk({
+            method: request.method ?? "GET",
+            url: `${server.url}/r`,
+            attempt,
+            idempotent: request.idempotent
+          })
+      )
+    )
+    return { exit, seen: server.seen, retries, throttles }
+  }).pipe(Effect.provide(HttpTransport.layer({ connectionRetryDelayMillis: 1 })))
+
+describe("RetryPolicy against a real server", () => {
+  it.live("429 without Retry-After backs off and succeeds", () =>
+    Effect.gen(function* () {
+      const { exit, seen, throttles } = yield* run([{ status: 429 }, { status: 200, body: "ok" }])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(seen.length, 2)
+      assert.strictEqual(throttles.length, 1)
+      assert.isNull(throttles[0]?.retryAfterMillis)
+      assert.isAtMost(throttles[0]?.delayMillis ?? -1, 5)
+    })
+  )
+
+  it.live("429 with decimal Retry-After seconds waits that many seconds (never ms)", () =>
+    Effect.gen(function* () {
+      const start = Date.now()
+      const { exit, throttles } = yield* run([
+        { status: 429, headers: { "Retry-After": "0.05" } },
+        { status: 200 }
+      ])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(throttles[0]?.delayMillis, 50)
+      assert.isAtLeast(Date.now() - start, 50)
+    })
+  )
+
+  it.live("429 with Retry-After: 2.0 means 2000 ms; onThrottle returning false stops", () =>
+    Effect.gen(function* () {
+      const { exit, seen, throttles } = yield* run([{ status: 429, headers: { "Retry-After": "2.0" } }], {
+        onThrottle: () => false
+      })
+      const error = failure(exit)
+      assert.strictEqual(error.reason._tag, "RateLimited")
+      if (error.reason._tag === "RateLimited") assert.strictEqual(error.reason.retryAfterMillis, 2000)
+      assert.strictEqual(throttles[0]?.delayMillis, 2000)
+      assert.strictEqual(seen.length, 1)
+    })
+  )
+
+  it.live("429 with an HTTP-date Retry-After waits until that date", () =>
+    Effect.gen(function* () {
+      const at = new Date(Date.now() + 5_000).toUTCString()
+      const { throttles } = yield* run([{ status: 429, headers: { "Retry-After": at } }], {
+        onThrottle: () => false
+      })
+      const delay = throttles[0]?.delayMillis ?? -1
+      assert.isAtLeast(delay, 3_000)
+      assert.isAtMost(delay, 5_000)
+    })
+  )
+
+  it.live("503 then 200 is retried", () =>
+    Effect.gen(function* () {
+      const { exit, seen, retries } = yield* run([{ status: 503 }, { status: 200 }])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(seen.length, 2)
+      assert.strictEqual(retries[0]?.error.reason._tag, "ServerError")
+    })
+  )
+
+  it.live("500, 500 then success; errors carry their attempt numbers", () =>
+    Effect.gen(function* () {
+      const { exit, seen, retries } = yield* run([{ status: 500 }, { status: 500 }, { status: 200 }])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(seen.length, 3)
+      assert.deepStrictEqual(
+        retries.map((r) => r.error.reason.attempt),
+        [1, 2]
+      )
+    })
+  )
+
+  it.live("stops at maxAttempts and returns the last error", () =>
+    Effect.gen(function* () {
+      const { exit, seen } = yield* run([{ status: 500, body: "boom" }], { maxAttempts: 4 })
+      const error = failure(exit)
+      assert.strictEqual(error.reason._tag, "ServerError")
+      assert.strictEqual(error.reason.attempt, 4)
+      assert.strictEqual(seen.length, 4)
+    })
+  )
+
+  it.live("stops when the next wait would pass maxElapsedMillis", () =>
+    Effect.gen(function* () {
+      const { exit, seen } = yield* run([{ status: 429, headers: { "Retry-After": "10" } }], {
+        maxElapsedMillis: 5_000
+      })
+      assert.strictEqual(failure(exit).reason._tag, "RateLimited")
+      assert.strictEqual(seen.length, 1)
+    })
+  )
+
+  it.live("401 is never retried", () =>
+    Effect.gen(function* () {
+      const { exit, seen, retries } = yield* run([{ status: 401 }, { status: 200 }])
+      assert.strictEqual(failure(exit).reason._tag, "Unauthorized")
+      assert.strictEqual(seen.length, 1)
+      assert.strictEqual(retries.length, 0)
+    })
+  )
+
+  it.live("other 4xx are not retried, 408 is", () =>
+    Effect.gen(function* () {
+      for (const status of [400, 403, 404, 409, 422]) {
+        const { seen } = yield* run([{ status }, { status: 200 }])
+        assert.strictEqual(seen.length, 1, `status ${status}`)
+      }
+      const { exit, seen } = yield* run([{ status: 408 }, { status: 200 }])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(seen.length, 2)
+    })
+  )
+
+  it.live("a POST is not retried on 5xx (it may have been applied) but is on 429", () =>
+    Effect.gen(function* () {
+      const post = yield* run([{ status: 503 }, { status: 200 }], {}, { method: "POST" })
+      assert.strictEqual(failure(post.exit).reason._tag, "ServerError")
+      assert.strictEqual(post.seen.length, 1)
+      const throttled = yield* run([{ status: 429 }, { status: 200 }], {}, { method: "POST" })
+      assert.isTrue(Exit.isSuccess(throttled.exit))
+      assert.strictEqual(throttled.seen.length, 2)
+      // A read-only POST (GraphQL query) marked idempotent is retried like a GET.
+      const query = yield* run([{ status: 502 }, { status: 200 }], {}, { method: "POST", idempotent: true })
+      assert.isTrue(Exit.isSuccess(query.exit))
+      assert.strictEqual(query.seen.length, 2)
+    })
+  )
+
+  it.live("a POST whose connection was reset after sending is not retried at any layer", () =>
+    Effect.gen(function* () {
+      const { exit, seen } = yield* run([{ destroy: true }, { status: 200 }], {}, { method: "POST" })
+      assert.strictEqual(failure(exit).reason._tag, "Transport")
+      assert.strictEqual(seen.length, 1)
+    })
+  )
+
+  it.live("a GET reset is retried by the transport, not by the policy (retries never multiply)", () =>
+    Effect.gen(function* () {
+      const { exit, seen, retries } = yield* run([{ destroy: true }, { status: 200 }])
+      assert.isTrue(Exit.isSuccess(exit))
+      assert.strictEqual(seen.length, 2)
+      assert.strictEqual(retries.length, 0)
+    })
+  )
+})
+
+describe("RetryPolicy schedule timing (TestClock)", () => {
+  const fields = { method: "GET", url: "https://x.test/a", idempotent: true }
+  const rateLimited = (attempt: number, retryAfterMillis: number | null) =>
+    new ApiError({
+      reason: new RateLimited({ ...fields, attempt, status: 429, retryAfterMillis, excerpt: "" })
+    })
+
+  it.effect("waits exactly Retry-After before the next attempt", () =>
+    Effect.gen(function* () {
+      const attempts: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        RetryPolicy.withRetry({}, (attempt) => {
+          attempts.push(attempt)
+          return attempt === 1 ? Effect.fail(rateLimited(attempt, 2_000)) : Effect.succeed("ok")
+        })
+      )
+      yield* TestClock.adjust("1999 millis")
+      assert.deepStrictEqual(attempts, [1])
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(attempts, [1, 2])
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+    })
+  )
+
+  it.effect("exponential backoff without jitter doubles up to the cap", () =>
+    Effect.gen(function* () {
+      const delays: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(
+          RetryPolicy.withRetry(
+            {
+              baseDelayMillis: 100,
+              maxDelayMillis: 500,
+              maxAttempts: 6,
+              jitter: false,
+              onRetry: (info) => void delays.push(info.delayMillis)
+            },
+            (attempt) =>
+              Effect.fail(
+                new ApiError({
+                  reason: new ServerError({
+                    ...fields,
+                    attempt,
+                    status: 500,
+                    retryAfterMillis: null,
+                    excerpt: ""
+                  })
+                })
+              )
+          )
+        )
+      )
+      yield* TestClock.adjust("10 seconds")
+      const exit = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isFailure(exit))
+      assert.deepStrictEqual(delays, [100, 200, 400, 500, 500])
+    })
+  )
+
+  it.effect("full jitter stays within [0, ceiling]", () =>
+    Effect.gen(function* () {
+      const delays: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(
+          RetryPolicy.withRetry(
+            {
+              baseDelayMillis: 100,
+              maxDelayMillis: 1_000,
+              maxAttempts: 8,
+              onRetry: (i) => void delays.push(i.delayMillis)
+            },
+            (attempt) =>
+              Effect.fail(
+                new ApiError({
+                  reason: new ServerError({
+                    ...fields,
+                    attempt,
+                    status: 503,
+                    retryAfterMillis: null,
+                    excerpt: ""
+                  })
+                })
+              )
+          )
+        )
+      )
+      yield* TestClock.adjust("1 minute")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(delays.length, 7)
+      delays.forEach((d, i) => {
+        assert.isAtLeast(d, 0)
+        assert.isAtMost(d, Math.min(1_000, 100 * 2 ** i))
+      })
+    })
+  )
+
+  it.effect("permanent errors fail immediately", () =>
+    Effect.gen(function* () {
+      let calls = 0
+      const exit = yield* Effect.exit(
+        RetryPolicy.withRetry({}, (attempt) => {
+          calls++
+          return Effect.fail(new ApiError({ reason: new Unauthorized({ ...fields, attempt, excerpt: "" }) }))
+        })
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(calls, 1)
+    })
+  )
+})
