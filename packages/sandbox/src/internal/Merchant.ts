@@ -121,6 +121,18 @@ export interface Merchant {
    */
   mutate(options: { readonly fraction: number; readonly now: number }): ReadonlyArray<number>
 
+  /**
+   * New orders arriving now (appended after the generated history, createdAt >= now); both
+   * channels. Returns their indexes so emulators can fire orders/create webhooks.
+   */
+  createOrders(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
+
+  /** Channel of the order at this index without generating it; undefined if out of range. */
+  orderChannelAt(index: number): "online" | "pos" | undefined
+
+  /** Whether the variant is stocked at the location (the café stocks only café items). */
+  stocked(variantId: number, locationId: number): boolean
+
   /** What a correct pipeline must end with, given all mutations so far. */
   groundTruth(): GroundTruth
 }

@@ -156,10 +156,17 @@ export interface Order {
   readonly discountCode: string | null
   readonly shipping: number
   readonly shippingTax: ReadonlyArray<TaxLine>
+  /** Σ(line quantity × unit price − line discount): Shopify's subtotal_price (after discounts). */
   readonly subtotal: number
   readonly totalDiscounts: number
   readonly totalTax: number
+  /** subtotal + shipping (+ totalTax when taxes are not included). */
   readonly total: number
+  /**
+   * Whether prices already include tax (true for the generated JP and EU merchants). Refund line
+   * `subtotal`s then include tax too, and Refund.amount = Σ subtotal + shippingRefund.
+   */
+  readonly taxesIncluded: boolean
   readonly refunds: ReadonlyArray<Refund>
   readonly transactions: ReadonlyArray<Transaction>
   /** POS only: how the sale was paid ("CASH", "CARD", "IC"). */
@@ -201,6 +208,8 @@ export interface PurchaseOrder {
     readonly unitCost: number
     readonly received: boolean
   }>
+  /** True when the Stocky emulator must render this record malformed (dead-letter tests). */
+  readonly malformed: boolean
 }
 
 /** A manual stock adjustment (count correction, damage, shrinkage). */
@@ -230,7 +239,11 @@ export interface StockTransfer {
   readonly sentAt: number | null
   readonly receivedAt: number | null
   readonly system: "stocky" | "shopify"
-  readonly items: ReadonlyArray<{ readonly id: number; readonly variantId: number; readonly quantity: number }>
+  readonly items: ReadonlyArray<{
+    readonly id: number
+    readonly variantId: number
+    readonly quantity: number
+  }>
 }
 
 /** A discrepancy the generator injected on purpose: observed stock differs from the movements. */
