@@ -1,0 +1,17 @@
+/**
+ * The sandbox clock: wall-clock timestamps, scaled durations. See `SandboxClock` in contracts.ts.
+ */
+import type { SandboxClock } from "./contracts.js"
+
+/**
+ * Builds a clock that runs durations `timeScale` times faster. `now` is injectable for tests that
+ * need a fixed or stepped wall clock.
+ */
+export const makeClock = (timeScale = 1, now: () => number = Date.now): SandboxClock => {
+  if (!(Number.isFinite(timeScale) && timeScale > 0)) {
+    throw new RangeError(
+      `timeScale must be a positive number (1 = real time, 60 = a minute per second); got ${timeScale}`
+    )
+  }
+  return { timeScale, now, scale: (ms: number) => ms / timeScale }
+}
