@@ -1,9 +1,19 @@
 /**
- * Package entry point. The real exports land with this package's issue.
+ * @kura/warehouse: the canonical retail model, the raw lake, DuckDB and BigQuery loaders, sync
+ * state and reconciliation.
  */
 
-/** The package's semantic version, stamped for User-Agent headers. */
+/** The package's semantic version. */
 export const VERSION = "0.0.0"
 
-/** Placeholder marker so the scaffold's entry point is not empty. */
-export const PACKAGE = "scaffold"
+export * as Decimal from "./Decimal.js"
+export * from "./Dialect.js"
+export * as DuckDbWarehouse from "./DuckDbWarehouse.js"
+export * from "./Reconciliation.js"
+export * as Sql from "./Sql.js"
+export * from "./TableDefinition.js"
+export * from "./Tables.js"
+export * from "./Views.js"
+export * from "./Warehouse.js"
+export * from "./WarehouseError.js"
+export * as WarehouseStores from "./WarehouseStores.js"

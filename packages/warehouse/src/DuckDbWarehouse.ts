@@ -1,0 +1,34 @@
+/**
+ * The DuckDB adapter of the Warehouse port: a local file (or memory) database for laptops, CI and
+ * single-machine deployments.
+ */
+import { Effect, Layer } from "effect"
+import { makeDuckDbEngine } from "./internal/duckdbEngine.js"
+import { makeWarehouse } from "./internal/makeWarehouse.js"
+import { Warehouse } from "./Warehouse.js"
+import type { WarehouseError } from "./WarehouseError.js"
+
+/** Options of the DuckDB warehouse. */
+export interface DuckDbWarehouseOptions {
+  /** Database file, or ":memory:". Parent directories are created. */
+  readonly path: string
+  /** Create tables and views when the layer starts (default true). */
+  readonly migrate?: boolean
+}
+
+/** A Warehouse backed by DuckDB; the database closes when the layer's scope ends. */
+export const layer = (options: DuckDbWarehouseOptions): Layer.Layer<Warehouse, WarehouseError> =>
+  Layer.effect(
+    Warehouse,
+    Effect.gen(function* () {
+      const engine = yield* makeDuckDbEngine(options.path)
+      const warehouse = makeWarehouse(engine)
+      if (options.migrate !== false) yield* warehouse.migrate
+      return Warehouse.of(warehouse)
+    })
+  )
+
+/** An in-memory DuckDB warehouse, migrated: for tests. */
+export const layerMemory: Layer.Layer<Warehouse, WarehouseError> = layer({
+  path: ":memory:"
+})

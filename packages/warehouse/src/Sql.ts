@@ -1,0 +1,118 @@
+/**
+ * Statement generators. Each takes a table or view definition and a dialect, so DuckDB and
+ * BigQuery run SQL from the same source. MERGE is built from named parts so tests can check each
+ * part against the BigQuery grammar.
+ */
+import type { Dialect } from "./Dialect.js"
+import { type ColumnDef, isNullable, type TableDef } from "./TableDefinition.js"
+
+/** `CREATE TABLE IF NOT EXISTS`, partitioned and clustered in BigQuery. */
+export const createTable = (d: Dialect, table: TableDef): string => {
+  const cols = table.columns
+    .map((c) => `${d.ident(c.name)} ${d.type(c.type)}${isNullable(c) ? "" : " NOT NULL"}`)
+    .join(", ")
+  let sql = `CREATE TABLE IF NOT EXISTS ${d.table(table.name)} (${cols})`
+  if (d.name === "bigquery") {
+    const part = table.partitionBy ? table.columns.find((c) => c.name === table.partitionBy) : undefined
+    if (part)
+      sql += ` PARTITION BY ${part.type === "date" ? d.ident(part.name) : `DATE(${d.ident(part.name)})`}`
+    if (table.clusterBy && table.clusterBy.length > 0) {
+      sql += ` CLUSTER BY ${table.clusterBy.slice(0, 4).map(d.ident).join(", ")}`
+    }
+  }
+  return sql
+}
+
+/** Adds one nullable column (schema evolution never adds NOT NULL). */
+export const addColumn = (d: Dialect, table: string, column: ColumnDef): string =>
+  `ALTER TABLE ${d.table(table)} ADD COLUMN ${d.ident(column.name)} ${d.type(column.type)}`
+
+/** Staging tables hold every value as text; the MERGE casts it once, set-based. */
+export const createStaging = (d: Dialect, staging: string, columns: ReadonlyArray<ColumnDef>): string =>
+  `CREATE ${d.name === "duckdb" ? "OR REPLACE TEMP " : ""}TABLE ${d.table(staging)} (${columns
+    .map((c) => `${d.ident(c.name)} ${d.type("string")}`)
+    .join(", ")})`
+
+/** Drops a table if present. */
+export const dropTable = (d: Dialect, name: string): string => `DROP TABLE IF EXISTS ${d.table(name)}`
+
+/** The expression reading a staged text column as its typed value. */
+export const castFromText = (d: Dialect, column: ColumnDef, qualifier?: string): string => {
+  const ref = qualifier ? `${qualifier}.${d.ident(column.name)}` : d.ident(column.name)
+  if (column.type === "string" || (column.type === "json" && d.name === "bigquery")) return ref
+  return `CAST(${ref} AS ${d.type(column.type)})`
+}
+
+/** The parts of an upsert MERGE; `renderMerge` assembles them. */
+export interface MergeParts {
+  readonly target: string
+  /** A SELECT yielding one typed, de-duplicated row per key (the newest version). */
+  readonly source: string
+  /** Join condition between `t` (target) and `s` (source). */
+  readonly on: string
+  /** Extra condition for updating a matched row (the version check), or null for insert-only. */
+  readonly matchedCondition: string | null
+  /** `col = s.col` assignments. */
+  readonly set: ReadonlyArray<string>
+  readonly insertColumns: ReadonlyArray<string>
+  readonly insertValues: ReadonlyArray<string>
+}
+
+/**
+ * The source SELECT of a load: typed columns from staging, newest version per key. Rows with the
+ * same key and version within one batch collapse to one (the first in staging order).
+ */
+export const dedupedSource = (
+  d: Dialect,
+  table: TableDef,
+  columns: ReadonlyArray<ColumnDef>,
+  staging: string
+): string => {
+  const typed = columns.map((c) => `${castFromText(d, c)} AS ${d.ident(c.name)}`).join(", ")
+  const partition = table.primaryKey.map(d.ident).join(", ")
+  const versionCol = table.versionColumn ? columns.find((c) => c.name === table.versionColumn) : undefined
+  const order = versionCol ? `${castFromText(d, versionCol)} DESC` : partition
+  return `SELECT ${columns.map((c) => d.ident(c.name)).join(", ")} FROM (SELECT ${typed}, ROW_NUMBER() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS _kura_rn FROM ${d.table(staging)}) AS staged WHERE _kura_rn = 1`
+}
+
+/** The upsert of a staged batch: newer versions update, unknown keys insert, the rest is ignored. */
+export const mergeParts = (
+  d: Dialect,
+  table: TableDef,
+  columns: ReadonlyArray<ColumnDef>,
+  staging: string
+): MergeParts => {
+  const keys = new Set(table.primaryKey)
+  return {
+    target: d.table(table.name),
+    source: dedupedSource(d, table, columns, staging),
+    on: table.primaryKey.map((k) => `t.${d.ident(k)} = s.${d.ident(k)}`).join(" AND "),
+    matchedCondition: table.versionColumn
+      ? `s.${d.ident(table.versionColumn)} > t.${d.ident(table.versionColumn)}`
+      : null,
+    set: columns.filter((c) => !keys.has(c.name)).map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
+    insertColumns: columns.map((c) => d.ident(c.name)),
+    insertValues: columns.map((c) => `s.${d.ident(c.name)}`)
+  }
+}
+
+/** Assembles a MERGE statement (the same text for DuckDB ≥ 1.4 and BigQuery). */
+export const renderMerge = (p: MergeParts): string => {
+  const matched =
+    p.matchedCondition === null
+      ? ""
+      : ` WHEN MATCHED AND ${p.matchedCondition} THEN UPDATE SET ${p.set.join(", ")}`
+  return `MERGE INTO ${p.target} AS t USING (${p.source}) AS s ON ${p.on}${matched} WHEN NOT MATCHED THEN INSERT (${p.insertColumns.join(", ")}) VALUES (${p.insertValues.join(", ")})`
+}
+
+/** Counts what a MERGE of these parts will do, before running it (for the load result). */
+export const mergeStats = (p: MergeParts, firstKey: string): string =>
+  `SELECT COUNT(*) AS distinct_rows, COALESCE(SUM(CASE WHEN t.${firstKey} IS NULL THEN 1 ELSE 0 END), 0) AS inserted, COALESCE(SUM(CASE WHEN t.${firstKey} IS NOT NULL${p.matchedCondition === null ? " AND FALSE" : ` AND ${p.matchedCondition}`} THEN 1 ELSE 0 END), 0) AS updated FROM (${p.source}) AS s LEFT JOIN ${p.target} AS t ON ${p.on}`
+
+/** Marks keys found in a staging table (source, source_account, source_id) as deleted. */
+export const softDelete = (d: Dialect, table: string, staging: string, deletedAtParam: string): string => {
+  const match = ["source", "source_account", "source_id"]
+    .map((c) => `k.${d.ident(c)} = t.${d.ident(c)}`)
+    .join(" AND ")
+  return `UPDATE ${d.table(table)} AS t SET ${d.ident("_deleted_at")} = CAST(${d.param(deletedAtParam)} AS ${d.type("timestamp")}) WHERE t.${d.ident("_deleted_at")} IS NULL AND EXISTS (SELECT 1 FROM ${d.table(staging)} AS k WHERE ${match})`
+}

@@ -1,0 +1,191 @@
+/**
+ * The Warehouse port: loading canonical and raw rows idempotently, soft deletes, sync state,
+ * the run ledger, dead letters, stream leases and reconciliation. The DuckDB and BigQuery
+ * adapters implement it with the same SQL generated from the table registry.
+ */
+import type { BulkJobStore, CheckpointStore, DeadLetter, DeadLetterSink, StreamKey } from "@kura/core"
+import { Context, type Effect, type Stream } from "effect"
+import type { Dialect } from "./Dialect.js"
+import type { ReconciliationReport } from "./Reconciliation.js"
+import type { ColumnType } from "./TableDefinition.js"
+import type { CanonicalTableName, LoadableTableName } from "./Tables.js"
+import type { LeaseError, WarehouseError } from "./WarehouseError.js"
+
+/** A row handed to `load`: column name → value (extra fields become new nullable columns). */
+export type LoadRow = Readonly<Record<string, unknown>>
+
+/** Where a batch came from, recorded on dead letters. */
+export interface LoadOptions {
+  readonly origin?: string
+}
+
+/** What a load did. `unchanged` counts rows ignored as not newer (reloads, late older updates). */
+export interface LoadResult {
+  readonly table: string
+  readonly received: number
+  readonly inserted: number
+  readonly updated: number
+  readonly unchanged: number
+  readonly deadLettered: number
+  readonly addedColumns: ReadonlyArray<{ readonly name: string; readonly type: ColumnType }>
+}
+
+/** The key of a canonical row. */
+export interface RowKey {
+  readonly source: string
+  readonly source_account: string
+  readonly source_id: string
+}
+
+/** One `_kura_sync_runs` ledger entry. */
+export interface SyncRun {
+  readonly runId: string
+  readonly key: StreamKey
+  readonly startedAt: number
+  readonly finishedAt: number | null
+  readonly cursorBefore: string | null
+  readonly cursorAfter: string | null
+  readonly reportedCount: number | null
+  readonly reportedTotal: string | null
+  readonly rowsFetched: number | null
+  readonly rowsLoaded: number | null
+  readonly loadedTotal: string | null
+  readonly status: "running" | "complete" | "incomplete" | "failed"
+  readonly detail: string | null
+}
+
+/** What a run reports when it is done with a stream. */
+export interface CommitRunInput {
+  readonly runId: string
+  readonly key: StreamKey
+  /** The cursor the stream reached; stored only if the run reconciles. */
+  readonly cursorAfter: string
+  /** Count the API reported (e.g. bulk objectCount), or null when it reports none. */
+  readonly reportedCount: number | null
+  /** Money total the API reported (decimal string), or null. */
+  readonly reportedTotal: string | null
+  readonly rowsFetched: number
+  readonly rowsLoaded: number
+  readonly loadedTotal: string | null
+  readonly meta?: Readonly<Record<string, unknown>>
+}
+
+/** The outcome of `commitRun`. */
+export interface CommitRunResult {
+  readonly status: "complete" | "incomplete"
+  readonly cursorAdvanced: boolean
+  /** Why the run is incomplete (empty when complete). */
+  readonly mismatches: ReadonlyArray<string>
+}
+
+/** A held lease on a stream. */
+export interface Lease {
+  readonly streamKey: string
+  readonly holder: string
+  readonly expiresAt: number
+}
+
+/** A stored dead letter with its replay bookkeeping. */
+export interface StoredDeadLetter extends DeadLetter {
+  readonly id: string
+  readonly attempts: number
+  readonly replayedAt: number | null
+}
+
+/** Which dead letters to list or replay. */
+export interface DeadLetterFilter {
+  readonly key?: Partial<StreamKey>
+  readonly reason?: string
+  /** Include already replayed letters (listing only). */
+  readonly includeReplayed?: boolean
+}
+
+/** What a replay did. */
+export interface ReplayResult {
+  readonly attempted: number
+  readonly replayed: number
+  readonly failed: number
+}
+
+/** The Warehouse service. */
+export class Warehouse extends Context.Service<
+  Warehouse,
+  {
+    readonly dialect: Dialect
+    /** Creates missing tables and (re)creates the views. Safe to run on every start. */
+    readonly migrate: Effect.Effect<void, WarehouseError>
+    /**
+     * Upserts rows into a canonical table or the raw table through a staging table and one MERGE:
+     * a row wins only if its `updated_at` is newer. New fields become nullable columns; values
+     * whose type does not fit their column go to `_kura_dead_letters`.
+     */
+    readonly load: (
+      table: LoadableTableName,
+      rows: ReadonlyArray<LoadRow>,
+      options?: LoadOptions
+    ) => Effect.Effect<LoadResult, WarehouseError>
+    /** `load` over a stream in bounded chunks (default 50,000 rows), for flat memory. */
+    readonly loadStream: <E, R>(
+      table: LoadableTableName,
+      rows: Stream.Stream<LoadRow, E, R>,
+      options?: LoadOptions & { readonly chunkSize?: number }
+    ) => Effect.Effect<LoadResult, E | WarehouseError, R>
+    /** Soft-deletes rows (sets `_deleted_at`); returns how many rows were marked. */
+    readonly markDeleted: (
+      table: CanonicalTableName,
+      keys: ReadonlyArray<RowKey>,
+      deletedAt: string
+    ) => Effect.Effect<number, WarehouseError>
+    /** Runs a read-only query (for reports and tests). Parameters are text, cast in SQL. */
+    readonly query: (
+      sql: string,
+      params?: Readonly<Record<string, string | null>>
+    ) => Effect.Effect<ReadonlyArray<Readonly<Record<string, unknown>>>, WarehouseError>
+    /** `_kura_sync_state` as the core CheckpointStore. */
+    readonly checkpoints: CheckpointStore["Service"]
+    /** `_kura_sync_state` as the core BulkJobStore. */
+    readonly bulkJobs: BulkJobStore["Service"]
+    /** `_kura_dead_letters` as the core DeadLetterSink. */
+    readonly deadLetters: DeadLetterSink["Service"]
+    readonly listDeadLetters: (
+      filter?: DeadLetterFilter
+    ) => Effect.Effect<ReadonlyArray<StoredDeadLetter>, WarehouseError>
+    /**
+     * Re-processes pending dead letters. The default handler re-loads letters whose stream is a
+     * table name (load rejections) into that table; pass a handler for anything else. A letter is
+     * marked replayed only when its handler succeeds; failures bump `attempts`.
+     */
+    readonly replayDeadLetters: <E = never, R = never>(
+      filter?: DeadLetterFilter,
+      handler?: (letter: StoredDeadLetter) => Effect.Effect<void, E, R>
+    ) => Effect.Effect<ReplayResult, WarehouseError, R>
+    /** Opens a ledger entry; `cursorBefore` defaults to the stream's committed cursor. */
+    readonly startRun: (run: {
+      readonly runId: string
+      readonly key: StreamKey
+      readonly cursorBefore?: string | null
+    }) => Effect.Effect<SyncRun, WarehouseError>
+    /**
+     * Closes a ledger entry. If the API-reported count or total differs from what was loaded the
+     * run is `incomplete` and the cursor is NOT advanced; otherwise the cursor is committed.
+     */
+    readonly commitRun: (input: CommitRunInput) => Effect.Effect<CommitRunResult, WarehouseError>
+    /** Marks a run failed; the cursor stays where it was. */
+    readonly failRun: (runId: string, key: StreamKey, detail: string) => Effect.Effect<void, WarehouseError>
+    readonly listRuns: (key?: StreamKey) => Effect.Effect<ReadonlyArray<SyncRun>, WarehouseError>
+    /** Takes the stream's lease for `ttlMillis`, or fails with LeaseError("held"). */
+    readonly acquireLease: (
+      key: StreamKey,
+      holder: string,
+      ttlMillis: number
+    ) => Effect.Effect<Lease, WarehouseError | LeaseError>
+    /** Extends a lease still held; fails with LeaseError("lost") if it expired or was taken. */
+    readonly renewLease: (
+      lease: Lease,
+      ttlMillis: number
+    ) => Effect.Effect<Lease, WarehouseError | LeaseError>
+    readonly releaseLease: (lease: Lease) => Effect.Effect<void, WarehouseError>
+    /** Reads the reconciliation views into a typed report. */
+    readonly reconcile: Effect.Effect<ReconciliationReport, WarehouseError>
+  }
+>()("@kura/warehouse/Warehouse") {}

@@ -1,0 +1,44 @@
+/**
+ * What the generic warehouse logic needs from an engine (DuckDB or BigQuery): run statements,
+ * read rows, bulk-stage text rows and report a table's live columns.
+ */
+import type { Effect } from "effect"
+import type { Dialect } from "../Dialect.js"
+import type { ColumnDef, ColumnType } from "../TableDefinition.js"
+import type { WarehouseError } from "../WarehouseError.js"
+
+/** Query parameters are text (or null) and cast in SQL, so both engines bind them the same way. */
+export type SqlParams = Readonly<Record<string, string | null>>
+
+/** A result row with JSON-safe values (DECIMAL and BIGINT arrive as strings or numbers). */
+export type SqlRow = Readonly<Record<string, unknown>>
+
+export interface SqlEngine {
+  readonly dialect: Dialect
+  /** Runs a statement; resolves to the rows it changed (0 when the engine does not say). */
+  readonly run: (sql: string, params?: SqlParams) => Effect.Effect<number, WarehouseError>
+  readonly query: (sql: string, params?: SqlParams) => Effect.Effect<ReadonlyArray<SqlRow>, WarehouseError>
+  /** Creates `staging` (all text columns) and bulk-loads the rows: no per-row SQL. */
+  readonly stage: (
+    staging: string,
+    columns: ReadonlyArray<ColumnDef>,
+    rows: ReadonlyArray<ReadonlyArray<string | null>>
+  ) => Effect.Effect<void, WarehouseError>
+  /** Columns of a table as they exist now (after any schema evolution), in table order. */
+  readonly liveColumns: (table: string) => Effect.Effect<ReadonlyArray<ColumnDef>, WarehouseError>
+  /** Serialises multi-statement sequences (stage → merge, merge → read back). */
+  readonly serialize: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/** Maps a physical type name reported by an engine back to a logical type (null when unknown). */
+export const logicalType = (physical: string): ColumnType | null => {
+  const t = physical.toUpperCase()
+  if (t === "VARCHAR" || t === "STRING" || t.startsWith("VARCHAR(")) return "string"
+  if (t === "BIGINT" || t === "INT64" || t === "INTEGER") return "int"
+  if (t === "BOOLEAN" || t === "BOOL") return "bool"
+  if (t.startsWith("DECIMAL") || t.startsWith("NUMERIC")) return "decimal"
+  if (t === "TIMESTAMP WITH TIME ZONE" || t === "TIMESTAMPTZ" || t === "TIMESTAMP") return "timestamp"
+  if (t === "DATE") return "date"
+  if (t === "JSON") return "json"
+  return null
+}

@@ -1,0 +1,127 @@
+/**
+ * The DuckDB engine: one connection, staging through the Appender with 2048-row data chunks (no
+ * per-row SQL), timestamps in UTC.
+ */
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import { type DuckDBConnection, DuckDBDataChunk, DuckDBInstance, VARCHAR } from "@duckdb/node-api"
+import { Effect, Semaphore } from "effect"
+import { duckdbDialect } from "../Dialect.js"
+import * as Sql from "../Sql.js"
+import type { ColumnDef } from "../TableDefinition.js"
+import { AllTables } from "../Tables.js"
+import { WarehouseError } from "../WarehouseError.js"
+import { logicalType, type SqlEngine, type SqlParams } from "./SqlEngine.js"
+
+const CHUNK_ROWS = 2048
+
+const queryError = (operation: string, sql: string) => (cause: unknown) =>
+  new WarehouseError({
+    reason: "Query",
+    operation,
+    message: `${cause instanceof Error ? cause.message : String(cause)} (in: ${sql.slice(0, 200)})`,
+    cause
+  })
+
+/** Opens a DuckDB database (":memory:" or a file path) for the lifetime of the scope. */
+export const makeDuckDbEngine = (path: string) =>
+  Effect.gen(function* () {
+    const { instance, connection } = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
+          const instance = await DuckDBInstance.create(path)
+          const connection = await instance.connect()
+          await connection.run("SET TimeZone = 'UTC'")
+          return { instance, connection }
+        },
+        catch: (cause) =>
+          new WarehouseError({
+            reason: "Connection",
+            operation: "open",
+            message: `cannot open DuckDB database at ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      }),
+      ({ instance, connection }) =>
+        Effect.sync(() => {
+          connection.closeSync()
+          instance.closeSync()
+        })
+    )
+    void instance
+    return makeEngineFromConnection(connection)
+  })
+
+const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
+  const dialect = duckdbDialect()
+  const lock = Semaphore.makeUnsafe(1)
+  const run = (sql: string, params?: SqlParams) =>
+    Effect.tryPromise({
+      try: async () => (await connection.run(sql, params ? { ...params } : undefined)).rowsChanged,
+      catch: queryError("run", sql)
+    })
+  const query = (sql: string, params?: SqlParams) =>
+    Effect.tryPromise({
+      try: async () =>
+        (await connection.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
+      catch: queryError("query", sql)
+    })
+  const stage = (
+    staging: string,
+    columns: ReadonlyArray<ColumnDef>,
+    rows: ReadonlyArray<ReadonlyArray<string | null>>
+  ) =>
+    Effect.gen(function* () {
+      yield* run(Sql.createStaging(dialect, staging, columns))
+      yield* Effect.tryPromise({
+        try: async () => {
+          const appender = await connection.createAppender(staging, "main", "temp")
+          try {
+            const types = columns.map(() => VARCHAR)
+            for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+              const end = Math.min(start + CHUNK_ROWS, rows.length)
+              const cols: Array<Array<string | null>> = columns.map(
+                () => new Array<string | null>(end - start)
+              )
+              for (let r = start; r < end; r++) {
+                const row = rows[r]!
+                for (let c = 0; c < cols.length; c++) cols[c]![r - start] = row[c] ?? null
+              }
+              const chunk = DuckDBDataChunk.create(types, end - start)
+              chunk.setColumns(cols)
+              appender.appendDataChunk(chunk)
+            }
+            appender.flushSync()
+          } finally {
+            appender.closeSync()
+          }
+        },
+        catch: (cause) =>
+          new WarehouseError({
+            reason: "Load",
+            operation: `stage ${staging}`,
+            message: cause instanceof Error ? cause.message : String(cause),
+            cause
+          })
+      })
+    })
+  const liveColumns = (table: string) =>
+    Effect.map(
+      query(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+        { t: table }
+      ),
+      (rows) => {
+        const declared = AllTables.find((t) => t.name === table)
+        return rows.flatMap((r): ReadonlyArray<ColumnDef> => {
+          const name = String(r.column_name)
+          const known = declared?.columns.find((c) => c.name === name)
+          const type = logicalType(String(r.data_type))
+          if (type === null) return []
+          return [known && known.type === type ? known : { name, type, nullable: r.is_nullable !== "NO" }]
+        })
+      }
+    )
+  return { dialect, run, query, stage, liveColumns, serialize: lock.withPermits(1) }
+}

@@ -1,0 +1,971 @@
+/**
+ * The engine-independent warehouse: everything the DuckDB and BigQuery adapters share, written
+ * once against `SqlEngine`.
+ */
+import {
+  type BulkJobRecord,
+  type BulkJobState,
+  BulkJobStore,
+  type Checkpoint,
+  CheckpointStore,
+  type DeadLetter,
+  DeadLetterSink,
+  StoreError,
+  type StreamKey,
+  streamKeyToString
+} from "@kura/core"
+import { Clock, Effect, Option, Stream } from "effect"
+import { compareDecimals, isDecimal } from "../Decimal.js"
+import { isValidColumnName } from "../Dialect.js"
+import type {
+  DailySalesRow,
+  InventoryReconciliationRow,
+  ReconciliationReport,
+  SourceReconciliationRow
+} from "../Reconciliation.js"
+import * as Sql from "../Sql.js"
+import { type ColumnDef, type ColumnType, isNullable, type TableDef } from "../TableDefinition.js"
+import { AllTables, type LoadableTableName, loadableTable, StateTables } from "../Tables.js"
+import { AllViews, DailySales, InventoryReconciliation, SourceReconciliation } from "../Views.js"
+import type {
+  CommitRunInput,
+  DeadLetterFilter,
+  Lease,
+  LoadOptions,
+  LoadResult,
+  LoadRow,
+  ReplayResult,
+  StoredDeadLetter,
+  SyncRun,
+  Warehouse
+} from "../Warehouse.js"
+import { LeaseError, WarehouseError } from "../WarehouseError.js"
+import { inferType, stringifyJson, toText } from "./rowText.js"
+import type { SqlEngine, SqlParams, SqlRow } from "./SqlEngine.js"
+
+const toStoreError = (store: string, operation: string) => (e: WarehouseError) =>
+  new StoreError({ store, operation, message: e.message, cause: e })
+
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+const str = (v: unknown): string => String(v ?? "")
+/** Decimal text without trailing fraction zeros ("12.500000000" → "12.5"). */
+const dec = (v: unknown): string => {
+  const s = String(v ?? "0")
+  return s.includes(".") ? s.replace(/\.?0+$/, "") || "0" : s
+}
+
+let letterSeq = 0
+/** Letter ids sort in write order (time, then sequence) and stay unique across processes. */
+const letterId = (at: number) =>
+  `${String(at).padStart(15, "0")}-${String(letterSeq++ % 1e9).padStart(9, "0")}-${crypto.randomUUID().slice(0, 8)}`
+
+let stagingSeq = 0
+const stagingName = (table: string) =>
+  `_kura_stg_${table}_${Date.now().toString(36)}_${(stagingSeq++).toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+
+/** Builds the Warehouse service over an engine. */
+export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
+  const d = engine.dialect
+  const T = d.table
+  const I = d.ident
+  const P = d.param
+  const S = d.type("string")
+
+  // ---------- generic single-row upsert for the bookkeeping tables ----------
+
+  /** MERGE one row given as text params; `when` adds a condition for updating an existing row. */
+  const upsertOneSql = (table: TableDef, keys: ReadonlyArray<string>, when?: string): string => {
+    const cols = table.columns
+    const source = `SELECT ${cols.map((c) => `${c.type === "string" ? P(c.name) : `CAST(${P(c.name)} AS ${d.type(c.type)})`} AS ${I(c.name)}`).join(", ")}`
+    const parts: Sql.MergeParts = {
+      target: T(table.name),
+      source,
+      on: keys.map((k) => `t.${I(k)} = s.${I(k)}`).join(" AND "),
+      matchedCondition: when ?? "TRUE",
+      set: cols.filter((c) => !keys.includes(c.name)).map((c) => `${I(c.name)} = s.${I(c.name)}`),
+      insertColumns: cols.map((c) => I(c.name)),
+      insertValues: cols.map((c) => `s.${I(c.name)}`)
+    }
+    return Sql.renderMerge(parts)
+  }
+  const params = (values: Record<string, string | number | null | undefined>): SqlParams => {
+    const out: Record<string, string | null> = {}
+    for (const [k, v] of Object.entries(values)) out[k] = v === null || v === undefined ? null : String(v)
+    return out
+  }
+
+  // ---------- schema: migrate and evolve ----------
+
+  const liveCache = new Map<string, ReadonlyArray<ColumnDef>>()
+  const live = (table: string) =>
+    liveCache.has(table)
+      ? Effect.succeed(liveCache.get(table)!)
+      : Effect.tap(engine.liveColumns(table), (cols) => Effect.sync(() => void liveCache.set(table, cols)))
+
+  const migrate = Effect.gen(function* () {
+    for (const table of AllTables) yield* engine.run(Sql.createTable(d, table))
+    for (const view of AllViews)
+      yield* engine.run(`CREATE OR REPLACE VIEW ${T(view.name)} AS ${view.select(d)}`)
+    liveCache.clear()
+  }).pipe(Effect.withSpan("Warehouse.migrate"))
+
+  // ---------- loading ----------
+
+  interface Rejected {
+    readonly row: LoadRow
+    readonly reason: string
+    readonly detail: string
+  }
+
+  const loadChunk = (table: TableDef, rows: ReadonlyArray<LoadRow>) =>
+    Effect.gen(function* () {
+      const existing = yield* live(table.name)
+      const byName = new Map(existing.map((c) => [c.name, c]))
+      const added = new Map<string, ColumnType>()
+      const rejected: Array<Rejected> = []
+      const accepted: Array<LoadRow> = []
+
+      // First pass: find new fields, reject rows that break a column's type or a NOT NULL.
+      for (const row of rows) {
+        let problem: Rejected | undefined
+        for (const key in row) {
+          const value = row[key]
+          const col = byName.get(key)
+          const type = col?.type ?? added.get(key)
+          if (type !== undefined) {
+            const res = toText(type, value)
+            if (!res.ok) {
+              problem = {
+                row,
+                reason: "type_changed",
+                detail: `field "${key}": ${res.why} (column type ${type})`
+              }
+              break
+            }
+          } else {
+            const inferred = inferType(value)
+            if (inferred === null) continue
+            if (!isValidColumnName(key)) {
+              problem = {
+                row,
+                reason: "invalid_field",
+                detail: `field "${key}" cannot become a column: use letters, digits and underscores`
+              }
+              break
+            }
+            added.set(key, inferred)
+          }
+        }
+        if (problem === undefined) {
+          for (const col of existing) {
+            if (!isNullable(col) && (row[col.name] === null || row[col.name] === undefined)) {
+              problem = {
+                row,
+                reason: "missing_field",
+                detail: `required field "${col.name}" is missing or null`
+              }
+              break
+            }
+          }
+        }
+        if (problem) rejected.push(problem)
+        else accepted.push(row)
+      }
+
+      const addedColumns = [...added].map(([name, type]) => ({ name, type }))
+      for (const c of addedColumns) yield* engine.run(Sql.addColumn(d, table.name, c))
+      if (addedColumns.length > 0) liveCache.delete(table.name)
+      const columns: ReadonlyArray<ColumnDef> = [...existing, ...addedColumns]
+
+      let inserted = 0
+      let updated = 0
+      if (accepted.length > 0) {
+        const texts = accepted.map((row) =>
+          columns.map((c) => {
+            const res = toText(c.type, row[c.name])
+            return res.ok ? res.text : null
+          })
+        )
+        const staging = stagingName(table.name)
+        yield* Effect.acquireUseRelease(
+          engine.stage(staging, columns, texts),
+          () =>
+            Effect.gen(function* () {
+              const parts = Sql.mergeParts(d, table, columns, staging)
+              const stats = yield* engine.query(Sql.mergeStats(parts, I(table.primaryKey[0]!)))
+              inserted = Number(stats[0]?.inserted ?? 0)
+              updated = Number(stats[0]?.updated ?? 0)
+              yield* engine.run(Sql.renderMerge(parts))
+            }),
+          () => Effect.ignore(engine.run(Sql.dropTable(d, staging)))
+        )
+      }
+      return { accepted: accepted.length, inserted, updated, rejected, addedColumns }
+    })
+
+  const writeRejected = (table: TableDef, rejected: ReadonlyArray<Rejected>, options?: LoadOptions) =>
+    Effect.gen(function* () {
+      if (rejected.length === 0) return
+      const at = yield* Clock.currentTimeMillis
+      yield* writeLetters(
+        rejected.map((r) => ({
+          key: {
+            source: strOrNull(r.row.source) ?? "unknown",
+            account: strOrNull(r.row.source_account) ?? "unknown",
+            stream: table.name
+          },
+          sourceId: strOrNull(r.row.source_id),
+          payload: stringifyJson(r.row),
+          reason: r.reason,
+          detail: r.detail,
+          origin: options?.origin ?? strOrNull(r.row._batch_id) ?? "load",
+          at
+        }))
+      )
+    })
+
+  const loadInternal = (tableName: LoadableTableName, rows: ReadonlyArray<LoadRow>) =>
+    engine.serialize(
+      Effect.gen(function* () {
+        const table = loadableTable(tableName)
+        const r = yield* loadChunk(table, rows)
+        return {
+          result: {
+            table: table.name,
+            received: rows.length,
+            inserted: r.inserted,
+            updated: r.updated,
+            unchanged: r.accepted - r.inserted - r.updated,
+            deadLettered: r.rejected.length,
+            addedColumns: r.addedColumns
+          } satisfies LoadResult,
+          rejected: r.rejected,
+          table
+        }
+      })
+    )
+
+  const load = Effect.fn("Warehouse.load")(function* (
+    tableName: LoadableTableName,
+    rows: ReadonlyArray<LoadRow>,
+    options?: LoadOptions
+  ) {
+    const { result, rejected, table } = yield* loadInternal(tableName, rows)
+    yield* writeRejected(table, rejected, options)
+    return result
+  })
+
+  const emptyResult = (table: string): LoadResult => ({
+    table,
+    received: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    deadLettered: 0,
+    addedColumns: []
+  })
+  const combine = (a: LoadResult, b: LoadResult): LoadResult => ({
+    table: a.table,
+    received: a.received + b.received,
+    inserted: a.inserted + b.inserted,
+    updated: a.updated + b.updated,
+    unchanged: a.unchanged + b.unchanged,
+    deadLettered: a.deadLettered + b.deadLettered,
+    addedColumns: [...a.addedColumns, ...b.addedColumns]
+  })
+
+  const loadStream = <E, R>(
+    tableName: LoadableTableName,
+    rows: Stream.Stream<LoadRow, E, R>,
+    options?: LoadOptions & { readonly chunkSize?: number }
+  ) =>
+    rows.pipe(
+      Stream.grouped(options?.chunkSize ?? 50_000),
+      Stream.runFoldEffect(
+        () => emptyResult(tableName),
+        (acc, chunk) => Effect.map(load(tableName, chunk, options), (r) => combine(acc, r))
+      ),
+      Effect.withSpan("Warehouse.loadStream")
+    )
+
+  const markDeleted = Effect.fn("Warehouse.markDeleted")(function* (
+    tableName: LoadableTableName,
+    keys: ReadonlyArray<{
+      readonly source: string
+      readonly source_account: string
+      readonly source_id: string
+    }>,
+    deletedAt: string
+  ) {
+    if (keys.length === 0) return 0
+    const at = toText("timestamp", deletedAt)
+    if (!at.ok || at.text === null) {
+      return yield* new WarehouseError({
+        reason: "InvalidInput",
+        operation: "markDeleted",
+        message: `deletedAt must be an ISO-8601 timestamp, got ${JSON.stringify(deletedAt)}`
+      })
+    }
+    const table = loadableTable(tableName)
+    const cols = table.columns.filter((c) => ["source", "source_account", "source_id"].includes(c.name))
+    const staging = stagingName(table.name)
+    return yield* engine.serialize(
+      Effect.acquireUseRelease(
+        engine.stage(
+          staging,
+          cols,
+          keys.map((k) => [k.source, k.source_account, k.source_id])
+        ),
+        () => engine.run(Sql.softDelete(d, table.name, staging, "deleted_at"), { deleted_at: at.text }),
+        () => Effect.ignore(engine.run(Sql.dropTable(d, staging)))
+      )
+    )
+  })
+
+  // ---------- checkpoints and bulk jobs (_kura_sync_state) ----------
+
+  const syncState = StateTables.syncState
+  const upsertState = upsertOneSql(syncState, ["kind", "id"])
+  const stateParams = (v: {
+    kind: string
+    id: string
+    key: StreamKey
+    cursor?: string | null
+    meta?: string | null
+    window_start?: string | null
+    window_end?: string | null
+    state?: string | null
+    remote_status?: string | null
+    object_count?: string | null
+    created_at: number
+    updated_at: number
+  }) =>
+    params({
+      kind: v.kind,
+      id: v.id,
+      source: v.key.source,
+      source_account: v.key.account,
+      stream: v.key.stream,
+      cursor: v.cursor ?? null,
+      meta: v.meta ?? null,
+      window_start: v.window_start ?? null,
+      window_end: v.window_end ?? null,
+      state: v.state ?? null,
+      remote_status: v.remote_status ?? null,
+      object_count: v.object_count ?? null,
+      created_at: v.created_at,
+      updated_at: v.updated_at
+    })
+  const keyOf = (r: SqlRow): StreamKey => ({
+    source: str(r.source),
+    account: str(r.source_account),
+    stream: str(r.stream)
+  })
+  const toCheckpoint = (r: SqlRow): Checkpoint => {
+    const meta = r.meta === null || r.meta === undefined ? undefined : parseMeta(str(r.meta))
+    return {
+      key: keyOf(r),
+      cursor: str(r.cursor),
+      updatedAt: Number(r.updated_at),
+      ...(meta === undefined ? {} : { meta })
+    }
+  }
+  const stateSelect = `SELECT ${syncState.columns.map((c) => I(c.name)).join(", ")} FROM ${T(syncState.name)}`
+
+  const putCheckpoint = (c: Checkpoint) =>
+    engine.run(
+      upsertState,
+      stateParams({
+        kind: "checkpoint",
+        id: streamKeyToString(c.key),
+        key: c.key,
+        cursor: c.cursor,
+        meta: c.meta === undefined ? null : JSON.stringify(c.meta),
+        created_at: c.updatedAt,
+        updated_at: c.updatedAt
+      })
+    )
+  const getCheckpoint = (key: StreamKey) =>
+    Effect.map(
+      engine.query(`${stateSelect} WHERE ${I("kind")} = 'checkpoint' AND ${I("id")} = ${P("id")}`, {
+        id: streamKeyToString(key)
+      }),
+      (rows) => Option.map(Option.fromNullishOr(rows[0]), toCheckpoint)
+    )
+
+  const checkpoints = CheckpointStore.of({
+    get: (key) => getCheckpoint(key).pipe(Effect.mapError(toStoreError("CheckpointStore", "get"))),
+    put: (c) =>
+      putCheckpoint(c).pipe(
+        Effect.asVoid,
+        Effect.mapError(toStoreError("CheckpointStore", `put ${streamKeyToString(c.key)}`))
+      ),
+    delete: (key) =>
+      engine
+        .run(
+          `DELETE FROM ${T(syncState.name)} WHERE ${I("kind")} = 'checkpoint' AND ${I("id")} = ${P("id")}`,
+          {
+            id: streamKeyToString(key)
+          }
+        )
+        .pipe(Effect.asVoid, Effect.mapError(toStoreError("CheckpointStore", "delete"))),
+    list: (filter) =>
+      engine
+        .query(
+          `${stateSelect} WHERE ${I("kind")} = 'checkpoint'${filter?.source === undefined ? "" : ` AND ${I("source")} = ${P("source")}`} ORDER BY ${I("id")}`,
+          filter?.source === undefined ? {} : { source: filter.source }
+        )
+        .pipe(
+          Effect.map((rows) => rows.map(toCheckpoint)),
+          Effect.mapError(toStoreError("CheckpointStore", "list"))
+        )
+  })
+
+  const jobStates: ReadonlyArray<BulkJobState> = ["started", "completed", "loaded", "failed", "canceled"]
+  const toJob = (r: SqlRow): BulkJobRecord => ({
+    jobId: str(r.id),
+    key: keyOf(r),
+    windowStart: str(r.window_start),
+    windowEnd: str(r.window_end),
+    state: jobStates.find((s) => s === r.state) ?? "failed",
+    remoteStatus: strOrNull(r.remote_status),
+    objectCount: strOrNull(r.object_count),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at)
+  })
+  const keyFilter = (key?: StreamKey) =>
+    key === undefined
+      ? { sql: "", params: {} }
+      : {
+          sql: ` AND ${I("source")} = ${P("source")} AND ${I("source_account")} = ${P("account")} AND ${I("stream")} = ${P("stream")}`,
+          params: { source: key.source, account: key.account, stream: key.stream }
+        }
+  const bulkJobs = BulkJobStore.of({
+    put: (j) =>
+      engine
+        .run(
+          upsertState,
+          stateParams({
+            kind: "bulk_job",
+            id: j.jobId,
+            key: j.key,
+            window_start: j.windowStart,
+            window_end: j.windowEnd,
+            state: j.state,
+            remote_status: j.remoteStatus,
+            object_count: j.objectCount,
+            created_at: j.createdAt,
+            updated_at: j.updatedAt
+          })
+        )
+        .pipe(Effect.asVoid, Effect.mapError(toStoreError("BulkJobStore", `put ${j.jobId}`))),
+    get: (jobId) =>
+      engine
+        .query(`${stateSelect} WHERE ${I("kind")} = 'bulk_job' AND ${I("id")} = ${P("id")}`, { id: jobId })
+        .pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), toJob)),
+          Effect.mapError(toStoreError("BulkJobStore", "get"))
+        ),
+    listOpen: (key) => {
+      const f = keyFilter(key)
+      return engine
+        .query(
+          `${stateSelect} WHERE ${I("kind")} = 'bulk_job' AND ${I("state")} IN ('started', 'completed')${f.sql} ORDER BY ${I("created_at")}, ${I("id")}`,
+          f.params
+        )
+        .pipe(
+          Effect.map((rows) => rows.map(toJob)),
+          Effect.mapError(toStoreError("BulkJobStore", "listOpen"))
+        )
+    },
+    list: (key) => {
+      const f = keyFilter(key)
+      return engine
+        .query(
+          `${stateSelect} WHERE ${I("kind")} = 'bulk_job'${f.sql} ORDER BY ${I("created_at")}, ${I("id")}`,
+          f.params
+        )
+        .pipe(
+          Effect.map((rows) => rows.map(toJob)),
+          Effect.mapError(toStoreError("BulkJobStore", "list"))
+        )
+    }
+  })
+
+  // ---------- dead letters ----------
+
+  const dl = StateTables.deadLetters
+  const insertLetter = upsertOneSql(dl, ["id"], "FALSE")
+  const writeLetters = (letters: ReadonlyArray<DeadLetter>) =>
+    Effect.forEach(
+      letters,
+      (l) =>
+        engine.run(
+          insertLetter,
+          params({
+            id: letterId(l.at),
+            source: l.key.source,
+            source_account: l.key.account,
+            stream: l.key.stream,
+            source_id: l.sourceId,
+            payload: l.payload,
+            reason: l.reason,
+            detail: l.detail,
+            origin: l.origin,
+            at: l.at,
+            attempts: 0,
+            replayed_at: null
+          })
+        ),
+      { discard: true }
+    )
+  const deadLetters = DeadLetterSink.of({
+    write: (letters) => writeLetters(letters).pipe(Effect.mapError(toStoreError("DeadLetterSink", "write")))
+  })
+
+  const toLetter = (r: SqlRow): StoredDeadLetter => ({
+    id: str(r.id),
+    key: keyOf(r),
+    sourceId: strOrNull(r.source_id),
+    payload: str(r.payload),
+    reason: str(r.reason),
+    detail: str(r.detail),
+    origin: str(r.origin),
+    at: Number(r.at),
+    attempts: Number(r.attempts),
+    replayedAt: numOrNull(r.replayed_at)
+  })
+  const listDeadLetters = Effect.fn("Warehouse.listDeadLetters")(function* (filter?: DeadLetterFilter) {
+    const where: Array<string> = []
+    const p: Record<string, string> = {}
+    if (!filter?.includeReplayed) where.push(`${I("replayed_at")} IS NULL`)
+    if (filter?.reason !== undefined) {
+      where.push(`${I("reason")} = ${P("reason")}`)
+      p.reason = filter.reason
+    }
+    for (const [field, col] of [
+      ["source", "source"],
+      ["account", "source_account"],
+      ["stream", "stream"]
+    ] as const) {
+      const v = filter?.key?.[field]
+      if (v !== undefined) {
+        where.push(`${I(col)} = ${P(col)}`)
+        p[col] = v
+      }
+    }
+    const rows = yield* engine.query(
+      `SELECT ${dl.columns.map((c) => I(c.name)).join(", ")} FROM ${T(dl.name)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY ${I("at")}, ${I("id")}`,
+      p
+    )
+    return rows.map(toLetter)
+  })
+
+  const defaultReplay = (letter: StoredDeadLetter) =>
+    Effect.gen(function* () {
+      const table = AllTables.find((t) => t.name === letter.key.stream)
+      const name = letter.key.stream
+      if (table === undefined || !isLoadableName(name)) {
+        return yield* Effect.fail(`no default replay for stream "${name}": pass a handler`)
+      }
+      const row = yield* Effect.try(() => JSON.parse(letter.payload) as unknown)
+      if (!isRecord(row)) return yield* Effect.fail("payload is not a JSON object")
+      const out = yield* loadInternal(name, [row])
+      const first = out.rejected[0]
+      if (first) return yield* Effect.fail(`${first.reason}: ${first.detail}`)
+    })
+
+  const replayDeadLetters = <E = never, R = never>(
+    filter?: DeadLetterFilter,
+    handler?: (letter: StoredDeadLetter) => Effect.Effect<void, E, R>
+  ): Effect.Effect<ReplayResult, WarehouseError, R> =>
+    Effect.gen(function* () {
+      // The operator may have changed the schema since (that is often the fix being replayed).
+      liveCache.clear()
+      const letters = yield* listDeadLetters({ ...filter, includeReplayed: false })
+      let replayed = 0
+      let failed = 0
+      for (const letter of letters) {
+        const run: Effect.Effect<void, unknown, R> = handler ? handler(letter) : defaultReplay(letter)
+        const ok = yield* run.pipe(
+          Effect.as(true),
+          Effect.catchCause(() => Effect.succeed(false))
+        )
+        const now = yield* Clock.currentTimeMillis
+        if (ok) {
+          replayed++
+          yield* engine.run(
+            `UPDATE ${T(dl.name)} SET ${I("replayed_at")} = CAST(${P("now")} AS ${d.type("int")}), ${I("attempts")} = ${I("attempts")} + 1 WHERE ${I("id")} = ${P("id")}`,
+            { now: String(now), id: letter.id }
+          )
+        } else {
+          failed++
+          yield* engine.run(
+            `UPDATE ${T(dl.name)} SET ${I("attempts")} = ${I("attempts")} + 1 WHERE ${I("id")} = ${P("id")}`,
+            { id: letter.id }
+          )
+        }
+      }
+      return { attempted: letters.length, replayed, failed }
+    }).pipe(Effect.withSpan("Warehouse.replayDeadLetters"))
+
+  // ---------- the run ledger ----------
+
+  const runs = StateTables.syncRuns
+  const upsertRun = upsertOneSql(runs, ["run_id", "source", "source_account", "stream"])
+  const runSelect = `SELECT ${runs.columns
+    .map((c) => (c.type === "decimal" ? `CAST(${I(c.name)} AS ${S}) AS ${I(c.name)}` : I(c.name)))
+    .join(", ")} FROM ${T(runs.name)}`
+  const runStatuses = ["running", "complete", "incomplete", "failed"] as const
+  const toRun = (r: SqlRow): SyncRun => ({
+    runId: str(r.run_id),
+    key: keyOf(r),
+    startedAt: Number(r.started_at),
+    finishedAt: numOrNull(r.finished_at),
+    cursorBefore: strOrNull(r.cursor_before),
+    cursorAfter: strOrNull(r.cursor_after),
+    reportedCount: numOrNull(r.reported_count),
+    reportedTotal: r.reported_total === null || r.reported_total === undefined ? null : dec(r.reported_total),
+    rowsFetched: numOrNull(r.rows_fetched),
+    rowsLoaded: numOrNull(r.rows_loaded),
+    loadedTotal: r.loaded_total === null || r.loaded_total === undefined ? null : dec(r.loaded_total),
+    status: runStatuses.find((s) => s === r.status) ?? "failed",
+    detail: strOrNull(r.detail)
+  })
+  const runParams = (r: SyncRun) =>
+    params({
+      run_id: r.runId,
+      source: r.key.source,
+      source_account: r.key.account,
+      stream: r.key.stream,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+      cursor_before: r.cursorBefore,
+      cursor_after: r.cursorAfter,
+      reported_count: r.reportedCount,
+      reported_total: r.reportedTotal,
+      rows_fetched: r.rowsFetched,
+      rows_loaded: r.rowsLoaded,
+      loaded_total: r.loadedTotal,
+      status: r.status,
+      detail: r.detail
+    })
+  const getRun = (runId: string, key: StreamKey) =>
+    Effect.map(
+      engine.query(
+        `${runSelect} WHERE ${I("run_id")} = ${P("run_id")} AND ${I("source")} = ${P("source")} AND ${I("source_account")} = ${P("account")} AND ${I("stream")} = ${P("stream")}`,
+        { run_id: runId, source: key.source, account: key.account, stream: key.stream }
+      ),
+      (rows) => Option.map(Option.fromNullishOr(rows[0]), toRun)
+    )
+
+  const startRun = Effect.fn("Warehouse.startRun")(function* (input: {
+    readonly runId: string
+    readonly key: StreamKey
+    readonly cursorBefore?: string | null
+  }) {
+    const cursorBefore =
+      input.cursorBefore !== undefined
+        ? input.cursorBefore
+        : Option.getOrNull(Option.map(yield* getCheckpoint(input.key), (c) => c.cursor))
+    const run: SyncRun = {
+      runId: input.runId,
+      key: input.key,
+      startedAt: yield* Clock.currentTimeMillis,
+      finishedAt: null,
+      cursorBefore,
+      cursorAfter: null,
+      reportedCount: null,
+      reportedTotal: null,
+      rowsFetched: null,
+      rowsLoaded: null,
+      loadedTotal: null,
+      status: "running",
+      detail: null
+    }
+    yield* engine.run(upsertRun, runParams(run))
+    return run
+  })
+
+  const commitRun = Effect.fn("Warehouse.commitRun")(function* (input: CommitRunInput) {
+    for (const [field, v] of [
+      ["reportedTotal", input.reportedTotal],
+      ["loadedTotal", input.loadedTotal]
+    ] as const) {
+      if (v !== null && !isDecimal(v)) {
+        return yield* new WarehouseError({
+          reason: "InvalidInput",
+          operation: "commitRun",
+          message: `${field} must be a decimal string such as "123.45", got ${JSON.stringify(v)}`
+        })
+      }
+    }
+    const existing = yield* getRun(input.runId, input.key)
+    const mismatches: Array<string> = []
+    if (input.reportedCount !== null && input.reportedCount !== input.rowsLoaded) {
+      mismatches.push(`API reported ${input.reportedCount} records but ${input.rowsLoaded} were loaded`)
+    }
+    if (
+      input.reportedTotal !== null &&
+      (input.loadedTotal === null || compareDecimals(input.reportedTotal, input.loadedTotal) !== 0)
+    ) {
+      mismatches.push(
+        `API reported a total of ${input.reportedTotal} but ${input.loadedTotal ?? "nothing"} was loaded`
+      )
+    }
+    const status = mismatches.length === 0 ? "complete" : "incomplete"
+    const now = yield* Clock.currentTimeMillis
+    const before = Option.isSome(existing)
+      ? existing.value.cursorBefore
+      : Option.getOrNull(Option.map(yield* getCheckpoint(input.key), (c) => c.cursor))
+    const run: SyncRun = {
+      runId: input.runId,
+      key: input.key,
+      startedAt: Option.isSome(existing) ? existing.value.startedAt : now,
+      finishedAt: now,
+      cursorBefore: before,
+      cursorAfter: input.cursorAfter,
+      reportedCount: input.reportedCount,
+      reportedTotal: input.reportedTotal,
+      rowsFetched: input.rowsFetched,
+      rowsLoaded: input.rowsLoaded,
+      loadedTotal: input.loadedTotal,
+      status,
+      detail: mismatches.length ? mismatches.join("; ") : null
+    }
+    // The ledger is written first: if the checkpoint write then fails, the run shows complete
+    // but the cursor did not move, and the next run simply re-reads (never skips) the window.
+    yield* engine.run(upsertRun, runParams(run))
+    if (status === "complete") {
+      yield* putCheckpoint({
+        key: input.key,
+        cursor: input.cursorAfter,
+        updatedAt: now,
+        meta: { runId: input.runId, ...input.meta }
+      })
+    }
+    return { status, cursorAdvanced: status === "complete", mismatches } as const
+  })
+
+  const failRun = Effect.fn("Warehouse.failRun")(function* (runId: string, key: StreamKey, detail: string) {
+    const existing = yield* getRun(runId, key)
+    const now = yield* Clock.currentTimeMillis
+    const base: SyncRun = Option.getOrElse(existing, () => ({
+      runId,
+      key,
+      startedAt: now,
+      finishedAt: null,
+      cursorBefore: null,
+      cursorAfter: null,
+      reportedCount: null,
+      reportedTotal: null,
+      rowsFetched: null,
+      rowsLoaded: null,
+      loadedTotal: null,
+      status: "running" as const,
+      detail: null
+    }))
+    yield* engine.run(upsertRun, runParams({ ...base, finishedAt: now, status: "failed", detail }))
+  })
+
+  const listRuns = Effect.fn("Warehouse.listRuns")(function* (key?: StreamKey) {
+    const f = keyFilter(key)
+    const rows = yield* engine.query(
+      `${runSelect} WHERE TRUE${f.sql} ORDER BY ${I("started_at")}, ${I("run_id")}`,
+      f.params
+    )
+    return rows.map(toRun)
+  })
+
+  // ---------- leases ----------
+
+  const leases = StateTables.leases
+  const leaseMerge = upsertOneSql(
+    leases,
+    ["stream_key"],
+    "(t.expires_at <= s.acquired_at OR t.holder = s.holder)"
+  )
+  const readLease = (streamKey: string) =>
+    Effect.map(
+      engine.query(
+        `SELECT ${I("holder")}, ${I("expires_at")} FROM ${T(leases.name)} WHERE ${I("stream_key")} = ${P("k")}`,
+        { k: streamKey }
+      ),
+      (rows) => rows[0]
+    )
+
+  const acquireLease = Effect.fn("Warehouse.acquireLease")(function* (
+    key: StreamKey,
+    holder: string,
+    ttlMillis: number
+  ) {
+    const streamKey = streamKeyToString(key)
+    const now = yield* Clock.currentTimeMillis
+    const expiresAt = now + ttlMillis
+    const row = yield* engine.serialize(
+      Effect.andThen(
+        engine.run(
+          leaseMerge,
+          params({ stream_key: streamKey, holder, acquired_at: now, expires_at: expiresAt })
+        ),
+        readLease(streamKey)
+      )
+    )
+    if (row !== undefined && row.holder === holder && Number(row.expires_at) === expiresAt) {
+      return { streamKey, holder, expiresAt } satisfies Lease
+    }
+    return yield* new LeaseError({
+      reason: "held",
+      streamKey,
+      holder: str(row?.holder),
+      expiresAt: numOrNull(row?.expires_at),
+      message: `stream ${streamKey} is leased by ${str(row?.holder)} until ${new Date(Number(row?.expires_at)).toISOString()}`
+    })
+  })
+
+  const renewLease = Effect.fn("Warehouse.renewLease")(function* (lease: Lease, ttlMillis: number) {
+    const now = yield* Clock.currentTimeMillis
+    const expiresAt = now + ttlMillis
+    const row = yield* engine.serialize(
+      Effect.andThen(
+        engine.run(
+          `UPDATE ${T(leases.name)} SET ${I("expires_at")} = CAST(${P("exp")} AS ${d.type("int")}) WHERE ${I("stream_key")} = ${P("k")} AND ${I("holder")} = ${P("h")} AND ${I("expires_at")} > CAST(${P("now")} AS ${d.type("int")})`,
+          { exp: String(expiresAt), k: lease.streamKey, h: lease.holder, now: String(now) }
+        ),
+        readLease(lease.streamKey)
+      )
+    )
+    if (row !== undefined && row.holder === lease.holder && Number(row.expires_at) === expiresAt) {
+      return { ...lease, expiresAt } satisfies Lease
+    }
+    return yield* new LeaseError({
+      reason: "lost",
+      streamKey: lease.streamKey,
+      holder: str(row?.holder),
+      expiresAt: numOrNull(row?.expires_at),
+      message: `lease on ${lease.streamKey} held by ${lease.holder} expired or was taken over`
+    })
+  })
+
+  const releaseLease = Effect.fn("Warehouse.releaseLease")(function* (lease: Lease) {
+    yield* engine.run(
+      `DELETE FROM ${T(leases.name)} WHERE ${I("stream_key")} = ${P("k")} AND ${I("holder")} = ${P("h")}`,
+      { k: lease.streamKey, h: lease.holder }
+    )
+  })
+
+  // ---------- reconciliation ----------
+
+  const reconcile = Effect.gen(function* () {
+    const generatedAt = yield* Clock.currentTimeMillis
+    const sales = yield* engine.query(
+      `SELECT CAST(business_date AS ${S}) AS business_date, channel, location_id, currency, CAST(revenue AS ${S}) AS revenue, orders, units, CAST(tax AS ${S}) AS tax, CAST(refunds AS ${S}) AS refunds, CAST(net_revenue AS ${S}) AS net_revenue FROM ${T(DailySales.name)} ORDER BY business_date, channel, location_id, currency`
+    )
+    const dailySales: Array<DailySalesRow> = sales.map((r) => ({
+      businessDate: str(r.business_date),
+      channel: str(r.channel),
+      locationId: strOrNull(r.location_id),
+      currency: strOrNull(r.currency),
+      revenue: dec(r.revenue),
+      orders: Number(r.orders),
+      units: Number(r.units),
+      tax: dec(r.tax),
+      refunds: dec(r.refunds),
+      netRevenue: dec(r.net_revenue)
+    }))
+    const src = yield* engine.query(
+      `SELECT run_id, source, source_account, stream, status, cursor_before, cursor_after, reported_count, rows_fetched, rows_loaded, CAST(reported_total AS ${S}) AS reported_total, CAST(loaded_total AS ${S}) AS loaded_total, count_matches, total_matches FROM ${T(SourceReconciliation.name)} ORDER BY started_at, run_id, stream`
+    )
+    const sourceReconciliation: Array<SourceReconciliationRow> = src.map((r) => ({
+      runId: str(r.run_id),
+      source: str(r.source),
+      sourceAccount: str(r.source_account),
+      stream: str(r.stream),
+      status: str(r.status),
+      cursorBefore: strOrNull(r.cursor_before),
+      cursorAfter: strOrNull(r.cursor_after),
+      reportedCount: numOrNull(r.reported_count),
+      rowsFetched: numOrNull(r.rows_fetched),
+      rowsLoaded: numOrNull(r.rows_loaded),
+      reportedTotal:
+        r.reported_total === null || r.reported_total === undefined ? null : dec(r.reported_total),
+      loadedTotal: r.loaded_total === null || r.loaded_total === undefined ? null : dec(r.loaded_total),
+      countMatches: r.count_matches === true,
+      totalMatches: r.total_matches === true
+    }))
+    const inv = yield* engine.query(
+      `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
+    )
+    const inventory: Array<InventoryReconciliationRow> = inv.map((r) => ({
+      source: str(r.source),
+      sourceAccount: str(r.source_account),
+      sku: str(r.sku),
+      locationId: str(r.location_id),
+      snapshotDate: str(r.snapshot_date),
+      previousQuantity: numOrNull(r.previous_quantity),
+      netMovement: Number(r.net_movement),
+      expectedQuantity: numOrNull(r.expected_quantity),
+      observedQuantity: Number(r.observed_quantity),
+      discrepancy: numOrNull(r.discrepancy),
+      status:
+        r.status === "reconciled" ? "reconciled" : r.status === "discrepancy" ? "discrepancy" : "baseline",
+      likelyCause: strOrNull(r.likely_cause)
+    }))
+    // Accuracy looks at each SKU-location's latest checked day (the current state of the stock).
+    const latest = new Map<string, InventoryReconciliationRow>()
+    for (const row of inventory) {
+      if (row.status === "baseline") continue
+      latest.set(`${row.source}|${row.sourceAccount}|${row.sku}|${row.locationId}`, row)
+    }
+    const checked = [...latest.values()]
+    return {
+      generatedAt,
+      dailySales,
+      sourceReconciliation,
+      incompleteRuns: sourceReconciliation.filter((r) => !r.countMatches || !r.totalMatches),
+      inventory,
+      inventoryDiscrepancies: inventory.filter((r) => r.status === "discrepancy"),
+      inventoryAccuracy:
+        checked.length === 0 ? null : checked.filter((r) => r.status === "reconciled").length / checked.length
+    } satisfies ReconciliationReport
+  }).pipe(Effect.withSpan("Warehouse.reconcile"))
+
+  return {
+    dialect: d,
+    migrate,
+    load,
+    loadStream,
+    markDeleted,
+    query: (sql, p) => engine.query(sql, p),
+    checkpoints,
+    bulkJobs,
+    deadLetters,
+    listDeadLetters,
+    replayDeadLetters,
+    startRun,
+    commitRun,
+    failRun,
+    listRuns,
+    acquireLease,
+    renewLease,
+    releaseLease,
+    reconcile
+  }
+}
+
+const loadableNames: ReadonlySet<string> = new Set(
+  AllTables.filter((t) => !t.name.startsWith("_kura_") || t.name === "_kura_raw").map((t) => t.name)
+)
+const isLoadableName = (name: string): name is LoadableTableName => loadableNames.has(name)
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+
+const parseMeta = (text: string): Readonly<Record<string, unknown>> | undefined => {
+  try {
+    const v: unknown = JSON.parse(text)
+    return isRecord(v) ? v : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Turns JS row values into the text staged for the engine, checking each against its column's
+ * type. A mismatch is reported, never coerced: the row then goes to the dead-letter table.
+ */
+import { isDecimal } from "../Decimal.js"
+import type { ColumnType } from "../TableDefinition.js"
+
+/** The text for a value, or an explanation of why it does not fit the column type. */
+export type TextResult =
+  | { readonly ok: true; readonly text: string | null }
+  | { readonly ok: false; readonly why: string }
+
+const ok = (text: string | null): TextResult => ({ ok: true, text })
+const bad = (type: ColumnType, value: unknown): TextResult => ({
+  ok: false,
+  why: `expected ${type} but got ${describe(value)}`
+})
+
+const describe = (value: unknown): string => {
+  if (Array.isArray(value)) return "an array"
+  if (value === null) return "null"
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (typeof value === "object") return "an object"
+  return `the ${typeof value} ${String(value)}`
+}
+
+const INT = /^-?\d{1,19}$/
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+
+/** JSON.stringify that keeps bigints as numbers-in-text rather than throwing. */
+export const stringifyJson = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
+
+/** Converts one value for a column of `type`. `undefined` and `null` are NULL. */
+export const toText = (type: ColumnType, value: unknown): TextResult => {
+  if (value === null || value === undefined) return ok(null)
+  switch (type) {
+    case "string":
+      if (typeof value === "string") return ok(value)
+      if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+        return ok(String(value))
+      }
+      return bad(type, value)
+    case "int":
+      if (typeof value === "number" && Number.isSafeInteger(value)) return ok(String(value))
+      if (typeof value === "bigint") return ok(value.toString())
+      if (typeof value === "string" && INT.test(value)) return ok(value)
+      return bad(type, value)
+    case "decimal":
+      if (typeof value === "string" && isDecimal(value)) return ok(value)
+      if (typeof value === "bigint") return ok(value.toString())
+      // Finite numbers pass only when their exact shortest text is a decimal (1.5, not 1e-7).
+      if (typeof value === "number" && Number.isFinite(value) && isDecimal(String(value))) {
+        return ok(String(value))
+      }
+      return bad(type, value)
+    case "bool":
+      if (typeof value === "boolean") return ok(value ? "true" : "false")
+      return bad(type, value)
+    case "timestamp": {
+      if (value instanceof Date && !Number.isNaN(value.getTime())) return ok(value.toISOString())
+      if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+        const ms = Date.parse(value)
+        if (!Number.isNaN(ms)) return ok(new Date(ms).toISOString())
+      }
+      return bad(type, value)
+    }
+    case "date":
+      if (typeof value === "string" && DATE.test(value)) return ok(value)
+      return bad(type, value)
+    case "json":
+      // A string is taken as JSON text already (raw payloads are stored exactly as received).
+      if (typeof value === "string") return ok(value)
+      return ok(stringifyJson(value))
+  }
+}
+
+/**
+ * The column type a new field gets. Non-integer numbers become DECIMAL, never FLOAT: a new field
+ * is as likely to be money as anything else.
+ */
+export const inferType = (value: unknown): ColumnType | null => {
+  if (value === null || value === undefined) return null
+  if (typeof value === "boolean") return "bool"
+  if (typeof value === "bigint") return "int"
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value)) return "int"
+    return Number.isFinite(value) ? "decimal" : null
+  }
+  if (typeof value === "string") return "string"
+  return "json"
+}

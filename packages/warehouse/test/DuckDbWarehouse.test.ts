@@ -1,0 +1,429 @@
+import { assert, describe, it } from "@effect/vitest"
+import { BulkJobStore, CheckpointStore, DeadLetterSink } from "@kura/core"
+import { Effect, Exit, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { DuckDbWarehouse, Warehouse, WarehouseStores } from "../src/index.js"
+import { level, line, movement, order, refund } from "./fixtures.js"
+
+const provide = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
+  Effect.provide(effect, DuckDbWarehouse.layerMemory)
+
+const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
+
+const orderRows = (w: Warehouse["Service"]) =>
+  w.query(
+    'SELECT source_id, CAST(total AS VARCHAR) AS total, financial_status, CAST(updated_at AS VARCHAR) AS updated_at, _batch_id FROM "orders" ORDER BY source_id'
+  )
+
+describe("DuckDbWarehouse", () => {
+  it.effect("loads a batch and reloading it changes nothing (idempotent)", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const batch = [
+          order("1", "2026-01-05T01:00:00Z"),
+          order("2", "2026-01-05T02:00:00Z", { total: "12.345678901" })
+        ]
+        const first = yield* w.load("orders", batch)
+        assert.deepStrictEqual([first.received, first.inserted, first.updated, first.unchanged], [2, 2, 0, 0])
+        const before = yield* orderRows(w)
+        const second = yield* w.load("orders", batch)
+        assert.deepStrictEqual([second.inserted, second.updated, second.unchanged], [0, 0, 2])
+        assert.deepStrictEqual(yield* orderRows(w), before)
+        assert.strictEqual(before[1]?.total, "12.345678901", "money keeps 9 decimals exactly")
+        const types = yield* w.query(
+          "SELECT data_type FROM information_schema.columns WHERE table_name = 'orders' AND column_name IN ('total', 'tax_presentment')"
+        )
+        assert.deepStrictEqual(
+          types.map((r) => r.data_type),
+          ["DECIMAL(38,9)", "DECIMAL(38,9)"]
+        )
+      })
+    )
+  )
+
+  it.effect("a newer update wins, a late older update is ignored, duplicates in a batch collapse", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z")])
+        const newer = yield* w.load("orders", [
+          order("1", "2026-01-05T03:00:00Z", { financial_status: "refunded" })
+        ])
+        assert.strictEqual(newer.updated, 1)
+        const older = yield* w.load("orders", [
+          order("1", "2026-01-05T02:00:00Z", { financial_status: "pending" })
+        ])
+        assert.deepStrictEqual([older.updated, older.unchanged], [0, 1])
+        const rows = yield* orderRows(w)
+        assert.strictEqual(rows[0]?.financial_status, "refunded")
+        // Two versions of one order in one batch: the newest wins, whatever the order.
+        yield* w.load("orders", [
+          order("2", "2026-01-05T09:00:00Z", { financial_status: "paid" }),
+          order("2", "2026-01-05T08:00:00Z", { financial_status: "pending" })
+        ])
+        const again = yield* orderRows(w)
+        assert.strictEqual(again[1]?.financial_status, "paid")
+      })
+    )
+  )
+
+  it.effect("schema drift: a new field becomes a nullable column, a changed type goes to dead letters", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z")])
+        const drift = yield* w.load("orders", [{ ...order("2", "2026-01-05T01:00:00Z"), loyalty_points: 12 }])
+        assert.deepStrictEqual(drift.addedColumns, [{ name: "loyalty_points", type: "int" }])
+        const cols = yield* w.query(
+          "SELECT data_type, is_nullable FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'loyalty_points'"
+        )
+        assert.deepStrictEqual(cols, [{ data_type: "BIGINT", is_nullable: "YES" }])
+        const pts = yield* w.query('SELECT source_id, loyalty_points FROM "orders" ORDER BY source_id')
+        assert.deepStrictEqual(pts, [
+          { source_id: "1", loyalty_points: null },
+          { source_id: "2", loyalty_points: "12" }
+        ])
+        // The field changes type: that row is dead-lettered, the others still load.
+        const changed = yield* w.load(
+          "orders",
+          [
+            { ...order("3", "2026-01-05T01:00:00Z"), loyalty_points: { tier: "gold" } },
+            order("4", "2026-01-05T01:00:00Z"),
+            { ...order("5", "2026-01-05T01:00:00Z"), total: 12.3456789012345 }
+          ],
+          { origin: "lake/batch-7" }
+        )
+        assert.deepStrictEqual([changed.inserted, changed.deadLettered], [1, 2])
+        const letters = yield* w.listDeadLetters({ reason: "type_changed" })
+        assert.deepStrictEqual(
+          letters.map((l) => [l.sourceId, l.key.stream, l.origin]),
+          [
+            ["3", "orders", "lake/batch-7"],
+            ["5", "orders", "lake/batch-7"]
+          ]
+        )
+        assert.match(letters[0]!.detail, /loyalty_points.*expected int but got an object/)
+        assert.deepStrictEqual(JSON.parse(letters[0]!.payload).loyalty_points, { tier: "gold" })
+        const ids = yield* w.query('SELECT source_id FROM "orders" ORDER BY source_id')
+        assert.deepStrictEqual(
+          ids.map((r) => r.source_id),
+          ["1", "2", "4"]
+        )
+      })
+    )
+  )
+
+  it.effect("a missing required field is dead-lettered; replay after the fix loads it", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const bad = { ...order("9", "2026-01-05T01:00:00Z"), loyalty_points: "gold" }
+        yield* w.load("orders", [{ ...order("1", "2026-01-05T01:00:00Z"), loyalty_points: 1 }])
+        const r = yield* w.load("orders", [bad, { ...order("10", "2026-01-05T01:00:00Z"), channel: null }])
+        assert.strictEqual(r.deadLettered, 2)
+        const missing = yield* w.listDeadLetters({ reason: "missing_field" })
+        assert.match(missing[0]!.detail, /required field "channel"/)
+        // Still broken: replay fails and counts the attempt.
+        const failed = yield* w.replayDeadLetters({ reason: "type_changed" })
+        assert.deepStrictEqual(failed, { attempted: 1, replayed: 0, failed: 1 })
+        // The operator widens the column; the replay now loads the row and marks the letter.
+        yield* w.query('ALTER TABLE "orders" ALTER loyalty_points TYPE VARCHAR')
+        const replayed = yield* w.replayDeadLetters({ reason: "type_changed" })
+        assert.deepStrictEqual(replayed, { attempted: 1, replayed: 1, failed: 0 })
+        const rows = yield* w.query("SELECT loyalty_points FROM \"orders\" WHERE source_id = '9'")
+        assert.deepStrictEqual(rows, [{ loyalty_points: "gold" }])
+        const all = yield* w.listDeadLetters({ includeReplayed: true, reason: "type_changed" })
+        assert.strictEqual(all[0]!.attempts, 2)
+        assert.isNotNull(all[0]!.replayedAt)
+        assert.strictEqual((yield* w.listDeadLetters({ reason: "type_changed" })).length, 0)
+      })
+    )
+  )
+
+  it.effect("dead letters through the core DeadLetterSink, replayed with a handler", () =>
+    Effect.gen(function* () {
+      const sink = yield* DeadLetterSink
+      yield* sink.write([
+        {
+          key,
+          sourceId: "gid://shopify/Order/1",
+          payload: '{"id":"gid://shopify/Order/1"}',
+          reason: "decode",
+          detail: "field totalPriceSet: expected object",
+          origin: "source=shopify/…/b1.ndjson.gz",
+          at: 1
+        }
+      ])
+      const w = yield* Warehouse
+      const seen: Array<string> = []
+      const res = yield* w.replayDeadLetters({ key: { stream: "orders" } }, (l) =>
+        Effect.sync(() => void seen.push(l.payload))
+      )
+      assert.deepStrictEqual(res, { attempted: 1, replayed: 1, failed: 0 })
+      assert.deepStrictEqual(seen, ['{"id":"gid://shopify/Order/1"}'])
+    }).pipe(Effect.provide(WarehouseStores.layer.pipe(Layer.provideMerge(DuckDbWarehouse.layerMemory))))
+  )
+
+  it.effect("soft deletes set _deleted_at and keep the row", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z"), order("2", "2026-01-05T01:00:00Z")])
+        const n = yield* w.markDeleted(
+          "orders",
+          [{ source: "shopify", source_account: "kura-matcha.myshopify.com", source_id: "2" }],
+          "2026-01-07T00:00:00Z"
+        )
+        assert.strictEqual(n, 1)
+        const rows = yield* w.query(
+          'SELECT source_id, CAST(_deleted_at AS VARCHAR) AS d FROM "orders" ORDER BY source_id'
+        )
+        assert.deepStrictEqual(rows, [
+          { source_id: "1", d: null },
+          { source_id: "2", d: "2026-01-07 00:00:00+00" }
+        ])
+      })
+    )
+  )
+
+  it.effect("leases: one holder at a time, expiry, renew and release", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const a = yield* w.acquireLease(key, "runner-a", 60_000)
+        const b = yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))
+        assert.isTrue(Exit.isFailure(b))
+        const err = yield* Effect.flip(w.acquireLease(key, "runner-b", 60_000))
+        assert.strictEqual(err._tag, "LeaseError")
+        if (err._tag === "LeaseError") assert.deepStrictEqual([err.reason, err.holder], ["held", "runner-a"])
+        // The holder may re-acquire and renew.
+        yield* w.acquireLease(key, "runner-a", 60_000)
+        yield* TestClock.adjust("30 seconds")
+        const renewed = yield* w.renewLease(a, 60_000)
+        assert.strictEqual(renewed.expiresAt, a.expiresAt + 30_000)
+        // After expiry another runner takes over, and the first loses its lease.
+        yield* TestClock.adjust("61 seconds")
+        const b2 = yield* w.acquireLease(key, "runner-b", 60_000)
+        const lost = yield* Effect.flip(w.renewLease(renewed, 60_000))
+        assert.strictEqual(lost._tag === "LeaseError" ? lost.reason : lost._tag, "lost")
+        // Releasing someone else's lease does nothing; releasing our own frees the stream.
+        yield* w.releaseLease(renewed)
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-c", 1_000))))
+        yield* w.releaseLease(b2)
+        const c = yield* w.acquireLease(key, "runner-c", 1_000)
+        assert.strictEqual(c.holder, "runner-c")
+        // Leases on other streams are independent.
+        yield* w.acquireLease({ ...key, stream: "products" }, "runner-a", 1_000)
+      })
+    )
+  )
+
+  it.effect("state ports round-trip through _kura_sync_state", () =>
+    Effect.gen(function* () {
+      const cp = yield* CheckpointStore
+      const jobs = yield* BulkJobStore
+      assert.isTrue(Option.isNone(yield* cp.get(key)))
+      yield* cp.put({ key, cursor: "2026-01-05T00:00:00Z", updatedAt: 10, meta: { window: [1, 2] } })
+      yield* cp.put({ key, cursor: "2026-01-06T00:00:00Z", updatedAt: 20 })
+      yield* cp.put({
+        key: { ...key, source: "stocky", stream: "purchase_orders" },
+        cursor: "42",
+        updatedAt: 5
+      })
+      const got = yield* cp.get(key)
+      assert.deepStrictEqual(Option.getOrNull(got), { key, cursor: "2026-01-06T00:00:00Z", updatedAt: 20 })
+      assert.strictEqual((yield* cp.list({ source: "shopify" })).length, 1)
+      assert.strictEqual((yield* cp.list()).length, 2)
+      yield* cp.delete(key)
+      assert.isTrue(Option.isNone(yield* cp.get(key)))
+
+      const job = {
+        jobId: "gid://shopify/BulkOperation/1",
+        key,
+        windowStart: "2026-01-01T00:00:00Z",
+        windowEnd: "2026-01-02T00:00:00Z",
+        state: "started" as const,
+        remoteStatus: "RUNNING",
+        objectCount: null,
+        createdAt: 1,
+        updatedAt: 1
+      }
+      yield* jobs.put(job)
+      yield* jobs.put({ ...job, jobId: "gid://shopify/BulkOperation/2", state: "loaded", objectCount: "10" })
+      assert.deepStrictEqual(Option.getOrNull(yield* jobs.get(job.jobId)), job)
+      assert.deepStrictEqual(
+        (yield* jobs.listOpen(key)).map((j) => j.jobId),
+        [job.jobId]
+      )
+      yield* jobs.put({
+        ...job,
+        state: "completed",
+        remoteStatus: "COMPLETED",
+        objectCount: "3",
+        updatedAt: 2
+      })
+      assert.strictEqual((yield* jobs.list(key)).length, 2)
+      assert.strictEqual(Option.getOrThrow(yield* jobs.get(job.jobId)).objectCount, "3")
+      assert.strictEqual((yield* jobs.listOpen({ ...key, stream: "products" })).length, 0)
+    }).pipe(Effect.provide(WarehouseStores.layer.pipe(Layer.provide(DuckDbWarehouse.layerMemory))))
+  )
+
+  it.effect("commitRun advances the cursor only when the API's count and total match what was loaded", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.checkpoints.put({ key, cursor: "c0", updatedAt: 0 })
+        const run = yield* w.startRun({ runId: "run-1", key })
+        assert.strictEqual(run.cursorBefore, "c0")
+        const bad = yield* w.commitRun({
+          runId: "run-1",
+          key,
+          cursorAfter: "c1",
+          reportedCount: 10,
+          reportedTotal: "1000.50",
+          rowsFetched: 10,
+          rowsLoaded: 9,
+          loadedTotal: "900.5"
+        })
+        assert.deepStrictEqual(
+          [bad.status, bad.cursorAdvanced, bad.mismatches.length],
+          ["incomplete", false, 2]
+        )
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "c0")
+        yield* w.startRun({ runId: "run-2", key })
+        const good = yield* w.commitRun({
+          runId: "run-2",
+          key,
+          cursorAfter: "c2",
+          reportedCount: 10,
+          reportedTotal: "1000.50",
+          rowsFetched: 10,
+          rowsLoaded: 10,
+          loadedTotal: "1000.5"
+        })
+        assert.deepStrictEqual([good.status, good.cursorAdvanced], ["complete", true])
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "c2")
+        yield* w.startRun({ runId: "run-3", key })
+        yield* w.failRun("run-3", key, "HTTP 500 from Shopify")
+        const runs = yield* w.listRuns(key)
+        assert.deepStrictEqual(
+          runs.map((r) => [r.runId, r.status, r.cursorBefore, r.cursorAfter]),
+          [
+            ["run-1", "incomplete", "c0", "c1"],
+            ["run-2", "complete", "c0", "c2"],
+            ["run-3", "failed", "c2", null]
+          ]
+        )
+        const report = yield* w.reconcile
+        assert.deepStrictEqual(
+          report.incompleteRuns.map((r) => [
+            r.runId,
+            r.countMatches,
+            r.totalMatches,
+            r.reportedTotal,
+            r.loadedTotal
+          ]),
+          [["run-1", false, false, "1000.5", "900.5"]]
+        )
+        const bogus = yield* Effect.flip(
+          w.commitRun({
+            runId: "x",
+            key,
+            cursorAfter: "c",
+            reportedCount: null,
+            reportedTotal: "1,000",
+            rowsFetched: 0,
+            rowsLoaded: 0,
+            loadedTotal: null
+          })
+        )
+        assert.match(bogus.message, /reportedTotal must be a decimal string/)
+      })
+    )
+  )
+
+  it.effect("reconciliation views on a small hand-built dataset", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [
+          order("1", "2026-01-05T01:00:00Z"),
+          order("2", "2026-01-05T01:00:00Z", { total: "550.25", tax: "50.025" }),
+          order("3", "2026-01-05T01:00:00Z", { cancelled_at: "2026-01-05T02:00:00Z" }),
+          order("4", "2026-01-05T01:00:00Z", { channel: "pos", location_id: "store-1" })
+        ])
+        yield* w.load("order_lines", [
+          line("l1", "1", 2),
+          line("l2", "1", 1),
+          line("l3", "2", 4),
+          line("l4", "3", 9)
+        ])
+        yield* w.load("refunds", [refund("r1", "1", "300", "2026-01-06")])
+        const report0 = yield* w.reconcile
+        assert.deepStrictEqual(
+          report0.dailySales.map((r) => [
+            r.businessDate,
+            r.channel,
+            r.locationId,
+            r.revenue,
+            r.orders,
+            r.units,
+            r.tax,
+            r.refunds,
+            r.netRevenue
+          ]),
+          [
+            ["2026-01-05", "online", "loc-1", "1650.25", 2, 7, "150.025", "0", "1650.25"],
+            ["2026-01-05", "pos", "store-1", "1100", 1, 0, "100", "0", "1100"],
+            ["2026-01-06", "online", "loc-1", "0", 0, 0, "0", "300", "-300"]
+          ]
+        )
+
+        yield* w.load("inventory_levels", [
+          level("A", "loc-1", "2026-01-01T23:00:00Z", 10),
+          level("A", "loc-1", "2026-01-02T23:00:00Z", 7),
+          level("A", "loc-1", "2026-01-03T23:00:00Z", 4),
+          level("B", "loc-1", "2026-01-01T23:00:00Z", 5),
+          level("B", "loc-1", "2026-01-02T12:00:00Z", 99),
+          level("B", "loc-1", "2026-01-02T23:00:00Z", 8)
+        ])
+        yield* w.load("inventory_movements", [
+          movement("m1", "A", "loc-1", "sale", -2, "2026-01-02T10:00:00Z"),
+          movement("m2", "A", "loc-1", "sale", -1, "2026-01-02T11:00:00Z"),
+          movement("m3", "A", "loc-1", "sale", -1, "2026-01-03T10:00:00Z"),
+          movement("m4", "B", "loc-1", "receipt", 5, "2026-01-02T10:00:00Z"),
+          movement("m5", "A", "loc-1", "sale", -5, "2026-01-01T10:00:00Z")
+        ])
+        const report = yield* w.reconcile
+        assert.deepStrictEqual(
+          report.inventory.map((r) => [
+            r.sku,
+            r.snapshotDate,
+            r.previousQuantity,
+            r.netMovement,
+            r.expectedQuantity,
+            r.observedQuantity,
+            r.discrepancy,
+            r.status
+          ]),
+          [
+            ["A", "2026-01-01", null, 0, null, 10, null, "baseline"],
+            ["A", "2026-01-02", 10, -3, 7, 7, 0, "reconciled"],
+            ["A", "2026-01-03", 7, -1, 6, 4, -2, "discrepancy"],
+            ["B", "2026-01-01", null, 0, null, 5, null, "baseline"],
+            ["B", "2026-01-02", 5, 5, 10, 8, -2, "discrepancy"]
+          ]
+        )
+        assert.match(report.inventoryDiscrepancies[0]!.likelyCause ?? "", /missing_outflow/)
+        assert.strictEqual(report.inventoryAccuracy, 0)
+        // A count correction explains SKU A's loss: it now reconciles, accuracy is 1/2.
+        yield* w.load("inventory_movements", [
+          movement("m6", "A", "loc-1", "count_correction", -2, "2026-01-03T12:00:00Z")
+        ])
+        const after = yield* w.reconcile
+        assert.strictEqual(after.inventoryAccuracy, 0.5)
+      })
+    )
+  )
+})
