@@ -262,7 +262,7 @@ export const toDecimal = (value: Decimal | string | bigint | number, what = "val
 }
 
 /** Exact sum of many decimals (0 for none). */
-export const sum = (values: Iterable<Decimal>): Decimal => {
+export const sumDecimals = (values: Iterable<Decimal>): Decimal => {
   let total = Decimal.zero
   for (const value of values) total = total.add(value)
   return total

@@ -10,7 +10,7 @@ import {
   fromMinorUnits,
   money,
   type RoundingMode,
-  sum,
+  sumDecimals,
   sumMoney,
   toMinorUnits
 } from "../src/Money.js"
@@ -83,7 +83,7 @@ describe("Decimal arithmetic", () => {
   it("has no float drift", () => {
     assert.isTrue(d("0.1").add(d("0.2")).equals(d("0.3")))
     assert.strictEqual(d("0.1").add(d("0.2")).toString(), "0.3")
-    assert.strictEqual(sum(Array.from({ length: 10 }, () => d("0.1"))).toString(), "1.0")
+    assert.strictEqual(sumDecimals(Array.from({ length: 10 }, () => d("0.1"))).toString(), "1.0")
     assert.strictEqual(d("1100.00").sub(d("649.0")).toString(), "451.00")
   })
 

@@ -1,0 +1,194 @@
+/**
+ * A request-count leaky bucket per shop/account whose level is corrected from the server's own
+ * headers (Shopify REST `X-Shopify-Shop-Api-Call-Limit: 32/40`; Lightspeed R-Series
+ * `X-LS-API-Bucket-Level: 10/60` and `X-LS-API-Drip-Rate`). Sending only when the bucket has room
+ * avoids 429s instead of reacting to them, and learning from headers keeps it right when another
+ * process (or the merchant's other apps) share the same budget.
+ */
+import { Clock, Context, Effect, Layer } from "effect"
+import { ApiError, headerValue } from "./ApiError.js"
+import { makeKeyed, type Slot, sleepOrWake, wakeUp } from "./internal/keyed.js"
+import { MetricNames, Telemetry } from "./Telemetry.js"
+
+/** Bucket settings (used until headers say otherwise). */
+export interface LeakyBucketOptions {
+  /** Bucket size in requests (Shopify standard REST: 40). */
+  readonly capacity: number
+  /** Leak rate in requests per second (Shopify standard REST: 2). */
+  readonly leakPerSecond: number
+  /** Slots kept free for other clients of the same budget. Default 0. */
+  readonly headroom?: number | undefined
+}
+
+/** What a response header says about the bucket. */
+export interface BucketReading {
+  readonly used: number
+  readonly capacity: number
+  /** Present when the server states it (Lightspeed `X-LS-API-Drip-Rate`). */
+  readonly leakPerSecond?: number | undefined
+}
+
+/** The current model of one key's bucket. */
+export interface LeakyBucketState {
+  capacity: number
+  leakPerSecond: number
+  /** Requests in the bucket at `updatedAt` (includes in-flight requests). */
+  level: number
+  updatedAt: number
+  inFlight: number
+}
+
+type Headers = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+const USED_OF = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d+(?:\.\d+)?)\s*$/
+
+/** Reads Shopify's or Lightspeed's bucket headers; `undefined` when none is present or readable. */
+export const readBucketHeaders = (headers: Headers): BucketReading | undefined => {
+  const raw =
+    headerValue(headers, "x-shopify-shop-api-call-limit") ?? headerValue(headers, "x-ls-api-bucket-level")
+  const match = raw === undefined ? null : USED_OF.exec(raw)
+  if (!match?.[1] || !match[2]) return undefined
+  const capacity = Number(match[2])
+  if (!(capacity > 0)) return undefined
+  const drip = Number(headerValue(headers, "x-ls-api-drip-rate"))
+  return {
+    used: Number(match[1]),
+    capacity,
+    ...(Number.isFinite(drip) && drip > 0 ? { leakPerSecond: drip } : {})
+  }
+}
+
+const isRateLimited = (error: unknown): boolean =>
+  error instanceof ApiError && error.reason._tag === "RateLimited"
+
+const leak = (state: LeakyBucketState, now: number) => {
+  const elapsed = Math.max(0, now - state.updatedAt) / 1000
+  state.level = Math.max(0, state.level - elapsed * state.leakPerSecond)
+  state.updatedAt = now
+}
+
+/** The leaky-bucket limiter, keyed by shop or account. */
+export class LeakyBucket extends Context.Service<
+  LeakyBucket,
+  {
+    /** Waits until `cost` requests fit in `key`'s bucket, then counts them in. */
+    readonly acquire: (key: string, cost?: number) => Effect.Effect<void>
+    /** Corrects the level from a response's headers and ends the in-flight request(s). */
+    readonly observe: (key: string, headers: Headers, cost?: number) => Effect.Effect<void>
+    /** Ends in-flight request(s) that produced no response (the bucket keeps leaking them out). */
+    readonly release: (key: string, cost?: number) => Effect.Effect<void>
+    /** acquire → run → observe the response headers (or release on failure). */
+    readonly withBucket: <A extends { readonly headers: Headers }, E, R>(
+      key: string,
+      effect: Effect.Effect<A, E, R>,
+      cost?: number
+    ) => Effect.Effect<A, E, R>
+    /** A copy of the key's model, for logs and tests. */
+    readonly state: (key: string) => Effect.Effect<LeakyBucketState>
+  }
+>()("@kura/core/LeakyBucket") {
+  /** A bucket per key, all starting from `options`. */
+  static readonly layer = (options: LeakyBucketOptions): Layer.Layer<LeakyBucket> =>
+    Layer.sync(LeakyBucket, () => makeLeakyBucket(options))
+
+  /** Shopify REST on a standard plan: 40 requests, 2/s. Headers correct it for Plus (400, 20/s). */
+  static readonly layerShopifyRest: Layer.Layer<LeakyBucket> = LeakyBucket.layer({
+    capacity: 40,
+    leakPerSecond: 2
+  })
+}
+
+/** Builds the limiter (exported for code that assembles services by hand). */
+export const makeLeakyBucket = (options: LeakyBucketOptions): LeakyBucket["Service"] => {
+  if (!(options.capacity > 0) || !(options.leakPerSecond > 0)) {
+    throw new RangeError("LeakyBucket needs capacity > 0 and leakPerSecond > 0")
+  }
+  const headroom = options.headroom ?? 0
+  const slots = makeKeyed<LeakyBucketState>(() => ({
+    capacity: options.capacity,
+    leakPerSecond: options.leakPerSecond,
+    level: 0,
+    updatedAt: Number.NaN,
+    inFlight: 0
+  }))
+
+  const take = (slot: Slot<LeakyBucketState>, cost: number): Effect.Effect<void> =>
+    Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        const state = slot.state
+        if (Number.isNaN(state.updatedAt)) state.updatedAt = now
+        leak(state, now)
+        const room = Math.max(cost, state.capacity - headroom)
+        if (state.level + cost <= room) {
+          state.level += cost
+          state.inFlight += cost
+          const waited = now - start
+          if (waited > 0)
+            yield* Telemetry.useSync((r) =>
+              r.observe(MetricNames.throttleWait, waited / 1000, { kind: "leaky-bucket" })
+            )
+          return
+        }
+        const waitMillis = Math.ceil(((state.level + cost - room) / state.leakPerSecond) * 1000)
+        yield* sleepOrWake(slot, Math.max(1, waitMillis))
+      }
+    })
+
+  const acquire = (key: string, cost = 1) => {
+    const slot = slots(key)
+    return slot.mutex.withPermits(1)(take(slot, cost))
+  }
+
+  const observe = (key: string, headers: Headers, cost = 1) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        const slot = slots(key)
+        const state = slot.state
+        state.inFlight = Math.max(0, state.inFlight - cost)
+        const reading = readBucketHeaders(headers)
+        if (!reading) return
+        leak(state, now)
+        state.capacity = reading.capacity
+        if (reading.leakPerSecond !== undefined) state.leakPerSecond = reading.leakPerSecond
+        // The server's count includes this request; others still in flight are not in it yet.
+        state.level = reading.used + state.inFlight
+        state.updatedAt = now
+        wakeUp(slot)
+      })
+    )
+
+  const release = (key: string, cost = 1) =>
+    Effect.sync(() => {
+      const state = slots(key).state
+      state.inFlight = Math.max(0, state.inFlight - cost)
+    })
+
+  const withBucket = <A extends { readonly headers: Headers }, E, R>(
+    key: string,
+    effect: Effect.Effect<A, E, R>,
+    cost = 1
+  ) =>
+    Effect.flatMap(acquire(key, cost), () =>
+      effect.pipe(
+        Effect.tap((response) => observe(key, response.headers, cost)),
+        Effect.tapError((error) => (isRateLimited(error) ? markFull(key) : Effect.void)),
+        Effect.onError(() => release(key, cost))
+      )
+    )
+
+  // A 429 proves the bucket is full, whatever the local model believed.
+  const markFull = (key: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        const state = slots(key).state
+        state.level = Math.max(state.level, state.capacity)
+        state.updatedAt = now
+      })
+    )
+
+  const state = (key: string) => Effect.sync(() => ({ ...slots(key).state }))
+
+  return LeakyBucket.of({ acquire, observe, release, withBucket, state })
+}
