@@ -1,0 +1,315 @@
+/**
+ * The `kura-sync` command line: `run`, `serve`, `status` and `webhooks register`. Only this module
+ * (and main.ts) reads the process environment.
+ */
+import { readFile } from "node:fs/promises"
+import { join } from "node:path"
+import { type Checkpoint, CheckpointStore, streamKeyToString } from "@kura/core"
+import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { Command, Flag } from "effect/cli"
+import { errorExitCode, errorReported } from "effect/Runtime"
+import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
+import { layerCloudLogger } from "./CloudLogger.js"
+import { ConfigError } from "./ConfigError.js"
+import { layerFileCheckpointStore } from "./FileCheckpointStore.js"
+import { startHttpService } from "./HttpService.js"
+import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
+import { LeaseManager } from "./LeaseManager.js"
+import { Metrics } from "./Metrics.js"
+import { RunLedger, summarize } from "./RunLedger.js"
+import { startScheduler } from "./Scheduler.js"
+import { SecretResolver } from "./SecretResolver.js"
+import { formatLag } from "./StatusPage.js"
+import { StreamRunner } from "./StreamRunner.js"
+import { planStreams } from "./Streams.js"
+import { TriggerAuth } from "./TriggerAuth.js"
+import { WebhookIntake } from "./WebhookIntake.js"
+import { registerWebhooks, WEBHOOK_TOPICS } from "./WebhookRegistrar.js"
+
+/** `run` found failed or unreconciled streams; exit code 1. */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  failed: Schema.Array(Schema.String)
+}) {
+  override readonly [errorExitCode] = 1
+  override readonly [errorReported] = false
+  override get message(): string {
+    return `${this.failed.length} stream(s) failed or did not reconcile: ${this.failed.join(", ")}`
+  }
+}
+
+const configFlag = Flag.String("config").pipe(
+  Flag.withDescription(
+    "Path of a JSON config file (several shops/POS accounts, schedules). Default: $KURA_CONFIG"
+  ),
+  Flag.optional
+)
+
+/** Loads the config from the flag/`KURA_CONFIG` and the environment; prints problems and fails on error. */
+const loadConfig = (configPath: Option.Option<string>) =>
+  Effect.gen(function* () {
+    const path = Option.getOrUndefined(configPath) ?? process.env.KURA_CONFIG
+    let file: { path: string; text: string } | undefined
+    if (path !== undefined && path !== "") {
+      const text = yield* Effect.tryPromise(() => readFile(path, "utf8")).pipe(
+        Effect.mapError(
+          (e) =>
+            new ConfigError({
+              problems: [
+                {
+                  field: configPath._tag === "Some" ? "--config" : "KURA_CONFIG",
+                  message: `cannot read ${path} (${e.cause instanceof Error ? e.cause.message : String(e.cause)})`,
+                  fix: "point it at an existing JSON config file"
+                }
+              ]
+            })
+        )
+      )
+      file = { path, text }
+    }
+    return yield* loadAppConfig({ env: process.env, file })
+  }).pipe(
+    Effect.provide(SecretResolver.layer),
+    Effect.tapError((e) => Console.error(e.message))
+  )
+
+const printSkipped = (config: AppConfig, unavailable: ReadonlyArray<{ source: string; reason: string }>) =>
+  Effect.forEach([...config.skipped, ...unavailable], (s) =>
+    Console.log(`${s.source}: skipped (${s.reason})`)
+  )
+
+const stateLayers = (config: AppConfig) =>
+  Layer.mergeAll(
+    layerFileCheckpointStore(join(config.stateDir, "checkpoints.json")),
+    RunLedger.layerFile(join(config.stateDir, "runs.json")),
+    LeaseManager.layerMemory,
+    Metrics.layer
+  )
+
+const runCommand = Command.make(
+  "run",
+  {
+    config: configFlag,
+    source: Flag.Literals("source", SOURCES).pipe(Flag.withDescription("Only this source"), Flag.optional),
+    stream: Flag.String("stream").pipe(Flag.withDescription("Only this stream"), Flag.optional)
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      const plan = planStreams(config)
+      yield* printSkipped(config, plan.unavailable)
+      const selector = {
+        source: Option.getOrUndefined(flags.source),
+        stream: Option.getOrUndefined(flags.stream)
+      }
+      const program = Effect.gen(function* () {
+        const runner = yield* StreamRunner
+        const selected = runner.select(selector)
+        if (selected.length === 0) {
+          yield* Console.log("no configured stream matches; nothing to run")
+          return
+        }
+        const results = yield* runner.runNow(selector, "cli")
+        const failed: Array<string> = []
+        for (const r of results) {
+          if ("_tag" in r) {
+            yield* Console.log(`${streamKeyToString(r.key)}: busy (another run holds the lease)`)
+            continue
+          }
+          const bad = r.status !== "succeeded" || r.reconciliation === "mismatch"
+          if (bad) failed.push(streamKeyToString(r.key))
+          yield* Console.log(
+            `${streamKeyToString(r.key)}: ${r.status}, ${r.rows} rows, reconciliation ${r.reconciliation}` +
+              (r.error === undefined ? "" : `, error: ${r.error}`)
+          )
+        }
+        if (failed.length > 0) {
+          const error = new RunFailed({ failed })
+          yield* Console.error(error.message)
+          return yield* error
+        }
+      })
+      yield* program.pipe(
+        Effect.provide(
+          StreamRunner.layer(plan.streams, config.drainTimeoutMs).pipe(Layer.provide(stateLayers(config)))
+        )
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Make one pass over the due streams; exits non-zero if any failed or did not reconcile"
+  )
+)
+
+const serveCommand = Command.make(
+  "serve",
+  {
+    config: configFlag,
+    scheduler: Flag.Literals("scheduler", ["auto", "on", "off"]).pipe(
+      Flag.withDescription(
+        "Run streams on their intervals in-process (auto: on unless running on Cloud Run)"
+      ),
+      Flag.withDefault("auto")
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      if (Option.isNone(config.triggerSecret) && Option.isNone(config.oidcAudience))
+        return yield* Effect.fail(
+          new ConfigError({
+            problems: [
+              {
+                field: "KURA_TRIGGER_SECRET",
+                message: "serve needs a way to authenticate POST /sync triggers",
+                fix: "set KURA_OIDC_AUDIENCE (Cloud Scheduler OIDC) and/or KURA_TRIGGER_SECRET"
+              }
+            ]
+          })
+        ).pipe(Effect.tapError((e) => Console.error(e.message)))
+      const plan = planStreams(config)
+      for (const s of [...config.skipped, ...plan.unavailable])
+        yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
+      const scheduler =
+        flags.scheduler === "on" || (flags.scheduler === "auto" && process.env.K_SERVICE === undefined)
+      const secretsFor = (shop: string) =>
+        config.shopify
+          .filter((s) => s.shop === shop)
+          .flatMap((s) => [
+            ...Option.toArray(Option.map(s.webhookSecret, Redacted.value)),
+            ...(s.auth._tag === "ClientCredentials" ? [Redacted.value(s.auth.clientSecret)] : [])
+          ])
+      const services = Layer.mergeAll(
+        TriggerAuth.layer({ secret: config.triggerSecret, audience: config.oidcAudience }),
+        // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
+        WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink(config.lake)))
+      ).pipe(
+        Layer.provideMerge(StreamRunner.layer(plan.streams, config.drainTimeoutMs)),
+        Layer.provideMerge(stateLayers(config))
+      )
+      yield* Effect.gen(function* () {
+        const server = yield* startHttpService({
+          port: config.port,
+          project: Option.getOrUndefined(config.project),
+          skipped: [...config.skipped, ...plan.unavailable]
+        })
+        if (scheduler) {
+          const n = yield* startScheduler()
+          yield* Effect.logInfo(`internal scheduler started for ${n} stream(s)`)
+        }
+        yield* Effect.logInfo(`kura-sync serving on ${server.url}`)
+        return yield* Effect.never
+      }).pipe(Effect.scoped, Effect.provide(services))
+    }).pipe(Effect.provide(layerCloudLogger))
+).pipe(
+  Command.withDescription(
+    "Start the HTTP service (Cloud Run): triggers, webhooks, health, metrics, status page"
+  )
+)
+
+const statusCommand = Command.make(
+  "status",
+  {
+    config: configFlag,
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false))
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      const plan = planStreams(config)
+      const report = yield* Effect.gen(function* () {
+        const checkpoints = yield* CheckpointStore
+        const ledger = yield* RunLedger
+        const cps = yield* checkpoints.list()
+        const runs = yield* ledger.list()
+        const now = yield* Clock.currentTimeMillis
+        const keys = [...plan.streams.map((s) => s.key), ...cps.map((c) => c.key)]
+        const unique = [...new Map(keys.map((k) => [streamKeyToString(k), k])).values()]
+        return summarize(unique, runs, now).map((s) => ({
+          stream: streamKeyToString(s.key),
+          cursor:
+            cps.find((c: Checkpoint) => streamKeyToString(c.key) === streamKeyToString(s.key))?.cursor ??
+            null,
+          lastSuccessAt: s.lastSuccessAt === undefined ? null : new Date(s.lastSuccessAt).toISOString(),
+          lag: formatLag(s.lagMs),
+          lastStatus: s.lastRun?.status ?? null,
+          rowsLastRun: s.rowsLastRun,
+          reconciliation: s.lastRun?.reconciliation ?? null,
+          errors: s.errorCount,
+          lastError: s.lastError ?? null
+        }))
+      }).pipe(Effect.provide(stateLayers(config)))
+      if (flags.json) {
+        yield* Console.log(
+          JSON.stringify({ streams: report, skipped: [...config.skipped, ...plan.unavailable] }, null, 2)
+        )
+        return
+      }
+      yield* printSkipped(config, plan.unavailable)
+      if (report.length === 0) yield* Console.log("no streams have run yet")
+      for (const r of report)
+        yield* Console.log(
+          `${r.stream}  cursor=${r.cursor ?? "-"}  last=${r.lastStatus ?? "never"}  lag=${r.lag}  rows=${r.rowsLastRun}  ` +
+            `reconciles=${r.reconciliation ?? "-"}  errors=${r.errors}${r.lastError === null ? "" : ` (${r.lastError})`}`
+        )
+    })
+).pipe(Command.withDescription("Print cursors, lag, last runs and errors"))
+
+const registerCommand = Command.make(
+  "register",
+  {
+    config: configFlag,
+    address: Flag.String("address").pipe(
+      Flag.withDescription(
+        "Public HTTPS address of POST /webhooks/shopify, e.g. https://kura-sync-xyz.a.run.app/webhooks/shopify"
+      )
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      if (config.shopify.length === 0) {
+        yield* printSkipped(config, [])
+        return
+      }
+      const results = yield* registerWebhooks(config.shopify, flags.address, WEBHOOK_TOPICS)
+      let failed = 0
+      for (const r of results) {
+        yield* Console.log(
+          `${r.shop} ${r.topic}: ${r.outcome}${r.detail === undefined ? "" : ` (${r.detail})`}`
+        )
+        if (r.outcome === "failed") failed++
+      }
+      if (failed > 0)
+        return yield* new RunFailed({
+          failed: results.filter((r) => r.outcome === "failed").map((r) => `${r.shop} ${r.topic}`)
+        })
+    })
+).pipe(Command.withDescription("Register the Shopify webhook subscriptions for every configured shop"))
+
+const webhooksCommand = Command.make("webhooks").pipe(
+  Command.withDescription("Manage Shopify webhook subscriptions"),
+  Command.withSubcommands([registerCommand])
+)
+
+/** The root command. */
+export const cli = Command.make("kura-sync").pipe(
+  Command.withDescription(
+    "Kura sync runner: keeps the warehouse in sync with Shopify, Lightspeed and Stocky"
+  ),
+  Command.withSubcommands([runCommand, serveCommand, statusCommand, webhooksCommand])
+)
+
+/** Exit code policy: a signal-driven shutdown that drained cleanly is a success (Cloud Run expects 0). */
+export const exitCodeFor = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return 0
+  return Option.match(Exit.findErrorOption(exit), {
+    onNone: () => (exit.cause.reasons.every((r) => r._tag === "Interrupt") ? 0 : 1),
+    onSome: (e) => {
+      if (typeof e === "object" && e !== null && errorExitCode in e) {
+        const code = e[errorExitCode]
+        if (typeof code === "number") return code
+      }
+      return 1
+    }
+  })
+}

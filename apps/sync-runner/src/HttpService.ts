@@ -1,0 +1,218 @@
+/**
+ * The HTTP service Cloud Run talks to: scheduler triggers, Shopify webhooks, health, metrics and the
+ * status page. Plain node:http, because webhook verification needs the exact raw bytes and full
+ * control over when the body is read.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { streamKeyToString } from "@kura/core"
+import { Clock, Effect, Option } from "effect"
+import { traceFromHeader, withTrace } from "./CloudLogger.js"
+import { Metrics } from "./Metrics.js"
+import { RunLedger, summarize } from "./RunLedger.js"
+import { renderStatusPage } from "./StatusPage.js"
+import { StreamRunner } from "./StreamRunner.js"
+import { TriggerAuth } from "./TriggerAuth.js"
+import { MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
+
+/** Options for the HTTP service. */
+export interface HttpServiceOptions {
+  readonly port: number
+  readonly host?: string
+  /** Google Cloud project for trace ids in logs. */
+  readonly project?: string | undefined
+  readonly skipped?: ReadonlyArray<{ readonly source: string; readonly reason: string }>
+}
+
+/** A listening server. */
+export interface RunningServer {
+  readonly port: number
+  readonly url: string
+}
+
+type Reply = {
+  readonly status: number
+  readonly type: string
+  readonly body: string
+  readonly headers?: Record<string, string>
+}
+
+const json = (status: number, value: unknown): Reply => ({
+  status,
+  type: "application/json; charset=utf-8",
+  body: JSON.stringify(value)
+})
+
+/** Reads the body up to `limit` bytes; `undefined` means the limit was exceeded. */
+const readBody = (req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let over = false
+    req.on("data", (chunk: Buffer) => {
+      if (over) return
+      size += chunk.length
+      if (size > limit) {
+        over = true
+        chunks.length = 0
+        resolve(undefined)
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on("end", () => {
+      if (!over) resolve(Buffer.concat(chunks))
+    })
+    req.on("error", reject)
+  })
+
+/**
+ * Starts the server in the current scope. Closing the scope stops accepting connections first; runs
+ * in flight are drained by the StreamRunner's own finalizer afterwards.
+ */
+export const startHttpService = Effect.fnUntraced(function* (options: HttpServiceOptions) {
+  const runner = yield* StreamRunner
+  const auth = yield* TriggerAuth
+  const intake = yield* WebhookIntake
+  const ledger = yield* RunLedger
+  const metrics = yield* Metrics
+  const context = yield* Effect.context<never>()
+
+  const route = (req: IncomingMessage): Effect.Effect<Reply> =>
+    Effect.gen(function* () {
+      const url = new URL(req.url ?? "/", "http://localhost")
+      const path = url.pathname.replace(/\/+$/, "") || "/"
+      const method = req.method ?? "GET"
+
+      if (path === "/healthz") return json(200, { ok: true })
+      if (path === "/readyz") {
+        const draining = yield* runner.draining
+        return json(draining ? 503 : 200, { ok: !draining, draining })
+      }
+      if (path === "/metrics" && method === "GET") {
+        const now = yield* Clock.currentTimeMillis
+        const statuses = summarize(
+          runner.streams.map((s) => s.key),
+          yield* ledger.list(),
+          now
+        )
+        for (const s of statuses)
+          if (s.lagMs !== undefined)
+            yield* metrics.set(
+              "kura_sync_lag_seconds",
+              "Seconds since the stream last synced successfully.",
+              { source: s.key.source, account: s.key.account, stream: s.key.stream },
+              s.lagMs / 1000
+            )
+        return { status: 200, type: "text/plain; version=0.0.4; charset=utf-8", body: yield* metrics.render }
+      }
+      if (path === "/" && method === "GET") {
+        const now = yield* Clock.currentTimeMillis
+        const runs = yield* ledger.list(200)
+        return {
+          status: 200,
+          type: "text/html; charset=utf-8",
+          body: renderStatusPage({
+            streams: summarize(
+              runner.streams.map((s) => s.key),
+              runs,
+              now
+            ),
+            runs: runs.slice(0, 40),
+            skipped: options.skipped ?? [],
+            now,
+            draining: yield* runner.draining
+          })
+        }
+      }
+      if (path === "/webhooks/shopify") {
+        if (method !== "POST") return json(405, { ok: false, message: "use POST" })
+        const refused = intake.precheck(req.headers)
+        if (Option.isSome(refused)) return json(refused.value.status, refused.value.body)
+        const body = yield* Effect.promise(() => readBody(req, MAX_WEBHOOK_BYTES))
+        if (body === undefined)
+          return {
+            ...json(413, { ok: false, message: "body larger than 1 MB" }),
+            headers: { connection: "close" }
+          }
+        const answer = yield* intake.accept(req.headers, body)
+        return json(answer.status, answer.body)
+      }
+      const sync = /^\/sync\/([a-z]+)(?:\/([A-Za-z0-9_.-]+))?$/.exec(path)
+      if (sync !== null) {
+        if (method !== "POST") return json(405, { ok: false, message: "use POST" })
+        const outcome = yield* auth.authorize(req.headers.authorization)
+        if (outcome._tag === "Refused") {
+          yield* Effect.logWarning(`trigger refused: ${outcome.reason}`)
+          return {
+            ...json(401, { ok: false, message: outcome.reason }),
+            headers: { "www-authenticate": "Bearer" }
+          }
+        }
+        const selector = {
+          source: sync[1],
+          stream: sync[2],
+          account: url.searchParams.get("account") ?? undefined
+        }
+        if (runner.select(selector).length === 0)
+          return json(404, {
+            ok: false,
+            message: `no configured stream matches ${path.slice("/sync/".length)}`
+          })
+        const started = yield* runner.start(selector, "http")
+        const runs = started.map((s) => ({
+          stream: streamKeyToString(s.key),
+          outcome: s._tag,
+          ...(s._tag === "Started" ? { runId: s.runId } : {})
+        }))
+        yield* Effect.logInfo(`trigger from ${outcome.principal}: ${JSON.stringify(runs)}`)
+        if (started.some((s) => s._tag === "Started")) return json(202, { ok: true, runs })
+        if (started.some((s) => s._tag === "Draining"))
+          return {
+            ...json(503, { ok: false, message: "shutting down", runs }),
+            headers: { "retry-after": "10" }
+          }
+        return json(409, { ok: false, message: "a run already holds the lease for this stream", runs })
+      }
+      return json(404, { ok: false, message: "not found" })
+    })
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const header = req.headers["x-cloud-trace-context"]
+    const trace = traceFromHeader(typeof header === "string" ? header : undefined, options.project)
+    const program = route(req).pipe(
+      Effect.catchCause((cause) =>
+        Effect.logError("request failed", cause).pipe(
+          Effect.as(json(500, { ok: false, message: "internal error" }))
+        )
+      ),
+      Effect.tap((reply) =>
+        Effect.sync(() => {
+          res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers })
+          res.end(reply.body)
+        })
+      ),
+      Effect.annotateLogs({ httpMethod: req.method ?? "", path: req.url ?? "" }),
+      withTrace(trace)
+    )
+    Effect.runForkWith(context)(program)
+  }
+
+  const server: Server = yield* Effect.acquireRelease(
+    Effect.callback<Server>((resume) => {
+      const s = createServer(handle)
+      s.on("error", (e) => resume(Effect.die(e)))
+      s.listen(options.port, options.host ?? "0.0.0.0", () => resume(Effect.succeed(s)))
+    }),
+    (s) =>
+      Effect.callback<void>((resume) => {
+        s.close(() => resume(Effect.void))
+        s.closeIdleConnections()
+        // Keep-alive clients must not hold shutdown hostage.
+        setTimeout(() => s.closeAllConnections(), 2_000).unref()
+      })
+  )
+  const port = (server.address() as AddressInfo).port
+  yield* Effect.logInfo(`listening on port ${port}`)
+  return { port, url: `http://127.0.0.1:${port}` } satisfies RunningServer
+})

@@ -1,0 +1,255 @@
+/**
+ * Runs streams: takes the per-stream lease, resumes from the checkpoint, records the run, and on
+ * shutdown drains runs in flight so their checkpoints are committed before the process exits.
+ */
+import { hostname } from "node:os"
+import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
+import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
+import { LeaseManager } from "./LeaseManager.js"
+import { Metrics } from "./Metrics.js"
+import { RunLedger, type RunRecord, type RunTrigger } from "./RunLedger.js"
+import { matches, type StreamSelector, type SyncStream } from "./SyncStream.js"
+
+/** What happened when a run was requested for one stream. */
+export type StartOutcome =
+  | { readonly _tag: "Started"; readonly key: StreamKey; readonly runId: string }
+  | { readonly _tag: "Busy"; readonly key: StreamKey }
+  | { readonly _tag: "Draining"; readonly key: StreamKey }
+
+/** Options for the runner. */
+export interface StreamRunnerOptions {
+  /** Lease time-to-live; a crashed holder's lease expires after this. */
+  readonly leaseTtlMs?: number
+  /** Streams run at once by `runNow`. */
+  readonly concurrency?: number
+}
+
+let counter = 0
+const newRunId = (now: number) =>
+  `${now.toString(36)}-${process.pid.toString(36)}-${(counter++).toString(36)}`
+
+/** The runner service. */
+export class StreamRunner extends Context.Service<
+  StreamRunner,
+  {
+    readonly streams: ReadonlyArray<SyncStream>
+    /** Streams matching a selector (empty when none match). */
+    readonly select: (selector: StreamSelector) => ReadonlyArray<SyncStream>
+    /** Starts matching streams in the background; returns at once (HTTP trigger, scheduler). */
+    readonly start: (
+      selector: StreamSelector,
+      trigger: RunTrigger
+    ) => Effect.Effect<ReadonlyArray<StartOutcome>>
+    /** Runs matching streams to completion and returns their records (CLI `run`). */
+    readonly runNow: (
+      selector: StreamSelector,
+      trigger: RunTrigger
+    ) => Effect.Effect<ReadonlyArray<RunRecord | { readonly _tag: "Busy"; readonly key: StreamKey }>>
+    readonly inFlight: Effect.Effect<number>
+    /** True once `drain` has begun. */
+    readonly draining: Effect.Effect<boolean>
+    /** Stops new runs, waits up to `timeoutMs` for runs in flight, then interrupts the rest. */
+    readonly drain: (
+      timeoutMs: number
+    ) => Effect.Effect<{ readonly completed: number; readonly interrupted: number }>
+  }
+>()("@kura/sync-runner/StreamRunner") {
+  /** Builds a runner over `streams`. */
+  static readonly make = Effect.fnUntraced(function* (
+    streams: ReadonlyArray<SyncStream>,
+    options: StreamRunnerOptions = {}
+  ) {
+    const checkpoints = yield* CheckpointStore
+    const leases = yield* LeaseManager
+    const ledger = yield* RunLedger
+    const metrics = yield* Metrics
+    const draining = yield* Ref.make(false)
+    const fibers = new Set<Fiber.Fiber<unknown, unknown>>()
+    const holder = `${hostname()}-${process.pid}`
+    const leaseTtlMs = options.leaseTtlMs ?? 60 * 60_000
+
+    const select = (selector: StreamSelector) => streams.filter((s) => matches(selector, s))
+
+    const labels = (key: StreamKey) => ({ source: key.source, account: key.account, stream: key.stream })
+
+    /** Runs one stream whose lease is already held; always releases the lease and records the run. */
+    const execute = (
+      stream: SyncStream,
+      runId: string,
+      trigger: RunTrigger,
+      lease: Parameters<typeof leases.release>[0]
+    ) =>
+      // Only the stream's own work is interruptible: the bookkeeping after it must always happen.
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const startedAt = yield* Clock.currentTimeMillis
+          const base: RunRecord = {
+            runId,
+            key: stream.key,
+            trigger,
+            startedAt,
+            status: "running",
+            rows: 0,
+            reconciliation: "not-checked"
+          }
+          yield* ledger.record(base)
+          yield* metrics.set("kura_sync_runs_in_flight", "Runs in progress.", {}, fibers.size)
+          const exit = yield* Effect.exit(
+            restore(
+              Effect.gen(function* () {
+                const checkpoint = yield* checkpoints.get(stream.key)
+                return yield* stream.run({
+                  runId,
+                  checkpoint,
+                  draining: Ref.get(draining),
+                  commit: (cursor, meta) =>
+                    Effect.flatMap(Clock.currentTimeMillis, (updatedAt) =>
+                      checkpoints.put({
+                        key: stream.key,
+                        cursor,
+                        updatedAt,
+                        ...(meta === undefined ? {} : { meta })
+                      })
+                    )
+                })
+              })
+            )
+          )
+          const finishedAt = yield* Clock.currentTimeMillis
+          const record: RunRecord = Exit.isSuccess(exit)
+            ? {
+                ...base,
+                finishedAt,
+                status: "succeeded",
+                rows: exit.value.rows,
+                reconciliation: exit.value.reconciliation,
+                ...(exit.value.stoppedEarly === true ? { stoppedEarly: true } : {})
+              }
+            : Cause.hasInterruptsOnly(exit.cause)
+              ? { ...base, finishedAt, status: "interrupted", error: "interrupted during shutdown" }
+              : { ...base, finishedAt, status: "failed", error: errorText(exit.cause) }
+          yield* ledger.record(record)
+          yield* metrics.increment("kura_sync_runs_total", "Finished runs by status.", {
+            ...labels(stream.key),
+            status: record.status
+          })
+          yield* metrics.increment("kura_sync_rows_total", "Rows synced.", labels(stream.key), record.rows)
+          yield* metrics.set(
+            "kura_sync_run_duration_seconds",
+            "Duration of the last run.",
+            labels(stream.key),
+            (finishedAt - startedAt) / 1000
+          )
+          if (record.status === "succeeded")
+            yield* metrics.set(
+              "kura_sync_last_success_timestamp_seconds",
+              "When the stream last synced successfully.",
+              labels(stream.key),
+              finishedAt / 1000
+            )
+          yield* Effect.logInfo(`run ${record.status}`).pipe(
+            Effect.annotateLogs({
+              stream: streamKeyToString(stream.key),
+              runId,
+              rows: record.rows,
+              ...(record.error === undefined ? {} : { error: record.error })
+            })
+          )
+          return record
+        }).pipe(Effect.ensuring(Effect.ignore(leases.release(lease))))
+      )
+
+    const acquire = (stream: SyncStream) =>
+      leases
+        .acquire(stream.key, holder, leaseTtlMs)
+        .pipe(
+          Effect.catch((e) =>
+            Effect.logError(`lease store failed: ${e.message}`).pipe(Effect.as(Option.none()))
+          )
+        )
+
+    const start = (selector: StreamSelector, trigger: RunTrigger) =>
+      Effect.forEach(select(selector), (stream) =>
+        Effect.gen(function* () {
+          if (yield* Ref.get(draining)) return { _tag: "Draining", key: stream.key } as const
+          const lease = yield* acquire(stream)
+          if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
+          const runId = newRunId(yield* Clock.currentTimeMillis)
+          const fiber = yield* Effect.forkDetach(execute(stream, runId, trigger, lease.value))
+          fibers.add(fiber)
+          fiber.addObserver(() => fibers.delete(fiber))
+          return { _tag: "Started", key: stream.key, runId } as const
+        })
+      )
+
+    const runNow = (selector: StreamSelector, trigger: RunTrigger) =>
+      Effect.forEach(
+        select(selector),
+        (stream) =>
+          Effect.gen(function* () {
+            const lease = yield* acquire(stream)
+            if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
+            const runId = newRunId(yield* Clock.currentTimeMillis)
+            const fiber = yield* Effect.forkDetach(execute(stream, runId, trigger, lease.value))
+            fibers.add(fiber)
+            fiber.addObserver(() => fibers.delete(fiber))
+            return yield* Fiber.join(fiber)
+          }),
+        { concurrency: options.concurrency ?? 4 }
+      )
+
+    const drain = (timeoutMs: number) =>
+      Effect.gen(function* () {
+        yield* Ref.set(draining, true)
+        const pending = [...fibers]
+        if (pending.length === 0) return { completed: 0, interrupted: 0 }
+        yield* Effect.logInfo(`draining ${pending.length} run(s), up to ${timeoutMs} ms`)
+        const done = yield* Effect.timeoutOption(Fiber.awaitAll(pending), timeoutMs)
+        if (Option.isSome(done)) return { completed: pending.length, interrupted: 0 }
+        const left = [...fibers]
+        yield* Fiber.interruptAll(left)
+        return { completed: pending.length - left.length, interrupted: left.length }
+      })
+
+    return StreamRunner.of({
+      streams,
+      select,
+      start,
+      runNow,
+      inFlight: Effect.sync(() => fibers.size),
+      draining: Ref.get(draining),
+      drain
+    })
+  })
+
+  /** The runner over `streams`, with its drain bound to the layer's scope (SIGTERM closes it). */
+  static readonly layer = (
+    streams: ReadonlyArray<SyncStream>,
+    drainTimeoutMs: number,
+    options?: StreamRunnerOptions
+  ) =>
+    Layer.effect(
+      StreamRunner,
+      Effect.acquireRelease(StreamRunner.make(streams, options), (runner) =>
+        Effect.flatMap(runner.drain(drainTimeoutMs), (r) =>
+          r.completed + r.interrupted === 0
+            ? Effect.void
+            : Effect.logInfo(`drained: ${r.completed} completed, ${r.interrupted} interrupted`)
+        )
+      )
+    )
+}
+
+const errorText = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (
+    typeof error === "object" &&
+    error !== null &&
+    "message" in error &&
+    typeof error.message === "string"
+  ) {
+    const tag = "_tag" in error && typeof error._tag === "string" ? `${error._tag}: ` : ""
+    return `${tag}${error.message}`
+  }
+  return String(error)
+}

@@ -1,0 +1,66 @@
+/**
+ * The seam between this app and the connectors: every stream (Shopify orders, Lightspeed sales,
+ * Stocky purchase orders, the demo source …) is a `SyncStream`, so the runner, scheduler, HTTP
+ * trigger and CLI never need to know which client or warehouse adapter sits behind it.
+ */
+import type { Checkpoint, StoreError, StreamKey } from "@kura/core"
+import type { Effect, Option } from "effect"
+import { Schema } from "effect"
+import type { SourceName } from "./AppConfig.js"
+
+/** What a stream may use during one run. */
+export interface RunContext {
+  readonly runId: string
+  /** The last committed checkpoint, if any: resume from here. */
+  readonly checkpoint: Option.Option<Checkpoint>
+  /** Commits a checkpoint durably. Call after the rows it covers are safely landed. */
+  readonly commit: (
+    cursor: string,
+    meta?: Readonly<Record<string, unknown>>
+  ) => Effect.Effect<void, StoreError>
+  /**
+   * True once shutdown has begun (SIGTERM). A stream should stop at its next safe point, after
+   * committing, so the run ends cleanly inside Cloud Run's grace period.
+   */
+  readonly draining: Effect.Effect<boolean>
+}
+
+/** How a run's totals compared with the source. */
+export type Reconciliation = "ok" | "mismatch" | "not-checked"
+
+/** The outcome of a successful run. */
+export interface RunResult {
+  readonly rows: number
+  readonly reconciliation: Reconciliation
+  /** True when the run stopped early because of a drain; the next run resumes from the checkpoint. */
+  readonly stoppedEarly?: boolean
+  readonly detail?: string
+}
+
+/** A run failed. `reason` tells operators where to look. */
+export class SyncError extends Schema.TaggedError<SyncError>()("SyncError", {
+  reason: Schema.Literals(["Upstream", "Warehouse", "Checkpoint", "Config", "Internal"]),
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+/** One stream of one account of one source. */
+export interface SyncStream {
+  readonly key: StreamKey & { readonly source: SourceName }
+  /** How often the internal scheduler runs it (ms). */
+  readonly intervalMs: number
+  readonly run: (ctx: RunContext) => Effect.Effect<RunResult, SyncError | StoreError>
+}
+
+/** Selects streams by source and, optionally, stream name. */
+export interface StreamSelector {
+  readonly account?: string | undefined
+  readonly source?: string | undefined
+  readonly stream?: string | undefined
+}
+
+/** True when `stream` matches `selector`. */
+export const matches = (selector: StreamSelector, stream: SyncStream): boolean =>
+  (selector.source === undefined || selector.source === stream.key.source) &&
+  (selector.account === undefined || selector.account === stream.key.account) &&
+  (selector.stream === undefined || selector.stream === stream.key.stream)

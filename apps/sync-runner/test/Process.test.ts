@@ -1,0 +1,137 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { promisify } from "node:util"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+// These tests drive the BUILT app, as Cloud Run would run it.
+const appDir = resolve(import.meta.dirname, "..")
+const main = join(appDir, "dist", "main.js")
+let dir: string
+
+beforeAll(async () => {
+  await promisify(execFile)(process.execPath, [join(appDir, "../../node_modules/tsup/dist/cli-default.js")], {
+    cwd: appDir
+  })
+  dir = await mkdtemp(join(tmpdir(), "kura-sync-"))
+})
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const cleanEnv = (extra: Record<string, string>) => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: dir }
+  return { ...env, ...extra }
+}
+
+const exitOf = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
+    child.on("exit", (code, signal) => ok({ code, signal }))
+  )
+
+describe("kura-sync (built)", () => {
+  it("exits 2 with one message listing every configuration problem", async () => {
+    const child = spawn(process.execPath, [main, "run"], {
+      env: cleanEnv({ SHOPIFY_SHOP: "nope", STOCKY_API_KEY: "k", PORT: "x" }),
+      cwd: dir
+    })
+    let stderr = ""
+    child.stderr.on("data", (d) => {
+      stderr += String(d)
+    })
+    const { code } = await exitOf(child)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/^Invalid configuration \(4 problems\):/)
+    expect(stderr).toContain("SHOPIFY_ACCESS_TOKEN: no credentials for SHOPIFY_SHOP")
+    expect(stderr).toContain("STOCKY_STORE_NAME: missing while STOCKY_API_KEY is set")
+    expect(stderr).not.toMatch(/at .*\.js:\d+/)
+  })
+
+  it("run says which sources are skipped and exits 0 when every stream succeeds", async () => {
+    const config = join(dir, "run.json")
+    await writeFile(
+      config,
+      JSON.stringify({ lake: join(dir, "lake-run"), demo: [{ name: "orders", pages: 2, pageDelay: "10ms" }] })
+    )
+    const { stdout } = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
+      env: cleanEnv({}),
+      cwd: dir
+    })
+    expect(stdout).toContain("shopify: skipped (no SHOPIFY_SHOP")
+    expect(stdout).toContain("lightspeed: skipped")
+    expect(stdout).toContain("demo/demo/orders: succeeded, 200 rows, reconciliation ok")
+    const status = await promisify(execFile)(
+      process.execPath,
+      [main, "status", "--config", config, "--json"],
+      {
+        env: cleanEnv({}),
+        cwd: dir
+      }
+    )
+    const parsed = JSON.parse(status.stdout)
+    expect(parsed.streams[0]).toMatchObject({
+      stream: "demo/demo/orders",
+      cursor: "2",
+      lastStatus: "succeeded"
+    })
+  })
+
+  it("on SIGTERM drains the run in flight, commits its checkpoint and exits 0", async () => {
+    const config = join(dir, "serve.json")
+    const lake = join(dir, "lake-serve")
+    await writeFile(
+      config,
+      JSON.stringify({ lake, demo: [{ name: "orders", pages: 100, rowsPerPage: 10, pageDelay: "100ms" }] })
+    )
+    const secret = "sigterm-test-secret-0123456789"
+    const child = spawn(process.execPath, [main, "serve", "--config", config, "--scheduler", "off"], {
+      env: cleanEnv({ PORT: "0", KURA_TRIGGER_SECRET: secret, GOOGLE_CLOUD_PROJECT: "kura-test" }),
+      cwd: dir
+    })
+    const exited = exitOf(child)
+    const lines: Array<Record<string, unknown>> = []
+    let buffer = ""
+    const port = await new Promise<number>((ok, fail) => {
+      child.stdout.on("data", (d) => {
+        buffer += String(d)
+        let i = buffer.indexOf("\n")
+        while (i >= 0) {
+          const line = buffer.slice(0, i)
+          buffer = buffer.slice(i + 1)
+          i = buffer.indexOf("\n")
+          const entry = JSON.parse(line) as Record<string, unknown>
+          lines.push(entry)
+          const m = /^listening on port (\d+)$/.exec(String(entry.message))
+          if (m) ok(Number(m[1]))
+        }
+      })
+      setTimeout(() => fail(new Error("server did not start")), 20_000)
+    })
+    const trace = "105445aa7843bc8bf206b12000100000"
+    const res = await fetch(`http://127.0.0.1:${port}/sync/demo/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}`, "x-cloud-trace-context": `${trace}/1;o=1` }
+    })
+    expect(res.status).toBe(202)
+    await new Promise((r) => setTimeout(r, 450))
+    const killedAt = Date.now()
+    child.kill("SIGTERM")
+    const { code } = await exited
+    expect(code).toBe(0)
+    // The 100-page run (10 s) was cut short at a page boundary, not run to the end.
+    expect(Date.now() - killedAt).toBeLessThan(5000)
+
+    const checkpoints = JSON.parse(await readFile(join(lake, "_state", "checkpoints.json"), "utf8"))
+    const runs = JSON.parse(await readFile(join(lake, "_state", "runs.json"), "utf8"))
+    const pages = Number(checkpoints[0].cursor)
+    expect(checkpoints[0].key).toEqual({ source: "demo", account: "demo", stream: "orders" })
+    expect(pages).toBeGreaterThanOrEqual(2)
+    expect(pages).toBeLessThan(100)
+    expect(runs.at(-1)).toMatchObject({ status: "succeeded", stoppedEarly: true, rows: pages * 10 })
+
+    // Cloud Run log conventions: severity on every line, the request's trace on its lines.
+    expect(lines.every((l) => typeof l.severity === "string")).toBe(true)
+    expect(
+      lines.some((l) => l["logging.googleapis.com/trace"] === `projects/kura-test/traces/${trace}`)
+    ).toBe(true)
+  })
+})

@@ -1,0 +1,169 @@
+import { Effect, Option, Redacted } from "effect"
+import { OAuth2Client } from "google-auth-library"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { TriggerAuth } from "../src/TriggerAuth.js"
+import { listen, makeIdTokenSigner, slowStream, withServer } from "./support.js"
+
+const AUDIENCE = "https://kura-sync-abc123-an.a.run.app"
+const SECRET = "trigger-secret-0123456789abcdef"
+const signer = makeIdTokenSigner()
+let certs: Awaited<ReturnType<typeof listen>>
+let client: OAuth2Client
+
+beforeAll(async () => {
+  certs = await listen((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=3600" })
+    res.end(JSON.stringify({ [signer.kid]: signer.publicPem }))
+  })
+  client = new OAuth2Client({
+    endpoints: { oauth2FederatedSignonPemCertsUrl: `${certs.url}/oauth2/v1/certs` }
+  })
+})
+afterAll(() => certs.close())
+
+const now = () => Math.floor(Date.now() / 1000)
+const token = (claims: Record<string, unknown> = {}) =>
+  signer.sign({
+    iss: "https://accounts.google.com",
+    aud: AUDIENCE,
+    sub: "1234567890",
+    email: "scheduler@kura-prod.iam.gserviceaccount.com",
+    email_verified: true,
+    iat: now() - 10,
+    exp: now() + 3500,
+    ...claims
+  })
+
+const authorize = (header: string | undefined, secret?: string) =>
+  Effect.runPromise(
+    Effect.flatMap(
+      TriggerAuth.make({
+        secret: secret === undefined ? Option.none() : Option.some(Redacted.make(secret)),
+        audience: Option.some(AUDIENCE),
+        client
+      }),
+      (auth) => auth.authorize(header)
+    )
+  )
+
+describe("TriggerAuth", () => {
+  it("accepts a Google-signed OIDC token for our audience", async () => {
+    const outcome = await authorize(`Bearer ${token()}`)
+    expect(outcome).toEqual({ _tag: "Accepted", principal: "scheduler@kura-prod.iam.gserviceaccount.com" })
+  })
+
+  it("refuses a token for another audience", async () => {
+    const outcome = await authorize(`Bearer ${token({ aud: "https://someone-else.a.run.app" })}`)
+    expect(outcome._tag).toBe("Refused")
+    expect(outcome._tag === "Refused" && outcome.reason).toMatch(/Wrong recipient/)
+  })
+
+  it("refuses an expired token", async () => {
+    const outcome = await authorize(`Bearer ${token({ iat: now() - 7200, exp: now() - 3600 })}`)
+    expect(outcome._tag).toBe("Refused")
+    expect(outcome._tag === "Refused" && outcome.reason).toMatch(/too late/)
+  })
+
+  it("refuses a token signed by another key and a non-Google issuer", async () => {
+    const forged = makeIdTokenSigner().sign({
+      iss: "https://accounts.google.com",
+      aud: AUDIENCE,
+      iat: now(),
+      exp: now() + 60
+    })
+    expect((await authorize(`Bearer ${forged}`))._tag).toBe("Refused")
+    expect((await authorize(`Bearer ${token({ iss: "https://evil.example" })}`))._tag).toBe("Refused")
+  })
+
+  it("refuses a missing header and accepts the shared secret", async () => {
+    expect((await authorize(undefined))._tag).toBe("Refused")
+    expect(await authorize(`Bearer ${SECRET}`, SECRET)).toEqual({
+      _tag: "Accepted",
+      principal: "shared-secret"
+    })
+    expect((await authorize(`Bearer ${SECRET}x`, SECRET))._tag).toBe("Refused")
+  })
+})
+
+describe("POST /sync/:source[/:stream]", () => {
+  it("answers 202 with the bearer secret, 409 while the lease is held, 202 again after", () => {
+    const stream = slowStream("orders", 400)
+    return withServer({ streams: [stream], triggerSecret: SECRET }, async ({ url }) => {
+      const auth = { authorization: `Bearer ${SECRET}` }
+      const first = await fetch(`${url}/sync/demo/orders`, { method: "POST", headers: auth })
+      expect(first.status).toBe(202)
+      expect(await first.json()).toMatchObject({
+        ok: true,
+        runs: [{ stream: "demo/test/orders", outcome: "Started" }]
+      })
+      const second = await fetch(`${url}/sync/demo/orders`, { method: "POST", headers: auth })
+      expect(second.status).toBe(409)
+      expect(await second.json()).toMatchObject({ runs: [{ outcome: "Busy" }] })
+      await new Promise((r) => setTimeout(r, 700))
+      const third = await fetch(`${url}/sync/demo`, { method: "POST", headers: auth })
+      expect(third.status).toBe(202)
+      await new Promise((r) => setTimeout(r, 600))
+      // At most once at a time: two runs started, never overlapping.
+      expect(stream.runs).toBe(2)
+    })
+  })
+
+  it("runs a stream at most once under a burst of concurrent triggers", () => {
+    const stream = slowStream("orders", 300)
+    return withServer({ streams: [stream], triggerSecret: SECRET }, async ({ url }) => {
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${url}/sync/demo/orders`, { method: "POST", headers: { authorization: `Bearer ${SECRET}` } })
+        )
+      )
+      const codes = answers.map((a) => a.status).toSorted()
+      expect(codes).toEqual([202, 409, 409, 409, 409, 409, 409, 409, 409, 409])
+      await new Promise((r) => setTimeout(r, 500))
+      expect(stream.runs).toBe(1)
+    })
+  })
+
+  it("accepts an OIDC token and refuses a wrong secret, a wrong audience and no credentials", () =>
+    withServer(
+      { streams: [slowStream("orders", 10)], triggerSecret: SECRET, audience: AUDIENCE, oauthClient: client },
+      async ({ url }) => {
+        const call = (authorization?: string) =>
+          fetch(`${url}/sync/demo/orders`, {
+            method: "POST",
+            headers: authorization === undefined ? {} : { authorization }
+          }).then((r) => r.status)
+        expect(await call(`Bearer ${token()}`)).toBe(202)
+        expect(await call("Bearer not-the-secret-at-all")).toBe(401)
+        expect(await call(`Bearer ${token({ aud: "https://other" })}`)).toBe(401)
+        expect(await call()).toBe(401)
+      }
+    ))
+
+  it("answers 404 for an unknown stream and 405 for GET", () =>
+    withServer({ streams: [slowStream("orders", 10)], triggerSecret: SECRET }, async ({ url }) => {
+      const auth = { authorization: `Bearer ${SECRET}` }
+      expect((await fetch(`${url}/sync/demo/nope`, { method: "POST", headers: auth })).status).toBe(404)
+      expect((await fetch(`${url}/sync/shopify`, { method: "POST", headers: auth })).status).toBe(404)
+      expect((await fetch(`${url}/sync/demo/orders`, { headers: auth })).status).toBe(405)
+    }))
+
+  it("serves /healthz, /readyz and Prometheus /metrics", () =>
+    withServer({ streams: [slowStream("orders", 10, 42)], triggerSecret: SECRET }, async ({ url }) => {
+      expect((await fetch(`${url}/healthz`)).status).toBe(200)
+      expect((await fetch(`${url}/readyz`)).status).toBe(200)
+      await fetch(`${url}/sync/demo/orders`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${SECRET}` }
+      })
+      await new Promise((r) => setTimeout(r, 200))
+      const metrics = await fetch(`${url}/metrics`)
+      expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0.0.4/)
+      const text = await metrics.text()
+      expect(text).toContain("# TYPE kura_sync_rows_total counter")
+      expect(text).toContain('kura_sync_rows_total{source="demo",account="test",stream="orders"} 42')
+      expect(text).toContain(
+        'kura_sync_runs_total{source="demo",account="test",stream="orders",status="succeeded"} 1'
+      )
+      expect(text).toMatch(/kura_sync_lag_seconds\{source="demo",account="test",stream="orders"\} \d/)
+    }))
+})

@@ -1,0 +1,120 @@
+import { createHmac, createSign, generateKeyPairSync } from "node:crypto"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type { AddressInfo } from "node:net"
+import { CheckpointStore } from "@kura/core"
+import { Effect, Layer, Option, Redacted } from "effect"
+import type { OAuth2Client } from "google-auth-library"
+import { startHttpService } from "../src/HttpService.js"
+import { LeaseManager } from "../src/LeaseManager.js"
+import { Metrics } from "../src/Metrics.js"
+import { RunLedger } from "../src/RunLedger.js"
+import { StreamRunner } from "../src/StreamRunner.js"
+import type { SyncStream } from "../src/SyncStream.js"
+import { TriggerAuth } from "../src/TriggerAuth.js"
+import { WebhookIntake } from "../src/WebhookIntake.js"
+import { type WebhookDelivery, WebhookSink } from "../src/WebhookSink.js"
+
+/** A plain node:http server on 127.0.0.1:0. */
+export const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+  const server = createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+/** A stream that sleeps (real time) and counts its runs. */
+export const slowStream = (name: string, ms: number, rows = 7): SyncStream & { runs: number } => {
+  const stream = {
+    key: { source: "demo" as const, account: "test", stream: name },
+    intervalMs: 60_000,
+    runs: 0,
+    run: () =>
+      Effect.gen(function* () {
+        stream.runs++
+        yield* Effect.sleep(ms)
+        return { rows, reconciliation: "ok" as const }
+      })
+  }
+  return stream
+}
+
+export interface TestServer {
+  readonly url: string
+  readonly deliveries: ReadonlyArray<WebhookDelivery>
+}
+
+/** Runs `f` against a real HTTP service with in-memory state, then shuts it down. */
+export const withServer = (
+  options: {
+    readonly streams?: ReadonlyArray<SyncStream>
+    readonly webhookSecret?: string
+    readonly triggerSecret?: string
+    readonly audience?: string
+    readonly oauthClient?: OAuth2Client
+    /** Makes every landing take this long, to prove answers do not wait for it. */
+    readonly sinkDelayMs?: number
+  },
+  f: (server: TestServer) => Promise<void>
+): Promise<void> => {
+  const memory = WebhookSink.makeMemory()
+  const services = Layer.mergeAll(
+    TriggerAuth.layer({
+      secret: Option.map(Option.fromNullishOr(options.triggerSecret), Redacted.make),
+      audience: Option.fromNullishOr(options.audience),
+      ...(options.oauthClient === undefined ? {} : { client: options.oauthClient })
+    }),
+    WebhookIntake.layer({
+      secretsFor: (shop) =>
+        shop === "kura-matcha.myshopify.com" && options.webhookSecret ? [options.webhookSecret] : []
+    }).pipe(
+      Layer.provide(
+        Layer.succeed(
+          WebhookSink,
+          WebhookSink.of({
+            land: (d) => Effect.andThen(Effect.sleep(options.sinkDelayMs ?? 0), memory.sink.land(d))
+          })
+        )
+      )
+    )
+  ).pipe(
+    Layer.provideMerge(StreamRunner.layer(options.streams ?? [], 5_000)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        CheckpointStore.layerMemory,
+        RunLedger.layerMemory(),
+        LeaseManager.layerMemory,
+        Metrics.layer
+      )
+    )
+  )
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
+      yield* Effect.promise(() => f({ url: server.url, deliveries: memory.deliveries }))
+    }).pipe(Effect.scoped, Effect.provide(services))
+  )
+}
+
+/** Signs a body the way Shopify does. */
+export const shopifyHmac = (secret: string, body: string | Buffer) =>
+  createHmac("sha256", secret).update(body).digest("base64")
+
+/** An RSA key pair and a signer of Google-style ID tokens. */
+export const makeIdTokenSigner = () => {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  const kid = "test-key-1"
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url")
+  return {
+    kid,
+    publicPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+    sign: (claims: Record<string, unknown>) => {
+      const head = `${b64({ alg: "RS256", kid, typ: "JWT" })}.${b64(claims)}`
+      const signer = createSign("RSA-SHA256")
+      signer.update(head)
+      return `${head}.${signer.sign(privateKey).toString("base64url")}`
+    }
+  }
+}
