@@ -104,6 +104,8 @@ export interface Merchant {
   mutatedOrderIndexes(from: number, to: number): ReadonlyArray<number>
   /** Upper bound on (updatedAt − createdAt) for orders that were never mutated. */
   readonly maxBaseUpdateLagMs: number
+  /** The same bound for POS sales only (till refunds happen within days, not weeks). */
+  readonly maxBasePosUpdateLagMs: number
 
   readonly purchaseOrders: ReadonlyArray<PurchaseOrder>
   readonly stockAdjustments: ReadonlyArray<StockAdjustment>

@@ -19,6 +19,7 @@ import {
   buildRefund,
   generateOrder,
   isOnlineIndex,
+  MAX_BASE_POS_UPDATE_LAG_MS,
   MAX_BASE_UPDATE_LAG_MS,
   type OrderSlot,
   refundTransaction,
@@ -215,6 +216,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       return out.sort((a, b) => a - b)
     },
     maxBaseUpdateLagMs: MAX_BASE_UPDATE_LAG_MS,
+    maxBasePosUpdateLagMs: MAX_BASE_POS_UPDATE_LAG_MS,
     purchaseOrders: plan.purchaseOrders,
     stockAdjustments: plan.stockAdjustments,
     stockTransfers: plan.stockTransfers,

@@ -362,3 +362,6 @@ export const generateOrder = (w: World, i: number, slot: OrderSlot, malformed: b
 
 /** Largest possible updatedAt − createdAt of an unmutated order (refunds up to 12 days + 1 h). */
 export const MAX_BASE_UPDATE_LAG_MS = 13 * DAY_MS
+
+/** The same bound for POS sales (till refunds within 72 h + 1 h). */
+export const MAX_BASE_POS_UPDATE_LAG_MS = 4 * DAY_MS
