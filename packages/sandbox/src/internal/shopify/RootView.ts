@@ -1,0 +1,676 @@
+/**
+ * The GraphQL root values: `QueryRoot` and `Mutation` fields as methods, delegating to the views,
+ * the order scanner, bulk operations and webhook subscriptions.
+ */
+import { GraphQLError, type GraphQLResolveInfo } from "graphql"
+import type { Order } from "../model.js"
+import {
+  connectionOf,
+  decodeCursor,
+  encodeCursor,
+  type PageArgs,
+  pageIndexed,
+  pageSize
+} from "./connection.js"
+import { gid, isoUtc, parseGid } from "./format.js"
+import { countOrders, type OrderCursor, type OrderScanQuery, scanOrders } from "./OrderScan.js"
+import {
+  dateRange,
+  inRange,
+  parseSearch,
+  SearchSyntaxError,
+  type SearchTerm,
+  type TimeRange,
+  termValues
+} from "./search.js"
+import {
+  accessDenied,
+  CustomerView,
+  InventoryItemView,
+  InventoryLevelView,
+  InventoryShipmentView,
+  InventoryTransferView,
+  LocationView,
+  OrderView,
+  ProductView,
+  PurchaseOrderView,
+  type RequestContext,
+  requireScope,
+  VariantView
+} from "./views.js"
+
+const DAY = 86_400_000
+
+/** The window of orders visible without `read_all_orders`. */
+export const ORDER_WINDOW_MS = 60 * DAY
+
+const terms = (query: string | null | undefined): ReadonlyArray<SearchTerm> => {
+  try {
+    return parseSearch(query)
+  } catch (e) {
+    if (e instanceof SearchSyntaxError)
+      throw new GraphQLError(e.message, { extensions: { code: "BAD_REQUEST" } })
+    throw e
+  }
+}
+
+const dates = (ts: ReadonlyArray<SearchTerm>, field: string): TimeRange | null => {
+  try {
+    return dateRange(ts, field)
+  } catch (e) {
+    if (e instanceof SearchSyntaxError)
+      throw new GraphQLError(e.message, { extensions: { code: "BAD_REQUEST" } })
+    throw e
+  }
+}
+
+const idPredicate = (ts: ReadonlyArray<SearchTerm>): ((id: number) => boolean) => {
+  const idTerms = ts.filter((t) => t.field === "id" && !t.negated)
+  return (id) =>
+    idTerms.every((t) => {
+      const v = Number(parseGid(t.value)?.id ?? t.value)
+      switch (t.op) {
+        case ">":
+          return id > v
+        case ">=":
+          return id >= v
+        case "<":
+          return id < v
+        case "<=":
+          return id <= v
+        default:
+          return id === v
+      }
+    })
+}
+
+/**
+ * Builds the order scan for a search query, enforcing the 60-day window: without
+ * `read_all_orders`, older orders are invisible and asking for them explicitly is ACCESS_DENIED.
+ */
+export const orderScanQuery = (
+  ctx: RequestContext,
+  query: string | null | undefined,
+  sortKey: string | null | undefined,
+  field: string
+): OrderScanQuery => {
+  const ts = terms(query)
+  let created = dates(ts, "created_at")
+  const updated = dates(ts, "updated_at")
+  if (!ctx.state.scopes.has("read_all_orders")) {
+    const windowStart = ctx.now - ORDER_WINDOW_MS
+    if (
+      created !== null &&
+      ((created.from < windowStart - DAY && Number.isFinite(created.from)) || created.to <= windowStart)
+    ) {
+      throw accessDenied(field, "read_all_orders")
+    }
+    created = {
+      from: Math.max(created?.from ?? windowStart, windowStart),
+      to: created?.to ?? Number.POSITIVE_INFINITY
+    }
+  }
+  const statuses = termValues(ts, "status")
+  const financial = termValues(ts, "financial_status")
+  const names = termValues(ts, "name")
+  const ids = idPredicate(ts)
+  const where = (o: Order): boolean => {
+    if (!ids(o.id)) return false
+    if (names.length > 0 && !names.includes(o.name)) return false
+    for (const s of statuses) {
+      if (s === "open" && o.cancelledAt !== null) return false
+      if (s === "cancelled" && o.cancelledAt === null) return false
+      if (s === "closed") return false
+    }
+    for (const f of financial) {
+      const refunded = o.refunds.reduce((a, r) => a + r.amount, 0)
+      const status =
+        refunded >= o.total && refunded > 0 ? "refunded" : refunded > 0 ? "partially_refunded" : "paid"
+      if (f !== status) return false
+    }
+    return true
+  }
+  return { created, updated, where, sort: sortKey === "UPDATED_AT" ? "updated" : "index", reverse: false }
+}
+
+const orderCursor = (o: Order, sort: "index" | "updated"): string =>
+  encodeCursor(
+    sort === "updated"
+      ? { last_id: o.index, last_value: o.updatedAt }
+      : { last_id: o.index, last_value: o.id }
+  )
+
+const count = (n: number, exact: boolean) => ({ count: n, precision: exact ? "EXACT" : "AT_LEAST" })
+
+const countIndexed = <T>(
+  n: number,
+  at: (i: number) => T | undefined,
+  ok: (t: T) => boolean,
+  limit: number | null | undefined
+) => {
+  const cap = limit ?? Number.MAX_SAFE_INTEGER
+  let c = 0
+  for (let i = 0; i < n; i++) {
+    const t = at(i)
+    if (t !== undefined && ok(t)) {
+      c++
+      if (c >= cap) return count(cap, false)
+    }
+  }
+  return count(c, true)
+}
+
+/** `QueryRoot`. */
+export class QueryRootView {
+  readonly __typename = "QueryRoot"
+
+  shop(_args: unknown, ctx: RequestContext) {
+    const s = ctx.state.shop
+    const offset = s.timeZone === "UTC" ? 0 : undefined
+    return {
+      __typename: "Shop",
+      id: gid("Shop", 1),
+      name: s.name,
+      email: `owner@${s.domain}`,
+      contactEmail: `owner@${s.domain}`,
+      myshopifyDomain: s.domain,
+      currencyCode: s.currency,
+      ianaTimezone: s.timeZone,
+      timezoneAbbreviation: offset === 0 ? "UTC" : s.timeZone,
+      enabledPresentmentCurrencies: [s.currency],
+      taxesIncluded: true,
+      createdAt: isoUtc(Math.min(...ctx.state.merchant.locations.map((l) => l.createdAt))),
+      updatedAt: isoUtc(ctx.now),
+      url: `https://${s.domain}`
+    }
+  }
+
+  orders(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_orders", "orders")
+    const q = orderScanQuery(ctx, args.query, args.sortKey, "orders")
+    const { backward, limit } = pageSize(args, ctx.bulk)
+    const reverse = (args.reverse ?? false) !== backward
+    const raw = backward ? args.before : args.after
+    const decoded = raw === null || raw === undefined ? null : decodeCursor(raw)
+    const cursor: OrderCursor | null =
+      decoded === null
+        ? null
+        : q.sort === "updated"
+          ? { index: decoded.last_id ?? 0, updatedAt: decoded.last_value ?? 0 }
+          : { index: decoded.last_id ?? 0 }
+    const page = scanOrders(ctx.state.merchant, { ...q, reverse }, cursor, limit)
+    const orders = backward ? [...page.orders].reverse() : page.orders
+    return connectionOf(
+      orders.map((o) => new OrderView(o, ctx.state)),
+      (v) => orderCursor(v.o, q.sort),
+      backward ? cursor !== null : page.hasMore,
+      backward ? page.hasMore : cursor !== null
+    )
+  }
+
+  order(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_orders", "order")
+    return this.orderById(args.id, ctx)
+  }
+
+  private orderById(id: string, ctx: RequestContext) {
+    const g = parseGid(id)
+    if (g === null || g.type !== "Order") return null
+    const o = ctx.state.lookups.order(g.id)
+    if (o === undefined || o.channel !== "online" || o.deletedAt !== null) return null
+    if (!ctx.state.scopes.has("read_all_orders") && o.createdAt < ctx.now - ORDER_WINDOW_MS) return null
+    return new OrderView(o, ctx.state)
+  }
+
+  ordersCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_orders", "ordersCount")
+    const q = orderScanQuery(ctx, args.query, null, "ordersCount")
+    const r = countOrders(ctx.state.merchant, q, args.limit ?? Number.MAX_SAFE_INTEGER)
+    return count(r.count, r.exact)
+  }
+
+  customers(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_customers", "customers")
+    const ts = terms(args.query)
+    const created = dates(ts, "created_at")
+    const updated = dates(ts, "updated_at")
+    const m = ctx.state.merchant
+    return pageIndexed(
+      m.customerCount,
+      (i) => m.customerAt(i),
+      (c) => inRange(created, c.createdAt) && inRange(updated, c.updatedAt),
+      (c) => new CustomerView(c.id, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  customer(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_customers", "customer")
+    const g = parseGid(args.id)
+    return g?.type === "Customer" && ctx.state.lookups.customer(g.id) !== undefined
+      ? new CustomerView(g.id, ctx.state)
+      : null
+  }
+
+  customersCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_customers", "customersCount")
+    const ts = terms(args.query)
+    const created = dates(ts, "created_at")
+    const updated = dates(ts, "updated_at")
+    const m = ctx.state.merchant
+    return countIndexed(
+      m.customerCount,
+      (i) => m.customerAt(i),
+      (c) => inRange(created, c.createdAt) && inRange(updated, c.updatedAt),
+      args.limit
+    )
+  }
+
+  products(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "products")
+    const ts = terms(args.query)
+    const created = dates(ts, "created_at")
+    const updated = dates(ts, "updated_at")
+    const types = termValues(ts, "product_type")
+    const vendors = termValues(ts, "vendor")
+    const ids = idPredicate(ts)
+    const ps = ctx.state.merchant.products
+    return pageIndexed(
+      ps.length,
+      (i) => ps[i],
+      (p) =>
+        ids(p.id) &&
+        inRange(created, p.createdAt) &&
+        inRange(updated, p.updatedAt) &&
+        (types.length === 0 || types.includes(p.productType)) &&
+        (vendors.length === 0 || vendors.includes(p.vendor)),
+      (p) => new ProductView(p.id, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  product(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "product")
+    const g = parseGid(args.id)
+    return g?.type === "Product" && ctx.state.lookups.products.has(g.id)
+      ? new ProductView(g.id, ctx.state)
+      : null
+  }
+
+  productsCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "productsCount")
+    const ps = ctx.state.merchant.products
+    return countIndexed(
+      ps.length,
+      (i) => ps[i],
+      () => true,
+      args.limit
+    )
+  }
+
+  productVariants(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "productVariants")
+    const ts = terms(args.query)
+    const skus = termValues(ts, "sku")
+    const productIds = termValues(ts, "product_id").map(Number)
+    const updated = dates(ts, "updated_at")
+    const vs = ctx.state.merchant.variants
+    const lk = ctx.state.lookups
+    return pageIndexed(
+      vs.length,
+      (i) => vs[i],
+      (v) =>
+        (skus.length === 0 || skus.includes(v.sku)) &&
+        (productIds.length === 0 || productIds.includes(v.productId)) &&
+        inRange(updated, lk.products.get(v.productId)?.updatedAt ?? 0),
+      (v) => new VariantView(v, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  productVariant(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "productVariant")
+    const g = parseGid(args.id)
+    const v = g?.type === "ProductVariant" ? ctx.state.lookups.variants.get(g.id) : undefined
+    return v === undefined ? null : new VariantView(v, ctx.state)
+  }
+
+  productVariantsCount(args: { limit?: number | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_products", "productVariantsCount")
+    const vs = ctx.state.merchant.variants
+    return countIndexed(
+      vs.length,
+      (i) => vs[i],
+      () => true,
+      args.limit
+    )
+  }
+
+  locations(args: PageArgs & { includeInactive?: boolean | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_locations", "locations")
+    const ls =
+      (args.sortKey ?? "NAME") === "NAME"
+        ? [...ctx.state.merchant.locations].sort((a, b) =>
+            a.name < b.name ? -1 : a.name > b.name ? 1 : a.id - b.id
+          )
+        : ctx.state.merchant.locations
+    return pageIndexed(
+      ls.length,
+      (i) => ls[i],
+      () => true,
+      (l) => new LocationView(l, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  location(args: { id?: string | null }, ctx: RequestContext) {
+    requireScope(ctx, "read_locations", "location")
+    const g = args.id === null || args.id === undefined ? null : parseGid(args.id)
+    const l =
+      g === null
+        ? ctx.state.merchant.locations.find((x) => x.kind === "warehouse")
+        : ctx.state.lookups.locations.get(g.id)
+    return l === undefined ? null : new LocationView(l, ctx.state)
+  }
+
+  locationsCount(_args: unknown, ctx: RequestContext) {
+    requireScope(ctx, "read_locations", "locationsCount")
+    return count(ctx.state.merchant.locations.length, true)
+  }
+
+  inventoryItems(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory", "inventoryItems")
+    const ts = terms(args.query)
+    const skus = termValues(ts, "sku")
+    const updated = dates(ts, "updated_at")
+    const created = dates(ts, "created_at")
+    const ids = idPredicate(ts)
+    const vs = ctx.state.merchant.variants
+    const lk = ctx.state.lookups
+    return pageIndexed(
+      vs.length,
+      (i) => vs[i],
+      (v) => {
+        const p = lk.products.get(v.productId)
+        return (
+          ids(v.inventoryItemId) &&
+          (skus.length === 0 || skus.includes(v.sku)) &&
+          inRange(updated, p?.updatedAt ?? 0) &&
+          inRange(created, p?.createdAt ?? 0)
+        )
+      },
+      (v) => new InventoryItemView(v, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  inventoryItem(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory", "inventoryItem")
+    const g = parseGid(args.id)
+    const v = g?.type === "InventoryItem" ? ctx.state.lookups.variantsByInventoryItem.get(g.id) : undefined
+    return v === undefined ? null : new InventoryItemView(v, ctx.state)
+  }
+
+  inventoryLevel(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory", "inventoryLevel")
+    return this.levelByGid(args.id, ctx)
+  }
+
+  private levelByGid(id: string, ctx: RequestContext) {
+    const g = parseGid(id)
+    const itemId =
+      g === null ? Number.NaN : Number(new URLSearchParams(g.query.slice(1)).get("inventory_item_id"))
+    const v = ctx.state.lookups.variantsByInventoryItem.get(itemId)
+    const l = g === null ? undefined : ctx.state.lookups.locations.get(g.id)
+    return v === undefined || l === undefined || !ctx.state.merchant.stocked(v.id, l.id)
+      ? null
+      : new InventoryLevelView(v, l, ctx.state)
+  }
+
+  inventoryTransfers(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory_transfers", "inventoryTransfers")
+    const ts = terms(args.query)
+    const created = dates(ts, "created_at")
+    const statuses = termValues(ts, "status").map((s) => s.toUpperCase())
+    const origins = termValues(ts, "origin_id").map((s) => Number(parseGid(s)?.id ?? s))
+    const dests = termValues(ts, "destination_id").map((s) => Number(parseGid(s)?.id ?? s))
+    const ids = idPredicate(ts)
+    const list = ctx.state.lookups.transfers
+    return pageIndexed(
+      list.length,
+      (i) => list[i],
+      (t) => {
+        const view = new InventoryTransferView(t, ctx.state)
+        return (
+          ids(t.id) &&
+          inRange(created, t.createdAt) &&
+          (statuses.length === 0 || statuses.includes(view.status)) &&
+          (origins.length === 0 || origins.includes(t.fromLocationId)) &&
+          (dests.length === 0 || dests.includes(t.toLocationId))
+        )
+      },
+      (t) => new InventoryTransferView(t, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  inventoryTransfer(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory_transfers", "inventoryTransfer")
+    const g = parseGid(args.id)
+    const t = g?.type === "InventoryTransfer" ? ctx.state.lookups.transfersById.get(g.id) : undefined
+    return t === undefined ? null : new InventoryTransferView(t, ctx.state)
+  }
+
+  inventoryShipment(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_inventory_shipments", "inventoryShipment")
+    const g = parseGid(args.id)
+    const t = g?.type === "InventoryShipment" ? ctx.state.lookups.transfersById.get(g.id) : undefined
+    return t === undefined || t.sentAt === null ? null : new InventoryShipmentView(t, ctx.state)
+  }
+
+  inventoryPurchaseOrders(args: PageArgs, ctx: RequestContext) {
+    requireScope(ctx, "read_purchase_orders", "inventoryPurchaseOrders")
+    const ts = terms(args.query)
+    const created = dates(ts, "created_at")
+    const updated = dates(ts, "updated_at")
+    const list = ctx.state.lookups.purchaseOrders
+    return pageIndexed(
+      list.length,
+      (i) => list[i],
+      (p) => inRange(created, p.createdAt) && inRange(updated, p.updatedAt),
+      (p) => new PurchaseOrderView(p, ctx.state),
+      args,
+      ctx.bulk
+    )
+  }
+
+  inventoryPurchaseOrder(args: { id: string }, ctx: RequestContext) {
+    requireScope(ctx, "read_purchase_orders", "inventoryPurchaseOrder")
+    const g = parseGid(args.id)
+    const p =
+      g?.type === "InventoryPurchaseOrder" ? ctx.state.lookups.purchaseOrdersById.get(g.id) : undefined
+    return p === undefined ? null : new PurchaseOrderView(p, ctx.state)
+  }
+
+  private deletionEvents(ctx: RequestContext, query: string | null | undefined) {
+    const ts = terms(query)
+    const created = dates(ts, "created_at")
+    const actions = termValues(ts, "action")
+    const subjects = termValues(ts, "subject_type").map((s) => s.toUpperCase())
+    const ids = idPredicate(ts)
+    const all = [...ctx.state.merchant.deletions()].sort((a, b) => a.at - b.at || a.orderId - b.orderId)
+    return all
+      .map((d, i) => ({ ...d, eventId: i + 1 }))
+      .filter(
+        (d) =>
+          ids(d.eventId) &&
+          inRange(created, d.at) &&
+          (actions.length === 0 || actions.includes("destroy")) &&
+          (subjects.length === 0 || subjects.includes("ORDER"))
+      )
+  }
+
+  events(args: PageArgs, ctx: RequestContext) {
+    const list = this.deletionEvents(ctx, args.query)
+    return pageIndexed(
+      list.length,
+      (i) => list[i],
+      () => true,
+      (d) => ({
+        __typename: "BasicEvent",
+        id: gid("BasicEvent", d.eventId),
+        action: "destroy",
+        subjectType: "ORDER",
+        subjectId: gid("Order", d.orderId),
+        createdAt: isoUtc(d.at),
+        message: `Order was deleted.`,
+        appTitle: null,
+        attributeToApp: false,
+        attributeToUser: true,
+        criticalAlert: false,
+        hasAdditionalContent: false,
+        author: "Shop owner",
+        subject: null
+      }),
+      args,
+      ctx.bulk
+    )
+  }
+
+  eventsCount(args: { query?: string | null }, ctx: RequestContext) {
+    const n = this.deletionEvents(ctx, args.query).length
+    return n > 10_000 ? count(10_000, false) : count(n, true)
+  }
+
+  node(args: { id: string }, ctx: RequestContext) {
+    const g = parseGid(args.id)
+    if (g === null)
+      throw new GraphQLError(`Invalid global id '${args.id}'`, {
+        extensions: { code: "argumentLiteralsIncompatible" }
+      })
+    switch (g.type) {
+      case "Order":
+        return this.order({ id: args.id }, ctx)
+      case "Customer":
+        return this.customer({ id: args.id }, ctx)
+      case "Product":
+        return this.product({ id: args.id }, ctx)
+      case "ProductVariant":
+        return this.productVariant({ id: args.id }, ctx)
+      case "Location":
+        return this.location({ id: args.id }, ctx)
+      case "InventoryItem":
+        return this.inventoryItem({ id: args.id }, ctx)
+      case "InventoryLevel":
+        return this.inventoryLevel({ id: args.id }, ctx)
+      case "InventoryTransfer":
+        return this.inventoryTransfer({ id: args.id }, ctx)
+      case "InventoryShipment":
+        return this.inventoryShipment({ id: args.id }, ctx)
+      case "InventoryPurchaseOrder":
+        return this.inventoryPurchaseOrder({ id: args.id }, ctx)
+      case "BulkOperation":
+        return ctx.state.bulk.view(args.id, ctx)
+      case "WebhookSubscription":
+        return ctx.state.webhooks.view(args.id)
+      default:
+        return null
+    }
+  }
+
+  nodes(args: { ids: ReadonlyArray<string> }, ctx: RequestContext) {
+    if (args.ids.length > 250) throw new GraphQLError("The ids argument accepts at most 250 ids.")
+    return args.ids.map((id) => this.node({ id }, ctx))
+  }
+
+  bulkOperation(args: { id: string }, ctx: RequestContext) {
+    return ctx.state.bulk.view(args.id, ctx)
+  }
+
+  currentBulkOperation(args: { type?: string | null }, ctx: RequestContext) {
+    return ctx.state.bulk.current(args.type ?? "QUERY", ctx)
+  }
+
+  bulkOperations(args: PageArgs, ctx: RequestContext) {
+    return ctx.state.bulk.list(args, ctx)
+  }
+
+  webhookSubscriptions(args: PageArgs & { topics?: ReadonlyArray<string> | null }, ctx: RequestContext) {
+    const subs = ctx.state.webhooks
+      .list()
+      .filter((s) => args.topics === null || args.topics === undefined || args.topics.includes(s.topic))
+    return pageIndexed(
+      subs.length,
+      (i) => subs[i],
+      () => true,
+      (s) => ctx.state.webhooks.viewOf(s),
+      args,
+      ctx.bulk
+    )
+  }
+
+  webhookSubscription(args: { id: string }, ctx: RequestContext) {
+    return ctx.state.webhooks.view(args.id)
+  }
+}
+
+/** `Mutation`. */
+export class MutationRootView {
+  readonly __typename = "Mutation"
+
+  bulkOperationRunQuery(
+    args: { query: string; groupObjects?: boolean | null },
+    ctx: RequestContext,
+    info?: GraphQLResolveInfo
+  ) {
+    return ctx.state.bulk.runQuery(args.query, args.groupObjects ?? null, ctx, info)
+  }
+
+  bulkOperationCancel(args: { id: string }, ctx: RequestContext) {
+    return ctx.state.bulk.cancel(args.id, ctx)
+  }
+
+  bulkOperationRunMutation() {
+    return {
+      bulkOperation: null,
+      userErrors: [
+        { field: null, message: "Bulk mutations are not emulated by the Kura sandbox.", code: "INVALID" }
+      ]
+    }
+  }
+
+  webhookSubscriptionCreate(
+    args: {
+      topic: string
+      webhookSubscription: { uri?: string | null; callbackUrl?: string | null; format?: string | null }
+    },
+    ctx: RequestContext
+  ) {
+    return ctx.state.webhooks.create(
+      args.topic,
+      args.webhookSubscription.uri ?? args.webhookSubscription.callbackUrl ?? null,
+      ctx.version
+    )
+  }
+
+  webhookSubscriptionUpdate(
+    args: { id: string; webhookSubscription: { uri?: string | null; callbackUrl?: string | null } },
+    ctx: RequestContext
+  ) {
+    return ctx.state.webhooks.update(
+      args.id,
+      args.webhookSubscription.uri ?? args.webhookSubscription.callbackUrl ?? null,
+      ctx
+    )
+  }
+
+  webhookSubscriptionDelete(args: { id: string }, ctx: RequestContext) {
+    return ctx.state.webhooks.delete(args.id)
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Shopify's GraphQL query cost: scalars and enums 0, objects 1, connections 2 + (items × the cost
+ * of one item), nested connections multiplied, mutations 10 per root field. `requestedQueryCost`
+ * sizes connections from `first`/`last` before execution; `actualQueryCost` walks the returned
+ * data with the same rules, so what was not returned is refunded.
+ */
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isInterfaceType,
+  isLeafType,
+  isListType,
+  isObjectType,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode
+} from "graphql"
+
+/** What the cost walk needs besides the schema. */
+export interface CostContext {
+  readonly schema: GraphQLSchema
+  readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>
+  readonly variables: Readonly<Record<string, unknown>>
+}
+
+/** Reads an integer argument (literal or variable) from a field; undefined when absent. */
+export const intArgument = (
+  field: FieldNode,
+  name: string,
+  variables: Readonly<Record<string, unknown>>
+): number | undefined => {
+  const arg = field.arguments?.find((a) => a.name.value === name)
+  if (arg === undefined) return undefined
+  const v = arg.value
+  if (v.kind === Kind.INT) return Number(v.value)
+  if (v.kind === Kind.VARIABLE) {
+    const value = variables[v.name.value]
+    return typeof value === "number" ? value : undefined
+  }
+  return undefined
+}
+
+/** Whether a type is a Relay connection. */
+export const isConnection = (type: GraphQLNamedType): boolean =>
+  isObjectType(type) && type.name.endsWith("Connection") && "pageInfo" in type.getFields()
+
+type Collected = ReadonlyArray<readonly [FieldNode, GraphQLCompositeType]>
+
+/** Flattens fragments: every field with the composite type it is selected on. */
+export const collectFields = (
+  ctx: CostContext,
+  parent: GraphQLCompositeType,
+  set: SelectionSetNode | undefined
+): Collected => {
+  const out: Array<readonly [FieldNode, GraphQLCompositeType]> = []
+  const visit = (type: GraphQLCompositeType, s: SelectionSetNode): void => {
+    for (const sel of s.selections) {
+      if (sel.kind === Kind.FIELD) out.push([sel, type])
+      else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const cond = sel.typeCondition === undefined ? type : ctx.schema.getType(sel.typeCondition.name.value)
+        if (cond !== undefined && isCompositeType(cond)) visit(cond, sel.selectionSet)
+      } else {
+        const frag = ctx.fragments[sel.name.value]
+        const cond = frag === undefined ? undefined : ctx.schema.getType(frag.typeCondition.name.value)
+        if (frag !== undefined && cond !== undefined && isCompositeType(cond)) visit(cond, frag.selectionSet)
+      }
+    }
+  }
+  if (set !== undefined) visit(parent, set)
+  return out
+}
+
+const fieldDef = (type: GraphQLCompositeType, name: string) =>
+  isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined
+
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined
+
+const items = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ? value : [])
+
+/** Cost of a selection set on `parent`; with `data` (actual mode) only what was returned counts. */
+const selectionCost = (
+  ctx: CostContext,
+  parent: GraphQLCompositeType,
+  set: SelectionSetNode | undefined,
+  actual: boolean,
+  data: unknown
+): number => {
+  let total = 0
+  const obj = record(data)
+  for (const [node, type] of collectFields(ctx, parent, set)) {
+    const name = node.name.value
+    if (name.startsWith("__")) continue
+    const def = fieldDef(type, name)
+    if (def === undefined) continue
+    const named = getNamedType(def.type)
+    if (isLeafType(named) || !isCompositeType(named)) continue
+    const value = actual ? obj?.[node.alias?.value ?? name] : undefined
+    if (actual && (value === undefined || value === null)) continue
+    if (isConnection(named)) total += connectionCost(ctx, named, node, actual, value)
+    else if (isListType(getNullableType(def.type))) {
+      if (actual)
+        for (const item of items(value)) total += 1 + selectionCost(ctx, named, node.selectionSet, true, item)
+      else {
+        const n = intArgument(node, "first", ctx.variables) ?? 1
+        total += n * (1 + selectionCost(ctx, named, node.selectionSet, false, undefined))
+      }
+    } else total += 1 + selectionCost(ctx, named, node.selectionSet, actual, value)
+  }
+  return total
+}
+
+const connectionCost = (
+  ctx: CostContext,
+  conn: GraphQLCompositeType,
+  field: FieldNode,
+  actual: boolean,
+  value: unknown
+): number => {
+  const n = intArgument(field, "first", ctx.variables) ?? intArgument(field, "last", ctx.variables) ?? 0
+  const obj = record(value)
+  let total = 2
+  for (const [node, type] of collectFields(ctx, conn, field.selectionSet)) {
+    const name = node.name.value
+    const def = fieldDef(type, name)
+    if (def === undefined || (name !== "edges" && name !== "nodes")) continue
+    const named = getNamedType(def.type)
+    if (!isCompositeType(named)) continue
+    const per = (item: unknown): number =>
+      name === "edges"
+        ? selectionCost(ctx, named, node.selectionSet, actual, item)
+        : 1 + selectionCost(ctx, named, node.selectionSet, actual, item)
+    if (actual) for (const item of items(obj?.[node.alias?.value ?? name])) total += per(item)
+    else total += n * per(undefined)
+  }
+  return total
+}
+
+/** Requested (actual === false) or actual cost of an operation. */
+export const operationCost = (
+  ctx: CostContext,
+  operation: OperationDefinitionNode,
+  actual: boolean,
+  data?: unknown
+): number => {
+  if (operation.operation === "mutation") {
+    return (
+      collectFields(
+        ctx,
+        ctx.schema.getMutationType() ?? ctx.schema.getQueryType()!,
+        operation.selectionSet
+      ).filter(([f]) => !f.name.value.startsWith("__")).length * 10
+    )
+  }
+  const root = ctx.schema.getQueryType()
+  if (root === undefined || root === null) return 0
+  return selectionCost(ctx, root, operation.selectionSet, actual, data)
+}

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from "vitest"
+import { type Json, type Started, start } from "./harness.js"
+
+const ORDERS_WITH_LINES =
+  "{ orders(first: 10) { edges { node { id lineItems(first: 5) { edges { node { id } } } } } } }"
+
+describe("Shopify emulator: query cost and the leaky bucket", () => {
+  let s: Started | undefined
+  afterEach(async () => {
+    await s?.handle.close()
+    s = undefined
+  })
+
+  it("prices nested connections multiplicatively and refunds what was not returned", async () => {
+    s = await start()
+    const r = await s.gql(ORDERS_WITH_LINES)
+    expect(r.body.errors).toBeUndefined()
+    // 2 + 10 × (order 1 + lineItems (2 + 5 × 1))
+    expect(r.body.extensions.cost.requestedQueryCost).toBe(82)
+    const orders: ReadonlyArray<Json> = r.body.data.orders.edges
+    const actual = 2 + orders.reduce((sum: number, e: Json) => sum + 1 + 2 + e.node.lineItems.edges.length, 0)
+    expect(r.body.extensions.cost.actualQueryCost).toBe(actual)
+    expect(actual).toBeLessThan(82)
+    expect(r.text).toContain('"maximumAvailable":2000.0')
+    expect(r.text).toContain('"restoreRate":100.0')
+    expect(Number.isInteger(r.body.extensions.cost.throttleStatus.currentlyAvailable)).toBe(true)
+    expect(r.body.extensions.cost.throttleStatus.currentlyAvailable).toBeGreaterThanOrEqual(2000 - actual)
+  })
+
+  it("charges 10 per mutation", async () => {
+    s = await start()
+    const r = await s.gql(
+      'mutation { webhookSubscriptionCreate(topic: ORDERS_CREATE, webhookSubscription: { uri: "http://127.0.0.1:9/x" }) { userErrors { message } } }'
+    )
+    expect(r.body.extensions.cost.requestedQueryCost).toBe(10)
+  })
+
+  it("rejects requested cost above 1000 with MAX_COST_EXCEEDED", async () => {
+    s = await start()
+    const r = await s.gql("{ orders(first: 250) { nodes { id lineItems(first: 250) { nodes { id } } } } }")
+    expect(r.status).toBe(200)
+    expect(r.body.data).toBeUndefined()
+    expect(r.body.errors?.[0].extensions).toEqual({
+      code: "MAX_COST_EXCEEDED",
+      cost: 2 + 250 * (1 + 2 + 250),
+      maxCost: 1000
+    })
+    expect(r.body.errors?.[0].message).toMatch(
+      /^Query cost is 63252, which exceeds the single query max cost limit \(1000\)/
+    )
+    expect(r.body.extensions.cost.actualQueryCost).toBeNull()
+  })
+
+  it("throttles with HTTP 200 by default, actualQueryCost null, and refills at the scaled rate", async () => {
+    // 100-point bucket, 10 points/s real, timeScale 10 → 100 points/s reported and applied.
+    s = await start({
+      timeScale: 10,
+      plan: { name: "custom", graphqlBucket: 100, graphqlRestoreRate: 10, restBucket: 40, restLeakRate: 2 }
+    })
+    const first = await s.gql(ORDERS_WITH_LINES)
+    expect(first.text).toContain('"restoreRate":100.0')
+    expect(first.text).toContain('"maximumAvailable":100.0')
+    const burst = await Promise.all([1, 2, 3, 4].map(() => s!.gql("{ orders(first: 60) { nodes { id } } }")))
+    const throttled = burst.filter((r) => r.body.errors?.[0]?.extensions?.code === "THROTTLED")
+    expect(throttled.length).toBeGreaterThan(0)
+    for (const t of throttled) {
+      expect(t.status).toBe(200)
+      expect(t.body.data).toBeUndefined()
+      expect(t.body.errors?.[0]).toEqual({
+        message: "Throttled",
+        extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" }
+      })
+      expect(t.body.extensions.cost.actualQueryCost).toBeNull()
+      expect(t.body.extensions.cost.requestedQueryCost).toBe(62)
+    }
+    expect(s.handle.stats().throttled).toBe(throttled.length)
+    const before = (await s.gql("{ shop { name } }")).body.extensions.cost.throttleStatus.currentlyAvailable
+    await new Promise((r) => setTimeout(r, 300))
+    const after = (await s.gql("{ shop { name } }")).body.extensions.cost.throttleStatus.currentlyAvailable
+    // ~30 points in 0.3 s at 100 points/s (minus 1 for the shop query itself).
+    expect(after - before).toBeGreaterThanOrEqual(20)
+    expect(after - before).toBeLessThanOrEqual(45)
+  })
+
+  it("answers THROTTLED with HTTP 429 when configured", async () => {
+    s = await start({
+      options: { throttledStatus: 429 },
+      plan: { name: "custom", graphqlBucket: 50, graphqlRestoreRate: 1, restBucket: 40, restLeakRate: 2 }
+    })
+    const r = await s.gql("{ orders(first: 60) { nodes { id } } }")
+    expect(r.status).toBe(429)
+    expect(r.body.errors?.[0].extensions.code).toBe("THROTTLED")
+    expect(r.body.extensions.cost.actualQueryCost).toBeNull()
+    expect(r.body.extensions.cost.throttleStatus.maximumAvailable).toBe(50)
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * Test harness: a clock, a controllable fault injector and helpers to start the emulator over the
+ * fixture merchant and talk to it.
+ */
+import type {
+  FaultInjector,
+  FaultKind,
+  SandboxApi,
+  SandboxClock,
+  ShopifyPlan
+} from "../../src/internal/contracts.js"
+import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
+import type { Merchant } from "../../src/internal/Merchant.js"
+import type { ShopifyEmulatorOptions } from "../../src/internal/shopify/ShopifyEmulatorOptions.js"
+import {
+  type ShopifyEmulatorHandle,
+  startShopifyEmulator
+} from "../../src/internal/shopify/startShopifyEmulator.js"
+
+/** A real clock sped up by `timeScale`. */
+export const scaledClock = (timeScale: number): SandboxClock => ({
+  timeScale,
+  now: () => Date.now(),
+  scale: (ms) => ms / timeScale
+})
+
+/** Faults armed by the test: `arm("http_5xx", 2)` makes the next two decisions for that kind true. */
+export class ArmedFaults implements FaultInjector {
+  readonly profile = "none" as const
+  private readonly armed = new Map<FaultKind, number>()
+  private readonly counts: Record<SandboxApi, Partial<Record<FaultKind, number>>> = {
+    shopify: {},
+    lightspeed: {},
+    stocky: {}
+  }
+  arm(kind: FaultKind, times = 1): void {
+    this.armed.set(kind, (this.armed.get(kind) ?? 0) + times)
+  }
+  decide(api: SandboxApi, kind: FaultKind): boolean {
+    const left = this.armed.get(kind) ?? 0
+    if (left <= 0) return false
+    this.armed.set(kind, left - 1)
+    this.counts[api][kind] = (this.counts[api][kind] ?? 0) + 1
+    return true
+  }
+  report() {
+    return this.counts
+  }
+}
+
+/** Shopify Standard plan limits. */
+export const STANDARD: ShopifyPlan = {
+  name: "standard",
+  graphqlBucket: 2000,
+  graphqlRestoreRate: 100,
+  restBucket: 40,
+  restLeakRate: 2
+}
+
+/** Anchor = now, so the 60-day window is meaningful against real wall-clock time. */
+export const ANCHOR = Date.now()
+
+/** A started emulator plus helpers. */
+export interface Started {
+  readonly handle: ShopifyEmulatorHandle
+  readonly merchant: Merchant
+  readonly faults: ArmedFaults
+  gql(
+    query: string,
+    variables?: Record<string, unknown>,
+    version?: string,
+    token?: string
+  ): Promise<GqlResponse>
+  rest(path: string, version?: string, token?: string): Promise<Response>
+}
+
+/** Parsed JSON from the emulator; tests read it freely and assert on it. */
+// biome-ignore lint/suspicious/noExplicitAny: test-side JSON is asserted on, not trusted
+export type Json = any
+
+/** A parsed GraphQL answer. */
+export interface GqlResponse {
+  readonly status: number
+  readonly headers: Headers
+  readonly body: {
+    readonly data?: Json
+    readonly errors?: ReadonlyArray<Json>
+    readonly extensions?: Json
+  }
+  readonly text: string
+}
+
+/** Starts the emulator over a fixture merchant (or the given one). */
+export const start = async (
+  opts: {
+    /** Online orders of the generated merchant (POS sales come on top). */
+    readonly orders?: number
+    readonly historyDays?: number
+    readonly timeScale?: number
+    readonly plan?: ShopifyPlan
+    readonly options?: ShopifyEmulatorOptions
+    readonly merchant?: Merchant
+  } = {}
+): Promise<Started> => {
+  const merchant =
+    opts.merchant ??
+    makeMerchant({
+      ...defaultMerchantOptions(ANCHOR),
+      orders: opts.orders ?? 600,
+      historyDays: opts.historyDays ?? 180
+    })
+  const faults = new ArmedFaults()
+  const handle = await startShopifyEmulator({
+    merchant,
+    faults,
+    clock: scaledClock(opts.timeScale ?? 1),
+    port: 0,
+    plan: opts.plan ?? STANDARD,
+    ...(opts.options === undefined ? {} : { options: opts.options })
+  })
+  const gql = async (
+    query: string,
+    variables?: Record<string, unknown>,
+    version = "2026-01",
+    token?: string
+  ): Promise<GqlResponse> => {
+    const res = await fetch(`${handle.baseUrl}/admin/api/${version}/graphql.json`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-Shopify-Access-Token": token ?? handle.credentials.accessToken
+      },
+      body: JSON.stringify({ query, variables })
+    })
+    const text = await res.text()
+    return { status: res.status, headers: res.headers, body: JSON.parse(text), text }
+  }
+  const rest = (path: string, version = "2026-01", token?: string): Promise<Response> =>
+    fetch(path.startsWith("http") ? path : `${handle.baseUrl}/admin/api/${version}/${path}`, {
+      headers: { "X-Shopify-Access-Token": token ?? handle.credentials.accessToken }
+    })
+  return { handle, merchant, faults, gql, rest }
+}
