@@ -1,9 +1,16 @@
 /**
- * Package entry point. The real exports land with this package's issue.
+ * @kura/lightspeed-client: a typed Effect client for Lightspeed K-Series (Restaurant, formerly
+ * iKentoo) with safe single-use refresh-token rotation.
  */
 
-/** The package's semantic version, stamped for User-Agent headers. */
-export const VERSION = "0.0.0"
-
-/** Placeholder marker so the scaffold's entry point is not empty. */
-export const PACKAGE = "scaffold"
+export * from "./Business.js"
+export * from "./BusinessDay.js"
+export * from "./Fields.js"
+export * from "./Financials.js"
+export * from "./Item.js"
+export * from "./LightspeedAuth.js"
+export * from "./LightspeedClient.js"
+export * from "./LightspeedConfig.js"
+export { LightspeedConfigService } from "./LightspeedConfigService.js"
+export * from "./Sale.js"
+export { VERSION } from "./version.js"

@@ -1,0 +1,308 @@
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import { ApiError, makeMemoryTokenStore, type TokenSet, TokenStore } from "@kura/core"
+import { Effect, Exit, Layer, Logger, Option, Redacted, References } from "effect"
+import { LightspeedAuth, type LightspeedConfigInput, LightspeedConfigService } from "../src/index.js"
+import { type FakeServer, startFake } from "./support/FakeLightspeed.js"
+
+const servers: Array<FakeServer> = []
+afterEach(async () => {
+  while (servers.length > 0) await servers.pop()?.close()
+})
+const fake = async (options: Parameters<typeof startFake>[0] = {}) => {
+  const server = await startFake(options)
+  servers.push(server)
+  return server
+}
+
+const KEY = "lightspeed:test"
+
+const seed = (
+  map: Map<string, TokenSet>,
+  pair: { access: string; refresh: string },
+  expiresAt: number | null
+) =>
+  map.set(KEY, {
+    accessToken: Redacted.make(pair.access),
+    refreshToken: Redacted.make(pair.refresh),
+    expiresAt,
+    refreshExpiresAt: Date.now() + 14 * 86_400_000,
+    issuedAt: Date.now(),
+    scope: "financial-api"
+  })
+
+const authLayer = (
+  server: FakeServer,
+  map: Map<string, TokenSet>,
+  overrides: Partial<LightspeedConfigInput> = {},
+  store: TokenStore["Service"] = makeMemoryTokenStore(map)
+) =>
+  LightspeedAuth.layer.pipe(
+    Layer.provide(
+      LightspeedConfigService.layer({
+        clientId: server.clientId,
+        clientSecret: server.clientSecret,
+        apiBaseUrl: server.baseUrl,
+        tokenUrl: `${server.baseUrl}/oauth/token`,
+        authorizeUrl: `${server.baseUrl}/oauth/authorize`,
+        allowInsecureRequests: true,
+        tokenKey: KEY,
+        maxAttempts: 2,
+        ...overrides
+      })
+    ),
+    Layer.provide(Layer.succeed(TokenStore, store))
+  )
+
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make((options) => {
+    lines.push(Logger.formatJson.log(options))
+    lines.push(String(options.message))
+  })
+  const layer = Layer.mergeAll(Logger.layer([logger]), Layer.succeed(References.MinimumLogLevel, "All"))
+  return { lines, layer }
+}
+
+const stored = (map: Map<string, TokenSet>) => {
+  const t = map.get(KEY)
+  if (!t) throw new Error("nothing stored")
+  return {
+    access: Redacted.value(t.accessToken),
+    refresh: t.refreshToken ? Redacted.value(t.refreshToken) : null
+  }
+}
+
+describe("LightspeedAuth", () => {
+  it.live("V1: refreshes an expired token with the raw Basic header and stores the rotation first", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      const first = server.issue()
+      seed(map, first, Date.now() - 1000)
+      const token = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(authLayer(server, map))
+      )
+      expect(server.stats.refreshes).toBe(1)
+      // Raw base64(id:secret): the id has "_" and the secret "+/=", which RFC 6749 encoding would escape.
+      expect(server.stats.lastTokenAuthHeader).toBe(
+        `Basic ${Buffer.from(`${server.clientId}:${server.clientSecret}`).toString("base64")}`
+      )
+      expect(server.stats.lastTokenBody).toContain("grant_type=refresh_token")
+      expect(server.stats.lastTokenBody).not.toContain("client_secret")
+      expect(Redacted.value(token)).toBe(stored(map).access)
+      expect(stored(map).refresh).not.toBe(first.refresh)
+      expect(map.get(KEY)?.refreshExpiresAt).toBeGreaterThan(Date.now() + 13 * 86_400_000)
+    })
+  )
+
+  it.live("the form-encoded Basic header (openid-client default) is what V1 rejects, so it is opt-in", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() - 1000)
+      const exit = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(authLayer(server, map, { clientAuthMethod: "basic-encoded" })),
+        Effect.exit
+      )
+      expect(server.stats.rejectedClientAuth).toBe(1)
+      expect(Exit.isFailure(exit)).toBe(true)
+    })
+  )
+
+  it.live("V2: credentials in the body and refresh_expires_in from the response", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() - 1000)
+      yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(
+          authLayer(server, map, {
+            authVersion: "v2",
+            tokenUrl: `${server.baseUrl}/realms/k-series/protocol/openid-connect/token`
+          })
+        )
+      )
+      expect(server.stats.lastTokenAuthHeader).toBeNull()
+      const body = new URLSearchParams(server.stats.lastTokenBody ?? "")
+      expect(body.get("client_id")).toBe(server.clientId)
+      expect(body.get("client_secret")).toBe(server.clientSecret)
+      const expiry = map.get(KEY)?.refreshExpiresAt ?? 0
+      expect(expiry).toBeGreaterThan(Date.now() + 1700_000)
+      expect(expiry).toBeLessThan(Date.now() + 1900_000)
+    })
+  )
+
+  it.live("100 rotations across 8 concurrent fibers never reuse a refresh token", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() + 3_600_000)
+      const auth = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const worker = Effect.gen(function* () {
+        while (server.stats.refreshes < 100) {
+          const token = yield* auth.accessToken
+          // Every fiber "sees a 401" for the token it holds; only one rotation may happen per token.
+          yield* auth.refreshAfterRejection(token)
+        }
+      })
+      yield* Effect.all(
+        Array.from({ length: 8 }, () => worker),
+        { concurrency: "unbounded" }
+      )
+      expect(server.stats.refreshes).toBeGreaterThanOrEqual(100)
+      expect(server.stats.refreshes).toBeLessThan(108)
+      expect(server.stats.reuseAttempts).toBe(0)
+      // The stored set is the latest one: it still refreshes.
+      yield* auth.forceRefresh
+      expect(server.stats.reuseAttempts).toBe(0)
+    })
+  )
+
+  it.live("two processes sharing one store rotate safely (compare-and-set + re-read on invalid_grant)", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() + 3_600_000)
+      const a = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const b = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      for (let i = 0; i < 20; i++) {
+        yield* Effect.all([a.forceRefresh, b.forceRefresh], { concurrency: 2 })
+      }
+      const last = stored(map).refresh
+      yield* a.forceRefresh
+      expect(stored(map).refresh).not.toBe(last)
+    })
+  )
+
+  it.live("a crash right after the token-store write loses nothing", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() - 1000)
+      const inner = makeMemoryTokenStore(map)
+      let crashed = false
+      const crashing = TokenStore.of({
+        get: inner.get,
+        put: (key, tokens, options) =>
+          Effect.flatMap(inner.put(key, tokens, options), (ok) =>
+            crashed
+              ? Effect.succeed(ok)
+              : Effect.sync(() => (crashed = true)).pipe(Effect.andThen(Effect.die("power cut")))
+          )
+      })
+      const exit = yield* Effect.flatMap(Effect.service(LightspeedAuth), (x) => x.accessToken).pipe(
+        Effect.provide(authLayer(server, map, {}, crashing)),
+        Effect.exit
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(server.stats.refreshes).toBe(1)
+      // "Next process": a fresh service over the same durable store.
+      const next = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const token = yield* next.accessToken
+      expect(server.stats.refreshes).toBe(1)
+      expect(Redacted.value(token)).toBe(stored(map).access)
+      yield* next.forceRefresh
+      expect(server.stats.refreshes).toBe(2)
+      expect(server.stats.reuseAttempts).toBe(0)
+    })
+  )
+
+  it.live("invalid_grant becomes a permanent Unauthorized that says how to authorise again", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, { access: "at-gone", refresh: "rt-never-issued" }, Date.now() - 1000)
+      const error = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(authLayer(server, map, { maxAttempts: 5 })),
+        Effect.flip
+      )
+      expect(error._tag).toBe("ApiError")
+      if (error._tag !== "ApiError") return
+      expect(error.reason._tag).toBe("Unauthorized")
+      expect(error.retryable).toBe(false)
+      expect(error.message).toContain("invalid_grant")
+      expect(error.message).toContain("Authorise again")
+      expect(error.message).toContain("exchangeCode")
+      expect(server.stats.refreshes).toBe(0)
+    })
+  )
+
+  it.live("nothing stored: a clear Unauthorized, and exchangeCode stores the first set", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      const auth = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const error = yield* Effect.flip(auth.accessToken)
+      expect(error instanceof ApiError && error.reason._tag === "Unauthorized").toBe(true)
+      expect(error.message).toContain("No Lightspeed token is stored")
+      const url = new URL(
+        auth.authorizationUrl({
+          redirectUri: "https://kura.example/cb",
+          scopes: ["financial-api", "items"],
+          state: "s1"
+        })
+      )
+      expect(url.pathname).toBe("/oauth/authorize")
+      expect(url.searchParams.get("scope")).toBe("financial-api items")
+      expect(url.searchParams.get("client_id")).toBe(server.clientId)
+      server.addCode("GyIpgM")
+      const status = yield* auth.exchangeCode("GyIpgM", "https://kura.example/cb")
+      expect(status.authorised).toBe(true)
+      expect(server.stats.codeExchanges).toBe(1)
+      const token = yield* auth.accessToken
+      expect(Redacted.value(token)).toBe(stored(map).access)
+      expect(server.stats.refreshes).toBe(0)
+    })
+  )
+
+  it.live("warns when the refresh token nears its idle expiry, and never logs a secret", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      const pair = server.issue()
+      seed(map, pair, Date.now() - 1000)
+      const { lines, layer } = captureLogs()
+      const auth = yield* Effect.service(LightspeedAuth).pipe(
+        Effect.provide(authLayer(server, map, { refreshIdleTtl: "1 hour", refreshWarnBefore: "2 hours" }))
+      )
+      yield* Effect.gen(function* () {
+        yield* auth.accessToken
+        yield* auth.accessToken
+        yield* Effect.logDebug("probe")
+        // A failing refresh too: its error must not carry the token either.
+        map.set(KEY, { ...map.get(KEY)!, refreshToken: Redacted.make("rt-stale-secret-value"), expiresAt: 0 })
+        const error = yield* Effect.flip(auth.accessToken)
+        yield* Effect.logError("refresh failed", error)
+        yield* Effect.logError(String(error), JSON.stringify(error))
+      }).pipe(Effect.provide(layer))
+      const text = lines.join("\n")
+      expect(text).toContain("probe")
+      expect(text).toMatch(/refresh token for "lightspeed:test" expires in about [01] h/)
+      expect(lines.filter((l) => l.includes("expires in about")).length).toBe(2) // one event, both renderings
+      const secrets = [
+        server.clientSecret,
+        pair.access,
+        pair.refresh,
+        stored(map).access,
+        "rt-stale-secret-value"
+      ]
+      for (const secret of secrets) expect(text).not.toContain(secret)
+      const b64 = Buffer.from(`${server.clientId}:${server.clientSecret}`).toString("base64")
+      expect(text).not.toContain(b64)
+    })
+  )
+
+  it.live("status reports expiry facts without secrets", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() + 60_000)
+      const status = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.status).pipe(
+        Effect.provide(authLayer(server, map))
+      )
+      expect(status.authorised).toBe(true)
+      expect(JSON.stringify(status)).not.toContain("at-")
+      expect(Option.isSome(Option.fromNullishOr(status.accessExpiresAt))).toBe(true)
+    })
+  )
+})
