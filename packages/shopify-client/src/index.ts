@@ -1,9 +1,26 @@
 /**
- * Package entry point. The real exports land with this package's issue.
+ * @kura/shopify-client: a typed, cost-aware Effect client for the Shopify Admin API.
+ *
+ * @since 0.1.0
  */
 
 /** The package's semantic version, stamped for User-Agent headers. */
-export const VERSION = "0.0.0"
+export const VERSION = "0.1.0"
 
-/** Placeholder marker so the scaffold's entry point is not empty. */
-export const PACKAGE = "scaffold"
+export * from "./BulkJsonl.js"
+export * from "./Customer.js"
+export * from "./InventoryItem.js"
+export * from "./InventoryPurchaseOrder.js"
+export * from "./InventoryTransfer.js"
+export * from "./Location.js"
+export * from "./Order.js"
+export * from "./Product.js"
+export * from "./QueryCost.js"
+export * from "./Resources.js"
+export * from "./ShopifyAuth.js"
+export * from "./ShopifyClient.js"
+export * from "./ShopifyConfig.js"
+export * from "./ShopifyError.js"
+export * from "./ShopifyEvent.js"
+export * from "./ShopifyMoney.js"
+export * from "./UpdatedAtWindow.js"

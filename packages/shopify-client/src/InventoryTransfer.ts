@@ -1,0 +1,79 @@
+/**
+ * Inventory transfers and their shipments (Admin API 2025-07 and later), which succeed Stocky
+ * transfers.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import { Ref } from "./ShopifyMoney.js"
+
+const Snapshot = Schema.NullOr(
+  Schema.Struct({ name: Schema.String, snapshottedAt: Schema.String, location: Schema.NullOr(Ref) })
+)
+
+/**
+ * One line of a transfer.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InventoryTransferLineItem = Schema.Struct({
+  id: Schema.String,
+  title: Schema.NullOr(Schema.String),
+  totalQuantity: Schema.Number,
+  shippedQuantity: Schema.Number,
+  shippableQuantity: Schema.Number,
+  processableQuantity: Schema.Number,
+  pickedForShipmentQuantity: Schema.Number,
+  inventoryItem: Schema.NullOr(Schema.Struct({ id: Schema.String, sku: Schema.NullOr(Schema.String) }))
+})
+
+/** @since 0.1.0 @category models */
+export type InventoryTransferLineItem = typeof InventoryTransferLineItem.Type
+
+/**
+ * A shipment of a transfer (summary; its lines are read per shipment).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InventoryShipment = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  status: Schema.String,
+  dateCreated: Schema.NullOr(Schema.String),
+  dateShipped: Schema.NullOr(Schema.String),
+  dateReceived: Schema.NullOr(Schema.String),
+  lineItemTotalQuantity: Schema.Number,
+  totalAcceptedQuantity: Schema.Number,
+  totalReceivedQuantity: Schema.Number,
+  totalRejectedQuantity: Schema.Number
+})
+
+/** @since 0.1.0 @category models */
+export type InventoryShipment = typeof InventoryShipment.Type
+
+/**
+ * A transfer of stock between two locations.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InventoryTransfer = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  referenceName: Schema.NullOr(Schema.String),
+  status: Schema.String,
+  note: Schema.NullOr(Schema.String),
+  tags: Schema.Array(Schema.String),
+  dateCreated: Schema.NullOr(Schema.String),
+  totalQuantity: Schema.Number,
+  receivedQuantity: Schema.Number,
+  origin: Snapshot,
+  destination: Snapshot,
+  lineItems: Schema.Array(InventoryTransferLineItem),
+  shipments: Schema.Array(InventoryShipment)
+})
+
+/** @since 0.1.0 @category models */
+export type InventoryTransfer = typeof InventoryTransfer.Type

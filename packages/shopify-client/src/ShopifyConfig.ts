@@ -1,0 +1,140 @@
+/**
+ * Settings of a Shopify client: which shop, which API version, how to pace and page.
+ *
+ * @since 0.1.0
+ */
+import { Config, Context, Effect, Layer } from "effect"
+import { InvalidConfig, ShopifyError } from "./ShopifyError.js"
+
+/**
+ * The latest stable Admin API version when this package was released.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const LATEST_STABLE_VERSION = "2026-10"
+
+/**
+ * Client settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ShopifyConfigShape {
+  /** The shop's myshopify domain, e.g. `kura-matcha.myshopify.com`. */
+  readonly shop: string
+  /** Admin API version (`YYYY-MM` or `unstable`). Default: the latest stable, 2026-10. */
+  readonly apiVersion: string
+  /** Base URL override (emulators, proxies), e.g. `http://127.0.0.1:4000`. Default `https://{shop}`. */
+  readonly baseUrl: string
+  /** Largest page size requested by paged streams (≤ 250). Default 250; lowered to fit the cost ceiling. */
+  readonly maxPageSize: number
+  /** Shopify's single-query cost ceiling. Default 1000. */
+  readonly maxQueryCost: number
+  /** THROTTLED answers tolerated per request before failing. Default 20. */
+  readonly maxThrottleRetries: number
+  /** Look-back overlap for incremental windows, in ms. Default 5 minutes. */
+  readonly lookbackMillis: number
+}
+
+/**
+ * The configuration service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class ShopifyConfig extends Context.Service<ShopifyConfig, ShopifyConfigShape>()(
+  "@kura/shopify-client/ShopifyConfig"
+) {
+  /**
+   * Validates and provides settings; unspecified fields take their defaults.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layer = (
+    options: Partial<ShopifyConfigShape> & { readonly shop: string }
+  ): Layer.Layer<ShopifyConfig, ShopifyError> => Layer.effect(ShopifyConfig, makeShopifyConfig(options))
+
+  /**
+   * Reads SHOPIFY_SHOP, SHOPIFY_API_VERSION, SHOPIFY_BASE_URL (optional) through Effect Config.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layerConfig: Layer.Layer<ShopifyConfig, ShopifyError | Config.ConfigError> = Layer.effect(
+    ShopifyConfig,
+    Effect.gen(function* () {
+      const shop = yield* Config.String("SHOPIFY_SHOP")
+      const apiVersion = yield* Config.String("SHOPIFY_API_VERSION").pipe(
+        Config.withDefault(LATEST_STABLE_VERSION)
+      )
+      const baseUrl = yield* Config.String("SHOPIFY_BASE_URL").pipe(Config.withDefault(""))
+      return yield* makeShopifyConfig({ shop, apiVersion, ...(baseUrl === "" ? {} : { baseUrl }) })
+    })
+  )
+}
+
+const invalid = (field: string, message: string) =>
+  new ShopifyError({ operation: "configure", reason: new InvalidConfig({ field, message }) })
+
+/**
+ * Validates settings and fills in defaults; fails with `InvalidConfig` naming the field and fix.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeShopifyConfig = (
+  options: Partial<ShopifyConfigShape> & { readonly shop: string }
+): Effect.Effect<ShopifyConfigShape, ShopifyError> =>
+  Effect.gen(function* () {
+    const shop = options.shop
+      .trim()
+      .replace(/^https?:\/\//, "")
+      .replace(/\/+$/, "")
+    if (shop === "" || /[\s/]/.test(shop)) {
+      return yield* invalid(
+        "shop",
+        `expected a shop domain such as "my-store.myshopify.com", got ${JSON.stringify(options.shop)}`
+      )
+    }
+    const apiVersion = options.apiVersion ?? LATEST_STABLE_VERSION
+    if (!/^\d{4}-(01|04|07|10)$/.test(apiVersion) && apiVersion !== "unstable") {
+      return yield* invalid(
+        "apiVersion",
+        `expected a quarterly version such as "2026-10" or "unstable", got ${JSON.stringify(apiVersion)}`
+      )
+    }
+    const baseUrl = (options.baseUrl ?? `https://${shop}`).replace(/\/+$/, "")
+    if (!/^https?:\/\/[^\s]+$/.test(baseUrl)) {
+      return yield* invalid(
+        "baseUrl",
+        `expected an http(s) URL such as "https://${shop}", got ${JSON.stringify(options.baseUrl)}`
+      )
+    }
+    const maxPageSize = options.maxPageSize ?? 250
+    if (!Number.isInteger(maxPageSize) || maxPageSize < 1 || maxPageSize > 250) {
+      return yield* invalid(
+        "maxPageSize",
+        `must be an integer from 1 to 250 (Shopify's limit), got ${maxPageSize}`
+      )
+    }
+    const maxQueryCost = options.maxQueryCost ?? 1000
+    if (!(maxQueryCost >= 10)) return yield* invalid("maxQueryCost", `must be >= 10, got ${maxQueryCost}`)
+    const maxThrottleRetries = options.maxThrottleRetries ?? 20
+    if (!Number.isInteger(maxThrottleRetries) || maxThrottleRetries < 0) {
+      return yield* invalid("maxThrottleRetries", `must be an integer >= 0, got ${maxThrottleRetries}`)
+    }
+    const lookbackMillis = options.lookbackMillis ?? 5 * 60_000
+    if (!(lookbackMillis >= 0)) return yield* invalid("lookbackMillis", `must be >= 0, got ${lookbackMillis}`)
+    return { shop, apiVersion, baseUrl, maxPageSize, maxQueryCost, maxThrottleRetries, lookbackMillis }
+  })
+
+/**
+ * Whether `version` is `min` or newer (`unstable` counts as newest).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const versionAtLeast = (version: string, min: string): boolean =>
+  version === "unstable" || (/^\d{4}-\d{2}$/.test(version) && version >= min)
