@@ -3,7 +3,14 @@
  * Effect for single records), with Stocky's paging quirks handled and a shut-down API reported as
  * one permanent `Retired` error.
  */
-import { type ApiError, HttpTransport, incrementCounter, MetricNames } from "@kura/core"
+import {
+  AdaptiveLimiter,
+  type ApiError,
+  HttpTransport,
+  incrementCounter,
+  MetricNames,
+  makeAdaptiveLimiter
+} from "@kura/core"
 import { type Config, Context, DateTime, Effect, Layer, Option, Schema, Stream } from "effect"
 import { decodeRecord } from "./internal/decodeRecord.js"
 import { type FetchOutcome, getJson, mentionsShutdown } from "./internal/http.js"
@@ -120,7 +127,8 @@ export class StockyClient extends Context.Service<
   static readonly layerTest = (options: StockyClientOptions): Layer.Layer<StockyClient, StockyError> =>
     StockyClient.layer({
       ...options,
-      retry: options.retry ?? { baseDelayMillis: 5, maxDelayMillis: 50, maxAttempts: 6, jitter: false }
+      retry: options.retry ?? { baseDelayMillis: 5, maxDelayMillis: 50, maxAttempts: 6, jitter: false },
+      rateLimit: options.rateLimit ?? { maxRatePerSecond: 1000, initialRatePerSecond: 1000 }
     }).pipe(
       Layer.provide(HttpTransport.layer({ responseTimeoutMillis: 10_000, connectionRetryDelayMillis: 5 }))
     )
@@ -151,8 +159,11 @@ export const makeStockyClient = (
 ): Effect.Effect<StockyClient["Service"], never, HttpTransport> =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport
+    // A limiter in context is shared (one pace per store across clients); otherwise the client keeps its own.
+    const shared = yield* Effect.serviceOption(AdaptiveLimiter)
+    const limiter = Option.getOrElse(shared, () => makeAdaptiveLimiter(config.rateLimit))
     const fetch = (resourcePath: string, query: Record<string, string | number | undefined>) =>
-      getJson(config, resourcePath, query).pipe(Effect.provideService(HttpTransport, transport))
+      getJson(config, limiter, resourcePath, query).pipe(Effect.provideService(HttpTransport, transport))
     const retired = (outcome: { readonly url: string; readonly evidence: string }) =>
       stockyError(new Retired({ url: outcome.url, evidence: outcome.evidence }))
     const withZone = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

@@ -2,7 +2,7 @@
  * Settings of the live client, validated once so that a bad value fails at start-up with the
  * field name and the fix instead of as a confusing 401 or 404 later.
  */
-import type { RetryPolicy } from "@kura/core"
+import type { AdaptiveLimiterOptions, RetryPolicy } from "@kura/core"
 import { Config, DateTime, Effect, Option, Redacted } from "effect"
 import { InvalidConfig, StockyError } from "./StockyError.js"
 
@@ -11,6 +11,9 @@ export const DEFAULT_BASE_URL = "https://stocky.shopifyapps.com/api/v2"
 
 /** Stocky's documented maximum `limit`. */
 export const MAX_PAGE_SIZE = 250
+
+/** Default pacing: Stocky clients in the wild wait 150–800 ms between pages. */
+export const DEFAULT_RATE_LIMIT: AdaptiveLimiterOptions = { maxRatePerSecond: 4, initialRatePerSecond: 2 }
 
 /** What a caller passes to `StockyClient.layer`. */
 export interface StockyClientOptions {
@@ -27,6 +30,11 @@ export interface StockyClientOptions {
   /** Retry settings for 429 / 5xx / timeouts (core RetryPolicy). */
   readonly retry?: RetryPolicy.RetryPolicyOptions | undefined
   /**
+   * Pacing when no shared `AdaptiveLimiter` is in context. Stocky publishes no limits; the
+   * default starts at 2 req/s, halves on a 429 and creeps back up to at most 4 req/s.
+   */
+  readonly rateLimit?: AdaptiveLimiterOptions | undefined
+  /**
    * Treat a host that no longer resolves (DNS ENOTFOUND) as "the API is gone". Default true:
    * after the shutdown the host may simply disappear.
    */
@@ -42,6 +50,7 @@ export interface ResolvedStockyConfig {
   readonly timeZone: DateTime.TimeZone
   readonly retry: RetryPolicy.RetryPolicyOptions
   readonly retiredOnDnsFailure: boolean
+  readonly rateLimit: AdaptiveLimiterOptions
 }
 
 const invalid = (field: string, detail: string) =>
@@ -88,7 +97,8 @@ export const resolveStockyConfig = (
       pageSize,
       timeZone: zone.value,
       retry: options.retry ?? {},
-      retiredOnDnsFailure: options.retiredOnDnsFailure ?? true
+      retiredOnDnsFailure: options.retiredOnDnsFailure ?? true,
+      rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT
     }
   })
 

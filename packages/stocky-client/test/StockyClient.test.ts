@@ -1,5 +1,5 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Decimal } from "@kura/core"
+import { AdaptiveLimiter, Decimal } from "@kura/core"
 import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import {
   STOCKY_RESOURCE_NAMES,
@@ -157,6 +157,32 @@ describe("StockyClient against a local Stocky server", () => {
         assert.strictEqual(listRequests(server, "suppliers").length, 4)
       })
     )
+  )
+
+  it.live("slows the shared adaptive limiter on 429 and honours Retry-After", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => startStockyServer({ count: 3, rateLimitFirst: 1 })),
+        (s) => Effect.promise(() => s.close())
+      )
+      const limiter = yield* AdaptiveLimiter
+      const started = Date.now()
+      const suppliers = yield* collect("suppliers").pipe(
+        Effect.provide(
+          StockyClient.layerTest({
+            baseUrl: server.baseUrl,
+            storeName: server.storeName,
+            apiKey: Redacted.make(server.apiKey)
+          })
+        )
+      )
+      assert.strictEqual(suppliers.length, 3)
+      const state = yield* limiter.state(`stocky:${server.storeName}`)
+      assert.strictEqual(state.throttles, 1)
+      assert.isBelow(state.ratePerSecond, 60) // halved from 100, then crept up by the successes
+      // Retry-After: 0.05 s was waited before the second try.
+      assert.isAtLeast(Date.now() - started, 45)
+    }).pipe(Effect.provide(AdaptiveLimiter.layer({ maxRatePerSecond: 100, initialRatePerSecond: 100 })))
   )
 
   it.live("falls back to offset paging when the server ignores since_id, without duplicates", () =>

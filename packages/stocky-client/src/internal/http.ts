@@ -5,6 +5,7 @@
  * a retired API yields one clear error instead of a retry loop.
  */
 import {
+  type AdaptiveLimiter,
   ApiError,
   fromResponse,
   type HttpResponse,
@@ -97,9 +98,14 @@ const classify = (response: HttpResponse): Effect.Effect<FetchOutcome, ApiError>
   return error === null ? Effect.succeed({ _tag: "NotFound", url, status, body }) : Effect.fail(error)
 }
 
-/** GETs `baseUrl + path` with Stocky's headers, retrying transient failures under the policy. */
+/**
+ * GETs `baseUrl + path` with Stocky's headers. Every attempt passes through the adaptive limiter
+ * (Stocky publishes no limits, so a 429 halves the pace and Retry-After pauses it), and transient
+ * failures are retried under the policy.
+ */
 export const getJson = (
   config: ResolvedStockyConfig,
+  limiter: AdaptiveLimiter["Service"],
   resourcePath: string,
   query: Readonly<Record<string, string | number | undefined>>
 ): Effect.Effect<FetchOutcome, ApiError, HttpTransport> =>
@@ -112,18 +118,22 @@ export const getJson = (
       Accept: "application/json"
     }
     return yield* RetryPolicy.withRetry(config.retry, (attempt) =>
-      transport.request({ method: "GET", url, query, headers, attempt }).pipe(
-        Effect.flatMap(classify),
-        Effect.catch((error): Effect.Effect<FetchOutcome, ApiError> => {
-          const r = error.reason
-          if (config.retiredOnDnsFailure && r._tag === "Transport" && r.code === "ENOTFOUND")
-            return Effect.succeed({
-              _tag: "Retired",
-              url: r.url,
-              evidence: "DNS: the API host no longer resolves (ENOTFOUND)"
-            })
-          return Effect.fail(error)
-        })
-      )
+      limiter
+        .withLimit(
+          `stocky:${config.storeName}`,
+          Effect.flatMap(transport.request({ method: "GET", url, query, headers, attempt }), classify)
+        )
+        .pipe(
+          Effect.catch((error): Effect.Effect<FetchOutcome, ApiError> => {
+            const r = error.reason
+            if (config.retiredOnDnsFailure && r._tag === "Transport" && r.code === "ENOTFOUND")
+              return Effect.succeed({
+                _tag: "Retired",
+                url: r.url,
+                evidence: "DNS: the API host no longer resolves (ENOTFOUND)"
+              })
+            return Effect.fail(error)
+          })
+        )
     )
   })
