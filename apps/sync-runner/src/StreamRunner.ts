@@ -147,7 +147,13 @@ export class StreamRunner extends Context.Service<
               labels(stream.key),
               finishedAt / 1000
             )
-          yield* Effect.logInfo(`run ${record.status}`).pipe(
+          const log =
+            record.status === "succeeded"
+              ? Effect.logInfo
+              : record.status === "failed"
+                ? Effect.logError
+                : Effect.logWarning
+          yield* log(`run ${record.status}`).pipe(
             Effect.annotateLogs({
               stream: streamKeyToString(stream.key),
               runId,

@@ -48,13 +48,29 @@ const MUTATION = `mutation KuraWebhook($topic: WebhookSubscriptionTopic!, $sub: 
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) { webhookSubscription { id } userErrors { message } }
 }`
 
+/** A registration request failed; `message` is safe to print (never contains credentials). */
+class RegistrationError extends Schema.TaggedError<RegistrationError>()("RegistrationError", {
+  message: Schema.String
+}) {}
+
 const postJson = (url: string, headers: Record<string, string>, body: string) =>
-  Effect.tryPromise(async () => {
-    const res = await fetch(url, { method: "POST", headers, body })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`)
-    return JSON.parse(text) as unknown
+  Effect.tryPromise({
+    try: async () => {
+      const res = await fetch(url, { method: "POST", headers, body })
+      const text = await res.text()
+      if (!res.ok) throw new Error(`HTTP ${res.status} from ${new URL(url).pathname}: ${text.slice(0, 200)}`)
+      return JSON.parse(text) as unknown
+    },
+    catch: (cause) =>
+      new RegistrationError({ message: cause instanceof Error ? cause.message : String(cause) })
   })
+
+const decode =
+  <S extends Schema.Decoder<unknown>>(schema: S, what: string) =>
+  (value: unknown) =>
+    Schema.decodeUnknownEffect(schema)(value).pipe(
+      Effect.mapError((e) => new RegistrationError({ message: `unexpected ${what} answer: ${e.message}` }))
+    )
 
 const accessToken = (shop: ShopifyShopConfig, base: string) =>
   shop.auth._tag === "AccessToken"
@@ -68,7 +84,7 @@ const accessToken = (shop: ShopifyShopConfig, base: string) =>
           client_secret: Redacted.value(shop.auth.clientSecret)
         }).toString()
       ).pipe(
-        Effect.flatMap(Schema.decodeUnknownEffect(TokenResponse)),
+        Effect.flatMap(decode(TokenResponse, "token")),
         Effect.map((t) => t.access_token)
       )
 
@@ -97,9 +113,9 @@ export const registerWebhooks = Effect.fn("WebhookRegistrar.register")(function*
         `${base}/admin/api/${shop.apiVersion}/graphql.json`,
         { "content-type": "application/json", "x-shopify-access-token": token.success },
         JSON.stringify({ query: MUTATION, variables: { topic, sub: { uri: address, format: "JSON" } } })
-      ).pipe(Effect.flatMap(Schema.decodeUnknownEffect(CreateResponse)), Effect.result)
+      ).pipe(Effect.flatMap(decode(CreateResponse, "webhookSubscriptionCreate")), Effect.result)
       if (answer._tag === "Failure") {
-        results.push({ shop: shop.shop, topic, outcome: "failed", detail: String(answer.failure) })
+        results.push({ shop: shop.shop, topic, outcome: "failed", detail: answer.failure.message })
         continue
       }
       const payload = answer.success.data?.webhookSubscriptionCreate

@@ -9,7 +9,7 @@ import { LeaseManager } from "../src/LeaseManager.js"
 import { Metrics } from "../src/Metrics.js"
 import { RunLedger } from "../src/RunLedger.js"
 import { StreamRunner } from "../src/StreamRunner.js"
-import type { SyncStream } from "../src/SyncStream.js"
+import { SyncError, type SyncStream } from "../src/SyncStream.js"
 import { TriggerAuth } from "../src/TriggerAuth.js"
 import { WebhookIntake } from "../src/WebhookIntake.js"
 import { type WebhookDelivery, WebhookSink } from "../src/WebhookSink.js"
@@ -118,3 +118,10 @@ export const makeIdTokenSigner = () => {
     }
   }
 }
+
+/** A stream whose every run fails upstream. */
+export const failingStream = (name: string): SyncStream => ({
+  key: { source: "demo", account: "test", stream: name },
+  intervalMs: 60_000,
+  run: () => Effect.fail(new SyncError({ reason: "Upstream", message: "HTTP 503 from upstream" }))
+})
