@@ -1,0 +1,115 @@
+/**
+ * ObjectStore on Google Cloud Storage. Uploads stream through resumable (or multipart) uploads
+ * with CRC32C validation, so a torn upload never appears as an object.
+ */
+import { pipeline } from "node:stream/promises"
+import type { Bucket } from "@google-cloud/storage"
+import { Storage } from "@google-cloud/storage"
+import { Effect, Layer, Stream } from "effect"
+import { streamToNodeReadable } from "./internal/nodeStreams.js"
+import { checkPath, type ObjectInfo, ObjectStore, ObjectStoreError } from "./ObjectStore.js"
+
+/** Options of the GCS store. */
+export interface GcsObjectStoreOptions {
+  readonly bucket: string
+  /** Folder inside the bucket ("" for the root), without leading or trailing "/". */
+  readonly prefix?: string
+  /** A configured client (credentials, endpoint); defaults to `new Storage()` (ADC). */
+  readonly storage?: Storage
+  /** Resumable uploads survive transient faults on big files (default true). */
+  readonly resumable?: boolean
+}
+
+const gcsError = (operation: string, path: string) => (cause: unknown) =>
+  new ObjectStoreError({
+    reason:
+      typeof cause === "object" && cause !== null && "code" in cause && cause.code === 404
+        ? "NotFound"
+        : cause instanceof Error && /did not match|checksum|crc32c|md5/i.test(cause.message)
+          ? "Integrity"
+          : "Io",
+    operation,
+    path,
+    message: cause instanceof Error ? cause.message : String(cause),
+    cause
+  })
+
+/** Builds a GCS store. */
+export const make = (options: GcsObjectStoreOptions): ObjectStore["Service"] => {
+  const storage = options.storage ?? new Storage()
+  const bucket: Bucket = storage.bucket(options.bucket)
+  const prefix = (options.prefix ?? "").replace(/^\/+|\/+$/g, "")
+  const full = (path: string) => (prefix ? `${prefix}/${path}` : path)
+  const checked = (operation: string, path: string) =>
+    Effect.suspend(() => {
+      const bad = checkPath(path)
+      return bad
+        ? Effect.fail(new ObjectStoreError({ reason: "InvalidPath", operation, path, message: bad }))
+        : Effect.succeed(full(path))
+    })
+
+  return ObjectStore.of({
+    root: `gs://${options.bucket}${prefix ? `/${prefix}` : ""}`,
+    uri: (path) => `gs://${options.bucket}/${full(path)}`,
+    put: <E>(path: string, body: Stream.Stream<Uint8Array, E>, opts?: { readonly contentType?: string }) =>
+      Effect.gen(function* () {
+        const name = yield* checked("put", path)
+        const readable = yield* streamToNodeReadable(body)
+        const file = bucket.file(name)
+        yield* Effect.tryPromise({
+          try: () =>
+            pipeline(
+              readable.stream,
+              file.createWriteStream({
+                resumable: options.resumable ?? true,
+                validation: "crc32c",
+                contentType: opts?.contentType ?? "application/octet-stream",
+                metadata: { cacheControl: "no-store" }
+              })
+            ),
+          catch: (cause) => cause
+        }).pipe(
+          Effect.catch((cause): Effect.Effect<never, E | ObjectStoreError> => {
+            const f = readable.failure()
+            return f.failed ? Effect.fail(f.error) : Effect.fail(gcsError("put", path)(cause))
+          })
+        )
+        const [meta] = yield* Effect.tryPromise({
+          try: () => file.getMetadata(),
+          catch: gcsError("stat", path)
+        })
+        return { path, size: Number(meta.size ?? 0) } satisfies ObjectInfo
+      }),
+    get: (path) =>
+      Stream.unwrap(
+        Effect.map(checked("get", path), (name) =>
+          Stream.fromAsyncIterable(
+            bucket.file(name).createReadStream({ validation: "crc32c" }),
+            gcsError("get", path)
+          )
+        )
+      ),
+    list: (listPrefix) =>
+      Effect.tryPromise({
+        try: async () => {
+          const [files] = await bucket.getFiles({ prefix: full(listPrefix), autoPaginate: true })
+          const strip = prefix ? `${prefix}/` : ""
+          return files
+            .map((f) => ({ path: f.name.slice(strip.length), size: Number(f.metadata.size ?? 0) }))
+            .sort((a, b) => (a.path < b.path ? -1 : 1))
+        },
+        catch: gcsError("list", listPrefix)
+      }),
+    delete: (path) =>
+      Effect.flatMap(checked("delete", path), (name) =>
+        Effect.tryPromise({
+          try: () => bucket.file(name).delete({ ignoreNotFound: true }),
+          catch: gcsError("delete", path)
+        }).pipe(Effect.asVoid)
+      )
+  })
+}
+
+/** A GCS ObjectStore layer. */
+export const layer = (options: GcsObjectStoreOptions): Layer.Layer<ObjectStore> =>
+  Layer.sync(ObjectStore, () => make(options))
