@@ -141,3 +141,49 @@ export const start = async (
     })
   return { handle, merchant, faults, gql, rest }
 }
+
+/** One request a receiver got. */
+export interface Received {
+  readonly headers: Readonly<Record<string, string | Array<string> | undefined>>
+  readonly body: string
+}
+
+/** A local webhook receiver; `status` decides each answer (default 200). */
+export const startReceiver = async (
+  status: (n: number) => number = () => 200
+): Promise<{ readonly url: string; readonly received: Array<Received>; close(): Promise<void> }> => {
+  const { createServer } = await import("node:http")
+  const received: Array<Received> = []
+  const server = createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString("utf8") })
+      res.writeHead(status(received.length))
+      res.end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()))
+  const address = server.address()
+  const port = typeof address === "object" && address !== null ? address.port : 0
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      })
+  }
+}
+
+/** Polls until `check` returns a value, or fails after `ms`. */
+export const eventually = async <T>(check: () => Promise<T | undefined>, ms = 10_000): Promise<T> => {
+  const until = Date.now() + ms
+  for (;;) {
+    const v = await check()
+    if (v !== undefined) return v
+    if (Date.now() > until) throw new Error("condition not met in time")
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

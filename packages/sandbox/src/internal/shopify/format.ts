@@ -73,9 +73,21 @@ export const toPresentment = (
 export const isoUtc = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>()
+const offsetCache = new Map<string, number>()
+const HOUR = 3_600_000
 
-/** The zone's UTC offset at `ms`, in minutes. */
+/** The zone's UTC offset at `ms`, in minutes (cached per zone and hour: Intl is slow). */
 export const zoneOffsetMinutes = (ms: number, timeZone: string): number => {
+  const key = `${timeZone}|${Math.floor(ms / HOUR)}`
+  const cached = offsetCache.get(key)
+  if (cached !== undefined) return cached
+  if (offsetCache.size > 100_000) offsetCache.clear()
+  const minutes = computeOffset(ms, timeZone)
+  offsetCache.set(key, minutes)
+  return minutes
+}
+
+const computeOffset = (ms: number, timeZone: string): number => {
   let fmt = offsetFormatters.get(timeZone)
   if (fmt === undefined) {
     fmt = new Intl.DateTimeFormat("en-US", { timeZone, timeZoneName: "longOffset" })
