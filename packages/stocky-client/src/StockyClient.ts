@@ -6,15 +6,24 @@
 import {
   AdaptiveLimiter,
   type ApiError,
+  type ConfigValidationError,
   HttpTransport,
   incrementCounter,
   MetricNames,
-  makeAdaptiveLimiter
+  makeAdaptiveLimiter,
+  Pagination,
+  validateConfig
 } from "@kura/core"
-import { type Config, Context, DateTime, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Context, DateTime, Effect, Layer, Option, Schema, Stream } from "effect"
 import { decodeRecord } from "./internal/decodeRecord.js"
 import { type FetchOutcome, getJson, mentionsShutdown } from "./internal/http.js"
-import { advancePaging, initialPaging, type PagingState, pageQuery } from "./internal/Paging.js"
+import {
+  advancePaging,
+  initialPaging,
+  type PagePosition,
+  type PagingState,
+  pageQuery
+} from "./internal/Paging.js"
 import type { PurchaseOrder } from "./PurchaseOrder.js"
 import type { StockAdjustment } from "./StockAdjustment.js"
 import type { StockAdjustmentItem } from "./StockAdjustmentItem.js"
@@ -110,11 +119,11 @@ export class StockyClient extends Context.Service<
     Layer.effect(StockyClient, Effect.flatMap(resolveStockyConfig(options), makeStockyClient))
 
   /** The client configured from STOCKY_* variables (see `StockyClientConfig`); needs HttpTransport. */
-  static readonly layerConfig: Layer.Layer<StockyClient, StockyError | Config.ConfigError, HttpTransport> =
+  static readonly layerConfig: Layer.Layer<StockyClient, StockyError | ConfigValidationError, HttpTransport> =
     Layer.effect(
       StockyClient,
       Effect.gen(function* () {
-        const options = yield* StockyClientConfig
+        const options = yield* validateConfig(StockyClientConfig)
         const config = yield* resolveStockyConfig(options)
         return yield* makeStockyClient(config)
       })
@@ -222,10 +231,11 @@ export const makeStockyClient = (
         Effect.gen(function* () {
           const spec = StockyResources[resource]
           const { limit, query } = yield* baseQuery(resource, options)
-          const step = (
-            state: PagingState
-          ): Effect.Effect<
-            readonly [ReadonlyArray<StockyPage<R>>, Option.Option<PagingState>],
+          // Stocky's own state (dedupe set, cursors used, fallback to offset) lives beside core's
+          // paginator, which supplies the repeated-cursor guard on the position it is handed.
+          let state: PagingState = initialPaging(options.sinceId ?? null)
+          const fetchPage = (): Effect.Effect<
+            Pagination.Fetched<StockyPage<R>, PagePosition>,
             StockyClientError
           > =>
             Effect.gen(function* () {
@@ -233,8 +243,8 @@ export const makeStockyClient = (
               if (outcome._tag === "Retired") return yield* retired(outcome)
               if (outcome._tag === "NotFound") {
                 if (spec.optional && state.page === 0 && (yield* optionalNotFound(outcome)) === false)
-                  return [
-                    [
+                  return {
+                    items: [
                       {
                         resource,
                         page: 1,
@@ -245,8 +255,8 @@ export const makeStockyClient = (
                         served: false
                       }
                     ],
-                    Option.none()
-                  ] as const
+                    next: null
+                  }
                 return yield* retired({
                   url: outcome.url,
                   evidence: `${outcome.status} on the list endpoint ${outcome.url}`
@@ -292,9 +302,18 @@ export const makeStockyClient = (
                 return yield* stockyError(
                   new PagingStalled({ resource, url: outcome.url, detail: next.detail })
                 )
-              return [[page], next._tag === "Continue" ? Option.some(next.next) : Option.none()] as const
+              if (next._tag === "Done") return { items: [page], next: null }
+              state = next.next
+              return { items: [page], next: state.position }
             })
-          return Stream.paginate(initialPaging(options.sinceId ?? null), step)
+          return Pagination.paginate(fetchPage, { label: `stocky/${resource}` }).pipe(
+            Stream.flatMap((p) => Stream.fromIterable(p.items)),
+            Stream.mapError((e) =>
+              e._tag === "PaginationError"
+                ? stockyError(new PagingStalled({ resource, url: `/${resource}.json`, detail: e.message }))
+                : e
+            )
+          )
         })
       )
 

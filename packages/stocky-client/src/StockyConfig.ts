@@ -2,7 +2,7 @@
  * Settings of the live client, validated once so that a bad value fails at start-up with the
  * field name and the fix instead of as a confusing 401 or 404 later.
  */
-import type { AdaptiveLimiterOptions, RetryPolicy } from "@kura/core"
+import { type AdaptiveLimiterOptions, type RetryPolicy, registerSecret, secretConfig } from "@kura/core"
 import { Config, DateTime, Effect, Option, Redacted } from "effect"
 import { InvalidConfig, StockyError } from "./StockyError.js"
 
@@ -90,6 +90,8 @@ export const resolveStockyConfig = (
         "timeZone",
         `expected an IANA time zone such as "Asia/Tokyo", got ${JSON.stringify(zoneId)}`
       )
+    // Registered so a key echoed back in a response body is masked in errors and logs too.
+    registerSecret(key)
     return {
       storeName,
       apiKey: Redacted.make(key),
@@ -103,13 +105,14 @@ export const resolveStockyConfig = (
   })
 
 /**
- * Reads STOCKY_STORE_NAME, STOCKY_API_KEY (redacted), and optionally STOCKY_BASE_URL,
+ * The variables `StockyClient.layerConfig` reads (validated together with core's
+ * `validateConfig`, so every missing or bad one is reported at once): STOCKY_STORE_NAME, STOCKY_API_KEY (redacted), and optionally STOCKY_BASE_URL,
  * STOCKY_PAGE_SIZE and STOCKY_TIME_ZONE.
  */
-export const StockyClientConfig: Config.Config<StockyClientOptions> = Config.all({
+export const StockyClientConfig = {
   storeName: Config.String("STOCKY_STORE_NAME"),
-  apiKey: Config.Redacted("STOCKY_API_KEY"),
+  apiKey: secretConfig("STOCKY_API_KEY"),
   baseUrl: Config.String("STOCKY_BASE_URL").pipe(Config.withDefault(DEFAULT_BASE_URL)),
   pageSize: Config.Int("STOCKY_PAGE_SIZE").pipe(Config.withDefault(MAX_PAGE_SIZE)),
   timeZone: Config.String("STOCKY_TIME_ZONE").pipe(Config.withDefault("UTC"))
-})
+} as const

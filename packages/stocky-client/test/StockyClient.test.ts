@@ -1,6 +1,6 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { AdaptiveLimiter, Decimal } from "@kura/core"
-import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
+import { AdaptiveLimiter, Decimal, HttpTransport } from "@kura/core"
+import { ConfigProvider, DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import {
   STOCKY_RESOURCE_NAMES,
   StockyClient,
@@ -263,6 +263,36 @@ describe("StockyClient against a local Stocky server", () => {
         ).pipe(Effect.scoped)
       )
       expect(zone.message).toMatch(/timeZone.*IANA/)
+    })
+  )
+
+  it.live("layerConfig reads STOCKY_* and reports every missing or bad variable at once", () =>
+    Effect.gen(function* () {
+      const env = { STOCKY_PAGE_SIZE: "many" }
+      const error = yield* Effect.flip(
+        Layer.build(StockyClient.layerConfig.pipe(Layer.provide(HttpTransport.layer()))).pipe(
+          Effect.scoped,
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+        )
+      )
+      expect(error.message).toMatch(/STOCKY_STORE_NAME/)
+      expect(error.message).toMatch(/STOCKY_API_KEY/)
+      expect(error.message).toMatch(/STOCKY_PAGE_SIZE/)
+      const server = yield* Effect.acquireRelease(
+        Effect.promise(() => startStockyServer({ count: 2 })),
+        (s) => Effect.promise(() => s.close())
+      )
+      const ok = {
+        STOCKY_STORE_NAME: server.storeName,
+        STOCKY_API_KEY: server.apiKey,
+        STOCKY_BASE_URL: server.baseUrl,
+        STOCKY_TIME_ZONE: "Asia/Tokyo"
+      }
+      const taxTypes = yield* collect("tax_types").pipe(
+        Effect.provide(StockyClient.layerConfig.pipe(Layer.provide(HttpTransport.layer()))),
+        Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: ok }))
+      )
+      assert.strictEqual(taxTypes.length, 3)
     })
   )
 })
