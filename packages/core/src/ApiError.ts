@@ -171,8 +171,10 @@ export const isRetryable = (error: ApiError | ApiErrorReason): boolean => {
     case "RateLimited":
       return true
     case "ServerError":
-    case "Timeout":
       return reason.idempotent
+    case "Timeout":
+      // A connect timeout means nothing was sent, so even a POST may be repeated.
+      return reason.idempotent || reason.phase === "connect"
     case "ClientError":
       return reason.status === 408 && reason.idempotent
     case "Transport":

@@ -370,7 +370,21 @@ export const makeHttpTransport = (
       return { status: response.status, headers, request: info, body }
     })
 
-  return HttpTransport.of({ request, requestOk, stream })
+  // Spans give every request a trace id (CloudLogger writes it) and a place for the redacted URL.
+  const span = (name: string, req: HttpRequest) =>
+    Effect.withSpan(name, {
+      attributes: {
+        "http.request.method": req.method,
+        "url.full": requestFields({ method: req.method, url: req.url, attempt: 1 }).url,
+        "kura.attempt": req.attempt ?? 1
+      }
+    })
+
+  return HttpTransport.of({
+    request: (req) => request(req).pipe(span("HttpTransport.request", req)),
+    requestOk: (req) => requestOk(req).pipe(span("HttpTransport.requestOk", req)),
+    stream: (req) => stream(req).pipe(span("HttpTransport.stream", req))
+  })
 }
 
 /**

@@ -23,7 +23,7 @@ export interface RetryInfo {
 }
 
 /** A hook's answer: `false` stops retrying (the error is returned), anything else lets the retry proceed. */
-export type RetryHookResult = boolean | undefined | undefined
+export type RetryHookResult = boolean | undefined
 
 /** Retry settings. Defaults suit a nightly sync: 6 tries within 5 minutes. */
 export interface RetryPolicyOptions {

@@ -6,6 +6,7 @@
 export const VERSION = "0.0.0"
 
 export * from "./AdaptiveLimiter.js"
+export * from "./ApiCall.js"
 export * from "./ApiError.js"
 export * from "./BulkJobStore.js"
 export * from "./CheckpointStore.js"

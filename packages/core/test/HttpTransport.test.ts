@@ -101,6 +101,33 @@ describe("HttpTransport", () => {
     }).pipe(Effect.provide(transport({ responseTimeoutMillis: 150 })))
   )
 
+  it.live("connect timeout fails with Timeout(connect) and counts as never sent", () =>
+    Effect.gen(function* () {
+      // A DNS lookup that never answers keeps the socket in its connecting phase.
+      const instance = axios.create({ proxy: false, lookup: () => undefined })
+      const start = Date.now()
+      const error = failure(
+        yield* Effect.exit(
+          Effect.gen(function* () {
+            const http = yield* HttpTransport
+            return yield* http.request({ method: "GET", url: "http://never-resolves.test/x" })
+          }).pipe(
+            Effect.provide(
+              HttpTransport.layerWithAxios(instance, { connectTimeoutMillis: 100, connectionTries: 1 })
+            )
+          )
+        )
+      )
+      assert.strictEqual(error.reason._tag, "Timeout")
+      if (error.reason._tag === "Timeout") {
+        assert.strictEqual(error.reason.phase, "connect")
+        assert.strictEqual(error.reason.timeoutMillis, 100)
+      }
+      assert.isTrue(error.retryable)
+      assert.isBelow(Date.now() - start, 5_000)
+    })
+  )
+
   it.live("a refused connection is a Transport error that never reached the server", () =>
     Effect.gen(function* () {
       const server = yield* withServer([{ status: 200 }])

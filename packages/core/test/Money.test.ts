@@ -174,6 +174,7 @@ describe("Money", () => {
   it("formats plainly and with Intl from exact strings", () => {
     assert.strictEqual(formatMoney(money("649.0", "USD")), "649.00 USD")
     assert.strictEqual(formatMoney(money("1100", "JPY")), "1100 JPY")
+    assert.strictEqual(formatMoney(money("1100", "JPY"), "ja-JP"), "￥1,100")
     assert.strictEqual(
       formatMoney(money("12345678901234567.89", "USD"), "en-US"),
       "$12,345,678,901,234,567.89"

@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber } from "effect"
+import { Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
+import { callJson } from "../src/ApiCall.js"
 import { ApiError, RateLimited, ServerError, Unauthorized } from "../src/ApiError.js"
 import { HttpTransport } from "../src/HttpTransport.js"
+import { makeLeakyBucket } from "../src/LeakyBucket.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
 import { withServer } from "./support/server.js"
 
@@ -305,5 +307,28 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(calls, 1)
     })
+  )
+})
+
+describe("ApiCall", () => {
+  it.live("callJson retries under a limiter and decodes", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer([
+        { status: 429, headers: { "X-Shopify-Shop-Api-Call-Limit": "40/40", "Retry-After": "0.01" } },
+        { status: 200, headers: { "X-Shopify-Shop-Api-Call-Limit": "3/40" }, body: '{"orders":[{"id":1}]}' }
+      ])
+      const bucket = makeLeakyBucket({ capacity: 40, leakPerSecond: 2 })
+      const result = yield* callJson(
+        { method: "GET", url: `${server.url}/admin/api/2026-01/orders.json` },
+        Schema.Struct({ orders: Schema.Array(Schema.Struct({ id: Schema.Number })) }),
+        { retry: { baseDelayMillis: 1 }, limit: (send) => bucket.withBucket("shop", send) }
+      )
+      assert.deepStrictEqual(result.orders, [{ id: 1 }])
+      assert.strictEqual(server.seen.length, 2)
+      const state = yield* bucket.state("shop")
+      assert.strictEqual(state.capacity, 40)
+      assert.strictEqual(state.inFlight, 0)
+      assert.isBelow(state.level, 5)
+    }).pipe(Effect.provide(HttpTransport.layer()))
   )
 })
