@@ -129,6 +129,12 @@ export interface Merchant {
    */
   createOrders(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
 
+  /**
+   * Deletes `count` live online orders now (Shopify orders/delete), chosen deterministically.
+   * Returns their indexes (ascending) so the Shopify emulator can emit events and webhooks.
+   */
+  deleteOrders(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
+
   /** Channel of the order at this index without generating it; undefined if out of range. */
   orderChannelAt(index: number): "online" | "pos" | undefined
 

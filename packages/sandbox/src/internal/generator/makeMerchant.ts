@@ -303,6 +303,33 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       }
       return out
     },
+    deleteOrders({ count: k, now }): ReadonlyArray<number> {
+      if (!Number.isInteger(k) || k < 0)
+        throw new RangeError(`deleteOrders: count must be a non-negative integer; got ${k}`)
+      const n = count()
+      const rng = new Rng(keyOf(options.seed, 22, deletions.length))
+      const out: Array<number> = []
+      for (let tries = 0; out.length < k && tries < k * 50 + 1000; tries++) {
+        const i = rng.int(n)
+        if (
+          !(i < base ? isOnlineIndex(w, i) : extras[i - base]?.online) ||
+          malformed.has(i) ||
+          out.includes(i)
+        )
+          continue
+        const before = orderAt(i)
+        if (before === undefined || before.deletedAt !== null) continue
+        ledger?.add(before, -1)
+        const m = overlayOf(i, before)
+        m.updatedAt = Math.max(now, before.updatedAt)
+        m.deletedAt = m.updatedAt
+        deletions.push({ orderId: before.id, at: m.updatedAt })
+        const after = orderAt(i)
+        if (after !== undefined) ledger?.add(after, 1)
+        out.push(i)
+      }
+      return out.sort((a, b) => a - b)
+    },
     orderChannelAt(index: number) {
       if (!Number.isInteger(index) || index < 0 || index >= count()) return undefined
       const online = index < base ? isOnlineIndex(w, index) : extras[index - base]?.online

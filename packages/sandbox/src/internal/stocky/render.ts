@@ -33,7 +33,7 @@ export class StockyRenderer {
   private readonly locationShopifyId: ReadonlyMap<number, number>
   private readonly stockyLocationId: ReadonlyMap<number, number>
 
-  constructor(private readonly merchant: Merchant) {
+  constructor(merchant: Merchant) {
     this.variants = new Map(merchant.variants.map((v) => [v.id, v]))
     this.productTitle = new Map(merchant.products.map((p) => [p.id, p.title]))
     this.suppliers = new Map(merchant.suppliers.map((s) => [s.id, s]))
