@@ -113,6 +113,19 @@ export class HttpTransport extends Context.Service<
   ): Layer.Layer<HttpTransport> => Layer.sync(HttpTransport, () => makeHttpTransport(options, instance))
 
   /**
+   * A transport that answers from `handler` without any network (for client unit tests): the
+   * handler sees every request and returns a status, headers and body. Prefer real local servers
+   * for transport behaviour; this is for testing code *above* the transport.
+   */
+  static readonly layerTest = (
+    handler: (request: HttpRequest) => Effect.Effect<{
+      readonly status: number
+      readonly headers?: Readonly<Record<string, string>> | undefined
+      readonly body?: string | undefined
+    }>
+  ): Layer.Layer<HttpTransport> => Layer.succeed(HttpTransport, makeTestTransport(handler))
+
+  /**
    * Reads KURA_HTTP_CONNECT_TIMEOUT_MS, KURA_HTTP_RESPONSE_TIMEOUT_MS and KURA_HTTP_CONNECTION_TRIES
    * (all optional) through Effect Config.
    */
@@ -235,6 +248,9 @@ export const makeHttpTransport = (
       timeout: request.timeoutMillis ?? responseTimeoutMillis,
       validateStatus: () => true,
       maxRedirects: 5,
+      // Bodies are bounded by the caller (bulk uploads go through staged uploads), not by axios' 10 MB default.
+      maxBodyLength: Number.POSITIVE_INFINITY,
+      maxContentLength: -1,
       ...(agents ? { httpAgent: agents.httpAgent, httpsAgent: agents.httpsAgent } : {}),
       "axios-retry": {
         retries: idempotent ? tries - 1 : 0,
@@ -385,6 +401,46 @@ export const makeHttpTransport = (
     requestOk: (req) => requestOk(req).pipe(span("HttpTransport.requestOk", req)),
     stream: (req) => stream(req).pipe(span("HttpTransport.stream", req))
   })
+}
+
+const makeTestTransport = (
+  handler: (request: HttpRequest) => Effect.Effect<{
+    readonly status: number
+    readonly headers?: Readonly<Record<string, string>> | undefined
+    readonly body?: string | undefined
+  }>
+): HttpTransport["Service"] => {
+  const request = (req: HttpRequest): Effect.Effect<HttpResponse, ApiError> =>
+    Effect.map(handler(req), (reply) => {
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(reply.headers ?? {})) headers[name.toLowerCase()] = value
+      return {
+        status: reply.status,
+        headers,
+        body: reply.body ?? "",
+        request: {
+          method: req.method,
+          url: buildUrl(req),
+          attempt: req.attempt ?? 1,
+          idempotent: req.idempotent ?? isIdempotentMethod(req.method)
+        },
+        connectionRetries: 0,
+        elapsedMillis: 0
+      }
+    })
+  const requestOk = (req: HttpRequest) =>
+    Effect.flatMap(request(req), (response) => {
+      const error = fromResponse(response.request, response.status, response.headers, response.body)
+      return error === null ? Effect.succeed(response) : Effect.fail(error)
+    })
+  const stream = (req: HttpRequest) =>
+    Effect.map(requestOk(req), (response) => ({
+      status: response.status,
+      headers: response.headers,
+      request: response.request,
+      body: Stream.make(new TextEncoder().encode(response.body))
+    }))
+  return HttpTransport.of({ request, requestOk, stream })
 }
 
 /**

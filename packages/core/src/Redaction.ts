@@ -50,8 +50,7 @@ export const SECRET_HEADER_NAMES: ReadonlyArray<string> = [
   "api-key",
   "cookie",
   "set-cookie",
-  "x-stocky-api-key",
-  "store-name"
+  "x-stocky-api-key"
 ]
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import axios from "axios"
-import { Effect, Exit, Schema, Stream } from "effect"
+import { ConfigProvider, Effect, Exit, Schema, Stream } from "effect"
 import { decodeJson, HttpTransport } from "../src/HttpTransport.js"
 import { MetricNames, MetricsRegistry, Telemetry } from "../src/Telemetry.js"
 import { withServer } from "./support/server.js"
@@ -237,5 +237,45 @@ describe("HttpTransport", () => {
       assert.strictEqual(second.reason._tag, "Decode")
       if (second.reason._tag === "Decode") assert.include(second.reason.issues, "not JSON")
     }).pipe(Effect.provide(transport()))
+  )
+
+  it.effect("layerTest answers from a handler and classifies like the real one", () =>
+    Effect.gen(function* () {
+      const http = yield* HttpTransport
+      const ok = yield* http.request({ method: "GET", url: "https://s.test/a", query: { page: 2 } })
+      assert.strictEqual(ok.status, 200)
+      assert.strictEqual(ok.body, "https://s.test/a?page=2")
+      assert.strictEqual(ok.headers["x-upper"], "1")
+      const error = failure(
+        yield* Effect.exit(http.requestOk({ method: "GET", url: "https://s.test/missing" }))
+      )
+      assert.strictEqual(error.reason._tag, "NotFound")
+    }).pipe(
+      Effect.provide(
+        HttpTransport.layerTest((req) =>
+          Effect.succeed(
+            req.url.endsWith("missing")
+              ? { status: 404 }
+              : { status: 200, headers: { "X-Upper": "1" }, body: `${req.url}?page=${req.query?.page}` }
+          )
+        )
+      )
+    )
+  )
+
+  it.live("layerConfig reads timeouts from config", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer([{ hang: true }])
+      const http = yield* HttpTransport
+      const error = failure(yield* Effect.exit(http.request({ method: "POST", url: `${server.url}/slow` })))
+      assert.strictEqual(error.reason._tag, "Timeout")
+      if (error.reason._tag === "Timeout") assert.strictEqual(error.reason.timeoutMillis, 120)
+    }).pipe(
+      Effect.provide(HttpTransport.layerConfig),
+      Effect.provideService(
+        ConfigProvider.ConfigProvider,
+        ConfigProvider.fromEnv({ env: { KURA_HTTP_RESPONSE_TIMEOUT_MS: "120" } })
+      )
+    )
   )
 })
