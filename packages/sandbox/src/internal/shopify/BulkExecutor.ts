@@ -99,6 +99,8 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
     readonly node: FieldNode
     readonly def: GraphQLField<unknown, unknown> | null
     readonly cond: GraphQLCompositeType
+    /** Concrete type name the field is conditional on, or null when it always applies. */
+    readonly only: string | null
     readonly kind: "typename" | "leaf" | "connection" | "list" | "object"
     readonly child: Plan | null
     readonly childType: GraphQLCompositeType | null
@@ -132,15 +134,16 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
       for (const [node, cond] of collectFields(cctx, type, set)) {
         const name = node.name.value
         const key = node.alias?.value ?? name
+        const only = isAbstractType(cond) || cond === type ? null : cond.name
         if (name === "__typename") {
-          out.push({ key, name, node, def: null, cond, kind: "typename", child: null, childType: null })
+          out.push({ key, name, node, def: null, cond, only, kind: "typename", child: null, childType: null })
           continue
         }
         const def = isObjectType(cond) || isInterfaceType(cond) ? (cond.getFields()[name] ?? null) : null
         if (def === null) continue
         const named = getNamedType(def.type)
         if (isLeafType(named) || !isCompositeType(named)) {
-          out.push({ key, name, node, def, cond, kind: "leaf", child: null, childType: null })
+          out.push({ key, name, node, def, cond, only, kind: "leaf", child: null, childType: null })
         } else if (isConnection(named)) {
           connections++
           if (depth + 1 > 2)
@@ -156,6 +159,7 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
             node,
             def,
             cond,
+            only,
             kind: "connection",
             child: plan(ns.type, ns.sets, depth + 1),
             childType: ns.type
@@ -168,6 +172,7 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
             node,
             def,
             cond,
+            only,
             kind,
             child: node.selectionSet === undefined ? [] : plan(named, [node.selectionSet], depth),
             childType: named
@@ -186,9 +191,6 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
   if (connections > 5) throw new BulkQueryError("Bulk queries cannot contain more than 5 connections.")
   void planCache
   void maxDepth
-
-  const typeMatches = (source: Source, cond: GraphQLCompositeType): boolean =>
-    isAbstractType(cond) || typeof source.__typename !== "string" || source.__typename === cond.name
 
   const read = (
     source: Source,
@@ -212,7 +214,7 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
     const line: Record<string, unknown> = {}
     const myId = typeof source.id === "string" ? source.id : ownerId
     for (const f of p) {
-      if (!typeMatches(source, f.cond)) continue
+      if (f.only !== null && typeof source.__typename === "string" && source.__typename !== f.only) continue
       if (f.kind === "typename") {
         line[f.key] = source.__typename ?? null
         continue

@@ -78,22 +78,29 @@ export interface Connection<T> {
   }
 }
 
-/** Builds a connection from one page. */
+/** Builds a connection from one page; edges and cursors are only built when selected. */
 export const connectionOf = <T>(
   nodes: ReadonlyArray<T>,
   cursorOf: (node: T) => string,
   hasNextPage: boolean,
   hasPreviousPage: boolean
 ): Connection<T> => {
-  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }))
+  let edges: ReadonlyArray<{ readonly cursor: string; readonly node: T }> | null = null
+  const first = nodes[0]
+  const last = nodes[nodes.length - 1]
   return {
-    edges,
+    get edges() {
+      edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node }))
+      return edges
+    },
     nodes,
-    pageInfo: {
-      hasNextPage,
-      hasPreviousPage,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges[edges.length - 1]?.cursor ?? null
+    get pageInfo() {
+      return {
+        hasNextPage,
+        hasPreviousPage,
+        startCursor: first === undefined ? null : cursorOf(first),
+        endCursor: last === undefined ? null : cursorOf(last)
+      }
     }
   }
 }
@@ -127,18 +134,10 @@ export const pageIndexed = <T, N>(
     }
   }
   const more = found.length > limit
-  const page = found.slice(0, limit)
+  const page = more ? found.slice(0, limit) : found
   if (backward) page.reverse()
-  const nodes = page.map(([item, i]) => ({ node: view(item, i), i }))
-  const conn = connectionOf(
-    nodes,
-    (n) => encodeCursor({ last_id: n.i }),
-    backward ? from !== null : more,
-    backward ? more : from !== null
-  )
-  return {
-    edges: conn.edges.map((e) => ({ cursor: e.cursor, node: e.node.node })),
-    nodes: nodes.map((n) => n.node),
-    pageInfo: conn.pageInfo
-  }
+  const nodes = page.map(([item, i]) => view(item, i))
+  // Cursors are built only if `edges`/`pageInfo` are selected (never in bulk output).
+  const cursorAt = (n: N): string => encodeCursor({ last_id: page[nodes.indexOf(n)]?.[1] ?? 0 })
+  return connectionOf(nodes, cursorAt, backward ? from !== null : more, backward ? more : from !== null)
 }
