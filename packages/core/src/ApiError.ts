@@ -178,6 +178,8 @@ export const isRetryable = (error: ApiError | ApiErrorReason): boolean => {
     case "ClientError":
       return reason.status === 408 && reason.idempotent
     case "Transport":
+      // An unparseable URL fails the same way every time.
+      if (reason.code === "ERR_INVALID_URL") return false
       return reason.idempotent || !reason.mayHaveReachedServer
     case "Unauthorized":
     case "Forbidden":

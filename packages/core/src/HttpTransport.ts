@@ -147,6 +147,9 @@ export const HttpTransportConfig: Config.Config<HttpTransportOptions> = Config.a
 
 const retryInstalled = new WeakSet<AxiosInstance>()
 
+/** The `Transport.code` of a request whose URL does not parse (a bug to fix, never retried). */
+export const INVALID_URL_CODE = "ERR_INVALID_URL"
+
 const errorCode = (error: unknown): string => {
   const direct = Reflect.get(Object(error), "code")
   if (typeof direct === "string" && direct !== "ERR_NETWORK") return direct
@@ -180,10 +183,10 @@ const normaliseHeaders = (headers: AxiosResponse["headers"] | undefined): Record
   return out
 }
 
-const buildUrl = (request: HttpRequest): string => {
-  if (!request.query) return request.url
-  const url = new URL(request.url)
-  for (const [name, value] of Object.entries(request.query)) {
+/** Resolves the request URL (relative URLs against `baseUrl`, e.g. an injected instance's `baseURL`) and appends `query`. */
+const buildUrl = (request: HttpRequest, baseUrl?: string): string => {
+  const url = new URL(request.url, baseUrl)
+  for (const [name, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value))
   }
   return url.toString()
@@ -291,7 +294,18 @@ export const makeHttpTransport = (
   const send = <T>(request: HttpRequest, responseType: "arraybuffer" | "stream") =>
     Effect.gen(function* () {
       const registry = yield* Telemetry
-      const url = buildUrl(request)
+      const url = yield* Effect.try({
+        try: () => buildUrl(request, instance.defaults.baseURL),
+        catch: (error) =>
+          new ApiError({
+            reason: new Transport({
+              ...requestFields({ method: request.method, url: request.url, attempt: request.attempt ?? 1 }),
+              code: INVALID_URL_CODE,
+              mayHaveReachedServer: false,
+              cause: error
+            })
+          })
+      })
       const idempotent = request.idempotent ?? isIdempotentMethod(request.method)
       const info: RequestInfo = { method: request.method, url, attempt: request.attempt ?? 1, idempotent }
       const timeoutMillis = request.timeoutMillis ?? responseTimeoutMillis
@@ -420,7 +434,7 @@ const makeTestTransport = (
         body: reply.body ?? "",
         request: {
           method: req.method,
-          url: buildUrl(req),
+          url: req.query ? buildUrl(req) : req.url,
           attempt: req.attempt ?? 1,
           idempotent: req.idempotent ?? isIdempotentMethod(req.method)
         },

@@ -48,7 +48,6 @@ export interface Fetched<A, C> {
 interface PaginatorState<C> {
   readonly cursor: C | null
   readonly index: number
-  readonly seen: ReadonlySet<string>
 }
 
 const render = (cursor: unknown): string => (typeof cursor === "string" ? cursor : JSON.stringify(cursor))
@@ -63,52 +62,47 @@ export const paginate = <A, C, E, R>(
 ): Stream.Stream<Page<A, C>, E | PaginationError, R> => {
   const label = options.label === undefined ? "" : ` in ${options.label}`
   const start: C | null = options.start ?? null
-  const initial: PaginatorState<C> = {
-    cursor: start,
-    index: 0,
-    seen: new Set(start === null ? [] : [render(start)])
-  }
-  return Stream.paginate(initial, (state: PaginatorState<C>) =>
-    Effect.gen(function* () {
-      if (options.maxPages !== undefined && state.index >= options.maxPages) {
-        return yield* new PaginationError({
-          reason: "TooManyPages",
-          cursor: render(state.cursor),
-          page: state.index,
-          message: `more than ${options.maxPages} pages${label}; raise maxPages if this is expected`
-        })
-      }
-      const fetched = yield* fetch(state.cursor)
-      let next: C | null = fetched.next ?? null
-      if (next !== null && state.seen.has(render(next))) {
-        if (options.onRepeatedCursor === "stop") {
-          next = null
-        } else {
+  // A fresh set per run: a Stream is a description and may be run again from the start.
+  return Stream.suspend(() => {
+    const seen = new Set<string>(start === null ? [] : [render(start)])
+    const initial: PaginatorState<C> = { cursor: start, index: 0 }
+    return Stream.paginate(initial, (state: PaginatorState<C>) =>
+      Effect.gen(function* () {
+        if (options.maxPages !== undefined && state.index >= options.maxPages) {
           return yield* new PaginationError({
-            reason: "RepeatedCursor",
-            cursor: render(next),
+            reason: "TooManyPages",
+            cursor: render(state.cursor),
             page: state.index,
-            message: `the server returned cursor ${render(next)} twice${label}; stopping instead of looping`
+            message: `more than ${options.maxPages} pages${label}; raise maxPages if this is expected`
           })
         }
-      }
-      const page: Page<A, C> = {
-        items: fetched.items,
-        cursor: state.cursor,
-        nextCursor: next,
-        index: state.index
-      }
-      const nextState: Option.Option<PaginatorState<C>> =
-        next === null
-          ? Option.none()
-          : Option.some({
-              cursor: next,
-              index: state.index + 1,
-              seen: new Set([...state.seen, render(next)])
+        const fetched = yield* fetch(state.cursor)
+        let next: C | null = fetched.next ?? null
+        if (next !== null && seen.has(render(next))) {
+          if (options.onRepeatedCursor === "stop") {
+            next = null
+          } else {
+            return yield* new PaginationError({
+              reason: "RepeatedCursor",
+              cursor: render(next),
+              page: state.index,
+              message: `the server returned cursor ${render(next)} twice${label}; stopping instead of looping`
             })
-      return [[page], nextState] as const
-    })
-  )
+          }
+        }
+        if (next !== null) seen.add(render(next))
+        const page: Page<A, C> = {
+          items: fetched.items,
+          cursor: state.cursor,
+          nextCursor: next,
+          index: state.index
+        }
+        const nextState: Option.Option<PaginatorState<C>> =
+          next === null ? Option.none() : Option.some({ cursor: next, index: state.index + 1 })
+        return [[page], nextState] as const
+      })
+    )
+  })
 }
 
 /** Flattens a stream of pages into its items. */

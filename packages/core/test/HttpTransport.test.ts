@@ -145,6 +145,19 @@ describe("HttpTransport", () => {
     }).pipe(Effect.provide(transport()))
   )
 
+  it.live("an unparseable URL is a permanent Transport error naming the URL", () =>
+    Effect.gen(function* () {
+      const http = yield* HttpTransport
+      const error = failure(
+        yield* Effect.exit(http.request({ method: "GET", url: "not a url?access_token=abcd1234" }))
+      )
+      assert.strictEqual(error.reason._tag, "Transport")
+      if (error.reason._tag === "Transport") assert.strictEqual(error.reason.code, "ERR_INVALID_URL")
+      assert.isFalse(error.retryable)
+      assert.notInclude(error.message, "abcd1234")
+    }).pipe(Effect.provide(transport()))
+  )
+
   it.live("uses an injected axios instance (its interceptors run)", () =>
     Effect.gen(function* () {
       const server = yield* withServer([{ status: 200, body: "[]" }])

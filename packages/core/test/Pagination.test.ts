@@ -186,6 +186,18 @@ describe("Pagination", () => {
     })
   )
 
+  it.effect("a stream can be run twice (guard state is per run)", () =>
+    Effect.gen(function* () {
+      const stream = Pagination.pageToken((token) =>
+        Effect.succeed({ items: [token], nextPageToken: token === null ? "a" : token === "a" ? "b" : null })
+      )
+      const first = yield* Pagination.items(stream).pipe(Stream.runCollect)
+      const second = yield* Pagination.items(stream).pipe(Stream.runCollect)
+      assert.deepStrictEqual(first, [null, "a", "b"])
+      assert.deepStrictEqual(second, first)
+    })
+  )
+
   it.effect("maxPages guards against runaway streams", () =>
     Effect.gen(function* () {
       let n = 0
