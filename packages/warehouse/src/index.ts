@@ -6,6 +6,7 @@
 /** The package's semantic version. */
 export const VERSION = "0.0.0"
 
+export * as BigQueryWarehouse from "./BigQueryWarehouse.js"
 export * as Decimal from "./Decimal.js"
 export * from "./Dialect.js"
 export * as DuckDbWarehouse from "./DuckDbWarehouse.js"

@@ -24,6 +24,8 @@ export interface SqlEngine {
     columns: ReadonlyArray<ColumnDef>,
     rows: ReadonlyArray<ReadonlyArray<string | null>>
   ) => Effect.Effect<void, WarehouseError>
+  /** Removes a staging table (a SQL DROP in DuckDB, a tables.delete call in BigQuery). */
+  readonly dropStaging: (staging: string) => Effect.Effect<void, WarehouseError>
   /** Columns of a table as they exist now (after any schema evolution), in table order. */
   readonly liveColumns: (table: string) => Effect.Effect<ReadonlyArray<ColumnDef>, WarehouseError>
   /** Serialises multi-statement sequences (stage → merge, merge → read back). */

@@ -123,5 +123,13 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
         })
       }
     )
-  return { dialect, run, query, stage, liveColumns, serialize: lock.withPermits(1) }
+  return {
+    dialect,
+    run,
+    query,
+    stage,
+    dropStaging: (staging) => Effect.asVoid(run(Sql.dropTable(dialect, staging))),
+    liveColumns,
+    serialize: lock.withPermits(1)
+  }
 }

@@ -198,7 +198,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
               updated = Number(stats[0]?.updated ?? 0)
               yield* engine.run(Sql.renderMerge(parts))
             }),
-          () => Effect.ignore(engine.run(Sql.dropTable(d, staging)))
+          () => Effect.ignore(engine.dropStaging(staging))
         )
       }
       return { accepted: accepted.length, inserted, updated, rejected, addedColumns }
@@ -318,7 +318,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           keys.map((k) => [k.source, k.source_account, k.source_id])
         ),
         () => engine.run(Sql.softDelete(d, table.name, staging, "deleted_at"), { deleted_at: at.text }),
-        () => Effect.ignore(engine.run(Sql.dropTable(d, staging)))
+        () => Effect.ignore(engine.dropStaging(staging))
       )
     )
   })
@@ -496,30 +496,33 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   // ---------- dead letters ----------
 
   const dl = StateTables.deadLetters
-  const insertLetter = upsertOneSql(dl, ["id"], "FALSE")
+  /** Letters go in as one staged batch and one insert-only MERGE (one DML job in BigQuery). */
   const writeLetters = (letters: ReadonlyArray<DeadLetter>) =>
-    Effect.forEach(
-      letters,
-      (l) =>
-        engine.run(
-          insertLetter,
-          params({
-            id: letterId(l.at),
-            source: l.key.source,
-            source_account: l.key.account,
-            stream: l.key.stream,
-            source_id: l.sourceId,
-            payload: l.payload,
-            reason: l.reason,
-            detail: l.detail,
-            origin: l.origin,
-            at: l.at,
-            attempts: 0,
-            replayed_at: null
-          })
-        ),
-      { discard: true }
-    )
+    Effect.gen(function* () {
+      if (letters.length === 0) return
+      const rows = letters.map((l) =>
+        [
+          letterId(l.at),
+          l.key.source,
+          l.key.account,
+          l.key.stream,
+          l.sourceId,
+          l.payload,
+          l.reason,
+          l.detail,
+          l.origin,
+          String(l.at),
+          "0",
+          null
+        ].map((v) => v ?? null)
+      )
+      const staging = stagingName(dl.name)
+      yield* Effect.acquireUseRelease(
+        engine.stage(staging, dl.columns, rows),
+        () => engine.run(Sql.renderMerge(Sql.mergeParts(d, dl, dl.columns, staging))),
+        () => Effect.ignore(engine.dropStaging(staging))
+      )
+    })
   const deadLetters = DeadLetterSink.of({
     write: (letters) => writeLetters(letters).pipe(Effect.mapError(toStoreError("DeadLetterSink", "write")))
   })

@@ -1,0 +1,203 @@
+import { assert, describe, it } from "@effect/vitest"
+import { BigQuery } from "@google-cloud/bigquery"
+import { Storage } from "@google-cloud/storage"
+import { Effect, Exit, Option } from "effect"
+import { OAuth2Client } from "google-auth-library"
+import { BigQueryWarehouse, Warehouse } from "../src/index.js"
+import { type FakeBigQuery, startFakeBigQuery } from "./fakeBigQuery.js"
+import { type FakeGcs, startFakeGcs } from "./fakeGcs.js"
+import { level, line, movement, order } from "./fixtures.js"
+
+const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
+
+/** A stub credential: the BigQuery client authenticates even on a custom endpoint. */
+const authClient = () => {
+  const c = new OAuth2Client()
+  c.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 })
+  return c
+}
+
+const withBigQuery = <A, E>(
+  f: (fakes: { bq: FakeBigQuery; gcs: FakeGcs }) => Effect.Effect<A, E, Warehouse>
+) =>
+  Effect.acquireUseRelease(
+    Effect.promise(async () => {
+      const gcs = await startFakeGcs("kura-lake")
+      const bq = await startFakeBigQuery("demo-proj", "kura", gcs)
+      return { gcs, bq }
+    }),
+    (fakes) =>
+      Effect.provide(
+        f(fakes),
+        BigQueryWarehouse.layer({
+          projectId: "demo-proj",
+          dataset: "kura",
+          location: "US",
+          stagingBucket: "kura-lake",
+          stagingPrefix: "prod",
+          bigquery: new BigQuery({
+            projectId: "demo-proj",
+            apiEndpoint: fakes.bq.endpoint,
+            authClient: authClient()
+          }),
+          storage: new Storage({ projectId: "demo-proj", apiEndpoint: fakes.gcs.endpoint })
+        })
+      ),
+    ({ gcs, bq }) => Effect.promise(() => Promise.all([gcs.close(), bq.close()]))
+  )
+
+describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
+  it.live(
+    "migrates, then loads through a load job, a staging table and one MERGE; reloads are idempotent",
+    () =>
+      withBigQuery(({ bq, gcs }) =>
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          const created = bq.queries.filter((q) => q.sql.startsWith("CREATE TABLE")).map((q) => q.sql)
+          assert.isTrue(
+            created.some((s) => s.startsWith("CREATE TABLE IF NOT EXISTS `demo-proj.kura.orders`"))
+          )
+          assert.isTrue(created.every((s) => !/FLOAT|DOUBLE/.test(s)))
+          bq.queries.length = 0
+
+          const batch = [
+            order("1", "2026-01-05T01:00:00Z"),
+            order("2", "2026-01-05T02:00:00Z", { total: "99.123456789" })
+          ]
+          const first = yield* w.load("orders", batch)
+          assert.deepStrictEqual([first.inserted, first.updated, first.unchanged], [2, 0, 0])
+
+          // A load job (never insertAll) read the staged NDJSON from GCS into a STRING staging table.
+          const job = bq.loadJobs[0] as {
+            sourceUris: Array<string>
+            sourceFormat: string
+            writeDisposition: string
+            destinationTable: { projectId: string; datasetId: string; tableId: string }
+            schema: { fields: Array<{ type: string }> }
+          }
+          assert.match(
+            job.sourceUris[0]!,
+            /^gs:\/\/kura-lake\/prod\/_kura_staging\/_kura_stg_orders_.+\.ndjson$/
+          )
+          assert.strictEqual(job.sourceFormat, "NEWLINE_DELIMITED_JSON")
+          assert.strictEqual(job.writeDisposition, "WRITE_TRUNCATE")
+          assert.strictEqual(job.destinationTable.datasetId, "kura")
+          assert.isTrue(job.schema.fields.every((f) => f.type === "STRING"))
+          assert.isFalse(bq.requests.some((r) => r.path.endsWith("/insertAll")))
+          const merge = bq.queries.find((q) => q.sql.startsWith("MERGE INTO `demo-proj.kura.orders`"))
+          assert.include(merge?.sql ?? "", `USING (SELECT`)
+          assert.include(merge?.sql ?? "", "WHEN MATCHED AND s.`updated_at` > t.`updated_at` THEN UPDATE SET")
+          // Staging is cleaned up: the file and the table.
+          assert.strictEqual([...gcs.objects.keys()].filter((k) => k.includes("_kura_staging")).length, 0)
+          assert.isTrue(
+            bq.requests.some((r) => r.method === "DELETE" && r.path.includes("/tables/_kura_stg_orders_"))
+          )
+
+          const second = yield* w.load("orders", batch)
+          assert.deepStrictEqual([second.inserted, second.updated, second.unchanged], [0, 0, 2])
+          const late = yield* w.load("orders", [
+            order("1", "2026-01-05T00:30:00Z", { financial_status: "pending" })
+          ])
+          assert.strictEqual(late.unchanged, 1)
+          const rows = yield* Effect.promise(() =>
+            bq.duck(
+              'SELECT source_id, financial_status, CAST(total AS VARCHAR) AS total FROM "orders" ORDER BY source_id'
+            )
+          )
+          assert.deepStrictEqual(rows, [
+            { source_id: "1", financial_status: "paid", total: "1100.000000000" },
+            { source_id: "2", financial_status: "paid", total: "99.123456789" }
+          ])
+        })
+      )
+  )
+
+  it.live("schema drift adds a nullable column; a changed type is dead-lettered", () =>
+    withBigQuery(({ bq }) =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [{ ...order("1", "2026-01-05T01:00:00Z"), source_name: "web" }])
+        assert.isTrue(
+          bq.queries.some(
+            (q) => q.sql === "ALTER TABLE `demo-proj.kura.orders` ADD COLUMN `source_name` STRING"
+          )
+        )
+        const r = yield* w.load("orders", [
+          { ...order("2", "2026-01-05T01:00:00Z"), source_name: ["web", "pos"] }
+        ])
+        assert.strictEqual(r.deadLettered, 1)
+        const letters = yield* w.listDeadLetters()
+        assert.deepStrictEqual(
+          letters.map((l) => [l.reason, l.sourceId]),
+          [["type_changed", "2"]]
+        )
+      })
+    )
+  )
+
+  it.live("state, run ledger and leases work through BigQuery SQL", () =>
+    withBigQuery(({ bq }) =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.checkpoints.put({ key, cursor: "2026-01-01T00:00:00Z", updatedAt: 1 })
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-01T00:00:00Z")
+        const q = bq.queries.find((x) => x.sql.startsWith("MERGE INTO `demo-proj.kura._kura_sync_state`"))
+        assert.strictEqual(q?.params.cursor, "2026-01-01T00:00:00Z")
+        yield* w.bulkJobs.put({
+          jobId: "gid://shopify/BulkOperation/9",
+          key,
+          windowStart: "a",
+          windowEnd: "b",
+          state: "started",
+          remoteStatus: null,
+          objectCount: null,
+          createdAt: 1,
+          updatedAt: 1
+        })
+        assert.strictEqual((yield* w.bulkJobs.listOpen()).length, 1)
+
+        yield* w.startRun({ runId: "r1", key })
+        const res = yield* w.commitRun({
+          runId: "r1",
+          key,
+          cursorAfter: "2026-01-02T00:00:00Z",
+          reportedCount: 3,
+          reportedTotal: null,
+          rowsFetched: 3,
+          rowsLoaded: 2,
+          loadedTotal: null
+        })
+        assert.strictEqual(res.status, "incomplete")
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-01T00:00:00Z")
+
+        const lease = yield* w.acquireLease(key, "runner-a", 60_000)
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))))
+        yield* w.releaseLease(lease)
+        assert.strictEqual((yield* w.acquireLease(key, "runner-b", 60_000)).holder, "runner-b")
+      })
+    )
+  )
+
+  it.live("reconcile reads the views", () =>
+    withBigQuery(() =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z")])
+        yield* w.load("order_lines", [line("l1", "1", 3)])
+        yield* w.load("inventory_levels", [
+          level("A", "loc-1", "2026-01-01T23:00:00Z", 10),
+          level("A", "loc-1", "2026-01-02T23:00:00Z", 9)
+        ])
+        yield* w.load("inventory_movements", [
+          movement("m1", "A", "loc-1", "sale", -1, "2026-01-02T10:00:00Z")
+        ])
+        const report = yield* w.reconcile
+        assert.deepStrictEqual(
+          report.dailySales.map((r) => [r.businessDate, r.revenue, r.orders, r.units]),
+          [["2026-01-05", "1100", 1, 3]]
+        )
+        assert.strictEqual(report.inventoryAccuracy, 1)
+      })
+    )
+  )
+})
