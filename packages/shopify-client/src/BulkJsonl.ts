@@ -47,6 +47,11 @@ export interface ReassemblyOptions {
    * `refunds` → `refundLineItems`), with the child fields each item must carry.
    */
   readonly inlineParents?: Readonly<Record<string, ReadonlyArray<string>>>
+  /**
+   * Partial output of a failed job: the last root may be missing children, so it is dropped
+   * (and re-read by the next, smaller job) instead of emitted; stray children are ignored.
+   */
+  readonly partial?: boolean
 }
 
 const defaultChildField = (child: JsonObject): string => {
@@ -132,8 +137,9 @@ export class Reassembler {
 
   /** Flushes every remaining root; returns the number of children whose parent never arrived. */
   end(out: Array<JsonObject>): number {
+    if (this.options.partial === true && this.currentRoot !== null) this.openRoots.delete(this.currentRoot)
     for (const root of this.openRoots) this.emitRoot(root, out)
-    return this.orphanCount
+    return this.options.partial === true ? 0 : this.orphanCount
   }
 
   private registerInline(record: JsonObject, root: Pending, out: Array<JsonObject>): void {
@@ -274,7 +280,11 @@ export const reassemble =
             )
           )
         }
-        if (options.expectedLines !== undefined && BigInt(r.lines) !== options.expectedLines) {
+        if (
+          options.partial !== true &&
+          options.expectedLines !== undefined &&
+          BigInt(r.lines) !== options.expectedLines
+        ) {
           return Effect.fail(
             shopifyError(
               op,

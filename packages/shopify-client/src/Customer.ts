@@ -4,7 +4,6 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { ShopifyMoney } from "./ShopifyMoney.js"
 
 /**
  * A customer.
@@ -21,11 +20,9 @@ export const Customer = Schema.Struct({
   state: Schema.String,
   createdAt: Schema.String,
   updatedAt: Schema.String,
-  numberOfOrders: Schema.String,
   tags: Schema.Array(Schema.String),
   verifiedEmail: Schema.Boolean,
   taxExempt: Schema.Boolean,
-  amountSpent: ShopifyMoney,
   defaultEmailAddress: Schema.NullOr(Schema.Struct({ emailAddress: Schema.String })),
   defaultPhoneNumber: Schema.NullOr(Schema.Struct({ phoneNumber: Schema.String }))
 })

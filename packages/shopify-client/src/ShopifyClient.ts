@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { type DeadLetter, DeadLetterSink, HttpTransport, type RetryPolicy } from "@kura/core"
+import { type DeadLetter, DeadLetterSink, HttpTransport, QueryCostBucket, type RetryPolicy } from "@kura/core"
 import { Clock, Context, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
 import {
   type CostBucketStats,
@@ -297,7 +297,13 @@ export const makeShopifyClient = (
     const config = yield* ShopifyConfig
     const auth = yield* ShopifyAuth
     const transport = yield* HttpTransport
-    const bucket = yield* makeCostBucket(options.initialBucket ?? STANDARD_BUCKET)
+    // A QueryCostBucket in context is shared (several clients or streams of one shop).
+    const shared = yield* Effect.serviceOption(QueryCostBucket)
+    const bucket = yield* makeCostBucket(
+      config.shop,
+      options.initialBucket ?? STANDARD_BUCKET,
+      Option.getOrUndefined(shared)
+    )
     const servedVersion = yield* Ref.make(Option.none<string>())
     const executor = makeExecutor({ config, auth, bucket, transport, servedVersion, retry: options.retry })
 

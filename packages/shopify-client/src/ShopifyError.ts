@@ -64,7 +64,15 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
  */
 export class GraphqlErrors extends Schema.TaggedError<GraphqlErrors>()("GraphqlErrors", {
   errors: Schema.Array(Schema.Struct({ message: Schema.String, code: Schema.NullOr(Schema.String) }))
-}) {}
+}) {
+  /** The first errors' messages and codes. */
+  override get message(): string {
+    return this.errors
+      .slice(0, 3)
+      .map((e) => (e.code === null ? e.message : `${e.code}: ${e.message}`))
+      .join("; ")
+  }
+}
 
 /**
  * A mutation answered with `userErrors` (e.g. `OPERATION_IN_PROGRESS`, `LIMIT_REACHED` for bulk).
@@ -80,7 +88,15 @@ export class UserErrors extends Schema.TaggedError<UserErrors>()("UserErrors", {
       code: Schema.NullOr(Schema.String)
     })
   )
-}) {}
+}) {
+  /** The first user errors with their fields and codes. */
+  override get message(): string {
+    return this.errors
+      .slice(0, 3)
+      .map((e) => `${e.code ?? "INVALID"} ${e.field?.join(".") ?? ""}: ${e.message}`)
+      .join("; ")
+  }
+}
 
 /**
  * The configured API version does not have this feature (e.g. inventory purchase orders before

@@ -1,18 +1,10 @@
 /**
- * Client-side mirror of Shopify's GraphQL cost bucket (per shop), used to pace requests so the
- * server never has to answer THROTTLED.
- *
- * Why not just retry on THROTTLED: a retry loop runs the bucket dry and then oscillates between
- * bursts and back-offs; pacing from a mirrored bucket keeps throughput at the restore rate.
- *
- * Model: each request pre-debits its estimated cost; the answer's `throttleStatus` re-bases the
- * mirror (server value minus what is still in flight), and the unused part of the estimate is
- * refunded implicitly. Waiters are served one at a time in arrival order (fiber-safe).
- *
- * NOTE: core's QueryCostBucket had not landed when this was written; this is the package-local
- * implementation the lead may move to @kura/core.
+ * The GraphQL cost pacing of one shop, over core's `QueryCostBucket` (reserve → send → settle
+ * with `extensions.cost`). This adapter adds what the Shopify executor needs on top: the wait
+ * after a THROTTLED answer and pacing counters for benchmarks.
  */
-import { Clock, Effect, Semaphore } from "effect"
+import { makeQueryCostBucket, type QueryCostBucket, type Reservation, throttleWaitMillis } from "@kura/core"
+import { Effect } from "effect"
 
 /** What Shopify reports in `extensions.cost.throttleStatus`. */
 export interface ThrottleStatus {
@@ -26,20 +18,29 @@ export interface CostBucketStats {
   readonly maximumAvailable: number
   readonly restoreRate: number
   readonly currentlyAvailable: number
-  readonly learned: boolean
   readonly requests: number
-  readonly waitedMillis: number
   readonly throttled: number
+  /** Sum of `actualQueryCost` of answered requests. */
+  readonly actualPoints: number
 }
 
-/** A paced bucket. */
+/** A paced bucket for one shop. */
 export interface CostBucket {
-  /** Waits until `cost` points are available, then debits them. Returns a ticket for `settle`. */
-  readonly acquire: (cost: number) => Effect.Effect<number>
-  /** Re-bases the mirror on the server's status once the request with `ticket` answered. */
-  readonly settle: (ticket: number, status: ThrottleStatus | null) => Effect.Effect<void>
-  /** Records a THROTTLED answer: re-bases and returns how long to wait before retrying `cost`. */
-  readonly throttled: (ticket: number, status: ThrottleStatus | null, cost: number) => Effect.Effect<number>
+  /** Waits until `cost` points are available, then holds them. */
+  readonly acquire: (cost: number) => Effect.Effect<Reservation>
+  /** Settles a request with the server's figures (null when the response carried none). */
+  readonly settle: (
+    ticket: Reservation,
+    status: ThrottleStatus | null,
+    requested?: number | null,
+    actual?: number | null
+  ) => Effect.Effect<void>
+  /** Records a THROTTLED answer and returns how long to wait (ms) before retrying `cost`. */
+  readonly throttled: (
+    ticket: Reservation,
+    status: ThrottleStatus | null,
+    cost: number
+  ) => Effect.Effect<number>
   readonly stats: Effect.Effect<CostBucketStats>
 }
 
@@ -50,91 +51,60 @@ export const STANDARD_BUCKET: ThrottleStatus = {
   restoreRate: 100
 }
 
-/** Builds a bucket; `initial` is used until the first `throttleStatus` arrives. */
-export const makeCostBucket = (initial: ThrottleStatus = STANDARD_BUCKET): Effect.Effect<CostBucket> =>
-  Effect.gen(function* () {
-    const gate = yield* Semaphore.make(1)
-    let max = initial.maximumAvailable
-    let rate = initial.restoreRate
-    let available = initial.currentlyAvailable
-    let at = yield* Clock.currentTimeMillis
-    let learned = false
-    let nextTicket = 1
-    const inflight = new Map<number, number>()
+/** Builds the adapter over `shared` (a core bucket shared by several clients) or a new one. */
+export const makeCostBucket = (
+  key: string,
+  initial: ThrottleStatus = STANDARD_BUCKET,
+  shared?: QueryCostBucket["Service"]
+): Effect.Effect<CostBucket> =>
+  Effect.sync(() => {
+    const core =
+      shared ??
+      makeQueryCostBucket({ maximumAvailable: initial.maximumAvailable, restoreRate: initial.restoreRate })
     let requests = 0
-    let waited = 0
     let throttledCount = 0
-
-    const refill = (now: number) => {
-      if (now > at) {
-        available = Math.min(max, available + ((now - at) * rate) / 1000)
-        at = now
-      }
-    }
-    const inflightSum = () => {
-      let s = 0
-      for (const v of inflight.values()) s += v
-      return s
-    }
-    const rebase = (ticket: number, status: ThrottleStatus | null, now: number) => {
-      inflight.delete(ticket)
-      if (status === null) return
-      max = status.maximumAvailable
-      rate = status.restoreRate > 0 ? status.restoreRate : rate
-      learned = true
-      available = Math.min(max, status.currentlyAvailable - inflightSum())
-      at = now
-    }
-
-    const acquire = (cost: number): Effect.Effect<number> =>
-      gate.withPermits(1)(
-        Effect.gen(function* () {
-          // A query above the bucket size could never run; clamp so it waits for a full bucket.
-          const need = Math.min(cost, max)
-          let now = yield* Clock.currentTimeMillis
-          refill(now)
-          if (available < need) {
-            const wait = Math.ceil(((need - available) * 1000) / rate)
-            waited += wait
-            yield* Effect.sleep(wait)
-            now = yield* Clock.currentTimeMillis
-            refill(now)
-          }
-          available -= need
-          requests++
-          const ticket = nextTicket++
-          inflight.set(ticket, need)
-          return ticket
-        })
-      )
-
-    const settle = (ticket: number, status: ThrottleStatus | null) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => rebase(ticket, status, now)))
-
-    const throttled = (ticket: number, status: ThrottleStatus | null, cost: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    let actualPoints = 0
+    const acquire = (cost: number) =>
+      Effect.tap(core.reserve(key, cost), () =>
         Effect.sync(() => {
-          throttledCount++
-          rebase(ticket, status, now)
-          const missing = Math.max(0, Math.min(cost, max) - available)
-          // Shopify's own advice is to back off at least a second when throttled.
-          return Math.max(1000 / Math.max(1, rate / 100), Math.ceil((missing * 1000) / rate))
+          requests++
         })
       )
-
-    const stats = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.sync((): CostBucketStats => {
-        refill(now)
-        return {
-          maximumAvailable: max,
-          restoreRate: rate,
-          currentlyAvailable: available,
-          learned,
-          requests,
-          waitedMillis: waited,
-          throttled: throttledCount
-        }
+    const settle = (
+      ticket: Reservation,
+      status: ThrottleStatus | null,
+      requested?: number | null,
+      actual?: number | null
+    ) =>
+      Effect.suspend(() => {
+        if (typeof actual === "number") actualPoints += actual
+        return status === null && actual == null
+          ? core.settle(ticket, null)
+          : core.settle(ticket, {
+              requestedQueryCost: requested ?? null,
+              actualQueryCost: actual ?? null,
+              throttleStatus: status
+            })
       })
-    )
+    const throttled = (ticket: Reservation, status: ThrottleStatus | null, cost: number) =>
+      Effect.gen(function* () {
+        throttledCount++
+        yield* core.settle(ticket, {
+          requestedQueryCost: cost,
+          actualQueryCost: null,
+          throttleStatus: status
+        })
+        const wait = status === null ? yield* core.waitMillis(key, cost) : throttleWaitMillis(status, cost)
+        // Shopify's guidance is to back off at least a little when throttled; 50 ms avoids a hot loop.
+        return Math.max(50, wait)
+      })
+    const stats = Effect.map(core.state(key), (s) => ({
+      maximumAvailable: s.maximumAvailable,
+      restoreRate: s.restoreRate,
+      currentlyAvailable: s.available,
+      requests,
+      throttled: throttledCount,
+      actualPoints
+    }))
     return { acquire, settle, throttled, stats }
   })

@@ -232,7 +232,12 @@ export const makeExecutor = (deps: ExecutorDeps) => {
           yield* Effect.sleep(wait)
           continue
         }
-        yield* bucket.settle(ticket, status)
+        yield* bucket.settle(
+          ticket,
+          status,
+          costExt?.requestedQueryCost ?? null,
+          costExt?.actualQueryCost ?? null
+        )
 
         if (response.status === 401) {
           if (!renewed) {

@@ -9,8 +9,7 @@ export const CustomersDocuments = resource({
   sortKey: "UPDATED_AT",
   selection: () =>
     [
-      "__typename id legacyResourceId firstName lastName displayName state createdAt updatedAt numberOfOrders tags verifiedEmail taxExempt",
-      "amountSpent { amount currencyCode }",
+      "__typename id legacyResourceId firstName lastName displayName state createdAt updatedAt tags verifiedEmail taxExempt",
       "defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber }"
     ].join(" "),
   bulkChildFields: []

@@ -1,0 +1,673 @@
+/**
+ * Bulk operations as durable jobs.
+ *
+ * - A job's id and window are written to core `BulkJobStore` right after Shopify accepts it and
+ *   before any polling, so a crashed run's successor resumes (or cancels) it instead of paying
+ *   for a duplicate or losing its result.
+ * - `OPERATION_IN_PROGRESS` / `LIMIT_REACHED` wait and retry; a per-shop semaphore allows 5
+ *   concurrent jobs on API 2026-01 and later (1 before), shared by every stream of the shop.
+ * - Polling backs off, and finishes early when the `bulk_operations/finish` webhook is relayed
+ *   through `notifyFinished`.
+ * - Results stream from the URL with flat memory and are reassembled through `__parentId`.
+ * - FAILED / TIMEOUT: the partial data is loaded, then only the rest of the window is re-run
+ *   with a smaller slice. Slices shrink when jobs run long and grow back when they are fast.
+ * - No silent loss: COMPLETED without a URL but with objects, or a line count different from
+ *   `objectCount`, fails with `DataLoss`.
+ *
+ * @since 0.1.0
+ */
+import {
+  type BulkJobRecord,
+  type BulkJobState,
+  BulkJobStore,
+  HttpTransport,
+  type StreamKey
+} from "@kura/core"
+import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
+import { jsonlLines, reassemble } from "./BulkJsonl.js"
+import { BULK_CANCEL, BULK_OPERATION, BULK_RUN_QUERY } from "./internal/documents/index.js"
+import type { ResourceSpec } from "./Resources.js"
+import { decodeRecords, requireVersion, ShopifyClient } from "./ShopifyClient.js"
+import { versionAtLeast } from "./ShopifyConfig.js"
+import { BulkOperationFailed, DataLoss, Decode, Http, ShopifyError, UserErrors } from "./ShopifyError.js"
+import { type TimeWindow, updatedAtQuery } from "./UpdatedAtWindow.js"
+
+const Count = Schema.Union([Schema.String, Schema.Number])
+
+/**
+ * A bulk operation as Shopify reports it (UnsignedInt64 counts arrive as strings).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BulkOperation = Schema.Struct({
+  id: Schema.String,
+  status: Schema.String,
+  errorCode: Schema.NullOr(Schema.String),
+  createdAt: Schema.String,
+  completedAt: Schema.NullOr(Schema.String),
+  objectCount: Count,
+  rootObjectCount: Count,
+  fileSize: Schema.NullOr(Count),
+  url: Schema.NullOr(Schema.String),
+  partialDataUrl: Schema.NullOr(Schema.String),
+  type: Schema.String
+})
+
+/** @since 0.1.0 @category models */
+export type BulkOperation = typeof BulkOperation.Type
+
+const RunPayload = Schema.Struct({
+  bulkOperationRunQuery: Schema.NullOr(
+    Schema.Struct({
+      bulkOperation: Schema.NullOr(BulkOperation),
+      userErrors: Schema.Array(
+        Schema.Struct({
+          field: Schema.optional(Schema.NullOr(Schema.Array(Schema.String))),
+          message: Schema.String,
+          code: Schema.optional(Schema.NullOr(Schema.String))
+        })
+      )
+    })
+  )
+})
+const PollPayload = Schema.Struct({ bulkOperation: Schema.NullOr(BulkOperation) })
+
+const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "EXPIRED"])
+
+/**
+ * Bulk settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BulkOptions {
+  /** Concurrent jobs per shop. Default 5 on API 2026-01+, else 1. */
+  readonly concurrency?: number
+  /** First poll delay in ms (grows ×1.5 to `pollMaxMillis`). Default 1000. */
+  readonly pollMinMillis?: number
+  /** Default 30 000. */
+  readonly pollMaxMillis?: number
+  /** Wait between retries when Shopify says a job is in progress / the limit is reached. Default 30 000. */
+  readonly busyRetryMillis?: number
+  /** Default 120 (≈ 1 h at the default wait). */
+  readonly maxBusyRetries?: number
+  /** A job running longer than this is cancelled and its window re-run smaller. Default 2 h. */
+  readonly jobTimeoutMillis?: number
+  /** Response timeout of the result download. Default 30 min. */
+  readonly downloadTimeoutMillis?: number
+}
+
+/**
+ * Options of one export.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExportOptions {
+  readonly window: TimeWindow
+  /** First slice size in ms. Default 30 days. */
+  readonly sliceMillis?: number
+  /** Smallest slice before a failing window is reported. Default 1 minute. */
+  readonly minSliceMillis?: number
+  /** Largest slice the adaptive sizing may grow to. Default 365 days. */
+  readonly maxSliceMillis?: number
+  /** A job slower than this halves the next slice; four times faster doubles it. Default 20 min. */
+  readonly targetJobMillis?: number
+  /**
+   * Ask Shopify to group children after their parent. Default: true when the resource has child
+   * connections (flat memory and exact partial-data recovery), else false.
+   */
+  readonly groupObjects?: boolean
+  /** Extra AND-ed search terms. */
+  readonly search?: string
+  /** Resume jobs a crashed run left open for this stream before starting new ones. Default true. */
+  readonly resumeOpenJobs?: boolean
+}
+
+/**
+ * A job that reached a terminal status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FinishedJob {
+  readonly record: BulkJobRecord
+  readonly operation: BulkOperation
+  readonly durationMillis: number
+}
+
+/**
+ * The bulk service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class ShopifyBulk extends Context.Service<
+  ShopifyBulk,
+  {
+    /** Starts a job for a window and records it (holding no slot: prefer `run`). */
+    readonly start: <A>(
+      resource: ResourceSpec<A>,
+      window: TimeWindow,
+      options?: StartOptions
+    ) => Effect.Effect<BulkJobRecord, ShopifyError>
+    /** Polls a job until it is terminal (or `notifyFinished` fires), updating the store. */
+    readonly await: (record: BulkJobRecord) => Effect.Effect<FinishedJob, ShopifyError>
+    /** Starts and awaits a job while holding one of the shop's bulk slots. */
+    readonly run: <A>(
+      resource: ResourceSpec<A>,
+      window: TimeWindow,
+      options?: StartOptions
+    ) => Effect.Effect<FinishedJob, ShopifyError>
+    /** Decoded records of a finished job (full or partial data). */
+    readonly results: <A>(
+      resource: ResourceSpec<A>,
+      job: FinishedJob,
+      options?: ResultOptions
+    ) => Stream.Stream<A, ShopifyError>
+    /** A backfill over a window: sliced, adaptive, resumable, with partial-data recovery. */
+    readonly export: <A>(resource: ResourceSpec<A>, options: ExportOptions) => Stream.Stream<A, ShopifyError>
+    /** Cancels a job and records it as canceled. */
+    readonly cancel: (jobId: string) => Effect.Effect<void, ShopifyError>
+    /** Cancels every open job of a resource (the alternative to resuming them). */
+    readonly cancelOpen: <A>(resource: ResourceSpec<A>) => Effect.Effect<number, ShopifyError>
+    /** Relays the `bulk_operations/finish` webhook: the job's poller checks at once. */
+    readonly notifyFinished: (jobId: string) => Effect.Effect<void>
+    /** Marks a job's results as loaded (the store stops listing it as open). */
+    readonly markLoaded: (jobId: string) => Effect.Effect<void, ShopifyError>
+  }
+>()("@kura/shopify-client/ShopifyBulk") {
+  /**
+   * The bulk service over `ShopifyClient`, core `BulkJobStore` and core `HttpTransport`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layer = (
+    options: BulkOptions = {}
+  ): Layer.Layer<ShopifyBulk, never, ShopifyClient | BulkJobStore | HttpTransport> =>
+    Layer.effect(ShopifyBulk, makeShopifyBulk(options))
+}
+
+/**
+ * Options of one job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  readonly groupObjects?: boolean
+  readonly search?: string
+}
+
+/**
+ * Options of a result read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResultOptions {
+  /** Whether the job was run with groupObjects (default: as `export` decides). */
+  readonly grouped?: boolean
+  /** Called with every emitted root's raw cursor value (e.g. updatedAt). */
+  readonly onCursor?: (value: string) => void
+}
+
+const storeFailure = (operation: string) => (e: { readonly message: string }) =>
+  new ShopifyError({
+    operation,
+    reason: new Http({ status: null, retryable: true, message: `bulk job store: ${e.message}` })
+  })
+
+const cursorKeyOf = (cursorField: string): string =>
+  cursorField.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+
+const hasChildren = (resource: ResourceSpec<unknown>) =>
+  resource.documents.bulkChildFields.length > 0 || Object.keys(resource.inlineParents).length > 0
+
+/**
+ * Builds the bulk service.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeShopifyBulk = (options: BulkOptions = {}) =>
+  Effect.gen(function* () {
+    const client = yield* ShopifyClient
+    const store = yield* BulkJobStore
+    const transport = yield* HttpTransport
+    const config = client.config
+    const slots = yield* Semaphore.make(
+      options.concurrency ?? (versionAtLeast(config.apiVersion, "2026-01") ? 5 : 1)
+    )
+    const signals = new Map<string, Deferred.Deferred<void>>()
+    const pollMin = options.pollMinMillis ?? 1000
+    const pollMax = options.pollMaxMillis ?? 30_000
+    const busyWait = options.busyRetryMillis ?? 30_000
+    const maxBusy = options.maxBusyRetries ?? 120
+    const jobTimeout = options.jobTimeoutMillis ?? 2 * 3600_000
+
+    const keyOf = (resource: ResourceSpec<unknown>): StreamKey => ({
+      source: "shopify",
+      account: config.shop,
+      stream: resource.name
+    })
+
+    const put = (record: BulkJobRecord) =>
+      store.put(record).pipe(Effect.mapError(storeFailure("bulk job store put")))
+
+    const decodeData = <S extends Schema.Top>(schema: S, data: unknown, operation: string) =>
+      Schema.decodeUnknownEffect(schema)(data).pipe(
+        Effect.mapError(
+          (e) =>
+            new ShopifyError({
+              operation,
+              reason: new Decode({ message: e.message, excerpt: JSON.stringify(data).slice(0, 300) })
+            })
+        )
+      )
+
+    const fetchOperation = (jobId: string) =>
+      Effect.gen(function* () {
+        const { data } = yield* client.query(
+          BULK_OPERATION,
+          { id: jobId },
+          { operation: "bulkOperation poll" }
+        )
+        const payload = yield* decodeData(PollPayload, data, "bulkOperation poll")
+        if (payload.bulkOperation === null) {
+          return yield* new ShopifyError({
+            operation: "bulkOperation poll",
+            reason: new BulkOperationFailed({
+              jobId,
+              status: "UNKNOWN",
+              errorCode: null,
+              message: "Shopify does not know this bulk operation"
+            })
+          })
+        }
+        return payload.bulkOperation
+      })
+
+    const start = <A>(resource: ResourceSpec<A>, window: TimeWindow, opts: StartOptions = {}) =>
+      Effect.gen(function* () {
+        yield* requireVersion(config, resource)
+        const search =
+          resource.documents.cursorField === "none"
+            ? (opts.search ?? null)
+            : updatedAtQuery(window, opts.search, resource.documents.cursorField)
+        const query = resource.documents.bulk(search)
+        const groupObjects = opts.groupObjects ?? hasChildren(resource)
+        for (let busy = 0; ; busy++) {
+          const { data } = yield* client.query(
+            BULK_RUN_QUERY,
+            { query, groupObjects },
+            { operation: "bulkOperationRunQuery", scopeHint: resource.scope }
+          )
+          const payload = yield* decodeData(RunPayload, data, "bulkOperationRunQuery")
+          const result = payload.bulkOperationRunQuery
+          const errors = result?.userErrors ?? []
+          const busyError = errors.find(
+            (e) =>
+              e.code === "OPERATION_IN_PROGRESS" ||
+              e.code === "LIMIT_REACHED" ||
+              /in progress|limit reached/i.test(e.message)
+          )
+          if (busyError !== undefined && busy < maxBusy) {
+            yield* Effect.logInfo("Shopify bulk slot busy; waiting").pipe(
+              Effect.annotateLogs({ code: busyError.code ?? "", stream: resource.name })
+            )
+            yield* Effect.sleep(Duration.millis(busyWait))
+            continue
+          }
+          if (errors.length > 0 || result?.bulkOperation === null || result?.bulkOperation === undefined) {
+            return yield* new ShopifyError({
+              operation: "bulkOperationRunQuery",
+              reason: new UserErrors({
+                errors: errors.map((e) => ({
+                  field: e.field ?? null,
+                  message: e.message,
+                  code: e.code ?? null
+                }))
+              })
+            })
+          }
+          const op = result.bulkOperation
+          const now = yield* Clock.currentTimeMillis
+          const record: BulkJobRecord = {
+            jobId: op.id,
+            key: keyOf(resource),
+            windowStart: new Date(window.start).toISOString(),
+            windowEnd: new Date(window.end).toISOString(),
+            state: "started",
+            remoteStatus: op.status,
+            objectCount: null,
+            createdAt: now,
+            updatedAt: now
+          }
+          // Durable before polling: a crash from here on leaves a job the next run can find.
+          yield* put(record)
+          return record
+        }
+      })
+
+    const signalFor = (jobId: string) =>
+      Effect.gen(function* () {
+        const existing = signals.get(jobId)
+        if (existing !== undefined) return existing
+        const d = yield* Deferred.make<void>()
+        signals.set(jobId, d)
+        return d
+      })
+
+    const stateOf = (status: string): BulkJobState =>
+      status === "COMPLETED"
+        ? "completed"
+        : status === "CANCELED"
+          ? "canceled"
+          : TERMINAL.has(status)
+            ? "failed"
+            : "started"
+
+    const cancel = (jobId: string) =>
+      Effect.gen(function* () {
+        yield* client.query(BULK_CANCEL, { id: jobId }, { operation: "bulkOperationCancel" })
+        const existing = yield* store.get(jobId).pipe(Effect.mapError(storeFailure("bulk job store get")))
+        if (Option.isSome(existing)) {
+          const now = yield* Clock.currentTimeMillis
+          yield* put({ ...existing.value, state: "canceled", remoteStatus: "CANCELED", updatedAt: now })
+        }
+      })
+
+    const awaitJob = (record: BulkJobRecord) =>
+      Effect.gen(function* () {
+        const signal = yield* signalFor(record.jobId)
+        const started = record.createdAt
+        let delay = pollMin
+        let cancelled = false
+        for (;;) {
+          const op = yield* fetchOperation(record.jobId)
+          const now = yield* Clock.currentTimeMillis
+          if (TERMINAL.has(op.status)) {
+            signals.delete(record.jobId)
+            const next: BulkJobRecord = {
+              ...record,
+              state: stateOf(op.status),
+              remoteStatus: op.status,
+              objectCount: String(op.objectCount),
+              updatedAt: now
+            }
+            yield* put(next)
+            return { record: next, operation: op, durationMillis: now - started } satisfies FinishedJob
+          }
+          if (!cancelled && now - started > jobTimeout) {
+            // Too slow: stop paying for it; export re-runs the window in smaller slices.
+            cancelled = true
+            yield* client.query(BULK_CANCEL, { id: record.jobId }, { operation: "bulkOperationCancel" })
+          }
+          yield* Effect.raceFirst(Effect.sleep(Duration.millis(delay)), Deferred.await(signal))
+          delay = Math.min(pollMax, Math.ceil(delay * 1.5))
+        }
+      })
+
+    const run = <A>(resource: ResourceSpec<A>, window: TimeWindow, opts: StartOptions = {}) =>
+      slots.withPermits(1)(Effect.flatMap(start(resource, window, opts), awaitJob))
+
+    const download = (url: string, operation: string) =>
+      Stream.unwrap(
+        transport
+          .stream({ method: "GET", url, timeoutMillis: options.downloadTimeoutMillis ?? 30 * 60_000 })
+          .pipe(
+            Effect.map((r) => r.body),
+            Effect.mapError(
+              (e) =>
+                new ShopifyError({
+                  operation,
+                  reason: new Http({ status: null, retryable: e.retryable, message: e.message })
+                })
+            )
+          )
+      ).pipe(
+        Stream.mapError((e) =>
+          e instanceof ShopifyError
+            ? e
+            : new ShopifyError({
+                operation,
+                reason: new Http({ status: null, retryable: e.retryable, message: e.message })
+              })
+        )
+      )
+
+    const results = <A>(
+      resource: ResourceSpec<A>,
+      job: FinishedJob,
+      opts: ResultOptions = {}
+    ): Stream.Stream<A, ShopifyError> => {
+      const op = job.operation
+      const operation = `${resource.name} bulk results`
+      const partial = op.status !== "COMPLETED"
+      const url = partial ? op.partialDataUrl : op.url
+      const objectCount = BigInt(String(op.objectCount))
+      if (url === null) {
+        if (!partial && objectCount > 0n) {
+          return Stream.fail(
+            new ShopifyError({
+              operation,
+              reason: new DataLoss({
+                jobId: op.id,
+                expected: String(objectCount),
+                actual: "0",
+                message: `bulk job ${op.id} COMPLETED with objectCount ${objectCount} but no result URL`
+              })
+            })
+          )
+        }
+        return Stream.empty
+      }
+      const grouped = opts.grouped ?? hasChildren(resource)
+      const cursorKey = cursorKeyOf(resource.documents.cursorField)
+      const childField = (child: { readonly [k: string]: unknown }) => {
+        const t = child.__typename
+        return typeof t === "string"
+          ? (resource.childFieldByType[t] ?? `${t.charAt(0).toLowerCase()}${t.slice(1)}s`)
+          : "children"
+      }
+      return jsonlLines(download(url, operation)).pipe(
+        reassemble({
+          grouped,
+          childField,
+          childFields: resource.documents.bulkChildFields,
+          inlineParents: resource.inlineParents,
+          partial,
+          jobId: op.id,
+          ...(partial ? {} : { expectedLines: objectCount })
+        }),
+        Stream.tap((raw) =>
+          Effect.sync(() => {
+            const v = raw[cursorKey]
+            if (opts.onCursor !== undefined && typeof v === "string") opts.onCursor(v)
+          })
+        ),
+        Stream.grouped(500),
+        Stream.mapEffect((batch) => decodeRecords(resource, batch, operation, op.id)),
+        Stream.flatMap((r) => Stream.fromIterable(r.records))
+      )
+    }
+
+    const markLoaded = (jobId: string) =>
+      Effect.gen(function* () {
+        const existing = yield* store.get(jobId).pipe(Effect.mapError(storeFailure("bulk job store get")))
+        if (Option.isNone(existing)) return
+        const now = yield* Clock.currentTimeMillis
+        yield* put({ ...existing.value, state: "loaded", updatedAt: now })
+      })
+
+    const cancelOpen = <A>(resource: ResourceSpec<A>) =>
+      Effect.gen(function* () {
+        const open = yield* store
+          .listOpen(keyOf(resource))
+          .pipe(Effect.mapError(storeFailure("bulk job store listOpen")))
+        for (const job of open) {
+          const op = yield* fetchOperation(job.jobId)
+          if (!TERMINAL.has(op.status)) yield* cancel(job.jobId)
+          else {
+            const now = yield* Clock.currentTimeMillis
+            yield* put({
+              ...job,
+              state: op.status === "CANCELED" ? "canceled" : "failed",
+              remoteStatus: op.status,
+              updatedAt: now
+            })
+          }
+        }
+        return open.length
+      })
+
+    /** Records of jobs a crashed run left open for this resource. */
+    const resumeOpen = <A>(resource: ResourceSpec<A>, grouped: boolean): Stream.Stream<A, ShopifyError> =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          const open = yield* store
+            .listOpen(keyOf(resource))
+            .pipe(Effect.mapError(storeFailure("bulk job store listOpen")))
+          return Stream.fromIterable(open).pipe(
+            Stream.flatMap((record) =>
+              Stream.unwrap(
+                Effect.gen(function* () {
+                  yield* Effect.logInfo("Resuming a bulk job left open by a previous run").pipe(
+                    Effect.annotateLogs({ jobId: record.jobId, stream: resource.name })
+                  )
+                  const job = yield* slots.withPermits(1)(awaitJob(record))
+                  if (job.operation.status !== "COMPLETED") {
+                    yield* Effect.logWarning(
+                      "A resumed bulk job did not complete; its window must be re-exported"
+                    ).pipe(
+                      Effect.annotateLogs({
+                        jobId: record.jobId,
+                        status: job.operation.status,
+                        windowStart: record.windowStart,
+                        windowEnd: record.windowEnd
+                      })
+                    )
+                    return Stream.empty
+                  }
+                  return results(resource, job, { grouped }).pipe(
+                    Stream.concat(Stream.fromEffectDrain(markLoaded(record.jobId)))
+                  )
+                })
+              )
+            )
+          )
+        })
+      )
+
+    interface SliceState {
+      readonly start: number
+      readonly slice: number
+      /** Filled while the previous partial result streams: where its complete data ended. */
+      readonly resumeFrom: { value: number | null } | null
+    }
+
+    const exportStream = <A>(
+      resource: ResourceSpec<A>,
+      opts: ExportOptions
+    ): Stream.Stream<A, ShopifyError> => {
+      const end = opts.window.end
+      const minSlice = opts.minSliceMillis ?? 60_000
+      const maxSlice = opts.maxSliceMillis ?? 365 * 86_400_000
+      const target = opts.targetJobMillis ?? 20 * 60_000
+      const grouped = opts.groupObjects ?? hasChildren(resource)
+      const canResumePartial = grouped || !hasChildren(resource)
+      const startOpts: StartOptions = {
+        groupObjects: grouped,
+        ...(opts.search === undefined ? {} : { search: opts.search })
+      }
+      const step = (
+        state: SliceState
+      ): Effect.Effect<
+        readonly [ReadonlyArray<Stream.Stream<A, ShopifyError>>, Option.Option<SliceState>],
+        ShopifyError
+      > =>
+        Effect.gen(function* () {
+          const start = Math.max(state.start, state.resumeFrom?.value ?? state.start)
+          if (start >= end) return [[], Option.none()] as const
+          const sliceEnd = Math.min(end, start + state.slice)
+          const job = yield* run(resource, { start, end: sliceEnd }, startOpts)
+          const status = job.operation.status
+          if (status === "COMPLETED") {
+            const nextSlice =
+              job.durationMillis > target
+                ? Math.max(minSlice, Math.floor(state.slice / 2))
+                : job.durationMillis < target / 4
+                  ? Math.min(maxSlice, state.slice * 2)
+                  : state.slice
+            const records = results(resource, job, { grouped }).pipe(
+              Stream.concat(Stream.fromEffectDrain(markLoaded(job.record.jobId)))
+            )
+            return [
+              [records],
+              sliceEnd < end
+                ? Option.some({ start: sliceEnd, slice: nextSlice, resumeFrom: null })
+                : Option.none()
+            ] as const
+          }
+          if (status === "EXPIRED" || state.slice <= minSlice) {
+            return yield* new ShopifyError({
+              operation: `${resource.name} bulk export`,
+              reason: new BulkOperationFailed({
+                jobId: job.operation.id,
+                status,
+                errorCode: job.operation.errorCode,
+                message: `bulk job for ${new Date(start).toISOString()}..${new Date(sliceEnd).toISOString()} ended ${status} even at the smallest slice`
+              })
+            })
+          }
+          yield* Effect.logWarning(
+            "Bulk job did not complete; loading partial data and re-running the rest smaller"
+          ).pipe(
+            Effect.annotateLogs({ jobId: job.operation.id, status, errorCode: job.operation.errorCode ?? "" })
+          )
+          const half = Math.max(minSlice, Math.floor(state.slice / 2))
+          if (job.operation.partialDataUrl !== null && canResumePartial) {
+            const cell: { value: number | null } = { value: null }
+            const records = results(resource, job, {
+              grouped,
+              onCursor: (v) => {
+                const t = Date.parse(v)
+                if (!Number.isNaN(t)) cell.value = Math.max(cell.value ?? t, t)
+              }
+            })
+            return [[records], Option.some({ start, slice: half, resumeFrom: cell })] as const
+          }
+          return [[], Option.some({ start, slice: half, resumeFrom: null })] as const
+        })
+      const fresh = Stream.paginate<SliceState, Stream.Stream<A, ShopifyError>, ShopifyError, never>(
+        { start: opts.window.start, slice: opts.sliceMillis ?? 30 * 86_400_000, resumeFrom: null },
+        step
+      ).pipe(Stream.flatten())
+      return Stream.unwrap(
+        Effect.map(requireVersion(config, resource), () =>
+          opts.resumeOpenJobs === false ? fresh : resumeOpen(resource, grouped).pipe(Stream.concat(fresh))
+        )
+      )
+    }
+
+    const notifyFinished = (jobId: string) =>
+      Effect.suspend(() => {
+        const d = signals.get(jobId)
+        return d === undefined ? Effect.void : Deferred.succeed(d, undefined).pipe(Effect.asVoid)
+      })
+
+    return ShopifyBulk.of({
+      start,
+      await: awaitJob,
+      run,
+      results,
+      export: exportStream,
+      cancel,
+      cancelOpen,
+      notifyFinished,
+      markLoaded
+    })
+  })

@@ -1,0 +1,158 @@
+import { Effect, Option, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Resources } from "../src/Resources.js"
+import { ShopifyClient } from "../src/ShopifyClient.js"
+import type { ShopifyError } from "../src/ShopifyError.js"
+import { clientLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
+
+const DAY = 86_400_000
+
+const run = <A>(sb: Sandbox, eff: Effect.Effect<A, ShopifyError, ShopifyClient>, over = {}) =>
+  Effect.runPromise(Effect.provide(eff, clientLayer(sb, over)))
+const runExit = <A>(sb: Sandbox, eff: Effect.Effect<A, ShopifyError, ShopifyClient>, over = {}) =>
+  Effect.runPromiseExit(Effect.provide(eff, clientLayer(sb, over)))
+const failureOf = (exit: { _tag: string }) => JSON.parse(JSON.stringify(exit))
+
+describe("ShopifyClient against the sandbox emulator", () => {
+  let sb: Sandbox
+  beforeAll(async () => {
+    sb = await startSandbox({ orders: 300, historyDays: 120, timeScale: 20 })
+  })
+  afterAll(() => sb.close())
+
+  it("streams every order updated in a window, decoded, with exact money", async () => {
+    const end = Date.now() + DAY
+    const start = end - 40 * DAY
+    const orders = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        return yield* Stream.runCollect(
+          client.incremental(Resources.orders, { since: start, until: end, overlapMillis: 0 })
+        )
+      })
+    )
+    const expected = expectedOrderIds(sb.merchant, start, end)
+    expect(expected.size).toBeGreaterThan(10)
+    expect(new Set(orders.map((o) => o.id))).toEqual(expected)
+    const o = orders[0]
+    expect(o?.totalPriceSet.shopMoney.amount.toString()).toMatch(/^\d+(\.\d+)?$/)
+    expect(o?.lineItems.length).toBeGreaterThan(0)
+  })
+
+  it("exposes each page's end cursor and resumes after it", async () => {
+    const pages = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        return yield* Stream.runCollect(Stream.take(client.pages(Resources.customers, { pageSize: 20 }), 2))
+      })
+    )
+    expect(pages).toHaveLength(2)
+    expect(pages[0]?.endCursor).toBeTypeOf("string")
+    const resumed = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        return yield* Stream.runHead(
+          client.pages(Resources.customers, { pageSize: 20, after: pages[0]?.endCursor ?? null })
+        )
+      })
+    )
+    expect(Option.getOrThrow(resumed).records.map((c) => c.id)).toEqual(pages[1]?.records.map((c) => c.id))
+  })
+
+  it("halves the page size on MAX_COST_EXCEEDED and still reads everything", async () => {
+    const tight = await startSandbox({
+      orders: 300,
+      historyDays: 120,
+      timeScale: 20,
+      options: { maxQueryCost: 200 }
+    })
+    try {
+      const customers = await run(
+        tight,
+        Effect.gen(function* () {
+          const client = yield* ShopifyClient
+          return yield* Stream.runCollect(client.pages(Resources.customers, {}))
+        })
+      )
+      expect(customers.length).toBeGreaterThan(1)
+      expect(Math.min(...customers.map((p) => p.pageSize))).toBeLessThan(250)
+      expect(customers.flatMap((p) => p.records).length).toBe(tight.merchant.customerCount)
+    } finally {
+      await tight.close()
+    }
+  })
+
+  it("warns and exposes the served version when the shop falls forward", async () => {
+    const served = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        yield* client.query("query { shop { id } }")
+        return yield* client.servedVersion
+      }),
+      { apiVersion: "2024-10" }
+    )
+    expect(Option.getOrNull(served)).toBe("2026-01")
+  })
+
+  it("gates inventory purchase orders by version with a clear error", async () => {
+    const exit = await runExit(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        return yield* Stream.runCollect(client.incremental(Resources.inventoryPurchaseOrders, {}))
+      }),
+      { apiVersion: "2026-07" }
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(failureOf(exit))).toContain("UnsupportedVersion")
+  })
+
+  it("reads inventory purchase orders, transfers, items with named quantities, products, locations on 2026-10", async () => {
+    const counts = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        const pos = yield* Stream.runCollect(client.incremental(Resources.inventoryPurchaseOrders, {}))
+        const transfers = yield* Stream.runCollect(client.incremental(Resources.inventoryTransfers, {}))
+        const items = yield* Stream.runCollect(client.incremental(Resources.inventoryItems, {}))
+        const products = yield* Stream.runCollect(client.incremental(Resources.products, {}))
+        const locations = yield* Stream.runCollect(client.pages(Resources.locations, {}))
+        return { pos, transfers, items, products, locations: locations.flatMap((p) => p.records) }
+      })
+    )
+    expect(counts.items.length).toBe(sb.merchant.variants.length)
+    expect(counts.products.length).toBe(sb.merchant.products.length)
+    expect(counts.locations.length).toBe(sb.merchant.locations.length)
+    const names = new Set(
+      counts.items.flatMap((i) => i.inventoryLevels.flatMap((l) => l.quantities.map((q) => q.name)))
+    )
+    expect(names.has("on_hand") && names.has("available") && names.has("committed")).toBe(true)
+    expect(counts.pos.length).toBe(sb.merchant.purchaseOrders.filter((p) => p.system === "shopify").length)
+    expect(counts.transfers.length).toBe(
+      sb.merchant.stockTransfers.filter((t) => t.system === "shopify").length
+    )
+  })
+
+  it("fails with AccessDenied naming the missing scope", async () => {
+    const denied = await startSandbox({ orders: 300, historyDays: 120, timeScale: 20 })
+    denied.handle.setScopes(["read_products"])
+    try {
+      const exit = await runExit(
+        denied,
+        Effect.gen(function* () {
+          const client = yield* ShopifyClient
+          return yield* Stream.runCollect(client.incremental(Resources.orders, { since: Date.now() - DAY }))
+        })
+      )
+      const text = JSON.stringify(failureOf(exit))
+      expect(text).toContain("AccessDenied")
+      expect(text).toContain("read_orders")
+    } finally {
+      await denied.close()
+    }
+  })
+})
