@@ -7,10 +7,12 @@
  * provided; without a sink they fail the call, so nothing is ever dropped silently.
  */
 import {
+  AdaptiveLimiter,
   type ApiError,
   DeadLetterSink,
   decodeError,
   HttpTransport,
+  makeAdaptiveLimiter,
   recordRecords,
   type StoreError,
   type TokenStore
@@ -29,7 +31,6 @@ import type { TaxRate } from "./Fields.js"
 import { PaymentMethod, TaxRateInfo } from "./Financials.js"
 import { Item, ItemAvailability } from "./Item.js"
 import { type GetResult, type LightspeedHttp, makeLightspeedHttp } from "./internal/http.js"
-import { makeAdaptiveLimiter } from "./internal/limiter.js"
 import { LightspeedAuth } from "./LightspeedAuth.js"
 import type { FinancialsApi, LightspeedConfigInput } from "./LightspeedConfig.js"
 import { LightspeedConfigError } from "./LightspeedConfig.js"
@@ -139,7 +140,8 @@ export class LightspeedClient extends Context.Service<
       const config = yield* LightspeedConfigService
       const auth = yield* LightspeedAuth
       const transport = yield* HttpTransport
-      return makeLightspeedClient(config, transport, auth)
+      const shared = yield* Effect.serviceOption(AdaptiveLimiter)
+      return makeLightspeedClient(config, transport, auth, Option.getOrUndefined(shared))
     })
   )
 
@@ -263,14 +265,23 @@ const idOf = (raw: unknown, keys: ReadonlyArray<string>): string | null => {
 export const makeLightspeedClient = (
   config: LightspeedConfigService["Service"],
   transport: HttpTransport["Service"],
-  auth: LightspeedAuth["Service"]
+  auth: LightspeedAuth["Service"],
+  limiter?: AdaptiveLimiter["Service"]
 ): LightspeedClient["Service"] => {
-  const limiter = makeAdaptiveLimiter({ ceiling: config.maxRequestsPerSecond })
+  // K-Series publishes no limit: start at 10 req/s and let AIMD find the real one, under the ceiling.
+  const ceiling = config.maxRequestsPerSecond ?? 50
+  const pacer =
+    limiter ??
+    makeAdaptiveLimiter({
+      maxRatePerSecond: ceiling,
+      initialRatePerSecond: Math.min(10, ceiling)
+    })
   const http: LightspeedHttp = makeLightspeedHttp(
     config,
     transport,
     auth,
-    limiter,
+    pacer,
+    `lightspeed:${config.tokenKey}`,
     `kura-lightspeed-client/${VERSION}`
   )
   const account = config.clientId
@@ -369,13 +380,37 @@ export const makeLightspeedClient = (
     businessLocationId: string,
     date: string
   ) {
-    const result = yield* http.getJson(
-      `/f/v2/business-location/${location(businessLocationId)}/sales-daily`,
-      {
+    const fetched = yield* http
+      .getJson(`/f/v2/business-location/${location(businessLocationId)}/sales-daily`, {
         date,
         include: "payments"
+      })
+      .pipe(
+        Effect.map(Option.some),
+        // V2 answers 400 "not operational on <date>" for days before the location existed:
+        // such a day has no sales and never will, so it is an empty, final day.
+        Effect.catchIf(
+          (error) =>
+            error._tag === "ApiError" &&
+            error.reason._tag === "ClientError" &&
+            error.reason.status === 400 &&
+            /not operational/i.test(error.reason.excerpt),
+          () => Effect.succeed(Option.none<GetResult>())
+        )
+      )
+    if (Option.isNone(fetched)) {
+      const empty: BusinessDay = {
+        businessLocationId,
+        date,
+        api: "v2",
+        sales: [],
+        dataComplete: false,
+        nextStartOfDay: null,
+        final: true
       }
-    )
+      return empty
+    }
+    const result = fetched.value
     const envelope = yield* http.decode(V2Envelope, result)
     const sales = yield* decodeSales(envelope.sales, result)
     const dataComplete = envelope.dataComplete === true

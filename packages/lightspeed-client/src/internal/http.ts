@@ -6,23 +6,21 @@
  * a body that is JSON but the wrong shape is a permanent `Decode` error.
  */
 import {
+  type AdaptiveLimiter,
   ApiError,
   decodeError,
   fromResponse,
   type HttpResponse,
   type HttpTransport,
-  MetricNames,
   RetryPolicy,
   requestFields,
   StoreError,
-  Telemetry,
   Transport
 } from "@kura/core"
 import { Clock, Duration, Effect, Redacted, Schema } from "effect"
 import type { LightspeedAuth } from "../LightspeedAuth.js"
 import type { LightspeedConfig } from "../LightspeedConfig.js"
 import { parseJsonLossless } from "./json.js"
-import type { AdaptiveLimiter } from "./limiter.js"
 
 /** Query parameters; undefined values are skipped. */
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>
@@ -67,7 +65,8 @@ export const makeLightspeedHttp = (
   config: LightspeedConfig,
   transport: HttpTransport["Service"],
   auth: LightspeedAuth["Service"],
-  limiter: AdaptiveLimiter,
+  limiter: AdaptiveLimiter["Service"],
+  limiterKey: string,
   userAgent: string
 ): LightspeedHttp => {
   const timeoutMillis = Duration.toMillis(config.requestTimeout)
@@ -88,26 +87,24 @@ export const makeLightspeedHttp = (
 
   const once = (url: string, query: Query | undefined, attempt: number) =>
     Effect.gen(function* () {
-      yield* limiter.acquire
+      yield* limiter.acquire(limiterKey)
       const token = yield* auth.accessToken
       let response = yield* send(url, query, token, attempt)
       if (response.status === 401) {
         // The token may have been revoked or expired early: refresh once (single-flight) and retry.
         const fresh = yield* auth.refreshAfterRejection(token)
-        yield* limiter.acquire
+        yield* limiter.acquire(limiterKey)
         response = yield* send(url, query, fresh, attempt)
       }
       const now = yield* Clock.currentTimeMillis
       const error = fromResponse(response.request, response.status, response.headers, response.body, now)
       if (error !== null) {
         if (error.reason._tag === "RateLimited") {
-          yield* limiter.onThrottle(error.reason.retryAfterMillis)
-          const registry = yield* Telemetry
-          registry.increment(MetricNames.throttled, { source: "lightspeed" })
+          yield* limiter.onThrottle(limiterKey, error.reason.retryAfterMillis)
         }
         return yield* error
       }
-      yield* limiter.onSuccess
+      yield* limiter.onSuccess(limiterKey)
       let json: unknown
       try {
         json = parseJsonLossless(response.body)
