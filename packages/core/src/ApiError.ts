@@ -30,7 +30,9 @@ const RequestFields = {
   /** 1-based attempt number at the policy layer. */
   attempt: Schema.Number,
   /** Whether repeating the request is safe (GET, or a POST the caller marked idempotent, e.g. a GraphQL query). */
-  idempotent: Schema.Boolean
+  idempotent: Schema.Boolean,
+  /** The server's request id (`X-Request-Id`), to quote to the vendor's support. */
+  requestId: Schema.optional(Schema.String)
 }
 
 /** 429, or a throttle signalled in a 200 body (Shopify GraphQL THROTTLED). Always retryable. */
@@ -136,7 +138,8 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
 
 /** Renders a reason as one human-readable line. */
 export const describeReason = (reason: ApiErrorReason): string => {
-  const where = `${reason.method} ${reason.url} (attempt ${reason.attempt})`
+  const id = reason.requestId === undefined ? "" : `, request id ${reason.requestId}`
+  const where = `${reason.method} ${reason.url} (attempt ${reason.attempt}${id})`
   switch (reason._tag) {
     case "RateLimited":
       return `Rate limited (${reason.status}) on ${where}${reason.retryAfterMillis === null ? "" : `; retry after ${reason.retryAfterMillis} ms`}`
@@ -237,7 +240,8 @@ export const fromResponse = (
   now: number = Date.now()
 ): ApiError | null => {
   if (status < 400) return null
-  const fields = requestFields(request)
+  const requestId = headerValue(headers, "x-request-id")
+  const fields = { ...requestFields(request), ...(requestId === undefined ? {} : { requestId }) }
   const text = makeExcerpt(body)
   const retryAfter = parseRetryAfter(headerValue(headers, "retry-after"), now)
   if (status === 429)

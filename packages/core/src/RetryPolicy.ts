@@ -86,6 +86,21 @@ const runHook = (
 }
 
 /**
+ * A ready-made hook for `onRetry`/`onThrottle` that logs each retry as a structured warning
+ * (reason, attempt, wait, request id) and lets it proceed.
+ */
+export const logRetry = (info: RetryInfo): Effect.Effect<RetryHookResult> =>
+  Effect.logWarning(`retrying in ${info.delayMillis} ms: ${info.error.message}`).pipe(
+    Effect.annotateLogs({
+      reason: info.error.reason._tag,
+      attempt: info.attempt,
+      delayMillis: info.delayMillis,
+      ...(info.error.reason.requestId === undefined ? {} : { requestId: info.error.reason.requestId })
+    }),
+    Effect.as(true)
+  )
+
+/**
  * The retry schedule. Its input is the `ApiError` of the failed attempt and its output the delay
  * in ms; it stops (so the error propagates) when the error is permanent, when attempts or elapsed
  * time run out, or when a hook returns false.

@@ -38,6 +38,13 @@ describe("ApiError.fromResponse", () => {
     }
   })
 
+  it("carries the server's request id into the message", () => {
+    const error = fromResponse(get, 500, { "X-Request-Id": "abc-123" }, "")
+    assert.strictEqual(error?.reason.requestId, "abc-123")
+    assert.include(error?.message ?? "", "request id abc-123")
+    assert.isUndefined(fromResponse(get, 500, {}, "")?.reason.requestId)
+  })
+
   it("non-idempotent requests are retryable only when rate limited", () => {
     assert.isFalse(isRetryable(fromResponse(post, 503, {}, "")!))
     assert.isFalse(isRetryable(fromResponse(post, 408, {}, "")!))

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Schema } from "effect"
+import { Effect, Exit, Fiber, Logger, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { callJson } from "../src/ApiCall.js"
 import { ApiError, RateLimited, ServerError, Unauthorized } from "../src/ApiError.js"
+import { cloudLogger } from "../src/CloudLogger.js"
 import { HttpTransport } from "../src/HttpTransport.js"
 import { makeLeakyBucket } from "../src/LeakyBucket.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
@@ -292,6 +293,39 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
         assert.isAtLeast(d, 0)
         assert.isAtMost(d, Math.min(1_000, 100 * 2 ** i))
       })
+    })
+  )
+
+  it.effect("logRetry writes a structured warning and lets the retry proceed", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const fiber = yield* Effect.forkChild(
+        RetryPolicy.withRetry(
+          { onRetry: RetryPolicy.logRetry, jitter: false, baseDelayMillis: 10 },
+          (attempt) =>
+            attempt === 1
+              ? Effect.fail(
+                  new ApiError({
+                    reason: new ServerError({
+                      ...fields,
+                      attempt,
+                      status: 502,
+                      retryAfterMillis: null,
+                      excerpt: "",
+                      requestId: "r-9"
+                    })
+                  })
+                )
+              : Effect.succeed("ok")
+        ).pipe(Effect.provide(Logger.layer([cloudLogger({ write: (l) => void lines.push(l) })])))
+      )
+      yield* TestClock.adjust("10 millis")
+      assert.strictEqual(yield* Fiber.join(fiber), "ok")
+      const entry = JSON.parse(lines[0] ?? "{}")
+      assert.strictEqual(entry.severity, "WARNING")
+      assert.strictEqual(entry.reason, "ServerError")
+      assert.strictEqual(entry.requestId, "r-9")
+      assert.strictEqual(entry.delayMillis, 10)
     })
   )
 
