@@ -192,4 +192,25 @@ describe("Shopify emulator: bulk operations", () => {
       await receiver.close()
     }
   })
+
+  it("groups by default before 2026-01 and expires result URLs after 7 days (scaled)", async () => {
+    // 7 days at timeScale 604800 → 1 s.
+    s = await start({
+      orders: 60,
+      timeScale: 604_800,
+      options: { supportedVersions: ["2025-10", "2026-01"] }
+    })
+    const old = await runBulk(s, ORDERS_QUERY, "2025-10")
+    const done = await poll(s, old.bulkOperation.id, ["COMPLETED"])
+    const { lines } = await download(done.url)
+    let parent: string | null = null
+    for (const l of lines) {
+      if (l.__parentId === undefined) parent = l.id
+      else expect(l.__parentId).toBe(parent)
+    }
+    await new Promise((r) => setTimeout(r, 1200))
+    const expired = await s.gql(`{ bulkOperation(id: "${old.bulkOperation.id}") { status url } }`)
+    expect(expired.body.data.bulkOperation).toEqual({ status: "EXPIRED", url: null })
+    expect((await fetch(done.url)).status).toBe(403)
+  })
 })

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
 import type { Order } from "../../src/internal/model.js"
 import { type Json, type Started, start } from "./harness.js"
 
@@ -208,6 +209,26 @@ describe("Shopify emulator: orders", () => {
       )
     } finally {
       s.handle.setScopes(scopes)
+    }
+  })
+
+  it("renders the generator's malformed orders unparseable, as bad-record injection", async () => {
+    const bad = await start({
+      merchant: makeMerchant({ ...defaultMerchantOptions(Date.now()), orders: 200, malformedPerSource: 2 })
+    })
+    try {
+      const malformed = shopifyOrders(bad).filter((o) => o.malformed)
+      expect(malformed.length).toBe(2)
+      const nodes = await pageAll(
+        bad,
+        "sortKey: CREATED_AT",
+        "id createdAt totalPriceSet { shopMoney { amount } }"
+      )
+      const rendered = nodes.filter((n) => n.createdAt === "0000-00-00T00:00:00Z")
+      expect(rendered.map((n) => n.id).sort()).toEqual(malformed.map(gidOf).sort())
+      for (const n of rendered) expect(n.totalPriceSet.shopMoney.amount).toBe("NaN")
+    } finally {
+      await bad.handle.close()
     }
   })
 })

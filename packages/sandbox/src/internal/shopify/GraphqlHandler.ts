@@ -37,9 +37,18 @@ const FLOAT = "\u0000float:"
 /** Marks a number to be written with a decimal point (Shopify's `2000.0`). */
 const float = (n: number): string => `${FLOAT}${Number.isInteger(n) ? n.toFixed(1) : String(n)}`
 
-/** JSON with `float()` markers rewritten to bare decimals. */
-export const shopifyJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/"\\u0000float:([0-9.eE+-]+)"/g, "$1")
+/**
+ * JSON with `float()` markers rewritten to bare decimals. Only the small `extensions` block holds
+ * markers, so the (possibly large) `data` is serialised untouched and spliced in.
+ */
+export const shopifyJson = (value: Readonly<Record<string, unknown>>): string => {
+  const { data, ...rest } = value
+  const small = JSON.stringify(rest).replace(/"\\u0000float:([0-9.eE+-]+)"/g, "$1")
+  if (data === undefined) return small
+  return small === "{}"
+    ? `{"data":${JSON.stringify(data)}}`
+    : `{"data":${JSON.stringify(data)},${small.slice(1)}`
+}
 
 const queryRoot = new QueryRootView()
 const mutationRoot = new MutationRootView()
