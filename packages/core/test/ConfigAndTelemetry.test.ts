@@ -26,7 +26,7 @@ describe("validateConfig", () => {
   it.effect("reports every missing and invalid variable at once, by name", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(
-        validateConfig(fields).pipe(withEnv({ PORT: "not-a-port", KURA_MODE: "sometimes" }))
+        validateConfig(fields).pipe(withEnv({ PORT: "not-a-port", KURA_MODE: "sometimes", KURA_WORKERS: "many" }))
       )
       const error = failure(exit)
       assert.instanceOf(error, ConfigValidationError)
@@ -36,6 +36,7 @@ describe("validateConfig", () => {
           ["SHOPIFY_SHOP_DOMAIN", "missing"],
           ["SHOPIFY_ACCESS_TOKEN", "missing"],
           ["PORT", "invalid"],
+          ["KURA_WORKERS", "invalid"],
           ["KURA_MODE", "invalid"]
         ]
       )

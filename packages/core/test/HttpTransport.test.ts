@@ -211,6 +211,24 @@ describe("HttpTransport", () => {
     }).pipe(Effect.provide(transport()))
   )
 
+  it.live("stopping a stream early releases the connection (no buffering of the rest)", () =>
+    Effect.gen(function* () {
+      const lines = Array.from({ length: 200 }, (_, i) => `{"id":${i}}\n`)
+      const server = yield* withServer([{ chunks: lines, delayMillis: 10 }])
+      const http = yield* HttpTransport
+      const firstTwo = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const response = yield* http.stream({ method: "GET", url: `${server.url}/bulk.jsonl` })
+          return yield* response.body.pipe(Stream.take(2), Stream.runCollect)
+        })
+      )
+      assert.strictEqual(firstTwo.length, 2)
+      // The server notices the client went away long before it would have finished (2 s).
+      for (let i = 0; i < 50 && server.abandoned() === 0; i++) yield* Effect.sleep("20 millis")
+      assert.strictEqual(server.abandoned(), 1)
+    }).pipe(Effect.provide(transport()))
+  )
+
   it.live("a streamed error status fails with the classified error", () =>
     Effect.gen(function* () {
       const server = yield* withServer([{ status: 403, body: '{"errors":"no scope"}' }])

@@ -24,6 +24,8 @@ export type Reply =
 export interface TestServer {
   readonly url: string
   readonly seen: Array<SeenRequest>
+  /** Responses whose connection closed before the server finished writing them. */
+  readonly abandoned: () => number
   readonly close: () => Promise<void>
 }
 
@@ -31,6 +33,7 @@ export interface TestServer {
 export const startServer = (replies: ReadonlyArray<Reply> | ((req: SeenRequest, index: number) => Reply)) =>
   new Promise<TestServer>((resolve) => {
     const seen: Array<SeenRequest> = []
+    let abandoned = 0
     const sockets = new Set<import("node:net").Socket>()
     const server = http.createServer((req, res) => {
       const chunks: Array<Buffer> = []
@@ -55,8 +58,12 @@ export const startServer = (replies: ReadonlyArray<Reply> | ((req: SeenRequest, 
         if ("hang" in reply) return
         if ("chunks" in reply) {
           res.writeHead(reply.status ?? 200, { "content-type": "application/jsonl" })
+          res.on("close", () => {
+            if (!res.writableFinished) abandoned++
+          })
           let i = 0
           const next = () => {
+            if (res.destroyed) return
             const chunk = reply.chunks[i++]
             if (chunk === undefined) return void res.end()
             res.write(chunk)
@@ -78,6 +85,7 @@ export const startServer = (replies: ReadonlyArray<Reply> | ((req: SeenRequest, 
       resolve({
         url: `http://127.0.0.1:${port}`,
         seen,
+        abandoned: () => abandoned,
         close: () =>
           new Promise<void>((done) => {
             for (const s of sockets) s.destroy()
