@@ -3,6 +3,7 @@
  * several shops and POS accounts. Everything is validated up front and every problem is reported at
  * once (see ConfigError), because a half-valid config discovered mid-sync wastes a whole run.
  */
+import { registerSecret } from "@kura/core"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
 import { isSecretReference, SecretResolver } from "./SecretResolver.js"
@@ -624,6 +625,17 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
   const project = env("GOOGLE_CLOUD_PROJECT") ?? env("GCLOUD_PROJECT")
 
   if (problems.length > 0) return yield* new ConfigError({ problems })
+
+  // From here on, @kura/core's logger and error excerpts mask these values wherever they appear.
+  registerSecret(
+    ...shopify.flatMap((s) => [
+      s.auth._tag === "AccessToken" ? s.auth.accessToken : s.auth.clientSecret,
+      ...Option.toArray(s.webhookSecret)
+    ]),
+    ...lightspeed.flatMap((a) => [a.clientSecret, a.refreshToken]),
+    ...stocky.map((s) => s.apiKey),
+    ...(secretText === undefined ? [] : [secretText])
+  )
 
   const config: AppConfig = {
     shopify,

@@ -4,12 +4,11 @@
  */
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { type Checkpoint, CheckpointStore, streamKeyToString } from "@kura/core"
+import { type Checkpoint, CheckpointStore, layerCloudLogger, streamKeyToString } from "@kura/core"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
-import { layerCloudLogger } from "./CloudLogger.js"
 import { ConfigError } from "./ConfigError.js"
 import { layerFileCheckpointStore } from "./FileCheckpointStore.js"
 import { startHttpService } from "./HttpService.js"
@@ -167,8 +166,6 @@ const serveCommand = Command.make(
           })
         ).pipe(Effect.tapError((e) => Console.error(e.message)))
       const plan = planStreams(config)
-      for (const s of [...config.skipped, ...plan.unavailable])
-        yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
       const scheduler =
         flags.scheduler === "on" || (flags.scheduler === "auto" && process.env.K_SERVICE === undefined)
       const secretsFor = (shop: string) =>
@@ -187,9 +184,10 @@ const serveCommand = Command.make(
         Layer.provideMerge(stateLayers(config))
       )
       yield* Effect.gen(function* () {
+        for (const s of [...config.skipped, ...plan.unavailable])
+          yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
         const server = yield* startHttpService({
           port: config.port,
-          project: Option.getOrUndefined(config.project),
           skipped: [...config.skipped, ...plan.unavailable]
         })
         if (scheduler) {
@@ -198,8 +196,18 @@ const serveCommand = Command.make(
         }
         yield* Effect.logInfo(`kura-sync serving on ${server.url}`)
         return yield* Effect.never
-      }).pipe(Effect.scoped, Effect.provide(services))
-    }).pipe(Effect.provide(layerCloudLogger))
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(services),
+        Effect.provide(
+          layerCloudLogger({
+            projectId: Option.getOrUndefined(config.project),
+            labels: { service: "kura-sync" },
+            labelAnnotations: ["stream"]
+          })
+        )
+      )
+    })
 ).pipe(
   Command.withDescription(
     "Start the HTTP service (Cloud Run): triggers, webhooks, health, metrics, status page"

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { streamKeyToString } from "@kura/core"
 import { Clock, Effect, Option } from "effect"
-import { traceFromHeader, withTrace } from "./CloudLogger.js"
+import { withCloudTrace } from "./CloudTrace.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { renderStatusPage } from "./StatusPage.js"
@@ -19,8 +19,6 @@ import { MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
 export interface HttpServiceOptions {
   readonly port: number
   readonly host?: string
-  /** Google Cloud project for trace ids in logs. */
-  readonly project?: string | undefined
   readonly skipped?: ReadonlyArray<{ readonly source: string; readonly reason: string }>
 }
 
@@ -179,7 +177,6 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const header = req.headers["x-cloud-trace-context"]
-    const trace = traceFromHeader(typeof header === "string" ? header : undefined, options.project)
     const program = route(req).pipe(
       Effect.catchCause((cause) =>
         Effect.logError("request failed", cause).pipe(
@@ -193,7 +190,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         })
       ),
       Effect.annotateLogs({ httpMethod: req.method ?? "", path: req.url ?? "" }),
-      withTrace(trace)
+      withCloudTrace(typeof header === "string" ? header : undefined)
     )
     Effect.runForkWith(context)(program)
   }

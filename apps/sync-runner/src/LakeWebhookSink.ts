@@ -1,44 +1,55 @@
 /**
- * Lands webhook deliveries in a local raw lake as NDJSON, one file per topic and day, until the
- * warehouse's lake writer (GCS + canonical upserts) is wired in.
+ * Lands every accepted webhook delivery in the raw lake (@kura/warehouse RawLake, on a local
+ * directory or `gs://bucket/prefix`) as its own gzip NDJSON batch, under
+ * `source=shopify/account=<shop>/stream=webhook.<topic>/dt=<day>/`. The exact signed body is kept,
+ * so deliveries can be re-modelled later without Shopify.
  */
-import { appendFile, mkdir } from "node:fs/promises"
-import { join } from "node:path"
-import { Effect, Layer } from "effect"
+import { GcsObjectStore, LocalObjectStore, type ObjectStore, RawLake } from "@kura/warehouse"
+import { Effect, Layer, Stream } from "effect"
 import { WebhookSink, WebhookSinkError } from "./WebhookSink.js"
 
-/** A sink appending to `<lake>/shopify/webhooks/topic=<topic>/dt=<day>/part-<pid>.ndjson`. */
-export const makeLakeWebhookSink = (lake: string) =>
+/** The lake stream a topic's deliveries go to, e.g. `webhook.orders_create`. */
+export const webhookStreamName = (topic: string): string => `webhook.${topic.replace(/[^a-z0-9]+/gi, "_")}`
+
+/** A sink over a RawLake. */
+export const makeLakeWebhookSink = (lake: RawLake["Service"]) =>
   WebhookSink.of({
     land: (d) =>
-      Effect.tryPromise({
-        try: async () => {
-          if (lake.includes("://"))
-            throw new Error(`${lake}: remote lakes are written by @kura/warehouse (not wired yet)`)
-          const day = new Date(d.receivedAt).toISOString().slice(0, 10)
-          const dir = join(
-            lake,
-            "shopify",
-            "webhooks",
-            `topic=${d.topic.replace(/[^a-z0-9_]/gi, "_")}`,
-            `dt=${day}`
+      lake
+        .writeBatch({
+          key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
+          // Time first so batches list in arrival order; the event id makes a redelivery land as its own batch.
+          batchId: `${d.receivedAt}-${d.eventId.replace(/[^A-Za-z0-9._-]+/g, "_")}`.slice(0, 200),
+          dt: new Date(d.receivedAt).toISOString().slice(0, 10),
+          lines: Stream.make(
+            JSON.stringify({
+              topic: d.topic,
+              shop: d.shop,
+              event_id: d.eventId,
+              webhook_id: d.webhookId,
+              api_version: d.apiVersion,
+              triggered_at: d.triggeredAt ?? null,
+              received_at: new Date(d.receivedAt).toISOString(),
+              body: d.rawBody
+            })
           )
-          await mkdir(dir, { recursive: true })
-          const line = JSON.stringify({
-            topic: d.topic,
-            shop: d.shop,
-            event_id: d.eventId,
-            webhook_id: d.webhookId,
-            api_version: d.apiVersion,
-            triggered_at: d.triggeredAt ?? null,
-            received_at: new Date(d.receivedAt).toISOString(),
-            raw: d.rawBody
-          })
-          await appendFile(join(dir, `part-${process.pid}.ndjson`), `${line}\n`)
-        },
-        catch: (cause) => new WebhookSinkError({ reason: "Lake", message: String(cause), cause })
-      })
+        })
+        .pipe(
+          Effect.asVoid,
+          Effect.mapError((e) => new WebhookSinkError({ reason: "Lake", message: e.message, cause: e }))
+        )
   })
 
-/** The local-lake webhook sink layer. */
-export const layerLakeWebhookSink = (lake: string) => Layer.succeed(WebhookSink, makeLakeWebhookSink(lake))
+/** The ObjectStore for a `KURA_LAKE` value: `gs://bucket[/prefix]` or a local directory. */
+export const lakeObjectStore = (lake: string): Layer.Layer<ObjectStore> => {
+  const gcs = /^gs:\/\/([^/]+)(?:\/(.*?))?\/?$/.exec(lake)
+  if (gcs !== null) return GcsObjectStore.layer({ bucket: gcs[1]!, prefix: gcs[2] ?? "" })
+  return LocalObjectStore.layer(lake)
+}
+
+/** The webhook sink over the lake at `lake`. */
+export const layerLakeWebhookSink = (lake: string): Layer.Layer<WebhookSink> =>
+  Layer.effect(WebhookSink, Effect.map(Effect.service(RawLake), makeLakeWebhookSink)).pipe(
+    Layer.provide(RawLake.layer),
+    Layer.provide(lakeObjectStore(lake))
+  )

@@ -1,7 +1,9 @@
 /**
- * A small Prometheus registry for the app's own counters and gauges. Kept local and dependency-free
- * so /metrics works today; it can forward to @kura/core telemetry once that lands.
+ * The app's own run and webhook metrics (including gauges, which @kura/core's registry does not
+ * have), rendered together with @kura/core's `Telemetry` registry, where the clients record HTTP
+ * requests, retries, throttling and records, so /metrics is one scrape.
  */
+import { Telemetry } from "@kura/core"
 import { Context, Effect, Layer } from "effect"
 
 type Labels = Readonly<Record<string, string>>
@@ -24,7 +26,7 @@ export class Metrics extends Context.Service<
   {
     readonly increment: (name: string, help: string, labels?: Labels, by?: number) => Effect.Effect<void>
     readonly set: (name: string, help: string, labels: Labels, value: number) => Effect.Effect<void>
-    /** The Prometheus text exposition format (version 0.0.4). */
+    /** The Prometheus text exposition format (version 0.0.4), app metrics then @kura/core's. */
     readonly render: Effect.Effect<string>
   }
 >()("@kura/sync-runner/Metrics") {
@@ -49,14 +51,15 @@ export class Metrics extends Context.Service<
         }),
       set: (name, help, labels, value) =>
         Effect.sync(() => void family(name, "gauge", help).values.set(labelText(labels), { labels, value })),
-      render: Effect.sync(() => {
+      render: Effect.gen(function* () {
         const lines: Array<string> = []
         for (const [name, f] of families) {
           lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`)
           for (const { labels, value } of f.values.values())
             lines.push(`${name}${labelText(labels)} ${value}`)
         }
-        return `${lines.join("\n")}\n`
+        const core = (yield* Telemetry).toPrometheus().trim()
+        return `${[...lines, ...(core === "" ? [] : [core])].join("\n")}\n`
       })
     })
   })

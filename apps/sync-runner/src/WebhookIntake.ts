@@ -74,7 +74,7 @@ export class WebhookIntake extends Context.Service<
         Effect.catchCause((cause) =>
           Effect.all([
             // Forget the id so Shopify's own retry of this delivery is accepted again.
-            Effect.sync(() => seen.delete(delivery.eventId)),
+            Effect.sync(() => seen.delete(`${delivery.shop}/${delivery.topic}/${delivery.eventId}`)),
             metrics.increment("kura_webhooks_failed_total", "Webhook deliveries that could not be landed.", {
               topic: delivery.topic
             }),
@@ -154,7 +154,7 @@ export class WebhookIntake extends Context.Service<
         const delivery: WebhookDelivery = {
           topic,
           shop,
-          eventId: dedupKey,
+          eventId,
           webhookId,
           apiVersion: header(headers, "x-shopify-api-version") ?? "",
           triggeredAt: header(headers, "x-shopify-triggered-at"),

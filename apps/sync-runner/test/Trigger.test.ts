@@ -1,3 +1,4 @@
+import { incrementCounter, MetricNames } from "@kura/core"
 import { Effect, Option, Redacted } from "effect"
 import { OAuth2Client } from "google-auth-library"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -165,5 +166,9 @@ describe("POST /sync/:source[/:stream]", () => {
         'kura_sync_runs_total{source="demo",account="test",stream="orders",status="succeeded"} 1'
       )
       expect(text).toMatch(/kura_sync_lag_seconds\{source="demo",account="test",stream="orders"\} \d/)
+      // Metrics the clients record in @kura/core's registry are served in the same scrape.
+      Effect.runSync(incrementCounter(MetricNames.throttled, { host: "kura-matcha.myshopify.com" }, 3))
+      const again = await (await fetch(`${url}/metrics`)).text()
+      expect(again).toContain('kura_throttled_total{host="kura-matcha.myshopify.com"} 3')
     }))
 })

@@ -73,8 +73,8 @@ describe("POST /webhooks/shopify", () => {
       await eventually(() => deliveries.length === 2)
       await new Promise((r) => setTimeout(r, 100))
       expect(deliveries.map((d) => d.eventId)).toEqual([
-        "kura-matcha.myshopify.com/orders/create/98880550-7158-44d4-b7cd-2c97c8a091b5",
-        "kura-matcha.myshopify.com/orders/create/a-different-event"
+        "98880550-7158-44d4-b7cd-2c97c8a091b5",
+        "a-different-event"
       ])
     }))
 
