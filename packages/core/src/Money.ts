@@ -4,7 +4,7 @@
  * `Decimal` is a bigint of units plus a scale, so parsing, adding and comparing are exact, and
  * every lossy step (multiplying by a rate, converting to minor units) names its rounding mode.
  */
-import { Effect, Option, Schema, SchemaGetter, SchemaIssue } from "effect"
+import { Effect, Equal, Hash, Option, Schema, SchemaGetter, SchemaIssue } from "effect"
 
 /** How to round when a result has more digits than wanted. */
 export type RoundingMode =
@@ -56,8 +56,11 @@ const divRound = (n: bigint, d: bigint, mode: RoundingMode): bigint => {
 
 const DECIMAL_PATTERN = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/
 
-/** An exact decimal number: `units × 10^−scale`. Immutable. */
-export class Decimal {
+/**
+ * An exact decimal number: `units × 10^−scale`. Immutable. Implements Effect's `Equal`/`Hash`
+ * by value, so `Equal.equals(649.0, 649.00)` holds and decimals work as HashMap keys.
+ */
+export class Decimal implements Equal.Equal {
   /** Unscaled value. */
   readonly units: bigint
   /** Digits after the decimal point (>= 0). */
@@ -249,6 +252,21 @@ export class Decimal {
   /** JSON encodes as the decimal string, so no reader turns it into a float. */
   toJSON(): string {
     return this.toString()
+  }
+
+  /** Value equality for Effect's `Equal.equals`. */
+  [Equal.symbol](that: unknown): boolean {
+    return Decimal.is(that) && this.equals(that)
+  }
+
+  /** Hash consistent with value equality (649.0 and 649.00 hash alike). */
+  [Hash.symbol](): number {
+    return Hash.string(this.normalize().toString())
+  }
+
+  /** `Decimal(649.00)` in console.log and the Node REPL. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Decimal(${this.toString()})`
   }
 }
 

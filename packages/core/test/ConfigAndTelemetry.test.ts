@@ -26,7 +26,9 @@ describe("validateConfig", () => {
   it.effect("reports every missing and invalid variable at once, by name", () =>
     Effect.gen(function* () {
       const exit = yield* Effect.exit(
-        validateConfig(fields).pipe(withEnv({ PORT: "not-a-port", KURA_MODE: "sometimes", KURA_WORKERS: "many" }))
+        validateConfig(fields).pipe(
+          withEnv({ PORT: "not-a-port", KURA_MODE: "sometimes", KURA_WORKERS: "many" })
+        )
       )
       const error = failure(exit)
       assert.instanceOf(error, ConfigValidationError)

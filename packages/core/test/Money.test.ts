@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Option, Schema } from "effect"
+import { Equal, Hash, Option, Schema } from "effect"
 import {
   currencyExponent,
   Decimal,
@@ -80,6 +80,12 @@ describe("Decimal parsing", () => {
 })
 
 describe("Decimal arithmetic", () => {
+  it("implements Effect Equal/Hash by value", () => {
+    assert.isTrue(Equal.equals(d("649.0"), d("649.00")))
+    assert.strictEqual(Hash.hash(d("649.0")), Hash.hash(d("649")))
+    assert.isFalse(Equal.equals(d("649.01"), d("649")))
+  })
+
   it("has no float drift", () => {
     assert.isTrue(d("0.1").add(d("0.2")).equals(d("0.3")))
     assert.strictEqual(d("0.1").add(d("0.2")).toString(), "0.3")
