@@ -79,10 +79,10 @@ export const collectFields = (
 const fieldDef = (type: GraphQLCompositeType, name: string) =>
   isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined
 
-const record = (value: unknown): Record<string, unknown> | undefined =>
+const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined
+
+const record = (value: unknown): Record<string, unknown> | undefined => (isRecord(value) ? value : undefined)
 
 const items = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ? value : [])
 

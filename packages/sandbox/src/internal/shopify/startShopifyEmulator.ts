@@ -435,8 +435,8 @@ export const startShopifyEmulator = async (
     server.once("error", reject)
     server.listen(ctx.port, "127.0.0.1", () => resolve())
   })
-  const address = server.address() as AddressInfo
-  const baseUrl = `http://127.0.0.1:${address.port}`
+  const address: string | AddressInfo | null = server.address()
+  const baseUrl = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : ctx.port}`
   st.baseUrl = baseUrl
   const announced = new Set<number>()
 

@@ -824,8 +824,10 @@ export class InventoryItemView {
     const terms = parseSearch(args.query)
     const updated = dateRange(terms, "updated_at")
     return pageArray(
-      this.st.merchant.locations.filter((l) =>
-        inRange(updated, this.st.merchant.inventory(this.v.id, l.id).updatedAt)
+      this.st.merchant.locations.filter(
+        (l) =>
+          this.st.merchant.stocked(this.v.id, l.id) &&
+          inRange(updated, this.st.merchant.inventory(this.v.id, l.id).updatedAt)
       ),
       (l) => new InventoryLevelView(this.v, l, this.st),
       args,
