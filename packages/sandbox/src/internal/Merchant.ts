@@ -56,6 +56,13 @@ export interface GroundTruth {
     readonly suppliers: number
     readonly deletedOrders: number
     readonly malformed: { readonly shopify: number; readonly lightspeed: number; readonly stocky: number }
+    /** Payment transactions (sale, authorization, capture, refund) of live, well-formed orders. */
+    readonly transactions: number
+    /** Stocked (variant, location) pairs: the inventory levels Shopify reports. */
+    readonly inventoryLevels: number
+    readonly purchaseOrderLines: number
+    readonly stockAdjustmentItems: number
+    readonly stockTransferItems: number
   }
   /** Revenue per business date, channel and location (minor units, tax included, after discounts, before refunds). */
   readonly revenueByDay: ReadonlyArray<{

@@ -15,6 +15,7 @@ export const enumerate = (m: Merchant) => {
     posSales: 0,
     orderLines: 0,
     refunds: 0,
+    transactions: 0,
     deletedOrders: 0,
     malformedShopify: 0,
     malformedLightspeed: 0
@@ -68,6 +69,7 @@ export const enumerate = (m: Merchant) => {
     else counts.posSales++
     counts.orderLines += o.lines.length
     counts.refunds += o.refunds.length
+    counts.transactions += o.transactions.length
     const r = row(`${o.businessDate}|${o.channel}|${o.locationId}`)
     r.orders++
     r.units += o.lines.reduce((a, l) => a + l.quantity, 0)

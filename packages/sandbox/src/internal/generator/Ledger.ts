@@ -27,6 +27,7 @@ export class Ledger {
   posSales = 0
   orderLines = 0
   refunds = 0
+  transactions = 0
   deletedOrders = 0
   malformedShopify = 0
   malformedLightspeed = 0
@@ -94,6 +95,7 @@ export class Ledger {
     else this.posSales += sign
     this.orderLines += o.lines.length * sign
     this.refunds += o.refunds.length * sign
+    this.transactions += o.transactions.length * sign
     const row = this.row(o.businessDate, o.channel, o.locationId)
     row.orders += sign
     for (const line of o.lines) row.units += line.quantity * sign

@@ -375,7 +375,14 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
             shopify: led.malformedShopify,
             lightspeed: led.malformedLightspeed,
             stocky: plan.purchaseOrders.filter((p) => p.malformed).length
-          }
+          },
+          transactions: led.transactions,
+          inventoryLevels: plan.stocked.reduce((a, b) => a + b, 0),
+          purchaseOrderLines: plan.purchaseOrders
+            .filter((p) => !p.malformed)
+            .reduce((a, p) => a + p.lines.length, 0),
+          stockAdjustmentItems: plan.stockAdjustments.reduce((a, x) => a + x.items.length, 0),
+          stockTransferItems: plan.stockTransfers.reduce((a, t) => a + t.items.length, 0)
         },
         revenueByDay: led.revenueRows(),
         expectedStock,
