@@ -79,6 +79,7 @@ const runBulk = async (): Promise<{ lines: number; ms: number; url: string }> =>
 
 const measure = async (label: string, n: number, step: () => Promise<void>): Promise<void> => {
   const times: Array<number> = []
+  const cpu0 = process.cpuUsage()
   for (let i = 0; i < n; i++) {
     const t0 = performance.now()
     await step()
@@ -87,7 +88,11 @@ const measure = async (label: string, n: number, step: () => Promise<void>): Pro
   times.sort((a, b) => a - b)
   const mean = times.reduce((a, b) => a + b, 0) / times.length
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]?.toFixed(1)
-  console.log(`${label}: mean ${mean.toFixed(1)} ms, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms over ${n} pages`)
+  const cpu = process.cpuUsage(cpu0)
+  const cpuPerPage = (cpu.user + cpu.system) / 1000 / n
+  console.log(
+    `${label}: mean ${mean.toFixed(1)} ms, p50 ${at(0.5)} ms, p95 ${at(0.95)} ms over ${n} pages (${cpuPerPage.toFixed(1)} ms CPU per page, client included)`
+  )
 }
 
 test("shopify emulator latency at 100k online orders", async () => {
@@ -107,12 +112,16 @@ test("shopify emulator latency at 100k online orders", async () => {
     await res.text()
     restUrl = /<([^>]+)>; rel="next"/.exec(res.headers.get("link") ?? "")?.[1] ?? null
   })
+  const cpu0 = process.cpuUsage()
   const { lines, ms, url } = await runBulk()
+  const cpu = process.cpuUsage(cpu0)
+  const cpuMs = (cpu.user + cpu.system) / 1000
   const t0 = performance.now()
   const text = await (await fetch(url)).text()
   const downloadMs = performance.now() - t0
   console.log(
-    `bulk JSONL of every order: ${lines} lines generated in ${ms.toFixed(0)} ms (${Math.round((lines / ms) * 1000)} lines/s); ` +
+    `bulk JSONL of every order: ${lines} lines generated in ${ms.toFixed(0)} ms (${Math.round((lines / ms) * 1000)} lines/s; ` +
+      `${cpuMs.toFixed(0)} ms CPU = ${Math.round((lines / cpuMs) * 1000)} lines per CPU-second, which is what a loaded machine hides); ` +
       `downloaded ${(text.length / 1e6).toFixed(1)} MB in ${downloadMs.toFixed(0)} ms (${Math.round((lines / downloadMs) * 1000)} lines/s)`
   )
   await emulator.close()
