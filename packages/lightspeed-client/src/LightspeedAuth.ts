@@ -201,7 +201,11 @@ export const makeLightspeedAuth = (
     }
     const refreshToken = current.refreshToken
     const response = yield* RetryPolicy.withRetry(
-      { maxAttempts: config.maxAttempts, baseDelayMillis: 200, maxDelayMillis: 5_000 },
+      {
+        maxAttempts: config.maxAttempts,
+        baseDelayMillis: Math.min(200, Duration.toMillis(config.retryBaseDelay)),
+        maxDelayMillis: 5_000
+      },
       (attempt) => refreshGrant(oidcConfig, refreshToken, config.tokenUrl, attempt, timeoutMillis)
     )
     const now = yield* Clock.currentTimeMillis

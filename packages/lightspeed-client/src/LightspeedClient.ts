@@ -268,13 +268,13 @@ export const makeLightspeedClient = (
   auth: LightspeedAuth["Service"],
   limiter?: AdaptiveLimiter["Service"]
 ): LightspeedClient["Service"] => {
-  // K-Series publishes no limit: start at 10 req/s and let AIMD find the real one, under the ceiling.
+  // K-Series publishes no limit: start at `initialRequestsPerSecond` and let AIMD find the real one.
   const ceiling = config.maxRequestsPerSecond ?? 50
   const pacer =
     limiter ??
     makeAdaptiveLimiter({
-      maxRatePerSecond: ceiling,
-      initialRatePerSecond: Math.min(10, ceiling)
+      maxRatePerSecond: Math.max(ceiling, config.initialRequestsPerSecond),
+      initialRatePerSecond: config.initialRequestsPerSecond
     })
   const http: LightspeedHttp = makeLightspeedHttp(
     config,

@@ -86,8 +86,12 @@ export interface LightspeedConfig {
   readonly financialsApi: FinancialsApi
   /** Operator ceiling in requests per second across this client; null leaves only the adaptive limiter. */
   readonly maxRequestsPerSecond: number | null
+  /** Where the adaptive limiter starts (requests per second); it then adapts to 429s. */
+  readonly initialRequestsPerSecond: number
   /** Attempts per request (first try included) for retryable failures. */
   readonly maxAttempts: number
+  /** First retry backoff ceiling (doubles per attempt, full jitter, capped at 30 s). */
+  readonly retryBaseDelay: Duration.Duration
   /** Page sizes: V1 financials (≤1000), V2 sales (≤100), items (≤100), item availability (≤100). */
   readonly financialsPageSize: number
   readonly salesPageSize: number
@@ -124,7 +128,9 @@ export interface LightspeedConfigInput {
   readonly refreshWarnBefore?: Duration.Input
   readonly financialsApi?: FinancialsApi
   readonly maxRequestsPerSecond?: number | null
+  readonly initialRequestsPerSecond?: number
   readonly maxAttempts?: number
+  readonly retryBaseDelay?: Duration.Input
   readonly financialsPageSize?: number
   readonly salesPageSize?: number
   readonly itemsPageSize?: number
@@ -209,6 +215,13 @@ export const makeConfig = Effect.fnUntraced(function* (input: LightspeedConfigIn
       message: `maxRequestsPerSecond must be a positive number or null, got ${maxRps}`
     })
   }
+  const initialRps = input.initialRequestsPerSecond
+  if (initialRps !== undefined && !(initialRps > 0 && Number.isFinite(initialRps))) {
+    return yield* new LightspeedConfigError({
+      field: "initialRequestsPerSecond",
+      message: `initialRequestsPerSecond must be a positive number, got ${initialRps}`
+    })
+  }
   const config: LightspeedConfig = {
     environment,
     authVersion,
@@ -228,7 +241,12 @@ export const makeConfig = Effect.fnUntraced(function* (input: LightspeedConfigIn
     refreshWarnBefore: Duration.fromInputUnsafe(input.refreshWarnBefore ?? "3 days"),
     financialsApi: input.financialsApi ?? "v1",
     maxRequestsPerSecond: maxRps,
+    initialRequestsPerSecond: Math.min(
+      input.initialRequestsPerSecond ?? 10,
+      maxRps ?? Number.POSITIVE_INFINITY
+    ),
     maxAttempts: yield* checkRange("maxAttempts", input.maxAttempts ?? 6, 1, 50),
+    retryBaseDelay: Duration.fromInputUnsafe(input.retryBaseDelay ?? "500 millis"),
     financialsPageSize: yield* checkRange("financialsPageSize", input.financialsPageSize ?? 1000, 1, 1000),
     salesPageSize: yield* checkRange("salesPageSize", input.salesPageSize ?? 100, 1, 100),
     itemsPageSize: yield* checkRange("itemsPageSize", input.itemsPageSize ?? 100, 1, 100),

@@ -95,6 +95,24 @@ describe("LightspeedAuth", () => {
     })
   )
 
+  it.live("refreshes ahead of expiry within the configured skew, not before", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      const pair = server.issue()
+      seed(map, pair, Date.now() + 10 * 60_000)
+      const auth = yield* Effect.service(LightspeedAuth).pipe(
+        Effect.provide(authLayer(server, map, { refreshSkew: "5 minutes" }))
+      )
+      expect(Redacted.value(yield* auth.accessToken)).toBe(pair.access)
+      expect(server.stats.refreshes).toBe(0)
+      map.set(KEY, { ...map.get(KEY)!, expiresAt: Date.now() + 2 * 60_000 })
+      const next = yield* auth.accessToken
+      expect(server.stats.refreshes).toBe(1)
+      expect(Redacted.value(next)).not.toBe(pair.access)
+    })
+  )
+
   it.live("the form-encoded Basic header (openid-client default) is what V1 rejects, so it is opt-in", () =>
     Effect.gen(function* () {
       const server = yield* Effect.promise(() => fake())

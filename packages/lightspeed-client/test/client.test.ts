@@ -41,6 +41,8 @@ const setup = async (options: FakeOptions = {}, overrides: Partial<LightspeedCon
     allowInsecureRequests: true,
     tokenKey: "lightspeed:test",
     maxAttempts: 10,
+    retryBaseDelay: "20 millis",
+    initialRequestsPerSecond: 100,
     ...overrides
   }).pipe(
     Layer.provide(Layer.succeed(TokenStore, makeMemoryTokenStore(map))),

@@ -15,7 +15,7 @@ import {
   toMinorUnits
 } from "@kura/core"
 import { type Sandbox, type SandboxOptions, startSandbox } from "@kura/sandbox"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { Effect, Layer, Logger, Redacted, References, Stream } from "effect"
 import {
   addDays,
   LightspeedAuth,
@@ -71,11 +71,22 @@ const clientLayer = (
     allowInsecureRequests: true,
     tokenKey: KEY,
     maxAttempts: 12,
+    retryBaseDelay: "50 millis",
+    initialRequestsPerSecond: 60,
     ...overrides
   }).pipe(
     Layer.provide(Layer.succeed(TokenStore, makeMemoryTokenStore(map))),
     Layer.provide(HttpTransport.layer({ connectionRetryDelayMillis: 5, responseTimeoutMillis: 20_000 }))
   )
+}
+
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make((options) => void lines.push(Logger.formatJson.log(options)))
+  return {
+    lines,
+    layer: Layer.mergeAll(Logger.layer([logger]), Layer.succeed(References.MinimumLogLevel, "All"))
+  }
 }
 
 const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
@@ -212,6 +223,7 @@ describe("against @kura/sandbox", () => {
           seedTokens(map, sandbox.lightspeed.credentials.refreshToken)
           const letters: Array<DeadLetter> = []
           const out: Array<string> = []
+          const capture = captureLogs()
           yield* Effect.gen(function* () {
             const client = yield* Effect.service(LightspeedClient)
             const locations = yield* collect(client.locations)
@@ -243,8 +255,21 @@ describe("against @kura/sandbox", () => {
             }
           }).pipe(
             Effect.provide(clientLayer(sandbox, map)),
-            Effect.provide(DeadLetterSink.layerMemoryWith(letters))
+            Effect.provide(DeadLetterSink.layerMemoryWith(letters)),
+            Effect.provide(capture.layer)
           )
+          const c = sandbox.lightspeed.credentials
+          const logText = capture.lines.join("\n")
+          expect(logText).toContain("dead letters")
+          const finalTokens = map.get(KEY)
+          for (const secret of [
+            c.clientSecret,
+            c.refreshToken,
+            finalTokens ? Redacted.value(finalTokens.accessToken) : "?",
+            finalTokens?.refreshToken ? Redacted.value(finalTokens.refreshToken) : "?"
+          ]) {
+            expect(logText).not.toContain(secret)
+          }
           const report = sandbox.faultReport().lightspeed
           const faultCount = Object.values(report).reduce((a: number, b) => a + (b ?? 0), 0)
           return {

@@ -126,8 +126,9 @@ export const makeLightspeedHttp = (
     Effect.suspend(() => {
       const url = rebase(config.apiBaseUrl, pathOrUrl)
       // Only StoreError and permanent ApiErrors escape; the policy retries the rest.
-      return RetryPolicy.withRetry({ maxAttempts: config.maxAttempts }, (attempt) =>
-        once(url, query, attempt).pipe(Effect.catchTag("StoreError", (e) => Effect.die(e)))
+      return RetryPolicy.withRetry(
+        { maxAttempts: config.maxAttempts, baseDelayMillis: Duration.toMillis(config.retryBaseDelay) },
+        (attempt) => once(url, query, attempt).pipe(Effect.catchTag("StoreError", (e) => Effect.die(e)))
       ).pipe(
         Effect.catchDefect((defect) =>
           defect instanceof StoreError ? Effect.fail(defect) : Effect.die(defect)
