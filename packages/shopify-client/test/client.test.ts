@@ -22,7 +22,7 @@ describe("ShopifyClient against the sandbox emulator", () => {
 
   it("streams every order updated in a window, decoded, with exact money", async () => {
     const end = Date.now() + DAY
-    const start = end - 40 * DAY
+    const start = end - 25 * DAY
     const orders = await run(
       sb,
       Effect.gen(function* () {
@@ -131,9 +131,11 @@ describe("ShopifyClient against the sandbox emulator", () => {
       counts.items.flatMap((i) => i.inventoryLevels.flatMap((l) => l.quantities.map((q) => q.name)))
     )
     expect(names.has("on_hand") && names.has("available") && names.has("committed")).toBe(true)
-    expect(counts.pos.length).toBe(sb.merchant.purchaseOrders.filter((p) => p.system === "shopify").length)
+    expect(counts.pos.length).toBe(
+      sb.merchant.purchaseOrders.filter((p: { system: string }) => p.system === "shopify").length
+    )
     expect(counts.transfers.length).toBe(
-      sb.merchant.stockTransfers.filter((t) => t.system === "shopify").length
+      sb.merchant.stockTransfers.filter((t: { system: string }) => t.system === "shopify").length
     )
   })
 

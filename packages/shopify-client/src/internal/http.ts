@@ -194,6 +194,7 @@ export const makeExecutor = (deps: ExecutorDeps) => {
       let token = yield* auth.token
       let renewed = false
       let throttles = 0
+      let malformed = 0
       for (;;) {
         const ticket = yield* bucket.acquire(estimated)
         const response = yield* send(body, token, !isMutation).pipe(
@@ -270,6 +271,14 @@ export const makeExecutor = (deps: ExecutorDeps) => {
               ? new Http({ status: response.status, retryable: false, message: "unexpected status" })
               : httpReason(error)
           )
+        }
+        if (Option.isNone(envelope) && !isMutation && malformed < 3) {
+          // A cut-off or garbled body on a read: the query is safe to repeat.
+          malformed++
+          yield* Effect.logWarning("Shopify sent an unreadable GraphQL response; retrying").pipe(
+            Effect.annotateLogs({ operation: op, status: String(response.status) })
+          )
+          continue
         }
         if (Option.isNone(envelope)) {
           return yield* fail(

@@ -1,0 +1,162 @@
+import { BulkJobStore } from "@kura/core"
+import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Resources } from "../src/Resources.js"
+import { ShopifyBulk } from "../src/ShopifyBulk.js"
+import { ShopifyClient } from "../src/ShopifyClient.js"
+import { bulkLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
+
+const DAY = 86_400_000
+
+describe("bulk operations as durable jobs (sandbox)", () => {
+  let sb: Sandbox
+  beforeAll(async () => {
+    sb = await startSandbox({ orders: 300, historyDays: 120, timeScale: 50 })
+  })
+  afterAll(() => sb.close())
+
+  const window = () => ({ start: Date.now() - 130 * DAY, end: Date.now() + DAY })
+
+  it("exports orders with their children, identical to the paged stream", async () => {
+    const w = { start: Date.now() - 25 * DAY, end: Date.now() + DAY }
+    const { bulk, paged } = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          const c = yield* ShopifyClient
+          const bulk = yield* Stream.runCollect(
+            b.export(Resources.orders, { window: w, sliceMillis: 60 * DAY })
+          )
+          const paged = yield* Stream.runCollect(
+            c.incremental(Resources.orders, { since: w.start, until: w.end, overlapMillis: 0 })
+          )
+          return { bulk, paged }
+        }),
+        bulkLayer(sb, BulkJobStore.layerMemory)
+      )
+    )
+    const expected = expectedOrderIds(sb.merchant, w.start, w.end)
+    expect(new Set(bulk.map((o) => o.id))).toEqual(expected)
+    const byId = new Map(paged.map((o) => [o.id, o]))
+    for (const o of bulk) {
+      const p = byId.get(o.id)
+      expect(o.lineItems.map((l) => l.id).sort()).toEqual(p?.lineItems.map((l) => l.id).sort())
+      expect(o.refunds.map((r) => r.refundLineItems.length)).toEqual(
+        p?.refunds.map((r) => r.refundLineItems.length)
+      )
+      expect(o.totalPriceSet.shopMoney.amount.toString()).toBe(p?.totalPriceSet.shopMoney.amount.toString())
+    }
+  })
+
+  it("reassembles ungrouped (interleaved) output to the same records", async () => {
+    const w = window()
+    const [grouped, ungrouped] = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          const g = yield* Stream.runCollect(b.export(Resources.orders, { window: w, groupObjects: true }))
+          const u = yield* Stream.runCollect(b.export(Resources.orders, { window: w, groupObjects: false }))
+          return [g, u] as const
+        }),
+        bulkLayer(sb, BulkJobStore.layerMemory)
+      )
+    )
+    const key = (os: typeof grouped) =>
+      os
+        .map(
+          (o) =>
+            `${o.id}:${o.lineItems
+              .map((l) => l.id)
+              .sort()
+              .join(",")}:${o.shippingLines.length}`
+        )
+        .sort()
+    expect(key(ungrouped)).toEqual(key(grouped))
+  })
+
+  it("persists the job before polling and resumes it after a crash instead of starting another", async () => {
+    const memory = await Effect.runPromise(
+      Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+    )
+    const store = Layer.succeed(BulkJobStore, memory)
+    const w = window()
+    // Run 1: starts a job and "crashes" before polling it.
+    const started = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* b.start(Resources.customers, w)
+        }),
+        bulkLayer(sb, store)
+      )
+    )
+    const open = await Effect.runPromise(memory.listOpen())
+    expect(open.map((j) => j.jobId)).toContain(started.jobId)
+    const before = sb.handle.stats().bulkOperations ?? 0
+    // Run 2: finds the open job, loads its result, marks it loaded.
+    const customers = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          // An empty window after the resumed job: no new job needed.
+          return yield* Stream.runCollect(
+            b.export(Resources.customers, { window: { start: w.end, end: w.end } })
+          )
+        }),
+        bulkLayer(sb, store)
+      )
+    )
+    const paged = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const c = yield* ShopifyClient
+          return yield* Stream.runCollect(
+            c.incremental(Resources.customers, { since: w.start, until: w.end, overlapMillis: 0 })
+          )
+        }),
+        bulkLayer(sb, store)
+      )
+    )
+    expect(customers.length).toBeGreaterThan(0)
+    expect(new Set(customers.map((c) => c.id))).toEqual(new Set(paged.map((c) => c.id)))
+    expect(sb.handle.stats().bulkOperations ?? 0).toBe(before)
+    const record = await Effect.runPromise(memory.get(started.jobId))
+    expect(Option.getOrNull(record)?.state).toBe("loaded")
+    expect((await Effect.runPromise(memory.listOpen())).length).toBe(0)
+  })
+
+  it("loads partial data of a FAILED job and re-runs only the rest with a smaller window", async () => {
+    const w = window()
+    sb.faults.arm("bulk_failure", 1)
+    const orders = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* Stream.runCollect(b.export(Resources.orders, { window: w, sliceMillis: 200 * DAY }))
+        }),
+        bulkLayer(sb, BulkJobStore.layerMemory)
+      )
+    )
+    expect(sb.faults.report().shopify.bulk_failure).toBe(1)
+    const ids = new Set(orders.map((o) => o.id))
+    expect(ids).toEqual(expectedOrderIds(sb.merchant, w.start, w.end))
+  })
+
+  it("signals completion early through notifyFinished (the bulk_operations/finish webhook)", async () => {
+    const w = window()
+    const result = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          const record = yield* b.start(Resources.locations, w)
+          const waiter = yield* Effect.forkChild(b.await(record))
+          yield* Effect.sleep("100 millis")
+          yield* b.notifyFinished(record.jobId)
+          return yield* Fiber.join(waiter)
+        }),
+        bulkLayer(sb, BulkJobStore.layerMemory, {}, { pollMinMillis: 60_000, pollMaxMillis: 60_000 })
+      )
+    )
+    expect(result.operation.status).toBe("COMPLETED")
+  })
+})
