@@ -1,4 +1,6 @@
+import { parse, validate } from "graphql"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { buildShopifySchema } from "../../src/internal/shopify/schema.js"
 import { type Json, type Started, start } from "./harness.js"
 
 describe("Shopify emulator: GraphQL basics", () => {
@@ -92,5 +94,14 @@ describe("Shopify emulator: GraphQL basics", () => {
       { __typename: "Customer", firstName: customer.firstName },
       null
     ])
+  })
+
+  it("exposes the version-aware schema builder for validating client documents", () => {
+    const doc = parse(
+      "{ inventoryPurchaseOrders(first: 10) { nodes { id name lineItems(first: 5) { nodes { supplierSku } } } } }"
+    )
+    expect(validate(buildShopifySchema("2026-10"), doc)).toEqual([])
+    expect(validate(buildShopifySchema("2026-07"), doc).length).toBeGreaterThan(0)
+    expect(buildShopifySchema("unstable")).toBe(buildShopifySchema("2027-01"))
   })
 })

@@ -118,4 +118,20 @@ describe("Shopify emulator: REST Admin API", () => {
     expect(used).toBeGreaterThanOrEqual(25)
     expect(used).toBeLessThanOrEqual(36)
   })
+
+  it("supports since_id (ascending), fields, count and single orders", async () => {
+    s = await start({ orders: 120, timeScale: 100 })
+    const all = shopifyOrders(s)
+    const pivot = all[10]!
+    const res = await s.rest(`orders.json?status=any&since_id=${pivot.id}&limit=5&fields=id,name`)
+    const body: Json = await res.json()
+    expect(body.orders).toEqual(all.slice(11, 16).map((o) => ({ id: o.id, name: o.name })))
+    const count: Json = await (await s.rest("orders/count.json?status=any")).json()
+    expect(count).toEqual({ count: all.length })
+    const one: Json = await (await s.rest(`orders/${pivot.id}.json`)).json()
+    expect(one.order.id).toBe(pivot.id)
+    expect(one.order.line_items.map((l: Json) => l.sku)).toEqual(pivot.lines.map((l) => l.sku))
+    expect((await s.rest("orders/1.json")).status).toBe(404)
+    expect((await s.rest("nothing_here.json")).status).toBe(404)
+  })
 })
