@@ -6,7 +6,7 @@
  * of saturated success), never above the operator's ceiling.
  */
 import { Clock, Config, Context, Effect, Layer, Semaphore } from "effect"
-import { ApiError, retryAfterMillis } from "./ApiError.js"
+import { isApiError, retryAfterMillis } from "./ApiError.js"
 import { makeKeyed, type Slot, sleepOrWake } from "./internal/keyed.js"
 import { MetricNames, Telemetry } from "./Telemetry.js"
 
@@ -159,7 +159,7 @@ export const makeAdaptiveLimiter = (options: AdaptiveLimiterOptions): AdaptiveLi
       effect.pipe(
         Effect.tap(() => onSuccess(key)),
         Effect.tapError((error) =>
-          error instanceof ApiError && error.reason._tag === "RateLimited"
+          isApiError(error) && error.reason._tag === "RateLimited"
             ? onThrottle(key, retryAfterMillis(error))
             : Effect.void
         )

@@ -136,6 +136,16 @@ export class ApiError extends Schema.TaggedError<ApiError>()("ApiError", {
   }
 }
 
+/**
+ * True for an `ApiError`, checked by tag rather than `instanceof` so it also holds when two copies
+ * of @kura/core are loaded (ESM and CJS builds side by side).
+ */
+export const isApiError = (u: unknown): u is ApiError =>
+  typeof u === "object" &&
+  u !== null &&
+  Reflect.get(u, "_tag") === "ApiError" &&
+  typeof Reflect.get(u, "reason") === "object"
+
 /** Renders a reason as one human-readable line. */
 export const describeReason = (reason: ApiErrorReason): string => {
   const id = reason.requestId === undefined ? "" : `, request id ${reason.requestId}`

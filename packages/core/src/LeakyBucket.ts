@@ -6,7 +6,7 @@
  * process (or the merchant's other apps) share the same budget.
  */
 import { Clock, Context, Effect, Layer } from "effect"
-import { ApiError, headerValue } from "./ApiError.js"
+import { headerValue, isApiError } from "./ApiError.js"
 import { makeKeyed, type Slot, sleepOrWake, wakeUp } from "./internal/keyed.js"
 import { MetricNames, Telemetry } from "./Telemetry.js"
 
@@ -58,8 +58,7 @@ export const readBucketHeaders = (headers: Headers): BucketReading | undefined =
   }
 }
 
-const isRateLimited = (error: unknown): boolean =>
-  error instanceof ApiError && error.reason._tag === "RateLimited"
+const isRateLimited = (error: unknown): boolean => isApiError(error) && error.reason._tag === "RateLimited"
 
 const leak = (state: LeakyBucketState, now: number) => {
   const elapsed = Math.max(0, now - state.updatedAt) / 1000

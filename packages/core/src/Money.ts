@@ -54,6 +54,8 @@ const divRound = (n: bigint, d: bigint, mode: RoundingMode): bigint => {
   }
 }
 
+const DecimalBrand: unique symbol = Symbol.for("@kura/core/Decimal")
+
 const DECIMAL_PATTERN = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/
 
 /**
@@ -65,6 +67,8 @@ export class Decimal implements Equal.Equal {
   readonly units: bigint
   /** Digits after the decimal point (>= 0). */
   readonly scale: number
+  /** Brand shared by every copy of @kura/core, so `Decimal.is` works across ESM/CJS builds. */
+  readonly [DecimalBrand] = true
 
   private constructor(units: bigint, scale: number) {
     this.units = units
@@ -131,7 +135,7 @@ export class Decimal implements Equal.Equal {
 
   /** True for a `Decimal` instance. */
   static is(u: unknown): u is Decimal {
-    return u instanceof Decimal
+    return typeof u === "object" && u !== null && Reflect.get(u, DecimalBrand) === true
   }
 
   /** The same value at a larger scale (exact). */

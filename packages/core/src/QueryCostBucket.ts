@@ -7,7 +7,7 @@
  * the model is corrected on every response so it is not over-conservative either.
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect"
-import { ApiError } from "./ApiError.js"
+import { isApiError } from "./ApiError.js"
 import { makeKeyed, type Slot, sleepOrWake, wakeUp } from "./internal/keyed.js"
 import { MetricNames, Telemetry } from "./Telemetry.js"
 
@@ -210,7 +210,7 @@ export const makeQueryCostBucket = (options: QueryCostBucketOptions = {}): Query
     })
 
   const neverSent = (error: unknown) =>
-    error instanceof ApiError && error.reason._tag === "Transport" && !error.reason.mayHaveReachedServer
+    isApiError(error) && error.reason._tag === "Transport" && !error.reason.mayHaveReachedServer
 
   const withCost = <A, E, R>(
     key: string,
