@@ -12,7 +12,8 @@
  */
 
 import { createHash } from "node:crypto"
-import { DateTime, Effect, Option, Schema, Stream } from "effect"
+import { DeadLetterSink, type StoreError } from "@kura/core"
+import { Clock, DateTime, Effect, Option, Schema, Stream } from "effect"
 import { ArchiveManifest, manifestChecksums } from "./ArchiveManifest.js"
 import type { ArchiveReader } from "./ArchiveStorage.js"
 import { CsvParser, type CsvRow } from "./internal/csv.js"
@@ -23,8 +24,9 @@ import {
   purchaseItemToWire,
   purchaseOrderIdOf
 } from "./internal/csvRecords.js"
+import { type InvalidRecords, toDeadLetter } from "./internal/deadLetters.js"
 import { decodeRecord } from "./internal/decodeRecord.js"
-import { Archive, Decode, StockyError } from "./StockyError.js"
+import { Archive, Decode, InvalidConfig, StockyError } from "./StockyError.js"
 import { type StockyRecords, type StockyResourceName, StockyResources } from "./StockyResource.js"
 import { StockyTimeZone } from "./StockyTimeZone.js"
 
@@ -39,6 +41,13 @@ export interface ReadArchiveOptions {
    * `StockyTimeZone` in context (UTC unless provided).
    */
   readonly timeZone?: string | undefined
+  /**
+   * A row that does not decode fails the stream ("fail", default) or is written to the
+   * `DeadLetterSink` in context with its payload, field and file:line while the rest loads.
+   */
+  readonly invalidRecords?: InvalidRecords | undefined
+  /** Account name for dead-letter keys. Default: the manifest's `store_name`, else the location. */
+  readonly account?: string | undefined
 }
 
 /** What an archive holds for one resource. */
@@ -153,6 +162,22 @@ const pageRecords = (
     return Array.isArray(nested) ? nested : []
   })
 
+/** What to do with a record that does not decode; undefined = fail the stream. */
+type OnInvalid = ((raw: unknown, error: StockyError) => Effect.Effect<void, StoreError>) | undefined
+
+/** Decodes, or hands the failure to `onInvalid` (returning no record). */
+const decodeOrDeadLetter = <A>(
+  raw: unknown,
+  decode: Effect.Effect<A, StockyError>,
+  onInvalid: OnInvalid
+): Effect.Effect<ReadonlyArray<A>, StockyError | StoreError> =>
+  onInvalid === undefined
+    ? Effect.map(decode, (r) => [r])
+    : Effect.catch(
+        Effect.map(decode, (r): ReadonlyArray<A> => [r]),
+        (error) => Effect.as(onInvalid(raw, error), [])
+      )
+
 const idOf = (record: unknown): number | undefined => {
   const id = Reflect.get(Object(record), "id")
   return typeof id === "number" ? id : undefined
@@ -163,8 +188,9 @@ const readRaw = <R extends StockyResourceName>(
   resource: R,
   files: ReadonlyArray<string>,
   checksums: ReadonlyMap<string, string>,
-  expectedRecords: number | undefined
-): Stream.Stream<StockyRecords[R], StockyError> =>
+  expectedRecords: number | undefined,
+  onInvalid: OnInvalid
+): Stream.Stream<StockyRecords[R], StockyError | StoreError> =>
   Stream.suspend(() => {
     const seen = new Set<number>()
     let total = 0
@@ -183,13 +209,19 @@ const readRaw = <R extends StockyResourceName>(
           total += raw.length
           const out: Array<StockyRecords[R]> = []
           for (let index = 0; index < raw.length; index++) {
-            const record = yield* decodeRecord(resource, raw[index], { source: file, index })
-            const id = idOf(record)
-            if (id !== undefined) {
-              if (seen.has(id)) continue
-              seen.add(id)
+            const decoded = yield* decodeOrDeadLetter(
+              raw[index],
+              decodeRecord(resource, raw[index], { source: file, index }),
+              onInvalid
+            )
+            for (const record of decoded) {
+              const id = idOf(record)
+              if (id !== undefined) {
+                if (seen.has(id)) continue
+                seen.add(id)
+              }
+              out.push(record)
             }
-            out.push(record)
           }
           return out
         })
@@ -293,8 +325,9 @@ const readPurchaseOrdersCsv = (
   reader: ArchiveReader,
   poFile: string,
   itemsFile: string | null,
-  checksums: ReadonlyMap<string, string>
-): Stream.Stream<StockyRecords["purchase_orders"], StockyError> =>
+  checksums: ReadonlyMap<string, string>,
+  onInvalid: OnInvalid
+): Stream.Stream<StockyRecords["purchase_orders"], StockyError | StoreError> =>
   Stream.unwrap(
     Effect.gen(function* () {
       // Items are grouped by PO first: the PO file can then stream, at the cost of holding the
@@ -330,7 +363,7 @@ const readPurchaseOrdersCsv = (
           const own = items.get(key) ?? []
           used.add(key)
           const wire = { ...csvRowToWire("purchase_orders", row), purchase_items: own.map((i) => i.wire) }
-          return decodeRecord("purchase_orders", wire, { source: poFile, line }).pipe(
+          const decode = decodeRecord("purchase_orders", wire, { source: poFile, line }).pipe(
             Effect.mapError((e) => {
               if (e.reason._tag !== "Decode" || itemsFile === null) return e
               const m = ITEM_FIELD.exec(e.reason.field)
@@ -346,7 +379,9 @@ const readPurchaseOrdersCsv = (
                   )
             })
           )
+          return decodeOrDeadLetter(wire, decode, onInvalid)
         }),
+        Stream.flattenIterable,
         Stream.concat(
           Stream.fromEffectDrain(
             Effect.suspend(() => {
@@ -376,12 +411,15 @@ const readCsv = <R extends StockyResourceName>(
   reader: ArchiveReader,
   resource: R,
   file: string,
-  checksums: ReadonlyMap<string, string>
-): Stream.Stream<StockyRecords[R], StockyError> =>
+  checksums: ReadonlyMap<string, string>,
+  onInvalid: OnInvalid
+): Stream.Stream<StockyRecords[R], StockyError | StoreError> =>
   csvObjects(reader, resource, file, checksums.get(file)).pipe(
-    Stream.mapEffect(({ line, row }) =>
-      decodeRecord(resource, csvRowToWire(resource, row), { source: file, line })
-    )
+    Stream.mapEffect(({ line, row }) => {
+      const wire = csvRowToWire(resource, row)
+      return decodeOrDeadLetter(wire, decodeRecord(resource, wire, { source: file, line }), onInvalid)
+    }),
+    Stream.flattenIterable
   )
 
 /**
@@ -392,11 +430,31 @@ export const readArchive = <R extends StockyResourceName>(
   reader: ArchiveReader,
   resource: R,
   options: ReadArchiveOptions = {}
-): Stream.Stream<StockyRecords[R], StockyError> =>
+): Stream.Stream<StockyRecords[R], StockyError | StoreError> =>
   Stream.unwrap(
     Effect.gen(function* () {
       const format = options.format ?? "auto"
       const found = yield* readManifest(reader)
+      let onInvalid: OnInvalid
+      if (options.invalidRecords === "dead-letter") {
+        const sink = yield* Effect.serviceOption(DeadLetterSink)
+        if (Option.isNone(sink))
+          return yield* new StockyError({
+            reason: new InvalidConfig({
+              field: "invalidRecords",
+              detail: '"dead-letter" needs a DeadLetterSink in context; provide one or use "fail"'
+            })
+          })
+        const key = {
+          source: "stocky",
+          account: options.account ?? Option.getOrUndefined(found)?.store_name ?? reader.location,
+          stream: resource
+        }
+        onInvalid = (raw, error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (at) =>
+            sink.value.write([toDeadLetter(key, raw, error, at)])
+          )
+      }
       const manifest = options.verify === false ? Option.none<ArchiveManifest>() : found
       const zoneId = options.timeZone ?? Option.getOrUndefined(found)?.time_zone
       const zone = zoneId === undefined ? Option.none() : DateTime.zoneMakeNamed(zoneId)
@@ -414,7 +472,7 @@ export const readArchive = <R extends StockyResourceName>(
       const expected = Option.getOrUndefined(manifest)?.resources?.[resource]?.records
       if (format !== "csv") {
         const pages = yield* rawPageFiles(reader, resource)
-        if (pages.length > 0) return inZone(readRaw(reader, resource, pages, checksums, expected))
+        if (pages.length > 0) return inZone(readRaw(reader, resource, pages, checksums, expected, onInvalid))
         if (format === "raw" && !StockyResources[resource].optional)
           return yield* archiveError(
             `raw/${resource}`,
@@ -427,12 +485,12 @@ export const readArchive = <R extends StockyResourceName>(
         if (file !== null) {
           if (resource === "purchase_orders") {
             const items = findCsv(all, "purchase_order_items.csv")
-            return inZone(readPurchaseOrdersCsv(reader, file, items, checksums)) as Stream.Stream<
+            return inZone(readPurchaseOrdersCsv(reader, file, items, checksums, onInvalid)) as Stream.Stream<
               StockyRecords[R],
-              StockyError
+              StockyError | StoreError
             >
           }
-          return inZone(readCsv(reader, resource, file, checksums))
+          return inZone(readCsv(reader, resource, file, checksums, onInvalid))
         }
       }
       // An archive made by exportArchive from a deployment without transfers records that fact.

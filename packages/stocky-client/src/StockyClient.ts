@@ -7,14 +7,18 @@ import {
   AdaptiveLimiter,
   type ApiError,
   type ConfigValidationError,
+  type DeadLetter,
+  DeadLetterSink,
   HttpTransport,
   incrementCounter,
   MetricNames,
   makeAdaptiveLimiter,
   Pagination,
+  type StoreError,
   validateConfig
 } from "@kura/core"
-import { Context, DateTime, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Clock, Context, DateTime, Effect, Layer, Option, Schema, Stream } from "effect"
+import { rawId, toDeadLetter } from "./internal/deadLetters.js"
 import { decodeRecord } from "./internal/decodeRecord.js"
 import { type FetchOutcome, getJson, mentionsShutdown } from "./internal/http.js"
 import {
@@ -70,12 +74,14 @@ export interface StockyPage<R extends StockyResourceName = StockyResourceName> {
   readonly rawCount: number
   /** The page's new records, decoded. */
   readonly records: ReadonlyArray<StockyRecords[R]>
+  /** Records sent to the DeadLetterSink (with `invalidRecords: "dead-letter"`). */
+  readonly rejected: number
   /** False when the deployment does not serve this (optional) resource; then `body` is "". */
   readonly served: boolean
 }
 
-/** Everything the client can fail with. */
-export type StockyClientError = ApiError | StockyError
+/** Everything the client can fail with (StoreError only when dead-lettering). */
+export type StockyClientError = ApiError | StockyError | StoreError
 
 /** The client service. */
 export class StockyClient extends Context.Service<
@@ -165,12 +171,22 @@ const RootKey = (name: string) => Schema.Struct({ [name]: Schema.Array(Schema.Un
 /** Builds the client from validated settings. */
 export const makeStockyClient = (
   config: ResolvedStockyConfig
-): Effect.Effect<StockyClient["Service"], never, HttpTransport> =>
+): Effect.Effect<StockyClient["Service"], StockyError, HttpTransport> =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport
     // A limiter in context is shared (one pace per store across clients); otherwise the client keeps its own.
     const shared = yield* Effect.serviceOption(AdaptiveLimiter)
     const limiter = Option.getOrElse(shared, () => makeAdaptiveLimiter(config.rateLimit))
+    const sink = yield* Effect.serviceOption(DeadLetterSink)
+    if (config.invalidRecords === "dead-letter" && Option.isNone(sink))
+      return yield* stockyError(
+        new InvalidConfig({
+          field: "invalidRecords",
+          detail:
+            '"dead-letter" needs a DeadLetterSink layer (e.g. the warehouse\'s); provide one or use "fail"'
+        })
+      )
+    const deadLetters = config.invalidRecords === "dead-letter" ? Option.getOrUndefined(sink) : undefined
     const fetch = (resourcePath: string, query: Record<string, string | number | undefined>) =>
       getJson(config, limiter, resourcePath, query).pipe(Effect.provideService(HttpTransport, transport))
     const retired = (outcome: { readonly url: string; readonly evidence: string }) =>
@@ -252,6 +268,7 @@ export const makeStockyClient = (
                         body: "",
                         rawCount: 0,
                         records: [],
+                        rejected: 0,
                         served: false
                       }
                     ],
@@ -282,12 +299,32 @@ export const makeStockyClient = (
               const rawRecords: ReadonlyArray<unknown> = Array.isArray(raw) ? raw : []
               const decoded = yield* withZone(
                 Effect.forEach(rawRecords, (r, index) =>
-                  decodeRecord(resource, r, { source: outcome.url, index })
+                  Effect.result(decodeRecord(resource, r, { source: outcome.url, index }))
                 )
               )
-              const ids = decoded.map((d) => d.id)
+              // A record that does not decode still moves the cursor when its id is readable.
+              const ids = decoded.map((d, i) => (d._tag === "Success" ? d.success.id : rawId(rawRecords[i])))
               const next = advancePaging(state, ids, limit, spec.direction)
-              const records = next.fresh.map((i) => decoded[i] as StockyRecords[R])
+              const records: Array<StockyRecords[R]> = []
+              const letters: Array<DeadLetter> = []
+              for (const i of next.fresh) {
+                const result = decoded[i]
+                if (result === undefined) continue
+                if (result._tag === "Success") records.push(result.success)
+                else if (deadLetters === undefined) return yield* result.failure
+                else {
+                  const at = yield* Clock.currentTimeMillis
+                  letters.push(
+                    toDeadLetter(
+                      { source: "stocky", account: config.storeName, stream: resource },
+                      rawRecords[i],
+                      result.failure,
+                      at
+                    )
+                  )
+                }
+              }
+              if (letters.length > 0 && deadLetters !== undefined) yield* deadLetters.write(letters)
               yield* incrementCounter(MetricNames.records, { source: "stocky", resource }, records.length)
               const page: StockyPage<R> = {
                 resource,
@@ -296,6 +333,7 @@ export const makeStockyClient = (
                 body: outcome.body,
                 rawCount: rawRecords.length,
                 records,
+                rejected: letters.length,
                 served: true
               }
               if (next._tag === "Stalled")

@@ -4,6 +4,7 @@
  */
 import { type AdaptiveLimiterOptions, type RetryPolicy, registerSecret, secretConfig } from "@kura/core"
 import { Config, DateTime, Effect, Option, Redacted } from "effect"
+import type { InvalidRecords } from "./internal/deadLetters.js"
 import { InvalidConfig, StockyError } from "./StockyError.js"
 
 /** The documented base URL of Stocky's v2 API. */
@@ -35,6 +36,12 @@ export interface StockyClientOptions {
    */
   readonly rateLimit?: AdaptiveLimiterOptions | undefined
   /**
+   * A record that does not decode fails the stream ("fail", default) or goes to the core
+   * `DeadLetterSink` in context with its raw payload and reason while the rest loads
+   * ("dead-letter"; the layer then requires a DeadLetterSink).
+   */
+  readonly invalidRecords?: InvalidRecords | undefined
+  /**
    * Treat a host that no longer resolves (DNS ENOTFOUND) as "the API is gone". Default true:
    * after the shutdown the host may simply disappear.
    */
@@ -51,6 +58,7 @@ export interface ResolvedStockyConfig {
   readonly retry: RetryPolicy.RetryPolicyOptions
   readonly retiredOnDnsFailure: boolean
   readonly rateLimit: AdaptiveLimiterOptions
+  readonly invalidRecords: InvalidRecords
 }
 
 const invalid = (field: string, detail: string) =>
@@ -100,7 +108,8 @@ export const resolveStockyConfig = (
       timeZone: zone.value,
       retry: options.retry ?? {},
       retiredOnDnsFailure: options.retiredOnDnsFailure ?? true,
-      rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT
+      rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+      invalidRecords: options.invalidRecords ?? "fail"
     }
   })
 

@@ -2,6 +2,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, expect, it } from "@effect/vitest"
+import { type DeadLetter, DeadLetterSink, type StoreError } from "@kura/core"
 import { DateTime, Effect, Redacted, Stream } from "effect"
 import {
   type ArchiveReader,
@@ -50,7 +51,10 @@ const archiveOf = (files: ReadonlyMap<string, string>) => {
   return a
 }
 
-const flipStocky = <A>(s: Stream.Stream<A, StockyError>) => Effect.flip(Stream.runCollect(s))
+const flipStocky = <A>(s: Stream.Stream<A, StockyError | StoreError>) =>
+  Effect.flatMap(Effect.flip(Stream.runCollect(s)), (e) =>
+    e._tag === "StockyError" ? Effect.succeed(e) : Effect.die(e)
+  )
 
 describe("exportArchive → readArchive", () => {
   it.live("round-trips every resource to exactly the live records, with manifest counts and checksums", () =>
@@ -328,6 +332,35 @@ describe("CSV archives", () => {
       const open = archiveOf(new Map([["tax_types.csv", 'id,name\n1,"GST\n']]))
       const openError = yield* flipStocky(readArchive(open, "tax_types"))
       expect(openError.message).toMatch(/tax_types\.csv:2.*never closed/)
+    })
+  )
+
+  it.effect("dead-letter mode keeps loading and records the bad row with file:line and payload", () =>
+    Effect.gen(function* () {
+      const letters: Array<DeadLetter> = []
+      const archive = archiveOf(quirkyFiles())
+      const pos = yield* Stream.runCollect(
+        readArchive(archive, "purchase_orders", {
+          invalidRecords: "dead-letter",
+          account: "kyoto-tea.myshopify.com"
+        })
+      ).pipe(Effect.provide(DeadLetterSink.layerMemoryWith(letters)))
+      assert.deepStrictEqual(
+        pos.map((p) => p.id),
+        [43]
+      )
+      assert.strictEqual(letters.length, 1)
+      assert.strictEqual(letters[0]?.sourceId, "42")
+      assert.strictEqual(letters[0]?.origin, "csv/purchase_orders.csv:2")
+      assert.deepStrictEqual(letters[0]?.key, {
+        source: "stocky",
+        account: "kyoto-tea.myshopify.com",
+        stream: "purchase_orders"
+      })
+      expect(letters[0]?.detail).toMatch(/shipping/)
+      expect(letters[0]?.payload).toContain('"shipping":"1,200"')
+      const refused = yield* flipStocky(readArchive(archive, "suppliers", { invalidRecords: "dead-letter" }))
+      expect(refused.message).toMatch(/DeadLetterSink/)
     })
   )
 

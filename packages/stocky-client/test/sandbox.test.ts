@@ -7,7 +7,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { currencyExponent, Decimal } from "@kura/core"
+import { currencyExponent, type DeadLetter, DeadLetterSink, Decimal, HttpTransport } from "@kura/core"
 import {
   defaultMerchantOptions,
   type FaultInjectorOptions,
@@ -20,7 +20,7 @@ import {
   startStockyEmulator,
   todayUtcMidnight
 } from "@kura/sandbox"
-import { DateTime, Effect, Redacted, Stream } from "effect"
+import { DateTime, Effect, Layer, Redacted, Stream } from "effect"
 import {
   directoryReader,
   directoryWriter,
@@ -91,6 +91,9 @@ const readAll = (limit = 50) =>
   })
 
 const stockyPos = (m: Merchant) => m.purchaseOrders.filter((p) => p.system === "stocky")
+/** POs the ground truth counts that live in Shopify (not Stocky), so Stocky's share can be derived. */
+const stockyShopifyPos = (m: Merchant) =>
+  m.purchaseOrders.filter((p) => p.system !== "stocky" && !p.malformed).length
 const stockyAdjustments = (m: Merchant) => m.stockAdjustments.filter((a) => a.system === "stocky")
 
 describe("StockyClient against the sandbox emulator", () => {
@@ -240,6 +243,61 @@ describe("StockyClient against the sandbox emulator", () => {
         expect(error.reason.field).toMatch(/^purchase_items\.\d+\.quantity$/)
         expect(error.reason.source).toContain("/api/v2/purchase_orders.json")
       } else assert.fail(`expected Decode, got ${error.message}`)
+    })
+  )
+})
+
+describe("dead-lettering malformed sandbox records", () => {
+  it.live("loads the rest and dead-letters exactly the malformed POs the ground truth counts", () =>
+    Effect.gen(function* () {
+      const merchant = merchantFor(3)
+      const e = yield* emulator({}, { profile: "none" }, merchant)
+      const letters: Array<DeadLetter> = []
+      const pos = yield* listAll("purchase_orders", 10).pipe(
+        Effect.provide(
+          StockyClient.layer({
+            baseUrl: `${e.handle.baseUrl}/api/v2`,
+            storeName: e.handle.credentials.storeName,
+            apiKey: Redacted.make(e.handle.credentials.apiKey),
+            invalidRecords: "dead-letter",
+            rateLimit: { maxRatePerSecond: 1000, initialRatePerSecond: 1000 }
+          }).pipe(Layer.provide([HttpTransport.layer(), DeadLetterSink.layerMemoryWith(letters)]))
+        )
+      )
+      const truth = merchant.groundTruth().counts
+      assert.strictEqual(truth.malformed.stocky, 3)
+      assert.strictEqual(letters.length, truth.malformed.stocky)
+      assert.strictEqual(pos.length, truth.purchaseOrders - stockyShopifyPos(merchant))
+      const malformedIds = stockyPos(merchant)
+        .filter((p) => p.malformed)
+        .map((p) => String(p.id))
+        .sort()
+      assert.deepStrictEqual(letters.map((l) => l.sourceId).sort(), malformedIds)
+      for (const letter of letters) {
+        assert.deepStrictEqual(letter.key, {
+          source: "stocky",
+          account: e.handle.credentials.storeName,
+          stream: "purchase_orders"
+        })
+        expect(letter.detail).toMatch(/purchase_items\.\d+\.quantity/)
+        expect(letter.origin).toMatch(/purchase_orders\.json\?.*#\d+$/)
+        expect(letter.payload).toContain('"quantity":"abc"')
+      }
+    })
+  )
+
+  it.live("without a DeadLetterSink the layer refuses dead-letter mode with the fix", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(
+        Layer.build(
+          StockyClient.layerTest({
+            storeName: "a.myshopify.com",
+            apiKey: Redacted.make("k"),
+            invalidRecords: "dead-letter"
+          })
+        ).pipe(Effect.scoped)
+      )
+      expect(error.message).toMatch(/invalidRecords.*DeadLetterSink/)
     })
   )
 })

@@ -47,18 +47,23 @@ export const pageQuery = (state: PagingState): Record<string, number> =>
     : { offset: state.position.offset }
 
 /**
- * Advances after a page whose record ids are `ids` (in page order). Returns the indexes into
- * `ids` of records to emit (first occurrence of each new id) and the next state.
+ * Advances after a page whose record ids are `ids` (in page order; `undefined` for a record whose
+ * id could not be read, which is always passed on and never moves the cursor). Returns the
+ * indexes into `ids` of records to emit (first occurrence of each new id) and the next state.
  */
 export const advancePaging = (
   state: PagingState,
-  ids: ReadonlyArray<number>,
+  ids: ReadonlyArray<number | undefined>,
   limit: number,
   direction: "asc" | "desc"
 ): PageStep => {
   const fresh: Array<number> = []
   for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as number
+    const id = ids[i]
+    if (id === undefined) {
+      fresh.push(i)
+      continue
+    }
     if (!state.seen.has(id)) {
       state.seen.add(id)
       fresh.push(i)
@@ -90,8 +95,10 @@ export const advancePaging = (
       }
     }
 
-  let cursor = ids[0] as number
-  for (const id of ids) cursor = direction === "asc" ? Math.max(cursor, id) : Math.min(cursor, id)
+  const known = ids.filter((id): id is number => id !== undefined)
+  if (known.length === 0) return fallBack("a full page held no readable ids")
+  let cursor = known[0] as number
+  for (const id of known) cursor = direction === "asc" ? Math.max(cursor, id) : Math.min(cursor, id)
   if (state.cursorsUsed.has(cursor)) return fallBack(`since_id ${cursor} was already used`)
   state.cursorsUsed.add(cursor)
   return {
