@@ -144,7 +144,8 @@ describe("Shopify emulator: bulk operations", () => {
   })
 
   it("fails with INTERNAL_SERVER_ERROR and a partialDataUrl holding a prefix of the lines", async () => {
-    s = await start({ orders: 150 })
+    // More than one 500-root page, so the partial file is cut at a page boundary.
+    s = await start({ orders: 1100, timeScale: 50 })
     const full = await poll(s, (await runBulk(s)).bulkOperation.id, ["COMPLETED"])
     const fullLines = (await download(full.url)).lines
     s.faults.arm("bulk_failure")

@@ -89,6 +89,8 @@ describe("Shopify emulator: query cost and the leaky bucket", () => {
     })
     const r = await s.gql("{ orders(first: 60) { nodes { id } } }")
     expect(r.status).toBe(429)
+    // 62 requested, 50 available, 1 point/s → 12 s until it would fit.
+    expect(Number(r.headers.get("retry-after"))).toBeCloseTo(12, 1)
     expect(r.body.errors?.[0].extensions.code).toBe("THROTTLED")
     expect(r.body.extensions.cost.actualQueryCost).toBeNull()
     expect(r.body.extensions.cost.throttleStatus.maximumAvailable).toBe(50)

@@ -271,6 +271,8 @@ export class BulkOperations {
     const fd = fs.openSync(file, "w")
     let bytes = 0
     let objects = 0
+    // (lines, bytes) at each page boundary: a failed job's partial file is a byte prefix.
+    const checkpoints: Array<readonly [number, number]> = []
     let roots = 0
     const root = new QueryRootView()
     const resolver: unknown = Reflect.get(root, compiled.rootField)
@@ -293,6 +295,7 @@ export class BulkOperations {
         if (out.length > 0) {
           const chunk = `${out.join("\n")}\n`
           bytes += fs.writeSync(fd, chunk)
+          checkpoints.push([objects, bytes])
         }
         op.rootObjectCount = roots
         op.objectCount = Math.min(objects, this.simulated(op))
@@ -345,16 +348,27 @@ export class BulkOperations {
       op.file = null
     } else if (fail) {
       const partial = path.join(this.dir, `bulk-${op.id}-partial.jsonl`)
-      const text = fs.readFileSync(file, "utf8")
-      const lines = text.split("\n").filter((l) => l !== "")
-      const keep = Math.floor(lines.length / 2)
-      fs.writeFileSync(
-        partial,
-        lines
-          .slice(0, keep)
-          .map((l) => `${l}\n`)
-          .join("")
-      )
+      const half = checkpoints.find(([n]) => n >= objects / 2 && n < objects)
+      let keep: number
+      if (half !== undefined) {
+        // Large outputs: cut at a page boundary without reading the file back.
+        fs.copyFileSync(file, partial)
+        fs.truncateSync(partial, half[1])
+        keep = half[0]
+      } else {
+        const lines = fs
+          .readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+        keep = Math.floor(lines.length / 2)
+        fs.writeFileSync(
+          partial,
+          lines
+            .slice(0, keep)
+            .map((l) => `${l}\n`)
+            .join("")
+        )
+      }
       op.partialFile = partial
       op.status = "FAILED"
       op.errorCode = "INTERNAL_SERVER_ERROR"

@@ -16,6 +16,7 @@ import {
   validate
 } from "graphql"
 import { type CostContext, operationCost } from "./cost.js"
+import { floatString } from "./format.js"
 import type { LeakyBucket } from "./LeakyBucket.js"
 import { MutationRootView, QueryRootView } from "./RootView.js"
 import type { ShopifyState } from "./ShopifyState.js"
@@ -202,6 +203,13 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
   return { status: 200, body: shopifyJson(out), mutated: op.operation === "mutation" }
 }
 
+/** Seconds until `requested` points are available again (at least 1 s of real time, scaled). */
+const retryAfter = (st: ShopifyState, bucket: LeakyBucket, requested: number): string => {
+  const missing = Math.max(0, requested - bucket.available(st.clock.now()))
+  const seconds = Math.max(missing / bucket.perSecond, 1 / st.clock.timeScale)
+  return floatString(Number(seconds.toFixed(3)))
+}
+
 /** The documented THROTTLED answer (status 200 by default, 429 when configured). */
 export const throttledResponse = (
   st: ShopifyState,
@@ -218,5 +226,7 @@ export const throttledResponse = (
     ],
     extensions: costBlock(st, bucket, requested, null)
   }),
-  ...(st.options.throttledStatus === 429 ? { headers: { "Retry-After": "1.0" } } : {})
+  ...(st.options.throttledStatus === 429
+    ? { headers: { "Retry-After": retryAfter(st, bucket, requested) } }
+    : {})
 })
