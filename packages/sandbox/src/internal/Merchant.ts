@@ -148,6 +148,9 @@ export interface Merchant {
   /** Whether the variant is stocked at the location (the café stocks only café items). */
   stocked(variantId: number, locationId: number): boolean
 
+  /** Increases whenever mutate, createOrders or deleteOrders changes anything (cache key for emulators). */
+  readonly revision: number
+
   /** What a correct pipeline must end with, given all mutations so far. */
   groundTruth(): GroundTruth
 }

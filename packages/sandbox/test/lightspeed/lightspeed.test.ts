@@ -221,6 +221,39 @@ describe("Lightspeed K-Series emulator", () => {
         next = body._links.nextPage?.href
         pages++
       }
+      // A page token used without the server's continuation cache (a fresh emulator) gives the same page.
+      const first = (await get(`/f/finance/${bl()}/financials/${from}/${to}?pageSize=7`)).body as {
+        _links: { nextPage?: { href: string } }
+      }
+      const secondUrl = new URL(first._links.nextPage?.href ?? "")
+      const warm = (await get(`${secondUrl.pathname}${secondUrl.search}`)).body.sales as Array<Sale>
+      const fresh = await startLightspeedEmulator({
+        merchant,
+        faults: makeFaultInjector({ profile: "none", seed: 1 }),
+        clock: makeClock(1),
+        port: 0,
+        options: { rateLimit: null }
+      })
+      try {
+        const tr = await fetch(fresh.credentials.tokenUrl, {
+          method: "POST",
+          headers: {
+            authorization: basic(fresh.credentials.clientId, fresh.credentials.clientSecret),
+            "content-type": "application/x-www-form-urlencoded"
+          },
+          body: form({ grant_type: "refresh_token", refresh_token: fresh.credentials.refreshToken })
+        })
+        const ft = ((await tr.json()) as { access_token: string }).access_token
+        const cold = (await (
+          await fetch(`${fresh.baseUrl}${secondUrl.pathname}${secondUrl.search}`, {
+            headers: { authorization: `Bearer ${ft}` }
+          })
+        ).json()) as { sales: Array<Sale> }
+        expect(cold.sales.map((s) => s.accountFiscId)).toEqual(warm.map((s) => s.accountFiscId))
+        expect(warm.length).toBe(7)
+      } finally {
+        await fresh.close()
+      }
       const all = (await get(`/f/finance/${bl()}/financials/${from}/${to}?pageSize=1000`)).body
         .sales as Array<Sale>
       expect(pages).toBeGreaterThan(3)

@@ -64,6 +64,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
   const deletions: Array<{ orderId: number; at: number }> = []
   let ledger: Ledger | undefined
   let generation = 0
+  let revision = 0
 
   // Malformed orders: spread evenly over each channel, chosen once (k is small).
   const malformed = new Set<number>()
@@ -199,6 +200,9 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
     get orderCount() {
       return count()
     },
+    get revision() {
+      return revision
+    },
     orderAt,
     orderIndexAtOrAfter(t: number): number {
       let lo = 0
@@ -279,6 +283,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         picked.add(probe)
       }
       const touched = [...picked].sort((a, b) => a - b)
+      if (touched.length > 0) revision++
       for (const i of touched) change(i, now, rng)
       return touched
     },
@@ -297,6 +302,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         else posRank++
         const index = count() - 1
         out.push(index)
+        revision++
         const o = orderAt(index)
         if (o !== undefined) ledger?.add(o, 1)
         t += 1 + rng.int(1000)
@@ -327,6 +333,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         const after = orderAt(i)
         if (after !== undefined) ledger?.add(after, 1)
         out.push(i)
+        revision++
       }
       return out.sort((a, b) => a - b)
     },

@@ -31,6 +31,13 @@ export interface FeedCursor {
   readonly seq: number
 }
 
+/** Where a paged query stopped scanning, so its next page does not scan again. */
+export interface FeedResume {
+  readonly scanIndex: number
+  readonly pending: ReadonlyArray<FeedRecord>
+  readonly revision: number
+}
+
 /** API generation being served. */
 export type FinancialVersion = "v1" | "v2"
 
@@ -85,7 +92,9 @@ export class SaleFeed {
   /**
    * Up to `limit` records with effective time in [from, to) after `cursor`, sorted by time then
    * seq. Work is bounded by the page, not by history: the scan starts one refund-lag before the
-   * cursor and stops as soon as no later sale can produce an earlier record.
+   * cursor and stops as soon as no later sale can produce an earlier record. `resume` (returned by
+   * the previous page of the same query) skips that look-back: scanning continues where it
+   * stopped, with the records already found beyond the page.
    */
   page(
     location: Location,
@@ -93,15 +102,21 @@ export class SaleFeed {
     from: number,
     to: number,
     cursor: FeedCursor | null,
-    limit: number
-  ): { readonly records: ReadonlyArray<FeedRecord>; readonly more: boolean } {
+    limit: number,
+    resume: FeedResume | null = null
+  ): {
+    readonly records: ReadonlyArray<FeedRecord>
+    readonly more: boolean
+    readonly resume: FeedResume | null
+  } {
     const m = this.merchant
     const start = Math.max(from, cursor?.effectiveAt ?? from)
-    const found: Array<FeedRecord> = []
+    const valid = resume !== null && resume.revision === m.revision
+    const found: Array<FeedRecord> = valid ? resume.pending.filter((r) => after(r, cursor)) : []
     const local: Array<FeedRecord> = []
     const n = m.orderCount
     let stoppedEarly = false
-    let i = m.orderIndexAtOrAfter(start - m.maxBasePosUpdateLagMs)
+    let i = valid ? resume.scanIndex : m.orderIndexAtOrAfter(start - m.maxBasePosUpdateLagMs)
     for (let step = 0; i < n; i++, step++) {
       if (m.orderChannelAt(i) !== "pos") continue
       const o = m.orderAt(i)
@@ -109,7 +124,6 @@ export class SaleFeed {
       if (o.createdAt >= to) break
       if (step % 128 === 0 && found.length > limit) {
         found.sort(byTime)
-        found.length = limit + 1
         if (o.createdAt > (found[limit]?.effectiveAt ?? Infinity)) {
           stoppedEarly = true
           break
@@ -122,6 +136,7 @@ export class SaleFeed {
         if (r.effectiveAt >= from && r.effectiveAt < to && after(r, cursor)) found.push(r)
     }
     if (version === "v2") {
+      const seen = new Set(found.map((r) => r.seq))
       for (const idx of m.mutatedOrderIndexes(from, Infinity)) {
         const o = m.orderAt(idx)
         if (o === undefined || o.channel !== "pos" || o.locationId !== location.id) continue
@@ -134,13 +149,16 @@ export class SaleFeed {
             effectiveAt: r.createdAt,
             closedAt: r.createdAt
           }
-          if (rec.effectiveAt >= from && rec.effectiveAt < to && after(rec, cursor)) found.push(rec)
+          if (rec.effectiveAt >= from && rec.effectiveAt < to && after(rec, cursor) && !seen.has(rec.seq))
+            found.push(rec)
         })
       }
     }
     found.sort(byTime)
-    const more = stoppedEarly || found.length > limit
-    return { records: found.slice(0, limit), more }
+    const records = found.slice(0, limit)
+    const pending = found.slice(limit)
+    const more = stoppedEarly || pending.length > 0
+    return { records, more, resume: more ? { scanIndex: i, pending, revision: m.revision } : null }
   }
 
   /** Renders a record in the version's field names. */

@@ -22,7 +22,7 @@ import {
   percent
 } from "./format.js"
 import { OAuthServer, parseBasic } from "./OAuthServer.js"
-import { type FeedCursor, SaleFeed } from "./SaleFeed.js"
+import { type FeedCursor, type FeedResume, SaleFeed } from "./SaleFeed.js"
 
 /** Knobs for the K-Series emulator; UNCONFIRMED behaviours are configurable here. */
 export interface LightspeedEmulatorOptions {
@@ -134,6 +134,16 @@ export const startLightspeedEmulator = async (
   const businessId = 987654321
   const businessName = "Kura Foods Kyoto"
   const buckets = new Map<string, Bucket>()
+  // Continuations of paged range queries, keyed by query + page token (bounded, oldest evicted).
+  const resumes = new Map<string, FeedResume>()
+  const remember = (key: string, state: FeedResume | null) => {
+    if (state === null) return
+    resumes.set(key, state)
+    if (resumes.size > 256) {
+      const oldest = resumes.keys().next().value
+      if (oldest !== undefined) resumes.delete(oldest)
+    }
+  }
   const stats = {
     requests: 0,
     tokenRequests: 0,
@@ -344,14 +354,25 @@ export const startLightspeedEmulator = async (
         if (rec === undefined) return badRequest(res, { message: `Invalid nextPageToken: ${tok}` })
         cursor = { effectiveAt: rec.effectiveAt, seq: rec.seq }
       }
-      const { records, more } = feed.page(loc, "v1", from, to, cursor, pageSize)
+      const queryKey = `v1|${loc.id}|${from}|${to}|${pageSize}|`
+      const { records, more, resume } = feed.page(
+        loc,
+        "v1",
+        from,
+        to,
+        cursor,
+        pageSize,
+        resumes.get(`${queryKey}${tok ?? ""}`) ?? null
+      )
       stats.salesServed += records.length
       const self = `${baseUrl}${path}${url.search}`
       const links: Record<string, unknown> = { self: { href: self, templated: true } }
       const last = records[records.length - 1]
       if (more && last !== undefined) {
         const next = new URL(self)
-        next.searchParams.set("nextPageToken", `A${codeOf(loc)}.${last.seq}`)
+        const nextToken = `A${codeOf(loc)}.${last.seq}`
+        remember(`${queryKey}${nextToken}`, resume)
+        next.searchParams.set("nextPageToken", nextToken)
         links.nextPage = { href: next.toString(), templated: true }
       }
       return sendJson(
@@ -429,14 +450,27 @@ export const startLightspeedEmulator = async (
         if (decoded === null || t === null) return badRequest(res, { error: `Invalid nextPageToken: ${tok}` })
         cursor = { effectiveAt: t, seq: Number(decoded[2]) }
       }
-      const { records, more } = feed.page(loc, "v2", from, to, cursor, pageSize)
+      // `to` defaults to now, so open-ended queries get a new key per request (no stale resume).
+      const queryKey = `v2|${loc.id}|${from}|${to}|${pageSize}|`
+      const { records, more, resume } = feed.page(
+        loc,
+        "v2",
+        from,
+        to,
+        cursor,
+        pageSize,
+        resumes.get(`${queryKey}${tok ?? ""}`) ?? null
+      )
       stats.salesServed += records.length
       const last = records[records.length - 1]
       const body: Record<string, unknown> = {
         sales: records.map((r) => feed.render(r, "v2", include, loc, codeOf(loc)))
       }
-      if (more && last !== undefined)
-        body.nextPageToken = Buffer.from(`${iso(last.effectiveAt)}#${last.seq}`).toString("base64")
+      if (more && last !== undefined) {
+        const nextToken = Buffer.from(`${iso(last.effectiveAt)}#${last.seq}`).toString("base64")
+        remember(`${queryKey}${nextToken}`, resume)
+        body.nextPageToken = nextToken
+      }
       return sendJson(res, 200, body, {}, fault)
     }
 
