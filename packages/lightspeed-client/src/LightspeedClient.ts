@@ -20,8 +20,10 @@ import {
 import { Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import { Business, type LocationInfo, locationsOf } from "./Business.js"
 import {
+  addDays,
   type BusinessDay,
   businessDateAt,
+  cutoverOf,
   datesBetween,
   isIsoDate,
   isoInstant,
@@ -30,7 +32,7 @@ import {
 import type { TaxRate } from "./Fields.js"
 import { PaymentMethod, TaxRateInfo } from "./Financials.js"
 import { Item, ItemAvailability } from "./Item.js"
-import { type GetResult, type LightspeedHttp, makeLightspeedHttp } from "./internal/http.js"
+import { type GetResult, type LightspeedHttp, makeLightspeedHttp, rebase } from "./internal/http.js"
 import { LightspeedAuth } from "./LightspeedAuth.js"
 import type { FinancialsApi, LightspeedConfigInput } from "./LightspeedConfig.js"
 import { LightspeedConfigError } from "./LightspeedConfig.js"
@@ -166,9 +168,9 @@ export class LightspeedClient extends Context.Service<
    * no OAuth, in-memory everything. Provide `HttpTransport`.
    */
   static readonly layerTest = (
-    input: Partial<LightspeedConfigInput> & { readonly apiBaseUrl: string }
+    input: Partial<LightspeedConfigInput> & { readonly apiBaseUrl: string; readonly accessToken?: string }
   ): Layer.Layer<LightspeedClient | LightspeedAuth, LightspeedConfigError, HttpTransport> =>
-    Layer.provideMerge(LightspeedClient.layerNoDeps, LightspeedAuth.layerTest()).pipe(
+    Layer.provideMerge(LightspeedClient.layerNoDeps, LightspeedAuth.layerTest(input.accessToken)).pipe(
       Layer.provide(
         LightspeedConfigService.layer({
           clientId: "test-client",
@@ -339,6 +341,16 @@ export const makeLightspeedClient = (
 
   const location = (id: string) => encodeURIComponent(id)
 
+  /** A server that hands back the page we just read would loop forever: fail loudly instead. */
+  const repeatedCursor = (result: GetResult, field: string) =>
+    Effect.fail(
+      decodeError(
+        result.response.request,
+        `${field} points at the page just read; stopping instead of looping (report this to Lightspeed)`,
+        result.response.body
+      )
+    )
+
   const businesses: Stream.Stream<Business, LightspeedError> = Stream.paginate(0, (page: number) =>
     Effect.gen(function* () {
       const size = 1000
@@ -452,19 +464,25 @@ export const makeLightspeedClient = (
     Stream.unwrap(
       Effect.gen(function* () {
         const from = yield* checkDate(options.from, "from")
-        let to: string
-        if (options.to !== undefined) {
-          to = yield* checkDate(options.to, "to")
-        } else {
-          const zone = options.timeZone ?? (yield* timeZoneOf(businessLocationId))
-          const now = yield* Clock.currentTimeMillis
-          // Without a known cutover, midnight: at worst one extra (empty, non-final) day is read.
-          to = businessDateAt(now, zone)
-        }
         const read = dayBy(config.financialsApi)
-        return Stream.fromIterable(datesBetween(from, to)).pipe(
-          Stream.mapEffect((date) => read(businessLocationId, date))
-        )
+        const readAll = (dates: ReadonlyArray<string>) =>
+          Stream.fromIterable(dates).pipe(Stream.mapEffect((date) => read(businessLocationId, date)))
+        if (options.to !== undefined) {
+          const to = yield* checkDate(options.to, "to")
+          return readAll(datesBetween(from, to))
+        }
+        const zone = options.timeZone ?? (yield* timeZoneOf(businessLocationId))
+        const now = yield* Clock.currentTimeMillis
+        // Midnight is the latest a business day can start (cutovers are early-morning hours), so
+        // no date after this one has begun yet.
+        if (from > businessDateAt(now, zone)) return Stream.empty
+        // The first day tells the cutover (`nextStartOfDayAsIso8601`); today's business date follows from it.
+        const first = yield* read(businessLocationId, from)
+        const cutover =
+          first.nextStartOfDay === null ? undefined : (cutoverOf(first.nextStartOfDay) ?? undefined)
+        const to = businessDateAt(now, zone, cutover)
+        if (from > to) return Stream.empty
+        return Stream.concat(Stream.make(first), readAll(datesBetween(addDays(from, 1), to)))
       })
     )
 
@@ -494,6 +512,9 @@ export const makeLightspeedClient = (
                     const next = envelope._links?.nextPage?.href
                     const more =
                       next !== undefined && next !== null && next !== "" && (envelope.sales?.length ?? 0) > 0
+                    if (more && rebase(config.apiBaseUrl, next) === rebase(config.apiBaseUrl, url)) {
+                      return yield* repeatedCursor(result, "_links.nextPage")
+                    }
                     return [sales, more ? Option.some(next) : Option.none<string>()] as const
                   })
               ),
@@ -529,6 +550,9 @@ export const makeLightspeedClient = (
                   const next = envelope.nextPageToken
                   const more =
                     next !== undefined && next !== null && next !== "" && (envelope.sales?.length ?? 0) > 0
+                  if (more && Option.getOrUndefined(token) === next) {
+                    return yield* repeatedCursor(result, "nextPageToken")
+                  }
                   return [page, more ? Option.some(Option.some(next)) : Option.none()] as const
                 })
               ),

@@ -261,4 +261,33 @@ describe("LightspeedClient", () => {
       void Chunk
     })
   )
+
+  it.live("a server that repeats its page cursor fails loudly instead of looping", () =>
+    Effect.gen(function* () {
+      const { layer } = yield* Effect.promise(() => setup({ stuckNextPageToken: true, salesPerDay: 60 }))
+      const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(layer))
+      const error = yield* Effect.flip(
+        collect(client.sales(TOKYO, { from: "2024-03-01T00:00:00Z", to: "2024-03-11T00:00:00Z" }))
+      )
+      expect(error.message).toContain("nextPageToken points at the page just read")
+    })
+  )
+
+  it.live("layerTest gives a client with a fixed token against any server", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => startFake())
+      servers.push(server)
+      const { access } = server.issue()
+      const client = yield* Effect.service(LightspeedClient).pipe(
+        Effect.provide(
+          LightspeedClient.layerTest({ apiBaseUrl: server.baseUrl, accessToken: access }).pipe(
+            Layer.provide(HttpTransport.layer())
+          )
+        )
+      )
+      const day = yield* client.salesDaily(CAFE, "2024-03-10")
+      expect(day.sales.length).toBe(7)
+      expect(server.stats.refreshes).toBe(0)
+    })
+  )
 })

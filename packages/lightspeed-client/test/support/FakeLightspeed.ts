@@ -22,6 +22,8 @@ export interface FakeOptions {
   readonly itemsCount?: number
   /** Which sale index (per location) to render malformed, if any. */
   readonly malformedSale?: { readonly date: string; readonly index: number }
+  /** A broken server: V2 always returns the first page's nextPageToken. */
+  readonly stuckNextPageToken?: boolean
 }
 
 export interface FakeServer {
@@ -368,7 +370,10 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
       const size = Math.min(100, Number(q.get("pageSize") ?? 50))
       const tokenText = q.get("nextPageToken")
       const all = allSales(m[1]!, from, to, false)
-      const start = tokenText === null ? 0 : Number(Buffer.from(tokenText, "base64").toString("utf8"))
+      const start =
+        tokenText === null || options.stuckNextPageToken
+          ? 0
+          : Number(Buffer.from(tokenText, "base64").toString("utf8"))
       const page = all.slice(start, start + size)
       return json(res, 200, {
         sales: page.map((s) => s.sale),
