@@ -1,0 +1,50 @@
+/**
+ * The cross-channel item link: each source variant mapped to one canonical SKU, by normalised
+ * SKU, falling back to barcode, with manual overrides winning.
+ */
+import type { MapContext } from "./Mapper.js"
+import type { CanonicalRow } from "./Tables.js"
+
+/** Canonical form of a SKU: trimmed, upper-case, inner whitespace collapsed. */
+export const normalizeSku = (sku: string): string => sku.trim().replace(/\s+/g, " ").toUpperCase()
+
+/** A manual link: this variant of this source is that SKU. */
+export interface SkuOverride {
+  readonly source: string
+  readonly sourceAccount: string
+  readonly variantId: string
+  readonly sku: string
+}
+
+/** Builds `sku_map` rows for variants; variants with neither SKU, barcode nor override are skipped. */
+export const buildSkuMap = (
+  variants: ReadonlyArray<CanonicalRow<"variants">>,
+  overrides: ReadonlyArray<SkuOverride>,
+  ctx: Pick<MapContext, "syncedAt" | "batchId">
+): ReadonlyArray<CanonicalRow<"sku_map">> => {
+  const manual = new Map(
+    overrides.map((o) => [`${o.source}|${o.sourceAccount}|${o.variantId}`, normalizeSku(o.sku)])
+  )
+  return variants.flatMap((v): ReadonlyArray<CanonicalRow<"sku_map">> => {
+    const override = manual.get(`${v.source}|${v.source_account}|${v.source_id}`)
+    const bySku = v.sku !== null && v.sku.trim() !== "" ? normalizeSku(v.sku) : undefined
+    const byBarcode = v.barcode !== null && v.barcode.trim() !== "" ? v.barcode.trim() : undefined
+    const sku = override ?? bySku ?? byBarcode
+    if (sku === undefined) return []
+    return [
+      {
+        source: v.source,
+        source_account: v.source_account,
+        source_id: v.source_id,
+        updated_at: v.updated_at,
+        _synced_at: ctx.syncedAt,
+        _batch_id: ctx.batchId,
+        _deleted_at: v._deleted_at,
+        variant_id: v.source_id,
+        sku,
+        source_sku: v.sku,
+        match_method: override !== undefined ? "manual" : bySku !== undefined ? "sku" : "barcode"
+      }
+    ]
+  })
+}
