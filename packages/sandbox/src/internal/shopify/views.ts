@@ -92,8 +92,12 @@ export const pageArray = <T, N>(
   view: (t: T) => N,
   args: PageArgs,
   ctx: RequestContext
-): Connection<N> =>
-  pageIndexed(
+): Connection<N> => {
+  // Bulk output reads only `nodes` of nested connections: skip paging and cursors entirely.
+  if (ctx.bulk && (args.reverse ?? false) === false && args.after == null) {
+    return connectionOf(items.map(view), () => "", false, false)
+  }
+  return pageIndexed(
     items.length,
     (i) => items[i],
     () => true,
@@ -101,6 +105,7 @@ export const pageArray = <T, N>(
     args,
     ctx.bulk
   )
+}
 
 const restockType = (restock: boolean): string => (restock ? "RETURN" : "NO_RESTOCK")
 
