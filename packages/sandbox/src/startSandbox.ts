@@ -107,6 +107,8 @@ export interface Sandbox {
   createOrders(count: number): ReadonlyArray<number>
   /** Deletes `count` online orders now; fires orders/delete webhooks. */
   deleteOrders(count: number): ReadonlyArray<number>
+  /** Resolves when no Shopify webhook delivery or retry is pending (handy in tests). */
+  webhooksIdle(): Promise<void>
   /** Faults injected so far, per API and kind. */
   faultReport(): Readonly<Record<SandboxApi, Readonly<Partial<Record<FaultKind, number>>>>>
   /** Per-API figures (requests served, token refresh reuse attempts, throttles, ...). */
@@ -201,6 +203,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         shopify.notifyOrdersChanged(deleted, "delete")
         return deleted
       },
+      webhooksIdle: () => shopify.webhooksIdle(),
       faultReport: () => faults.report(),
       stats: () => ({ shopify: shopify.stats(), lightspeed: lightspeed.stats(), stocky: stocky.stats() }),
       close: async () => {

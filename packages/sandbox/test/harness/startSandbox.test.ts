@@ -1,3 +1,5 @@
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../src/startSandbox.js"
 
@@ -65,6 +67,61 @@ describe("startSandbox", () => {
     expect(after.onlineOrders + after.posSales).toBe(afterMutate.onlineOrders + afterMutate.posSales + 10 - 3)
     expect(after.deletedOrders).toBe(afterMutate.deletedOrders + 3)
     expect(sb.merchant.deletions().length).toBe(after.deletedOrders)
+  })
+
+  it("fires Shopify webhooks for createOrders and deleteOrders", async () => {
+    const received: Array<{ topic: string; body: { id: number } }> = []
+    const server = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => {
+        received.push({
+          topic: String(req.headers["x-shopify-topic"]),
+          body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as { id: number }
+        })
+        res.writeHead(200).end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`
+    try {
+      for (const topic of ["ORDERS_CREATE", "ORDERS_DELETE"]) {
+        const res = await fetch(
+          `${sb.shopify.baseUrl}/admin/api/${sb.shopify.credentials.apiVersion}/graphql.json`,
+          {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "x-shopify-access-token": sb.shopify.credentials.accessToken
+            },
+            body: JSON.stringify({
+              query: `mutation($uri: String!) { webhookSubscriptionCreate(topic: ${topic}, webhookSubscription: { uri: $uri, format: JSON }) { userErrors { message } } }`,
+              variables: { uri }
+            })
+          }
+        )
+        expect(res.status).toBe(200)
+      }
+      const created = sb.createOrders(6)
+      const deleted = sb.deleteOrders(2)
+      await sb.webhooksIdle()
+      const onlineCreated = created.map((i) => sb.merchant.orderAt(i)).filter((o) => o?.channel === "online")
+      expect(
+        received
+          .filter((r) => r.topic === "orders/create")
+          .map((r) => r.body.id)
+          .sort()
+      ).toEqual(onlineCreated.map((o) => o?.id).sort())
+      expect(
+        received
+          .filter((r) => r.topic === "orders/delete")
+          .map((r) => r.body.id)
+          .sort()
+      ).toEqual(deleted.map((i) => sb.merchant.orderAt(i)?.id).sort())
+    } finally {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 
   it("rejects bad options with a message naming the option", async () => {
