@@ -18,6 +18,11 @@ export interface LeakyBucketOptions {
   readonly leakPerSecond: number
   /** Slots kept free for other clients of the same budget. Default 0. */
   readonly headroom?: number | undefined
+  /**
+   * Derives the leak rate from a capacity learned from headers, for APIs whose headers carry the
+   * size but not the rate. Shopify REST keeps bucket = 20 × leak on every plan (40/2, 80/4, 400/20).
+   */
+  readonly leakFromCapacity?: ((capacity: number) => number) | undefined
 }
 
 /** What a response header says about the bucket. */
@@ -90,10 +95,14 @@ export class LeakyBucket extends Context.Service<
   static readonly layer = (options: LeakyBucketOptions): Layer.Layer<LeakyBucket> =>
     Layer.sync(LeakyBucket, () => makeLeakyBucket(options))
 
-  /** Shopify REST on a standard plan: 40 requests, 2/s. Headers correct it for Plus (400, 20/s). */
+  /**
+   * Shopify REST: starts at the standard plan (40 requests, 2/s); the call-limit header teaches the
+   * real size and the leak follows Shopify's bucket = 20 × leak rule (Plus: 400, 20/s).
+   */
   static readonly layerShopifyRest: Layer.Layer<LeakyBucket> = LeakyBucket.layer({
     capacity: 40,
-    leakPerSecond: 2
+    leakPerSecond: 2,
+    leakFromCapacity: (capacity) => capacity / 20
   })
 }
 
@@ -151,6 +160,10 @@ export const makeLeakyBucket = (options: LeakyBucketOptions): LeakyBucket["Servi
         leak(state, now)
         state.capacity = reading.capacity
         if (reading.leakPerSecond !== undefined) state.leakPerSecond = reading.leakPerSecond
+        else if (options.leakFromCapacity) {
+          const derived = options.leakFromCapacity(reading.capacity)
+          if (derived > 0) state.leakPerSecond = derived
+        }
         // The server's count includes this request; others still in flight are not in it yet.
         state.level = reading.used + state.inFlight
         state.updatedAt = now

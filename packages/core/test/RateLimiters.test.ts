@@ -91,6 +91,17 @@ describe("LeakyBucket", () => {
     })
   )
 
+  it.effect("Shopify REST layer derives the leak rate from the learned bucket size", () =>
+    Effect.gen(function* () {
+      const bucket = yield* LeakyBucket
+      yield* bucket.acquire("plus-shop")
+      yield* bucket.observe("plus-shop", { "x-shopify-shop-api-call-limit": "1/400" })
+      const state = yield* bucket.state("plus-shop")
+      assert.strictEqual(state.capacity, 400)
+      assert.strictEqual(state.leakPerSecond, 20)
+    }).pipe(Effect.provide(LeakyBucket.layerShopifyRest))
+  )
+
   it.effect("withBucket treats a 429 as a full bucket", () =>
     Effect.gen(function* () {
       const bucket = yield* LeakyBucket
