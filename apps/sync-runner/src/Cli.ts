@@ -16,6 +16,7 @@ import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
 import { LeaseManager } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
+import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
 import { formatLag } from "./StatusPage.js"
@@ -65,7 +66,9 @@ const loadConfig = (configPath: Option.Option<string>) =>
       )
       file = { path, text }
     }
-    return yield* loadAppConfig({ env: process.env, file })
+    // The sandbox overrides every source's endpoint and credentials, and lives as long as the command.
+    const sandbox = sandboxRequested(process.env) ? (yield* startSandboxEnv()).env : {}
+    return yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
   }).pipe(
     Effect.provide(SecretResolver.layer),
     Effect.tapError((e) => Console.error(e.message))

@@ -9,6 +9,7 @@ import { cli, exitCodeFor } from "./Cli.js"
 
 cli.pipe(
   Command.run({ version: "0.0.0" }),
+  Effect.scoped,
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: false,

@@ -51,6 +51,8 @@ export const withServer = (
   options: {
     readonly streams?: ReadonlyArray<SyncStream>
     readonly webhookSecret?: string
+    /** The shop the webhook secret belongs to (default kura-matcha.myshopify.com). */
+    readonly shop?: string
     readonly triggerSecret?: string
     readonly audience?: string
     readonly oauthClient?: OAuth2Client
@@ -68,7 +70,9 @@ export const withServer = (
     }),
     WebhookIntake.layer({
       secretsFor: (shop) =>
-        shop === "kura-matcha.myshopify.com" && options.webhookSecret ? [options.webhookSecret] : []
+        shop === (options.shop ?? "kura-matcha.myshopify.com") && options.webhookSecret
+          ? [options.webhookSecret]
+          : []
     }).pipe(
       Layer.provide(
         Layer.succeed(
