@@ -130,6 +130,11 @@ describe("Shopify emulator: orders", () => {
       `{ ordersCount(query: "updated_at:>='${iso(from)}' AND updated_at:<='${iso(to)}'") { count precision } }`
     )
     expect(count.body.data.ordersCount).toEqual({ count: expected.length, precision: "EXACT" })
+    const processed = all.filter((o) => Math.floor(o.processedAt / 1000) * 1000 < from).length
+    const byProcessed = await s.gql(
+      `{ ordersCount(query: "processed_at:<'${iso(from)}'", limit: null) { count } }`
+    )
+    expect(byProcessed.body.data.ordersCount.count).toBe(processed)
   })
 
   it("sorts every order by UPDATED_AT across pages, in both directions", async () => {

@@ -110,12 +110,14 @@ export const orderScanQuery = (
       to: created?.to ?? Number.POSITIVE_INFINITY
     }
   }
+  const processed = dates(ts, "processed_at")
   const statuses = termValues(ts, "status")
   const financial = termValues(ts, "financial_status")
   const names = termValues(ts, "name")
   const ids = idPredicate(ts)
   const where = (o: Order): boolean => {
     if (!ids(o.id)) return false
+    if (!inRange(processed, o.processedAt)) return false
     if (names.length > 0 && !names.includes(o.name)) return false
     for (const s of statuses) {
       if (s === "open" && o.cancelledAt !== null) return false

@@ -3,6 +3,7 @@
  * /admin/api/{version}/, the OAuth token endpoint, bulk result files, webhooks, and fault
  * injection that never leaves a trace on the server (no state change, no extra bucket debit).
  */
+import { randomUUID } from "node:crypto"
 import fs from "node:fs"
 import http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -44,6 +45,13 @@ export interface ShopifyEmulatorHandle extends EmulatorHandle<ShopifyCredentials
   }>
 }
 
+const SERVER_ERRORS: ReadonlyArray<readonly [number, string]> = [
+  [503, "Service Unavailable"],
+  [500, "Internal Server Error"],
+  [502, "Bad Gateway"],
+  [504, "Gateway Timeout"]
+]
+
 const INVALID_TOKEN = {
   errors: "[API] Invalid API key or access token (unrecognized login or wrong password)"
 }
@@ -84,6 +92,7 @@ export const startShopifyEmulator = async (
     scopes
   }
   const creds: ShopifyCredentials = { ...credentials, webhookSecret: credentials.clientSecret }
+  let serverErrors = 0
   const stats: Record<string, number> = {
     requests: 0,
     graphqlRequests: 0,
@@ -138,6 +147,7 @@ export const startShopifyEmulator = async (
   const send = (res: http.ServerResponse, r: HandlerResponse, version?: string): void => {
     const headers: Record<string, string> = {
       "Content-Type": "application/json; charset=utf-8",
+      "X-Request-Id": randomUUID(),
       ...(r.headers ?? {})
     }
     if (version !== undefined) headers["X-Shopify-API-Version"] = version
@@ -159,7 +169,12 @@ export const startShopifyEmulator = async (
     }
     if (f.decide("shopify", "slow_response")) await sleep(ctx.clock.scale(st.options.slowResponseMs))
     if (f.decide("shopify", "http_5xx")) {
-      send(res, { status: 503, body: JSON.stringify({ errors: "Service Unavailable" }) }, version)
+      // Rotate through the 5xx a client meets in the wild, not only the one it retries by default.
+      const [status, text] = SERVER_ERRORS[serverErrors++ % SERVER_ERRORS.length] ?? [
+        503,
+        "Service Unavailable"
+      ]
+      send(res, { status, body: JSON.stringify({ errors: text }) }, version)
       return true
     }
     if (f.decide("shopify", "http_429")) {
