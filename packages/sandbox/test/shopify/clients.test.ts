@@ -11,7 +11,7 @@ const rewrite =
 describe("Shopify emulator: other people's clients (@shopify/admin-api-client)", () => {
   let s: Started
   beforeAll(async () => {
-    s = await start({ orders: 200, timeScale: 100 })
+    s = await start({ orders: 200, timeScale: 100, options: { restLinkHost: "shop" } })
   })
   afterAll(() => s.handle.close())
 
@@ -49,6 +49,17 @@ describe("Shopify emulator: other people's clients (@shopify/admin-api-client)",
     expect(res.headers.get("x-shopify-api-version")).toBe("2026-07")
     const body = (await res.json()) as Json
     expect(body.orders).toHaveLength(50)
-    expect(res.headers.get("link")).toMatch(/rel="next"/)
+    const link = res.headers.get("link") ?? ""
+    expect(link).toMatch(
+      new RegExp(
+        `^<https://${s.handle.credentials.shopDomain}/admin/api/2026-07/orders.json\\?limit=50&page_info=[^>]+>; rel="next"$`
+      )
+    )
+    // The official client follows the shop-domain link through customFetchApi.
+    const pageInfo = new URL(link.slice(1, link.indexOf(">"))).searchParams.get("page_info") ?? ""
+    const next = await client.get("orders", { searchParams: { limit: 50, page_info: pageInfo } })
+    const second = (await next.json()) as Json
+    expect(second.orders).toHaveLength(50)
+    expect(second.orders[0].id).not.toBe(body.orders[0].id)
   })
 })

@@ -103,7 +103,8 @@ export const handleRest = (
     .filter((f) => f !== "")
 
   const respond = (root: string, paged: Paged): HandlerResponse => {
-    const base = `${st.baseUrl}/admin/api/${version}/${resource}.json`
+    const host = st.options.restLinkHost === "shop" ? `https://${st.shop.domain}` : st.baseUrl
+    const base = `${host}/admin/api/${version}/${resource}.json`
     const links: Array<string> = []
     const f = Object.fromEntries(filters)
     const extra = fields === undefined ? "" : `&fields=${encodeURIComponent(fields.join(","))}`

@@ -25,6 +25,11 @@ export interface ShopifyEmulatorOptions {
   readonly scopes?: ReadonlyArray<string>
   /** e.g. "kura-sandbox.myshopify.com". */
   readonly shopDomain?: string
+  /**
+   * Host of REST `Link` URLs: "sandbox" (default; followable as-is) or "shop" (like Shopify:
+   * https://<shopDomain>/…, so a client must take page_info from the link and keep its own base URL).
+   */
+  readonly restLinkHost?: "sandbox" | "shop"
   /** Real-world duration of a slow_response fault, ms (scaled). Default 3000. */
   readonly slowResponseMs?: number
 }

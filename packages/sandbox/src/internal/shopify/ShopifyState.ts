@@ -41,6 +41,7 @@ export interface ResolvedOptions {
   readonly webhookTimeoutMs: number
   readonly maxQueryCost: number
   readonly slowResponseMs: number
+  readonly restLinkHost: "sandbox" | "shop"
 }
 
 /** Everything the emulator's surfaces share. */

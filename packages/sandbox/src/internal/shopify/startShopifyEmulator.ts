@@ -120,7 +120,8 @@ export const startShopifyEmulator = async (
       webhookRetryScheduleMs: o.webhookRetryScheduleMs ?? DEFAULT_WEBHOOK_RETRY_MS,
       webhookTimeoutMs: o.webhookTimeoutMs ?? 5_000,
       maxQueryCost: o.maxQueryCost ?? 1000,
-      slowResponseMs: o.slowResponseMs ?? 3_000
+      slowResponseMs: o.slowResponseMs ?? 3_000,
+      restLinkHost: o.restLinkHost ?? "sandbox"
     },
     shop: {
       name: "Kura Sandbox",
