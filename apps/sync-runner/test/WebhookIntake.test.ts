@@ -133,4 +133,25 @@ describe("POST /webhooks/shopify", () => {
       expect(deliveries.length).toBeLessThan(20)
       await eventually(() => deliveries.length === 20, 10_000)
     }))
+
+  it("answers 503 when the intake queue is full, and accepts Shopify's retry later", () =>
+    withServer(
+      { webhookSecret: SECRET, sinkDelayMs: 400, queueCapacity: 2, workers: 1 },
+      async ({ url, deliveries }) => {
+        const send = (i: number) => {
+          const body = JSON.stringify({ id: i })
+          return post(url, body, headers(body, { "x-shopify-event-id": `burst-${i}` }))
+        }
+        const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => send(i)))
+        const refused = answers.flatMap((a, i) => (a.status === 503 ? [i] : []))
+        expect(refused.length).toBeGreaterThan(0)
+        expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true)
+        await eventually(() => deliveries.length === 8 - refused.length, 10_000)
+        // A refused delivery was never marked as seen: its retry is accepted, not ignored as a duplicate.
+        const retry = await send(refused[0]!)
+        expect(retry.status).toBe(200)
+        expect(await retry.json()).toMatchObject({ message: "accepted" })
+        await eventually(() => deliveries.length === 9 - refused.length, 10_000)
+      }
+    ))
 })

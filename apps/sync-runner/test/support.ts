@@ -58,6 +58,8 @@ export const withServer = (
     readonly oauthClient?: OAuth2Client
     /** Makes every landing take this long, to prove answers do not wait for it. */
     readonly sinkDelayMs?: number
+    readonly queueCapacity?: number
+    readonly workers?: number
   },
   f: (server: TestServer) => Promise<void>
 ): Promise<void> => {
@@ -69,6 +71,8 @@ export const withServer = (
       ...(options.oauthClient === undefined ? {} : { client: options.oauthClient })
     }),
     WebhookIntake.layer({
+      ...(options.queueCapacity === undefined ? {} : { queueCapacity: options.queueCapacity }),
+      ...(options.workers === undefined ? {} : { workers: options.workers }),
       secretsFor: (shop) =>
         shop === (options.shop ?? "kura-matcha.myshopify.com") && options.webhookSecret
           ? [options.webhookSecret]

@@ -1,0 +1,83 @@
+import { CheckpointStore } from "@kura/core"
+import { Effect, Layer, Option } from "effect"
+import { describe, expect, it } from "vitest"
+import { LeaseManager } from "../src/LeaseManager.js"
+import { Metrics } from "../src/Metrics.js"
+import { RunLedger } from "../src/RunLedger.js"
+import { StreamRunner } from "../src/StreamRunner.js"
+import type { SyncStream } from "../src/SyncStream.js"
+
+const key = { source: "demo" as const, account: "test", stream: "stubborn" }
+
+/** Pages every 50 ms and commits, but ignores the drain signal. */
+const stubborn: SyncStream = {
+  key,
+  intervalMs: 60_000,
+  run: (ctx) =>
+    Effect.gen(function* () {
+      for (let page = 1; page <= 1000; page++) {
+        yield* Effect.sleep(50)
+        yield* ctx.commit(String(page))
+      }
+      return { rows: 1000, reconciliation: "ok" as const }
+    })
+}
+
+const layers = Layer.mergeAll(
+  CheckpointStore.layerMemory,
+  RunLedger.layerMemory(),
+  LeaseManager.layerMemory,
+  Metrics.layer
+)
+
+describe("StreamRunner.drain", () => {
+  it("interrupts a run that ignores the drain signal after the timeout, records it and frees the lease", async () => {
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([stubborn])
+        const started = yield* runner.start({}, "http")
+        yield* Effect.sleep(300)
+        const t0 = Date.now()
+        const drained = yield* runner.drain(250)
+        const elapsed = Date.now() - t0
+        const ledger = yield* RunLedger
+        const runs = yield* ledger.list()
+        const checkpoint = yield* (yield* CheckpointStore).get(key)
+        const lease = yield* (yield* LeaseManager).acquire(key, "someone-else", 1000)
+        // New work is refused once draining.
+        const after = yield* runner.start({}, "http")
+        return { started, drained, elapsed, runs, checkpoint, lease, after }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(result.started.map((s) => s._tag)).toEqual(["Started"])
+    expect(result.drained).toEqual({ completed: 0, interrupted: 1 })
+    expect(result.elapsed).toBeLessThan(1000)
+    expect(result.runs[0]).toMatchObject({ status: "interrupted", error: "interrupted during shutdown" })
+    // Pages committed before the interruption stay committed: the next run resumes there.
+    expect(Number(Option.getOrThrow(result.checkpoint).cursor)).toBeGreaterThanOrEqual(4)
+    expect(Option.isSome(result.lease)).toBe(true)
+    expect(result.after.map((s) => s._tag)).toEqual(["Draining"])
+  })
+
+  it("records failures with their reason and keeps the last good checkpoint", async () => {
+    const flaky: SyncStream = {
+      key: { ...key, stream: "flaky" },
+      intervalMs: 60_000,
+      run: (ctx) =>
+        Effect.gen(function* () {
+          yield* ctx.commit("page-1")
+          return yield* Effect.die(new Error("decoder exploded"))
+        })
+    }
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([flaky])
+        const records = yield* runner.runNow({ stream: "flaky" }, "cli")
+        const checkpoint = yield* (yield* CheckpointStore).get(flaky.key)
+        return { records, checkpoint }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(result.records[0]).toMatchObject({ status: "failed", error: "decoder exploded" })
+    expect(Option.getOrThrow(result.checkpoint).cursor).toBe("page-1")
+  })
+})
