@@ -21,6 +21,7 @@ import {
   Transport
 } from "./ApiError.js"
 import { CONNECT_TIMEOUT_CODE, makeConnectTimeoutAgents } from "./internal/connectTimeoutAgent.js"
+import { redact } from "./Redaction.js"
 import { MetricNames, type MetricsRegistry, Telemetry } from "./Telemetry.js"
 
 /** HTTP methods the transport sends. */
@@ -169,6 +170,22 @@ const NEVER_SENT_CODES = new Set([
   CONNECT_TIMEOUT_CODE
 ])
 
+/**
+ * The cause kept in a `Transport` error: name, code, redacted message and stack only. An
+ * AxiosError carries the request config (headers with the access token) and would leak it through
+ * JSON.stringify or a pretty-printed cause.
+ */
+const safeCause = (error: unknown, code: string): Error => {
+  const source = Object(error)
+  const message = Reflect.get(source, "message")
+  const safe = new Error(redact(typeof message === "string" ? message : String(error)))
+  const name = Reflect.get(source, "name")
+  safe.name = typeof name === "string" ? name : "Error"
+  const stack = Reflect.get(source, "stack")
+  safe.stack = typeof stack === "string" ? redact(stack) : ""
+  return Object.assign(safe, { code })
+}
+
 const isResponseTimeout = (code: string, error: unknown) =>
   code === "ECONNABORTED" ||
   (code === "ETIMEDOUT" && /timeout/i.test(String(Reflect.get(Object(error), "message"))))
@@ -286,7 +303,7 @@ export const makeHttpTransport = (
         ...fields,
         code,
         mayHaveReachedServer: !NEVER_SENT_CODES.has(code),
-        cause: error
+        cause: safeCause(error, code)
       })
     })
   }
@@ -302,7 +319,7 @@ export const makeHttpTransport = (
               ...requestFields({ method: request.method, url: request.url, attempt: request.attempt ?? 1 }),
               code: INVALID_URL_CODE,
               mayHaveReachedServer: false,
-              cause: error
+              cause: safeCause(error, INVALID_URL_CODE)
             })
           })
       })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import axios from "axios"
-import { ConfigProvider, Effect, Exit, Schema, Stream } from "effect"
+import { Cause, ConfigProvider, Effect, Exit, Schema, Stream } from "effect"
 import { decodeJson, HttpTransport } from "../src/HttpTransport.js"
 import { MetricNames, MetricsRegistry, Telemetry } from "../src/Telemetry.js"
 import { withServer } from "./support/server.js"
@@ -72,6 +72,32 @@ describe("HttpTransport", () => {
       }
       assert.isFalse(error.retryable)
       assert.strictEqual(server.seen.length, 1)
+    }).pipe(Effect.provide(transport()))
+  )
+
+  it.live("a transport error never carries request headers (tokens) in its cause", () =>
+    Effect.gen(function* () {
+      const server = yield* withServer([{ destroy: true }])
+      const http = yield* HttpTransport
+      const exit = yield* Effect.exit(
+        http.request({
+          method: "POST",
+          url: `${server.url}/graphql`,
+          headers: { "X-Shopify-Access-Token": "shpat_leakcheck0001", Authorization: "Bearer leakcheck0002" },
+          json: { query: "{ shop { id } }" }
+        })
+      )
+      const error = failure(exit)
+      assert.strictEqual(error.reason._tag, "Transport")
+      const rendered = [
+        JSON.stringify(error),
+        String(error),
+        Cause.pretty(Exit.isFailure(exit) ? exit.cause : Cause.empty)
+      ]
+      for (const text of rendered) {
+        assert.notInclude(text, "leakcheck0001")
+        assert.notInclude(text, "leakcheck0002")
+      }
     }).pipe(Effect.provide(transport()))
   )
 
