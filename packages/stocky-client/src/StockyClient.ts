@@ -76,6 +76,11 @@ export interface StockyPage<R extends StockyResourceName = StockyResourceName> {
   readonly records: ReadonlyArray<StockyRecords[R]>
   /** Records sent to the DeadLetterSink (with `invalidRecords: "dead-letter"`). */
   readonly rejected: number
+  /**
+   * The `sinceId` to pass in `ListOptions` to resume after this page (a checkpoint), or null on
+   * the last page and while paging by offset.
+   */
+  readonly resumeSinceId: number | null
   /** False when the deployment does not serve this (optional) resource; then `body` is "". */
   readonly served: boolean
 }
@@ -269,6 +274,7 @@ export const makeStockyClient = (
                         rawCount: 0,
                         records: [],
                         rejected: 0,
+                        resumeSinceId: null,
                         served: false
                       }
                     ],
@@ -334,6 +340,10 @@ export const makeStockyClient = (
                 rawCount: rawRecords.length,
                 records,
                 rejected: letters.length,
+                resumeSinceId:
+                  next._tag === "Continue" && next.next.position.mode === "since_id"
+                    ? next.next.position.sinceId
+                    : null,
                 served: true
               }
               if (next._tag === "Stalled")

@@ -9,12 +9,13 @@ import {
   directoryReader,
   directoryWriter,
   exportArchive,
+  inspectArchive,
+  layerStockyTimeZone,
   memoryArchive,
   readArchive,
   STOCKY_RESOURCE_NAMES,
   StockyClient,
-  type StockyError,
-  StockyTimeZone
+  type StockyError
 } from "../src/index.js"
 import { csvFiles } from "./support/csvExport.js"
 import { type ServerOptions, startStockyServer, type TestStockyServer } from "./support/stockyServer.js"
@@ -118,6 +119,24 @@ describe("exportArchive → readArchive", () => {
         readArchive(directoryReader(dir), "suppliers", { verify: false })
       )
       assert.strictEqual(partial.length, 7)
+    })
+  )
+
+  it.live("inspectArchive lists raw pages and CSV files per resource", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      yield* withServer({ count: 6 }, () => exportArchive(directoryWriter(dir), { limit: 5 }))
+      yield* Effect.promise(() =>
+        fs.writeFile(path.join(dir, "purchase_order_items.csv"), "purchase_order_id,id\n")
+      )
+      const summary = yield* inspectArchive(directoryReader(dir))
+      const po = summary.find((s) => s.resource === "purchase_orders")
+      assert.deepStrictEqual(po?.rawPages, [
+        "raw/purchase_orders/page-0001.json",
+        "raw/purchase_orders/page-0002.json"
+      ])
+      assert.strictEqual(po?.csvFile, null)
+      assert.strictEqual(summary.find((s) => s.resource === "tax_types")?.rawPages.length, 1)
     })
   )
 
@@ -231,8 +250,14 @@ describe("CSV archives", () => {
         assert.strictEqual(suppliers[1]?.is_hidden, false)
         // No zone given and no manifest: offset-less times are read in the StockyTimeZone in context.
         const inTokyo = yield* Stream.runCollect(readArchive(archive, "suppliers")).pipe(
-          Effect.provideService(StockyTimeZone, DateTime.zoneMakeNamedUnsafe("Asia/Tokyo"))
+          Effect.provide(layerStockyTimeZone("Asia/Tokyo"))
         )
+        const badZone = yield* Effect.flip(
+          Stream.runCollect(readArchive(archive, "suppliers")).pipe(
+            Effect.provide(layerStockyTimeZone("Kyoto"))
+          )
+        )
+        expect(badZone.message).toMatch(/timeZone.*IANA/)
         assert.strictEqual(
           inTokyo[0]?.updated_at && DateTime.formatIso(inTokyo[0].updated_at),
           "2024-04-01T01:30:00.000Z"

@@ -82,6 +82,28 @@ describe("StockyClient against a local Stocky server", () => {
     )
   )
 
+  it.live("pages carry a resume cursor: restarting from a page's resumeSinceId yields exactly the rest", () =>
+    withServer({ count: 12 }, () =>
+      Effect.gen(function* () {
+        const client = yield* StockyClient
+        const all = yield* Stream.runCollect(client.pages("purchase_orders", { limit: 5 }))
+        assert.deepStrictEqual(
+          all.map((p) => p.resumeSinceId),
+          [1021, 1006, null]
+        )
+        const first = all[0]
+        assert.isDefined(first)
+        const rest = yield* Stream.runCollect(
+          client.purchaseOrders({ limit: 5, sinceId: first?.resumeSinceId ?? undefined })
+        )
+        assert.deepStrictEqual(
+          rest.map((p) => p.id),
+          all.slice(1).flatMap((p) => p.records.map((r) => r.id))
+        )
+      })
+    )
+  )
+
   it.live(
     "normalises quirks: string ids and prices, PO numbers, DD/MM/YYYY item times in the store zone",
     () =>
