@@ -113,6 +113,23 @@ describe("LightspeedAuth", () => {
     })
   )
 
+  it.live(
+    "token-endpoint glitches (503, truncated and garbled bodies) are retried without losing the token",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => fake({ tokenGlitches: 3 }))
+        const map = new Map<string, TokenSet>()
+        seed(map, server.issue(), Date.now() - 1000)
+        const token = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+          Effect.provide(authLayer(server, map, { maxAttempts: 5, retryBaseDelay: "10 millis" }))
+        )
+        expect(server.stats.tokenGlitches).toBe(3)
+        expect(server.stats.refreshes).toBe(1)
+        expect(server.stats.reuseAttempts).toBe(0)
+        expect(Redacted.value(token)).toBe(stored(map).access)
+      })
+  )
+
   it.live("the form-encoded Basic header (openid-client default) is what V1 rejects, so it is opt-in", () =>
     Effect.gen(function* () {
       const server = yield* Effect.promise(() => fake())

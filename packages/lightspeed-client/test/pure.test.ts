@@ -11,8 +11,11 @@ import {
   Id,
   nextCursorDay,
   Sale,
+  saleCurrency,
+  saleTotals,
   splitWindows,
   TaxRateFromMultiplier,
+  taxByRate,
   taxRateFromMultiplier,
   taxRateFromPercent
 } from "../src/index.js"
@@ -154,5 +157,20 @@ describe("business days", () => {
     for (let i = 1; i < windows.length; i++) expect(windows[i]?.from).toBe(windows[i - 1]?.to)
     for (const w of windows) expect(w.to - w.from).toBeLessThanOrEqual(365 * 86_400_000)
     expect(splitWindows(from, from)).toEqual([])
+  })
+})
+
+describe("sale totals", () => {
+  it("adds sales exactly as Money and groups tax by rate", () => {
+    const sales = [0, 1, 2].map((i) => Schema.decodeUnknownSync(Sale)(makeSale("1", "2024-03-01", i, false)))
+    expect(saleCurrency(sales[0]!)).toBe("JPY")
+    const totals = saleTotals(sales, "JPY")
+    expect(totals.gross.amount.toString()).toBe("3030.00")
+    expect(totals.paid.amount.equals(totals.gross.amount)).toBe(true)
+    expect(totals.gross.currency).toBe("JPY")
+    const byRate = taxByRate(sales, "JPY")
+    expect(byRate.length).toBe(1)
+    expect(byRate[0]?.rate.percent.toString()).toBe("8")
+    expect(byRate[0]?.amount.amount.equals(totals.tax.amount)).toBe(true)
   })
 })

@@ -21,6 +21,7 @@ import {
   LightspeedAuth,
   LightspeedClient,
   type LightspeedConfigInput,
+  LightspeedConfigService,
   nextCursorDay,
   type Sale
 } from "../src/index.js"
@@ -136,6 +137,54 @@ describe("against @kura/sandbox", () => {
       const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(clientLayer(sandbox, map)))
       const locations = yield* collect(client.locations)
       expect(locations.length).toBe(2)
+    })
+  )
+
+  it.live("a crash right after the token-store write loses nothing; the next process continues", () =>
+    Effect.gen(function* () {
+      const sandbox = yield* Effect.promise(() => start())
+      const map = new Map<string, TokenSet>()
+      seedTokens(map, sandbox.lightspeed.credentials.refreshToken)
+      const inner = makeMemoryTokenStore(map)
+      let crashed = false
+      const crashing = TokenStore.of({
+        get: inner.get,
+        put: (key, tokens, options) =>
+          Effect.flatMap(inner.put(key, tokens, options), (ok) =>
+            crashed
+              ? Effect.succeed(ok)
+              : Effect.sync(() => (crashed = true)).pipe(Effect.andThen(Effect.die("crash")))
+          )
+      })
+      const firstRun = LightspeedAuth.layer.pipe(
+        Layer.provide(
+          LightspeedConfigService.layer({
+            clientId: sandbox.lightspeed.credentials.clientId,
+            clientSecret: sandbox.lightspeed.credentials.clientSecret,
+            apiBaseUrl: sandbox.lightspeed.baseUrl,
+            tokenUrl: sandbox.lightspeed.credentials.tokenUrl,
+            allowInsecureRequests: true,
+            tokenKey: KEY
+          })
+        ),
+        Layer.provide(Layer.succeed(TokenStore, crashing))
+      )
+      const exit = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(firstRun),
+        Effect.exit
+      )
+      expect(exit._tag).toBe("Failure")
+      expect(sandbox.stats().lightspeed.tokenRefreshes).toBe(1)
+      // Next process: same durable store, fresh services.
+      const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(clientLayer(sandbox, map)))
+      const locations = yield* collect(client.locations)
+      expect(locations.length).toBe(2)
+      expect(sandbox.stats().lightspeed.tokenRefreshes).toBe(1)
+      yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.forceRefresh).pipe(
+        Effect.provide(clientLayer(sandbox, map))
+      )
+      expect(sandbox.stats().lightspeed.tokenRefreshes).toBe(2)
+      expect(sandbox.stats().lightspeed.refreshReuseAttempts).toBe(0)
     })
   )
 

@@ -22,6 +22,8 @@ export interface FakeOptions {
   readonly itemsCount?: number
   /** Which sale index (per location) to render malformed, if any. */
   readonly malformedSale?: { readonly date: string; readonly index: number }
+  /** The first N token requests fail before anything is processed: 503, truncated 200, garbled 200 in turn. */
+  readonly tokenGlitches?: number
   /** A broken server: V2 always returns the first page's nextPageToken. */
   readonly stuckNextPageToken?: boolean
 }
@@ -41,6 +43,7 @@ export interface FakeServer {
     lastTokenAuthHeader: string | null
     lastTokenBody: string | null
     maxRangeDaysSeen: number
+    tokenGlitches: number
   }
   /** Issues a fresh token pair as if an operator had authorised (returns the refresh token). */
   readonly issue: () => { access: string; refresh: string }
@@ -140,6 +143,7 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
   const used = new Set<string>()
   const codes = new Set<string>()
   let counter = 0
+  let glitches = options.tokenGlitches ?? 0
   const stats: FakeServer["stats"] = {
     refreshes: 0,
     reuseAttempts: 0,
@@ -150,7 +154,8 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     rejectedClientAuth: 0,
     lastTokenAuthHeader: null,
     lastTokenBody: null,
-    maxRangeDaysSeen: 0
+    maxRangeDaysSeen: 0,
+    tokenGlitches: 0
   }
   const issue = () => {
     counter++
@@ -205,6 +210,14 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
 
   const tokenEndpoint = async (req: IncomingMessage, res: ServerResponse, v2: boolean) => {
     const body = await readBody(req)
+    if (glitches > 0) {
+      const kind = glitches % 3
+      glitches--
+      stats.tokenGlitches++
+      if (kind === 0) return json(res, 503, { error: "temporarily_unavailable" })
+      res.writeHead(200, { "content-type": "application/json" })
+      return res.end(kind === 1 ? '{"access_token":"x","refresh_tok' : "<html>oops</html>")
+    }
     stats.lastTokenBody = body
     stats.lastTokenAuthHeader = req.headers.authorization ?? null
     const params = new URLSearchParams(body)
