@@ -76,6 +76,8 @@ describe("Shopify emulator: GraphQL basics", () => {
   it("requires first or last and caps them at 250", async () => {
     const missing = await s.gql("{ orders { nodes { id } } }")
     expect(missing.body.errors?.[0].message).toBe("you must provide one of first or last")
+    const lastOnly = await s.gql("{ orders(last: 5) { nodes { id } } }")
+    expect(lastOnly.body.errors?.[0].message).toBe("using last without before is not supported")
     const big = await s.gql("{ customers(first: 251) { nodes { id } } }")
     expect(big.body.errors?.[0].message).toMatch(/250/)
   })

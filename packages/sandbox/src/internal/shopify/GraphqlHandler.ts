@@ -168,7 +168,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
       body: shopifyJson({
         errors: [
           {
-            message: `Query cost is ${requested}, which exceeds the single query max cost limit (${st.options.maxQueryCost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
+            message: `Query cost is ${requested}, which exceeds the single query max cost limit (${st.options.maxQueryCost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/api/usage/bulk-operations/queries for usage details.\n`,
             extensions: { code: "MAX_COST_EXCEEDED", cost: requested, maxCost: st.options.maxQueryCost }
           }
         ],

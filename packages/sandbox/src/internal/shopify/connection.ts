@@ -29,6 +29,10 @@ export const pageSize = (
   if (first === null && last === null) throw new GraphQLError("you must provide one of first or last")
   if (first !== null && last !== null)
     throw new GraphQLError("providing both first and last is not supported")
+  // Observed Shopify behaviour: backward paging needs a `before` cursor.
+  if (last !== null && (args.before ?? null) === null) {
+    throw new GraphQLError("using last without before is not supported")
+  }
   const n = first ?? last ?? 0
   if (n > MAX_PAGE) {
     throw new GraphQLError(
