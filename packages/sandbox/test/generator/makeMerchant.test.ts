@@ -173,6 +173,18 @@ describe("makeMerchant: ground truth and inventory", () => {
     for (const d of gt.discrepancies) expect(m.stocked(d.variantId, d.locationId)).toBe(true)
   })
 
+  it("keeps expected stock non-negative across scales, seeds and history lengths", () => {
+    const cases: Array<[number, number, number]> = []
+    for (const seed of [1, 2, 3])
+      for (const historyDays of [1, 30, 365]) cases.push([100, seed, historyDays], [2000, seed, historyDays])
+    cases.push([20_000, 1, 1], [20_000, 2, 30])
+    for (const [orders, seed, historyDays] of cases) {
+      const gt = makeMerchant(opts({ orders, seed, historyDays, malformedPerSource: 0 })).groundTruth()
+      const negative = gt.expectedStock.filter((s) => s.onHand < 0)
+      expect(negative, `orders=${orders} seed=${seed} days=${historyDays}`).toEqual([])
+    }
+  })
+
   it("keeps Stocky records before the shutdown and marks later ones Shopify-native", () => {
     const m = makeMerchant(opts())
     const shutdown = Date.UTC(2026, 8, 1) - 9 * 3_600_000

@@ -84,6 +84,10 @@ export const buildStockPlan = (w: World): StockPlan => {
   const system = (at: number): "stocky" | "shopify" => (at < STOCKY_SHUTDOWN_MS ? "stocky" : "shopify")
   const clampPast = (t: number): number | null => (t < anchor ? t : null)
 
+  // Quantities cover expected demand plus a safety margin for the randomness of small volumes
+  // (about three standard deviations), so stock does not go negative at any scale.
+  const cover = (d: number): number => Math.ceil(d * 1.15 + 3 * Math.sqrt(2 * d))
+
   // Opening counts, two days before trading starts.
   const adjustments: Array<Omit<StockAdjustment, "id">> = []
   const openAt = tl.windowStart(0) - 2 * DAY_MS
@@ -91,10 +95,8 @@ export const buildStockPlan = (w: World): StockPlan => {
     const items: Array<{ id: number; variantId: number; quantity: number }> = []
     for (let k = 0; k < V; k++) {
       if (stocked[cellOf(k, l, L)] !== 1) continue
-      const weeks = l === WAREHOUSE ? 3 : 2
-      const own = demand(k, l, 0, 7 * weeks)
-      const feed = l === WAREHOUSE ? demand(k, SHOP, 0, 7 * weeks) + demand(k, CAFE, 0, 7 * weeks) : 0
-      const qty = Math.ceil((own + feed) * 1.2) + (l === WAREHOUSE ? 10 : 5)
+      const own = demand(k, l, 0, l === WAREHOUSE ? 21 : 14)
+      const qty = cover(own) + (l === WAREHOUSE ? 10 : 5)
       items.push({ id: 0, variantId: w.variants[k]?.id ?? 0, quantity: qty })
     }
     adjustments.push({
@@ -108,7 +110,9 @@ export const buildStockPlan = (w: World): StockPlan => {
     })
   }
 
-  // Weekly purchase orders per supplier into the warehouse; weekly transfers out to the shop and café.
+  // Weekly: purchase orders per supplier into the warehouse (received before the week starts),
+  // then transfers from the warehouse to the shop and café for the following week. Each week's
+  // purchase orders fund that week's transfers exactly, plus the warehouse's own online demand.
   const pos: Array<Omit<PurchaseOrder, "id" | "number" | "malformed">> = []
   const transfers: Array<Omit<StockTransfer, "id">> = []
   for (let week = 0; ; week++) {
@@ -116,6 +120,8 @@ export const buildStockPlan = (w: World): StockPlan => {
     const weekStart = tl.windowStart(d0)
     const orderedBase = weekStart - 6 * DAY_MS + 2 * HOUR_MS
     if (orderedBase >= anchor) break
+    const transferQty = (k: number, to: number): number =>
+      stocked[cellOf(k, to, L)] === 1 ? cover(demand(k, to, d0 + 7, d0 + 14)) + 1 : 0
     for (const supplier of w.suppliers) {
       const orderedAt = orderedBase + supplier.id * 17 * 60_000
       if (orderedAt >= anchor) continue
@@ -124,12 +130,7 @@ export const buildStockPlan = (w: World): StockPlan => {
       for (let k = 0; k < V; k++) {
         const variant = w.variants[k]
         if (variant === undefined || variant.supplierId !== supplier.id) continue
-        const need =
-          demand(k, WAREHOUSE, d0 + 14, d0 + 21) +
-          demand(k, SHOP, d0 + 14, d0 + 21) +
-          demand(k, CAFE, d0 + 14, d0 + 21)
-        // +1 per stocked transfer destination: each weekly transfer rounds its quantity up by one.
-        const qty = Math.ceil(need * 1.15) + 2 + (stocked[cellOf(k, CAFE, L)] === 1 ? 1 : 0)
+        const qty = cover(demand(k, WAREHOUSE, d0, d0 + 7)) + 1 + transferQty(k, SHOP) + transferQty(k, CAFE)
         lines.push({
           id: 0,
           variantId: variant.id,
@@ -152,7 +153,7 @@ export const buildStockPlan = (w: World): StockPlan => {
         lines
       })
     }
-    // Transfers for the week after next, sent the day before that week starts.
+    // Transfers for the next week, sent the day before it starts.
     const sentBase = tl.windowStart(d0 + 6) + HOUR_MS
     if (sentBase >= anchor) continue
     for (const to of [SHOP, CAFE]) {
@@ -160,8 +161,8 @@ export const buildStockPlan = (w: World): StockPlan => {
       const receivedAt = clampPast(sentAt + 6 * HOUR_MS)
       const items: Array<{ id: number; variantId: number; quantity: number }> = []
       for (let k = 0; k < V; k++) {
-        if (stocked[cellOf(k, to, L)] !== 1) continue
-        const qty = Math.ceil(demand(k, to, d0 + 7, d0 + 14) * 1.1) + 1
+        const qty = transferQty(k, to)
+        if (qty === 0) continue
         items.push({ id: 0, variantId: w.variants[k]?.id ?? 0, quantity: qty })
         move(k, WAREHOUSE, -qty, sentAt)
         if (receivedAt !== null) move(k, to, qty, receivedAt)
