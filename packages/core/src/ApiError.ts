@@ -5,7 +5,7 @@
  * so classification lives in exactly one place.
  */
 import { Schema } from "effect"
-import { excerpt as makeExcerpt, redactUrl } from "./Redaction.js"
+import { excerpt as makeExcerpt, redact, redactUrl } from "./Redaction.js"
 import { parseRetryAfter } from "./RetryAfter.js"
 
 /** HTTP methods whose repetition has no extra effect (RFC 9110 §9.2.2). */
@@ -287,4 +287,7 @@ export const throttled = (
 
 /** Builds a `Decode` error; `issues` should name the failing fields. */
 export const decodeError = (request: RequestInfo, issues: string, body: string): ApiError =>
-  new ApiError({ reason: new Decode({ ...requestFields(request), issues, excerpt: makeExcerpt(body) }) })
+  // Issues quote the offending values, which in a token response can be the token itself.
+  new ApiError({
+    reason: new Decode({ ...requestFields(request), issues: redact(issues), excerpt: makeExcerpt(body) })
+  })

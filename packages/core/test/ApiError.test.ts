@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { ApiError, fromResponse, isRetryable, throttled } from "../src/ApiError.js"
+import { ApiError, decodeError, fromResponse, isRetryable, throttled } from "../src/ApiError.js"
 import { clearRegisteredSecrets, redact, redactHeaders, redactUrl, registerSecret } from "../src/Redaction.js"
 import { parseRetryAfter } from "../src/RetryAfter.js"
 
@@ -68,6 +68,19 @@ describe("ApiError.fromResponse", () => {
       )
       assert.strictEqual(result, 1500)
     }).pipe(Effect.runPromise))
+})
+
+describe("decodeError", () => {
+  it("redacts values quoted in schema issues and in the excerpt", () => {
+    const body = '{"access_token":"tok-very-secret-1","expires_in":"soon"}'
+    const error = decodeError(
+      get,
+      'Expected number, got "soon" at ["expires_in"]; access_token=tok-very-secret-1',
+      body
+    )
+    assert.notInclude(JSON.stringify(error), "tok-very-secret-1")
+    assert.include(error.message, "expires_in")
+  })
 })
 
 describe("parseRetryAfter", () => {
