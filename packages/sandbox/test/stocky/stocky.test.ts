@@ -139,6 +139,53 @@ describe("Stocky emulator", () => {
     expect((await get("/api/v2/stock_adjustments.json?updated_since=yesterday")).status).toBe(400)
   })
 
+  it("filters purchase orders by updated_since, pages by offset, and serves tax types", async () => {
+    const stocky = merchant.purchaseOrders.filter((p) => p.system === "stocky")
+    const cutoff = stocky[Math.floor(stocky.length * 0.8)]?.updatedAt ?? 0
+    const recent = (
+      await get(`/api/v2/purchase_orders.json?limit=250&updated_since=${new Date(cutoff).toISOString()}`)
+    ).body.purchase_orders as Array<{ id: number }>
+    expect(recent.map((p) => p.id).sort((a, b) => a - b)).toEqual(
+      stocky
+        .filter((p) => p.updatedAt >= cutoff)
+        .map((p) => p.id)
+        .sort((a, b) => a - b)
+    )
+    const page2 = (await get("/api/v2/suppliers.json?limit=3&offset=3")).body.suppliers as Array<{
+      id: number
+    }>
+    expect(page2.map((x) => x.id)).toEqual([4, 5, 6])
+    // since_id wins over offset, as documented.
+    const both = (await get("/api/v2/suppliers.json?limit=3&offset=3&since_id=1")).body.suppliers as Array<{
+      id: number
+    }>
+    expect(both.map((x) => x.id)).toEqual([2, 3, 4])
+    const taxes = (await get("/api/v2/tax_types.json")).body.tax_types as Array<{
+      tax_rate: string
+      code: string
+    }>
+    expect(taxes.map((t) => t.tax_rate)).toEqual(["8.0", "10.0"])
+    expect((await get("/api/v2/tax_types/2.json")).body.tax_rate).toBe("10.0")
+    const wrapped = await startStockyEmulator({
+      merchant,
+      faults: makeFaultInjector({ profile: "none", seed: 1 }),
+      clock: makeClock(1),
+      port: 0,
+      options: { singleWrapper: true }
+    })
+    try {
+      const h = {
+        "Store-Name": wrapped.credentials.storeName,
+        Authorization: `API KEY=${wrapped.credentials.apiKey}`
+      }
+      expect(Object.keys((await get("/api/v2/suppliers/1.json", h, wrapped.baseUrl)).body)).toEqual([
+        "supplier"
+      ])
+    } finally {
+      await wrapped.close()
+    }
+  })
+
   it("serves transfers behind a flag, and answers as a discontinued service when retired", async () => {
     const transfers = (await get("/api/v2/stock_transfers.json?limit=250")).body.stock_transfers as Array<{
       stock_transfer_items: Array<unknown>
