@@ -40,7 +40,7 @@ import type {
   Warehouse
 } from "../Warehouse.js"
 import { LeaseError, WarehouseError } from "../WarehouseError.js"
-import { inferType, stringifyJson, toText } from "./rowText.js"
+import { INVALID, inferType, stringifyJson, textOf, toText, whyInvalid } from "./rowText.js"
 import type { SqlEngine, SqlParams, SqlRow } from "./SqlEngine.js"
 
 const toStoreError = (store: string, operation: string) => (e: WarehouseError) =>
@@ -124,42 +124,22 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       const byName = new Map(existing.map((c) => [c.name, c]))
       const added = new Map<string, ColumnType>()
       const rejected: Array<Rejected> = []
-      const accepted: Array<LoadRow> = []
 
-      // First pass: find new fields, reject rows that break a column's type or a NOT NULL.
+      // One pass: each row becomes its staged text for the known columns, or a rejection. Fields
+      // the table does not have yet are collected and become nullable columns.
+      const width = existing.length
+      const texts: Array<Array<string | null>> = []
+      const textRows: Array<LoadRow> = []
       for (const row of rows) {
         let problem: Rejected | undefined
-        for (const key in row) {
-          const value = row[key]
-          const col = byName.get(key)
-          const type = col?.type ?? added.get(key)
-          if (type !== undefined) {
-            const res = toText(type, value)
-            if (!res.ok) {
-              problem = {
-                row,
-                reason: "type_changed",
-                detail: `field "${key}": ${res.why} (column type ${type})`
-              }
-              break
-            }
-          } else {
-            const inferred = inferType(value)
-            if (inferred === null) continue
-            if (!isValidColumnName(key)) {
-              problem = {
-                row,
-                reason: "invalid_field",
-                detail: `field "${key}" cannot become a column: use letters, digits and underscores`
-              }
-              break
-            }
-            added.set(key, inferred)
-          }
-        }
-        if (problem === undefined) {
-          for (const col of existing) {
-            if (!isNullable(col) && (row[col.name] === null || row[col.name] === undefined)) {
+        const out = new Array<string | null>(width)
+        let present = 0
+        for (let i = 0; i < width; i++) {
+          const col = existing[i]!
+          const value = row[col.name]
+          if (value === undefined) {
+            out[i] = null
+            if (!isNullable(col)) {
               problem = {
                 row,
                 reason: "missing_field",
@@ -167,26 +147,87 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
               }
               break
             }
+            continue
+          }
+          present++
+          const text = textOf(col.type, value)
+          if (text === INVALID) {
+            problem = {
+              row,
+              reason: "type_changed",
+              detail: `field "${col.name}": ${whyInvalid(col.type, value)} (column type ${col.type})`
+            }
+            break
+          }
+          if (text === null && !isNullable(col)) {
+            problem = {
+              row,
+              reason: "missing_field",
+              detail: `required field "${col.name}" is missing or null`
+            }
+            break
+          }
+          out[i] = text
+        }
+        if (problem === undefined) {
+          let keys = 0
+          for (const _ in row) keys++
+          if (keys > present) {
+            // Rare path: the row has fields the table lacks.
+            for (const key in row) {
+              if (byName.has(key)) continue
+              const value = row[key]
+              const known = added.get(key)
+              if (known !== undefined) {
+                if (textOf(known, value) === INVALID) {
+                  problem = {
+                    row,
+                    reason: "type_changed",
+                    detail: `field "${key}": ${whyInvalid(known, value)} (column type ${known})`
+                  }
+                  break
+                }
+                continue
+              }
+              const inferred = inferType(value)
+              if (inferred === null) continue
+              if (!isValidColumnName(key)) {
+                problem = {
+                  row,
+                  reason: "invalid_field",
+                  detail: `field "${key}" cannot become a column: use letters, digits and underscores`
+                }
+                break
+              }
+              added.set(key, inferred)
+            }
           }
         }
         if (problem) rejected.push(problem)
-        else accepted.push(row)
+        else {
+          texts.push(out)
+          textRows.push(row)
+        }
       }
 
       const addedColumns = [...added].map(([name, type]) => ({ name, type }))
       for (const c of addedColumns) yield* engine.run(Sql.addColumn(d, table.name, c))
       if (addedColumns.length > 0) liveCache.delete(table.name)
       const columns: ReadonlyArray<ColumnDef> = [...existing, ...addedColumns]
+      if (addedColumns.length > 0) {
+        for (let r = 0; r < texts.length; r++) {
+          const row = textRows[r]!
+          for (const c of addedColumns) {
+            const t = textOf(c.type, row[c.name])
+            texts[r]!.push(t === INVALID ? null : t)
+          }
+        }
+      }
+      const accepted = texts
 
       let inserted = 0
       let updated = 0
       if (accepted.length > 0) {
-        const texts = accepted.map((row) =>
-          columns.map((c) => {
-            const res = toText(c.type, row[c.name])
-            return res.ok ? res.text : null
-          })
-        )
         const staging = stagingName(table.name)
         yield* Effect.acquireUseRelease(
           engine.stage(staging, columns, texts),

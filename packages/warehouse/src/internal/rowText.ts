@@ -32,6 +32,37 @@ const DATE = /^\d{4}-\d{2}-\d{2}$/
 export const stringifyJson = (value: unknown): string =>
   JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
 
+/** Marks a value that does not fit its column (the hot path avoids allocating a result object). */
+export const INVALID: unique symbol = Symbol("kura/invalid")
+
+const ISO_TS =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+
+/**
+ * The staged text of a value, or INVALID. Canonical ISO-8601 timestamps pass through untouched
+ * (both engines read offsets); anything else Date can parse is normalised to UTC.
+ */
+export const textOf = (type: ColumnType, value: unknown): string | null | typeof INVALID => {
+  if (value === null || value === undefined) return null
+  switch (type) {
+    case "string":
+      if (typeof value === "string") return value
+      if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean")
+        return String(value)
+      return INVALID
+    case "timestamp":
+      if (typeof value === "string" && ISO_TS.test(value)) return value
+      break
+    case "int":
+      if (typeof value === "number" && Number.isSafeInteger(value)) return String(value)
+      break
+    default:
+      break
+  }
+  const r = toText(type, value)
+  return r.ok ? r.text : INVALID
+}
+
 /** Converts one value for a column of `type`. `undefined` and `null` are NULL. */
 export const toText = (type: ColumnType, value: unknown): TextResult => {
   if (value === null || value === undefined) return ok(null)
@@ -90,4 +121,10 @@ export const inferType = (value: unknown): ColumnType | null => {
   }
   if (typeof value === "string") return "string"
   return "json"
+}
+
+/** Why a value does not fit a column type (only computed for rejected rows). */
+export const whyInvalid = (type: ColumnType, value: unknown): string => {
+  const r = toText(type, value)
+  return r.ok ? `expected ${type}` : r.why
 }
