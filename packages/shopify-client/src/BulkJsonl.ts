@@ -222,11 +222,36 @@ const parseLine = (line: string): JsonObject | Decode => {
  * @category combinators
  */
 export const jsonlLines = <E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<string, E, R> =>
-  bytes.pipe(
-    Stream.decodeText(),
-    Stream.splitLines,
-    Stream.filter((l) => l.length > 0)
-  )
+  Stream.suspend(() => {
+    const decoder = new TextDecoder()
+    const cut = (line: string) => (line.endsWith("\r") ? line.slice(0, -1) : line)
+    return bytes.pipe(
+      Stream.mapAccumArray(
+        () => "",
+        (rest, chunks) => {
+          let buffer = rest
+          const out: Array<string> = []
+          for (const chunk of chunks) {
+            buffer += decoder.decode(chunk, { stream: true })
+            let from = 0
+            for (let at = buffer.indexOf("\n"); at >= 0; at = buffer.indexOf("\n", from)) {
+              const line = cut(buffer.slice(from, at))
+              if (line.length > 0) out.push(line)
+              from = at + 1
+            }
+            buffer = buffer.slice(from)
+          }
+          return [buffer, out] as const
+        },
+        {
+          onHalt: (rest) => {
+            const tail = cut(rest + decoder.decode())
+            return tail.length > 0 ? [tail] : []
+          }
+        }
+      )
+    )
+  })
 
 /**
  * Parses JSONL lines and reassembles children under their parents. Fails with `DataLoss` when
