@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { EmulatorContext, EmulatorHandle } from "../contracts.js"
 import { pickBodyFault, preResponseFaults, SLOW_RESPONSE_MS, sendJson } from "../faults/applyFault.js"
 import { listen } from "../httpServer.js"
-import { StockyRenderer } from "./render.js"
+import { StockyRenderer } from "./StockyRenderer.js"
 
 /** Knobs for the Stocky emulator (UNCONFIRMED behaviours are configurable). */
 export interface StockyEmulatorOptions {
