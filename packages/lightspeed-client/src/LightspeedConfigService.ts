@@ -31,4 +31,3 @@ export class LightspeedConfigService extends Context.Service<LightspeedConfigSer
   > = Layer.effect(LightspeedConfigService, Effect.flatMap(configFromEnv, makeConfig))
 }
 
-export { LightspeedConfigError }

@@ -8,6 +8,8 @@ const isDigit = (c: number) => c >= 48 && c <= 57
 
 /** Quotes long integer literals (outside strings) so they survive `JSON.parse`. */
 export const quoteLongIntegers = (text: string, minDigits = 16): string => {
+  // Most pages have no long digit run at all: skip the scan (it is ~4× slower than JSON.parse).
+  if (!new RegExp(`\\d{${minDigits}}`).test(text)) return text
   let out = ""
   let last = 0
   let inString = false
