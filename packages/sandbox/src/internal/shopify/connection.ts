@@ -82,32 +82,38 @@ export interface Connection<T> {
   }
 }
 
+/** A page whose edges and cursors are only built when selected (a class: cheaper than literal getters). */
+class LazyConnection<T> implements Connection<T> {
+  private built: ReadonlyArray<{ readonly cursor: string; readonly node: T }> | null = null
+  constructor(
+    readonly nodes: ReadonlyArray<T>,
+    private readonly cursorOf: (node: T) => string,
+    private readonly hasNext: boolean,
+    private readonly hasPrevious: boolean
+  ) {}
+  get edges(): ReadonlyArray<{ readonly cursor: string; readonly node: T }> {
+    this.built ??= this.nodes.map((node) => ({ cursor: this.cursorOf(node), node }))
+    return this.built
+  }
+  get pageInfo(): Connection<T>["pageInfo"] {
+    const first = this.nodes[0]
+    const last = this.nodes[this.nodes.length - 1]
+    return {
+      hasNextPage: this.hasNext,
+      hasPreviousPage: this.hasPrevious,
+      startCursor: first === undefined ? null : this.cursorOf(first),
+      endCursor: last === undefined ? null : this.cursorOf(last)
+    }
+  }
+}
+
 /** Builds a connection from one page; edges and cursors are only built when selected. */
 export const connectionOf = <T>(
   nodes: ReadonlyArray<T>,
   cursorOf: (node: T) => string,
   hasNextPage: boolean,
   hasPreviousPage: boolean
-): Connection<T> => {
-  let edges: ReadonlyArray<{ readonly cursor: string; readonly node: T }> | null = null
-  const first = nodes[0]
-  const last = nodes[nodes.length - 1]
-  return {
-    get edges() {
-      edges ??= nodes.map((node) => ({ cursor: cursorOf(node), node }))
-      return edges
-    },
-    nodes,
-    get pageInfo() {
-      return {
-        hasNextPage,
-        hasPreviousPage,
-        startCursor: first === undefined ? null : cursorOf(first),
-        endCursor: last === undefined ? null : cursorOf(last)
-      }
-    }
-  }
-}
+): Connection<T> => new LazyConnection(nodes, cursorOf, hasNextPage, hasPreviousPage)
 
 /**
  * Pages over an index-addressed collection (cursor = index), filtering as it goes: O(page) when

@@ -69,8 +69,27 @@ export const toPresentment = (
   return Number(negative ? -q : q)
 }
 
-/** GraphQL `DateTime`: ISO-8601 UTC without milliseconds ("2026-10-08T07:41:26Z"). */
-export const isoUtc = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`
+const DAY_MS = 86_400_000
+let cachedDay = Number.NaN
+let cachedDayPrefix = ""
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n))
+
+/**
+ * GraphQL `DateTime`: ISO-8601 UTC without milliseconds ("2026-10-08T07:41:26Z"). Hot in bulk
+ * output, so the date part is cached per day and the time is formatted arithmetically.
+ */
+export const isoUtc = (ms: number): string => {
+  const day = Math.floor(ms / DAY_MS)
+  if (day !== cachedDay) {
+    const iso = new Date(day * DAY_MS).toISOString()
+    // Years outside 0000–9999 use the expanded form; let Date format those whole.
+    if (iso.length !== 24) return `${new Date(ms).toISOString().slice(0, -5)}Z`
+    cachedDay = day
+    cachedDayPrefix = iso.slice(0, 11)
+  }
+  const seconds = Math.floor((ms - day * DAY_MS) / 1000)
+  return `${cachedDayPrefix}${pad2(Math.floor(seconds / 3600))}:${pad2(Math.floor((seconds % 3600) / 60))}:${pad2(seconds % 60)}Z`
+}
 
 const offsetFormatters = new Map<string, Intl.DateTimeFormat>()
 const offsetCache = new Map<string, number>()
