@@ -124,6 +124,32 @@ describe("startSandbox", () => {
     }
   })
 
+  it("uses ports N, N+1 and N+2 when a port is given", async () => {
+    // Find a free base port (retry if a neighbour happens to be taken).
+    for (let attempt = 0; ; attempt++) {
+      const probe = createServer()
+      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve))
+      const port = (probe.address() as AddressInfo).port
+      await new Promise<void>((resolve) => probe.close(() => resolve()))
+      if (port > 65000) continue
+      try {
+        const fixed = await startSandbox({ seed: 1, scale: 100, historyDays: 10, port })
+        try {
+          expect([fixed.shopify.baseUrl, fixed.lightspeed.baseUrl, fixed.stocky.baseUrl]).toEqual([
+            `http://127.0.0.1:${port}`,
+            `http://127.0.0.1:${port + 1}`,
+            `http://127.0.0.1:${port + 2}`
+          ])
+        } finally {
+          await fixed.close()
+        }
+        return
+      } catch (error) {
+        if (attempt >= 3 || !String(error).includes("EADDRINUSE")) throw error
+      }
+    }
+  })
+
   it("rejects bad options with a message naming the option", async () => {
     await expect(startSandbox({ plan: "gold" as "standard" })).rejects.toThrow(/plan must be one of/)
     await expect(startSandbox({ timeScale: -1 })).rejects.toThrow(/timeScale/)
