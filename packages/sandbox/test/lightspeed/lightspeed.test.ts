@@ -272,6 +272,46 @@ describe("Lightspeed K-Series emulator", () => {
       expect(all.length).toBe(expected)
     })
 
+    it("can answer with the legacy api.ikentoo.com host in _links, as production does", async () => {
+      const em = await startLightspeedEmulator({
+        merchant,
+        faults: makeFaultInjector({ profile: "none", seed: 1 }),
+        clock: makeClock(1),
+        port: 0,
+        options: { rateLimit: null, linksBaseUrl: "https://api.ikentoo.com" }
+      })
+      try {
+        const tr = await fetch(em.credentials.tokenUrl, {
+          method: "POST",
+          headers: {
+            authorization: basic(em.credentials.clientId, em.credentials.clientSecret),
+            "content-type": "application/x-www-form-urlencoded"
+          },
+          body: form({ grant_type: "refresh_token", refresh_token: em.credentials.refreshToken })
+        })
+        const at = ((await tr.json()) as { access_token: string }).access_token
+        const from = new Date(ANCHOR - 10 * DAY).toISOString()
+        const res = await fetch(
+          `${em.baseUrl}/f/finance/${bl()}/financials/${from}/${new Date(ANCHOR).toISOString()}?pageSize=2`,
+          { headers: { authorization: `Bearer ${at}` } }
+        )
+        const body = (await res.json()) as { _links: { self: { href: string }; nextPage?: { href: string } } }
+        expect(body._links.self.href.startsWith("https://api.ikentoo.com/f/finance/")).toBe(true)
+        const next = new URL(body._links.nextPage?.href ?? "")
+        expect(next.host).toBe("api.ikentoo.com")
+        // Rebased onto the sandbox, the link works.
+        expect(
+          (
+            await fetch(`${em.baseUrl}${next.pathname}${next.search}`, {
+              headers: { authorization: `Bearer ${at}` }
+            })
+          ).status
+        ).toBe(200)
+      } finally {
+        await em.close()
+      }
+    })
+
     it("V2 range: nextPageToken paging, sorted by timeClosed, pageSize capped at 100", async () => {
       const from = new Date(ANCHOR - 20 * DAY).toISOString()
       const to = new Date(ANCHOR).toISOString()

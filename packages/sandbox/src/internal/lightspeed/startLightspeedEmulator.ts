@@ -40,6 +40,11 @@ export interface LightspeedEmulatorOptions {
   readonly itemsMaxAmount?: number
   /** Duration of a slow_response fault, real ms. */
   readonly slowResponseMs?: number
+  /**
+   * Host that `_links` hrefs use. Production still answers with the legacy `https://api.ikentoo.com`
+   * host; set that to check a client rebases links onto its own base URL. Default: the sandbox's URL.
+   */
+  readonly linksBaseUrl?: string
 }
 
 /** What a client needs to connect. */
@@ -157,6 +162,7 @@ export const startLightspeedEmulator = async (
   }
 
   let baseUrl = ""
+  const linksBase = () => (o.linksBaseUrl ?? baseUrl).replace(/\/+$/, "")
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.requests++
@@ -289,7 +295,10 @@ export const startLightspeedEmulator = async (
       return sendJson(
         res,
         200,
-        { _embedded: { businessList: list }, _links: { self: { href: `${baseUrl}${path}${url.search}` } } },
+        {
+          _embedded: { businessList: list },
+          _links: { self: { href: `${linksBase()}${path}${url.search}` } }
+        },
         {},
         fault
       )
@@ -322,7 +331,7 @@ export const startLightspeedEmulator = async (
             businessLocationId: Number(loc.lightspeedBlId),
             sales: records.map((r) => feed.render(r, "v1", include, loc, codeOf(loc))),
             dataComplete: clock.now() >= to,
-            _links: { self: { href: `${baseUrl}${path}${url.search}`, templated: true } }
+            _links: { self: { href: `${linksBase()}${path}${url.search}`, templated: true } }
           },
           {},
           fault
@@ -365,7 +374,7 @@ export const startLightspeedEmulator = async (
         resumes.get(`${queryKey}${tok ?? ""}`) ?? null
       )
       stats.salesServed += records.length
-      const self = `${baseUrl}${path}${url.search}`
+      const self = `${linksBase()}${path}${url.search}`
       const links: Record<string, unknown> = { self: { href: self, templated: true } }
       const last = records[records.length - 1]
       if (more && last !== undefined) {
