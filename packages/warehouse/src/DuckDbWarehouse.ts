@@ -12,6 +12,11 @@ import type { WarehouseError } from "./WarehouseError.js"
 export interface DuckDbWarehouseOptions {
   /** Database file, or ":memory:". Parent directories are created. */
   readonly path: string
+  /**
+   * DuckDB settings, e.g. `{ memory_limit: "300MB", threads: "2" }`; bounding memory_limit keeps
+   * big loads flat (DuckDB spills instead of growing).
+   */
+  readonly config?: Readonly<Record<string, string>>
   /** Create tables and views when the layer starts (default true). */
   readonly migrate?: boolean
 }
@@ -21,7 +26,7 @@ export const layer = (options: DuckDbWarehouseOptions): Layer.Layer<Warehouse, W
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
-      const engine = yield* makeDuckDbEngine(options.path)
+      const engine = yield* makeDuckDbEngine(options.path, options.config)
       const warehouse = makeWarehouse(engine)
       if (options.migrate !== false) yield* warehouse.migrate
       return Warehouse.of(warehouse)

@@ -426,4 +426,39 @@ describe("DuckDbWarehouse", () => {
       })
     )
   )
+
+  it.effect("rejects unknown tables at runtime and applies DuckDB settings", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const err = yield* Effect.flip(w.load("_kura_leases" as "orders", [{ a: 1 }]))
+      assert.strictEqual(err.reason, "InvalidInput")
+      assert.match(err.message, /"_kura_leases" is not a loadable table/)
+      const threads = yield* w.query("SELECT current_setting('threads')::INTEGER AS t")
+      assert.deepStrictEqual(threads, [{ t: 1 }])
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: ":memory:", config: { threads: "1" } })))
+  )
+
+  it.effect(
+    "timestamps: offsets and nanoseconds load, impossible dates are dead-lettered instead of failing the batch",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          const r = yield* w.load("orders", [
+            order("1", "2026-01-05T10:00:00+09:00"),
+            order("2", "2026-01-05T01:00:00.123456789Z"),
+            order("3", "2026-02-30T00:00:00Z"),
+            order("4", "2026-01-05T01:00:00Z", { business_date: "2026-13-01" })
+          ])
+          assert.deepStrictEqual([r.inserted, r.deadLettered], [2, 2])
+          const rows = yield* w.query(
+            'SELECT source_id, CAST(updated_at AS VARCHAR) AS u FROM "orders" ORDER BY source_id'
+          )
+          assert.deepStrictEqual(rows, [
+            { source_id: "1", u: "2026-01-05 01:00:00+00" },
+            { source_id: "2", u: "2026-01-05 01:00:00.123+00" }
+          ])
+        })
+      )
+  )
 })

@@ -24,13 +24,13 @@ const queryError = (operation: string, sql: string) => (cause: unknown) =>
   })
 
 /** Opens a DuckDB database (":memory:" or a file path) for the lifetime of the scope. */
-export const makeDuckDbEngine = (path: string) =>
+export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, string>>) =>
   Effect.gen(function* () {
     const { instance, connection } = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
-          const instance = await DuckDBInstance.create(path)
+          const instance = await DuckDBInstance.create(path, config ? { ...config } : undefined)
           const connection = await instance.connect()
           await connection.run("SET TimeZone = 'UTC'")
           return { instance, connection }

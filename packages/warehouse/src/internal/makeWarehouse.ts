@@ -269,6 +269,13 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   const loadInternal = (tableName: LoadableTableName, rows: ReadonlyArray<LoadRow>) =>
     engine.serialize(
       Effect.gen(function* () {
+        if (!isLoadableName(tableName)) {
+          return yield* new WarehouseError({
+            reason: "InvalidInput",
+            operation: "load",
+            message: `"${String(tableName)}" is not a loadable table: use a canonical table name (orders, order_lines, …) or _kura_raw`
+          })
+        }
         const table = loadableTable(tableName)
         const r = yield* loadChunk(table, rows)
         return {

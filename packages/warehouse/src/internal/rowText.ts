@@ -36,7 +36,17 @@ export const stringifyJson = (value: unknown): string =>
 export const INVALID: unique symbol = Symbol("kura/invalid")
 
 const ISO_TS =
-  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+/** "2026-02-30" passes the pattern but is no date: the engines would fail the whole batch on it. */
+const dayExists = (iso: string): boolean => {
+  const y = Number(iso.slice(0, 4))
+  const m = Number(iso.slice(5, 7))
+  const d = Number(iso.slice(8, 10))
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+  return d >= 1 && m >= 1 && m <= 12 && d <= (m === 2 && leap ? 29 : (DAYS[m - 1] ?? 31))
+}
 
 /**
  * The staged text of a value, or INVALID. Canonical ISO-8601 timestamps pass through untouched
@@ -51,7 +61,7 @@ export const textOf = (type: ColumnType, value: unknown): string | null | typeof
         return String(value)
       return INVALID
     case "timestamp":
-      if (typeof value === "string" && ISO_TS.test(value)) return value
+      if (typeof value === "string" && ISO_TS.test(value)) return dayExists(value) ? value : INVALID
       break
     case "int":
       if (typeof value === "number" && Number.isSafeInteger(value)) return String(value)
@@ -91,14 +101,16 @@ export const toText = (type: ColumnType, value: unknown): TextResult => {
       return bad(type, value)
     case "timestamp": {
       if (value instanceof Date && !Number.isNaN(value.getTime())) return ok(value.toISOString())
-      if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+      if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value) && dayExists(value)) {
         const ms = Date.parse(value)
         if (!Number.isNaN(ms)) return ok(new Date(ms).toISOString())
       }
       return bad(type, value)
     }
     case "date":
-      if (typeof value === "string" && DATE.test(value)) return ok(value)
+      if (typeof value === "string" && DATE.test(value) && dayExists(value)) {
+        return ok(value)
+      }
       return bad(type, value)
     case "json":
       // A string is taken as JSON text already (raw payloads are stored exactly as received).
