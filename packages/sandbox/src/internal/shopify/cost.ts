@@ -52,11 +52,34 @@ export const isConnection = (type: GraphQLNamedType): boolean =>
 
 type Collected = ReadonlyArray<readonly [FieldNode, GraphQLCompositeType]>
 
-/** Flattens fragments: every field with the composite type it is selected on. */
+const collectedCache = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, Collected>>()
+
+/**
+ * Flattens fragments: every field with the composite type it is selected on. Cached per selection
+ * set and parent type, since the actual-cost walk asks again for every returned item.
+ */
 export const collectFields = (
   ctx: CostContext,
   parent: GraphQLCompositeType,
   set: SelectionSetNode | undefined
+): Collected => {
+  if (set === undefined) return []
+  let byType = collectedCache.get(set)
+  if (byType === undefined) {
+    byType = new Map()
+    collectedCache.set(set, byType)
+  }
+  const hit = byType.get(parent)
+  if (hit !== undefined) return hit
+  const fresh = collectUncached(ctx, parent, set)
+  byType.set(parent, fresh)
+  return fresh
+}
+
+const collectUncached = (
+  ctx: CostContext,
+  parent: GraphQLCompositeType,
+  set: SelectionSetNode
 ): Collected => {
   const out: Array<readonly [FieldNode, GraphQLCompositeType]> = []
   const visit = (type: GraphQLCompositeType, s: SelectionSetNode): void => {
