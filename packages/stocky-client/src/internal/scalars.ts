@@ -140,6 +140,11 @@ const zonedParts = (
     )
       return yield* Effect.fail(invalid(u, "Expected a real calendar date and time"))
     const zone = yield* StockyTimeZone
+    // Placing a wall time in a zone goes through Intl and is slow; Stocky repeats the same
+    // minute-precision values (every line of a PO), so a small bounded cache pays off.
+    const key = `${DateTime.zoneToString(zone)}|${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}.${parts.millisecond}`
+    const cached = zonedCache.get(key)
+    if (cached !== undefined) return DateTime.makeUnsafe(cached)
     const zoned = DateTime.makeZoned(parts, {
       timeZone: zone,
       adjustForTimeZone: true,
@@ -147,22 +152,35 @@ const zonedParts = (
     })
     if (zoned._tag === "None")
       return yield* Effect.fail(invalid(u, "Could not place this local time in the store's zone"))
-    return DateTime.toUtc(zoned.value)
+    const utc = DateTime.toUtc(zoned.value)
+    if (zonedCache.size >= ZONED_CACHE_SIZE) zonedCache.clear()
+    zonedCache.set(key, DateTime.toEpochMillis(utc))
+    return utc
   })
+
+const ZONED_CACHE_SIZE = 4096
+const zonedCache = new Map<string, number>()
 
 /**
  * Parses every timestamp form Stocky was seen to emit: ISO 8601 with an offset (the documented
  * form), ISO without an offset, and the locale form "DD/MM/YYYY HH:MM". The last two carry no zone,
  * so they are read in the store's zone from `StockyTimeZone`.
  */
-const parseTimestamp = (u: unknown): Effect.Effect<DateTime.Utc, SchemaIssue.Issue, never> =>
-  Effect.gen(function* () {
-    if (typeof u !== "string") return yield* Effect.fail(invalid(u, "Expected a timestamp string"))
+const parseTimestamp = (u: unknown): Effect.Effect<DateTime.Utc, SchemaIssue.Issue, never> => {
+  if (typeof u === "string") {
     const s = u.trim()
     if (ISO_WITH_ZONE.test(s)) {
       const ms = Date.parse(s.replace(" ", "T").replace(/([+-]\d{2})(\d{2})$/, "$1:$2"))
-      if (Number.isFinite(ms)) return DateTime.makeUnsafe(ms)
+      if (Number.isFinite(ms)) return Effect.succeed(DateTime.makeUnsafe(ms))
     }
+  }
+  return parseLocalTimestamp(u)
+}
+
+const parseLocalTimestamp = (u: unknown): Effect.Effect<DateTime.Utc, SchemaIssue.Issue, never> =>
+  Effect.gen(function* () {
+    if (typeof u !== "string") return yield* Effect.fail(invalid(u, "Expected a timestamp string"))
+    const s = u.trim()
     const naive = NAIVE.exec(s)
     if (naive)
       return yield* zonedParts(
