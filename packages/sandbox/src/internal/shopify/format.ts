@@ -41,7 +41,7 @@ export const decimalAmount = (minor: number, currency: string): string => {
 export const restAmount = (minor: number, currency: string): string => {
   const exponent = currencyExponent(currency)
   const { frac, sign, whole } = splitMinor(minor, exponent)
-  return `${sign}${whole}.${(frac + "00").slice(0, 2)}`
+  return `${sign}${whole}.${`${frac}00`.slice(0, 2)}`
 }
 
 /** REST numeric money (refund line subtotal/total_tax are JSON numbers). */
