@@ -9,7 +9,7 @@ import { Context, Effect, Layer } from "effect"
 import {
   configFromEnv,
   type LightspeedConfig,
-  LightspeedConfigError,
+  type LightspeedConfigError,
   type LightspeedConfigInput,
   makeConfig
 } from "./LightspeedConfig.js"
@@ -30,4 +30,3 @@ export class LightspeedConfigService extends Context.Service<LightspeedConfigSer
     LightspeedConfigError | Config.ConfigError
   > = Layer.effect(LightspeedConfigService, Effect.flatMap(configFromEnv, makeConfig))
 }
-
