@@ -142,6 +142,13 @@ export interface Merchant {
    */
   deleteOrders(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
 
+  /**
+   * When the refund or cancellation generated with order `index` happened (null if none), without
+   * generating the order: lets emulators find till refunds in a time window cheaply. Refunds added
+   * later by `mutate` are not included (use `mutatedOrderIndexes`).
+   */
+  baseRefundAt(index: number): number | null
+
   /** Channel of the order at this index without generating it; undefined if out of range. */
   orderChannelAt(index: number): "online" | "pos" | undefined
 

@@ -85,6 +85,19 @@ describe("makeMerchant: the order sequence", () => {
     }
   })
 
+  it("baseRefundAt tells a generated refund's time without generating the order", () => {
+    const m = makeMerchant(opts({ orders: 3000 }))
+    let refunded = 0
+    for (let i = 0; i < m.orderCount; i++) {
+      const o = m.orderAt(i)
+      const at = m.baseRefundAt(i)
+      expect(at).toBe(o?.refunds[0]?.createdAt ?? null)
+      if (at !== null) refunded++
+    }
+    expect(refunded).toBeGreaterThan(30)
+    expect(m.baseRefundAt(-1)).toBeNull()
+  })
+
   it("dates POS sales after midnight and before the cutover to the previous business day", () => {
     const m = makeMerchant(opts({ orders: 3000 }))
     let lateNight = 0

@@ -15,6 +15,7 @@ import type { GroundTruth, Merchant, MerchantOptions } from "../Merchant.js"
 import type { Customer, InventoryQuantities, Order, Refund, Transaction } from "../model.js"
 import { Ledger } from "./Ledger.js"
 import {
+  baseRefundPlan,
   baseSlot,
   buildRefund,
   generateOrder,
@@ -336,6 +337,11 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         revision++
       }
       return out.sort((a, b) => a - b)
+    },
+    baseRefundAt(index: number): number | null {
+      if (!Number.isInteger(index) || index < 0 || index >= count()) return null
+      const online = index < base ? isOnlineIndex(w, index) : (extras[index - base]?.online ?? false)
+      return baseRefundPlan(w, index, online, createdAtOf)?.at ?? null
     },
     orderChannelAt(index: number) {
       if (!Number.isInteger(index) || index < 0 || index >= count()) return undefined

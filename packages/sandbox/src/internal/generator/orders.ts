@@ -281,7 +281,7 @@ export const generateOrder = (w: World, i: number, slot: OrderSlot, malformed: b
   }
 
   const fulfilLag = online ? rng.range(10, 36 * 60) * 60_000 : 0
-  let updatedAt = Math.min(createdAt + fulfilLag, Math.max(createdAt, anchor - 1))
+  const updatedAt = Math.min(createdAt + fulfilLag, Math.max(createdAt, anchor - 1))
   const name = online ? `#${1001 + slot.onlineRank}` : `R${String(100001 + slot.posRank)}`
   const base: Order = {
     id: IDS.order + i,
@@ -316,48 +316,79 @@ export const generateOrder = (w: World, i: number, slot: OrderSlot, malformed: b
   }
 
   // History already holds a few cancellations and refunds (only those dated before the anchor).
-  const ru = rng.float()
-  if (online && ru < 0.01) {
-    const at = createdAt + rng.range(1, 20) * HOUR_MS
-    if (at < anchor) {
-      const picks = lines.map((l, k) => ({ line: k, qty: l.quantity }))
-      const refund = buildRefund(base, i, 0, at, picks, true, shipping, "Cancelled by customer")
-      updatedAt = Math.max(updatedAt, at)
-      return {
-        ...base,
-        updatedAt,
-        cancelledAt: at,
-        cancelReason: "customer",
-        refunds: [refund],
-        transactions: [...transactions, refundTransaction(base, i, 0, refund)]
-      }
+  const plan = baseRefundPlan(w, i, online, createdAt)
+  if (plan?.kind === "cancel") {
+    const picks = lines.map((l, k) => ({ line: k, qty: l.quantity }))
+    const refund = buildRefund(base, i, 0, plan.at, picks, true, shipping, "Cancelled by customer")
+    return {
+      ...base,
+      updatedAt: Math.max(updatedAt, plan.at),
+      cancelledAt: plan.at,
+      cancelReason: "customer",
+      refunds: [refund],
+      transactions: [...transactions, refundTransaction(base, i, 0, refund)]
     }
-  } else if ((online && ru < 0.06) || (!online && ru < 0.02)) {
-    const at =
-      createdAt + (online ? rng.range(2, 12) * DAY_MS : rng.range(1, 72) * HOUR_MS) + rng.int(HOUR_MS)
-    const k = rng.int(lines.length)
+  }
+  if (plan?.kind === "refund") {
+    const r = plan.rng
+    const k = r.int(lines.length)
     const line = lines[k]
-    if (at < anchor && line !== undefined) {
-      const restock = rng.chance(online ? 0.7 : 0.9)
+    if (line !== undefined) {
+      const restock = r.chance(online ? 0.7 : 0.9)
       const refund = buildRefund(
         base,
         i,
         0,
-        at,
-        [{ line: k, qty: rng.range(1, line.quantity) }],
+        plan.at,
+        [{ line: k, qty: r.range(1, line.quantity) }],
         restock,
         0,
         online ? "Damaged in transit" : null
       )
       return {
         ...base,
-        updatedAt: Math.max(updatedAt, at),
+        updatedAt: Math.max(updatedAt, plan.at),
         refunds: [refund],
         transactions: [...transactions, refundTransaction(base, i, 0, refund)]
       }
     }
   }
   return base
+}
+
+/** A refund or cancellation generated with the order (before any mutation). */
+export interface BaseRefundPlan {
+  readonly kind: "cancel" | "refund"
+  readonly at: number
+  /** The stream the remaining refund details are drawn from. */
+  readonly rng: Rng
+}
+
+/**
+ * Whether order i was refunded or cancelled in the generated history, and when. It has its own
+ * random stream so emulators can find refunds in a time window without generating whole orders.
+ */
+export const baseRefundPlan = (
+  w: World,
+  i: number,
+  online: boolean,
+  createdAtOf: number | ((i: number) => number)
+): BaseRefundPlan | null => {
+  const rng = new Rng(keyOf(w.options.seed, 4, i))
+  const anchor = w.options.anchor
+  const ru = rng.float()
+  // Most orders have no refund: decide that before paying for the creation time.
+  const createdAt = () => (typeof createdAtOf === "number" ? createdAtOf : createdAtOf(i))
+  if (online && ru < 0.01) {
+    const at = createdAt() + rng.range(1, 20) * HOUR_MS
+    return at < anchor ? { kind: "cancel", at, rng } : null
+  }
+  if ((online && ru < 0.06) || (!online && ru < 0.02)) {
+    const at =
+      createdAt() + (online ? rng.range(2, 12) * DAY_MS : rng.range(1, 72) * HOUR_MS) + rng.int(HOUR_MS)
+    return at < anchor ? { kind: "refund", at, rng } : null
+  }
+  return null
 }
 
 /** Largest possible updatedAt − createdAt of an unmutated order (refunds up to 12 days + 1 h). */

@@ -116,7 +116,22 @@ export class SaleFeed {
     const local: Array<FeedRecord> = []
     const n = m.orderCount
     let stoppedEarly = false
-    let i = valid ? resume.scanIndex : m.orderIndexAtOrAfter(start - m.maxBasePosUpdateLagMs)
+    let i = valid ? resume.scanIndex : m.orderIndexAtOrAfter(start)
+    if (!valid) {
+      // Sales before the window can only contribute till refunds dated inside it: look those up
+      // cheaply and generate just the sales that have one.
+      for (let j = m.orderIndexAtOrAfter(start - m.maxBasePosUpdateLagMs); j < i; j++) {
+        if (m.orderChannelAt(j) !== "pos") continue
+        const t = m.baseRefundAt(j)
+        if (t === null || t < start || t >= to) continue
+        const o = m.orderAt(j)
+        if (o === undefined || o.locationId !== location.id) continue
+        local.length = 0
+        this.recordsOf(o, version, local)
+        for (const r of local)
+          if (r.effectiveAt >= from && r.effectiveAt < to && after(r, cursor)) found.push(r)
+      }
+    }
     for (let step = 0; i < n; i++, step++) {
       if (m.orderChannelAt(i) !== "pos") continue
       const o = m.orderAt(i)
