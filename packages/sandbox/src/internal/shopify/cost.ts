@@ -109,6 +109,49 @@ const record = (value: unknown): Record<string, unknown> | undefined => (isRecor
 
 const items = (value: unknown): ReadonlyArray<unknown> => (Array.isArray(value) ? value : [])
 
+/** A non-leaf field of a selection set, classified once per (type, selection set). */
+interface CostField {
+  readonly key: string
+  readonly node: FieldNode
+  readonly named: GraphQLCompositeType
+  readonly kind: "connection" | "list" | "object"
+}
+
+const preparedCache = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, ReadonlyArray<CostField>>>()
+
+/** The fields that cost anything (leaves are free), so walking returned data skips the rest. */
+const prepared = (
+  ctx: CostContext,
+  parent: GraphQLCompositeType,
+  set: SelectionSetNode | undefined
+): ReadonlyArray<CostField> => {
+  if (set === undefined) return []
+  let byType = preparedCache.get(set)
+  if (byType === undefined) {
+    byType = new Map()
+    preparedCache.set(set, byType)
+  }
+  const hit = byType.get(parent)
+  if (hit !== undefined) return hit
+  const out: Array<CostField> = []
+  for (const [node, type] of collectFields(ctx, parent, set)) {
+    const name = node.name.value
+    if (name.startsWith("__")) continue
+    const def = fieldDef(type, name)
+    if (def === undefined) continue
+    const named = getNamedType(def.type)
+    if (isLeafType(named) || !isCompositeType(named)) continue
+    const kind = isConnection(named)
+      ? "connection"
+      : isListType(getNullableType(def.type))
+        ? "list"
+        : "object"
+    out.push({ key: node.alias?.value ?? name, node, named, kind })
+  }
+  byType.set(parent, out)
+  return out
+}
+
 /** Cost of a selection set on `parent`; with `data` (actual mode) only what was returned counts. */
 const selectionCost = (
   ctx: CostContext,
@@ -118,25 +161,20 @@ const selectionCost = (
   data: unknown
 ): number => {
   let total = 0
-  const obj = record(data)
-  for (const [node, type] of collectFields(ctx, parent, set)) {
-    const name = node.name.value
-    if (name.startsWith("__")) continue
-    const def = fieldDef(type, name)
-    if (def === undefined) continue
-    const named = getNamedType(def.type)
-    if (isLeafType(named) || !isCompositeType(named)) continue
-    const value = actual ? obj?.[node.alias?.value ?? name] : undefined
+  const obj = actual ? record(data) : undefined
+  for (const f of prepared(ctx, parent, set)) {
+    const value = actual ? obj?.[f.key] : undefined
     if (actual && (value === undefined || value === null)) continue
-    if (isConnection(named)) total += connectionCost(ctx, named, node, actual, value)
-    else if (isListType(getNullableType(def.type))) {
+    if (f.kind === "connection") total += connectionCost(ctx, f.named, f.node, actual, value)
+    else if (f.kind === "list") {
       if (actual)
-        for (const item of items(value)) total += 1 + selectionCost(ctx, named, node.selectionSet, true, item)
+        for (const item of items(value))
+          total += 1 + selectionCost(ctx, f.named, f.node.selectionSet, true, item)
       else {
-        const n = intArgument(node, "first", ctx.variables) ?? 1
-        total += n * (1 + selectionCost(ctx, named, node.selectionSet, false, undefined))
+        const n = intArgument(f.node, "first", ctx.variables) ?? 1
+        total += n * (1 + selectionCost(ctx, f.named, f.node.selectionSet, false, undefined))
       }
-    } else total += 1 + selectionCost(ctx, named, node.selectionSet, actual, value)
+    } else total += 1 + selectionCost(ctx, f.named, f.node.selectionSet, actual, value)
   }
   return total
 }
