@@ -4,6 +4,7 @@
  * once (see ConfigError), because a half-valid config discovered mid-sync wastes a whole run.
  */
 import { registerSecret } from "@kura/core"
+import { WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
 import { isSecretReference, SecretResolver } from "./SecretResolver.js"
@@ -72,10 +73,12 @@ export interface AppConfig {
   readonly stocky: ReadonlyArray<StockyStoreConfig>
   readonly demo: ReadonlyArray<DemoStreamConfig>
   readonly skipped: ReadonlyArray<SkippedSource>
-  /** `duckdb:<file>` or `bigquery:<project>.<dataset>`. */
+  /** `duckdb:<file>` or `bigquery:<project>.<dataset>`, as given. */
   readonly warehouse: string
-  /** A local directory or `gs://bucket[/prefix]`. */
+  /** `file:<dir>` or `gs://bucket[/prefix]`, as given. */
   readonly lake: string
+  /** Parsed warehouse and lake selection, ready for `WarehouseConfig.layerFromSettings`. */
+  readonly warehouseSettings: WarehouseConfig.WarehouseSettings
   readonly sandbox: boolean
   readonly port: number
   readonly triggerSecret: Option.Option<Redacted.Redacted<string>>
@@ -564,22 +567,45 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       )
   }
 
-  const warehouse = env("KURA_WAREHOUSE") ?? file?.warehouse ?? "duckdb:kura.duckdb"
+  // Same grammar and messages as @kura/warehouse, so the app and the library never disagree.
+  const warehouse = env("KURA_WAREHOUSE") ?? file?.warehouse ?? WarehouseConfig.DEFAULT_WAREHOUSE
   const warehouseField = env("KURA_WAREHOUSE") !== undefined ? "KURA_WAREHOUSE" : `${fp}: warehouse`
-  if (
-    !/^duckdb:.+$/.test(warehouse) &&
-    !/^bigquery:[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}$/.test(warehouse)
-  )
+  const warehouseTarget = yield* Effect.result(WarehouseConfig.parseWarehouse(warehouse))
+  if (warehouseTarget._tag === "Failure")
     problem(
       warehouseField,
-      `"${warehouse}" is not a warehouse location`,
+      warehouseTarget.failure.message.replace(/^KURA_WAREHOUSE=/, ""),
       "use duckdb:<file> (local) or bigquery:<project>.<dataset>"
     )
 
-  const lake = env("KURA_LAKE") ?? file?.lake ?? "kura-lake"
+  const lake = env("KURA_LAKE") ?? file?.lake ?? WarehouseConfig.DEFAULT_LAKE
   const lakeField = env("KURA_LAKE") !== undefined ? "KURA_LAKE" : `${fp}: lake`
-  if (lake.includes("://") && !/^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9](\/.*)?$/.test(lake))
-    problem(lakeField, `"${lake}" is not a lake location`, "use a local directory or gs://<bucket>[/prefix]")
+  const lakeTarget = yield* Effect.result(WarehouseConfig.parseLake(lake))
+  if (lakeTarget._tag === "Failure")
+    problem(
+      lakeField,
+      lakeTarget.failure.message.replace(/^KURA_LAKE=/, ""),
+      "use file:<directory> (local) or gs://<bucket>[/prefix]"
+    )
+  if (
+    warehouseTarget._tag === "Success" &&
+    warehouseTarget.success.kind === "bigquery" &&
+    lakeTarget._tag === "Success" &&
+    lakeTarget.success.kind !== "gcs"
+  )
+    problem(
+      lakeField,
+      "BigQuery loads through Cloud Storage, but the lake is local",
+      "set the lake to gs://<bucket>/<prefix>"
+    )
+  const bigQueryLocation = env("KURA_BIGQUERY_LOCATION")
+  const retentionText = env("KURA_LAKE_RETENTION_DAYS")
+  if (retentionText !== undefined && !/^[1-9]\d*$/.test(retentionText))
+    problem(
+      "KURA_LAKE_RETENTION_DAYS",
+      `"${retentionText}" is not a number of days`,
+      "use a whole number of days, at least 1"
+    )
 
   let port = 8080
   const portText = env("PORT")
@@ -653,8 +679,20 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
     defaultIntervalMs,
     drainTimeoutMs,
     project: Option.fromNullishOr(project),
+    warehouseSettings: {
+      // Both parsed, or we would have returned with problems above.
+      warehouse:
+        warehouseTarget._tag === "Success" ? warehouseTarget.success : { kind: "duckdb", path: ":memory:" },
+      lake: lakeTarget._tag === "Success" ? lakeTarget.success : { kind: "file", dir: "." },
+      bigQueryLocation: Option.fromNullishOr(bigQueryLocation),
+      lakeRetentionDays: retentionText === undefined ? Option.none() : Option.some(Number(retentionText))
+    },
     stateDir:
-      env("KURA_STATE_DIR") ?? file?.stateDir ?? (lake.includes("://") ? ".kura-state" : `${lake}/_state`)
+      env("KURA_STATE_DIR") ??
+      file?.stateDir ??
+      (lakeTarget._tag === "Success" && lakeTarget.success.kind === "file"
+        ? `${lakeTarget.success.dir}/_state`
+        : ".kura-state")
   }
   return config
 })

@@ -3,18 +3,15 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { join } from "node:path"
 import { type Checkpoint, CheckpointStore, layerCloudLogger, streamKeyToString } from "@kura/core"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
+import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
-import { layerFileCheckpointStore } from "./FileCheckpointStore.js"
 import { startHttpService } from "./HttpService.js"
 import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
-import { LeaseManager } from "./LeaseManager.js"
-import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -79,13 +76,7 @@ const printSkipped = (config: AppConfig, unavailable: ReadonlyArray<{ source: st
     Console.log(`${s.source}: skipped (${s.reason})`)
   )
 
-const stateLayers = (config: AppConfig) =>
-  Layer.mergeAll(
-    layerFileCheckpointStore(join(config.stateDir, "checkpoints.json")),
-    RunLedger.layerFile(join(config.stateDir, "runs.json")),
-    LeaseManager.layerMemory,
-    Metrics.layer
-  )
+const stateLayers = layerAppState
 
 const runCommand = Command.make(
   "run",
@@ -181,7 +172,7 @@ const serveCommand = Command.make(
       const services = Layer.mergeAll(
         TriggerAuth.layer({ secret: config.triggerSecret, audience: config.oidcAudience }),
         // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
-        WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink(config.lake)))
+        WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink))
       ).pipe(
         Layer.provideMerge(StreamRunner.layer(plan.streams, config.drainTimeoutMs)),
         Layer.provideMerge(stateLayers(config))

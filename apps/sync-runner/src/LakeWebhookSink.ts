@@ -1,10 +1,10 @@
 /**
- * Lands every accepted webhook delivery in the raw lake (@kura/warehouse RawLake, on a local
- * directory or `gs://bucket/prefix`) as its own gzip NDJSON batch, under
+ * Lands every accepted webhook delivery in the raw lake (@kura/warehouse RawLake, on `file:<dir>`
+ * or `gs://bucket/prefix`) as its own gzip NDJSON batch, under
  * `source=shopify/account=<shop>/stream=webhook.<topic>/dt=<day>/`. The exact signed body is kept,
  * so deliveries can be re-modelled later without Shopify.
  */
-import { GcsObjectStore, LocalObjectStore, type ObjectStore, RawLake } from "@kura/warehouse"
+import { RawLake } from "@kura/warehouse"
 import { Effect, Layer, Stream } from "effect"
 import { WebhookSink, WebhookSinkError } from "./WebhookSink.js"
 
@@ -40,16 +40,8 @@ export const makeLakeWebhookSink = (lake: RawLake["Service"]) =>
         )
   })
 
-/** The ObjectStore for a `KURA_LAKE` value: `gs://bucket[/prefix]` or a local directory. */
-export const lakeObjectStore = (lake: string): Layer.Layer<ObjectStore> => {
-  const gcs = /^gs:\/\/([^/]+)(?:\/(.*?))?\/?$/.exec(lake)
-  if (gcs !== null) return GcsObjectStore.layer({ bucket: gcs[1]!, prefix: gcs[2] ?? "" })
-  return LocalObjectStore.layer(lake)
-}
-
-/** The webhook sink over the lake at `lake`. */
-export const layerLakeWebhookSink = (lake: string): Layer.Layer<WebhookSink> =>
-  Layer.effect(WebhookSink, Effect.map(Effect.service(RawLake), makeLakeWebhookSink)).pipe(
-    Layer.provide(RawLake.layer),
-    Layer.provide(lakeObjectStore(lake))
-  )
+/** The webhook sink over the RawLake in context (see `WarehouseConfig.layerFromSettings`). */
+export const layerLakeWebhookSink: Layer.Layer<WebhookSink, never, RawLake> = Layer.effect(
+  WebhookSink,
+  Effect.map(Effect.service(RawLake), makeLakeWebhookSink)
+)

@@ -2,12 +2,13 @@
  * Leases make "a sync runs at most once per stream at a time" hold across triggers, the scheduler
  * and (with the warehouse-backed adapter) across Cloud Run instances.
  */
-import { type StoreError, type StreamKey, streamKeyToString } from "@kura/core"
+import { type StreamKey as Key, streamKeyToString as keyText, StoreError } from "@kura/core"
+import { Warehouse } from "@kura/warehouse"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 
 /** A held lease. */
 export interface Lease {
-  readonly key: StreamKey
+  readonly key: Key
   readonly holder: string
   readonly expiresAt: number
 }
@@ -18,7 +19,7 @@ export class LeaseManager extends Context.Service<
   {
     /** Takes the lease unless someone else holds an unexpired one. */
     readonly acquire: (
-      key: StreamKey,
+      key: Key,
       holder: string,
       ttlMs: number
     ) => Effect.Effect<Option.Option<Lease>, StoreError>
@@ -31,7 +32,7 @@ export class LeaseManager extends Context.Service<
     return LeaseManager.of({
       acquire: (key, holder, ttlMs) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
-          const id = streamKeyToString(key)
+          const id = keyText(key)
           const current = held.get(id)
           if (current !== undefined && current.expiresAt > now) return Option.none()
           const lease: Lease = { key, holder, expiresAt: now + ttlMs }
@@ -40,7 +41,7 @@ export class LeaseManager extends Context.Service<
         }),
       release: (lease) =>
         Effect.sync(() => {
-          const id = streamKeyToString(lease.key)
+          const id = keyText(lease.key)
           if (held.get(id)?.holder === lease.holder) held.delete(id)
         })
     })
@@ -48,4 +49,37 @@ export class LeaseManager extends Context.Service<
 
   /** Alias of `layerMemory`. */
   static readonly layerTest = LeaseManager.layerMemory
+
+  /**
+   * Leases in the warehouse's `_kura_leases` table: correct across processes and instances that
+   * share the warehouse, with expiry so a crashed holder cannot block a stream forever.
+   */
+  static readonly layerWarehouse = Layer.effect(
+    LeaseManager,
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      // The warehouse's own lease record, needed again to release it.
+      const held = new WeakMap<Lease, Parameters<typeof warehouse.releaseLease>[0]>()
+      const storeError = (operation: string) => (e: { readonly message: string }) =>
+        new StoreError({ store: "LeaseManager", operation, message: e.message, cause: e })
+      return LeaseManager.of({
+        acquire: (key, holder, ttlMs) =>
+          warehouse.acquireLease(key, holder, ttlMs).pipe(
+            Effect.map((w) => {
+              const lease: Lease = { key, holder: w.holder, expiresAt: w.expiresAt }
+              held.set(lease, w)
+              return Option.some(lease)
+            }),
+            Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>())),
+            Effect.mapError(storeError(`acquire ${keyText(key)}`))
+          ),
+        release: (lease) => {
+          const w = held.get(lease)
+          return w === undefined
+            ? Effect.void
+            : warehouse.releaseLease(w).pipe(Effect.mapError(storeError(`release ${keyText(lease.key)}`)))
+        }
+      })
+    })
+  )
 }

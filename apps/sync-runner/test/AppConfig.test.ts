@@ -46,9 +46,7 @@ describe("loadAppConfig", () => {
     ])
     for (const p of error.problems) expect(p.fix.length).toBeGreaterThan(10)
     expect(error.message).toMatch(/^Invalid configuration \(10 problems\):\n {2}1\. SHOPIFY_CLIENT_SECRET: /)
-    expect(error.message).toContain(
-      'KURA_WAREHOUSE: "postgres://x" is not a warehouse location. Fix: use duckdb:<file>'
-    )
+    expect(error.message).toContain('KURA_WAREHOUSE: "postgres://x" must start with "duckdb:" or "bigquery:"')
   })
 
   it("skips sources without credentials and says so", async () => {
@@ -87,7 +85,8 @@ describe("loadAppConfig", () => {
     )
     expect(c.lightspeed[0]?.businessLocations).toEqual([45454565682155, 45454565682156])
     expect(c.port).toBe(9090)
-    expect(c.warehouse).toBe("duckdb:kura.duckdb")
+    expect(c.warehouse).toBe("duckdb:data/kura.duckdb")
+    expect(c.warehouseSettings.lake).toEqual({ kind: "file", dir: "data/lake" })
   })
 
   it("decodes a multi-account config file and names bad fields by path", async () => {
@@ -128,6 +127,16 @@ describe("loadAppConfig", () => {
     expect(fields).toContain("kura.json: shopify[1].shop")
     expect(fields).toContain("kura.json: typo")
     expect(bad.message).toContain("Missing key")
+  })
+
+  it("requires a gs:// lake with BigQuery and a file: or gs:// lake otherwise", async () => {
+    const bq = await problemsOf({
+      env: { KURA_WAREHOUSE: "bigquery:kura-prod.kura", KURA_LAKE: "file:lake" }
+    })
+    expect(bq.problems.map((p) => p.field)).toEqual(["KURA_LAKE"])
+    expect(bq.problems[0]?.fix).toMatch(/gs:\/\//)
+    const local = await problemsOf({ env: { KURA_LAKE: "/tmp/lake", KURA_LAKE_RETENTION_DAYS: "0" } })
+    expect(local.problems.map((p) => p.field)).toEqual(["KURA_LAKE", "KURA_LAKE_RETENTION_DAYS"])
   })
 
   it("reports invalid JSON in the config file", async () => {

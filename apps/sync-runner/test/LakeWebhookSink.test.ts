@@ -30,7 +30,11 @@ describe("LakeWebhookSink", () => {
           payload: JSON.parse(rawBody),
           rawBody
         })
-      }).pipe(Effect.provide(layerLakeWebhookSink(dir)))
+      }).pipe(
+        Effect.provide(layerLakeWebhookSink),
+        Effect.provide(RawLake.layer),
+        Effect.provide(LocalObjectStore.layer(dir))
+      )
     )
     const key = {
       source: "shopify",

@@ -3,6 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { promisify } from "node:util"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 // These tests drive the BUILT app, as Cloud Run would run it.
@@ -50,7 +52,11 @@ describe("kura-sync (built)", () => {
     const config = join(dir, "run.json")
     await writeFile(
       config,
-      JSON.stringify({ lake: join(dir, "lake-run"), demo: [{ name: "orders", pages: 2, pageDelay: "10ms" }] })
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-run")}`,
+        warehouse: `duckdb:${join(dir, "run.duckdb")}`,
+        demo: [{ name: "orders", pages: 2, pageDelay: "10ms" }]
+      })
     )
     const { stdout } = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
       env: cleanEnv({}),
@@ -78,9 +84,14 @@ describe("kura-sync (built)", () => {
   it("on SIGTERM drains the run in flight, commits its checkpoint and exits 0", async () => {
     const config = join(dir, "serve.json")
     const lake = join(dir, "lake-serve")
+    const database = join(dir, "serve.duckdb")
     await writeFile(
       config,
-      JSON.stringify({ lake, demo: [{ name: "orders", pages: 100, rowsPerPage: 10, pageDelay: "100ms" }] })
+      JSON.stringify({
+        lake: `file:${lake}`,
+        warehouse: `duckdb:${database}`,
+        demo: [{ name: "orders", pages: 100, rowsPerPage: 10, pageDelay: "100ms" }]
+      })
     )
     const secret = "sigterm-test-secret-0123456789"
     const child = spawn(process.execPath, [main, "serve", "--config", config, "--scheduler", "off"], {
@@ -120,10 +131,15 @@ describe("kura-sync (built)", () => {
     // The 100-page run (10 s) was cut short at a page boundary, not run to the end.
     expect(Date.now() - killedAt).toBeLessThan(5000)
 
-    const checkpoints = JSON.parse(await readFile(join(lake, "_state", "checkpoints.json"), "utf8"))
+    // The checkpoint was committed to the warehouse's sync state before exit.
+    const key = { source: "demo", account: "demo", stream: "orders" }
+    const checkpoint = await Effect.runPromise(
+      Effect.flatMap(Effect.service(Warehouse), (w) => w.checkpoints.get(key)).pipe(
+        Effect.provide(DuckDbWarehouse.layer({ path: database }))
+      )
+    )
     const runs = JSON.parse(await readFile(join(lake, "_state", "runs.json"), "utf8"))
-    const pages = Number(checkpoints[0].cursor)
-    expect(checkpoints[0].key).toEqual({ source: "demo", account: "demo", stream: "orders" })
+    const pages = Number(Option.getOrThrow(checkpoint).cursor)
     expect(pages).toBeGreaterThanOrEqual(2)
     expect(pages).toBeLessThan(100)
     expect(runs.at(-1)).toMatchObject({ status: "succeeded", stoppedEarly: true, rows: pages * 10 })
