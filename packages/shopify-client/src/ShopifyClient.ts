@@ -13,7 +13,7 @@ import {
   type ThrottleStatus
 } from "./internal/CostBucket.js"
 import { type CostInfo, type GraphqlOptions, makeExecutor } from "./internal/http.js"
-import { normalizeConnections, type Truncation } from "./internal/normalize.js"
+import { appendTo, normalizeConnections, type Truncation } from "./internal/normalize.js"
 import { largestAffordablePage } from "./QueryCost.js"
 import { type ResourceSpec, Resources } from "./Resources.js"
 import { ShopifyAuth } from "./ShopifyAuth.js"
@@ -199,7 +199,8 @@ export const decodeRecords = Effect.fnUntraced(function* <A>(
   resource: ResourceSpec<A>,
   raw: ReadonlyArray<unknown>,
   operation: string,
-  origin: string
+  origin: string,
+  fetchRest?: (truncation: Truncation) => Effect.Effect<ReadonlyArray<unknown> | null, ShopifyError>
 ) {
   const sink = yield* Effect.serviceOption(DeadLetterSink)
   const decode = Schema.decodeUnknownResult(resource.schema)
@@ -209,17 +210,21 @@ export const decodeRecords = Effect.fnUntraced(function* <A>(
   for (const node of raw) {
     const truncations: Array<Truncation> = []
     const normalized = normalizeConnections(node, truncations)
-    if (truncations.length > 0) {
-      const t = truncations[0]
-      return yield* new ShopifyError({
-        operation,
-        reason: new DataLoss({
-          jobId: null,
-          expected: null,
-          actual: null,
-          message: `nested connection ${t?.path} of ${t?.parentId} has more items than one page holds; use the bulk export for this window`
+    for (const t of truncations) {
+      // Read the rest of a nested connection that did not fit in the page, or fail loudly.
+      const rest = fetchRest === undefined || t.parentId === null ? null : yield* fetchRest(t)
+      const field = t.path.split(".").pop() ?? t.path
+      if (rest === null || t.parentId === null || !appendTo(normalized, t.parentId, field, rest)) {
+        return yield* new ShopifyError({
+          operation,
+          reason: new DataLoss({
+            jobId: null,
+            expected: null,
+            actual: null,
+            message: `nested connection ${t.path} of ${t.parentId} has more items than one page holds and cannot be followed; use the bulk export for this window`
+          })
         })
-      })
+      }
     }
     const result = decode(normalized)
     if (result._tag === "Success") {
@@ -317,6 +322,40 @@ export const makeShopifyClient = (
         scopeHint: opts.scopeHint
       })
 
+    const MoreEnvelope = Schema.Struct({
+      node: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown))
+    })
+    const fetchRest =
+      (resource: ResourceSpec<unknown>, operation: string) =>
+      (t: Truncation): Effect.Effect<ReadonlyArray<unknown> | null, ShopifyError> =>
+        Effect.gen(function* () {
+          const doc = resource.documents.followUps[t.path]
+          if (doc === undefined || t.parentId === null) return null
+          const field = t.path.split(".").pop() ?? t.path
+          const first = largestAffordablePage(
+            doc,
+            { id: t.parentId },
+            { max: 250, budget: config.maxQueryCost }
+          )
+          const items: Array<unknown> = []
+          let after = t.endCursor
+          for (;;) {
+            const r = yield* executor.execute(
+              doc,
+              { id: t.parentId, first, after },
+              { operation: `${operation} (rest of ${t.path})` }
+            )
+            const node = Option.getOrNull(Schema.decodeUnknownOption(MoreEnvelope)(r.data))?.node ?? null
+            const conn = decodePageEnvelope(node?.[field])
+            if (Option.isNone(conn)) return null
+            const nested: Array<Truncation> = []
+            for (const n of conn.value.nodes) items.push(normalizeConnections(n, nested))
+            if (nested.length > 0) return null
+            if (!conn.value.pageInfo.hasNextPage || conn.value.pageInfo.endCursor === null) return items
+            after = conn.value.pageInfo.endCursor
+          }
+        })
+
     const fetchPage = <A>(
       resource: ResourceSpec<A>,
       search: string | null,
@@ -362,7 +401,8 @@ export const makeShopifyClient = (
             resource,
             envelope.value.nodes,
             operation,
-            `graphql:${resource.name}`
+            `graphql:${resource.name}`,
+            fetchRest(resource, operation)
           )
           const page: Page<A> = {
             records,

@@ -31,6 +31,12 @@ export const formatSearchDate = (epochMs: number): string =>
   new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, "Z")
 
 /**
+ * Search dates have whole seconds: the start is rounded down and the end up, so rounding can only
+ * widen a window (re-reading a record is harmless, skipping one is not).
+ */
+const ceilSecond = (epochMs: number): number => Math.ceil(epochMs / 1000) * 1000
+
+/**
  * `updated_at:>='start' AND updated_at:<'end'` (dates quoted, as Shopify requires), optionally
  * AND-ed with extra terms (keep them AND-only: OR would bind across the window bounds).
  *
@@ -40,7 +46,7 @@ export const formatSearchDate = (epochMs: number): string =>
 export const updatedAtQuery = (window: TimeWindow, extra?: string, field = "updated_at"): string => {
   const parts = [
     `${field}:>='${formatSearchDate(window.start)}'`,
-    `${field}:<'${formatSearchDate(window.end)}'`
+    `${field}:<'${formatSearchDate(ceilSecond(window.end))}'`
   ]
   if (extra !== undefined && extra.trim() !== "") parts.push(extra.trim())
   return parts.join(" AND ")

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Resources } from "../src/Resources.js"
 import { ShopifyClient } from "../src/ShopifyClient.js"
 import type { ShopifyError } from "../src/ShopifyError.js"
+import { isDeletion } from "../src/ShopifyEvent.js"
 import { clientLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
 
 const DAY = 86_400_000
@@ -156,5 +157,49 @@ describe("ShopifyClient against the sandbox emulator", () => {
     } finally {
       await denied.close()
     }
+  })
+
+  it("reads the rest of a nested connection that did not fit in the page (follow-up queries)", async () => {
+    const docs = Resources.products.documents
+    const tiny = {
+      ...Resources.products,
+      documents: { ...docs, page: docs.page.replace("variants(first: 100)", "variants(first: 1)") }
+    }
+    expect(tiny.documents.page).toContain("variants(first: 1)")
+    const [full, followed] = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        const a = yield* Stream.runCollect(client.incremental(Resources.products, {}))
+        const b = yield* Stream.runCollect(client.incremental(tiny, {}))
+        return [a, b] as const
+      })
+    )
+    const key = (ps: typeof full) => ps.map((p) => `${p.id}:${p.variants.map((v) => v.id).join(",")}`).sort()
+    expect(full.some((p) => p.variants.length > 1)).toBe(true)
+    expect(key(followed)).toEqual(key(full))
+  })
+
+  it("finds deleted orders through events", async () => {
+    const del = await startSandbox({ orders: 300, historyDays: 120, timeScale: 20, fresh: true })
+    del.merchant.deleteOrders({ count: 3, now: Date.now() })
+    const deletions = del.merchant.deletions()
+    expect(deletions.length).toBe(3)
+    const events = await run(
+      del,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        return yield* Stream.runCollect(
+          client.incremental(Resources.events, { search: "subject_type:ORDER AND action:destroy" })
+        )
+      })
+    )
+    await del.close()
+    expect(
+      events
+        .filter(isDeletion)
+        .map((e) => e.subjectId)
+        .sort()
+    ).toEqual(deletions.map((d: { orderId: number }) => `gid://shopify/Order/${d.orderId}`).sort())
   })
 })

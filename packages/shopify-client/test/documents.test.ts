@@ -37,6 +37,9 @@ describe("every GraphQL document validates against the Admin schema", () => {
   for (const r of RESOURCE_DOCUMENTS) {
     it(`${r.name}: paged query`, () => check(r.page, r.minVersion))
     it(`${r.name}: bulk query`, () => check(r.bulk("updated_at:>='2026-01-01T00:00:00Z'"), r.minVersion))
+    for (const [path, doc] of Object.entries(r.followUps)) {
+      it(`${r.name}: follow-up for ${path}`, () => check(doc, r.minVersion))
+    }
   }
   for (const [name, doc] of Object.entries(OPERATION_DOCUMENTS)) {
     it(`operation ${name}`, () => check(doc, null))

@@ -8,6 +8,7 @@ import { Predicate } from "effect"
 export interface Truncation {
   readonly path: string
   readonly parentId: string | null
+  readonly endCursor: string | null
 }
 
 /** Returns a normalized copy of `value` and the truncated nested connections found in it. */
@@ -22,7 +23,13 @@ export const normalizeConnections = (
   const nodes = value.nodes
   const pageInfo = value.pageInfo
   if (Array.isArray(nodes) && Predicate.isObject(pageInfo)) {
-    if (pageInfo.hasNextPage === true) truncations.push({ path, parentId })
+    if (pageInfo.hasNextPage === true) {
+      truncations.push({
+        path,
+        parentId,
+        endCursor: typeof pageInfo.endCursor === "string" ? pageInfo.endCursor : null
+      })
+    }
     return nodes.map((n) => normalizeConnections(n, truncations, path, parentId))
   }
   const id = typeof value.id === "string" ? value.id : parentId
@@ -31,4 +38,20 @@ export const normalizeConnections = (
     out[key] = normalizeConnections(v, truncations, path === "" ? key : `${path}.${key}`, id)
   }
   return out
+}
+
+/** Appends `items` to the array `field` of the object with id `parentId` inside `value`. */
+export const appendTo = (
+  value: unknown,
+  parentId: string,
+  field: string,
+  items: ReadonlyArray<unknown>
+): boolean => {
+  if (Array.isArray(value)) return value.some((v) => appendTo(v, parentId, field, items))
+  if (!Predicate.isObject(value)) return false
+  if (value.id === parentId && Array.isArray(value[field])) {
+    value[field] = [...value[field], ...items]
+    return true
+  }
+  return Object.values(value).some((v) => appendTo(v, parentId, field, items))
 }

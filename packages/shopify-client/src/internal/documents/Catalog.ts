@@ -1,5 +1,5 @@
 /** Customers, products with variants, and locations. */
-import { connection, type Mode, resource } from "./Selection.js"
+import { connection, followUp, type Mode, resource } from "./Selection.js"
 
 /** Customers, paged and bulk. */
 export const CustomersDocuments = resource({
@@ -30,7 +30,8 @@ export const ProductsDocuments = resource({
       "variantsCount { count }",
       connection(mode, "variants", 100, VARIANT)
     ].join(" "),
-  bulkChildFields: ["variants"]
+  bulkChildFields: ["variants"],
+  followUps: { variants: followUp("Product", "variants", VARIANT) }
 })
 
 /** Locations (no updated_at filter on Shopify's side: read in full). */

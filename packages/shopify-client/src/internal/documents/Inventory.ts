@@ -1,5 +1,5 @@
 /** Inventory items with their levels and named quantities, transfers with shipments, purchase orders. */
-import { connection, inlineConnection, type Mode, resource } from "./Selection.js"
+import { connection, followUp, inlineConnection, type Mode, resource } from "./Selection.js"
 
 /** The named quantities Kura reads for every inventory level. */
 export const QUANTITY_NAMES = [
@@ -28,10 +28,17 @@ export const InventoryItemsDocuments = resource({
       "variant { id }",
       connection(mode, "inventoryLevels", 20, LEVEL)
     ].join(" "),
-  bulkChildFields: ["inventoryLevels"]
+  bulkChildFields: ["inventoryLevels"],
+  followUps: { inventoryLevels: followUp("InventoryItem", "inventoryLevels", LEVEL) }
 })
 
 const SNAPSHOT = "name snapshottedAt location { id }"
+
+const TRANSFER_LINE =
+  "id title totalQuantity shippedQuantity shippableQuantity processableQuantity pickedForShipmentQuantity inventoryItem { id sku }"
+
+const SHIPMENT =
+  "id name status dateCreated dateShipped dateReceived lineItemTotalQuantity totalAcceptedQuantity totalReceivedQuantity totalRejectedQuantity"
 
 /** Inventory transfers (2025-07+) with line items and shipment summaries. */
 export const InventoryTransfersDocuments = resource({
@@ -43,20 +50,14 @@ export const InventoryTransfersDocuments = resource({
     [
       "__typename id name referenceName status note tags dateCreated totalQuantity receivedQuantity",
       `origin { ${SNAPSHOT} } destination { ${SNAPSHOT} }`,
-      connection(
-        mode,
-        "lineItems",
-        50,
-        "id title totalQuantity shippedQuantity shippableQuantity processableQuantity pickedForShipmentQuantity inventoryItem { id sku }"
-      ),
-      connection(
-        mode,
-        "shipments",
-        10,
-        "id name status dateCreated dateShipped dateReceived lineItemTotalQuantity totalAcceptedQuantity totalReceivedQuantity totalRejectedQuantity"
-      )
+      connection(mode, "lineItems", 50, TRANSFER_LINE),
+      connection(mode, "shipments", 10, SHIPMENT)
     ].join(" "),
   bulkChildFields: ["lineItems", "shipments"],
+  followUps: {
+    lineItems: followUp("InventoryTransfer", "lineItems", TRANSFER_LINE),
+    shipments: followUp("InventoryTransfer", "shipments", SHIPMENT)
+  },
   minVersion: "2025-07",
   cursorField: "updated_at"
 })
@@ -84,5 +85,6 @@ export const InventoryPurchaseOrdersDocuments = resource({
       connection(mode, "lineItems", 50, PO_LINE)
     ].join(" "),
   bulkChildFields: ["lineItems"],
+  followUps: { lineItems: followUp("InventoryPurchaseOrder", "lineItems", PO_LINE) },
   minVersion: "2026-10"
 })

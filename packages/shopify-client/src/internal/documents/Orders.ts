@@ -1,5 +1,13 @@
 /** Order documents: line items, refunds (with refund lines and transactions), transactions, tax lines, discounts (via allocations), shipping. */
-import { connection, inlineConnection, MONEY_BAG, type Mode, resource, TAX_LINE } from "./Selection.js"
+import {
+  connection,
+  followUp,
+  inlineConnection,
+  MONEY_BAG,
+  type Mode,
+  resource,
+  TAX_LINE
+} from "./Selection.js"
 
 const money = (field: string) => `${field} { ${MONEY_BAG} }`
 
@@ -24,14 +32,12 @@ const LINE_ITEM = [
 
 const TRANSACTION = `id kind status gateway test createdAt processedAt parentTransaction { id } ${money("amountSet")}`
 
+const REFUND_LINE_ITEM = `id quantity restockType restocked lineItem { id } location { id } ${money("subtotalSet")} ${money("totalTaxSet")}`
+
 const REFUND = [
   "id legacyResourceId createdAt updatedAt processedAt note",
   money("totalRefundedSet"),
-  inlineConnection(
-    "refundLineItems",
-    10,
-    `id quantity restockType restocked lineItem { id } location { id } ${money("subtotalSet")} ${money("totalTaxSet")}`
-  ),
+  inlineConnection("refundLineItems", 10, REFUND_LINE_ITEM),
   inlineConnection("transactions", 3, TRANSACTION)
 ].join(" ")
 
@@ -68,5 +74,11 @@ export const OrdersDocuments = resource({
   selection,
   // Bulk allows 5 connections: orders, lineItems, shippingLines, refunds' refundLineItems and
   // refunds' transactions. Discount applications are read inline through the allocations.
-  bulkChildFields: ["lineItems", "shippingLines"]
+  bulkChildFields: ["lineItems", "shippingLines"],
+  followUps: {
+    lineItems: followUp("Order", "lineItems", LINE_ITEM),
+    shippingLines: followUp("Order", "shippingLines", SHIPPING_LINE),
+    "refunds.refundLineItems": followUp("Refund", "refundLineItems", REFUND_LINE_ITEM),
+    "refunds.transactions": followUp("Refund", "transactions", TRANSACTION)
+  }
 })

@@ -47,6 +47,13 @@ export const bulkQuery = (
   return `{ ${root}${args.length === 0 ? "" : `(${args.join(", ")})`} { edges { node { ${selection} } } } }`
 }
 
+/**
+ * A query that reads the rest of a nested connection of one object (by id), for when a page's
+ * nested connection had more items than were requested.
+ */
+export const followUp = (typeName: string, field: string, body: string): string =>
+  `query KuraMore${typeName}${field.charAt(0).toUpperCase()}${field.slice(1)}($id: ID!, $first: Int!, $after: String) { node(id: $id) { ... on ${typeName} { ${field}(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { __typename ${body} } } } } }`
+
 /** A paged and bulk document pair for one resource. */
 export interface ResourceDocuments {
   /** Resource name, e.g. "orders". */
@@ -63,6 +70,8 @@ export interface ResourceDocuments {
   readonly minVersion: string | null
   /** The search field incremental windows filter on. */
   readonly cursorField: string
+  /** Follow-up queries per nested connection path (e.g. "lineItems", "refunds.refundLineItems"). */
+  readonly followUps: Readonly<Record<string, string>>
 }
 
 /** Builds both documents from a selection renderer. */
@@ -75,6 +84,7 @@ export const resource = (options: {
   readonly bulkChildFields: ReadonlyArray<string>
   readonly minVersion?: string
   readonly cursorField?: string
+  readonly followUps?: Readonly<Record<string, string>>
 }): ResourceDocuments => ({
   name: options.name,
   root: options.root,
@@ -82,5 +92,6 @@ export const resource = (options: {
   bulk: (search) => bulkQuery(options.root, options.selection("bulk"), options.sortKey, search),
   bulkChildFields: options.bulkChildFields,
   minVersion: options.minVersion ?? null,
-  cursorField: options.cursorField ?? "updated_at"
+  cursorField: options.cursorField ?? "updated_at",
+  followUps: options.followUps ?? {}
 })
