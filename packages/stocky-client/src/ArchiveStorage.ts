@@ -24,6 +24,7 @@ export interface ArchiveReader {
 
 /** Writes an archive. */
 export interface ArchiveWriter {
+  /** Where the archive is written, for messages. */
   readonly location: string
   /** Writes (or replaces) one file, creating parent folders as needed. */
   readonly write: (path: string, bytes: Uint8Array) => Effect.Effect<void, StockyError>
@@ -132,6 +133,7 @@ export const memoryArchive = (
   files: Map<string, Uint8Array> = new Map()
 ): ArchiveReader &
   ArchiveWriter & {
+    /** The files by path, for seeding fixtures and assertions. */
     readonly files: Map<string, Uint8Array>
   } => ({
   location: "memory:",

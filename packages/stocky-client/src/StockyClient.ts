@@ -111,13 +111,17 @@ export class StockyClient extends Context.Service<
     readonly checkAvailable: Effect.Effect<void, StockyClientError>
     /** Purchase orders, newest first. */
     readonly purchaseOrders: (options?: ListOptions) => Stream.Stream<PurchaseOrder, StockyClientError>
+    /** Stock adjustment headers (items come from `stockAdjustmentItems`). */
     readonly stockAdjustments: (options?: ListOptions) => Stream.Stream<StockAdjustment, StockyClientError>
+    /** Signed quantity changes, joined to their adjustment by `stock_adjustment_id`. */
     readonly stockAdjustmentItems: (
       options?: ListOptions
     ) => Stream.Stream<StockAdjustmentItem, StockyClientError>
     /** Empty when the deployment no longer serves transfers (404 while other endpoints answer). */
     readonly stockTransfers: (options?: ListOptions) => Stream.Stream<StockTransfer, StockyClientError>
+    /** Suppliers. */
     readonly suppliers: (options?: ListOptions) => Stream.Stream<Supplier, StockyClientError>
+    /** Tax types (no date filter). */
     readonly taxTypes: (options?: ListOptions) => Stream.Stream<TaxType, StockyClientError>
     /** The validated configuration (the key stays redacted). */
     readonly config: ResolvedStockyConfig
