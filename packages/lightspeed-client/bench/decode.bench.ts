@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { test } from "vitest"
-import { Sale, saleTotals } from "../src/index.js"
+import { normalizeSale, Sale, SaleWire, saleTotals } from "../src/index.js"
 import { parseJsonLossless } from "../src/internal/json.js"
 import { makeSale } from "../test/support/FakeLightspeed.js"
 
@@ -14,6 +14,7 @@ const page = JSON.stringify({
   dataComplete: true
 })
 const decodeSales = Schema.decodeUnknownSync(Schema.Array(Sale))
+const decodeWire = Schema.decodeUnknownSync(Schema.Array(SaleWire))
 const raw: unknown = JSON.parse(page)
 const rawSales: unknown = Reflect.get(Object(raw), "sales")
 const decoded = decodeSales(rawSales)
@@ -23,8 +24,11 @@ test("lightspeed hot paths", async ({ bench }) => {
     bench("parse a 1000-sale page (lossless ids)", () => {
       parseJsonLossless(page)
     }),
-    bench("decode 1000 sales (Schema, exact decimals)", () => {
+    bench("decode 1000 sales (Sale schema, exact decimals)", () => {
       decodeSales(rawSales)
+    }),
+    bench("decode 1000 sales (client fast path: SaleWire + normalizeSale)", () => {
+      decodeWire(rawSales).map(normalizeSale)
     }),
     bench("totals of 1000 sales (exact Money)", () => {
       saleTotals(decoded, "JPY")

@@ -84,19 +84,25 @@ const SaleLineFields = {
 
 const SaleLineNormalized = Schema.Struct(SaleLineFields)
 
+/** A sales line as sent: V1 `timeofSale` or V2 `timeOfSale`. */
+export const SaleLineWire = Schema.Struct({ ...SaleLineFields, timeofSale: optionalNullable(Schema.String) })
+
+/** Maps a wire line onto the V2 spelling. */
+export const normalizeSaleLine = ({
+  timeofSale,
+  ...line
+}: typeof SaleLineWire.Type): typeof SaleLineNormalized.Type => ({
+  ...line,
+  timeOfSale: line.timeOfSale ?? timeofSale ?? null
+})
+
 /**
  * One sales line (an item, modifier or sub-item; `parentLineId` links modifiers to their item).
  * Accepts V1 `timeofSale` and V2 `timeOfSale`.
  */
-export const SaleLine = Schema.Struct({
-  ...SaleLineFields,
-  timeofSale: optionalNullable(Schema.String)
-}).pipe(
+export const SaleLine = SaleLineWire.pipe(
   Schema.decodeTo(Schema.toType(SaleLineNormalized), {
-    decode: SchemaGetter.transform(({ timeofSale, ...line }) => ({
-      ...line,
-      timeOfSale: line.timeOfSale ?? timeofSale ?? null
-    })),
+    decode: SchemaGetter.transform(normalizeSaleLine),
     encode: SchemaGetter.transform((line) => line)
   })
 )
@@ -151,7 +157,7 @@ export const KNOWN_SALE_TYPES = [
   "CANCEL"
 ] as const
 
-const SaleFieldsV2 = {
+const SaleFieldsCommon = {
   /** Globally unique account reference (base64 UUID): the sale's idempotency key. */
   accountReference: Schema.String,
   /** e.g. "A65315.17"; also the V1 page cursor. */
@@ -177,24 +183,41 @@ const SaleFieldsV2 = {
   deviceId: optionalNullable(Id),
   deviceName: optionalNullable(Schema.String),
   voidReason: optionalNullable(Schema.String),
-  salesLines: Schema.Array(SaleLine).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
   payments: Schema.Array(Payment).pipe(Schema.withDecodingDefault(Effect.succeed([])))
 }
+
+const SaleNormalized = Schema.Struct({
+  ...SaleFieldsCommon,
+  salesLines: Schema.Array(SaleLineNormalized).pipe(Schema.withDecodingDefault(Effect.succeed([])))
+})
+
+/** A sale as sent by V1 or V2 (both spellings accepted); `normalizeSale` gives the V2 shape. */
+export const SaleWire = Schema.Struct({
+  ...SaleFieldsCommon,
+  salesLines: Schema.Array(SaleLineWire).pipe(Schema.withDecodingDefault(Effect.succeed([]))),
+  timeofOpening: optionalNullable(Schema.String),
+  timeofCloseAndPaid: optionalNullable(Schema.String)
+})
+
+/** Maps a wire sale (and its lines) onto the V2 spelling. */
+export const normalizeSale = ({
+  timeofOpening,
+  timeofCloseAndPaid,
+  salesLines,
+  ...sale
+}: typeof SaleWire.Type): typeof SaleNormalized.Type => ({
+  ...sale,
+  timeOfOpening: sale.timeOfOpening ?? timeofOpening ?? null,
+  timeClosed: sale.timeClosed ?? timeofCloseAndPaid ?? null,
+  salesLines: salesLines.map(normalizeSaleLine)
+})
 /**
  * A sale from either Financial API version. Decodes V1 (`timeofOpening`, `timeofCloseAndPaid`) and
  * V2 (`timeOfOpening`, `timeClosed`) spellings to the V2 one.
  */
-export const Sale = Schema.Struct({
-  ...SaleFieldsV2,
-  timeofOpening: optionalNullable(Schema.String),
-  timeofCloseAndPaid: optionalNullable(Schema.String)
-}).pipe(
-  Schema.decodeTo(Schema.toType(Schema.Struct(SaleFieldsV2)), {
-    decode: SchemaGetter.transform(({ timeofOpening, timeofCloseAndPaid, ...sale }) => ({
-      ...sale,
-      timeOfOpening: sale.timeOfOpening ?? timeofOpening ?? null,
-      timeClosed: sale.timeClosed ?? timeofCloseAndPaid ?? null
-    })),
+export const Sale = SaleWire.pipe(
+  Schema.decodeTo(Schema.toType(SaleNormalized), {
+    decode: SchemaGetter.transform(normalizeSale),
     encode: SchemaGetter.transform((sale) => sale)
   })
 )

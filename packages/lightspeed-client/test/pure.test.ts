@@ -10,7 +10,9 @@ import {
   datesBetween,
   Id,
   nextCursorDay,
+  normalizeSale,
   Sale,
+  SaleWire,
   saleCurrency,
   saleTotals,
   splitWindows,
@@ -172,5 +174,18 @@ describe("sale totals", () => {
     expect(byRate.length).toBe(1)
     expect(byRate[0]?.rate.percent.toString()).toBe("8")
     expect(byRate[0]?.amount.amount.equals(totals.tax.amount)).toBe(true)
+  })
+})
+
+describe("sale fast path", () => {
+  it("SaleWire + normalizeSale equals the Sale schema", () => {
+    for (const v1 of [true, false]) {
+      const raw = makeSale("9", "2024-03-02", 4, v1)
+      const viaSchema = Schema.decodeUnknownSync(Sale)(raw)
+      const viaWire = normalizeSale(Schema.decodeUnknownSync(SaleWire)(raw))
+      expect(viaWire).toEqual(viaSchema)
+      expect(viaWire.timeClosed).not.toBeNull()
+      expect(viaWire.salesLines[0]?.timeOfSale).not.toBeNull()
+    }
   })
 })
