@@ -3,8 +3,8 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { type Checkpoint, CheckpointStore, layerCloudLogger, streamKeyToString } from "@kura/core"
-import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { layerCloudLogger, streamKeyToString } from "@kura/core"
+import { Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
@@ -12,11 +12,10 @@ import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
 import { startHttpService } from "./HttpService.js"
 import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
-import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
-import { formatLag } from "./StatusPage.js"
+import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
 import { planStreams } from "./Streams.js"
 import { TriggerAuth } from "./TriggerAuth.js"
@@ -212,47 +211,46 @@ const statusCommand = Command.make(
   "status",
   {
     config: configFlag,
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false))
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print JSON"), Flag.withDefault(false)),
+    url: Flag.String("url").pipe(
+      Flag.withDescription(
+        "Ask a running `kura-sync serve` (e.g. http://127.0.0.1:8080) instead of opening the warehouse"
+      ),
+      Flag.optional
+    )
   },
   (flags) =>
     Effect.gen(function* () {
-      const config = yield* loadConfig(flags.config)
-      const plan = planStreams(config)
-      const report = yield* Effect.gen(function* () {
-        const checkpoints = yield* CheckpointStore
-        const ledger = yield* RunLedger
-        const cps = yield* checkpoints.list()
-        const runs = yield* ledger.list()
-        const now = yield* Clock.currentTimeMillis
-        const keys = [...plan.streams.map((s) => s.key), ...cps.map((c) => c.key)]
-        const unique = [...new Map(keys.map((k) => [streamKeyToString(k), k])).values()]
-        return summarize(unique, runs, now).map((s) => ({
-          stream: streamKeyToString(s.key),
-          cursor:
-            cps.find((c: Checkpoint) => streamKeyToString(c.key) === streamKeyToString(s.key))?.cursor ??
-            null,
-          lastSuccessAt: s.lastSuccessAt === undefined ? null : new Date(s.lastSuccessAt).toISOString(),
-          lag: formatLag(s.lagMs),
-          lastStatus: s.lastRun?.status ?? null,
-          rowsLastRun: s.rowsLastRun,
-          reconciliation: s.lastRun?.reconciliation ?? null,
-          errors: s.errorCount,
-          lastError: s.lastError ?? null
-        }))
-      }).pipe(Effect.provide(stateLayers(config)))
-      if (flags.json) {
-        yield* Console.log(
-          JSON.stringify({ streams: report, skipped: [...config.skipped, ...plan.unavailable] }, null, 2)
+      let report: StatusReport
+      if (Option.isSome(flags.url)) {
+        const base = flags.url.value.replace(/\/$/, "")
+        report = yield* Effect.tryPromise(async () => {
+          const res = await fetch(`${base}/status.json`)
+          if (!res.ok) throw new Error(`HTTP ${res.status}`)
+          return res.json()
+        }).pipe(
+          Effect.flatMap(Schema.decodeUnknownEffect(StatusReport)),
+          Effect.mapError((e) => new RunFailed({ failed: [`${base}/status.json: ${e.message}`] })),
+          Effect.tapError((e) => Console.error(`cannot read status from ${base}: ${e.failed[0]}`))
         )
-        return
+      } else {
+        const config = yield* loadConfig(flags.config)
+        const plan = planStreams(config)
+        report = yield* buildStatusReport(
+          plan.streams.map((s) => s.key),
+          [...config.skipped, ...plan.unavailable]
+        ).pipe(
+          Effect.provide(stateLayers(config)),
+          Effect.catchTag("WarehouseError", (e) =>
+            Console.error(
+              /lock/i.test(e.message)
+                ? `the warehouse ${config.warehouse} is held by a running kura-sync (DuckDB allows one process); use kura-sync status --url http://127.0.0.1:${config.port}`
+                : `cannot open the warehouse: ${e.message}`
+            ).pipe(Effect.andThen(Effect.fail(new RunFailed({ failed: ["status"] }))))
+          )
+        )
       }
-      yield* printSkipped(config, plan.unavailable)
-      if (report.length === 0) yield* Console.log("no streams have run yet")
-      for (const r of report)
-        yield* Console.log(
-          `${r.stream}  cursor=${r.cursor ?? "-"}  last=${r.lastStatus ?? "never"}  lag=${r.lag}  rows=${r.rowsLastRun}  ` +
-            `reconciles=${r.reconciliation ?? "-"}  errors=${r.errors}${r.lastError === null ? "" : ` (${r.lastError})`}`
-        )
+      yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : formatStatusReport(report))
     })
 ).pipe(Command.withDescription("Print cursors, lag, last runs and errors"))
 

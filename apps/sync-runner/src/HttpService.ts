@@ -5,12 +5,13 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
-import { streamKeyToString } from "@kura/core"
+import { CheckpointStore, streamKeyToString } from "@kura/core"
 import { Clock, Effect, Option } from "effect"
 import { withCloudTrace } from "./CloudTrace.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { renderStatusPage } from "./StatusPage.js"
+import { buildStatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
@@ -74,6 +75,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   const intake = yield* WebhookIntake
   const ledger = yield* RunLedger
   const metrics = yield* Metrics
+  const checkpoints = yield* CheckpointStore
   const context = yield* Effect.context<never>()
 
   const route = (req: IncomingMessage): Effect.Effect<Reply> =>
@@ -103,6 +105,19 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
               s.lagMs / 1000
             )
         return { status: 200, type: "text/plain; version=0.0.4; charset=utf-8", body: yield* metrics.render }
+      }
+      if (path === "/status.json" && method === "GET") {
+        const report = yield* buildStatusReport(
+          runner.streams.map((s) => s.key),
+          options.skipped ?? []
+        ).pipe(
+          Effect.provideService(RunLedger, ledger),
+          Effect.provideService(CheckpointStore, checkpoints),
+          Effect.result
+        )
+        return report._tag === "Success"
+          ? json(200, report.success)
+          : json(503, { ok: false, message: `state unavailable: ${report.failure.message}` })
       }
       if (path === "/" && method === "GET") {
         const now = yield* Clock.currentTimeMillis

@@ -124,6 +124,15 @@ describe("kura-sync (built)", () => {
     })
     expect(res.status).toBe(202)
     await new Promise((r) => setTimeout(r, 450))
+    // While serve holds the DuckDB file, `status --url` asks the running service instead.
+    const status = await promisify(execFile)(
+      process.execPath,
+      [main, "status", "--url", `http://127.0.0.1:${port}`, "--json"],
+      { env: cleanEnv({}), cwd: dir }
+    )
+    expect(JSON.parse(status.stdout).streams).toEqual([
+      expect.objectContaining({ stream: "demo/demo/orders", lastStatus: "running" })
+    ])
     const killedAt = Date.now()
     child.kill("SIGTERM")
     const { code } = await exited

@@ -152,6 +152,10 @@ describe("POST /sync/:source[/:stream]", () => {
     withServer({ streams: [slowStream("orders", 10, 42)], triggerSecret: SECRET }, async ({ url }) => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200)
       expect((await fetch(`${url}/readyz`)).status).toBe(200)
+      const empty = (await (await fetch(`${url}/status.json`)).json()) as { streams: unknown }
+      expect(empty.streams).toEqual([
+        expect.objectContaining({ stream: "demo/test/orders", lastStatus: null, cursor: null })
+      ])
       await fetch(`${url}/sync/demo/orders`, {
         method: "POST",
         headers: { authorization: `Bearer ${SECRET}` }

@@ -1,0 +1,70 @@
+/**
+ * The status report shared by `kura-sync status` and `GET /status.json`: per stream the committed
+ * cursor, last success, lag, last run, rows, reconciliation and errors.
+ */
+import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
+import { Clock, Effect, Schema } from "effect"
+import { RunLedger, summarize } from "./RunLedger.js"
+import { formatLag } from "./StatusPage.js"
+
+/** One stream's line of the report. */
+export const StreamReport = Schema.Struct({
+  stream: Schema.String,
+  cursor: Schema.NullOr(Schema.String),
+  lastSuccessAt: Schema.NullOr(Schema.String),
+  lag: Schema.String,
+  lastStatus: Schema.NullOr(Schema.String),
+  rowsLastRun: Schema.Number,
+  reconciliation: Schema.NullOr(Schema.String),
+  errors: Schema.Number,
+  lastError: Schema.NullOr(Schema.String)
+})
+/** One stream's line of the report. */
+export type StreamReport = typeof StreamReport.Type
+
+/** The whole report. */
+export const StatusReport = Schema.Struct({
+  streams: Schema.Array(StreamReport),
+  skipped: Schema.Array(Schema.Struct({ source: Schema.String, reason: Schema.String }))
+})
+/** The whole report. */
+export type StatusReport = typeof StatusReport.Type
+
+/** Builds the report for the configured streams plus any stream with a checkpoint. */
+export const buildStatusReport = Effect.fnUntraced(function* (
+  configured: ReadonlyArray<StreamKey>,
+  skipped: ReadonlyArray<{ readonly source: string; readonly reason: string }>
+) {
+  const checkpoints = yield* (yield* CheckpointStore).list()
+  const runs = yield* (yield* RunLedger).list()
+  const now = yield* Clock.currentTimeMillis
+  const keys = [...configured, ...checkpoints.map((c) => c.key)]
+  const unique = [...new Map(keys.map((k) => [streamKeyToString(k), k])).values()]
+  const cursor = new Map(checkpoints.map((c) => [streamKeyToString(c.key), c.cursor]))
+  const streams = summarize(unique, runs, now).map(
+    (s): StreamReport => ({
+      stream: streamKeyToString(s.key),
+      cursor: cursor.get(streamKeyToString(s.key)) ?? null,
+      lastSuccessAt: s.lastSuccessAt === undefined ? null : new Date(s.lastSuccessAt).toISOString(),
+      lag: formatLag(s.lagMs),
+      lastStatus: s.lastRun?.status ?? null,
+      rowsLastRun: s.rowsLastRun,
+      reconciliation: s.lastRun?.reconciliation ?? null,
+      errors: s.errorCount,
+      lastError: s.lastError ?? null
+    })
+  )
+  return { streams, skipped } satisfies StatusReport
+})
+
+/** Renders the report as text, one line per stream. */
+export const formatStatusReport = (report: StatusReport): string =>
+  [
+    ...report.skipped.map((s) => `${s.source}: skipped (${s.reason})`),
+    ...(report.streams.length === 0 ? ["no streams have run yet"] : []),
+    ...report.streams.map(
+      (r) =>
+        `${r.stream}  cursor=${r.cursor ?? "-"}  last=${r.lastStatus ?? "never"}  lag=${r.lag}  rows=${r.rowsLastRun}  ` +
+        `reconciles=${r.reconciliation ?? "-"}  errors=${r.errors}${r.lastError === null ? "" : ` (${r.lastError})`}`
+    )
+  ].join("\n")
