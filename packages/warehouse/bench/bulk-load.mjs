@@ -118,7 +118,11 @@ const program = Effect.gen(function* () {
       const before = seen
       seen += chunk.length
       if (Math.floor(seen / 300_000) > Math.floor(before / 300_000)) {
-        samples.push({ lines: seen, rssMB: Math.round(process.memoryUsage().rss / 1e6) })
+        samples.push({
+          lines: seen,
+          rssMB: Math.round(process.memoryUsage().rss / 1e6),
+          heapMB: Math.round(process.memoryUsage().heapUsed / 1e6)
+        })
       }
       return chunk
     })
@@ -136,7 +140,17 @@ const program = Effect.gen(function* () {
 })
 
 const { result, seconds } = await Effect.runPromise(
-  Effect.provide(program, DuckDbWarehouse.layer({ path: dbPath }))
+  Effect.provide(
+    program,
+    DuckDbWarehouse.layer({
+      path: dbPath,
+      config: {
+        memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "256MB",
+        threads: "2",
+        preserve_insertion_order: "false"
+      }
+    })
+  )
 )
 clearInterval(timer)
 console.log(

@@ -151,8 +151,9 @@ export class Warehouse extends Context.Service<
       filter?: DeadLetterFilter
     ) => Effect.Effect<ReadonlyArray<StoredDeadLetter>, WarehouseError>
     /**
-     * Re-processes pending dead letters. The default handler re-loads letters whose stream is a
-     * table name (load rejections) into that table; pass a handler for anything else. A letter is
+     * Re-processes pending dead letters. The default handler re-loads load rejections
+     * (type_changed, missing_field, invalid_field) into their table; decode and map failures
+     * hold API payloads and need a handler (e.g. re-run the fixed mapper). A letter is
      * marked replayed only when its handler succeeds; failures bump `attempts`.
      */
     readonly replayDeadLetters: <E = never, R = never>(

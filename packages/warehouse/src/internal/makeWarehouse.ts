@@ -617,7 +617,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     Effect.gen(function* () {
       const table = AllTables.find((t) => t.name === letter.key.stream)
       const name = letter.key.stream
-      if (table === undefined || !isLoadableName(name)) {
+      // Only load rejections carry a table row; decode/map letters hold API payloads (whose
+      // stream may share a table's name) and need the caller's handler.
+      if (table === undefined || !isLoadableName(name) || !LOAD_REJECTIONS.has(letter.reason)) {
         return yield* Effect.fail(`no default replay for stream "${name}": pass a handler`)
       }
       const row = yield* Effect.try(() => JSON.parse(letter.payload) as unknown)
@@ -1004,6 +1006,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     reconcile
   }
 }
+
+/** Reasons `load` writes; letters with these hold a table row and replay by default. */
+const LOAD_REJECTIONS: ReadonlySet<string> = new Set(["type_changed", "missing_field", "invalid_field"])
 
 const loadableNames: ReadonlySet<string> = new Set(
   AllTables.filter((t) => !t.name.startsWith("_kura_") || t.name === "_kura_raw").map((t) => t.name)
