@@ -21,7 +21,7 @@ import {
   TokenStore,
   Unauthorized
 } from "@kura/core"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Semaphore } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Semaphore } from "effect"
 import {
   codeGrant,
   makeOidcConfiguration,
@@ -210,7 +210,17 @@ export const makeLightspeedAuth = (
     )
     const now = yield* Clock.currentTimeMillis
     const next = toTokenSet(response, now, current)
-    const written = yield* store.put(key, next, { expectRefreshToken: Redacted.value(refreshToken) })
+    // The server has already retired the old refresh token: losing this write would lose the
+    // credential, so a failing store gets a few more tries before the error surfaces.
+    const written = yield* store.put(key, next, { expectRefreshToken: Redacted.value(refreshToken) }).pipe(
+      Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }),
+      Effect.tapError((error) =>
+        Effect.logError(
+          `Lightspeed token "${key}" was rotated but could not be stored (${error.message}); ` +
+            "the next run will need a new authorisation unless the store recovers."
+        )
+      )
+    )
     return { next, written }
   })
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { ApiError, makeMemoryTokenStore, type TokenSet, TokenStore } from "@kura/core"
+import { ApiError, makeMemoryTokenStore, StoreError, type TokenSet, TokenStore } from "@kura/core"
 import { Effect, Exit, Layer, Logger, Option, Redacted, References } from "effect"
 import { LightspeedAuth, type LightspeedConfigInput, LightspeedConfigService } from "../src/index.js"
 import { type FakeServer, startFake } from "./support/FakeLightspeed.js"
@@ -128,6 +128,32 @@ describe("LightspeedAuth", () => {
         expect(server.stats.reuseAttempts).toBe(0)
         expect(Redacted.value(token)).toBe(stored(map).access)
       })
+  )
+
+  it.live("a token-store write that fails transiently is retried: the rotation is not lost", () =>
+    Effect.gen(function* () {
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() - 1000)
+      const inner = makeMemoryTokenStore(map)
+      let failures = 2
+      const flaky = TokenStore.of({
+        get: inner.get,
+        put: (key, tokens, options) =>
+          Effect.suspend(() =>
+            failures-- > 0
+              ? Effect.fail(
+                  new StoreError({ store: "TokenStore", operation: "put", message: "database busy" })
+                )
+              : inner.put(key, tokens, options)
+          )
+      })
+      const token = yield* Effect.flatMap(Effect.service(LightspeedAuth), (a) => a.accessToken).pipe(
+        Effect.provide(authLayer(server, map, {}, flaky))
+      )
+      expect(server.stats.refreshes).toBe(1)
+      expect(Redacted.value(token)).toBe(stored(map).access)
+    })
   )
 
   it.live("the form-encoded Basic header (openid-client default) is what V1 rejects, so it is opt-in", () =>
