@@ -32,7 +32,9 @@ export type { GroundTruth, Merchant, MerchantOptions } from "./internal/Merchant
 export type * from "./internal/model.js"
 export type { ShopifyEmulatorOptions } from "./internal/shopify/ShopifyEmulatorOptions.js"
 export type { ShopifyCredentials } from "./internal/shopify/ShopifyState.js"
+export { buildShopifySchema, locateAdminSchema } from "./internal/shopify/schema.js"
 export { type ShopifyEmulatorHandle, startShopifyEmulator } from "./internal/shopify/startShopifyEmulator.js"
+export { signWebhook } from "./internal/shopify/Webhooks.js"
 export {
   STOCKY_RETIRED_MESSAGE,
   type StockyCredentials,

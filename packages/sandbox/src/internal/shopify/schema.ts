@@ -1,7 +1,8 @@
 /**
  * Builds (once per process) the real Shopify Admin GraphQL schema the emulator executes against,
- * plus the 2026-10 extension. The 2.6 MB SDL lives outside the package (shared/reference), so it
- * is located upward from the working directory and from this module's own directory.
+ * plus the 2026-10 extension. The 2.6 MB SDL ships inside the package (`schema/`, a verbatim copy
+ * of the reference 2026-01 Admin schema), so the published package and the `kura-sandbox` bin work
+ * anywhere; a `shared/reference` copy next to the checkout is also accepted.
  */
 import fs from "node:fs"
 import path from "node:path"
@@ -25,6 +26,7 @@ const upward = (start: string): ReadonlyArray<string> => {
   const out: Array<string> = []
   let dir = path.resolve(start)
   for (;;) {
+    out.push(path.join(dir, "schema", SCHEMA_FILE))
     out.push(path.join(dir, "shared", "reference", SCHEMA_FILE))
     out.push(path.join(dir, "reference", SCHEMA_FILE))
     const parent = path.dirname(dir)
@@ -47,11 +49,11 @@ export const locateAdminSchema = (schemaPath?: string): string => {
     return schemaPath
   }
   const here = moduleDir()
-  const candidates = [...upward(process.cwd()), ...(here === null ? [] : upward(here))]
+  const candidates = [...(here === null ? [] : upward(here)), ...upward(process.cwd())]
   const found = candidates.find((c) => fs.existsSync(c))
   if (found === undefined) {
     throw new Error(
-      `Shopify emulator: could not find ${SCHEMA_FILE} under shared/reference upward from ${process.cwd()}; pass options.schemaPath`
+      `Shopify emulator: could not find ${SCHEMA_FILE} (the package's schema/ folder or shared/reference) upward from ${process.cwd()}; pass options.schemaPath`
     )
   }
   return found
