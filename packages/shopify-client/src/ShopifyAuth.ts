@@ -338,22 +338,38 @@ export const makeRefreshTokenAuth = (options: RefreshTokenOptions) =>
         return theirs.accessToken
       })
 
-    const token = gate.withPermits(1)(
-      Effect.gen(function* () {
-        const set = yield* load
-        const now = yield* Clock.currentTimeMillis
-        if (fresh(set, now)) return set.accessToken
-        return yield* rotate(set)
-      })
-    )
+    // The last set seen; requests use it without touching the store until it is due for renewal.
+    let cached: TokenSet | null = null
+    const token = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      if (cached !== null && fresh(cached, now)) return cached.accessToken
+      return yield* gate.withPermits(1)(
+        Effect.gen(function* () {
+          // Another process may have rotated meanwhile: the store is the source of truth.
+          const set = yield* load
+          const again = yield* Clock.currentTimeMillis
+          if (fresh(set, again)) {
+            cached = set
+            return set.accessToken
+          }
+          const next = yield* rotate(set)
+          cached = yield* load
+          return next
+        })
+      )
+    })
 
     const renew = (rejected: Redacted.Redacted<string>) =>
       gate.withPermits(1)(
         Effect.gen(function* () {
           const set = yield* load
-          if (Redacted.value(set.accessToken) !== Redacted.value(rejected))
+          if (Redacted.value(set.accessToken) !== Redacted.value(rejected)) {
+            cached = set
             return Option.some(set.accessToken)
-          return Option.some(yield* rotate(set))
+          }
+          const next = yield* rotate(set)
+          cached = yield* load
+          return Option.some(next)
         })
       )
 

@@ -642,8 +642,13 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           }
           return [[], Option.some({ start, slice: half, resumeFrom: null })] as const
         })
+      // A resource without a time filter is read whole by one job, whatever the window.
+      const firstSlice =
+        resource.documents.cursorField === "none"
+          ? Math.max(1, end - opts.window.start)
+          : (opts.sliceMillis ?? 30 * 86_400_000)
       const fresh = Stream.paginate<SliceState, Stream.Stream<A, ShopifyError>, ShopifyError, never>(
-        { start: opts.window.start, slice: opts.sliceMillis ?? 30 * 86_400_000, resumeFrom: null },
+        { start: opts.window.start, slice: firstSlice, resumeFrom: null },
         step
       ).pipe(Stream.flatten())
       return Stream.unwrap(

@@ -103,6 +103,7 @@ describe("auth providers against the sandbox", () => {
       scope: issued.scope
     })
     const { clientId, clientSecret } = sb.handle.credentials
+    const before = sb.handle.stats().tokenRequests ?? 0
     await Effect.runPromise(
       Effect.provide(
         Effect.gen(function* () {
@@ -120,6 +121,8 @@ describe("auth providers against the sandbox", () => {
         )
       )
     )
+    // Four racing fibers hit the 401; one rotation served them all.
+    expect((sb.handle.stats().tokenRequests ?? 0) - before).toBe(1)
     const stored = state.get("shopify:test")
     expect(stored).toBeDefined()
     expect(Redacted.value(stored?.accessToken ?? Redacted.make(""))).not.toBe(issued.access_token)

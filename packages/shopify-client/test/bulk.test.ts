@@ -1,5 +1,5 @@
 import { BulkJobStore } from "@kura/core"
-import { Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Effect, Fiber, Layer, Logger, Option, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Resources } from "../src/Resources.js"
 import { ShopifyBulk } from "../src/ShopifyBulk.js"
@@ -158,5 +158,65 @@ describe("bulk operations as durable jobs (sandbox)", () => {
       )
     )
     expect(result.operation.status).toBe("COMPLETED")
+  })
+
+  it("grows the window after fast jobs (adaptive slicing) and records every job", async () => {
+    const memory = await Effect.runPromise(
+      Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+    )
+    const w = window()
+    await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* Stream.runDrain(
+            b.export(Resources.customers, { window: w, sliceMillis: DAY, targetJobMillis: 3_600_000 })
+          )
+        }),
+        bulkLayer(sb, Layer.succeed(BulkJobStore, memory))
+      )
+    )
+    const jobs = [...(await Effect.runPromise(memory.list()))].sort((a, b) =>
+      a.windowStart.localeCompare(b.windowStart)
+    )
+    const sizes = jobs.map((j) => Date.parse(j.windowEnd) - Date.parse(j.windowStart))
+    expect(jobs.every((j) => j.state === "loaded")).toBe(true)
+    expect(sizes.slice(0, 4)).toEqual([DAY, 2 * DAY, 4 * DAY, 8 * DAY])
+    expect(jobs[0]?.windowStart).toBe(new Date(w.start).toISOString())
+    expect(jobs.at(-1)?.windowEnd).toBe(new Date(w.end).toISOString())
+  })
+
+  it("waits out OPERATION_IN_PROGRESS when the shop has fewer slots than the client", async () => {
+    const one = await startSandbox({ timeScale: 1, options: { bulkConcurrency: 1, bulkRowsPerSecond: 300 } })
+    const logs: Array<string> = []
+    const capture = Logger.make((o) => {
+      logs.push(String(o.message))
+    })
+    try {
+      const w = window()
+      const [a, b] = await Effect.runPromise(
+        Effect.provide(
+          Effect.all(
+            [
+              Effect.flatMap(Effect.service(ShopifyBulk), (bulk) =>
+                Stream.runCollect(bulk.export(Resources.customers, { window: w, sliceMillis: 400 * DAY }))
+              ),
+              Effect.flatMap(Effect.service(ShopifyBulk), (bulk) =>
+                Stream.runCollect(bulk.export(Resources.locations, { window: { start: 0, end: w.end } }))
+              )
+            ],
+            { concurrency: 2 }
+          ),
+          bulkLayer(one, BulkJobStore.layerMemory, {}, { concurrency: 2 }).pipe(
+            Layer.provideMerge(Logger.layer([capture]))
+          )
+        )
+      )
+      expect(a.length).toBeGreaterThan(0)
+      expect(b.length).toBe(one.merchant.locations.length)
+      expect(logs.some((l) => l.includes("Shopify bulk slot busy"))).toBe(true)
+    } finally {
+      await one.close()
+    }
   })
 })

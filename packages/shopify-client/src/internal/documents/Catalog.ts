@@ -34,7 +34,7 @@ export const ProductsDocuments = resource({
   followUps: { variants: followUp("Product", "variants", VARIANT) }
 })
 
-/** Locations (no updated_at filter on Shopify's side: read in full). */
+/** Locations (few, and not filterable by updated_at: always read in full). */
 export const LocationsDocuments = resource({
   name: "locations",
   operation: "KuraLocations",
@@ -45,5 +45,6 @@ export const LocationsDocuments = resource({
       "__typename id legacyResourceId name isActive fulfillsOnlineOrders hasActiveInventory shipsInventory createdAt updatedAt deactivatedAt",
       "address { address1 address2 city province provinceCode zip country countryCode phone }"
     ].join(" "),
-  bulkChildFields: []
+  bulkChildFields: [],
+  cursorField: "none"
 })
