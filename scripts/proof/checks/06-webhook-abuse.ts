@@ -1,0 +1,107 @@
+/**
+ * Check 6, webhook abuse: against a real `kura-sync serve`, a bad HMAC, a missing HMAC, a replay of
+ * the same X-Shopify-Event-Id, an oversized body and a wrong content type are each refused with the
+ * documented status (401 / 200-dedup / 413 / 415), and only the one genuine delivery is stored.
+ */
+import { randomBytes } from "node:crypto"
+import { lakeRecords, registerSecrets, runCheck, shopifyHmac, startServe, waitFor, workDir } from "../lib.ts"
+
+const CHECK = "webhook-abuse"
+
+await runCheck(CHECK, async () => {
+  const dir = workDir(CHECK)
+  const shop = "kura-proof.myshopify.com"
+  const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`
+  const triggerSecret = `trig_${randomBytes(16).toString("hex")}`
+  const accessToken = `shpat_${randomBytes(16).toString("hex")}`
+  registerSecrets(CHECK, [webhookSecret, triggerSecret, accessToken])
+  const serve = await startServe(CHECK, dir, {
+    SHOPIFY_SHOP: shop,
+    SHOPIFY_ACCESS_TOKEN: accessToken,
+    SHOPIFY_WEBHOOK_SECRET: webhookSecret,
+    KURA_TRIGGER_SECRET: triggerSecret
+  })
+  try {
+    const post = async (body: string | Uint8Array, headers: Record<string, string>) => {
+      const res = await fetch(`${serve.url}/webhooks/shopify`, { method: "POST", body, headers })
+      return { status: res.status, text: await res.text() }
+    }
+    const base = (eventId: string) => ({
+      "content-type": "application/json",
+      "x-shopify-shop-domain": shop,
+      "x-shopify-topic": "orders/create",
+      "x-shopify-api-version": "2026-01",
+      "x-shopify-webhook-id": `wh-${eventId}`,
+      "x-shopify-event-id": eventId
+    })
+    const genuine = JSON.stringify({ id: 1001, name: "#1001", total_price: "1100" })
+    const cases: Array<{ name: string; expect: number; got: number; body?: string }> = []
+    const run = async (
+      name: string,
+      expect: number,
+      body: string | Uint8Array,
+      headers: Record<string, string>
+    ) => {
+      const r = await post(body, headers)
+      cases.push({ name, expect, got: r.status, body: r.text.slice(0, 120) })
+    }
+
+    await run("bad HMAC", 401, genuine, {
+      ...base("evt-bad"),
+      "x-shopify-hmac-sha256": await shopifyHmac("not-the-secret", genuine)
+    })
+    await run("missing HMAC", 401, genuine, base("evt-missing"))
+    const tampered = genuine.replace("1100", "1")
+    await run("body tampered after signing", 401, tampered, {
+      ...base("evt-tampered"),
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, genuine)
+    })
+    await run("genuine delivery", 200, genuine, {
+      ...base("evt-1"),
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, genuine)
+    })
+    await run("replay (same event id)", 200, genuine, {
+      ...base("evt-1"),
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, genuine)
+    })
+    const big = JSON.stringify({ id: 1002, pad: "x".repeat(1_100_000) })
+    await run("oversized body (1.1 MB, signed)", 413, big, {
+      ...base("evt-big"),
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, big)
+    })
+    await run("wrong content type (signed)", 415, genuine, {
+      ...base("evt-type"),
+      "content-type": "text/plain",
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, genuine)
+    })
+    await run("form content type (signed)", 415, genuine, {
+      ...base("evt-form"),
+      "content-type": "application/x-www-form-urlencoded",
+      "x-shopify-hmac-sha256": await shopifyHmac(webhookSecret, genuine)
+    })
+    const replayOk = cases.find((c) => c.name.startsWith("replay"))?.body?.includes("duplicate") ?? false
+
+    // Deliveries land asynchronously: wait for the genuine one, then give any wrongly accepted one time to appear.
+    await waitFor(
+      async () => (await lakeRecords(serve.lakeDir)).length >= 1,
+      15_000,
+      "the genuine delivery in the lake"
+    )
+    await new Promise((r) => setTimeout(r, 1500))
+    const stored = await lakeRecords(serve.lakeDir)
+    const storedEvents = stored.map((s) => (JSON.parse(s.line) as { event_id: string }).event_id)
+    const statusOk = cases.every((c) => c.expect === c.got)
+    const storedOk = storedEvents.length === 1 && storedEvents[0] === "evt-1"
+    const figure = `${cases.filter((c) => c.expect === c.got).length}/${cases.length} answered as documented (${cases
+      .map((c) => c.got)
+      .join("/")}); stored ${storedEvents.length} of 1 genuine`
+    return {
+      check: CHECK,
+      pass: statusOk && storedOk && replayOk,
+      figure,
+      details: { cases, storedEvents, replayAnsweredDuplicate: replayOk }
+    }
+  } finally {
+    await serve.stop()
+  }
+})
