@@ -83,6 +83,8 @@ export interface AppConfig {
   readonly port: number
   readonly triggerSecret: Option.Option<Redacted.Redacted<string>>
   readonly oidcAudience: Option.Option<string>
+  /** Service accounts whose OIDC tokens may trigger syncs (KURA_OIDC_SERVICE_ACCOUNTS). */
+  readonly oidcServiceAccounts: ReadonlyArray<string>
   /** Run intervals in ms keyed by `source` or `source/stream`; the more specific key wins. */
   readonly schedules: Readonly<Record<string, number>>
   /** Interval for streams with no schedule entry. */
@@ -102,6 +104,7 @@ export const ConfigFile = Schema.Struct({
   port: Schema.optionalKey(Schema.Number),
   triggerSecret: Schema.optionalKey(Schema.String),
   oidcAudience: Schema.optionalKey(Schema.String),
+  oidcServiceAccounts: Schema.optionalKey(Schema.Array(Schema.String)),
   stateDir: Schema.optionalKey(Schema.String),
   defaultInterval: Schema.optionalKey(Schema.String),
   drainTimeout: Schema.optionalKey(Schema.String),
@@ -630,6 +633,27 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       "generate one with `openssl rand -hex 32`"
     )
   const audience = env("KURA_OIDC_AUDIENCE") ?? file?.oidcAudience
+  const invokersText = env("KURA_OIDC_SERVICE_ACCOUNTS")
+  const invokers =
+    invokersText !== undefined
+      ? invokersText
+          .split(",")
+          .map((e) => e.trim())
+          .filter((e) => e !== "")
+      : [...(file?.oidcServiceAccounts ?? [])]
+  for (const e of invokers)
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))
+      problem(
+        "KURA_OIDC_SERVICE_ACCOUNTS",
+        `"${e}" is not an email address`,
+        "list service account emails, e.g. kura-scheduler@my-project.iam.gserviceaccount.com"
+      )
+  if (audience !== undefined && invokers.length === 0)
+    problem(
+      "KURA_OIDC_SERVICE_ACCOUNTS",
+      "missing while KURA_OIDC_AUDIENCE is set (any Google account can mint a token for an audience)",
+      "set it to the Cloud Scheduler service account email(s), comma-separated"
+    )
 
   const schedules: Record<string, number> = {}
   for (const [key, value] of Object.entries(file?.schedules ?? {})) {
@@ -675,6 +699,7 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
     port,
     triggerSecret: secretText === undefined ? Option.none() : Option.some(Redacted.make(secretText)),
     oidcAudience: Option.fromNullishOr(audience),
+    oidcServiceAccounts: invokers,
     schedules,
     defaultIntervalMs,
     drainTimeoutMs,

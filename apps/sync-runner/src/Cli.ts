@@ -169,7 +169,11 @@ const serveCommand = Command.make(
             ...(s.auth._tag === "ClientCredentials" ? [Redacted.value(s.auth.clientSecret)] : [])
           ])
       const services = Layer.mergeAll(
-        TriggerAuth.layer({ secret: config.triggerSecret, audience: config.oidcAudience }),
+        TriggerAuth.layer({
+          secret: config.triggerSecret,
+          audience: config.oidcAudience,
+          allowedEmails: config.oidcServiceAccounts
+        }),
         // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
         WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink))
       ).pipe(

@@ -16,6 +16,11 @@ export type AuthOutcome =
 export interface TriggerAuthOptions {
   readonly secret: Option.Option<Redacted.Redacted<string>>
   readonly audience: Option.Option<string>
+  /**
+   * Service accounts allowed to trigger (the Cloud Scheduler identity). Required with an audience:
+   * any Google account can mint an ID token for any audience, so the audience alone proves nothing.
+   */
+  readonly allowedEmails?: ReadonlyArray<string>
   /** Verifies Google ID tokens; injectable so tests can point it at a local certs server. */
   readonly client?: OAuth2Client
 }
@@ -35,6 +40,7 @@ export class TriggerAuth extends Context.Service<
         ? yield* Effect.promise(async () => new (await import("google-auth-library")).OAuth2Client())
         : undefined)
 
+    const allowed = new Set((options.allowedEmails ?? []).map((e) => e.toLowerCase()))
     const authorize = (authorization: string | undefined): Effect.Effect<AuthOutcome> =>
       Effect.gen(function* () {
         const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")
@@ -55,7 +61,13 @@ export class TriggerAuth extends Context.Service<
           return { _tag: "Refused", reason: `OIDC token rejected: ${message.split(":")[0]}` } as const
         }
         const payload = ticket.success.getPayload()
-        return { _tag: "Accepted", principal: payload?.email ?? payload?.sub ?? "oidc" } as const
+        const email = payload?.email?.toLowerCase()
+        if (email === undefined || payload?.email_verified !== true || !allowed.has(email))
+          return {
+            _tag: "Refused",
+            reason: `OIDC token of ${email ?? "an unknown principal"} is not an allowed invoker`
+          } as const
+        return { _tag: "Accepted", principal: email } as const
       })
 
     return TriggerAuth.of({ authorize })

@@ -72,7 +72,8 @@ describe("loadAppConfig", () => {
         LIGHTSPEED_REFRESH_TOKEN: "r",
         LIGHTSPEED_BUSINESS_LOCATIONS: "45454565682155, 45454565682156",
         PORT: "9090",
-        KURA_OIDC_AUDIENCE: "https://kura.example"
+        KURA_OIDC_AUDIENCE: "https://kura.example",
+        KURA_OIDC_SERVICE_ACCOUNTS: "kura-scheduler@kura-prod.iam.gserviceaccount.com"
       }
     })
     if (!Exit.isSuccess(exit)) throw new Error(String(exit.cause))
@@ -137,6 +138,12 @@ describe("loadAppConfig", () => {
     expect(bq.problems[0]?.fix).toMatch(/gs:\/\//)
     const local = await problemsOf({ env: { KURA_LAKE: "/tmp/lake", KURA_LAKE_RETENTION_DAYS: "0" } })
     expect(local.problems.map((p) => p.field)).toEqual(["KURA_LAKE", "KURA_LAKE_RETENTION_DAYS"])
+  })
+
+  it("requires the allowed invokers whenever an OIDC audience is set", async () => {
+    const error = await problemsOf({ env: { KURA_OIDC_AUDIENCE: "https://kura.example" } })
+    expect(error.problems).toEqual([expect.objectContaining({ field: "KURA_OIDC_SERVICE_ACCOUNTS" })])
+    expect(error.problems[0]?.message).toMatch(/any Google account can mint a token/)
   })
 
   it("reports invalid JSON in the config file", async () => {

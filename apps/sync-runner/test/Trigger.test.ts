@@ -7,6 +7,7 @@ import { listen, makeIdTokenSigner, slowStream, withServer } from "./support.js"
 
 const AUDIENCE = "https://kura-sync-abc123-an.a.run.app"
 const SECRET = "trigger-secret-0123456789abcdef"
+const SCHEDULER = "scheduler@kura-prod.iam.gserviceaccount.com"
 const signer = makeIdTokenSigner()
 let certs: Awaited<ReturnType<typeof listen>>
 let client: OAuth2Client
@@ -41,6 +42,7 @@ const authorize = (header: string | undefined, secret?: string) =>
       TriggerAuth.make({
         secret: secret === undefined ? Option.none() : Option.some(Redacted.make(secret)),
         audience: Option.some(AUDIENCE),
+        allowedEmails: [SCHEDULER],
         client
       }),
       (auth) => auth.authorize(header)
@@ -74,6 +76,17 @@ describe("TriggerAuth", () => {
     })
     expect((await authorize(`Bearer ${forged}`))._tag).toBe("Refused")
     expect((await authorize(`Bearer ${token({ iss: "https://evil.example" })}`))._tag).toBe("Refused")
+  })
+
+  it("refuses a valid Google token of a principal that is not an allowed invoker", async () => {
+    const stranger = await authorize(
+      `Bearer ${token({ email: "someone@other-project.iam.gserviceaccount.com" })}`
+    )
+    expect(stranger).toEqual({
+      _tag: "Refused",
+      reason: "OIDC token of someone@other-project.iam.gserviceaccount.com is not an allowed invoker"
+    })
+    expect((await authorize(`Bearer ${token({ email_verified: false })}`))._tag).toBe("Refused")
   })
 
   it("refuses a missing header and accepts the shared secret", async () => {
@@ -126,7 +139,13 @@ describe("POST /sync/:source[/:stream]", () => {
 
   it("accepts an OIDC token and refuses a wrong secret, a wrong audience and no credentials", () =>
     withServer(
-      { streams: [slowStream("orders", 10)], triggerSecret: SECRET, audience: AUDIENCE, oauthClient: client },
+      {
+        streams: [slowStream("orders", 10)],
+        triggerSecret: SECRET,
+        audience: AUDIENCE,
+        allowedEmails: [SCHEDULER],
+        oauthClient: client
+      },
       async ({ url }) => {
         const call = (authorization?: string) =>
           fetch(`${url}/sync/demo/orders`, {

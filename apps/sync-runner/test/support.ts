@@ -55,6 +55,7 @@ export const withServer = (
     readonly shop?: string
     readonly triggerSecret?: string
     readonly audience?: string
+    readonly allowedEmails?: ReadonlyArray<string>
     readonly oauthClient?: OAuth2Client
     /** Makes every landing take this long, to prove answers do not wait for it. */
     readonly sinkDelayMs?: number
@@ -68,6 +69,7 @@ export const withServer = (
     TriggerAuth.layer({
       secret: Option.map(Option.fromNullishOr(options.triggerSecret), Redacted.make),
       audience: Option.fromNullishOr(options.audience),
+      allowedEmails: options.allowedEmails ?? [],
       ...(options.oauthClient === undefined ? {} : { client: options.oauthClient })
     }),
     WebhookIntake.layer({
