@@ -27,5 +27,10 @@ export const Customer = Schema.Struct({
   defaultPhoneNumber: Schema.NullOr(Schema.Struct({ phoneNumber: Schema.String }))
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link Customer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Customer = typeof Customer.Type

@@ -19,7 +19,12 @@ export const InventoryQuantity = Schema.Struct({
   updatedAt: Schema.NullOr(Schema.String)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryQuantity}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryQuantity = typeof InventoryQuantity.Type
 
 /**
@@ -36,7 +41,12 @@ export const InventoryLevel = Schema.Struct({
   quantities: Schema.Array(InventoryQuantity)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryLevel}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryLevel = typeof InventoryLevel.Type
 
 /**
@@ -58,7 +68,12 @@ export const InventoryItem = Schema.Struct({
   inventoryLevels: Schema.Array(InventoryLevel)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryItem}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryItem = typeof InventoryItem.Type
 
 /**

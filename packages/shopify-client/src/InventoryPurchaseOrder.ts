@@ -29,7 +29,12 @@ export const InventoryPurchaseOrderLineItem = Schema.Struct({
   totalCost: Money
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryPurchaseOrderLineItem}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryPurchaseOrderLineItem = typeof InventoryPurchaseOrderLineItem.Type
 
 /**
@@ -60,5 +65,10 @@ export const InventoryPurchaseOrder = Schema.Struct({
   lineItems: Schema.Array(InventoryPurchaseOrderLineItem)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryPurchaseOrder}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryPurchaseOrder = typeof InventoryPurchaseOrder.Type

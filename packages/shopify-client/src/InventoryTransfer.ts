@@ -28,7 +28,12 @@ export const InventoryTransferLineItem = Schema.Struct({
   inventoryItem: Schema.NullOr(Schema.Struct({ id: Schema.String, sku: Schema.NullOr(Schema.String) }))
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryTransferLineItem}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryTransferLineItem = typeof InventoryTransferLineItem.Type
 
 /**
@@ -50,7 +55,12 @@ export const InventoryShipment = Schema.Struct({
   totalRejectedQuantity: Schema.Number
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryShipment}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryShipment = typeof InventoryShipment.Type
 
 /**
@@ -75,5 +85,10 @@ export const InventoryTransfer = Schema.Struct({
   shipments: Schema.Array(InventoryShipment)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link InventoryTransfer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type InventoryTransfer = typeof InventoryTransfer.Type

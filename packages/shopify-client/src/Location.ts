@@ -37,5 +37,10 @@ export const Location = Schema.Struct({
   })
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link Location}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Location = typeof Location.Type

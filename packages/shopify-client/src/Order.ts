@@ -37,7 +37,12 @@ export const DiscountApplication = Schema.Struct({
   description: Schema.optional(Schema.NullOr(Schema.String))
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link DiscountApplication}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type DiscountApplication = typeof DiscountApplication.Type
 
 const DiscountAllocation = Schema.Struct({
@@ -74,7 +79,12 @@ export const LineItem = Schema.Struct({
   discountAllocations: Schema.Array(DiscountAllocation)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link LineItem}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type LineItem = typeof LineItem.Type
 
 /**
@@ -95,7 +105,12 @@ export const OrderTransaction = Schema.Struct({
   amountSet: MoneyBag
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link OrderTransaction}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type OrderTransaction = typeof OrderTransaction.Type
 
 /**
@@ -115,7 +130,12 @@ export const RefundLineItem = Schema.Struct({
   totalTaxSet: MoneyBag
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link RefundLineItem}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RefundLineItem = typeof RefundLineItem.Type
 
 /**
@@ -136,7 +156,12 @@ export const Refund = Schema.Struct({
   transactions: Schema.Array(OrderTransaction)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link Refund}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Refund = typeof Refund.Type
 
 /**
@@ -157,7 +182,12 @@ export const ShippingLine = Schema.Struct({
   discountAllocations: Schema.Array(DiscountAllocation)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link ShippingLine}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ShippingLine = typeof ShippingLine.Type
 
 const NullableBag = Schema.NullOr(MoneyBag)
@@ -205,5 +235,10 @@ export const Order = Schema.Struct({
   shippingLines: Schema.Array(ShippingLine)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link Order}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Order = typeof Order.Type

@@ -30,7 +30,12 @@ export const ProductVariant = Schema.Struct({
   inventoryItem: Ref
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link ProductVariant}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ProductVariant = typeof ProductVariant.Type
 
 /**
@@ -55,5 +60,10 @@ export const Product = Schema.Struct({
   variants: Schema.Array(ProductVariant)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link Product}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Product = typeof Product.Type

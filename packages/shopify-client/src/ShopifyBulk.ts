@@ -54,7 +54,12 @@ export const BulkOperation = Schema.Struct({
   type: Schema.String
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link BulkOperation}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type BulkOperation = typeof BulkOperation.Type
 
 const RunPayload = Schema.Struct({

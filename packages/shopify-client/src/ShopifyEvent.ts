@@ -25,7 +25,12 @@ export const ShopifyEvent = Schema.Struct({
   attributeToUser: Schema.optional(Schema.Boolean)
 })
 
-/** @since 0.1.0 @category models */
+/**
+ * The decoded type of {@link ShopifyEvent}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ShopifyEvent = typeof ShopifyEvent.Type
 
 /**

@@ -59,9 +59,10 @@ const selection = (mode: Mode): string =>
     money("currentTotalTaxSet"),
     money("currentTotalDiscountsSet"),
     `taxLines { ${TAX_LINE} }`,
-    `transactions(first: 10) { ${TRANSACTION} }`,
-    `refunds(first: 3) { ${REFUND} }`,
-    connection(mode, "lineItems", 20, LINE_ITEM),
+    // Plain lists have no pageInfo, so a `first` could cut them silently: read them whole.
+    `transactions { ${TRANSACTION} }`,
+    `refunds { ${REFUND} }`,
+    connection(mode, "lineItems", 10, LINE_ITEM),
     connection(mode, "shippingLines", 3, SHIPPING_LINE)
   ].join(" ")
 
