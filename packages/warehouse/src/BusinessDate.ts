@@ -5,6 +5,14 @@
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
+/**
+ * Formatting is the expensive part (microseconds per call) and a bulk load repeats the same
+ * quarter-hours endlessly. Every zone's offset is a multiple of 15 minutes, so the local date is
+ * constant within a UTC quarter-hour: cache by (zone, quarter-hour).
+ */
+const QUARTER = 900_000
+const cache = new Map<string, string>()
+
 const formatter = (timeZone: string): Intl.DateTimeFormat => {
   let f = formatters.get(timeZone)
   if (f === undefined) {
@@ -30,6 +38,14 @@ export const businessDate = (instant: string | Date, timeZone: string, dayStarts
   const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(dayStartsAt)
   if (!m) throw new Error(`dayStartsAt "${dayStartsAt}" must be HH:MM (00:00-23:59)`)
   const offset = (Number(m[1]) * 60 + Number(m[2])) * 60_000
+  const shifted = ms - offset
+  const bucket = Math.floor(shifted / QUARTER)
+  const key = `${timeZone}|${bucket}`
+  const hit = cache.get(key)
+  if (hit !== undefined) return hit
+  if (cache.size > 50_000) cache.clear()
   // en-CA formats as YYYY-MM-DD.
-  return formatter(timeZone).format(new Date(ms - offset))
+  const date = formatter(timeZone).format(new Date(bucket * QUARTER))
+  cache.set(key, date)
+  return date
 }

@@ -66,9 +66,17 @@ export const dedupedSource = (
   d: Dialect,
   table: TableDef,
   columns: ReadonlyArray<ColumnDef>,
-  staging: string
+  staging: string,
+  staged?: ReadonlySet<string>
 ): string => {
-  const typed = columns.map((c) => `${castFromText(d, c)} AS ${d.ident(c.name)}`).join(", ")
+  // Columns that were all NULL in the batch are not staged at all; they read as typed NULLs.
+  const typed = columns
+    .map((c) =>
+      staged === undefined || staged.has(c.name)
+        ? `${castFromText(d, c)} AS ${d.ident(c.name)}`
+        : `CAST(NULL AS ${d.type(c.type)}) AS ${d.ident(c.name)}`
+    )
+    .join(", ")
   const partition = table.primaryKey.map(d.ident).join(", ")
   const versionCol = table.versionColumn ? columns.find((c) => c.name === table.versionColumn) : undefined
   const order = versionCol ? `${castFromText(d, versionCol)} DESC` : partition
@@ -80,12 +88,14 @@ export const mergeParts = (
   d: Dialect,
   table: TableDef,
   columns: ReadonlyArray<ColumnDef>,
-  staging: string
+  staging: string,
+  /** Names of the columns present in staging (default: all). */
+  staged?: ReadonlySet<string>
 ): MergeParts => {
   const keys = new Set(table.primaryKey)
   return {
     target: d.table(table.name),
-    source: dedupedSource(d, table, columns, staging),
+    source: dedupedSource(d, table, columns, staging, staged),
     on: table.primaryKey.map((k) => `t.${d.ident(k)} = s.${d.ident(k)}`).join(" AND "),
     matchedCondition: table.versionColumn
       ? `s.${d.ident(table.versionColumn)} > t.${d.ident(table.versionColumn)}`

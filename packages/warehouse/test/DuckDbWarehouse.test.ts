@@ -463,4 +463,22 @@ describe("DuckDbWarehouse", () => {
         })
       )
   )
+
+  it.effect(
+    "a newer version without a field clears it (columns all-NULL in a batch are not staged but still merged)",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.load("orders", [
+            order("1", "2026-01-05T01:00:00Z", { fulfillment_status: "fulfilled", customer_id: "c1" })
+          ])
+          yield* w.load("orders", [
+            order("1", "2026-01-05T02:00:00Z", { fulfillment_status: null, customer_id: "c1" })
+          ])
+          const rows = yield* w.query('SELECT fulfillment_status, customer_id FROM "orders"')
+          assert.deepStrictEqual(rows, [{ fulfillment_status: null, customer_id: "c1" }])
+        })
+      )
+  )
 })

@@ -228,12 +228,27 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       let inserted = 0
       let updated = 0
       if (accepted.length > 0) {
+        // Only columns with at least one value are staged: canonical rows are sparse, and every
+        // staged text vector costs appender time (the rest are typed NULLs in the MERGE).
+        const keep: Array<number> = []
+        for (let c = 0; c < columns.length; c++) {
+          for (let r = 0; r < texts.length; r++) {
+            if (texts[r]![c] !== null) {
+              keep.push(c)
+              break
+            }
+          }
+        }
+        const stagedColumns = keep.map((c) => columns[c]!)
+        const stagedTexts =
+          keep.length === columns.length ? texts : texts.map((row) => keep.map((c) => row[c] ?? null))
+        const staged = new Set(stagedColumns.map((c) => c.name))
         const staging = stagingName(table.name)
         yield* Effect.acquireUseRelease(
-          engine.stage(staging, columns, texts),
+          engine.stage(staging, stagedColumns, stagedTexts),
           () =>
             Effect.gen(function* () {
-              const parts = Sql.mergeParts(d, table, columns, staging)
+              const parts = Sql.mergeParts(d, table, columns, staging, staged)
               const stats = yield* engine.query(Sql.mergeStats(parts, I(table.primaryKey[0]!)))
               inserted = Number(stats[0]?.inserted ?? 0)
               updated = Number(stats[0]?.updated ?? 0)
