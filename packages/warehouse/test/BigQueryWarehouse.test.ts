@@ -170,6 +170,18 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         assert.strictEqual(res.status, "incomplete")
         assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-01T00:00:00Z")
 
+        yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z"), order("2", "2026-01-05T01:00:00Z")])
+        const deleted = yield* w.markDeleted(
+          "orders",
+          [{ source: "shopify", source_account: "kura-matcha.myshopify.com", source_id: "2" }],
+          "2026-01-07T00:00:00Z"
+        )
+        assert.strictEqual(deleted, 1)
+        const live = yield* Effect.promise(() =>
+          bq.duck('SELECT source_id FROM "orders" WHERE _deleted_at IS NULL')
+        )
+        assert.deepStrictEqual(live, [{ source_id: "1" }])
+
         const lease = yield* w.acquireLease(key, "runner-a", 60_000)
         assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))))
         yield* w.releaseLease(lease)

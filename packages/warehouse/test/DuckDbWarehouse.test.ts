@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { BulkJobStore, CheckpointStore, DeadLetterSink } from "@kura/core"
 import { Effect, Exit, Layer, Option } from "effect"
@@ -480,5 +483,34 @@ describe("DuckDbWarehouse", () => {
           assert.deepStrictEqual(rows, [{ fulfillment_status: null, customer_id: "c1" }])
         })
       )
+  )
+
+  it.effect("state survives closing and reopening a DuckDB file (resume after a crash)", () =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-duck-"))),
+      (dir) =>
+        Effect.gen(function* () {
+          const layer = DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })
+          yield* Effect.provide(
+            Effect.gen(function* () {
+              const w = yield* Warehouse
+              yield* w.checkpoints.put({ key, cursor: "c-42", updatedAt: 42 })
+              yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z")])
+            }),
+            layer
+          )
+          const after = yield* Effect.provide(
+            Effect.gen(function* () {
+              const w = yield* Warehouse
+              const cp = yield* w.checkpoints.get(key)
+              const again = yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z")])
+              return { cursor: Option.getOrThrow(cp).cursor, unchanged: again.unchanged }
+            }),
+            layer
+          )
+          assert.deepStrictEqual(after, { cursor: "c-42", unchanged: 1 })
+        }),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
   )
 })
