@@ -1,0 +1,250 @@
+/**
+ * The backfill's settings from the command line and the environment, validated all at once: a
+ * bad setup gets one message listing every problem (exit code 2), never the first one only.
+ */
+import { Redacted, Schema } from "effect"
+import { errorExitCode, errorReported } from "effect/Runtime"
+import { type BackfillSource, DEFAULT_STREAMS, parseInstant, parseWindowLength, STREAMS } from "./Plan.js"
+
+/** One thing wrong with the configuration, naming the setting and the fix. */
+export interface ConfigProblem {
+  readonly field: string
+  readonly message: string
+  readonly fix: string
+}
+
+/** Invalid configuration; exit code 2. */
+export class BackfillConfigError extends Schema.TaggedError<BackfillConfigError>()("BackfillConfigError", {
+  problems: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String, fix: Schema.String }))
+}) {
+  override readonly [errorExitCode] = 2
+  override readonly [errorReported] = false
+  override get message(): string {
+    return [
+      `kura-backfill: invalid configuration (${this.problems.length} problem(s)):`,
+      ...this.problems.map((p) => `  - ${p.field}: ${p.message}; ${p.fix}`)
+    ].join("\n")
+  }
+}
+
+/** Shopify credentials for a static token. */
+export interface ShopifySettings {
+  readonly shop: string
+  readonly accessToken: Redacted.Redacted<string>
+  readonly apiVersion: string
+  readonly baseUrl: string | undefined
+}
+
+/** Everything a backfill run needs. */
+export interface BackfillConfig {
+  readonly source: BackfillSource
+  readonly streams: ReadonlyArray<string>
+  readonly from: number
+  /** Explicit end, or null for "now" (resolved once and stored with the plan). */
+  readonly to: number | null
+  readonly windowMillis: number
+  readonly concurrency: number
+  readonly dryRun: boolean
+  readonly restart: boolean
+  readonly task: { readonly index: number; readonly count: number }
+  readonly warehouse: string
+  readonly lake: string
+  readonly shopify: ShopifySettings | undefined
+  /** Bulk settings, mostly for tests and slow shops. */
+  readonly bulkPollMillis: number
+  readonly bulkBusyRetryMillis: number
+}
+
+/** The raw command line. */
+export interface BackfillArgs {
+  readonly source: string
+  readonly streams: ReadonlyArray<string>
+  readonly from: string | undefined
+  readonly to: string | undefined
+  readonly window: string | undefined
+  readonly concurrency: number | undefined
+  readonly dryRun: boolean
+  readonly resume: boolean
+  readonly restart: boolean
+}
+
+const SOURCES: ReadonlyArray<BackfillSource> = ["shopify", "lightspeed", "stocky"]
+
+const isSource = (s: string): s is BackfillSource => (SOURCES as ReadonlyArray<string>).includes(s)
+
+/**
+ * Validates the command line and environment. `now` is the instant `--to now` means. Returns
+ * the config or every problem found.
+ */
+export const parseBackfillConfig = (
+  args: BackfillArgs,
+  env: Readonly<Record<string, string | undefined>>,
+  now: number
+): BackfillConfig | BackfillConfigError => {
+  const problems: Array<ConfigProblem> = []
+  const problem = (field: string, message: string, fix: string) => problems.push({ field, message, fix })
+  const get = (name: string) => {
+    const v = env[name]
+    return v === undefined || v.trim() === "" ? undefined : v.trim()
+  }
+
+  const source = args.source.trim().toLowerCase()
+  if (!isSource(source))
+    problem("<source>", `unknown source ${JSON.stringify(args.source)}`, `use one of ${SOURCES.join(", ")}`)
+  const known = isSource(source) ? STREAMS[source] : {}
+  const streams = args.streams.length > 0 ? args.streams : isSource(source) ? DEFAULT_STREAMS[source] : []
+  for (const s of streams) {
+    if (isSource(source) && known[s] === undefined)
+      problem(
+        "[streams]",
+        `unknown ${source} stream ${JSON.stringify(s)}`,
+        `use ${Object.keys(known).join(", ")}`
+      )
+  }
+
+  let from = Number.NaN
+  if (args.from === undefined)
+    problem(
+      "--from",
+      "missing",
+      "give the first date to load, e.g. --from 2019-01-01 (there is no silent default)"
+    )
+  else {
+    const f = parseInstant(args.from, now)
+    if (f === undefined)
+      problem("--from", `${JSON.stringify(args.from)} is not a date`, "use YYYY-MM-DD or an ISO-8601 instant")
+    else from = f
+  }
+  let to: number | null = null
+  if (args.to !== undefined && args.to.trim() !== "now") {
+    const t = parseInstant(args.to, now)
+    if (t === undefined)
+      problem(
+        "--to",
+        `${JSON.stringify(args.to)} is not a date`,
+        "use now, YYYY-MM-DD or an ISO-8601 instant"
+      )
+    else to = t
+  }
+  const end = to ?? now
+  if (Number.isFinite(from) && from >= end)
+    problem(
+      "--from",
+      `${args.from} is not before --to (${new Date(end).toISOString()})`,
+      "pick an earlier --from or a later --to"
+    )
+  if (Number.isFinite(from) && from > now) problem("--from", "is in the future", "pick a past date")
+
+  const windowText = args.window ?? "30d"
+  const windowMillis = parseWindowLength(windowText) ?? Number.NaN
+  if (Number.isNaN(windowMillis))
+    problem("--window", `${JSON.stringify(windowText)} is not a window length`, "use e.g. 30d, 12h, 2w")
+
+  const concurrency = args.concurrency ?? (source === "shopify" ? 5 : 2)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32)
+    problem(
+      "--concurrency",
+      `${concurrency} is out of range`,
+      "use an integer from 1 to 32 (Shopify runs at most 5 bulk jobs at once)"
+    )
+  if (args.resume && args.restart)
+    problem(
+      "--resume/--restart",
+      "both given",
+      "pick one: --resume (the default) keeps finished windows, --restart discards them"
+    )
+
+  const taskIndexText = get("CLOUD_RUN_TASK_INDEX")
+  const taskCountText = get("CLOUD_RUN_TASK_COUNT")
+  const taskIndex = taskIndexText === undefined ? 0 : Number(taskIndexText)
+  const taskCount = taskCountText === undefined ? 1 : Number(taskCountText)
+  if (!Number.isInteger(taskCount) || taskCount < 1)
+    problem(
+      "CLOUD_RUN_TASK_COUNT",
+      `${JSON.stringify(taskCountText)} is not a positive integer`,
+      "leave it to Cloud Run or unset it"
+    )
+  else if (!Number.isInteger(taskIndex) || taskIndex < 0 || taskIndex >= taskCount)
+    problem(
+      "CLOUD_RUN_TASK_INDEX",
+      `${JSON.stringify(taskIndexText)} is not in 0..${taskCount - 1}`,
+      "leave it to Cloud Run or unset it"
+    )
+
+  const warehouse = get("KURA_WAREHOUSE") ?? "duckdb:data/kura.duckdb"
+  if (!/^(duckdb:.+|bigquery:[^.]+\.[^.]+)$/.test(warehouse))
+    problem(
+      "KURA_WAREHOUSE",
+      `${JSON.stringify(warehouse)} is not a warehouse`,
+      "use duckdb:<path> or bigquery:<project>.<dataset>"
+    )
+  const lake = get("KURA_LAKE") ?? "file:data/lake"
+  if (!/^(file:.+|gs:\/\/[^/]+.*)$/.test(lake))
+    problem("KURA_LAKE", `${JSON.stringify(lake)} is not a lake`, "use file:<dir> or gs://<bucket>/<prefix>")
+  if (warehouse.startsWith("bigquery:") && !lake.startsWith("gs://"))
+    problem(
+      "KURA_LAKE",
+      "BigQuery needs a gs:// lake for load-job staging",
+      "set KURA_LAKE=gs://<bucket>/<prefix>"
+    )
+
+  let shopify: ShopifySettings | undefined
+  if (source === "shopify") {
+    const shop = get("SHOPIFY_SHOP")
+    const token = get("SHOPIFY_ACCESS_TOKEN")
+    if (shop === undefined) problem("SHOPIFY_SHOP", "missing", "set it to <shop>.myshopify.com")
+    else if (!/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/.test(shop))
+      problem("SHOPIFY_SHOP", `${JSON.stringify(shop)} is not a shop domain`, "use <shop>.myshopify.com")
+    if (token === undefined)
+      problem("SHOPIFY_ACCESS_TOKEN", "missing", "set the Admin API access token (shpat_…)")
+    const apiVersion = get("SHOPIFY_API_VERSION") ?? "2026-01"
+    if (!/^\d{4}-(01|04|07|10)$/.test(apiVersion))
+      problem(
+        "SHOPIFY_API_VERSION",
+        `${JSON.stringify(apiVersion)} is not an API version`,
+        "use e.g. 2026-01"
+      )
+    const baseUrl = get("SHOPIFY_API_BASE_URL")
+    if (baseUrl !== undefined && !/^https?:\/\/\S+$/.test(baseUrl))
+      problem("SHOPIFY_API_BASE_URL", "is not a URL", "use http(s)://host[:port]")
+    if (shop !== undefined && token !== undefined)
+      shopify = { shop, accessToken: Redacted.make(token), apiVersion, baseUrl }
+  } else if (isSource(source)) {
+    problem(
+      "<source>",
+      `${source} backfills are not implemented in this build`,
+      "backfill shopify, or use kura-sync for this source"
+    )
+  }
+
+  const int = (name: string, fallback: number) => {
+    const v = get(name)
+    if (v === undefined) return fallback
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 1) {
+      problem(name, `${JSON.stringify(v)} is not a positive integer (ms)`, "unset it or give milliseconds")
+      return fallback
+    }
+    return n
+  }
+  const bulkPollMillis = int("KURA_BULK_POLL_MS", 1000)
+  const bulkBusyRetryMillis = int("KURA_BULK_BUSY_RETRY_MS", 5000)
+
+  if (problems.length > 0 || !isSource(source)) return new BackfillConfigError({ problems })
+  return {
+    source,
+    streams,
+    from,
+    to,
+    windowMillis,
+    concurrency,
+    dryRun: args.dryRun,
+    restart: args.restart,
+    task: { index: taskIndex, count: taskCount },
+    warehouse,
+    lake,
+    shopify,
+    bulkPollMillis,
+    bulkBusyRetryMillis
+  }
+}

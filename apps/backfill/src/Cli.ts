@@ -1,0 +1,134 @@
+/**
+ * The `kura-backfill` command line. Only this module (and main.ts) reads the process environment.
+ */
+import { HttpTransport } from "@kura/core"
+import { ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
+import { WarehouseConfig, WarehouseStores } from "@kura/warehouse"
+import { Console, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { errorExitCode } from "effect/Runtime"
+import { runBackfill } from "./Backfill.js"
+import { type BackfillConfig, BackfillConfigError, parseBackfillConfig } from "./BackfillConfig.js"
+import { BackfillError } from "./BackfillError.js"
+import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
+
+/** The services of a run, built from its config. */
+export const backfillLayer = (config: BackfillConfig, env: Readonly<Record<string, string | undefined>>) => {
+  const shopify = config.shopify
+  if (shopify === undefined) throw new RangeError("only Shopify backfills are assembled")
+  const storage = Layer.unwrap(
+    Effect.gen(function* () {
+      const warehouse = yield* WarehouseConfig.parseWarehouse(config.warehouse)
+      const lake = yield* WarehouseConfig.parseLake(config.lake)
+      return WarehouseConfig.layerFromSettings({
+        warehouse,
+        lake,
+        bigQueryLocation: Option.fromNullishOr(env.KURA_BIGQUERY_LOCATION),
+        lakeRetentionDays: Option.none()
+      })
+    })
+  )
+  const client = ShopifyClient.layerStatic({
+    shop: shopify.shop,
+    accessToken: Redacted.value(shopify.accessToken),
+    apiVersion: shopify.apiVersion,
+    ...(shopify.baseUrl === undefined ? {} : { baseUrl: shopify.baseUrl })
+  })
+  const bulk = ShopifyBulk.layer({
+    ...(config.concurrency < 5 ? { concurrency: config.concurrency } : {}),
+    pollMinMillis: config.bulkPollMillis,
+    pollMaxMillis: Math.max(config.bulkPollMillis, Math.min(30_000, config.bulkPollMillis * 30)),
+    busyRetryMillis: config.bulkBusyRetryMillis
+  })
+  return bulk.pipe(
+    Layer.provideMerge(client),
+    Layer.provide(HttpTransport.layer()),
+    Layer.provide(WarehouseStores.layer),
+    Layer.provideMerge(storage)
+  )
+}
+
+const command = Command.make(
+  "kura-backfill",
+  {
+    source: Argument.String("source").pipe(Argument.withDescription("shopify | lightspeed | stocky")),
+    streams: Argument.String("streams").pipe(
+      Argument.withDescription("Streams to load (default: orders for shopify)"),
+      Argument.variadic()
+    ),
+    from: Flag.String("from").pipe(
+      Flag.withDescription("First date to load (required), e.g. 2019-01-01"),
+      Flag.optional
+    ),
+    to: Flag.String("to").pipe(
+      Flag.withDescription("End (exclusive): now (default) or a date"),
+      Flag.optional
+    ),
+    window: Flag.String("window").pipe(
+      Flag.withDescription("Window length, e.g. 30d (default), 12h, 2w"),
+      Flag.optional
+    ),
+    concurrency: Flag.Int("concurrency").pipe(
+      Flag.withDescription("Windows in flight (Shopify: at most 5 bulk jobs)"),
+      Flag.optional
+    ),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDescription("Print the plan and stop"),
+      Flag.withDefault(false)
+    ),
+    resume: Flag.Boolean("resume").pipe(
+      Flag.withDescription("Skip finished windows (the default)"),
+      Flag.withDefault(false)
+    ),
+    restart: Flag.Boolean("restart").pipe(
+      Flag.withDescription("Discard this share's window checkpoints first"),
+      Flag.withDefault(false)
+    )
+  },
+  (args) =>
+    Effect.gen(function* () {
+      const sandbox = sandboxRequested(process.env) ? yield* startSandboxEnv(process.env) : {}
+      const env = { ...process.env, ...sandbox }
+      const parsed = parseBackfillConfig(
+        {
+          source: args.source,
+          streams: args.streams,
+          from: Option.getOrUndefined(args.from),
+          to: Option.getOrUndefined(args.to),
+          window: Option.getOrUndefined(args.window),
+          concurrency: Option.getOrUndefined(args.concurrency),
+          dryRun: args.dryRun,
+          resume: args.resume,
+          restart: args.restart
+        },
+        env,
+        Date.now()
+      )
+      if (parsed instanceof BackfillConfigError) {
+        yield* Console.error(parsed.message)
+        return yield* parsed
+      }
+      const out = { isTTY: process.stdout.isTTY === true, write: (t: string) => void process.stdout.write(t) }
+      yield* runBackfill(parsed, out).pipe(
+        Effect.provide(backfillLayer(parsed, env)),
+        Effect.tapError((e) => Console.error(e.message))
+      )
+    })
+).pipe(
+  Command.withDescription(
+    "Resumable historical backfill in explicit windows (bulk for Shopify), checkpointed in the warehouse, sharded over Cloud Run Job tasks."
+  )
+)
+
+/** The command. */
+export const cli = command
+
+/** Exit code of a finished run: 0 ok, 1 a window did not tie or failed, 2 bad config, 3 missing scope. */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return 0
+  const err = Exit.findErrorOption(exit)
+  if (Option.isNone(err)) return exit.cause.reasons.every((r) => r._tag === "Interrupt") ? 130 : 1
+  const e = err.value
+  if (e instanceof BackfillError || e instanceof BackfillConfigError) return e[errorExitCode]
+  return 1
+}

@@ -1,0 +1,41 @@
+/** The end-of-run summary: the per-window ledger and the reconciliation of reported vs loaded. */
+import type { LedgerEntry } from "./WindowOutcome.js"
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
+
+/** Formats the ledger; `skippedLoaded` gives the rows earlier runs loaded for skipped windows. */
+export const formatSummary = (
+  ledger: ReadonlyArray<LedgerEntry>,
+  skippedLoaded: ReadonlyMap<string, number>
+): string => {
+  const lines = [
+    "Window ledger:",
+    `  ${pad("window", 72)} ${pad("status", 11)} ${pad("reported", 9)} ${pad("fetched", 9)} loaded`
+  ]
+  let reported = 0
+  let loaded = 0
+  let unknown = 0
+  for (const e of ledger) {
+    const o = e.outcome
+    const l = o?.loaded ?? skippedLoaded.get(e.window.id) ?? 0
+    loaded += l
+    if (o !== null) {
+      if (o.reportedCount === null) unknown++
+      else reported += o.reportedCount
+    }
+    lines.push(
+      `  ${pad(e.window.id, 72)} ${pad(e.status, 11)} ${pad(o === null ? "-" : String(o.reportedCount ?? "n/a"), 9)} ${pad(o === null ? "-" : String(o.fetched), 9)} ${o === null && e.status !== "skipped" ? "-" : l}`
+    )
+  }
+  const ran = ledger.filter((e) => e.outcome !== null)
+  const bad = ledger.filter((e) => e.status === "failed" || e.status === "incomplete")
+  lines.push(
+    `Reconciliation: ${ran.length} window(s) run, ${ledger.length - ran.length - bad.filter((e) => e.outcome === null).length} skipped as done; API reported ${reported}${unknown > 0 ? ` (+${unknown} window(s) without an exact count)` : ""}, loaded ${ran.reduce((n, e) => n + (e.outcome?.loaded ?? 0), 0)} in this run, ${loaded} in this share overall`
+  )
+  lines.push(
+    bad.length === 0
+      ? "Every window ties."
+      : `NOT TIED: ${bad.map((e) => `${e.window.id}: ${e.detail ?? e.status}`).join("; ")}`
+  )
+  return lines.join("\n")
+}
