@@ -159,6 +159,12 @@ const serveCommand = Command.make(
           })
         ).pipe(Effect.tapError((e) => Console.error(e.message)))
       const plan = planStreams(config)
+      // Public by default only off Cloud Run; KURA_STATUS_PUBLIC=1|0 decides explicitly.
+      const statusPublic = process.env.KURA_STATUS_PUBLIC
+      const statusProtected =
+        statusPublic === undefined
+          ? process.env.K_SERVICE !== undefined
+          : !["1", "true"].includes(statusPublic)
       const scheduler =
         flags.scheduler === "on" || (flags.scheduler === "auto" && process.env.K_SERVICE === undefined)
       const secretsFor = (shop: string) =>
@@ -185,6 +191,7 @@ const serveCommand = Command.make(
           yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
         const server = yield* startHttpService({
           port: config.port,
+          protectStatus: statusProtected,
           skipped: [...config.skipped, ...plan.unavailable]
         })
         if (scheduler) {

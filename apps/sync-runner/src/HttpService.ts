@@ -21,6 +21,11 @@ export interface HttpServiceOptions {
   readonly port: number
   readonly host?: string
   readonly skipped?: ReadonlyArray<{ readonly source: string; readonly reason: string }>
+  /**
+   * Require trigger credentials for `/`, `/status.json` and `/metrics` too: on a public Cloud Run
+   * URL they would otherwise reveal stream names, volumes and error messages to anyone.
+   */
+  readonly protectStatus?: boolean
 }
 
 /** A listening server. */
@@ -88,6 +93,17 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
       if (path === "/readyz") {
         const draining = yield* runner.draining
         return json(draining ? 503 : 200, { ok: !draining, draining })
+      }
+      if (
+        options.protectStatus === true &&
+        (path === "/" || path === "/status.json" || path === "/metrics")
+      ) {
+        const outcome = yield* auth.authorize(req.headers.authorization)
+        if (outcome._tag === "Refused")
+          return {
+            ...json(401, { ok: false, message: outcome.reason }),
+            headers: { "www-authenticate": "Bearer" }
+          }
       }
       if (path === "/metrics" && method === "GET") {
         const now = yield* Clock.currentTimeMillis

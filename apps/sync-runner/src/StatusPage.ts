@@ -75,6 +75,7 @@ export const renderStatusPage = (view: StatusView): string => {
     .join("")
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="30">
 <title>Kura sync status</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}

@@ -7,15 +7,20 @@ import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
-// These tests drive the BUILT app, as Cloud Run would run it.
+// These tests drive the BUILT app, as Cloud Run would run it. It is built into a private folder
+// (inside the app, so packages resolve as from dist/) so that a concurrent `nx build` cleaning
+// dist/ cannot pull the entry away mid-test.
 const appDir = resolve(import.meta.dirname, "..")
-const main = join(appDir, "dist", "main.js")
+const outDir = join(appDir, "node_modules", ".cache", "kura-sync-test-dist")
+const main = join(outDir, "main.js")
 let dir: string
 
 beforeAll(async () => {
-  await promisify(execFile)(process.execPath, [join(appDir, "../../node_modules/tsup/dist/cli-default.js")], {
-    cwd: appDir
-  })
+  await promisify(execFile)(
+    process.execPath,
+    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
+    { cwd: appDir }
+  )
   dir = await mkdtemp(join(tmpdir(), "kura-sync-"))
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))

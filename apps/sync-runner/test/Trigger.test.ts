@@ -167,6 +167,22 @@ describe("POST /sync/:source[/:stream]", () => {
       expect((await fetch(`${url}/sync/demo/orders`, { headers: auth })).status).toBe(405)
     }))
 
+  it("protects the status page, status.json and metrics when asked to (public Cloud Run URL)", () =>
+    withServer(
+      { streams: [slowStream("orders", 10)], triggerSecret: SECRET, protectStatus: true },
+      async ({ url }) => {
+        for (const path of ["/", "/status.json", "/metrics"]) {
+          expect((await fetch(`${url}${path}`)).status).toBe(401)
+          expect(
+            (await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${SECRET}` } })).status
+          ).toBe(200)
+        }
+        // Probes stay open: Cloud Run and load balancers call them without credentials.
+        expect((await fetch(`${url}/healthz`)).status).toBe(200)
+        expect((await fetch(`${url}/readyz`)).status).toBe(200)
+      }
+    ))
+
   it("serves /healthz, /readyz and Prometheus /metrics", () =>
     withServer({ streams: [slowStream("orders", 10, 42)], triggerSecret: SECRET }, async ({ url }) => {
       expect((await fetch(`${url}/healthz`)).status).toBe(200)

@@ -56,6 +56,7 @@ export const withServer = (
     readonly triggerSecret?: string
     readonly audience?: string
     readonly allowedEmails?: ReadonlyArray<string>
+    readonly protectStatus?: boolean
     readonly oauthClient?: OAuth2Client
     /** Makes every landing take this long, to prove answers do not wait for it. */
     readonly sinkDelayMs?: number
@@ -102,7 +103,11 @@ export const withServer = (
   )
   return Effect.runPromise(
     Effect.gen(function* () {
-      const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
+      const server = yield* startHttpService({
+        port: 0,
+        host: "127.0.0.1",
+        ...(options.protectStatus === undefined ? {} : { protectStatus: options.protectStatus })
+      })
       yield* Effect.promise(() => f({ url: server.url, deliveries: memory.deliveries }))
     }).pipe(Effect.scoped, Effect.provide(services))
   )
