@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises"
 import { layerCloudLogger, streamKeyToString } from "@kura/core"
-import { Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
@@ -12,12 +12,15 @@ import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
 import { startHttpService } from "./HttpService.js"
 import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
+import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
+import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
 import { planStreams } from "./Streams.js"
+import { isDue } from "./SyncStream.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { WebhookIntake } from "./WebhookIntake.js"
 import { registerWebhooks, WEBHOOK_TOPICS } from "./WebhookRegistrar.js"
@@ -82,7 +85,14 @@ const runCommand = Command.make(
   {
     config: configFlag,
     source: Flag.Literals("source", SOURCES).pipe(Flag.withDescription("Only this source"), Flag.optional),
-    stream: Flag.String("stream").pipe(Flag.withDescription("Only this stream"), Flag.optional)
+    stream: Flag.String("stream").pipe(
+      Flag.withDescription("Only this stream (runs it even if not due)"),
+      Flag.optional
+    ),
+    force: Flag.Boolean("force").pipe(
+      Flag.withDescription("Run every matching stream, due or not"),
+      Flag.withDefault(false)
+    )
   },
   (flags) =>
     Effect.gen(function* () {
@@ -100,7 +110,34 @@ const runCommand = Command.make(
           yield* Console.log("no configured stream matches; nothing to run")
           return
         }
-        const results = yield* runner.runNow(selector, "cli")
+        // A scheduled `run` (cron, Cloud Run job) only runs what is due; naming a stream forces it.
+        const now = yield* Clock.currentTimeMillis
+        const history = summarize(
+          selected.map((s) => s.key),
+          yield* (yield* RunLedger).list(),
+          now
+        )
+        const due = new Set<string>()
+        for (const [i, stream] of selected.entries()) {
+          const h = history[i]!
+          const id = streamKeyToString(stream.key)
+          if (
+            flags.force ||
+            Option.isSome(flags.stream) ||
+            isDue(
+              stream,
+              { lastSuccessAt: h.lastSuccessAt, lastRunSucceeded: h.lastRun?.status === "succeeded" },
+              now
+            )
+          )
+            due.add(id)
+          else
+            yield* Console.log(
+              `${id}: not due (last success ${formatLag(h.lagMs)} ago, interval ${formatLag(stream.intervalMs)}; --force runs it)`
+            )
+        }
+        if (due.size === 0) return
+        const results = yield* runner.runNow({ ...selector, only: due }, "cli")
         const failed: Array<string> = []
         for (const r of results) {
           if ("_tag" in r) {
@@ -122,7 +159,9 @@ const runCommand = Command.make(
       })
       yield* program.pipe(
         Effect.provide(
-          StreamRunner.layer(plan.streams, config.drainTimeoutMs).pipe(Layer.provide(stateLayers(config)))
+          StreamRunner.layer(plan.streams, config.drainTimeoutMs).pipe(
+            Layer.provideMerge(stateLayers(config))
+          )
         )
       )
     })

@@ -3,7 +3,7 @@
  * Stocky purchase orders, the demo source …) is a `SyncStream`, so the runner, scheduler, HTTP
  * trigger and CLI never need to know which client or warehouse adapter sits behind it.
  */
-import type { Checkpoint, StoreError, StreamKey } from "@kura/core"
+import { type Checkpoint, type StoreError, type StreamKey, streamKeyToString } from "@kura/core"
 import type { Effect, Option } from "effect"
 import { Schema } from "effect"
 import type { SourceName } from "./AppConfig.js"
@@ -57,10 +57,24 @@ export interface StreamSelector {
   readonly account?: string | undefined
   readonly source?: string | undefined
   readonly stream?: string | undefined
+  /** Only these streams (`source/account/stream`), e.g. the ones that are due. */
+  readonly only?: ReadonlySet<string> | undefined
 }
+
+/**
+ * True when a stream should run in a `run` pass: it never succeeded, its last run did not succeed,
+ * or its interval has passed since its last success.
+ */
+export const isDue = (
+  stream: SyncStream,
+  last: { readonly lastSuccessAt: number | undefined; readonly lastRunSucceeded: boolean },
+  now: number
+): boolean =>
+  last.lastSuccessAt === undefined || !last.lastRunSucceeded || now - last.lastSuccessAt >= stream.intervalMs
 
 /** True when `stream` matches `selector`. */
 export const matches = (selector: StreamSelector, stream: SyncStream): boolean =>
   (selector.source === undefined || selector.source === stream.key.source) &&
   (selector.account === undefined || selector.account === stream.key.account) &&
-  (selector.stream === undefined || selector.stream === stream.key.stream)
+  (selector.stream === undefined || selector.stream === stream.key.stream) &&
+  (selector.only === undefined || selector.only.has(streamKeyToString(stream.key)))

@@ -70,6 +70,19 @@ describe("kura-sync (built)", () => {
     expect(stdout).toContain("shopify: skipped (no SHOPIFY_SHOP")
     expect(stdout).toContain("lightspeed: skipped")
     expect(stdout).toContain("demo/demo/orders: succeeded, 200 rows, reconciliation ok")
+    // A second pass right away finds nothing due (default interval 15m); --force runs it anyway.
+    const again = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
+      env: cleanEnv({}),
+      cwd: dir
+    })
+    expect(again.stdout).toMatch(
+      /demo\/demo\/orders: not due \(last success \d+s ago, interval 15m; --force runs it\)/
+    )
+    const forced = await promisify(execFile)(process.execPath, [main, "run", "--config", config, "--force"], {
+      env: cleanEnv({}),
+      cwd: dir
+    })
+    expect(forced.stdout).toContain("demo/demo/orders: succeeded, 200 rows")
     const status = await promisify(execFile)(
       process.execPath,
       [main, "status", "--config", config, "--json"],
@@ -81,7 +94,7 @@ describe("kura-sync (built)", () => {
     const parsed = JSON.parse(status.stdout)
     expect(parsed.streams[0]).toMatchObject({
       stream: "demo/demo/orders",
-      cursor: "2",
+      cursor: "4",
       lastStatus: "succeeded"
     })
   })
