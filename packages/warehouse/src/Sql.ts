@@ -115,10 +115,6 @@ export const renderMerge = (p: MergeParts): string => {
   return `MERGE INTO ${p.target} AS t USING (${p.source}) AS s ON ${p.on}${matched} WHEN NOT MATCHED THEN INSERT (${p.insertColumns.join(", ")}) VALUES (${p.insertValues.join(", ")})`
 }
 
-/** Counts what a MERGE of these parts will do, before running it (for the load result). */
-export const mergeStats = (p: MergeParts, firstKey: string): string =>
-  `SELECT COUNT(*) AS distinct_rows, COALESCE(SUM(CASE WHEN t.${firstKey} IS NULL THEN 1 ELSE 0 END), 0) AS inserted, COALESCE(SUM(CASE WHEN t.${firstKey} IS NOT NULL${p.matchedCondition === null ? " AND FALSE" : ` AND ${p.matchedCondition}`} THEN 1 ELSE 0 END), 0) AS updated FROM (${p.source}) AS s LEFT JOIN ${p.target} AS t ON ${p.on}`
-
 /** Marks keys found in a staging table (source, source_account, source_id) as deleted. */
 export const softDelete = (d: Dialect, table: string, staging: string, deletedAtParam: string): string => {
   const match = ["source", "source_account", "source_id"]

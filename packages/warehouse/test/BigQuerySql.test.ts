@@ -36,12 +36,11 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
   })
 
   it.each([...Object.values(CanonicalTables), RawTable].map((t): readonly [string, TableDef] => [t.name, t]))(
-    "MERGE, stats and soft delete for %s",
+    "MERGE and soft delete for %s",
     (_name, table) => {
       const parts = Sql.mergeParts(d, table, table.columns, "_kura_stg_x")
       const merge = Sql.renderMerge(parts)
       assertBigQuery(merge)
-      assertBigQuery(Sql.mergeStats(parts, "`source`"))
       if (table.versionColumn)
         expect(merge).toContain("WHEN MATCHED AND s.`updated_at` > t.`updated_at` THEN UPDATE SET")
       else expect(merge).not.toContain("WHEN MATCHED")

@@ -84,7 +84,10 @@ export const startFakeBigQuery = async (
   const queries: Array<RecordedQuery> = []
   const loadJobs: Array<Record<string, unknown>> = []
   const requests: Array<{ method: string; path: string }> = []
-  const jobs = new Map<string, { status: Record<string, unknown> }>()
+  const jobs = new Map<
+    string,
+    { status: Record<string, unknown>; statistics: Record<string, unknown>; result: Record<string, unknown> }
+  >()
   let jobSeq = 0
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -123,8 +126,28 @@ export const startFakeBigQuery = async (
         totalRows: String(rows.length)
       }
     }
+    const target = /^MERGE INTO "([A-Za-z0-9_]+)"/.exec(sql)?.[1]
+    const count = async () =>
+      target === undefined
+        ? 0
+        : Number(
+            (await db.runAndReadAll(`SELECT COUNT(*) AS n FROM "${target}"`)).getRowObjectsJson()[0]?.n ?? 0
+          )
+    const before = await count()
     const result = await db.run(sql, used)
-    return { numDmlAffectedRows: String(result.rowsChanged) }
+    const inserted = (await count()) - before
+    return {
+      numDmlAffectedRows: String(result.rowsChanged),
+      ...(target === undefined
+        ? {}
+        : {
+            dmlStats: {
+              insertedRowCount: String(inserted),
+              updatedRowCount: String(Number(result.rowsChanged) - inserted),
+              deletedRowCount: "0"
+            }
+          })
+    }
   }
 
   const runLoad = async (config: {
@@ -183,7 +206,18 @@ export const startFakeBigQuery = async (
       const body = JSON.parse(raw)
       const jobId = body.jobReference?.jobId ?? `j-${++jobSeq}`
       const load = body.configuration?.load
+      const queryConfig = body.configuration?.query
       let status: Record<string, unknown> = { state: "DONE" }
+      let statistics: Record<string, unknown> = {}
+      let result: Record<string, unknown> = {}
+      if (queryConfig) {
+        try {
+          result = await runQuery({ query: queryConfig.query, queryParameters: queryConfig.queryParameters })
+          statistics = { query: { dmlStats: result.dmlStats, numDmlAffectedRows: result.numDmlAffectedRows } }
+        } catch (e) {
+          return fail(res, 400, e instanceof Error ? e.message : String(e))
+        }
+      }
       if (load) {
         loadJobs.push(load)
         try {
@@ -195,12 +229,13 @@ export const startFakeBigQuery = async (
           }
         }
       }
-      jobs.set(jobId, { status })
+      jobs.set(jobId, { status, statistics, result })
       return json(res, 200, {
         kind: "bigquery#job",
         id: `${project}:US.${jobId}`,
         jobReference: { projectId: project, jobId, location: body.jobReference?.location ?? "US" },
         configuration: body.configuration,
+        statistics,
         status
       })
     }
@@ -208,7 +243,22 @@ export const startFakeBigQuery = async (
     if (req.method === "GET" && job) {
       const j = jobs.get(decodeURIComponent(job[1]!))
       if (!j) return fail(res, 404, "job not found")
-      return json(res, 200, { jobReference: { projectId: project, jobId: job[1] }, status: j.status })
+      return json(res, 200, {
+        jobReference: { projectId: project, jobId: job[1] },
+        status: j.status,
+        statistics: j.statistics
+      })
+    }
+    const results = new RegExp(`^${base}/queries/([^/]+)$`).exec(path)
+    if (req.method === "GET" && results) {
+      const j = jobs.get(decodeURIComponent(results[1]!))
+      if (!j) return fail(res, 404, "job not found")
+      return json(res, 200, {
+        kind: "bigquery#getQueryResultsResponse",
+        jobReference: { projectId: project, jobId: results[1] },
+        jobComplete: true,
+        ...j.result
+      })
     }
     const table = new RegExp(`^${base}/datasets/${dataset}/tables/([^/]+)$`).exec(path)
     if (table) {

@@ -18,6 +18,14 @@ export interface SqlEngine {
   /** Runs a statement; resolves to the rows it changed (0 when the engine does not say). */
   readonly run: (sql: string, params?: SqlParams) => Effect.Effect<number, WarehouseError>
   readonly query: (sql: string, params?: SqlParams) => Effect.Effect<ReadonlyArray<SqlRow>, WarehouseError>
+  /**
+   * Runs an upsert MERGE into `target` (a table name) and reports how many rows it inserted and
+   * updated, from the engine's own DML statistics (no extra scan of the target).
+   */
+  readonly merge: (
+    sql: string,
+    target: string
+  ) => Effect.Effect<{ readonly inserted: number; readonly updated: number }, WarehouseError>
   /** Creates `staging` (all text columns) and bulk-loads the rows: no per-row SQL. */
   readonly stage: (
     staging: string,

@@ -26,6 +26,22 @@ export interface BigQueryEngineOptions {
 const message = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
 const DmlStats = Schema.Struct({ numDmlAffectedRows: Schema.optional(Schema.String) })
+const MergeJob = Schema.Struct({
+  statistics: Schema.optional(
+    Schema.Struct({
+      query: Schema.optional(
+        Schema.Struct({
+          dmlStats: Schema.optional(
+            Schema.Struct({
+              insertedRowCount: Schema.optional(Schema.String),
+              updatedRowCount: Schema.optional(Schema.String)
+            })
+          )
+        })
+      )
+    })
+  )
+})
 const TableMeta = Schema.Struct({
   schema: Schema.optional(
     Schema.Struct({
@@ -89,6 +105,47 @@ export const makeBigQueryEngine = (options: BigQueryEngineOptions): SqlEngine =>
         })),
         (stats) => Number(stats.numDmlAffectedRows ?? 0)
       )
+    )
+
+  // A MERGE runs as a query job so its statistics (inserted/updated) can be read from the job even
+  // when it outlives the synchronous jobs.query wait.
+  const merge = (sql: string, target: string) =>
+    Effect.tryPromise({
+      try: async () => {
+        const [job] = await bq.createQueryJob({
+          query: sql,
+          useLegacySql: false,
+          ...(options.location ? { location: options.location } : {})
+        })
+        await job.getQueryResults({ timeoutMs: 60_000 })
+        const [meta] = await job.getMetadata()
+        return meta
+      },
+      catch: (cause) =>
+        new WarehouseError({
+          reason: "Query",
+          operation: `merge into ${target}`,
+          message: `${message(cause)} (in: ${sql.slice(0, 200)})`,
+          cause
+        })
+    }).pipe(
+      Effect.flatMap((meta) =>
+        Schema.decodeUnknownEffect(MergeJob)(meta).pipe(
+          Effect.mapError(
+            (cause) =>
+              new WarehouseError({
+                reason: "Query",
+                operation: `merge into ${target}`,
+                message: `unexpected job statistics: ${cause.message}`,
+                cause
+              })
+          )
+        )
+      ),
+      Effect.map((meta) => ({
+        inserted: Number(meta.statistics?.query?.dmlStats?.insertedRowCount ?? 0),
+        updated: Number(meta.statistics?.query?.dmlStats?.updatedRowCount ?? 0)
+      }))
     )
 
   const query = (sql: string, params?: SqlParams) =>
@@ -203,5 +260,5 @@ export const makeBigQueryEngine = (options: BigQueryEngineOptions): SqlEngine =>
       })
     )
 
-  return { dialect, run, query, stage, dropStaging, liveColumns, serialize: lock.withPermits(1) }
+  return { dialect, run, query, merge, stage, dropStaging, liveColumns, serialize: lock.withPermits(1) }
 }

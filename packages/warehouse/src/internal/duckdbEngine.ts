@@ -123,10 +123,22 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
         })
       }
     )
+  // Writes are serialised per process (DuckDB allows one writer), so counting the table around
+  // the MERGE is exact and, unlike a join, costs only metadata.
+  const count = (target: string) =>
+    Effect.map(query(`SELECT COUNT(*) AS n FROM ${dialect.table(target)}`), (rows) => Number(rows[0]?.n ?? 0))
+  const merge = (sql: string, target: string) =>
+    Effect.gen(function* () {
+      const before = yield* count(target)
+      const changed = yield* run(sql)
+      const inserted = (yield* count(target)) - before
+      return { inserted, updated: changed - inserted }
+    })
   return {
     dialect,
     run,
     query,
+    merge,
     stage,
     dropStaging: (staging) => Effect.asVoid(run(Sql.dropTable(dialect, staging))),
     liveColumns,

@@ -249,10 +249,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           () =>
             Effect.gen(function* () {
               const parts = Sql.mergeParts(d, table, columns, staging, staged)
-              const stats = yield* engine.query(Sql.mergeStats(parts, I(table.primaryKey[0]!)))
-              inserted = Number(stats[0]?.inserted ?? 0)
-              updated = Number(stats[0]?.updated ?? 0)
-              yield* engine.run(Sql.renderMerge(parts))
+              const counts = yield* engine.merge(Sql.renderMerge(parts), table.name)
+              inserted = counts.inserted
+              updated = counts.updated
             }),
           () => Effect.ignore(engine.dropStaging(staging))
         )
