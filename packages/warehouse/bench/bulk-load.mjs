@@ -7,6 +7,7 @@ import { BulkLoader, businessDate, DuckDbWarehouse, lineage, Warehouse } from ".
 
 const orders = Number(process.argv[2] ?? 1_000_000)
 const dbPath = process.argv[3] ?? ":memory:"
+const chunkSize = Number(process.argv[4] ?? 20_000)
 const ctx = {
   source: "shopify",
   sourceAccount: "bench.myshopify.com",
@@ -133,7 +134,8 @@ const program = Effect.gen(function* () {
     mapper,
     context: ctx,
     key: { source: "shopify", account: "bench", stream: "orders" },
-    origin: "bench"
+    origin: "bench",
+    chunkSize
   })
   const seconds = (performance.now() - started) / 1000
   return { result, seconds }
