@@ -128,18 +128,28 @@ describe("bulk operations as durable jobs (sandbox)", () => {
   it("loads partial data of a FAILED job and re-runs only the rest with a smaller window", async () => {
     const w = window()
     sb.faults.arm("bulk_failure", 1)
+    const memory = await Effect.runPromise(
+      Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+    )
     const orders = await Effect.runPromise(
       Effect.provide(
         Effect.gen(function* () {
           const b = yield* ShopifyBulk
           return yield* Stream.runCollect(b.export(Resources.orders, { window: w, sliceMillis: 200 * DAY }))
         }),
-        bulkLayer(sb, BulkJobStore.layerMemory)
+        bulkLayer(sb, Layer.succeed(BulkJobStore, memory))
       )
     )
     expect(sb.faults.report().shopify.bulk_failure).toBe(1)
     const ids = new Set(orders.map((o) => o.id))
     expect(ids).toEqual(expectedOrderIds(sb.merchant, w.start, w.end))
+    const jobs = [...(await Effect.runPromise(memory.list()))].sort((a, b) => a.createdAt - b.createdAt)
+    expect(jobs[0]?.state).toBe("failed")
+    expect(jobs[0]?.windowStart).toBe(new Date(w.start).toISOString())
+    // The re-run starts where the partial data's complete records ended, not at the window start.
+    expect(Date.parse(jobs[1]?.windowStart ?? "")).toBeGreaterThan(w.start)
+    // Each record once per job that covered it: the boundary may repeat, nothing else does.
+    expect(orders.length - ids.size).toBeLessThanOrEqual(2)
   })
 
   it("signals completion early through notifyFinished (the bulk_operations/finish webhook)", async () => {
