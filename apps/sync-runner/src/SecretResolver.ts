@@ -77,15 +77,36 @@ export class SecretResolver extends Context.Service<
     return SecretResolver.of({ resolve })
   }
 
-  /** Production: Application Default Credentials (the Cloud Run service account). */
-  static readonly layer = Layer.effect(
-    SecretResolver,
-    Effect.promise(async () => {
-      const { GoogleAuth } = await import("google-auth-library")
-      const auth = new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] })
-      return SecretResolver.make({ auth })
+  /**
+   * Production: Application Default Credentials (the Cloud Run service account). google-auth-library
+   * is loaded on the first reference only, so configurations without `sm://` values pay nothing.
+   */
+  static readonly layer = Layer.sync(SecretResolver, () => {
+    let resolver: Promise<SecretResolver["Service"]> | undefined
+    const load = () => {
+      resolver ??= import("google-auth-library").then(({ GoogleAuth }) =>
+        SecretResolver.make({
+          auth: new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] })
+        })
+      )
+      return resolver
+    }
+    return SecretResolver.of({
+      resolve: (reference) =>
+        Effect.flatMap(
+          Effect.tryPromise({
+            try: load,
+            catch: (cause) =>
+              new SecretResolveError({
+                reference,
+                reason: "Unavailable",
+                message: `google-auth-library: ${String(cause)}`
+              })
+          }),
+          (r) => r.resolve(reference)
+        )
     })
-  )
+  })
 
   /** For configurations without references: any `sm://` value fails with a clear error. */
   static readonly layerNone = Layer.succeed(

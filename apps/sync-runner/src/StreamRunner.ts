@@ -129,6 +129,13 @@ export class StreamRunner extends Context.Service<
               ? { ...base, finishedAt, status: "interrupted", error: "interrupted during shutdown" }
               : { ...base, finishedAt, status: "failed", error: errorText(exit.cause) }
           yield* ledger.record(record)
+          // This fiber still counts until its observer fires, hence the - 1.
+          yield* metrics.set(
+            "kura_sync_runs_in_flight",
+            "Runs in progress.",
+            {},
+            Math.max(0, fibers.size - 1)
+          )
           yield* metrics.increment("kura_sync_runs_total", "Finished runs by status.", {
             ...labels(stream.key),
             status: record.status
