@@ -2,7 +2,7 @@ import { createHmac, createSign, generateKeyPairSync } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { CheckpointStore } from "@kura/core"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import type { OAuth2Client } from "google-auth-library"
 import { startHttpService } from "../src/HttpService.js"
 import { LeaseManager } from "../src/LeaseManager.js"
@@ -109,7 +109,12 @@ export const withServer = (
         ...(options.protectStatus === undefined ? {} : { protectStatus: options.protectStatus })
       })
       yield* Effect.promise(() => f({ url: server.url, deliveries: memory.deliveries }))
-    }).pipe(Effect.scoped, Effect.provide(services))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(services),
+      // Quiet by default; KURA_TEST_LOGS=1 shows the service's logs when debugging a test.
+      Effect.provide(process.env.KURA_TEST_LOGS === "1" ? Layer.empty : Logger.layer([]))
+    )
   )
 }
 
