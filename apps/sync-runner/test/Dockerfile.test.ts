@@ -80,6 +80,20 @@ describe("apps/sync-runner/Dockerfile", () => {
       expect(fromBuild).toContain(`/repo/packages/${dep.slice("@kura/".length)}/dist`)
   })
 
+  it("copies every published folder (package.json `files`) of the @kura packages the app depends on", () => {
+    const fromBuild = runtime.body
+      .filter((i) => i.op === "COPY" && i.args.startsWith("--from=build"))
+      .map((i) => i.args.split(/\s+/)[1])
+    for (const dep of Object.keys(pkg.dependencies).filter((d) => d.startsWith("@kura/"))) {
+      const dir = `packages/${dep.slice("@kura/".length)}`
+      const files: Array<string> =
+        JSON.parse(readFileSync(join(repo, dir, "package.json"), "utf8")).files ?? []
+      // Folders only: READMEs and changelogs are not needed at run time (e.g. the sandbox's schema/).
+      for (const f of files.filter((x) => !/\.(md|txt)$/i.test(x) && x !== "dist"))
+        if (existsSync(join(repo, dir, f))) expect(fromBuild, `${dir}/${f}`).toContain(`/repo/${dir}/${f}`)
+    }
+  })
+
   it("starts the built entry with the serve command", () => {
     const cmd = runtime.body.filter((i) => i.op === "CMD").map((i) => JSON.parse(i.args) as Array<string>)
     expect(cmd).toEqual([["node", "apps/sync-runner/dist/main.js", "serve"]])
