@@ -1,0 +1,46 @@
+/** Renders a DemoReport as a short plain-text report. */
+import type { DemoReport } from "./runDemo.js"
+
+const yes = (b: boolean) => (b ? "yes" : "NO")
+
+/** A short, readable report of a demo run. */
+export const formatDemoReport = (report: DemoReport): string => {
+  const r = report.reconciliation
+  const lines: Array<string> = []
+  lines.push(
+    `Kura demo — ${report.incremental ? "incremental run (resumed from checkpoints)" : "full sync"} in ${(report.elapsedMs / 1000).toFixed(1)} s`
+  )
+  lines.push("")
+  lines.push("Rows per table:")
+  for (const [table, n] of Object.entries(report.rows)) if (n > 0) lines.push(`  ${table.padEnd(22)} ${n}`)
+  lines.push("")
+  lines.push("API usage:")
+  for (const [source, u] of Object.entries(report.api))
+    lines.push(
+      `  ${source.padEnd(11)} ${u.calls} calls, ${u.throttled} throttled, ${u.throttleWaits} throttle waits (${u.throttleWaitSeconds.toFixed(1)} s), ${u.retries} retries`
+    )
+  lines.push("")
+  lines.push("Streams:")
+  for (const s of report.streams)
+    lines.push(
+      `  ${s.status === "ok" ? "✓" : "✗"} ${s.key.padEnd(48)} ${String(s.rows).padStart(7)} records  tied: ${s.tied === null ? "n/a" : yes(s.tied)}${s.status === "failed" ? `  ${s.detail}` : ""}`
+    )
+  lines.push("")
+  lines.push("Reconciliation:")
+  lines.push(`  sources tied:        ${yes(r.sourcesTied)} (${r.incompleteRuns} incomplete run(s))`)
+  lines.push(
+    `  online orders:       ${r.loaded.onlineOrders} loaded / ${r.expected.onlineOrders} expected, revenue ${r.loaded.onlineRevenue} / ${r.expected.onlineRevenue}`
+  )
+  lines.push(
+    `  POS sales:           ${r.loaded.posSales} loaded / ${r.expected.posSales} expected, revenue ${r.loaded.posRevenue} / ${r.expected.posRevenue}`
+  )
+  lines.push(`  customers:           ${r.loaded.customers} / ${r.expected.customers}`)
+  lines.push(
+    `  inventory accuracy:  ${r.inventoryAccuracy === null ? "n/a (needs a second snapshot)" : `${(r.inventoryAccuracy * 100).toFixed(1)}%`}`
+  )
+  lines.push(
+    `  discrepancies:       ${r.discrepanciesFound} found / ${r.expected.injectedDiscrepancies} injected`
+  )
+  lines.push(`  matches ground truth: ${yes(r.matchesGroundTruth)}`)
+  return lines.join("\n")
+}

@@ -1,0 +1,385 @@
+/**
+ * The demo engine: starts the sandbox in-process, syncs all three sources into a DuckDB file and
+ * a local raw lake, and reports rows, API usage and reconciliation against the sandbox's ground
+ * truth. Run it twice on the same data dir and the second run is incremental.
+ */
+import { mkdirSync } from "node:fs"
+import { dirname } from "node:path"
+import { MetricNames, MetricsRegistry, type StreamKey, streamKeyToString } from "@kura/core"
+import { type Sandbox, type SandboxOptions, startSandbox } from "@kura/sandbox"
+import {
+  CanonicalTables,
+  DuckDbWarehouse,
+  LocalObjectStore,
+  RawLake,
+  type ReconciliationReport,
+  Warehouse
+} from "@kura/warehouse"
+import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
+import type { RunResult, SyncError, SyncStream } from "../SyncStream.js"
+import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
+import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
+import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
+import { makeStockyStreams } from "../sources/StockyStreams.js"
+import { serializeWarehouse } from "../sources/serializeWarehouse.js"
+
+/** Options of `runDemo`; every field has a default. */
+export interface DemoOptions {
+  /** DuckDB file (default data/kura.duckdb). */
+  readonly warehousePath?: string
+  /** Raw lake directory (default data/lake). */
+  readonly lakeDir?: string
+  /** Sandbox seed (default 42). */
+  readonly seed?: number
+  /** Online orders (default 10,000). */
+  readonly scale?: number
+  /** Days of history (default 90: keeps the day-by-day POS sync under a minute). */
+  readonly historyDays?: number
+  /** Sandbox fault profile (default "none"). */
+  readonly faults?: SandboxOptions["faults"]
+  /** Sandbox clock speed-up (default 20). */
+  readonly timeScale?: number
+  /** End of generated history, epoch ms (default today 00:00 UTC). */
+  readonly anchor?: number
+  /** Before syncing, change this fraction of orders (shows an incremental run). Default 0. */
+  readonly mutateFraction?: number
+  /** Progress lines; default `console.log`. */
+  readonly progress?: (line: string) => void
+  /** Overrides of the source settings (e.g. a lower bulk threshold). */
+  readonly sourceOverrides?: Partial<Omit<SourceDeps, "warehouse" | "lake">>
+  /** Use a running sandbox instead of starting one (it is not closed). */
+  readonly sandbox?: Sandbox
+}
+
+/** One stream's outcome. */
+export interface DemoStreamResult {
+  readonly key: string
+  readonly status: "ok" | "failed" | "stopped"
+  readonly rows: number
+  /** The API's count agreed with what was loaded (null when the API reports no count). */
+  readonly tied: boolean | null
+  /** First sync of the stream (no checkpoint before this run). */
+  readonly full: boolean
+  readonly detail: string
+}
+
+/** API usage of one source, from core Telemetry. */
+export interface DemoApiUsage {
+  readonly calls: number
+  readonly throttled: number
+  readonly throttleWaits: number
+  readonly throttleWaitSeconds: number
+  readonly retries: number
+}
+
+/** What a demo run found. */
+export interface DemoReport {
+  /** True when some stream already had a checkpoint (the data dir was synced before). */
+  readonly incremental: boolean
+  readonly elapsedMs: number
+  readonly streams: ReadonlyArray<DemoStreamResult>
+  /** Live (not deleted) rows per canonical table, after the run. */
+  readonly rows: Readonly<Record<string, number>>
+  readonly api: Readonly<Record<RealSource, DemoApiUsage>>
+  readonly reconciliation: {
+    /** Every stream that reports a count tied to it. */
+    readonly sourcesTied: boolean
+    readonly expected: {
+      readonly onlineOrders: number
+      readonly posSales: number
+      readonly customers: number
+      readonly variants: number
+      readonly locations: number
+      readonly onlineRevenue: string
+      readonly posRevenue: string
+      readonly injectedDiscrepancies: number
+    }
+    readonly loaded: {
+      readonly onlineOrders: number
+      readonly posSales: number
+      readonly customers: number
+      readonly onlineRevenue: string
+      readonly posRevenue: string
+    }
+    /** Loaded counts and revenue equal the ground truth. */
+    readonly matchesGroundTruth: boolean
+    readonly inventoryAccuracy: number | null
+    readonly discrepanciesFound: number
+    readonly incompleteRuns: number
+  }
+}
+
+const minorDigits = (currency: string): number =>
+  ["JPY", "KRW", "VND", "CLP", "ISK"].includes(currency) ? 0 : 2
+
+/** Minor units → a decimal string in the currency's major unit. */
+const fromMinor = (minor: number, digits: number): string => {
+  if (digits === 0) return String(minor)
+  const sign = minor < 0 ? "-" : ""
+  const abs = Math.abs(minor)
+  const base = 10 ** digits
+  return `${sign}${Math.floor(abs / base)}.${String(abs % base).padStart(digits, "0")}`
+}
+
+/** Normalises a decimal string ("1200.000000000" → "1200"). */
+const normDecimal = (text: string): string => {
+  if (!text.includes(".")) return text
+  const trimmed = text.replace(/0+$/, "").replace(/\.$/, "")
+  return trimmed === "-0" ? "0" : trimmed
+}
+
+const usage = (registry: MetricsRegistry): DemoApiUsage => {
+  const waits = registry.snapshot().histograms.filter((h) => h.name === MetricNames.throttleWait)
+  return {
+    calls: registry.counterTotal(MetricNames.requests),
+    throttled: registry.counterTotal(MetricNames.throttled),
+    throttleWaits: waits.reduce((n, h) => n + h.count, 0),
+    throttleWaitSeconds: waits.reduce((n, h) => n + h.sum, 0),
+    retries: registry.counterTotal(MetricNames.retries) + registry.counterTotal(MetricNames.connectionRetries)
+  }
+}
+
+let runCounter = 0
+
+/** Runs one stream as the runner would: resume from the checkpoint, commit through the ledger. */
+export const runStreamOnce = (
+  warehouse: Warehouse["Service"],
+  stream: SyncStream,
+  draining: Effect.Effect<boolean> = Effect.succeed(false)
+): Effect.Effect<{ readonly result: RunResult | SyncError; readonly full: boolean }> =>
+  Effect.gen(function* () {
+    const checkpoint = yield* Effect.orElseSucceed(warehouse.checkpoints.get(stream.key), () => Option.none())
+    const now = yield* Clock.currentTimeMillis
+    const runId = `demo-${now.toString(36)}-${(runCounter++).toString(36)}`
+    const outcome = yield* Effect.result(
+      stream.run({
+        runId,
+        checkpoint,
+        draining,
+        commit: (cursor, meta) =>
+          warehouse.checkpoints.put({
+            key: stream.key,
+            cursor,
+            updatedAt: now,
+            ...(meta === undefined ? {} : { meta })
+          })
+      })
+    )
+    const result: RunResult | SyncError =
+      outcome._tag === "Success"
+        ? outcome.success
+        : outcome.failure._tag === "SyncError"
+          ? outcome.failure
+          : ({
+              _tag: "SyncError",
+              reason: "Warehouse",
+              message: outcome.failure.message
+            } as unknown as SyncError)
+    return { result, full: Option.isNone(checkpoint) }
+  })
+
+const keyText = (key: StreamKey) => streamKeyToString(key)
+
+/** The demo as an Effect over a running sandbox and a Warehouse + RawLake in context. */
+export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
+  Effect.gen(function* () {
+    const warehouse = serializeWarehouse(yield* Warehouse)
+    const lake = yield* RawLake
+    const progress = options.progress ?? ((line: string) => console.log(line))
+    const started = yield* Clock.currentTimeMillis
+    yield* warehouse.migrate
+    progress(
+      `sandbox: ${sandbox.merchant.options.orders} online orders over ${sandbox.merchant.options.historyDays} days; syncing shopify, lightspeed and stocky`
+    )
+    const telemetry: Record<RealSource, MetricsRegistry> = {
+      shopify: new MetricsRegistry(),
+      lightspeed: new MetricsRegistry(),
+      stocky: new MetricsRegistry()
+    }
+    const anchor = sandbox.merchant.options.anchor
+    const historyDays = sandbox.merchant.options.historyDays
+    const deps: SourceDeps = {
+      warehouse,
+      lake,
+      telemetry,
+      sandbox: true,
+      stockyTimeZone: sandbox.merchant.options.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo",
+      lightspeedFromDate: new Date(anchor - (historyDays + 2) * 86_400_000).toISOString().slice(0, 10),
+      progress,
+      ...options.sourceOverrides
+    }
+    const interval = () => 15 * 60_000
+    const { shopify, lightspeed, stocky } = sandbox
+    const groups: ReadonlyArray<ReadonlyArray<SyncStream>> = [
+      makeShopifyStreams(
+        {
+          shop: shopify.credentials.shopDomain,
+          auth: { _tag: "AccessToken", accessToken: Redacted.make(shopify.credentials.accessToken) },
+          apiVersion: shopify.credentials.apiVersion,
+          apiBaseUrl: Option.some(shopify.baseUrl),
+          webhookSecret: Option.none()
+        },
+        deps,
+        interval
+      ),
+      makeLightspeedStreams(
+        {
+          name: "default",
+          clientId: lightspeed.credentials.clientId,
+          clientSecret: Redacted.make(lightspeed.credentials.clientSecret),
+          refreshToken: Redacted.make(lightspeed.credentials.refreshToken),
+          apiBaseUrl: Option.some(lightspeed.baseUrl),
+          tokenUrl: Option.some(lightspeed.credentials.tokenUrl),
+          businessLocations: lightspeed.credentials.businessLocationIds.map(Number)
+        },
+        deps,
+        interval
+      ),
+      makeStockyStreams(
+        {
+          storeName: stocky.credentials.storeName,
+          apiKey: Redacted.make(stocky.credentials.apiKey),
+          // The emulator serves Stocky's paths under /api/v2, as production does.
+          apiBaseUrl: Option.some(`${stocky.baseUrl}/api/v2`)
+        },
+        deps,
+        interval
+      )
+    ]
+    // Sources run side by side; streams of one source in order (the API limits are per source).
+    const perGroup = yield* Effect.forEach(
+      groups,
+      (streams) =>
+        Effect.forEach(streams, (stream) =>
+          Effect.map(
+            Effect.timed(runStreamOnce(warehouse, stream)),
+            ([took, { result, full }]): DemoStreamResult => {
+              const key = keyText(stream.key)
+              const r: DemoStreamResult =
+                "_tag" in result
+                  ? { key, status: "failed", rows: 0, tied: false, full, detail: result.message }
+                  : {
+                      key,
+                      status: result.stoppedEarly === true ? "stopped" : "ok",
+                      rows: result.rows,
+                      tied:
+                        result.reconciliation === "ok"
+                          ? true
+                          : result.reconciliation === "mismatch"
+                            ? false
+                            : null,
+                      full,
+                      detail: result.detail ?? ""
+                    }
+              progress(
+                `${r.status === "ok" ? "✓" : "✗"} ${key}: ${r.rows} records${r.full ? "" : " (incremental)"} in ${Duration.toMillis(took)} ms${r.status === "failed" ? ` — ${r.detail}` : ""}`
+              )
+              return r
+            }
+          )
+        ),
+      { concurrency: "unbounded" }
+    )
+    const streams = perGroup.flat()
+
+    const rows: Record<string, number> = {}
+    for (const table of Object.keys(CanonicalTables)) {
+      const r = yield* warehouse.query(`SELECT COUNT(*) AS n FROM ${table} WHERE _deleted_at IS NULL`)
+      rows[table] = Number(r[0]?.n ?? 0)
+    }
+    const countWhere = (sql: string) => Effect.map(warehouse.query(sql), (r) => Number(r[0]?.n ?? 0))
+    // The ground truth's revenue is every live order's total (cancelled ones included).
+    const revenue = (channel: string) =>
+      Effect.map(
+        warehouse.query(
+          `SELECT CAST(COALESCE(SUM(total), 0) AS VARCHAR) AS total FROM orders WHERE channel = '${channel}' AND _deleted_at IS NULL`
+        ),
+        (r) => normDecimal(String(r[0]?.total ?? "0"))
+      )
+    const truth = sandbox.groundTruth()
+    const currency = sandbox.merchant.options.tax === "eu" ? "EUR" : "JPY"
+    const digits = minorDigits(currency)
+    const gross = (channel: "online" | "pos") =>
+      fromMinor(
+        truth.revenueByDay.filter((d) => d.channel === channel).reduce((n, d) => n + d.gross, 0),
+        digits
+      )
+    const loaded = {
+      onlineOrders: yield* countWhere(
+        "SELECT COUNT(*) AS n FROM orders WHERE channel = 'online' AND _deleted_at IS NULL AND source = 'shopify'"
+      ),
+      posSales: yield* countWhere(
+        "SELECT COUNT(*) AS n FROM orders WHERE _deleted_at IS NULL AND source = 'lightspeed'"
+      ),
+      customers: rows.customers ?? 0,
+      onlineRevenue: yield* revenue("online"),
+      posRevenue: yield* revenue("pos")
+    }
+    const expected = {
+      onlineOrders: truth.counts.onlineOrders,
+      posSales: truth.counts.posSales,
+      customers: truth.counts.customers,
+      variants: truth.counts.variants,
+      locations: truth.counts.locations,
+      onlineRevenue: gross("online"),
+      posRevenue: gross("pos"),
+      injectedDiscrepancies: truth.discrepancies.length
+    }
+    const report: ReconciliationReport = yield* warehouse.reconcile
+    const finished = yield* Clock.currentTimeMillis
+    const demo: DemoReport = {
+      incremental: streams.some((s) => !s.full),
+      elapsedMs: finished - started,
+      streams,
+      rows,
+      api: {
+        shopify: usage(telemetry.shopify),
+        lightspeed: usage(telemetry.lightspeed),
+        stocky: usage(telemetry.stocky)
+      },
+      reconciliation: {
+        sourcesTied: streams.every((s) => s.status === "ok" && s.tied !== false),
+        expected,
+        loaded,
+        matchesGroundTruth:
+          loaded.onlineOrders === expected.onlineOrders &&
+          loaded.posSales === expected.posSales &&
+          loaded.customers === expected.customers &&
+          loaded.onlineRevenue === expected.onlineRevenue &&
+          loaded.posRevenue === expected.posRevenue,
+        inventoryAccuracy: report.inventoryAccuracy,
+        discrepanciesFound: report.inventoryDiscrepancies.length,
+        incompleteRuns: report.incompleteRuns.length
+      }
+    }
+    return demo
+  })
+
+/** Runs the whole demo: sandbox, one sync of every source, the report. */
+export const runDemo = async (options: DemoOptions = {}): Promise<DemoReport> => {
+  const warehousePath = options.warehousePath ?? "data/kura.duckdb"
+  const lakeDir = options.lakeDir ?? "data/lake"
+  mkdirSync(dirname(warehousePath), { recursive: true })
+  mkdirSync(lakeDir, { recursive: true })
+  const sandbox =
+    options.sandbox ??
+    (await startSandbox({
+      seed: options.seed ?? 42,
+      scale: options.scale ?? 10_000,
+      historyDays: options.historyDays ?? 90,
+      faults: options.faults ?? "none",
+      timeScale: options.timeScale ?? 20,
+      ...(options.anchor === undefined ? {} : { anchor: options.anchor })
+    }))
+  try {
+    if (options.mutateFraction !== undefined && options.mutateFraction > 0)
+      sandbox.mutate({ fraction: options.mutateFraction })
+    const layer = Layer.mergeAll(
+      DuckDbWarehouse.layer({ path: warehousePath }),
+      RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(lakeDir)))
+    )
+    return await Effect.runPromise(runDemoWith(sandbox, options).pipe(Effect.provide(layer)))
+  } finally {
+    if (options.sandbox === undefined) await sandbox.close()
+  }
+}

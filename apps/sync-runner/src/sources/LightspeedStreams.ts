@@ -1,0 +1,268 @@
+/**
+ * Lightspeed K-Series streams of one account: business locations, sales day by day (honouring the
+ * business-day cutover; a day is checkpointed only once the API says `dataComplete`) and the items
+ * catalogue. The sales cursor is the next business date to read per location.
+ */
+import {
+  type DeadLetter,
+  HttpTransport,
+  makeMemoryTokenStore,
+  Telemetry,
+  type TokenSet,
+  TokenStore
+} from "@kura/core"
+import {
+  addDays,
+  type BusinessDay,
+  LightspeedClient,
+  type LightspeedError,
+  type LocationInfo,
+  nextCursorDay
+} from "@kura/lightspeed-client"
+import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } from "@kura/warehouse"
+import { Clock, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import type { LightspeedAccountConfig } from "../AppConfig.js"
+import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
+import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
+import { deadLetterLayer, registryFor, type SourceDeps } from "./SourceDeps.js"
+
+/** The Lightspeed streams this app syncs. */
+export const LIGHTSPEED_STREAMS = ["locations", "sales", "items"] as const
+
+const SalesCursor = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
+const decodeSalesCursor = Schema.decodeUnknownOption(SalesCursor)
+
+const toSyncError = (e: unknown): SyncError =>
+  e instanceof SyncError
+    ? e
+    : new SyncError({
+        reason: "Upstream",
+        message: `lightspeed: ${typeof e === "object" && e !== null && "message" in e ? String(e.message) : String(e)}`,
+        cause: e
+      })
+
+/** The client for one account; its refresh token rotates through `store` (seeded on first use). */
+export const lightspeedClientLayer = (
+  account: LightspeedAccountConfig,
+  store: TokenStore["Service"],
+  sandbox: boolean
+) => {
+  const tokenKey = `lightspeed:${account.clientId}:${account.name}`
+  const seeded = Layer.effect(
+    TokenStore,
+    Effect.gen(function* () {
+      const existing = yield* store.get(tokenKey)
+      if (Option.isNone(existing)) {
+        const initial: TokenSet = {
+          accessToken: Redacted.make(""),
+          refreshToken: account.refreshToken,
+          expiresAt: 0,
+          refreshExpiresAt: null,
+          issuedAt: yield* Clock.currentTimeMillis,
+          scope: null
+        }
+        yield* store.put(tokenKey, initial, { expectRefreshToken: null })
+      }
+      return store
+    })
+  )
+  return LightspeedClient.layer({
+    clientId: account.clientId,
+    clientSecret: account.clientSecret,
+    tokenKey,
+    ...Option.match(account.apiBaseUrl, { onNone: () => ({}), onSome: (apiBaseUrl) => ({ apiBaseUrl }) }),
+    ...Option.match(account.tokenUrl, { onNone: () => ({}), onSome: (tokenUrl) => ({ tokenUrl }) }),
+    ...(sandbox
+      ? {
+          allowInsecureRequests: true,
+          retryBaseDelay: "50 millis",
+          maxAttempts: 12,
+          initialRequestsPerSecond: 60
+        }
+      : {})
+  }).pipe(Layer.provide(seeded), Layer.provide(HttpTransport.layer()))
+}
+
+const idOf = (record: unknown): string | null => {
+  if (typeof record !== "object" || record === null) return null
+  const id = "accountReference" in record ? record.accountReference : "id" in record ? record.id : null
+  return typeof id === "string" || typeof id === "number" ? String(id) : null
+}
+
+/** Builds the Lightspeed streams of one account. */
+export const makeLightspeedStreams = (
+  account: LightspeedAccountConfig,
+  deps: SourceDeps,
+  intervalFor: (stream: string) => number
+): ReadonlyArray<SyncStream> => {
+  const registry = registryFor(deps, "lightspeed")
+  const store = deps.tokenStore ?? makeMemoryTokenStore(new Map())
+  // One client per account, built once: the refresh token is single-use, so every stream shares it.
+  const layer = Layer.merge(
+    lightspeedClientLayer(account, store, deps.sandbox === true),
+    deadLetterLayer(deps)
+  )
+  const make = (
+    stream: (typeof LIGHTSPEED_STREAMS)[number],
+    run: (ctx: RunContext) => Effect.Effect<RunResult, SyncError, LightspeedClient>
+  ): SyncStream => ({
+    key: { source: "lightspeed", account: account.name, stream },
+    intervalMs: intervalFor(stream),
+    run: (ctx) =>
+      run(ctx).pipe(
+        Effect.provide(layer),
+        Effect.provideService(Telemetry, registry),
+        Effect.mapError(toSyncError)
+      )
+  })
+
+  const locationsOf = Effect.gen(function* () {
+    const client = yield* LightspeedClient
+    const all = yield* Stream.runCollect(client.locations)
+    const wanted = new Set(account.businessLocations.map(String))
+    return wanted.size === 0 ? [...all] : [...all].filter((l) => wanted.has(l.businessLocationId))
+  })
+
+  const locations = make("locations", (ctx) =>
+    Effect.gen(function* () {
+      const key = { source: "lightspeed" as const, account: account.name, stream: "locations" }
+      const found = yield* locationsOf.pipe(Effect.mapError(toSyncError))
+      const now = yield* Clock.currentTimeMillis
+      return yield* ingest({
+        ctx,
+        key,
+        target: deps,
+        toError: toSyncError,
+        pages: (batchId) => {
+          const mctx = mapContext(key, batchId(1), new Date(now).toISOString(), () => "UTC")
+          const mapped = mapAll(found, (l) => mapLightspeedLocation(l, mctx), mapLetter(key, idOf, now))
+          return Stream.succeed<IngestPage>({
+            raw: found,
+            rows: mapped.rows,
+            deadLetters: mapped.deadLetters
+          })
+        },
+        finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+      })
+    })
+  )
+
+  const sales = make("sales", (ctx) =>
+    Effect.gen(function* () {
+      const client = yield* LightspeedClient
+      const key = { source: "lightspeed" as const, account: account.name, stream: "sales" }
+      const found = yield* locationsOf.pipe(Effect.mapError(toSyncError))
+      const cursors: Record<string, string> = Option.getOrElse(
+        Option.flatMap(ctx.checkpoint, (c) => decodeSalesCursor(c.cursor)),
+        () => ({})
+      )
+      const now = yield* Clock.currentTimeMillis
+      const start = deps.lightspeedFromDate ?? addDays(new Date(now).toISOString().slice(0, 10), -400)
+      const next: Record<string, string> = { ...cursors }
+      const dayPage =
+        (l: LocationInfo, batchId: (n: number) => string, n: () => number) => (day: BusinessDay) =>
+          Effect.map(Clock.currentTimeMillis, (t): IngestPage => {
+            const mctx = mapContext(key, batchId(n()), new Date(t).toISOString(), () => l.timezone)
+            let rows: IngestPage["rows"] = {}
+            const letters: Array<DeadLetter> = []
+            try {
+              rows = mapLightspeedBusinessDay(day, mctx, { currency: l.currencyCode })
+            } catch (e) {
+              // One bad sale must not hide the day: map sale by sale and dead-letter the failures.
+              const mapped = mapAll(
+                day.sales,
+                (s) => mapLightspeedBusinessDay({ ...day, sales: [s] }, mctx, { currency: l.currencyCode }),
+                mapLetter(key, idOf, t)
+              )
+              rows = mapped.rows
+              letters.push(...mapped.deadLetters)
+              void e
+            }
+            const from = next[l.businessLocationId] ?? start
+            next[l.businessLocationId] = nextCursorDay(from, [day])
+            return {
+              raw: day.sales,
+              rows,
+              deadLetters: letters,
+              dt: day.date,
+              cursor: JSON.stringify(next)
+            }
+          })
+      return yield* ingest({
+        ctx,
+        key,
+        target: deps,
+        toError: toSyncError,
+        pages: (batchId) => {
+          let n = 0
+          return Stream.fromIterable(found).pipe(
+            Stream.flatMap(
+              (l) =>
+                client
+                  .syncDays(l.businessLocationId, {
+                    from: cursors[l.businessLocationId] ?? start,
+                    timeZone: l.timezone
+                  })
+                  .pipe(
+                    Stream.mapEffect(
+                      dayPage(l, batchId, () => {
+                        n++
+                        return n
+                      })
+                    )
+                  ),
+              { concurrency: 1 }
+            ),
+            // A day is one small page; landing a few weeks at a time keeps the load count low.
+            Stream.grouped(deps.lightspeedDaysPerBatch ?? 31),
+            Stream.map(mergePages)
+          )
+        },
+        ...(deps.progress === undefined
+          ? {}
+          : {
+              onPage: (t) =>
+                Effect.sync(() => {
+                  deps.progress?.(`lightspeed sales: ${t.fetched} sales`)
+                })
+            }),
+        finish: () => Effect.succeed({ cursor: JSON.stringify(next), reportedCount: null })
+      })
+    })
+  )
+
+  const items = make("items", (ctx) =>
+    Effect.gen(function* () {
+      const client = yield* LightspeedClient
+      const key = { source: "lightspeed" as const, account: account.name, stream: "items" }
+      const found = yield* locationsOf.pipe(Effect.mapError(toSyncError))
+      const now = yield* Clock.currentTimeMillis
+      return yield* ingest({
+        ctx,
+        key,
+        target: deps,
+        toError: toSyncError,
+        pages: (batchId) => {
+          let n = 0
+          return Stream.fromIterable(found).pipe(
+            Stream.flatMap((l) =>
+              client.items(l.businessLocationId).pipe(Stream.rechunk(250), Stream.chunks)
+            ),
+            Stream.map((chunk): IngestPage => {
+              n++
+              const records = [...chunk]
+              const mctx = mapContext(key, batchId(n), new Date(now).toISOString(), () => "UTC")
+              const mapped = mapAll(records, (i) => mapLightspeedItem(i, mctx), mapLetter(key, idOf, now))
+              return { raw: records, rows: mapped.rows, deadLetters: mapped.deadLetters }
+            })
+          )
+        },
+        finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+      })
+    })
+  )
+
+  return [locations, sales, items]
+}
+
+export type { LightspeedError }

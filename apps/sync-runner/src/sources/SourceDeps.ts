@@ -1,0 +1,42 @@
+/**
+ * What the source streams need besides the configuration: the warehouse and lake they land in,
+ * per-source metrics registries (so the demo can report calls, throttles and retries per source),
+ * a token store for Lightspeed's single-use refresh tokens, and a few knobs for where history starts.
+ */
+import { DeadLetterSink, MetricsRegistry, type TokenStore } from "@kura/core"
+import type { RawLake, Warehouse } from "@kura/warehouse"
+import { Layer } from "effect"
+
+/** The three real sources. */
+export type RealSource = "shopify" | "lightspeed" | "stocky"
+
+/** Dependencies of `makeSourceStreams`. */
+export interface SourceDeps {
+  readonly warehouse: Warehouse["Service"]
+  readonly lake: RawLake["Service"]
+  /** One registry per source; HTTP calls, throttles and retries of that source count there. */
+  readonly telemetry?: Partial<Record<RealSource, MetricsRegistry>>
+  /** Where Lightspeed refresh tokens rotate (defaults to one in-memory store per account). */
+  readonly tokenStore?: TokenStore["Service"]
+  /** First business date a Lightspeed location is read from on its first run (YYYY-MM-DD). */
+  readonly lightspeedFromDate?: string
+  /** Business days landed together per Lightspeed batch (default 31); the cursor moves per batch. */
+  readonly lightspeedDaysPerBatch?: number
+  /** Shopify windows longer than this (ms) are read by bulk export instead of paging (default 2 days). */
+  readonly shopifyBulkThresholdMs?: number
+  /** Earliest `updated_at` (epoch ms) a first Shopify run reads from. Default 0 (everything). */
+  readonly shopifyFloor?: number
+  /** The Stocky store's IANA zone (Stocky sends some timestamps without an offset). Default UTC. */
+  readonly stockyTimeZone?: string
+  /** Faster retries and no TLS requirement, for the local sandbox. */
+  readonly sandbox?: boolean
+  /** Progress lines (one per landed page batch); default none. */
+  readonly progress?: (line: string) => void
+}
+
+/** The per-source registry, created on first use so counts never mix across sources. */
+export const registryFor = (deps: SourceDeps, source: RealSource): MetricsRegistry =>
+  deps.telemetry?.[source] ?? new MetricsRegistry()
+
+/** The warehouse's dead-letter table as the clients' DeadLetterSink. */
+export const deadLetterLayer = (deps: SourceDeps) => Layer.succeed(DeadLetterSink, deps.warehouse.deadLetters)

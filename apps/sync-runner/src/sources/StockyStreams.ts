@@ -1,0 +1,206 @@
+/**
+ * Stocky streams of one store: suppliers, purchase orders, stock adjustments (joined with their
+ * items, which Stocky serves from a second endpoint), transfers (when the deployment still serves
+ * them) and tax types. Windowed by `updated_since` from the previous run's start (with overlap).
+ */
+import { type DeadLetter, HttpTransport, Telemetry } from "@kura/core"
+import { type ListOptions, StockyClient, type StockyClientError, type StockyPage } from "@kura/stocky-client"
+import {
+  type CanonicalRows,
+  joinStockyAdjustments,
+  type MapContext,
+  makeStockyTransferMapper,
+  mapStockyAdjustment,
+  mapStockyPurchaseOrder,
+  mapStockySupplier
+} from "@kura/warehouse"
+import { Clock, Effect, Layer, Option, Stream } from "effect"
+import type { StockyStoreConfig } from "../AppConfig.js"
+import { SyncError, type SyncStream } from "../SyncStream.js"
+import { type IngestPage, ingest, mapAll, mapContext, mapLetter, toJsonLine } from "./Ingest.js"
+import { deadLetterLayer, registryFor, type SourceDeps } from "./SourceDeps.js"
+
+/** The Stocky streams this app syncs. */
+export const STOCKY_STREAMS = [
+  "suppliers",
+  "purchase_orders",
+  "stock_adjustments",
+  "stock_transfers",
+  "tax_types"
+] as const
+/** A Stocky stream name. */
+export type StockyStreamName = (typeof STOCKY_STREAMS)[number]
+
+/** Re-read this much before the previous run's start: Stocky's clocks and ours may differ. */
+const OVERLAP_MS = 10 * 60_000
+
+const toSyncError = (e: StockyClientError | SyncError): SyncError =>
+  e._tag === "SyncError"
+    ? e
+    : new SyncError({ reason: "Upstream", message: `stocky: ${e.message}`, cause: e })
+
+const idOf = (record: unknown): string | null => {
+  if (typeof record !== "object" || record === null) return null
+  if ("adjustment" in record) return idOf(record.adjustment)
+  if (!("id" in record)) return null
+  const id = record.id
+  return typeof id === "number" || typeof id === "bigint" || typeof id === "string" ? String(id) : null
+}
+
+/** The client for one store; undecodable records go to the warehouse's dead letters. */
+export const stockyClientLayer = (store: StockyStoreConfig, deps: SourceDeps) =>
+  StockyClient.layer({
+    storeName: store.storeName,
+    apiKey: store.apiKey,
+    invalidRecords: "dead-letter",
+    timeZone: deps.stockyTimeZone ?? "UTC",
+    ...Option.match(store.apiBaseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) }),
+    ...(deps.sandbox === true
+      ? {
+          retry: { baseDelayMillis: 5, maxDelayMillis: 200, maxAttempts: 10, jitter: false },
+          rateLimit: { maxRatePerSecond: 1000, initialRatePerSecond: 200 }
+        }
+      : {})
+  }).pipe(Layer.provide(deadLetterLayer(deps)))
+
+/** Builds the Stocky streams of one store. */
+export const makeStockyStreams = (
+  store: StockyStoreConfig,
+  deps: SourceDeps,
+  intervalFor: (stream: string) => number
+): ReadonlyArray<SyncStream> => {
+  const registry = registryFor(deps, "stocky")
+  const layer = Layer.merge(
+    stockyClientLayer(store, deps).pipe(Layer.provide(HttpTransport.layer())),
+    deadLetterLayer(deps)
+  )
+
+  const make = (
+    stream: StockyStreamName,
+    body: (
+      client: StockyClient["Service"],
+      options: ListOptions,
+      key: { readonly source: "stocky"; readonly account: string; readonly stream: string },
+      mctx: (n: number) => MapContext,
+      now: number
+    ) => Stream.Stream<IngestPage, StockyClientError | SyncError>
+  ): SyncStream => ({
+    key: { source: "stocky", account: store.storeName, stream },
+    intervalMs: intervalFor(stream),
+    run: (ctx) =>
+      Effect.gen(function* () {
+        const client = yield* StockyClient
+        const key = { source: "stocky" as const, account: store.storeName, stream }
+        const now = yield* Clock.currentTimeMillis
+        const since = Option.flatMap(ctx.checkpoint, (c) => {
+          const t = Date.parse(c.cursor)
+          return Number.isNaN(t) ? Option.none() : Option.some(new Date(t - OVERLAP_MS).toISOString())
+        })
+        const options: ListOptions = Option.isSome(since) ? { updatedSince: since.value } : {}
+        return yield* ingest({
+          ctx,
+          key,
+          target: deps,
+          toError: toSyncError,
+          pages: (batchId) =>
+            body(
+              client,
+              options,
+              key,
+              (n) =>
+                mapContext(key, batchId(n), new Date(now).toISOString(), () => deps.stockyTimeZone ?? "UTC"),
+              now
+            ),
+          finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+        })
+      }).pipe(Effect.provide(layer), Effect.provideService(Telemetry, registry), Effect.mapError(toSyncError))
+  })
+
+  /** Pages of a resource, each mapped with `map`. */
+  const paged =
+    <R extends "suppliers" | "purchase_orders" | "stock_transfers" | "tax_types">(
+      resource: R,
+      map: ((record: StockyPage<R>["records"][number], ctx: MapContext) => CanonicalRows) | null
+    ) =>
+    (
+      client: StockyClient["Service"],
+      options: ListOptions,
+      key: { readonly source: "stocky"; readonly account: string; readonly stream: string },
+      mctx: (n: number) => MapContext,
+      now: number
+    ) => {
+      let n = 0
+      return client.pages(resource, resource === "tax_types" ? {} : options).pipe(
+        Stream.map((page): IngestPage => {
+          n++
+          const ctx = mctx(n)
+          const records = page.records as ReadonlyArray<StockyPage<R>["records"][number]>
+          const mapped =
+            map === null
+              ? { rows: {}, deadLetters: [] }
+              : mapAll(records, (r) => map(r, ctx), mapLetter(key, idOf, now))
+          return { raw: records, rows: mapped.rows, deadLetters: mapped.deadLetters, rejected: page.rejected }
+        })
+      )
+    }
+
+  const adjustments = (
+    client: StockyClient["Service"],
+    options: ListOptions,
+    key: { readonly source: "stocky"; readonly account: string; readonly stream: string },
+    mctx: (n: number) => MapContext,
+    now: number
+  ) =>
+    Stream.unwrap(
+      Effect.gen(function* () {
+        // Items come from their own endpoint; read the window's items first, then join per page.
+        const items = yield* Stream.runCollect(
+          client.stockAdjustmentItems(
+            options.updatedSince === undefined ? {} : { adjustedSince: options.updatedSince }
+          )
+        )
+        const used = new Set<number>()
+        let n = 0
+        return client.pages("stock_adjustments", options).pipe(
+          Stream.map((page): IngestPage => {
+            n++
+            const ctx = mctx(n)
+            const { joined } = joinStockyAdjustments(page.records, items)
+            for (const j of joined) for (const i of j.items) used.add(i.id)
+            const mapped = mapAll(joined, (r) => mapStockyAdjustment(r, ctx), mapLetter(key, idOf, now))
+            return {
+              raw: joined,
+              rows: mapped.rows,
+              deadLetters: mapped.deadLetters,
+              rejected: page.rejected
+            }
+          }),
+          Stream.concat(
+            Stream.suspend(() => {
+              // Items whose adjustment is outside this window are kept, never dropped silently.
+              const orphans = [...items].filter((i) => !used.has(i.id))
+              if (orphans.length === 0) return Stream.empty
+              const letters: Array<DeadLetter> = orphans.map((i) => ({
+                key,
+                sourceId: String(i.id),
+                payload: toJsonLine(i),
+                reason: "orphan",
+                detail: `stock adjustment item of adjustment ${i.stock_adjustment_id}, which this run did not read`,
+                origin: "stocky:stock_adjustment_items",
+                at: now
+              }))
+              return Stream.succeed<IngestPage>({ raw: [], rows: {}, deadLetters: letters })
+            })
+          )
+        )
+      })
+    )
+
+  return [
+    make("suppliers", paged("suppliers", mapStockySupplier)),
+    make("purchase_orders", paged("purchase_orders", mapStockyPurchaseOrder)),
+    make("stock_adjustments", adjustments),
+    make("stock_transfers", paged("stock_transfers", makeStockyTransferMapper())),
+    make("tax_types", paged("tax_types", null))
+  ]
+}

@@ -1,0 +1,28 @@
+/**
+ * One `SyncStream` per (source, account, stream) of a configuration: the single call the app's
+ * stream registry needs to sync Shopify, Lightspeed and Stocky.
+ */
+import { type AppConfig, intervalFor } from "../AppConfig.js"
+import type { SyncStream } from "../SyncStream.js"
+import { makeLightspeedStreams } from "./LightspeedStreams.js"
+import { makeShopifyStreams } from "./ShopifyStreams.js"
+import type { SourceDeps } from "./SourceDeps.js"
+import { makeStockyStreams } from "./StockyStreams.js"
+import { serializeWarehouse } from "./serializeWarehouse.js"
+
+/** Every real-source stream of `config`, Shopify first (its catalogue feeds the others' joins). */
+export const makeSourceStreams = (config: AppConfig, input: SourceDeps): ReadonlyArray<SyncStream> => {
+  // Streams run concurrently; the warehouse connection takes one statement sequence at a time.
+  const deps: SourceDeps = { ...input, warehouse: serializeWarehouse(input.warehouse) }
+  return [
+    ...config.shopify.flatMap((shop) =>
+      makeShopifyStreams(shop, deps, (stream) => intervalFor(config, "shopify", stream))
+    ),
+    ...config.lightspeed.flatMap((account) =>
+      makeLightspeedStreams(account, deps, (stream) => intervalFor(config, "lightspeed", stream))
+    ),
+    ...config.stocky.flatMap((store) =>
+      makeStockyStreams(store, deps, (stream) => intervalFor(config, "stocky", stream))
+    )
+  ]
+}
