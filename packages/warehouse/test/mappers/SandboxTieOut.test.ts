@@ -6,7 +6,9 @@
 import { Decimal, toMinorUnits } from "@kura/core"
 import type { GroundTruth } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { CanonicalRow } from "../../src/Tables.js"
+import { normalizeDecimal } from "../../src/Decimal.js"
+import type { CanonicalRows } from "../../src/Mapper.js"
+import type { CanonicalRow, CanonicalTableName } from "../../src/Tables.js"
 import { type Mapped, mapAll, type Pulled, pull } from "./sandboxPull.js"
 
 let pulled: Pulled
@@ -17,7 +19,7 @@ beforeAll(async () => {
   pulled = await pull()
   mapped = mapAll(pulled)
   truth = pulled.sandbox.groundTruth()
-}, 120_000)
+}, 240_000)
 
 afterAll(async () => {
   await pulled?.sandbox.close()
@@ -159,5 +161,40 @@ describe("mapped sandbox data ties out to the ground truth", () => {
     }
     expect(truth.discrepancies.length).toBeGreaterThan(0)
     expect(observedDiff).toEqual(injected)
+  })
+
+  it("the REST / webhook order form maps to the same rows as the GraphQL form", () => {
+    const LINEAGE = new Set(["updated_at", "_synced_at", "_batch_id", "_deleted_at"])
+    // Fields only one API has: GraphQL display statuses and presentment refunds, refund updatedAt.
+    const ONLY_ONE: Partial<Record<CanonicalTableName, ReadonlySet<string>>> = {
+      orders: new Set(["financial_status", "fulfillment_status", "status", "refunded_presentment"]),
+      refunds: new Set(["amount_presentment"]),
+      order_lines: new Set(["total_presentment"])
+    }
+    const project = (rows: CanonicalRows, table: CanonicalTableName) =>
+      Object.fromEntries(
+        ((rows[table] ?? []) as ReadonlyArray<Readonly<Record<string, unknown>>>).map((r) => [
+          String(r.source_id),
+          Object.fromEntries(
+            Object.entries(r)
+              .filter(([k]) => !LINEAGE.has(k) && !(ONLY_ONE[table]?.has(k) ?? false))
+              .map(([k, v]) => [k, typeof v === "string" && /^-?\d+\.\d+$/.test(v) ? normalizeDecimal(v) : v])
+          )
+        ])
+      )
+    expect(pulled.restOrders.length).toBe(pulled.orders.length)
+    for (const table of [
+      "orders",
+      "order_lines",
+      "refunds",
+      "refund_lines",
+      "tax_lines",
+      "inventory_movements"
+    ] as const) {
+      const graphql = project(mapped.shopify, table)
+      expect(Object.keys(graphql).length, table).toBeGreaterThan(0)
+      const rest = project(mapped.shopifyRest, table)
+      expect(rest, table).toEqual(graphql)
+    }
   })
 })
