@@ -171,3 +171,39 @@ export const makeShopifyPurchaseOrderMapper =
       inventory_movements: movements
     }
   }
+
+/** The `inventory_levels/update` webhook payload (as the client decodes it). */
+export interface InventoryLevelWebhook {
+  readonly inventory_item_id: number
+  readonly location_id: number
+  readonly available: number | null
+  readonly updated_at: string
+}
+
+/**
+ * Builds the `inventory_levels/update` webhook mapper: the `available` quantity only (the payload
+ * carries no other name), keyed like the bulk snapshot so the two upsert the same row. A null
+ * `available` (untracked item) produces nothing.
+ */
+export const makeShopifyInventoryLevelWebhookMapper =
+  (catalog?: InventoryCatalog): Mapper<InventoryLevelWebhook> =>
+  (payload, ctx) => {
+    if (payload.available === null) return {}
+    const itemId = String(payload.inventory_item_id)
+    const locationId = String(payload.location_id)
+    const known = catalog?.byInventoryItemId(itemId)
+    return {
+      inventory_levels: [
+        {
+          ...lineage(ctx, `${itemId}:${locationId}:available`, utc(payload.updated_at)),
+          variant_id: known?.variantId ?? null,
+          inventory_item_id: itemId,
+          sku: known?.sku ?? null,
+          location_id: locationId,
+          quantity_name: "available",
+          quantity: payload.available,
+          observed_at: ctx.syncedAt
+        }
+      ]
+    }
+  }

@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest"
 import * as DuckDbWarehouse from "../../src/DuckDbWarehouse.js"
 import type { MapContext } from "../../src/Mapper.js"
 import {
+  inventoryCatalogOf,
+  makeShopifyInventoryLevelWebhookMapper,
   makeShopifyOrderMapper,
   mapShopifyInventoryItem,
   mapShopifyOrder,
@@ -266,6 +268,48 @@ describe("Shopify inventory levels", () => {
       ["900:3:available", "3", "available", 7, "44", "2026-03-02T00:00:00.000Z", ctx.syncedAt],
       ["900:3:on_hand", "3", "on_hand", 9, "44", "2026-03-01T00:00:00.000Z", ctx.syncedAt]
     ])
+  })
+})
+
+describe("Shopify inventory_levels/update webhook", () => {
+  it("upserts the same row as the snapshot's available quantity, with the variant from the catalog", () => {
+    const catalog = inventoryCatalogOf([
+      {
+        source: "shopify",
+        source_account: ctx.sourceAccount,
+        source_id: "44",
+        updated_at: "2026-01-01T00:00:00Z",
+        _synced_at: ctx.syncedAt,
+        _batch_id: "b",
+        _deleted_at: null,
+        product_id: "9",
+        sku: "SKU-44",
+        barcode: null,
+        title: "30g",
+        inventory_item_id: "900",
+        currency: "JPY",
+        price: "1100",
+        cost: null
+      }
+    ])
+    const map = makeShopifyInventoryLevelWebhookMapper(catalog)
+    const rows = map(
+      { inventory_item_id: 900, location_id: 3, available: 5, updated_at: "2026-03-03T09:00:00+09:00" },
+      ctx
+    )
+    expect(rows.inventory_levels?.[0]).toMatchObject({
+      source_id: "900:3:available",
+      variant_id: "44",
+      sku: "SKU-44",
+      quantity: 5,
+      updated_at: "2026-03-03T00:00:00.000Z"
+    })
+    expect(
+      map(
+        { inventory_item_id: 900, location_id: 3, available: null, updated_at: "2026-03-03T00:00:00Z" },
+        ctx
+      )
+    ).toEqual({})
   })
 })
 
