@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { startSandbox } from "@kura/sandbox"
 import { test } from "vitest"
 
-const ORDERS = Number(process.env["KURA_BENCH_ORDERS"] ?? 1_000_000)
+const ORDERS = Number(process.env.KURA_BENCH_ORDERS ?? 1_000_000)
 const TIME_SCALE = 600
 const HISTORY_DAYS = 730
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -43,7 +43,7 @@ test(`backfill of ${ORDERS} orders`, { timeout: 3 * 3600_000 }, async () => {
       [join(appDir, "dist/main.js"), "shopify", "orders", "--from", from, "--window", "30d"],
       {
         env: {
-          PATH: process.env["PATH"] ?? "",
+          PATH: process.env.PATH ?? "",
           SHOPIFY_SHOP: sandbox.shopify.credentials.shopDomain,
           SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
           SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,

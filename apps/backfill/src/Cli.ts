@@ -3,7 +3,7 @@
  */
 import { HttpTransport } from "@kura/core"
 import { ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
-import { WarehouseConfig, WarehouseStores } from "@kura/warehouse"
+import { DuckDbWarehouse, LocalObjectStore, RawLake, WarehouseConfig, WarehouseStores } from "@kura/warehouse"
 import { Console, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { errorExitCode } from "effect/Runtime"
@@ -20,6 +20,15 @@ export const backfillLayer = (config: BackfillConfig, env: Readonly<Record<strin
     Effect.gen(function* () {
       const warehouse = yield* WarehouseConfig.parseWarehouse(config.warehouse)
       const lake = yield* WarehouseConfig.parseLake(config.lake)
+      if (warehouse.kind === "duckdb" && lake.kind === "file") {
+        // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
+        // it spill instead, so a long history stays flat.
+        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "512MB"
+        return Layer.mergeAll(
+          DuckDbWarehouse.layer({ path: warehouse.path, config: { memory_limit: memory } }),
+          RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))
+        )
+      }
       return WarehouseConfig.layerFromSettings({
         warehouse,
         lake,

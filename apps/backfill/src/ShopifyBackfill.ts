@@ -136,7 +136,8 @@ export const batchIdOf = (window: PlannedWindow): string =>
 export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* (
   window: PlannedWindow,
   shop: string,
-  onRecords: (n: number) => Effect.Effect<void>
+  onRecords: (n: number) => Effect.Effect<void>,
+  loadChunkRows?: number
 ) {
   const bulk = yield* ShopifyBulk
   const lake = yield* RawLake
@@ -167,12 +168,15 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     lines,
     dt: new Date(window.start).toISOString().slice(0, 10)
   })
+  // Raw payloads are a few KB each: bounded chunks keep memory flat with 5 windows in flight.
+  // BigQuery gets bigger chunks (one load job each, and load jobs are a daily quota).
   yield* RawLoader.loadRawBatch({
     warehouse,
     key,
     batch: object,
     lines: lake.readLines(object.path),
-    fetchedAt
+    fetchedAt,
+    chunkSize: loadChunkRows ?? (warehouse.dialect.name === "bigquery" ? 20_000 : 2_000)
   })
   const p = warehouse.dialect.param
   const rows = yield* warehouse.query(

@@ -101,6 +101,6 @@ describe("kura-backfill (the built CLI)", () => {
       "SELECT stream, COUNT(*) AS n FROM _kura_sync_runs WHERE status = 'complete' GROUP BY 1 HAVING COUNT(*) > 1"
     )
     expect(twice.length).toBeLessThanOrEqual(killed)
-    for (const row of twice) expect(Number(row["n"])).toBeLessThanOrEqual(2)
+    for (const row of twice) expect(Number(row.n)).toBeLessThanOrEqual(2)
   })
 })
