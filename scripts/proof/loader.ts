@@ -45,7 +45,14 @@ const loadRows = (rows: Partial<Record<CanonicalTableName, ReadonlyArray<Record<
 
 const merge = (parts: ReadonlyArray<Partial<Record<string, ReadonlyArray<Record<string, unknown>>>>>) => {
   const out: Record<string, Array<Record<string, unknown>>> = {}
-  for (const p of parts) for (const [t, rows] of Object.entries(p)) if (rows) (out[t] ??= []).push(...rows)
+  for (const p of parts) {
+    for (const [t, rows] of Object.entries(p)) {
+      if (rows === undefined) continue
+      const list = out[t] ?? []
+      list.push(...rows)
+      out[t] = list
+    }
+  }
   return out as Partial<Record<CanonicalTableName, ReadonlyArray<Record<string, unknown>>>>
 }
 
