@@ -8,7 +8,7 @@
 import { type Decimal, DecimalFromNumberOrString } from "@kura/core"
 import { Schema } from "effect"
 import { businessDate } from "../BusinessDate.js"
-import { lineage, type Mapper } from "../Mapper.js"
+import { lineage, type MapContext, type Mapper } from "../Mapper.js"
 import type { CanonicalRow } from "../Tables.js"
 import { dec, rateText, utc, utcOrNull } from "./internal/values.js"
 
@@ -53,11 +53,22 @@ const RestRefund = Schema.Struct({
       subtotal: opt(Amount),
       subtotal_set: opt(MoneySet),
       total_tax: opt(Amount),
-      total_tax_set: opt(MoneySet)
+      total_tax_set: opt(MoneySet),
+      /** Present in webhooks and REST refunds: the refunded line's variant and SKU. */
+      line_item: opt(Schema.Struct({ id: opt(Id), sku: opt(Schema.String), variant_id: opt(Id) }))
     })
   ),
   transactions: Schema.Array(RestTransaction)
 })
+
+/** The `refunds/create` webhook payload (and a REST refund): the refund with its order id. */
+export const RestRefundPayload = Schema.Struct({ ...RestRefund.fields, order_id: Id })
+
+/** A decoded `refunds/create` payload. */
+export type RestRefundPayload = typeof RestRefundPayload.Type
+
+/** Decodes a `refunds/create` webhook body. */
+export const decodeRestRefund = Schema.decodeUnknownEffect(RestRefundPayload)
 
 /** The REST / webhook order payload (the fields Kura models; the rest stays in the raw lake). */
 export const RestOrder = Schema.Struct({
@@ -124,6 +135,145 @@ const add = (a: Decimal | null, b: Decimal | null | undefined): Decimal | null =
   b === null || b === undefined ? a : a === null ? b : a.add(b)
 
 const RESTOCK = new Set(["return", "cancel", "legacy_restock", "RETURN", "CANCEL", "LEGACY_RESTOCK"])
+
+interface RefundContext {
+  readonly orderId: string
+  readonly currency: string | null
+  readonly channel: "online" | "pos"
+  readonly locationId: string | null
+  readonly zone: string
+  readonly fallbackAt: string
+  readonly lineOf: (
+    lineItemId: string
+  ) => { readonly variantId: string | null; readonly sku: string | null } | undefined
+  readonly ctx: MapContext
+}
+
+/** One REST refund → its rows; shared by the order mapper and the refunds/create mapper. */
+const mapRestRefund = (r: typeof RestRefund.Type, rc: RefundContext) => {
+  const { orderId, channel, locationId, zone, ctx } = rc
+  const refundId = idOf(r.id)
+  // REST refunds carry no updated_at; they are immutable once created.
+  const refundCreated = utc(r.created_at ?? r.processed_at ?? rc.fallbackAt)
+  let amount: Decimal | null = null
+  const payments: Array<CanonicalRow<"payments">> = []
+  const refundLines: Array<CanonicalRow<"refund_lines">> = []
+  const taxLines: Array<CanonicalRow<"tax_lines">> = []
+  const movements: Array<CanonicalRow<"inventory_movements">> = []
+  for (const t of r.transactions) {
+    const status = (t.status ?? "success").toLowerCase()
+    if (t.kind.toLowerCase() === "refund" && status === "success") amount = add(amount, t.amount)
+    payments.push({
+      ...lineage(ctx, idOf(t.id), refundCreated),
+      order_id: orderId,
+      kind: t.kind.toLowerCase(),
+      method: t.gateway ?? null,
+      status,
+      currency: t.currency ?? rc.currency,
+      amount: dec(t.amount),
+      presentment_currency: null,
+      amount_presentment: null,
+      processed_at: utcOrNull(t.processed_at ?? t.created_at) ?? refundCreated
+    })
+  }
+  r.refund_line_items.forEach((rl, i) => {
+    const lineId = idOf(rl.line_item_id)
+    const id = rl.id === null || rl.id === undefined ? `${refundId}:${lineId}:${i}` : idOf(rl.id)
+    const known = rc.lineOf(lineId)
+    const variantId = known?.variantId ?? idOrNull(rl.line_item?.variant_id)
+    const sku = known?.sku ?? rl.line_item?.sku ?? null
+    const restock = rl.restock_type !== null && rl.restock_type !== undefined && RESTOCK.has(rl.restock_type)
+    const at = idOrNull(rl.location_id) ?? locationId
+    refundLines.push({
+      ...lineage(ctx, id, refundCreated),
+      refund_id: refundId,
+      order_id: orderId,
+      order_line_id: lineId,
+      variant_id: variantId,
+      sku,
+      quantity: rl.quantity,
+      amount: rl.subtotal_set ? dec(rl.subtotal_set.shop_money.amount) : dec(rl.subtotal),
+      restock,
+      location_id: at
+    })
+    taxLines.push({
+      ...lineage(ctx, `refund_line:${id}:total`, refundCreated),
+      order_id: orderId,
+      parent_type: "refund_line",
+      parent_id: id,
+      title: null,
+      rate: null,
+      amount: rl.total_tax_set ? dec(rl.total_tax_set.shop_money.amount) : dec(rl.total_tax),
+      amount_presentment: rl.total_tax_set ? dec(rl.total_tax_set.presentment_money.amount) : null
+    })
+    if (restock && at !== null && rl.quantity !== 0) {
+      movements.push({
+        ...lineage(ctx, `refund_restock:${id}`, refundCreated),
+        variant_id: variantId,
+        sku,
+        location_id: at,
+        kind: "refund_restock",
+        quantity: rl.quantity,
+        reason: r.note ?? null,
+        reference_type: "refund",
+        reference_id: refundId,
+        occurred_at: refundCreated
+      })
+    }
+  })
+  const refund: CanonicalRow<"refunds"> = {
+    ...lineage(ctx, refundId, refundCreated),
+    order_id: orderId,
+    channel,
+    location_id: locationId,
+    currency: rc.currency,
+    amount: dec(amount),
+    amount_presentment: null,
+    note: r.note ?? null,
+    created_at: refundCreated,
+    processed_at: utcOrNull(r.processed_at),
+    business_date: businessDate(refundCreated, zone)
+  }
+  return { amount, refund, payments, refundLines, taxLines, movements }
+}
+
+/** Options of the refunds/create mapper. */
+export interface ShopifyRefundWebhookMapperOptions {
+  /** The order's location (refund rows and restocks without their own location book there). */
+  readonly locationOf?: (refund: RestRefundPayload) => string | null
+  readonly channelOf?: (refund: RestRefundPayload) => "online" | "pos"
+  /** The shop currency (the payload names it only on transactions). */
+  readonly currency?: string | null
+}
+
+/**
+ * Builds the `refunds/create` mapper: the refund, its lines (variant and SKU from the nested
+ * `line_item`), tax totals, refund transactions and restock movements, with the same ids as the
+ * order mappers, so a later order sync upserts rather than duplicates.
+ */
+export const makeShopifyRefundWebhookMapper =
+  (options: ShopifyRefundWebhookMapperOptions = {}): Mapper<RestRefundPayload> =>
+  (payload, ctx) => {
+    const channel = options.channelOf?.(payload) ?? "online"
+    const locationId = options.locationOf?.(payload) ?? null
+    const mapped = mapRestRefund(payload, {
+      orderId: idOf(payload.order_id),
+      currency: options.currency ?? payload.transactions.find((t) => t.currency)?.currency ?? null,
+      channel,
+      locationId,
+      zone: ctx.timeZoneOf(channel === "online" ? null : locationId),
+      fallbackAt: ctx.syncedAt,
+      lineOf: () => undefined,
+      ctx
+    })
+    return {
+      refunds: [mapped.refund],
+      refund_lines: mapped.refundLines,
+      payments: mapped.payments,
+      tax_lines: mapped.taxLines,
+      inventory_movements: mapped.movements
+    }
+  }
 
 /** Builds the REST / webhook order mapper. */
 export const makeShopifyRestOrderMapper =
@@ -217,85 +367,25 @@ export const makeShopifyRestOrderMapper =
     }
     let refundedTotal: Decimal | null = null
     for (const r of order.refunds ?? []) {
-      const refundId = idOf(r.id)
-      // REST refunds carry no updated_at; they are immutable once created.
-      const refundCreated = utc(r.created_at ?? r.processed_at ?? order.updated_at)
-      let amount: Decimal | null = null
-      for (const t of r.transactions) {
-        const status = (t.status ?? "success").toLowerCase()
-        if (t.kind.toLowerCase() === "refund" && status === "success") amount = add(amount, t.amount)
-        payments.push({
-          ...lineage(ctx, idOf(t.id), updatedAt),
-          order_id: orderId,
-          kind: t.kind.toLowerCase(),
-          method: t.gateway ?? null,
-          status,
-          currency: t.currency ?? order.currency,
-          amount: dec(t.amount),
-          presentment_currency: null,
-          amount_presentment: null,
-          processed_at: utcOrNull(t.processed_at ?? t.created_at) ?? refundCreated
-        })
-      }
-      refundedTotal = add(refundedTotal, amount)
-      refunds.push({
-        ...lineage(ctx, refundId, refundCreated),
-        order_id: orderId,
-        channel,
-        location_id: locationId,
+      const mapped = mapRestRefund(r, {
+        orderId,
         currency: order.currency,
-        amount: dec(amount),
-        amount_presentment: null,
-        note: r.note ?? null,
-        created_at: refundCreated,
-        processed_at: utcOrNull(r.processed_at),
-        business_date: businessDate(refundCreated, zone)
+        channel,
+        locationId,
+        zone,
+        fallbackAt: order.updated_at,
+        lineOf: (id) => {
+          const li = lineById.get(id)
+          return li === undefined ? undefined : { variantId: idOrNull(li.variant_id), sku: li.sku ?? null }
+        },
+        ctx
       })
-      r.refund_line_items.forEach((rl, i) => {
-        const lineId = idOf(rl.line_item_id)
-        const id = rl.id === null || rl.id === undefined ? `${refundId}:${lineId}:${i}` : idOf(rl.id)
-        const li = lineById.get(lineId)
-        const restock =
-          rl.restock_type !== null && rl.restock_type !== undefined && RESTOCK.has(rl.restock_type)
-        const at = idOrNull(rl.location_id) ?? locationId
-        const variantId = idOrNull(li?.variant_id)
-        refundLines.push({
-          ...lineage(ctx, id, refundCreated),
-          refund_id: refundId,
-          order_id: orderId,
-          order_line_id: lineId,
-          variant_id: variantId,
-          sku: li?.sku ?? null,
-          quantity: rl.quantity,
-          amount: rl.subtotal_set ? dec(rl.subtotal_set.shop_money.amount) : dec(rl.subtotal),
-          restock,
-          location_id: at
-        })
-        taxLines.push({
-          ...lineage(ctx, `refund_line:${id}:total`, refundCreated),
-          order_id: orderId,
-          parent_type: "refund_line",
-          parent_id: id,
-          title: null,
-          rate: null,
-          amount: rl.total_tax_set ? dec(rl.total_tax_set.shop_money.amount) : dec(rl.total_tax),
-          amount_presentment: rl.total_tax_set ? dec(rl.total_tax_set.presentment_money.amount) : null
-        })
-        if (restock && at !== null && rl.quantity !== 0) {
-          movements.push({
-            ...lineage(ctx, `refund_restock:${id}`, refundCreated),
-            variant_id: variantId,
-            sku: li?.sku ?? null,
-            location_id: at,
-            kind: "refund_restock",
-            quantity: rl.quantity,
-            reason: r.note ?? null,
-            reference_type: "refund",
-            reference_id: refundId,
-            occurred_at: refundCreated
-          })
-        }
-      })
+      refundedTotal = add(refundedTotal, mapped.amount)
+      payments.push(...mapped.payments)
+      refunds.push(mapped.refund)
+      refundLines.push(...mapped.refundLines)
+      taxLines.push(...mapped.taxLines)
+      movements.push(...mapped.movements)
     }
 
     const cancelledAt = utcOrNull(order.cancelled_at)

@@ -12,8 +12,12 @@ import {
   inventoryCatalogOf,
   makeShopifyInventoryLevelWebhookMapper,
   makeShopifyOrderMapper,
+  makeShopifyRefundWebhookMapper,
+  makeShopifyRestOrderMapper,
   mapShopifyInventoryItem,
   mapShopifyOrder,
+  RestOrder,
+  RestRefundPayload,
   shopifyEventDeletion,
   shopifyOrderDeletedWebhook
 } from "../../src/mappers/index.js"
@@ -225,6 +229,110 @@ describe("Shopify order mapper", () => {
   it("produces no sale movements without a known location (the Order carries none)", () => {
     const rows = mapShopifyOrder(order, ctx)
     expect(rows.inventory_movements?.map((m) => m.kind)).toEqual(["refund_restock"])
+  })
+})
+
+describe("Shopify REST / webhook forms", () => {
+  const money = (shop: string, pres: string) => ({
+    shop_money: { amount: shop, currency_code: "JPY" },
+    presentment_money: { amount: pres, currency_code: "USD" }
+  })
+  const refund = {
+    id: 601,
+    order_id: 5001,
+    created_at: "2026-03-04T01:00:00+09:00",
+    processed_at: "2026-03-04T01:00:00+09:00",
+    note: "damaged box",
+    refund_line_items: [
+      {
+        id: 701,
+        line_item_id: 11,
+        quantity: 1,
+        restock_type: "return",
+        location_id: 3,
+        // REST sends these as JSON numbers.
+        subtotal: 1100,
+        subtotal_set: money("1100.00", "7.37"),
+        total_tax: 81.48,
+        total_tax_set: money("81.48", "0.55"),
+        line_item: { id: 11, sku: "SKU-44", variant_id: 44 }
+      }
+    ],
+    transactions: [
+      {
+        id: 2,
+        kind: "refund",
+        status: "success",
+        gateway: "shopify_payments",
+        amount: "1100.00",
+        currency: "JPY"
+      }
+    ]
+  }
+  const restOrder = Schema.decodeUnknownSync(RestOrder)({
+    id: 5001,
+    name: "#1001",
+    created_at: "2026-03-02T00:30:00+09:00",
+    updated_at: "2026-03-04T19:00:00+09:00",
+    processed_at: "2026-03-02T00:30:00+09:00",
+    cancelled_at: null,
+    currency: "JPY",
+    presentment_currency: "USD",
+    financial_status: "partially_refunded",
+    total_price_set: money("3300.00", "22.11"),
+    total_tax_set: money("244.00", "1.64"),
+    line_items: [
+      {
+        id: 11,
+        variant_id: 44,
+        product_id: 9,
+        sku: "SKU-44",
+        title: "Matcha",
+        variant_title: "30g",
+        quantity: 3,
+        price_set: money("1100.00", "7.37"),
+        total_discount_set: money("0.00", "0.00"),
+        tax_lines: [{ title: "JCT 8%", rate: 0.08, price: "244.00", price_set: money("244.00", "1.64") }]
+      }
+    ],
+    refunds: [refund]
+  })
+
+  it("maps the REST order like the GraphQL one: same ids, business dates, exact amounts", () => {
+    const rows = makeShopifyRestOrderMapper({ locationOf: () => "1" })(restOrder, ctx)
+    const graphql = makeShopifyOrderMapper({ locationOf: () => "1" })(order, ctx)
+    expect(rows.orders?.[0]).toMatchObject({
+      source_id: "5001",
+      business_date: "2026-03-02",
+      total: "3300.00",
+      refunded: "1100.00",
+      financial_status: "PARTIALLY_REFUNDED"
+    })
+    expect(rows.refunds?.[0]).toMatchObject({
+      source_id: "601",
+      business_date: "2026-03-04",
+      amount: "1100.00"
+    })
+    expect(rows.inventory_movements?.map((m) => m.source_id)).toEqual(
+      graphql.inventory_movements?.map((m) => m.source_id)
+    )
+  })
+
+  it("maps a refunds/create webhook to the same refund rows as the order carrying it", () => {
+    const fromOrder = makeShopifyRestOrderMapper()(restOrder, ctx)
+    const fromWebhook = makeShopifyRefundWebhookMapper({ currency: "JPY" })(
+      Schema.decodeUnknownSync(RestRefundPayload)(refund),
+      ctx
+    )
+    for (const table of ["refunds", "refund_lines", "tax_lines", "inventory_movements"] as const) {
+      const refundRows = (fromOrder[table] ?? []).filter(
+        (r) => !("parent_type" in r) || r.parent_type === "refund_line"
+      )
+      expect(fromWebhook[table], table).toEqual(refundRows)
+    }
+    expect(
+      fromWebhook.inventory_movements?.map((m) => [m.kind, m.sku, m.variant_id, m.location_id, m.quantity])
+    ).toEqual([["refund_restock", "SKU-44", "44", "3", 1]])
   })
 })
 
