@@ -11,32 +11,37 @@ import type { CanonicalRows } from "../../src/Mapper.js"
 import type { CanonicalRow, CanonicalTableName } from "../../src/Tables.js"
 import { type Mapped, mapAll, type Pulled, pull } from "./sandboxPull.js"
 
-let pulled: Pulled
-let mapped: Mapped
-let truth: GroundTruth
-
-beforeAll(async () => {
-  pulled = await pull()
-  mapped = mapAll(pulled)
-  truth = pulled.sandbox.groundTruth()
-}, 240_000)
-
-afterAll(async () => {
-  await pulled?.sandbox.close()
-})
-
-const yen = (value: string | null): number =>
-  value === null ? 0 : Number(toMinorUnits(Decimal.unsafeFrom(value), "JPY"))
-
 const count = <T>(rows: ReadonlyArray<T> | undefined, keep: (row: T) => boolean = () => true): number =>
   (rows ?? []).filter(keep).length
 
-describe("mapped sandbox data ties out to the ground truth", () => {
+describe.each([
+  { tax: "jp" as const, currency: "JPY" },
+  { tax: "eu" as const, currency: "EUR" }
+])("mapped sandbox data ($currency) ties out to the ground truth", ({ tax, currency }) => {
+  let pulled: Pulled
+  let mapped: Mapped
+  let truth: GroundTruth
+
+  beforeAll(async () => {
+    pulled = await pull(tax)
+    mapped = mapAll(pulled)
+    truth = pulled.sandbox.groundTruth()
+  }, 240_000)
+
+  afterAll(async () => {
+    await pulled?.sandbox.close()
+  })
+
+  /** Minor units (yen, cents) of an exact decimal amount, as the ground truth counts money. */
+  const minor = (value: string | null): number =>
+    value === null ? 0 : Number(toMinorUnits(Decimal.unsafeFrom(value), currency))
+
   it("row counts per table match", () => {
     const { shopify, lightspeed, stocky } = mapped
     const c = truth.counts
     expect(c.onlineOrders).toBeGreaterThan(100)
     expect(c.posSales).toBeGreaterThan(50)
+    expect(pulled.orders[0]?.currencyCode).toBe(currency)
     expect(count(shopify.orders)).toBe(c.onlineOrders)
     expect(count(lightspeed.orders)).toBe(c.posSales)
     expect(count(shopify.order_lines) + count(lightspeed.order_lines)).toBe(c.orderLines)
@@ -92,11 +97,11 @@ describe("mapped sandbox data ties out to the ground truth", () => {
     for (const o of orders) {
       const r = row(o.business_date, o.channel, locOf(o.channel, o.location_id))
       r.orders += 1
-      r.gross += yen(o.total)
-      r.tax += yen(o.tax)
+      r.gross += minor(o.total)
+      r.tax += minor(o.tax)
     }
     for (const f of [...(mapped.shopify.refunds ?? []), ...(mapped.lightspeed.refunds ?? [])]) {
-      row(f.business_date, f.channel, locOf(f.channel, f.location_id)).refunds += yen(f.amount)
+      row(f.business_date, f.channel, locOf(f.channel, f.location_id)).refunds += minor(f.amount)
     }
     const want = new Map(
       truth.revenueByDay.map((r) => [

@@ -85,9 +85,10 @@ const within = <A>(what: string, promise: Promise<A>, ms = 150_000): Promise<A> 
 }
 
 /** Starts the sandbox and pulls every stream the mappers cover. */
-export const pull = async (): Promise<Pulled> => {
+export const pull = async (tax: "jp" | "eu" = "jp"): Promise<Pulled> => {
   const sandbox = await startSandbox({
     seed: 11,
+    tax,
     anchor: ANCHOR,
     scale: 300,
     historyDays: HISTORY_DAYS,
@@ -243,7 +244,7 @@ export const mapAll = (p: Pulled): Mapped => {
   if (online === undefined) throw new Error("no Shopify location fulfils online orders")
   const onlineLocationId = online.legacyResourceId
   const orderMapper = makeShopifyOrderMapper({ locationOf: () => onlineLocationId })
-  const productMapper = makeShopifyProductMapper({ currency: "JPY" })
+  const productMapper = makeShopifyProductMapper({ currency: p.orders[0]?.currencyCode ?? null })
   const shopify = mergeRows(
     ...p.locations.map((l) => mapShopifyLocation(l, shopCtx)),
     ...p.products.map((x) => productMapper(x, shopCtx)),
