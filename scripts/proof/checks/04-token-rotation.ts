@@ -91,11 +91,17 @@ await runCheck(CHECK, async () => {
     }
   }
   const one = await scenario(1)
-  const four = await scenario(4)
+  // Informational only: a failure here (e.g. an invalid_grant that arrives before the winning
+  // process has stored its set) is reported, not fatal to the check.
+  const four = await scenario(4).then(
+    (r) =>
+      `${r.reuse} reuse attempts in ${r.rotations} rotations (CAS recovered, stored set live: ${r.locations > 0})`,
+    (e: unknown) => `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`
+  )
   return {
     check: CHECK,
     pass: one.pass,
-    figure: `${one.rotations} rotations by 8 fibers, ${one.reuse} refresh-token reuses, store still live [${one.faults}]; informational: 4 independent instances → ${four.reuse} reuse attempts in ${four.rotations} rotations (CAS recovers, no lost credential: ${four.locations > 0})`,
-    details: { oneInstance: one.details, fourInstances: four.details }
+    figure: `${one.rotations} rotations by 8 fibers, ${one.reuse} refresh-token reuses, store still live [${one.faults}]; informational: 4 independent auth instances → ${four}`,
+    details: { oneInstance: one.details, fourInstances: four }
   }
 })
