@@ -59,14 +59,16 @@ export const pullAll = async (
       retry: { baseDelayMillis: 10, maxDelayMillis: 200, maxAttempts: 12, jitter: true },
       rateLimit: { maxRatePerSecond: 1000, initialRatePerSecond: 500 }
     }).pipe(Layer.provide(transport), Layer.provideMerge(sink))
+    // Small pages mean many requests, so the fault profile actually hits this client.
+    const small = { limit: 10 }
     const program = Effect.gen(function* () {
       const s = yield* StockyClient
-      tables.set("stocky.purchase_orders", yield* collect(s.purchaseOrders({})))
-      tables.set("stocky.stock_adjustments", yield* collect(s.stockAdjustments({})))
-      tables.set("stocky.stock_adjustment_items", yield* collect(s.stockAdjustmentItems({})))
-      tables.set("stocky.stock_transfers", yield* collect(s.stockTransfers({})))
-      tables.set("stocky.suppliers", yield* collect(s.suppliers({})))
-      tables.set("stocky.tax_types", yield* collect(s.taxTypes({})))
+      tables.set("stocky.purchase_orders", yield* collect(s.purchaseOrders(small)))
+      tables.set("stocky.stock_adjustments", yield* collect(s.stockAdjustments(small)))
+      tables.set("stocky.stock_adjustment_items", yield* collect(s.stockAdjustmentItems(small)))
+      tables.set("stocky.stock_transfers", yield* collect(s.stockTransfers(small)))
+      tables.set("stocky.suppliers", yield* collect(s.suppliers(small)))
+      tables.set("stocky.tax_types", yield* collect(s.taxTypes(small)))
     })
     await Effect.runPromise(program.pipe(Effect.provide(layer), Effect.provide(captureLogger(logLines))))
   }
@@ -91,7 +93,10 @@ export const pullAll = async (
       tokenKey: "lightspeed:proof",
       maxAttempts: 12,
       retryBaseDelay: "20 millis",
-      initialRequestsPerSecond: 60
+      initialRequestsPerSecond: 60,
+      financialsPageSize: 20,
+      salesPageSize: 20,
+      itemsPageSize: 10
     }).pipe(
       Layer.provide(Layer.succeed(TokenStore, makeMemoryTokenStore(map))),
       Layer.provide(transport),
