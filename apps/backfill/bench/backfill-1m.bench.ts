@@ -50,7 +50,11 @@ test(`backfill of ${ORDERS} orders`, { timeout: 3 * 3600_000 }, async () => {
           KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
           KURA_LAKE: `file:${join(dir, "lake")}`,
           KURA_BULK_POLL_MS: "100",
-          KURA_BULK_BUSY_RETRY_MS: "500"
+          KURA_BULK_BUSY_RETRY_MS: "500",
+          ...(process.env.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.NODE_OPTIONS }),
+          ...(process.env.KURA_DUCKDB_MEMORY_LIMIT === undefined
+            ? {}
+            : { KURA_DUCKDB_MEMORY_LIMIT: process.env.KURA_DUCKDB_MEMORY_LIMIT })
         },
         stdio: ["ignore", "pipe", "inherit"]
       }

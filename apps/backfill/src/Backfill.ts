@@ -9,6 +9,7 @@ import { type RawLake, Warehouse } from "@kura/warehouse"
 import { Effect, Option, Schedule } from "effect"
 import type { BackfillConfig } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
+import { makeCanonicalLoader } from "./Canonical.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
 import { checkOrderScope, exportWindow } from "./ShopifyBackfill.js"
@@ -99,6 +100,7 @@ export const runBackfill = Effect.fn("Backfill.run")(function* (config: Backfill
 
   if (config.streams.includes("orders")) yield* checkOrderScope(plan.from, now)
 
+  const loadCanonical = yield* makeCanonicalLoader(account)
   const todo = share.filter((w) => !done.has(w.id))
   const progress = new Progress(todo.length, out)
   const runWindow = (w: PlannedWindow) =>
@@ -107,7 +109,7 @@ export const runBackfill = Effect.fn("Backfill.run")(function* (config: Backfill
       const runId = `backfill-${w.start}-${w.end}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
       yield* warehouse.startRun({ runId, key })
       // A window is idempotent (deterministic batch id), so a transient fault re-runs it whole.
-      const result = yield* exportWindow(w, account, progress.records).pipe(
+      const result = yield* exportWindow(w, account, progress.records, loadCanonical).pipe(
         Effect.retry({ times: 2, schedule: Schedule.exponential("500 millis") }),
         Effect.result
       )

@@ -13,7 +13,7 @@ import {
 import { RawLake, RawLoader, Warehouse } from "@kura/warehouse"
 import { Effect, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
-import { loadCanonical } from "./Canonical.js"
+import type { CanonicalLoader } from "./Canonical.js"
 import type { PlannedWindow } from "./Plan.js"
 import type { WindowOutcome } from "./WindowOutcome.js"
 
@@ -137,6 +137,7 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
   window: PlannedWindow,
   shop: string,
   onRecords: (n: number) => Effect.Effect<void>,
+  loadCanonical: CanonicalLoader,
   loadChunkRows?: number
 ) {
   const bulk = yield* ShopifyBulk
