@@ -5,7 +5,14 @@
  */
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import { MetricNames, MetricsRegistry, type StreamKey, streamKeyToString } from "@kura/core"
+import {
+  MetricNames,
+  MetricsRegistry,
+  makeMemoryTokenStore,
+  type StreamKey,
+  streamKeyToString,
+  type TokenStore
+} from "@kura/core"
 import { type Sandbox, type SandboxOptions, startSandbox } from "@kura/sandbox"
 import {
   CanonicalTables,
@@ -141,6 +148,16 @@ const usage = (registry: MetricsRegistry): DemoApiUsage => {
 
 let runCounter = 0
 
+// Lightspeed refresh tokens are single-use: every run against one sandbox must see the rotated one.
+const tokenStores = new WeakMap<Sandbox, TokenStore["Service"]>()
+const tokenStoreOf = (sandbox: Sandbox): TokenStore["Service"] => {
+  const existing = tokenStores.get(sandbox)
+  if (existing !== undefined) return existing
+  const store = makeMemoryTokenStore(new Map())
+  tokenStores.set(sandbox, store)
+  return store
+}
+
 /** Runs one stream as the runner would: resume from the checkpoint, commit through the ledger. */
 export const runStreamOnce = (
   warehouse: Warehouse["Service"],
@@ -203,6 +220,7 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
       lake,
       telemetry,
       sandbox: true,
+      tokenStore: tokenStoreOf(sandbox),
       stockyTimeZone: sandbox.merchant.options.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo",
       lightspeedFromDate: new Date(anchor - (historyDays + 2) * 86_400_000).toISOString().slice(0, 10),
       progress,

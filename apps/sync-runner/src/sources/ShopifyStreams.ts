@@ -222,12 +222,15 @@ const runShopifyStream = <A>(
     const opts: IncrementalOptions = { since, floor: deps.shopifyFloor ?? 0 }
     const window = yield* client.windowOf(opts)
     const search = spec.windowField === null ? null : updatedAtQuery(window, undefined, spec.windowField)
+    // productsCount is trusted for full reads only: some backends (the sandbox among them) ignore
+    // its search, which would fail every incremental run against a whole-catalogue count.
+    const countField = spec.countField === "productsCount" && since !== null ? null : spec.countField
     const reportedCount =
-      spec.countField === null
+      countField === null
         ? null
         : yield* Effect.map(
             client.query(
-              `query KuraCount($q: String) { count: ${spec.countField}(query: $q, limit: null) { count precision } }`,
+              `query KuraCount($q: String) { count: ${countField}(query: $q, limit: null) { count precision } }`,
               {
                 q: search
               }

@@ -14,8 +14,8 @@ describe("runDemo", () => {
     const report = await runDemo({
       warehousePath: join(dir, "kura.duckdb"),
       lakeDir: join(dir, "lake"),
-      scale: 300,
-      historyDays: 20,
+      scale: 150,
+      historyDays: 10,
       progress: (l) => lines.push(l)
     })
     console.log(formatDemoReport(report))
