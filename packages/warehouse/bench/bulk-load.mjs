@@ -1,13 +1,134 @@
-// Bulk JSONL → canonical DuckDB tables benchmark (wave 2 finishes it with the real Shopify mapper).
-// Usage (after `npx nx run @kura/warehouse:build`): npx node bench/bulk-load.mjs [orders=1000000] [db=:memory:]
-// Generates Shopify-bulk-like JSONL (an order line followed by two line-item lines) as a stream,
-// maps it with a minimal mapper and loads it through BulkLoader.loadJsonl, sampling RSS as it goes.
-import { Effect, Stream } from "effect"
-import { BulkLoader, businessDate, DuckDbWarehouse, lineage, Warehouse } from "../dist/index.js"
+// Bulk JSONL → canonical DuckDB tables benchmark, with its two baselines in the same run.
+// Usage: npm run bench -w @kura/warehouse   (builds first; KURA_BENCH_QUICK=1 → 100k orders only)
+//   or, after a build: npx node bench/bulk-load.mjs [orders…]   (default: 100000 1000000)
+// Each measurement runs in its own child process so peak RSS (resourceUsage().maxRSS) and CPU
+// time (user + system, DuckDB's threads included) belong to that measurement alone; lines per
+// CPU-second is the figure that other load on a shared machine does not distort.
+//
+// The input is the Shopify bulk-operation shape: one order line, then its line items as separate
+// lines carrying `__parentId` (grouped output), money as MoneyBag sets. It is written to a temp
+// file first, and all three paths read that same file.
+import { fork } from "node:child_process"
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 
-const orders = Number(process.argv[2] ?? 1_000_000)
-const dbPath = process.argv[3] ?? ":memory:"
-const chunkSize = Number(process.argv[4] ?? 20_000)
+const LINES_PER_ORDER = 3
+const self = fileURLToPath(import.meta.url)
+
+const money = (amount, currency = "JPY") => ({
+  shopMoney: { amount, currencyCode: currency },
+  presentmentMoney: { amount, currencyCode: currency }
+})
+
+/** Writes `orders` orders (each with two line items) as Shopify bulk JSONL. */
+const writeJsonl = async (file, orders) => {
+  const out = createWriteStream(file)
+  let buf = ""
+  for (let i = 0; i < orders; i++) {
+    const gid = `gid://shopify/Order/${i + 1}`
+    const total = `${1000 + (i % 997)}.5`
+    buf += `${JSON.stringify({
+      id: gid,
+      legacyResourceId: String(i + 1),
+      name: `#${1000 + i}`,
+      createdAt: "2026-01-04T16:30:00Z",
+      updatedAt: "2026-01-05T00:00:00Z",
+      processedAt: "2026-01-04T16:30:00Z",
+      cancelledAt: null,
+      closed: false,
+      currencyCode: "JPY",
+      presentmentCurrencyCode: "JPY",
+      displayFinancialStatus: "PAID",
+      displayFulfillmentStatus: "FULFILLED",
+      sourceName: i % 5 === 0 ? "pos" : "web",
+      customer: { legacyResourceId: String(5000 + (i % 1000)) },
+      subtotalPriceSet: money(total),
+      totalDiscountsSet: money("0.0"),
+      totalShippingPriceSet: money("0.0"),
+      totalTaxSet: money("91.0"),
+      totalPriceSet: money(total),
+      totalRefundedSet: money("0.0")
+    })}\n`
+    for (let j = 1; j <= 2; j++) {
+      buf += `${JSON.stringify({
+        id: `gid://shopify/LineItem/${i * 2 + j}`,
+        sku: j === 1 ? "TEA-001" : "CUP-002",
+        title: j === 1 ? "Sencha" : "Cup",
+        variantTitle: null,
+        quantity: j,
+        product: { id: `gid://shopify/Product/${j}` },
+        variant: { id: `gid://shopify/ProductVariant/${10 + j}` },
+        originalUnitPriceSet: money("500.25"),
+        totalDiscountSet: money("0.0"),
+        discountedTotalSet: money(j === 1 ? "500.25" : "1000.5"),
+        __parentId: gid
+      })}\n`
+    }
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await new Promise((r) => out.once("drain", r))
+      buf = ""
+    }
+  }
+  out.end(buf)
+  await new Promise((r) => out.once("close", r))
+}
+
+const gidId = (gid) => gid.slice(gid.lastIndexOf("/") + 1)
+
+/** Per-line mapper for bulk order output: order lines → orders, LineItem lines → order_lines. */
+const makeMapper = (W) => (r, c) => {
+  if (r.__parentId !== undefined) {
+    return {
+      order_lines: [
+        {
+          ...W.lineage(c, gidId(r.id), c.syncedAt),
+          order_id: gidId(r.__parentId),
+          product_id: r.product ? gidId(r.product.id) : null,
+          variant_id: r.variant ? gidId(r.variant.id) : null,
+          sku: r.sku,
+          title: r.variantTitle === null ? r.title : `${r.title} - ${r.variantTitle}`,
+          quantity: r.quantity,
+          unit_price: r.originalUnitPriceSet.shopMoney.amount,
+          discount: r.totalDiscountSet.shopMoney.amount,
+          total: r.discountedTotalSet.shopMoney.amount,
+          unit_price_presentment: r.originalUnitPriceSet.presentmentMoney.amount,
+          total_presentment: r.discountedTotalSet.presentmentMoney.amount
+        }
+      ]
+    }
+  }
+  const channel = r.sourceName === "pos" ? "pos" : "online"
+  return {
+    orders: [
+      {
+        ...W.lineage(c, r.legacyResourceId, r.updatedAt),
+        channel,
+        order_number: r.name,
+        customer_id: r.customer?.legacyResourceId ?? null,
+        currency: r.currencyCode,
+        subtotal: r.subtotalPriceSet.shopMoney.amount,
+        discounts: r.totalDiscountsSet.shopMoney.amount,
+        shipping: r.totalShippingPriceSet.shopMoney.amount,
+        tax: r.totalTaxSet.shopMoney.amount,
+        total: r.totalPriceSet.shopMoney.amount,
+        refunded: r.totalRefundedSet.shopMoney.amount,
+        presentment_currency: r.presentmentCurrencyCode,
+        total_presentment: r.totalPriceSet.presentmentMoney.amount,
+        financial_status: r.displayFinancialStatus,
+        fulfillment_status: r.displayFulfillmentStatus,
+        status: r.cancelledAt !== null ? "cancelled" : r.closed ? "closed" : "open",
+        created_at: r.createdAt,
+        processed_at: r.processedAt,
+        business_date: W.businessDate(r.createdAt, "Asia/Tokyo"),
+        cancelled_at: r.cancelledAt
+      }
+    ]
+  }
+}
+
 const ctx = {
   source: "shopify",
   sourceAccount: "bench.myshopify.com",
@@ -15,158 +136,167 @@ const ctx = {
   batchId: "bench",
   timeZoneOf: () => "Asia/Tokyo"
 }
+const duckConfig = {
+  memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "256MB",
+  threads: "2",
+  preserve_insertion_order: "false"
+}
 
-function* jsonl() {
-  for (let i = 0; i < orders; i++) {
-    yield JSON.stringify({
-      id: `gid://shopify/Order/${i}`,
-      updatedAt: "2026-01-05T00:00:00Z",
-      createdAt: "2026-01-04T16:30:00Z",
-      currencyCode: "JPY",
-      total: `${1000 + (i % 997)}.50`
+const usage = (startedWall, startCpu) => {
+  const u = process.resourceUsage()
+  return {
+    wallSeconds: (performance.now() - startedWall) / 1000,
+    cpuSeconds: (u.userCPUTime + u.systemCPUTime - startCpu) / 1e6,
+    peakRssMB: Math.round(u.maxRSS / 1024)
+  }
+}
+const cpuNow = () => {
+  const u = process.resourceUsage()
+  return u.userCPUTime + u.systemCPUTime
+}
+
+/** Child: one measurement. */
+const child = async (kind, file, lineLimit, dir) => {
+  const { Effect, Stream } = await import("effect")
+  const W = await import("../dist/index.js")
+  const { DuckDBInstance } = await import("@duckdb/node-api")
+  const db = join(dir, `${kind}-${lineLimit}.duckdb`)
+  const started = performance.now()
+  const cpu0 = cpuNow()
+  let out
+  if (kind === "read_json") {
+    const instance = await DuckDBInstance.create(db, duckConfig)
+    const c = await instance.connect()
+    await c.run(
+      `CREATE TABLE raw AS SELECT * FROM read_ndjson('${file}', columns = {id: 'VARCHAR', legacyResourceId: 'VARCHAR', updatedAt: 'TIMESTAMPTZ', totalPriceSet: 'STRUCT(shopMoney STRUCT(amount DECIMAL(38,9)))', sku: 'VARCHAR', quantity: 'BIGINT', __parentId: 'VARCHAR'})`
+    )
+    const r = await c.runAndReadAll("SELECT COUNT(*)::INTEGER AS n FROM raw")
+    out = { lines: Number(r.getRowObjectsJS()[0].n) }
+    c.closeSync()
+    instance.closeSync()
+  } else {
+    const mapper = makeMapper(W)
+    const layer = W.DuckDbWarehouse.layer({ path: db, config: duckConfig })
+    const key = { source: "shopify", account: "bench", stream: "orders" }
+    const program = Effect.gen(function* () {
+      const w = yield* W.Warehouse
+      if (kind === "naive") {
+        // Read everything, parse everything, then insert: the pattern the loader replaces.
+        const { readFileSync } = yield* Effect.promise(() => import("node:fs"))
+        const all = readFileSync(file, "utf8")
+          .split("\n")
+          .filter((l) => l.length > 0)
+          .slice(0, lineLimit)
+        const rows = { orders: [], order_lines: [] }
+        for (const r of all.map((l) => JSON.parse(l))) {
+          for (const [t, rs] of Object.entries(mapper(r, ctx))) rows[t].push(...rs)
+        }
+        const o = yield* w.load("orders", rows.orders)
+        const l = yield* w.load("order_lines", rows.order_lines)
+        return { lines: all.length, inserted: { orders: o.inserted, order_lines: l.inserted } }
+      }
+      const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
+      const lines = Stream.fromAsyncIterable(rl, (e) => e).pipe(Stream.take(lineLimit), Stream.rechunk(4096))
+      const chunkSize = process.env.KURA_BENCH_CHUNK ? Number(process.env.KURA_BENCH_CHUNK) : undefined
+      const result = yield* W.BulkLoader.loadJsonl({
+        warehouse: w,
+        lines,
+        mapper,
+        context: ctx,
+        key,
+        origin: file,
+        ...(chunkSize ? { chunkSize } : {})
+      })
+      return {
+        lines: result.lines,
+        rejected: result.rejectedLines,
+        inserted: { orders: result.tables.orders?.inserted, order_lines: result.tables.order_lines?.inserted }
+      }
     })
-    yield JSON.stringify({
-      id: `gid://shopify/LineItem/${i}-1`,
-      __parentId: `gid://shopify/Order/${i}`,
-      sku: "A",
-      quantity: 1
+    out = await Effect.runPromise(Effect.provide(program, layer))
+  }
+  if (process.env.KURA_BENCH_MEM) console.error(process.memoryUsage())
+  process.send({ ...out, ...usage(started, cpu0) })
+}
+
+const runChild = (kind, file, lines, dir) =>
+  new Promise((resolve, reject) => {
+    const p = fork(self, ["--child", kind, file, String(lines), dir], { stdio: "inherit" })
+    let msg
+    p.on("message", (m) => {
+      msg = m
     })
-    yield JSON.stringify({
-      id: `gid://shopify/LineItem/${i}-2`,
-      __parentId: `gid://shopify/Order/${i}`,
-      sku: "B",
-      quantity: 2
-    })
+    p.on("exit", (code) => (code === 0 && msg ? resolve(msg) : reject(new Error(`${kind} exited ${code}`))))
+  })
+
+const fmt = (kind, r, extrapolatedTo) => {
+  const scale = extrapolatedTo ? extrapolatedTo / r.lines : 1
+  return {
+    path: kind,
+    lines: r.lines,
+    wallSeconds: +r.wallSeconds.toFixed(2),
+    cpuSeconds: +r.cpuSeconds.toFixed(2),
+    linesPerSecond: Math.round(r.lines / r.wallSeconds),
+    linesPerCpuSecond: Math.round(r.lines / r.cpuSeconds),
+    peakRssMB: r.peakRssMB,
+    ...(extrapolatedTo ? { extrapolatedWallSeconds: +(r.wallSeconds * scale).toFixed(1) } : {}),
+    ...(r.inserted ? { inserted: r.inserted } : {})
   }
 }
 
-const nulls = (names) => Object.fromEntries(names.map((n) => [n, null]))
-const orderNulls = nulls([
-  "order_number",
-  "customer_id",
-  "subtotal",
-  "discounts",
-  "shipping",
-  "tax",
-  "refunded",
-  "presentment_currency",
-  "subtotal_presentment",
-  "discounts_presentment",
-  "shipping_presentment",
-  "tax_presentment",
-  "total_presentment",
-  "refunded_presentment",
-  "financial_status",
-  "fulfillment_status",
-  "status",
-  "processed_at",
-  "cancelled_at",
-  "location_id"
-])
-const lineNulls = nulls([
-  "product_id",
-  "variant_id",
-  "title",
-  "unit_price",
-  "discount",
-  "tax",
-  "total",
-  "unit_price_presentment",
-  "total_presentment"
-])
+const main = async () => {
+  const quick = process.env.KURA_BENCH_QUICK === "1"
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0)
+  const orderCounts = sizes.length > 0 ? sizes : quick ? [100_000] : [100_000, 1_000_000]
+  const dir = mkdtempSync(join(tmpdir(), "kura-bulk-bench-"))
+  try {
+    const biggest = Math.max(...orderCounts)
+    const file = join(dir, "orders.jsonl")
+    await writeJsonl(file, biggest)
+    console.log(
+      `# ${biggest} orders → ${biggest * LINES_PER_ORDER} JSONL lines, ${(statSync(file).size / 1e6).toFixed(0)} MB`
+    )
+    const results = []
+    for (const n of orderCounts) {
+      results.push({
+        orders: n,
+        ...fmt("BulkLoader.loadJsonl", await runChild("loader", file, n * LINES_PER_ORDER, dir))
+      })
+    }
+    if (process.env.KURA_BENCH_BASELINES === "0") {
+      console.log(JSON.stringify(results, null, 2))
+      return
+    }
+    // Baselines: naive on at most 100k orders (it holds everything in memory), extrapolated.
+    const sample = Math.min(biggest, 100_000) * LINES_PER_ORDER
+    results.push(
+      fmt(
+        "naive read-all/parse-all/insert",
+        await runChild("naive", file, sample, dir),
+        biggest * LINES_PER_ORDER
+      )
+    )
+    results.push(
+      fmt("DuckDB read_ndjson (floor, no mapping/merge)", await runChild("read_json", file, 0, dir))
+    )
+    console.log(
+      JSON.stringify(
+        { machine: `${(await import("node:os")).cpus().length} cores`, duckdb: duckConfig, results },
+        null,
+        2
+      )
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
-const mapper = (r, c) =>
-  r.__parentId
-    ? {
-        order_lines: [
-          {
-            ...lineage(c, r.id, c.syncedAt),
-            ...lineNulls,
-            order_id: r.__parentId,
-            sku: r.sku,
-            quantity: r.quantity
-          }
-        ]
-      }
-    : {
-        orders: [
-          {
-            ...lineage(c, r.id, r.updatedAt),
-            ...orderNulls,
-            channel: "online",
-            currency: r.currencyCode,
-            total: r.total,
-            created_at: r.createdAt,
-            business_date: businessDate(r.createdAt, "Asia/Tokyo")
-          }
-        ]
-      }
-
-let peak = 0
-const samples = []
-const timer = setInterval(() => {
-  const rss = process.memoryUsage().rss
-  peak = Math.max(peak, rss)
-}, 100)
-
-const program = Effect.gen(function* () {
-  const w = yield* Warehouse
-  let seen = 0
-  const started = performance.now()
-  const lines = Stream.fromIterable(jsonl()).pipe(
-    Stream.rechunk(4096),
-    Stream.mapArray((chunk) => {
-      const before = seen
-      seen += chunk.length
-      if (Math.floor(seen / 300_000) > Math.floor(before / 300_000)) {
-        samples.push({
-          lines: seen,
-          rssMB: Math.round(process.memoryUsage().rss / 1e6),
-          heapMB: Math.round(process.memoryUsage().heapUsed / 1e6)
-        })
-      }
-      return chunk
-    })
-  )
-  const result = yield* BulkLoader.loadJsonl({
-    warehouse: w,
-    lines,
-    mapper,
-    context: ctx,
-    key: { source: "shopify", account: "bench", stream: "orders" },
-    origin: "bench",
-    chunkSize
-  })
-  const seconds = (performance.now() - started) / 1000
-  return { result, seconds }
-})
-
-const { result, seconds } = await Effect.runPromise(
-  Effect.provide(
-    program,
-    DuckDbWarehouse.layer({
-      path: dbPath,
-      config: {
-        memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "256MB",
-        threads: "2",
-        preserve_insertion_order: "false"
-      }
-    })
-  )
-)
-clearInterval(timer)
-console.log(
-  JSON.stringify(
-    {
-      orders,
-      lines: result.lines,
-      seconds: Number(seconds.toFixed(2)),
-      linesPerSecond: Math.round(result.lines / seconds),
-      peakRssMB: Math.round(peak / 1e6),
-      rssSamples: samples,
-      inserted: { orders: result.tables.orders?.inserted, order_lines: result.tables.order_lines?.inserted }
-    },
-    null,
-    2
-  )
-)
+if (process.argv[2] === "--child") {
+  const [, , , kind, file, lines, dir] = process.argv
+  await child(kind, file, Number(lines), dir)
+} else {
+  await main()
+}

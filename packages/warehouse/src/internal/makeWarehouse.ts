@@ -239,16 +239,38 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
             }
           }
         }
-        const stagedColumns = keep.map((c) => columns[c]!)
+        // DuckDB: a batch whose keys are all distinct (the usual bulk case) needs no
+        // newest-per-key window, which costs about half of the MERGE there; and columns holding
+        // one value in every row (source, account, batch id, currency…) become SQL literals
+        // instead of staged text vectors.
+        const distinct = d.name === "duckdb" && keysDistinct(table, columns, texts)
+        const constants = new Map<string, string>()
+        if (distinct && texts.length > 1) {
+          for (const c of keep) {
+            const first = texts[0]![c] ?? null
+            if (first === null) continue
+            let same = true
+            for (let r = 1; r < texts.length && same; r++) same = texts[r]![c] === first
+            if (same) constants.set(columns[c]!.name, first)
+          }
+          if (constants.size === keep.length) constants.clear()
+        }
+        const stagedIdx = constants.size === 0 ? keep : keep.filter((c) => !constants.has(columns[c]!.name))
+        const stagedColumns = stagedIdx.map((c) => columns[c]!)
         const stagedTexts =
-          keep.length === columns.length ? texts : texts.map((row) => keep.map((c) => row[c] ?? null))
+          stagedIdx.length === columns.length
+            ? texts
+            : texts.map((row) => stagedIdx.map((c) => row[c] ?? null))
         const staged = new Set(stagedColumns.map((c) => c.name))
         const staging = stagingName(table.name)
         yield* Effect.acquireUseRelease(
           engine.stage(staging, stagedColumns, stagedTexts),
           () =>
             Effect.gen(function* () {
-              const parts = Sql.mergeParts(d, table, columns, staging, staged)
+              const merged = Sql.mergeParts(d, table, columns, staging, staged)
+              const parts = distinct
+                ? { ...merged, source: plainSource(columns, staging, staged, constants) }
+                : merged
               const counts = yield* engine.merge(Sql.renderMerge(parts), table.name)
               inserted = counts.inserted
               updated = counts.updated
@@ -258,6 +280,41 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       }
       return { accepted: accepted.length, inserted, updated, rejected, addedColumns }
     })
+
+  const keysDistinct = (
+    table: TableDef,
+    columns: ReadonlyArray<ColumnDef>,
+    texts: ReadonlyArray<ReadonlyArray<string | null>>
+  ): boolean => {
+    const idx = table.primaryKey.map((k) => columns.findIndex((c) => c.name === k))
+    if (idx.some((i) => i < 0)) return false
+    const seen = new Set<string>()
+    for (const row of texts) {
+      let key = ""
+      for (const i of idx) key += `${row[i] ?? ""}\u0000`
+      if (seen.has(key)) return false
+      seen.add(key)
+    }
+    return true
+  }
+  const plainSource = (
+    columns: ReadonlyArray<ColumnDef>,
+    staging: string,
+    staged: ReadonlySet<string>,
+    constants: ReadonlyMap<string, string>
+  ): string =>
+    `SELECT ${columns
+      .map((c) => {
+        const constant = constants.get(c.name)
+        if (constant !== undefined) {
+          const literal = `'${constant.replaceAll("'", "''")}'`
+          return `${c.type === "string" ? literal : `CAST(${literal} AS ${d.type(c.type)})`} AS ${I(c.name)}`
+        }
+        return staged.has(c.name)
+          ? `${Sql.castFromText(d, c)} AS ${I(c.name)}`
+          : `CAST(NULL AS ${d.type(c.type)}) AS ${I(c.name)}`
+      })
+      .join(", ")} FROM ${T(staging)}`
 
   const writeRejected = (table: TableDef, rejected: ReadonlyArray<Rejected>, options?: LoadOptions) =>
     Effect.gen(function* () {
