@@ -22,7 +22,7 @@ await runCheck(CHECK, async () => {
     KURA_TRIGGER_SECRET: triggerSecret
   })
   try {
-    const post = async (body: string | Uint8Array, headers: Record<string, string>) => {
+    const post = async (body: string, headers: Record<string, string>) => {
       const res = await fetch(`${serve.url}/webhooks/shopify`, { method: "POST", body, headers })
       return { status: res.status, text: await res.text() }
     }
@@ -36,12 +36,7 @@ await runCheck(CHECK, async () => {
     })
     const genuine = JSON.stringify({ id: 1001, name: "#1001", total_price: "1100" })
     const cases: Array<{ name: string; expect: number; got: number; body?: string }> = []
-    const run = async (
-      name: string,
-      expect: number,
-      body: string | Uint8Array,
-      headers: Record<string, string>
-    ) => {
+    const run = async (name: string, expect: number, body: string, headers: Record<string, string>) => {
       const r = await post(body, headers)
       cases.push({ name, expect, got: r.status, body: r.text.slice(0, 120) })
     }
