@@ -40,13 +40,24 @@ const captureLogger = (lines: Array<string>) =>
 /** Pulls the selected sources' streams in full. */
 export const pullAll = async (
   sandbox: Sandbox,
-  sources: ReadonlyArray<"stocky" | "lightspeed" | "shopify"> = ["stocky", "lightspeed", "shopify"]
+  sources: ReadonlyArray<"stocky" | "lightspeed" | "shopify"> = ["stocky", "lightspeed", "shopify"],
+  /** Another sink to write dead letters to as well (e.g. the warehouse's `_kura_dead_letters`). */
+  alsoTo?: DeadLetterSink["Service"]
 ): Promise<Pulled> => {
   const tables = new Map<string, Array<unknown>>()
   const deadLetters: Array<DeadLetter> = []
   const logLines: Array<string> = []
   const transport = HttpTransport.layer({ responseTimeoutMillis: 15_000, connectionRetryDelayMillis: 5 })
-  const sink = DeadLetterSink.layerMemoryWith(deadLetters)
+  const sink = Layer.succeed(
+    DeadLetterSink,
+    DeadLetterSink.of({
+      write: (batch) =>
+        Effect.andThen(
+          Effect.sync(() => void deadLetters.push(...batch)),
+          alsoTo === undefined ? Effect.void : alsoTo.write(batch)
+        )
+    })
+  )
 
   if (sources.includes("stocky")) {
     const c = sandbox.stocky.credentials

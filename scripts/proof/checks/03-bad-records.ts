@@ -3,9 +3,14 @@
  * the sandbox renders `malformedPerSource` records per source with one wrongly typed field. Each
  * must reach the dead-letter sink with a reason, exactly as many as injected, and the good
  * records must all load (compared with the sandbox's ground truth, which excludes the bad ones).
+ * The letters are written through the DuckDB warehouse's sink and read back from
+ * `_kura_dead_letters`.
  */
+import path from "node:path"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect, ManagedRuntime } from "effect"
 import { proofSandbox, pullAll } from "../clients.ts"
-import { quick, registerSecrets, runCheck } from "../lib.ts"
+import { quick, registerSecrets, runCheck, workDir } from "../lib.ts"
 
 const CHECK = "bad-records"
 
@@ -22,12 +27,17 @@ await runCheck(CHECK, async () => {
     sandbox.lightspeed.credentials.refreshToken,
     sandbox.stocky.credentials.apiKey
   ])
+  const warehouse = ManagedRuntime.make(
+    DuckDbWarehouse.layer({ path: path.join(workDir(CHECK), "dl.duckdb") })
+  )
   try {
-    const pulled = await pullAll(sandbox)
+    const wh = await warehouse.runPromise(Effect.service(Warehouse))
+    const pulled = await pullAll(sandbox, ["stocky", "lightspeed", "shopify"], wh.deadLetters)
+    const stored = await warehouse.runPromise(wh.listDeadLetters())
     const truth = sandbox.groundTruth()
     const injected = truth.counts.malformed
-    const lettersOf = (source: string) => pulled.deadLetters.filter((d) => d.key.source === source)
-    const withReason = pulled.deadLetters.every((d) => d.reason.length > 0 && d.detail.length > 0)
+    const lettersOf = (source: string) => stored.filter((d) => d.key.source === source)
+    const withReason = stored.every((d) => d.reason.length > 0 && d.detail.length > 0)
     const loaded = (t: string) => pulled.tables.get(t)?.length ?? 0
     const lightspeedSales = pulled.tables.get("lightspeed.sales") ?? []
     const posSales = lightspeedSales.filter((s) => (s as { type?: string }).type !== "REFUND").length
@@ -57,7 +67,7 @@ await runCheck(CHECK, async () => {
     const figure = Object.entries(perSource)
       .map(
         ([k, s]) =>
-          `${k} ${s.deadLettered}/${s.injected} dead-lettered, ${s.loaded}/${s.expectedLoaded} loaded`
+          `${k} ${s.deadLettered}/${s.injected} in _kura_dead_letters, ${s.loaded}/${s.expectedLoaded} loaded`
       )
       .join("; ")
     return {
@@ -66,7 +76,8 @@ await runCheck(CHECK, async () => {
       figure,
       details: {
         perSource,
-        letters: pulled.deadLetters.map((d) => ({
+        inMemory: pulled.deadLetters.length,
+        letters: stored.map((d) => ({
           key: d.key,
           reason: d.reason,
           detail: d.detail,
@@ -75,6 +86,7 @@ await runCheck(CHECK, async () => {
       }
     }
   } finally {
+    await warehouse.dispose()
     await sandbox.close()
   }
 })
