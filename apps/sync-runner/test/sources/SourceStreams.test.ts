@@ -13,6 +13,7 @@ import { CanonicalTables, DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse 
 import { Effect, Layer, Option, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { type DemoReport, runDemoWith, runStreamOnce } from "../../src/demo/runDemo.js"
+import { makeLightspeedStreams } from "../../src/sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../../src/sources/ShopifyStreams.js"
 
 const root = mkdtempSync(join(tmpdir(), "kura-sources-"))
@@ -199,5 +200,55 @@ describe("source streams against the sandbox", () => {
         await new Promise<void>((r) => proxy.close(() => r()))
       }
     })
+  })
+
+  it("a drain stops Lightspeed sales at the next batch boundary and commits that batch's cursor", async () => {
+    await withSandbox({ historyDays: 4 }, (sandbox) =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const warehouse = yield* Warehouse
+          const lake = yield* RawLake
+          const c = sandbox.lightspeed.credentials
+          const streams = makeLightspeedStreams(
+            {
+              name: "default",
+              clientId: c.clientId,
+              clientSecret: Redacted.make(c.clientSecret),
+              refreshToken: Redacted.make(c.refreshToken),
+              apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
+              tokenUrl: Option.some(c.tokenUrl),
+              businessLocations: c.businessLocationIds.map(Number)
+            },
+            {
+              warehouse,
+              lake,
+              sandbox: true,
+              lightspeedDaysPerBatch: 1,
+              lightspeedFromDate: new Date(sandbox.merchant.options.anchor - 6 * 86_400_000)
+                .toISOString()
+                .slice(0, 10)
+            },
+            () => 60_000
+          )
+          const sales = streams.find((s) => s.key.stream === "sales")
+          if (sales === undefined) throw new Error("no sales stream")
+          // Draining from the start: exactly one batch (one business day) lands, then the run stops.
+          const { result } = yield* runStreamOnce(warehouse, sales, Effect.succeed(true))
+          expect("stoppedEarly" in result ? result.stoppedEarly : false).toBe(true)
+          const cp = yield* warehouse.checkpoints.get(sales.key)
+          expect(Option.isSome(cp)).toBe(true)
+          const cursor = JSON.parse(Option.getOrThrow(cp).cursor) as Record<string, string>
+          const first = new Date(sandbox.merchant.options.anchor - 6 * 86_400_000).toISOString().slice(0, 10)
+          expect(Object.values(cursor)).toEqual([
+            new Date(Date.parse(first) + 86_400_000).toISOString().slice(0, 10)
+          ])
+          // The next (undrained) run resumes from there and finishes the history.
+          const { result: rest } = yield* runStreamOnce(warehouse, sales)
+          expect("stoppedEarly" in rest ? rest.stoppedEarly : undefined).toBeUndefined()
+          const pos = yield* warehouse.query("SELECT COUNT(*) AS n FROM orders WHERE source = 'lightspeed'")
+          expect(Number(pos[0]?.n)).toBe(sandbox.groundTruth().counts.posSales)
+        }).pipe(Effect.provide(target()))
+      )
+    )
   })
 })
