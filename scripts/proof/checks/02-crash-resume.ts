@@ -7,84 +7,30 @@
  * DuckDB, cursor committed after each page's load) because `kura-sync run` has no real
  * connectors wired yet.
  */
-import { spawn } from "node:child_process"
 import path from "node:path"
-import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
-import { Effect } from "effect"
-import { duplicates, quick, registerSecrets, runCheck, setHash, spawnCaptured, workDir } from "../lib.ts"
+import { quick, runCheck, spawnCaptured, workDir } from "../lib.ts"
+import { compareTables, LOADER, readTables, startSandboxCli } from "../loaderRun.ts"
 
 const CHECK = "crash-resume"
 const KILLS = 10
-const SANDBOX_CLI = path.resolve(import.meta.dirname, "../../../packages/sandbox/dist/cli.js")
-const LOADER = path.resolve(import.meta.dirname, "../loader.ts")
-
-const readTables = (file: string) =>
-  Effect.runPromise(
-    Effect.gen(function* () {
-      const wh = yield* Warehouse
-      const names = (yield* wh.query(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"
-      )).map((r) => String(r.table_name))
-      const out: Record<string, { count: number; hash: string; duplicateKeys: number }> = {}
-      for (const name of names) {
-        const rows = yield* wh.query(`SELECT * FROM "${name}"`)
-        const content = rows.map((r) => {
-          const { _synced_at: _s, _batch_id: _b, ...rest } = r
-          return rest
-        })
-        const dup = duplicates(rows.map((r) => `${r.source}|${r.source_account}|${r.source_id}`))
-        out[name] = { ...setHash(content), duplicateKeys: dup.length }
-      }
-      return out
-    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false })))
-  )
 
 await runCheck(CHECK, async () => {
   const dir = workDir(CHECK)
   const orders = quick ? 150 : 1000
-  // The sandbox prints its credentials on stdout by design: read it privately, never into a log.
-  const sandbox = spawn(
-    process.execPath,
-    [
-      SANDBOX_CLI,
-      "--port",
-      "0",
-      "--seed",
-      "42",
-      "--orders",
-      String(orders),
-      "--history-days",
-      "120",
-      "--time-scale",
-      "60",
-      "--plan",
-      "plus"
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] }
-  )
+  const sandbox = await startSandboxCli(CHECK, [
+    "--seed",
+    "42",
+    "--orders",
+    String(orders),
+    "--history-days",
+    "120",
+    "--time-scale",
+    "60",
+    "--plan",
+    "plus"
+  ])
   try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = ""
-      sandbox.stdout.on("data", (c: Buffer) => {
-        buf += c.toString("utf8")
-        const nl = buf.indexOf("\n")
-        if (nl >= 0) resolve(buf.slice(0, nl))
-      })
-      sandbox.on("exit", (code) => reject(new Error(`kura-sandbox exited with ${code}`)))
-    })
-    const creds = JSON.parse(line) as {
-      shopify: { accessToken: string; clientSecret: string; webhookSecret: string }
-      stocky: { apiKey: string }
-      lightspeed: { clientSecret: string; refreshToken: string }
-    }
-    registerSecrets(CHECK, [
-      creds.shopify.accessToken,
-      creds.shopify.clientSecret,
-      creds.shopify.webhookSecret,
-      creds.stocky.apiKey,
-      creds.lightspeed.clientSecret,
-      creds.lightspeed.refreshToken
-    ])
+    const line = sandbox.line
     const env = { KURA_PROOF_SANDBOX: line }
     const run = (db: string, label: string) => spawnCaptured(label, [LOADER, path.join(dir, db)], { env })
 
@@ -118,11 +64,7 @@ await runCheck(CHECK, async () => {
 
     const a = await readTables(path.join(dir, "clean.duckdb"))
     const b = await readTables(path.join(dir, "crash.duckdb"))
-    const tables = [...new Set([...Object.keys(a), ...Object.keys(b)])]
-    const populated = tables.filter((t) => (a[t]?.count ?? 0) > 0)
-    const differing = tables.filter((t) => a[t]?.hash !== b[t]?.hash || a[t]?.count !== b[t]?.count)
-    const dupKeys = tables.reduce((n, t) => n + (b[t]?.duplicateKeys ?? 0), 0)
-    const rows = populated.reduce((n, t) => n + (a[t]?.count ?? 0), 0)
+    const { tables, populated, differing, rows, duplicateKeys: dupKeys } = compareTables(a, b)
     return {
       check: CHECK,
       pass: differing.length === 0 && dupKeys === 0 && killedMidRun === KILLS && populated.length > 0,
@@ -130,6 +72,6 @@ await runCheck(CHECK, async () => {
       details: { cleanMs, killAfterPages: kills, clean: a, crashed: b, differing }
     }
   } finally {
-    sandbox.kill("SIGTERM")
+    sandbox.close()
   }
 })
