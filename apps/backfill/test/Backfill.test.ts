@@ -9,6 +9,7 @@ import {
   envFor,
   loadedOrders,
   queryWarehouse,
+  removeTempStores,
   runInProcess,
   tempStore
 } from "./support.js"
@@ -27,6 +28,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await sandbox?.close()
+  removeTempStores()
 })
 
 const failureOf = (exit: Exit.Exit<unknown, unknown>) =>

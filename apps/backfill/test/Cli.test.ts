@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DAY, envFor, loadedOrders, queryWarehouse, tempStore } from "./support.js"
+import { DAY, envFor, loadedOrders, queryWarehouse, removeTempStores, tempStore } from "./support.js"
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const main = join(appDir, "dist", "main.js")
@@ -24,6 +24,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await sandbox?.close()
+  removeTempStores()
 })
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string>) => {

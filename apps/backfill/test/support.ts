@@ -1,5 +1,5 @@
 /** Test helpers: a sandbox-backed config, an in-process run, and warehouse read-backs. */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Sandbox } from "@kura/sandbox"
@@ -17,9 +17,17 @@ import { sandboxEnv } from "../src/SandboxEnv.js"
 
 export const DAY = 86_400_000
 
+const created: Array<string> = []
+
+/** Removes every directory `tempStore` made. */
+export const removeTempStores = () => {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+
 /** A fresh directory for a warehouse and a lake. */
 export const tempStore = () => {
   const dir = mkdtempSync(join(tmpdir(), "kura-backfill-"))
+  created.push(dir)
   return { dir, warehouse: `duckdb:${join(dir, "kura.duckdb")}`, lake: `file:${join(dir, "lake")}` }
 }
 
