@@ -39,7 +39,7 @@ export const formatDemoReport = (report: DemoReport): string => {
     `  inventory accuracy:  ${r.inventoryAccuracy === null ? "n/a (needs a second snapshot)" : `${(r.inventoryAccuracy * 100).toFixed(1)}%`}`
   )
   lines.push(
-    `  discrepancies:       ${r.discrepanciesFound} found / ${r.expected.injectedDiscrepancies} injected`
+    `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found, ${r.otherDifferences.length} other difference(s)${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`
   )
   lines.push(`  matches ground truth: ${yes(r.matchesGroundTruth)}`)
   return lines.join("\n")

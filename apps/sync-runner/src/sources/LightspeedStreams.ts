@@ -159,6 +159,20 @@ export const makeLightspeedStreams = (
       const now = yield* Clock.currentTimeMillis
       const start = deps.lightspeedFromDate ?? addDays(new Date(now).toISOString().slice(0, 10), -400)
       const next: Record<string, string> = { ...cursors }
+      // POS stock moves at the Shopify location of the same name, when Shopify's locations are loaded.
+      const shopifyLocations = yield* deps.warehouse
+        .query(
+          `SELECT source_id, name FROM ${deps.warehouse.dialect.table("locations")} WHERE source = 'shopify' AND _deleted_at IS NULL`
+        )
+        .pipe(Effect.orElseSucceed(() => []))
+      const stockLocationOf = new Map<string, string>()
+      for (const r of shopifyLocations)
+        if (typeof r.name === "string" && typeof r.source_id === "string")
+          stockLocationOf.set(r.name, r.source_id)
+      const saleOptions = (l: LocationInfo) => {
+        const stock = l.name === null ? undefined : stockLocationOf.get(l.name)
+        return { currency: l.currencyCode, ...(stock === undefined ? {} : { stockLocationId: stock }) }
+      }
       const dayPage =
         (l: LocationInfo, batchId: (n: number) => string, n: () => number) => (day: BusinessDay) =>
           Effect.map(Clock.currentTimeMillis, (t): IngestPage => {
@@ -166,12 +180,12 @@ export const makeLightspeedStreams = (
             let rows: IngestPage["rows"] = {}
             const letters: Array<DeadLetter> = []
             try {
-              rows = mapLightspeedBusinessDay(day, mctx, { currency: l.currencyCode })
+              rows = mapLightspeedBusinessDay(day, mctx, saleOptions(l))
             } catch (e) {
               // One bad sale must not hide the day: map sale by sale and dead-letter the failures.
               const mapped = mapAll(
                 day.sales,
-                (s) => mapLightspeedBusinessDay({ ...day, sales: [s] }, mctx, { currency: l.currencyCode }),
+                (s) => mapLightspeedBusinessDay({ ...day, sales: [s] }, mctx, saleOptions(l)),
                 mapLetter(key, idOf, t)
               )
               rows = mapped.rows

@@ -20,6 +20,7 @@ import {
 } from "@kura/shopify-client"
 import {
   type CanonicalRows,
+  type InventoryCatalog,
   type MapContext,
   makeShopifyOrderMapper,
   makeShopifyProductMapper,
@@ -91,6 +92,15 @@ export const shopifyClientLayer = (shop: ShopifyShopConfig, deps: SourceDeps) =>
 /** Windows longer than this are read with a bulk export instead of paging (default 2 days). */
 const BULK_THRESHOLD_MS = 2 * 86_400_000
 
+/** What the mappers need to know about the shop besides one record. */
+interface ShopContext {
+  readonly currency: string
+  /** The location online orders sell from (their stock leaves there). */
+  readonly onlineLocationId: string | null
+  /** Variant and SKU by inventory item, from the variants already loaded. */
+  readonly catalog: InventoryCatalog
+}
+
 interface StreamSpec<A> {
   readonly name: ShopifyStreamName
   readonly resource: ResourceSpec<A>
@@ -98,7 +108,7 @@ interface StreamSpec<A> {
   readonly windowField: string | null
   /** The root field that counts the resource for a search, when Shopify has one. */
   readonly countField: string | null
-  readonly map: (shopCurrency: string) => (record: A, ctx: MapContext) => CanonicalRows
+  readonly map: (shop: ShopContext) => (record: A, ctx: MapContext) => CanonicalRows
   readonly deletions?: (record: A, account: string) => IngestPage["deletions"]
   /** Minimum API version (the stream is left out below it). */
   readonly minVersion?: string
@@ -120,7 +130,7 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     resource: Resources.products,
     windowField: "updated_at",
     countField: "productsCount",
-    map: (currency) => makeShopifyProductMapper({ currency })
+    map: (shop) => makeShopifyProductMapper({ currency: shop.currency })
   }),
   spec({
     name: "customers",
@@ -134,7 +144,7 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     resource: Resources.orders,
     windowField: "updated_at",
     countField: "ordersCount",
-    map: () => makeShopifyOrderMapper()
+    map: (shop) => makeShopifyOrderMapper({ locationOf: () => shop.onlineLocationId })
   }),
   spec({
     name: "inventory_levels",
@@ -148,7 +158,7 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     resource: Resources.inventoryTransfers,
     windowField: "updated_at",
     countField: null,
-    map: () => makeShopifyTransferMapper(),
+    map: (shop) => makeShopifyTransferMapper(shop.catalog),
     minVersion: "2025-07"
   }),
   spec({
@@ -156,7 +166,7 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     resource: Resources.inventoryPurchaseOrders,
     windowField: "updated_at",
     countField: null,
-    map: () => makeShopifyPurchaseOrderMapper(),
+    map: (shop) => makeShopifyPurchaseOrderMapper(shop.catalog),
     minVersion: "2026-10"
   }),
   spec({
@@ -168,6 +178,26 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     deletions: (event, account) => shopifyEventDeletion(event, { sourceAccount: account })
   })
 ]
+
+const CatalogRow = Schema.Struct({
+  source_id: Schema.String,
+  sku: Schema.NullOr(Schema.String),
+  inventory_item_id: Schema.String
+})
+
+/** The inventory catalog from the shop's variants already in the warehouse (empty before the first products run). */
+export const loadCatalog = (deps: SourceDeps, shop: string) =>
+  Effect.gen(function* () {
+    const rows = yield* deps.warehouse
+      .query(
+        `SELECT source_id, sku, inventory_item_id FROM ${deps.warehouse.dialect.table("variants")} WHERE source = 'shopify' AND source_account = ${deps.warehouse.dialect.param("shop")} AND inventory_item_id IS NOT NULL AND _deleted_at IS NULL`,
+        { shop }
+      )
+      .pipe(Effect.orElseSucceed(() => []))
+    const decoded = rows.flatMap((r) => Option.toArray(Schema.decodeUnknownOption(CatalogRow)(r)))
+    const byItem = new Map(decoded.map((v) => [v.inventory_item_id, { variantId: v.source_id, sku: v.sku }]))
+    return { byInventoryItemId: (id: string) => byItem.get(id) } satisfies InventoryCatalog
+  })
 
 const idOf = (record: unknown): string | null => {
   if (typeof record !== "object" || record === null || !("id" in record)) return null
@@ -214,7 +244,15 @@ const runShopifyStream = <A>(
       )
     )
     const zone = shopInfo.shop.ianaTimezone
-    const map = spec.map(shopInfo.shop.currencyCode)
+    const locations =
+      spec.name === "orders" ? yield* Stream.runCollect(client.pages(Resources.locations)) : []
+    const online = [...locations].flatMap((p) => p.records).find((l) => l.fulfillsOnlineOrders && l.isActive)
+    const catalog = yield* loadCatalog(deps, shop.shop)
+    const map = spec.map({
+      currency: shopInfo.shop.currencyCode,
+      onlineLocationId: online?.legacyResourceId ?? null,
+      catalog
+    })
     const since = Option.flatMap(ctx.checkpoint, (c) => decodeCursor(c.cursor)).pipe(
       Option.map((c) => c.since),
       Option.getOrNull

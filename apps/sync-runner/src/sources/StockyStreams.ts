@@ -7,17 +7,19 @@ import { type DeadLetter, HttpTransport, Telemetry } from "@kura/core"
 import { type ListOptions, StockyClient, type StockyClientError, type StockyPage } from "@kura/stocky-client"
 import {
   type CanonicalRows,
+  type InventoryCatalog,
   joinStockyAdjustments,
   type MapContext,
+  makeStockyPurchaseOrderMapper,
   makeStockyTransferMapper,
   mapStockyAdjustment,
-  mapStockyPurchaseOrder,
   mapStockySupplier
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Stream } from "effect"
 import type { StockyStoreConfig } from "../AppConfig.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, toJsonLine } from "./Ingest.js"
+import { loadCatalog } from "./ShopifyStreams.js"
 import { deadLetterLayer, registryFor, type SourceDeps } from "./SourceDeps.js"
 
 /** The Stocky streams this app syncs. */
@@ -144,6 +146,27 @@ export const makeStockyStreams = (
       )
     }
 
+  /** Stocky lines name inventory items only; the shop's variants (already loaded) give variant and SKU. */
+  const withCatalog =
+    <R extends "purchase_orders" | "stock_transfers">(
+      resource: R,
+      mapper: (
+        catalog: InventoryCatalog
+      ) => (record: StockyPage<R>["records"][number], ctx: MapContext) => CanonicalRows
+    ) =>
+    (
+      client: StockyClient["Service"],
+      options: ListOptions,
+      key: { readonly source: "stocky"; readonly account: string; readonly stream: string },
+      mctx: (n: number) => MapContext,
+      now: number
+    ) =>
+      Stream.unwrap(
+        Effect.map(loadCatalog(deps, store.storeName), (catalog) =>
+          paged(resource, mapper(catalog))(client, options, key, mctx, now)
+        )
+      )
+
   const adjustments = (
     client: StockyClient["Service"],
     options: ListOptions,
@@ -198,9 +221,9 @@ export const makeStockyStreams = (
 
   return [
     make("suppliers", paged("suppliers", mapStockySupplier)),
-    make("purchase_orders", paged("purchase_orders", mapStockyPurchaseOrder)),
+    make("purchase_orders", withCatalog("purchase_orders", makeStockyPurchaseOrderMapper)),
     make("stock_adjustments", adjustments),
-    make("stock_transfers", paged("stock_transfers", makeStockyTransferMapper())),
+    make("stock_transfers", withCatalog("stock_transfers", makeStockyTransferMapper)),
     make("tax_types", paged("tax_types", null))
   ]
 }
