@@ -46,7 +46,7 @@ export const startSandboxEnv = (options: { readonly seed?: number; readonly scal
       LIGHTSPEED_BUSINESS_LOCATIONS: lightspeed.credentials.businessLocationIds.join(","),
       STOCKY_STORE_NAME: stocky.credentials.storeName,
       STOCKY_API_KEY: stocky.credentials.apiKey,
-      STOCKY_API_BASE_URL: stocky.baseUrl
+      STOCKY_API_BASE_URL: `${stocky.baseUrl}/api/v2`
     }
     yield* Effect.logInfo(
       `sandbox started: shopify ${shopify.baseUrl}, lightspeed ${lightspeed.baseUrl}, stocky ${stocky.baseUrl}`

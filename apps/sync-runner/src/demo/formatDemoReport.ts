@@ -41,6 +41,9 @@ export const formatDemoReport = (report: DemoReport): string => {
   lines.push(
     `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found, ${r.otherDifferences.length} other difference(s)${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`
   )
-  lines.push(`  matches ground truth: ${yes(r.matchesGroundTruth)}`)
+  lines.push(`  orders and revenue match ground truth: ${yes(r.matchesGroundTruth)}`)
+  lines.push(
+    `  stock matches ground truth: ${yes(r.injectedFound === r.expected.injectedDiscrepancies && r.otherDifferences.length === 0)}`
+  )
   return lines.join("\n")
 }
