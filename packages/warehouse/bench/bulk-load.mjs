@@ -129,6 +129,7 @@ const makeMapper = (W) => (r, c) => {
   }
 }
 
+const rssSamples = []
 const ctx = {
   source: "shopify",
   sourceAccount: "bench.myshopify.com",
@@ -195,8 +196,21 @@ const child = async (kind, file, lineLimit, dir) => {
         const l = yield* w.load("order_lines", rows.order_lines)
         return { lines: all.length, inserted: { orders: o.inserted, order_lines: l.inserted } }
       }
+      let seen = 0
       const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
-      const lines = Stream.fromAsyncIterable(rl, (e) => e).pipe(Stream.take(lineLimit), Stream.rechunk(4096))
+      const lines = Stream.fromAsyncIterable(rl, (e) => e).pipe(
+        Stream.take(lineLimit),
+        Stream.rechunk(4096),
+        Stream.mapArray((chunk) => {
+          // RSS every 300k lines (100k orders): flat means it does not grow with the file.
+          const before = seen
+          seen += chunk.length
+          if (Math.floor(seen / 300_000) > Math.floor(before / 300_000)) {
+            rssSamples.push(`${seen}:${Math.round(process.memoryUsage().rss / 1e6)}MB`)
+          }
+          return chunk
+        })
+      )
       const chunkSize = process.env.KURA_BENCH_CHUNK ? Number(process.env.KURA_BENCH_CHUNK) : undefined
       const result = yield* W.BulkLoader.loadJsonl({
         warehouse: w,
@@ -210,6 +224,7 @@ const child = async (kind, file, lineLimit, dir) => {
       return {
         lines: result.lines,
         rejected: result.rejectedLines,
+        rssSamples,
         inserted: { orders: result.tables.orders?.inserted, order_lines: result.tables.order_lines?.inserted }
       }
     })
@@ -240,7 +255,8 @@ const fmt = (kind, r, extrapolatedTo) => {
     linesPerCpuSecond: Math.round(r.lines / r.cpuSeconds),
     peakRssMB: r.peakRssMB,
     ...(extrapolatedTo ? { extrapolatedWallSeconds: +(r.wallSeconds * scale).toFixed(1) } : {}),
-    ...(r.inserted ? { inserted: r.inserted } : {})
+    ...(r.inserted ? { inserted: r.inserted } : {}),
+    ...(r.rssSamples ? { rssSamples: r.rssSamples.join(" ") } : {})
   }
 }
 
@@ -271,11 +287,14 @@ const main = async () => {
       return
     }
     // Baselines: naive on at most 100k orders (it holds everything in memory), extrapolated.
-    const sample = Math.min(biggest, 100_000) * LINES_PER_ORDER
+    const sampleOrders = Math.min(biggest, 100_000)
+    const sample = sampleOrders * LINES_PER_ORDER
+    const sampleFile = join(dir, "sample.jsonl")
+    await writeJsonl(sampleFile, sampleOrders)
     results.push(
       fmt(
         "naive read-all/parse-all/insert",
-        await runChild("naive", file, sample, dir),
+        await runChild("naive", sampleFile, sample, dir),
         biggest * LINES_PER_ORDER
       )
     )
