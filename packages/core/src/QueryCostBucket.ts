@@ -4,9 +4,11 @@
  * exactly as long as the bucket needs to refill (deficit / restoreRate), then settles against the
  * actual cost and `throttleStatus` the server returns, refunding estimate − actual and learning
  * the real bucket size and rate. Queries are never sent when the model predicts a THROTTLED, and
- * the model is corrected on every response so it is not over-conservative either.
+ * the model is corrected on every response so it is not over-conservative either. Until the first
+ * `throttleStatus` is known, queries go one at a time; answers processed out of order never roll
+ * the model back, and every unanswered query is held against the server's figure.
  */
-import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Clock, Context, Deferred, Effect, Layer, Schema } from "effect"
 import { isApiError } from "./ApiError.js"
 import { makeKeyed, type Slot, sleepOrWake, wakeUp } from "./internal/keyed.js"
 import { MetricNames, Telemetry } from "./Telemetry.js"
@@ -35,6 +37,12 @@ export interface QueryCostBucketOptions {
   readonly maximumAvailable?: number | undefined
   /** Points restored per second. Default 100 (Shopify standard plans). */
   readonly restoreRate?: number | undefined
+  /**
+   * Queries allowed in flight per key until the first `throttleStatus` teaches the real bucket:
+   * the real one may be smaller than assumed, and a burst sized for the guess would be THROTTLED.
+   * Default 1 when `maximumAvailable` is not given (the size is a guess), unlimited when it is.
+   */
+  readonly inFlightUntilLearned?: number | undefined
 }
 
 /** A reservation made before sending one query. */
@@ -58,6 +66,8 @@ export interface QueryCostState {
   /** Operation name → last `requestedQueryCost` the server computed for it. */
   readonly learned: Map<string, number>
   nextId: number
+  /** Id of the reservation whose `throttleStatus` was last adopted (0: none yet). */
+  statusFrom: number
 }
 
 /** Exact wait (ms, rounded up) until `cost` points are available, from a throttleStatus. */
@@ -125,6 +135,11 @@ export const makeQueryCostBucket = (options: QueryCostBucketOptions = {}): Query
   if (!(maximumAvailable > 0) || !(restoreRate > 0)) {
     throw new RangeError("QueryCostBucket needs maximumAvailable > 0 and restoreRate > 0")
   }
+  const untilLearned =
+    options.inFlightUntilLearned ?? (options.maximumAvailable === undefined ? 1 : Number.POSITIVE_INFINITY)
+  if (!(untilLearned >= 1)) {
+    throw new RangeError("QueryCostBucket needs inFlightUntilLearned >= 1 (or leave it unset)")
+  }
   const slots = makeKeyed<QueryCostState>(() => ({
     maximumAvailable,
     restoreRate,
@@ -132,7 +147,8 @@ export const makeQueryCostBucket = (options: QueryCostBucketOptions = {}): Query
     updatedAt: Number.NaN,
     inFlight: new Map(),
     learned: new Map(),
-    nextId: 1
+    nextId: 1,
+    statusFrom: 0
   }))
 
   const costFor = (state: QueryCostState, estimate: number, operation: string | undefined) => {
@@ -146,6 +162,11 @@ export const makeQueryCostBucket = (options: QueryCostBucketOptions = {}): Query
       for (;;) {
         const now = yield* Clock.currentTimeMillis
         const state = slot.state
+        if (state.statusFrom === 0 && state.inFlight.size >= untilLearned) {
+          // The mutex stays held, so later callers keep their FIFO place behind this one.
+          yield* Deferred.await(slot.wake)
+          continue
+        }
         refill(state, now)
         const cost = costFor(state, estimate, operation)
         // A query dearer than the whole bucket can only ever be sent from a full bucket.
@@ -183,13 +204,16 @@ export const makeQueryCostBucket = (options: QueryCostBucketOptions = {}): Query
           state.learned.set(reservation.operation, requested)
         }
         const status = cost?.throttleStatus
-        if (status) {
+        // An answer older than the figure already adopted would move the model back in time.
+        if (status && reservation.id > state.statusFrom) {
+          state.statusFrom = reservation.id
           state.maximumAvailable = status.maximumAvailable
           if (status.restoreRate > 0) state.restoreRate = status.restoreRate
-          // The server's figure already reflects queries sent before this one; those sent after may not be in it.
-          let later = 0
-          for (const [id, held] of state.inFlight) if (id > reservation.id) later += held
-          state.available = Math.min(state.maximumAvailable, status.currentlyAvailable - later)
+          // Concurrent requests reach the server in any order, so every one still unanswered, sent
+          // before or after this one, may be missing from its figure: never be optimistic.
+          let unanswered = 0
+          for (const held of state.inFlight.values()) unanswered += held
+          state.available = Math.min(state.maximumAvailable, status.currentlyAvailable - unanswered)
         } else if (typeof cost?.actualQueryCost === "number") {
           state.available = Math.min(
             state.maximumAvailable,

@@ -199,6 +199,9 @@ export const makeExecutor = (deps: ExecutorDeps) => {
         const ticket = yield* bucket.acquire(estimated)
         const response = yield* send(body, token, !isMutation).pipe(
           Effect.tapError(() => bucket.settle(ticket, null)),
+          // An abandoned request must release its hold, or the shop's bucket (and, before the first
+          // answer, its single probe slot) would stay taken.
+          Effect.onInterrupt(() => bucket.settle(ticket, null)),
           Effect.mapError((e) => new ShopifyError({ operation: op, reason: httpReason(e) }))
         )
         yield* inspectHeaders(response)
