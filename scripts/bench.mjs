@@ -18,8 +18,16 @@ console.log(
 )
 const nxArgs = ["nx", "run-many", "-t", "bench", "--parallel=1", "--skip-nx-cache", "--outputStyle=stream"]
 if (only) nxArgs.push("-p", only)
-const result = spawnSync("npx", nxArgs, {
-  stdio: "inherit",
-  env: { ...process.env, KURA_BENCH_QUICK: quick ? "1" : "0", NX_TUI: "false" }
-})
-process.exit(result.status ?? 1)
+const env = { ...process.env, KURA_BENCH_QUICK: quick ? "1" : "0", NX_TUI: "false" }
+const result = spawnSync("npx", nxArgs, { stdio: "inherit", env })
+let status = result.status ?? 1
+// The webhook intake benchmark drives the built sync-runner over loopback with autocannon.
+if (only === undefined || only.includes("webhooks")) {
+  const webhooks = spawnSync(
+    "npx",
+    ["node", "scripts/proof/bench/webhooks.ts", ...(quick ? ["--quick"] : [])],
+    { stdio: "inherit", env }
+  )
+  status = status || (webhooks.status ?? 1)
+}
+process.exit(status)

@@ -161,7 +161,7 @@ describe("QueryCostBucket", () => {
     }).pipe(Effect.provide(QueryCostBucket.layer()))
   )
 
-  it.effect("server status excludes only reservations sent after the settled one", () =>
+  it.effect("server status is adopted net of the reservations still in flight", () =>
     Effect.gen(function* () {
       const bucket = makeQueryCostBucket({ maximumAvailable: 1000, restoreRate: 50 })
       const first = yield* bucket.reserve("s", 100)
