@@ -287,7 +287,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     texts: ReadonlyArray<ReadonlyArray<string | null>>
   ): boolean => {
     const idx = table.primaryKey.map((k) => columns.findIndex((c) => c.name === k))
-    if (idx.some((i) => i < 0)) return false
+    // Only text keys compare exactly as text ("01" and "1" are one BIGINT key).
+    if (idx.some((i) => i < 0 || columns[i]!.type !== "string")) return false
     const seen = new Set<string>()
     for (const row of texts) {
       let key = ""
