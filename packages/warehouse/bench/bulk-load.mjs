@@ -139,7 +139,7 @@ const ctx = {
 }
 const duckConfig = {
   memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "256MB",
-  threads: "2",
+  threads: process.env.KURA_BENCH_DUCKDB_THREADS ?? "2",
   preserve_insertion_order: "false"
 }
 
