@@ -192,6 +192,46 @@ describe("DuckDbWarehouse", () => {
     )
   )
 
+  it.effect("leases: racing acquire/release never dies and never has two holders", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        let holders = 0
+        let maxHolders = 0
+        let acquired = 0
+        const runner = (name: string) =>
+          Effect.forEach(
+            Array.from({ length: 15 }, (_, i) => i),
+            () =>
+              Effect.exit(w.acquireLease(key, name, 60_000)).pipe(
+                Effect.flatMap((exit) => {
+                  if (Exit.isFailure(exit)) return Effect.void
+                  acquired++
+                  holders++
+                  maxHolders = Math.max(maxHolders, holders)
+                  return Effect.yieldNow.pipe(
+                    Effect.andThen(
+                      Effect.sync(() => {
+                        holders--
+                      })
+                    ),
+                    Effect.andThen(w.releaseLease(exit.value))
+                  )
+                })
+              ),
+            { discard: true }
+          )
+        // A defect (e.g. formatting an absent expiry) would fail this effect, not just one acquire.
+        yield* Effect.all(
+          ["a", "b", "c", "d", "e", "f"].map((n) => runner(`runner-${n}`)),
+          { concurrency: "unbounded", discard: true }
+        )
+        assert.isAtMost(maxHolders, 1)
+        assert.isAbove(acquired, 0)
+      })
+    )
+  )
+
   it.effect("leases: one holder at a time, expiry, renew and release", () =>
     provide(
       Effect.gen(function* () {

@@ -940,12 +940,19 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     if (row !== undefined && row.holder === holder && Number(row.expires_at) === expiresAt) {
       return { streamKey, holder, expiresAt } satisfies Lease
     }
+    // No row on read-back means another holder released between our MERGE and the read: the
+    // stream was contended, so report it as held (the caller retries) rather than die formatting
+    // an absent expiry.
+    const heldUntil = numOrNull(row?.expires_at)
     return yield* new LeaseError({
       reason: "held",
       streamKey,
       holder: str(row?.holder),
-      expiresAt: numOrNull(row?.expires_at),
-      message: `stream ${streamKey} is leased by ${str(row?.holder)} until ${new Date(Number(row?.expires_at)).toISOString()}`
+      expiresAt: heldUntil,
+      message:
+        row === undefined || heldUntil === null || !Number.isFinite(heldUntil)
+          ? `stream ${streamKey} changed hands while acquiring its lease; try again`
+          : `stream ${streamKey} is leased by ${str(row.holder)} until ${new Date(heldUntil).toISOString()}`
     })
   })
 
@@ -974,9 +981,12 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   })
 
   const releaseLease = Effect.fn("Warehouse.releaseLease")(function* (lease: Lease) {
-    yield* engine.run(
-      `DELETE FROM ${T(leases.name)} WHERE ${I("stream_key")} = ${P("k")} AND ${I("holder")} = ${P("h")}`,
-      { k: lease.streamKey, h: lease.holder }
+    // Serialized with acquire/renew so a release never lands between their write and read-back.
+    yield* engine.serialize(
+      engine.run(
+        `DELETE FROM ${T(leases.name)} WHERE ${I("stream_key")} = ${P("k")} AND ${I("holder")} = ${P("h")}`,
+        { k: lease.streamKey, h: lease.holder }
+      )
     )
   })
 
