@@ -23,9 +23,27 @@ import {
   HttpTransport,
   type StreamKey
 } from "@kura/core"
-import { Clock, Context, Deferred, Duration, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  Result,
+  Schema,
+  Semaphore,
+  Stream
+} from "effect"
 import { jsonlLines, reassemble } from "./BulkJsonl.js"
-import { BULK_CANCEL, BULK_OPERATION, BULK_RUN_QUERY } from "./internal/documents/index.js"
+import {
+  BULK_CANCEL,
+  BULK_CURRENT,
+  BULK_OPERATION,
+  BULK_RECENT,
+  BULK_RUN_QUERY
+} from "./internal/documents/index.js"
 import type { ResourceSpec } from "./Resources.js"
 import { decodeRecords, requireVersion, ShopifyClient } from "./ShopifyClient.js"
 import { versionAtLeast } from "./ShopifyConfig.js"
@@ -77,6 +95,9 @@ const RunPayload = Schema.Struct({
   )
 })
 const PollPayload = Schema.Struct({ bulkOperation: Schema.NullOr(BulkOperation) })
+const Listed = Schema.Struct({ ...BulkOperation.fields, query: Schema.NullOr(Schema.String) })
+const RecentPayload = Schema.Struct({ bulkOperations: Schema.Struct({ nodes: Schema.Array(Listed) }) })
+const CurrentPayload = Schema.Struct({ currentBulkOperation: Schema.NullOr(Listed) })
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "EXPIRED"])
 
@@ -101,6 +122,18 @@ export interface BulkOptions {
   readonly jobTimeoutMillis?: number
   /** Response timeout of the result download. Default 30 min. */
   readonly downloadTimeoutMillis?: number
+  /**
+   * Retries of a start whose answer was lost (5xx, connection reset, timeout) and that left no
+   * job behind. Default 5.
+   */
+  readonly startRetries?: number
+  /** First wait before such a retry in ms (doubles up to 30 s). Default 1000. */
+  readonly startRetryMillis?: number
+  /**
+   * Tolerance in ms between this machine's clock and Shopify's when matching a job's `createdAt`
+   * to the attempt that may have created it. Default 5000.
+   */
+  readonly clockSkewMillis?: number
 }
 
 /**
@@ -228,6 +261,16 @@ const storeFailure = (operation: string) => (e: { readonly message: string }) =>
 const cursorKeyOf = (cursorField: string): string =>
   cursorField.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
 
+/**
+ * Whether a failed start may have reached Shopify: core marks transport faults of a non-idempotent
+ * POST as not retryable, so the status (none, or 5xx) decides, plus an unreadable answer.
+ */
+const answerMayBeLost = (error: ShopifyError): boolean => {
+  const r = error.reason
+  if (r._tag === "Decode" || r._tag === "Throttled") return true
+  return r._tag === "Http" && (r.status === null || r.status >= 500 || r.status === 408 || r.status === 429)
+}
+
 const hasChildren = (resource: ResourceSpec<unknown>) =>
   resource.documents.bulkChildFields.length > 0 || Object.keys(resource.inlineParents).length > 0
 
@@ -295,6 +338,109 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         return payload.bulkOperation
       })
 
+    const recordStarted = (resource: ResourceSpec<unknown>, window: TimeWindow, op: BulkOperation) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const record: BulkJobRecord = {
+          jobId: op.id,
+          key: keyOf(resource),
+          windowStart: new Date(window.start).toISOString(),
+          windowEnd: new Date(window.end).toISOString(),
+          state: "started",
+          remoteStatus: op.status,
+          objectCount: null,
+          createdAt: now,
+          updatedAt: now
+        }
+        // Durable before polling: a crash from here on leaves a job the next run can find.
+        yield* put(record)
+        return record
+      })
+
+    /**
+     * A job with exactly this query text, created after `since`, that no record of ours owns: the
+     * one a start whose answer was lost may have created. `bulkOperations` where the API has it,
+     * else `currentBulkOperation` (only the latest job, which is enough when jobs run one at a time).
+     */
+    const findStarted = (query: string, since: number) =>
+      Effect.gen(function* () {
+        const recent = yield* client
+          .query(BULK_RECENT, { first: 25 }, { operation: "bulkOperations lookup" })
+          .pipe(
+            Effect.flatMap(({ data }) => decodeData(RecentPayload, data, "bulkOperations lookup")),
+            Effect.map((p) => p.bulkOperations.nodes),
+            Effect.catch((e) =>
+              e.reason._tag === "GraphqlErrors"
+                ? client.query(BULK_CURRENT, {}, { operation: "currentBulkOperation lookup" }).pipe(
+                    Effect.flatMap(({ data }) =>
+                      decodeData(CurrentPayload, data, "currentBulkOperation lookup")
+                    ),
+                    Effect.map((p) => (p.currentBulkOperation === null ? [] : [p.currentBulkOperation]))
+                  )
+                : Effect.fail(e)
+            )
+          )
+        for (const candidate of recent) {
+          const created = Date.parse(candidate.createdAt)
+          if (candidate.query !== query || Number.isNaN(created) || created < since) continue
+          const owned = yield* store
+            .get(candidate.id)
+            .pipe(Effect.mapError(storeFailure("bulk job store get")))
+          if (Option.isNone(owned)) {
+            const { query: _query, ...operation } = candidate
+            return Option.some<BulkOperation>(operation)
+          }
+        }
+        return Option.none<BulkOperation>()
+      })
+
+    type RunOutcome =
+      | { readonly _tag: "Answered"; readonly payload: typeof RunPayload.Type }
+      | { readonly _tag: "Adopted"; readonly operation: BulkOperation }
+
+    /**
+     * `bulkOperationRunQuery` is a non-idempotent POST, so the transport never retries it. When its
+     * answer is lost the job may or may not exist: adopt it if Shopify lists it, else start again
+     * with backoff (bounded), so a transient fault neither fails the run nor pays for a duplicate.
+     */
+    const runQueryDurably = (query: string, groupObjects: boolean, scope: string) =>
+      Effect.gen(function* () {
+        const retries = options.startRetries ?? 5
+        const skew = options.clockSkewMillis ?? 5000
+        let wait = options.startRetryMillis ?? 1000
+        for (let attempt = 0; ; attempt++) {
+          const began = yield* Clock.currentTimeMillis
+          const answer = yield* client
+            .query(
+              BULK_RUN_QUERY,
+              { query, groupObjects },
+              { operation: "bulkOperationRunQuery", scopeHint: scope }
+            )
+            .pipe(
+              Effect.flatMap(({ data }) => decodeData(RunPayload, data, "bulkOperationRunQuery")),
+              Effect.result
+            )
+          if (Result.isSuccess(answer))
+            return { _tag: "Answered", payload: answer.success } satisfies RunOutcome
+          const error = answer.failure
+          if (!answerMayBeLost(error)) return yield* Effect.fail(error)
+          // Shopify's DateTime has whole seconds: compare from the start of the attempt's second.
+          const found = yield* findStarted(query, Math.floor((began - skew) / 1000) * 1000)
+          if (Option.isSome(found)) {
+            yield* Effect.logInfo("Bulk start answer was lost; adopting the job it created").pipe(
+              Effect.annotateLogs({ jobId: found.value.id, error: error.message })
+            )
+            return { _tag: "Adopted", operation: found.value } satisfies RunOutcome
+          }
+          if (attempt >= retries) return yield* Effect.fail(error)
+          yield* Effect.logWarning("Bulk start failed before creating a job; retrying").pipe(
+            Effect.annotateLogs({ attempt: String(attempt + 1), error: error.message })
+          )
+          yield* Effect.sleep(Duration.millis(wait))
+          wait = Math.min(30_000, wait * 2)
+        }
+      })
+
     const start = <A>(resource: ResourceSpec<A>, window: TimeWindow, opts: StartOptions = {}) =>
       Effect.gen(function* () {
         yield* requireVersion(config, resource)
@@ -305,12 +451,11 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         const query = resource.documents.bulk(search)
         const groupObjects = opts.groupObjects ?? hasChildren(resource)
         for (let busy = 0; ; busy++) {
-          const { data } = yield* client.query(
-            BULK_RUN_QUERY,
-            { query, groupObjects },
-            { operation: "bulkOperationRunQuery", scopeHint: resource.scope }
-          )
-          const payload = yield* decodeData(RunPayload, data, "bulkOperationRunQuery")
+          const outcome = yield* runQueryDurably(query, groupObjects, resource.scope)
+          if (outcome._tag === "Adopted") {
+            return yield* recordStarted(resource, window, outcome.operation)
+          }
+          const payload = outcome.payload
           const result = payload.bulkOperationRunQuery
           const errors = result?.userErrors ?? []
           const busyError = errors.find(
@@ -338,22 +483,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
               })
             })
           }
-          const op = result.bulkOperation
-          const now = yield* Clock.currentTimeMillis
-          const record: BulkJobRecord = {
-            jobId: op.id,
-            key: keyOf(resource),
-            windowStart: new Date(window.start).toISOString(),
-            windowEnd: new Date(window.end).toISOString(),
-            state: "started",
-            remoteStatus: op.status,
-            objectCount: null,
-            createdAt: now,
-            updatedAt: now
-          }
-          // Durable before polling: a crash from here on leaves a job the next run can find.
-          yield* put(record)
-          return record
+          return yield* recordStarted(resource, window, result.bulkOperation)
         }
       })
 

@@ -1,5 +1,5 @@
 /** Every GraphQL document the client sends, in one place so tests can validate them all. */
-import { BULK_CANCEL, BULK_OPERATION, BULK_RUN_QUERY, SHOP_PING } from "./Bulk.js"
+import { BULK_CANCEL, BULK_CURRENT, BULK_OPERATION, BULK_RECENT, BULK_RUN_QUERY, SHOP_PING } from "./Bulk.js"
 import { CustomersDocuments, LocationsDocuments, ProductsDocuments } from "./Catalog.js"
 import { EventsDocuments } from "./Events.js"
 import {
@@ -35,6 +35,8 @@ export const OPERATION_DOCUMENTS: Readonly<Record<string, string>> = {
   BULK_RUN_QUERY,
   BULK_OPERATION,
   BULK_CANCEL,
+  BULK_RECENT,
+  BULK_CURRENT,
   SHOP_PING,
   INVENTORY_SHIPMENT_LINES
 }
