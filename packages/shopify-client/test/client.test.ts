@@ -1,5 +1,6 @@
 import { Effect, Option, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { largestAffordablePage } from "../src/QueryCost.js"
 import { Resources } from "../src/Resources.js"
 import { ShopifyClient } from "../src/ShopifyClient.js"
 import type { ShopifyError } from "../src/ShopifyError.js"
@@ -157,6 +158,29 @@ describe("ShopifyClient against the sandbox emulator", () => {
     } finally {
       await denied.close()
     }
+  })
+
+  it("pages several orders per request and follows up orders with more line items than a page holds", async () => {
+    const docs = Resources.orders.documents
+    // Nested pages sized for the common order: at least 3 orders fit the 1000-point ceiling (was 2).
+    expect(largestAffordablePage(docs.page, {}, { max: 250, budget: 1000 })).toBeGreaterThanOrEqual(3)
+    const tiny = {
+      ...Resources.orders,
+      documents: { ...docs, page: docs.page.replace("lineItems(first: 5)", "lineItems(first: 1)") }
+    }
+    expect(tiny.documents.page).toContain("lineItems(first: 1)")
+    const [full, followed] = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        const a = yield* Stream.runCollect(client.incremental(Resources.orders, {}))
+        const b = yield* Stream.runCollect(client.incremental(tiny, {}))
+        return [a, b] as const
+      })
+    )
+    const key = (os: typeof full) => os.map((o) => `${o.id}:${o.lineItems.map((l) => l.id).join(",")}`).sort()
+    expect(full.some((o) => o.lineItems.length > 1)).toBe(true)
+    expect(key(followed)).toEqual(key(full))
   })
 
   it("reads the rest of a nested connection that did not fit in the page (follow-up queries)", async () => {

@@ -62,8 +62,11 @@ const selection = (mode: Mode): string =>
     // Plain lists have no pageInfo, so a `first` could cut them silently: read them whole.
     `transactions { ${TRANSACTION} }`,
     `refunds { ${REFUND} }`,
-    connection(mode, "lineItems", 10, LINE_ITEM),
-    connection(mode, "shippingLines", 3, SHIPPING_LINE)
+    // Nested pages are priced at their full size against the 1000-point query ceiling, so they are
+    // sized for the common order (lineItems 10 fit 2 orders a page, 5 fit 3); longer ones are read
+    // by the follow-up queries. Refunds' inline connections stay larger: they sit in a plain list.
+    connection(mode, "lineItems", 5, LINE_ITEM),
+    connection(mode, "shippingLines", 2, SHIPPING_LINE)
   ].join(" ")
 
 /** Orders, paged and bulk. */
