@@ -14,13 +14,7 @@ export const sandboxRequested = (env: Readonly<Record<string, string | undefined
  * source settings (warehouse and lake stay as configured). The sandbox closes with the scope.
  */
 export const startSandboxEnv = (
-  options: {
-    readonly seed?: number
-    readonly scale?: number
-    readonly historyDays?: number
-    /** End of generated history (epoch ms); default today. */
-    readonly anchor?: number
-  } = {}
+  options: { readonly seed?: number; readonly scale?: number; readonly historyDays?: number } = {}
 ) =>
   Effect.gen(function* () {
     const sandbox = yield* Effect.acquireRelease(
