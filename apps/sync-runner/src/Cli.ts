@@ -3,16 +3,13 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { join } from "node:path"
-import { layerCloudLogger, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
-import { RawLake, Warehouse } from "@kura/warehouse"
+import { layerCloudLogger, streamKeyToString } from "@kura/core"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
-import { makeFileTokenStore } from "./FileTokenStore.js"
 import { startHttpService } from "./HttpService.js"
 import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
 import { RunLedger, summarize } from "./RunLedger.js"
@@ -22,7 +19,7 @@ import { SecretResolver } from "./SecretResolver.js"
 import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
-import { planStreamKeys, planStreamsWith } from "./Streams.js"
+import { planStreams } from "./Streams.js"
 import { isDue } from "./SyncStream.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { WebhookIntake } from "./WebhookIntake.js"
@@ -69,9 +66,7 @@ const loadConfig = (configPath: Option.Option<string>) =>
       file = { path, text }
     }
     // The sandbox overrides every source's endpoint and credentials, and lives as long as the command.
-    const sandbox = sandboxRequested(process.env)
-      ? (yield* startSandboxEnv(yield* sandboxOptions(process.env))).env
-      : {}
+    const sandbox = sandboxRequested(process.env) ? (yield* startSandboxEnv()).env : {}
     return yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
   }).pipe(
     Effect.provide(SecretResolver.layer),
@@ -84,67 +79,6 @@ const printSkipped = (config: AppConfig, unavailable: ReadonlyArray<{ source: st
   )
 
 const stateLayers = layerAppState
-
-/** Optional positive integer env values that size the sandbox (KURA_SANDBOX_SCALE …). */
-const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
-  Effect.gen(function* () {
-    const out: { seed?: number; scale?: number; historyDays?: number } = {}
-    const fields = [
-      ["KURA_SANDBOX_SEED", "seed"],
-      ["KURA_SANDBOX_SCALE", "scale"],
-      ["KURA_SANDBOX_HISTORY_DAYS", "historyDays"]
-    ] as const
-    for (const [name, key] of fields) {
-      const text = env[name]?.trim()
-      if (text === undefined || text === "") continue
-      const n = Number(text)
-      if (!Number.isInteger(n) || n <= 0)
-        return yield* new ConfigError({
-          problems: [
-            {
-              field: name,
-              message: `"${text}" is not a positive integer`,
-              fix: `set ${name}=100, or unset it`
-            }
-          ]
-        })
-      out[key] = n
-    }
-    return out
-  })
-
-/**
- * The runner over every stream of `config`, built once the warehouse and lake are open. Lightspeed's
- * single-use refresh tokens rotate through `<stateDir>/tokens.json` so the next run can still log in;
- * the sandbox issues fresh tokens each start, so its tokens stay in memory.
- */
-const runnerLayer = (config: AppConfig) =>
-  Layer.unwrap(
-    Effect.gen(function* () {
-      const warehouse = yield* Warehouse
-      const lake = yield* RawLake
-      const tokenStore = config.sandbox
-        ? makeMemoryTokenStore(new Map())
-        : makeFileTokenStore(join(config.stateDir, "tokens.json"))
-      // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
-      const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
-      const now = yield* Clock.currentTimeMillis
-      const plan = planStreamsWith(config, {
-        warehouse,
-        lake,
-        tokenStore,
-        sandbox: config.sandbox,
-        ...(sandbox === undefined
-          ? {}
-          : {
-              lightspeedFromDate: new Date(now - ((sandbox.historyDays ?? 365) + 2) * 86_400_000)
-                .toISOString()
-                .slice(0, 10)
-            })
-      })
-      return StreamRunner.layer(plan.streams, config.drainTimeoutMs)
-    })
-  )
 
 const runCommand = Command.make(
   "run",
@@ -163,7 +97,8 @@ const runCommand = Command.make(
   (flags) =>
     Effect.gen(function* () {
       const config = yield* loadConfig(flags.config)
-      yield* printSkipped(config, [])
+      const plan = planStreams(config)
+      yield* printSkipped(config, plan.unavailable)
       const selector = {
         source: Option.getOrUndefined(flags.source),
         stream: Option.getOrUndefined(flags.stream)
@@ -222,7 +157,13 @@ const runCommand = Command.make(
           return yield* error
         }
       })
-      yield* program.pipe(Effect.provide(runnerLayer(config).pipe(Layer.provideMerge(stateLayers(config)))))
+      yield* program.pipe(
+        Effect.provide(
+          StreamRunner.layer(plan.streams, config.drainTimeoutMs).pipe(
+            Layer.provideMerge(stateLayers(config))
+          )
+        )
+      )
     })
 ).pipe(
   Command.withDescription(
@@ -256,6 +197,7 @@ const serveCommand = Command.make(
             ]
           })
         ).pipe(Effect.tapError((e) => Console.error(e.message)))
+      const plan = planStreams(config)
       // Public by default only off Cloud Run; KURA_STATUS_PUBLIC=1|0 decides explicitly.
       const statusPublic = process.env.KURA_STATUS_PUBLIC
       const statusProtected =
@@ -279,13 +221,17 @@ const serveCommand = Command.make(
         }),
         // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
         WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink))
-      ).pipe(Layer.provideMerge(runnerLayer(config)), Layer.provideMerge(stateLayers(config)))
+      ).pipe(
+        Layer.provideMerge(StreamRunner.layer(plan.streams, config.drainTimeoutMs)),
+        Layer.provideMerge(stateLayers(config))
+      )
       yield* Effect.gen(function* () {
-        for (const s of config.skipped) yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
+        for (const s of [...config.skipped, ...plan.unavailable])
+          yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
         const server = yield* startHttpService({
           port: config.port,
           protectStatus: statusProtected,
-          skipped: config.skipped
+          skipped: [...config.skipped, ...plan.unavailable]
         })
         if (scheduler) {
           const n = yield* startScheduler()
@@ -339,7 +285,11 @@ const statusCommand = Command.make(
         )
       } else {
         const config = yield* loadConfig(flags.config)
-        report = yield* buildStatusReport(planStreamKeys(config), config.skipped).pipe(
+        const plan = planStreams(config)
+        report = yield* buildStatusReport(
+          plan.streams.map((s) => s.key),
+          [...config.skipped, ...plan.unavailable]
+        ).pipe(
           Effect.provide(stateLayers(config)),
           Effect.catchTag("WarehouseError", (e) =>
             Console.error(
