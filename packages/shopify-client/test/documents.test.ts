@@ -1,30 +1,11 @@
-import fs from "node:fs"
-import path from "node:path"
-import { buildSchema, extendSchema, type GraphQLSchema, parse, validate } from "graphql"
+import { buildShopifySchema } from "@kura/sandbox"
+import { parse, validate } from "graphql"
 import { describe, expect, it } from "vitest"
 import { OPERATION_DOCUMENTS, RESOURCE_DOCUMENTS } from "../src/internal/documents/index.js"
 
-const SCHEMA_FILE = path.resolve(
-  import.meta.dirname,
-  "../../../../shared/reference/shopify-admin-2026-01.graphql"
-)
-const schemaPath = fs.existsSync(SCHEMA_FILE)
-  ? SCHEMA_FILE
-  : "/work/shared/reference/shopify-admin-2026-01.graphql"
-
-let base: GraphQLSchema | undefined
-let extended: GraphQLSchema | undefined
-const schemas = () => {
-  if (base === undefined) {
-    base = buildSchema(fs.readFileSync(schemaPath, "utf8"), { assumeValidSDL: true, assumeValid: true })
-    const ext = fs.readFileSync(
-      path.join(import.meta.dirname, "fixtures/schema-2026-10-extension.graphql"),
-      "utf8"
-    )
-    extended = extendSchema(base, parse(ext), { assumeValidSDL: true, assumeValid: true })
-  }
-  return { base, extended: extended ?? base }
-}
+// The same schemas the sandbox executes: the reference 2026-01 Admin schema, and for 2026-10 and
+// later that schema plus the sandbox's 2026-10 extension (one copy of the extension, not two).
+const schemas = () => ({ base: buildShopifySchema("2026-01"), extended: buildShopifySchema("2026-10") })
 
 const check = (doc: string, minVersion: string | null) => {
   const { base, extended } = schemas()
