@@ -3,13 +3,16 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { layerCloudLogger, streamKeyToString } from "@kura/core"
+import { join } from "node:path"
+import { layerCloudLogger, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
+import { RawLake, Warehouse } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
+import { makeFileTokenStore } from "./FileTokenStore.js"
 import { startHttpService } from "./HttpService.js"
 import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
 import { RunLedger, summarize } from "./RunLedger.js"
@@ -19,7 +22,7 @@ import { SecretResolver } from "./SecretResolver.js"
 import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
-import { planStreams } from "./Streams.js"
+import { planStreamKeys, planStreamsWith } from "./Streams.js"
 import { isDue } from "./SyncStream.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { WebhookIntake } from "./WebhookIntake.js"
@@ -66,7 +69,9 @@ const loadConfig = (configPath: Option.Option<string>) =>
       file = { path, text }
     }
     // The sandbox overrides every source's endpoint and credentials, and lives as long as the command.
-    const sandbox = sandboxRequested(process.env) ? (yield* startSandboxEnv()).env : {}
+    const sandbox = sandboxRequested(process.env)
+      ? (yield* startSandboxEnv(yield* sandboxOptions(process.env))).env
+      : {}
     return yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
   }).pipe(
     Effect.provide(SecretResolver.layer),
@@ -79,6 +84,67 @@ const printSkipped = (config: AppConfig, unavailable: ReadonlyArray<{ source: st
   )
 
 const stateLayers = layerAppState
+
+/** Optional positive integer env values that size the sandbox (KURA_SANDBOX_SCALE …). */
+const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
+  Effect.gen(function* () {
+    const out: { seed?: number; scale?: number; historyDays?: number } = {}
+    const fields = [
+      ["KURA_SANDBOX_SEED", "seed"],
+      ["KURA_SANDBOX_SCALE", "scale"],
+      ["KURA_SANDBOX_HISTORY_DAYS", "historyDays"]
+    ] as const
+    for (const [name, key] of fields) {
+      const text = env[name]?.trim()
+      if (text === undefined || text === "") continue
+      const n = Number(text)
+      if (!Number.isInteger(n) || n <= 0)
+        return yield* new ConfigError({
+          problems: [
+            {
+              field: name,
+              message: `"${text}" is not a positive integer`,
+              fix: `set ${name}=100, or unset it`
+            }
+          ]
+        })
+      out[key] = n
+    }
+    return out
+  })
+
+/**
+ * The runner over every stream of `config`, built once the warehouse and lake are open. Lightspeed's
+ * single-use refresh tokens rotate through `<stateDir>/tokens.json` so the next run can still log in;
+ * the sandbox issues fresh tokens each start, so its tokens stay in memory.
+ */
+const runnerLayer = (config: AppConfig) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const lake = yield* RawLake
+      const tokenStore = config.sandbox
+        ? makeMemoryTokenStore(new Map())
+        : makeFileTokenStore(join(config.stateDir, "tokens.json"))
+      // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
+      const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
+      const now = yield* Clock.currentTimeMillis
+      const plan = planStreamsWith(config, {
+        warehouse,
+        lake,
+        tokenStore,
+        sandbox: config.sandbox,
+        ...(sandbox === undefined
+          ? {}
+          : {
+              lightspeedFromDate: new Date(now - ((sandbox.historyDays ?? 365) + 2) * 86_400_000)
+                .toISOString()
+                .slice(0, 10)
+            })
+      })
+      return StreamRunner.layer(plan.streams, config.drainTimeoutMs)
+    })
+  )
 
 const runCommand = Command.make(
   "run",
@@ -97,8 +163,7 @@ const runCommand = Command.make(
   (flags) =>
     Effect.gen(function* () {
       const config = yield* loadConfig(flags.config)
-      const plan = planStreams(config)
-      yield* printSkipped(config, plan.unavailable)
+      yield* printSkipped(config, [])
       const selector = {
         source: Option.getOrUndefined(flags.source),
         stream: Option.getOrUndefined(flags.stream)
@@ -157,13 +222,7 @@ const runCommand = Command.make(
           return yield* error
         }
       })
-      yield* program.pipe(
-        Effect.provide(
-          StreamRunner.layer(plan.streams, config.drainTimeoutMs).pipe(
-            Layer.provideMerge(stateLayers(config))
-          )
-        )
-      )
+      yield* program.pipe(Effect.provide(runnerLayer(config).pipe(Layer.provideMerge(stateLayers(config)))))
     })
 ).pipe(
   Command.withDescription(
@@ -197,7 +256,6 @@ const serveCommand = Command.make(
             ]
           })
         ).pipe(Effect.tapError((e) => Console.error(e.message)))
-      const plan = planStreams(config)
       // Public by default only off Cloud Run; KURA_STATUS_PUBLIC=1|0 decides explicitly.
       const statusPublic = process.env.KURA_STATUS_PUBLIC
       const statusProtected =
@@ -221,17 +279,13 @@ const serveCommand = Command.make(
         }),
         // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
         WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink))
-      ).pipe(
-        Layer.provideMerge(StreamRunner.layer(plan.streams, config.drainTimeoutMs)),
-        Layer.provideMerge(stateLayers(config))
-      )
+      ).pipe(Layer.provideMerge(runnerLayer(config)), Layer.provideMerge(stateLayers(config)))
       yield* Effect.gen(function* () {
-        for (const s of [...config.skipped, ...plan.unavailable])
-          yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
+        for (const s of config.skipped) yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)
         const server = yield* startHttpService({
           port: config.port,
           protectStatus: statusProtected,
-          skipped: [...config.skipped, ...plan.unavailable]
+          skipped: config.skipped
         })
         if (scheduler) {
           const n = yield* startScheduler()
@@ -285,11 +339,7 @@ const statusCommand = Command.make(
         )
       } else {
         const config = yield* loadConfig(flags.config)
-        const plan = planStreams(config)
-        report = yield* buildStatusReport(
-          plan.streams.map((s) => s.key),
-          [...config.skipped, ...plan.unavailable]
-        ).pipe(
+        report = yield* buildStatusReport(planStreamKeys(config), config.skipped).pipe(
           Effect.provide(stateLayers(config)),
           Effect.catchTag("WarehouseError", (e) =>
             Console.error(

@@ -13,7 +13,9 @@ export const sandboxRequested = (env: Readonly<Record<string, string | undefined
  * Starts the sandbox for the current scope and returns environment values that override the
  * source settings (warehouse and lake stay as configured). The sandbox closes with the scope.
  */
-export const startSandboxEnv = (options: { readonly seed?: number; readonly scale?: number } = {}) =>
+export const startSandboxEnv = (
+  options: { readonly seed?: number; readonly scale?: number; readonly historyDays?: number } = {}
+) =>
   Effect.gen(function* () {
     const sandbox = yield* Effect.acquireRelease(
       Effect.tryPromise({

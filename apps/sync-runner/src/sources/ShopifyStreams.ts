@@ -204,6 +204,14 @@ const idOf = (record: unknown): string | null => {
   return typeof record.id === "string" ? record.id : null
 }
 
+/** The streams a shop gets on its API version (some resources need a newer version). */
+const shopifyStreamSpecsFor = (shop: ShopifyShopConfig) =>
+  specs.filter((s) => s.minVersion === undefined || versionAtLeast(shop.apiVersion, s.minVersion))
+
+/** The stream names of one shop, without building clients (status needs only the keys). */
+export const shopifyStreamNames = (shop: ShopifyShopConfig): ReadonlyArray<string> =>
+  shopifyStreamSpecsFor(shop).map((s) => s.name)
+
 /** Builds the Shopify streams of one shop. */
 export const makeShopifyStreams = (
   shop: ShopifyShopConfig,
@@ -212,20 +220,18 @@ export const makeShopifyStreams = (
 ): ReadonlyArray<SyncStream> => {
   const registry = registryFor(deps, "shopify")
   const layer = shopifyClientLayer(shop, deps)
-  return specs
-    .filter((s) => s.minVersion === undefined || versionAtLeast(shop.apiVersion, s.minVersion))
-    .map(
-      (spec): SyncStream => ({
-        key: { source: "shopify", account: shop.shop, stream: spec.name },
-        intervalMs: intervalFor(spec.name),
-        run: (ctx) =>
-          runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx).pipe(
-            Effect.provide(layer),
-            Effect.provideService(Telemetry, registry),
-            Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
-          )
-      })
-    )
+  return shopifyStreamSpecsFor(shop).map(
+    (spec): SyncStream => ({
+      key: { source: "shopify", account: shop.shop, stream: spec.name },
+      intervalMs: intervalFor(spec.name),
+      run: (ctx) =>
+        runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx).pipe(
+          Effect.provide(layer),
+          Effect.provideService(Telemetry, registry),
+          Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
+        )
+    })
+  )
 }
 
 const runShopifyStream = <A>(

@@ -1,0 +1,130 @@
+import { execFile } from "node:child_process"
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { promisify } from "node:util"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect, Option, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { makeFileTokenStore } from "../src/FileTokenStore.js"
+
+// Drives the BUILT app against the in-process sandbox; built into its own folder so a concurrent
+// `nx build` (or Process.test's build) cannot pull the entry away mid-test.
+const appDir = resolve(import.meta.dirname, "..")
+const outDir = join(appDir, "node_modules", ".cache", "kura-sync-real-dist")
+const main = join(outDir, "main.js")
+let dir: string
+
+beforeAll(async () => {
+  await promisify(execFile)(
+    process.execPath,
+    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
+    { cwd: appDir }
+  )
+  dir = await mkdtemp(join(tmpdir(), "kura-sync-real-"))
+}, 120_000)
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const env = () => ({
+  PATH: process.env.PATH ?? "",
+  HOME: dir,
+  KURA_SANDBOX: "1",
+  KURA_SANDBOX_SCALE: "200",
+  KURA_SANDBOX_HISTORY_DAYS: "20",
+  KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
+  KURA_LAKE: `file:${join(dir, "lake")}`,
+  KURA_STATE_DIR: join(dir, "state")
+})
+
+const rowsOf = (stdout: string, stream: string): number => {
+  const m = new RegExp(`${stream.replaceAll("/", "\\/")}: succeeded, (\\d+) rows`).exec(stdout)
+  if (m === null) throw new Error(`${stream} did not succeed:\n${stdout}`)
+  return Number(m[1])
+}
+
+describe("kura-sync run over the real sources (sandbox)", () => {
+  it("syncs Shopify, Lightspeed and Stocky into DuckDB, then runs incrementally", async () => {
+    const first = await promisify(execFile)(process.execPath, [main, "run", "--force"], {
+      env: env(),
+      cwd: dir,
+      maxBuffer: 64 * 1024 * 1024
+    })
+    const shop = "kura-sandbox.myshopify.com"
+    expect(rowsOf(first.stdout, `shopify/${shop}/orders`)).toBe(200)
+    expect(first.stdout).toContain(`shopify/${shop}/orders: succeeded, 200 rows, reconciliation ok`)
+    expect(rowsOf(first.stdout, "lightspeed/default/sales")).toBeGreaterThan(0)
+    expect(rowsOf(first.stdout, `stocky/${shop}/suppliers`)).toBeGreaterThan(0)
+    rowsOf(first.stdout, `stocky/${shop}/purchase_orders`)
+    expect(first.stdout).not.toContain("not wired")
+
+    const counted = await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const online = yield* w.query(
+          "SELECT COUNT(*) AS n FROM orders WHERE source = 'shopify' AND _deleted_at IS NULL"
+        )
+        const pos = yield* w.query(
+          "SELECT COUNT(*) AS n FROM orders WHERE source = 'lightspeed' AND _deleted_at IS NULL"
+        )
+        const cursor = yield* w.checkpoints.get({ source: "shopify", account: shop, stream: "orders" })
+        return { online: Number(online[0]?.n), pos: Number(pos[0]?.n), cursor }
+      }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+    )
+    expect(counted.online).toBe(200)
+    expect(counted.pos).toBeGreaterThan(0)
+    expect(Option.isSome(counted.cursor)).toBe(true)
+
+    // Same seed and anchor, fresh sandbox: the checkpoints make the second pass read nothing new.
+    const second = await promisify(execFile)(process.execPath, [main, "run", "--force"], {
+      env: env(),
+      cwd: dir,
+      maxBuffer: 64 * 1024 * 1024
+    })
+    expect(rowsOf(second.stdout, `shopify/${shop}/orders`)).toBe(0)
+    expect(rowsOf(second.stdout, "lightspeed/default/sales")).toBe(0)
+
+    const status = await promisify(execFile)(process.execPath, [main, "status", "--json"], {
+      env: env(),
+      cwd: dir
+    })
+    // The sandbox logs its start before the report; the JSON starts at the first line opening a brace.
+    const json = status.stdout.slice(status.stdout.search(/^\{/m))
+    const streams: ReadonlyArray<{ stream: string; lastStatus: string }> = JSON.parse(json).streams
+    expect(streams.map((s) => s.stream)).toContain(`stocky/${shop}/purchase_orders`)
+    expect(streams.every((s) => s.lastStatus === "succeeded")).toBe(true)
+  }, 110_000)
+})
+
+describe("FileTokenStore", () => {
+  const token = (refresh: string | null) => ({
+    accessToken: Redacted.make(`access-${refresh}`),
+    refreshToken: refresh === null ? null : Redacted.make(refresh),
+    expiresAt: 1,
+    refreshExpiresAt: null,
+    issuedAt: 0,
+    scope: null
+  })
+
+  it("persists across instances, honours compare-and-set and keeps the file private", async () => {
+    const path = join(dir, "tokens", "tokens.json")
+    const a = makeFileTokenStore(path)
+    expect(await Effect.runPromise(a.put("k", token("r1"), { expectRefreshToken: null }))).toBe(true)
+    // A second seed attempt loses: the stored token is no longer null.
+    expect(await Effect.runPromise(a.put("k", token("r0"), { expectRefreshToken: null }))).toBe(false)
+    const b = makeFileTokenStore(path)
+    const got = await Effect.runPromise(b.get("k"))
+    expect(Option.map(got, (t) => (t.refreshToken === null ? null : Redacted.value(t.refreshToken)))).toEqual(
+      Option.some("r1")
+    )
+    // Two processes rotating r1 concurrently: exactly one wins.
+    const results = await Promise.all([
+      Effect.runPromise(a.put("k", token("r2a"), { expectRefreshToken: "r1" })),
+      Effect.runPromise(b.put("k", token("r2b"), { expectRefreshToken: "r1" }))
+    ])
+    expect(results.filter(Boolean)).toHaveLength(1)
+    const saved = JSON.parse(await readFile(path, "utf8"))
+    expect(["r2a", "r2b"]).toContain(saved.k.refreshToken)
+    expect((await stat(path)).mode & 0o777).toBe(0o600)
+    expect(Option.isNone(await Effect.runPromise(a.get("missing")))).toBe(true)
+  })
+})
