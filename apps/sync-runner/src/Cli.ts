@@ -88,7 +88,22 @@ const stateLayers = layerAppState
 /** Optional positive integer env values that size the sandbox (KURA_SANDBOX_SCALE …). */
 const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function* () {
-    const out: { seed?: number; scale?: number; historyDays?: number } = {}
+    const out: { seed?: number; scale?: number; historyDays?: number; anchor?: number } = {}
+    const anchor = env.KURA_SANDBOX_ANCHOR?.trim()
+    if (anchor !== undefined && anchor !== "") {
+      const at = /^\d{4}-\d{2}-\d{2}$/.test(anchor) ? Date.parse(`${anchor}T00:00:00Z`) : Number.NaN
+      if (Number.isNaN(at))
+        return yield* new ConfigError({
+          problems: [
+            {
+              field: "KURA_SANDBOX_ANCHOR",
+              message: `"${anchor}" is not a date`,
+              fix: "set KURA_SANDBOX_ANCHOR=2026-08-31 (the last day of generated history), or unset it"
+            }
+          ]
+        })
+      out.anchor = at
+    }
     const fields = [
       ["KURA_SANDBOX_SEED", "seed"],
       ["KURA_SANDBOX_SCALE", "scale"],
@@ -128,7 +143,7 @@ const runnerLayer = (config: AppConfig) =>
         : makeFileTokenStore(join(config.stateDir, "tokens.json"))
       // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
       const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
-      const now = yield* Clock.currentTimeMillis
+      const now = sandbox?.anchor ?? (yield* Clock.currentTimeMillis)
       const plan = planStreamsWith(config, {
         warehouse,
         lake,

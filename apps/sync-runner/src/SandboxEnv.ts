@@ -14,7 +14,13 @@ export const sandboxRequested = (env: Readonly<Record<string, string | undefined
  * source settings (warehouse and lake stay as configured). The sandbox closes with the scope.
  */
 export const startSandboxEnv = (
-  options: { readonly seed?: number; readonly scale?: number; readonly historyDays?: number } = {}
+  options: {
+    readonly seed?: number
+    readonly scale?: number
+    readonly historyDays?: number
+    /** End of generated history (epoch ms); default today. */
+    readonly anchor?: number
+  } = {}
 ) =>
   Effect.gen(function* () {
     const sandbox = yield* Effect.acquireRelease(

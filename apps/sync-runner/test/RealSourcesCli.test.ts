@@ -31,6 +31,8 @@ const env = () => ({
   KURA_SANDBOX: "1",
   KURA_SANDBOX_SCALE: "200",
   KURA_SANDBOX_HISTORY_DAYS: "20",
+  // Stocky shut down on 2026-09-01: history ending before then has Stocky purchase orders.
+  KURA_SANDBOX_ANCHOR: "2026-08-25",
   KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
   KURA_LAKE: `file:${join(dir, "lake")}`,
   KURA_STATE_DIR: join(dir, "state")
@@ -54,7 +56,7 @@ describe("kura-sync run over the real sources (sandbox)", () => {
     expect(first.stdout).toContain(`shopify/${shop}/orders: succeeded, 200 rows, reconciliation ok`)
     expect(rowsOf(first.stdout, "lightspeed/default/sales")).toBeGreaterThan(0)
     expect(rowsOf(first.stdout, `stocky/${shop}/suppliers`)).toBeGreaterThan(0)
-    rowsOf(first.stdout, `stocky/${shop}/purchase_orders`)
+    expect(rowsOf(first.stdout, `stocky/${shop}/purchase_orders`)).toBeGreaterThan(0)
     expect(first.stdout).not.toContain("not wired")
 
     const counted = await Effect.runPromise(
