@@ -144,10 +144,14 @@ const runnerLayer = (config: AppConfig) =>
       // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
       const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
       const now = sandbox?.anchor ?? (yield* Clock.currentTimeMillis)
+      const releases: Array<Effect.Effect<void>> = []
+      // Each account's client is shared by its streams; release them when the runner stops.
+      yield* Effect.addFinalizer(() => Effect.all(releases, { discard: true }))
       const plan = planStreamsWith(config, {
         warehouse,
         lake,
         tokenStore,
+        onRelease: (release) => releases.push(release),
         sandbox: config.sandbox,
         ...(sandbox === undefined
           ? {}

@@ -220,6 +220,7 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
     }
     const anchor = sandbox.merchant.options.anchor
     const historyDays = sandbox.merchant.options.historyDays
+    const releases: Array<Effect.Effect<void>> = []
     const deps: SourceDeps = {
       warehouse,
       lake,
@@ -229,6 +230,7 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
       stockyTimeZone: sandbox.merchant.options.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo",
       lightspeedFromDate: new Date(anchor - (historyDays + 2) * 86_400_000).toISOString().slice(0, 10),
       progress,
+      onRelease: (release) => releases.push(release),
       ...options.sourceOverrides
     }
     const interval = () => 15 * 60_000
@@ -306,7 +308,7 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
           )
         ),
       { concurrency: "unbounded" }
-    )
+    ).pipe(Effect.ensuring(Effect.all(releases, { discard: true })))
     const streams = perGroup.flat()
 
     const rows: Record<string, number> = {}

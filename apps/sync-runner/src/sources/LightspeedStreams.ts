@@ -24,7 +24,7 @@ import { Clock, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
-import { deadLetterLayer, registryFor, type SourceDeps } from "./SourceDeps.js"
+import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Lightspeed streams this app syncs. */
 export const LIGHTSPEED_STREAMS = ["locations", "sales", "items"] as const
@@ -98,9 +98,9 @@ export const makeLightspeedStreams = (
   const registry = registryFor(deps, "lightspeed")
   const store = deps.tokenStore ?? makeMemoryTokenStore(new Map())
   // One client per account, built once: the refresh token is single-use, so every stream shares it.
-  const layer = Layer.merge(
-    lightspeedClientLayer(account, store, deps.sandbox === true),
-    deadLetterLayer(deps)
+  const shared = sharedFor(
+    deps,
+    Layer.merge(lightspeedClientLayer(account, store, deps.sandbox === true), deadLetterLayer(deps))
   )
   const make = (
     stream: (typeof LIGHTSPEED_STREAMS)[number],
@@ -109,11 +109,7 @@ export const makeLightspeedStreams = (
     key: { source: "lightspeed", account: account.name, stream },
     intervalMs: intervalFor(stream),
     run: (ctx) =>
-      run(ctx).pipe(
-        Effect.provide(layer),
-        Effect.provideService(Telemetry, registry),
-        Effect.mapError(toSyncError)
-      )
+      shared.provide(run(ctx)).pipe(Effect.provideService(Telemetry, registry), Effect.mapError(toSyncError))
   })
 
   const locationsOf = Effect.gen(function* () {

@@ -35,7 +35,7 @@ import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
-import { registryFor, type SourceDeps } from "./SourceDeps.js"
+import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Shopify streams this app syncs, in dependency order (locations and products first). */
 export const SHOPIFY_STREAMS = [
@@ -219,14 +219,13 @@ export const makeShopifyStreams = (
   intervalFor: (stream: string) => number
 ): ReadonlyArray<SyncStream> => {
   const registry = registryFor(deps, "shopify")
-  const layer = shopifyClientLayer(shop, deps)
+  const shared = sharedFor(deps, shopifyClientLayer(shop, deps))
   return shopifyStreamSpecsFor(shop).map(
     (spec): SyncStream => ({
       key: { source: "shopify", account: shop.shop, stream: spec.name },
       intervalMs: intervalFor(spec.name),
       run: (ctx) =>
-        runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx).pipe(
-          Effect.provide(layer),
+        shared.provide(runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx)).pipe(
           Effect.provideService(Telemetry, registry),
           Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
         )

@@ -5,7 +5,8 @@
  */
 import { DeadLetterSink, MetricsRegistry, type TokenStore } from "@kura/core"
 import type { RawLake, Warehouse } from "@kura/warehouse"
-import { Layer } from "effect"
+import { type Effect, Layer } from "effect"
+import { type SharedLayer, sharedLayer } from "./sharedLayer.js"
 
 /** The three real sources. */
 export type RealSource = "shopify" | "lightspeed" | "stocky"
@@ -32,6 +33,11 @@ export interface SourceDeps {
   readonly sandbox?: boolean
   /** Progress lines (one per landed page batch); default none. */
   readonly progress?: (line: string) => void
+  /**
+   * Receives the release of each account's shared client (built once per account on first use);
+   * the owner runs them at shutdown. Without it the clients live as long as the process.
+   */
+  readonly onRelease?: (release: Effect.Effect<void>) => void
 }
 
 /** The per-source registry, created on first use so counts never mix across sources. */
@@ -40,3 +46,10 @@ export const registryFor = (deps: SourceDeps, source: RealSource): MetricsRegist
 
 /** The warehouse's dead-letter table as the clients' DeadLetterSink. */
 export const deadLetterLayer = (deps: SourceDeps) => Layer.succeed(DeadLetterSink, deps.warehouse.deadLetters)
+
+/** Shares `layer` across the streams of one account, handing its release to `deps.onRelease`. */
+export const sharedFor = <R, ER>(deps: SourceDeps, layer: Layer.Layer<R, ER, never>): SharedLayer<R, ER> => {
+  const shared = sharedLayer(layer)
+  deps.onRelease?.(shared.close)
+  return shared
+}

@@ -20,7 +20,7 @@ import type { StockyStoreConfig } from "../AppConfig.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, toJsonLine } from "./Ingest.js"
 import { loadCatalog } from "./ShopifyStreams.js"
-import { deadLetterLayer, registryFor, type SourceDeps } from "./SourceDeps.js"
+import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Stocky streams this app syncs. */
 export const STOCKY_STREAMS = [
@@ -72,9 +72,12 @@ export const makeStockyStreams = (
   intervalFor: (stream: string) => number
 ): ReadonlyArray<SyncStream> => {
   const registry = registryFor(deps, "stocky")
-  const layer = Layer.merge(
-    stockyClientLayer(store, deps).pipe(Layer.provide(HttpTransport.layer())),
-    deadLetterLayer(deps)
+  const shared = sharedFor(
+    deps,
+    Layer.merge(
+      stockyClientLayer(store, deps).pipe(Layer.provide(HttpTransport.layer())),
+      deadLetterLayer(deps)
+    )
   )
 
   const make = (
@@ -90,32 +93,41 @@ export const makeStockyStreams = (
     key: { source: "stocky", account: store.storeName, stream },
     intervalMs: intervalFor(stream),
     run: (ctx) =>
-      Effect.gen(function* () {
-        const client = yield* StockyClient
-        const key = { source: "stocky" as const, account: store.storeName, stream }
-        const now = yield* Clock.currentTimeMillis
-        const since = Option.flatMap(ctx.checkpoint, (c) => {
-          const t = Date.parse(c.cursor)
-          return Number.isNaN(t) ? Option.none() : Option.some(new Date(t - OVERLAP_MS).toISOString())
-        })
-        const options: ListOptions = Option.isSome(since) ? { updatedSince: since.value } : {}
-        return yield* ingest({
-          ctx,
-          key,
-          target: deps,
-          toError: toSyncError,
-          pages: (batchId) =>
-            body(
-              client,
-              options,
+      shared
+        .provide(
+          Effect.gen(function* () {
+            const client = yield* StockyClient
+            const key = { source: "stocky" as const, account: store.storeName, stream }
+            const now = yield* Clock.currentTimeMillis
+            const since = Option.flatMap(ctx.checkpoint, (c) => {
+              const t = Date.parse(c.cursor)
+              return Number.isNaN(t) ? Option.none() : Option.some(new Date(t - OVERLAP_MS).toISOString())
+            })
+            const options: ListOptions = Option.isSome(since) ? { updatedSince: since.value } : {}
+            return yield* ingest({
+              ctx,
               key,
-              (n) =>
-                mapContext(key, batchId(n), new Date(now).toISOString(), () => deps.stockyTimeZone ?? "UTC"),
-              now
-            ),
-          finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
-        })
-      }).pipe(Effect.provide(layer), Effect.provideService(Telemetry, registry), Effect.mapError(toSyncError))
+              target: deps,
+              toError: toSyncError,
+              pages: (batchId) =>
+                body(
+                  client,
+                  options,
+                  key,
+                  (n) =>
+                    mapContext(
+                      key,
+                      batchId(n),
+                      new Date(now).toISOString(),
+                      () => deps.stockyTimeZone ?? "UTC"
+                    ),
+                  now
+                ),
+              finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+            })
+          })
+        )
+        .pipe(Effect.provideService(Telemetry, registry), Effect.mapError(toSyncError))
   })
 
   /** Pages of a resource, each mapped with `map`. */
