@@ -2,6 +2,7 @@
  * Id → record lookups over the merchant. Catalogue arrays are indexed once; orders are found by
  * binary search on the lazy sequence (ids grow with the index), falling back to a bounded scan.
  */
+import { IDS } from "../generator/world.js"
 import type { Merchant } from "../Merchant.js"
 import type {
   Customer,
@@ -27,6 +28,8 @@ export class Lookups {
   readonly purchaseOrdersById = new Map<number, PurchaseOrder>()
   private customersById: Map<number, number> | null = null
   private readonly orderIndexCache = new Map<number, number>()
+  private transferItems: Map<number, StockTransfer> | null = null
+  private purchaseOrderLines: Map<number, PurchaseOrder> | null = null
 
   constructor(readonly merchant: Merchant) {
     for (const p of merchant.products) this.products.set(p.id, p)
@@ -78,5 +81,44 @@ export class Lookups {
       else hi = mid - 1
     }
     return undefined
+  }
+
+  /**
+   * The order that owns a line item, refund or transaction id. Child ids are allocated in fixed
+   * blocks per order index (see the generator's `IDS`), so the owner is found arithmetically and
+   * then checked: an id that is not really on that order resolves to nothing.
+   */
+  orderOf(kind: "line" | "refund" | "transaction", id: number): Order | undefined {
+    const base = kind === "line" ? IDS.line : kind === "refund" ? IDS.refund : IDS.transaction
+    const stride = kind === "refund" ? 4 : 8
+    const index = Math.floor((id - base) / stride)
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.merchant.orderCount) return undefined
+    const o = this.merchant.orderAt(index)
+    if (o === undefined) return undefined
+    const owns =
+      kind === "line"
+        ? o.lines.some((l) => l.id === id)
+        : kind === "refund"
+          ? o.refunds.some((r) => r.id === id)
+          : o.transactions.some((t) => t.id === id)
+    return owns ? o : undefined
+  }
+
+  /** The Shopify-native transfer holding this transfer (or shipment) line item id. */
+  transferOfItem(itemId: number): StockTransfer | undefined {
+    if (this.transferItems === null) {
+      this.transferItems = new Map()
+      for (const t of this.transfers) for (const i of t.items) this.transferItems.set(i.id, t)
+    }
+    return this.transferItems.get(itemId)
+  }
+
+  /** The Shopify-native purchase order holding this line id. */
+  purchaseOrderOfLine(lineId: number): PurchaseOrder | undefined {
+    if (this.purchaseOrderLines === null) {
+      this.purchaseOrderLines = new Map()
+      for (const p of this.purchaseOrders) for (const l of p.lines) this.purchaseOrderLines.set(l.id, p)
+    }
+    return this.purchaseOrderLines.get(lineId)
   }
 }

@@ -30,12 +30,16 @@ import {
   InventoryLevelView,
   InventoryShipmentView,
   InventoryTransferView,
+  LineItemView,
   LocationView,
   OrderView,
   ProductView,
   PurchaseOrderView,
+  QUANTITY_NAMES,
+  RefundView,
   type RequestContext,
   requireScope,
+  transactionView,
   VariantView
 } from "./views.js"
 
@@ -135,6 +139,13 @@ export const orderScanQuery = (
   return { created, updated, where, sort: sortKey === "UPDATED_AT" ? "updated" : "index", reverse: false }
 }
 
+/** The online order as this token may see it: not deleted, and inside the 60-day window unless `read_all_orders`. */
+const visibleOrder = (o: Order | undefined, ctx: RequestContext): Order | undefined => {
+  if (o === undefined || o.channel !== "online" || o.deletedAt !== null) return undefined
+  if (!ctx.state.scopes.has("read_all_orders") && o.createdAt < ctx.now - ORDER_WINDOW_MS) return undefined
+  return o
+}
+
 const orderCursor = (o: Order, sort: "index" | "updated"): string =>
   encodeCursor(
     sort === "updated"
@@ -218,10 +229,8 @@ export class QueryRootView {
   private orderById(id: string, ctx: RequestContext) {
     const g = parseGid(id)
     if (g === null || g.type !== "Order") return null
-    const o = ctx.state.lookups.order(g.id)
-    if (o === undefined || o.channel !== "online" || o.deletedAt !== null) return null
-    if (!ctx.state.scopes.has("read_all_orders") && o.createdAt < ctx.now - ORDER_WINDOW_MS) return null
-    return new OrderView(o, ctx.state)
+    const o = visibleOrder(ctx.state.lookups.order(g.id), ctx)
+    return o === undefined ? null : new OrderView(o, ctx.state)
   }
 
   ordersCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
@@ -559,6 +568,58 @@ export class QueryRootView {
     switch (g.type) {
       case "Order":
         return this.order({ id: args.id }, ctx)
+      case "LineItem": {
+        requireScope(ctx, "read_orders", "node")
+        const o = visibleOrder(ctx.state.lookups.orderOf("line", g.id), ctx)
+        const line = o?.lines.find((l) => l.id === g.id)
+        return o === undefined || line === undefined ? null : new LineItemView(o, line, ctx.state)
+      }
+      case "Refund": {
+        requireScope(ctx, "read_orders", "node")
+        const o = visibleOrder(ctx.state.lookups.orderOf("refund", g.id), ctx)
+        const r = o?.refunds.find((x) => x.id === g.id)
+        return o === undefined || r === undefined ? null : new RefundView(o, r, ctx.state)
+      }
+      case "OrderTransaction": {
+        requireScope(ctx, "read_orders", "node")
+        const o = visibleOrder(ctx.state.lookups.orderOf("transaction", g.id), ctx)
+        const t = o?.transactions.find((x) => x.id === g.id)
+        return o === undefined || t === undefined ? null : transactionView(o, t, ctx.state)
+      }
+      case "Shop":
+        return g.id === 1 ? this.shop({}, ctx) : null
+      case "BasicEvent":
+        return this.events({ query: `id:${g.id}`, first: 1 }, ctx).nodes[0] ?? null
+      case "InventoryQuantity": {
+        requireScope(ctx, "read_inventory", "node")
+        const name = new URLSearchParams(g.query.slice(1)).get("name")
+        const level = this.levelByGid(args.id.replace("InventoryQuantity", "InventoryLevel"), ctx)
+        return level === null || name === null || !(name in QUANTITY_NAMES)
+          ? null
+          : (level.quantities({ names: [name] })[0] ?? null)
+      }
+      case "InventoryTransferLineItem":
+      case "InventoryShipmentLineItem": {
+        requireScope(
+          ctx,
+          g.type === "InventoryTransferLineItem" ? "read_inventory_transfers" : "read_inventory_shipments",
+          "node"
+        )
+        const t = ctx.state.lookups.transferOfItem(g.id)
+        const item = t?.items.find((i) => i.id === g.id)
+        if (t === undefined || item === undefined) return null
+        if (g.type === "InventoryTransferLineItem")
+          return new InventoryTransferView(t, ctx.state).lineItem(item)
+        return t.sentAt === null ? null : new InventoryShipmentView(t, ctx.state).lineItem(item)
+      }
+      case "InventoryPurchaseOrderLineItem": {
+        requireScope(ctx, "read_purchase_orders", "node")
+        const p = ctx.state.lookups.purchaseOrderOfLine(g.id)
+        const line = p?.lines.find((l) => l.id === g.id)
+        return p === undefined || line === undefined
+          ? null
+          : new PurchaseOrderView(p, ctx.state).lineItem(line)
+      }
       case "Customer":
         return this.customer({ id: args.id }, ctx)
       case "Product":

@@ -230,7 +230,8 @@ const discountApplicationOf = (o: Order) => ({
   value: money(o.totalDiscounts, o.currency)
 })
 
-const transactionView = (o: Order, t: Transaction, state: ShopifyState) => ({
+/** Shopify's view of an order transaction. */
+export const transactionView = (o: Order, t: Transaction, state: ShopifyState) => ({
   __typename: "OrderTransaction",
   id: gid("OrderTransaction", t.id),
   kind: t.kind.toUpperCase(),
@@ -848,7 +849,8 @@ export class InventoryItemView {
   }
 }
 
-const QUANTITY_NAMES: Readonly<Record<string, keyof InventoryQuantities>> = {
+/** GraphQL quantity names → model fields. */
+export const QUANTITY_NAMES: Readonly<Record<string, keyof InventoryQuantities>> = {
   available: "available",
   on_hand: "onHand",
   committed: "committed",
@@ -899,6 +901,7 @@ export class InventoryLevelView {
         )
       }
       return {
+        __typename: "InventoryQuantity",
         id: `${gid("InventoryQuantity", this.l.id)}?inventory_item_id=${this.v.inventoryItemId}&name=${name}`,
         name,
         quantity: q[key],
@@ -1056,27 +1059,24 @@ export class InventoryTransferView {
   lineItemsCount() {
     return { count: this.t.items.length, precision: "EXACT" }
   }
-  lineItems(args: PageArgs, ctx: RequestContext) {
+  /** One `InventoryTransferLineItem` (also resolved by `node(id:)`). */
+  lineItem(i: StockTransfer["items"][number]) {
     const shipped = this.t.sentAt !== null
-    return pageArray(
-      this.t.items,
-      (i) => {
-        const v = this.st.lookups.variants.get(i.variantId)
-        return {
-          __typename: "InventoryTransferLineItem",
-          id: gid("InventoryTransferLineItem", i.id),
-          title: v?.title ?? null,
-          totalQuantity: i.quantity,
-          shippedQuantity: shipped ? i.quantity : 0,
-          shippableQuantity: shipped ? 0 : i.quantity,
-          pickedForShipmentQuantity: 0,
-          processableQuantity: shipped ? 0 : i.quantity,
-          inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
-        }
-      },
-      args,
-      ctx
-    )
+    const v = this.st.lookups.variants.get(i.variantId)
+    return {
+      __typename: "InventoryTransferLineItem",
+      id: gid("InventoryTransferLineItem", i.id),
+      title: v?.title ?? null,
+      totalQuantity: i.quantity,
+      shippedQuantity: shipped ? i.quantity : 0,
+      shippableQuantity: shipped ? 0 : i.quantity,
+      pickedForShipmentQuantity: 0,
+      processableQuantity: shipped ? 0 : i.quantity,
+      inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
+    }
+  }
+  lineItems(args: PageArgs, ctx: RequestContext) {
+    return pageArray(this.t.items, (i) => this.lineItem(i), args, ctx)
   }
   shipments(args: PageArgs, ctx: RequestContext) {
     return pageArray(
@@ -1131,25 +1131,22 @@ export class InventoryShipmentView {
   lineItemsCount() {
     return { count: this.t.items.length, precision: "EXACT" }
   }
-  lineItems(args: PageArgs, ctx: RequestContext) {
+  /** One `InventoryShipmentLineItem` (also resolved by `node(id:)`). */
+  lineItem(i: StockTransfer["items"][number]) {
     const received = this.t.receivedAt !== null
-    return pageArray(
-      this.t.items,
-      (i) => {
-        const v = this.st.lookups.variants.get(i.variantId)
-        return {
-          __typename: "InventoryShipmentLineItem",
-          id: gid("InventoryShipmentLineItem", i.id),
-          quantity: i.quantity,
-          acceptedQuantity: received ? i.quantity : 0,
-          rejectedQuantity: 0,
-          unreceivedQuantity: received ? 0 : i.quantity,
-          inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
-        }
-      },
-      args,
-      ctx
-    )
+    const v = this.st.lookups.variants.get(i.variantId)
+    return {
+      __typename: "InventoryShipmentLineItem",
+      id: gid("InventoryShipmentLineItem", i.id),
+      quantity: i.quantity,
+      acceptedQuantity: received ? i.quantity : 0,
+      rejectedQuantity: 0,
+      unreceivedQuantity: received ? 0 : i.quantity,
+      inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
+    }
+  }
+  lineItems(args: PageArgs, ctx: RequestContext) {
+    return pageArray(this.t.items, (i) => this.lineItem(i), args, ctx)
   }
 }
 
@@ -1198,29 +1195,26 @@ export class PurchaseOrderView {
     return snapshotOf(this.st.lookups.locations.get(this.p.locationId), this.p.createdAt, this.st)
   }
   lineItems(args: PageArgs, ctx: RequestContext): Connection<unknown> {
-    return pageArray(
-      this.p.lines,
-      (l) => {
-        const v = this.st.lookups.variants.get(l.variantId)
-        return {
-          __typename: "InventoryPurchaseOrderLineItem",
-          id: gid("InventoryPurchaseOrderLineItem", l.id),
-          title: v === undefined ? null : (this.st.lookups.products.get(v.productId)?.title ?? null),
-          variantTitle: v?.title ?? null,
-          supplierSku: v?.sku ?? null,
-          totalQuantity: l.quantity,
-          receivedQuantity: l.received ? l.quantity : 0,
-          unitCost: money(l.unitCost, this.p.currency),
-          subtotal: money(l.unitCost * l.quantity, this.p.currency),
-          totalCost: money(l.unitCost * l.quantity, this.p.currency),
-          taxPercent: 0,
-          purchaseOrder: (): PurchaseOrderView => this,
-          inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
-        }
-      },
-      args,
-      ctx
-    )
+    return pageArray(this.p.lines, (l) => this.lineItem(l), args, ctx)
+  }
+  /** One `InventoryPurchaseOrderLineItem` (also resolved by `node(id:)`). */
+  lineItem(l: PurchaseOrder["lines"][number]) {
+    const v = this.st.lookups.variants.get(l.variantId)
+    return {
+      __typename: "InventoryPurchaseOrderLineItem",
+      id: gid("InventoryPurchaseOrderLineItem", l.id),
+      title: v === undefined ? null : (this.st.lookups.products.get(v.productId)?.title ?? null),
+      variantTitle: v?.title ?? null,
+      supplierSku: v?.sku ?? null,
+      totalQuantity: l.quantity,
+      receivedQuantity: l.received ? l.quantity : 0,
+      unitCost: money(l.unitCost, this.p.currency),
+      subtotal: money(l.unitCost * l.quantity, this.p.currency),
+      totalCost: money(l.unitCost * l.quantity, this.p.currency),
+      taxPercent: 0,
+      purchaseOrder: (): PurchaseOrderView => this,
+      inventoryItem: v === undefined ? null : new InventoryItemView(v, this.st)
+    }
   }
   transfers(args: PageArgs, ctx: RequestContext) {
     return pageArray([], (x) => x, args, ctx)
