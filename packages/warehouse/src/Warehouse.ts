@@ -107,6 +107,19 @@ export interface ReplayResult {
   readonly failed: number
 }
 
+/** Statement access inside `Warehouse.exclusive`. Parameters are text, cast in SQL. */
+export interface ExclusiveSql {
+  /** Runs a statement; resolves to the rows it changed. */
+  readonly run: (
+    sql: string,
+    params?: Readonly<Record<string, string | null>>
+  ) => Effect.Effect<number, WarehouseError>
+  readonly query: (
+    sql: string,
+    params?: Readonly<Record<string, string | null>>
+  ) => Effect.Effect<ReadonlyArray<Readonly<Record<string, unknown>>>, WarehouseError>
+}
+
 /** The Warehouse service. */
 export class Warehouse extends Context.Service<
   Warehouse,
@@ -186,6 +199,12 @@ export class Warehouse extends Context.Service<
       ttlMillis: number
     ) => Effect.Effect<Lease, WarehouseError | LeaseError>
     readonly releaseLease: (lease: Lease) => Effect.Effect<void, WarehouseError>
+    /**
+     * Runs set-based SQL with no other write interleaved (the warehouse's write lock), for fast
+     * paths that let the engine do the work (e.g. `BulkLoader.loadShopifyOrdersFile`). Other
+     * Warehouse methods take the same lock: do not call them inside.
+     */
+    readonly exclusive: <A, E, R>(use: (sql: ExclusiveSql) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
     /** Reads the reconciliation views into a typed report. */
     readonly reconcile: Effect.Effect<ReconciliationReport, WarehouseError>
   }

@@ -1085,6 +1085,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     acquireLease,
     renewLease,
     releaseLease,
+    exclusive: (use) => engine.serialize(use({ run: engine.run, query: engine.query })),
     reconcile
   }
 }
