@@ -204,7 +204,9 @@ export class Warehouse extends Context.Service<
      * paths that let the engine do the work (e.g. `BulkLoader.loadShopifyOrdersFile`). Other
      * Warehouse methods take the same lock: do not call them inside.
      */
-    readonly exclusive: <A, E, R>(use: (sql: ExclusiveSql) => Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+    readonly exclusive: <A, E, R>(
+      use: (sql: ExclusiveSql) => Effect.Effect<A, E, R>
+    ) => Effect.Effect<A, E, R>
     /** Reads the reconciliation views into a typed report. */
     readonly reconcile: Effect.Effect<ReconciliationReport, WarehouseError>
   }
