@@ -5,7 +5,8 @@ import type { SandboxClock } from "./contracts.js"
 
 /**
  * Builds a clock that runs durations `timeScale` times faster. `now` is injectable for tests that
- * need a fixed or stepped wall clock.
+ * need a fixed or stepped wall clock. The calendar (`calendarNow`) starts at `now()` and runs
+ * `timeScale` times faster from there.
  */
 export const makeClock = (timeScale = 1, now: () => number = Date.now): SandboxClock => {
   if (!(Number.isFinite(timeScale) && timeScale > 0)) {
@@ -13,5 +14,11 @@ export const makeClock = (timeScale = 1, now: () => number = Date.now): SandboxC
       `timeScale must be a positive number (1 = real time, 60 = a minute per second); got ${timeScale}`
     )
   }
-  return { timeScale, now, scale: (ms: number) => ms / timeScale }
+  const origin = now()
+  return {
+    timeScale,
+    now,
+    scale: (ms: number) => ms / timeScale,
+    calendarNow: () => origin + (now() - origin) * timeScale
+  }
 }

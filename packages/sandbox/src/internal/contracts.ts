@@ -47,6 +47,13 @@ export interface SandboxClock {
   now(): number
   /** Converts a real-world duration in ms to the sandbox's scaled duration in ms. */
   scale(ms: number): number
+  /**
+   * The sandbox calendar (epoch ms): equal to `now()` when the clock starts, then running
+   * `timeScale` times faster. Calendar facts that are durations in disguise — which POS business
+   * day is current, when it is `dataComplete` — follow it, so a test can watch days roll over in
+   * seconds. Absent on hand-built clocks: the calendar is then the wall clock.
+   */
+  calendarNow?(): number
 }
 
 /** Shopify plan limits; Standard is 2000 bucket / 100 per second (before time scaling). */

@@ -95,4 +95,45 @@ describe("Shopify emulator: query cost and the leaky bucket", () => {
     expect(r.body.extensions.cost.actualQueryCost).toBeNull()
     expect(r.body.extensions.cost.throttleStatus.maximumAvailable).toBe(50)
   })
+
+  it("scales every duration it reports by timeScale: THROTTLED 429 Retry-After, restore rate, injected 429s, token lifetime", async () => {
+    s = await start({
+      timeScale: 100,
+      options: { throttledStatus: 429 },
+      plan: { name: "custom", graphqlBucket: 50, graphqlRestoreRate: 1, restBucket: 40, restLeakRate: 2 }
+    })
+    const r = await s.gql("{ orders(first: 60) { nodes { id } } }")
+    expect(r.status).toBe(429)
+    // 12 missing points at 1 point/s is 12 s of shop time = 0.12 s here, and the restore rate says so.
+    expect(Number(r.headers.get("retry-after"))).toBeCloseTo(0.12, 2)
+    expect(r.body.extensions.cost.throttleStatus.restoreRate).toBe(100)
+    // An injected THROTTLED (the bucket itself is fine) still asks for a scaled wait, never 0.
+    s.faults.arm("throttled")
+    const injected = await s.gql("{ shop { name } }")
+    expect(injected.status).toBe(429)
+    expect(injected.body.errors?.[0].extensions.code).toBe("THROTTLED")
+    expect(injected.headers.get("retry-after")).toBe("0.01")
+    s.faults.arm("http_429")
+    const http429 = await s.gql("{ shop { name } }")
+    expect(http429.status).toBe(429)
+    expect(http429.headers.get("retry-after")).toBe("0.02")
+    const tok = await fetch(`${s.handle.baseUrl}/admin/oauth/access_token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        grant_type: "client_credentials",
+        client_id: s.handle.credentials.clientId,
+        client_secret: s.handle.credentials.clientSecret
+      })
+    })
+    expect(((await tok.json()) as { expires_in: number }).expires_in).toBe(863) // 86 399 s / 100
+  })
+
+  it("never answers Retry-After 0, even at extreme time scales", async () => {
+    s = await start({ timeScale: 1_000_000, options: { throttledStatus: 429 } })
+    s.faults.arm("throttled")
+    const r = await s.gql("{ shop { name } }")
+    expect(r.status).toBe(429)
+    expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0)
+  })
 })

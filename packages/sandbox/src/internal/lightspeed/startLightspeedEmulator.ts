@@ -45,6 +45,12 @@ export interface LightspeedEmulatorOptions {
    * host; set that to check a client rebases links onto its own base URL. Default: the sandbox's URL.
    */
   readonly linksBaseUrl?: string
+  /**
+   * Which clock decides the current business day and `dataComplete`: `"scaled"` (default) follows
+   * the sandbox calendar, so at timeScale 86400 a business day rolls over every real second;
+   * `"wall"` keeps real time (days end at the real cutover whatever the scale).
+   */
+  readonly businessDayClock?: "scaled" | "wall"
 }
 
 /** What a client needs to connect. */
@@ -105,6 +111,11 @@ export const startLightspeedEmulator = async (
   const itemsMax = o.itemsMaxAmount ?? 100
   const slowMs = o.slowResponseMs ?? SLOW_RESPONSE_MS
   const cutover = merchant.options.cutoverHour
+  // Timestamps stay wall-clock; only the calendar (which day is current and complete) is scaled.
+  const calendarNow =
+    (o.businessDayClock ?? "scaled") === "scaled" && clock.calendarNow !== undefined
+      ? () => clock.calendarNow?.() ?? clock.now()
+      : () => clock.now()
   const seedHex = createHash("sha256").update(`lightspeed:${merchant.options.seed}`).digest("hex")
   const clientId = "devp-kura-sandbox"
   const clientSecret = `ls-${seedHex.slice(0, 32)}`
@@ -315,7 +326,7 @@ export const startLightspeedEmulator = async (
       if (m[2] === "tax-rates") return sendJson(res, 200, taxRates(), {}, fault)
       if (m[2] === "paymentMethods") return sendJson(res, 200, paymentMethods(), {}, fault)
       if (m[2] === "dailyFinancials") {
-        const date = q.get("date") ?? businessDateAt(clock.now(), cutover)
+        const date = q.get("date") ?? businessDateAt(calendarNow(), cutover)
         if (!isDate(date))
           return badRequest(res, { message: `Invalid date format: ${date}. Expected YYYY-MM-DD` })
         const from = businessDayStart(date, cutover)
@@ -330,7 +341,7 @@ export const startLightspeedEmulator = async (
             nextStartOfDayAsIso8601: isoTokyo(to),
             businessLocationId: Number(loc.lightspeedBlId),
             sales: records.map((r) => feed.render(r, "v1", include, loc, codeOf(loc))),
-            dataComplete: clock.now() >= to,
+            dataComplete: calendarNow() >= to,
             _links: { self: { href: `${linksBase()}${path}${url.search}`, templated: true } }
           },
           {},
@@ -392,7 +403,7 @@ export const startLightspeedEmulator = async (
           nextStartOfDayAsIso8601: isoTokyo(businessDayStart(businessDateAt(to, cutover), cutover) + DAY_MS),
           businessLocationId: Number(loc.lightspeedBlId),
           sales: records.map((r) => feed.render(r, "v1", include, loc, codeOf(loc))),
-          dataComplete: clock.now() >= businessDayStart(businessDateAt(to, cutover), cutover) + DAY_MS,
+          dataComplete: calendarNow() >= businessDayStart(businessDateAt(to, cutover), cutover) + DAY_MS,
           _links: links
         },
         {},
@@ -425,7 +436,7 @@ export const startLightspeedEmulator = async (
           {
             sales: records.map((r) => feed.render(r, "v2", include, loc, codeOf(loc))),
             nextStartOfDayAsIso8601: isoTokyo(from + DAY_MS),
-            dataComplete: clock.now() >= from + DAY_MS
+            dataComplete: calendarNow() >= from + DAY_MS
           },
           {},
           fault

@@ -16,7 +16,7 @@ import {
   validate
 } from "graphql"
 import { type CostContext, operationCost } from "./cost.js"
-import { floatString } from "./format.js"
+import { retryAfterSeconds } from "./format.js"
 import type { LeakyBucket } from "./LeakyBucket.js"
 import { MutationRootView, QueryRootView } from "./RootView.js"
 import type { ShopifyState } from "./ShopifyState.js"
@@ -207,7 +207,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
 const retryAfter = (st: ShopifyState, bucket: LeakyBucket, requested: number): string => {
   const missing = Math.max(0, requested - bucket.available(st.clock.now()))
   const seconds = Math.max(missing / bucket.perSecond, 1 / st.clock.timeScale)
-  return floatString(Number(seconds.toFixed(3)))
+  return retryAfterSeconds(seconds)
 }
 
 /** The documented THROTTLED answer (status 200 by default, 429 when configured). */

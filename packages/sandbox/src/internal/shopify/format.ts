@@ -131,3 +131,10 @@ export const isoWithOffset = (ms: number, timeZone: string): string => {
 /** Formats seconds the way Shopify writes Retry-After and float cost figures ("2.0", "0.2"). */
 export const floatString = (value: number): string =>
   Number.isInteger(value) ? value.toFixed(1) : String(value)
+
+/**
+ * A `Retry-After` value in seconds ("2.0", "0.12"), rounded to milliseconds but never "0": at an
+ * extreme timeScale a scaled wait can round to nothing, and a client told to wait 0 s spins.
+ */
+export const retryAfterSeconds = (seconds: number): string =>
+  floatString(Math.max(0.001, Number(seconds.toFixed(3))))

@@ -9,7 +9,7 @@ import http from "node:http"
 import type { AddressInfo } from "node:net"
 import type { EmulatorContext, EmulatorHandle, ShopifyPlan } from "../contracts.js"
 import { BulkOperations } from "./BulkOperations.js"
-import { floatString } from "./format.js"
+import { retryAfterSeconds } from "./format.js"
 import { type HandlerResponse, handleGraphql, throttledResponse } from "./GraphqlHandler.js"
 import { LeakyBucket } from "./LeakyBucket.js"
 import { Lookups } from "./Lookups.js"
@@ -179,7 +179,7 @@ export const startShopifyEmulator = async (
       return true
     }
     if (f.decide("shopify", "http_429")) {
-      const retry = floatString(Number((2 / ctx.clock.timeScale).toFixed(3)))
+      const retry = retryAfterSeconds(2 / ctx.clock.timeScale)
       send(
         res,
         {
@@ -407,7 +407,7 @@ export const startShopifyEmulator = async (
         {
           status: 429,
           headers: {
-            "Retry-After": floatString(Number((2 / ctx.clock.timeScale).toFixed(3))),
+            "Retry-After": retryAfterSeconds(2 / ctx.clock.timeScale),
             "X-Shopify-Shop-Api-Call-Limit": callLimit()
           },
           body: JSON.stringify({
