@@ -83,6 +83,21 @@ export const dedupedSource = (
   return `SELECT ${columns.map((c) => d.ident(c.name)).join(", ")} FROM (SELECT ${typed}, ROW_NUMBER() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS _kura_rn FROM ${d.table(staging)}) AS staged WHERE _kura_rn = 1`
 }
 
+/**
+ * The join of target `t` and source `s` on the primary key. A nullable key column (raw
+ * `updated_at`) matches NULL to NULL, so a keyless version is still one row.
+ */
+export const keyMatch = (d: Dialect, table: TableDef): string =>
+  table.primaryKey
+    .map((k) => {
+      const col = table.columns.find((c) => c.name === k)
+      const eq = `t.${d.ident(k)} = s.${d.ident(k)}`
+      return col !== undefined && isNullable(col)
+        ? `(${eq} OR (t.${d.ident(k)} IS NULL AND s.${d.ident(k)} IS NULL))`
+        : eq
+    })
+    .join(" AND ")
+
 /** The upsert of a staged batch: newer versions update, unknown keys insert, the rest is ignored. */
 export const mergeParts = (
   d: Dialect,
@@ -96,7 +111,7 @@ export const mergeParts = (
   return {
     target: d.table(table.name),
     source: dedupedSource(d, table, columns, staging, staged),
-    on: table.primaryKey.map((k) => `t.${d.ident(k)} = s.${d.ident(k)}`).join(" AND "),
+    on: keyMatch(d, table),
     matchedCondition: table.versionColumn
       ? `s.${d.ident(table.versionColumn)} > t.${d.ident(table.versionColumn)}`
       : null,

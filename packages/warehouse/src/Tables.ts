@@ -339,7 +339,11 @@ export const RawTable = defineTable({
     str("_batch_id", false),
     str("lake_path")
   ],
-  primaryKey: ["source", "source_account", "stream", "source_id", "_batch_id"],
+  // One row per record version: a re-cut window or a re-landed batch holding the same record at
+  // the same updated_at is the same row (the first batch that landed it stays in _batch_id), so
+  // reloads are idempotent. updated_at may be NULL (a record without one); the MERGE matches
+  // NULLs as equal.
+  primaryKey: ["source", "source_account", "stream", "source_id", "updated_at"],
   partitionBy: "fetched_at",
   clusterBy: ["source", "source_account", "stream"]
 })

@@ -170,6 +170,33 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         assert.strictEqual(res.status, "incomplete")
         assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-01T00:00:00Z")
 
+        // A complete run writes its ledger row and its cursor in one transaction script.
+        yield* w.startRun({ runId: "r2", key })
+        const done = yield* w.commitRun({
+          runId: "r2",
+          key,
+          cursorAfter: "2026-01-03T00:00:00Z",
+          reportedCount: 2,
+          reportedTotal: "10.5",
+          rowsFetched: 2,
+          rowsLoaded: 2,
+          loadedTotal: "10.50"
+        })
+        assert.strictEqual(done.status, "complete")
+        const script = bq.queries.filter((x) => x.sql.startsWith("BEGIN TRANSACTION;")).at(-1)
+        assert.isDefined(script)
+        const statements = script!.sql.split(";\n")
+        assert.deepStrictEqual(
+          [statements[0], statements.at(-1)],
+          ["BEGIN TRANSACTION", "COMMIT TRANSACTION;"]
+        )
+        assert.match(statements[1] ?? "", /^MERGE INTO `demo-proj\.kura\._kura_sync_runs`/)
+        assert.match(statements[2] ?? "", /^MERGE INTO `demo-proj\.kura\._kura_sync_state`/)
+        assert.strictEqual(script!.params.s0_status, "complete")
+        assert.strictEqual(script!.params.s1_cursor, "2026-01-03T00:00:00Z")
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-03T00:00:00Z")
+        assert.strictEqual((yield* w.listRuns(key)).find((r) => r.runId === "r2")?.status, "complete")
+
         yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z"), order("2", "2026-01-05T01:00:00Z")])
         const deleted = yield* w.markDeleted(
           "orders",

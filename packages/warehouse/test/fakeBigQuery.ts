@@ -110,6 +110,27 @@ export const startFakeBigQuery = async (
     const params: Record<string, string | null> = {}
     for (const p of body.queryParameters ?? []) params[p.name] = p.parameterValue?.value ?? null
     queries.push({ sql: body.query, params })
+    if (body.query.startsWith("BEGIN TRANSACTION;\n")) {
+      // A multi-statement transaction script: every statement is checked against the grammar,
+      // then the whole script runs in one DuckDB transaction (all or nothing, like BigQuery).
+      const lines = body.query.split(";\n")
+      if (lines[lines.length - 1] !== "COMMIT TRANSACTION;")
+        throw new Error("script must end with COMMIT TRANSACTION")
+      const inner = lines.slice(1, -1)
+      for (const statement of inner) assertBigQuery(statement)
+      await db.run("BEGIN TRANSACTION")
+      try {
+        for (const statement of inner) {
+          const sql = translate(statement, project, dataset)
+          await db.run(sql, Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`))))
+        }
+        await db.run("COMMIT")
+      } catch (e) {
+        await db.run("ROLLBACK")
+        throw e
+      }
+      return { numDmlAffectedRows: "0" }
+    }
     assertBigQuery(body.query)
     const sql = translate(body.query, project, dataset)
     const used = Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)))

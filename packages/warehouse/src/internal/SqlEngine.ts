@@ -13,6 +13,12 @@ export type SqlParams = Readonly<Record<string, string | null>>
 /** A result row with JSON-safe values (DECIMAL and BIGINT arrive as strings or numbers). */
 export type SqlRow = Readonly<Record<string, unknown>>
 
+/** One statement of an atomic group. */
+export interface SqlStatement {
+  readonly sql: string
+  readonly params?: SqlParams
+}
+
 export interface SqlEngine {
   readonly dialect: Dialect
   /** Runs a statement; resolves to the rows it changed (0 when the engine does not say). */
@@ -36,6 +42,12 @@ export interface SqlEngine {
   readonly dropStaging: (staging: string) => Effect.Effect<void, WarehouseError>
   /** Columns of a table as they exist now (after any schema evolution), in table order. */
   readonly liveColumns: (table: string) => Effect.Effect<ReadonlyArray<ColumnDef>, WarehouseError>
+  /**
+   * Runs the statements atomically: all take effect or none (DuckDB BEGIN/COMMIT on its one
+   * connection, holding the connection lock for the whole span; BigQuery one multi-statement
+   * transaction script). A crash in between leaves nothing half-written.
+   */
+  readonly atomically: (statements: ReadonlyArray<SqlStatement>) => Effect.Effect<void, WarehouseError>
   /** Serialises multi-statement sequences (stage → merge, merge → read back). */
   readonly serialize: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }

@@ -10,7 +10,7 @@ import { bigQueryDialect } from "../Dialect.js"
 import type { ColumnDef } from "../TableDefinition.js"
 import { AllTables } from "../Tables.js"
 import { WarehouseError } from "../WarehouseError.js"
-import { logicalType, type SqlEngine, type SqlParams, type SqlRow } from "./SqlEngine.js"
+import { logicalType, type SqlEngine, type SqlParams, type SqlRow, type SqlStatement } from "./SqlEngine.js"
 
 /** Where and how the BigQuery engine runs. */
 export interface BigQueryEngineOptions {
@@ -64,6 +64,10 @@ const LoadStatus = Schema.Struct({
 
 const isNotFound = (cause: unknown) =>
   typeof cause === "object" && cause !== null && "code" in cause && cause.code === 404
+
+/** The BigQuery transaction script of some statements (one statement per line, `;`-terminated). */
+export const transactionScript = (statements: ReadonlyArray<string>): string =>
+  ["BEGIN TRANSACTION;", ...statements.map((sql) => `${sql};`), "COMMIT TRANSACTION;"].join("\n")
 
 /** Builds the engine. */
 export const makeBigQueryEngine = (options: BigQueryEngineOptions): SqlEngine => {
@@ -153,6 +157,20 @@ export const makeBigQueryEngine = (options: BigQueryEngineOptions): SqlEngine =>
       const rows = response[0]
       return Array.isArray(rows) ? rows.filter((r): r is SqlRow => typeof r === "object" && r !== null) : []
     })
+
+  // One multi-statement transaction script (one job): BigQuery commits every statement or none.
+  // Each statement's parameters are renamed apart (@s0_x, @s1_x) since the script shares one set.
+  const atomically = (statements: ReadonlyArray<SqlStatement>) => {
+    if (statements.length === 0) return Effect.void
+    const params: Record<string, string | null> = {}
+    const body = statements.map((st, i) => {
+      for (const [name, value] of Object.entries(st.params ?? {})) params[`s${i}_${name}`] = value
+      return st.sql.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) =>
+        st.params !== undefined && name in st.params ? `@s${i}_${name}` : `@${name}`
+      )
+    })
+    return Effect.asVoid(execute(transactionScript(body), params))
+  }
 
   const loadError = (operation: string) => (cause: unknown) =>
     new WarehouseError({ reason: "Load", operation, message: message(cause), cause })
@@ -260,5 +278,15 @@ export const makeBigQueryEngine = (options: BigQueryEngineOptions): SqlEngine =>
       })
     )
 
-  return { dialect, run, query, merge, stage, dropStaging, liveColumns, serialize: lock.withPermits(1) }
+  return {
+    dialect,
+    run,
+    query,
+    merge,
+    stage,
+    dropStaging,
+    liveColumns,
+    atomically,
+    serialize: lock.withPermits(1)
+  }
 }

@@ -14,13 +14,14 @@ import {
   decimalValue,
   VARCHAR
 } from "@duckdb/node-api"
-import { Effect, Semaphore } from "effect"
+import { Effect, Exit } from "effect"
 import { duckdbDialect } from "../Dialect.js"
 import * as Sql from "../Sql.js"
 import type { ColumnDef } from "../TableDefinition.js"
 import { AllTables } from "../Tables.js"
 import { WarehouseError } from "../WarehouseError.js"
-import { logicalType, type SqlEngine, type SqlParams } from "./SqlEngine.js"
+import { makeConnectionLock } from "./connectionLock.js"
+import { logicalType, type SqlEngine, type SqlParams, type SqlStatement } from "./SqlEngine.js"
 
 const CHUNK_ROWS = 2048
 const DECIMAL_38_9 = DECIMAL(38, 9)
@@ -89,67 +90,95 @@ export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, 
 
 const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
   const dialect = duckdbDialect()
-  const lock = Semaphore.makeUnsafe(1)
+  // One connection runs one statement sequence at a time: every call below takes this lock, so
+  // concurrent fibers (streams landing at once) can never interleave inside a stage → MERGE or a
+  // transaction, and callers need no wrapper of their own.
+  const locked = makeConnectionLock()
   const run = (sql: string, params?: SqlParams) =>
-    Effect.tryPromise({
-      try: async () => (await connection.run(sql, params ? { ...params } : undefined)).rowsChanged,
-      catch: queryError("run", sql)
-    })
+    locked(
+      Effect.tryPromise({
+        try: async () => (await connection.run(sql, params ? { ...params } : undefined)).rowsChanged,
+        catch: queryError("run", sql)
+      })
+    )
   const query = (sql: string, params?: SqlParams) =>
-    Effect.tryPromise({
-      try: async () =>
-        (await connection.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
-      catch: queryError("query", sql)
-    })
+    locked(
+      Effect.tryPromise({
+        try: async () =>
+          (await connection.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
+        catch: queryError("query", sql)
+      })
+    )
+  const atomically = (statements: ReadonlyArray<SqlStatement>) =>
+    locked(
+      Effect.uninterruptible(
+        Effect.gen(function* () {
+          yield* run("BEGIN TRANSACTION")
+          const exit = yield* Effect.exit(
+            Effect.forEach(statements, (s) => run(s.sql, s.params), { discard: true })
+          )
+          if (Exit.isSuccess(exit)) {
+            const commit = yield* Effect.exit(run("COMMIT"))
+            if (Exit.isSuccess(commit)) return
+            yield* Effect.ignore(run("ROLLBACK"))
+            return yield* commit
+          }
+          yield* Effect.ignore(run("ROLLBACK"))
+          return yield* exit
+        })
+      )
+    )
   const stage = (
     staging: string,
     columns: ReadonlyArray<ColumnDef>,
     rows: ReadonlyArray<ReadonlyArray<string | null>>
   ) =>
-    Effect.gen(function* () {
-      // Decimal columns are staged typed: DuckDB's VARCHAR → DECIMAL(38,9) cast parses through
-      // a 128-bit path at ~30 µs a value, which made it the slowest step of a load. The MERGE's
-      // CAST to the same type is then a no-op.
-      const decimals = columns.map((c, i) => (c.type === "decimal" ? scaledColumn(rows, i) : undefined))
-      yield* run(
-        `CREATE OR REPLACE TEMP TABLE ${dialect.table(staging)} (${columns
-          .map((c, i) => `${dialect.ident(c.name)} ${decimals[i] ? "DECIMAL(38,9)" : "VARCHAR"}`)
-          .join(", ")})`
-      )
-      yield* Effect.tryPromise({
-        try: async () => {
-          const appender = await connection.createAppender(staging, "main", "temp")
-          try {
-            const types: Array<DuckDBType> = columns.map((_, i) => (decimals[i] ? DECIMAL_38_9 : VARCHAR))
-            for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-              const end = Math.min(start + CHUNK_ROWS, rows.length)
-              const chunk = DuckDBDataChunk.create(types, end - start)
-              for (let c = 0; c < columns.length; c++) {
-                const scaled = decimals[c]
-                if (scaled) {
-                  chunk.setColumnValues(c, scaled.slice(start, end))
-                  continue
+    locked(
+      Effect.gen(function* () {
+        // Decimal columns are staged typed: DuckDB's VARCHAR → DECIMAL(38,9) cast parses through
+        // a 128-bit path at ~30 µs a value, which made it the slowest step of a load. The MERGE's
+        // CAST to the same type is then a no-op.
+        const decimals = columns.map((c, i) => (c.type === "decimal" ? scaledColumn(rows, i) : undefined))
+        yield* run(
+          `CREATE OR REPLACE TEMP TABLE ${dialect.table(staging)} (${columns
+            .map((c, i) => `${dialect.ident(c.name)} ${decimals[i] ? "DECIMAL(38,9)" : "VARCHAR"}`)
+            .join(", ")})`
+        )
+        yield* Effect.tryPromise({
+          try: async () => {
+            const appender = await connection.createAppender(staging, "main", "temp")
+            try {
+              const types: Array<DuckDBType> = columns.map((_, i) => (decimals[i] ? DECIMAL_38_9 : VARCHAR))
+              for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+                const end = Math.min(start + CHUNK_ROWS, rows.length)
+                const chunk = DuckDBDataChunk.create(types, end - start)
+                for (let c = 0; c < columns.length; c++) {
+                  const scaled = decimals[c]
+                  if (scaled) {
+                    chunk.setColumnValues(c, scaled.slice(start, end))
+                    continue
+                  }
+                  const col = new Array<string | null>(end - start)
+                  for (let r = start; r < end; r++) col[r - start] = rows[r]![c] ?? null
+                  chunk.setColumnValues(c, col)
                 }
-                const col = new Array<string | null>(end - start)
-                for (let r = start; r < end; r++) col[r - start] = rows[r]![c] ?? null
-                chunk.setColumnValues(c, col)
+                appender.appendDataChunk(chunk)
               }
-              appender.appendDataChunk(chunk)
+              appender.flushSync()
+            } finally {
+              appender.closeSync()
             }
-            appender.flushSync()
-          } finally {
-            appender.closeSync()
-          }
-        },
-        catch: (cause) =>
-          new WarehouseError({
-            reason: "Load",
-            operation: `stage ${staging}`,
-            message: cause instanceof Error ? cause.message : String(cause),
-            cause
-          })
+          },
+          catch: (cause) =>
+            new WarehouseError({
+              reason: "Load",
+              operation: `stage ${staging}`,
+              message: cause instanceof Error ? cause.message : String(cause),
+              cause
+            })
+        })
       })
-    })
+    )
   const liveColumns = (table: string) =>
     Effect.map(
       query(
@@ -172,12 +201,14 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
   const count = (target: string) =>
     Effect.map(query(`SELECT COUNT(*) AS n FROM ${dialect.table(target)}`), (rows) => Number(rows[0]?.n ?? 0))
   const merge = (sql: string, target: string) =>
-    Effect.gen(function* () {
-      const before = yield* count(target)
-      const changed = yield* run(sql)
-      const inserted = (yield* count(target)) - before
-      return { inserted, updated: changed - inserted }
-    })
+    locked(
+      Effect.gen(function* () {
+        const before = yield* count(target)
+        const changed = yield* run(sql)
+        const inserted = (yield* count(target)) - before
+        return { inserted, updated: changed - inserted }
+      })
+    )
   return {
     dialect,
     run,
@@ -186,6 +217,7 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
     stage,
     dropStaging: (staging) => Effect.asVoid(run(Sql.dropTable(dialect, staging))),
     liveColumns,
-    serialize: lock.withPermits(1)
+    atomically,
+    serialize: locked
   }
 }

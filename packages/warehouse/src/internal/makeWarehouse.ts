@@ -10,12 +10,12 @@ import {
   CheckpointStore,
   type DeadLetter,
   DeadLetterSink,
+  Decimal,
   StoreError,
   type StreamKey,
   streamKeyToString
 } from "@kura/core"
 import { Clock, Effect, Option, Stream } from "effect"
-import { compareDecimals, isDecimal } from "../Decimal.js"
 import { isValidColumnName } from "../Dialect.js"
 import type {
   DailySalesRow,
@@ -40,8 +40,9 @@ import type {
   Warehouse
 } from "../Warehouse.js"
 import { LeaseError, WarehouseError } from "../WarehouseError.js"
+import { isDecimalText } from "./decimalText.js"
 import { INVALID, inferType, stringifyJson, textOf, toText, whyInvalid } from "./rowText.js"
-import type { SqlEngine, SqlParams, SqlRow } from "./SqlEngine.js"
+import type { SqlEngine, SqlParams, SqlRow, SqlStatement } from "./SqlEngine.js"
 
 const toStoreError = (store: string, operation: string) => (e: WarehouseError) =>
   new StoreError({ store, operation, message: e.message, cause: e })
@@ -493,19 +494,22 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   }
   const stateSelect = `SELECT ${syncState.columns.map((c) => I(c.name)).join(", ")} FROM ${T(syncState.name)}`
 
-  const putCheckpoint = (c: Checkpoint) =>
-    engine.run(
-      upsertState,
-      stateParams({
-        kind: "checkpoint",
-        id: streamKeyToString(c.key),
-        key: c.key,
-        cursor: c.cursor,
-        meta: c.meta === undefined ? null : JSON.stringify(c.meta),
-        created_at: c.updatedAt,
-        updated_at: c.updatedAt
-      })
-    )
+  const checkpointStatement = (c: Checkpoint): SqlStatement => ({
+    sql: upsertState,
+    params: stateParams({
+      kind: "checkpoint",
+      id: streamKeyToString(c.key),
+      key: c.key,
+      cursor: c.cursor,
+      meta: c.meta === undefined ? null : JSON.stringify(c.meta),
+      created_at: c.updatedAt,
+      updated_at: c.updatedAt
+    })
+  })
+  const putCheckpoint = (c: Checkpoint) => {
+    const st = checkpointStatement(c)
+    return engine.run(st.sql, st.params)
+  }
   const getCheckpoint = (key: StreamKey) =>
     Effect.map(
       engine.query(`${stateSelect} WHERE ${I("kind")} = 'checkpoint' AND ${I("id")} = ${P("id")}`, {
@@ -818,7 +822,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       ["reportedTotal", input.reportedTotal],
       ["loadedTotal", input.loadedTotal]
     ] as const) {
-      if (v !== null && !isDecimal(v)) {
+      if (v !== null && !isDecimalText(v)) {
         return yield* new WarehouseError({
           reason: "InvalidInput",
           operation: "commitRun",
@@ -833,7 +837,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     }
     if (
       input.reportedTotal !== null &&
-      (input.loadedTotal === null || compareDecimals(input.reportedTotal, input.loadedTotal) !== 0)
+      (input.loadedTotal === null ||
+        !Decimal.unsafeFrom(input.reportedTotal).equals(Decimal.unsafeFrom(input.loadedTotal)))
     ) {
       mismatches.push(
         `API reported a total of ${input.reportedTotal} but ${input.loadedTotal ?? "nothing"} was loaded`
@@ -859,19 +864,22 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       status,
       detail: mismatches.length ? mismatches.join("; ") : null
     }
-    // The ledger is written first: if the checkpoint write then fails, the run shows complete
-    // but the cursor did not move, and the next run simply re-reads (never skips) the window.
-    yield* engine.run(upsertRun, runParams(run))
+    // The ledger row and the cursor commit together or not at all: a crash can never leave a
+    // "complete" run whose cursor did not move, nor a moved cursor without its ledger row.
+    const statements: Array<SqlStatement> = [{ sql: upsertRun, params: runParams(run) }]
     if (status === "complete") {
-      yield* putCheckpoint({
-        key: input.key,
-        cursor: input.cursorAfter,
-        updatedAt: now,
-        meta: { runId: input.runId, ...input.meta }
-      })
+      statements.push(
+        checkpointStatement({
+          key: input.key,
+          cursor: input.cursorAfter,
+          updatedAt: now,
+          meta: { runId: input.runId, ...input.meta }
+        })
+      )
     }
+    yield* engine.atomically(statements)
     return { status, cursorAdvanced: status === "complete", mismatches } as const
-  })
+  }, engine.serialize)
 
   const failRun = Effect.fn("Warehouse.failRun")(function* (runId: string, key: StreamKey, detail: string) {
     const existing = yield* getRun(runId, key)

@@ -2,8 +2,9 @@
  * Turns JS row values into the text staged for the engine, checking each against its column's
  * type. A mismatch is reported, never coerced: the row then goes to the dead-letter table.
  */
-import { isDecimal } from "../Decimal.js"
+
 import type { ColumnType } from "../TableDefinition.js"
+import { isDecimalText as isDecimal } from "./decimalText.js"
 
 /** The text for a value, or an explanation of why it does not fit the column type. */
 export type TextResult =

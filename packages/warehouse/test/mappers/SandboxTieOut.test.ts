@@ -6,7 +6,6 @@
 import { Decimal, toMinorUnits } from "@kura/core"
 import type { GroundTruth } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { normalizeDecimal } from "../../src/Decimal.js"
 import type { CanonicalRows } from "../../src/Mapper.js"
 import type { CanonicalRow, CanonicalTableName } from "../../src/Tables.js"
 import { type Mapped, mapAll, type Pulled, pull } from "./sandboxPull.js"
@@ -183,7 +182,12 @@ describe.each([
           Object.fromEntries(
             Object.entries(r)
               .filter(([k]) => !LINEAGE.has(k) && !(ONLY_ONE[table]?.has(k) ?? false))
-              .map(([k, v]) => [k, typeof v === "string" && /^-?\d+\.\d+$/.test(v) ? normalizeDecimal(v) : v])
+              .map(([k, v]) => [
+                k,
+                typeof v === "string" && /^-?\d+\.\d+$/.test(v)
+                  ? Decimal.unsafeFrom(v).normalize().toString()
+                  : v
+              ])
           )
         ])
       )
