@@ -14,7 +14,6 @@ import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
 import { makeFileTokenStore } from "./FileTokenStore.js"
 import { startHttpService } from "./HttpService.js"
-import { layerLakeWebhookSink } from "./LakeWebhookSink.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -25,8 +24,8 @@ import { StreamRunner } from "./StreamRunner.js"
 import { planStreamKeys, planStreamsWith } from "./Streams.js"
 import { isDue } from "./SyncStream.js"
 import { TriggerAuth } from "./TriggerAuth.js"
-import { WebhookIntake } from "./WebhookIntake.js"
 import { registerWebhooks, WEBHOOK_TOPICS } from "./WebhookRegistrar.js"
+import { layerServeWebhooks, webhookModeOf } from "./webhooks/layerServeWebhooks.js"
 
 /** `run` found failed or unreconciled streams; exit code 1. */
 export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
@@ -297,7 +296,13 @@ const serveCommand = Command.make(
           allowedEmails: config.oidcServiceAccounts
         }),
         // Acquired after the runner, so on shutdown the intake lands its queue before the runner drains.
-        WebhookIntake.layer({ secretsFor }).pipe(Layer.provide(layerLakeWebhookSink))
+        layerServeWebhooks({
+          secretsFor,
+          mode: webhookModeOf(process.env.KURA_WEBHOOK_MODE),
+          shops: config.shopify,
+          stateDir: config.stateDir,
+          sandbox: config.sandbox
+        })
       ).pipe(Layer.provideMerge(runnerLayer(config)), Layer.provideMerge(stateLayers(config)))
       yield* Effect.gen(function* () {
         for (const s of config.skipped) yield* Effect.logInfo(`${s.source}: skipped (${s.reason})`)

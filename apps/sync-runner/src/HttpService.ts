@@ -165,7 +165,9 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
             headers: { connection: "close" }
           }
         const answer = yield* intake.accept(req.headers, body)
-        return json(answer.status, answer.body)
+        return answer.headers === undefined
+          ? json(answer.status, answer.body)
+          : { ...json(answer.status, answer.body), headers: { ...answer.headers } }
       }
       const sync = /^\/sync\/([a-z]+)(?:\/([A-Za-z0-9_.-]+))?$/.exec(path)
       if (sync !== null) {

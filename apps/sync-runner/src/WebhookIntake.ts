@@ -1,12 +1,16 @@
 /**
  * Shopify webhook intake: verify the HMAC over the raw bytes, refuse anything unverified before it is
- * parsed or stored, de-duplicate by event id, and hand accepted deliveries to a bounded queue so the
- * HTTP answer goes back well inside Shopify's 5-second limit.
+ * parsed or stored, de-duplicate by event id, and hand accepted deliveries on (to the batching
+ * write-ahead path, or to the per-delivery queue) so the HTTP answer goes back well inside
+ * Shopify's 5-second limit.
  */
 import { Cause, Clock, Context, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
 import { verifyShopifyHmac } from "./internal/hmac.js"
+import { webhookStreamName } from "./LakeWebhookSink.js"
 import { Metrics } from "./Metrics.js"
 import { type WebhookDelivery, WebhookSink } from "./WebhookSink.js"
+import { DedupSet, dedupKey } from "./webhooks/DedupSet.js"
+import { WebhookBatcher } from "./webhooks/WebhookBatcher.js"
 
 /** The largest body accepted; Shopify payloads are far smaller, anything bigger is abuse. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -15,6 +19,8 @@ export const MAX_WEBHOOK_BYTES = 1024 * 1024
 export interface IntakeResponse {
   readonly status: number
   readonly body: { readonly ok: boolean; readonly message: string }
+  /** Extra response headers (Retry-After on 503). */
+  readonly headers?: Readonly<Record<string, string>>
 }
 
 /** Lower-cased request headers. */
@@ -30,9 +36,9 @@ export interface WebhookIntakeOptions {
   /** Secrets per shop domain (webhook secret and/or app client secret); several allow rotation. */
   readonly secretsFor: (shop: string) => ReadonlyArray<string>
   readonly queueCapacity?: number
-  /** How many event ids to remember for de-duplication. */
+  /** How many event ids to remember for de-duplication (per-delivery intake). */
   readonly dedupCapacity?: number
-  /** Deliveries landed at once. */
+  /** Deliveries landed at once (per-delivery intake). */
   readonly workers?: number
 }
 
@@ -41,40 +47,105 @@ const respond = (status: number, ok: boolean, message: string): IntakeResponse =
   body: { ok, message }
 })
 
+/** Checks what can be refused from headers alone (size, content type), before reading the body. */
+export const precheckWebhook = (headers: Headers): Option.Option<IntakeResponse> => {
+  const length = Number(header(headers, "content-length") ?? "0")
+  if (length > MAX_WEBHOOK_BYTES) return Option.some(respond(413, false, "body larger than 1 MB"))
+  const type = (header(headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
+  if (type !== "application/json")
+    return Option.some(respond(415, false, "webhooks must be sent as application/json"))
+  return Option.none()
+}
+
+/**
+ * Verifies one delivery: size, content type, shop and HMAC over the raw bytes, JSON, event id.
+ * Answers with the refusal, or the delivery to store.
+ */
+const verifier = (options: WebhookIntakeOptions, metrics: Metrics["Service"]) =>
+  Effect.fnUntraced(function* (headers: Headers, body: Uint8Array) {
+    const refused = precheckWebhook(headers)
+    if (Option.isSome(refused)) return refused.value
+    if (body.byteLength > MAX_WEBHOOK_BYTES) return respond(413, false, "body larger than 1 MB")
+    const shop = header(headers, "x-shopify-shop-domain")?.toLowerCase()
+    const signature = header(headers, "x-shopify-hmac-sha256")
+    if (shop === undefined || signature === undefined) {
+      yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
+        reason: "unsigned"
+      })
+      return respond(401, false, "missing X-Shopify-Shop-Domain or X-Shopify-Hmac-Sha256")
+    }
+    const secrets = options.secretsFor(shop)
+    if (secrets.length === 0 || !verifyShopifyHmac(body, signature, secrets)) {
+      yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
+        reason: "hmac"
+      })
+      yield* Effect.logWarning(`webhook refused: bad HMAC for ${shop}`)
+      return respond(401, false, "HMAC verification failed")
+    }
+    const rawBody = Buffer.from(body).toString("utf8")
+    let payload: unknown
+    try {
+      payload = JSON.parse(rawBody)
+    } catch {
+      return respond(400, false, "body is not valid JSON")
+    }
+    const webhookId = header(headers, "x-shopify-webhook-id") ?? ""
+    const eventId = header(headers, "x-shopify-event-id") ?? webhookId
+    const topic = header(headers, "x-shopify-topic") ?? "unknown"
+    if (eventId === "") return respond(400, false, "missing X-Shopify-Event-Id")
+    const delivery: WebhookDelivery = {
+      topic,
+      shop,
+      eventId,
+      webhookId,
+      apiVersion: header(headers, "x-shopify-api-version") ?? "",
+      triggeredAt: header(headers, "x-shopify-triggered-at"),
+      receivedAt: yield* Clock.currentTimeMillis,
+      payload,
+      rawBody
+    }
+    return delivery
+  })
+
+const isResponse = (v: IntakeResponse | WebhookDelivery): v is IntakeResponse => "status" in v
+
 /** The intake service. */
 export class WebhookIntake extends Context.Service<
   WebhookIntake,
   {
     /** Checks what can be refused from headers alone (size, content type), before reading the body. */
     readonly precheck: (headers: Headers) => Option.Option<IntakeResponse>
-    /** Verifies, de-duplicates and enqueues one delivery. */
+    /** Verifies, de-duplicates and stores (or enqueues) one delivery. */
     readonly accept: (headers: Headers, body: Uint8Array) => Effect.Effect<IntakeResponse>
     /** Deliveries waiting to be landed. */
     readonly pending: Effect.Effect<number>
   }
 >()("@kura/sync-runner/WebhookIntake") {
-  /** Builds the intake with its worker fibers; closing the scope lands what is queued, then stops. */
+  /**
+   * The per-delivery intake: a bounded in-memory queue drained by workers that land each delivery
+   * through the WebhookSink on its own (one lake object each). Closing the scope lands what is
+   * queued, then stops. Kept as the baseline of the batching intake, and for tests.
+   */
   static readonly make = Effect.fnUntraced(function* (options: WebhookIntakeOptions) {
     const sink = yield* WebhookSink
     const metrics = yield* Metrics
+    const verify = verifier(options, metrics)
     const queue = yield* Queue.bounded<WebhookDelivery, Cause.Done>(options.queueCapacity ?? 1000)
-    const dedupCapacity = options.dedupCapacity ?? 50_000
-    // Insertion-ordered, so the oldest ids are forgotten first.
-    const seen = new Set<string>()
+    const seen = new DedupSet(Number.POSITIVE_INFINITY, options.dedupCapacity ?? 50_000)
     let inQueue = 0
 
     const land = (delivery: WebhookDelivery) =>
       sink.land(delivery).pipe(
         Effect.retry({ schedule: Schedule.exponential(200), times: 4 }),
         Effect.tap(() =>
-          metrics.increment("kura_webhooks_landed_total", "Webhook deliveries landed.", {
+          metrics.increment("kura_webhooks_landed_total", "Webhook records landed in the warehouse.", {
             topic: delivery.topic
           })
         ),
         Effect.catchCause((cause) =>
           Effect.all([
             // Forget the id so Shopify's own retry of this delivery is accepted again.
-            Effect.sync(() => seen.delete(`${delivery.shop}/${delivery.topic}/${delivery.eventId}`)),
+            Effect.sync(() => seen.delete(keyOf(delivery))),
             metrics.increment("kura_webhooks_failed_total", "Webhook deliveries that could not be landed.", {
               topic: delivery.topic
             }),
@@ -103,83 +174,81 @@ export class WebhookIntake extends Context.Service<
       })
     )
 
-    const precheck = (headers: Headers): Option.Option<IntakeResponse> => {
-      const length = Number(header(headers, "content-length") ?? "0")
-      if (length > MAX_WEBHOOK_BYTES) return Option.some(respond(413, false, "body larger than 1 MB"))
-      const type = (header(headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
-      if (type !== "application/json")
-        return Option.some(respond(415, false, "webhooks must be sent as application/json"))
-      return Option.none()
-    }
-
     const accept = (headers: Headers, body: Uint8Array): Effect.Effect<IntakeResponse> =>
       Effect.gen(function* () {
-        const refused = precheck(headers)
-        if (Option.isSome(refused)) return refused.value
-        if (body.byteLength > MAX_WEBHOOK_BYTES) return respond(413, false, "body larger than 1 MB")
-        const shop = header(headers, "x-shopify-shop-domain")?.toLowerCase()
-        const signature = header(headers, "x-shopify-hmac-sha256")
-        if (shop === undefined || signature === undefined) {
-          yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
-            reason: "unsigned"
-          })
-          return respond(401, false, "missing X-Shopify-Shop-Domain or X-Shopify-Hmac-Sha256")
-        }
-        const secrets = options.secretsFor(shop)
-        if (secrets.length === 0 || !verifyShopifyHmac(body, signature, secrets)) {
-          yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
-            reason: "hmac"
-          })
-          yield* Effect.logWarning(`webhook refused: bad HMAC for ${shop}`)
-          return respond(401, false, "HMAC verification failed")
-        }
-        const rawBody = Buffer.from(body).toString("utf8")
-        let payload: unknown
-        try {
-          payload = JSON.parse(rawBody)
-        } catch {
-          return respond(400, false, "body is not valid JSON")
-        }
-        const webhookId = header(headers, "x-shopify-webhook-id") ?? ""
-        const eventId = header(headers, "x-shopify-event-id") ?? webhookId
-        const topic = header(headers, "x-shopify-topic") ?? "unknown"
-        if (eventId === "") return respond(400, false, "missing X-Shopify-Event-Id")
-        const dedupKey = `${shop}/${topic}/${eventId}`
-        if (seen.has(dedupKey)) {
+        const verified = yield* verify(headers, body)
+        if (isResponse(verified)) return verified
+        const delivery = verified
+        const key = keyOf(delivery)
+        if (seen.has(key, delivery.receivedAt)) {
           yield* metrics.increment("kura_webhooks_duplicates_total", "Duplicate deliveries ignored.", {
-            topic
+            topic: delivery.topic
           })
           return respond(200, true, "duplicate delivery ignored")
-        }
-        const delivery: WebhookDelivery = {
-          topic,
-          shop,
-          eventId,
-          webhookId,
-          apiVersion: header(headers, "x-shopify-api-version") ?? "",
-          triggeredAt: header(headers, "x-shopify-triggered-at"),
-          receivedAt: yield* Clock.currentTimeMillis,
-          payload,
-          rawBody
         }
         if (!Queue.offerUnsafe(queue, delivery)) {
           // Shopify retries non-2xx answers, so refusing under overload loses nothing.
           yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
             reason: "busy"
           })
-          return respond(503, false, "intake queue full, retry later")
+          return { ...respond(503, false, "intake queue full, retry later"), headers: { "retry-after": "5" } }
         }
         inQueue++
-        seen.add(dedupKey)
-        while (seen.size > dedupCapacity) seen.delete(seen.values().next().value!)
-        yield* metrics.increment("kura_webhooks_accepted_total", "Accepted webhook deliveries.", { topic })
+        seen.add(key, delivery.receivedAt)
+        yield* metrics.increment("kura_webhooks_accepted_total", "Accepted webhook deliveries.", {
+          topic: delivery.topic
+        })
         return respond(200, true, "accepted")
       })
 
-    return WebhookIntake.of({ precheck, accept, pending: Effect.sync(() => inQueue) })
+    return WebhookIntake.of({ precheck: precheckWebhook, accept, pending: Effect.sync(() => inQueue) })
   })
 
-  /** The intake layer; needs WebhookSink and Metrics. */
+  /**
+   * The batching intake: a verified delivery is answered 200 once the WebhookBatcher has it on
+   * disk; duplicates (also across restarts) get 200 without being stored again; a full buffer or
+   * a draining process gets 503 with Retry-After.
+   */
+  static readonly makeBatched = Effect.fnUntraced(function* (options: WebhookIntakeOptions) {
+    const batcher = yield* WebhookBatcher
+    const metrics = yield* Metrics
+    const verify = verifier(options, metrics)
+    const accept = (headers: Headers, body: Uint8Array): Effect.Effect<IntakeResponse> =>
+      Effect.gen(function* () {
+        const verified = yield* verify(headers, body)
+        if (isResponse(verified)) return verified
+        const outcome = yield* batcher.offer(verified)
+        switch (outcome._tag) {
+          case "Accepted":
+            yield* metrics.increment("kura_webhooks_accepted_total", "Accepted webhook deliveries.", {
+              topic: verified.topic
+            })
+            return respond(200, true, "accepted")
+          case "Duplicate":
+            yield* metrics.increment("kura_webhooks_duplicates_total", "Duplicate deliveries ignored.", {
+              topic: verified.topic
+            })
+            return respond(200, true, "duplicate delivery ignored")
+          case "Busy":
+            yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
+              reason: "busy"
+            })
+            return {
+              ...respond(503, false, `${outcome.reason}, retry later`),
+              headers: { "retry-after": String(outcome.retryAfterSeconds) }
+            }
+        }
+      })
+    return WebhookIntake.of({ precheck: precheckWebhook, accept, pending: batcher.pending })
+  })
+
+  /** The per-delivery intake layer; needs WebhookSink and Metrics. */
   static readonly layer = (options: WebhookIntakeOptions) =>
     Layer.effect(WebhookIntake, WebhookIntake.make(options))
+
+  /** The batching intake layer; needs WebhookBatcher and Metrics. */
+  static readonly layerBatched = (options: WebhookIntakeOptions) =>
+    Layer.effect(WebhookIntake, WebhookIntake.makeBatched(options))
 }
+
+const keyOf = (d: WebhookDelivery) => dedupKey(d.shop, webhookStreamName(d.topic), d.eventId)

@@ -1,0 +1,236 @@
+/**
+ * The batching webhook path. An accepted delivery is appended to the write-ahead log and answered
+ * once it is on disk (group commit, so one fdatasync covers every delivery that arrived meanwhile);
+ * a flusher then lands batches, every `maxBatch` records or `flushMs`, through the
+ * WebhookBatchSink (one lake object, one raw load, one canonical upsert per table). When more than
+ * `capacity` records wait to land, new deliveries get 503 + Retry-After (Shopify retries them);
+ * an accepted record is never dropped: a failed landing is retried with backoff, and whatever has
+ * not landed at shutdown stays in the log and lands on the next start. Seen event ids survive
+ * restarts: they are re-read from `_kura_raw` and from the segments being replayed.
+ */
+import { Context, Effect, Fiber, Layer } from "effect"
+import { webhookStreamName } from "../LakeWebhookSink.js"
+import { Metrics } from "../Metrics.js"
+import type { WebhookDelivery } from "../WebhookSink.js"
+import { DedupSet, dedupKey } from "./DedupSet.js"
+import { type Segment, SegmentLog } from "./SegmentLog.js"
+import { deliveryFromEnvelope, envelopeLine } from "./WarehouseWebhookSink.js"
+import { WebhookBatchSink } from "./WebhookBatchSink.js"
+
+/** Options of the batcher. */
+export interface WebhookBatcherOptions {
+  /** Directory of the write-ahead segments (keep it on a persistent disk where there is one). */
+  readonly dir: string
+  /** Land once this many records wait (default 5,000). */
+  readonly maxBatch?: number
+  /** Land at least this often while records wait (default 250 ms). */
+  readonly flushMs?: number
+  /** Accepted-but-not-landed records above which deliveries are refused with 503 (default 20,000). */
+  readonly capacity?: number
+  /** fdatasync each write window before answering (default true). */
+  readonly fsync?: boolean
+  /** How long an event id is remembered (default 48 h, longer than Shopify's retry schedule). */
+  readonly dedupTtlMs?: number
+  /** At most this many event ids are remembered (default 1,000,000). */
+  readonly dedupCapacity?: number
+  /** Retry-After seconds sent with a 503 (default 5). */
+  readonly retryAfterSeconds?: number
+  /** How long shutdown keeps retrying a failing landing before leaving it to the next start (default 20 s). */
+  readonly drainTimeoutMs?: number
+}
+
+/** The outcome of offering a delivery. */
+export type OfferResult =
+  | { readonly _tag: "Accepted" }
+  | { readonly _tag: "Duplicate" }
+  | { readonly _tag: "Busy"; readonly retryAfterSeconds: number; readonly reason: string }
+
+/** Counters, for tests and the status page. */
+export interface BatcherStats {
+  readonly accepted: number
+  readonly landed: number
+  readonly batches: number
+  readonly failures: number
+  readonly replayed: number
+  readonly pending: number
+}
+
+interface Pending {
+  readonly segment: Segment
+  readonly deliveries: ReadonlyArray<WebhookDelivery>
+}
+
+const keyOf = (d: WebhookDelivery) => dedupKey(d.shop, webhookStreamName(d.topic), d.eventId)
+
+/** The batcher service. */
+export class WebhookBatcher extends Context.Service<
+  WebhookBatcher,
+  {
+    /** Durably accepts a verified delivery, or says why not. */
+    readonly offer: (delivery: WebhookDelivery) => Effect.Effect<OfferResult>
+    /** Records accepted but not yet landed. */
+    readonly pending: Effect.Effect<number>
+    readonly stats: Effect.Effect<BatcherStats>
+  }
+>()("@kura/sync-runner/WebhookBatcher") {
+  /** Opens the log, replays what a previous process left, and starts the flusher; closing the scope drains. */
+  static readonly make = Effect.fnUntraced(function* (options: WebhookBatcherOptions) {
+    const sink = yield* WebhookBatchSink
+    const metrics = yield* Metrics
+    const maxBatch = options.maxBatch ?? 5_000
+    const flushMs = options.flushMs ?? 250
+    const capacity = options.capacity ?? 20_000
+    const retryAfterSeconds = options.retryAfterSeconds ?? 5
+    const drainTimeoutMs = options.drainTimeoutMs ?? 20_000
+    const dedup = new DedupSet(options.dedupTtlMs ?? 48 * 3_600_000, options.dedupCapacity ?? 1_000_000)
+    const { log, recovered } = SegmentLog.open({ dir: options.dir, fsync: options.fsync ?? true })
+
+    const now0 = Date.now()
+    const seen = yield* Effect.result(sink.recentEvents(now0 - dedup.ttlMs, dedup.capacity))
+    if (seen._tag === "Success") for (const s of [...seen.success].reverse()) dedup.add(s.key, s.at)
+    else yield* Effect.logWarning(`webhook dedup: cannot read recent event ids (${seen.failure.message})`)
+
+    const backlog: Array<Pending> = []
+    let replayed = 0
+    for (const segment of recovered) {
+      const deliveries = segment.lines.flatMap((l) => {
+        const d = deliveryFromEnvelope(l)
+        return d._tag === "Some" ? [d.value] : []
+      })
+      for (const d of deliveries) dedup.add(keyOf(d), d.receivedAt)
+      backlog.push({ segment, deliveries })
+      replayed += deliveries.length
+    }
+    if (replayed > 0)
+      yield* Effect.logInfo(
+        `webhooks: replaying ${replayed} record(s) from ${recovered.length} write-ahead segment(s)`
+      )
+
+    let current: Array<WebhookDelivery> = []
+    let currentSince = 0
+    let outstanding = replayed
+    let closing = false
+    const counts = { accepted: 0, landed: 0, batches: 0, failures: 0 }
+
+    const offer = (delivery: WebhookDelivery): Effect.Effect<OfferResult> =>
+      Effect.suspend(() => {
+        const key = keyOf(delivery)
+        if (closing) return Effect.succeed(busy("shutting down"))
+        if (dedup.has(key, delivery.receivedAt)) return Effect.succeed({ _tag: "Duplicate" } as const)
+        if (outstanding >= capacity) return Effect.succeed(busy("intake buffer full"))
+        dedup.add(key, delivery.receivedAt)
+        const batch = current
+        if (batch.length === 0) currentSince = Date.now()
+        batch.push(delivery)
+        outstanding++
+        const written = log.append(envelopeLine(delivery))
+        return Effect.promise(() =>
+          written.then(
+            (): OfferResult => {
+              counts.accepted++
+              return { _tag: "Accepted" }
+            },
+            (e: unknown): OfferResult => {
+              // Not on disk, so not accepted: take it back out so it neither lands nor blocks a retry.
+              const i = batch.indexOf(delivery)
+              if (i >= 0) {
+                batch.splice(i, 1)
+                outstanding--
+              }
+              dedup.delete(key)
+              return busy(`write-ahead log failed: ${e instanceof Error ? e.message : String(e)}`)
+            }
+          )
+        )
+      })
+    const busy = (reason: string): OfferResult => ({ _tag: "Busy", retryAfterSeconds, reason })
+
+    /** Closes the open batch with its segment (the swap and the rotation happen in one tick). */
+    const seal = Effect.promise(() => {
+      const deliveries = current
+      current = []
+      return log.rotate().then((segment): Pending => ({ segment, deliveries }))
+    })
+
+    const landNext = Effect.gen(function* () {
+      const next = backlog[0]
+      if (next === undefined) return
+      const live = next.deliveries
+      let attempt = 0
+      const startedClosing = { at: 0 }
+      while (true) {
+        const result = yield* Effect.result(
+          live.length === 0
+            ? Effect.succeed(undefined)
+            : sink.landBatch({ batchId: next.segment.id, deliveries: live })
+        )
+        if (result._tag === "Success") break
+        attempt++
+        counts.failures++
+        yield* metrics.increment(
+          "kura_webhooks_flush_failures_total",
+          "Webhook batch landings that failed (retried)."
+        )
+        yield* Effect.logError(
+          `webhooks: landing batch ${next.segment.id} (${live.length} records) failed, attempt ${attempt}: ${result.failure.message}`
+        )
+        if (closing) {
+          startedClosing.at ||= Date.now()
+          if (Date.now() - startedClosing.at > drainTimeoutMs) {
+            yield* Effect.logError(
+              `webhooks: ${outstanding} record(s) not landed at shutdown; they stay in ${options.dir} and land on the next start`
+            )
+            return yield* Effect.interrupt
+          }
+        }
+        yield* Effect.sleep(Math.min(200 * 2 ** Math.min(attempt, 8), 10_000))
+      }
+      log.remove(next.segment)
+      backlog.shift()
+      outstanding -= live.length
+      counts.landed += live.length
+      counts.batches++
+      yield* metrics.increment(
+        "kura_webhooks_landed_total",
+        "Webhook records landed in the warehouse.",
+        {},
+        live.length
+      )
+      yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
+    })
+
+    const flusher = Effect.gen(function* () {
+      while (true) {
+        if (backlog.length > 0) {
+          yield* landNext
+          continue
+        }
+        const waited = Date.now() - currentSince
+        if (current.length > 0 && (closing || current.length >= maxBatch || waited >= flushMs)) {
+          backlog.push(yield* seal)
+          continue
+        }
+        if (closing) return
+        yield* Effect.sleep(Math.max(2, Math.min(20, flushMs)))
+      }
+    })
+    const fiber = yield* Effect.forkDetach(flusher)
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closing = true
+        yield* Fiber.awaitAll([fiber])
+        yield* Effect.logInfo(`webhooks: drained (${counts.landed} landed, ${outstanding} left in the log)`)
+      })
+    )
+
+    return WebhookBatcher.of({
+      offer,
+      pending: Effect.sync(() => outstanding),
+      stats: Effect.sync(() => ({ ...counts, replayed, pending: outstanding }))
+    })
+  })
+
+  /** The batcher layer; needs WebhookBatchSink and Metrics. */
+  static readonly layer = (options: WebhookBatcherOptions) =>
+    Layer.effect(WebhookBatcher, WebhookBatcher.make(options))
+}

@@ -1,0 +1,92 @@
+import { createHmac } from "node:crypto"
+import { CheckpointStore } from "@kura/core"
+import { Effect, Layer, Logger, Option } from "effect"
+import { startHttpService } from "../../src/HttpService.js"
+import { LeaseManager } from "../../src/LeaseManager.js"
+import { Metrics } from "../../src/Metrics.js"
+import { RunLedger } from "../../src/RunLedger.js"
+import { StreamRunner } from "../../src/StreamRunner.js"
+import { TriggerAuth } from "../../src/TriggerAuth.js"
+import { WebhookIntake } from "../../src/WebhookIntake.js"
+import { WebhookBatcher, type WebhookBatcherOptions } from "../../src/webhooks/WebhookBatcher.js"
+import type { WebhookBatchSink } from "../../src/webhooks/WebhookBatchSink.js"
+
+export const SHOP = "kura-matcha.myshopify.com"
+export const SECRET = "whsec-batched-0123456789"
+
+/** Signs a body the way Shopify does. */
+export const sign = (body: string, secret = SECRET) =>
+  createHmac("sha256", secret).update(body).digest("base64")
+
+/** Shopify-style delivery headers. */
+export const deliveryHeaders = (body: string, eventId: string, topic = "orders/create", shop = SHOP) => ({
+  "content-type": "application/json",
+  "x-shopify-topic": topic,
+  "x-shopify-shop-domain": shop,
+  "x-shopify-api-version": "2026-01",
+  "x-shopify-webhook-id": `wh-${eventId}`,
+  "x-shopify-event-id": eventId,
+  "x-shopify-triggered-at": "2026-11-26T10:00:00Z",
+  "x-shopify-hmac-sha256": sign(body)
+})
+
+/** POSTs one signed delivery. */
+export const deliver = async (url: string, body: string, eventId: string, topic?: string) => {
+  const res = await fetch(`${url}/webhooks/shopify`, {
+    method: "POST",
+    headers: deliveryHeaders(body, eventId, topic),
+    body
+  })
+  return {
+    status: res.status,
+    retryAfter: res.headers.get("retry-after"),
+    body: (await res.json()) as { message: string }
+  }
+}
+
+/** Polls until `check` holds. */
+export const eventually = async (check: () => boolean | Promise<boolean>, ms = 10_000) => {
+  const until = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error("condition not met in time")
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/**
+ * Runs `f` against a real HTTP service whose webhook path is the batching intake over `sink`.
+ * Closing (after `f`) drains the batcher, as SIGTERM does.
+ */
+export const withBatchedServer = <E>(
+  options: {
+    readonly batcher: WebhookBatcherOptions
+    readonly sink: Layer.Layer<WebhookBatchSink, E>
+  },
+  f: (server: { readonly url: string; readonly batcher: WebhookBatcher["Service"] }) => Promise<void>
+): Promise<void> => {
+  const services = WebhookIntake.layerBatched({ secretsFor: (shop) => (shop === SHOP ? [SECRET] : []) }).pipe(
+    Layer.provideMerge(WebhookBatcher.layer(options.batcher)),
+    Layer.provide(options.sink),
+    Layer.merge(TriggerAuth.layer({ secret: Option.none(), audience: Option.none(), allowedEmails: [] })),
+    Layer.provideMerge(StreamRunner.layer([], 5_000)),
+    Layer.provideMerge(
+      Layer.mergeAll(
+        CheckpointStore.layerMemory,
+        RunLedger.layerMemory(),
+        LeaseManager.layerMemory,
+        Metrics.layer
+      )
+    )
+  )
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
+      const batcher = yield* WebhookBatcher
+      yield* Effect.promise(() => f({ url: server.url, batcher }))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(services),
+      Effect.provide(process.env.KURA_TEST_LOGS === "1" ? Layer.empty : Logger.layer([]))
+    )
+  )
+}
