@@ -54,9 +54,26 @@ export interface ReassemblyOptions {
   readonly partial?: boolean
 }
 
-const defaultChildField = (child: JsonObject): string => {
+/**
+ * The type of a bulk child line: its `__typename`, else the type named by its global id
+ * (`gid://shopify/ShippingLine/1` → `ShippingLine`), else null. Some shops and emulators emit
+ * child lines with a null `__typename`; their id still says what they are.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const childTypeOf = (child: { readonly [k: string]: unknown }): string | null => {
   const t = child.__typename
-  if (typeof t !== "string" || t.length === 0) return "children"
+  if (typeof t === "string" && t.length > 0) return t
+  const id = child.id
+  if (typeof id !== "string") return null
+  const m = /^gid:\/\/shopify\/([A-Za-z]+)\//.exec(id)
+  return m?.[1] ?? null
+}
+
+const defaultChildField = (child: JsonObject): string => {
+  const t = childTypeOf(child)
+  if (t === null) return "children"
   return `${t.charAt(0).toLowerCase()}${t.slice(1)}s`
 }
 

@@ -31,12 +31,13 @@ import {
   Effect,
   Layer,
   Option,
+  Predicate,
   Result,
   Schema,
   Semaphore,
   Stream
 } from "effect"
-import { jsonlLines, reassemble } from "./BulkJsonl.js"
+import { childTypeOf, jsonlLines, reassemble } from "./BulkJsonl.js"
 import {
   BULK_CANCEL,
   BULK_CURRENT,
@@ -267,9 +268,42 @@ const cursorKeyOf = (cursorField: string): string =>
  */
 const answerMayBeLost = (error: ShopifyError): boolean => {
   const r = error.reason
-  if (r._tag === "Decode" || r._tag === "Throttled") return true
+  // THROTTLED means Shopify did not run the mutation (and the client only gives up on it after
+  // `throttleTimeoutMillis`), so no job can exist.
+  if (r._tag === "Decode") return true
   return r._tag === "Http" && (r.status === null || r.status >= 500 || r.status === 408 || r.status === 429)
 }
+
+/** Where child lines that fit no child field of the resource are parked (and then reported). */
+const UNPLACED = "__kuraUnplacedChildren"
+
+/** Child lines parked under UNPLACED in a record or in its child records, or null. */
+const unplacedOf = (record: { readonly [k: string]: unknown }, depth = 0): ReadonlyArray<unknown> | null => {
+  const here = record[UNPLACED]
+  if (Array.isArray(here) && here.length > 0) return here
+  if (depth >= 2) return null
+  for (const value of Object.values(record)) {
+    if (!Array.isArray(value)) continue
+    for (const item of value) {
+      if (!Predicate.isObject(item)) continue
+      const found = unplacedOf(item, depth + 1)
+      if (found !== null) return found
+    }
+  }
+  return null
+}
+
+const START_TAG_PREFIX = "# kura-start "
+
+/** The comment line that makes one start attempt's job recognisable in `bulkOperations`. */
+const startTag = (nonce: string) => `${START_TAG_PREFIX}${nonce}`
+
+/** A query's text without comments and with collapsed whitespace (for shops that normalize it). */
+const normalizeQuery = (query: string) =>
+  query
+    .replace(/#[^\n\r]*/g, " ")
+    .replace(/\s+/g, " ")
+    .trim()
 
 const hasChildren = (resource: ResourceSpec<unknown>) =>
   resource.documents.bulkChildFields.length > 0 || Object.keys(resource.inlineParents).length > 0
@@ -358,11 +392,15 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       })
 
     /**
-     * A job with exactly this query text, created after `since`, that no record of ours owns: the
-     * one a start whose answer was lost may have created. `bulkOperations` where the API has it,
-     * else `currentBulkOperation` (only the latest job, which is enough when jobs run one at a time).
+     * The job a start whose answer was lost may have created, and that no record of ours owns.
+     * Every attempt sends its query with a unique `# kura-start <nonce>` comment line, which
+     * Shopify keeps verbatim in `query`, so a job is matched by its nonce: two jobs with the same
+     * query created within clock skew (two runs, or an earlier attempt) are never confused. If the
+     * shop returns the query without the comment (normalized), a job is only adopted when exactly
+     * one untagged job with the same query text was created since `since`.
+     * `bulkOperations` where the API has it, else `currentBulkOperation` (only the latest job).
      */
-    const findStarted = (query: string, since: number) =>
+    const findStarted = (nonces: ReadonlyArray<string>, bare: string, since: number) =>
       Effect.gen(function* () {
         const recent = yield* client
           .query(BULK_RECENT, { first: 25 }, { operation: "bulkOperations lookup" })
@@ -380,16 +418,31 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
                 : Effect.fail(e)
             )
           )
+        const unowned = (candidate: (typeof recent)[number]) =>
+          Effect.map(
+            store.get(candidate.id).pipe(Effect.mapError(storeFailure("bulk job store get"))),
+            Option.isNone
+          )
+        const strip = ({ query: _query, ...operation }: (typeof recent)[number]): BulkOperation => operation
+        for (const candidate of recent) {
+          const q = candidate.query ?? ""
+          if (nonces.some((n) => q.includes(startTag(n))) && (yield* unowned(candidate)))
+            return Option.some(strip(candidate))
+        }
+        const untagged: Array<(typeof recent)[number]> = []
         for (const candidate of recent) {
           const created = Date.parse(candidate.createdAt)
-          if (candidate.query !== query || Number.isNaN(created) || created < since) continue
-          const owned = yield* store
-            .get(candidate.id)
-            .pipe(Effect.mapError(storeFailure("bulk job store get")))
-          if (Option.isNone(owned)) {
-            const { query: _query, ...operation } = candidate
-            return Option.some<BulkOperation>(operation)
-          }
+          const q = candidate.query ?? ""
+          if (q.includes(START_TAG_PREFIX) || normalizeQuery(q) !== bare) continue
+          if (Number.isNaN(created) || created < since) continue
+          if (yield* unowned(candidate)) untagged.push(candidate)
+        }
+        const only = untagged[0]
+        if (untagged.length === 1 && only !== undefined) return Option.some(strip(only))
+        if (untagged.length > 1) {
+          yield* Effect.logWarning(
+            "Several untagged bulk jobs match a lost start; adopting none (the shop dropped the start tag)"
+          ).pipe(Effect.annotateLogs({ candidates: untagged.map((c) => c.id).join(",") }))
         }
         return Option.none<BulkOperation>()
       })
@@ -408,12 +461,17 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         const retries = options.startRetries ?? 5
         const skew = options.clockSkewMillis ?? 5000
         let wait = options.startRetryMillis ?? 1000
+        const nonces: Array<string> = []
+        const bare = normalizeQuery(query)
+        let began: number | null = null
         for (let attempt = 0; ; attempt++) {
-          const began = yield* Clock.currentTimeMillis
+          began ??= yield* Clock.currentTimeMillis
+          const nonce = globalThis.crypto.randomUUID()
+          nonces.push(nonce)
           const answer = yield* client
             .query(
               BULK_RUN_QUERY,
-              { query, groupObjects },
+              { query: `${startTag(nonce)}\n${query}`, groupObjects },
               { operation: "bulkOperationRunQuery", scopeHint: scope }
             )
             .pipe(
@@ -425,7 +483,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           const error = answer.failure
           if (!answerMayBeLost(error)) return yield* Effect.fail(error)
           // Shopify's DateTime has whole seconds: compare from the start of the attempt's second.
-          const found = yield* findStarted(query, Math.floor((began - skew) / 1000) * 1000)
+          const found = yield* findStarted(nonces, bare, Math.floor((began - skew) / 1000) * 1000)
           if (Option.isSome(found)) {
             yield* Effect.logInfo("Bulk start answer was lost; adopting the job it created").pipe(
               Effect.annotateLogs({ jobId: found.value.id, error: error.message })
@@ -453,6 +511,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         for (let busy = 0; ; busy++) {
           const outcome = yield* runQueryDurably(query, groupObjects, resource.scope)
           if (outcome._tag === "Adopted") {
+            yield* client.recordBulkJob("adopted")
             return yield* recordStarted(resource, window, outcome.operation)
           }
           const payload = outcome.payload
@@ -483,6 +542,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
               })
             })
           }
+          yield* client.recordBulkJob("started")
           return yield* recordStarted(resource, window, result.bulkOperation)
         }
       })
@@ -534,6 +594,9 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
               updatedAt: now
             }
             yield* put(next)
+            yield* client.recordBulkJob(
+              op.status === "COMPLETED" ? "completed" : op.status === "CANCELED" ? "canceled" : "failed"
+            )
             return { record: next, operation: op, durationMillis: now - started } satisfies FinishedJob
           }
           if (!cancelled && now - started > jobTimeout) {
@@ -602,11 +665,15 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       }
       const grouped = opts.grouped ?? hasChildren(resource)
       const cursorKey = cursorKeyOf(resource.documents.cursorField)
+      // A child line whose type cannot be told (no __typename, no gid) or that maps to no child
+      // field of the resource would be dropped by the decoder: park it under UNPLACED, which
+      // fails the stream below instead of losing it silently.
+      const known = new Set(Object.values(resource.childFieldByType))
       const childField = (child: { readonly [k: string]: unknown }) => {
-        const t = child.__typename
-        return typeof t === "string"
-          ? (resource.childFieldByType[t] ?? `${t.charAt(0).toLowerCase()}${t.slice(1)}s`)
-          : "children"
+        const t = childTypeOf(child)
+        if (t === null) return UNPLACED
+        const field = resource.childFieldByType[t] ?? `${t.charAt(0).toLowerCase()}${t.slice(1)}s`
+        return known.size === 0 || known.has(field) ? field : UNPLACED
       }
       return jsonlLines(download(url, operation)).pipe(
         reassemble({
@@ -619,9 +686,26 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           ...(partial ? {} : { expectedLines: objectCount })
         }),
         Stream.tap((raw) =>
-          Effect.sync(() => {
+          Effect.suspend(() => {
+            const stray = unplacedOf(raw)
+            if (stray !== null) {
+              return Effect.fail(
+                new ShopifyError({
+                  operation,
+                  reason: new DataLoss({
+                    jobId: op.id,
+                    expected: null,
+                    actual: null,
+                    message: `bulk job ${op.id}: ${stray.length} child line(s) of ${String(raw.id)} have no recognisable type (__typename ${JSON.stringify(
+                      Predicate.isObject(stray[0]) ? (stray[0].__typename ?? null) : null
+                    )}); add the type to the resource's childFieldByType`
+                  })
+                })
+              )
+            }
             const v = raw[cursorKey]
             if (opts.onCursor !== undefined && typeof v === "string") opts.onCursor(v)
+            return Effect.void
           })
         ),
         Stream.grouped(500),

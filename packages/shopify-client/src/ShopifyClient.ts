@@ -19,6 +19,7 @@ import { type ResourceSpec, Resources } from "./Resources.js"
 import { ShopifyAuth } from "./ShopifyAuth.js"
 import { ShopifyConfig, type ShopifyConfigShape, versionAtLeast } from "./ShopifyConfig.js"
 import { DataLoss, Decode, ShopifyError, UnsupportedVersion } from "./ShopifyError.js"
+import { type BulkJobEvent, makeShopifyCounters, type ShopifyTelemetryCounts } from "./ShopifyTelemetry.js"
 import { incrementalWindow, type TimeWindow, updatedAtQuery } from "./UpdatedAtWindow.js"
 
 /**
@@ -107,6 +108,10 @@ export class ShopifyClient extends Context.Service<
     readonly servedVersion: Effect.Effect<Option.Option<string>>
     /** The mirrored cost bucket and pacing counters. */
     readonly costStats: Effect.Effect<CostBucketStats>
+    /** What this client did so far (calls, cost points, throttling, retries, bulk jobs). */
+    readonly telemetry: Effect.Effect<ShopifyTelemetryCounts>
+    /** Counts a bulk job event (used by `ShopifyBulk`, which works through this client). */
+    readonly recordBulkJob: (event: BulkJobEvent) => Effect.Effect<void>
   }
 >()("@kura/shopify-client/ShopifyClient") {
   /**
@@ -310,7 +315,18 @@ export const makeShopifyClient = (
       Option.getOrUndefined(shared)
     )
     const servedVersion = yield* Ref.make(Option.none<string>())
-    const executor = makeExecutor({ config, auth, bucket, transport, servedVersion, retry: options.retry })
+    const counters = makeShopifyCounters(config.shop)
+    // One executor and one bucket per client: every concurrent caller (streams, bulk lookups,
+    // polls, cancels, starts) is paced against the same model of the shop's bucket.
+    const executor = makeExecutor({
+      config,
+      auth,
+      bucket,
+      transport,
+      servedVersion,
+      retry: options.retry,
+      counters
+    })
 
     const query = (
       document: string,
@@ -496,6 +512,8 @@ export const makeShopifyClient = (
       incremental,
       windowOf,
       servedVersion: Ref.get(servedVersion),
-      costStats: bucket.stats
+      costStats: bucket.stats,
+      telemetry: counters.snapshot,
+      recordBulkJob: counters.bulkJob
     })
   })

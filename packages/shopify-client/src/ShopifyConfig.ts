@@ -31,8 +31,12 @@ export interface ShopifyConfigShape {
   readonly maxPageSize: number
   /** Shopify's single-query cost ceiling. Default 1000. */
   readonly maxQueryCost: number
-  /** THROTTLED answers tolerated per request before failing. Default 20. */
-  readonly maxThrottleRetries: number
+  /**
+   * How long one request may keep being answered THROTTLED (total wait, in ms) before it fails
+   * with `Throttled`. There is no cap on the number of THROTTLED answers: each one is waited out
+   * per the learned bucket or `Retry-After` and the request is sent again. Default 30 minutes.
+   */
+  readonly throttleTimeoutMillis: number
   /** Look-back overlap for incremental windows, in ms. Default 5 minutes. */
   readonly lookbackMillis: number
 }
@@ -121,13 +125,16 @@ export const makeShopifyConfig = (
     }
     const maxQueryCost = options.maxQueryCost ?? 1000
     if (!(maxQueryCost >= 10)) return yield* invalid("maxQueryCost", `must be >= 10, got ${maxQueryCost}`)
-    const maxThrottleRetries = options.maxThrottleRetries ?? 20
-    if (!Number.isInteger(maxThrottleRetries) || maxThrottleRetries < 0) {
-      return yield* invalid("maxThrottleRetries", `must be an integer >= 0, got ${maxThrottleRetries}`)
+    const throttleTimeoutMillis = options.throttleTimeoutMillis ?? 30 * 60_000
+    if (!(throttleTimeoutMillis >= 0)) {
+      return yield* invalid(
+        "throttleTimeoutMillis",
+        `must be a number of milliseconds >= 0 (default 1800000, 30 minutes), got ${throttleTimeoutMillis}`
+      )
     }
     const lookbackMillis = options.lookbackMillis ?? 5 * 60_000
     if (!(lookbackMillis >= 0)) return yield* invalid("lookbackMillis", `must be >= 0, got ${lookbackMillis}`)
-    return { shop, apiVersion, baseUrl, maxPageSize, maxQueryCost, maxThrottleRetries, lookbackMillis }
+    return { shop, apiVersion, baseUrl, maxPageSize, maxQueryCost, throttleTimeoutMillis, lookbackMillis }
   })
 
 /**

@@ -1,6 +1,6 @@
 import { Effect, Stream } from "effect"
 import { describe, expect, it } from "vitest"
-import { jsonlLines, reassemble } from "../src/BulkJsonl.js"
+import { childTypeOf, jsonlLines, reassemble } from "../src/BulkJsonl.js"
 
 const enc = new TextEncoder()
 const bytes = (text: string, chunk: number) => {
@@ -145,5 +145,25 @@ describe("reassemble", () => {
     r.end(out)
     expect(out).toHaveLength(20_000)
     expect(maxBuffered).toBeLessThanOrEqual(3)
+  })
+})
+
+describe("childTypeOf", () => {
+  it("reads __typename, else the type in the global id, else null", () => {
+    expect(childTypeOf({ __typename: "LineItem", id: "gid://shopify/ShippingLine/1" })).toBe("LineItem")
+    expect(childTypeOf({ __typename: null, id: "gid://shopify/ShippingLine/5100" })).toBe("ShippingLine")
+    expect(childTypeOf({ id: "gid://shopify/RefundLineItem/7?x=1" })).toBe("RefundLineItem")
+    expect(childTypeOf({ __typename: null, id: null })).toBeNull()
+    expect(childTypeOf({ id: "7" })).toBeNull()
+  })
+
+  it("places a child line without __typename by its id under the default reassembly", async () => {
+    const rows = [
+      order(1),
+      { __typename: null, id: "gid://shopify/ShippingLine/9", __parentId: "gid://shopify/Order/1" }
+    ]
+    const [o] = await run(jsonlLines(bytes(jsonl(rows), 16)).pipe(reassemble({ grouped: true })))
+    expect(o?.shippingLines).toMatchObject([{ id: "gid://shopify/ShippingLine/9" }])
+    expect(o?.children).toBeUndefined()
   })
 })

@@ -136,4 +136,24 @@ describe("bulk results: no silent loss", () => {
     if (exit._tag === "Success")
       expect(exit.value.map((l) => l.name)).toEqual(["Shop 1 京都", "Shop 2 京都", "Shop 3 京都"])
   })
+
+  it("a child line of no recognisable type is DataLoss, not silently dropped by the decoder", async () => {
+    const product = JSON.stringify({ __typename: "Product", id: "gid://shopify/Product/1" })
+    const stray = JSON.stringify({ __typename: null, id: "x-1", __parentId: "gid://shopify/Product/1" })
+    files.set("/stray.jsonl", `${product}\n${stray}\n`)
+    const exit = await Effect.runPromiseExit(
+      Effect.provide(
+        Effect.gen(function* () {
+          const bulk = yield* ShopifyBulk
+          return yield* Stream.runCollect(
+            bulk.results(Resources.products, job({ objectCount: "2", url: `${base}/stray.jsonl` }))
+          )
+        }),
+        layer
+      )
+    )
+    expect(exit._tag).toBe("Failure")
+    expect(JSON.stringify(exit)).toContain("DataLoss")
+    expect(JSON.stringify(exit)).toContain("no recognisable type")
+  })
 })

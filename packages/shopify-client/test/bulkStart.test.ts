@@ -7,6 +7,7 @@ import type { Order } from "../src/Order.js"
 import { Resources } from "../src/Resources.js"
 import { ShopifyBulk } from "../src/ShopifyBulk.js"
 import { ShopifyClient } from "../src/ShopifyClient.js"
+import { postGraphql, startProxy } from "./proxy.js"
 import { bulkLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
 
 const DAY = 86_400_000
@@ -160,6 +161,61 @@ describe("durable bulk starts (sandbox)", () => {
       expect(jobs.every((j) => j.state === "loaded")).toBe(true)
       // Both lost starts were adopted: Shopify holds exactly one job per slice.
       expect(sb.handle.stats().bulkOperations ?? 0).toBe(jobsBefore + 2)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it("adopts its own job, not another run's job of the same query created within the clock skew", async () => {
+    // Our start reaches Shopify but its answer is lost; before we look it up, another process
+    // starts the very same query (same window, same second). Both jobs match on query text and
+    // createdAt; only the per-attempt `# kura-start` tag tells them apart.
+    const RUN =
+      "mutation KuraBulkRunQuery($query: String!, $groupObjects: Boolean!) { bulkOperationRunQuery(query: $query, groupObjects: $groupObjects) { bulkOperation { id query } userErrors { field message code } } }"
+    let ourQuery: string | null = null
+    let foreignId: string | null = null
+    const proxy = await startProxy(sb.handle.baseUrl, async (body) => {
+      if (body.includes("KuraBulkRunQuery") && ourQuery === null) {
+        ourQuery = String(JSON.parse(body).variables.query)
+        return { _tag: "lose" }
+      }
+      if (body.includes("KuraBulkRecent") && foreignId === null && ourQuery !== null) {
+        const bare = ourQuery.split("\n").slice(1).join("\n")
+        const answer = JSON.stringify(
+          await postGraphql(sb.handle.baseUrl, sb.handle.credentials.accessToken, RUN, {
+            query: bare,
+            groupObjects: true
+          })
+        )
+        foreignId = /gid:\/\/shopify\/BulkOperation\/\d+/.exec(answer)?.[0] ?? "none"
+      }
+      return { _tag: "forward" }
+    })
+    try {
+      const memory = await Effect.runPromise(
+        Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+      )
+      const w1 = { start: Date.now() - 20 * DAY, end: Date.now() + DAY }
+      const orders = await Effect.runPromise(
+        Effect.provide(
+          Effect.gen(function* () {
+            const b = yield* ShopifyBulk
+            return yield* Stream.runCollect(b.export(Resources.orders, { window: w1, sliceMillis: 30 * DAY }))
+          }),
+          bulkLayer(
+            sb,
+            Layer.succeed(BulkJobStore, memory),
+            { baseUrl: proxy.baseUrl },
+            { clockSkewMillis: 5000 }
+          )
+        )
+      )
+      expect(ourQuery).toMatch(/^# kura-start [0-9a-f-]{36}\n\{ orders/)
+      expect(foreignId).toMatch(/^gid:\/\/shopify\/BulkOperation\/\d+$/)
+      const jobs = await Effect.runPromise(memory.list())
+      expect(jobs.length).toBe(1)
+      expect(jobs[0]?.jobId).not.toBe(foreignId)
+      expect(new Set(orders.map((o) => o.id))).toEqual(expectedOrderIds(sb.merchant, w1.start, w1.end))
     } finally {
       await proxy.close()
     }

@@ -25,6 +25,7 @@ import {
   Throttled,
   Unauthorized
 } from "../ShopifyError.js"
+import type { ShopifyCounters } from "../ShopifyTelemetry.js"
 import type { CostBucket, ThrottleStatus } from "./CostBucket.js"
 
 const ThrottleStatusSchema = Schema.Struct({
@@ -91,6 +92,7 @@ export interface ExecutorDeps {
   readonly transport: HttpTransport["Service"]
   readonly servedVersion: Ref.Ref<Option.Option<string>>
   readonly retry?: RetryPolicy.RetryPolicyOptions | undefined
+  readonly counters: ShopifyCounters
 }
 
 const SCOPE_PATTERN = /\b((?:read|write)_[a-z_]+)\b/
@@ -116,7 +118,7 @@ const httpReason = (e: ApiError) =>
 
 /** Builds the executor. */
 export const makeExecutor = (deps: ExecutorDeps) => {
-  const { auth, bucket, config, transport } = deps
+  const { auth, bucket, config, counters, transport } = deps
   const url = `${config.baseUrl}/admin/api/${config.apiVersion}/graphql.json`
   // Learned ratio requestedQueryCost / our estimate, per document, so pacing converges on Shopify's numbers.
   const ratios = new Map<string, number>()
@@ -156,8 +158,10 @@ export const makeExecutor = (deps: ExecutorDeps) => {
   /** Sends once at the HTTP level; transport faults and 5xx are retried by core's policy. */
   const send = (body: string, token: Redacted.Redacted<string>, idempotent: boolean) =>
     RetryPolicy.withRetry(deps.retry ?? {}, (attempt) =>
-      transport
-        .request({
+      Effect.gen(function* () {
+        if (attempt > 1) yield* counters.retry("transport")
+        yield* counters.call
+        const response = yield* transport.request({
           method: "POST",
           url,
           body,
@@ -169,15 +173,12 @@ export const makeExecutor = (deps: ExecutorDeps) => {
             "x-shopify-access-token": Redacted.value(token)
           }
         })
-        .pipe(
-          Effect.flatMap((response) => {
-            if (response.status >= 500) {
-              const error = fromResponse(response.request, response.status, response.headers, response.body)
-              if (error !== null) return Effect.fail(error)
-            }
-            return Effect.succeed(response)
-          })
-        )
+        if (response.status >= 500) {
+          const error = fromResponse(response.request, response.status, response.headers, response.body)
+          if (error !== null) return yield* Effect.fail(error)
+        }
+        return response
+      })
     )
 
   const execute = (
@@ -193,10 +194,18 @@ export const makeExecutor = (deps: ExecutorDeps) => {
       const body = JSON.stringify({ query: document, variables })
       let token = yield* auth.token
       let renewed = false
-      let throttles = 0
+      let retryReason: "throttled" | "malformed" | "renewal" = "throttled"
+      // THROTTLED is never fatal by count: only waiting longer than `throttleTimeoutMillis` in
+      // total (the shop is saturated by something else for that long) fails the request.
+      let throttledSince: number | null = null
       let malformed = 0
+      let retrying = false
       for (;;) {
+        if (retrying) yield* counters.retry(retryReason)
+        retrying = true
+        const queued = yield* Clock.currentTimeMillis
         const ticket = yield* bucket.acquire(estimated)
+        yield* counters.paced((yield* Clock.currentTimeMillis) - queued)
         const response = yield* send(body, token, !isMutation).pipe(
           Effect.tapError(() => bucket.settle(ticket, null)),
           // An abandoned request must release its hold, or the shop's bucket (and, before the first
@@ -214,13 +223,14 @@ export const makeExecutor = (deps: ExecutorDeps) => {
         const isThrottled = response.status === 429 || codes.includes("THROTTLED")
 
         if (isThrottled) {
-          throttles++
           const requested = costExt?.requestedQueryCost ?? estimated
           const bucketWait = yield* bucket.throttled(ticket, status, requested)
           const now = yield* Clock.currentTimeMillis
           const retryAfter = parseRetryAfter(response.headers["retry-after"], now)
           const wait = Math.max(bucketWait, retryAfter ?? 0)
-          if (throttles > config.maxThrottleRetries) {
+          throttledSince ??= now
+          if (now - throttledSince + wait > config.throttleTimeoutMillis) {
+            yield* counters.throttled(0)
             return yield* fail(
               op,
               new Throttled({
@@ -230,10 +240,12 @@ export const makeExecutor = (deps: ExecutorDeps) => {
               })
             )
           }
+          yield* counters.throttled(wait)
           yield* Effect.logDebug("Shopify throttled the request; waiting for the bucket").pipe(
             Effect.annotateLogs({ operation: op, waitMillis: String(wait) })
           )
           yield* Effect.sleep(wait)
+          retryReason = "throttled"
           continue
         }
         yield* bucket.settle(
@@ -242,6 +254,7 @@ export const makeExecutor = (deps: ExecutorDeps) => {
           costExt?.requestedQueryCost ?? null,
           costExt?.actualQueryCost ?? null
         )
+        yield* counters.cost(costExt?.requestedQueryCost ?? null, costExt?.actualQueryCost ?? null)
 
         if (response.status === 401) {
           if (!renewed) {
@@ -249,6 +262,7 @@ export const makeExecutor = (deps: ExecutorDeps) => {
             if (Option.isSome(next)) {
               renewed = true
               token = next.value
+              retryReason = "renewal"
               continue
             }
           }
@@ -278,6 +292,7 @@ export const makeExecutor = (deps: ExecutorDeps) => {
         if (Option.isNone(envelope) && !isMutation && malformed < 3) {
           // A cut-off or garbled body on a read: the query is safe to repeat.
           malformed++
+          retryReason = "malformed"
           yield* Effect.logWarning("Shopify sent an unreadable GraphQL response; retrying").pipe(
             Effect.annotateLogs({ operation: op, status: String(response.status) })
           )
