@@ -75,6 +75,12 @@ export interface GroundTruth {
     readonly tax: number
     readonly refunds: number
   }>
+  /**
+   * Σ over customers of Shopify's `numberOfOrders` and `amountSpent` (minor units): every online
+   * order still in Shopify (deleted ones excluded, malformed renderings included), spent = order
+   * total − refunds.
+   */
+  readonly customerTotals: { readonly orders: number; readonly amountSpent: number }
   /** Expected on-hand per SKU and location from the movements alone. */
   readonly expectedStock: ReadonlyArray<{
     readonly sku: string
@@ -157,6 +163,12 @@ export interface Merchant {
 
   /** Increases whenever mutate, createOrders or deleteOrders changes anything (cache key for emulators). */
   readonly revision: number
+
+  /**
+   * Shopify's lifetime figures of a customer (`numberOfOrders`, `amountSpent` in minor units),
+   * from the same incremental pass as the ground truth (the first call costs one pass).
+   */
+  customerStats(customerId: number): { readonly orders: number; readonly spent: number }
 
   /** What a correct pipeline must end with, given all mutations so far. */
   groundTruth(): GroundTruth

@@ -8,7 +8,7 @@ import type { GroundTruth } from "../Merchant.js"
 import type { Order } from "../model.js"
 import { businessDate, tokyoDate } from "./calendar.js"
 import { cellOf } from "./stockPlan.js"
-import type { World } from "./world.js"
+import { IDS, type World } from "./world.js"
 
 interface RevenueRow {
   businessDate: string
@@ -35,11 +35,34 @@ export class Ledger {
   readonly sales: Float64Array
   readonly lastChange: Float64Array
   private readonly revenue = new Map<string, RevenueRow>()
+  /** Per customer index: live online orders (Shopify `numberOfOrders`). */
+  readonly customerOrders: Float64Array
+  /** Per customer index: Σ (order total − refunds) of those orders, minor units (`amountSpent`). */
+  readonly customerSpent: Float64Array
 
   constructor(private readonly w: World) {
     const cells = w.variants.length * w.locations.length
     this.sales = new Float64Array(cells)
     this.lastChange = new Float64Array(cells)
+    this.customerOrders = new Float64Array(w.customerCount)
+    this.customerSpent = new Float64Array(w.customerCount)
+  }
+
+  /** Shopify's lifetime figures of one customer: orders placed and amount spent net of refunds. */
+  customer(customerId: number): { readonly orders: number; readonly spent: number } {
+    const i = customerId - IDS.customer - 1
+    return { orders: this.customerOrders[i] ?? 0, spent: this.customerSpent[i] ?? 0 }
+  }
+
+  /** Sums over every customer (the ground truth of `numberOfOrders` / `amountSpent`). */
+  customerTotals(): { readonly orders: number; readonly amountSpent: number } {
+    let orders = 0
+    let amountSpent = 0
+    for (let i = 0; i < this.customerOrders.length; i++) {
+      orders += this.customerOrders[i] ?? 0
+      amountSpent += this.customerSpent[i] ?? 0
+    }
+    return { orders, amountSpent }
   }
 
   private row(date: string, channel: "online" | "pos", locationId: number): RevenueRow {
@@ -80,6 +103,15 @@ export class Ledger {
         if (!rl.restock) continue
         const line = o.lines.find((l) => l.id === rl.orderLineId)
         if (line !== undefined) this.stock(line.variantId, rl.locationId, rl.quantity * sign, r.createdAt)
+      }
+    }
+    // Shopify's customer figures count every order it still has, malformed rendering or not.
+    if (online && o.deletedAt === null && o.customerId !== null) {
+      const c = o.customerId - IDS.customer - 1
+      if (c >= 0 && c < this.customerOrders.length) {
+        this.customerOrders[c] = (this.customerOrders[c] ?? 0) + sign
+        const refunded = o.refunds.reduce((a, r) => a + r.amount, 0)
+        this.customerSpent[c] = (this.customerSpent[c] ?? 0) + (o.total - refunded) * sign
       }
     }
     if (o.malformed) {

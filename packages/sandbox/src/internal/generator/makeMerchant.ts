@@ -353,6 +353,9 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       const l = w.locationIndex.get(locationId)
       return k !== undefined && l !== undefined && plan.stocked[cellOf(k, l, L)] === 1
     },
+    customerStats(customerId: number) {
+      return ensureLedger().customer(customerId)
+    },
     groundTruth(): GroundTruth {
       const led = ensureLedger()
       const expectedStock: Array<GroundTruth["expectedStock"][number]> = []
@@ -398,6 +401,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
           stockTransferItems: plan.stockTransfers.reduce((a, t) => a + t.items.length, 0)
         },
         revenueByDay: led.revenueRows(),
+        customerTotals: led.customerTotals(),
         expectedStock,
         discrepancies: plan.discrepancies
       }

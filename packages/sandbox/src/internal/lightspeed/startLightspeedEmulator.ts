@@ -51,6 +51,8 @@ export interface LightspeedEmulatorOptions {
    * `"wall"` keeps real time (days end at the real cutover whatever the scale).
    */
   readonly businessDayClock?: "scaled" | "wall"
+  /** Authorization-code lifetime, real-world ms (scaled). UNCONFIRMED upstream; default 10 minutes. */
+  readonly authorizationCodeTtlMs?: number
 }
 
 /** What a client needs to connect. */
@@ -65,6 +67,10 @@ export interface LightspeedCredentials {
   readonly v2ClientSecret: string
   readonly v2RefreshToken: string
   readonly v2TokenUrl: string
+  /** V1 authorize endpoint (authorization-code flow; the sandbox approves at once and redirects). */
+  readonly authorizeUrl: string
+  /** V2 (Keycloak) authorize endpoint. */
+  readonly v2AuthorizeUrl: string
   readonly businessId: number
   readonly businessLocationIds: ReadonlyArray<string>
 }
@@ -130,6 +136,7 @@ export const startLightspeedEmulator = async (
     {
       accessTokenMs: o.accessTokenTtlMs ?? 3_600_000,
       refreshIdleMs: o.refreshIdleMs ?? 14 * DAY_MS,
+      authorizationCodeMs: o.authorizationCodeTtlMs ?? 600_000,
       v2RefreshMs: o.v2RefreshMs ?? 0
     }
   )
@@ -184,6 +191,34 @@ export const startLightspeedEmulator = async (
     if (await preResponseFaults(faults, "lightspeed", res, slowMs)) return
 
     if (
+      req.method === "GET" &&
+      (path === "/oauth/authorize" || path === "/realms/k-series/protocol/openid-connect/auth")
+    ) {
+      const result = oauth.authorize({
+        version: path === "/oauth/authorize" ? "v1" : "v2",
+        clientId: q.get("client_id"),
+        redirectUri: q.get("redirect_uri"),
+        responseType: q.get("response_type"),
+        scope: q.get("scope"),
+        codeChallenge: q.get("code_challenge"),
+        codeChallengeMethod: q.get("code_challenge_method")
+      })
+      if (!result.ok && !result.redirect)
+        return sendJson(res, 400, { error: result.error, error_description: result.description })
+      const target = new URL(q.get("redirect_uri") ?? "")
+      if (result.ok) target.searchParams.set("code", result.code)
+      else {
+        target.searchParams.set("error", result.error)
+        target.searchParams.set("error_description", result.description)
+      }
+      const st = q.get("state")
+      if (st !== null) target.searchParams.set("state", st)
+      res.writeHead(302, { location: target.toString(), "content-length": "0" })
+      res.end()
+      return
+    }
+
+    if (
       req.method === "POST" &&
       (path === "/oauth/token" || path === "/realms/k-series/protocol/openid-connect/token")
     ) {
@@ -206,7 +241,7 @@ export const startLightspeedEmulator = async (
         })
       }
       const grant = param("grant_type")
-      if (grant !== "refresh_token") {
+      if (grant !== "refresh_token" && grant !== "authorization_code") {
         return sendJson(res, 400, {
           error: "unsupported_grant_type",
           error_description: `Unsupported grant_type: ${grant ?? "(missing)"}`
@@ -223,7 +258,10 @@ export const startLightspeedEmulator = async (
           fault
         )
       }
-      const result = oauth.refreshGrant(client, param("refresh_token"))
+      const result =
+        grant === "authorization_code"
+          ? oauth.codeGrant(client, param("code"), param("redirect_uri"), param("code_verifier"))
+          : oauth.refreshGrant(client, param("refresh_token"))
       stats.tokenRefreshes = oauth.refreshes
       stats.refreshReuseAttempts = oauth.refreshReuseAttempts
       if (!result.ok) return sendJson(res, result.status, result.body, { "cache-control": "no-store" })
@@ -684,6 +722,8 @@ export const startLightspeedEmulator = async (
       v2ClientSecret,
       v2RefreshToken,
       v2TokenUrl: `${baseUrl}/realms/k-series/protocol/openid-connect/token`,
+      authorizeUrl: `${baseUrl}/oauth/authorize`,
+      v2AuthorizeUrl: `${baseUrl}/realms/k-series/protocol/openid-connect/auth`,
       businessId,
       businessLocationIds: posLocations.map((l) => l.lightspeedBlId ?? "")
     },
@@ -691,7 +731,10 @@ export const startLightspeedEmulator = async (
     stats: () => ({
       ...stats,
       tokenRefreshes: oauth.refreshes,
-      refreshReuseAttempts: oauth.refreshReuseAttempts
+      refreshReuseAttempts: oauth.refreshReuseAttempts,
+      authorizationCodesIssued: oauth.codesIssued,
+      authorizationCodeExchanges: oauth.codeExchanges,
+      authorizationCodeReuseAttempts: oauth.codeReuseAttempts
     }),
     close: () => server.close()
   }

@@ -181,7 +181,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
     bump(st, "throttled")
     return throttledResponse(st, bucket, requested)
   }
-  const ctx: RequestContext = { state: st, version, bulk: false, now }
+  const ctx: RequestContext = { state: st, version, bulk: false, now, search: [] }
   const result: ExecutionResult = await execute({
     schema,
     document,
@@ -199,7 +199,10 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
   if (result.errors !== undefined && result.errors.length > 0)
     out.errors = result.errors.map((e) => e.toJSON())
   if (result.data !== undefined) out.data = result.data
-  out.extensions = costBlock(st, bucket, requested, actual)
+  out.extensions =
+    ctx.search !== undefined && ctx.search.length > 0
+      ? { search: ctx.search, ...costBlock(st, bucket, requested, actual) }
+      : costBlock(st, bucket, requested, actual)
   return { status: 200, body: shopifyJson(out), mutated: op.operation === "mutation" }
 }
 

@@ -3,7 +3,7 @@
  * the order scanner, bulk operations and webhook subscriptions.
  */
 import { GraphQLError, type GraphQLResolveInfo } from "graphql"
-import type { Order } from "../model.js"
+import type { Customer, Order, Product, PurchaseOrder, StockTransfer, Variant } from "../model.js"
 import {
   connectionOf,
   decodeCursor,
@@ -12,16 +12,17 @@ import {
   pageIndexed,
   pageSize
 } from "./connection.js"
-import { gid, isoUtc, parseGid } from "./format.js"
+import { currencyExponent, gid, isoUtc, parseGid } from "./format.js"
 import { countOrders, type OrderCursor, type OrderScanQuery, scanOrders } from "./OrderScan.js"
 import {
+  compileSearch,
   dateRange,
-  inRange,
   parseSearch,
+  type SearchFields,
   SearchSyntaxError,
   type SearchTerm,
-  type TimeRange,
-  termValues
+  type SearchWarning,
+  type TimeRange
 } from "./search.js"
 import {
   accessDenied,
@@ -68,24 +69,154 @@ const dates = (ts: ReadonlyArray<SearchTerm>, field: string): TimeRange | null =
   }
 }
 
-const idPredicate = (ts: ReadonlyArray<SearchTerm>): ((id: number) => boolean) => {
-  const idTerms = ts.filter((t) => t.field === "id" && !t.negated)
-  return (id) =>
-    idTerms.every((t) => {
-      const v = Number(parseGid(t.value)?.id ?? t.value)
-      switch (t.op) {
-        case ">":
-          return id > v
-        case ">=":
-          return id >= v
-        case "<":
-          return id < v
-        case "<=":
-          return id <= v
-        default:
-          return id === v
+/**
+ * Compiles a connection's `query:` into a record predicate; unknown fields become
+ * `extensions.search` warnings (or a BAD_REQUEST error when configured).
+ */
+const matcher = <T>(
+  ctx: RequestContext,
+  field: string,
+  query: string | null | undefined,
+  spec: SearchFields<T>
+): ((record: T) => boolean) => {
+  const warnings: Array<SearchWarning> = []
+  try {
+    const p = compileSearch(query, spec, ctx.state.options.unknownSearchFields, warnings)
+    if (warnings.length > 0 && query !== null && query !== undefined)
+      ctx.search?.push({ path: [field], query, warnings })
+    return p
+  } catch (e) {
+    if (e instanceof SearchSyntaxError)
+      throw new GraphQLError(e.message, { extensions: { code: "BAD_REQUEST" } })
+    throw e
+  }
+}
+
+const financialStatus = (o: Order): string => {
+  const refunded = o.refunds.reduce((a, r) => a + r.amount, 0)
+  return refunded >= o.total && refunded > 0 ? "refunded" : refunded > 0 ? "partially_refunded" : "paid"
+}
+
+/** Order search fields (Shopify's `orders(query:)` filters the emulator can answer). */
+const ORDER_FIELDS: SearchFields<Order> = {
+  fields: {
+    id: { kind: "number", get: (o) => o.id },
+    created_at: { kind: "date", get: (o) => o.createdAt },
+    updated_at: { kind: "date", get: (o) => o.updatedAt },
+    processed_at: { kind: "date", get: (o) => o.processedAt },
+    name: { kind: "text", get: (o) => [o.name, o.name.replace(/^#/, "")] },
+    financial_status: { kind: "text", get: financialStatus },
+    customer_id: { kind: "number", get: (o) => o.customerId },
+    sku: { kind: "text", get: (o) => o.lines.map((l) => l.sku) },
+    discount_code: { kind: "text", get: (o) => o.discountCode },
+    status: {
+      kind: "text",
+      get: (o) => (o.cancelledAt === null ? "open" : "cancelled"),
+      // The model never closes (archives) an order: `closed` matches none, `not_closed` all.
+      match: (o, v) => {
+        const s = v.toLowerCase()
+        if (s === "any" || s === "not_closed") return true
+        if (s === "open") return o.cancelledAt === null
+        if (s === "cancelled") return o.cancelledAt !== null
+        return false
       }
-    })
+    }
+  },
+  text: (o) => [o.name]
+}
+
+const customerFields = (ctx: RequestContext): SearchFields<Customer> => ({
+  fields: {
+    id: { kind: "number", get: (c) => c.id },
+    created_at: { kind: "date", get: (c) => c.createdAt },
+    updated_at: { kind: "date", get: (c) => c.updatedAt },
+    email: { kind: "text", get: (c) => c.email },
+    first_name: { kind: "text", get: (c) => c.firstName },
+    last_name: { kind: "text", get: (c) => c.lastName },
+    orders_count: { kind: "number", get: (c) => ctx.state.merchant.customerStats(c.id).orders },
+    total_spent: {
+      kind: "number",
+      // Searched in major units ("total_spent:>5000" yen, ">50.5" euros).
+      get: (c) =>
+        ctx.state.merchant.customerStats(c.id).spent / 10 ** currencyExponent(ctx.state.shop.currency)
+    }
+  },
+  text: (c) => [c.firstName, c.lastName, c.email]
+})
+
+const productFields = (ctx: RequestContext): SearchFields<Product> => ({
+  fields: {
+    id: { kind: "number", get: (p) => p.id },
+    created_at: { kind: "date", get: (p) => p.createdAt },
+    updated_at: { kind: "date", get: (p) => p.updatedAt },
+    title: { kind: "text", get: (p) => p.title },
+    product_type: { kind: "text", get: (p) => p.productType },
+    vendor: { kind: "text", get: (p) => p.vendor },
+    status: { kind: "text", get: () => "active" },
+    sku: {
+      kind: "text",
+      get: (p) => p.variantIds.map((id) => ctx.state.lookups.variants.get(id)?.sku ?? "")
+    }
+  },
+  text: (p) => [p.title]
+})
+
+const variantFields = (ctx: RequestContext): SearchFields<Variant> => ({
+  fields: {
+    id: { kind: "number", get: (v) => v.id },
+    sku: { kind: "text", get: (v) => v.sku },
+    title: { kind: "text", get: (v) => v.title },
+    barcode: { kind: "text", get: (v) => v.barcode },
+    product_id: { kind: "number", get: (v) => v.productId },
+    updated_at: { kind: "date", get: (v) => ctx.state.lookups.products.get(v.productId)?.updatedAt ?? 0 },
+    created_at: { kind: "date", get: (v) => ctx.state.lookups.products.get(v.productId)?.createdAt ?? 0 }
+  },
+  text: (v) => [v.title, v.sku]
+})
+
+const inventoryItemFields = (ctx: RequestContext): SearchFields<Variant> => ({
+  fields: {
+    id: { kind: "number", get: (v) => v.inventoryItemId },
+    sku: { kind: "text", get: (v) => v.sku },
+    updated_at: { kind: "date", get: (v) => ctx.state.lookups.products.get(v.productId)?.updatedAt ?? 0 },
+    created_at: { kind: "date", get: (v) => ctx.state.lookups.products.get(v.productId)?.createdAt ?? 0 }
+  },
+  text: (v) => [v.sku]
+})
+
+const transferFields = (ctx: RequestContext): SearchFields<StockTransfer> => ({
+  fields: {
+    id: { kind: "number", get: (t) => t.id },
+    created_at: { kind: "date", get: (t) => t.createdAt },
+    status: { kind: "text", get: (t) => new InventoryTransferView(t, ctx.state).status },
+    origin_id: { kind: "number", get: (t) => t.fromLocationId },
+    destination_id: { kind: "number", get: (t) => t.toLocationId }
+  }
+})
+
+const PURCHASE_ORDER_FIELDS: SearchFields<PurchaseOrder> = {
+  fields: {
+    id: { kind: "number", get: (p) => p.id },
+    created_at: { kind: "date", get: (p) => p.createdAt },
+    updated_at: { kind: "date", get: (p) => p.updatedAt },
+    name: { kind: "text", get: (p) => p.number }
+  }
+}
+
+interface DeletionEvent {
+  readonly orderId: number
+  readonly at: number
+  readonly eventId: number
+}
+
+const EVENT_FIELDS: SearchFields<DeletionEvent> = {
+  fields: {
+    id: { kind: "number", get: (d) => d.eventId },
+    created_at: { kind: "date", get: (d) => d.at },
+    action: { kind: "text", get: () => "destroy" },
+    subject_type: { kind: "text", get: () => "ORDER" },
+    subject_id: { kind: "number", get: (d) => d.orderId }
+  }
 }
 
 /**
@@ -114,28 +245,7 @@ export const orderScanQuery = (
       to: created?.to ?? Number.POSITIVE_INFINITY
     }
   }
-  const processed = dates(ts, "processed_at")
-  const statuses = termValues(ts, "status")
-  const financial = termValues(ts, "financial_status")
-  const names = termValues(ts, "name")
-  const ids = idPredicate(ts)
-  const where = (o: Order): boolean => {
-    if (!ids(o.id)) return false
-    if (!inRange(processed, o.processedAt)) return false
-    if (names.length > 0 && !names.includes(o.name)) return false
-    for (const s of statuses) {
-      if (s === "open" && o.cancelledAt !== null) return false
-      if (s === "cancelled" && o.cancelledAt === null) return false
-      if (s === "closed") return false
-    }
-    for (const f of financial) {
-      const refunded = o.refunds.reduce((a, r) => a + r.amount, 0)
-      const status =
-        refunded >= o.total && refunded > 0 ? "refunded" : refunded > 0 ? "partially_refunded" : "paid"
-      if (f !== status) return false
-    }
-    return true
-  }
+  const where = matcher(ctx, field, query, ORDER_FIELDS)
   return { created, updated, where, sort: sortKey === "UPDATED_AT" ? "updated" : "index", reverse: false }
 }
 
@@ -242,14 +352,12 @@ export class QueryRootView {
 
   customers(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_customers", "customers")
-    const ts = terms(args.query)
-    const created = dates(ts, "created_at")
-    const updated = dates(ts, "updated_at")
+    const where = matcher(ctx, "customers", args.query, customerFields(ctx))
     const m = ctx.state.merchant
     return pageIndexed(
       m.customerCount,
       (i) => m.customerAt(i),
-      (c) => inRange(created, c.createdAt) && inRange(updated, c.updatedAt),
+      where,
       (c) => new CustomerView(c.id, ctx.state),
       args,
       ctx.bulk
@@ -266,36 +374,19 @@ export class QueryRootView {
 
   customersCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
     requireScope(ctx, "read_customers", "customersCount")
-    const ts = terms(args.query)
-    const created = dates(ts, "created_at")
-    const updated = dates(ts, "updated_at")
+    const where = matcher(ctx, "customersCount", args.query, customerFields(ctx))
     const m = ctx.state.merchant
-    return countIndexed(
-      m.customerCount,
-      (i) => m.customerAt(i),
-      (c) => inRange(created, c.createdAt) && inRange(updated, c.updatedAt),
-      args.limit
-    )
+    return countIndexed(m.customerCount, (i) => m.customerAt(i), where, args.limit)
   }
 
   products(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_products", "products")
-    const ts = terms(args.query)
-    const created = dates(ts, "created_at")
-    const updated = dates(ts, "updated_at")
-    const types = termValues(ts, "product_type")
-    const vendors = termValues(ts, "vendor")
-    const ids = idPredicate(ts)
+    const where = matcher(ctx, "products", args.query, productFields(ctx))
     const ps = ctx.state.merchant.products
     return pageIndexed(
       ps.length,
       (i) => ps[i],
-      (p) =>
-        ids(p.id) &&
-        inRange(created, p.createdAt) &&
-        inRange(updated, p.updatedAt) &&
-        (types.length === 0 || types.includes(p.productType)) &&
-        (vendors.length === 0 || vendors.includes(p.vendor)),
+      where,
       (p) => new ProductView(p.id, ctx.state),
       args,
       ctx.bulk
@@ -312,30 +403,19 @@ export class QueryRootView {
 
   productsCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
     requireScope(ctx, "read_products", "productsCount")
+    const where = matcher(ctx, "productsCount", args.query, productFields(ctx))
     const ps = ctx.state.merchant.products
-    return countIndexed(
-      ps.length,
-      (i) => ps[i],
-      () => true,
-      args.limit
-    )
+    return countIndexed(ps.length, (i) => ps[i], where, args.limit)
   }
 
   productVariants(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_products", "productVariants")
-    const ts = terms(args.query)
-    const skus = termValues(ts, "sku")
-    const productIds = termValues(ts, "product_id").map(Number)
-    const updated = dates(ts, "updated_at")
+    const where = matcher(ctx, "productVariants", args.query, variantFields(ctx))
     const vs = ctx.state.merchant.variants
-    const lk = ctx.state.lookups
     return pageIndexed(
       vs.length,
       (i) => vs[i],
-      (v) =>
-        (skus.length === 0 || skus.includes(v.sku)) &&
-        (productIds.length === 0 || productIds.includes(v.productId)) &&
-        inRange(updated, lk.products.get(v.productId)?.updatedAt ?? 0),
+      where,
       (v) => new VariantView(v, ctx.state),
       args,
       ctx.bulk
@@ -349,15 +429,11 @@ export class QueryRootView {
     return v === undefined ? null : new VariantView(v, ctx.state)
   }
 
-  productVariantsCount(args: { limit?: number | null }, ctx: RequestContext) {
+  productVariantsCount(args: { query?: string | null; limit?: number | null }, ctx: RequestContext) {
     requireScope(ctx, "read_products", "productVariantsCount")
+    const where = matcher(ctx, "productVariantsCount", args.query, variantFields(ctx))
     const vs = ctx.state.merchant.variants
-    return countIndexed(
-      vs.length,
-      (i) => vs[i],
-      () => true,
-      args.limit
-    )
+    return countIndexed(vs.length, (i) => vs[i], where, args.limit)
   }
 
   locations(args: PageArgs & { includeInactive?: boolean | null }, ctx: RequestContext) {
@@ -395,25 +471,12 @@ export class QueryRootView {
 
   inventoryItems(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_inventory", "inventoryItems")
-    const ts = terms(args.query)
-    const skus = termValues(ts, "sku")
-    const updated = dates(ts, "updated_at")
-    const created = dates(ts, "created_at")
-    const ids = idPredicate(ts)
+    const where = matcher(ctx, "inventoryItems", args.query, inventoryItemFields(ctx))
     const vs = ctx.state.merchant.variants
-    const lk = ctx.state.lookups
     return pageIndexed(
       vs.length,
       (i) => vs[i],
-      (v) => {
-        const p = lk.products.get(v.productId)
-        return (
-          ids(v.inventoryItemId) &&
-          (skus.length === 0 || skus.includes(v.sku)) &&
-          inRange(updated, p?.updatedAt ?? 0) &&
-          inRange(created, p?.createdAt ?? 0)
-        )
-      },
+      where,
       (v) => new InventoryItemView(v, ctx.state),
       args,
       ctx.bulk
@@ -445,26 +508,12 @@ export class QueryRootView {
 
   inventoryTransfers(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_inventory_transfers", "inventoryTransfers")
-    const ts = terms(args.query)
-    const created = dates(ts, "created_at")
-    const statuses = termValues(ts, "status").map((s) => s.toUpperCase())
-    const origins = termValues(ts, "origin_id").map((s) => Number(parseGid(s)?.id ?? s))
-    const dests = termValues(ts, "destination_id").map((s) => Number(parseGid(s)?.id ?? s))
-    const ids = idPredicate(ts)
+    const where = matcher(ctx, "inventoryTransfers", args.query, transferFields(ctx))
     const list = ctx.state.lookups.transfers
     return pageIndexed(
       list.length,
       (i) => list[i],
-      (t) => {
-        const view = new InventoryTransferView(t, ctx.state)
-        return (
-          ids(t.id) &&
-          inRange(created, t.createdAt) &&
-          (statuses.length === 0 || statuses.includes(view.status)) &&
-          (origins.length === 0 || origins.includes(t.fromLocationId)) &&
-          (dests.length === 0 || dests.includes(t.toLocationId))
-        )
-      },
+      where,
       (t) => new InventoryTransferView(t, ctx.state),
       args,
       ctx.bulk
@@ -487,14 +536,12 @@ export class QueryRootView {
 
   inventoryPurchaseOrders(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_purchase_orders", "inventoryPurchaseOrders")
-    const ts = terms(args.query)
-    const created = dates(ts, "created_at")
-    const updated = dates(ts, "updated_at")
+    const where = matcher(ctx, "inventoryPurchaseOrders", args.query, PURCHASE_ORDER_FIELDS)
     const list = ctx.state.lookups.purchaseOrders
     return pageIndexed(
       list.length,
       (i) => list[i],
-      (p) => inRange(created, p.createdAt) && inRange(updated, p.updatedAt),
+      where,
       (p) => new PurchaseOrderView(p, ctx.state),
       args,
       ctx.bulk
@@ -509,22 +556,10 @@ export class QueryRootView {
     return p === undefined ? null : new PurchaseOrderView(p, ctx.state)
   }
 
-  private deletionEvents(ctx: RequestContext, query: string | null | undefined) {
-    const ts = terms(query)
-    const created = dates(ts, "created_at")
-    const actions = termValues(ts, "action")
-    const subjects = termValues(ts, "subject_type").map((s) => s.toUpperCase())
-    const ids = idPredicate(ts)
+  private deletionEvents(ctx: RequestContext, query: string | null | undefined, field = "events") {
+    const where = matcher(ctx, field, query, EVENT_FIELDS)
     const all = [...ctx.state.merchant.deletions()].sort((a, b) => a.at - b.at || a.orderId - b.orderId)
-    return all
-      .map((d, i) => ({ ...d, eventId: i + 1 }))
-      .filter(
-        (d) =>
-          ids(d.eventId) &&
-          inRange(created, d.at) &&
-          (actions.length === 0 || actions.includes("destroy")) &&
-          (subjects.length === 0 || subjects.includes("ORDER"))
-      )
+    return all.map((d, i): DeletionEvent => ({ ...d, eventId: i + 1 })).filter(where)
   }
 
   events(args: PageArgs, ctx: RequestContext) {
@@ -555,7 +590,7 @@ export class QueryRootView {
   }
 
   eventsCount(args: { query?: string | null }, ctx: RequestContext) {
-    const n = this.deletionEvents(ctx, args.query).length
+    const n = this.deletionEvents(ctx, args.query, "eventsCount").length
     return n > 10_000 ? count(10_000, false) : count(n, true)
   }
 

@@ -32,6 +32,12 @@ export interface ShopifyEmulatorOptions {
   readonly restLinkHost?: "sandbox" | "shop"
   /** Real-world duration of a slow_response fault, ms (scaled). Default 3000. */
   readonly slowResponseMs?: number
+  /**
+   * A `query:` term on a field the connection does not filter on: "ignore" (default; Shopify
+   * drops the term and lists it in `extensions.search[].warnings`) or "error" (a BAD_REQUEST
+   * GraphQL error, for tests that want typos to fail loudly).
+   */
+  readonly unknownSearchFields?: "ignore" | "error"
 }
 
 /** Default webhook retry schedule: 8 retries, exponential-ish, ~3.9 h in total. */

@@ -42,6 +42,7 @@ export interface ResolvedOptions {
   readonly maxQueryCost: number
   readonly slowResponseMs: number
   readonly restLinkHost: "sandbox" | "shop"
+  readonly unknownSearchFields: "ignore" | "error"
 }
 
 /** Everything the emulator's surfaces share. */

@@ -121,7 +121,8 @@ export const startShopifyEmulator = async (
       webhookTimeoutMs: o.webhookTimeoutMs ?? 5_000,
       maxQueryCost: o.maxQueryCost ?? 1000,
       slowResponseMs: o.slowResponseMs ?? 3_000,
-      restLinkHost: o.restLinkHost ?? "sandbox"
+      restLinkHost: o.restLinkHost ?? "sandbox",
+      unknownSearchFields: o.unknownSearchFields ?? "ignore"
     },
     shop: {
       name: "Kura Sandbox",

@@ -26,7 +26,7 @@ import {
 } from "./connection.js"
 import { decimalAmount, gid, isoUtc, toPresentment } from "./format.js"
 import type { ShopifyState } from "./ShopifyState.js"
-import { dateRange, inRange, parseSearch, termValues } from "./search.js"
+import { dateRange, inRange, parseSearch, type SearchWarning, termValues } from "./search.js"
 
 /** Per-request context handed to every resolver. */
 export interface RequestContext {
@@ -35,6 +35,12 @@ export interface RequestContext {
   /** Bulk mode: connection sizes are free and nested connections return everything. */
   readonly bulk: boolean
   readonly now: number
+  /** Search warnings collected while resolving (`extensions.search`); absent in bulk and REST. */
+  readonly search?: Array<{
+    readonly path: ReadonlyArray<string>
+    readonly query: string
+    readonly warnings: ReadonlyArray<SearchWarning>
+  }>
 }
 
 /** Throws Shopify's ACCESS_DENIED error unless `scope` was granted. */
@@ -634,6 +640,13 @@ export class CustomerView {
   }
   get locale() {
     return "en"
+  }
+  /** UnsignedInt64, so a string; the same figure `groundTruth().customerTotals` sums. */
+  get numberOfOrders() {
+    return String(this.st.merchant.customerStats(this.customerId).orders)
+  }
+  get amountSpent() {
+    return money(this.st.merchant.customerStats(this.customerId).spent, this.st.shop.currency)
   }
 }
 /** Shopify's view of a product. */
