@@ -87,7 +87,13 @@ const stateLayers = layerAppState
 /** Optional positive integer env values that size the sandbox (KURA_SANDBOX_SCALE …). */
 const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function* () {
-    const out: { seed?: number; scale?: number; historyDays?: number; anchor?: number } = {}
+    const out: {
+      seed?: number
+      scale?: number
+      historyDays?: number
+      anchor?: number
+      timeScale?: number
+    } = {}
     const anchor = env.KURA_SANDBOX_ANCHOR?.trim()
     if (anchor !== undefined && anchor !== "") {
       const at = /^\d{4}-\d{2}-\d{2}$/.test(anchor) ? Date.parse(`${anchor}T00:00:00Z`) : Number.NaN
@@ -106,7 +112,9 @@ const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
     const fields = [
       ["KURA_SANDBOX_SEED", "seed"],
       ["KURA_SANDBOX_SCALE", "scale"],
-      ["KURA_SANDBOX_HISTORY_DAYS", "historyDays"]
+      ["KURA_SANDBOX_HISTORY_DAYS", "historyDays"],
+      // The emulators' clock speed-up: rate limits refill and bulk jobs run that much faster.
+      ["KURA_SANDBOX_TIME_SCALE", "timeScale"]
     ] as const
     for (const [name, key] of fields) {
       const text = env[name]?.trim()

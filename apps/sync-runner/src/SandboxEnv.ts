@@ -20,6 +20,8 @@ export const startSandboxEnv = (
     readonly historyDays?: number
     /** End of generated history (epoch ms); default today. */
     readonly anchor?: number
+    /** Clock speed-up of the emulators (default 1: real-time rate limits). */
+    readonly timeScale?: number
   } = {}
 ) =>
   Effect.gen(function* () {

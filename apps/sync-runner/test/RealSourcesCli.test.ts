@@ -33,6 +33,8 @@ const env = () => ({
   KURA_SANDBOX_HISTORY_DAYS: "20",
   // Stocky shut down on 2026-09-01: history ending before then has Stocky purchase orders.
   KURA_SANDBOX_ANCHOR: "2026-08-25",
+  // Rate limits refill 20× faster (as in the demo): the test checks the pipeline, not the pacing.
+  KURA_SANDBOX_TIME_SCALE: "20",
   KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
   KURA_LAKE: `file:${join(dir, "lake")}`,
   KURA_STATE_DIR: join(dir, "state")

@@ -59,8 +59,25 @@ const CountAnswer = Schema.Struct({
   count: Schema.NullOr(Schema.Struct({ count: Schema.Number, precision: Schema.String }))
 })
 const ShopAnswer = Schema.Struct({
-  shop: Schema.Struct({ ianaTimezone: Schema.String, currencyCode: Schema.String })
+  shop: Schema.Struct({
+    ianaTimezone: Schema.String,
+    currencyCode: Schema.String,
+    createdAt: Schema.optional(Schema.NullOr(Schema.String))
+  })
 })
+
+/** Margin below the shop's creation time for a first read (clock skew between Shopify's hosts). */
+const SHOP_FLOOR_MARGIN_MS = 86_400_000
+
+/**
+ * Where a first read starts: nothing in a shop is updated before the shop existed, so its
+ * `createdAt` (less a day) bounds the window. Without it a first bulk export walks every slice
+ * from 1970 (over a hundred empty jobs per stream).
+ */
+export const shopFloor = (createdAt: string | null | undefined, configured: number): number => {
+  const at = createdAt == null ? Number.NaN : Date.parse(createdAt)
+  return Number.isNaN(at) ? configured : Math.max(configured, at - SHOP_FLOOR_MARGIN_MS)
+}
 
 const toSyncError = (e: ShopifyError) =>
   new SyncError({ reason: "Upstream", message: `shopify ${e.operation}: ${e.message}`, cause: e })
@@ -91,6 +108,25 @@ export const shopifyClientLayer = (shop: ShopifyShopConfig, deps: SourceDeps) =>
 
 /** Windows longer than this are read with a bulk export instead of paging (default 2 days). */
 const BULK_THRESHOLD_MS = 2 * 86_400_000
+
+/** Records one bulk job should carry when the count is known (a job of this size takes minutes). */
+const RECORDS_PER_BULK_JOB = 250_000
+
+/**
+ * Bulk slices sized by what the window holds: with Shopify's count known, one job per
+ * ~250k records (a small shop's whole history is one job); unknown counts keep the client's
+ * adaptive default (30 days, growing while jobs are fast).
+ */
+export const bulkSlicing = (
+  window: { readonly start: number; readonly end: number },
+  count: number | null
+): { readonly sliceMillis?: number; readonly maxSliceMillis?: number } => {
+  if (count === null) return {}
+  const length = Math.max(1, window.end - window.start)
+  const jobs = Math.max(1, Math.ceil(count / RECORDS_PER_BULK_JOB))
+  const slice = Math.max(3_600_000, Math.ceil(length / jobs))
+  return { sliceMillis: slice, maxSliceMillis: Math.max(slice, 365 * 86_400_000) }
+}
 
 /** What the mappers need to know about the shop besides one record. */
 interface ShopContext {
@@ -242,7 +278,7 @@ const runShopifyStream = <A>(
   Effect.gen(function* () {
     const client = yield* ShopifyClient
     const key = { source: "shopify" as const, account: shop.shop, stream: spec.name }
-    const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode } }")
+    const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode createdAt } }")
     const shopInfo = yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
       Effect.mapError(
         (e) => new SyncError({ reason: "Upstream", message: `shopify shop query: ${e.message}`, cause: e })
@@ -262,7 +298,10 @@ const runShopifyStream = <A>(
       Option.map((c) => c.since),
       Option.getOrNull
     )
-    const opts: IncrementalOptions = { since, floor: deps.shopifyFloor ?? 0 }
+    const opts: IncrementalOptions = {
+      since,
+      floor: shopFloor(shopInfo.shop.createdAt, deps.shopifyFloor ?? 0)
+    }
     const window = yield* client.windowOf(opts)
     const search = spec.windowField === null ? null : updatedAtQuery(window, undefined, spec.windowField)
     // productsCount is trusted for full reads only: some backends (the sandbox among them) ignore
@@ -326,7 +365,12 @@ const runShopifyStream = <A>(
           })
         return (
           useBulk
-            ? bulk.export(spec.resource, { window }).pipe(Stream.grouped(1000))
+            ? bulk
+                .export(spec.resource, {
+                  window,
+                  ...bulkSlicing(window, reportedCount?.count ?? null)
+                })
+                .pipe(Stream.grouped(1000))
             : client.pages(spec.resource, { search }).pipe(Stream.map((p: Page<A>) => p.records))
         ).pipe(Stream.mapEffect(pageOf))
       },
