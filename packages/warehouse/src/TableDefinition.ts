@@ -14,6 +14,11 @@ export interface ColumnDef {
   /** Defaults to true: only key and bookkeeping columns are NOT NULL. */
   readonly nullable?: boolean
   readonly doc?: string
+  /**
+   * For a `date` column: when a loaded row omits it, it is the UTC date of this timestamp column
+   * (keeps rows built before the column existed loadable).
+   */
+  readonly utcDateOf?: string
 }
 
 /** One table: its columns, key, the column that decides which version wins, and BigQuery layout. */

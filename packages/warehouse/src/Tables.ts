@@ -240,7 +240,7 @@ export const CanonicalTables = {
   }),
   inventory_levels: defineTable({
     name: "inventory_levels",
-    doc: "Snapshots of a quantity (available, on_hand, …) per variant and location.",
+    doc: "Daily snapshots of a quantity (available, on_hand, …) per variant and location: history accumulates, one row per day, the latest observation of the day wins.",
     columns: [
       ...lineage,
       str("variant_id"),
@@ -249,12 +249,41 @@ export const CanonicalTables = {
       str("location_id", false),
       str("quantity_name", false),
       int("quantity", false),
-      ts("observed_at", false)
+      ts("observed_at", false),
+      {
+        name: "snapshot_date",
+        type: "date",
+        nullable: false,
+        doc: "UTC date of observed_at; part of the key, so each day keeps its own snapshot",
+        utcDateOf: "observed_at"
+      }
+    ],
+    // source_id names the level (item:location:quantity name); the day makes it a snapshot.
+    primaryKey: [...canonicalKey, "snapshot_date"],
+    versionColumn: "observed_at",
+    partitionBy: "observed_at",
+    clusterBy: [...defaultCluster, "location_id", "sku"]
+  }),
+  location_map: defineTable({
+    name: "location_map",
+    doc: "Manual links from a source's location (a POS business location, a Stocky location) to the stock location whose snapshots it moves: they win over matching by name.",
+    columns: [
+      ...lineage,
+      { name: "location_id", type: "string", nullable: false, doc: "the location's id in its source" },
+      {
+        name: "stock_source",
+        type: "string",
+        nullable: false,
+        doc: "source of the linked location (shopify)"
+      },
+      { name: "stock_account", type: "string", nullable: false, doc: "account of the linked location" },
+      { name: "stock_location_id", type: "string", nullable: false, doc: "the linked location's id" },
+      str("note")
     ],
     primaryKey: canonicalKey,
     versionColumn: "updated_at",
-    partitionBy: "observed_at",
-    clusterBy: [...defaultCluster, "location_id", "sku"]
+    partitionBy: "updated_at",
+    clusterBy: defaultCluster
   }),
   inventory_movements: defineTable({
     name: "inventory_movements",

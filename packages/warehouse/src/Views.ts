@@ -33,25 +33,70 @@ export const SourceReconciliation: ViewDef = {
     `SELECT r.run_id, r.source, r.source_account, r.stream, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.reported_count, r.rows_fetched, r.rows_loaded, r.reported_total, r.loaded_total, CASE WHEN r.reported_count IS NULL OR r.reported_count = r.rows_loaded THEN TRUE ELSE FALSE END AS count_matches, CASE WHEN r.reported_total IS NULL OR r.reported_total = r.loaded_total THEN TRUE ELSE FALSE END AS total_matches FROM ${d.table("_kura_sync_runs")} AS r`
 }
 
+/** Canonical form of a SKU in SQL (trimmed, upper-case), as `normalizeSku` writes sku_map. */
+const normSku = (expr: string) => `UPPER(TRIM(${expr}))`
+
+/** sku_map per variant: the canonical SKU of a source's variant (manual overrides included). */
+const skuByVariant = (d: Dialect) =>
+  `SELECT sm.source, sm.source_account, sm.variant_id, MIN(sm.sku) AS sku FROM ${d.table("sku_map")} AS sm WHERE sm._deleted_at IS NULL GROUP BY sm.source, sm.source_account, sm.variant_id`
+
 /**
- * Expected on-hand (previous day's last snapshot plus the movements since) against the observed
- * snapshot, per SKU, location and day, with a likely cause for each discrepancy.
+ * Where each source location's stock lives: manual links from `location_map` first, then a
+ * Shopify location of the same name (trimmed, case-insensitive; a name shared by two Shopify
+ * locations links nothing, since a wrong link is worse than none).
+ */
+export const LocationLinks: ViewDef = {
+  name: "v_location_links",
+  doc: "Each non-Shopify location linked to the stock location it moves: manual (location_map) or by name; ambiguous names stay unlinked.",
+  select: (d) => {
+    const T = d.table
+    const name = (a: string) => normSku(`${a}.name`)
+    return `WITH manual AS (SELECT lm.source, lm.source_account, lm.location_id, lm.stock_source, lm.stock_account, lm.stock_location_id FROM ${T("location_map")} AS lm WHERE lm._deleted_at IS NULL), named AS (SELECT l.source, l.source_account, l.source_id AS location_id, MIN(s.source) AS stock_source, MIN(s.source_account) AS stock_account, MIN(s.source_id) AS stock_location_id FROM ${T("locations")} AS l JOIN ${T("locations")} AS s ON s.source = 'shopify' AND l.source <> 'shopify' AND ${name("s")} = ${name("l")} AND s._deleted_at IS NULL WHERE l._deleted_at IS NULL GROUP BY l.source, l.source_account, l.source_id HAVING COUNT(*) = 1) SELECT lk.source, lk.source_account, lk.location_id, lk.stock_source, lk.stock_account, lk.stock_location_id, lk.match_method FROM (SELECT mn.source, mn.source_account, mn.location_id, mn.stock_source, mn.stock_account, mn.stock_location_id, 'manual' AS match_method FROM manual AS mn UNION ALL SELECT n.source, n.source_account, n.location_id, n.stock_source, n.stock_account, n.stock_location_id, 'name' AS match_method FROM named AS n WHERE NOT EXISTS (SELECT 1 FROM manual AS x WHERE x.source = n.source AND x.source_account = n.source_account AND x.location_id = n.location_id)) AS lk`
+  }
+}
+
+/**
+ * Every live movement placed in a stock cell: the canonical SKU (sku_map by variant, then by the
+ * source's own SKU, Stocky through Shopify's variants, then the normalised SKU) and the stock
+ * location (a link from `v_location_links`, Shopify's own locations, a Shopify location id
+ * used directly as Stocky does, else the movement's own location).
+ */
+export const StockMovements: ViewDef = {
+  name: "v_stock_movements",
+  doc: "Inventory movements of every source resolved to a stock cell: canonical SKU via sku_map and stock location via v_location_links.",
+  select: (d) => {
+    const T = d.table
+    const pick = (field: "stock_source" | "stock_account" | "stock_location_id", self: string) =>
+      `CASE WHEN ll.location_id IS NOT NULL THEN ll.${field} WHEN m.source = 'shopify' THEN ${self} WHEN di.location_id IS NOT NULL THEN di.${field} ELSE ${self} END AS ${field}`
+    return `WITH by_variant AS (${skuByVariant(d)}), by_source_sku AS (SELECT sm.source, sm.source_account, ${normSku("sm.source_sku")} AS source_sku, MIN(sm.sku) AS sku FROM ${T("sku_map")} AS sm WHERE sm._deleted_at IS NULL AND sm.source_sku IS NOT NULL GROUP BY sm.source, sm.source_account, ${normSku("sm.source_sku")} HAVING COUNT(DISTINCT sm.sku) = 1), shopify_variant AS (SELECT sm.variant_id, MIN(sm.sku) AS sku FROM ${T("sku_map")} AS sm WHERE sm.source = 'shopify' AND sm._deleted_at IS NULL GROUP BY sm.variant_id HAVING COUNT(DISTINCT sm.sku) = 1), direct AS (SELECT l.source_id AS location_id, MIN(l.source) AS stock_source, MIN(l.source_account) AS stock_account, MIN(l.source_id) AS stock_location_id FROM ${T("locations")} AS l WHERE l.source = 'shopify' AND l._deleted_at IS NULL GROUP BY l.source_id HAVING COUNT(*) = 1) SELECT m.source, m.source_account, m.source_id, m.kind, m.quantity, m.occurred_at, m.location_id, m.variant_id, m.sku AS source_sku, COALESCE(bv.sku, bs.sku, CASE WHEN m.source = 'stocky' THEN sv.sku END, ${normSku("m.sku")}, m.variant_id) AS sku, ${pick("stock_source", "m.source")}, ${pick("stock_account", "m.source_account")}, ${pick("stock_location_id", "m.location_id")}, CASE WHEN ll.location_id IS NOT NULL THEN ll.match_method WHEN m.source = 'shopify' THEN 'self' WHEN di.location_id IS NOT NULL THEN 'id' ELSE 'self' END AS location_match FROM ${T("inventory_movements")} AS m LEFT JOIN by_variant AS bv ON bv.source = m.source AND bv.source_account = m.source_account AND bv.variant_id = m.variant_id LEFT JOIN by_source_sku AS bs ON bs.source = m.source AND bs.source_account = m.source_account AND bs.source_sku = ${normSku("m.sku")} LEFT JOIN shopify_variant AS sv ON sv.variant_id = m.variant_id LEFT JOIN ${T("v_location_links")} AS ll ON ll.source = m.source AND ll.source_account = m.source_account AND ll.location_id = m.location_id LEFT JOIN direct AS di ON di.location_id = m.location_id AND m.source <> 'shopify' WHERE m._deleted_at IS NULL`
+  }
+}
+
+/**
+ * Expected on-hand (the previous day's snapshot plus the movements since, from every source)
+ * against the observed snapshot, per SKU, stock location and day, with a likely cause for each
+ * discrepancy.
  */
 export const InventoryReconciliation: ViewDef = {
   name: "v_inventory_reconciliation",
-  doc: "Per SKU, location and day: expected on-hand (previous snapshot + movements) vs the observed snapshot, discrepancy and likely cause.",
+  doc: "Per canonical SKU, stock location and day: expected on-hand (previous snapshot + movements of every source) vs the observed snapshot, discrepancy and likely cause.",
   select: (d) => {
     const T = d.table
-    const day = d.utcDate("i.observed_at")
-    const win = "PARTITION BY dl.source, dl.source_account, dl.sku, dl.location_id ORDER BY dl.observed_at"
+    const win = "PARTITION BY dl.source, dl.source_account, dl.sku, dl.location_id ORDER BY dl.snapshot_date"
     const sumKind = (kind: string, alias: string) =>
       `COALESCE(SUM(CASE WHEN m.kind = '${kind}' THEN m.quantity ELSE 0 END), 0) AS ${alias}`
-    return `WITH daily AS (SELECT i.source, i.source_account, COALESCE(i.sku, i.variant_id) AS sku, i.location_id, ${day} AS snapshot_date, i.observed_at, i.quantity, ROW_NUMBER() OVER (PARTITION BY i.source, i.source_account, COALESCE(i.sku, i.variant_id), i.location_id, ${day} ORDER BY i.observed_at DESC) AS rn FROM ${T("inventory_levels")} AS i WHERE i.quantity_name = 'on_hand' AND i._deleted_at IS NULL), snaps AS (SELECT dl.source, dl.source_account, dl.sku, dl.location_id, dl.snapshot_date, dl.observed_at, dl.quantity, LAG(dl.quantity) OVER (${win}) AS previous_quantity, LAG(dl.observed_at) OVER (${win}) AS previous_observed_at FROM daily AS dl WHERE dl.rn = 1), moved AS (SELECT s.source, s.source_account, s.sku, s.location_id, s.snapshot_date, s.observed_at, s.quantity, s.previous_quantity, s.previous_observed_at, COUNT(m.source_id) AS movement_count, COALESCE(SUM(m.quantity), 0) AS net_movement, ${sumKind("sale", "sold")}, ${sumKind("refund_restock", "restocked")}, ${sumKind("receipt", "received")}, ${sumKind("adjustment", "adjusted")}, ${sumKind("transfer_out", "transferred_out")}, ${sumKind("transfer_in", "transferred_in")}, ${sumKind("count_correction", "count_corrections")} FROM snaps AS s LEFT JOIN ${T("inventory_movements")} AS m ON m.source = s.source AND m.source_account = s.source_account AND COALESCE(m.sku, m.variant_id) = s.sku AND m.location_id = s.location_id AND m._deleted_at IS NULL AND m.occurred_at > s.previous_observed_at AND m.occurred_at <= s.observed_at GROUP BY s.source, s.source_account, s.sku, s.location_id, s.snapshot_date, s.observed_at, s.quantity, s.previous_quantity, s.previous_observed_at) SELECT mv.source, mv.source_account, mv.sku, mv.location_id, mv.snapshot_date, mv.observed_at, mv.previous_observed_at, mv.previous_quantity, mv.movement_count, mv.net_movement, mv.sold, mv.restocked, mv.received, mv.adjusted, mv.transferred_out, mv.transferred_in, mv.count_corrections, mv.previous_quantity + mv.net_movement AS expected_quantity, mv.quantity AS observed_quantity, mv.quantity - (mv.previous_quantity + mv.net_movement) AS discrepancy, CASE WHEN mv.previous_quantity IS NULL THEN 'baseline' WHEN mv.quantity = mv.previous_quantity + mv.net_movement THEN 'reconciled' ELSE 'discrepancy' END AS status, CASE WHEN mv.previous_quantity IS NULL OR mv.quantity = mv.previous_quantity + mv.net_movement THEN NULL WHEN mv.quantity < mv.previous_quantity + mv.net_movement AND mv.movement_count = 0 THEN 'unrecorded_outflow: shrinkage, theft or a sale that was not synced' WHEN mv.quantity < mv.previous_quantity + mv.net_movement THEN 'missing_outflow: a sale, transfer out or adjustment not recorded as a movement' WHEN mv.transferred_out > 0 OR mv.transferred_in > 0 THEN 'transfer_timing: a transfer counted on one side only' WHEN mv.quantity > mv.previous_quantity + mv.net_movement AND mv.sold < 0 THEN 'unrecorded_return_or_restock: stock came back without a refund_restock movement' ELSE 'unrecorded_inflow: a receipt or return not recorded as a movement' END AS likely_cause FROM moved AS mv`
+    return `WITH by_variant AS (${skuByVariant(d)}), snap AS (SELECT i.source, i.source_account, COALESCE(bv.sku, ${normSku("i.sku")}, i.variant_id) AS sku, i.location_id, i.snapshot_date, i.observed_at, i.quantity FROM ${T("inventory_levels")} AS i LEFT JOIN by_variant AS bv ON bv.source = i.source AND bv.source_account = i.source_account AND bv.variant_id = i.variant_id WHERE i.quantity_name = 'on_hand' AND i._deleted_at IS NULL), daily AS (SELECT sn.source, sn.source_account, sn.sku, sn.location_id, sn.snapshot_date, MAX(sn.observed_at) AS observed_at, SUM(sn.quantity) AS quantity FROM snap AS sn GROUP BY sn.source, sn.source_account, sn.sku, sn.location_id, sn.snapshot_date), snaps AS (SELECT dl.source, dl.source_account, dl.sku, dl.location_id, dl.snapshot_date, dl.observed_at, dl.quantity, LAG(dl.quantity) OVER (${win}) AS previous_quantity, LAG(dl.observed_at) OVER (${win}) AS previous_observed_at FROM daily AS dl), moved AS (SELECT s.source, s.source_account, s.sku, s.location_id, s.snapshot_date, s.observed_at, s.quantity, s.previous_quantity, s.previous_observed_at, COUNT(m.source_id) AS movement_count, COALESCE(SUM(m.quantity), 0) AS net_movement, ${sumKind("sale", "sold")}, ${sumKind("refund_restock", "restocked")}, ${sumKind("receipt", "received")}, ${sumKind("adjustment", "adjusted")}, ${sumKind("transfer_out", "transferred_out")}, ${sumKind("transfer_in", "transferred_in")}, ${sumKind("count_correction", "count_corrections")} FROM snaps AS s LEFT JOIN ${T("v_stock_movements")} AS m ON m.stock_source = s.source AND m.stock_account = s.source_account AND m.sku = s.sku AND m.stock_location_id = s.location_id AND m.occurred_at > s.previous_observed_at AND m.occurred_at <= s.observed_at GROUP BY s.source, s.source_account, s.sku, s.location_id, s.snapshot_date, s.observed_at, s.quantity, s.previous_quantity, s.previous_observed_at) SELECT mv.source, mv.source_account, mv.sku, mv.location_id, mv.snapshot_date, mv.observed_at, mv.previous_observed_at, mv.previous_quantity, mv.movement_count, mv.net_movement, mv.sold, mv.restocked, mv.received, mv.adjusted, mv.transferred_out, mv.transferred_in, mv.count_corrections, mv.previous_quantity + mv.net_movement AS expected_quantity, mv.quantity AS observed_quantity, mv.quantity - (mv.previous_quantity + mv.net_movement) AS discrepancy, CASE WHEN mv.previous_quantity IS NULL THEN 'baseline' WHEN mv.quantity = mv.previous_quantity + mv.net_movement THEN 'reconciled' ELSE 'discrepancy' END AS status, CASE WHEN mv.previous_quantity IS NULL OR mv.quantity = mv.previous_quantity + mv.net_movement THEN NULL WHEN mv.quantity < mv.previous_quantity + mv.net_movement AND mv.movement_count = 0 THEN 'unrecorded_outflow: shrinkage, theft or a sale that was not synced' WHEN mv.quantity < mv.previous_quantity + mv.net_movement THEN 'missing_outflow: shrinkage, or a sale, transfer out or adjustment not recorded as a movement' WHEN mv.transferred_out > 0 OR mv.transferred_in > 0 THEN 'transfer_timing: a transfer counted on one side only' WHEN mv.quantity > mv.previous_quantity + mv.net_movement AND mv.sold < 0 THEN 'unrecorded_return_or_restock: stock came back without a refund_restock movement' ELSE 'unrecorded_inflow: a receipt, return or miscount not recorded as a movement' END AS likely_cause FROM moved AS mv`
   }
 }
 
 /** Every view, in creation order. */
-export const AllViews: ReadonlyArray<ViewDef> = [DailySales, SourceReconciliation, InventoryReconciliation]
+export const AllViews: ReadonlyArray<ViewDef> = [
+  DailySales,
+  SourceReconciliation,
+  LocationLinks,
+  StockMovements,
+  InventoryReconciliation
+]
 
 /** `CREATE OR REPLACE VIEW` for a view definition. */
 export const createView = (d: Dialect, view: ViewDef): string =>

@@ -10,6 +10,7 @@ import {
   Sql,
   type TableDef
 } from "../src/index.js"
+import { transactionScript } from "../src/internal/bigqueryEngine.js"
 import { assertBigQuery } from "./bigQueryGrammar.js"
 
 const d = bigQueryDialect("demo-proj", "kura")
@@ -42,12 +43,43 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
       const merge = Sql.renderMerge(parts)
       assertBigQuery(merge)
       if (table.versionColumn)
-        expect(merge).toContain("WHEN MATCHED AND s.`updated_at` > t.`updated_at` THEN UPDATE SET")
+        expect(merge).toContain(
+          `WHEN MATCHED AND s.\`${table.versionColumn}\` > t.\`${table.versionColumn}\` THEN UPDATE SET`
+        )
       else expect(merge).not.toContain("WHEN MATCHED")
       assertBigQuery(Sql.softDelete(d, table.name, "_kura_stg_x", "deleted_at"))
       assertBigQuery(Sql.addColumn(d, table.name, { name: "new_field", type: "decimal" }))
     }
   )
+
+  it("inventory_levels keeps one snapshot per day: the day is in the key, the latest observation wins", () => {
+    const merge = Sql.renderMerge(
+      Sql.mergeParts(d, CanonicalTables.inventory_levels, CanonicalTables.inventory_levels.columns, "_stg")
+    )
+    expect(merge).toContain(
+      "AND t.`snapshot_date` = s.`snapshot_date` WHEN MATCHED AND s.`observed_at` > t.`observed_at`"
+    )
+    expect(Sql.createTable(d, CanonicalTables.inventory_levels)).toContain("`snapshot_date` DATE NOT NULL")
+  })
+
+  it("_kura_raw is keyed by record version and matches a NULL updated_at to NULL", () => {
+    const merge = Sql.renderMerge(Sql.mergeParts(d, RawTable, RawTable.columns, "_stg"))
+    expect(merge).toContain(
+      "AND t.`source_id` = s.`source_id` AND (t.`updated_at` = s.`updated_at` OR (t.`updated_at` IS NULL AND s.`updated_at` IS NULL))"
+    )
+    expect(merge).not.toContain("`_batch_id` = s.`_batch_id`")
+  })
+
+  it("the atomic commit is one BigQuery transaction script whose statements pass the grammar", () => {
+    const script = transactionScript([
+      Sql.renderMerge(Sql.mergeParts(d, RawTable, RawTable.columns, "_stg")),
+      "DELETE FROM `demo-proj.kura._kura_leases` WHERE `stream_key` = @s1_k"
+    ])
+    const parts = script.split(";\n")
+    expect(parts[0]).toBe("BEGIN TRANSACTION")
+    expect(parts.at(-1)).toBe("COMMIT TRANSACTION;")
+    for (const statement of parts.slice(1, -1)) assertBigQuery(statement)
+  })
 
   it("the grammar check is real: DuckDB DDL and broken SQL are rejected", () => {
     expect(() => assertBigQuery(Sql.createTable(duckdbDialect(), CanonicalTables.orders))).toThrow(

@@ -96,14 +96,15 @@ export const level = (
   observedAt: string,
   quantity: number
 ): CanonicalRow<"inventory_levels"> => ({
-  ...lineage(`${sku}:${location}:on_hand:${observedAt}`, observedAt),
+  ...lineage(`${sku}:${location}:on_hand`, observedAt),
   variant_id: `v-${sku}`,
   inventory_item_id: null,
   sku,
   location_id: location,
   quantity_name: "on_hand",
   quantity,
-  observed_at: observedAt
+  observed_at: observedAt,
+  snapshot_date: observedAt.slice(0, 10)
 })
 
 /** A signed inventory movement. */

@@ -106,6 +106,19 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 
   const migrate = Effect.gen(function* () {
     for (const table of AllTables) yield* engine.run(Sql.createTable(d, table))
+    // Tables created by an older Kura lack columns added since: add them (nullable, as schema
+    // evolution does) and fill derived ones, so old databases keep loading and reconciling.
+    for (const table of AllTables) {
+      const have = new Set((yield* engine.liveColumns(table.name)).map((c) => c.name))
+      for (const c of table.columns) {
+        if (have.has(c.name)) continue
+        yield* engine.run(Sql.addColumn(d, table.name, c))
+        if (c.utcDateOf !== undefined)
+          yield* engine.run(
+            `UPDATE ${T(table.name)} SET ${I(c.name)} = ${d.utcDate(I(c.utcDateOf))} WHERE ${I(c.name)} IS NULL`
+          )
+      }
+    }
     for (const view of AllViews)
       yield* engine.run(`CREATE OR REPLACE VIEW ${T(view.name)} AS ${view.select(d)}`)
     liveCache.clear()
@@ -119,8 +132,27 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     readonly detail: string
   }
 
-  const loadChunk = (table: TableDef, rows: ReadonlyArray<LoadRow>) =>
+  /** Fills `utcDateOf` columns a row omits (rows built before the column existed). */
+  const withDerived = (table: TableDef, rows: ReadonlyArray<LoadRow>): ReadonlyArray<LoadRow> => {
+    const derived = table.columns.filter((c) => c.utcDateOf !== undefined)
+    if (derived.length === 0) return rows
+    return rows.map((row) => {
+      let out: Record<string, unknown> | undefined
+      for (const c of derived) {
+        if (row[c.name] !== undefined && row[c.name] !== null) continue
+        const from = row[c.utcDateOf!]
+        const ms = typeof from === "string" ? Date.parse(from) : Number.NaN
+        if (Number.isNaN(ms)) continue
+        out ??= { ...row }
+        out[c.name] = new Date(ms).toISOString().slice(0, 10)
+      }
+      return out ?? row
+    })
+  }
+
+  const loadChunk = (table: TableDef, input: ReadonlyArray<LoadRow>) =>
     Effect.gen(function* () {
+      const rows = withDerived(table, input)
       const existing = yield* live(table.name)
       const byName = new Map(existing.map((c) => [c.name, c]))
       const added = new Map<string, ColumnType>()

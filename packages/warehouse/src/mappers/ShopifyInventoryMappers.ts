@@ -8,11 +8,12 @@ import type { InventoryItem, InventoryPurchaseOrder, InventoryTransfer } from "@
 import { lineage, type Mapper } from "../Mapper.js"
 import type { CanonicalRow } from "../Tables.js"
 import type { InventoryCatalog } from "./InventoryCatalog.js"
-import { dec, gidToId, latest, refId, utc, utcOrNull } from "./internal/values.js"
+import { dec, gidToId, latest, refId, utc, utcDay, utcOrNull } from "./internal/values.js"
 
 /**
  * Inventory item with levels → inventory_levels. `observed_at` is when Kura fetched the level
- * (`ctx.syncedAt`); `updated_at` is Shopify's change time of the quantity.
+ * (`ctx.syncedAt`) and `snapshot_date` its UTC day, so each day's snapshot is kept; `updated_at`
+ * is Shopify's change time of the quantity.
  */
 export const mapShopifyInventoryItem: Mapper<InventoryItem> = (item, ctx) => {
   const itemId = item.legacyResourceId
@@ -28,7 +29,8 @@ export const mapShopifyInventoryItem: Mapper<InventoryItem> = (item, ctx) => {
         location_id: locationId,
         quantity_name: q.name,
         quantity: q.quantity,
-        observed_at: ctx.syncedAt
+        observed_at: ctx.syncedAt,
+        snapshot_date: utcDay(ctx.syncedAt)
       })
     )
   })
@@ -202,7 +204,8 @@ export const makeShopifyInventoryLevelWebhookMapper =
           location_id: locationId,
           quantity_name: "available",
           quantity: payload.available,
-          observed_at: ctx.syncedAt
+          observed_at: ctx.syncedAt,
+          snapshot_date: utcDay(ctx.syncedAt)
         }
       ]
     }

@@ -85,13 +85,17 @@ const within = <A>(what: string, promise: Promise<A>, ms = 150_000): Promise<A> 
 }
 
 /** Starts the sandbox and pulls every stream the mappers cover. */
-export const pull = async (tax: "jp" | "eu" = "jp"): Promise<Pulled> => {
+export const pull = async (
+  tax: "jp" | "eu" = "jp",
+  size: { readonly seed?: number; readonly scale?: number; readonly historyDays?: number } = {}
+): Promise<Pulled> => {
+  const historyDays = size.historyDays ?? HISTORY_DAYS
   const sandbox = await startSandbox({
-    seed: 11,
+    seed: size.seed ?? 11,
     tax,
     anchor: ANCHOR,
-    scale: 300,
-    historyDays: HISTORY_DAYS,
+    scale: size.scale ?? 300,
+    historyDays,
     plan: "enterprise",
     // Durations (cost-bucket restore) run 10× faster: the test checks mapping, not pacing.
     timeScale: 10
@@ -167,7 +171,7 @@ export const pull = async (tax: "jp" | "eu" = "jp"): Promise<Pulled> => {
       Layer.provide(Layer.succeed(TokenStore, makeMemoryTokenStore(tokens))),
       Layer.provide(HttpTransport.layer({ connectionRetryDelayMillis: 5, responseTimeoutMillis: 20_000 }))
     )
-    const from = new Date(ANCHOR - (HISTORY_DAYS + 3) * 86_400_000).toISOString().slice(0, 10)
+    const from = new Date(ANCHOR - (historyDays + 3) * 86_400_000).toISOString().slice(0, 10)
     const to = new Date(ANCHOR - 86_400_000).toISOString().slice(0, 10)
     const lightspeedP = Effect.runPromise(
       Effect.gen(function* () {
@@ -229,10 +233,15 @@ export interface Mapped {
   readonly onlineLocationId: string
 }
 
-const SYNCED_AT = "2026-06-15T01:00:00.000Z"
+/** When the mapped records count as fetched: the observation time of the inventory levels. */
+export const SYNCED_AT = "2026-06-15T01:00:00.000Z"
 
 /** Maps everything pulled. */
-export const mapAll = (p: Pulled): Mapped => {
+export const mapAll = (
+  p: Pulled,
+  /** Link POS stock to Shopify locations by name while mapping (false: leave it to the warehouse). */
+  options: { readonly linkPosStock?: boolean } = {}
+): Mapped => {
   const shopCtx: MapContext = {
     source: "shopify",
     sourceAccount: p.sandbox.shopify.credentials.shopDomain,
@@ -272,7 +281,7 @@ export const mapAll = (p: Pulled): Mapped => {
   const lightspeed = mergeRows(
     ...p.posLocations.map((l) => mapLightspeedLocation(l, lsCtx)),
     ...p.days.map((d) => {
-      const stock = shopifyLocationOfBl.get(d.businessLocationId)
+      const stock = options.linkPosStock === false ? undefined : shopifyLocationOfBl.get(d.businessLocationId)
       return mapLightspeedBusinessDay(d, lsCtx, stock === undefined ? {} : { stockLocationId: stock })
     })
   )

@@ -72,3 +72,6 @@ export const rateText = (rate: number | null): string | null => {
   if (!/e/i.test(text)) return text
   return rate.toFixed(9).replace(/\.?0+$/, "")
 }
+
+/** The UTC calendar date (YYYY-MM-DD) of an instant: the day a snapshot belongs to. */
+export const utcDay = (instant: string): string => utc(instant).slice(0, 10)
