@@ -1,15 +1,23 @@
 /**
- * Streaming JSONL → canonical tables: parse each line, map it, buffer rows per table and load a
- * table whenever its buffer is full. Memory is bounded by `chunkSize` rows per table whatever the
- * file size; there is never per-row SQL. Lines that do not parse or map are dead-lettered.
+ * JSONL → canonical tables, two ways:
+ * - `loadJsonl`, for any source with a JS mapper: parse each line, map it, buffer rows per table
+ *   and load a table whenever its buffer is full. Memory is bounded by `chunkSize` rows per table
+ *   whatever the file size; there is never per-row SQL.
+ * - `loadShopifyOrdersFile`, the DuckDB fast path for Shopify bulk order files: DuckDB reads the
+ *   file itself and the order mapping runs as SQL (`bulk/ShopifyOrdersSql.ts`), then one MERGE per
+ *   `mergeRows` rows per table. No JS object per line; several times faster.
+ * Both dead-letter what they cannot parse or map and load the rest.
  */
 import type { DeadLetter, StreamKey } from "@kura/core"
 import { Clock, Effect, Stream } from "effect"
+import { collectRawLines } from "./bulk/rawLines.js"
+import { ORDER_TABLES, shopifyOrdersSql } from "./bulk/ShopifyOrdersSql.js"
 import { stringifyJson } from "./internal/rowText.js"
 import type { CanonicalRows, MapContext } from "./Mapper.js"
-import type { CanonicalTableName } from "./Tables.js"
-import type { LoadResult, LoadRow, Warehouse } from "./Warehouse.js"
-import type { WarehouseError } from "./WarehouseError.js"
+import * as Sql from "./Sql.js"
+import { type CanonicalTableName, CanonicalTables } from "./Tables.js"
+import type { ExclusiveSql, LoadResult, LoadRow, Warehouse } from "./Warehouse.js"
+import { WarehouseError } from "./WarehouseError.js"
 
 /** What a bulk load did. */
 export interface BulkLoadResult {
@@ -125,3 +133,185 @@ export const loadJsonl = <E>(
     yield* flushLetters
     return { lines, rejectedLines: rejected, tables: Object.fromEntries(results) } satisfies BulkLoadResult
   }).pipe(Effect.withSpan("BulkLoader.loadJsonl"))
+
+/** Options of `loadShopifyOrdersFile`. */
+export interface ShopifyOrdersFileOptions {
+  readonly warehouse: Warehouse["Service"]
+  /**
+   * A local Shopify bulk-operation result file for the orders resource (plain or `.gz`), exactly
+   * as Shopify wrote it: one line per order, line item, shipping line, refund line and refund
+   * transaction, children carrying `__parentId`.
+   */
+  readonly file: string
+  /** The same context the JS mapper would get (`timeZoneOf` is asked for null and `locationId`). */
+  readonly context: MapContext
+  /** As `makeShopifyOrderMapper({ locationOf: () => locationId })`; null (default) books no location. */
+  readonly locationId?: string | null
+  /** The stream key used on dead letters. */
+  readonly key: StreamKey
+  /** Recorded on dead letters (default: the file path). */
+  readonly origin?: string
+  /** Rows per MERGE (default 200,000): bounds the memory of each upsert. */
+  readonly mergeRows?: number
+}
+
+const num = (v: unknown): number => Number(v ?? 0)
+const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
+
+let loadSeq = 0
+
+/**
+ * Loads a Shopify bulk orders file into orders, order_lines, payments, refunds, refund_lines,
+ * tax_lines and inventory_movements with DuckDB doing the work: the rows are exactly those of
+ * `makeShopifyOrderMapper` (default channel rule, one location for every order), upserted with
+ * the same rule as `Warehouse.load` (a row wins only if its `updated_at` is newer). An order any
+ * of whose lines cannot be mapped is dead-lettered whole with its exact lines, as are
+ * unparseable lines and children whose parent is missing; everything else loads. DuckDB only:
+ * other warehouses fail with `InvalidInput` (use `loadJsonl`).
+ */
+export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile")(function* (
+  options: ShopifyOrdersFileOptions
+) {
+  const w = options.warehouse
+  if (w.dialect.name !== "duckdb") {
+    return yield* new WarehouseError({
+      reason: "InvalidInput",
+      operation: "loadShopifyOrdersFile",
+      message: `the SQL bulk path needs DuckDB, not ${w.dialect.name}: use BulkLoader.loadJsonl with the Shopify order mapper`
+    })
+  }
+  const ctx = options.context
+  const locationId = options.locationId ?? null
+  const mergeRows = Math.max(1, options.mergeRows ?? 200_000)
+  const origin = options.origin ?? options.file
+  const statements = shopifyOrdersSql({
+    file: options.file,
+    prefix: `_kura_bulk_${Date.now().toString(36)}_${(loadSeq++).toString(36)}`,
+    sourceAccount: ctx.sourceAccount,
+    syncedAt: ctx.syncedAt,
+    batchId: ctx.batchId,
+    locationId,
+    onlineZone: ctx.timeZoneOf(null),
+    posZone: ctx.timeZoneOf(locationId)
+  })
+  if (ctx.source !== "shopify") {
+    return yield* new WarehouseError({
+      reason: "InvalidInput",
+      operation: "loadShopifyOrdersFile",
+      message: `context.source is "${ctx.source}": this loader maps Shopify orders only`
+    })
+  }
+
+  const d = w.dialect
+  const mergeTable = (sql: ExclusiveSql, table: (typeof ORDER_TABLES)[number]) =>
+    Effect.gen(function* () {
+      const def = CanonicalTables[table]
+      const staged = statements.canonical[table]
+      const rows = num((yield* sql.query(`SELECT count(*) AS n FROM ${d.table(staged)}`))[0]?.n)
+      const parts = Math.max(1, Math.ceil(rows / mergeRows))
+      const countTarget = Effect.map(sql.query(`SELECT count(*) AS n FROM ${d.table(def.name)}`), (r) =>
+        num(r[0]?.n)
+      )
+      let inserted = 0
+      let changed = 0
+      for (let k = 0; k < parts && rows > 0; k++) {
+        const before = yield* countTarget
+        const keys = new Set<string>(def.primaryKey)
+        const merge = Sql.renderMerge({
+          target: d.table(def.name),
+          source:
+            parts === 1
+              ? `SELECT * FROM ${d.table(staged)}`
+              : `SELECT * FROM ${d.table(staged)} WHERE hash(source_id) % ${parts} = ${k}`,
+          on: def.primaryKey.map((c) => `t.${d.ident(c)} = s.${d.ident(c)}`).join(" AND "),
+          matchedCondition: `s.${d.ident("updated_at")} > t.${d.ident("updated_at")}`,
+          set: def.columns
+            .filter((c) => !keys.has(c.name))
+            .map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
+          insertColumns: def.columns.map((c) => d.ident(c.name)),
+          insertValues: def.columns.map((c) => `s.${d.ident(c.name)}`)
+        })
+        changed += yield* sql.run(merge)
+        inserted += (yield* countTarget) - before
+      }
+      const result: LoadResult = {
+        table,
+        received: rows,
+        inserted,
+        updated: changed - inserted,
+        unchanged: rows - changed,
+        deadLettered: 0,
+        addedColumns: []
+      }
+      return result
+    })
+
+  const loaded = yield* w.exclusive((sql) =>
+    Effect.ensuring(
+      Effect.gen(function* () {
+        yield* sql.run(statements.stage)
+        for (const s of statements.prepare) yield* sql.run(s)
+        const summary = (yield* sql.query(statements.summary))[0] ?? {}
+        const rejected = yield* sql.query(statements.rejected)
+        const refunds = rejected.length === 0 ? [] : yield* sql.query(statements.rejectedRefunds)
+        const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
+        for (const table of ORDER_TABLES) {
+          yield* sql.run(statements.build[table])
+          tables[table] = yield* mergeTable(sql, table)
+        }
+        return { summary, rejected, refunds, tables }
+      }),
+      Effect.forEach(statements.temps, (t) => Effect.ignore(sql.run(Sql.dropTable(d, t))), { discard: true })
+    )
+  )
+
+  const invalid = num(loaded.summary.invalid)
+  const letters: Array<DeadLetter> = []
+  if (invalid > 0 || loaded.rejected.length > 0) {
+    const owners = new Map<string, string>()
+    for (const r of loaded.rejected) owners.set(String(r.gid), String(r.gid))
+    for (const r of loaded.refunds) owners.set(String(r.refund_gid), String(r.order_gid))
+    const raw = yield* Effect.tryPromise({
+      try: () => collectRawLines(options.file, { owners, findUnparseable: invalid > 0 }),
+      catch: (cause) =>
+        new WarehouseError({
+          reason: "Load",
+          operation: "loadShopifyOrdersFile",
+          message: `cannot re-read ${options.file} for its dead letters: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+    })
+    const at = yield* Clock.currentTimeMillis
+    for (const r of loaded.rejected) {
+      const gid = String(r.gid)
+      letters.push({
+        key: options.key,
+        sourceId: text(r.source_id) ?? gid,
+        payload: (raw.byOwner.get(gid) ?? []).join("\n"),
+        reason: r.what === "orphan" ? "decode" : "map",
+        detail: String(r.detail),
+        origin,
+        at
+      })
+    }
+    for (const u of raw.unparseable) {
+      letters.push({
+        key: options.key,
+        sourceId: null,
+        payload: u.text,
+        reason: "decode",
+        detail: `line ${u.line}: ${u.why}`,
+        origin,
+        at
+      })
+    }
+    for (let i = 0; i < letters.length; i += 1_000) {
+      yield* w.deadLetters.write(letters.slice(i, i + 1_000)).pipe(Effect.orDie)
+    }
+  }
+  return {
+    lines: num(loaded.summary.lines),
+    rejectedLines: invalid + num(loaded.summary.orphans) + num(loaded.summary.rejected_lines),
+    tables: loaded.tables
+  } satisfies BulkLoadResult
+})

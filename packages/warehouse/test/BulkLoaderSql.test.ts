@@ -1,0 +1,224 @@
+/**
+ * The DuckDB SQL bulk path against the JS path on the same sandbox bulk export: the canonical
+ * tables must be identical row for row (every column), the malformed orders the sandbox injects
+ * must be dead-lettered by both, and broken lines must be dead-lettered while the rest loads.
+ */
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { startSandbox } from "@kura/sandbox"
+import { Reassembler, Resources } from "@kura/shopify-client"
+import { Effect, Layer, Result, Schema } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as BulkLoader from "../src/BulkLoader.js"
+import * as DuckDbWarehouse from "../src/DuckDbWarehouse.js"
+import type { MapContext } from "../src/Mapper.js"
+import { makeShopifyOrderMapper } from "../src/mappers/ShopifyOrderMapper.js"
+import type { CanonicalTableName } from "../src/Tables.js"
+import { type LoadRow, Warehouse } from "../src/Warehouse.js"
+
+const LOCATION = "70000000001"
+const ctx: MapContext = {
+  source: "shopify",
+  sourceAccount: "kura-sandbox.myshopify.com",
+  syncedAt: "2026-11-26T00:00:00.000Z",
+  batchId: "bulk-test",
+  timeZoneOf: (location) => (location === null ? "Asia/Tokyo" : "Asia/Tokyo")
+}
+const key = { source: "shopify", account: ctx.sourceAccount, stream: "orders" }
+const TABLES: ReadonlyArray<CanonicalTableName> = [
+  "orders",
+  "order_lines",
+  "payments",
+  "refunds",
+  "refund_lines",
+  "tax_lines",
+  "inventory_movements"
+]
+
+/** Runs the orders bulk query on the emulator and returns the result file's text. */
+const bulkExport = async (baseUrl: string, token: string): Promise<string> => {
+  const url = `${baseUrl}/admin/api/2026-01/graphql.json`
+  const gql = async (query: string, variables: Record<string, unknown> = {}) => {
+    const r = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-shopify-access-token": token },
+      body: JSON.stringify({ query, variables })
+    })
+    return (await r.json()) as { data: Record<string, { status: string; url: string | null } | null> }
+  }
+  await gql(
+    "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }",
+    { q: Resources.orders.documents.bulk(null) }
+  )
+  for (;;) {
+    const op = (await gql("{ currentBulkOperation { status url } }")).data.currentBulkOperation
+    if (op?.status === "COMPLETED" && op.url !== null) return (await fetch(op.url)).text()
+    if (op?.status === "FAILED" || op?.status === "CANCELED") throw new Error(`bulk ${op.status}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** The JS path: reassemble, decode with the client's schema, map, `Warehouse.load`. */
+const jsPath = (text: string) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    const r = new Reassembler({
+      grouped: false,
+      // The emulator sends no __typename on shipping lines: name children by their gid.
+      childField: (child) => {
+        const t =
+          typeof child.__typename === "string"
+            ? child.__typename
+            : (/^gid:\/\/shopify\/([A-Za-z]+)\//.exec(String(child.id))?.[1] ?? "ShippingLine")
+        return Resources.orders.childFieldByType[t] ?? "children"
+      },
+      childFields: Resources.orders.documents.bulkChildFields,
+      inlineParents: Resources.orders.inlineParents
+    })
+    const roots: Array<Record<string, unknown>> = []
+    for (const line of text.split("\n")) {
+      if (line.length === 0) continue
+      try {
+        const v: unknown = JSON.parse(line)
+        if (typeof v === "object" && v !== null && !Array.isArray(v)) r.push({ ...v }, roots)
+      } catch {
+        // the SQL path dead-letters it; the JS path never sees it
+      }
+    }
+    r.end(roots)
+    const decode = Schema.decodeUnknownResult(Resources.orders.schema)
+    const mapper = makeShopifyOrderMapper({ locationOf: () => LOCATION })
+    const rows: Partial<Record<CanonicalTableName, Array<LoadRow>>> = {}
+    let rejected = 0
+    for (const root of roots) {
+      const decoded = decode(root)
+      if (Result.isFailure(decoded)) {
+        rejected++
+        continue
+      }
+      let mapped: ReturnType<typeof mapper>
+      try {
+        mapped = mapper(decoded.success, ctx)
+      } catch {
+        rejected++
+        continue
+      }
+      for (const [t, list] of Object.entries(mapped) as Array<[CanonicalTableName, ReadonlyArray<LoadRow>]>) {
+        const all = rows[t] ?? []
+        all.push(...list)
+        rows[t] = all
+      }
+    }
+    for (const t of TABLES) if (rows[t] !== undefined) yield* w.load(t, rows[t])
+    return { rejected, orders: roots.length }
+  })
+
+const dump = (table: CanonicalTableName) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    return yield* w.query(`SELECT * FROM "${table}" ORDER BY source_id`)
+  })
+
+const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
+  Effect.runPromise(Effect.provide(program, Layer.fresh(DuckDbWarehouse.layer({ path: ":memory:" }))))
+
+describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
+  let dir: string
+  let file: string
+  let text: string
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 11, scale: 400, malformedPerSource: 3, timeScale: 1000 })
+    text = await bulkExport(sandbox.shopify.baseUrl, sandbox.shopify.credentials.accessToken)
+    dir = mkdtempSync(join(tmpdir(), "kura-bulk-sql-"))
+    file = join(dir, "orders.jsonl")
+    writeFileSync(file, text)
+  }, 120_000)
+
+  afterAll(async () => {
+    await sandbox?.close()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("writes the same rows as the JS mapper, table by table, and dead-letters the same orders", async () => {
+    const js = await withWarehouse(
+      Effect.gen(function* () {
+        const r = yield* jsPath(text)
+        const tables: Record<string, ReadonlyArray<unknown>> = {}
+        for (const t of TABLES) tables[t] = yield* dump(t)
+        return { ...r, tables }
+      })
+    )
+    const sql = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const result = yield* BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file,
+          context: ctx,
+          locationId: LOCATION,
+          key,
+          mergeRows: 500
+        })
+        const tables: Record<string, ReadonlyArray<unknown>> = {}
+        for (const t of TABLES) tables[t] = yield* dump(t)
+        const letters = yield* w.listDeadLetters()
+        return { result, tables, letters }
+      })
+    )
+    expect(js.rejected).toBe(3)
+    expect(sql.letters.filter((l) => l.reason === "map")).toHaveLength(3)
+    for (const t of TABLES) {
+      expect(sql.tables[t]?.length, t).toBeGreaterThan(0)
+      expect(sql.tables[t], t).toEqual(js.tables[t])
+    }
+    expect(sql.result.tables.orders?.inserted).toBe(js.orders - 3)
+    // Each letter holds the order's own lines, so it can be replayed.
+    const letter = sql.letters.find((l) => l.reason === "map")
+    expect(letter?.payload.split("\n")[0]).toContain(`"legacyResourceId":"${letter?.sourceId}"`)
+    expect(letter?.detail).toMatch(/not (a decimal|an ISO-8601 timestamp)/)
+  }, 120_000)
+
+  it("dead-letters unparseable and orphan lines, loads the rest, and a reload changes nothing", async () => {
+    const broken = join(dir, "broken.jsonl")
+    writeFileSync(broken, text)
+    appendFileSync(broken, '{"__typename":"Order","id":"gid://shopify/Order/1", truncated\n')
+    appendFileSync(
+      broken,
+      '{"__typename":"LineItem","id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/404"}\n'
+    )
+    const out = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const load = BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file: broken,
+          context: ctx,
+          locationId: LOCATION,
+          key
+        })
+        const first = yield* load
+        const second = yield* load
+        const letters = yield* w.listDeadLetters()
+        const n = yield* w.query("SELECT count(*) AS n FROM orders")
+        return { first, second, letters, orders: Number(n[0]?.n) }
+      })
+    )
+    const decode = out.letters.filter((l) => l.reason === "decode")
+    // Two loads, so each letter twice.
+    const orphan =
+      '{"__typename":"LineItem","id":"gid://shopify/LineItem/9","__parentId":"gid://shopify/Order/404"}'
+    const truncated = '{"__typename":"Order","id":"gid://shopify/Order/1", truncated'
+    expect(decode.map((l) => l.payload).sort()).toEqual([orphan, orphan, truncated, truncated])
+    expect(out.letters.filter((l) => l.reason === "map")).toHaveLength(6)
+    expect(out.first.tables.orders?.inserted).toBe(out.orders)
+    expect(out.second.tables.orders?.inserted).toBe(0)
+    expect(out.second.tables.orders?.updated).toBe(0)
+    expect(out.second.tables.orders?.unchanged).toBe(out.orders)
+    expect(out.first.rejectedLines).toBe(out.second.rejectedLines)
+    expect(out.first.rejectedLines).toBeGreaterThanOrEqual(2 + 3)
+    expect(out.first.lines).toBe(text.split("\n").filter((l) => l.length > 0).length + 2)
+  }, 120_000)
+})
