@@ -1,33 +1,300 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [-- --only @kura/core,@kura/sandbox]`: runs every package's `bench`
-// target one at a time (benchmarks on a 2-core machine must not compete with each other), never
-// from the Nx cache. `--quick` sets KURA_BENCH_QUICK=1, which each benchmark reads to shrink its
-// sizes so the whole run finishes in about two minutes. Results are printed by each benchmark with
-// its baseline from the same run; BENCHMARKS.md records them with the command and the machine.
-import { spawnSync } from "node:child_process"
+// `npm run bench [-- --quick] [-- --only core,incremental] [-- --report FILE] [-- --no-build]
+//  [-- --cap-scale 2]`
+//
+// Runs every benchmark one at a time (benchmarks on a 2-core machine must not compete with each
+// other; quick runs use two lanes, see below): each package's `bench` script, then the proof benches in scripts/proof/bench (webhook
+// intake, incremental efficiency through `kura-sync run`, the demo's wall time and peak RSS).
+// `--quick` sets KURA_BENCH_QUICK=1, which each benchmark reads to shrink its sizes; quick mode
+// exists so CI proves the benches still run (`npm test` runs it), never to measure.
+//
+// Every bench has a time cap (quick and full); a bench that hits it is stopped and reported as
+// "capped" (a figure it printed before stays in the report), which does not fail the run: only a
+// bench that exits non-zero does. Figures come from `KURA_BENCH_RESULT {json}` lines a bench prints
+// ({ figure, value, unit?, target?, met? }) plus a few well-known lines of the package benches.
+// The summary table (bench, status, seconds, figure, target, met?) is printed and written to a
+// JSON report (default <tmp>/kura-bench-<time>/bench-report.json; every bench's log is beside it).
+import { spawn, spawnSync } from "node:child_process"
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
+import path from "node:path"
 
 const args = process.argv.slice(2)
-const quick = args.includes("--quick")
-const onlyIndex = args.indexOf("--only")
-const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined
+const quick = args.includes("--quick") || process.env.KURA_BENCH_QUICK === "1"
+const argValue = (name) => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const only = argValue("--only")?.split(",")
+// `--cap-scale 2` (or KURA_BENCH_CAP_SCALE) stretches every cap, e.g. on a machine known to be busy.
+const capScale = Number(argValue("--cap-scale") ?? process.env.KURA_BENCH_CAP_SCALE ?? "1") || 1
+const root = path.resolve(import.meta.dirname, "..")
+const runDir = mkdtempSync(path.join(os.tmpdir(), "kura-bench-"))
+mkdirSync(path.join(runDir, "logs"), { recursive: true })
+const reportFile = path.resolve(argValue("--report") ?? path.join(runDir, "bench-report.json"))
+
+// The proof benches are TypeScript run by Node 24's type stripping; under `npm run` this is 24.
+let node = process.execPath
+if (Number(process.versions.node.split(".")[0]) < 23) {
+  const found = spawnSync("npx", ["node", "-p", "process.execPath"], { cwd: root, encoding: "utf8" })
+  node = found.stdout?.trim() || "node"
+}
+
+const machine = `${os.cpus().length}× ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}`
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")
+
+/**
+ * The benches. `quickArgs` narrows a package bench that has no quick mode of its own to one file;
+ * caps are seconds. Packages are found from their package.json `bench` script, so a new one runs
+ * (with the default cap) without editing this list.
+ */
+const KNOWN = {
+  "@kura/core": { quickArgs: ["bench/queryCost.bench.ts"], cap: [25, 180] },
+  "@kura/sandbox": { cap: [25, 300] },
+  "@kura/shopify-client": { cap: [30, 900] },
+  "@kura/stocky-client": { quickArgs: ["-t", "live paging"], cap: [20, 300] },
+  "@kura/lightspeed-client": { cap: [15, 300] },
+  // Its bench script rebuilds (cleans) the warehouse dist, which other benches import: run it alone.
+  "@kura/warehouse": { cap: [30, 1800], exclusive: true },
+  "@kura/backfill": { cap: [30, 1800] }
+}
+const readdirSafe = (dir) => {
+  try {
+    return readdirSync(dir).sort()
+  } catch {
+    return []
+  }
+}
+const packages = []
+for (const dir of ["packages", "apps"]) {
+  for (const name of readdirSafe(path.join(root, dir))) {
+    let pkg
+    try {
+      pkg = JSON.parse(readFileSync(path.join(root, dir, name, "package.json"), "utf8"))
+    } catch {
+      continue
+    }
+    if (typeof pkg.scripts?.bench !== "string") continue
+    const known = KNOWN[pkg.name] ?? { cap: [20, 900] }
+    packages.push({
+      name: pkg.name,
+      cmd: [
+        "npm",
+        "run",
+        "bench",
+        "-w",
+        pkg.name,
+        ...(quick && known.quickArgs ? ["--", ...known.quickArgs] : [])
+      ],
+      cap: known.cap,
+      exclusive: known.exclusive === true
+    })
+  }
+}
+const proof = (name, file, cap) => ({
+  name,
+  cmd: [
+    node,
+    "--disable-warning=ExperimentalWarning",
+    `scripts/proof/bench/${file}`,
+    ...(quick ? ["--quick"] : [])
+  ],
+  cap
+})
+const benches = [
+  ...packages,
+  proof("webhooks", "webhooks.ts", [30, 120]),
+  proof("incremental", "incremental.ts", [50, 1200]),
+  proof("demo", "demo.ts", [50, 900])
+].filter((b) => !only || only.some((o) => b.name.includes(o)))
 
 console.log(
-  `kura bench: ${quick ? "quick" : "full"} run on ${os.cpus().length}× ${os.cpus()[0]?.model ?? "cpu"}, ` +
-    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  `kura bench: ${quick ? "quick" : "full"} run, ${benches.length} benches, on ${machine}, Node ${process.version}`
 )
-const nxArgs = ["nx", "run-many", "-t", "bench", "--parallel=1", "--skip-nx-cache", "--outputStyle=stream"]
-if (only) nxArgs.push("-p", only)
-const env = { ...process.env, KURA_BENCH_QUICK: quick ? "1" : "0", NX_TUI: "false" }
-const result = spawnSync("npx", nxArgs, { stdio: "inherit", env })
-let status = result.status ?? 1
-// The webhook intake benchmark drives the built sync-runner over loopback with autocannon.
-if (only === undefined || only.includes("webhooks")) {
-  const webhooks = spawnSync(
-    "npx",
-    ["node", "scripts/proof/bench/webhooks.ts", ...(quick ? ["--quick"] : [])],
-    { stdio: "inherit", env }
-  )
-  status = status || (webhooks.status ?? 1)
+console.log(`kura bench: logs in ${runDir}`)
+
+if (!args.includes("--no-build")) {
+  // Benches import built dists; the build is cached by Nx, so this is quick when nothing changed.
+  const build = spawnSync("npx", ["nx", "run-many", "-t", "build", "--outputStyle=static"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, NX_TUI: "false" }
+  })
+  if (build.status !== 0) {
+    console.error("kura bench: the build failed; fix it first (npx nx run-many -t build)")
+    process.exit(1)
+  }
 }
-process.exit(status)
+
+const MARKER = "KURA_BENCH_RESULT "
+const ESC = String.fromCharCode(27)
+const strip = (s) => s.replaceAll(new RegExp(`${ESC}\\[[0-9;]*m`, "g"), "")
+
+/** Headline figures of package benches that print text, not KURA_BENCH_RESULT lines. */
+const known = [
+  {
+    re: /kura ShopifyClient .*steady-share=([\d.]+)% THROTTLED=(\d+)/,
+    out: (m) => [
+      {
+        figure: "GraphQL pacing: share of restore rate",
+        value: Number(m[1]),
+        unit: "%",
+        target: "≥ 95%",
+        met: Number(m[1]) >= 95
+      },
+      {
+        figure: "GraphQL pacing: THROTTLED after first drain",
+        value: Number(m[2]),
+        target: "0",
+        met: Number(m[2]) === 0
+      }
+    ]
+  },
+  {
+    re: /@shopify\/admin-api-client .*steady-share=([\d.]+)% THROTTLED=(\d+)/,
+    out: (m) => [{ figure: "baseline admin-api-client: share / THROTTLED", value: `${m[1]}% / ${m[2]}` }]
+  },
+  {
+    re: /THROTTLED=(\d+) ok=\d+ points=\d+ budget=\d+ utilisation=([\d.]+)%/,
+    out: (m) => [{ figure: "core QueryCostBucket utilisation (THROTTLED)", value: `${m[2]}% (${m[1]})` }]
+  }
+]
+
+const runOne = (bench) =>
+  new Promise((resolve) => {
+    const log = createWriteStream(path.join(runDir, "logs", `${bench.name.replace(/[@/]/g, "_")}.log`))
+    const started = Date.now()
+    const loadBefore = load()
+    const child = spawn(bench.cmd[0], bench.cmd.slice(1), {
+      cwd: root,
+      detached: true,
+      env: {
+        ...process.env,
+        KURA_BENCH_QUICK: quick ? "1" : "0",
+        KURA_BENCH_DIR: runDir,
+        KURA_PROOF_DIR: runDir,
+        NX_TUI: "false",
+        FORCE_COLOR: "0",
+        NODE_NO_WARNINGS: "1"
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    const onData = (stream) => (c) => {
+      const s = c.toString("utf8")
+      out += s
+      log.write(c)
+      stream.write(
+        s
+          .split("\n")
+          .map((l, i, a) => (i === a.length - 1 && l === "" ? l : `${bench.name}: ${l}`))
+          .join("\n")
+      )
+    }
+    child.stdout.on("data", onData(process.stdout))
+    child.stderr.on("data", onData(process.stderr))
+    const capSeconds = bench.cap[quick ? 0 : 1] * capScale
+    let capped = false
+    const timer = setTimeout(() => {
+      capped = true
+      try {
+        process.kill(-child.pid, "SIGTERM")
+      } catch {}
+      setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL")
+        } catch {}
+      }, 3000).unref()
+    }, capSeconds * 1000)
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      log.end()
+      const seconds = (Date.now() - started) / 1000
+      const figures = []
+      for (const line of strip(out).split("\n")) {
+        const at = line.indexOf(MARKER)
+        if (at >= 0) {
+          try {
+            figures.push(JSON.parse(line.slice(at + MARKER.length)))
+          } catch {}
+          continue
+        }
+        for (const k of known) {
+          const m = k.re.exec(line)
+          if (m) figures.push(...k.out(m))
+        }
+      }
+      const status = capped ? "capped" : code === 0 ? "ok" : `failed (exit ${code ?? signal})`
+      resolve({
+        bench: bench.name,
+        status,
+        seconds,
+        cap: capSeconds,
+        load: `${loadBefore} → ${load()}`,
+        figures
+      })
+    })
+  })
+
+// Full runs measure, one bench at a time. Quick runs only prove the benches still work, so they
+// run two at a time (longest cap first) to stay near two minutes; their figures are not comparable.
+const lanes = quick ? 2 : 1
+const queue = quick ? [...benches].sort((a, b) => b.cap[0] - a.cap[0]) : [...benches]
+const started = Date.now()
+const byName = new Map()
+for (const bench of queue.filter((b) => b.exclusive && lanes > 1)) {
+  queue.splice(queue.indexOf(bench), 1)
+  console.log(`\n=== ${bench.name} (alone; cap ${bench.cap[0] * capScale} s; load ${load()})`)
+  byName.set(bench.name, await runOne(bench))
+}
+await Promise.all(
+  Array.from({ length: lanes }, async () => {
+    for (let bench = queue.shift(); bench !== undefined; bench = queue.shift()) {
+      console.log(`\n=== ${bench.name} (cap ${bench.cap[quick ? 0 : 1] * capScale} s; load ${load()})`)
+      byName.set(bench.name, await runOne(bench))
+    }
+  })
+)
+const results = benches.map((b) => byName.get(b.name))
+const totalSeconds = (Date.now() - started) / 1000
+
+const cell = (v) => (v === undefined || v === null ? "" : String(v))
+const lines = [
+  "| bench | status | s | figure | value | target | met? |",
+  "| --- | --- | --- | --- | --- | --- | --- |"
+]
+for (const r of results) {
+  const figs = r.figures.length > 0 ? r.figures : [{}]
+  for (const [i, f] of figs.entries())
+    lines.push(
+      `| ${i === 0 ? r.bench : ""} | ${i === 0 ? r.status : ""} | ${i === 0 ? r.seconds.toFixed(1) : ""} | ${cell(f.figure)} | ${cell(f.value)}${f.unit && f.value !== undefined ? ` ${f.unit}` : ""} | ${cell(f.target)} | ${f.met === undefined ? "" : f.met ? "yes" : "**no**"} |`
+    )
+}
+const failed = results.filter((r) => r.status.startsWith("failed"))
+const capped = results.filter((r) => r.status === "capped")
+console.log(`\nkura bench summary (${quick ? "quick" : "full"}, ${totalSeconds.toFixed(0)} s, ${machine}):\n`)
+console.log(lines.join("\n"))
+writeFileSync(
+  reportFile,
+  `${JSON.stringify(
+    {
+      kind: quick ? "quick" : "full",
+      at: new Date().toISOString(),
+      machine,
+      node: process.versions.node,
+      totalSeconds,
+      runDir,
+      results
+    },
+    null,
+    2
+  )}\n`
+)
+console.log(
+  `\nkura bench: ${results.length - failed.length - capped.length} ok, ${capped.length} capped${capped.length > 0 ? ` (${capped.map((r) => r.bench).join(", ")})` : ""}, ${failed.length} failed; ${totalSeconds.toFixed(0)} s; report ${reportFile}`
+)
+process.exit(failed.length === 0 ? 0 : 1)

@@ -1,54 +1,81 @@
 /**
- * Check 1b, fault equivalence on canonical tables: two external `kura-sandbox`es with the same
- * seed, one fault-free and one under `--faults chaos`; the harness loader (our clients, the
- * @kura/warehouse mappers, DuckDB) syncs Shopify orders and Stocky purchase orders from each, and
- * every canonical table must match (count + content hash without the per-run lineage columns).
+ * Check 1b, fault equivalence on canonical tables: the real `kura-sync run --force` (built dist,
+ * KURA_SANDBOX=1, fixed seed and anchor) syncs every stream of the three sources twice, once from
+ * a fault-free sandbox and once under the `chaos` fault profile (5xx, resets, slow and corrupted
+ * answers, throttles, failed bulk jobs ...). Every canonical table must match (count +
+ * order-independent content hash, per-run lineage columns excluded), with zero duplicate keys and
+ * every stream succeeded; the sandbox's own count of the faults it injected is reported per kind.
  */
 import path from "node:path"
-import { quick, runCheck, spawnCaptured, workDir } from "../lib.ts"
-import { compareTables, LOADER, readTables, startSandboxCli } from "../loaderRun.ts"
+import { faultSummary, quick, runCheck, workDir } from "../lib.ts"
+import {
+  compareTables,
+  kuraSyncRun,
+  readSandboxReport,
+  readTables,
+  type SyncOptions,
+  streamLines
+} from "../syncRun.ts"
 
 const CHECK = "fault-equivalence-tables"
 
 await runCheck(CHECK, async () => {
-  const dir = workDir(CHECK)
-  const orders = quick ? 100 : 600
+  const base = workDir(CHECK)
   const seconds: Record<string, number> = {}
   const sync = async (faults: "none" | "chaos") => {
-    const sandbox = await startSandboxCli(CHECK, [
-      "--seed",
-      "42",
-      "--orders",
-      String(orders),
-      "--history-days",
-      "120",
-      "--time-scale",
-      "60",
-      "--plan",
-      "plus",
-      "--faults",
-      faults
-    ])
-    try {
-      const db = path.join(dir, `${faults}.duckdb`)
-      const started = Date.now()
-      const exit = await spawnCaptured(`loader-${faults}`, [LOADER, db], {
-        env: { KURA_PROOF_SANDBOX: sandbox.line }
-      }).exited
-      if (exit.code !== 0) throw new Error(`the ${faults} sync failed (exit ${exit.code ?? exit.signal})`)
-      seconds[faults] = (Date.now() - started) / 1000
-      return await readTables(db)
-    } finally {
-      sandbox.close()
+    const dir = path.join(base, faults)
+    const report = path.join(base, `${faults}-sandbox.json`)
+    const options: SyncOptions = {
+      scale: quick ? 100 : 600,
+      historyDays: quick ? 7 : 30,
+      // Full runs also cover Stocky (data only before its 2026-09-01 shutdown).
+      ...(quick ? {} : { anchor: "2026-08-25" }),
+      faults,
+      report,
+      secretsOf: CHECK
+    }
+    const started = Date.now()
+    const run = kuraSyncRun(`kura-sync-${faults}`, dir, options)
+    const exit = await run.exited
+    seconds[faults] = (Date.now() - started) / 1000
+    const lines = streamLines(run.output())
+    if (exit.code !== 0 || lines.length === 0)
+      throw new Error(
+        `the ${faults} run failed (exit ${exit.code ?? exit.signal}):\n${run.output().slice(-3000)}`
+      )
+    return {
+      tables: await readTables(path.join(dir, "kura.duckdb")),
+      lines,
+      sandbox: readSandboxReport(report)
     }
   }
   const clean = await sync("none")
   const chaos = await sync("chaos")
-  const { tables, populated, differing, rows, duplicateKeys } = compareTables(clean, chaos)
+  const { tables, populated, differing, rows, duplicateKeys } = compareTables(clean.tables, chaos.tables)
+  const injected = Object.values(chaos.sandbox.faults).reduce(
+    (n, kinds) => n + Object.values(kinds).reduce((m, k) => m + k, 0),
+    0
+  )
+  const notSucceeded = chaos.lines.filter((l) => l.status !== "succeeded").map((l) => l.stream)
   return {
     check: CHECK,
-    pass: differing.length === 0 && duplicateKeys === 0 && populated.length > 0,
-    figure: `${tables.length - differing.length}/${tables.length} canonical tables identical under chaos (${rows} rows in ${populated.length} populated), ${duplicateKeys} duplicate keys; sync took ${seconds.none?.toFixed(1)} s fault-free vs ${seconds.chaos?.toFixed(1)} s under chaos (the CLI does not print its fault counts; check 1 does)`,
-    details: { orders, seconds, clean, chaos, differing }
+    pass:
+      differing.length === 0 &&
+      duplicateKeys === 0 &&
+      populated.length > 0 &&
+      injected > 0 &&
+      notSucceeded.length === 0,
+    figure:
+      `kura-sync run: ${tables.length - differing.length}/${tables.length} canonical tables identical under chaos ` +
+      `(${rows} rows in ${populated.length} populated), ${duplicateKeys} duplicate keys, ${chaos.lines.length - notSucceeded.length}/${chaos.lines.length} streams succeeded; ` +
+      `${injected} faults injected and survived (${faultSummary(chaos.sandbox.faults)}); ` +
+      `${seconds.none?.toFixed(1)} s fault-free vs ${seconds.chaos?.toFixed(1)} s under chaos`,
+    details: {
+      seconds,
+      faults: chaos.sandbox.faults,
+      notSucceeded,
+      streams: chaos.lines,
+      differing: differing.map((t) => ({ table: t, clean: clean.tables[t], chaos: chaos.tables[t] }))
+    }
   }
 })

@@ -1,0 +1,141 @@
+/**
+ * Drives the REAL built `kura-sync run` (apps/sync-runner/dist/main.js) for the checks and benches:
+ * KURA_SANDBOX=1 with a fixed seed and anchor, so every restart's in-process sandbox serves the
+ * same data, plus the proof's sandbox options (fault profile, a 1% mutation, a call-counting
+ * report; see sandbox/wrap.ts, loaded with `--import sandbox/hook.ts`). Also reads back every
+ * canonical table of a DuckDB file as counts, content hashes and duplicate keys.
+ */
+import { mkdirSync, readFileSync } from "node:fs"
+import path from "node:path"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect } from "effect"
+import { type Captured, duplicates, proofDir, SYNC_RUNNER, setHash, spawnCaptured } from "./lib.ts"
+
+/** The `--import` hook that puts the proof's options on the in-process sandbox. */
+export const SANDBOX_HOOK = path.resolve(import.meta.dirname, "sandbox/hook.ts")
+
+const TODAY = new Date().toISOString().slice(0, 10)
+
+/** What the sandbox of one `kura-sync run` looks like. */
+export interface SyncOptions {
+  readonly seed?: number
+  /** Online orders. */
+  readonly scale: number
+  readonly historyDays: number
+  /**
+   * End of generated history, YYYY-MM-DD; default today (fixed once per process, so restarts see
+   * the same data). Stocky shut down on 2026-09-01: only an earlier anchor gives Stocky data, but
+   * then Lightspeed's day-by-day sync also walks every empty day up to today.
+   */
+  readonly anchor?: string
+  readonly faults?: "none" | "flaky" | "chaos"
+  /** Fraction of orders `mutate` changes right after the sandbox starts. */
+  readonly mutate?: number
+  readonly timeScale?: number
+  readonly plan?: "standard" | "advanced" | "plus" | "enterprise"
+  /** Where the sandbox writes its figures and the per-call tally on close. */
+  readonly report?: string
+  /** The check whose secrets file gets the sandbox's credentials (for the secrets check). */
+  readonly secretsOf?: string
+}
+
+/** The environment of a `kura-sync run` over a DuckDB file, lake and state dir in `dir`. */
+export const syncEnv = (dir: string, o: SyncOptions): Record<string, string> => ({
+  HOME: dir,
+  KURA_SANDBOX: "1",
+  KURA_SANDBOX_SEED: String(o.seed ?? 42),
+  KURA_SANDBOX_SCALE: String(o.scale),
+  KURA_SANDBOX_HISTORY_DAYS: String(o.historyDays),
+  KURA_SANDBOX_ANCHOR: o.anchor ?? TODAY,
+  KURA_WAREHOUSE: `duckdb:${path.join(dir, "kura.duckdb")}`,
+  KURA_LAKE: `file:${path.join(dir, "lake")}`,
+  KURA_STATE_DIR: path.join(dir, "state"),
+  ...(o.faults === undefined ? {} : { KURA_PROOF_SANDBOX_FAULTS: o.faults }),
+  ...(o.mutate === undefined ? {} : { KURA_PROOF_SANDBOX_MUTATE: String(o.mutate) }),
+  ...(o.timeScale === undefined ? {} : { KURA_PROOF_SANDBOX_TIME_SCALE: String(o.timeScale) }),
+  ...(o.plan === undefined ? {} : { KURA_PROOF_SANDBOX_PLAN: o.plan }),
+  ...(o.report === undefined ? {} : { KURA_PROOF_SANDBOX_REPORT: o.report }),
+  ...(o.secretsOf === undefined
+    ? {}
+    : { KURA_PROOF_SECRETS_FILE: path.join(proofDir, "secrets", `${o.secretsOf}.txt`) })
+})
+
+/** Starts `kura-sync run --force` (every stream) in `dir`. */
+export const kuraSyncRun = (label: string, dir: string, o: SyncOptions): Captured => {
+  mkdirSync(dir, { recursive: true })
+  return spawnCaptured(label, ["--import", SANDBOX_HOOK, SYNC_RUNNER, "run", "--force"], {
+    cwd: dir,
+    env: syncEnv(dir, o)
+  })
+}
+
+/** One stream's line of `kura-sync run` output. */
+export interface StreamLine {
+  readonly stream: string
+  readonly status: string
+  readonly rows: number
+  readonly reconciliation: string
+}
+
+/** The per-stream result lines `kura-sync run` prints at the end. */
+export const streamLines = (output: string): Array<StreamLine> =>
+  [...output.matchAll(/^(\S+\/\S+\/\S+): (\w+), (\d+) rows, reconciliation ([\w-]+)/gm)].map((m) => ({
+    stream: m[1] ?? "",
+    status: m[2] ?? "",
+    rows: Number(m[3]),
+    reconciliation: m[4] ?? ""
+  }))
+
+/** Per API call shape: requests, GraphQL cost points, throttled answers, bytes. */
+export type CallTally = Record<
+  string,
+  { requests: number; cost: number; requested: number; throttled: number; bytes: number }
+>
+
+/** What the wrapped sandbox wrote on close. */
+export interface SandboxReport {
+  readonly seconds: number
+  readonly mutated: number
+  readonly stats: Record<string, Record<string, number>>
+  readonly faults: Record<string, Record<string, number>>
+  readonly calls: CallTally
+}
+
+/** Reads a sandbox report written by wrap.ts. */
+export const readSandboxReport = (file: string): SandboxReport =>
+  JSON.parse(readFileSync(file, "utf8")) as SandboxReport
+
+/** Per canonical table: count, content hash without the per-run lineage columns, duplicate keys. */
+export type TableFigures = Record<string, { count: number; hash: string; duplicateKeys: number }>
+
+/** Reads every canonical (non-underscore) table of a DuckDB warehouse file. */
+export const readTables = (file: string): Promise<TableFigures> =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const wh = yield* Warehouse
+      const names = (yield* wh.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"
+      )).map((r) => String(r.table_name))
+      const out: TableFigures = {}
+      for (const name of names) {
+        const rows = yield* wh.query(`SELECT * FROM "${name}"`)
+        const content = rows.map((r) => {
+          const { _synced_at: _s, _batch_id: _b, ...rest } = r
+          return rest
+        })
+        const dup = duplicates(rows.map((r) => `${r.source}|${r.source_account}|${r.source_id}`))
+        out[name] = { ...setHash(content), duplicateKeys: dup.length }
+      }
+      return out
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false })))
+  )
+
+/** Tables whose count or hash differ, and the populated tables' row total. */
+export const compareTables = (a: TableFigures, b: TableFigures) => {
+  const tables = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+  const populated = tables.filter((t) => (a[t]?.count ?? 0) > 0)
+  const differing = tables.filter((t) => a[t]?.hash !== b[t]?.hash || a[t]?.count !== b[t]?.count)
+  const rows = populated.reduce((n, t) => n + (a[t]?.count ?? 0), 0)
+  const duplicateKeys = tables.reduce((n, t) => n + (b[t]?.duplicateKeys ?? 0), 0)
+  return { tables, populated, differing, rows, duplicateKeys }
+}
