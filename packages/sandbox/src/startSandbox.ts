@@ -175,7 +175,12 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       faults,
       clock,
       port: at(2),
-      options: { storeName: shopify.credentials.shopDomain, ...options.stocky }
+      // Stocky writes local times in the store's zone (the warehouse's, where POs are received).
+      options: {
+        storeName: shopify.credentials.shopDomain,
+        timeZone: merchant.locations.find((l) => l.kind === "warehouse")?.timeZone ?? "UTC",
+        ...options.stocky
+      }
     })
     started.push(stocky)
     const now = () => Math.max(clock.now(), anchor)

@@ -13,7 +13,13 @@ export interface ShopifyEmulatorOptions {
   readonly schemaPath?: string
   /** Overrides the number of concurrent bulk query operations (5 from 2026-01, 1 before). */
   readonly bulkConcurrency?: number
-  /** Bulk progress in objects per real-world second (scaled by timeScale). Default 20000. */
+  /**
+   * Bulk pacing: a job never completes sooner than objects / (this × timeScale) seconds. Default
+   * 1,000,000 objects per real-world second, far above what the emulator generates (~300–500k
+   * lines/s), so by default the sandbox is never a bulk-ingest benchmark's bottleneck. Real
+   * Shopify is much slower (thousands to tens of thousands of objects/s, UNCONFIRMED): set e.g.
+   * 20000 to test a client's polling against realistic job durations.
+   */
   readonly bulkRowsPerSecond?: number
   /** Webhook retry delays in real-world ms (scaled). Default: 8 retries over ~4 h. */
   readonly webhookRetryScheduleMs?: ReadonlyArray<number>

@@ -116,7 +116,7 @@ export const startShopifyEmulator = async (
       supportedVersions,
       schemaPath,
       bulkConcurrency: o.bulkConcurrency,
-      bulkRowsPerSecond: o.bulkRowsPerSecond ?? 20_000,
+      bulkRowsPerSecond: o.bulkRowsPerSecond ?? 1_000_000,
       webhookRetryScheduleMs: o.webhookRetryScheduleMs ?? DEFAULT_WEBHOOK_RETRY_MS,
       webhookTimeoutMs: o.webhookTimeoutMs ?? 5_000,
       maxQueryCost: o.maxQueryCost ?? 1000,

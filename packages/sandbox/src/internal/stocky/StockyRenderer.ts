@@ -8,13 +8,57 @@ import type { PurchaseOrder, StockAdjustment, StockTransfer, Supplier, Variant }
 /** ISO 8601 UTC with milliseconds, as Stocky sends. */
 export const isoMs = (t: number): string => new Date(t).toISOString()
 const isoOrNull = (t: number | null): string | null => (t === null ? null : isoMs(t))
-const dateOnly = (t: number): string => new Date(t).toISOString().slice(0, 10)
+const formatters = new Map<string, Intl.DateTimeFormat>()
 
-/** "DD/MM/YYYY HH:MM" (UTC), the documented non-ISO quirk. */
-export const ddmmyyyy = (t: number): string => {
+/** Wall-clock fields of an instant in an IANA zone (UTC fast path). */
+const localParts = (t: number, timeZone: string) => {
   const d = new Date(t)
-  const p = (n: number) => String(n).padStart(2, "0")
-  return `${p(d.getUTCDate())}/${p(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`
+  if (timeZone === "UTC")
+    return {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: d.getUTCHours(),
+      minute: d.getUTCMinutes()
+    }
+  let f = formatters.get(timeZone)
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric"
+    })
+    formatters.set(timeZone, f)
+  }
+  const part = (type: string) => Number(f.formatToParts(d).find((x) => x.type === type)?.value ?? 0)
+  return {
+    year: part("year"),
+    month: part("month"),
+    day: part("day"),
+    hour: part("hour"),
+    minute: part("minute")
+  }
+}
+
+const p2 = (n: number) => String(n).padStart(2, "0")
+
+/** "YYYY-MM-DD": the store's local date (Stocky's date-only fields carry no zone). */
+export const dateOnly = (t: number, timeZone = "UTC"): string => {
+  const l = localParts(t, timeZone)
+  return `${l.year}-${p2(l.month)}-${p2(l.day)}`
+}
+
+/**
+ * "DD/MM/YYYY HH:MM", the documented non-ISO quirk: the store's local wall-clock time with no
+ * offset (a client must know the store's zone to read it back).
+ */
+export const ddmmyyyy = (t: number, timeZone = "UTC"): string => {
+  const l = localParts(t, timeZone)
+  return `${p2(l.day)}/${p2(l.month)}/${l.year} ${p2(l.hour)}:${p2(l.minute)}`
 }
 
 /** Minor units → decimal string with 2 places ("49.61"; JPY "1100.00"). */
@@ -33,7 +77,11 @@ export class StockyRenderer {
   private readonly locationShopifyId: ReadonlyMap<number, number>
   private readonly stockyLocationId: ReadonlyMap<number, number>
 
-  constructor(merchant: Merchant) {
+  constructor(
+    merchant: Merchant,
+    /** IANA zone of the non-ISO timestamps and date-only fields. */
+    private readonly timeZone = "UTC"
+  ) {
     this.variants = new Map(merchant.variants.map((v) => [v.id, v]))
     this.productTitle = new Map(merchant.products.map((p) => [p.id, p.title]))
     this.suppliers = new Map(merchant.suppliers.map((s) => [s.id, s]))
@@ -66,7 +114,7 @@ export class StockyRenderer {
         tax_type_id: this.taxTypeFor(v),
         accounting_tax_type: null,
         received_at: isoOrNull(p.receivedAt),
-        updated_at: ddmmyyyy(p.updatedAt)
+        updated_at: ddmmyyyy(p.updatedAt, this.timeZone)
       }
     })
     // Bad-record injection: an integer field sent as a non-numeric string.
@@ -80,10 +128,10 @@ export class StockyRenderer {
       updated_at: isoMs(p.updatedAt),
       generated_at: isoMs(p.createdAt),
       ordered_at: isoMs(p.orderedAt),
-      expected_on: dateOnly(p.orderedAt + 4 * 86_400_000),
+      expected_on: dateOnly(p.orderedAt + 4 * 86_400_000, this.timeZone),
       ship_on: null,
-      payment_due_on: p.receivedAt === null ? null : dateOnly(p.receivedAt + 30 * 86_400_000),
-      invoice_date: dateOnly(p.receivedAt ?? p.orderedAt),
+      payment_due_on: p.receivedAt === null ? null : dateOnly(p.receivedAt + 30 * 86_400_000, this.timeZone),
+      invoice_date: dateOnly(p.receivedAt ?? p.orderedAt, this.timeZone),
       archived: p.receivedAt !== null && now - p.receivedAt > 90 * 86_400_000,
       paid: p.receivedAt !== null && now - p.receivedAt > 30 * 86_400_000,
       supplier_name: supplier?.name ?? "",

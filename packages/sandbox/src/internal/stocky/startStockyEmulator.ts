@@ -29,6 +29,12 @@ export interface StockyEmulatorOptions {
   readonly rateLimit?: { readonly requestsPerSecond: number; readonly burst: number } | null
   /** Duration of a slow_response fault, real ms. */
   readonly slowResponseMs?: number
+  /**
+   * IANA zone in which the store's local, offset-less values are written: `purchase_items[].
+   * updated_at` ("DD/MM/YYYY HH:MM") and the date-only PO fields. `startSandbox` passes the
+   * store's zone (Asia/Tokyo); the bare emulator defaults to "UTC" for compatibility.
+   */
+  readonly timeZone?: string
 }
 
 /** What a client needs to connect. */
@@ -89,7 +95,7 @@ export const startStockyEmulator = async (
   const transfersEnabled = o.transfersEnabled ?? true
   let retired = o.retired ?? false
   const slowMs = o.slowResponseMs ?? SLOW_RESPONSE_MS
-  const r = new StockyRenderer(merchant)
+  const r = new StockyRenderer(merchant, o.timeZone ?? "UTC")
   const now = () => clock.now()
   const stats = {
     requests: 0,
