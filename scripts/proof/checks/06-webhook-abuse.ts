@@ -1,23 +1,42 @@
 /**
  * Check 6, webhook abuse: against a real `kura-sync serve`, a bad HMAC, a missing HMAC, a replay of
  * the same X-Shopify-Event-Id, an oversized body and a wrong content type are each refused with the
- * documented status (401 / 200-dedup / 413 / 415), and only the one genuine delivery is stored.
+ * documented status (401 / 200-dedup / 413 / 415), and only the one genuine delivery is stored: in
+ * the raw lake, in `_kura_raw` and as one canonical order (shop facts come from a sandbox Shopify).
  */
 import { randomBytes } from "node:crypto"
+import path from "node:path"
+import { startSandbox } from "@kura/sandbox"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect } from "effect"
 import { lakeRecords, registerSecrets, runCheck, shopifyHmac, startServe, waitFor, workDir } from "../lib.ts"
+
+/** Lake records, without the write-ahead segments kept under the state directory. */
+const landed = async (lakeDir: string) =>
+  (await lakeRecords(lakeDir)).filter((r) => !r.file.includes("_state"))
+
+const queryDb = (file: string, sql: string) =>
+  Effect.runPromise(
+    Effect.flatMap(Effect.service(Warehouse), (w) => w.query(sql)).pipe(
+      Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false }))
+    )
+  )
 
 const CHECK = "webhook-abuse"
 
 await runCheck(CHECK, async () => {
   const dir = workDir(CHECK)
-  const shop = "kura-proof.myshopify.com"
+  const sandbox = await startSandbox({ seed: 6, scale: 5, historyDays: 2 })
+  const shop = sandbox.shopify.credentials.shopDomain
   const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`
   const triggerSecret = `trig_${randomBytes(16).toString("hex")}`
-  const accessToken = `shpat_${randomBytes(16).toString("hex")}`
+  const accessToken = sandbox.shopify.credentials.accessToken
   registerSecrets(CHECK, [webhookSecret, triggerSecret, accessToken])
   const serve = await startServe(CHECK, dir, {
     SHOPIFY_SHOP: shop,
     SHOPIFY_ACCESS_TOKEN: accessToken,
+    SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
+    SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
     SHOPIFY_WEBHOOK_SECRET: webhookSecret,
     KURA_TRIGGER_SECRET: triggerSecret
   })
@@ -34,7 +53,29 @@ await runCheck(CHECK, async () => {
       "x-shopify-webhook-id": `wh-${eventId}`,
       "x-shopify-event-id": eventId
     })
-    const genuine = JSON.stringify({ id: 1001, name: "#1001", total_price: "1100" })
+    const money = (amount: string) => ({
+      shop_money: { amount, currency_code: "JPY" },
+      presentment_money: { amount, currency_code: "JPY" }
+    })
+    const genuine = JSON.stringify({
+      id: 1001,
+      name: "#1001",
+      created_at: "2026-11-26T01:00:00Z",
+      updated_at: "2026-11-26T01:00:00Z",
+      currency: "JPY",
+      total_price: "1100",
+      total_price_set: money("1100"),
+      line_items: [
+        {
+          id: 10011,
+          sku: "MATCHA-30G",
+          title: "Matcha",
+          quantity: 1,
+          price_set: money("1100"),
+          tax_lines: []
+        }
+      ]
+    })
     const cases: Array<{ name: string; expect: number; got: number; body?: string }> = []
     const run = async (name: string, expect: number, body: string, headers: Record<string, string>) => {
       const r = await post(body, headers)
@@ -78,25 +119,40 @@ await runCheck(CHECK, async () => {
 
     // Deliveries land asynchronously: wait for the genuine one, then give any wrongly accepted one time to appear.
     await waitFor(
-      async () => (await lakeRecords(serve.lakeDir)).length >= 1,
+      async () => (await landed(serve.lakeDir)).length >= 1,
       15_000,
       "the genuine delivery in the lake"
     )
     await new Promise((r) => setTimeout(r, 1500))
-    const stored = await lakeRecords(serve.lakeDir)
+    const stored = await landed(serve.lakeDir)
     const storedEvents = stored.map((s) => (JSON.parse(s.line) as { event_id: string }).event_id)
+    await serve.stop()
+    const db = path.join(dir, "kura.duckdb")
+    const raw = (await queryDb(db, "SELECT source_id FROM _kura_raw WHERE stream LIKE 'webhook.%'")).map(
+      (r) => String(r.source_id)
+    )
+    const orders = (await queryDb(db, "SELECT source_id FROM orders")).map((r) => String(r.source_id))
     const statusOk = cases.every((c) => c.expect === c.got)
-    const storedOk = storedEvents.length === 1 && storedEvents[0] === "evt-1"
+    const storedOk =
+      storedEvents.length === 1 &&
+      storedEvents[0] === "evt-1" &&
+      raw.length === 1 &&
+      raw[0] === "evt-1" &&
+      orders.length === 1 &&
+      orders[0] === "1001"
     const figure = `${cases.filter((c) => c.expect === c.got).length}/${cases.length} answered as documented (${cases
       .map((c) => c.got)
-      .join("/")}); stored ${storedEvents.length} of 1 genuine`
+      .join(
+        "/"
+      )}); stored ${storedEvents.length} of 1 genuine (lake), ${raw.length} in _kura_raw, ${orders.length} canonical order`
     return {
       check: CHECK,
       pass: statusOk && storedOk && replayOk,
       figure,
-      details: { cases, storedEvents, replayAnsweredDuplicate: replayOk }
+      details: { cases, storedEvents, raw, orders, replayAnsweredDuplicate: replayOk }
     }
   } finally {
     await serve.stop()
+    await sandbox.close()
   }
 })

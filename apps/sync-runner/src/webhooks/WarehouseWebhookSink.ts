@@ -12,8 +12,6 @@ import { WebhookInventoryLevel } from "@kura/shopify-client"
 import {
   type CanonicalRows,
   type CanonicalTableName,
-  decodeRestOrder,
-  decodeRestRefund,
   type InventoryCatalog,
   type MapContext,
   makeShopifyInventoryLevelWebhookMapper,
@@ -21,10 +19,12 @@ import {
   makeShopifyRestOrderMapper,
   mergeRows,
   RawLake,
+  RestOrder,
+  RestRefundPayload,
   type RowKey,
   Warehouse
 } from "@kura/warehouse"
-import { Clock, Effect, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
 import { webhookStreamName } from "../LakeWebhookSink.js"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
@@ -79,12 +79,16 @@ export const deliveryFromEnvelope = (line: string): Option.Option<WebhookDeliver
     })
   })
 
+const LONG_DIGITS = /\d{16}/
+
 /**
  * Parses JSON keeping integers beyond 2^53 as their exact text (Shopify ids can exceed it; the
  * mappers accept string ids). `undefined` when the text is not JSON.
  */
 export const parseExact = (text: string): unknown => {
   try {
+    // The reviver is slow; only numbers of 16+ digits can be unsafe integers.
+    if (!LONG_DIGITS.test(text)) return JSON.parse(text)
     return JSON.parse(text, (_key: string, value: unknown, context?: { readonly source?: string }) =>
       typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source
         ? context.source
@@ -98,8 +102,20 @@ export const parseExact = (text: string): unknown => {
 const UpdatedAt = Schema.Struct({ updated_at: Schema.optional(Schema.NullOr(Schema.String)) })
 const decodeUpdatedAt = Schema.decodeUnknownOption(UpdatedAt)
 const OrderDeleted = Schema.Struct({ id: Schema.Union([Schema.String, Schema.Number]) })
-const decodeOrderDeleted = Schema.decodeUnknownEffect(OrderDeleted)
-const decodeInventoryLevel = Schema.decodeUnknownEffect(WebhookInventoryLevel)
+const decodeOrderDeleted = Schema.decodeUnknownResult(OrderDeleted)
+const decodeInventoryLevel = Schema.decodeUnknownResult(WebhookInventoryLevel)
+const decodeOrder = Schema.decodeUnknownResult(RestOrder)
+const decodeRefund = Schema.decodeUnknownResult(RestRefundPayload)
+
+/** The mappers of one batch of one shop. */
+const mappersFor = (facts: ShopFacts, catalog: InventoryCatalog | undefined) => ({
+  order: makeShopifyRestOrderMapper({ locationOf: () => facts.onlineLocationId }),
+  refund: makeShopifyRefundWebhookMapper({
+    currency: facts.currency,
+    locationOf: () => facts.onlineLocationId
+  }),
+  inventory: makeShopifyInventoryLevelWebhookMapper(catalog)
+})
 
 const IdOnly = Schema.Struct({ id: Schema.Union([Schema.String, Schema.Number]) })
 const idOfPayload = (payload: unknown): string | null =>
@@ -107,6 +123,8 @@ const idOfPayload = (payload: unknown): string | null =>
     onNone: () => null,
     onSome: (r) => String(r.id)
   })
+
+const yieldToIo = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 const sinkError = (reason: "Lake" | "Warehouse") => (e: { readonly message: string }) =>
   new WebhookSinkError({ reason, message: e.message, cause: e })
@@ -142,71 +160,64 @@ export const makeWarehouseWebhookSink = (
       return catalog
     })
 
+  /** Decodes and maps one delivery into `out` (sync: this runs for every record of every batch). */
   const mapOne = (
     d: WebhookDelivery,
     payload: unknown,
-    facts: ShopFacts,
+    mappers: ReturnType<typeof mappersFor>,
     ctx: MapContext,
-    catalog: () => Effect.Effect<InventoryCatalog>,
     out: Mapped,
     origin: string,
     now: number
-  ) =>
-    Effect.gen(function* () {
-      const letter = (reason: string, detail: string): DeadLetter => ({
-        key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
-        sourceId: idOfPayload(payload),
-        payload: d.rawBody,
-        reason,
-        detail: `${d.topic} event ${d.eventId}: ${detail}`,
-        origin,
-        at: now
-      })
-      const guard = <A>(decoded: Effect.Effect<A, { readonly message: string }>, map: (a: A) => void) =>
-        Effect.matchEffect(decoded, {
-          onFailure: (e) => Effect.sync(() => void out.letters.push(letter("decode", e.message))),
-          onSuccess: (a) =>
-            Effect.sync(() => {
-              try {
-                map(a)
-              } catch (e) {
-                out.letters.push(letter("map", e instanceof Error ? e.message : String(e)))
-              }
-            })
-        })
-      switch (d.topic) {
-        case "orders/create":
-        case "orders/updated": {
-          const mapper = makeShopifyRestOrderMapper({ locationOf: () => facts.onlineLocationId })
-          return yield* guard(decodeRestOrder(payload), (o) => void out.rows.push(mapper(o, ctx)))
-        }
-        case "refunds/create": {
-          const mapper = makeShopifyRefundWebhookMapper({
-            currency: facts.currency,
-            locationOf: () => facts.onlineLocationId
-          })
-          return yield* guard(decodeRestRefund(payload), (r) => void out.rows.push(mapper(r, ctx)))
-        }
-        case "inventory_levels/update": {
-          const mapper = makeShopifyInventoryLevelWebhookMapper(yield* catalog())
-          return yield* guard(decodeInventoryLevel(payload), (l) => void out.rows.push(mapper(l, ctx)))
-        }
-        case "orders/delete":
-          return yield* guard(decodeOrderDeleted(payload), (p) =>
-            out.deletions.push({
-              key: { source: "shopify", source_account: d.shop, source_id: String(p.id) },
-              deletedAt: new Date(
-                d.triggeredAt !== undefined && !Number.isNaN(Date.parse(d.triggeredAt))
-                  ? Date.parse(d.triggeredAt)
-                  : d.receivedAt
-              ).toISOString()
-            })
-          )
-        default:
-          // Other topics are kept in the lake and `_kura_raw` only.
-          return
-      }
+  ): void => {
+    const letter = (reason: string, detail: string): DeadLetter => ({
+      key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
+      sourceId: idOfPayload(payload),
+      payload: d.rawBody,
+      reason,
+      detail: `${d.topic} event ${d.eventId}: ${detail}`,
+      origin,
+      at: now
     })
+    const guard = <A>(decoded: Result.Result<A, { readonly message: string }>, map: (a: A) => void) => {
+      if (Result.isFailure(decoded)) {
+        out.letters.push(letter("decode", decoded.failure.message))
+        return
+      }
+      try {
+        map(decoded.success)
+      } catch (e) {
+        out.letters.push(letter("map", e instanceof Error ? e.message : String(e)))
+      }
+    }
+    switch (d.topic) {
+      case "orders/create":
+      case "orders/updated":
+        guard(decodeOrder(payload), (o) => void out.rows.push(mappers.order(o, ctx)))
+        return
+      case "refunds/create":
+        guard(decodeRefund(payload), (r) => void out.rows.push(mappers.refund(r, ctx)))
+        return
+      case "inventory_levels/update":
+        guard(decodeInventoryLevel(payload), (l) => void out.rows.push(mappers.inventory(l, ctx)))
+        return
+      case "orders/delete":
+        guard(decodeOrderDeleted(payload), (p) =>
+          out.deletions.push({
+            key: { source: "shopify", source_account: d.shop, source_id: String(p.id) },
+            deletedAt: new Date(
+              d.triggeredAt !== undefined && !Number.isNaN(Date.parse(d.triggeredAt))
+                ? Date.parse(d.triggeredAt)
+                : d.receivedAt
+            ).toISOString()
+          })
+        )
+        return
+      default:
+        // Other topics are kept in the lake and `_kura_raw` only.
+        return
+    }
+  }
 
   const landShop = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
@@ -221,7 +232,10 @@ export const makeWarehouseWebhookSink = (
           lines: Stream.fromIterable(lines)
         })
         .pipe(Effect.mapError(sinkError("Lake")))
-      const payloads = deliveries.map((d) => parseExact(d.rawBody))
+      // The intake's parse is exact unless the body holds a 16+ digit number.
+      const payloads = deliveries.map((d) =>
+        LONG_DIGITS.test(d.rawBody) ? parseExact(d.rawBody) : d.payload
+      )
       const raw = yield* warehouse
         .load(
           "_kura_raw",
@@ -277,9 +291,15 @@ export const makeWarehouseWebhookSink = (
         timeZoneOf: () => facts.timeZone
       }
       const out: Mapped = { rows: [], deletions: [], letters: [] }
-      const catalog = () => catalogOf(shop, now)
-      for (const [i, d] of deliveries.entries())
-        yield* mapOne(d, payloads[i], facts, ctx, catalog, out, object.path, now)
+      const catalog = deliveries.some((d) => d.topic === "inventory_levels/update")
+        ? yield* catalogOf(shop, now)
+        : undefined
+      const mappers = mappersFor(facts, catalog)
+      for (const [i, d] of deliveries.entries()) {
+        mapOne(d, payloads[i], mappers, ctx, out, object.path, now)
+        // Let the intake answer requests between slices of a large batch.
+        if (i % 250 === 249) yield* yieldToIo
+      }
       const merged = mergeRows(...out.rows)
       const rows: Record<string, number> = {}
       for (const [table, list] of Object.entries(merged) as Array<

@@ -56,8 +56,9 @@ export interface BatcherStats {
 }
 
 interface Pending {
-  readonly segment: Segment
-  readonly deliveries: ReadonlyArray<WebhookDelivery>
+  /** Resolves once every write to the segment has finished. */
+  readonly segment: Promise<Segment>
+  readonly deliveries: Array<WebhookDelivery>
 }
 
 const keyOf = (d: WebhookDelivery) => dedupKey(d.shop, webhookStreamName(d.topic), d.eventId)
@@ -98,7 +99,7 @@ export class WebhookBatcher extends Context.Service<
         return d._tag === "Some" ? [d.value] : []
       })
       for (const d of deliveries) dedup.add(keyOf(d), d.receivedAt)
-      backlog.push({ segment, deliveries })
+      backlog.push({ segment: Promise.resolve(segment), deliveries })
       replayed += deliveries.length
     }
     if (replayed > 0)
@@ -124,6 +125,8 @@ export class WebhookBatcher extends Context.Service<
         batch.push(delivery)
         outstanding++
         const written = log.append(envelopeLine(delivery))
+        // A full batch is sealed at once, even while an earlier one is landing, so batches stay bounded.
+        if (batch.length >= maxBatch) seal()
         return Effect.promise(() =>
           written.then(
             (): OfferResult => {
@@ -146,15 +149,16 @@ export class WebhookBatcher extends Context.Service<
     const busy = (reason: string): OfferResult => ({ _tag: "Busy", retryAfterSeconds, reason })
 
     /** Closes the open batch with its segment (the swap and the rotation happen in one tick). */
-    const seal = Effect.promise(() => {
+    const seal = () => {
       const deliveries = current
       current = []
-      return log.rotate().then((segment): Pending => ({ segment, deliveries }))
-    })
+      backlog.push({ segment: log.rotate(), deliveries })
+    }
 
     const landNext = Effect.gen(function* () {
       const next = backlog[0]
       if (next === undefined) return
+      const segment = yield* Effect.promise(() => next.segment)
       const live = next.deliveries
       let attempt = 0
       const startedClosing = { at: 0 }
@@ -162,7 +166,7 @@ export class WebhookBatcher extends Context.Service<
         const result = yield* Effect.result(
           live.length === 0
             ? Effect.succeed(undefined)
-            : sink.landBatch({ batchId: next.segment.id, deliveries: live })
+            : sink.landBatch({ batchId: segment.id, deliveries: live })
         )
         if (result._tag === "Success") break
         attempt++
@@ -172,7 +176,7 @@ export class WebhookBatcher extends Context.Service<
           "Webhook batch landings that failed (retried)."
         )
         yield* Effect.logError(
-          `webhooks: landing batch ${next.segment.id} (${live.length} records) failed, attempt ${attempt}: ${result.failure.message}`
+          `webhooks: landing batch ${segment.id} (${live.length} records) failed, attempt ${attempt}: ${result.failure.message}`
         )
         if (closing) {
           startedClosing.at ||= Date.now()
@@ -185,7 +189,7 @@ export class WebhookBatcher extends Context.Service<
         }
         yield* Effect.sleep(Math.min(200 * 2 ** Math.min(attempt, 8), 10_000))
       }
-      log.remove(next.segment)
+      log.remove(segment)
       backlog.shift()
       outstanding -= live.length
       counts.landed += live.length
@@ -205,9 +209,8 @@ export class WebhookBatcher extends Context.Service<
           yield* landNext
           continue
         }
-        const waited = Date.now() - currentSince
-        if (current.length > 0 && (closing || current.length >= maxBatch || waited >= flushMs)) {
-          backlog.push(yield* seal)
+        if (current.length > 0 && (closing || Date.now() - currentSince >= flushMs)) {
+          seal()
           continue
         }
         if (closing) return

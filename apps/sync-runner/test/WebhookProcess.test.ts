@@ -1,0 +1,133 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { mkdtemp, readdir, rm } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { promisify } from "node:util"
+import { startSandbox } from "@kura/sandbox"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { restOrder } from "./webhooks/fixtures.js"
+import { sign } from "./webhooks/harness.js"
+
+// Drives the BUILT app as Cloud Run runs it (built into a private folder so a concurrent
+// `nx build` cleaning dist/ cannot pull the entry away mid-test).
+const appDir = resolve(import.meta.dirname, "..")
+const outDir = join(appDir, "node_modules", ".cache", "kura-webhook-test-dist")
+let dir: string
+
+beforeAll(async () => {
+  await promisify(execFile)(
+    process.execPath,
+    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
+    { cwd: appDir }
+  )
+  dir = await mkdtemp(join(tmpdir(), "kura-wh-proc-"))
+})
+afterAll(() => rm(dir, { recursive: true, force: true }))
+
+const freePort = () =>
+  new Promise<number>((ok) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const a = s.address()
+      s.close(() => ok(typeof a === "object" && a !== null ? a.port : 0))
+    })
+  })
+const exitOf = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
+    child.on("exit", (code, signal) => ok({ code, signal }))
+  )
+const count = (file: string, sql: string) =>
+  Effect.runPromise(
+    Effect.flatMap(Effect.service(Warehouse), (w) => w.query(sql)).pipe(
+      Effect.map((rows) => Number(rows[0]?.n ?? -1)),
+      Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false }))
+    )
+  )
+
+describe("kura-sync serve webhooks (built)", () => {
+  it("deliveries accepted just before SIGTERM are all in the warehouse (raw and canonical) after exit 0", async () => {
+    const sandbox = await startSandbox({ seed: 5, scale: 5, historyDays: 2 })
+    try {
+      const port = await freePort()
+      const secret = "whsec-process-test-0123456789"
+      const shop = sandbox.shopify.credentials.shopDomain
+      const child = spawn(process.execPath, [join(outDir, "main.js"), "serve", "--scheduler", "off"], {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: dir,
+          PORT: String(port),
+          KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
+          KURA_LAKE: `file:${join(dir, "lake")}`,
+          KURA_TRIGGER_SECRET: "trigger-secret-0123456789",
+          SHOPIFY_SHOP: shop,
+          SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
+          SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
+          SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
+          SHOPIFY_WEBHOOK_SECRET: secret
+        },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      child.stdout?.on("data", (d) => {
+        output += String(d)
+      })
+      child.stderr?.on("data", (d) => {
+        output += String(d)
+      })
+      const exited = exitOf(child)
+      const url = `http://127.0.0.1:${port}`
+      const until = Date.now() + 60_000
+      while (true) {
+        if (Date.now() > until) throw new Error(`serve did not start:\n${output}`)
+        const ok = await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false
+        )
+        if (ok) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const n = 300
+      const answers = await Promise.all(
+        Array.from({ length: n }, (_, i) => {
+          const body = JSON.stringify(restOrder(900_000 + i, "2026-11-26T01:00:00Z"))
+          return fetch(`${url}/webhooks/shopify`, {
+            method: "POST",
+            body,
+            headers: {
+              "content-type": "application/json",
+              "x-shopify-topic": "orders/create",
+              "x-shopify-shop-domain": shop,
+              "x-shopify-webhook-id": `wh-${i}`,
+              "x-shopify-event-id": `ev-${i}`,
+              "x-shopify-hmac-sha256": sign(body, secret)
+            }
+          }).then((r) => r.status)
+        })
+      )
+      // SIGTERM the moment the last answer is in: nothing has had time to land on its own.
+      child.kill("SIGTERM")
+      const { code } = await exited
+      expect(code, output.slice(-3000)).toBe(0)
+      expect(answers.filter((s) => s === 200)).toHaveLength(n)
+      const db = join(dir, "kura.duckdb")
+      expect(
+        await count(
+          db,
+          `SELECT count(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
+        )
+      ).toBe(n)
+      expect(await count(db, `SELECT count(*) AS n FROM orders WHERE source_id LIKE '9%'`)).toBe(n)
+      expect(await count(db, `SELECT count(*) AS n FROM order_lines`)).toBe(n)
+      // Everything landed, so the write-ahead log is empty.
+      const wal = (await readdir(join(dir, "lake", "_state", "webhooks"))).filter((f) =>
+        f.endsWith(".ndjson")
+      )
+      expect(wal).toEqual([])
+    } finally {
+      await sandbox.close()
+    }
+  })
+})
