@@ -5,8 +5,9 @@
  */
 import { join } from "node:path"
 import type { RawLake, Warehouse } from "@kura/warehouse"
-import { Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
 import type { ShopifyShopConfig } from "../AppConfig.js"
+import { ConfigError, type ConfigProblem } from "../ConfigError.js"
 import { layerLakeWebhookSink } from "../LakeWebhookSink.js"
 import type { Metrics } from "../Metrics.js"
 import { WebhookIntake, type WebhookIntakeOptions } from "../WebhookIntake.js"
