@@ -444,6 +444,27 @@ export const StateTables = {
     primaryKey: ["id"],
     clusterBy: ["source", "source_account", "stream", "reason"]
   }),
+  tokens: defineTable({
+    name: "_kura_tokens",
+    doc: "OAuth token sets for WarehouseTokenStore: a sealed record per credential and a fingerprint of its refresh token for compare-and-set.",
+    columns: [
+      str("key", false),
+      {
+        name: "sealed",
+        type: "string",
+        nullable: false,
+        doc: "the token set, AES-256-GCM sealed when a key is set"
+      },
+      {
+        name: "refresh_fingerprint",
+        type: "string",
+        nullable: true,
+        doc: "HMAC/SHA-256 of the refresh token"
+      },
+      int("updated_at", false)
+    ],
+    primaryKey: ["key"]
+  }),
   leases: defineTable({
     name: "_kura_leases",
     doc: "Which runner holds a stream, until when.",

@@ -4,7 +4,7 @@
  * adapters implement it with the same SQL generated from the table registry.
  */
 import type { BulkJobStore, CheckpointStore, DeadLetter, DeadLetterSink, StreamKey } from "@kura/core"
-import { Context, type Effect, type Stream } from "effect"
+import { Context, type Effect, type Option, type Stream } from "effect"
 import type { Dialect } from "./Dialect.js"
 import type { ReconciliationReport } from "./Reconciliation.js"
 import type { ColumnType } from "./TableDefinition.js"
@@ -120,6 +120,27 @@ export interface ExclusiveSql {
   ) => Effect.Effect<ReadonlyArray<Readonly<Record<string, unknown>>>, WarehouseError>
 }
 
+/** One stored `_kura_tokens` record: an opaque sealed token set and its refresh fingerprint. */
+export interface TokenRecord {
+  readonly sealed: string
+  readonly refreshFingerprint: string | null
+  readonly updatedAt: number
+}
+
+/**
+ * `_kura_tokens` as opaque records (WarehouseTokenStore seals and fingerprints them). `put` with
+ * `expectFingerprint` writes only if the stored fingerprint still equals it (or no record exists)
+ * in one atomic statement, and says whether it wrote.
+ */
+export interface TokenRecords {
+  readonly get: (key: string) => Effect.Effect<Option.Option<TokenRecord>, WarehouseError>
+  readonly put: (
+    key: string,
+    record: TokenRecord,
+    options?: { readonly expectFingerprint?: string | null }
+  ) => Effect.Effect<boolean, WarehouseError>
+}
+
 /** The Warehouse service. */
 export class Warehouse extends Context.Service<
   Warehouse,
@@ -158,6 +179,8 @@ export class Warehouse extends Context.Service<
     readonly checkpoints: CheckpointStore["Service"]
     /** `_kura_sync_state` as the core BulkJobStore. */
     readonly bulkJobs: BulkJobStore["Service"]
+    /** `_kura_tokens` records, for `WarehouseTokenStore` (a durable TokenStore). */
+    readonly tokenRecords: TokenRecords
     /** `_kura_dead_letters` as the core DeadLetterSink. */
     readonly deadLetters: DeadLetterSink["Service"]
     readonly listDeadLetters: (

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { BigQuery } from "@google-cloud/bigquery"
 import { Storage } from "@google-cloud/storage"
-import { Effect, Exit, Option } from "effect"
+import { Effect, Exit, Option, Redacted } from "effect"
 import { OAuth2Client } from "google-auth-library"
-import { BigQueryWarehouse, Warehouse } from "../src/index.js"
+import { BigQueryWarehouse, Warehouse, WarehouseTokenStore } from "../src/index.js"
 import { type FakeBigQuery, startFakeBigQuery } from "./fakeBigQuery.js"
 import { type FakeGcs, startFakeGcs } from "./fakeGcs.js"
 import { level, line, movement, order } from "./fixtures.js"
@@ -213,6 +213,27 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))))
         yield* w.releaseLease(lease)
         assert.strictEqual((yield* w.acquireLease(key, "runner-b", 60_000)).holder, "runner-b")
+
+        // The durable TokenStore: compare-and-set is one MERGE, decided by BigQuery's DML count.
+        const store = WarehouseTokenStore.make(w, { encryptionKey: Redacted.make("k") })
+        const set = (refresh: string) => ({
+          accessToken: Redacted.make(`access-${refresh}`),
+          refreshToken: Redacted.make(refresh),
+          expiresAt: null,
+          refreshExpiresAt: null,
+          issuedAt: 1,
+          scope: null
+        })
+        assert.isTrue(yield* store.put("lightspeed:c:b", set("r1"), { expectRefreshToken: null }))
+        assert.isTrue(yield* store.put("lightspeed:c:b", set("r2"), { expectRefreshToken: "r1" }))
+        assert.isFalse(yield* store.put("lightspeed:c:b", set("r3"), { expectRefreshToken: "r1" }))
+        const stored = Option.getOrThrow(yield* store.get("lightspeed:c:b"))
+        assert.strictEqual(Redacted.value(stored.refreshToken!), "r2")
+        const tokenWrites = bq.queries.filter((x) =>
+          x.sql.startsWith("MERGE INTO `demo-proj.kura._kura_tokens`")
+        )
+        assert.strictEqual(tokenWrites.length, 3)
+        assert.notInclude(JSON.stringify(tokenWrites.map((x) => x.params)), "access-r")
       })
     )
   )

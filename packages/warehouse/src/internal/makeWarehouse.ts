@@ -37,6 +37,7 @@ import type {
   ReplayResult,
   StoredDeadLetter,
   SyncRun,
+  TokenRecords,
   Warehouse
 } from "../Warehouse.js"
 import { LeaseError, WarehouseError } from "../WarehouseError.js"
@@ -649,6 +650,56 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     }
   })
 
+  // ---------- token records (_kura_tokens) ----------
+
+  const tokensTable = StateTables.tokens
+  const tokenCols = tokensTable.columns
+  const tokenSource = `SELECT ${tokenCols.map((c) => `${c.type === "string" ? P(c.name) : `CAST(${P(c.name)} AS ${d.type(c.type)})`} AS ${I(c.name)}`).join(", ")}`
+  const tokenMerge = (conditional: boolean) =>
+    Sql.renderMerge({
+      target: T(tokensTable.name),
+      source: tokenSource,
+      on: `t.${I("key")} = s.${I("key")}`,
+      // The fingerprint check runs inside the MERGE: one atomic statement, so two writers racing
+      // on one refresh token cannot both win.
+      matchedCondition: conditional
+        ? `(t.${I("refresh_fingerprint")} = ${P("expect")} OR (t.${I("refresh_fingerprint")} IS NULL AND ${P("expect")} IS NULL))`
+        : "TRUE",
+      set: tokenCols.filter((c) => c.name !== "key").map((c) => `${I(c.name)} = s.${I(c.name)}`),
+      insertColumns: tokenCols.map((c) => I(c.name)),
+      insertValues: tokenCols.map((c) => `s.${I(c.name)}`)
+    })
+  const tokenMergeAlways = tokenMerge(false)
+  const tokenMergeExpect = tokenMerge(true)
+  const tokenRecords: TokenRecords = {
+    get: (key) =>
+      Effect.map(
+        engine.query(
+          `SELECT ${I("sealed")}, ${I("refresh_fingerprint")}, ${I("updated_at")} FROM ${T(tokensTable.name)} WHERE ${I("key")} = ${P("key")}`,
+          { key }
+        ),
+        (rows) =>
+          Option.map(Option.fromNullishOr(rows[0]), (r) => ({
+            sealed: str(r.sealed),
+            refreshFingerprint: strOrNull(r.refresh_fingerprint),
+            updatedAt: Number(r.updated_at)
+          }))
+      ).pipe(Effect.withSpan("Warehouse.tokenRecords.get")),
+    put: (key, record, options) => {
+      const conditional = options?.expectFingerprint !== undefined
+      return Effect.map(
+        engine.run(conditional ? tokenMergeExpect : tokenMergeAlways, {
+          key,
+          sealed: record.sealed,
+          refresh_fingerprint: record.refreshFingerprint,
+          updated_at: String(record.updatedAt),
+          ...(conditional ? { expect: options?.expectFingerprint ?? null } : {})
+        }),
+        (changed) => changed > 0
+      ).pipe(Effect.withSpan("Warehouse.tokenRecords.put"))
+    }
+  }
+
   // ---------- dead letters ----------
 
   const dl = StateTables.deadLetters
@@ -1115,6 +1166,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     query: (sql, p) => engine.query(sql, p),
     checkpoints,
     bulkJobs,
+    tokenRecords,
     deadLetters,
     listDeadLetters,
     replayDeadLetters,
