@@ -40,6 +40,15 @@ const intValue = (node: ValueNode, variables: Variables): number | undefined => 
   return undefined
 }
 
+const listLength = (node: ValueNode, variables: Variables): number | undefined => {
+  if (node.kind === Kind.LIST) return node.values.length
+  if (node.kind === Kind.VARIABLE) {
+    const v = variables[node.name.value]
+    return Array.isArray(v) ? v.length : undefined
+  }
+  return undefined
+}
+
 /** Fields that wrap a connection's nodes without costing anything themselves. */
 const transparent = new Set(["edges", "node", "nodes"])
 const free = new Set(["pageInfo", "cursor", "__typename"])
@@ -65,7 +74,9 @@ const selectionCost = (
         continue
       }
       if (name === "node" || name === "nodes") {
-        plain += 1 + inner
+        // `nodes(ids: [...])` reads one object per id.
+        const ids = sel.arguments?.find((a) => a.name.value === "ids")
+        plain += (ids === undefined ? 1 : (listLength(ids.value, variables) ?? 1)) * (1 + inner)
         continue
       }
       const isConnection = sel.selectionSet.selections.some(

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { type DeadLetter, DeadLetterSink, HttpTransport, QueryCostBucket, type RetryPolicy } from "@kura/core"
-import { Clock, Context, Effect, Layer, Option, Ref, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Option, Predicate, Ref, Schema, Stream } from "effect"
 import {
   type CostBucketStats,
   makeCostBucket,
@@ -372,6 +372,91 @@ export const makeShopifyClient = (
           }
         })
 
+    const NodesEnvelope = Schema.Struct({
+      nodes: Schema.Array(Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown)))
+    })
+    const decodeNodes = Schema.decodeUnknownOption(NodesEnvelope)
+    /**
+     * Replaces each detached list of a page's records (`refunds { id }`) by the full objects,
+     * read with as few `nodes(ids:)` queries as the cost ceiling allows. An id Shopify does not
+     * return is `DataLoss`, never a record quietly missing a refund.
+     */
+    const attachDetached = (
+      resource: ResourceSpec<unknown>,
+      raw: ReadonlyArray<unknown>,
+      operation: string,
+      scopeHint: string
+    ): Effect.Effect<ReadonlyArray<unknown>, ShopifyError> =>
+      Effect.gen(function* () {
+        const detached = Object.entries(resource.documents.detached)
+        if (detached.length === 0) return raw
+        const records = raw.map((n) => (Predicate.isObject(n) ? { ...n } : n))
+        for (const [field, doc] of detached) {
+          const ids: Array<string> = []
+          for (const r of records) {
+            const list = Predicate.isObject(r) ? r[field] : undefined
+            if (!Array.isArray(list)) continue
+            for (const item of list)
+              if (Predicate.isObject(item) && typeof item.id === "string") ids.push(item.id)
+          }
+          if (ids.length === 0) continue
+          const found = new Map<string, Record<string, unknown>>()
+          const perItem = Math.max(1, executor.estimate(doc, { ids: [ids[0]] }))
+          let batch = Math.max(1, Math.min(250, Math.floor(config.maxQueryCost / perItem)))
+          for (let i = 0; i < ids.length; ) {
+            const chunk = ids.slice(i, i + batch)
+            const answer = yield* executor
+              .execute(doc, { ids: chunk }, { operation: `${operation} (${field} by id)`, scopeHint })
+              .pipe(
+                Effect.map((r) => ({ ok: true as const, r })),
+                Effect.catchIf(
+                  (e) => e.reason._tag === "MaxCostExceeded" && batch > 1,
+                  () => Effect.succeed({ ok: false as const })
+                )
+              )
+            if (!answer.ok) {
+              batch = Math.max(1, Math.floor(batch / 2))
+              continue
+            }
+            const nodes = decodeNodes(answer.r.data)
+            if (Option.isNone(nodes)) {
+              return yield* new ShopifyError({
+                operation,
+                reason: new Decode({
+                  message: `the ${field} nodes(ids:) response has no nodes list`,
+                  excerpt: JSON.stringify(answer.r.data ?? null).slice(0, 300)
+                })
+              })
+            }
+            for (const node of nodes.value.nodes)
+              if (node !== null && typeof node.id === "string") found.set(node.id, node)
+            i += chunk.length
+          }
+          for (const r of records) {
+            if (!Predicate.isObject(r) || !Array.isArray(r[field])) continue
+            const full: Array<unknown> = []
+            for (const item of r[field]) {
+              const id = Predicate.isObject(item) && typeof item.id === "string" ? item.id : null
+              const node = id === null ? undefined : found.get(id)
+              if (node === undefined) {
+                return yield* new ShopifyError({
+                  operation,
+                  reason: new DataLoss({
+                    jobId: null,
+                    expected: id,
+                    actual: null,
+                    message: `${String(r.id)} lists ${field} ${String(id)} but nodes(ids:) did not return it; re-read the window`
+                  })
+                })
+              }
+              full.push(node)
+            }
+            r[field] = full
+          }
+        }
+        return records
+      })
+
     const fetchPage = <A>(
       resource: ResourceSpec<A>,
       search: string | null,
@@ -413,9 +498,10 @@ export const makeShopifyClient = (
               })
             })
           }
+          const withDetached = yield* attachDetached(resource, envelope.value.nodes, operation, scopeHint)
           const { records, rejected } = yield* decodeRecords(
             resource,
-            envelope.value.nodes,
+            withDetached,
             operation,
             `graphql:${resource.name}`,
             fetchRest(resource, operation)

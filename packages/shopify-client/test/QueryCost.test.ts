@@ -14,6 +14,16 @@ describe("estimateQueryCost", () => {
       estimateQueryCost("{ orders(first: 10) { nodes { id lineItems(first: 5) { nodes { id } } } } }")
     ).toBe(2 + 10 * (1 + 2 + 5))
     expect(estimateQueryCost("query($n: Int!) { products(first: $n) { nodes { id } } }", { n: 50 })).toBe(52)
+    // nodes(ids:) reads one object per id, literal or variable.
+    expect(estimateQueryCost('{ nodes(ids: ["a", "b", "c"]) { id ... on Refund { note } } }')).toBe(3)
+    expect(
+      estimateQueryCost(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Refund { totalRefundedSet { shopMoney { amount } } } } }",
+        {
+          ids: ["a", "b"]
+        }
+      )
+    ).toBe(2 * (1 + 2))
     expect(estimateQueryCost('mutation { bulkOperationCancel(id: "x") { userErrors { message } } }')).toBe(10)
   })
 

@@ -5,6 +5,7 @@ import { Resources } from "../src/Resources.js"
 import { ShopifyClient } from "../src/ShopifyClient.js"
 import type { ShopifyError } from "../src/ShopifyError.js"
 import { isDeletion } from "../src/ShopifyEvent.js"
+import { startProxy } from "./proxy.js"
 import { clientLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
 
 const DAY = 86_400_000
@@ -18,7 +19,7 @@ const failureOf = (exit: { _tag: string }) => JSON.parse(JSON.stringify(exit))
 describe("ShopifyClient against the sandbox emulator", () => {
   let sb: Sandbox
   beforeAll(async () => {
-    sb = await startSandbox({ orders: 300, historyDays: 120, timeScale: 20 })
+    sb = await startSandbox({ orders: 300, historyDays: 120, timeScale: 100 })
   })
   afterAll(() => sb.close())
 
@@ -162,25 +163,88 @@ describe("ShopifyClient against the sandbox emulator", () => {
 
   it("pages several orders per request and follows up orders with more line items than a page holds", async () => {
     const docs = Resources.orders.documents
-    // Nested pages sized for the common order: at least 3 orders fit the 1000-point ceiling (was 2).
-    expect(largestAffordablePage(docs.page, {}, { max: 250, budget: 1000 })).toBeGreaterThanOrEqual(3)
+    // Nested pages sized for the common order, refunds read by id: 6 orders fit the 1000-point
+    // ceiling (was 3 with refunds inline).
+    expect(largestAffordablePage(docs.page, {}, { max: 250, budget: 1000 })).toBeGreaterThanOrEqual(6)
     const tiny = {
       ...Resources.orders,
-      documents: { ...docs, page: docs.page.replace("lineItems(first: 5)", "lineItems(first: 1)") }
+      documents: { ...docs, page: docs.page.replace("lineItems(first: 4)", "lineItems(first: 1)") }
     }
     expect(tiny.documents.page).toContain("lineItems(first: 1)")
     const [full, followed] = await run(
       sb,
       Effect.gen(function* () {
         const client = yield* ShopifyClient
-        const a = yield* Stream.runCollect(client.incremental(Resources.orders, {}))
-        const b = yield* Stream.runCollect(client.incremental(tiny, {}))
+        // A month of orders keeps the one-request-per-order follow-ups few.
+        const window = { since: Date.now() - 30 * DAY, overlapMillis: 0 }
+        const a = yield* Stream.runCollect(client.incremental(Resources.orders, window))
+        const b = yield* Stream.runCollect(client.incremental(tiny, window))
         return [a, b] as const
       })
     )
     const key = (os: typeof full) => os.map((o) => `${o.id}:${o.lineItems.map((l) => l.id).join(",")}`).sort()
     expect(full.some((o) => o.lineItems.length > 1)).toBe(true)
     expect(key(followed)).toEqual(key(full))
+  })
+
+  it("reads refunds by id (nodes) after each page: orders carry them whole, a missing one is DataLoss", async () => {
+    const { orders, telemetry } = await run(
+      sb,
+      Effect.gen(function* () {
+        const client = yield* ShopifyClient
+        const pages = yield* Stream.runCollect(client.pages(Resources.orders, {}))
+        return { orders: pages.flatMap((p) => p.records), pages, telemetry: yield* client.telemetry }
+      })
+    )
+    const expected = new Map<string, number>()
+    for (let i = 0; i < sb.merchant.orderCount; i++) {
+      const o = sb.merchant.orderAt(i)
+      if (o !== undefined && o.channel === "online" && o.deletedAt === null)
+        expected.set(`gid://shopify/Order/${o.id}`, o.refunds.length)
+    }
+    const refunded = orders.filter((o) => o.refunds.length > 0)
+    expect(refunded.length).toBeGreaterThan(3)
+    for (const o of orders) expect(o.refunds.length).toBe(expected.get(o.id))
+    for (const o of refunded)
+      for (const r of o.refunds) {
+        expect(r.id).toMatch(/^gid:\/\/shopify\/Refund\//)
+        expect(r.totalRefundedSet.shopMoney.amount.toString()).toMatch(/^\d+(\.\d+)?$/)
+      }
+    // Six orders a page, one nodes(ids:) query per page that has refunds at most.
+    const pageCount = Math.ceil(orders.length / 6)
+    expect(telemetry.calls).toBeLessThanOrEqual(pageCount + refunded.length)
+    expect(telemetry.calls).toBeLessThan(orders.length / 3)
+
+    // A refund the order lists but nodes(ids:) does not return is DataLoss.
+    const proxy = await startProxy(sb.handle.baseUrl, async (body) => {
+      if (!body.includes("KuraNodesRefund")) return { _tag: "forward" }
+      const r = await fetch(`${sb.handle.baseUrl}/admin/api/2026-10/graphql.json`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-shopify-access-token": sb.handle.credentials.accessToken
+        },
+        body
+      })
+      const json = (await r.json()) as { data: { nodes: Array<unknown> } }
+      json.data.nodes[0] = null
+      return { _tag: "answer", status: 200, body: JSON.stringify(json) }
+    })
+    try {
+      const exit = await runExit(
+        sb,
+        Effect.gen(function* () {
+          const client = yield* ShopifyClient
+          return yield* Stream.runCollect(client.incremental(Resources.orders, {}))
+        }),
+        { baseUrl: proxy.baseUrl }
+      )
+      expect(exit._tag).toBe("Failure")
+      expect(JSON.stringify(exit)).toContain("DataLoss")
+      expect(JSON.stringify(exit)).toContain("did not return it")
+    } finally {
+      await proxy.close()
+    }
   })
 
   it("reads the rest of a nested connection that did not fit in the page (follow-up queries)", async () => {

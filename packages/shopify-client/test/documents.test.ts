@@ -21,6 +21,9 @@ describe("every GraphQL document validates against the Admin schema", () => {
     for (const [path, doc] of Object.entries(r.followUps)) {
       it(`${r.name}: follow-up for ${path}`, () => check(doc, r.minVersion))
     }
+    for (const [field, doc] of Object.entries(r.detached)) {
+      it(`${r.name}: detached ${field} read by nodes(ids:)`, () => check(doc, r.minVersion))
+    }
   }
   for (const [name, doc] of Object.entries(OPERATION_DOCUMENTS)) {
     it(`operation ${name}`, () => check(doc, null))

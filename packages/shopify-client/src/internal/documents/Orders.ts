@@ -5,6 +5,7 @@ import {
   inlineConnection,
   MONEY_BAG,
   type Mode,
+  nodesQuery,
   resource,
   TAX_LINE
 } from "./Selection.js"
@@ -61,12 +62,15 @@ const selection = (mode: Mode): string =>
     `taxLines { ${TAX_LINE} }`,
     // Plain lists have no pageInfo, so a `first` could cut them silently: read them whole.
     `transactions { ${TRANSACTION} }`,
-    `refunds { ${REFUND} }`,
-    // Nested pages are priced at their full size against the 1000-point query ceiling, so they are
-    // sized for the common order (lineItems 10 fit 2 orders a page, 5 fit 3); longer ones are read
-    // by the follow-up queries. Refunds' inline connections stay larger: they sit in a plain list.
-    connection(mode, "lineItems", 5, LINE_ITEM),
-    connection(mode, "shippingLines", 2, SHIPPING_LINE)
+    // Paged: refund ids only, the refunds themselves are read by one `nodes(ids:)` query per page
+    // (most orders have none, and inline they priced every order as if it had one).
+    mode === "page" ? "refunds { id }" : `refunds { ${REFUND} }`,
+    // Nested pages are priced at their full size against the 1000-point ceiling, so they are
+    // sized for the common order (up to 4 line items, one shipping line): 6 orders fit a page
+    // (3 when refunds were inline and lineItems 5). Longer orders are read by follow-up queries.
+    // Refunds' inline connections stay larger: they sit in a plain list read by nodes(ids:).
+    connection(mode, "lineItems", 4, LINE_ITEM),
+    connection(mode, "shippingLines", 1, SHIPPING_LINE)
   ].join(" ")
 
 /** Orders, paged and bulk. */
@@ -79,6 +83,7 @@ export const OrdersDocuments = resource({
   // Bulk allows 5 connections: orders, lineItems, shippingLines, refunds' refundLineItems and
   // refunds' transactions. Discount applications are read inline through the allocations.
   bulkChildFields: ["lineItems", "shippingLines"],
+  detached: { refunds: nodesQuery("Refund", REFUND) },
   followUps: {
     lineItems: followUp("Order", "lineItems", LINE_ITEM),
     shippingLines: followUp("Order", "shippingLines", SHIPPING_LINE),

@@ -72,7 +72,17 @@ export interface ResourceDocuments {
   readonly cursorField: string
   /** Follow-up queries per nested connection path (e.g. "lineItems", "refunds.refundLineItems"). */
   readonly followUps: Readonly<Record<string, string>>
+  /**
+   * Lists that paged queries select as ids only (`refunds { id }`) and read afterwards through a
+   * `nodes(ids: $ids)` query, by field: keeps the page's price per record low so more records fit
+   * under the 1000-point ceiling. Bulk queries select them whole.
+   */
+  readonly detached: Readonly<Record<string, string>>
 }
+
+/** A `nodes(ids:)` query reading objects of one type (detached lists of paged queries). */
+export const nodesQuery = (typeName: string, body: string): string =>
+  `query KuraNodes${typeName}($ids: [ID!]!) { nodes(ids: $ids) { __typename ... on ${typeName} { ${body} } } }`
 
 /** Builds both documents from a selection renderer. */
 export const resource = (options: {
@@ -85,6 +95,7 @@ export const resource = (options: {
   readonly minVersion?: string
   readonly cursorField?: string
   readonly followUps?: Readonly<Record<string, string>>
+  readonly detached?: Readonly<Record<string, string>>
 }): ResourceDocuments => ({
   name: options.name,
   root: options.root,
@@ -93,5 +104,6 @@ export const resource = (options: {
   bulkChildFields: options.bulkChildFields,
   minVersion: options.minVersion ?? null,
   cursorField: options.cursorField ?? "updated_at",
-  followUps: options.followUps ?? {}
+  followUps: options.followUps ?? {},
+  detached: options.detached ?? {}
 })
