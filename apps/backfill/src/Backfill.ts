@@ -4,17 +4,15 @@
  * warehouse's run ledger, and end with the per-window ledger and the reconciliation.
  */
 import type { StreamKey } from "@kura/core"
-import type { ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
 import { type RawLake, Warehouse } from "@kura/warehouse"
 import { Effect, Option, Schedule } from "effect"
 import type { BackfillConfig } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
-import { makeCanonicalLoader } from "./Canonical.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
-import { checkOrderScope, exportWindow } from "./ShopifyBackfill.js"
 import { formatSummary } from "./Summary.js"
 import type { LedgerEntry } from "./WindowOutcome.js"
+import type { WindowSource } from "./WindowSource.js"
 
 /** The checkpoint key of a window (its `_kura_sync_state` row and `_kura_sync_runs` entries). */
 export const windowKey = (account: string, w: PlannedWindow): StreamKey => ({
@@ -67,99 +65,107 @@ const resolvePlan = Effect.fnUntraced(function* (config: BackfillConfig, account
     streams: config.streams,
     from: config.from,
     to,
-    windowMillis: config.windowMillis
+    windowMillis: config.windowMillis,
+    archive: config.stocky?.archive !== undefined
   })
 })
 
-/** Runs a backfill; fails with `BackfillError` when a window does not tie or a scope is missing. */
-export const runBackfill = Effect.fn("Backfill.run")(function* (config: BackfillConfig, out: ProgressOutput) {
-  const warehouse = yield* Warehouse
-  const shopify = config.shopify
-  if (shopify === undefined)
-    return yield* new BackfillError({
-      reason: "Failed",
-      message: `${config.source} backfills are not implemented`
-    })
-  const account = shopify.shop
-  const now = Date.now()
-  yield* warehouse.migrate
-  const plan = yield* resolvePlan(config, account, now)
-  const share = shareOf(plan.windows, config.task.index, config.task.count)
-  if (config.restart && !config.dryRun)
-    yield* Effect.forEach(share, (w) => warehouse.checkpoints.delete(windowKey(account, w)), {
-      discard: true
-    })
-  const doneCheckpoints = yield* warehouse.checkpoints.list({ source: config.source })
-  const done = new Set(
-    doneCheckpoints
-      .filter((c) => c.key.account === account && c.key.stream.startsWith("backfill:") && c.cursor === "done")
-      .map((c) => c.key.stream.slice("backfill:".length))
-  )
-  out.write(`${formatPlan(plan, share, config.task, done)}\n`)
-  if (config.dryRun) return { plan, share, ledger: [], dryRun: true } satisfies BackfillResult
-
-  if (config.streams.includes("orders")) yield* checkOrderScope(plan.from, now)
-
-  const loadCanonical = yield* makeCanonicalLoader(account)
-  const todo = share.filter((w) => !done.has(w.id))
-  const progress = new Progress(todo.length, out)
-  const runWindow = (w: PlannedWindow) =>
-    Effect.gen(function* () {
-      const key = windowKey(account, w)
-      const runId = `backfill-${w.start}-${w.end}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
-      yield* warehouse.startRun({ runId, key })
-      // A window is idempotent (deterministic batch id), so a transient fault re-runs it whole.
-      const result = yield* exportWindow(w, account, progress.records, loadCanonical).pipe(
-        Effect.retry({ times: 2, schedule: Schedule.exponential("500 millis") }),
-        Effect.result
-      )
-      if (result._tag === "Failure") {
-        const detail = result.failure.message
-        yield* warehouse.failRun(runId, key, detail.slice(0, 2000))
-        yield* progress.windowFinished(w.id, null, "failed")
-        return { window: w, status: "failed", outcome: null, detail } satisfies LedgerEntry
-      }
-      const o = result.success
-      const committed = yield* warehouse.commitRun({
-        runId,
-        key,
-        cursorAfter: "done",
-        reportedCount: o.reportedCount,
-        reportedTotal: null,
-        rowsFetched: o.fetched,
-        rowsLoaded: o.loaded,
-        loadedTotal: null,
-        meta: { loaded: o.loaded, reported: o.reportedCount, lake: o.lakePath }
+/**
+ * Runs a backfill of `source`; fails with `BackfillError` when a window does not tie or the
+ * preflight (a scope, a retired API) stops it before any work.
+ */
+export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, source: WindowSource<R>) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const account = source.account
+    const now = Date.now()
+    yield* warehouse.migrate
+    const plan = yield* resolvePlan(config, account, now)
+    const share = shareOf(plan.windows, config.task.index, config.task.count)
+    if (config.restart && !config.dryRun)
+      yield* Effect.forEach(share, (w) => warehouse.checkpoints.delete(windowKey(account, w)), {
+        discard: true
       })
-      yield* progress.windowFinished(w.id, o, committed.status)
-      return {
-        window: w,
-        status: committed.status,
-        outcome: o,
-        detail: committed.mismatches.length > 0 ? committed.mismatches.join("; ") : null
-      } satisfies LedgerEntry
-    })
-  const ran = yield* Effect.forEach(todo, runWindow, { concurrency: config.concurrency })
-  yield* progress.finish()
-  const byId = new Map(ran.map((e) => [e.window.id, e]))
-  const ledger: ReadonlyArray<LedgerEntry> = share.map(
-    (w) =>
-      byId.get(w.id) ?? { window: w, status: "skipped", outcome: null, detail: "finished by an earlier run" }
-  )
-  const skippedLoaded = new Map<string, number>()
-  for (const c of doneCheckpoints) {
-    const n = c.meta?.loaded
-    if (typeof n === "number") skippedLoaded.set(c.key.stream.slice("backfill:".length), n)
-  }
-  out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
-  const bad = ledger.filter((e) => e.status === "failed" || e.status === "incomplete")
-  if (bad.length > 0)
-    return yield* new BackfillError({
-      reason: "Unreconciled",
-      message: `${bad.length} window(s) did not tie and stay unfinished (re-run to retry them): ${bad.map((e) => `${e.window.id} (${e.detail ?? e.status})`).join(", ")}`
-    })
-  return { plan, share, ledger, dryRun: false } satisfies BackfillResult
-})
+    const doneCheckpoints = yield* warehouse.checkpoints.list({ source: config.source })
+    const done = new Set(
+      doneCheckpoints
+        .filter(
+          (c) => c.key.account === account && c.key.stream.startsWith("backfill:") && c.cursor === "done"
+        )
+        .map((c) => c.key.stream.slice("backfill:".length))
+    )
+    out.write(`${formatPlan(plan, share, config.task, done)}\n`)
+    if (config.dryRun) return { plan, share, ledger: [], dryRun: true } satisfies BackfillResult
 
-/** The services a run needs. */
-export type BackfillServices = Warehouse | RawLake | ShopifyClient | ShopifyBulk
+    yield* source.preflight(plan, now)
+
+    const runWindowOf = yield* source.prepare.pipe(
+      Effect.mapError((e) => new BackfillError({ reason: "Failed", message: e.message }))
+    )
+    const todo = share.filter((w) => !done.has(w.id))
+    const progress = new Progress(todo.length, out)
+    const runWindow = (w: PlannedWindow) =>
+      Effect.gen(function* () {
+        const key = windowKey(account, w)
+        const runId = `backfill-${w.start}-${w.end}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+        yield* warehouse.startRun({ runId, key })
+        // A window is idempotent (deterministic batch id), so a transient fault re-runs it whole.
+        const result = yield* runWindowOf(w, progress.records).pipe(
+          Effect.retry({ times: 2, schedule: Schedule.exponential("500 millis") }),
+          Effect.result
+        )
+        if (result._tag === "Failure") {
+          const detail = result.failure.message
+          yield* warehouse.failRun(runId, key, detail.slice(0, 2000))
+          yield* progress.windowFinished(w.id, null, "failed")
+          return { window: w, status: "failed", outcome: null, detail } satisfies LedgerEntry
+        }
+        const o = result.success
+        const committed = yield* warehouse.commitRun({
+          runId,
+          key,
+          cursorAfter: "done",
+          reportedCount: o.reportedCount,
+          reportedTotal: null,
+          rowsFetched: o.fetched,
+          rowsLoaded: o.loaded,
+          loadedTotal: null,
+          meta: { loaded: o.loaded, reported: o.reportedCount, lake: o.lakePath }
+        })
+        yield* progress.windowFinished(w.id, o, committed.status)
+        return {
+          window: w,
+          status: committed.status,
+          outcome: o,
+          detail: committed.mismatches.length > 0 ? committed.mismatches.join("; ") : null
+        } satisfies LedgerEntry
+      })
+    const ran = yield* Effect.forEach(todo, runWindow, { concurrency: config.concurrency })
+    yield* progress.finish()
+    const byId = new Map(ran.map((e) => [e.window.id, e]))
+    const ledger: ReadonlyArray<LedgerEntry> = share.map(
+      (w) =>
+        byId.get(w.id) ?? {
+          window: w,
+          status: "skipped",
+          outcome: null,
+          detail: "finished by an earlier run"
+        }
+    )
+    const skippedLoaded = new Map<string, number>()
+    for (const c of doneCheckpoints) {
+      const n = c.meta?.loaded
+      if (typeof n === "number") skippedLoaded.set(c.key.stream.slice("backfill:".length), n)
+    }
+    out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
+    const bad = ledger.filter((e) => e.status === "failed" || e.status === "incomplete")
+    if (bad.length > 0)
+      return yield* new BackfillError({
+        reason: "Unreconciled",
+        message: `${bad.length} window(s) did not tie and stay unfinished (re-run to retry them): ${bad.map((e) => `${e.window.id} (${e.detail ?? e.status})`).join(", ")}`
+      })
+    return { plan, share, ledger, dryRun: false } satisfies BackfillResult
+  }).pipe(Effect.withSpan("Backfill.run"))
+
+/** The storage services every run needs (sources add their clients). */
+export type BackfillServices = Warehouse | RawLake

@@ -35,6 +35,40 @@ export interface ShopifySettings {
   readonly baseUrl: string | undefined
 }
 
+/** Lightspeed K-Series credentials and settings. */
+export interface LightspeedSettings {
+  /** Account name (checkpoints, raw rows, token key), `LIGHTSPEED_ACCOUNT`, default "default". */
+  readonly account: string
+  readonly clientId: string
+  readonly clientSecret: Redacted.Redacted<string>
+  /** Seeds an empty token store only; afterwards the stored (rotated) token is used. */
+  readonly refreshToken: Redacted.Redacted<string> | undefined
+  readonly environment: "production" | "trial" | undefined
+  readonly authVersion: "v1" | "v2" | undefined
+  readonly apiBaseUrl: string | undefined
+  readonly tokenUrl: string | undefined
+  /** Business locations to load (empty: every location the token sees). */
+  readonly businessLocations: ReadonlyArray<string>
+  /** Local start of the business day ("HH:MM"); read from the API when unset. */
+  readonly dayStartsAt: string | undefined
+  /** Plain http and quick retries (the local sandbox). */
+  readonly insecure: boolean
+}
+
+/** Stocky settings: an archive, the live API, or both configured. */
+export interface StockySettings {
+  readonly storeName: string
+  readonly apiKey: Redacted.Redacted<string>
+  readonly baseUrl: string | undefined
+  /** IANA zone of Stocky's offset-less timestamps. */
+  readonly timeZone: string
+  /** Whether the zone was set explicitly (it then wins over an archive manifest's zone). */
+  readonly timeZoneExplicit: boolean
+  /** A directory or gs:// URL of an archive; when set it is read instead of the live API. */
+  readonly archive: string | undefined
+  readonly insecure: boolean
+}
+
 /** Everything a backfill run needs. */
 export interface BackfillConfig {
   readonly source: BackfillSource
@@ -50,6 +84,10 @@ export interface BackfillConfig {
   readonly warehouse: string
   readonly lake: string
   readonly shopify: ShopifySettings | undefined
+  readonly lightspeed: LightspeedSettings | undefined
+  readonly stocky: StockySettings | undefined
+  /** Where Lightspeed's single-use refresh tokens rotate: `file:<path>`. */
+  readonly tokenStore: string
   /** Bulk settings, mostly for tests and slow shops. */
   readonly bulkPollMillis: number
   readonly bulkBusyRetryMillis: number
@@ -66,6 +104,8 @@ export interface BackfillArgs {
   readonly dryRun: boolean
   readonly resume: boolean
   readonly restart: boolean
+  /** Stocky archive (directory or gs:// URL); overrides `STOCKY_ARCHIVE`. */
+  readonly archive?: string | undefined
 }
 
 const SOURCES: ReadonlyArray<BackfillSource> = ["shopify", "lightspeed", "stocky"]
@@ -209,13 +249,110 @@ export const parseBackfillConfig = (
       problem("SHOPIFY_API_BASE_URL", "is not a URL", "use http(s)://host[:port]")
     if (shop !== undefined && token !== undefined)
       shopify = { shop, accessToken: Redacted.make(token), apiVersion, baseUrl }
-  } else if (isSource(source)) {
-    problem(
-      "<source>",
-      `${source} backfills are not implemented in this build`,
-      "backfill shopify, or use kura-sync for this source"
-    )
   }
+
+  const insecure = (url: string | undefined) => url?.startsWith("http://") === true
+  const urlProblem = (name: string) => {
+    const v = get(name)
+    if (v !== undefined && !/^https?:\/\/\S+$/.test(v))
+      problem(name, "is not a URL", "use http(s)://host[:port][/path]")
+    return v
+  }
+  let lightspeed: LightspeedSettings | undefined
+  if (source === "lightspeed") {
+    const clientId = get("LIGHTSPEED_CLIENT_ID")
+    const clientSecret = get("LIGHTSPEED_CLIENT_SECRET")
+    if (clientId === undefined)
+      problem("LIGHTSPEED_CLIENT_ID", "missing", "set the K-Series API client id (devp-…)")
+    if (clientSecret === undefined)
+      problem(
+        "LIGHTSPEED_CLIENT_SECRET",
+        "missing",
+        "set the API client secret (a secret, e.g. from Secret Manager)"
+      )
+    const environment = get("LIGHTSPEED_ENVIRONMENT")
+    if (environment !== undefined && environment !== "production" && environment !== "trial")
+      problem(
+        "LIGHTSPEED_ENVIRONMENT",
+        `${JSON.stringify(environment)} is not an environment`,
+        "use production or trial"
+      )
+    const authVersion = get("LIGHTSPEED_AUTH_VERSION")
+    if (authVersion !== undefined && authVersion !== "v1" && authVersion !== "v2")
+      problem("LIGHTSPEED_AUTH_VERSION", `${JSON.stringify(authVersion)} is not a version`, "use v1 or v2")
+    const dayStartsAt = get("LIGHTSPEED_DAY_STARTS_AT")
+    if (dayStartsAt !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(dayStartsAt))
+      problem(
+        "LIGHTSPEED_DAY_STARTS_AT",
+        `${JSON.stringify(dayStartsAt)} is not HH:MM`,
+        "use the local cutover, e.g. 05:00, or unset it to read it from the API"
+      )
+    const apiBaseUrl = urlProblem("LIGHTSPEED_API_BASE_URL")
+    const tokenUrl = urlProblem("LIGHTSPEED_TOKEN_URL")
+    const refreshToken = get("LIGHTSPEED_REFRESH_TOKEN")
+    if (clientId !== undefined && clientSecret !== undefined)
+      lightspeed = {
+        account: get("LIGHTSPEED_ACCOUNT") ?? "default",
+        clientId,
+        clientSecret: Redacted.make(clientSecret),
+        refreshToken: refreshToken === undefined ? undefined : Redacted.make(refreshToken),
+        environment: environment === "production" || environment === "trial" ? environment : undefined,
+        authVersion: authVersion === "v1" || authVersion === "v2" ? authVersion : undefined,
+        apiBaseUrl,
+        tokenUrl,
+        businessLocations: (get("LIGHTSPEED_BUSINESS_LOCATIONS") ?? "")
+          .split(",")
+          .map((x) => x.trim())
+          .filter((x) => x !== ""),
+        dayStartsAt,
+        insecure: insecure(apiBaseUrl)
+      }
+  }
+
+  let stocky: StockySettings | undefined
+  if (source === "stocky") {
+    const storeName = get("STOCKY_STORE_NAME")
+    const apiKey = get("STOCKY_API_KEY")
+    const archiveText = args.archive?.trim() || get("STOCKY_ARCHIVE")
+    if (storeName === undefined)
+      problem("STOCKY_STORE_NAME", "missing", "set it to the shop's <shop>.myshopify.com")
+    else if (!/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/.test(storeName))
+      problem(
+        "STOCKY_STORE_NAME",
+        `${JSON.stringify(storeName)} is not a shop domain`,
+        "use <shop>.myshopify.com"
+      )
+    if (apiKey === undefined && archiveText === undefined)
+      problem(
+        "STOCKY_API_KEY",
+        "missing, and no archive given",
+        "set the Stocky API key (Preferences → API access), or pass --archive <dir|gs://bucket/prefix> (the API was retired on 2026-08-31)"
+      )
+    if (archiveText?.startsWith("gs://") && !/^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}(\/.*)?$/.test(archiveText))
+      problem("--archive", `${JSON.stringify(archiveText)} is not a gs:// URL`, "use gs://<bucket>/<prefix>")
+    const baseUrl = urlProblem("STOCKY_API_BASE_URL")
+    const zone = get("STOCKY_TIME_ZONE")
+    if (storeName !== undefined)
+      stocky = {
+        storeName,
+        apiKey: Redacted.make(apiKey ?? ""),
+        baseUrl,
+        timeZone: zone ?? "UTC",
+        timeZoneExplicit: zone !== undefined,
+        archive: archiveText,
+        insecure: insecure(baseUrl)
+      }
+  }
+  if (source !== "stocky" && args.archive !== undefined)
+    problem("--archive", "only Stocky backfills read an archive", "drop --archive, or backfill stocky")
+
+  const tokenStore = get("KURA_TOKEN_STORE") ?? "file:data/kura-tokens.json"
+  if (!/^file:.+$/.test(tokenStore))
+    problem(
+      "KURA_TOKEN_STORE",
+      `${JSON.stringify(tokenStore)} is not a token store`,
+      "use file:<path> (a file only this job's tasks share)"
+    )
 
   const int = (name: string, fallback: number) => {
     const v = get(name)
@@ -244,6 +381,9 @@ export const parseBackfillConfig = (
     warehouse,
     lake,
     shopify,
+    lightspeed,
+    stocky,
+    tokenStore,
     bulkPollMillis,
     bulkBusyRetryMillis
   }

@@ -1,15 +1,19 @@
 /**
  * The canonical step of a window: the window's lake batch, decoded with the client's schema and
  * mapped by the warehouse mappers, upserted into the canonical tables. It runs from the lake (not
- * the API), so it can also be replayed. Orders are mapped today; other streams stay raw-only.
+ * the API), so it can also be replayed. Orders, customers and products (with variants and the
+ * SKU map) are mapped.
  */
 import type { StreamKey } from "@kura/core"
-import { type Order, Resources, ShopifyClient } from "@kura/shopify-client"
+import { Resources, ShopifyClient } from "@kura/shopify-client"
 import {
+  type CanonicalRows,
   type CanonicalTableName,
   type LoadRow,
   type MapContext,
   makeShopifyOrderMapper,
+  makeShopifyProductMapper,
+  mapShopifyCustomer,
   mergeRows,
   RawLake,
   Warehouse
@@ -19,7 +23,7 @@ import { BackfillError } from "./BackfillError.js"
 import type { PlannedWindow } from "./Plan.js"
 
 const ShopInfo = Schema.Struct({
-  shop: Schema.Struct({ ianaTimezone: Schema.String }),
+  shop: Schema.Struct({ ianaTimezone: Schema.String, currencyCode: Schema.String }),
   locations: Schema.Struct({
     nodes: Schema.Array(
       Schema.Struct({ legacyResourceId: Schema.String, fulfillsOnlineOrders: Schema.Boolean })
@@ -27,7 +31,23 @@ const ShopInfo = Schema.Struct({
   })
 })
 
-const decodeOrder = Schema.decodeUnknownResult(Resources.orders.schema)
+/** A stream's decode-and-map step, and the canonical table its records count in. */
+interface StreamMapping {
+  readonly decodeAndMap: (
+    json: unknown,
+    ctx: MapContext
+  ) => Result.Result<CanonicalRows, { readonly message: string }>
+  readonly table: CanonicalTableName
+}
+
+const mapping = <A>(
+  decode: (u: unknown) => Result.Result<A, { readonly message: string }>,
+  map: (a: A, ctx: MapContext) => CanonicalRows,
+  table: CanonicalTableName
+): StreamMapping => ({
+  decodeAndMap: (json, ctx) => Result.map(decode(json), (a) => map(a, ctx)),
+  table
+})
 
 /**
  * Builds the loader for a shop: reads the shop's time zone and its online-fulfilment location
@@ -38,7 +58,7 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
   const warehouse = yield* Warehouse
   const lake = yield* RawLake
   const { data } = yield* client.query(
-    "query KuraShopInfo { shop { ianaTimezone } locations(first: 50) { nodes { legacyResourceId fulfillsOnlineOrders } } }",
+    "query KuraShopInfo { shop { ianaTimezone currencyCode } locations(first: 50) { nodes { legacyResourceId fulfillsOnlineOrders } } }",
     {},
     { operation: "shop info" }
   )
@@ -47,10 +67,27 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
   )
   const zone = info.shop.ianaTimezone
   const online = info.locations.nodes.find((l) => l.fulfillsOnlineOrders)?.legacyResourceId ?? null
-  const mapOrder = makeShopifyOrderMapper({ locationOf: () => online })
+  const mappings: Readonly<Record<string, StreamMapping>> = {
+    orders: mapping(
+      Schema.decodeUnknownResult(Resources.orders.schema),
+      makeShopifyOrderMapper({ locationOf: () => online }),
+      "orders"
+    ),
+    customers: mapping(
+      Schema.decodeUnknownResult(Resources.customers.schema),
+      mapShopifyCustomer,
+      "customers"
+    ),
+    products: mapping(
+      Schema.decodeUnknownResult(Resources.products.schema),
+      makeShopifyProductMapper({ currency: info.shop.currencyCode }),
+      "products"
+    )
+  }
 
   const load = (window: PlannedWindow, key: StreamKey, lakePath: string) => {
-    if (window.stream !== "orders") return Effect.succeed(0)
+    const m = mappings[window.stream]
+    if (m === undefined) return Effect.succeed(0)
     const ctx: MapContext = {
       source: "shopify",
       sourceAccount: shop,
@@ -62,11 +99,17 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
       Stream.grouped(1000),
       Stream.mapEffect((lines) =>
         Effect.gen(function* () {
-          const orders: Array<Order> = []
+          const mapped: Array<CanonicalRows> = []
           const letters = []
           for (const line of lines) {
-            const r = decodeOrder(JSON.parse(line))
-            if (Result.isSuccess(r)) orders.push(r.success)
+            let r: Result.Result<CanonicalRows, { readonly message: string }>
+            try {
+              r = m.decodeAndMap(JSON.parse(line), ctx)
+            } catch (e) {
+              // A mapper that throws on a decoded record is a mapping failure: keep the record.
+              r = Result.fail({ message: `map: ${e instanceof Error ? e.message : String(e)}` })
+            }
+            if (Result.isSuccess(r)) mapped.push(r.success)
             else
               letters.push({
                 key,
@@ -79,13 +122,13 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
               })
           }
           if (letters.length > 0) yield* warehouse.deadLetters.write(letters)
-          const rows = mergeRows(...orders.map((o) => mapOrder(o, ctx)))
+          const rows = mergeRows(...mapped)
           let n = 0
           for (const [table, list] of Object.entries(rows) as Array<
             [CanonicalTableName, ReadonlyArray<LoadRow>]
           >) {
             const res = yield* warehouse.load(table, list, { origin: lakePath })
-            if (table === "orders") n += res.received
+            if (table === m.table) n += res.received
           }
           return n
         })
@@ -99,5 +142,5 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
   return load
 })
 
-/** Loads a window's lake batch into the canonical tables; returns the canonical order rows written. */
+/** Loads a window's lake batch into the canonical tables; returns the stream's main-table rows written. */
 export type CanonicalLoader = Effect.Success<ReturnType<typeof makeCanonicalLoader>>

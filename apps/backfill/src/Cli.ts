@@ -7,16 +7,24 @@ import { DuckDbWarehouse, LocalObjectStore, RawLake, WarehouseConfig, WarehouseS
 import { Console, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { errorExitCode } from "effect/Runtime"
-import { runBackfill } from "./Backfill.js"
-import { type BackfillConfig, BackfillConfigError, parseBackfillConfig } from "./BackfillConfig.js"
+import { type BackfillResult, runBackfill } from "./Backfill.js"
+import {
+  type BackfillConfig,
+  BackfillConfigError,
+  parseBackfillConfig,
+  type ShopifySettings
+} from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
+import * as FileTokenStore from "./FileTokenStore.js"
+import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js"
+import type { ProgressOutput } from "./Progress.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
+import { shopifySource } from "./ShopifyBackfill.js"
+import { stockyClientLayer, stockySource } from "./StockyBackfill.js"
 
-/** The services of a run, built from its config. */
-export const backfillLayer = (config: BackfillConfig, env: Readonly<Record<string, string | undefined>>) => {
-  const shopify = config.shopify
-  if (shopify === undefined) throw new RangeError("only Shopify backfills are assembled")
-  const storage = Layer.unwrap(
+/** The warehouse and the lake of a run. */
+export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string, string | undefined>>) =>
+  Layer.unwrap(
     Effect.gen(function* () {
       const warehouse = yield* WarehouseConfig.parseWarehouse(config.warehouse)
       const lake = yield* WarehouseConfig.parseLake(config.lake)
@@ -37,6 +45,9 @@ export const backfillLayer = (config: BackfillConfig, env: Readonly<Record<strin
       })
     })
   )
+
+/** The Shopify clients of a run. */
+const shopifyLayer = (config: BackfillConfig, shopify: ShopifySettings) => {
   const client = ShopifyClient.layerStatic({
     shop: shopify.shop,
     accessToken: Redacted.value(shopify.accessToken),
@@ -52,9 +63,56 @@ export const backfillLayer = (config: BackfillConfig, env: Readonly<Record<strin
   return bulk.pipe(
     Layer.provideMerge(client),
     Layer.provide(HttpTransport.layer()),
-    Layer.provide(WarehouseStores.layer),
-    Layer.provideMerge(storage)
+    Layer.provide(WarehouseStores.layer)
   )
+}
+
+const missing = (what: string) =>
+  Effect.fail(new BackfillError({ reason: "Failed", message: `internal: ${what} settings missing` }))
+
+/**
+ * Runs the configured backfill with its source's clients over the warehouse and lake. Failures
+ * are `BackfillError`s (with the exit code) or the storage's own errors.
+ */
+export const runConfigured = (
+  config: BackfillConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  out: ProgressOutput
+): Effect.Effect<BackfillResult, BackfillError> => {
+  const asBackfillError = (e: { readonly message: string }) =>
+    e instanceof BackfillError ? e : new BackfillError({ reason: "Failed", message: e.message })
+  const storage = storageLayer(config, env)
+  switch (config.source) {
+    case "shopify": {
+      const shopify = config.shopify
+      if (shopify === undefined) return missing("Shopify")
+      return runBackfill(config, out, shopifySource(shopify.shop)).pipe(
+        Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
+        Effect.mapError(asBackfillError)
+      )
+    }
+    case "lightspeed": {
+      const lightspeed = config.lightspeed
+      if (lightspeed === undefined) return missing("Lightspeed")
+      const tokens = FileTokenStore.layer(config.tokenStore.slice("file:".length))
+      return runBackfill(config, out, lightspeedSource(lightspeed)).pipe(
+        Effect.provide(
+          lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))
+        ),
+        Effect.mapError(asBackfillError)
+      )
+    }
+    case "stocky": {
+      const stocky = config.stocky
+      if (stocky === undefined) return missing("Stocky")
+      return runBackfill(config, out, stockySource(stocky)).pipe(
+        Effect.provide(
+          stocky.archive === undefined ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage)) : storage
+        ),
+        Effect.mapError(asBackfillError)
+      )
+    }
+  }
 }
 
 const command = Command.make(
@@ -92,6 +150,10 @@ const command = Command.make(
     restart: Flag.Boolean("restart").pipe(
       Flag.withDescription("Discard this share's window checkpoints first"),
       Flag.withDefault(false)
+    ),
+    archive: Flag.String("archive").pipe(
+      Flag.withDescription("Stocky: archive directory or gs://bucket/prefix (instead of the retired API)"),
+      Flag.optional
     )
   },
   (args) =>
@@ -108,7 +170,8 @@ const command = Command.make(
           concurrency: Option.getOrUndefined(args.concurrency),
           dryRun: args.dryRun,
           resume: args.resume,
-          restart: args.restart
+          restart: args.restart,
+          archive: Option.getOrUndefined(args.archive)
         },
         env,
         Date.now()
@@ -118,10 +181,7 @@ const command = Command.make(
         return yield* parsed
       }
       const out = { isTTY: process.stdout.isTTY === true, write: (t: string) => void process.stdout.write(t) }
-      yield* runBackfill(parsed, out).pipe(
-        Effect.provide(backfillLayer(parsed, env)),
-        Effect.tapError((e) => Console.error(e.message))
-      )
+      yield* runConfigured(parsed, env, out).pipe(Effect.tapError((e) => Console.error(e.message)))
     })
 ).pipe(
   Command.withDescription(

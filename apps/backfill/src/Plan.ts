@@ -8,7 +8,7 @@ import { splitWindows, type TimeWindow } from "@kura/core"
 export type BackfillSource = "shopify" | "lightspeed" | "stocky"
 
 /** How a window is fetched. */
-export type FetchMode = "bulk" | "paged" | "archive"
+export type FetchMode = "bulk" | "paged" | "archive" | "api"
 
 /** One unit of work: a stream over a half-open [start, end) window. */
 export interface PlannedWindow extends TimeWindow {
@@ -42,14 +42,16 @@ export const LIGHTSPEED_MAX_RANGE_MILLIS = 365 * DAY
 export const STREAMS: Readonly<Record<BackfillSource, Readonly<Record<string, FetchMode>>>> = {
   shopify: { orders: "bulk", customers: "bulk", products: "bulk" },
   lightspeed: { sales: "paged" },
-  stocky: { archive: "archive" }
+  // Stocky has no time filter worth windowing on: one window per resource, from the live API
+  // ("api") or, when an archive is given, from the archive.
+  stocky: { suppliers: "api", purchase_orders: "api", stock_adjustments: "api", stock_transfers: "api" }
 }
 
 /** Default streams when none are named. */
 export const DEFAULT_STREAMS: Readonly<Record<BackfillSource, ReadonlyArray<string>>> = {
   shopify: ["orders"],
   lightspeed: ["sales"],
-  stocky: ["archive"]
+  stocky: ["suppliers", "purchase_orders", "stock_adjustments", "stock_transfers"]
 }
 
 /**
@@ -85,7 +87,9 @@ const COST: Readonly<Record<FetchMode, number>> = {
   bulk: 21,
   // Paged reads: about one request per day of data; counted as requests.
   paged: 0,
-  archive: 1
+  archive: 0,
+  // A full Stocky resource: a few pages of 250.
+  api: 5
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -107,6 +111,8 @@ export const makePlan = (input: {
   readonly from: number
   readonly to: number
   readonly windowMillis: number
+  /** Stocky: read an archive instead of the live API. */
+  readonly archive?: boolean
 }): Plan => {
   const size =
     input.source === "lightspeed"
@@ -114,9 +120,10 @@ export const makePlan = (input: {
       : input.windowMillis
   const windows: Array<PlannedWindow> = []
   for (const stream of input.streams) {
-    const mode = STREAMS[input.source][stream] ?? "paged"
+    const listed = STREAMS[input.source][stream] ?? "paged"
+    const mode: FetchMode = listed === "api" && input.archive === true ? "archive" : listed
     const ranges =
-      mode === "archive"
+      mode === "archive" || mode === "api"
         ? [{ start: input.from, end: input.to }]
         : splitWindows(input.from, input.to, size, { align: true })
     for (const w of ranges) {
@@ -132,7 +139,8 @@ export const makePlan = (input: {
       })
     }
   }
-  return { ...input, windowMillis: size, windows }
+  const { archive: _archive, ...rest } = input
+  return { ...rest, windowMillis: size, windows }
 }
 
 /**

@@ -20,9 +20,16 @@ export const sandboxEnv = (s: Sandbox): Record<string, string> => ({
   SHOPIFY_ACCESS_TOKEN: s.shopify.credentials.accessToken,
   SHOPIFY_API_BASE_URL: s.shopify.baseUrl,
   SHOPIFY_API_VERSION: "2026-01",
+  LIGHTSPEED_CLIENT_ID: s.lightspeed.credentials.clientId,
+  LIGHTSPEED_CLIENT_SECRET: s.lightspeed.credentials.clientSecret,
+  LIGHTSPEED_REFRESH_TOKEN: s.lightspeed.credentials.refreshToken,
+  LIGHTSPEED_API_BASE_URL: s.lightspeed.baseUrl,
+  LIGHTSPEED_TOKEN_URL: s.lightspeed.credentials.tokenUrl,
+  LIGHTSPEED_BUSINESS_LOCATIONS: s.lightspeed.credentials.businessLocationIds.join(","),
   STOCKY_STORE_NAME: s.stocky.credentials.storeName,
   STOCKY_API_KEY: s.stocky.credentials.apiKey,
-  STOCKY_API_BASE_URL: s.stocky.baseUrl
+  STOCKY_API_BASE_URL: `${s.stocky.baseUrl}/api/v2`,
+  STOCKY_TIME_ZONE: "Asia/Tokyo"
 })
 
 /**

@@ -13,9 +13,10 @@ import {
 import { RawLake, RawLoader, Warehouse } from "@kura/warehouse"
 import { Effect, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
-import type { CanonicalLoader } from "./Canonical.js"
+import { type CanonicalLoader, makeCanonicalLoader } from "./Canonical.js"
 import type { PlannedWindow } from "./Plan.js"
 import type { WindowOutcome } from "./WindowOutcome.js"
+import type { WindowSource } from "./WindowSource.js"
 
 const DAY = 86_400_000
 /** Without `read_all_orders`, Shopify shows only the last 60 days of orders. */
@@ -196,4 +197,16 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     lakePath: object.path
   }
   return outcome
+})
+
+/** The Shopify source of a backfill: bulk windows, the `read_all_orders` check before any work. */
+export const shopifySource = (
+  shop: string
+): WindowSource<ShopifyClient | ShopifyBulk | Warehouse | RawLake> => ({
+  account: shop,
+  preflight: (plan, now) => (plan.streams.includes("orders") ? checkOrderScope(plan.from, now) : Effect.void),
+  prepare: Effect.map(
+    makeCanonicalLoader(shop),
+    (load) => (window, onRecords) => exportWindow(window, shop, onRecords, load)
+  )
 })

@@ -50,8 +50,8 @@ describe("backfill against the sandbox", () => {
       store.warehouse.slice("duckdb:".length),
       "SELECT COUNT(*) AS n, COUNT(DISTINCT source_id) AS ids FROM orders WHERE _deleted_at IS NULL"
     )
-    expect(Number(canonical[0]?.["n"])).toBe(sandbox.groundTruth().counts.onlineOrders)
-    expect(Number(canonical[0]?.["ids"])).toBe(sandbox.groundTruth().counts.onlineOrders)
+    expect(Number(canonical[0]?.n)).toBe(sandbox.groundTruth().counts.onlineOrders)
+    expect(Number(canonical[0]?.ids)).toBe(sandbox.groundTruth().counts.onlineOrders)
     // Revenue: order totals (incl. tax and shipping, after discounts) against the ground truth.
     const truthGross = sandbox
       .groundTruth()
@@ -62,7 +62,7 @@ describe("backfill against the sandbox", () => {
       "SELECT CAST(SUM(total) AS VARCHAR) AS gross FROM orders WHERE _deleted_at IS NULL"
     )
     // JPY totals are whole numbers, so the decimal string compares exactly as a number.
-    expect(Number(loadedGross[0]?.["gross"])).toBe(truthGross)
+    expect(Number(loadedGross[0]?.gross)).toBe(truthGross)
 
     const again = await runInProcess(configOf(argsFor(from), env), env)
     expect(again.ok).toBe(true)

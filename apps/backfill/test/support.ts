@@ -5,14 +5,13 @@ import { join } from "node:path"
 import type { Sandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Exit } from "effect"
-import { runBackfill } from "../src/Backfill.js"
 import {
   type BackfillArgs,
   type BackfillConfig,
   BackfillConfigError,
   parseBackfillConfig
 } from "../src/BackfillConfig.js"
-import { backfillLayer } from "../src/Cli.js"
+import { runConfigured } from "../src/Cli.js"
 import { sandboxEnv } from "../src/SandboxEnv.js"
 
 export const DAY = 86_400_000
@@ -40,6 +39,7 @@ export const envFor = (
   ...sandboxEnv(sandbox),
   KURA_WAREHOUSE: store.warehouse,
   KURA_LAKE: store.lake,
+  KURA_TOKEN_STORE: `file:${join(store.dir, "tokens.json")}`,
   KURA_BULK_POLL_MS: "40",
   KURA_BULK_BUSY_RETRY_MS: "200",
   ...extra
@@ -75,9 +75,7 @@ export const runInProcess = async (config: BackfillConfig, env: Record<string, s
       text += t
     }
   }
-  const exit = await Effect.runPromiseExit(
-    runBackfill(config, out).pipe(Effect.provide(backfillLayer(config, env)))
-  )
+  const exit = await Effect.runPromiseExit(runConfigured(config, env, out))
   return { exit, text, ok: Exit.isSuccess(exit) }
 }
 
@@ -89,6 +87,23 @@ export const queryWarehouse = (path: string, sql: string) =>
       return yield* w.query(sql)
     }).pipe(Effect.provide(DuckDbWarehouse.layer({ path })))
   )
+
+/** Rows of a query against a `duckdb:` warehouse setting. */
+export const rowsOf = (warehouse: string, sql: string) =>
+  queryWarehouse(warehouse.slice("duckdb:".length), sql)
+
+/** Distinct raw ids of one stream, sorted, and the raw row count. */
+export const rawIds = async (warehouse: string, source: string, stream: string) => {
+  const ids = await rowsOf(
+    warehouse,
+    `SELECT source_id FROM _kura_raw WHERE source = '${source}' AND stream = '${stream}' GROUP BY source_id ORDER BY source_id`
+  )
+  const rows = await rowsOf(
+    warehouse,
+    `SELECT COUNT(*) AS n FROM _kura_raw WHERE source = '${source}' AND stream = '${stream}'`
+  )
+  return { ids: ids.map((r) => String(r.source_id)), rows: Number(rows[0]?.n) }
+}
 
 /** Every loaded order id, sorted, and the row count (duplicates show as rows > ids). */
 export const loadedOrders = async (warehouse: string) => {

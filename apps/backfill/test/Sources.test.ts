@@ -1,0 +1,235 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { type Sandbox, startSandbox } from "@kura/sandbox"
+import { directoryWriter, exportArchive, StockyClient } from "@kura/stocky-client"
+import { Effect, Exit, Redacted } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { BackfillError } from "../src/BackfillError.js"
+import {
+  argsFor,
+  configOf,
+  DAY,
+  envFor,
+  rawIds,
+  removeTempStores,
+  rowsOf,
+  runInProcess,
+  tempStore
+} from "./support.js"
+
+// Small on purpose: Lightspeed POS sales are 0.6 × the online orders.
+const SCALE = 3000
+const HISTORY_DAYS = 150
+
+let sandbox: Sandbox
+let from: number
+// The sandbox's refresh token is single-use: every run against it shares one token file, as every
+// task of a real job shares one store.
+let tokens: string
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 5, scale: SCALE, historyDays: HISTORY_DAYS, timeScale: 120 })
+  from = sandbox.groundTruth().anchor - (HISTORY_DAYS + 1) * DAY
+  tokens = join(mkdtempSync(join(tmpdir(), "kura-backfill-tokens-")), "tokens.json")
+})
+afterAll(async () => {
+  await sandbox?.close()
+  removeTempStores()
+})
+
+const errorOf = (exit: Exit.Exit<unknown, unknown>): BackfillError | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const e = Exit.findErrorOption(exit)
+  return e._tag === "Some" && e.value instanceof BackfillError ? e.value : undefined
+}
+
+const posTruth = () => {
+  const days = sandbox.groundTruth().revenueByDay.filter((d) => d.channel === "pos")
+  const byDate = new Map<string, number>()
+  for (const d of days) byDate.set(d.businessDate, (byDate.get(d.businessDate) ?? 0) + d.gross)
+  return {
+    sales: sandbox.groundTruth().counts.posSales,
+    gross: days.reduce((n, d) => n + d.gross, 0),
+    byDate
+  }
+}
+
+describe("lightspeed backfill", () => {
+  let oneTask: ReadonlyArray<string> = []
+
+  it("loads every POS sale over 365-day-capped windows: raw, canonical orders and revenue per business date equal the ground truth; a re-run skips every window", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store, { KURA_TOKEN_STORE: `file:${tokens}` })
+    const r = await runInProcess(configOf(argsFor(from, { source: "lightspeed", streams: [] }), env), env)
+    expect(r.text).toContain("Backfill plan: lightspeed [sales]")
+    expect(r.text).toContain("Every window ties.")
+    expect(r.ok).toBe(true)
+    const truth = posTruth()
+    const raw = await rawIds(store.warehouse, "lightspeed", "sales")
+    expect(raw.rows).toBe(raw.ids.length)
+    oneTask = raw.ids
+    // Raw sales are the SALE accounts plus the REFUND accounts, which map to refunds.
+    const refunds = await rowsOf(
+      store.warehouse,
+      "SELECT COUNT(*) AS n FROM refunds WHERE source = 'lightspeed'"
+    )
+    expect(raw.ids.length).toBe(truth.sales + Number(refunds[0]?.n))
+    const orders = await rowsOf(
+      store.warehouse,
+      "SELECT COUNT(*) AS n, CAST(SUM(total) AS VARCHAR) AS gross FROM orders WHERE source = 'lightspeed' AND channel = 'pos' AND _deleted_at IS NULL"
+    )
+    expect(Number(orders[0]?.n)).toBe(truth.sales)
+    expect(Number(orders[0]?.gross)).toBe(truth.gross)
+    // The cutover (05:00 Tokyo, read from the API) puts late café sales on the previous business date.
+    const perDate = await rowsOf(
+      store.warehouse,
+      "SELECT CAST(business_date AS VARCHAR) AS d, CAST(SUM(total) AS VARCHAR) AS gross FROM orders WHERE source = 'lightspeed' GROUP BY 1"
+    )
+    const loaded = new Map(perDate.map((row) => [String(row.d), Number(row.gross)]))
+    expect(loaded).toEqual(truth.byDate)
+    for (const table of ["order_lines", "payments", "tax_lines"]) {
+      const n = await rowsOf(
+        store.warehouse,
+        `SELECT COUNT(*) AS n FROM ${table} WHERE source = 'lightspeed'`
+      )
+      expect(Number(n[0]?.n)).toBeGreaterThan(0)
+    }
+    // The single-use refresh token rotated into the durable store.
+    const stored = readFileSync(tokens, "utf8")
+    expect(stored).toContain("lightspeed:")
+    expect(stored).not.toContain(sandbox.lightspeed.credentials.refreshToken)
+
+    const again = await runInProcess(configOf(argsFor(from, { source: "lightspeed", streams: [] }), env), env)
+    expect(again.ok).toBe(true)
+    expect(again.text).toMatch(/0 window\(s\) run/)
+  })
+
+  it("sharding over 3 tasks gives the same sales as one task, each window taken once, one token chain", async () => {
+    const store = tempStore()
+    const taken: Array<string> = []
+    for (const index of [0, 1, 2]) {
+      const env = envFor(sandbox, store, {
+        CLOUD_RUN_TASK_INDEX: String(index),
+        CLOUD_RUN_TASK_COUNT: "3",
+        KURA_TOKEN_STORE: `file:${tokens}`
+      })
+      const r = await runInProcess(configOf(argsFor(from, { source: "lightspeed", streams: [] }), env), env)
+      expect(r.ok).toBe(true)
+      taken.push(...[...r.text.matchAll(/^window \d+\/\d+ complete (\S+)/gm)].map((m) => m[1] ?? ""))
+    }
+    expect(new Set(taken).size).toBe(taken.length)
+    const raw = await rawIds(store.warehouse, "lightspeed", "sales")
+    expect(raw.ids).toEqual(oneTask)
+    expect(raw.rows).toBe(raw.ids.length)
+    expect(sandbox.stats().lightspeed.refreshReuseAttempts ?? 0).toBe(0)
+  })
+})
+
+const stockyTruth = () => {
+  const m = sandbox.merchant
+  return {
+    purchase_orders: m.purchaseOrders.filter((p) => p.system === "stocky").length,
+    stock_adjustments: m.stockAdjustments.filter((a) => a.system === "stocky").length,
+    stock_transfers: m.stockTransfers.filter((t) => t.system === "stocky").length,
+    suppliers: m.suppliers.length
+  }
+}
+
+const expectStockyTables = async (warehouse: string) => {
+  const truth = stockyTruth()
+  for (const [stream, n] of Object.entries(truth)) {
+    const raw = await rawIds(warehouse, "stocky", stream)
+    expect({ stream, n: raw.ids.length }).toEqual({ stream, n })
+    expect(raw.rows).toBe(raw.ids.length)
+  }
+  const pos = await rowsOf(warehouse, "SELECT COUNT(*) AS n FROM purchase_orders WHERE source = 'stocky'")
+  expect(Number(pos[0]?.n)).toBe(truth.purchase_orders)
+  const suppliers = await rowsOf(warehouse, "SELECT COUNT(*) AS n FROM suppliers WHERE source = 'stocky'")
+  expect(Number(suppliers[0]?.n)).toBe(truth.suppliers)
+  const moves = await rowsOf(
+    warehouse,
+    "SELECT reference_type AS t, COUNT(DISTINCT reference_id) AS n FROM inventory_movements WHERE source = 'stocky' GROUP BY 1"
+  )
+  const byType = new Map(moves.map((row) => [String(row.t), Number(row.n)]))
+  expect(byType.get("transfer") ?? 0).toBeGreaterThan(0)
+  expect(byType.get("transfer") ?? 0).toBeLessThanOrEqual(truth.stock_transfers)
+}
+
+describe("stocky backfill", () => {
+  it("reads the live API while it answers: raw and canonical equal the merchant's Stocky records", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const r = await runInProcess(configOf(argsFor(from, { source: "stocky", streams: [] }), env), env)
+    expect(r.text).toContain("Every window ties.")
+    expect(r.text).toMatch(/#0 suppliers .* api/)
+    expect(r.ok).toBe(true)
+    await expectStockyTables(store.warehouse)
+  })
+
+  it("imports an archive (after the API is retired) to the same tables, reconciled against the manifest counts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kura-stocky-archive-"))
+    const c = sandbox.stocky.credentials
+    await Effect.runPromise(
+      exportArchive(directoryWriter(dir)).pipe(
+        Effect.provide(
+          StockyClient.layerTest({
+            storeName: c.storeName,
+            apiKey: Redacted.make(c.apiKey),
+            baseUrl: `${sandbox.stocky.baseUrl}/api/v2`,
+            timeZone: "Asia/Tokyo"
+          })
+        )
+      )
+    )
+    const retired = await startSandbox({ seed: 5, scale: 100, historyDays: 10, stocky: { retired: true } })
+    try {
+      const store = tempStore()
+      const env = envFor(retired, store, { STOCKY_API_KEY: c.apiKey })
+      const r = await runInProcess(
+        configOf(argsFor(from, { source: "stocky", streams: [], archive: dir }), env),
+        env
+      )
+      expect(r.text).toMatch(/#1 purchase_orders .* archive/)
+      expect(r.text).toContain("Every window ties.")
+      expect(r.ok).toBe(true)
+      expect(retired.stats().stocky.retiredAnswers ?? 0).toBe(0)
+      await expectStockyTables(store.warehouse)
+
+      // A manifest whose count disagrees with the files fails that window, names it, exits non-zero.
+      const manifestPath = join(dir, "manifest.json")
+      const manifest = JSON.parse(readFileSync(manifestPath, "utf8"))
+      manifest.resources.suppliers.records += 1
+      writeFileSync(manifestPath, JSON.stringify(manifest))
+      const bad = tempStore()
+      const badEnv = envFor(retired, bad, { STOCKY_API_KEY: c.apiKey })
+      const b = await runInProcess(
+        configOf(argsFor(from, { source: "stocky", streams: ["suppliers"], archive: dir }), badEnv),
+        badEnv
+      )
+      expect(b.ok).toBe(false)
+      const e = errorOf(b.exit)
+      expect(e?.reason).toBe("Unreconciled")
+      expect(e?.message).toContain("stocky/suppliers/")
+      expect(b.text).toMatch(/NOT TIED: stocky\/suppliers\//)
+    } finally {
+      await retired.close()
+    }
+  })
+
+  it("a retired API without an archive stops before any work and says to pass --archive", async () => {
+    const retired = await startSandbox({ seed: 5, scale: 100, historyDays: 10, stocky: { retired: true } })
+    try {
+      const store = tempStore()
+      const env = envFor(retired, store)
+      const r = await runInProcess(configOf(argsFor(from, { source: "stocky", streams: [] }), env), env)
+      const e = errorOf(r.exit)
+      expect(e?.message).toContain("--archive")
+      expect(e?.message).toContain("2026-08-31")
+      const raw = await rowsOf(store.warehouse, "SELECT COUNT(*) AS n FROM _kura_raw")
+      expect(Number(raw[0]?.n)).toBe(0)
+    } finally {
+      await retired.close()
+    }
+  })
+})
