@@ -32,14 +32,56 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
 export const webhookModeOf = (value: string | undefined): WebhookMode =>
   value?.trim().toLowerCase() === "per-delivery" ? "per-delivery" : "batched"
 
-/** The intake layer for `serve`. */
+const TUNING = [
+  ["KURA_WEBHOOK_FLUSH_MS", "flushMs", "how often waiting records land, in ms (default 250)"],
+  ["KURA_WEBHOOK_MAX_BATCH", "maxBatch", "records per landed batch (default 5000)"],
+  ["KURA_WEBHOOK_CAPACITY", "capacity", "records waiting to land before 503 (default 20000)"]
+] as const
+
+/**
+ * Batcher tuning from the environment (Effect Config): `KURA_WEBHOOK_FLUSH_MS`,
+ * `KURA_WEBHOOK_MAX_BATCH`, `KURA_WEBHOOK_CAPACITY` (positive integers) and `KURA_WEBHOOK_FSYNC`
+ * (`false` trades durability on an OS crash for latency; default true).
+ */
+export const webhookTuningConfig = Effect.gen(function* () {
+  const out: { -readonly [K in keyof WebhookBatcherOptions]?: WebhookBatcherOptions[K] } = {}
+  const problems: Array<ConfigProblem> = []
+  for (const [name, key, what] of TUNING) {
+    const value = yield* Effect.result(Config.option(Config.Int(name)))
+    if (value._tag === "Failure" || (Option.isSome(value.success) && value.success.value <= 0))
+      problems.push({
+        field: name,
+        message: "not a positive integer",
+        fix: `set ${name} to ${what}, or unset it`
+      })
+    else if (Option.isSome(value.success)) out[key] = value.success.value
+  }
+  const fsync = yield* Effect.result(Config.option(Config.Boolean("KURA_WEBHOOK_FSYNC")))
+  if (fsync._tag === "Failure")
+    problems.push({
+      field: "KURA_WEBHOOK_FSYNC",
+      message: "not a boolean",
+      fix: "set true or false, or unset it"
+    })
+  else if (Option.isSome(fsync.success)) out.fsync = fsync.success.value
+  if (problems.length > 0) return yield* new ConfigError({ problems })
+  return out
+})
+
+/** The intake layer for `serve`; batcher tuning comes from `webhookTuningConfig` unless given. */
 export const layerServeWebhooks = (
   options: ServeWebhooksOptions
-): Layer.Layer<WebhookIntake, never, Warehouse | RawLake | Metrics> => {
+): Layer.Layer<WebhookIntake, ConfigError, Warehouse | RawLake | Metrics> => {
   if (options.mode === "per-delivery")
     return WebhookIntake.layer(options).pipe(Layer.provide(layerLakeWebhookSink))
+  const batcher = Layer.unwrap(
+    Effect.map(
+      options.batcher === undefined ? webhookTuningConfig : Effect.succeed(options.batcher),
+      (tuning) => WebhookBatcher.layer({ dir: join(options.stateDir, "webhooks"), ...tuning })
+    )
+  )
   return WebhookIntake.layerBatched(options).pipe(
-    Layer.provide(WebhookBatcher.layer({ dir: join(options.stateDir, "webhooks"), ...options.batcher })),
+    Layer.provide(batcher),
     Layer.provide(layerWarehouseWebhookSink()),
     Layer.provide(ShopContext.layerShopify(options.shops, { sandbox: options.sandbox ?? false }))
   )
