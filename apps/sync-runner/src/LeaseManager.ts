@@ -23,6 +23,11 @@ export class LeaseManager extends Context.Service<
       holder: string,
       ttlMs: number
     ) => Effect.Effect<Option.Option<Lease>, StoreError>
+    /**
+     * Extends a lease its holder still has; `None` when it expired or someone else took it (the
+     * holder must stop writing). Holders renew while they work so a short TTL is safe.
+     */
+    readonly renew: (lease: Lease, ttlMs: number) => Effect.Effect<Option.Option<Lease>, StoreError>
     readonly release: (lease: Lease) => Effect.Effect<void, StoreError>
   }
 >()("@kura/sync-runner/LeaseManager") {
@@ -38,6 +43,17 @@ export class LeaseManager extends Context.Service<
           const lease: Lease = { key, holder, expiresAt: now + ttlMs }
           held.set(id, lease)
           return Option.some(lease)
+        }),
+      renew: (lease, ttlMs) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const id = keyText(lease.key)
+          const current = held.get(id)
+          if (current === undefined || current.holder !== lease.holder || current.expiresAt <= now) {
+            return Option.none()
+          }
+          const renewed: Lease = { ...lease, expiresAt: now + ttlMs }
+          held.set(id, renewed)
+          return Option.some(renewed)
         }),
       release: (lease) =>
         Effect.sync(() => {
@@ -73,6 +89,19 @@ export class LeaseManager extends Context.Service<
             Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>())),
             Effect.mapError(storeError(`acquire ${keyText(key)}`))
           ),
+        renew: (lease, ttlMs) => {
+          const w = held.get(lease)
+          if (w === undefined) return Effect.succeed(Option.none<Lease>())
+          return warehouse.renewLease(w, ttlMs).pipe(
+            Effect.map((renewed) => {
+              const next: Lease = { key: lease.key, holder: renewed.holder, expiresAt: renewed.expiresAt }
+              held.set(next, renewed)
+              return Option.some(next)
+            }),
+            Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>())),
+            Effect.mapError(storeError(`renew ${keyText(lease.key)}`))
+          )
+        },
         release: (lease) => {
           const w = held.get(lease)
           return w === undefined

@@ -66,7 +66,9 @@ export class StreamRunner extends Context.Service<
     const draining = yield* Ref.make(false)
     const fibers = new Set<Fiber.Fiber<unknown, unknown>>()
     const holder = `${hostname()}-${process.pid}`
-    const leaseTtlMs = options.leaseTtlMs ?? 60 * 60_000
+    // Short, and renewed every third of it while the run works: a SIGKILLed runner's lease frees
+    // within two minutes, so a restart resumes instead of waiting out an hour-long TTL.
+    const leaseTtlMs = options.leaseTtlMs ?? 2 * 60_000
 
     const select = (selector: StreamSelector) => streams.filter((s) => matches(selector, s))
 
@@ -78,9 +80,10 @@ export class StreamRunner extends Context.Service<
       runId: string,
       trigger: RunTrigger,
       lease: Parameters<typeof leases.release>[0]
-    ) =>
+    ) => {
+      let held = lease
       // Only the stream's own work is interruptible: the bookkeeping after it must always happen.
-      Effect.uninterruptibleMask((restore) =>
+      return Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
           const startedAt = yield* Clock.currentTimeMillis
           const base: RunRecord = {
@@ -94,6 +97,29 @@ export class StreamRunner extends Context.Service<
           }
           yield* ledger.record(base)
           yield* metrics.set("kura_sync_runs_in_flight", "Runs in progress.", {}, fibers.size)
+          // Renews the lease while the work runs; fails (stopping the work) only if it was lost.
+          const heartbeat = Effect.gen(function* () {
+            while (true) {
+              yield* Effect.sleep(Math.max(1, Math.floor(leaseTtlMs / 3)))
+              const renewed = yield* leases
+                .renew(held, leaseTtlMs)
+                .pipe(
+                  Effect.catch((e) =>
+                    Effect.logWarning(`lease renewal failed, retrying: ${e.message}`).pipe(
+                      Effect.as(Option.some(held))
+                    )
+                  )
+                )
+              if (Option.isNone(renewed)) {
+                return yield* Effect.fail(
+                  new Error(
+                    `lease on ${streamKeyToString(stream.key)} was lost; stopped before writing twice`
+                  )
+                )
+              }
+              held = renewed.value
+            }
+          })
           const exit = yield* Effect.exit(
             restore(
               Effect.gen(function* () {
@@ -112,7 +138,7 @@ export class StreamRunner extends Context.Service<
                       })
                     )
                 })
-              })
+              }).pipe(Effect.raceFirst(heartbeat))
             )
           )
           const finishedAt = yield* Clock.currentTimeMillis
@@ -169,8 +195,9 @@ export class StreamRunner extends Context.Service<
             })
           )
           return record
-        }).pipe(Effect.ensuring(Effect.ignore(leases.release(lease))))
+        }).pipe(Effect.ensuring(Effect.suspend(() => Effect.ignore(leases.release(held)))))
       )
+    }
 
     const acquire = (stream: SyncStream) =>
       leases

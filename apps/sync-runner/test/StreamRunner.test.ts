@@ -81,3 +81,62 @@ describe("StreamRunner.drain", () => {
     expect(Option.getOrThrow(result.checkpoint).cursor).toBe("page-1")
   })
 })
+
+describe("StreamRunner lease heartbeat", () => {
+  const slow = (pages: number): SyncStream => ({
+    key: { ...key, stream: "slow" },
+    intervalMs: 60_000,
+    run: (ctx) =>
+      Effect.gen(function* () {
+        for (let page = 1; page <= pages; page++) {
+          yield* Effect.sleep(50)
+          yield* ctx.commit(String(page))
+        }
+        return { rows: pages, reconciliation: "ok" as const }
+      })
+  })
+
+  it("renews a short lease while a run outlasts it, so no second runner gets in", async () => {
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([slow(12)], { leaseTtlMs: 150 })
+        yield* runner.start({}, "http")
+        const leases = yield* LeaseManager
+        // Well past the TTL: without renewal the lease would have expired by now.
+        yield* Effect.sleep(400)
+        const intruder = yield* leases.acquire({ ...key, stream: "slow" }, "other-instance", 1000)
+        yield* runner.drain(2000)
+        const runs = yield* (yield* RunLedger).list()
+        return { intruder: Option.isSome(intruder), runs }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(result.intruder).toBe(false)
+    expect(result.runs[0]).toMatchObject({ status: "succeeded", rows: 12 })
+  })
+
+  it("stops a run whose lease was taken over instead of writing beside the new holder", async () => {
+    const stolen = Layer.succeed(
+      LeaseManager,
+      LeaseManager.of({
+        acquire: (k, holder, ttlMs) =>
+          Effect.succeed(Option.some({ key: k, holder, expiresAt: Date.now() + ttlMs })),
+        // Another instance took the stream over: every renewal is refused.
+        renew: () => Effect.succeed(Option.none()),
+        release: () => Effect.void
+      })
+    )
+    const runs = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([slow(40)], { leaseTtlMs: 90 })
+        yield* runner.runNow({}, "http")
+        return yield* (yield* RunLedger).list()
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(CheckpointStore.layerMemory, RunLedger.layerMemory(), stolen, Metrics.layer)
+        )
+      )
+    )
+    expect(runs[0]?.status).toBe("failed")
+    expect(runs[0]?.error).toContain("was lost")
+  })
+})
