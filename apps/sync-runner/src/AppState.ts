@@ -1,16 +1,15 @@
 /**
  * The persistence a command runs on: the warehouse selected by `KURA_WAREHOUSE` (checkpoints in
- * `_kura_sync_state`, leases in `_kura_leases`), the raw lake selected by `KURA_LAKE`, the app's run
- * history and its metrics.
+ * `_kura_sync_state`, leases in `_kura_leases`, run history in `_kura_sync_runs`), the raw lake
+ * selected by `KURA_LAKE`, and the app's metrics.
  */
-import { join } from "node:path"
 import { CheckpointStore } from "@kura/core"
 import { Warehouse, WarehouseConfig } from "@kura/warehouse"
 import { Effect, Layer } from "effect"
 import type { AppConfig } from "./AppConfig.js"
 import { LeaseManager } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
-import { RunLedger } from "./RunLedger.js"
+import { layerWarehouseLedger } from "./RunLedger.js"
 
 /** Warehouse, lake, checkpoints, leases, run ledger and metrics for `config`. */
 export const layerAppState = (config: AppConfig) =>
@@ -20,6 +19,6 @@ export const layerAppState = (config: AppConfig) =>
       Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
     ),
     LeaseManager.layerWarehouse,
-    RunLedger.layerFile(join(config.stateDir, "runs.json")),
+    layerWarehouseLedger,
     Metrics.layer
   ).pipe(Layer.provideMerge(WarehouseConfig.layerFromSettings(config.warehouseSettings)))

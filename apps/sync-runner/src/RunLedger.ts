@@ -1,11 +1,12 @@
 /**
  * The run ledger: what ran, when, how many rows, whether it reconciled and why it failed. It feeds
- * the status page, `kura-sync status` and /metrics; it is the app's own memory of runs, separate from
- * checkpoints (which say where a stream is, not how its runs went).
+ * the status page, `kura-sync status`, the `run` due check and /metrics. In the app it is the
+ * warehouse's own `_kura_sync_runs` (`layerWarehouse`), the table the source streams commit
+ * through, so the status, `/` and reconciliation read one source of truth.
  */
 import { type StreamKey, streamKeyToString } from "@kura/core"
-import { Context, Effect, Layer, Schema, Semaphore } from "effect"
-import { readJson, writeJsonAtomic } from "./internal/jsonFile.js"
+import { Warehouse } from "@kura/warehouse"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 
 /** What started a run. */
 export const RunTrigger = Schema.Literals(["schedule", "http", "cli"])
@@ -16,14 +17,23 @@ export type RunTrigger = typeof RunTrigger.Type
 export const RunRecord = Schema.Struct({
   runId: Schema.String,
   key: Schema.Struct({ source: Schema.String, account: Schema.String, stream: Schema.String }),
-  trigger: RunTrigger,
+  /** Unknown for runs read back from the warehouse that another process started. */
+  trigger: Schema.optionalKey(RunTrigger),
   startedAt: Schema.Number,
   finishedAt: Schema.optionalKey(Schema.Number),
   status: Schema.Literals(["running", "succeeded", "failed", "interrupted"]),
   rows: Schema.Number,
   reconciliation: Schema.Literals(["ok", "mismatch", "not-checked"]),
   stoppedEarly: Schema.optionalKey(Schema.Boolean),
-  error: Schema.optionalKey(Schema.String)
+  error: Schema.optionalKey(Schema.String),
+  /** The committed cursor when the run started, and the one it committed (warehouse ledger). */
+  cursorBefore: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  cursorAfter: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  /** The count the API reported for the run's window (null when it reports none). */
+  reportedCount: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  /** Records fetched from the API, and records accounted for (loaded or dead-lettered). */
+  rowsFetched: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  rowsLoaded: Schema.optionalKey(Schema.NullOr(Schema.Number))
 })
 /** One run, as recorded. */
 export type RunRecord = typeof RunRecord.Type
@@ -32,6 +42,8 @@ export type RunRecord = typeof RunRecord.Type
 export interface StreamStatus {
   readonly key: StreamKey
   readonly lastRun: RunRecord | undefined
+  /** The last run that finished (succeeded, failed or was interrupted). */
+  readonly lastFinished?: RunRecord | undefined
   readonly lastSuccessAt: number | undefined
   /** ms since the last successful run finished (undefined if it never succeeded). */
   readonly lagMs: number | undefined
@@ -65,39 +77,174 @@ export class RunLedger extends Context.Service<
         list: (limit) => Effect.sync(() => [...runs.values()].reverse().slice(0, limit ?? capacity))
       })
     })
+}
 
-  /**
-   * Persisted to a JSON file so `kura-sync status` can read what `run`/`serve` did. Write failures
-   * are logged, never fatal: losing history must not fail a sync.
-   */
-  static readonly layerFile = (path: string, capacity = 500) =>
-    Layer.effect(
-      RunLedger,
+/** Runs kept per stream when reading the warehouse ledger (plus each stream's last success). */
+const RUNS_PER_STREAM = 50
+
+const LedgerRow = Schema.Struct({
+  run_id: Schema.String,
+  source: Schema.String,
+  source_account: Schema.String,
+  stream: Schema.String,
+  started_at: Schema.Unknown,
+  finished_at: Schema.Unknown,
+  cursor_before: Schema.NullOr(Schema.String),
+  cursor_after: Schema.NullOr(Schema.String),
+  reported_count: Schema.Unknown,
+  reported_total: Schema.Unknown,
+  rows_fetched: Schema.Unknown,
+  rows_loaded: Schema.Unknown,
+  status: Schema.String,
+  detail: Schema.NullOr(Schema.String)
+})
+
+/** A ledger number as the adapters return it (DuckDB BIGINT is a bigint, BigQuery INT64 a string). */
+const numberOf = (v: unknown): number | null => {
+  if (v === null || v === undefined) return null
+  if (typeof v === "number") return v
+  if (typeof v === "bigint" || typeof v === "string") {
+    const n = Number(v)
+    return Number.isFinite(n) ? n : null
+  }
+  if (v instanceof Date) return v.getTime()
+  return null
+}
+
+const INTERRUPTED = "interrupted during shutdown"
+
+/** One `_kura_sync_runs` row as a RunRecord: an incomplete run failed with a mismatch. */
+export const runRecordOf = (row: typeof LedgerRow.Type): RunRecord => {
+  const finishedAt = numberOf(row.finished_at)
+  const reportedCount = numberOf(row.reported_count)
+  const rowsLoaded = numberOf(row.rows_loaded)
+  const status: RunRecord["status"] =
+    row.status === "complete"
+      ? "succeeded"
+      : row.status === "running"
+        ? "running"
+        : row.status === "failed" && row.detail?.startsWith(INTERRUPTED) === true
+          ? "interrupted"
+          : "failed"
+  return {
+    runId: row.run_id,
+    key: { source: row.source, account: row.source_account, stream: row.stream },
+    startedAt: numberOf(row.started_at) ?? 0,
+    ...(finishedAt === null ? {} : { finishedAt }),
+    status,
+    rows: rowsLoaded ?? 0,
+    reconciliation:
+      row.status === "incomplete"
+        ? "mismatch"
+        : row.status === "complete" && (reportedCount !== null || row.reported_total != null)
+          ? "ok"
+          : "not-checked",
+    ...(status === "failed" || status === "interrupted" ? { error: row.detail ?? row.status } : {}),
+    cursorBefore: row.cursor_before,
+    cursorAfter: row.cursor_after,
+    reportedCount,
+    rowsFetched: numberOf(row.rows_fetched),
+    rowsLoaded
+  }
+}
+
+/**
+ * The ledger in the warehouse's `_kura_sync_runs`. Source streams open and commit their own entry
+ * (the commit that refuses to move a cursor on a count mismatch); the runner adds what only it
+ * knows: an entry for streams that do not use the ledger, and the error of a failed run. Runs
+ * of this process keep their trigger and early stop; ledger writes that fail are logged, never
+ * fatal (losing history must not fail a sync).
+ */
+export const layerWarehouseLedger = Layer.effect(
+  RunLedger,
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const local = new Map<string, RunRecord>()
+    const T = warehouse.dialect.table("_kura_sync_runs")
+    const existing = (run: RunRecord) =>
+      Effect.map(warehouse.listRuns(run.key), (runs) =>
+        Option.fromNullishOr(runs.find((r) => r.runId === run.runId))
+      )
+    const write = (run: RunRecord) =>
       Effect.gen(function* () {
-        const lock = yield* Semaphore.make(1)
-        const raw = yield* Effect.tryPromise(() => readJson(path)).pipe(Effect.orElseSucceed(() => undefined))
-        const initial = yield* Schema.decodeUnknownEffect(Schema.Array(RunRecord))(raw ?? []).pipe(
-          Effect.orElseSucceed(() => [] as ReadonlyArray<RunRecord>)
+        if (run.status === "running") {
+          yield* warehouse.startRun({ runId: run.runId, key: run.key })
+          return
+        }
+        const before = yield* existing(run)
+        if (run.status === "succeeded") {
+          // The stream committed through the ledger itself (every source stream does).
+          if (Option.isSome(before) && before.value.status !== "running") return
+          const checkpoint = yield* warehouse.checkpoints.get(run.key)
+          if (Option.isNone(checkpoint)) return
+          yield* warehouse.commitRun({
+            runId: run.runId,
+            key: run.key,
+            cursorAfter: checkpoint.value.cursor,
+            // A stream that checked its own count says so with "ok"; the ledger records it as tied.
+            reportedCount: run.reconciliation === "ok" ? run.rows : null,
+            reportedTotal: null,
+            rowsFetched: run.rows,
+            rowsLoaded: run.rows,
+            loadedTotal: null,
+            meta: { ...checkpoint.value.meta, ...(run.stoppedEarly === true ? { stoppedEarly: true } : {}) }
+          })
+          return
+        }
+        // An incomplete entry already says why (the mismatch); keep it.
+        if (Option.isSome(before) && before.value.status === "incomplete") return
+        const error = run.status === "interrupted" ? INTERRUPTED : (run.error ?? "failed")
+        const detail = Option.match(before, {
+          onNone: () => error,
+          onSome: (r) => (r.detail === null || r.detail === "" ? error : `${error} (${r.detail})`)
+        })
+        yield* warehouse.failRun(run.runId, run.key, detail)
+      }).pipe(
+        Effect.catch((e) =>
+          Effect.logWarning(`run ledger not saved for ${streamKeyToString(run.key)}: ${e.message}`)
         )
-        const runs = new Map<string, RunRecord>(initial.map((r) => [r.runId, r]))
-        const persist = lock.withPermits(1)(
-          Effect.tryPromise(() => writeJsonAtomic(path, [...runs.values()])).pipe(
-            Effect.catch((e) => Effect.logWarning(`run ledger not saved to ${path}: ${String(e)}`))
+      )
+    return RunLedger.of({
+      record: (run) =>
+        Effect.suspend(() => {
+          local.set(run.runId, run)
+          return write(run)
+        }),
+      list: (limit) =>
+        Effect.gen(function* () {
+          // Recent runs per stream, and each stream's last success however old.
+          const rows = yield* warehouse.query(
+            `SELECT run_id, source, source_account, stream, started_at, finished_at, cursor_before, cursor_after, reported_count, CASE WHEN reported_total IS NULL THEN NULL ELSE 'y' END AS reported_total, rows_fetched, rows_loaded, status, detail FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream ORDER BY started_at DESC, run_id DESC) AS rn, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream, status ORDER BY started_at DESC, run_id DESC) AS rs FROM ${T} AS r) AS x WHERE x.rn <= ${RUNS_PER_STREAM} OR (x.status = 'complete' AND x.rs = 1) ORDER BY started_at DESC, run_id DESC`
+          )
+          const runs = rows.flatMap((r) =>
+            Option.toArray(Option.map(Schema.decodeUnknownOption(LedgerRow)(r), runRecordOf))
+          )
+          // What this process knows beyond the ledger: trigger, early stop, a run not yet written.
+          const merged = runs.map((r) => {
+            const mine = local.get(r.runId)
+            if (mine === undefined) return r
+            return {
+              ...r,
+              ...(mine.trigger === undefined ? {} : { trigger: mine.trigger }),
+              ...(mine.stoppedEarly === true ? { stoppedEarly: true } : {}),
+              ...(r.status === "failed" && mine.error !== undefined && r.reconciliation !== "mismatch"
+                ? { error: mine.error }
+                : {})
+            }
+          })
+          const seen = new Set(merged.map((r) => r.runId))
+          const pending = [...local.values()].filter((r) => !seen.has(r.runId)).reverse()
+          return [...pending, ...merged].slice(0, limit ?? Number.MAX_SAFE_INTEGER)
+        }).pipe(
+          Effect.catch((e) =>
+            Effect.logWarning(`run ledger unreadable: ${e.message}`).pipe(
+              Effect.as([...local.values()].reverse().slice(0, limit ?? Number.MAX_SAFE_INTEGER))
+            )
           )
         )
-        return RunLedger.of({
-          record: (run) =>
-            Effect.suspend(() => {
-              runs.delete(run.runId)
-              runs.set(run.runId, run)
-              while (runs.size > capacity) runs.delete(runs.keys().next().value!)
-              return persist
-            }),
-          list: (limit) => Effect.sync(() => [...runs.values()].reverse().slice(0, limit ?? capacity))
-        })
-      })
-    )
-}
+    })
+  })
+)
 
 /** Folds runs (any order) into one status per stream key, in `keys` order (streams never run included). */
 export const summarize = (
@@ -125,6 +272,7 @@ export const summarize = (
     return {
       key,
       lastRun,
+      lastFinished: finished.at(-1),
       lastSuccessAt,
       lagMs: lastSuccessAt === undefined ? undefined : Math.max(0, now - lastSuccessAt),
       rowsLastRun: finished.at(-1)?.rows ?? 0,

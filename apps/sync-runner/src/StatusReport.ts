@@ -17,7 +17,20 @@ export const StreamReport = Schema.Struct({
   rowsLastRun: Schema.Number,
   reconciliation: Schema.NullOr(Schema.String),
   errors: Schema.Number,
-  lastError: Schema.NullOr(Schema.String)
+  lastError: Schema.NullOr(Schema.String),
+  /** The last finished run as the ledger holds it: cursors, the API's count, rows fetched and loaded. */
+  lastRun: Schema.optionalKey(
+    Schema.NullOr(
+      Schema.Struct({
+        runId: Schema.String,
+        cursorBefore: Schema.NullOr(Schema.String),
+        cursorAfter: Schema.NullOr(Schema.String),
+        reportedCount: Schema.NullOr(Schema.Number),
+        rowsFetched: Schema.NullOr(Schema.Number),
+        rowsLoaded: Schema.NullOr(Schema.Number)
+      })
+    )
+  )
 })
 /** One stream's line of the report. */
 export type StreamReport = typeof StreamReport.Type
@@ -51,11 +64,29 @@ export const buildStatusReport = Effect.fnUntraced(function* (
       rowsLastRun: s.rowsLastRun,
       reconciliation: s.lastRun?.reconciliation ?? null,
       errors: s.errorCount,
-      lastError: s.lastError ?? null
+      lastError: s.lastError ?? null,
+      lastRun:
+        s.lastFinished === undefined
+          ? null
+          : {
+              runId: s.lastFinished.runId,
+              cursorBefore: s.lastFinished.cursorBefore ?? null,
+              cursorAfter: s.lastFinished.cursorAfter ?? null,
+              reportedCount: s.lastFinished.reportedCount ?? null,
+              rowsFetched: s.lastFinished.rowsFetched ?? null,
+              rowsLoaded: s.lastFinished.rowsLoaded ?? null
+            }
     })
   )
   return { streams, skipped } satisfies StatusReport
 })
+
+const ledgerText = (r: StreamReport): string => {
+  const l = r.lastRun
+  if (l === undefined || l === null) return ""
+  const api = l.reportedCount === null ? "" : ` api=${l.reportedCount}`
+  return `  fetched=${l.rowsFetched ?? "-"} loaded=${l.rowsLoaded ?? "-"}${api}`
+}
 
 /** Renders the report as text, one line per stream. */
 export const formatStatusReport = (report: StatusReport): string =>
@@ -65,6 +96,6 @@ export const formatStatusReport = (report: StatusReport): string =>
     ...report.streams.map(
       (r) =>
         `${r.stream}  cursor=${r.cursor ?? "-"}  last=${r.lastStatus ?? "never"}  lag=${r.lag}  rows=${r.rowsLastRun}  ` +
-        `reconciles=${r.reconciliation ?? "-"}  errors=${r.errors}${r.lastError === null ? "" : ` (${r.lastError})`}`
+        `reconciles=${r.reconciliation ?? "-"}${ledgerText(r)}  errors=${r.errors}${r.lastError === null ? "" : ` (${r.lastError})`}`
     )
   ].join("\n")

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { promisify } from "node:util"
@@ -160,16 +160,23 @@ describe("kura-sync (built)", () => {
 
     // The checkpoint was committed to the warehouse's sync state before exit.
     const key = { source: "demo", account: "demo", stream: "orders" }
-    const checkpoint = await Effect.runPromise(
-      Effect.flatMap(Effect.service(Warehouse), (w) => w.checkpoints.get(key)).pipe(
-        Effect.provide(DuckDbWarehouse.layer({ path: database }))
-      )
+    const { checkpoint, runs } = await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        return { checkpoint: yield* w.checkpoints.get(key), runs: yield* w.listRuns(key) }
+      }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: database })))
     )
-    const runs = JSON.parse(await readFile(join(lake, "_state", "runs.json"), "utf8"))
     const pages = Number(Option.getOrThrow(checkpoint).cursor)
     expect(pages).toBeGreaterThanOrEqual(2)
     expect(pages).toBeLessThan(100)
-    expect(runs.at(-1)).toMatchObject({ status: "succeeded", stoppedEarly: true, rows: pages * 10 })
+    // The run history is the warehouse ledger: the drained run is complete at the committed page.
+    expect(runs.at(-1)).toMatchObject({
+      status: "complete",
+      cursorBefore: null,
+      cursorAfter: String(pages),
+      rowsLoaded: pages * 10
+    })
+    expect(Option.getOrThrow(checkpoint).meta).toMatchObject({ stoppedEarly: true })
 
     // Cloud Run log conventions: severity on every line, the request's trace on its lines.
     expect(lines.every((l) => typeof l.severity === "string")).toBe(true)

@@ -96,7 +96,7 @@ describe("kura-sync run over the real sources (sandbox)", () => {
     const streams: ReadonlyArray<{ stream: string; lastStatus: string }> = JSON.parse(json).streams
     expect(streams.map((s) => s.stream)).toContain(`stocky/${shop}/purchase_orders`)
     expect(streams.every((s) => s.lastStatus === "succeeded")).toBe(true)
-  }, 110_000)
+  }, 240_000)
 })
 
 describe("FileTokenStore", () => {

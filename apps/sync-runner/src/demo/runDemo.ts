@@ -28,7 +28,6 @@ import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
 import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
 import { makeStockyStreams } from "../sources/StockyStreams.js"
-import { serializeWarehouse } from "../sources/serializeWarehouse.js"
 
 /** Options of `runDemo`; every field has a default. */
 export interface DemoOptions {
@@ -205,7 +204,7 @@ const keyText = (key: StreamKey) => streamKeyToString(key)
 /** The demo as an Effect over a running sandbox and a Warehouse + RawLake in context. */
 export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
   Effect.gen(function* () {
-    const warehouse = serializeWarehouse(yield* Warehouse)
+    const warehouse = yield* Warehouse
     const lake = yield* RawLake
     const progress = options.progress ?? ((line: string) => console.log(line))
     const started = yield* Clock.currentTimeMillis

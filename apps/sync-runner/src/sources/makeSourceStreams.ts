@@ -8,12 +8,10 @@ import { makeLightspeedStreams } from "./LightspeedStreams.js"
 import { makeShopifyStreams } from "./ShopifyStreams.js"
 import type { SourceDeps } from "./SourceDeps.js"
 import { makeStockyStreams } from "./StockyStreams.js"
-import { serializeWarehouse } from "./serializeWarehouse.js"
 
 /** Every real-source stream of `config`, Shopify first (its catalogue feeds the others' joins). */
-export const makeSourceStreams = (config: AppConfig, input: SourceDeps): ReadonlyArray<SyncStream> => {
-  // Streams run concurrently; the warehouse connection takes one statement sequence at a time.
-  const deps: SourceDeps = { ...input, warehouse: serializeWarehouse(input.warehouse) }
+export const makeSourceStreams = (config: AppConfig, deps: SourceDeps): ReadonlyArray<SyncStream> => {
+  // Streams run concurrently on one warehouse: its adapter serializes its own connection.
   return [
     ...config.shopify.flatMap((shop) =>
       makeShopifyStreams(shop, deps, (stream) => intervalFor(config, "shopify", stream))

@@ -1,0 +1,123 @@
+/**
+ * The run history is the warehouse's `_kura_sync_runs`: runs committed through the ledger by the
+ * ingest loop, read back by the status report, with a count mismatch leaving the cursor alone.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CheckpointStore } from "@kura/core"
+import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
+import { Effect, Layer, Option, Stream } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { LeaseManager } from "../src/LeaseManager.js"
+import { Metrics } from "../src/Metrics.js"
+import { layerWarehouseLedger } from "../src/RunLedger.js"
+import { buildStatusReport } from "../src/StatusReport.js"
+import { StreamRunner } from "../src/StreamRunner.js"
+import type { SyncStream } from "../src/SyncStream.js"
+import { ingest } from "../src/sources/Ingest.js"
+
+const dir = mkdtempSync(join(tmpdir(), "kura-ledger-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const key = { source: "shopify" as const, account: "kura.myshopify.com", stream: "customers" }
+
+/**
+ * A stream landing `records` customers, ending at cursor `to`, whose API claims `reported`.
+ * The cursor it reads is checked against the committed one, as a real stream would resume.
+ */
+const customers =
+  (records: number, reported: number | null, to: string) =>
+  (target: { warehouse: Warehouse["Service"]; lake: RawLake["Service"] }): SyncStream => ({
+    key,
+    intervalMs: 60_000,
+    run: (ctx) =>
+      ingest({
+        ctx,
+        key,
+        target,
+        pages: () =>
+          Stream.make({ raw: Array.from({ length: records }, (_, i) => ({ id: `c${to}-${i}` })), rows: {} }),
+        finish: () => Effect.succeed({ cursor: to, reportedCount: reported }),
+        toError: (e: never) => e
+      })
+  })
+
+const runnerLayers = Layer.mergeAll(
+  Layer.effect(
+    CheckpointStore,
+    Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+  ),
+  LeaseManager.layerMemory,
+  Metrics.layer,
+  layerWarehouseLedger,
+  RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake"))))
+).pipe(Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+
+/** One `run` through the runner, as the CLI does it, in its own process-like scope. */
+const runOnce = (
+  make: (target: { warehouse: Warehouse["Service"]; lake: RawLake["Service"] }) => SyncStream
+) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const stream = make({ warehouse: yield* Warehouse, lake: yield* RawLake })
+      const runner = yield* StreamRunner.make([stream])
+      const [record] = yield* runner.runNow({}, "cli")
+      const report = yield* buildStatusReport([key], [])
+      const runs = yield* (yield* Warehouse).listRuns(key)
+      const checkpoint = yield* (yield* CheckpointStore).get(key)
+      return { record, report, runs, checkpoint }
+    }).pipe(Effect.provide(runnerLayers))
+  )
+
+describe("run history in the warehouse ledger", () => {
+  it("records cursors, the API's count and rows per run; a mismatch is incomplete and keeps the cursor", async () => {
+    const first = await runOnce(customers(3, 3, "t1"))
+    expect(first.record).toMatchObject({ status: "succeeded", reconciliation: "ok", rows: 3 })
+    expect(first.runs.at(-1)).toMatchObject({
+      status: "complete",
+      cursorBefore: null,
+      cursorAfter: "t1",
+      reportedCount: 3,
+      rowsFetched: 3,
+      rowsLoaded: 3
+    })
+    expect(first.report.streams[0]).toMatchObject({
+      stream: "shopify/kura.myshopify.com/customers",
+      cursor: "t1",
+      lastStatus: "succeeded",
+      reconciliation: "ok",
+      lastRun: { cursorBefore: null, cursorAfter: "t1", reportedCount: 3, rowsFetched: 3, rowsLoaded: 3 }
+    })
+
+    // The API says 5 but only 4 arrived: the run is incomplete and the cursor stays at t1.
+    const second = await runOnce(customers(4, 5, "t2"))
+    expect(second.record).toMatchObject({ status: "failed", rows: 0 })
+    expect(second.runs.at(-1)).toMatchObject({
+      status: "incomplete",
+      cursorBefore: "t1",
+      cursorAfter: "t2",
+      reportedCount: 5,
+      rowsLoaded: 4
+    })
+    expect(Option.getOrThrow(second.checkpoint).cursor).toBe("t1")
+    // Status, `/` and the due check read the same ledger: a mismatch, with the ledger's reason.
+    expect(second.report.streams[0]).toMatchObject({
+      cursor: "t1",
+      lastStatus: "failed",
+      reconciliation: "mismatch",
+      errors: 1,
+      lastRun: { cursorBefore: "t1", reportedCount: 5, rowsFetched: 4, rowsLoaded: 4 }
+    })
+    expect(second.report.streams[0]?.lastError).toContain("API reported 5 records but 4 were loaded")
+
+    // A stream that fails outright is a failed run with its error; the cursor still stays.
+    const third = await runOnce((target) => ({
+      ...customers(0, null, "t3")(target),
+      run: () => Effect.die(new Error("boom"))
+    }))
+    expect(third.runs.at(-1)).toMatchObject({ status: "failed", detail: expect.stringContaining("boom") })
+    expect(Option.getOrThrow(third.checkpoint).cursor).toBe("t1")
+    expect(third.report.streams[0]).toMatchObject({ lastStatus: "failed", errors: 2 })
+  })
+})
