@@ -2,9 +2,31 @@
  * Leases make "a sync runs at most once per stream at a time" hold across triggers, the scheduler
  * and (with the warehouse-backed adapter) across Cloud Run instances.
  */
+
+import { hostname } from "node:os"
 import { type StreamKey as Key, streamKeyToString as keyText, StoreError } from "@kura/core"
 import { Warehouse } from "@kura/warehouse"
 import { Clock, Context, Effect, Layer, Option } from "effect"
+
+/** The holder name a runner uses: host and process, so a dead local holder can be recognised. */
+export const localHolder = (): string => `${hostname()}-${process.pid}`
+
+/**
+ * True when `holder` names a process on this host that no longer exists (SIGKILLed, crashed).
+ * Only meaningful where every holder shares one machine, as with an embedded DuckDB file.
+ */
+export const isDeadLocalHolder = (holder: string): boolean => {
+  const prefix = `${hostname()}-`
+  if (!holder.startsWith(prefix)) return false
+  const pid = Number(holder.slice(prefix.length))
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH"
+  }
+}
 
 /** A held lease. */
 export interface Lease {
@@ -78,15 +100,36 @@ export class LeaseManager extends Context.Service<
       const held = new WeakMap<Lease, Parameters<typeof warehouse.releaseLease>[0]>()
       const storeError = (operation: string) => (e: { readonly message: string }) =>
         new StoreError({ store: "LeaseManager", operation, message: e.message, cause: e })
+      // An embedded DuckDB file is opened by one machine only, so a holder named after this host
+      // whose process is gone was killed mid-run: its lease is reclaimed at once rather than after
+      // the TTL. Shared warehouses (BigQuery, many instances) rely on the TTL alone.
+      const reclaimLocal = warehouse.dialect.name === "duckdb"
+      const take = (key: Key, holder: string, ttlMs: number) =>
+        warehouse.acquireLease(key, holder, ttlMs).pipe(
+          Effect.map((w) => {
+            const lease: Lease = { key, holder: w.holder, expiresAt: w.expiresAt }
+            held.set(lease, w)
+            return Option.some(lease)
+          })
+        )
       return LeaseManager.of({
         acquire: (key, holder, ttlMs) =>
-          warehouse.acquireLease(key, holder, ttlMs).pipe(
-            Effect.map((w) => {
-              const lease: Lease = { key, holder: w.holder, expiresAt: w.expiresAt }
-              held.set(lease, w)
-              return Option.some(lease)
-            }),
-            Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>())),
+          take(key, holder, ttlMs).pipe(
+            Effect.catchTag("LeaseError", (e) =>
+              reclaimLocal && isDeadLocalHolder(e.holder)
+                ? Effect.logWarning(`reclaiming the lease of dead local runner ${e.holder}`).pipe(
+                    Effect.andThen(
+                      warehouse.releaseLease({
+                        streamKey: e.streamKey,
+                        holder: e.holder,
+                        expiresAt: e.expiresAt ?? 0
+                      })
+                    ),
+                    Effect.andThen(take(key, holder, ttlMs)),
+                    Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>()))
+                  )
+                : Effect.succeed(Option.none<Lease>())
+            ),
             Effect.mapError(storeError(`acquire ${keyText(key)}`))
           ),
         renew: (lease, ttlMs) => {

@@ -2,10 +2,9 @@
  * Runs streams: takes the per-stream lease, resumes from the checkpoint, records the run, and on
  * shutdown drains runs in flight so their checkpoints are committed before the process exits.
  */
-import { hostname } from "node:os"
 import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
 import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
-import { LeaseManager } from "./LeaseManager.js"
+import { LeaseManager, localHolder } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, type RunRecord, type RunTrigger } from "./RunLedger.js"
 import { matches, type StreamSelector, type SyncStream } from "./SyncStream.js"
@@ -65,7 +64,7 @@ export class StreamRunner extends Context.Service<
     const metrics = yield* Metrics
     const draining = yield* Ref.make(false)
     const fibers = new Set<Fiber.Fiber<unknown, unknown>>()
-    const holder = `${hostname()}-${process.pid}`
+    const holder = localHolder()
     // Short, and renewed every third of it while the run works: a SIGKILLed runner's lease frees
     // within two minutes, so a restart resumes instead of waiting out an hour-long TTL.
     const leaseTtlMs = options.leaseTtlMs ?? 2 * 60_000

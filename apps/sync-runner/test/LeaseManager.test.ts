@@ -32,3 +32,28 @@ describe("LeaseManager", () => {
       expect(result).toEqual([true, false, true, true, true, true])
     })
 })
+
+describe("LeaseManager.layerWarehouse on DuckDB", () => {
+  it("reclaims a lease whose holder is a dead process on this host, but not a live one", async () => {
+    const { spawnSync } = await import("node:child_process")
+    const { hostname } = await import("node:os")
+    // A pid that existed and is gone: a child that already exited.
+    const deadPid = spawnSync(process.execPath, ["-e", "0"]).pid
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const leases = yield* LeaseManager
+        const dead = yield* leases.acquire(key, `${hostname()}-${deadPid}`, 3_600_000)
+        const reclaimed = yield* leases.acquire(key, "restarted", 60_000)
+        // The parent of this test is alive: its lease must hold.
+        const live = yield* leases.acquire(
+          { ...key, stream: "refunds" },
+          `${hostname()}-${process.ppid}`,
+          60_000
+        )
+        const blocked = yield* leases.acquire({ ...key, stream: "refunds" }, "restarted", 60_000)
+        return [dead, reclaimed, live, blocked].map(Option.isSome)
+      }).pipe(Effect.provide(LeaseManager.layerWarehouse.pipe(Layer.provide(DuckDbWarehouse.layerMemory))))
+    )
+    expect(result).toEqual([true, true, true, false])
+  })
+})
