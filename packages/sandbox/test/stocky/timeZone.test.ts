@@ -19,7 +19,7 @@ const local = (t: number, offsetHours: number): string => {
   return `${p(d.getUTCDate())}/${p(d.getUTCMonth() + 1)}/${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`
 }
 
-describe("Stocky emulator: local timestamps in the store's zone", () => {
+describe("Stocky emulator: local timestamps in the store's zone, scaled Retry-After", () => {
   const merchant = makeMerchant({ ...defaultMerchantOptions(ANCHOR), orders: 200 })
   const open: Array<{ close(): Promise<void> }> = []
   afterAll(async () => {
@@ -90,5 +90,39 @@ describe("Stocky emulator: local timestamps in the store's zone", () => {
     const p = first === undefined ? undefined : sb.merchant.purchaseOrders.find((x) => x.id === first.id)
     expect(p).toBeDefined()
     expect(first?.purchase_items[0]?.updated_at).toBe(local(p?.updatedAt ?? 0, 9))
+  })
+
+  it("scales Retry-After on its rate limit and on injected 429s", async () => {
+    const faults = { armed: 0 }
+    const h = await startStockyEmulator({
+      merchant,
+      faults: {
+        profile: "none",
+        decide: (_api, kind) => kind === "http_429" && faults.armed-- > 0,
+        report: () => ({ shopify: {}, lightspeed: {}, stocky: {} })
+      },
+      clock: makeClock(100),
+      port: 0,
+      options: { rateLimit: { requestsPerSecond: 0.1, burst: 1 } }
+    })
+    open.push(h)
+    const get = () =>
+      fetch(`${h.baseUrl}/api/v2/suppliers.json`, {
+        headers: { "Store-Name": h.credentials.storeName, Authorization: `API KEY=${h.credentials.apiKey}` }
+      })
+    const burst = await Promise.all([1, 2, 3, 4, 5].map(() => get()))
+    const limited = burst.filter((r) => r.status === 429)
+    expect(limited.length).toBeGreaterThan(0)
+    // One request per 10 real seconds is one per 100 ms here.
+    for (const r of limited) {
+      const wait = Number(r.headers.get("retry-after"))
+      expect(wait).toBeGreaterThan(0)
+      expect(wait).toBeLessThanOrEqual(0.1)
+    }
+    await new Promise((r) => setTimeout(r, 150))
+    faults.armed = 1
+    const injected = await get()
+    expect(injected.status).toBe(429)
+    expect(injected.headers.get("retry-after")).toBe("0.02")
   })
 })

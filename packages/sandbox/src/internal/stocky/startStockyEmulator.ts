@@ -223,7 +223,8 @@ export const startStockyEmulator = async (
         res,
         429,
         { errors: "Too many requests" },
-        { "retry-after": String(clock.scale(2000) / 1000) }
+        // Two real-world seconds, scaled; rounded to ms and never "0" like every other Retry-After.
+        { "retry-after": String(Math.max(0.001, Number((clock.scale(2000) / 1000).toFixed(3)))) }
       )
     if (faults.decide("stocky", "http_5xx")) return sendJson(res, 503, { errors: "Service Unavailable" })
     const m =
