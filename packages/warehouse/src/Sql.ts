@@ -33,6 +33,10 @@ export const createStaging = (d: Dialect, staging: string, columns: ReadonlyArra
     .map((c) => `${d.ident(c.name)} ${d.type("string")}`)
     .join(", ")})`
 
+/** Fills a date column left NULL (e.g. just added) with the UTC date of a timestamp column. */
+export const fillUtcDate = (d: Dialect, table: string, column: string, from: string): string =>
+  `UPDATE ${d.table(table)} SET ${d.ident(column)} = ${d.utcDate(d.ident(from))} WHERE ${d.ident(column)} IS NULL`
+
 /** Drops a table if present. */
 export const dropTable = (d: Dialect, name: string): string => `DROP TABLE IF EXISTS ${d.table(name)}`
 

@@ -60,6 +60,13 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
       "AND t.`snapshot_date` = s.`snapshot_date` WHEN MATCHED AND s.`observed_at` > t.`observed_at`"
     )
     expect(Sql.createTable(d, CanonicalTables.inventory_levels)).toContain("`snapshot_date` DATE NOT NULL")
+    // The migration of tables from before the column: add it, then fill it from observed_at.
+    assertBigQuery(Sql.addColumn(d, "inventory_levels", { name: "snapshot_date", type: "date" }))
+    const fill = Sql.fillUtcDate(d, "inventory_levels", "snapshot_date", "observed_at")
+    assertBigQuery(fill)
+    expect(fill).toBe(
+      "UPDATE `demo-proj.kura.inventory_levels` SET `snapshot_date` = DATE(`observed_at`) WHERE `snapshot_date` IS NULL"
+    )
   })
 
   it("_kura_raw is keyed by record version and matches a NULL updated_at to NULL", () => {

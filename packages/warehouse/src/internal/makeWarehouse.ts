@@ -114,10 +114,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       for (const c of table.columns) {
         if (have.has(c.name)) continue
         yield* engine.run(Sql.addColumn(d, table.name, c))
-        if (c.utcDateOf !== undefined)
-          yield* engine.run(
-            `UPDATE ${T(table.name)} SET ${I(c.name)} = ${d.utcDate(I(c.utcDateOf))} WHERE ${I(c.name)} IS NULL`
-          )
+        if (c.utcDateOf !== undefined) yield* engine.run(Sql.fillUtcDate(d, table.name, c.name, c.utcDateOf))
       }
     }
     for (const view of AllViews)
