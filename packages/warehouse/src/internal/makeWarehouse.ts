@@ -318,8 +318,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     texts: ReadonlyArray<ReadonlyArray<string | null>>
   ): boolean => {
     const idx = table.primaryKey.map((k) => columns.findIndex((c) => c.name === k))
-    // Only text keys compare exactly as text ("01" and "1" are one BIGINT key).
-    if (idx.some((i) => i < 0 || columns[i]!.type !== "string")) return false
+    // Only text keys compare exactly as text ("01" and "1" are one BIGINT key); dates too, as
+    // they are staged only in their one strict YYYY-MM-DD form (inventory snapshot days).
+    if (idx.some((i) => i < 0 || (columns[i]!.type !== "string" && columns[i]!.type !== "date"))) return false
     const seen = new Set<string>()
     for (const row of texts) {
       let key = ""
