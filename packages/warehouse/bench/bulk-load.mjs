@@ -1,242 +1,190 @@
-// Bulk JSONL → canonical DuckDB tables benchmark, with its two baselines in the same run.
-// Usage: npm run bench -w @kura/warehouse   (builds first; KURA_BENCH_QUICK=1 → 100k orders only)
+// Bulk JSONL → canonical DuckDB tables, with its two baselines in the same run.
+// Usage: npm run bench -w @kura/warehouse   (builds first; KURA_BENCH_QUICK=1 → 5k and 20k orders)
 //   or, after a build: npx node bench/bulk-load.mjs [orders…]   (default: 100000 1000000)
-// Each measurement runs in its own child process so peak RSS (resourceUsage().maxRSS) and CPU
-// time (user + system, DuckDB's threads included) belong to that measurement alone; lines per
-// CPU-second is the figure that other load on a shared machine does not distort.
 //
-// The input is the Shopify bulk-operation shape: one order line, then its line items as separate
-// lines carrying `__parentId` (grouped output), money as MoneyBag sets. It is written to a temp
-// file first, and all three paths read that same file.
+// Input: the sandbox's own Shopify bulk export of the orders resource (the client's bulk query,
+// interleaved output: Order lines, then LineItem / ShippingLine / RefundLineItem / refund
+// OrderTransaction lines carrying `__parentId`), 500 orders, replicated with shifted ids up to
+// the size measured. Every path reads the same file.
+//
+// Paths, each in its own child process so its peak RSS (resourceUsage().maxRSS: JS heap, DuckDB
+// and everything else) and CPU time (user + system, DuckDB's threads included) are its own:
+//   sql       BulkLoader.loadShopifyOrdersFile: DuckDB reads the file and maps it in SQL into all
+//             seven order tables, one MERGE per 200k rows per table (newer updated_at wins).
+//   naive     read the whole file, JSON.parse every line, reassemble, decode, map with
+//             makeShopifyOrderMapper, one Warehouse.load per table (at most 100k orders; it holds
+//             everything in memory), extrapolated.
+//   read_json DuckDB's read_ndjson of the same columns into a table: no mapping, no MERGE (floor).
+// Lines per CPU-second is the figure other load on a shared machine distorts least.
 import { fork } from "node:child_process"
-import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 
-const LINES_PER_ORDER = 3
 const self = fileURLToPath(import.meta.url)
-
-const money = (amount, currency = "JPY") => ({
-  shopMoney: { amount, currencyCode: currency },
-  presentmentMoney: { amount, currencyCode: currency }
-})
-
-/** Writes `orders` orders (each with two line items) as Shopify bulk JSONL. */
-const writeJsonl = async (file, orders) => {
-  const out = createWriteStream(file)
-  let buf = ""
-  for (let i = 0; i < orders; i++) {
-    const gid = `gid://shopify/Order/${i + 1}`
-    const total = `${1000 + (i % 997)}.5`
-    buf += `${JSON.stringify({
-      id: gid,
-      legacyResourceId: String(i + 1),
-      name: `#${1000 + i}`,
-      createdAt: "2026-01-04T16:30:00Z",
-      updatedAt: "2026-01-05T00:00:00Z",
-      processedAt: "2026-01-04T16:30:00Z",
-      cancelledAt: null,
-      closed: false,
-      currencyCode: "JPY",
-      presentmentCurrencyCode: "JPY",
-      displayFinancialStatus: "PAID",
-      displayFulfillmentStatus: "FULFILLED",
-      sourceName: i % 5 === 0 ? "pos" : "web",
-      customer: { legacyResourceId: String(5000 + (i % 1000)) },
-      subtotalPriceSet: money(total),
-      totalDiscountsSet: money("0.0"),
-      totalShippingPriceSet: money("0.0"),
-      totalTaxSet: money("91.0"),
-      totalPriceSet: money(total),
-      totalRefundedSet: money("0.0")
-    })}\n`
-    for (let j = 1; j <= 2; j++) {
-      buf += `${JSON.stringify({
-        id: `gid://shopify/LineItem/${i * 2 + j}`,
-        sku: j === 1 ? "TEA-001" : "CUP-002",
-        title: j === 1 ? "Sencha" : "Cup",
-        variantTitle: null,
-        quantity: j,
-        product: { id: `gid://shopify/Product/${j}` },
-        variant: { id: `gid://shopify/ProductVariant/${10 + j}` },
-        originalUnitPriceSet: money("500.25"),
-        totalDiscountSet: money("0.0"),
-        discountedTotalSet: money(j === 1 ? "500.25" : "1000.5"),
-        __parentId: gid
-      })}\n`
-    }
-    if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((r) => out.once("drain", r))
-      buf = ""
-    }
-  }
-  out.end(buf)
-  await new Promise((r) => out.once("close", r))
-}
-
-const gidId = (gid) => gid.slice(gid.lastIndexOf("/") + 1)
-
-/** Per-line mapper for bulk order output: order lines → orders, LineItem lines → order_lines. */
-const makeMapper = (W) => (r, c) => {
-  if (r.__parentId !== undefined) {
-    return {
-      order_lines: [
-        {
-          ...W.lineage(c, gidId(r.id), c.syncedAt),
-          order_id: gidId(r.__parentId),
-          product_id: r.product ? gidId(r.product.id) : null,
-          variant_id: r.variant ? gidId(r.variant.id) : null,
-          sku: r.sku,
-          title: r.variantTitle === null ? r.title : `${r.title} - ${r.variantTitle}`,
-          quantity: r.quantity,
-          unit_price: r.originalUnitPriceSet.shopMoney.amount,
-          discount: r.totalDiscountSet.shopMoney.amount,
-          total: r.discountedTotalSet.shopMoney.amount,
-          unit_price_presentment: r.originalUnitPriceSet.presentmentMoney.amount,
-          total_presentment: r.discountedTotalSet.presentmentMoney.amount
-        }
-      ]
-    }
-  }
-  const channel = r.sourceName === "pos" ? "pos" : "online"
-  return {
-    orders: [
-      {
-        ...W.lineage(c, r.legacyResourceId, r.updatedAt),
-        channel,
-        order_number: r.name,
-        customer_id: r.customer?.legacyResourceId ?? null,
-        currency: r.currencyCode,
-        subtotal: r.subtotalPriceSet.shopMoney.amount,
-        discounts: r.totalDiscountsSet.shopMoney.amount,
-        shipping: r.totalShippingPriceSet.shopMoney.amount,
-        tax: r.totalTaxSet.shopMoney.amount,
-        total: r.totalPriceSet.shopMoney.amount,
-        refunded: r.totalRefundedSet.shopMoney.amount,
-        presentment_currency: r.presentmentCurrencyCode,
-        total_presentment: r.totalPriceSet.presentmentMoney.amount,
-        financial_status: r.displayFinancialStatus,
-        fulfillment_status: r.displayFulfillmentStatus,
-        status: r.cancelledAt !== null ? "cancelled" : r.closed ? "closed" : "open",
-        created_at: r.createdAt,
-        processed_at: r.processedAt,
-        business_date: W.businessDate(r.createdAt, "Asia/Tokyo"),
-        cancelled_at: r.cancelledAt
-      }
-    ]
-  }
-}
-
-const rssSamples = []
-const ctx = {
-  source: "shopify",
-  sourceAccount: "bench.myshopify.com",
-  syncedAt: "2026-01-10T00:00:00Z",
-  batchId: "bench",
-  timeZoneOf: () => "Asia/Tokyo"
-}
+const TEMPLATE_ORDERS = 500
 const duckConfig = {
-  memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "256MB",
+  memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "300MB",
   threads: process.env.KURA_BENCH_DUCKDB_THREADS ?? "2",
   preserve_insertion_order: "false"
 }
+const ctx = {
+  source: "shopify",
+  sourceAccount: "kura-sandbox.myshopify.com",
+  syncedAt: "2026-11-26T00:00:00.000Z",
+  batchId: "bench",
+  timeZoneOf: () => "Asia/Tokyo"
+}
+const LOCATION = "70000000001"
 
-const usage = (startedWall, startCpu) => {
-  const u = process.resourceUsage()
-  return {
-    wallSeconds: (performance.now() - startedWall) / 1000,
-    cpuSeconds: (u.userCPUTime + u.systemCPUTime - startCpu) / 1e6,
-    peakRssMB: Math.round(u.maxRSS / 1024)
+/** The sandbox's bulk export of its first orders: the template replicated below. */
+const sandboxExport = async () => {
+  const { startSandbox } = await import("@kura/sandbox")
+  const { Resources } = await import("@kura/shopify-client")
+  const sandbox = await startSandbox({ seed: 42, scale: TEMPLATE_ORDERS, timeScale: 1000 })
+  try {
+    const url = `${sandbox.shopify.baseUrl}/admin/api/2026-01/graphql.json`
+    const gql = async (query, variables = {}) =>
+      (
+        await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-access-token": sandbox.shopify.credentials.accessToken
+          },
+          body: JSON.stringify({ query, variables })
+        })
+      ).json()
+    await gql("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } } }", {
+      q: Resources.orders.documents.bulk(null)
+    })
+    for (;;) {
+      const op = (await gql("{ currentBulkOperation { status url } }")).data.currentBulkOperation
+      if (op?.status === "COMPLETED") return (await (await fetch(op.url)).text()).split("\n").filter(Boolean)
+      if (op?.status === "FAILED") throw new Error("sandbox bulk export failed")
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  } finally {
+    await sandbox.close()
   }
 }
+
+const GID = /(gid:\/\/shopify\/[A-Za-z]+\/|"legacyResourceId":")(\d+)/g
+
+/** Writes `copies` copies of the template (ids shifted per copy) into each target while it wants more. */
+const writeCopies = async (template, targets) => {
+  const outs = targets.map((t) => ({ ...t, stream: createWriteStream(t.file), lines: 0 }))
+  const most = Math.max(...targets.map((t) => t.copies))
+  for (let k = 0; k < most; k++) {
+    const shift = BigInt(k) * 10n ** 15n
+    const text =
+      k === 0
+        ? `${template.join("\n")}\n`
+        : `${template.map((l) => l.replace(GID, (_, p, d) => p + (BigInt(d) + shift))).join("\n")}\n`
+    for (const o of outs) {
+      if (k >= o.copies) continue
+      o.lines += template.length
+      if (!o.stream.write(text)) await new Promise((r) => o.stream.once("drain", r))
+    }
+  }
+  await Promise.all(
+    outs.map((o) => new Promise((r) => o.stream.end(r)).then(() => ({ file: o.file, lines: o.lines })))
+  )
+  return outs.map((o) => ({ file: o.file, lines: o.lines }))
+}
+
 const cpuNow = () => {
   const u = process.resourceUsage()
   return u.userCPUTime + u.systemCPUTime
 }
 
 /** Child: one measurement. */
-const child = async (kind, file, lineLimit, dir) => {
-  const { Effect, Stream } = await import("effect")
+const child = async (kind, file, dir) => {
+  const { Effect, Layer, Result, Schema } = await import("effect")
   const W = await import("../dist/index.js")
-  const { DuckDBInstance } = await import("@duckdb/node-api")
-  const db = join(dir, `${kind}-${lineLimit}.duckdb`)
+  const db = join(dir, `${kind}-${Date.now()}.duckdb`)
+  const rss = []
+  const sampler = setInterval(() => rss.push(Math.round(process.memoryUsage().rss / 1e6)), 500)
   const started = performance.now()
   const cpu0 = cpuNow()
   let out
   if (kind === "read_json") {
+    const { DuckDBInstance } = await import("@duckdb/node-api")
     const instance = await DuckDBInstance.create(db, duckConfig)
     const c = await instance.connect()
-    await c.run(
-      `CREATE TABLE raw AS SELECT * FROM read_ndjson('${file}', columns = {id: 'VARCHAR', legacyResourceId: 'VARCHAR', updatedAt: 'TIMESTAMPTZ', totalPriceSet: 'STRUCT(shopMoney STRUCT(amount DECIMAL(38,9)))', sku: 'VARCHAR', quantity: 'BIGINT', __parentId: 'VARCHAR'})`
-    )
+    await c.run(`CREATE TABLE raw AS SELECT * FROM ${W.BulkLoader.shopifyOrdersReader(file)}`)
     const r = await c.runAndReadAll("SELECT COUNT(*)::INTEGER AS n FROM raw")
     out = { lines: Number(r.getRowObjectsJS()[0].n) }
     c.closeSync()
     instance.closeSync()
   } else {
-    const mapper = makeMapper(W)
-    const layer = W.DuckDbWarehouse.layer({ path: db, config: duckConfig })
-    const key = { source: "shopify", account: "bench", stream: "orders" }
+    const layer = Layer.fresh(W.DuckDbWarehouse.layer({ path: db, config: duckConfig }))
+    const key = { source: "shopify", account: ctx.sourceAccount, stream: "orders" }
     const program = Effect.gen(function* () {
       const w = yield* W.Warehouse
       if (kind === "naive") {
         // Read everything, parse everything, then insert: the pattern the loader replaces.
         const { readFileSync } = yield* Effect.promise(() => import("node:fs"))
-        const all = readFileSync(file, "utf8")
-          .split("\n")
-          .filter((l) => l.length > 0)
-          .slice(0, lineLimit)
-        const rows = { orders: [], order_lines: [] }
-        for (const r of all.map((l) => JSON.parse(l))) {
-          for (const [t, rs] of Object.entries(mapper(r, ctx))) rows[t].push(...rs)
-        }
-        const o = yield* w.load("orders", rows.orders)
-        const l = yield* w.load("order_lines", rows.order_lines)
-        return { lines: all.length, inserted: { orders: o.inserted, order_lines: l.inserted } }
-      }
-      let seen = 0
-      const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
-      const lines = Stream.fromAsyncIterable(rl, (e) => e).pipe(
-        Stream.take(lineLimit),
-        Stream.rechunk(4096),
-        Stream.mapArray((chunk) => {
-          // RSS every 300k lines (100k orders): flat means it does not grow with the file.
-          const before = seen
-          seen += chunk.length
-          if (Math.floor(seen / 300_000) > Math.floor(before / 300_000)) {
-            rssSamples.push(`${seen}:${Math.round(process.memoryUsage().rss / 1e6)}MB`)
-          }
-          return chunk
+        const { Reassembler, Resources } = yield* Effect.promise(() => import("@kura/shopify-client"))
+        const all = readFileSync(file, "utf8").split("\n").filter(Boolean)
+        const r = new Reassembler({
+          grouped: false,
+          childField: (c) => {
+            const t =
+              typeof c.__typename === "string"
+                ? c.__typename
+                : (/^gid:\/\/shopify\/([A-Za-z]+)\//.exec(String(c.id))?.[1] ?? "ShippingLine")
+            return Resources.orders.childFieldByType[t] ?? "children"
+          },
+          childFields: Resources.orders.documents.bulkChildFields,
+          inlineParents: Resources.orders.inlineParents
         })
-      )
-      const chunkSize = process.env.KURA_BENCH_CHUNK ? Number(process.env.KURA_BENCH_CHUNK) : undefined
-      const result = yield* W.BulkLoader.loadJsonl({
-        warehouse: w,
-        lines,
-        mapper,
-        context: ctx,
-        key,
-        origin: file,
-        ...(chunkSize ? { chunkSize } : {})
-      })
-      return {
-        lines: result.lines,
-        rejected: result.rejectedLines,
-        rssSamples,
-        inserted: { orders: result.tables.orders?.inserted, order_lines: result.tables.order_lines?.inserted }
+        const roots = []
+        for (const line of all) r.push(JSON.parse(line), roots)
+        r.end(roots)
+        const decode = Schema.decodeUnknownResult(Resources.orders.schema)
+        const mapper = W.makeShopifyOrderMapper({ locationOf: () => LOCATION })
+        const rows = {}
+        for (const root of roots) {
+          const d = decode(root)
+          if (Result.isFailure(d)) continue
+          for (const [t, list] of Object.entries(mapper(d.success, ctx))) {
+            rows[t] ??= []
+            for (const row of list) rows[t].push(row)
+          }
+        }
+        const inserted = {}
+        for (const [t, list] of Object.entries(rows)) inserted[t] = (yield* w.load(t, list)).inserted
+        return { lines: all.length, inserted }
       }
+      const result = yield* W.BulkLoader.loadShopifyOrdersFile({
+        warehouse: w,
+        file,
+        context: ctx,
+        locationId: LOCATION,
+        key
+      })
+      const inserted = {}
+      for (const [t, r] of Object.entries(result.tables)) inserted[t] = r.inserted
+      return { lines: result.lines, rejected: result.rejectedLines, inserted }
     })
     out = await Effect.runPromise(Effect.provide(program, layer))
   }
-  if (process.env.KURA_BENCH_MEM) console.error(process.memoryUsage())
-  process.send({ ...out, ...usage(started, cpu0) })
+  clearInterval(sampler)
+  const u = process.resourceUsage()
+  process.send({
+    ...out,
+    wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: (u.userCPUTime + u.systemCPUTime - cpu0) / 1e6,
+    peakRssMB: Math.round(u.maxRSS / 1024),
+    rssSamples: rss
+  })
 }
 
-const runChild = (kind, file, lines, dir) =>
+const runChild = (kind, file, dir) =>
   new Promise((resolve, reject) => {
-    const p = fork(self, ["--child", kind, file, String(lines), dir], { stdio: "inherit" })
+    const p = fork(self, ["--child", kind, file, dir], { stdio: "inherit" })
     let msg
     p.on("message", (m) => {
       msg = m
@@ -244,21 +192,22 @@ const runChild = (kind, file, lines, dir) =>
     p.on("exit", (code) => (code === 0 && msg ? resolve(msg) : reject(new Error(`${kind} exited ${code}`))))
   })
 
-const fmt = (kind, r, extrapolatedTo) => {
-  const scale = extrapolatedTo ? extrapolatedTo / r.lines : 1
-  return {
-    path: kind,
-    lines: r.lines,
-    wallSeconds: +r.wallSeconds.toFixed(2),
-    cpuSeconds: +r.cpuSeconds.toFixed(2),
-    linesPerSecond: Math.round(r.lines / r.wallSeconds),
-    linesPerCpuSecond: Math.round(r.lines / r.cpuSeconds),
-    peakRssMB: r.peakRssMB,
-    ...(extrapolatedTo ? { extrapolatedWallSeconds: +(r.wallSeconds * scale).toFixed(1) } : {}),
-    ...(r.inserted ? { inserted: r.inserted } : {}),
-    ...(r.rssSamples ? { rssSamples: r.rssSamples.join(" ") } : {})
-  }
-}
+const row = (path, orders, r, extrapolateTo) => ({
+  path,
+  orders,
+  lines: r.lines,
+  wallSeconds: +r.wallSeconds.toFixed(2),
+  cpuSeconds: +r.cpuSeconds.toFixed(2),
+  linesPerSecond: Math.round(r.lines / r.wallSeconds),
+  linesPerCpuSecond: Math.round(r.lines / r.cpuSeconds),
+  peakRssMB: r.peakRssMB,
+  ...(extrapolateTo
+    ? { extrapolatedWallSeconds: +((r.wallSeconds * extrapolateTo) / r.lines).toFixed(1) }
+    : {}),
+  ...(r.inserted ? { inserted: r.inserted } : {}),
+  ...(r.rejected !== undefined ? { rejected: r.rejected } : {}),
+  rssMBSampled: r.rssSamples.length > 0 ? `${Math.min(...r.rssSamples)}–${Math.max(...r.rssSamples)}` : "n/a"
+})
 
 const main = async () => {
   const quick = process.env.KURA_BENCH_QUICK === "1"
@@ -266,56 +215,97 @@ const main = async () => {
     .slice(2)
     .map(Number)
     .filter((n) => n > 0)
-  const orderCounts = sizes.length > 0 ? sizes : quick ? [100_000] : [100_000, 1_000_000]
-  const dir = mkdtempSync(join(tmpdir(), "kura-bulk-bench-"))
+  const orderCounts = (sizes.length > 0 ? sizes : quick ? [5_000, 20_000] : [100_000, 1_000_000]).map(
+    (n) => Math.max(1, Math.round(n / TEMPLATE_ORDERS)) * TEMPLATE_ORDERS
+  )
+  const dir = mkdtempSync(join(process.env.KURA_BENCH_DIR ?? tmpdir(), "kura-bulk-bench-"))
   try {
-    const biggest = Math.max(...orderCounts)
-    const file = join(dir, "orders.jsonl")
-    await writeJsonl(file, biggest)
-    console.log(
-      `# ${biggest} orders → ${biggest * LINES_PER_ORDER} JSONL lines, ${(statSync(file).size / 1e6).toFixed(0)} MB`
-    )
-    const results = []
-    for (const n of orderCounts) {
-      results.push({
+    const template = await sandboxExport()
+    const naiveOrders = Math.min(...orderCounts, 100_000)
+    const targets = [
+      ...orderCounts.map((n) => ({
         orders: n,
-        ...fmt("BulkLoader.loadJsonl", await runChild("loader", file, n * LINES_PER_ORDER, dir))
-      })
+        file: join(dir, `orders-${n}.jsonl`),
+        copies: n / TEMPLATE_ORDERS
+      })),
+      { orders: naiveOrders, file: join(dir, "naive.jsonl"), copies: naiveOrders / TEMPLATE_ORDERS }
+    ]
+    const written = await writeCopies(template, targets)
+    for (const [i, t] of targets.entries()) {
+      console.log(
+        `# ${t.orders} orders → ${written[i].lines} JSONL lines, ${(statSync(t.file).size / 1e6).toFixed(0)} MB (${t.file.endsWith("naive.jsonl") ? "naive sample" : "measured"})`
+      )
     }
-    if (process.env.KURA_BENCH_BASELINES === "0") {
-      console.log(JSON.stringify(results, null, 2))
-      return
+    const results = []
+    for (const t of targets.slice(0, -1)) {
+      results.push(row("sql: BulkLoader.loadShopifyOrdersFile", t.orders, await runChild("sql", t.file, dir)))
+      rmSync(join(dir, "sql"), { force: true })
     }
-    // Baselines: naive on at most 100k orders (it holds everything in memory), extrapolated.
-    const sampleOrders = Math.min(biggest, 100_000)
-    const sample = sampleOrders * LINES_PER_ORDER
-    const sampleFile = join(dir, "sample.jsonl")
-    await writeJsonl(sampleFile, sampleOrders)
+    const biggest = targets[targets.length - 2]
+    const biggestLines = written[targets.length - 2].lines
+    const naive = targets[targets.length - 1]
     results.push(
-      fmt(
-        "naive read-all/parse-all/insert",
-        await runChild("naive", sampleFile, sample, dir),
-        biggest * LINES_PER_ORDER
+      row(
+        "naive: read all, parse all, map, insert",
+        naive.orders,
+        await runChild("naive", naive.file, dir),
+        biggestLines
       )
     )
-    results.push(
-      fmt("DuckDB read_ndjson (floor, no mapping/merge)", await runChild("read_json", file, 0, dir))
-    )
-    console.log(
-      JSON.stringify(
-        { machine: `${(await import("node:os")).cpus().length} cores`, duckdb: duckConfig, results },
-        null,
-        2
+    for (const t of targets.slice(0, -1)) {
+      results.push(
+        row(
+          "read_json: DuckDB read_ndjson into a table (floor)",
+          t.orders,
+          await runChild("read_json", t.file, dir)
+        )
       )
+    }
+    const report = {
+      machine: `${cpus().length}× ${cpus()[0]?.model ?? "cpu"}`,
+      loadAverage: loadavg().map((l) => +l.toFixed(1)),
+      duckdb: duckConfig,
+      results
+    }
+    console.log(JSON.stringify(report, null, 2))
+    const ours = results.filter((r) => r.path.startsWith("sql"))
+    const big = ours.at(-1)
+    const floor = results.find((r) => r.path.startsWith("read_json") && r.orders === big.orders)
+    const naiveRow = results.find((r) => r.path.startsWith("naive"))
+    const line = (figure, value, extra = {}) =>
+      console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...extra })}`)
+    line(`bulk JSONL → 7 DuckDB tables, ${big.orders} orders: lines/s (wall)`, big.linesPerSecond, {
+      unit: "lines/s",
+      target: "≥ 200,000",
+      met: big.linesPerSecond >= 200_000
+    })
+    line("bulk JSONL: lines per CPU-second", big.linesPerCpuSecond, { unit: "lines/CPU-s" })
+    line(
+      `bulk JSONL: peak RSS at ${ours.map((r) => r.orders).join(" / ")} orders`,
+      ours.map((r) => r.peakRssMB).join(" / "),
+      {
+        unit: "MB",
+        target: "≤ 500, flat",
+        met: ours.every((r) => r.peakRssMB <= 500)
+      }
     )
+    line(
+      "bulk JSONL: ours vs naive, lines per CPU-s",
+      `${(big.linesPerCpuSecond / naiveRow.linesPerCpuSecond).toFixed(1)}×`
+    )
+    line(
+      "bulk JSONL: ours vs read_json floor, CPU time",
+      `${(big.cpuSeconds / floor.cpuSeconds).toFixed(2)}×`
+    )
+    void biggest
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
 if (process.argv[2] === "--child") {
-  const [, , , kind, file, lines, dir] = process.argv
-  await child(kind, file, Number(lines), dir)
+  const [, , , kind, file, dir] = process.argv
+  await child(kind, file, dir)
 } else {
   await main()
 }

@@ -11,7 +11,12 @@
 import type { DeadLetter, StreamKey } from "@kura/core"
 import { Clock, Effect, Stream } from "effect"
 import { collectRawLines } from "./bulk/rawLines.js"
-import { ORDER_TABLES, shopifyOrdersSql } from "./bulk/ShopifyOrdersSql.js"
+import {
+  MAX_LINE_BYTES,
+  ORDER_TABLES,
+  readShopifyOrdersSql,
+  shopifyOrdersSql
+} from "./bulk/ShopifyOrdersSql.js"
 import { stringifyJson } from "./internal/rowText.js"
 import type { CanonicalRows, MapContext } from "./Mapper.js"
 import * as Sql from "./Sql.js"
@@ -133,6 +138,12 @@ export const loadJsonl = <E>(
     yield* flushLetters
     return { lines, rejectedLines: rejected, tables: Object.fromEntries(results) } satisfies BulkLoadResult
   }).pipe(Effect.withSpan("BulkLoader.loadJsonl"))
+
+/**
+ * The DuckDB table function `loadShopifyOrdersFile` reads a file with (`read_ndjson` with the
+ * typed columns the mapping uses): for benchmarks (the read-only floor) and debugging.
+ */
+export const shopifyOrdersReader = (file: string): string => readShopifyOrdersSql(file)
 
 /** Options of `loadShopifyOrdersFile`. */
 export interface ShopifyOrdersFileOptions {
@@ -272,7 +283,12 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
     for (const r of loaded.rejected) owners.set(String(r.gid), String(r.gid))
     for (const r of loaded.refunds) owners.set(String(r.refund_gid), String(r.order_gid))
     const raw = yield* Effect.tryPromise({
-      try: () => collectRawLines(options.file, { owners, findUnparseable: invalid > 0 }),
+      try: () =>
+        collectRawLines(options.file, {
+          owners,
+          findUnparseable: invalid > 0,
+          maxLineBytes: MAX_LINE_BYTES
+        }),
       catch: (cause) =>
         new WarehouseError({
           reason: "Load",

@@ -13,6 +13,8 @@ export interface RawLineQuery {
   readonly owners: ReadonlyMap<string, string>
   /** Whether to parse every line to find the ones that are not JSON objects. */
   readonly findUnparseable: boolean
+  /** Lines longer than this (in UTF-16 units, a lower bound of their bytes) were not read. */
+  readonly maxLineBytes: number
 }
 
 /** The lines found: per owner key, and the unparseable ones with their 1-based line number. */
@@ -49,7 +51,10 @@ export const collectRawLines = async (file: string, query: RawLineQuery): Promis
     n++
     if (text.trim().length === 0) continue
     if (query.findUnparseable) {
-      const problem = why(text)
+      const problem =
+        text.length > query.maxLineBytes
+          ? `the line is longer than ${query.maxLineBytes} bytes, the most the SQL path reads`
+          : why(text)
       if (problem !== null) {
         unparseable.push({ line: n, text, why: problem })
         continue
