@@ -93,8 +93,16 @@ export interface AppConfig {
   readonly drainTimeoutMs: number
   /** Google Cloud project, used to build Cloud Logging trace ids. */
   readonly project: Option.Option<string>
-  /** Where the app keeps its own state (checkpoints, run ledger) until the warehouse adapters land. */
+  /** Where the app keeps local state: Lightspeed `tokens.json` (file token store), webhook segments. */
   readonly stateDir: string
+  /**
+   * Where Lightspeed's single-use refresh tokens rotate (`KURA_TOKEN_STORE`): `warehouse`
+   * (`_kura_tokens`, shared by every process on the warehouse; default with BigQuery) or `file`
+   * (`<stateDir>/tokens.json`; default with DuckDB).
+   */
+  readonly tokenStore: "warehouse" | "file"
+  /** Seals token sets stored in the warehouse (`KURA_TOKEN_ENCRYPTION_KEY`, e.g. an sm:// reference). */
+  readonly tokenEncryptionKey: Option.Option<Redacted.Redacted<string>>
 }
 
 /** The JSON config file (`--config kura.json` or `KURA_CONFIG`). Values may be `sm://` references. */
@@ -601,6 +609,14 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       "BigQuery loads through Cloud Storage, but the lake is local",
       "set the lake to gs://<bucket>/<prefix>"
     )
+  const tokenStoreText = env("KURA_TOKEN_STORE")
+  if (tokenStoreText !== undefined && tokenStoreText !== "warehouse" && tokenStoreText !== "file")
+    problem(
+      "KURA_TOKEN_STORE",
+      `"${tokenStoreText}" is not a token store`,
+      "use warehouse (durable, shared by every process) or file (<stateDir>/tokens.json), or unset it"
+    )
+  const tokenEncryptionText = env("KURA_TOKEN_ENCRYPTION_KEY")
   const bigQueryLocation = env("KURA_BIGQUERY_LOCATION")
   const retentionText = env("KURA_LAKE_RETENTION_DAYS")
   if (retentionText !== undefined && !/^[1-9]\d*$/.test(retentionText))
@@ -712,6 +728,14 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       bigQueryLocation: Option.fromNullishOr(bigQueryLocation),
       lakeRetentionDays: retentionText === undefined ? Option.none() : Option.some(Number(retentionText))
     },
+    tokenStore:
+      tokenStoreText === "warehouse" || tokenStoreText === "file"
+        ? tokenStoreText
+        : warehouseTarget._tag === "Success" && warehouseTarget.success.kind === "bigquery"
+          ? "warehouse"
+          : "file",
+    tokenEncryptionKey:
+      tokenEncryptionText === undefined ? Option.none() : Option.some(Redacted.make(tokenEncryptionText)),
     stateDir:
       env("KURA_STATE_DIR") ??
       file?.stateDir ??

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { layerCloudLogger, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
-import { RawLake, Warehouse } from "@kura/warehouse"
+import { RawLake, Warehouse, WarehouseTokenStore } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
@@ -137,8 +137,9 @@ const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
 
 /**
  * The runner over every stream of `config`, built once the warehouse and lake are open. Lightspeed's
- * single-use refresh tokens rotate through `<stateDir>/tokens.json` so the next run can still log in;
- * the sandbox issues fresh tokens each start, so its tokens stay in memory.
+ * single-use refresh tokens rotate through the warehouse's `_kura_tokens` (compare-and-set: one
+ * refresher per credential across every process) or `<stateDir>/tokens.json` (`KURA_TOKEN_STORE`),
+ * so the next run can still log in; the sandbox issues fresh tokens each start, so its stay in memory.
  */
 const runnerLayer = (config: AppConfig) =>
   Layer.unwrap(
@@ -147,7 +148,15 @@ const runnerLayer = (config: AppConfig) =>
       const lake = yield* RawLake
       const tokenStore = config.sandbox
         ? makeMemoryTokenStore(new Map())
-        : makeFileTokenStore(join(config.stateDir, "tokens.json"))
+        : config.tokenStore === "warehouse"
+          ? WarehouseTokenStore.make(
+              warehouse,
+              Option.match(config.tokenEncryptionKey, {
+                onNone: () => ({}),
+                onSome: (encryptionKey) => ({ encryptionKey })
+              })
+            )
+          : makeFileTokenStore(join(config.stateDir, "tokens.json"))
       // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
       const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
       const now = sandbox?.anchor ?? (yield* Clock.currentTimeMillis)

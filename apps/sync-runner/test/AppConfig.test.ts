@@ -140,6 +140,25 @@ describe("loadAppConfig", () => {
     expect(local.problems.map((p) => p.field)).toEqual(["KURA_LAKE", "KURA_LAKE_RETENTION_DAYS"])
   })
 
+  it("keeps Lightspeed tokens in the warehouse with BigQuery, in a file with DuckDB, as KURA_TOKEN_STORE says", async () => {
+    const config = async (env: Record<string, string>) => {
+      const exit = await load({ env })
+      if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+      return exit.value
+    }
+    const bq = await config({
+      KURA_WAREHOUSE: "bigquery:kura-prod.kura",
+      KURA_LAKE: "gs://kura-lake/raw",
+      KURA_TOKEN_ENCRYPTION_KEY: "k".repeat(32)
+    })
+    expect(bq.tokenStore).toBe("warehouse")
+    expect(Option.map(bq.tokenEncryptionKey, Redacted.value)).toEqual(Option.some("k".repeat(32)))
+    expect((await config({})).tokenStore).toBe("file")
+    expect((await config({ KURA_TOKEN_STORE: "warehouse" })).tokenStore).toBe("warehouse")
+    const bad = await problemsOf({ env: { KURA_TOKEN_STORE: "redis" } })
+    expect(bad.problems).toEqual([expect.objectContaining({ field: "KURA_TOKEN_STORE" })])
+  })
+
   it("requires the allowed invokers whenever an OIDC audience is set", async () => {
     const error = await problemsOf({ env: { KURA_OIDC_AUDIENCE: "https://kura.example" } })
     expect(error.problems).toEqual([expect.objectContaining({ field: "KURA_OIDC_SERVICE_ACCOUNTS" })])

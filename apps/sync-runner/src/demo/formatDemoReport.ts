@@ -35,11 +35,29 @@ export const formatDemoReport = (report: DemoReport): string => {
     `  POS sales:           ${r.loaded.posSales} loaded / ${r.expected.posSales} expected, revenue ${r.loaded.posRevenue} / ${r.expected.posRevenue}`
   )
   lines.push(`  customers:           ${r.loaded.customers} / ${r.expected.customers}`)
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+  const unverifiable = r.stockCells - r.verifiableCells
   lines.push(
-    `  inventory accuracy:  ${r.inventoryAccuracy === null ? "n/a (needs a second snapshot)" : `${(r.inventoryAccuracy * 100).toFixed(1)}%`}`
+    `  inventory accuracy:  ${r.inventoryAccuracy === null ? "n/a" : pct(r.inventoryAccuracy)} of ${r.verifiableCells} SKU-locations whose whole movement history the APIs show` +
+      (unverifiable > 0
+        ? ` (${unverifiable} more had Shopify adjustments after Stocky's shutdown, which no API lists)`
+        : "") +
+      (r.snapshotAccuracy === null ? "" : `; ${pct(r.snapshotAccuracy)} snapshot to snapshot`)
   )
   lines.push(
-    `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found, ${r.otherDifferences.length} other difference(s)${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`
+    `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found`
+  )
+  const e = r.explained
+  if (e.unlistedAdjustments > 0)
+    lines.push(
+      `    ${e.unlistedAdjustments} SKU-location(s): adjustments made in Shopify after Stocky's shutdown (no API lists them)`
+    )
+  if (e.unflaggedPosRefunds > 0)
+    lines.push(
+      `    ${e.unflaggedPosRefunds} SKU-location(s): POS refunds K-Series does not flag as restocked (counted as restocked)`
+    )
+  lines.push(
+    `    ${r.otherDifferences.length} unexplained${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`
   )
   lines.push(`  orders and revenue match ground truth: ${yes(r.matchesGroundTruth)}`)
   lines.push(

@@ -109,12 +109,34 @@ export interface DemoReport {
     }
     /** Loaded counts and revenue equal the ground truth. */
     readonly matchesGroundTruth: boolean
+    /**
+     * Share of verifiable stock cells (SKU × stock location whose whole movement history the APIs
+     * show) whose observed on-hand equals what every synced movement of every source adds up to
+     * (the sandbox shop opens inside its history, so its stock starts at zero). Null when no cell
+     * is verifiable.
+     */
     readonly inventoryAccuracy: number | null
-    /** SKU-locations whose observed on-hand differs from the stock the loaded movements give. */
+    /** Cells the accuracy covers; the rest had Shopify adjustments after Stocky's shutdown. */
+    readonly verifiableCells: number
+    /** The warehouse's snapshot-to-snapshot accuracy (null until a second day's snapshot). */
+    readonly snapshotAccuracy: number | null
+    /** Stock cells checked. */
+    readonly stockCells: number
+    /** Stock cells whose observed on-hand differs from the stock the loaded movements give. */
     readonly discrepanciesFound: number
     /** Of the injected discrepancies, how many were found. */
     readonly injectedFound: number
-    /** Found differences that were not injected (e.g. POS refunds K-Series does not say were restocked). */
+    /**
+     * Found cells fully explained by the ground truth, by cause: injected (shrinkage, miscounts),
+     * adjustments made in Shopify after Stocky's shutdown (no API lists them), and POS refunds
+     * K-Series does not flag as restocked (the mapper assumes they were).
+     */
+    readonly explained: {
+      readonly injected: number
+      readonly unlistedAdjustments: number
+      readonly unflaggedPosRefunds: number
+    }
+    /** Found differences the ground truth does not explain: a pipeline defect if not empty. */
     readonly otherDifferences: ReadonlyArray<string>
     readonly incompleteRuns: number
   }
@@ -355,20 +377,7 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
       injectedDiscrepancies: new Set(truth.discrepancies.map((d) => `${d.sku}|${d.locationId}`)).size
     }
     const report: ReconciliationReport = yield* warehouse.reconcile
-    // Stock check: observed on-hand against what the loaded movements add up to, per SKU-location.
-    const derived = new Map<string, number>()
-    for (const r of yield* warehouse.query(
-      "SELECT sku, location_id, CAST(SUM(quantity) AS BIGINT) AS q FROM inventory_movements WHERE _deleted_at IS NULL GROUP BY sku, location_id"
-    ))
-      derived.set(`${String(r.sku)}|${String(r.location_id)}`, Number(r.q))
-    const found = new Set<string>()
-    for (const r of yield* warehouse.query(
-      "SELECT sku, location_id, quantity FROM inventory_levels WHERE source = 'shopify' AND quantity_name = 'on_hand' AND _deleted_at IS NULL"
-    )) {
-      const key = `${String(r.sku)}|${String(r.location_id)}`
-      if (Number(r.quantity) !== (derived.get(key) ?? 0)) found.add(key)
-    }
-    const injected = new Set(truth.discrepancies.map((d) => `${d.sku}|${d.locationId}`))
+    const stock = yield* checkStock(warehouse, sandbox)
     const finished = yield* Clock.currentTimeMillis
     const demo: DemoReport = {
       incremental: streams.some((s) => !s.full),
@@ -390,14 +399,108 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
           loaded.customers === expected.customers &&
           loaded.onlineRevenue === expected.onlineRevenue &&
           loaded.posRevenue === expected.posRevenue,
-        inventoryAccuracy: report.inventoryAccuracy,
-        discrepanciesFound: found.size,
-        injectedFound: [...injected].filter((k) => found.has(k)).length,
-        otherDifferences: [...found].filter((k) => !injected.has(k)).sort(),
+        inventoryAccuracy: stock.verifiable === 0 ? null : stock.accurate / stock.verifiable,
+        snapshotAccuracy: report.inventoryAccuracy,
+        stockCells: stock.cells,
+        verifiableCells: stock.verifiable,
+        discrepanciesFound: stock.found.length,
+        injectedFound: stock.found.filter((c) => c.injected !== 0).length,
+        explained: stock.explained,
+        otherDifferences: stock.found
+          .filter((c) => c.delta !== c.injected + c.unlistedAdjustments + c.unflaggedPosRefunds)
+          .map((c) => `${c.cell} (${c.delta > 0 ? "+" : ""}${c.delta})`),
         incompleteRuns: report.incompleteRuns.length
       }
     }
     return demo
+  })
+
+/** One stock cell (canonical SKU | Shopify location) whose observed on-hand differs from the movements. */
+interface FoundCell {
+  readonly cell: string
+  /** Observed minus movement-derived on-hand. */
+  readonly delta: number
+  /** What the ground truth says explains it, per cause (units). */
+  readonly injected: number
+  readonly unlistedAdjustments: number
+  readonly unflaggedPosRefunds: number
+}
+
+const add = (m: Map<string, number>, key: string, n: number) => m.set(key, (m.get(key) ?? 0) + n)
+
+/**
+ * Observed on-hand (the latest daily snapshot of each Shopify stock cell) against every synced
+ * movement of every source placed in that cell by the warehouse (`v_stock_movements`: sku_map and
+ * location links), and each difference checked against the sandbox's ground truth.
+ */
+const checkStock = (warehouse: Warehouse["Service"], sandbox: Sandbox) =>
+  Effect.gen(function* () {
+    const derived = new Map<string, number>()
+    for (const r of yield* warehouse.query(
+      "SELECT sku, stock_location_id, CAST(SUM(quantity) AS BIGINT) AS q FROM v_stock_movements WHERE stock_source = 'shopify' GROUP BY sku, stock_location_id"
+    ))
+      derived.set(`${String(r.sku)}|${String(r.stock_location_id)}`, Number(r.q))
+    const observed = yield* warehouse.query(
+      "SELECT UPPER(TRIM(COALESCE(sku, variant_id))) AS sku, location_id, quantity FROM (SELECT sku, variant_id, location_id, quantity, ROW_NUMBER() OVER (PARTITION BY source_account, variant_id, location_id ORDER BY snapshot_date DESC, observed_at DESC) AS rn FROM inventory_levels WHERE source = 'shopify' AND quantity_name = 'on_hand' AND _deleted_at IS NULL) AS l WHERE l.rn = 1"
+    )
+    // What the ground truth knows and no API shows, per cell.
+    const m = sandbox.merchant
+    const skuOf = new Map(m.variants.map((v) => [v.id, v.sku.trim().toUpperCase()]))
+    const injected = new Map<string, number>()
+    for (const d of sandbox.groundTruth().discrepancies)
+      add(injected, `${d.sku.trim().toUpperCase()}|${d.locationId}`, d.delta)
+    const unlisted = new Map<string, number>()
+    for (const a of m.stockAdjustments)
+      if (a.system === "shopify")
+        for (const item of a.items)
+          add(unlisted, `${skuOf.get(item.variantId)}|${a.locationId}`, item.quantity)
+    const unflagged = new Map<string, number>()
+    for (let i = 0; i < m.orderCount; i++) {
+      const o = m.orderAt(i)
+      if (o === undefined || o.channel !== "pos") continue
+      for (const r of o.refunds)
+        for (const rl of r.lines) {
+          const line = o.lines.find((l) => l.id === rl.orderLineId)
+          if (!rl.restock && line !== undefined)
+            add(unflagged, `${line.sku.trim().toUpperCase()}|${rl.locationId}`, -rl.quantity)
+        }
+    }
+    const found: Array<FoundCell> = []
+    // A cell is verifiable when the APIs show its whole movement history.
+    let verifiable = 0
+    let accurate = 0
+    for (const r of observed) {
+      const cell = `${String(r.sku)}|${String(r.location_id)}`
+      const delta = Number(r.quantity) - (derived.get(cell) ?? 0)
+      if (!unlisted.has(cell)) {
+        verifiable++
+        if (delta === 0) accurate++
+      }
+      if (delta === 0) continue
+      found.push({
+        cell,
+        delta,
+        injected: injected.get(cell) ?? 0,
+        unlistedAdjustments: unlisted.get(cell) ?? 0,
+        unflaggedPosRefunds: unflagged.get(cell) ?? 0
+      })
+    }
+    found.sort((a, b) => a.cell.localeCompare(b.cell))
+    const isExplained = (c: FoundCell) =>
+      c.delta === c.injected + c.unlistedAdjustments + c.unflaggedPosRefunds
+    const explainedBy = (pick: (c: FoundCell) => number) =>
+      found.filter((c) => isExplained(c) && pick(c) !== 0).length
+    return {
+      cells: observed.length,
+      verifiable,
+      accurate,
+      found,
+      explained: {
+        injected: explainedBy((c) => c.injected),
+        unlistedAdjustments: explainedBy((c) => c.unlistedAdjustments),
+        unflaggedPosRefunds: explainedBy((c) => c.unflaggedPosRefunds)
+      }
+    }
   })
 
 /** Runs the whole demo: sandbox, one sync of every source, the report. */

@@ -29,6 +29,10 @@ describe("runDemo", () => {
       posRevenue: report.reconciliation.expected.posRevenue
     })
     expect(report.reconciliation.matchesGroundTruth).toBe(true)
+    // Every stock difference is injected or explained by the ground truth (no unexplained cell).
+    expect(report.reconciliation.otherDifferences).toEqual([])
+    expect(report.reconciliation.injectedFound).toBe(report.reconciliation.expected.injectedDiscrepancies)
+    expect(report.reconciliation.stockCells).toBeGreaterThan(0)
     expect(report.api.shopify.calls).toBeGreaterThan(0)
     expect(lines.length).toBeGreaterThan(0)
   })
