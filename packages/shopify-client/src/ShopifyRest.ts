@@ -96,9 +96,7 @@ const ErrorBody = Schema.Struct({ errors: Schema.optional(Schema.Unknown) })
  * @since 0.1.0
  * @category constructors
  */
-export const makeShopifyRest = (
-  options: { readonly retry?: RetryPolicy.RetryPolicyOptions; readonly maxRateLimitRetries?: number } = {}
-) =>
+export const makeShopifyRest = (options: { readonly retry?: RetryPolicy.RetryPolicyOptions } = {}) =>
   Effect.gen(function* () {
     const config: ShopifyConfigShape = yield* ShopifyConfig
     const auth = yield* ShopifyAuth
@@ -106,7 +104,6 @@ export const makeShopifyRest = (
     const shared = yield* Effect.serviceOption(LeakyBucket)
     const bucket = Option.getOrElse(shared, () => makeLeakyBucket({ capacity: 40, leakPerSecond: 2 }))
     const key = `rest:${config.shop}`
-    const maxRateLimited = options.maxRateLimitRetries ?? 20
 
     const urlOf = (path: string, params: Readonly<Record<string, string | number | undefined>>) => {
       const url = new URL(
@@ -121,7 +118,9 @@ export const makeShopifyRest = (
       Effect.gen(function* () {
         let token = yield* auth.token
         let renewed = false
-        for (let limited = 0; ; ) {
+        // 429s are waited out for as long as `throttleTimeoutMillis` allows, however many come.
+        let limitedSince: number | null = null
+        for (;;) {
           yield* bucket.acquire(key)
           const response = yield* RetryPolicy.withRetry(options.retry ?? {}, (attempt) =>
             transport
@@ -149,11 +148,11 @@ export const makeShopifyRest = (
           )
           yield* bucket.observe(key, response.headers)
           if (response.status === 429) {
-            limited++
             const now = yield* Clock.currentTimeMillis
+            limitedSince ??= now
             // Retry-After is in seconds (possibly fractional), never milliseconds.
             const wait = parseRetryAfter(response.headers["retry-after"], now) ?? 1000
-            if (limited > maxRateLimited) {
+            if (now - limitedSince + wait > config.throttleTimeoutMillis) {
               return yield* new ShopifyError({
                 operation,
                 reason: new Throttled({ retryAfterMs: wait, requestedCost: null, currentlyAvailable: null })

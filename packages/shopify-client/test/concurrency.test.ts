@@ -122,12 +122,12 @@ describe("THROTTLED is never fatal", () => {
 
 describe("one client, one bucket, many concurrent callers", () => {
   it("several streams and bulk jobs on a small bucket end with 0 failures and no THROTTLED of their own", async () => {
-    // A 1000-point bucket restoring 500 points/s (2500/s at timeScale 5): pages, bulk starts, lookups and polls from
+    // A 1000-point bucket restoring 500 points/s (5000/s at timeScale 10): pages, bulk starts, lookups and polls from
     // six fibers must all be paced by the one bucket of the one client.
     const sb = await startSandbox({
       orders: 300,
       historyDays: 60,
-      timeScale: 5,
+      timeScale: 10,
       fresh: true,
       plan: { name: "custom", graphqlBucket: 1000, graphqlRestoreRate: 500, restBucket: 40, restLeakRate: 2 }
     })

@@ -30,7 +30,8 @@ export const throttledAnswer = (maximum = 1000): ProxyAction => ({
 
 export const startProxy = async (
   target: string,
-  decide: (body: string) => ProxyAction | Promise<ProxyAction>
+  decide: (body: string) => ProxyAction | Promise<ProxyAction>,
+  onStatus?: (status: number) => void
 ) => {
   const server = http.createServer((req, res) => {
     const chunks: Array<Buffer> = []
@@ -53,6 +54,7 @@ export const startProxy = async (
               up.on("end", () => req.socket.destroy())
               return
             }
+            onStatus?.(up.statusCode ?? 502)
             res.writeHead(up.statusCode ?? 502, up.headers)
             up.pipe(res)
           }
