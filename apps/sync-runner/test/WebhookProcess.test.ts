@@ -79,7 +79,7 @@ describe("kura-sync serve webhooks (built)", () => {
       })
       const exited = exitOf(child)
       const url = `http://127.0.0.1:${port}`
-      const until = Date.now() + 60_000
+      const until = Date.now() + 100_000
       while (true) {
         if (Date.now() > until) throw new Error(`serve did not start:\n${output}`)
         const ok = await fetch(`${url}/healthz`).then(
@@ -129,5 +129,5 @@ describe("kura-sync serve webhooks (built)", () => {
     } finally {
       await sandbox.close()
     }
-  })
+  }, 180_000)
 })

@@ -1,9 +1,14 @@
 /**
- * The webhook write-ahead log: accepted deliveries are appended to a local NDJSON segment file and
- * made durable with one `fdatasync` per write window (group commit: every append waiting while a
- * sync runs goes out in the next one), before Shopify gets its 200. A segment is deleted only once
- * its batch has landed in the warehouse, so a crash between the answer and the landing loses
- * nothing: the next start replays the segments it finds.
+ * The webhook write-ahead log: accepted deliveries are appended to a local NDJSON segment file
+ * before Shopify gets its 200 (group commit: every append waiting while a write runs goes out in
+ * the next one). How far "written" goes is the `sync` mode:
+ *   - `window` (default): the 200 waits for write(2), so the record survives a crash of the process
+ *     (SIGKILL, OOM); an `fdatasync` every `syncIntervalMs` and at each rotation bounds what a crash
+ *     of the machine itself could lose to that window;
+ *   - `ack`: the 200 waits for `fdatasync` too (strict, slower where the disk is busy);
+ *   - `none`: no fdatasync at all.
+ * A segment is deleted only once its batch has landed in the warehouse, so a crash between the
+ * answer and the landing loses nothing: the next start replays the segments it finds.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { type FileHandle, open } from "node:fs/promises"
@@ -24,13 +29,20 @@ export interface RecoveredSegment extends Segment {
 /** Options of the log. */
 export interface SegmentLogOptions {
   readonly dir: string
-  /** `false` skips fdatasync (faster, but an OS crash can lose answered deliveries). Default true. */
-  readonly fsync?: boolean
+  /** When records are fdatasync'ed (see the module comment). Default `window`. */
+  readonly sync?: SyncMode
+  /** The `window` mode's fdatasync interval (default 100 ms). */
+  readonly syncIntervalMs?: number
   /** Segment ids are `<now>-<seq>`; tests may pin the clock. */
   readonly now?: () => number
 }
 
+/** When appended records are forced to disk. */
+export type SyncMode = "window" | "ack" | "none"
+
 interface OpenSegment extends Segment {
+  /** Written since the last fdatasync. */
+  dirty: boolean
   handle: FileHandle | undefined
   opening: Promise<FileHandle> | undefined
   /** Settles when every write started on this segment has finished. */
@@ -47,7 +59,8 @@ const SUFFIX = ".ndjson"
 /** The write-ahead log of one process. Not safe for two processes on one directory. */
 export class SegmentLog {
   readonly dir: string
-  private readonly fsync: boolean
+  private readonly sync: SyncMode
+  private readonly timer: ReturnType<typeof setInterval> | undefined
   private readonly now: () => number
   private seq = 0
   private current: OpenSegment
@@ -57,10 +70,15 @@ export class SegmentLog {
 
   private constructor(options: SegmentLogOptions) {
     this.dir = options.dir
-    this.fsync = options.fsync ?? true
+    this.sync = options.sync ?? "window"
     this.now = options.now ?? Date.now
     mkdirSync(this.dir, { recursive: true })
     this.current = this.newSegment()
+    this.timer =
+      this.sync === "window"
+        ? setInterval(() => this.syncCurrent(), options.syncIntervalMs ?? 100)
+        : undefined
+    this.timer?.unref()
   }
 
   /**
@@ -106,7 +124,8 @@ export class SegmentLog {
       path: join(this.dir, `${id}${SUFFIX}`),
       handle: undefined,
       opening: undefined,
-      inflight: Promise.resolve()
+      inflight: Promise.resolve(),
+      dirty: false
     }
   }
 
@@ -154,12 +173,34 @@ export class SegmentLog {
       })
   }
 
-  /** Appends `lines` to `segment` (opening its file once) and syncs them to disk. */
+  /** Appends `lines` to `segment` (opening its file once), syncing them in `ack` mode. */
   private async writeTo(segment: OpenSegment, lines: ReadonlyArray<string>): Promise<void> {
     segment.opening ??= open(segment.path, "a")
     if (segment.handle === undefined) segment.handle = await segment.opening
     await segment.handle.write(`${lines.join("\n")}\n`)
-    if (this.fsync) await segment.handle.datasync()
+    if (this.sync === "ack") await segment.handle.datasync()
+    else segment.dirty = true
+  }
+
+  /** The `window` mode's periodic fdatasync of the current segment (after the writes queued on it). */
+  private syncCurrent(): void {
+    const segment = this.current
+    if (!segment.dirty || segment.handle === undefined) return
+    const handle = segment.handle
+    segment.dirty = false
+    segment.inflight = segment.inflight.then(() =>
+      handle.datasync().then(
+        () => undefined,
+        () => {
+          segment.dirty = true
+        }
+      )
+    )
+  }
+
+  /** Stops the periodic sync (the segments stay on disk). */
+  close(): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
   }
 
   /**
@@ -190,7 +231,11 @@ export class SegmentLog {
       await before
       if (old.inflight === before) break
     }
-    if (old.opening !== undefined) await (await old.opening.catch(() => undefined))?.close()
+    const handle = old.opening === undefined ? undefined : await old.opening.catch(() => undefined)
+    // A sealed segment is on disk before its batch lands (its records may already be answered).
+    if (handle !== undefined && old.dirty && this.sync !== "none")
+      await handle.datasync().catch(() => undefined)
+    await handle?.close()
     return { id: old.id, path: old.path }
   }
 

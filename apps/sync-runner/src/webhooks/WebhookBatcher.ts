@@ -13,7 +13,7 @@ import { webhookStreamName } from "../LakeWebhookSink.js"
 import { Metrics } from "../Metrics.js"
 import type { WebhookDelivery } from "../WebhookSink.js"
 import { DedupSet, dedupKey } from "./DedupSet.js"
-import { type Segment, SegmentLog } from "./SegmentLog.js"
+import { type Segment, SegmentLog, type SyncMode } from "./SegmentLog.js"
 import { deliveryFromEnvelope, envelopeLine } from "./WarehouseWebhookSink.js"
 import { WebhookBatchSink } from "./WebhookBatchSink.js"
 
@@ -27,8 +27,8 @@ export interface WebhookBatcherOptions {
   readonly flushMs?: number
   /** Accepted-but-not-landed records above which deliveries are refused with 503 (default 20,000). */
   readonly capacity?: number
-  /** fdatasync each write window before answering (default true). */
-  readonly fsync?: boolean
+  /** When the write-ahead log is fdatasync'ed (`window` default, `ack`, `none`; see SegmentLog). */
+  readonly sync?: SyncMode
   /** How long an event id is remembered (default 48 h, longer than Shopify's retry schedule). */
   readonly dedupTtlMs?: number
   /** At most this many event ids are remembered (default 1,000,000). */
@@ -84,7 +84,7 @@ export class WebhookBatcher extends Context.Service<
     const retryAfterSeconds = options.retryAfterSeconds ?? 5
     const drainTimeoutMs = options.drainTimeoutMs ?? 20_000
     const dedup = new DedupSet(options.dedupTtlMs ?? 48 * 3_600_000, options.dedupCapacity ?? 1_000_000)
-    const { log, recovered } = SegmentLog.open({ dir: options.dir, fsync: options.fsync ?? true })
+    const { log, recovered } = SegmentLog.open({ dir: options.dir, sync: options.sync ?? "window" })
 
     const now0 = Date.now()
     const seen = yield* Effect.result(sink.recentEvents(now0 - dedup.ttlMs, dedup.capacity))
@@ -222,6 +222,7 @@ export class WebhookBatcher extends Context.Service<
       Effect.gen(function* () {
         closing = true
         yield* Fiber.awaitAll([fiber])
+        log.close()
         yield* Effect.logInfo(`webhooks: drained (${counts.landed} landed, ${outstanding} left in the log)`)
       })
     )

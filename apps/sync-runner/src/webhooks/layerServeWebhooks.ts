@@ -11,6 +11,7 @@ import { ConfigError, type ConfigProblem } from "../ConfigError.js"
 import { layerLakeWebhookSink } from "../LakeWebhookSink.js"
 import type { Metrics } from "../Metrics.js"
 import { WebhookIntake, type WebhookIntakeOptions } from "../WebhookIntake.js"
+import type { SyncMode } from "./SegmentLog.js"
 import { ShopContext } from "./ShopContext.js"
 import { layerWarehouseWebhookSink } from "./WarehouseWebhookSink.js"
 import { WebhookBatcher, type WebhookBatcherOptions } from "./WebhookBatcher.js"
@@ -32,6 +33,15 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
 export const webhookModeOf = (value: string | undefined): WebhookMode =>
   value?.trim().toLowerCase() === "per-delivery" ? "per-delivery" : "batched"
 
+const SYNC_VALUES: Readonly<Record<string, SyncMode>> = {
+  window: "window",
+  ack: "ack",
+  true: "ack",
+  off: "none",
+  none: "none",
+  false: "none"
+}
+
 const TUNING = [
   ["KURA_WEBHOOK_FLUSH_MS", "flushMs", "how often waiting records land, in ms (default 250)"],
   ["KURA_WEBHOOK_MAX_BATCH", "maxBatch", "records per landed batch (default 5000)"],
@@ -41,7 +51,8 @@ const TUNING = [
 /**
  * Batcher tuning from the environment (Effect Config): `KURA_WEBHOOK_FLUSH_MS`,
  * `KURA_WEBHOOK_MAX_BATCH`, `KURA_WEBHOOK_CAPACITY` (positive integers) and `KURA_WEBHOOK_FSYNC`
- * (`false` trades durability on an OS crash for latency; default true).
+ * (`window`, the default: answer after write(2), fdatasync every 100 ms; `ack`: fdatasync before
+ * every answer; `off`).
  */
 export const webhookTuningConfig = Effect.gen(function* () {
   const out: { -readonly [K in keyof WebhookBatcherOptions]?: WebhookBatcherOptions[K] } = {}
@@ -56,14 +67,18 @@ export const webhookTuningConfig = Effect.gen(function* () {
       })
     else if (Option.isSome(value.success)) out[key] = value.success.value
   }
-  const fsync = yield* Effect.result(Config.option(Config.Boolean("KURA_WEBHOOK_FSYNC")))
-  if (fsync._tag === "Failure")
-    problems.push({
-      field: "KURA_WEBHOOK_FSYNC",
-      message: "not a boolean",
-      fix: "set true or false, or unset it"
-    })
-  else if (Option.isSome(fsync.success)) out.fsync = fsync.success.value
+  const sync = yield* Effect.result(Config.option(Config.String("KURA_WEBHOOK_FSYNC")))
+  const syncValue = sync._tag === "Success" ? Option.getOrUndefined(sync.success)?.trim().toLowerCase() : "?"
+  if (syncValue !== undefined) {
+    const mode = SYNC_VALUES[syncValue]
+    if (mode === undefined)
+      problems.push({
+        field: "KURA_WEBHOOK_FSYNC",
+        message: `"${syncValue}" is not a sync mode`,
+        fix: "set window (default: fdatasync every 100 ms), ack (before every answer) or off, or unset it"
+      })
+    else out.sync = mode
+  }
   if (problems.length > 0) return yield* new ConfigError({ problems })
   return out
 })

@@ -15,24 +15,28 @@ afterEach(() => {
 })
 
 describe("SegmentLog", () => {
-  it("makes concurrent appends durable in order, and rotation splits them between segments", async () => {
-    const dir = fresh()
-    const { log, recovered } = SegmentLog.open({ dir })
-    expect(recovered).toEqual([])
-    const first = Array.from({ length: 50 }, (_, i) => log.append(`{"n":${i}}`))
-    const sealed = log.rotate()
-    const second = Array.from({ length: 5 }, (_, i) => log.append(`{"m":${i}}`))
-    await Promise.all([...first, ...second])
-    const segment = await sealed
-    expect(readFileSync(segment.path, "utf8").trim().split("\n")).toEqual(
-      Array.from({ length: 50 }, (_, i) => `{"n":${i}}`)
-    )
-    const next = await log.rotate()
-    expect(next.id > segment.id).toBe(true)
-    expect(readFileSync(next.path, "utf8").trim().split("\n")).toHaveLength(5)
-    log.remove(segment)
-    expect(existsSync(segment.path)).toBe(false)
-  })
+  it.each(["window", "ack", "none"] as const)(
+    "%s: writes concurrent appends in order, and rotation splits them between segments",
+    async (sync) => {
+      const dir = fresh()
+      const { log, recovered } = SegmentLog.open({ dir, sync, syncIntervalMs: 5 })
+      expect(recovered).toEqual([])
+      const first = Array.from({ length: 50 }, (_, i) => log.append(`{"n":${i}}`))
+      const sealed = log.rotate()
+      const second = Array.from({ length: 5 }, (_, i) => log.append(`{"m":${i}}`))
+      await Promise.all([...first, ...second])
+      const segment = await sealed
+      expect(readFileSync(segment.path, "utf8").trim().split("\n")).toEqual(
+        Array.from({ length: 50 }, (_, i) => `{"n":${i}}`)
+      )
+      const next = await log.rotate()
+      expect(next.id > segment.id).toBe(true)
+      expect(readFileSync(next.path, "utf8").trim().split("\n")).toHaveLength(5)
+      log.remove(segment)
+      expect(existsSync(segment.path)).toBe(false)
+      log.close()
+    }
+  )
 
   it("recovers the segments left behind, dropping a torn last line, and continues after them", async () => {
     const dir = fresh()

@@ -17,12 +17,13 @@ describe("serve webhook settings", () => {
         KURA_WEBHOOK_FLUSH_MS: "100",
         KURA_WEBHOOK_MAX_BATCH: "2000",
         KURA_WEBHOOK_CAPACITY: "50000",
-        KURA_WEBHOOK_FSYNC: "false"
+        KURA_WEBHOOK_FSYNC: "ack"
       })
     ).toMatchObject({
       _tag: "Success",
-      success: { flushMs: 100, maxBatch: 2000, capacity: 50000, fsync: false }
+      success: { flushMs: 100, maxBatch: 2000, capacity: 50000, sync: "ack" }
     })
+    expect(await tuning({ KURA_WEBHOOK_FSYNC: "off" })).toMatchObject({ success: { sync: "none" } })
   })
 
   it("lists every bad value in one error naming the variable and the fix", async () => {
@@ -36,7 +37,7 @@ describe("serve webhook settings", () => {
     expect(message).toContain("Invalid configuration (3 problems)")
     expect(message).toContain("KURA_WEBHOOK_FLUSH_MS: not a positive integer")
     expect(message).toContain("KURA_WEBHOOK_CAPACITY: not a positive integer")
-    expect(message).toContain("KURA_WEBHOOK_FSYNC: not a boolean")
+    expect(message).toContain('KURA_WEBHOOK_FSYNC: "maybe" is not a sync mode')
   })
 
   it("runs the batching intake unless KURA_WEBHOOK_MODE=per-delivery", () => {
