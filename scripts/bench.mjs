@@ -55,12 +55,12 @@ const load = () =>
 const KNOWN = {
   "@kura/core": { quickArgs: ["bench/queryCost.bench.ts"], cap: [25, 180] },
   "@kura/sandbox": { cap: [25, 300] },
-  "@kura/shopify-client": { cap: [30, 900] },
+  "@kura/shopify-client": { cap: [30, 600] },
   "@kura/stocky-client": { quickArgs: ["-t", "live paging"], cap: [20, 300] },
   "@kura/lightspeed-client": { cap: [15, 300] },
   // Its bench script rebuilds (cleans) the warehouse dist, which other benches import: run it alone.
-  "@kura/warehouse": { cap: [30, 1800], exclusive: true },
-  "@kura/backfill": { cap: [30, 1800] }
+  "@kura/warehouse": { cap: [30, 900], exclusive: true },
+  "@kura/backfill": { cap: [30, 600] }
 }
 const readdirSafe = (dir) => {
   try {
@@ -108,8 +108,8 @@ const proof = (name, file, cap) => ({
 const benches = [
   ...packages,
   proof("webhooks", "webhooks.ts", [30, 120]),
-  proof("incremental", "incremental.ts", [50, 1200]),
-  proof("demo", "demo.ts", [50, 900])
+  proof("incremental", "incremental.ts", [50, 600]),
+  proof("demo", "demo.ts", [50, 400])
 ].filter((b) => !only || only.some((o) => b.name.includes(o)))
 
 console.log(

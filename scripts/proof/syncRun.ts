@@ -75,15 +75,19 @@ export interface StreamLine {
   readonly status: string
   readonly rows: number
   readonly reconciliation: string
+  readonly error?: string
 }
 
 /** The per-stream result lines `kura-sync run` prints at the end. */
 export const streamLines = (output: string): Array<StreamLine> =>
-  [...output.matchAll(/^(\S+\/\S+\/\S+): (\w+), (\d+) rows, reconciliation ([\w-]+)/gm)].map((m) => ({
+  [
+    ...output.matchAll(/^(\S+\/\S+\/\S+): (\w+), (\d+) rows, reconciliation ([\w-]+)(?:, error: (.*))?$/gm)
+  ].map((m) => ({
     stream: m[1] ?? "",
     status: m[2] ?? "",
     rows: Number(m[3]),
-    reconciliation: m[4] ?? ""
+    reconciliation: m[4] ?? "",
+    ...(m[5] === undefined ? {} : { error: m[5].slice(0, 300) })
   }))
 
 /** Per API call shape: requests, GraphQL cost points, throttled answers, bytes. */
@@ -108,6 +112,14 @@ export const readSandboxReport = (file: string): SandboxReport =>
 /** Per canonical table: count, content hash without the per-run lineage columns, duplicate keys. */
 export type TableFigures = Record<string, { count: number; hash: string; duplicateKeys: number }>
 
+/**
+ * Columns that differ between two fault-free runs of the same data, so they are left out of the
+ * content hash: lineage (`_synced_at`, `_batch_id`), `observed_at` (when a stock level was seen),
+ * and `updated_at` of Lightspeed items and locations, which K-Series does not date: the mapper
+ * stamps the fetch time (measured: two clean runs differ in exactly these columns, nothing else).
+ */
+const LIGHTSPEED_STAMPED = new Set(["products", "variants", "sku_map", "locations"])
+
 /** Reads every canonical (non-underscore) table of a DuckDB warehouse file. */
 export const readTables = (file: string): Promise<TableFigures> =>
   Effect.runPromise(
@@ -120,7 +132,8 @@ export const readTables = (file: string): Promise<TableFigures> =>
       for (const name of names) {
         const rows = yield* wh.query(`SELECT * FROM "${name}"`)
         const content = rows.map((r) => {
-          const { _synced_at: _s, _batch_id: _b, ...rest } = r
+          const { _synced_at: _s, _batch_id: _b, observed_at: _o, ...rest } = r
+          if (r.source === "lightspeed" && LIGHTSPEED_STAMPED.has(name)) delete rest.updated_at
           return rest
         })
         const dup = duplicates(rows.map((r) => `${r.source}|${r.source_account}|${r.source_id}`))

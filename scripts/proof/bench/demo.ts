@@ -55,7 +55,7 @@ const runDemo = (label: string) =>
       clearInterval(poll)
       const seconds = (Date.now() - started) / 1000
       console.log(
-        `--- demo ${label} run (exit ${code}) ---\n${output.trim().split("\n").slice(-25).join("\n")}`
+        `--- demo ${label} run (exit ${code}) ---\n${output.trim().split("\n").slice(-45).join("\n")}`
       )
       resolve({ seconds, peakRss: peak, code, output })
     })

@@ -18,7 +18,7 @@ await runCheck(CHECK, async () => {
   const base = workDir(CHECK)
   const options: SyncOptions = {
     scale: quick ? 150 : 600,
-    historyDays: quick ? 10 : 30,
+    historyDays: quick ? 5 : 30,
     // Full runs also cover Stocky (data only before its 2026-09-01 shutdown).
     ...(quick ? {} : { anchor: "2026-08-25" }),
     secretsOf: CHECK
