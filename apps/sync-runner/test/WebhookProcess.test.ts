@@ -15,7 +15,7 @@ import { sign } from "./webhooks/harness.js"
 // `nx build` cleaning dist/ cannot pull the entry away mid-test).
 const appDir = resolve(import.meta.dirname, "..")
 const outDir = join(appDir, "node_modules", ".cache", "kura-webhook-test-dist")
-let dir: string
+let root: string
 
 beforeAll(async () => {
   await promisify(execFile)(
@@ -23,9 +23,9 @@ beforeAll(async () => {
     [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
     { cwd: appDir }
   )
-  dir = await mkdtemp(join(tmpdir(), "kura-wh-proc-"))
+  root = await mkdtemp(join(tmpdir(), "kura-wh-proc-"))
 })
-afterAll(() => rm(dir, { recursive: true, force: true }))
+afterAll(() => rm(root, { recursive: true, force: true }))
 
 const freePort = () =>
   new Promise<number>((ok) => {
@@ -46,49 +46,61 @@ const count = (file: string, sql: string) =>
     )
   )
 
+/** Starts the built `kura-sync serve` over DuckDB + a local lake in `dir`, against the sandbox's Shopify. */
+const startServe = async (
+  sandbox: Awaited<ReturnType<typeof startSandbox>>,
+  secret: string,
+  dir: string
+): Promise<{ url: string; child: ChildProcess; exited: ReturnType<typeof exitOf>; output: () => string }> => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [join(outDir, "main.js"), "serve", "--scheduler", "off"], {
+    cwd: dir,
+    env: { ...baseEnv(sandbox, dir), PORT: String(port), SHOPIFY_WEBHOOK_SECRET: secret },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout?.on("data", (d) => {
+    output += String(d)
+  })
+  child.stderr?.on("data", (d) => {
+    output += String(d)
+  })
+  const exited = exitOf(child)
+  const url = `http://127.0.0.1:${port}`
+  const until = Date.now() + 100_000
+  while (true) {
+    if (Date.now() > until) throw new Error(`serve did not start:\n${output}`)
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false
+    )
+    if (ok) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return { url, child, exited, output: () => output }
+}
+
+const baseEnv = (sandbox: Awaited<ReturnType<typeof startSandbox>>, dir: string) => ({
+  PATH: process.env.PATH ?? "",
+  HOME: dir,
+  KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
+  KURA_LAKE: `file:${join(dir, "lake")}`,
+  KURA_TRIGGER_SECRET: "trigger-secret-0123456789",
+  SHOPIFY_SHOP: sandbox.shopify.credentials.shopDomain,
+  SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
+  SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
+  SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion
+})
+
 describe("kura-sync serve webhooks (built)", () => {
   it("deliveries accepted just before SIGTERM are all in the warehouse (raw and canonical) after exit 0", async () => {
     const sandbox = await startSandbox({ seed: 5, scale: 5, historyDays: 2 })
     try {
-      const port = await freePort()
       const secret = "whsec-process-test-0123456789"
       const shop = sandbox.shopify.credentials.shopDomain
-      const child = spawn(process.execPath, [join(outDir, "main.js"), "serve", "--scheduler", "off"], {
-        cwd: dir,
-        env: {
-          PATH: process.env.PATH ?? "",
-          HOME: dir,
-          PORT: String(port),
-          KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
-          KURA_LAKE: `file:${join(dir, "lake")}`,
-          KURA_TRIGGER_SECRET: "trigger-secret-0123456789",
-          SHOPIFY_SHOP: shop,
-          SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
-          SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
-          SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
-          SHOPIFY_WEBHOOK_SECRET: secret
-        },
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let output = ""
-      child.stdout?.on("data", (d) => {
-        output += String(d)
-      })
-      child.stderr?.on("data", (d) => {
-        output += String(d)
-      })
-      const exited = exitOf(child)
-      const url = `http://127.0.0.1:${port}`
-      const until = Date.now() + 100_000
-      while (true) {
-        if (Date.now() > until) throw new Error(`serve did not start:\n${output}`)
-        const ok = await fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false
-        )
-        if (ok) break
-        await new Promise((r) => setTimeout(r, 100))
-      }
+      const dir = await mkdtemp(join(root, "sigterm-"))
+      const { url, child, exited, output: out } = await startServe(sandbox, secret, dir)
+      const output = out()
       const n = 300
       const answers = await Promise.all(
         Array.from({ length: n }, (_, i) => {
@@ -110,7 +122,7 @@ describe("kura-sync serve webhooks (built)", () => {
       // SIGTERM the moment the last answer is in: nothing has had time to land on its own.
       child.kill("SIGTERM")
       const { code } = await exited
-      expect(code, output.slice(-3000)).toBe(0)
+      expect(code, out().slice(-3000) || output).toBe(0)
       expect(answers.filter((s) => s === 200)).toHaveLength(n)
       const db = join(dir, "kura.duckdb")
       expect(
@@ -126,6 +138,53 @@ describe("kura-sync serve webhooks (built)", () => {
         f.endsWith(".ndjson")
       )
       expect(wal).toEqual([])
+    } finally {
+      await sandbox.close()
+    }
+  }, 180_000)
+
+  it("`kura-sync webhooks register` subscribes the sandbox to a running serve, whose deliveries become canonical orders", async () => {
+    const sandbox = await startSandbox({ seed: 9, scale: 5, historyDays: 2 })
+    try {
+      const dir = await mkdtemp(join(root, "register-"))
+      const serve = await startServe(sandbox, sandbox.shopify.credentials.webhookSecret, dir)
+      const register = spawn(
+        process.execPath,
+        [join(outDir, "main.js"), "webhooks", "register", "--address", `${serve.url}/webhooks/shopify`],
+        { cwd: dir, env: baseEnv(sandbox, join(dir, "register")), stdio: ["ignore", "pipe", "pipe"] }
+      )
+      let said = ""
+      register.stdout?.on("data", (d) => {
+        said += String(d)
+      })
+      register.stderr?.on("data", (d) => {
+        said += String(d)
+      })
+      expect((await exitOf(register)).code, said).toBe(0)
+      expect(said).toMatch(/ORDERS_CREATE: created/)
+      sandbox.createOrders(15)
+      sandbox.mutate({ fraction: 0.2 })
+      await sandbox.webhooksIdle()
+      serve.child.kill("SIGTERM")
+      expect((await serve.exited).code, serve.output().slice(-3000)).toBe(0)
+      const stats = sandbox.stats().shopify
+      expect(stats.webhookFailures ?? 0).toBe(0)
+      const db = join(dir, "kura.duckdb")
+      const raw = await count(db, `SELECT count(*) AS n FROM _kura_raw WHERE stream LIKE 'webhook.%'`)
+      expect(raw).toBeGreaterThan(0)
+      expect(raw).toBe(stats.webhookDelivered)
+      const created = await count(
+        db,
+        `SELECT count(DISTINCT json_extract_string(payload, '$.id')) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
+      )
+      expect(created).toBeGreaterThan(0)
+      expect(
+        await count(
+          db,
+          `SELECT count(*) AS n FROM orders WHERE source_id IN (SELECT json_extract_string(payload, '$.id') FROM _kura_raw WHERE stream = 'webhook.orders_create')`
+        )
+      ).toBe(created)
+      expect(await count(db, `SELECT count(*) AS n FROM _kura_dead_letters`)).toBe(0)
     } finally {
       await sandbox.close()
     }
