@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 import { InvalidConfig, ShopifyError } from "./ShopifyError.js"
 
 /**
@@ -61,7 +61,8 @@ export class ShopifyConfig extends Context.Service<ShopifyConfig, ShopifyConfigS
   ): Layer.Layer<ShopifyConfig, ShopifyError> => Layer.effect(ShopifyConfig, makeShopifyConfig(options))
 
   /**
-   * Reads SHOPIFY_SHOP, SHOPIFY_API_VERSION, SHOPIFY_BASE_URL (optional) through Effect Config.
+   * Reads SHOPIFY_SHOP, SHOPIFY_API_VERSION, SHOPIFY_BASE_URL and SHOPIFY_THROTTLE_TIMEOUT_MS
+   * (optional) through Effect Config.
    *
    * @since 0.1.0
    * @category layers
@@ -74,7 +75,13 @@ export class ShopifyConfig extends Context.Service<ShopifyConfig, ShopifyConfigS
         Config.withDefault(LATEST_STABLE_VERSION)
       )
       const baseUrl = yield* Config.String("SHOPIFY_BASE_URL").pipe(Config.withDefault(""))
-      return yield* makeShopifyConfig({ shop, apiVersion, ...(baseUrl === "" ? {} : { baseUrl }) })
+      const throttleTimeout = yield* Config.Number("SHOPIFY_THROTTLE_TIMEOUT_MS").pipe(Config.option)
+      return yield* makeShopifyConfig({
+        shop,
+        apiVersion,
+        ...(baseUrl === "" ? {} : { baseUrl }),
+        ...(Option.isSome(throttleTimeout) ? { throttleTimeoutMillis: throttleTimeout.value } : {})
+      })
     })
   )
 }
