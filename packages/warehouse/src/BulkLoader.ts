@@ -268,6 +268,8 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
         for (const table of ORDER_TABLES) {
           yield* sql.run(statements.build[table])
+          const dups = num((yield* sql.query(statements.duplicates[table]))[0]?.n)
+          if (dups > 0) yield* sql.run(statements.dedupe[table])
           tables[table] = yield* mergeTable(sql, table)
         }
         return { summary, rejected, refunds, tables }

@@ -221,4 +221,45 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
     expect(out.first.rejectedLines).toBeGreaterThanOrEqual(2 + 3)
     expect(out.first.lines).toBe(text.split("\n").filter((l) => l.length > 0).length + 2)
   }, 120_000)
+
+  it("an order listed twice in one file keeps its newest version, children included", async () => {
+    const first = text
+      .split("\n")
+      .find((l) => l.startsWith('{"__typename":"Order"') && l.includes('"refunds":[]'))
+    expect(first).toBeDefined()
+    const order = JSON.parse(first ?? "{}") as { id: string; legacyResourceId: string; updatedAt: string }
+    const later = new Date(Date.parse(order.updatedAt) + 3_600_000).toISOString().replace(".000Z", "Z")
+    const children = text.split("\n").filter((l) => l.includes(`"__parentId":"${order.id}"`))
+    const twice = join(dir, "twice.jsonl")
+    writeFileSync(twice, text)
+    // The newer copy first: the file's order must not decide which version wins.
+    appendFileSync(
+      twice,
+      `${[first?.replace(`"updatedAt":"${order.updatedAt}"`, `"updatedAt":"${later}"`).replace(/"name":"[^"]*"/, '"name":"#NEWER"'), ...children].join("\n")}\n`
+    )
+    const out = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file: twice,
+          context: ctx,
+          locationId: LOCATION,
+          key
+        })
+        const orders = yield* w.query(
+          `SELECT order_number, CAST(updated_at AS VARCHAR) AS u FROM orders WHERE source_id = '${order.legacyResourceId}'`
+        )
+        const lines = yield* w.query(
+          `SELECT count(*) AS n, count(DISTINCT source_id) AS d, min(CAST(updated_at AS VARCHAR)) AS u FROM order_lines WHERE order_id = '${order.legacyResourceId}'`
+        )
+        return { orders, lines: lines[0] }
+      })
+    )
+    expect(out.orders).toHaveLength(1)
+    expect(out.orders[0]?.order_number).toBe("#NEWER")
+    expect(Number(out.lines?.n)).toBe(children.filter((l) => l.includes('"LineItem"')).length)
+    expect(out.lines?.n).toBe(out.lines?.d)
+    expect(String(out.lines?.u)).toContain(later.slice(0, 10))
+  }, 120_000)
 })

@@ -176,6 +176,10 @@ export interface ShopifyOrdersSql {
   readonly rejectedRefunds: string
   /** Builds each canonical temp table (`canonical[t]`) from the accepted orders. */
   readonly build: Readonly<Record<OrderTable, string>>
+  /** Counts keys present more than once in a canonical temp table. */
+  readonly duplicates: Readonly<Record<OrderTable, string>>
+  /** Keeps the newest version of each key (run only when `duplicates` found some). */
+  readonly dedupe: Readonly<Record<OrderTable, string>>
   readonly canonical: Readonly<Record<OrderTable, string>>
   /** Every temp table, for cleanup. */
   readonly temps: ReadonlyArray<string>
@@ -399,15 +403,23 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     tax_lines: taxLines,
     inventory_movements: movements
   }
-  // Columns in table order, so the MERGE can name them; one row per key (the newest version).
+  // Columns in table order, so the MERGE can name them.
   const build = Object.fromEntries(
     ORDER_TABLES.map((t) => {
       const cols = CanonicalTables[t].columns.map((c) => `"${c.name}"`).join(", ")
-      return [
-        t,
-        `CREATE OR REPLACE TEMP TABLE ${canonical[t]} AS SELECT ${cols} FROM (${selects[t]}) QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY updated_at DESC) = 1`
-      ]
+      return [t, `CREATE OR REPLACE TEMP TABLE ${canonical[t]} AS SELECT ${cols} FROM (${selects[t]})`]
     })
+  ) as Record<OrderTable, string>
+  // A key twice in one file (rare: bulk exports list each object once) keeps its newest version;
+  // checking first saves the window on the usual all-distinct file.
+  const duplicates = Object.fromEntries(
+    ORDER_TABLES.map((t) => [t, `SELECT count(*) - count(DISTINCT source_id) AS n FROM ${canonical[t]}`])
+  ) as Record<OrderTable, string>
+  const dedupe = Object.fromEntries(
+    ORDER_TABLES.map((t) => [
+      t,
+      `CREATE OR REPLACE TEMP TABLE ${canonical[t]} AS SELECT * FROM ${canonical[t]} QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY updated_at DESC) = 1`
+    ])
   ) as Record<OrderTable, string>
 
   return {
@@ -417,6 +429,8 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     rejected,
     rejectedRefunds: `SELECT refund_gid, order_gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X})`,
     build,
+    duplicates,
+    dedupe,
     canonical,
     temps: [L, O, R, X, ...ORDER_TABLES.map((t) => canonical[t])]
   }
