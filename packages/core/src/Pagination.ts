@@ -243,6 +243,7 @@ const toBigInt = (id: Id): bigint =>
  * id. Descending (Stocky purchase orders: newest first, `since_id = min id` means `id < since_id`):
  * the next cursor is the page's min id. Ends on a page shorter than `limit`. A cursor that does not
  * move in the expected direction fails with `CursorNotAdvancing` (a server ignoring `since_id`).
+ * For a server whose cursor is known to stall, `sinceIdOrOffset` falls back to `offset` instead.
  */
 export const sinceId = <A, E, R>(
   fetch: (sinceId: string | null) => Effect.Effect<ReadonlyArray<A>, E, R>,
@@ -292,4 +293,176 @@ export const sinceId = <A, E, R>(
       start: options.start === undefined || options.start === null ? null : toBigInt(options.start).toString()
     }
   )
+}
+
+/**
+ * Where a `since_id` read with offset fallback asks next: by `since_id` (null: from the start) or,
+ * once the cursor stalled, by `offset` (records emitted so far).
+ */
+export type SinceIdPosition =
+  | { readonly mode: "since_id"; readonly sinceId: string | null }
+  | { readonly mode: "offset"; readonly offset: number }
+
+/**
+ * State between pages of a `since_id` read with offset fallback. `seen` and `cursorsUsed` hold
+ * canonical decimal ids and grow with the read (one entry per record), which is what lets a
+ * server that ignores or repeats `since_id` be detected instead of looped on.
+ */
+export interface SinceIdState {
+  readonly position: SinceIdPosition
+  /** Pages consumed so far. */
+  readonly page: number
+  /** Records emitted so far (the offset to resume from when falling back). */
+  readonly emitted: number
+  readonly seen: Set<string>
+  readonly cursorsUsed: Set<string>
+}
+
+/** What to do after a page: `fresh` indexes the page's records to emit (first sight of each id). */
+export type SinceIdStep =
+  | { readonly _tag: "Continue"; readonly fresh: ReadonlyArray<number>; readonly next: SinceIdState }
+  | { readonly _tag: "Done"; readonly fresh: ReadonlyArray<number> }
+  | { readonly _tag: "Stalled"; readonly fresh: ReadonlyArray<number>; readonly detail: string }
+
+/** Options of `advanceSinceId` and `sinceIdOrOffset`. */
+export interface SinceIdFallbackOptions {
+  /** Page size asked for; a shorter page is the last. */
+  readonly limit: number
+  /** "ascending": next since_id = the page's max id; "descending" (newest first): its min id. */
+  readonly direction: "ascending" | "descending"
+  /**
+   * What a stalled cursor does (a since_id already used, or a full page of records already seen,
+   * as from a server that ignores since_id): switch to `offset` paging once (default) and only
+   * fail if offset paging stalls too, or fail at once ("fail").
+   */
+  readonly onStalledCursor?: "offset" | "fail" | undefined
+}
+
+const canonicalId = (id: Id): string => toBigInt(id).toString()
+
+/** The first state of a `since_id` read; `sinceId` resumes from a saved cursor. */
+export const sinceIdStart = (sinceId: Id | null = null): SinceIdState => {
+  const start = sinceId === null ? null : canonicalId(sinceId)
+  return {
+    position: { mode: "since_id", sinceId: start },
+    page: 0,
+    emitted: 0,
+    seen: new Set(),
+    cursorsUsed: start === null ? new Set() : new Set([start])
+  }
+}
+
+/**
+ * The pure step of a `since_id` read with offset fallback, for clients that need the page itself
+ * (raw bodies, per-record decode results) and so cannot use `sinceIdOrOffset` directly. `ids` are
+ * the page's record ids in order; `undefined` marks a record whose id could not be read: it is
+ * always emitted and never moves the cursor. Mutates `state.seen`/`cursorsUsed` (the sets are
+ * shared along one read).
+ */
+export const advanceSinceId = (
+  state: SinceIdState,
+  ids: ReadonlyArray<Id | undefined>,
+  options: SinceIdFallbackOptions
+): SinceIdStep => {
+  const fresh: Array<number> = []
+  const known: Array<bigint> = []
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]
+    if (id === undefined) {
+      fresh.push(i)
+      continue
+    }
+    const value = toBigInt(id)
+    known.push(value)
+    const key = value.toString()
+    if (!state.seen.has(key)) {
+      state.seen.add(key)
+      fresh.push(i)
+    }
+  }
+  const emitted = state.emitted + fresh.length
+  if (ids.length < options.limit) return { _tag: "Done", fresh }
+
+  const page = state.page + 1
+  const stalled = (why: string): SinceIdStep =>
+    state.position.mode === "offset"
+      ? { _tag: "Stalled", fresh, detail: `${why}; offset paging did not advance either` }
+      : options.onStalledCursor === "fail"
+        ? { _tag: "Stalled", fresh, detail: why }
+        : {
+            _tag: "Continue",
+            fresh,
+            next: { ...state, page, emitted, position: { mode: "offset", offset: emitted } }
+          }
+
+  if (fresh.length === 0) return stalled("a full page held only records already seen")
+  if (state.position.mode === "offset")
+    return {
+      _tag: "Continue",
+      fresh,
+      next: {
+        ...state,
+        page,
+        emitted,
+        position: { mode: "offset", offset: state.position.offset + ids.length }
+      }
+    }
+  const first = known[0]
+  if (first === undefined) return stalled("a full page held no readable ids")
+  let edge = first
+  for (const id of known) if (options.direction === "ascending" ? id > edge : id < edge) edge = id
+  const cursor = edge.toString()
+  if (state.cursorsUsed.has(cursor)) return stalled(`since_id ${cursor} was already used`)
+  state.cursorsUsed.add(cursor)
+  return {
+    _tag: "Continue",
+    fresh,
+    next: { ...state, page, emitted, position: { mode: "since_id", sinceId: cursor } }
+  }
+}
+
+/**
+ * `since_id` pagination for servers whose cursor may stall (Stocky): records already seen are
+ * dropped, and a stalled cursor switches to `offset` paging (see `onStalledCursor`) instead of
+ * looping or failing. `fetch(position)` asks by since_id or by offset. Pages carry the position
+ * they were read at; only a `since_id` position is a checkpoint worth saving. A stall that cannot
+ * be recovered fails with `CursorNotAdvancing`.
+ */
+export const sinceIdOrOffset = <A, E, R>(
+  fetch: (position: SinceIdPosition) => Effect.Effect<ReadonlyArray<A>, E, R>,
+  options: PaginateOptions &
+    SinceIdFallbackOptions & {
+      /** The record's id; return undefined when it cannot be read (the record is still emitted). */
+      readonly idOf: (item: A) => Id | undefined
+      readonly start?: Id | null | undefined
+    }
+): Stream.Stream<Page<A, SinceIdPosition>, E | PaginationError, R> => {
+  const label = options.label === undefined ? "" : ` in ${options.label}`
+  return Stream.suspend(() => {
+    let state = sinceIdStart(options.start ?? null)
+    return paginate(
+      (_: SinceIdPosition | null) =>
+        Effect.gen(function* () {
+          const at = state.position
+          const page = yield* fetch(at)
+          const step = advanceSinceId(state, page.map(options.idOf), options)
+          const items = step.fresh.flatMap((i) => {
+            const item = page[i]
+            return item === undefined ? [] : [item]
+          })
+          if (step._tag === "Stalled")
+            return yield* new PaginationError({
+              reason: "CursorNotAdvancing",
+              cursor: render(at),
+              page: state.page,
+              message: `${step.detail}${label}`
+            })
+          if (step._tag === "Done") return { items, next: null }
+          state = step.next
+          return { items, next: state.position }
+        }),
+      // A resumed read's first page reports the position it was asked at.
+      { ...options, start: options.start === undefined || options.start === null ? null : state.position }
+    )
+  })
 }

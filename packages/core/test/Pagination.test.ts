@@ -211,4 +211,119 @@ describe("Pagination", () => {
       assert.strictEqual(n, 5)
     })
   )
+  describe("since_id with offset fallback", () => {
+    const step = (
+      state: Pagination.SinceIdState,
+      page: ReadonlyArray<number | undefined>,
+      limit: number,
+      direction: "ascending" | "descending" = "ascending"
+    ) => Pagination.advanceSinceId(state, page, { limit, direction })
+
+    it("moves since_id to the max id ascending and the min id descending", () => {
+      const asc = step(Pagination.sinceIdStart(), [1, 2, 3], 3)
+      if (asc._tag !== "Continue") return assert.fail("expected Continue")
+      assert.deepStrictEqual(asc.next.position, { mode: "since_id", sinceId: "3" })
+      const desc = step(Pagination.sinceIdStart(), [30, 20, 10], 3, "descending")
+      if (desc._tag !== "Continue") return assert.fail("expected Continue")
+      assert.deepStrictEqual(desc.next.position, { mode: "since_id", sinceId: "10" })
+    })
+
+    it("ends on a short page, drops ids already seen and always emits unreadable ids", () => {
+      const first = step(Pagination.sinceIdStart(), [1, 2, 2], 3)
+      assert.deepStrictEqual(first.fresh, [0, 1])
+      if (first._tag !== "Continue") return assert.fail("expected Continue")
+      const last = step(first.next, [2, undefined, 3], 4)
+      assert.strictEqual(last._tag, "Done")
+      assert.deepStrictEqual(last.fresh, [1, 2])
+    })
+
+    it("falls back to offset on a repeated page, then reports a stall; or stalls at once with fail", () => {
+      const s1 = step(Pagination.sinceIdStart(), [1, 2], 2)
+      if (s1._tag !== "Continue") return assert.fail("expected Continue")
+      const s2 = step(s1.next, [1, 2], 2)
+      if (s2._tag !== "Continue") return assert.fail("expected Continue")
+      assert.deepStrictEqual(s2.next.position, { mode: "offset", offset: 2 })
+      assert.strictEqual(step(s2.next, [1, 2], 2)._tag, "Stalled")
+      const strict = Pagination.advanceSinceId(s1.next, [1, 2], {
+        limit: 2,
+        direction: "ascending",
+        onStalledCursor: "fail"
+      })
+      assert.strictEqual(strict._tag, "Stalled")
+    })
+
+    it("a resumed cursor counts as used", () => {
+      const resumed = Pagination.sinceIdStart(42)
+      assert.deepStrictEqual(resumed.position, { mode: "since_id", sinceId: "42" })
+      const again = step(resumed, [40, 41, 42], 3)
+      if (again._tag !== "Continue") return assert.fail("expected Continue")
+      assert.deepStrictEqual(again.next.position, { mode: "offset", offset: 3 })
+    })
+
+    // A server of 7 records that answers since_id correctly until `brokenAfter` requests, then
+    // ignores it (returns the first page again); offset works unless `offsetBroken`.
+    const server = (brokenAfter: number, offsetBroken = false) => {
+      const all = ids(1, 7)
+      const asked: Array<Pagination.SinceIdPosition> = []
+      const fetch = (position: Pagination.SinceIdPosition) =>
+        Effect.sync(() => {
+          asked.push(position)
+          if (position.mode === "offset")
+            return offsetBroken ? all.slice(0, 3) : all.slice(position.offset, position.offset + 3)
+          const since = position.sinceId === null ? 0 : Number(position.sinceId)
+          return asked.length > brokenAfter ? all.slice(0, 3) : all.filter((r) => r.id > since).slice(0, 3)
+        })
+      return { asked, fetch }
+    }
+
+    it.effect("sinceIdOrOffset reads every record once across a stalled cursor", () =>
+      Effect.gen(function* () {
+        const { asked, fetch } = server(1)
+        const pages = yield* Pagination.sinceIdOrOffset(fetch, {
+          idOf: (r) => r.id,
+          limit: 3,
+          direction: "ascending"
+        }).pipe(Stream.runCollect)
+        assert.deepStrictEqual(
+          pages.flatMap((p) => p.items.map((r) => r.id)),
+          [1, 2, 3, 4, 5, 6, 7]
+        )
+        assert.deepStrictEqual(asked, [
+          { mode: "since_id", sinceId: null },
+          { mode: "since_id", sinceId: "3" },
+          { mode: "offset", offset: 3 },
+          { mode: "offset", offset: 6 }
+        ])
+        assert.deepStrictEqual(pages[1]?.cursor, { mode: "since_id", sinceId: "3" })
+      })
+    )
+
+    it.effect(
+      "sinceIdOrOffset fails with CursorNotAdvancing when offset stalls too, or at once with fail",
+      () =>
+        Effect.gen(function* () {
+          const both = failure(
+            yield* Pagination.sinceIdOrOffset(server(1, true).fetch, {
+              idOf: (r) => r.id,
+              limit: 3,
+              direction: "ascending",
+              label: "test/records"
+            }).pipe(Stream.runCollect, Effect.exit)
+          )
+          assert.strictEqual(both.reason, "CursorNotAdvancing")
+          assert.match(both.message, /offset paging did not advance either in test\/records/)
+          const strict = server(1)
+          const fast = failure(
+            yield* Pagination.sinceIdOrOffset(strict.fetch, {
+              idOf: (r) => r.id,
+              limit: 3,
+              direction: "ascending",
+              onStalledCursor: "fail"
+            }).pipe(Stream.runCollect, Effect.exit)
+          )
+          assert.strictEqual(fast.reason, "CursorNotAdvancing")
+          assert.strictEqual(strict.asked.length, 2)
+        })
+    )
+  })
 })

@@ -26,7 +26,8 @@ import {
   initialPaging,
   type PagePosition,
   type PagingState,
-  pageQuery
+  pageQuery,
+  resumeSinceId
 } from "./internal/Paging.js"
 import type { PurchaseOrder } from "./PurchaseOrder.js"
 import type { StockAdjustment } from "./StockAdjustment.js"
@@ -344,10 +345,7 @@ export const makeStockyClient = (
                 rawCount: rawRecords.length,
                 records,
                 rejected: letters.length,
-                resumeSinceId:
-                  next._tag === "Continue" && next.next.position.mode === "since_id"
-                    ? next.next.position.sinceId
-                    : null,
+                resumeSinceId: next._tag === "Continue" ? resumeSinceId(next.next.position) : null,
                 served: true
               }
               if (next._tag === "Stalled")
