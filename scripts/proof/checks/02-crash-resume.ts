@@ -2,14 +2,14 @@
  * Check 2, crash and resume: the real `kura-sync run --force` (built dist, KURA_SANDBOX=1 with a
  * fixed seed and anchor so every restart's sandbox serves the same data) is killed with SIGKILL at
  * 10 random points (quick: 3), each followed by a restart on the same warehouse, lake and state
- * dir; a last restart runs to the end. Its canonical tables must equal an uninterrupted run's
- * (count + order-independent content hash per table, lineage columns `_synced_at`/`_batch_id`
- * excluded), with zero duplicate keys, and no restart may find a stream "busy" (a dead run's lease
+ * dir, until a restart completes the full sync (then a fresh warehouse starts the next one). Each
+ * such sync's canonical tables must equal an uninterrupted run's (count + order-independent
+ * content hash per table, volatile columns excluded: see syncRun.ts), with zero duplicate keys, and no restart may find a stream "busy" (a dead run's lease
  * must not block the next one).
  */
 import path from "node:path"
 import { quick, runCheck, workDir } from "../lib.ts"
-import { compareTables, kuraSyncRun, readTables, type SyncOptions, streamLines } from "../syncRun.ts"
+import { compareTables, kuraSyncRun, readTables, type SyncOptions } from "../syncRun.ts"
 
 const CHECK = "crash-resume"
 const KILLS = quick ? 3 : 10
@@ -46,48 +46,61 @@ await runCheck(CHECK, async () => {
   if (clean.exit.code !== 0)
     throw new Error(`the uninterrupted run failed (exit ${clean.exit.code}):\n${clean.output.slice(-3000)}`)
 
-  const crashDir = path.join(base, "crash")
-  const kills: Array<{ afterMs: number; killed: boolean; busy: number }> = []
-  let expectMs = clean.syncMs
+  // Each chain is one full sync on a fresh warehouse, SIGKILLed at random points and restarted
+  // until a restart completes; then its tables are compared and the next chain starts. So every
+  // kill lands in an unfinished full sync, never in a run with nothing left to do.
+  const kills: Array<{ chain: number; afterMs: number; killed: boolean; busy: number }> = []
+  const chains: Array<{
+    chain: number
+    runs: number
+    differing: Array<string>
+    duplicateKeys: number
+    exit: number | null
+  }> = []
+  const a = await readTables(path.join(cleanDir, "kura.duckdb"))
   let landed = 0
   let busy = 0
-  for (let attempt = 0; landed < KILLS && attempt < KILLS * 3; attempt++) {
+  let chain = 0
+  let runs = 0
+  const finishChain = async (exit: number | null) => {
+    const b = await readTables(path.join(base, `crash-${chain}`, "kura.duckdb"))
+    const cmp = compareTables(a, b)
+    chains.push({ chain, runs, differing: cmp.differing, duplicateKeys: cmp.duplicateKeys, exit })
+    chain++
+    runs = 0
+  }
+  for (let attempt = 0; landed < KILLS && attempt < KILLS * 4; attempt++) {
     // Anywhere in the sync: mid-request, mid-load, between a load and its checkpoint commit.
-    const afterMs = Math.floor(Math.random() * 0.9 * expectMs)
-    const r = await timed(`kura-sync-crash-${attempt}`, crashDir, afterMs)
+    const afterMs = Math.floor(Math.random() * 0.9 * clean.syncMs)
+    const r = await timed(`kura-sync-crash-${chain}-${runs}`, path.join(base, `crash-${chain}`), afterMs)
+    runs++
     const killed = r.exit.signal === "SIGKILL"
     const busyNow = (r.output.match(/: busy \(another run holds the lease\)/g) ?? []).length
     busy += busyNow
-    kills.push({ afterMs, killed, busy: busyNow })
+    kills.push({ chain, afterMs, killed, busy: busyNow })
     if (killed) landed++
-    else expectMs = Math.max(200, r.syncMs)
+    else await finishChain(r.exit.code)
   }
-  const final = await timed("kura-sync-final", crashDir)
-  busy += (final.output.match(/: busy \(another run holds the lease\)/g) ?? []).length
-  const finalLines = streamLines(final.output)
-  const a = await readTables(path.join(cleanDir, "kura.duckdb"))
-  const b = await readTables(path.join(crashDir, "kura.duckdb"))
-  const { tables, populated, differing, rows, duplicateKeys } = compareTables(a, b)
-  const pass =
-    final.exit.code === 0 &&
-    differing.length === 0 &&
-    duplicateKeys === 0 &&
-    busy === 0 &&
-    landed === KILLS &&
-    populated.length > 0
+  if (runs > 0) {
+    const final = await timed(`kura-sync-final-${chain}`, path.join(base, `crash-${chain}`))
+    busy += (final.output.match(/: busy \(another run holds the lease\)/g) ?? []).length
+    runs++
+    await finishChain(final.exit.code)
+  }
+  const bad = chains.filter((c) => c.differing.length > 0 || c.duplicateKeys > 0 || c.exit !== 0)
+  const duplicateKeys = chains.reduce((n, c) => n + c.duplicateKeys, 0)
+  const { tables, populated, rows } = compareTables(a, a)
+  const pass = bad.length === 0 && busy === 0 && landed === KILLS && populated.length > 0
   return {
     check: CHECK,
     pass,
     figure:
-      `${landed}/${KILLS} SIGKILLs of kura-sync run + restarts: ${tables.length - differing.length}/${tables.length} tables identical ` +
+      `${landed}/${KILLS} SIGKILLs of kura-sync run in ${chains.length} full syncs, each restarted to the end: ` +
+      `${chains.length - bad.length}/${chains.length} ended with all ${tables.length} tables identical to an uninterrupted run ` +
       `(${rows} rows in ${populated.length} populated), ${duplicateKeys} duplicate keys, ${busy} streams found busy after a crash` +
-      (final.exit.code === 0 ? "" : `, final run exit ${final.exit.code}`),
-    details: {
-      options,
-      cleanSyncMs: clean.syncMs,
-      kills,
-      finalStreams: finalLines,
-      differing: differing.map((t) => ({ table: t, clean: a[t], crashed: b[t] }))
-    }
+      (bad.length === 0
+        ? ""
+        : `; differing: ${bad.map((c) => `chain ${c.chain} [${c.differing.join(", ")}]${c.exit === 0 ? "" : ` exit ${c.exit}`}`).join("; ")}`),
+    details: { options, cleanSyncMs: clean.syncMs, kills, chains, clean: a }
   }
 })
