@@ -99,6 +99,66 @@ describe("kura-sync (built)", () => {
     })
   })
 
+  it("a config file with several shops and POS accounts plans all their streams; schedules apply per stream", async () => {
+    const config = join(dir, "multi.json")
+    await writeFile(
+      config,
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-multi")}`,
+        warehouse: `duckdb:${join(dir, "multi.duckdb")}`,
+        defaultInterval: "15m",
+        schedules: { demo: "2h", "demo/fast": "1m" },
+        shopify: [
+          { shop: "kura-matcha.myshopify.com", accessToken: "shpat_test" },
+          { shop: "kura-tea.myshopify.com", clientId: "client", clientSecret: "secret" }
+        ],
+        lightspeed: [
+          { name: "tokyo", clientId: "a", clientSecret: "b", refreshToken: "c" },
+          { name: "osaka", clientId: "d", clientSecret: "e", refreshToken: "f" }
+        ],
+        stocky: [{ storeName: "kura-matcha.myshopify.com", apiKey: "k" }],
+        demo: [
+          { name: "slow", pages: 1, pageDelay: "1ms" },
+          { name: "fast", pages: 1, pageDelay: "1ms" }
+        ]
+      })
+    )
+    const status = await promisify(execFile)(
+      process.execPath,
+      [main, "status", "--config", config, "--json"],
+      {
+        env: cleanEnv({}),
+        cwd: dir
+      }
+    )
+    const streams: ReadonlyArray<string> = JSON.parse(status.stdout).streams.map(
+      (s: { stream: string }) => s.stream
+    )
+    for (const stream of [
+      "shopify/kura-matcha.myshopify.com/orders",
+      "shopify/kura-tea.myshopify.com/orders",
+      "lightspeed/tokyo/sales",
+      "lightspeed/osaka/sales",
+      "stocky/kura-matcha.myshopify.com/purchase_orders",
+      "demo/demo/slow",
+      "demo/demo/fast"
+    ])
+      expect(streams).toContain(stream)
+    // Only the demo source runs here (the others would call real APIs); the second pass shows
+    // each stream's own interval: the source-level "demo" and the more specific "demo/fast".
+    const run = (args: ReadonlyArray<string>) =>
+      promisify(execFile)(process.execPath, [main, "run", "--config", config, "--source", "demo", ...args], {
+        env: cleanEnv({}),
+        cwd: dir
+      })
+    const first = await run([])
+    expect(first.stdout).toContain("demo/demo/slow: succeeded")
+    expect(first.stdout).toContain("demo/demo/fast: succeeded")
+    const second = await run([])
+    expect(second.stdout).toMatch(/demo\/demo\/slow: not due \(last success \d+s ago, interval 2h 0m;/)
+    expect(second.stdout).toMatch(/demo\/demo\/fast: not due \(last success \d+s ago, interval 1m;/)
+  })
+
   it("on SIGTERM drains the run in flight, commits its checkpoint and exits 0", async () => {
     const config = join(dir, "serve.json")
     const lake = join(dir, "lake-serve")
