@@ -112,23 +112,11 @@ const benches = [
   proof("demo", "demo.ts", [50, 400])
 ].filter((b) => !only || only.some((o) => b.name.includes(o)))
 
-console.log(
-  `kura bench: ${quick ? "quick" : "full"} run, ${benches.length} benches, on ${machine}, Node ${process.version}`
-)
-console.log(`kura bench: logs in ${runDir}`)
-
-if (!args.includes("--no-build")) {
-  // Benches import built dists; the build is cached by Nx, so this is quick when nothing changed.
-  const build = spawnSync("npx", ["nx", "run-many", "-t", "build", "--outputStyle=static"], {
-    cwd: root,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, NX_TUI: "false" }
-  })
-  if (build.status !== 0) {
-    console.error("kura bench: the build failed; fix it first (npx nx run-many -t build)")
-    process.exit(1)
-  }
-}
+if (argValue("--from") === undefined)
+  console.log(
+    `kura bench: ${quick ? "quick" : "full"} run, ${benches.length} benches, on ${machine}, Node ${process.version}`
+  )
+if (argValue("--from") === undefined) console.log(`kura bench: logs in ${runDir}`)
 
 const MARKER = "KURA_BENCH_RESULT "
 const ESC = String.fromCharCode(27)
@@ -163,6 +151,56 @@ const known = [
     out: (m) => [{ figure: "core QueryCostBucket utilisation (THROTTLED)", value: `${m[2]}% (${m[1]})` }]
   }
 ]
+
+/** A bench's figures: its KURA_BENCH_RESULT lines, else the known text lines it printed. */
+const figuresOf = (text) => {
+  const lines = strip(text).split("\n")
+  const marked = []
+  for (const line of lines) {
+    const at = line.indexOf(MARKER)
+    if (at < 0) continue
+    try {
+      marked.push(JSON.parse(line.slice(at + MARKER.length)))
+    } catch {}
+  }
+  if (marked.length > 0) return marked
+  const found = []
+  for (const line of lines)
+    for (const k of known) {
+      const m = k.re.exec(line)
+      if (m) found.push(...k.out(m))
+    }
+  return found
+}
+
+// `--from DIR`: re-read a finished run's logs (e.g. after teaching this script a new figure).
+const from = argValue("--from")
+if (from !== undefined) {
+  const report = JSON.parse(readFileSync(path.join(from, "bench-report.json"), "utf8"))
+  for (const r of report.results) {
+    try {
+      r.figures = figuresOf(
+        readFileSync(path.join(from, "logs", `${r.bench.replace(/[@/]/g, "_")}.log`), "utf8")
+      )
+    } catch {}
+  }
+  printSummary(report.results, report.totalSeconds, report.kind)
+  writeFileSync(path.join(from, "bench-report.json"), `${JSON.stringify(report, null, 2)}\n`)
+  process.exit(0)
+}
+
+if (!args.includes("--no-build")) {
+  // Benches import built dists; the build is cached by Nx, so this is quick when nothing changed.
+  const build = spawnSync("npx", ["nx", "run-many", "-t", "build", "--outputStyle=static"], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, NX_TUI: "false" }
+  })
+  if (build.status !== 0) {
+    console.error("kura bench: the build failed; fix it first (npx nx run-many -t build)")
+    process.exit(1)
+  }
+}
 
 const runOne = (bench) =>
   new Promise((resolve) => {
@@ -214,20 +252,7 @@ const runOne = (bench) =>
       clearTimeout(timer)
       log.end()
       const seconds = (Date.now() - started) / 1000
-      const figures = []
-      for (const line of strip(out).split("\n")) {
-        const at = line.indexOf(MARKER)
-        if (at >= 0) {
-          try {
-            figures.push(JSON.parse(line.slice(at + MARKER.length)))
-          } catch {}
-          continue
-        }
-        for (const k of known) {
-          const m = k.re.exec(line)
-          if (m) figures.push(...k.out(m))
-        }
-      }
+      const figures = figuresOf(out)
       const status = capped ? "capped" : code === 0 ? "ok" : `failed (exit ${code ?? signal})`
       resolve({
         bench: bench.name,
@@ -262,22 +287,9 @@ await Promise.all(
 const results = benches.map((b) => byName.get(b.name))
 const totalSeconds = (Date.now() - started) / 1000
 
-const cell = (v) => (v === undefined || v === null ? "" : String(v))
-const lines = [
-  "| bench | status | s | figure | value | target | met? |",
-  "| --- | --- | --- | --- | --- | --- | --- |"
-]
-for (const r of results) {
-  const figs = r.figures.length > 0 ? r.figures : [{}]
-  for (const [i, f] of figs.entries())
-    lines.push(
-      `| ${i === 0 ? r.bench : ""} | ${i === 0 ? r.status : ""} | ${i === 0 ? r.seconds.toFixed(1) : ""} | ${cell(f.figure)} | ${cell(f.value)}${f.unit && f.value !== undefined ? ` ${f.unit}` : ""} | ${cell(f.target)} | ${f.met === undefined ? "" : f.met ? "yes" : "**no**"} |`
-    )
-}
 const failed = results.filter((r) => r.status.startsWith("failed"))
 const capped = results.filter((r) => r.status === "capped")
-console.log(`\nkura bench summary (${quick ? "quick" : "full"}, ${totalSeconds.toFixed(0)} s, ${machine}):\n`)
-console.log(lines.join("\n"))
+printSummary(results, totalSeconds, quick ? "quick" : "full")
 writeFileSync(
   reportFile,
   `${JSON.stringify(
@@ -298,3 +310,21 @@ console.log(
   `\nkura bench: ${results.length - failed.length - capped.length} ok, ${capped.length} capped${capped.length > 0 ? ` (${capped.map((r) => r.bench).join(", ")})` : ""}, ${failed.length} failed; ${totalSeconds.toFixed(0)} s; report ${reportFile}`
 )
 process.exit(failed.length === 0 ? 0 : 1)
+
+/** Prints the summary table: one row per figure, bench status and seconds on its first row. */
+function printSummary(results, totalSeconds, kind) {
+  const cell = (v) => (v === undefined || v === null ? "" : String(v))
+  const lines = [
+    "| bench | status | s | figure | value | target | met? |",
+    "| --- | --- | --- | --- | --- | --- | --- |"
+  ]
+  for (const r of results) {
+    const figs = r.figures.length > 0 ? r.figures : [{}]
+    for (const [i, f] of figs.entries())
+      lines.push(
+        `| ${i === 0 ? r.bench : ""} | ${i === 0 ? r.status : ""} | ${i === 0 ? r.seconds.toFixed(1) : ""} | ${cell(f.figure)} | ${cell(f.value)}${f.unit && f.value !== undefined ? ` ${f.unit}` : ""} | ${cell(f.target)} | ${f.met === undefined ? "" : f.met ? "yes" : "**no**"} |`
+      )
+  }
+  console.log(`\nkura bench summary (${kind}, ${totalSeconds.toFixed(0)} s, ${machine}):\n`)
+  console.log(lines.join("\n"))
+}
