@@ -6,7 +6,7 @@
  *   commonly advised; 100 ms of wall time at timeScale 10).
  * Reports points/s as a share of the restore rate (after the initial full bucket), the THROTTLED
  * answers after the first drain of that bucket, and the elapsed-time ratio. KURA_BENCH_QUICK=1:
- * 1200 orders instead of 15000.
+ * 1000 orders instead of 15000.
  * A measurement, not an assertion.
  */
 import { createAdminApiClient } from "@shopify/admin-api-client"
@@ -16,7 +16,7 @@ import { ShopifyClient } from "../src/ShopifyClient.js"
 import { clientLayer, type Sandbox, startSandbox } from "../test/sandbox.js"
 
 const QUICK = process.env.KURA_BENCH_QUICK === "1"
-const ORDERS = Number(process.env.KURA_BENCH_ORDERS ?? (QUICK ? 1200 : 15000))
+const ORDERS = Number(process.env.KURA_BENCH_ORDERS ?? (QUICK ? 1000 : 15000))
 const TIME_SCALE = 10
 const PAGE = 200
 const BUCKET = 2000
@@ -48,8 +48,14 @@ interface Result {
   readonly requests: number
 }
 
-const result = (figure: string, value: number | string, extra: Record<string, unknown> = {}) =>
-  console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...extra })}`)
+// A quick run is a smoke test: its few requests are dominated by start-up, so it claims no target.
+const result = (figure: string, value: number | string, extra: Record<string, unknown> = {}) => {
+  const { target: _target, met: _met, ...rest } = extra
+  const fields = QUICK
+    ? { ...rest, note: `quick smoke run, not a measurement${rest.note ? `; ${String(rest.note)}` : ""}` }
+    : extra
+  console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...fields })}`)
+}
 
 const report = (r: Result, sb: Sandbox) => {
   const restore = 100 * TIME_SCALE

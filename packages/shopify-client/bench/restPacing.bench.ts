@@ -5,7 +5,7 @@
  * - Kura's `ShopifyRest.list` (core LeakyBucket, corrected by `X-Shopify-Shop-Api-Call-Limit`),
  * - a naive loop that follows `Link` as fast as it can and sleeps `Retry-After` on 429.
  * Reports requests/s after the burst as a share of the leak rate, and the 429 answers (counted by
- * a proxy in front of the emulator). KURA_BENCH_QUICK=1: 80 requests instead of 400.
+ * a proxy in front of the emulator). KURA_BENCH_QUICK=1: 60 requests instead of 400.
  * A measurement, not an assertion.
  */
 import { HttpTransport, LeakyBucket, makeLeakyBucket } from "@kura/core"
@@ -17,7 +17,7 @@ import { startProxy } from "../test/proxy.js"
 import { configLayer, type Sandbox, startSandbox } from "../test/sandbox.js"
 
 const QUICK = process.env.KURA_BENCH_QUICK === "1"
-const REQUESTS = QUICK ? 80 : 400
+const REQUESTS = QUICK ? 60 : 400
 const LIMIT = 5
 const TIME_SCALE = 10
 const BURST = 40
@@ -25,8 +25,14 @@ const LEAK = 2 * TIME_SCALE
 
 const Order = Schema.Struct({ id: Schema.Number })
 
-const result = (figure: string, value: number | string, extra: Record<string, unknown> = {}) =>
-  console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...extra })}`)
+// A quick run is a smoke test: its few requests are dominated by start-up, so it claims no target.
+const result = (figure: string, value: number | string, extra: Record<string, unknown> = {}) => {
+  const { target: _target, met: _met, ...rest } = extra
+  const fields = QUICK
+    ? { ...rest, note: `quick smoke run, not a measurement${rest.note ? `; ${String(rest.note)}` : ""}` }
+    : extra
+  console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...fields })}`)
+}
 
 const report = (name: string, requests: number, seconds: number, limited: number) => {
   // The first BURST requests are the full bucket, spent at once: not leak-rate work.
