@@ -43,7 +43,7 @@ const SYNC_VALUES: Readonly<Record<string, SyncMode>> = {
 }
 
 const TUNING = [
-  ["KURA_WEBHOOK_FLUSH_MS", "flushMs", "how often waiting records land, in ms (default 250)"],
+  ["KURA_WEBHOOK_FLUSH_MS", "flushMs", "how often waiting records land, in ms (default 1000)"],
   ["KURA_WEBHOOK_MAX_BATCH", "maxBatch", "records per landed batch (default 5000)"],
   ["KURA_WEBHOOK_CAPACITY", "capacity", "records waiting to land before 503 (default 20000)"]
 ] as const
