@@ -93,7 +93,7 @@ const baseEnv = (sandbox: Awaited<ReturnType<typeof startSandbox>>, dir: string)
 })
 
 describe("kura-sync serve webhooks (built)", () => {
-  it("deliveries accepted just before SIGTERM are all in the warehouse (raw and canonical) after exit 0", async () => {
+  it("deliveries accepted just before SIGTERM are all in the warehouse (raw and canonical) after exit 0; a restarted serve still knows their event ids", async () => {
     const sandbox = await startSandbox({ seed: 5, scale: 5, historyDays: 2 })
     try {
       const secret = "whsec-process-test-0123456789"
@@ -138,6 +138,36 @@ describe("kura-sync serve webhooks (built)", () => {
         f.endsWith(".ndjson")
       )
       expect(wal).toEqual([])
+
+      // A new process remembers the event ids from the warehouse: Shopify's retry of an already
+      // stored event is a duplicate, a new event is accepted.
+      const again = await startServe(sandbox, secret, dir)
+      const post = async (i: number, eventId: string) => {
+        const body = JSON.stringify(restOrder(900_000 + i, "2026-11-26T01:00:00Z"))
+        const res = await fetch(`${again.url}/webhooks/shopify`, {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-topic": "orders/create",
+            "x-shopify-shop-domain": shop,
+            "x-shopify-webhook-id": `retry-${eventId}`,
+            "x-shopify-event-id": eventId,
+            "x-shopify-hmac-sha256": sign(body, secret)
+          }
+        })
+        return ((await res.json()) as { message: string }).message
+      }
+      expect(await post(7, "ev-7")).toBe("duplicate delivery ignored")
+      expect(await post(1000, "ev-1000")).toBe("accepted")
+      again.child.kill("SIGTERM")
+      expect((await again.exited).code, again.output().slice(-3000)).toBe(0)
+      expect(
+        await count(
+          db,
+          `SELECT count(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
+        )
+      ).toBe(n + 1)
     } finally {
       await sandbox.close()
     }
