@@ -4,8 +4,8 @@
  *   and load a table whenever its buffer is full. Memory is bounded by `chunkSize` rows per table
  *   whatever the file size; there is never per-row SQL.
  * - `loadShopifyOrdersFile`, the DuckDB fast path for Shopify bulk order files: DuckDB reads the
- *   file itself and the order mapping runs as SQL (`bulk/ShopifyOrdersSql.ts`), then one MERGE per
- *   `mergeRows` rows per table. No JS object per line; several times faster.
+ *   file itself and the order mapping runs as SQL (`bulk/ShopifyOrdersSql.ts`), in passes of
+ *   `ordersPerPass` orders, one MERGE per table per pass. No JS object per line.
  * Both dead-letter what they cannot parse or map and load the rest.
  */
 import type { DeadLetter, StreamKey } from "@kura/core"
@@ -162,8 +162,11 @@ export interface ShopifyOrdersFileOptions {
   readonly key: StreamKey
   /** Recorded on dead letters (default: the file path). */
   readonly origin?: string
-  /** Rows per MERGE (default 200,000): bounds the memory of each upsert. */
-  readonly mergeRows?: number
+  /**
+   * Orders per pass (default 100,000, about 200k order lines): each pass maps and MERGEs its
+   * orders with all their lines, which bounds memory whatever the file size.
+   */
+  readonly ordersPerPass?: number
 }
 
 const num = (v: unknown): number => Number(v ?? 0)
@@ -193,7 +196,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
   }
   const ctx = options.context
   const locationId = options.locationId ?? null
-  const mergeRows = Math.max(1, options.mergeRows ?? 200_000)
+  const ordersPerPass = Math.max(1, options.ordersPerPass ?? 100_000)
   const origin = options.origin ?? options.file
   const statements = shopifyOrdersSql({
     file: options.file,
@@ -219,31 +222,28 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
       const def = CanonicalTables[table]
       const staged = statements.canonical[table]
       const rows = num((yield* sql.query(`SELECT count(*) AS n FROM ${d.table(staged)}`))[0]?.n)
-      const parts = Math.max(1, Math.ceil(rows / mergeRows))
       const countTarget = Effect.map(sql.query(`SELECT count(*) AS n FROM ${d.table(def.name)}`), (r) =>
         num(r[0]?.n)
       )
       let inserted = 0
       let changed = 0
-      for (let k = 0; k < parts && rows > 0; k++) {
+      if (rows > 0) {
         const before = yield* countTarget
         const keys = new Set<string>(def.primaryKey)
-        const merge = Sql.renderMerge({
-          target: d.table(def.name),
-          source:
-            parts === 1
-              ? `SELECT * FROM ${d.table(staged)}`
-              : `SELECT * FROM ${d.table(staged)} WHERE hash(source_id) % ${parts} = ${k}`,
-          on: def.primaryKey.map((c) => `t.${d.ident(c)} = s.${d.ident(c)}`).join(" AND "),
-          matchedCondition: `s.${d.ident("updated_at")} > t.${d.ident("updated_at")}`,
-          set: def.columns
-            .filter((c) => !keys.has(c.name))
-            .map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
-          insertColumns: def.columns.map((c) => d.ident(c.name)),
-          insertValues: def.columns.map((c) => `s.${d.ident(c.name)}`)
-        })
-        changed += yield* sql.run(merge)
-        inserted += (yield* countTarget) - before
+        changed = yield* sql.run(
+          Sql.renderMerge({
+            target: d.table(def.name),
+            source: `SELECT * FROM ${d.table(staged)}`,
+            on: def.primaryKey.map((c) => `t.${d.ident(c)} = s.${d.ident(c)}`).join(" AND "),
+            matchedCondition: `s.${d.ident("updated_at")} > t.${d.ident("updated_at")}`,
+            set: def.columns
+              .filter((c) => !keys.has(c.name))
+              .map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
+            insertColumns: def.columns.map((c) => d.ident(c.name)),
+            insertValues: def.columns.map((c) => `s.${d.ident(c.name)}`)
+          })
+        )
+        inserted = (yield* countTarget) - before
       }
       const result: LoadResult = {
         table,
@@ -261,20 +261,54 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
     Effect.ensuring(
       Effect.gen(function* () {
         yield* sql.run(statements.stage)
-        for (const s of statements.prepare) yield* sql.run(s)
-        const summary = (yield* sql.query(statements.summary))[0] ?? {}
-        const rejected = yield* sql.query(statements.rejected)
-        const refunds = rejected.length === 0 ? [] : yield* sql.query(statements.rejectedRefunds)
+        for (const s of statements.assign) yield* sql.run(s)
+        const orders = num((yield* sql.query(statements.orders))[0]?.n)
+        // Passes of about `ordersPerPass` orders, each with all its lines: every join, window and
+        // MERGE works on one pass, so memory does not grow with the file.
+        const passes = Math.max(1, Math.ceil(orders / ordersPerPass))
+        const summary = { lines: 0, invalid: 0, orphans: 0, rejected_lines: 0 }
+        const rejected: Array<Readonly<Record<string, unknown>>> = []
+        const refunds: Array<Readonly<Record<string, unknown>>> = []
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
-        for (const table of ORDER_TABLES) {
-          yield* sql.run(statements.build[table])
-          const dups = num((yield* sql.query(statements.duplicates[table]))[0]?.n)
-          if (dups > 0) yield* sql.run(statements.dedupe[table])
-          tables[table] = yield* mergeTable(sql, table)
+        for (let k = 0; k < passes; k++) {
+          yield* sql.run(statements.pass(k, passes))
+          for (const s of statements.prepare) yield* sql.run(s)
+          const counts = (yield* sql.query(statements.summary))[0] ?? {}
+          summary.lines += num(counts.lines)
+          summary.invalid += num(counts.invalid)
+          summary.orphans += num(counts.orphans)
+          summary.rejected_lines += num(counts.rejected_lines)
+          const bad = yield* sql.query(statements.rejected)
+          rejected.push(...bad)
+          if (bad.length > 0) refunds.push(...(yield* sql.query(statements.rejectedRefunds)))
+          for (const table of ORDER_TABLES) {
+            yield* sql.run(statements.build[table])
+            const dups = num((yield* sql.query(statements.duplicates[table]))[0]?.n)
+            if (dups > 0) yield* sql.run(statements.dedupe[table])
+            const r = yield* mergeTable(sql, table)
+            const prev = tables[table]
+            tables[table] =
+              prev === undefined
+                ? r
+                : {
+                    table,
+                    received: prev.received + r.received,
+                    inserted: prev.inserted + r.inserted,
+                    updated: prev.updated + r.updated,
+                    unchanged: prev.unchanged + r.unchanged,
+                    deadLettered: 0,
+                    addedColumns: []
+                  }
+          }
         }
-        return { summary, rejected, refunds, tables }
+        return { summary, rejected, refunds, tables, passes }
       }),
-      Effect.forEach(statements.temps, (t) => Effect.ignore(sql.run(Sql.dropTable(d, t))), { discard: true })
+      Effect.andThen(
+        Effect.ignore(sql.run(`DROP VIEW IF EXISTS ${d.table(statements.view)}`)),
+        Effect.forEach(statements.temps, (t) => Effect.ignore(sql.run(Sql.dropTable(d, t))), {
+          discard: true
+        })
+      )
     )
   )
 
@@ -329,7 +363,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
   }
   return {
     lines: num(loaded.summary.lines),
-    rejectedLines: invalid + num(loaded.summary.orphans) + num(loaded.summary.rejected_lines),
+    rejectedLines: invalid + loaded.summary.orphans + loaded.summary.rejected_lines,
     tables: loaded.tables
   } satisfies BulkLoadResult
 })

@@ -160,7 +160,7 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
           context: ctx,
           locationId: LOCATION,
           key,
-          mergeRows: 500
+          ordersPerPass: 120
         })
         const tables: Record<string, ReadonlyArray<unknown>> = {}
         for (const t of TABLES) tables[t] = yield* dump(t)

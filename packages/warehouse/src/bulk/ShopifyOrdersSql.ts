@@ -166,7 +166,12 @@ const refundChecks = (x: string) => [
 export interface ShopifyOrdersSql {
   /** Reads the file into the lines table (one row per non-empty line; unparseable lines are all-NULL rows). */
   readonly stage: string
-  /** Classifies lines, checks them, and builds the order index and the problem list. */
+  /** Puts refund children in their order's pass; then `orders` counts the orders in the file. */
+  readonly assign: ReadonlyArray<string>
+  readonly orders: string
+  /** Selects pass `index` of `count`: the orders whose key hashes there, with all their lines. */
+  readonly pass: (index: number, count: number) => string
+  /** Classifies the pass's lines, checks them, and builds the order index and the problem list. */
   readonly prepare: ReadonlyArray<string>
   /** Counts: lines, unparseable lines, orders, rejected orders, orphan children, lines of rejected orders. */
   readonly summary: string
@@ -183,12 +188,16 @@ export interface ShopifyOrdersSql {
   readonly canonical: Readonly<Record<OrderTable, string>>
   /** Every temp table, for cleanup. */
   readonly temps: ReadonlyArray<string>
+  /** The pass view, for cleanup. */
+  readonly view: string
 }
 
 /** Builds the statements of one load. */
 export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql => {
   const p = o.prefix
   const L = `${p}_lines`
+  const V = `${p}_part`
+  const RA = `${p}_refund_owner`
   const O = `${p}_order_index`
   const R = `${p}_refund_index`
   const X = `${p}_problems`
@@ -211,7 +220,9 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
       WHEN __typename = 'ShippingLine' OR (__typename IS NULL AND (id IS NULL OR id LIKE 'gid://shopify/ShippingLine/%')) THEN 'ship'
       WHEN __typename = 'RefundLineItem' OR (__typename IS NULL AND id LIKE 'gid://shopify/RefundLineItem/%') THEN 'refund_line'
       WHEN __typename = 'OrderTransaction' OR (__typename IS NULL AND id LIKE 'gid://shopify/OrderTransaction/%') THEN 'refund_tx'
-      ELSE 'other' END AS _kind, *
+      ELSE 'other' END AS _kind,
+    -- The order a line belongs to decides its pass (refund children are fixed up below).
+    hash(coalesce(__parentId, id)) AS _h, *
     FROM ${readShopifyOrdersSql(o.file)}`
 
   const orderProblems = problems([
@@ -256,33 +267,33 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
 
   const prepare = [
     // Orders and their refunds (refund children point at the refund's gid).
-    `CREATE OR REPLACE TEMP TABLE ${O} AS SELECT id AS gid, legacyResourceId AS lrid, ${orderProblems} AS problem FROM ${L} WHERE _kind = 'order'`,
-    `CREATE OR REPLACE TEMP TABLE ${R} AS SELECT r.id AS refund_gid, l.id AS order_gid FROM (SELECT id, unnest(refunds) AS r FROM ${L} WHERE _kind = 'order' AND refunds IS NOT NULL) l`,
+    `CREATE OR REPLACE TEMP TABLE ${O} AS SELECT id AS gid, legacyResourceId AS lrid, ${orderProblems} AS problem FROM ${V} WHERE _kind = 'order'`,
+    `CREATE OR REPLACE TEMP TABLE ${R} AS SELECT r.id AS refund_gid, l.id AS order_gid FROM (SELECT id, unnest(refunds) AS r FROM ${V} WHERE _kind = 'order' AND refunds IS NOT NULL) l`,
     // Every problem keyed by its order (an order is loaded whole or dead-lettered whole, as the
     // JS path's schema decode does), plus children whose parent is not in the file.
     `CREATE OR REPLACE TEMP TABLE ${X} AS
       SELECT gid AS order_gid, problem FROM ${O} WHERE problem IS NOT NULL
       UNION ALL
-      SELECT l.__parentId, ${lineProblems} FROM ${L} l WHERE l._kind = 'line'
+      SELECT l.__parentId, ${lineProblems} FROM ${V} l WHERE l._kind = 'line'
       UNION ALL
-      SELECT l.__parentId, ${shipProblems} FROM ${L} l WHERE l._kind = 'ship'
+      SELECT l.__parentId, ${shipProblems} FROM ${V} l WHERE l._kind = 'ship'
       UNION ALL
-      SELECT r.order_gid, ${refundLineProblems} FROM ${L} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_line'
+      SELECT r.order_gid, ${refundLineProblems} FROM ${V} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_line'
       UNION ALL
-      SELECT r.order_gid, ${refundTxProblems} FROM ${L} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_tx'`,
+      SELECT r.order_gid, ${refundTxProblems} FROM ${V} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_tx'`,
     // Children of a parent missing from the file are orphans, reported on their own.
     `DELETE FROM ${X} WHERE problem IS NULL OR order_gid IS NULL OR order_gid NOT IN (SELECT gid FROM ${O} WHERE gid IS NOT NULL)`
   ]
 
-  const orphans = `SELECT l.id, l.__parentId, l._kind FROM ${L} l WHERE l._kind IN ('line', 'ship', 'refund_line', 'refund_tx', 'other')
+  const orphans = `SELECT l.id, l.__parentId, l._kind FROM ${V} l WHERE l._kind IN ('line', 'ship', 'refund_line', 'refund_tx', 'other')
       AND NOT EXISTS (SELECT 1 FROM ${O} WHERE gid = l.__parentId) AND NOT EXISTS (SELECT 1 FROM ${R} WHERE refund_gid = l.__parentId)`
   const summary = `SELECT
-      (SELECT count(*) FROM ${L}) AS lines,
-      (SELECT count(*) FROM ${L} WHERE _kind = 'invalid') AS invalid,
+      (SELECT count(*) FROM ${V}) AS lines,
+      (SELECT count(*) FROM ${V} WHERE _kind = 'invalid') AS invalid,
       (SELECT count(*) FROM ${O}) AS orders,
       (SELECT count(DISTINCT order_gid) FROM ${X}) AS rejected,
       (SELECT count(*) FROM (${orphans})) AS orphans,
-      (SELECT count(*) FROM ${L} l WHERE l.id IN (SELECT order_gid FROM ${X}) OR l.__parentId IN (SELECT order_gid FROM ${X})
+      (SELECT count(*) FROM ${V} l WHERE l.id IN (SELECT order_gid FROM ${X}) OR l.__parentId IN (SELECT order_gid FROM ${X})
         OR l.__parentId IN (SELECT refund_gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X}))) AS rejected_lines`
   const rejected = `SELECT x.order_gid AS gid, any_value(o.lrid) AS source_id, 'order' AS what, string_agg(DISTINCT x.problem, '; ') AS detail FROM ${X} x LEFT JOIN ${O} o ON o.gid = x.order_gid GROUP BY x.order_gid
       UNION ALL SELECT id, NULL, 'orphan', 'the ' || _kind || ' line''s parent ' || coalesce(__parentId, '?') || ' is not in the file' FROM (${orphans})`
@@ -290,8 +301,8 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
   // Accepted orders with the values their children need.
   const ok = `(SELECT l.*, ${ts("l.updatedAt")} AS _updated, ${ts("l.createdAt")} AS _created,
       CASE WHEN l.sourceName = 'pos' THEN 'pos' ELSE 'online' END AS _channel
-    FROM ${L} l WHERE l._kind = 'order' AND NOT EXISTS (SELECT 1 FROM ${X} x WHERE x.order_gid = l.id))`
-  const lines = (kind: string) => `(SELECT * FROM ${L} WHERE _kind = '${kind}')`
+    FROM ${V} l WHERE l._kind = 'order' AND NOT EXISTS (SELECT 1 FROM ${X} x WHERE x.order_gid = l.id))`
+  const lines = (kind: string) => `(SELECT * FROM ${V} WHERE _kind = '${kind}')`
 
   const orders = `SELECT ${lineage("o.legacyResourceId", "o._updated")},
       o._channel AS channel, ${loc} AS location_id, o.name AS order_number, o.customer.legacyResourceId AS customer_id,
@@ -422,8 +433,16 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     ])
   ) as Record<OrderTable, string>
 
+  const assign = [
+    `CREATE OR REPLACE TEMP TABLE ${RA} AS SELECT r.id AS refund_gid, l.id AS order_gid FROM (SELECT id, unnest(refunds) AS r FROM ${L} WHERE _kind = 'order' AND refunds IS NOT NULL) l`,
+    `UPDATE ${L} SET _h = hash(ra.order_gid) FROM ${RA} ra WHERE ${L}.__parentId = ra.refund_gid`
+  ]
   return {
     stage,
+    assign,
+    orders: `SELECT count(*) AS n FROM ${L} WHERE _kind = 'order'`,
+    pass: (index, count) =>
+      `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.max(1, Math.trunc(count))} = ${Math.trunc(index)}`,
     prepare,
     summary,
     rejected,
@@ -432,6 +451,7 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     duplicates,
     dedupe,
     canonical,
-    temps: [L, O, R, X, ...ORDER_TABLES.map((t) => canonical[t])]
+    temps: [L, RA, O, R, X, ...ORDER_TABLES.map((t) => canonical[t])],
+    view: V
   }
 }
