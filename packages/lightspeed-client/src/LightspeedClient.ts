@@ -27,7 +27,8 @@ import {
   datesBetween,
   isIsoDate,
   isoInstant,
-  splitWindows
+  splitWindows,
+  type TimeWindow
 } from "./BusinessDay.js"
 import type { TaxRate } from "./Fields.js"
 import { PaymentMethod, TaxRateInfo } from "./Financials.js"
@@ -498,34 +499,42 @@ export const makeLightspeedClient = (
       return splitWindows(from, to, 365)
     })
 
+  /** Reads `range` one window of at most 365 days (K-Series' limit) at a time, in order. */
+  const perWindow = <A, E>(
+    range: TimeRange,
+    read: (window: TimeWindow) => Stream.Stream<A, E>
+  ): Stream.Stream<A, E | LightspeedConfigError> =>
+    Stream.unwrap(
+      Effect.map(rangeWindows(range), (windows) =>
+        Stream.fromIterable(windows).pipe(Stream.flatMap(read, { concurrency: 1 }))
+      )
+    )
+
+  /** A next-page cursor counts only when it is non-empty and its page held sales. */
+  const hasNext = (
+    next: string | null | undefined,
+    sales: ReadonlyArray<unknown> | null | undefined
+  ): next is string => next !== undefined && next !== null && next !== "" && (sales?.length ?? 0) > 0
+
   const financials = (
     businessLocationId: string,
     range: TimeRange
   ): Stream.Stream<Sale, LightspeedError | LightspeedConfigError> =>
-    Stream.unwrap(
-      Effect.map(rangeWindows(range), (windows) =>
-        Stream.fromIterable(windows).pipe(
-          Stream.flatMap(
-            (window) =>
-              Stream.paginate(
-                `/f/finance/${location(businessLocationId)}/financials/${encodeURIComponent(isoInstant(window.from))}/${encodeURIComponent(isoInstant(window.to))}?include=payments&pageSize=${config.financialsPageSize}`,
-                (url: string) =>
-                  Effect.gen(function* () {
-                    const result = yield* http.getJson(url)
-                    const envelope = yield* http.decode(V1Envelope, result)
-                    const sales = yield* decodeSales(envelope.sales, result)
-                    const next = envelope._links?.nextPage?.href
-                    const more =
-                      next !== undefined && next !== null && next !== "" && (envelope.sales?.length ?? 0) > 0
-                    if (more && rebase(config.apiBaseUrl, next) === rebase(config.apiBaseUrl, url)) {
-                      return yield* repeatedCursor(result, "_links.nextPage")
-                    }
-                    return [sales, more ? Option.some(next) : Option.none<string>()] as const
-                  })
-              ),
-            { concurrency: 1 }
-          )
-        )
+    perWindow(range, (window) =>
+      Stream.paginate(
+        `/f/finance/${location(businessLocationId)}/financials/${encodeURIComponent(isoInstant(window.from))}/${encodeURIComponent(isoInstant(window.to))}?include=payments&pageSize=${config.financialsPageSize}`,
+        (url: string) =>
+          Effect.gen(function* () {
+            const result = yield* http.getJson(url)
+            const envelope = yield* http.decode(V1Envelope, result)
+            const sales = yield* decodeSales(envelope.sales, result)
+            const next = envelope._links?.nextPage?.href
+            const more = hasNext(next, envelope.sales)
+            if (more && rebase(config.apiBaseUrl, next) === rebase(config.apiBaseUrl, url)) {
+              return yield* repeatedCursor(result, "_links.nextPage")
+            }
+            return [sales, more ? Option.some(next) : Option.none<string>()] as const
+          })
       )
     )
 
@@ -533,37 +542,28 @@ export const makeLightspeedClient = (
     businessLocationId: string,
     range: TimeRange
   ): Stream.Stream<Sale, LightspeedError | LightspeedConfigError> =>
-    Stream.unwrap(
-      Effect.map(rangeWindows(range), (windows) =>
-        Stream.fromIterable(windows).pipe(
-          Stream.flatMap(
-            (window) =>
-              Stream.paginate(Option.none<string>(), (token: Option.Option<string>) =>
-                Effect.gen(function* () {
-                  const result = yield* http.getJson(
-                    `/f/v2/business-location/${location(businessLocationId)}/sales`,
-                    {
-                      from: isoInstant(window.from),
-                      to: isoInstant(window.to),
-                      include: "payments",
-                      pageSize: config.salesPageSize,
-                      nextPageToken: Option.getOrUndefined(token)
-                    }
-                  )
-                  const envelope = yield* http.decode(V2Envelope, result)
-                  const page = yield* decodeSales(envelope.sales, result)
-                  const next = envelope.nextPageToken
-                  const more =
-                    next !== undefined && next !== null && next !== "" && (envelope.sales?.length ?? 0) > 0
-                  if (more && Option.getOrUndefined(token) === next) {
-                    return yield* repeatedCursor(result, "nextPageToken")
-                  }
-                  return [page, more ? Option.some(Option.some(next)) : Option.none()] as const
-                })
-              ),
-            { concurrency: 1 }
+    perWindow(range, (window) =>
+      Stream.paginate(Option.none<string>(), (token: Option.Option<string>) =>
+        Effect.gen(function* () {
+          const result = yield* http.getJson(
+            `/f/v2/business-location/${location(businessLocationId)}/sales`,
+            {
+              from: isoInstant(window.from),
+              to: isoInstant(window.to),
+              include: "payments",
+              pageSize: config.salesPageSize,
+              nextPageToken: Option.getOrUndefined(token)
+            }
           )
-        )
+          const envelope = yield* http.decode(V2Envelope, result)
+          const page = yield* decodeSales(envelope.sales, result)
+          const next = envelope.nextPageToken
+          const more = hasNext(next, envelope.sales)
+          if (more && Option.getOrUndefined(token) === next) {
+            return yield* repeatedCursor(result, "nextPageToken")
+          }
+          return [page, more ? Option.some(Option.some(next)) : Option.none()] as const
+        })
       )
     )
 

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "@effect/vitest"
 import { ApiError, makeMemoryTokenStore, StoreError, type TokenSet, TokenStore } from "@kura/core"
 import { Effect, Exit, Layer, Logger, Option, Redacted, References } from "effect"
 import { LightspeedAuth, type LightspeedConfigInput, LightspeedConfigService } from "../src/index.js"
-import { type FakeServer, startFake } from "./support/FakeLightspeed.js"
+import { crashOnceAfterPut } from "./support/crashingTokenStore.js"
+import { type FakeServer, fakeConnection, startFake } from "./support/FakeLightspeed.js"
 
 const servers: Array<FakeServer> = []
 afterEach(async () => {
@@ -39,12 +40,7 @@ const authLayer = (
   LightspeedAuth.layer.pipe(
     Layer.provide(
       LightspeedConfigService.layer({
-        clientId: server.clientId,
-        clientSecret: server.clientSecret,
-        apiBaseUrl: server.baseUrl,
-        tokenUrl: `${server.baseUrl}/oauth/token`,
-        authorizeUrl: `${server.baseUrl}/oauth/authorize`,
-        allowInsecureRequests: true,
+        ...fakeConnection(server),
         tokenKey: KEY,
         maxAttempts: 2,
         ...overrides
@@ -241,16 +237,7 @@ describe("LightspeedAuth", () => {
       const map = new Map<string, TokenSet>()
       seed(map, server.issue(), Date.now() - 1000)
       const inner = makeMemoryTokenStore(map)
-      let crashed = false
-      const crashing = TokenStore.of({
-        get: inner.get,
-        put: (key, tokens, options) =>
-          Effect.flatMap(inner.put(key, tokens, options), (ok) =>
-            crashed
-              ? Effect.succeed(ok)
-              : Effect.sync(() => (crashed = true)).pipe(Effect.andThen(Effect.die("power cut")))
-          )
-      })
+      const crashing = crashOnceAfterPut(inner, "power cut")
       const exit = yield* Effect.flatMap(Effect.service(LightspeedAuth), (x) => x.accessToken).pipe(
         Effect.provide(authLayer(server, map, {}, crashing)),
         Effect.exit

@@ -9,7 +9,7 @@ import {
 } from "@kura/core"
 import { Chunk, Effect, Layer, Redacted, Stream } from "effect"
 import { LightspeedClient, type LightspeedConfigInput, nextCursorDay, type Sale } from "../src/index.js"
-import { type FakeOptions, type FakeServer, startFake } from "./support/FakeLightspeed.js"
+import { type FakeOptions, type FakeServer, fakeConnection, startFake } from "./support/FakeLightspeed.js"
 
 const servers: Array<FakeServer> = []
 afterEach(async () => {
@@ -33,12 +33,7 @@ const setup = async (options: FakeOptions = {}, overrides: Partial<LightspeedCon
     scope: null
   })
   const layer = LightspeedClient.layer({
-    clientId: server.clientId,
-    clientSecret: server.clientSecret,
-    apiBaseUrl: server.baseUrl,
-    tokenUrl: `${server.baseUrl}/oauth/token`,
-    authorizeUrl: `${server.baseUrl}/oauth/authorize`,
-    allowInsecureRequests: true,
+    ...fakeConnection(server),
     tokenKey: "lightspeed:test",
     maxAttempts: 10,
     retryBaseDelay: "20 millis",

@@ -25,6 +25,7 @@ import {
   nextCursorDay,
   type Sale
 } from "../src/index.js"
+import { crashOnceAfterPut } from "./support/crashingTokenStore.js"
 
 const sandboxes: Array<Sandbox> = []
 afterEach(async () => {
@@ -146,16 +147,7 @@ describe("against @kura/sandbox", () => {
       const map = new Map<string, TokenSet>()
       seedTokens(map, sandbox.lightspeed.credentials.refreshToken)
       const inner = makeMemoryTokenStore(map)
-      let crashed = false
-      const crashing = TokenStore.of({
-        get: inner.get,
-        put: (key, tokens, options) =>
-          Effect.flatMap(inner.put(key, tokens, options), (ok) =>
-            crashed
-              ? Effect.succeed(ok)
-              : Effect.sync(() => (crashed = true)).pipe(Effect.andThen(Effect.die("crash")))
-          )
-      })
+      const crashing = crashOnceAfterPut(inner, "crash")
       const firstRun = LightspeedAuth.layer.pipe(
         Layer.provide(
           LightspeedConfigService.layer({

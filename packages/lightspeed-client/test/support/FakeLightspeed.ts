@@ -459,3 +459,13 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     locations
   }
 }
+
+/** The connection part of a client config that points at `server` (plain http, so insecure allowed). */
+export const fakeConnection = (server: FakeServer) => ({
+  clientId: server.clientId,
+  clientSecret: server.clientSecret,
+  apiBaseUrl: server.baseUrl,
+  tokenUrl: `${server.baseUrl}/oauth/token`,
+  authorizeUrl: `${server.baseUrl}/oauth/authorize`,
+  allowInsecureRequests: true
+})

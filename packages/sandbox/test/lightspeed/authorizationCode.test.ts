@@ -1,30 +1,21 @@
 import * as oidc from "openid-client"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeClock } from "../../src/internal/clock.js"
-import { makeFaultInjector } from "../../src/internal/faults/FaultInjector.js"
 import {
   defaultMerchantOptions,
   makeMerchant,
   todayUtcMidnight
 } from "../../src/internal/generator/makeMerchant.js"
-import {
-  type LightspeedEmulatorHandle,
-  startLightspeedEmulator
-} from "../../src/internal/lightspeed/startLightspeedEmulator.js"
+import type { LightspeedEmulatorHandle } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
+import { basic, startEmulator } from "./harness.js"
 
 const REDIRECT = "http://127.0.0.1:9/callback"
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
 
 describe("Lightspeed K-Series emulator: authorization-code grant", () => {
   let ls: LightspeedEmulatorHandle
   beforeAll(async () => {
-    ls = await startLightspeedEmulator({
-      merchant: makeMerchant({ ...defaultMerchantOptions(todayUtcMidnight()), orders: 100, historyDays: 10 }),
-      faults: makeFaultInjector({ profile: "none", seed: 1 }),
-      clock: makeClock(1),
-      port: 0,
-      options: { rateLimit: null }
-    })
+    ls = await startEmulator(
+      makeMerchant({ ...defaultMerchantOptions(todayUtcMidnight()), orders: 100, historyDays: 10 })
+    )
   })
   afterAll(() => ls.close())
 

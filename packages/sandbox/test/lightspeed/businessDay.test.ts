@@ -1,17 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeClock } from "../../src/internal/clock.js"
-import { makeFaultInjector } from "../../src/internal/faults/FaultInjector.js"
 import {
   defaultMerchantOptions,
   makeMerchant,
   todayUtcMidnight
 } from "../../src/internal/generator/makeMerchant.js"
-import {
-  type LightspeedEmulatorHandle,
-  type LightspeedEmulatorOptions,
-  startLightspeedEmulator
+import type {
+  LightspeedEmulatorHandle,
+  LightspeedEmulatorOptions
 } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
 import type { Merchant } from "../../src/internal/Merchant.js"
+import { refresh, startEmulator } from "./harness.js"
 
 const DAY = 86_400_000
 const ANCHOR = todayUtcMidnight()
@@ -40,27 +39,14 @@ describe("Lightspeed K-Series emulator: business days follow the scaled sandbox 
   /** An emulator at timeScale 86 400 (a business day per real second) on a hand-stepped wall clock. */
   const begin = async (options: LightspeedEmulatorOptions = {}) => {
     const wall = { now: Date.now() }
-    const ls = await startLightspeedEmulator({
-      merchant,
-      faults: makeFaultInjector({ profile: "none", seed: 1 }),
+    const ls = await startEmulator(merchant, {
       clock: makeClock(86_400, () => wall.now),
-      port: 0,
       options: { rateLimit: null, ...options }
     })
     started.push(ls)
     const daily = async (date?: string): Promise<Daily> => {
       // Access tokens last 60 scaled minutes (42 ms here): take a fresh one per call.
-      const tok = await fetch(ls.credentials.tokenUrl, {
-        method: "POST",
-        headers: {
-          authorization: `Basic ${Buffer.from(`${ls.credentials.clientId}:${ls.credentials.clientSecret}`).toString("base64")}`,
-          "content-type": "application/x-www-form-urlencoded"
-        },
-        body: new URLSearchParams({
-          grant_type: "refresh_token",
-          refresh_token: ls.issueRefreshToken()
-        }).toString()
-      })
+      const tok = await refresh(ls, ls.issueRefreshToken())
       const { access_token } = (await tok.json()) as { access_token: string }
       const bl = ls.credentials.businessLocationIds[0] ?? ""
       const res = await fetch(

@@ -1,33 +1,19 @@
 import { describe, expect, it } from "vitest"
-import { makeClock } from "../../src/internal/clock.js"
 import type { FaultKind } from "../../src/internal/contracts.js"
 import { makeFaultInjector } from "../../src/internal/faults/FaultInjector.js"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
-import { startLightspeedEmulator } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
+import { refresh, startEmulator } from "./harness.js"
 
 const ANCHOR = Date.UTC(2026, 10, 26)
 const merchant = makeMerchant({ ...defaultMerchantOptions(ANCHOR), orders: 300, historyDays: 30 })
 
 const start = (overrides: Partial<Record<FaultKind, number>>, profile: "none" | "chaos" = "none") => {
   const faults = makeFaultInjector({ profile, seed: 11, overrides })
-  return startLightspeedEmulator({
-    merchant,
-    faults,
-    clock: makeClock(1),
-    port: 0,
-    options: { rateLimit: null, slowResponseMs: 5 }
-  }).then((em) => ({ em, faults }))
+  return startEmulator(merchant, { faults, options: { rateLimit: null, slowResponseMs: 5 } }).then((em) => ({
+    em,
+    faults
+  }))
 }
-
-const refresh = (em: Awaited<ReturnType<typeof start>>["em"], token: string) =>
-  fetch(em.credentials.tokenUrl, {
-    method: "POST",
-    headers: {
-      authorization: `Basic ${Buffer.from(`${em.credentials.clientId}:${em.credentials.clientSecret}`).toString("base64")}`,
-      "content-type": "application/x-www-form-urlencoded"
-    },
-    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token })
-  })
 
 describe("Lightspeed emulator under faults", () => {
   it("a faulted token response does not consume the refresh token: the retry succeeds", async () => {

@@ -1,17 +1,14 @@
 import * as oidc from "openid-client"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeClock } from "../../src/internal/clock.js"
-import { makeFaultInjector } from "../../src/internal/faults/FaultInjector.js"
 import {
   defaultMerchantOptions,
   makeMerchant,
   todayUtcMidnight
 } from "../../src/internal/generator/makeMerchant.js"
-import {
-  type LightspeedEmulatorHandle,
-  startLightspeedEmulator
-} from "../../src/internal/lightspeed/startLightspeedEmulator.js"
+import type { LightspeedEmulatorHandle } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
 import type { Merchant } from "../../src/internal/Merchant.js"
+import { refresh as refreshGrant, startEmulator, tokenRequest } from "./harness.js"
 
 const DAY = 86_400_000
 const ANCHOR = todayUtcMidnight()
@@ -29,9 +26,6 @@ interface Sale {
   }>
   payments: Array<{ netAmountWithTax: string; code: string }>
 }
-
-const form = (o: Record<string, string>) => new URLSearchParams(o).toString()
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
 
 describe("Lightspeed K-Series emulator", () => {
   let merchant: Merchant
@@ -51,20 +45,10 @@ describe("Lightspeed K-Series emulator", () => {
       historyDays: 60,
       malformedPerSource: 1
     })
-    ls = await startLightspeedEmulator({
-      merchant,
-      faults: makeFaultInjector({ profile: "none", seed: 1 }),
-      clock: makeClock(1),
-      port: 0,
-      options: { rateLimit: null }
-    })
-    const res = await fetch(ls.credentials.tokenUrl, {
-      method: "POST",
-      headers: {
-        authorization: basic(ls.credentials.clientId, ls.credentials.clientSecret),
-        "content-type": "application/x-www-form-urlencoded"
-      },
-      body: form({ grant_type: "refresh_token", refresh_token: ls.credentials.refreshToken })
+    ls = await startEmulator(merchant)
+    const res = await tokenRequest(ls, {
+      grant_type: "refresh_token",
+      refresh_token: ls.credentials.refreshToken
     })
     const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number }
     expect(res.status).toBe(200)
@@ -76,15 +60,7 @@ describe("Lightspeed K-Series emulator", () => {
   describe("OAuth", () => {
     it("rotates refresh tokens; reusing one gives invalid_grant and is counted", async () => {
       const rt = ls.issueRefreshToken()
-      const refresh = (t: string) =>
-        fetch(ls.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(ls.credentials.clientId, ls.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: t })
-        })
+      const refresh = (t: string) => refreshGrant(ls, t)
       const first = await refresh(rt)
       const tokens = (await first.json()) as { refresh_token: string }
       expect(first.status).toBe(200)
@@ -96,14 +72,11 @@ describe("Lightspeed K-Series emulator", () => {
       expect(ls.stats().refreshReuseAttempts).toBe(before + 1)
       expect((await refresh(tokens.refresh_token)).status).toBe(200)
       // Wrong secret: the client, not the grant, is rejected.
-      const bad = await fetch(ls.credentials.tokenUrl, {
-        method: "POST",
-        headers: {
-          authorization: basic(ls.credentials.clientId, "nope"),
-          "content-type": "application/x-www-form-urlencoded"
-        },
-        body: form({ grant_type: "refresh_token", refresh_token: tokens.refresh_token })
-      })
+      const bad = await tokenRequest(
+        ls,
+        { grant_type: "refresh_token", refresh_token: tokens.refresh_token },
+        "nope"
+      )
       expect(bad.status).toBe(401)
     })
 
@@ -143,21 +116,11 @@ describe("Lightspeed K-Series emulator", () => {
     it("access tokens expire after 60 scaled minutes; a V1 refresh token idles out after 14 scaled days", async () => {
       let now = Date.now()
       const clock = makeClock(60, () => now)
-      const em = await startLightspeedEmulator({
-        merchant,
-        faults: makeFaultInjector({ profile: "none", seed: 1 }),
-        clock,
-        port: 0,
-        options: { rateLimit: null }
-      })
+      const em = await startEmulator(merchant, { clock })
       try {
-        const res = await fetch(em.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(em.credentials.clientId, em.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: em.credentials.refreshToken })
+        const res = await tokenRequest(em, {
+          grant_type: "refresh_token",
+          refresh_token: em.credentials.refreshToken
         })
         const body = (await res.json()) as { access_token: string; refresh_token: string; expires_in: number }
         expect(body.expires_in).toBe(60) // 3600 s at timeScale 60
@@ -169,13 +132,9 @@ describe("Lightspeed K-Series emulator", () => {
         now += 61_000
         expect((await call()).status).toBe(401)
         now += (14 * DAY) / 60
-        const late = await fetch(em.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(em.credentials.clientId, em.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: body.refresh_token })
+        const late = await tokenRequest(em, {
+          grant_type: "refresh_token",
+          refresh_token: body.refresh_token
         })
         expect(late.status).toBe(400)
       } finally {
@@ -227,21 +186,11 @@ describe("Lightspeed K-Series emulator", () => {
       }
       const secondUrl = new URL(first._links.nextPage?.href ?? "")
       const warm = (await get(`${secondUrl.pathname}${secondUrl.search}`)).body.sales as Array<Sale>
-      const fresh = await startLightspeedEmulator({
-        merchant,
-        faults: makeFaultInjector({ profile: "none", seed: 1 }),
-        clock: makeClock(1),
-        port: 0,
-        options: { rateLimit: null }
-      })
+      const fresh = await startEmulator(merchant)
       try {
-        const tr = await fetch(fresh.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(fresh.credentials.clientId, fresh.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: fresh.credentials.refreshToken })
+        const tr = await tokenRequest(fresh, {
+          grant_type: "refresh_token",
+          refresh_token: fresh.credentials.refreshToken
         })
         const ft = ((await tr.json()) as { access_token: string }).access_token
         const cold = (await (
@@ -273,21 +222,13 @@ describe("Lightspeed K-Series emulator", () => {
     })
 
     it("can answer with the legacy api.ikentoo.com host in _links, as production does", async () => {
-      const em = await startLightspeedEmulator({
-        merchant,
-        faults: makeFaultInjector({ profile: "none", seed: 1 }),
-        clock: makeClock(1),
-        port: 0,
+      const em = await startEmulator(merchant, {
         options: { rateLimit: null, linksBaseUrl: "https://api.ikentoo.com" }
       })
       try {
-        const tr = await fetch(em.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(em.credentials.clientId, em.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: em.credentials.refreshToken })
+        const tr = await tokenRequest(em, {
+          grant_type: "refresh_token",
+          refresh_token: em.credentials.refreshToken
         })
         const at = ((await tr.json()) as { access_token: string }).access_token
         const from = new Date(ANCHOR - 10 * DAY).toISOString()
@@ -476,21 +417,13 @@ describe("Lightspeed K-Series emulator", () => {
     })
 
     it("answers 429 with a scaled Retry-After when the configured rate limit is hit", async () => {
-      const em = await startLightspeedEmulator({
-        merchant,
-        faults: makeFaultInjector({ profile: "none", seed: 1 }),
-        clock: makeClock(1),
-        port: 0,
+      const em = await startEmulator(merchant, {
         options: { rateLimit: { requestsPerSecond: 0.5, burst: 3 } }
       })
       try {
-        const res = await fetch(em.credentials.tokenUrl, {
-          method: "POST",
-          headers: {
-            authorization: basic(em.credentials.clientId, em.credentials.clientSecret),
-            "content-type": "application/x-www-form-urlencoded"
-          },
-          body: form({ grant_type: "refresh_token", refresh_token: em.credentials.refreshToken })
+        const res = await tokenRequest(em, {
+          grant_type: "refresh_token",
+          refresh_token: em.credentials.refreshToken
         })
         const { access_token } = (await res.json()) as { access_token: string }
         const statuses: Array<number> = []

@@ -1,33 +1,17 @@
 import { describe, expect, it } from "vitest"
-import { makeClock } from "../../src/internal/clock.js"
 import { makeFaultInjector } from "../../src/internal/faults/FaultInjector.js"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
-import { startLightspeedEmulator } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
+import { refresh, startEmulator } from "./harness.js"
 
 const ANCHOR = Date.UTC(2026, 10, 26)
 // A merchant with refunds at the till and, after mutate, in the back office.
 const merchant = makeMerchant({ ...defaultMerchantOptions(ANCHOR), orders: 300, historyDays: 30 })
 
-const start = () => {
-  const faults = makeFaultInjector({ profile: "none", seed: 11 })
-  return startLightspeedEmulator({
-    merchant,
-    faults,
-    clock: makeClock(1),
-    port: 0,
+const start = () =>
+  startEmulator(merchant, {
+    faults: makeFaultInjector({ profile: "none", seed: 11 }),
     options: { rateLimit: null, slowResponseMs: 5 }
-  }).then((em) => ({ em, faults }))
-}
-
-const refresh = (em: Awaited<ReturnType<typeof start>>["em"], token: string) =>
-  fetch(em.credentials.tokenUrl, {
-    method: "POST",
-    headers: {
-      authorization: `Basic ${Buffer.from(`${em.credentials.clientId}:${em.credentials.clientSecret}`).toString("base64")}`,
-      "content-type": "application/x-www-form-urlencoded"
-    },
-    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: token })
-  })
+  }).then((em) => ({ em }))
 
 describe("Lightspeed emulator: tie-out to the ground truth", () => {
   it("V2 daily REFUND totals tie out to the ground truth's refunds per business day", async () => {

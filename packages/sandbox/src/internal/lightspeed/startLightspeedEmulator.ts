@@ -22,7 +22,13 @@ import {
   percent
 } from "./format.js"
 import { OAuthServer, parseBasic } from "./OAuthServer.js"
-import { type FeedCursor, type FeedResume, SaleFeed } from "./SaleFeed.js"
+import {
+  type FeedCursor,
+  type FeedRecord,
+  type FeedResume,
+  type FinancialVersion,
+  SaleFeed
+} from "./SaleFeed.js"
 
 /** Knobs for the K-Series emulator; UNCONFIRMED behaviours are configurable here. */
 export interface LightspeedEmulatorOptions {
@@ -167,6 +173,38 @@ export const startLightspeedEmulator = async (
       if (oldest !== undefined) resumes.delete(oldest)
     }
   }
+  /**
+   * One page of a V1 or V2 sales range. The page after token `tok` resumes where the page that
+   * issued it stopped (same query only), and the next page's token is remembered the same way.
+   */
+  const salesPage = (
+    loc: Location,
+    version: FinancialVersion,
+    from: number,
+    to: number,
+    pageSize: number,
+    cursor: FeedCursor | null,
+    tok: string | null,
+    tokenOf: (last: FeedRecord) => string
+  ): { readonly records: ReadonlyArray<FeedRecord>; readonly nextToken: string | null } => {
+    const queryKey = `${version}|${loc.id}|${from}|${to}|${pageSize}|`
+    const { records, more, resume } = feed.page(
+      loc,
+      version,
+      from,
+      to,
+      cursor,
+      pageSize,
+      resumes.get(`${queryKey}${tok ?? ""}`) ?? null
+    )
+    stats.salesServed += records.length
+    const last = records[records.length - 1]
+    if (!more || last === undefined) return { records, nextToken: null }
+    const nextToken = tokenOf(last)
+    remember(`${queryKey}${nextToken}`, resume)
+    return { records, nextToken }
+  }
+
   const stats = {
     requests: 0,
     tokenRequests: 0,
@@ -412,24 +450,20 @@ export const startLightspeedEmulator = async (
         if (rec === undefined) return badRequest(res, { message: `Invalid nextPageToken: ${tok}` })
         cursor = { effectiveAt: rec.effectiveAt, seq: rec.seq }
       }
-      const queryKey = `v1|${loc.id}|${from}|${to}|${pageSize}|`
-      const { records, more, resume } = feed.page(
+      const { records, nextToken } = salesPage(
         loc,
         "v1",
         from,
         to,
-        cursor,
         pageSize,
-        resumes.get(`${queryKey}${tok ?? ""}`) ?? null
+        cursor,
+        tok,
+        (last) => `A${codeOf(loc)}.${last.seq}`
       )
-      stats.salesServed += records.length
       const self = `${linksBase()}${path}${url.search}`
       const links: Record<string, unknown> = { self: { href: self, templated: true } }
-      const last = records[records.length - 1]
-      if (more && last !== undefined) {
+      if (nextToken !== null) {
         const next = new URL(self)
-        const nextToken = `A${codeOf(loc)}.${last.seq}`
-        remember(`${queryKey}${nextToken}`, resume)
         next.searchParams.set("nextPageToken", nextToken)
         links.nextPage = { href: next.toString(), templated: true }
       }
@@ -509,26 +543,13 @@ export const startLightspeedEmulator = async (
         cursor = { effectiveAt: t, seq: Number(decoded[2]) }
       }
       // `to` defaults to now, so open-ended queries get a new key per request (no stale resume).
-      const queryKey = `v2|${loc.id}|${from}|${to}|${pageSize}|`
-      const { records, more, resume } = feed.page(
-        loc,
-        "v2",
-        from,
-        to,
-        cursor,
-        pageSize,
-        resumes.get(`${queryKey}${tok ?? ""}`) ?? null
+      const { records, nextToken } = salesPage(loc, "v2", from, to, pageSize, cursor, tok, (last) =>
+        Buffer.from(`${iso(last.effectiveAt)}#${last.seq}`).toString("base64")
       )
-      stats.salesServed += records.length
-      const last = records[records.length - 1]
       const body: Record<string, unknown> = {
         sales: records.map((r) => feed.render(r, "v2", include, loc, codeOf(loc)))
       }
-      if (more && last !== undefined) {
-        const nextToken = Buffer.from(`${iso(last.effectiveAt)}#${last.seq}`).toString("base64")
-        remember(`${queryKey}${nextToken}`, resume)
-        body.nextPageToken = nextToken
-      }
+      if (nextToken !== null) body.nextPageToken = nextToken
       return sendJson(res, 200, body, {}, fault)
     }
 
