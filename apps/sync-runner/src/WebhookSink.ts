@@ -1,6 +1,8 @@
 /**
- * Where accepted webhook deliveries go. The warehouse adapter lands them in the raw lake and upserts
- * canonical tables; the in-memory one is for tests and local runs.
+ * The delivery model, and the per-delivery sink port of `WebhookIntake.layer` (the session-1 path,
+ * kept as the benchmark baseline and for tests): the lake adapter writes one object per delivery,
+ * the in-memory one keeps them for tests. `kura-sync serve` uses the batching path instead
+ * (`webhooks/WebhookBatcher.ts`, `webhooks/WarehouseWebhookSink.ts`).
  */
 import { Context, Effect, Layer, Schema } from "effect"
 

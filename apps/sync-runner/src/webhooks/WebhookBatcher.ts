@@ -31,7 +31,10 @@ export interface WebhookBatcherOptions {
   readonly sync?: SyncMode
   /** How long an event id is remembered (default 48 h, longer than Shopify's retry schedule). */
   readonly dedupTtlMs?: number
-  /** At most this many event ids are remembered (default 1,000,000). */
+  /**
+   * At most this many event ids are remembered (default 200,000, about 40 MB; a duplicate beyond it
+   * only costs an extra `_kura_raw` row, since canonical upserts are idempotent).
+   */
   readonly dedupCapacity?: number
   /** Retry-After seconds sent with a 503 (default 5). */
   readonly retryAfterSeconds?: number
@@ -83,7 +86,7 @@ export class WebhookBatcher extends Context.Service<
     const capacity = options.capacity ?? 20_000
     const retryAfterSeconds = options.retryAfterSeconds ?? 5
     const drainTimeoutMs = options.drainTimeoutMs ?? 20_000
-    const dedup = new DedupSet(options.dedupTtlMs ?? 48 * 3_600_000, options.dedupCapacity ?? 1_000_000)
+    const dedup = new DedupSet(options.dedupTtlMs ?? 48 * 3_600_000, options.dedupCapacity ?? 200_000)
     const { log, recovered } = SegmentLog.open({ dir: options.dir, sync: options.sync ?? "window" })
 
     const now0 = Date.now()
