@@ -158,6 +158,10 @@ export class WebhookBatcher extends Context.Service<
       backlog.push({ segment: log.rotate(), deliveries })
     }
 
+    const pendingGauge = Effect.suspend(() =>
+      metrics.set("kura_webhooks_pending", "Accepted webhook records not yet landed.", {}, outstanding)
+    )
+
     const landNext = Effect.gen(function* () {
       const next = backlog[0]
       if (next === undefined) return
@@ -204,6 +208,7 @@ export class WebhookBatcher extends Context.Service<
         live.length
       )
       yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
+      yield* pendingGauge
     })
 
     const flusher = Effect.gen(function* () {
@@ -214,6 +219,7 @@ export class WebhookBatcher extends Context.Service<
         }
         if (current.length > 0 && (closing || Date.now() - currentSince >= flushMs)) {
           seal()
+          yield* pendingGauge
           continue
         }
         if (closing) return

@@ -36,6 +36,9 @@ describe("batching webhook intake", () => {
         expect(memory.batches.length).toBeLessThanOrEqual(10)
         expect(new Set(eventIds(memory)).size).toBe(300)
         expect((await Effect.runPromise(batcher.stats)).pending).toBe(0)
+        const metrics = await (await fetch(`${url}/metrics`)).text()
+        expect(metrics).toMatch(/kura_webhooks_landed_total(\{\})? 300/)
+        expect(metrics).toMatch(/kura_webhooks_pending(\{\})? 0/)
         // Landed segments are removed from the write-ahead log.
         await eventually(() => readdirSync(dir).length <= 1)
       }
