@@ -38,6 +38,7 @@ import {
   Stream
 } from "effect"
 import { childTypeOf, jsonlLines, reassemble } from "./BulkJsonl.js"
+import { Boundary } from "./internal/Boundary.js"
 import {
   BULK_CANCEL,
   BULK_CURRENT,
@@ -304,6 +305,10 @@ const normalizeQuery = (query: string) =>
     .replace(/#[^\n\r]*/g, " ")
     .replace(/\s+/g, " ")
     .trim()
+
+/** Whether bulk output is sorted by the field the export's windows filter on. */
+const orderedByCursor = (sortKey: string | null, cursorField: string): boolean =>
+  sortKey !== null && sortKey.toLowerCase() === cursorField.toLowerCase()
 
 const hasChildren = (resource: ResourceSpec<unknown>) =>
   resource.documents.bulkChildFields.length > 0 || Object.keys(resource.inlineParents).length > 0
@@ -640,7 +645,8 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
     const results = <A>(
       resource: ResourceSpec<A>,
       job: FinishedJob,
-      opts: ResultOptions = {}
+      opts: ResultOptions = {},
+      boundary?: Boundary
     ): Stream.Stream<A, ShopifyError> => {
       const op = job.operation
       const operation = `${resource.name} bulk results`
@@ -685,6 +691,9 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           jobId: op.id,
           ...(partial ? {} : { expectedLines: objectCount })
         }),
+        // Roots a previous partial result already emitted at the boundary second are read again
+        // by the gap re-run: skip them, children included (they travel inside the root).
+        boundary === undefined ? (s) => s : Stream.filter((raw) => boundary.admit(raw.id, raw[cursorKey])),
         Stream.tap((raw) =>
           Effect.suspend(() => {
             const stray = unplacedOf(raw)
@@ -784,8 +793,8 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
     interface SliceState {
       readonly start: number
       readonly slice: number
-      /** Filled while the previous partial result streams: where its complete data ended. */
-      readonly resumeFrom: { value: number | null } | null
+      /** Filled while a partial result streams: where its complete data ended, and the ids there. */
+      readonly boundary: Boundary | null
     }
 
     const exportStream = <A>(
@@ -797,7 +806,11 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       const maxSlice = opts.maxSliceMillis ?? 365 * 86_400_000
       const target = opts.targetJobMillis ?? 20 * 60_000
       const grouped = opts.groupObjects ?? hasChildren(resource)
-      const canResumePartial = grouped || !hasChildren(resource)
+      // Partial data is a prefix of the job's output; it marks a point in time only when the output
+      // is ordered by the window's field (and children travel with their root).
+      const canResumePartial =
+        (grouped || !hasChildren(resource)) &&
+        orderedByCursor(resource.documents.sortKey, resource.documents.cursorField)
       const startOpts: StartOptions = {
         groupObjects: grouped,
         ...(opts.search === undefined ? {} : { search: opts.search })
@@ -809,9 +822,21 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         ShopifyError
       > =>
         Effect.gen(function* () {
-          const start = Math.max(state.start, state.resumeFrom?.value ?? state.start)
+          const b = state.boundary
+          const boundary = b !== null && !b.disordered ? b : null
+          if (b?.disordered === true) {
+            yield* Effect.logWarning(
+              "Partial bulk data was not ordered by its window field; re-reading its whole slice (records may repeat)"
+            ).pipe(Effect.annotateLogs({ stream: resource.name }))
+          }
+          const start =
+            boundary === null || boundary.second === null
+              ? state.start
+              : Math.max(state.start, boundary.second * 1000)
           if (start >= end) return [[], Option.none()] as const
-          const sliceEnd = Math.min(end, start + state.slice)
+          // Search dates have whole seconds: slice ends on a whole second so that consecutive
+          // slices neither overlap nor leave a gap.
+          const sliceEnd = Math.min(end, Math.ceil((start + state.slice) / 1000) * 1000)
           const job = yield* run(resource, { start, end: sliceEnd }, startOpts)
           const status = job.operation.status
           if (status === "COMPLETED") {
@@ -821,13 +846,13 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
                 : job.durationMillis < target / 4
                   ? Math.min(maxSlice, state.slice * 2)
                   : state.slice
-            const records = results(resource, job, { grouped }).pipe(
+            const records = results(resource, job, { grouped }, boundary ?? undefined).pipe(
               Stream.concat(Stream.fromEffectDrain(markLoaded(job.record.jobId)))
             )
             return [
               [records],
               sliceEnd < end
-                ? Option.some({ start: sliceEnd, slice: nextSlice, resumeFrom: null })
+                ? Option.some({ start: sliceEnd, slice: nextSlice, boundary: null })
                 : Option.none()
             ] as const
           }
@@ -849,17 +874,13 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           )
           const half = Math.max(minSlice, Math.floor(state.slice / 2))
           if (job.operation.partialDataUrl !== null && canResumePartial) {
-            const cell: { value: number | null } = { value: null }
-            const records = results(resource, job, {
-              grouped,
-              onCursor: (v) => {
-                const t = Date.parse(v)
-                if (!Number.isNaN(t)) cell.value = Math.max(cell.value ?? t, t)
-              }
-            })
-            return [[records], Option.some({ start, slice: half, resumeFrom: cell })] as const
+            // Filled while the partial records stream (before the next step runs); a re-run of a
+            // re-run keeps the same boundary, so nothing emitted earlier comes out twice.
+            const next = boundary ?? new Boundary()
+            const records = results(resource, job, { grouped }, next)
+            return [[records], Option.some({ start, slice: half, boundary: next })] as const
           }
-          return [[], Option.some({ start, slice: half, resumeFrom: null })] as const
+          return [[], Option.some({ start, slice: half, boundary })] as const
         })
       // A resource without a time filter is read whole by one job, whatever the window.
       const firstSlice =
@@ -867,7 +888,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           ? Math.max(1, end - opts.window.start)
           : (opts.sliceMillis ?? 30 * 86_400_000)
       const fresh = Stream.paginate<SliceState, Stream.Stream<A, ShopifyError>, ShopifyError, never>(
-        { start: opts.window.start, slice: firstSlice, resumeFrom: null },
+        { start: opts.window.start, slice: firstSlice, boundary: null },
         step
       ).pipe(Stream.flatten())
       return Stream.unwrap(

@@ -75,15 +75,18 @@ export const startSandbox = async (
     readonly plan?: ShopifyPlan
     readonly options?: ShopifyEmulatorOptions
     readonly fresh?: boolean
+    /** Merchant data seed (default: the sandbox's). */
+    readonly seed?: number
   } = {}
 ): Promise<Sandbox> => {
-  const key = `${opts.orders ?? 300}:${opts.historyDays ?? 120}`
+  const key = `${opts.orders ?? 300}:${opts.historyDays ?? 120}:${opts.seed ?? "default"}`
   let merchant = opts.fresh === true ? undefined : merchants.get(key)
   if (merchant === undefined) {
     merchant = makeMerchant({
       ...defaultMerchantOptions(ANCHOR),
       orders: opts.orders ?? 300,
-      historyDays: opts.historyDays ?? 120
+      historyDays: opts.historyDays ?? 120,
+      ...(opts.seed === undefined ? {} : { seed: opts.seed })
     })
     if (opts.fresh !== true) merchants.set(key, merchant)
   }

@@ -70,6 +70,8 @@ export interface ResourceDocuments {
   readonly minVersion: string | null
   /** The search field incremental windows filter on. */
   readonly cursorField: string
+  /** The sort key of paged and bulk queries (null: Shopify's default order). */
+  readonly sortKey: string | null
   /** Follow-up queries per nested connection path (e.g. "lineItems", "refunds.refundLineItems"). */
   readonly followUps: Readonly<Record<string, string>>
   /**
@@ -104,6 +106,7 @@ export const resource = (options: {
   bulkChildFields: options.bulkChildFields,
   minVersion: options.minVersion ?? null,
   cursorField: options.cursorField ?? "updated_at",
+  sortKey: options.sortKey,
   followUps: options.followUps ?? {},
   detached: options.detached ?? {}
 })
