@@ -158,6 +158,8 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
       if (typeof n === "number") skippedLoaded.set(c.key.stream.slice("backfill:".length), n)
     }
     out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
+    // The process's high-water mark: what a Cloud Run task's memory limit must cover.
+    out.write(`Peak memory: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (max RSS)\n`)
     const bad = ledger.filter((e) => e.status === "failed" || e.status === "incomplete")
     if (bad.length > 0)
       return yield* new BackfillError({

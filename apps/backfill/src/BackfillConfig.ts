@@ -86,8 +86,13 @@ export interface BackfillConfig {
   readonly shopify: ShopifySettings | undefined
   readonly lightspeed: LightspeedSettings | undefined
   readonly stocky: StockySettings | undefined
-  /** Where Lightspeed's single-use refresh tokens rotate: `file:<path>`. */
+  /**
+   * Where Lightspeed's single-use refresh tokens rotate: `warehouse` (`_kura_tokens`, shared by
+   * every task of a job) or `file:<path>`.
+   */
   readonly tokenStore: string
+  /** Seals token sets in `_kura_tokens` (AES-256-GCM), from `KURA_TOKEN_ENCRYPTION_KEY`. */
+  readonly tokenEncryptionKey: Redacted.Redacted<string> | undefined
   /** Bulk settings, mostly for tests and slow shops. */
   readonly bulkPollMillis: number
   readonly bulkBusyRetryMillis: number
@@ -346,13 +351,14 @@ export const parseBackfillConfig = (
   if (source !== "stocky" && args.archive !== undefined)
     problem("--archive", "only Stocky backfills read an archive", "drop --archive, or backfill stocky")
 
-  const tokenStore = get("KURA_TOKEN_STORE") ?? "file:data/kura-tokens.json"
-  if (!/^file:.+$/.test(tokenStore))
+  const tokenStore = get("KURA_TOKEN_STORE") ?? "warehouse"
+  if (tokenStore !== "warehouse" && !/^file:.+$/.test(tokenStore))
     problem(
       "KURA_TOKEN_STORE",
       `${JSON.stringify(tokenStore)} is not a token store`,
-      "use file:<path> (a file only this job's tasks share)"
+      "use warehouse (the _kura_tokens table, shared by every task) or file:<path> (a file every task shares)"
     )
+  const tokenKey = get("KURA_TOKEN_ENCRYPTION_KEY")
 
   const int = (name: string, fallback: number) => {
     const v = get(name)
@@ -384,6 +390,7 @@ export const parseBackfillConfig = (
     lightspeed,
     stocky,
     tokenStore,
+    tokenEncryptionKey: tokenKey === undefined ? undefined : Redacted.make(tokenKey),
     bulkPollMillis,
     bulkBusyRetryMillis
   }

@@ -96,7 +96,7 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
       timeZoneOf: () => zone
     }
     return lake.readLines(lakePath).pipe(
-      Stream.grouped(1000),
+      Stream.grouped(500),
       Stream.mapEffect((lines) =>
         Effect.gen(function* () {
           const mapped: Array<CanonicalRows> = []

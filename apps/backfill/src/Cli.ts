@@ -1,9 +1,17 @@
 /**
  * The `kura-backfill` command line. Only this module (and main.ts) reads the process environment.
  */
-import { HttpTransport } from "@kura/core"
+import { HttpTransport, TokenStore } from "@kura/core"
 import { ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
-import { DuckDbWarehouse, LocalObjectStore, RawLake, WarehouseConfig, WarehouseStores } from "@kura/warehouse"
+import {
+  DuckDbWarehouse,
+  LocalObjectStore,
+  RawLake,
+  Warehouse,
+  WarehouseConfig,
+  WarehouseStores,
+  WarehouseTokenStore
+} from "@kura/warehouse"
 import { Console, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { errorExitCode } from "effect/Runtime"
@@ -31,7 +39,7 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
       if (warehouse.kind === "duckdb" && lake.kind === "file") {
         // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
         // it spill instead, so a long history stays flat.
-        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "512MB"
+        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "128MB"
         return Layer.mergeAll(
           DuckDbWarehouse.layer({ path: warehouse.path, config: { memory_limit: memory } }),
           RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))
@@ -94,7 +102,19 @@ export const runConfigured = (
     case "lightspeed": {
       const lightspeed = config.lightspeed
       if (lightspeed === undefined) return missing("Lightspeed")
-      const tokens = FileTokenStore.layer(config.tokenStore.slice("file:".length))
+      const key = config.tokenEncryptionKey
+      const tokens =
+        config.tokenStore === "warehouse"
+          ? // The token table must exist before the client seeds or reads it.
+            Layer.effect(
+              TokenStore,
+              Effect.gen(function* () {
+                const w = yield* Warehouse
+                yield* w.migrate
+                return WarehouseTokenStore.make(w, key === undefined ? {} : { encryptionKey: key })
+              })
+            )
+          : FileTokenStore.layer(config.tokenStore.slice("file:".length))
       return runBackfill(config, out, lightspeedSource(lightspeed)).pipe(
         Effect.provide(
           lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))

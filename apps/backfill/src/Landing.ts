@@ -104,7 +104,7 @@ export const landWindow = <A, E>(input: LandInput<A, E>) =>
       lines: lake.readLines(object.path),
       fetchedAt,
       identify: input.identify,
-      chunkSize: warehouse.dialect.name === "bigquery" ? 20_000 : 2_000
+      chunkSize: warehouse.dialect.name === "bigquery" ? 20_000 : 1_000
     })
     const p = warehouse.dialect.param
     const rows = yield* warehouse.query(

@@ -178,7 +178,7 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     batch: object,
     lines: lake.readLines(object.path),
     fetchedAt,
-    chunkSize: loadChunkRows ?? (warehouse.dialect.name === "bigquery" ? 20_000 : 2_000)
+    chunkSize: loadChunkRows ?? (warehouse.dialect.name === "bigquery" ? 20_000 : 1_000)
   })
   const p = warehouse.dialect.param
   const rows = yield* warehouse.query(

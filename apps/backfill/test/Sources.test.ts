@@ -105,14 +105,18 @@ describe("lightspeed backfill", () => {
     expect(again.text).toMatch(/0 window\(s\) run/)
   })
 
-  it("sharding over 3 tasks gives the same sales as one task, each window taken once, one token chain", async () => {
+  it("sharding over 3 tasks gives the same sales as one task, each window taken once, one token chain in _kura_tokens", async () => {
     const store = tempStore()
+    // Moving to the warehouse store: the live (rotated) refresh token seeds the empty table.
+    const current: unknown = JSON.parse(readFileSync(tokens, "utf8"))
+    const refresh = Object.values(current as Record<string, { refreshToken: string }>)[0]?.refreshToken ?? ""
     const taken: Array<string> = []
     for (const index of [0, 1, 2]) {
       const env = envFor(sandbox, store, {
         CLOUD_RUN_TASK_INDEX: String(index),
         CLOUD_RUN_TASK_COUNT: "3",
-        KURA_TOKEN_STORE: `file:${tokens}`
+        KURA_TOKEN_STORE: "warehouse",
+        LIGHTSPEED_REFRESH_TOKEN: refresh
       })
       const r = await runInProcess(configOf(argsFor(from, { source: "lightspeed", streams: [] }), env), env)
       expect(r.ok).toBe(true)
@@ -123,6 +127,8 @@ describe("lightspeed backfill", () => {
     expect(raw.ids).toEqual(oneTask)
     expect(raw.rows).toBe(raw.ids.length)
     expect(sandbox.stats().lightspeed.refreshReuseAttempts ?? 0).toBe(0)
+    const stored = await rowsOf(store.warehouse, "SELECT COUNT(*) AS n FROM _kura_tokens")
+    expect(Number(stored[0]?.n)).toBe(1)
   })
 })
 
