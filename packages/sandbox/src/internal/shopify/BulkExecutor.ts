@@ -216,7 +216,9 @@ export const compileBulk = (schema: GraphQLSchema, document: DocumentNode): Comp
     for (const f of p) {
       if (f.only !== null && typeof source.__typename === "string" && source.__typename !== f.only) continue
       if (f.kind === "typename") {
-        line[f.key] = source.__typename ?? null
+        // Real Shopify answers __typename on every line that selects it (ShippingLine included);
+        // views without their own __typename are named by the concrete type of the field.
+        line[f.key] = source.__typename ?? (isObjectType(f.cond) ? f.cond.name : null)
         continue
       }
       const value = read(source, f.name, f.def, f.node, ctx)
