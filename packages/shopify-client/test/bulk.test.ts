@@ -50,6 +50,30 @@ describe("bulk operations as durable jobs (sandbox)", () => {
         for (const t of line.taxLines) expect(t.priceSet.shopMoney.amount.toString()).toMatch(/^\d+(\.\d+)?$/)
   })
 
+  it("names every child line's type: ShippingLine lines carry __typename like real Shopify", async () => {
+    const w = { start: Date.now() - 130 * DAY, end: Date.now() + DAY }
+    const job = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* b.run(Resources.orders, w, { groupObjects: true })
+        }),
+        bulkLayer(sb, BulkJobStore.layerMemory)
+      )
+    )
+    expect(job.operation.status).toBe("COMPLETED")
+    const body = await (await fetch(job.operation.url ?? "")).text()
+    const children = body
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l): Record<string, unknown> => JSON.parse(l))
+      .filter((l) => typeof l.__parentId === "string")
+    const shipping = children.filter((l) => typeof l.id === "string" && l.id.includes("/ShippingLine/"))
+    expect(shipping.length).toBeGreaterThan(0)
+    for (const l of shipping) expect(l.__typename).toBe("ShippingLine")
+    for (const l of children) expect(typeof l.__typename).toBe("string")
+  })
+
   it("reassembles ungrouped (interleaved) output to the same records", async () => {
     const w = window()
     const [grouped, ungrouped] = await Effect.runPromise(
