@@ -58,6 +58,8 @@ await runCheck(CHECK, async () => {
     exit: number | null
   }> = []
   const a = await readTables(path.join(cleanDir, "kura.duckdb"))
+  // A restart that fails (exit ≠ 0) is restarted again, as an operator or scheduler would.
+  const failedRestarts: Array<{ chain: number; run: number; exit: number | null; tail: string }> = []
   let landed = 0
   let busy = 0
   let chain = 0
@@ -79,7 +81,8 @@ await runCheck(CHECK, async () => {
     busy += busyNow
     kills.push({ chain, afterMs, killed, busy: busyNow })
     if (killed) landed++
-    else await finishChain(r.exit.code)
+    else if (r.exit.code === 0) await finishChain(0)
+    else failedRestarts.push({ chain, run: runs, exit: r.exit.code, tail: r.output.slice(-400) })
   }
   if (runs > 0) {
     const final = await timed(`kura-sync-final-${chain}`, path.join(base, `crash-${chain}`))
@@ -97,10 +100,10 @@ await runCheck(CHECK, async () => {
     figure:
       `${landed}/${KILLS} SIGKILLs of kura-sync run in ${chains.length} full syncs, each restarted to the end: ` +
       `${chains.length - bad.length}/${chains.length} ended with all ${tables.length} tables identical to an uninterrupted run ` +
-      `(${rows} rows in ${populated.length} populated), ${duplicateKeys} duplicate keys, ${busy} streams found busy after a crash` +
+      `(${rows} rows in ${populated.length} populated), ${duplicateKeys} duplicate keys, ${busy} streams found busy after a crash, ${failedRestarts.length} failed restarts` +
       (bad.length === 0
         ? ""
         : `; differing: ${bad.map((c) => `chain ${c.chain} [${c.differing.join(", ")}]${c.exit === 0 ? "" : ` exit ${c.exit}`}`).join("; ")}`),
-    details: { options, cleanSyncMs: clean.syncMs, kills, chains, clean: a }
+    details: { options, cleanSyncMs: clean.syncMs, kills, chains, failedRestarts, clean: a }
   }
 })
