@@ -5,7 +5,7 @@
  * counters for benchmarks.
  */
 import { makeQueryCostBucket, type QueryCostBucket, type Reservation } from "@kura/core"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 
 /** What Shopify reports in `extensions.cost.throttleStatus`. */
 export interface ThrottleStatus {
@@ -71,35 +71,69 @@ export const makeCostBucket = (
     let requests = 0
     let throttledCount = 0
     let actualPoints = 0
+    // Answers settled so far, and the count when each open reservation was made. A figure is exact
+    // only if no other answer was settled while its query was out: an answer settled meanwhile may
+    // have reached Shopify after this one (so it is missing from this figure) although it is no
+    // longer in flight, and adopting the figure would then credit its points twice (the THROTTLED
+    // seen under load). Such an ambiguous figure may only lower the model, never raise it.
+    let settled = 0
+    const settledAtAcquire = new Map<number, number>()
     const acquire = (cost: number) =>
-      Effect.tap(core.reserve(key, cost), () =>
+      Effect.tap(core.reserve(key, cost), (ticket) =>
         Effect.sync(() => {
           requests++
+          settledAtAcquire.set(ticket.id, settled)
         })
       )
+    /** The figure to hand core: `status` when exact, else capped so it cannot raise the model. */
+    const figure = (ticket: Reservation, status: ThrottleStatus | null, charged: number) =>
+      Effect.gen(function* () {
+        const at = settledAtAcquire.get(ticket.id)
+        settledAtAcquire.delete(ticket.id)
+        const ambiguous = at !== settled
+        settled++
+        if (status === null || !ambiguous) return status
+        const model = yield* core.state(key)
+        if (Number.isNaN(model.updatedAt)) return status
+        const now = yield* Clock.currentTimeMillis
+        const refilled = Math.min(
+          model.maximumAvailable,
+          model.available + (Math.max(0, now - model.updatedAt) / 1000) * model.restoreRate
+        )
+        // What core's model will hold once this ticket is settled (its unused points refunded),
+        // expressed as a server figure (core subtracts the other unanswered queries from it).
+        const othersInFlight = Math.max(0, model.inFlightPoints - ticket.cost)
+        const modelAfter = Math.min(model.maximumAvailable, refilled + ticket.cost - charged)
+        const capped = Math.min(status.currentlyAvailable, Math.floor(modelAfter + othersInFlight))
+        return capped === status.currentlyAvailable ? status : { ...status, currentlyAvailable: capped }
+      })
     const settle = (
       ticket: Reservation,
       status: ThrottleStatus | null,
       requested?: number | null,
       actual?: number | null
     ) =>
-      Effect.suspend(() => {
+      Effect.gen(function* () {
         if (typeof actual === "number") actualPoints += actual
-        return status === null && actual == null
+        // Unknown charge (no cost block): assume the whole hold was spent.
+        const seen = yield* figure(ticket, status, typeof actual === "number" ? actual : ticket.cost)
+        return yield* seen === null && actual == null
           ? core.settle(ticket, null)
           : core.settle(ticket, {
               requestedQueryCost: requested ?? null,
               actualQueryCost: actual ?? null,
-              throttleStatus: status
+              throttleStatus: seen
             })
       })
     const throttled = (ticket: Reservation, status: ThrottleStatus | null, cost: number) =>
       Effect.gen(function* () {
         throttledCount++
+        // A THROTTLED query was not charged.
+        const seen = yield* figure(ticket, status, 0)
         yield* core.settle(ticket, {
           requestedQueryCost: cost,
           actualQueryCost: null,
-          throttleStatus: status
+          throttleStatus: seen
         })
         // Core's model now holds the server's figure less every other unanswered query.
         const wait = yield* core.waitMillis(key, cost)
