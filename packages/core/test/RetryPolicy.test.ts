@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Schema } from "effect"
+import { type Duration, Effect, Exit, Fiber, Logger, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { callJson } from "../src/ApiCall.js"
 import { ApiError, RateLimited, ServerError, Unauthorized } from "../src/ApiError.js"
@@ -7,14 +7,8 @@ import { cloudLogger } from "../src/CloudLogger.js"
 import { HttpTransport } from "../src/HttpTransport.js"
 import { makeLeakyBucket } from "../src/LeakyBucket.js"
 import * as RetryPolicy from "../src/RetryPolicy.js"
+import { failure } from "./support/exit.js"
 import { withServer } from "./support/server.js"
-
-const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-  if (error?._tag !== "Fail") throw new Error(`expected a Fail, got ${String(exit.cause)}`)
-  return error.error
-}
 
 const fast: RetryPolicy.RetryPolicyOptions = { baseDelayMillis: 5, maxDelayMillis: 20 }
 
@@ -207,6 +201,37 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
     new ApiError({
       reason: new RateLimited({ ...fields, attempt, status: 429, retryAfterMillis, excerpt: "" })
     })
+  const serverError = (attempt: number, status: number, requestId?: string) =>
+    new ApiError({
+      reason: new ServerError({
+        ...fields,
+        attempt,
+        status,
+        retryAfterMillis: null,
+        excerpt: "",
+        ...(requestId === undefined ? {} : { requestId })
+      })
+    })
+  /** Runs a call that always fails with `status` under `options` and returns the delays it chose. */
+  const delaysAlwaysFailing = (
+    options: RetryPolicy.RetryPolicyOptions,
+    status: number,
+    run: Duration.Input
+  ) =>
+    Effect.gen(function* () {
+      const delays: Array<number> = []
+      const fiber = yield* Effect.forkChild(
+        Effect.exit(
+          RetryPolicy.withRetry(
+            { ...options, onRetry: (info) => void delays.push(info.delayMillis) },
+            (attempt) => Effect.fail(serverError(attempt, status))
+          )
+        )
+      )
+      yield* TestClock.adjust(run)
+      const exit = yield* Fiber.join(fiber)
+      return { delays, exit }
+    })
 
   it.effect("waits exactly Retry-After before the next attempt", () =>
     Effect.gen(function* () {
@@ -227,34 +252,11 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
 
   it.effect("exponential backoff without jitter doubles up to the cap", () =>
     Effect.gen(function* () {
-      const delays: Array<number> = []
-      const fiber = yield* Effect.forkChild(
-        Effect.exit(
-          RetryPolicy.withRetry(
-            {
-              baseDelayMillis: 100,
-              maxDelayMillis: 500,
-              maxAttempts: 6,
-              jitter: false,
-              onRetry: (info) => void delays.push(info.delayMillis)
-            },
-            (attempt) =>
-              Effect.fail(
-                new ApiError({
-                  reason: new ServerError({
-                    ...fields,
-                    attempt,
-                    status: 500,
-                    retryAfterMillis: null,
-                    excerpt: ""
-                  })
-                })
-              )
-          )
-        )
+      const { delays, exit } = yield* delaysAlwaysFailing(
+        { baseDelayMillis: 100, maxDelayMillis: 500, maxAttempts: 6, jitter: false },
+        500,
+        "10 seconds"
       )
-      yield* TestClock.adjust("10 seconds")
-      const exit = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isFailure(exit))
       assert.deepStrictEqual(delays, [100, 200, 400, 500, 500])
     })
@@ -262,33 +264,11 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
 
   it.effect("full jitter stays within [0, ceiling]", () =>
     Effect.gen(function* () {
-      const delays: Array<number> = []
-      const fiber = yield* Effect.forkChild(
-        Effect.exit(
-          RetryPolicy.withRetry(
-            {
-              baseDelayMillis: 100,
-              maxDelayMillis: 1_000,
-              maxAttempts: 8,
-              onRetry: (i) => void delays.push(i.delayMillis)
-            },
-            (attempt) =>
-              Effect.fail(
-                new ApiError({
-                  reason: new ServerError({
-                    ...fields,
-                    attempt,
-                    status: 503,
-                    retryAfterMillis: null,
-                    excerpt: ""
-                  })
-                })
-              )
-          )
-        )
+      const { delays } = yield* delaysAlwaysFailing(
+        { baseDelayMillis: 100, maxDelayMillis: 1_000, maxAttempts: 8 },
+        503,
+        "1 minute"
       )
-      yield* TestClock.adjust("1 minute")
-      yield* Fiber.join(fiber)
       assert.strictEqual(delays.length, 7)
       delays.forEach((d, i) => {
         assert.isAtLeast(d, 0)
@@ -303,21 +283,7 @@ describe("RetryPolicy schedule timing (TestClock)", () => {
       const fiber = yield* Effect.forkChild(
         RetryPolicy.withRetry(
           { onRetry: RetryPolicy.logRetry, jitter: false, baseDelayMillis: 10 },
-          (attempt) =>
-            attempt === 1
-              ? Effect.fail(
-                  new ApiError({
-                    reason: new ServerError({
-                      ...fields,
-                      attempt,
-                      status: 502,
-                      retryAfterMillis: null,
-                      excerpt: "",
-                      requestId: "r-9"
-                    })
-                  })
-                )
-              : Effect.succeed("ok")
+          (attempt) => (attempt === 1 ? Effect.fail(serverError(attempt, 502, "r-9")) : Effect.succeed("ok"))
         ).pipe(Effect.provide(Logger.layer([cloudLogger({ write: (l) => void lines.push(l) })])))
       )
       yield* TestClock.adjust("10 millis")

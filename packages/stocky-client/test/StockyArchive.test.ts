@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { type DeadLetter, DeadLetterSink, type StoreError } from "@kura/core"
-import { DateTime, Effect, Redacted, Stream } from "effect"
+import { DateTime, Effect, Stream } from "effect"
 import {
   type ArchiveReader,
   directoryReader,
@@ -18,32 +18,12 @@ import {
   type StockyError
 } from "../src/index.js"
 import { csvFiles } from "./support/csvExport.js"
-import { type ServerOptions, startStockyServer, type TestStockyServer } from "./support/stockyServer.js"
+import { withServer } from "./support/withServer.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "stocky-archive-"))),
   (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
 )
-
-const withServer = <A, E>(
-  options: ServerOptions,
-  body: (server: TestStockyServer) => Effect.Effect<A, E, StockyClient>
-) =>
-  Effect.acquireUseRelease(
-    Effect.promise(() => startStockyServer(options)),
-    (server) =>
-      body(server).pipe(
-        Effect.provide(
-          StockyClient.layerTest({
-            baseUrl: server.baseUrl,
-            storeName: server.storeName,
-            apiKey: Redacted.make(server.apiKey),
-            timeZone: "Asia/Tokyo"
-          })
-        )
-      ),
-    (server) => Effect.promise(() => server.close())
-  )
 
 const encode = (s: string) => new TextEncoder().encode(s)
 const archiveOf = (files: ReadonlyMap<string, string>) => {

@@ -4,33 +4,11 @@ import { ConfigProvider, DateTime, Effect, Layer, Redacted, Stream } from "effec
 import {
   STOCKY_RESOURCE_NAMES,
   StockyClient,
-  type StockyClientOptions,
   type StockyError,
   type StockyResourceName
 } from "../src/index.js"
-import { type ServerOptions, startStockyServer, type TestStockyServer } from "./support/stockyServer.js"
-
-const withServer = <A, E>(
-  options: ServerOptions,
-  body: (server: TestStockyServer) => Effect.Effect<A, E, StockyClient>,
-  clientOptions: Partial<StockyClientOptions> = {}
-) =>
-  Effect.acquireUseRelease(
-    Effect.promise(() => startStockyServer(options)),
-    (server) =>
-      body(server).pipe(
-        Effect.provide(
-          StockyClient.layerTest({
-            baseUrl: server.baseUrl,
-            storeName: server.storeName,
-            apiKey: Redacted.make(server.apiKey),
-            timeZone: "Asia/Tokyo",
-            ...clientOptions
-          })
-        )
-      ),
-    (server) => Effect.promise(() => server.close())
-  )
+import { startStockyServer, type TestStockyServer } from "./support/stockyServer.js"
+import { withServer } from "./support/withServer.js"
 
 const collect = <R extends StockyResourceName>(
   resource: R,

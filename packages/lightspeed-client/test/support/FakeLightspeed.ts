@@ -199,6 +199,19 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     res.end(JSON.stringify(body))
   }
 
+  /** Answers a successful grant with a fresh token pair. */
+  const issueTokens = (res: ServerResponse, scope: string, extra: Record<string, unknown> = {}) => {
+    const pair = issue()
+    return json(res, 200, {
+      access_token: pair.access,
+      refresh_token: pair.refresh,
+      token_type: "bearer",
+      expires_in: accessTtl,
+      scope,
+      ...extra
+    })
+  }
+
   const readBody = (req: IncomingMessage) =>
     new Promise<string>((resolve) => {
       let data = ""
@@ -244,29 +257,14 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
       refresh.delete(rt)
       used.add(rt)
       stats.refreshes++
-      const pair = issue()
-      return json(res, 200, {
-        access_token: pair.access,
-        refresh_token: pair.refresh,
-        token_type: "bearer",
-        expires_in: accessTtl,
-        scope: "financial-api items orders-api",
-        ...(v2 ? { refresh_expires_in: 1800 } : {})
-      })
+      return issueTokens(res, "financial-api items orders-api", v2 ? { refresh_expires_in: 1800 } : {})
     }
     if (grant === "authorization_code") {
       const code = params.get("code") ?? ""
       if (!codes.has(code)) return json(res, 400, { error: "invalid_grant", error_description: "bad code" })
       codes.delete(code)
       stats.codeExchanges++
-      const pair = issue()
-      return json(res, 200, {
-        access_token: pair.access,
-        refresh_token: pair.refresh,
-        token_type: "bearer",
-        expires_in: accessTtl,
-        scope: "financial-api items"
-      })
+      return issueTokens(res, "financial-api items")
     }
     return json(res, 400, { error: "unsupported_grant_type" })
   }

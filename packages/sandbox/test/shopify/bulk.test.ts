@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest"
-import type { Order } from "../../src/internal/model.js"
-import { eventually, type Json, type Started, start, startReceiver } from "./harness.js"
+import { eventually, type Json, type Started, shopifyOrders, start, startReceiver } from "./harness.js"
 
 const ORDERS_QUERY =
   "{ orders { edges { node { id name lineItems { edges { node { id sku quantity } } } } } } }"
@@ -42,15 +41,6 @@ const download = async (url: string): Promise<{ lines: Array<Json>; bytes: numbe
       .map((l) => JSON.parse(l)),
     bytes: Buffer.byteLength(text)
   }
-}
-
-const shopifyOrders = (s: Started): Array<Order> => {
-  const out: Array<Order> = []
-  for (let i = 0; i < s.merchant.orderCount; i++) {
-    const o = s.merchant.orderAt(i)
-    if (o !== undefined && o.channel === "online" && o.deletedAt === null) out.push(o)
-  }
-  return out
 }
 
 describe("Shopify emulator: bulk operations", () => {

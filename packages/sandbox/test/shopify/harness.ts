@@ -2,6 +2,7 @@
  * Test harness: a clock, a controllable fault injector and helpers to start the emulator over the
  * fixture merchant and talk to it.
  */
+
 import type {
   FaultInjector,
   FaultKind,
@@ -11,6 +12,7 @@ import type {
 } from "../../src/internal/contracts.js"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
 import type { Merchant } from "../../src/internal/Merchant.js"
+import type { Order } from "../../src/internal/model.js"
 import type { ShopifyEmulatorOptions } from "../../src/internal/shopify/ShopifyEmulatorOptions.js"
 import {
   type ShopifyEmulatorHandle,
@@ -186,4 +188,14 @@ export const eventually = async <T>(check: () => Promise<T | undefined>, ms = 10
     if (Date.now() > until) throw new Error("condition not met in time")
     await new Promise((r) => setTimeout(r, 20))
   }
+}
+
+/** Every online, not deleted order of the merchant, by index (what the Shopify emulator serves). */
+export const shopifyOrders = (s: Started): Array<Order> => {
+  const out: Array<Order> = []
+  for (let i = 0; i < s.merchant.orderCount; i++) {
+    const o = s.merchant.orderAt(i)
+    if (o !== undefined && o.channel === "online" && o.deletedAt === null) out.push(o)
+  }
+  return out
 }

@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
 import type { Order } from "../../src/internal/model.js"
-import { type Json, type Started, start } from "./harness.js"
+import { type Json, type Started, shopifyOrders, start } from "./harness.js"
 
 const DAY = 86_400_000
-
-/** Every online, not deleted order of the merchant, by index. */
-const shopifyOrders = (s: Started): Array<Order> => {
-  const out: Array<Order> = []
-  for (let i = 0; i < s.merchant.orderCount; i++) {
-    const o = s.merchant.orderAt(i)
-    if (o !== undefined && o.channel === "online" && o.deletedAt === null) out.push(o)
-  }
-  return out
-}
 
 const gidOf = (o: Order): string => `gid://shopify/Order/${o.id}`
 
