@@ -4,7 +4,7 @@ import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Redacted } from "effect"
+import { ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { FileTokenStore, makeFileTokenStore, type TokenSet, TokenStore } from "../src/index.js"
 import { failure } from "./support/exit.js"
 
@@ -30,32 +30,49 @@ const refreshOf = (set: Option.Option<TokenSet>): string | null =>
 const hooks = fileURLToPath(new URL("./support/tsHooks.mjs", import.meta.url))
 const worker = fileURLToPath(new URL("./support/tokenWorker.ts", import.meta.url))
 
-/** Runs the worker in its own Node process; resolves with the rotations it won. */
-const runWorker = (path: string, name: string, rounds: number) =>
-  new Promise<Array<{ from: string; to: string }>>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", hooks, worker, path, name, String(rounds)], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    child.stdout.on("data", (d) => {
-      out += d
-    })
-    child.stderr.on("data", (d) => {
-      err += d
-    })
+/** A worker in its own Node process; `go()` starts its rounds, `done` has the rotations it won. */
+const startWorker = (path: string, name: string, rounds: number) => {
+  const child = spawn(process.execPath, ["--import", hooks, worker, path, name, String(rounds)], {
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  let out = ""
+  let err = ""
+  let markReady: () => void = () => {}
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve
+  })
+  child.stdout.on("data", (d) => {
+    out += d
+    if (out.startsWith("ready\n")) markReady()
+  })
+  child.stderr.on("data", (d) => {
+    err += d
+  })
+  const done = new Promise<Array<{ from: string; to: string }>>((resolve, reject) => {
     child.on("error", reject)
     child.on("exit", (code) =>
       code === 0
         ? resolve(
             out
               .split("\n")
-              .filter((l) => l !== "")
+              .filter((l) => l !== "" && l !== "ready")
               .map((l) => JSON.parse(l))
           )
         : reject(new Error(`worker ${name} exited ${code}: ${err}`))
     )
   })
+  return { ready, done, go: () => child.stdin.end("go\n") }
+}
+
+/** Starts both workers, releases them together once both are loaded, and waits for both. */
+const race = async (path: string, rounds: number) => {
+  const a = startWorker(path, "a", rounds)
+  const b = startWorker(path, "b", rounds)
+  await Promise.all([a.ready, b.ready])
+  a.go()
+  b.go()
+  return Promise.all([a.done, b.done])
+}
 
 describe("FileTokenStore", () => {
   it.live("round-trips a token set through a 0600 file and leaves no lock or temp file behind", () =>
@@ -120,9 +137,7 @@ describe("FileTokenStore", () => {
         Effect.gen(function* () {
           const path = join(dir, "tokens.json")
           yield* makeFileTokenStore(path).put("k", tokens("seed"))
-          const [a, b] = yield* Effect.promise(() =>
-            Promise.all([runWorker(path, "a", 40), runWorker(path, "b", 40)])
-          )
+          const [a, b] = yield* Effect.promise(() => race(path, 40))
           const all = [...a, ...b]
           // Both processes won some rounds, so they really did interleave on the lock.
           assert.isAbove(a.length, 0)
@@ -207,6 +222,31 @@ describe("FileTokenStore", () => {
         yield* store.put("k", tokens("r9"))
         assert.strictEqual(refreshOf(yield* store.get("k")), "r9")
       }).pipe(Effect.provide(FileTokenStore.layer(join(dir, "t.json"))))
+    )
+  )
+  it.live("FileTokenStore.layerConfig reads KURA_TOKEN_FILE and fails naming it when unset", () =>
+    withDir((dir) =>
+      Effect.gen(function* () {
+        const path = join(dir, "from-env.json")
+        yield* Effect.gen(function* () {
+          const store = yield* TokenStore
+          yield* store.put("k", tokens("env"))
+        }).pipe(
+          Effect.provide(FileTokenStore.layerConfig()),
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromEnv({ env: { KURA_TOKEN_FILE: path } })
+          )
+        )
+        assert.strictEqual(refreshOf(yield* makeFileTokenStore(path).get("k")), "env")
+        const missing = yield* Effect.flip(
+          Layer.build(FileTokenStore.layerConfig()).pipe(
+            Effect.scoped,
+            Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: {} }))
+          )
+        )
+        assert.include(missing.message, "KURA_TOKEN_FILE")
+      })
     )
   )
 })

@@ -1,4 +1,5 @@
-// A child process for FileTokenStore.test.ts: rotates one refresh token `rounds` times with
+// A child process for FileTokenStore.test.ts: prints "ready", waits for a line on stdin (so that
+// racing workers start together), then rotates one refresh token `rounds` times with
 // compare-and-set and prints every rotation it won as a JSON line {from, to}.
 import { Effect, Redacted } from "effect"
 import { makeFileTokenStore } from "../../src/FileTokenStore.js"
@@ -23,4 +24,7 @@ const program = Effect.gen(function* () {
   }
 })
 
+process.stdout.write("ready\n")
+await new Promise<void>((resolve) => process.stdin.once("data", () => resolve()))
+process.stdin.pause()
 await Effect.runPromise(program)
