@@ -4,6 +4,8 @@
  * midnight, and it is final only once the API says `dataComplete`. These helpers are pure so the
  * sync runner and the backfill share one definition of "which day comes next".
  */
+
+import { splitWindows as splitCoreWindows } from "@kura/core"
 import { DateTime, Option } from "effect"
 import type { FinancialsApi } from "./LightspeedConfig.js"
 import type { Sale } from "./Sale.js"
@@ -136,10 +138,9 @@ export interface TimeWindow {
  */
 export const splitWindows = (from: number, to: number, maxDays = 365): ReadonlyArray<TimeWindow> => {
   if (!(maxDays > 0)) throw new RangeError(`maxDays must be > 0, got ${maxDays}`)
-  const span = maxDays * 86_400_000
-  const out: Array<TimeWindow> = []
-  for (let start = from; start < to; start += span) out.push({ from: start, to: Math.min(to, start + span) })
-  return out
+  // An empty (or unreadable) range has no windows; core's splitter would reject an inverted one.
+  if (!(to > from)) return []
+  return splitCoreWindows(from, to, maxDays * 86_400_000).map((w) => ({ from: w.start, to: w.end }))
 }
 
 /** Formats epoch ms as ISO-8601 UTC without milliseconds (`2024-03-01T00:00:00Z`). */
