@@ -77,8 +77,12 @@ export class LeakyBucket extends Context.Service<
   {
     /** Waits until `cost` requests fit in `key`'s bucket, then counts them in. */
     readonly acquire: (key: string, cost?: number) => Effect.Effect<void>
-    /** Corrects the level from a response's headers and ends the in-flight request(s). */
-    readonly observe: (key: string, headers: Headers, cost?: number) => Effect.Effect<void>
+    /**
+     * Corrects the level from a response's headers and ends the in-flight request(s). `sentAt` (the
+     * clock time the request was sent) lets the correction credit what the server leaked while the
+     * answer travelled; without it the reading is taken as of its arrival (one round trip late).
+     */
+    readonly observe: (key: string, headers: Headers, cost?: number, sentAt?: number) => Effect.Effect<void>
     /** Ends in-flight request(s) that produced no response (the bucket keeps leaking them out). */
     readonly release: (key: string, cost?: number) => Effect.Effect<void>
     /** acquire → run → observe the response headers (or release on failure). */
@@ -149,11 +153,17 @@ export const makeLeakyBucket = (options: LeakyBucketOptions): LeakyBucket["Servi
     return slot.mutex.withPermits(1)(take(slot, cost))
   }
 
-  const observe = (key: string, headers: Headers, cost = 1) =>
+  // When each key last observed an answer: a reading is credited with the leak since its send only
+  // if no other answer arrived meanwhile (that one's reading may be newer, and is already applied).
+  const lastObserved = new Map<string, number>()
+
+  const observe = (key: string, headers: Headers, cost = 1, sentAt?: number) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         const slot = slots(key)
         const state = slot.state
+        const previous = lastObserved.get(key)
+        lastObserved.set(key, now)
         state.inFlight = Math.max(0, state.inFlight - cost)
         const reading = readBucketHeaders(headers)
         if (!reading) return
@@ -164,8 +174,11 @@ export const makeLeakyBucket = (options: LeakyBucketOptions): LeakyBucket["Servi
           const derived = options.leakFromCapacity(reading.capacity)
           if (derived > 0) state.leakPerSecond = derived
         }
+        // The server counted this request somewhere between its send and now, and has leaked since.
+        const exact = sentAt !== undefined && sentAt <= now && (previous === undefined || previous <= sentAt)
+        const leaked = exact ? ((now - sentAt) / 1000) * state.leakPerSecond : 0
         // The server's count includes this request; others still in flight are not in it yet.
-        state.level = reading.used + state.inFlight
+        state.level = Math.max(0, reading.used - leaked) + state.inFlight
         state.updatedAt = now
         wakeUp(slot)
       })
