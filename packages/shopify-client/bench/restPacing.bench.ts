@@ -62,7 +62,9 @@ const withProxy = async <A>(sb: Sandbox, f: (baseUrl: string, limited: () => num
 
 test("REST pacing: Kura vs a naive Link-following loop", async () => {
   const orders = REQUESTS * LIMIT
-  const kura = await (async () => {
+  // `sentAt: false` is the session-2 behaviour kept as a same-run baseline: the call-limit reading
+  // re-bases the bucket as of the answer's arrival (one round trip late).
+  const runKura = async (name: string, sentAt: boolean) => {
     const sb = await startSandbox({ orders, historyDays: 120, timeScale: TIME_SCALE, fresh: true })
     try {
       return await withProxy(sb, async (baseUrl, limited) => {
@@ -72,7 +74,10 @@ test("REST pacing: Kura vs a naive Link-following loop", async () => {
           Layer.provideMerge(HttpTransport.layer()),
           // The client's bucket at the emulator's time scale (Shopify's 40 / 2 per s, ×10).
           Layer.provideMerge(
-            Layer.succeed(LeakyBucket, makeLeakyBucket({ capacity: BURST, leakPerSecond: LEAK }))
+            Layer.sync(LeakyBucket, () => {
+              const b = makeLeakyBucket({ capacity: BURST, leakPerSecond: LEAK })
+              return sentAt ? b : LeakyBucket.of({ ...b, observe: (k, h, c) => b.observe(k, h, c) })
+            })
           )
         )
         const started = Date.now()
@@ -89,12 +94,14 @@ test("REST pacing: Kura vs a naive Link-following loop", async () => {
             layer
           ).pipe(Effect.orDie)
         )
-        return report("kura ShopifyRest", pages, (Date.now() - started) / 1000, limited())
+        return report(name, pages, (Date.now() - started) / 1000, limited())
       })
     } finally {
       await sb.close()
     }
-  })()
+  }
+  const before = await runKura("kura, reading on arrival", false)
+  const kura = await runKura("kura ShopifyRest", true)
 
   const naive = await (async () => {
     const sb = await startSandbox({ orders, historyDays: 120, timeScale: TIME_SCALE, fresh: true })
@@ -128,6 +135,6 @@ test("REST pacing: Kura vs a naive Link-following loop", async () => {
     unit: "req/s",
     target: "≈ 2.0, 0 × 429",
     met: kura.limited === 0 && kura.perSecond >= 1.9,
-    note: `429s kura ${kura.limited}; naive loop ${naive.perSecond.toFixed(2)} req/s with ${naive.limited} × 429`
+    note: `429s kura ${kura.limited}; same run before the sent-at correction ${before.perSecond.toFixed(2)} req/s with ${before.limited} × 429; naive loop ${naive.perSecond.toFixed(2)} req/s with ${naive.limited} × 429`
   })
 })

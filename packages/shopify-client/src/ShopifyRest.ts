@@ -122,20 +122,31 @@ export const makeShopifyRest = (options: { readonly retry?: RetryPolicy.RetryPol
         let limitedSince: number | null = null
         for (;;) {
           yield* bucket.acquire(key)
+          // When the (last) attempt left: the call-limit reading is credited with the leak since.
+          let sentAt = yield* Clock.currentTimeMillis
           const response = yield* RetryPolicy.withRetry(options.retry ?? {}, (attempt) =>
-            transport
-              .request({
-                method: "GET",
-                url,
-                attempt,
-                headers: { accept: "application/json", "x-shopify-access-token": Redacted.value(token) }
-              })
-              .pipe(
-                Effect.flatMap((r) => {
-                  const e = r.status >= 500 ? fromResponse(r.request, r.status, r.headers, r.body) : null
-                  return e === null ? Effect.succeed(r) : Effect.fail(e)
+            Clock.currentTimeMillis.pipe(
+              Effect.tap((t) =>
+                Effect.sync(() => {
+                  sentAt = t
                 })
+              ),
+              Effect.andThen(() =>
+                transport
+                  .request({
+                    method: "GET",
+                    url,
+                    attempt,
+                    headers: { accept: "application/json", "x-shopify-access-token": Redacted.value(token) }
+                  })
+                  .pipe(
+                    Effect.flatMap((r) => {
+                      const e = r.status >= 500 ? fromResponse(r.request, r.status, r.headers, r.body) : null
+                      return e === null ? Effect.succeed(r) : Effect.fail(e)
+                    })
+                  )
               )
+            )
           ).pipe(
             Effect.tapError(() => bucket.release(key)),
             Effect.mapError(
@@ -146,7 +157,7 @@ export const makeShopifyRest = (options: { readonly retry?: RetryPolicy.RetryPol
                 })
             )
           )
-          yield* bucket.observe(key, response.headers)
+          yield* bucket.observe(key, response.headers, 1, sentAt)
           if (response.status === 429) {
             const now = yield* Clock.currentTimeMillis
             limitedSince ??= now
