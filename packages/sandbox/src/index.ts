@@ -22,6 +22,7 @@ export {
   makeFaultInjector
 } from "./internal/faults/FaultInjector.js"
 export { defaultMerchantOptions, makeMerchant, todayUtcMidnight } from "./internal/generator/makeMerchant.js"
+export type { LaterRefunds } from "./internal/lightspeed/SaleFeed.js"
 export {
   type LightspeedCredentials,
   type LightspeedEmulatorHandle,

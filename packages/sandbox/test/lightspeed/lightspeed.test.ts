@@ -1,6 +1,7 @@
 import * as oidc from "openid-client"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeClock } from "../../src/internal/clock.js"
+import { businessDate } from "../../src/internal/generator/calendar.js"
 import {
   defaultMerchantOptions,
   makeMerchant,
@@ -8,7 +9,7 @@ import {
 } from "../../src/internal/generator/makeMerchant.js"
 import type { LightspeedEmulatorHandle } from "../../src/internal/lightspeed/startLightspeedEmulator.js"
 import type { Merchant } from "../../src/internal/Merchant.js"
-import { refresh as refreshGrant, startEmulator, tokenRequest } from "./harness.js"
+import { accessToken, refresh as refreshGrant, startEmulator, tokenRequest } from "./harness.js"
 
 const DAY = 86_400_000
 const ANCHOR = todayUtcMidnight()
@@ -356,32 +357,60 @@ describe("Lightspeed K-Series emulator", () => {
       }
     })
 
-    it("V1 dates back-office refunds to the original business day, V2 to the modification time", async () => {
+    it("later refunds: till (default) dated when made in V1 and V2; backOffice: V1 original day, V2 when made", async () => {
       const loc = merchant.locations.find((l) => l.lightspeedBlId === bl())
       const now = Date.now()
       const touched = merchant.mutate({ fraction: 0.3, now })
-      const withBackOffice = touched
+      const withLater = touched
         .map((i) => merchant.orderAt(i))
         .find(
           (o) =>
-            o?.channel === "pos" && o.locationId === loc?.id && o.refunds.some((r) => r.createdAt === now)
+            o?.channel === "pos" &&
+            o.locationId === loc?.id &&
+            o.businessDate !== businessDate(now, merchant.options.cutoverHour) &&
+            o.refunds.some((r) => r.createdAt === now)
         )
-      if (withBackOffice === undefined) throw new Error("no back-office refund at the shop")
-      const seqs = withBackOffice.refunds.map((_r, k) => withBackOffice.index * 5 + k + 1)
+      if (withLater === undefined) throw new Error("no later refund at the shop")
+      const seqs = withLater.refunds.map((_r, k) => withLater.index * 5 + k + 1)
       const refundId = `A${bl().slice(-5)}.${seqs[seqs.length - 1]}`
-      const v1Day = (await get(`/f/finance/${bl()}/dailyFinancials?date=${withBackOffice.businessDate}`)).body
-        .sales as Array<Sale>
-      expect(v1Day.some((s) => s.accountFiscId === refundId && s.type === "REFUND")).toBe(true)
-      const v2Day = (
-        await get(`/f/v2/business-location/${bl()}/sales-daily?date=${withBackOffice.businessDate}`)
-      ).body.sales as Array<Sale>
-      expect(v2Day.some((s) => s.accountFiscId === refundId)).toBe(false)
-      const v2Range = (
-        await get(
-          `/f/v2/business-location/${bl()}/sales?from=${new Date(now - 1000).toISOString()}&pageSize=100`
-        )
-      ).body.sales as Array<Sale>
-      expect(v2Range.some((s) => s.accountFiscId === refundId && s.type === "REFUND")).toBe(true)
+      const today = businessDate(now, merchant.options.cutoverHour)
+      const has = (sales: unknown) =>
+        (sales as Array<Sale>).some((s) => s.accountFiscId === refundId && s.type === "REFUND")
+      const v2Range = `/f/v2/business-location/${bl()}/sales?from=${new Date(now - 1000).toISOString()}&pageSize=100`
+      // Default "till": a new REFUND account on the day it is made, whatever the version.
+      expect(has((await get(`/f/finance/${bl()}/dailyFinancials?date=${today}`)).body.sales)).toBe(true)
+      expect(
+        has((await get(`/f/finance/${bl()}/dailyFinancials?date=${withLater.businessDate}`)).body.sales)
+      ).toBe(false)
+      expect(has((await get(`/f/v2/business-location/${bl()}/sales-daily?date=${today}`)).body.sales)).toBe(
+        true
+      )
+      expect(has((await get(v2Range)).body.sales)).toBe(true)
+      const v1Range = `/f/finance/${bl()}/financials/${encodeURIComponent(new Date(now - 1000).toISOString())}/${encodeURIComponent(new Date(now + DAY).toISOString())}`
+      expect(has((await get(v1Range)).body.sales)).toBe(true)
+      // "backOffice": V1 dates the edit to the original business day, V2 to the modification time.
+      const bo = await startEmulator(merchant, { options: { rateLimit: null, laterRefunds: "backOffice" } })
+      try {
+        const t = await accessToken(bo)
+        const boGet = async (path: string) =>
+          (await (
+            await fetch(`${bo.baseUrl}${path}`, { headers: { authorization: `Bearer ${t}` } })
+          ).json()) as {
+            sales: unknown
+          }
+        expect(
+          has((await boGet(`/f/finance/${bl()}/dailyFinancials?date=${withLater.businessDate}`)).sales)
+        ).toBe(true)
+        expect(has((await boGet(`/f/finance/${bl()}/dailyFinancials?date=${today}`)).sales)).toBe(false)
+        expect(
+          has(
+            (await boGet(`/f/v2/business-location/${bl()}/sales-daily?date=${withLater.businessDate}`)).sales
+          )
+        ).toBe(false)
+        expect(has((await boGet(v2Range)).sales)).toBe(true)
+      } finally {
+        await bo.close()
+      }
     })
 
     it("items page by offset and amount; availability matches the merchant's inventory", async () => {

@@ -3,10 +3,13 @@
  * refund, each with a sequence number `seq = orderIndex × 5 + k` (k = 0 for the sale, 1..4 for
  * refunds) that doubles as the V1 `accountFiscId` cursor.
  *
- * Dating (the V1/V2 difference the docs insist on): refunds made at the till (before the data
- * anchor) are dated when they happened in both versions. Refunds added later through
- * `mutate` stand for back-office edits: V1 dates them to the original sale (so they appear in the
- * original business day), V2 to the modification time.
+ * Dating: a K-Series refund is a new REFUND account (negative lines, `source` pointing at the
+ * sale), closed when it is made. Refunds generated with the history are till refunds, dated when
+ * they happened in both versions. Refunds added later by `mutate` follow `LaterRefunds`:
+ * `"till"` (default) dates them when made in V1 and V2 alike, so an incremental read of the
+ * current business day sees them; `"backOffice"` treats them as back-office edits, which the docs
+ * say V1 dates to the original transaction (its original business day) and V2 to the
+ * modification time. Whether K-Series back-office refunds are historically dated is UNCONFIRMED.
  */
 import { createHash } from "node:crypto"
 import type { Merchant } from "../Merchant.js"
@@ -41,6 +44,9 @@ export interface FeedResume {
 /** API generation being served. */
 export type FinancialVersion = "v1" | "v2"
 
+/** How refunds added after generation (by `mutate`) are dated; see the module comment. */
+export type LaterRefunds = "till" | "backOffice"
+
 const after = (r: FeedRecord, c: FeedCursor | null) =>
   c === null || r.effectiveAt > c.effectiveAt || (r.effectiveAt === c.effectiveAt && r.seq > c.seq)
 const byTime = (a: FeedRecord, b: FeedRecord) => a.effectiveAt - b.effectiveAt || a.seq - b.seq
@@ -50,28 +56,40 @@ export class SaleFeed {
   private readonly variants: ReadonlyMap<number, Variant>
   private readonly productType: ReadonlyMap<number, string>
 
-  constructor(private readonly merchant: Merchant) {
+  constructor(
+    private readonly merchant: Merchant,
+    private readonly laterRefunds: LaterRefunds = "till"
+  ) {
     this.variants = new Map(merchant.variants.map((v) => [v.id, v]))
     const types = new Map<number, string>()
     for (const p of merchant.products) for (const id of p.variantIds) types.set(id, p.productType)
     this.productType = types
   }
 
-  private isBackOffice(r: Refund): boolean {
+  /** Whether r was added after generation (it lies after the data anchor). */
+  private isLater(r: Refund): boolean {
     return r.createdAt >= this.merchant.options.anchor
   }
 
-  /** Records of order o that the version places in time (sale, till refunds; V1 also back-office refunds). */
+  /** Whether the version dates this refund to its original sale (V1 back-office dating). */
+  private datedToSale(r: Refund, version: FinancialVersion): boolean {
+    return version === "v1" && this.laterRefunds === "backOffice" && this.isLater(r)
+  }
+
+  /**
+   * Records of order o that the sale scan places in time: the sale, till refunds and refunds dated
+   * to the sale. Later refunds dated when made are found through the merchant's mutated orders.
+   */
   private recordsOf(o: Order, version: FinancialVersion, out: Array<FeedRecord>): void {
     out.push({ order: o, refund: null, seq: o.index * 5, effectiveAt: o.createdAt, closedAt: o.createdAt })
     o.refunds.forEach((r, k) => {
-      const backOffice = this.isBackOffice(r)
-      if (backOffice && version === "v2") return
+      const toSale = this.datedToSale(r, version)
+      if (this.isLater(r) && !toSale) return
       out.push({
         order: o,
         refund: r,
         seq: o.index * 5 + k + 1,
-        effectiveAt: backOffice ? o.createdAt : r.createdAt,
+        effectiveAt: toSale ? o.createdAt : r.createdAt,
         closedAt: r.createdAt
       })
     })
@@ -85,7 +103,7 @@ export class SaleFeed {
     if (k === 0) return { order: o, refund: null, seq, effectiveAt: o.createdAt, closedAt: o.createdAt }
     const r = o.refunds[k - 1]
     if (r === undefined) return undefined
-    const effectiveAt = this.isBackOffice(r) && version === "v1" ? o.createdAt : r.createdAt
+    const effectiveAt = this.datedToSale(r, version) ? o.createdAt : r.createdAt
     return { order: o, refund: r, seq, effectiveAt, closedAt: r.createdAt }
   }
 
@@ -150,13 +168,15 @@ export class SaleFeed {
       for (const r of local)
         if (r.effectiveAt >= from && r.effectiveAt < to && after(r, cursor)) found.push(r)
     }
-    if (version === "v2") {
+    // Later refunds dated when made: their sale may be arbitrarily old, so they come from the
+    // merchant's list of mutated orders (a refund is never later than its order's updatedAt).
+    if (version === "v2" || this.laterRefunds === "till") {
       const seen = new Set(found.map((r) => r.seq))
       for (const idx of m.mutatedOrderIndexes(from, Infinity)) {
         const o = m.orderAt(idx)
         if (o === undefined || o.channel !== "pos" || o.locationId !== location.id) continue
         o.refunds.forEach((r, k) => {
-          if (!this.isBackOffice(r)) return
+          if (!this.isLater(r) || this.datedToSale(r, version)) return
           const rec: FeedRecord = {
             order: o,
             refund: r,
@@ -204,13 +224,14 @@ export class SaleFeed {
             line: l,
             quantity: l.quantity,
             gross: l.unitPrice * l.quantity - l.discount,
-            tax: l.taxLines.reduce((a, t) => a + t.amount, 0)
+            tax: l.taxLines.reduce((a, t) => a + t.amount, 0),
+            restock: true
           }))
         : refund.lines.flatMap((rl) => {
             const line = o.lines.find((l) => l.id === rl.orderLineId)
             return line === undefined
               ? []
-              : [{ line, quantity: rl.quantity, gross: rl.subtotal, tax: rl.tax }]
+              : [{ line, quantity: rl.quantity, gross: rl.subtotal, tax: rl.tax, restock: rl.restock }]
           })
     source.forEach((s, j) => {
       const variant = this.variants.get(s.line.variantId)
@@ -269,7 +290,9 @@ export class SaleFeed {
         staffName,
         deviceId,
         deviceName,
-        voidReason: null,
+        // Refunded goods that did not go back on the shelf carry a reason (sandbox convention:
+        // "Broken"), so a client can tie stock out; restocked returns carry none.
+        voidReason: s.restock ? null : "Broken",
         accountProfileCode: cafe ? "eat-in" : "takeaway"
       }
       lines.push(line)

@@ -27,6 +27,7 @@ import {
   type FeedRecord,
   type FeedResume,
   type FinancialVersion,
+  type LaterRefunds,
   SaleFeed
 } from "./SaleFeed.js"
 
@@ -57,6 +58,14 @@ export interface LightspeedEmulatorOptions {
    * `"wall"` keeps real time (days end at the real cutover whatever the scale).
    */
   readonly businessDayClock?: "scaled" | "wall"
+  /**
+   * How refunds added by `mutate` are dated. `"till"` (default): a new REFUND account closed when
+   * made, in V1 and V2 alike (how a refund rung up at the till shows). `"backOffice"`: a
+   * back-office edit, which V1 dates to the original business day and V2 to the modification
+   * time. UNCONFIRMED which one K-Series applies to later refunds; the ground truth's revenue
+   * rows date refunds when made, which V1 matches only under `"till"`.
+   */
+  readonly laterRefunds?: LaterRefunds
   /** Authorization-code lifetime, real-world ms (scaled). UNCONFIRMED upstream; default 10 minutes. */
   readonly authorizationCodeTtlMs?: number
 }
@@ -156,7 +165,7 @@ export const startLightspeedEmulator = async (
   const refreshToken = issueRefreshToken("v1")
   const v2RefreshToken = issueRefreshToken("v2")
 
-  const feed = new SaleFeed(merchant)
+  const feed = new SaleFeed(merchant, o.laterRefunds ?? "till")
   const posLocations = merchant.locations.filter((l) => l.lightspeedBlId !== null)
   const byBl = new Map(posLocations.map((l) => [l.lightspeedBlId ?? "", l]))
   const codeOf = (l: Location) => (l.lightspeedBlId ?? "").slice(-5)
