@@ -193,8 +193,12 @@ const runChild = (kind, file, dir) =>
     p.on("exit", (code) => resolve(code === 0 && msg ? msg : { error: `${kind} exited ${code}` }))
   })
 
-const row = (path, orders, r, extrapolateTo) =>
-  r.error !== undefined ? { path, orders, error: r.error } : okRow(path, orders, r, extrapolateTo)
+// Each result is printed as it lands, so a run stopped early still leaves its figures.
+const row = (path, orders, r, extrapolateTo) => {
+  const out = r.error !== undefined ? { path, orders, error: r.error } : okRow(path, orders, r, extrapolateTo)
+  console.log(`# result ${JSON.stringify(out)}`)
+  return out
+}
 const okRow = (path, orders, r, extrapolateTo) => ({
   path,
   orders,

@@ -271,6 +271,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
         const refunds: Array<Readonly<Record<string, unknown>>> = []
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
         for (let k = 0; k < passes; k++) {
+          if (k > 0) yield* sql.run(Sql.dropTable(d, statements.view))
           yield* sql.run(statements.pass(k, passes))
           for (const s of statements.prepare) yield* sql.run(s)
           const counts = (yield* sql.query(statements.summary))[0] ?? {}
@@ -304,7 +305,11 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
         return { summary, rejected, refunds, tables, passes }
       }),
       Effect.andThen(
-        Effect.ignore(sql.run(`DROP VIEW IF EXISTS ${d.table(statements.view)}`)),
+        // The pass is a view or a table: drop whichever it is.
+        Effect.andThen(
+          Effect.ignore(sql.run(`DROP VIEW IF EXISTS ${d.table(statements.view)}`)),
+          Effect.ignore(sql.run(Sql.dropTable(d, statements.view)))
+        ),
         Effect.forEach(statements.temps, (t) => Effect.ignore(sql.run(Sql.dropTable(d, t))), {
           discard: true
         })
