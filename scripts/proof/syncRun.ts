@@ -81,7 +81,9 @@ export interface StreamLine {
 /** The per-stream result lines `kura-sync run` prints at the end. */
 export const streamLines = (output: string): Array<StreamLine> =>
   [
-    ...output.matchAll(/^(\S+\/\S+\/\S+): (\w+), (\d+) rows, reconciliation ([\w-]+)(?:, error: (.*))?$/gm)
+    ...output.matchAll(
+      /^(\S+\/\S+\/\S+): (\w+), (\d+) rows, reconciliation ([\w-]+)(?:, error: (.*?))?(?:; API: .*)?$/gm
+    )
   ].map((m) => ({
     stream: m[1] ?? "",
     status: m[2] ?? "",
