@@ -4,15 +4,15 @@
  */
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
-import { layerCloudLogger, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
+import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
 import { RawLake, Warehouse, WarehouseTokenStore } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
+import { formatApiUsage } from "./ApiUsage.js"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
-import { makeFileTokenStore } from "./FileTokenStore.js"
 import { startHttpService } from "./HttpService.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
@@ -248,6 +248,7 @@ const runCommand = Command.make(
           if (bad) failed.push(streamKeyToString(r.key))
           yield* Console.log(
             `${streamKeyToString(r.key)}: ${r.status}, ${r.rows} rows, reconciliation ${r.reconciliation}` +
+              (r.api === undefined ? "" : `; API: ${formatApiUsage(r.api)}`) +
               (r.error === undefined ? "" : `, error: ${r.error}`)
           )
         }

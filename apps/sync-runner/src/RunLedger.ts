@@ -7,6 +7,7 @@
 import { type StreamKey, streamKeyToString } from "@kura/core"
 import { Warehouse } from "@kura/warehouse"
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import { ApiUsage } from "./ApiUsage.js"
 
 /** What started a run. */
 export const RunTrigger = Schema.Literals(["schedule", "http", "cli"])
@@ -33,7 +34,9 @@ export const RunRecord = Schema.Struct({
   reportedCount: Schema.optionalKey(Schema.NullOr(Schema.Number)),
   /** Records fetched from the API, and records accounted for (loaded or dead-lettered). */
   rowsFetched: Schema.optionalKey(Schema.NullOr(Schema.Number)),
-  rowsLoaded: Schema.optionalKey(Schema.NullOr(Schema.Number))
+  rowsLoaded: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  /** What the run cost the API (runs of this process; the warehouse ledger has no column for it yet). */
+  api: Schema.optionalKey(ApiUsage)
 })
 /** One run, as recorded. */
 export type RunRecord = typeof RunRecord.Type

@@ -148,7 +148,8 @@ export class StreamRunner extends Context.Service<
                 status: "succeeded",
                 rows: exit.value.rows,
                 reconciliation: exit.value.reconciliation,
-                ...(exit.value.stoppedEarly === true ? { stoppedEarly: true } : {})
+                ...(exit.value.stoppedEarly === true ? { stoppedEarly: true } : {}),
+                ...(exit.value.api === undefined ? {} : { api: exit.value.api })
               }
             : Cause.hasInterruptsOnly(exit.cause)
               ? { ...base, finishedAt, status: "interrupted", error: "interrupted during shutdown" }

@@ -6,6 +6,7 @@
 import { type Checkpoint, type StoreError, type StreamKey, streamKeyToString } from "@kura/core"
 import type { Effect, Option } from "effect"
 import { Schema } from "effect"
+import type { ApiUsage } from "./ApiUsage.js"
 import type { SourceName } from "./AppConfig.js"
 
 /** What a stream may use during one run. */
@@ -35,6 +36,8 @@ export interface RunResult {
   /** True when the run stopped early because of a drain; the next run resumes from the checkpoint. */
   readonly stoppedEarly?: boolean
   readonly detail?: string
+  /** What the run cost the API (source streams measure it; absent for streams that call none). */
+  readonly api?: ApiUsage
 }
 
 /** A run failed. `reason` tells operators where to look. */

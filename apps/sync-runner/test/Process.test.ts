@@ -1,26 +1,17 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { promisify } from "node:util"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 
-// These tests drive the BUILT app, as Cloud Run would run it. It is built into a private folder
-// (inside the app, so packages resolve as from dist/) so that a concurrent `nx build` cleaning
-// dist/ cannot pull the entry away mid-test.
-const appDir = resolve(import.meta.dirname, "..")
-const outDir = join(appDir, "node_modules", ".cache", "kura-sync-test-dist")
-const main = join(outDir, "main.js")
+// These tests drive the BUILT app, as Cloud Run would run it (built once per run by globalSetup).
+const main = join(inject("builtAppDir"), "main.js")
 let dir: string
 
 beforeAll(async () => {
-  await promisify(execFile)(
-    process.execPath,
-    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
-    { cwd: appDir }
-  )
   dir = await mkdtemp(join(tmpdir(), "kura-sync-"))
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))

@@ -1,36 +1,31 @@
 import { execFile } from "node:child_process"
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { promisify } from "node:util"
+import { makeFileTokenStore } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option, Redacted } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeFileTokenStore } from "../src/FileTokenStore.js"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 
-// Drives the BUILT app against the in-process sandbox; built into its own folder so a concurrent
-// `nx build` (or Process.test's build) cannot pull the entry away mid-test.
-const appDir = resolve(import.meta.dirname, "..")
-const outDir = join(appDir, "node_modules", ".cache", "kura-sync-real-dist")
-const main = join(outDir, "main.js")
+// Drives the BUILT app against the in-process sandbox (built once per run by globalSetup).
+const main = join(inject("builtAppDir"), "main.js")
 let dir: string
 
 beforeAll(async () => {
-  await promisify(execFile)(
-    process.execPath,
-    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
-    { cwd: appDir }
-  )
   dir = await mkdtemp(join(tmpdir(), "kura-sync-real-"))
 }, 120_000)
 afterAll(() => rm(dir, { recursive: true, force: true }))
+
+/** Online orders in the sandbox: small, as the test proves the pipeline, not the volume. */
+const ORDERS = 100
 
 const env = () => ({
   PATH: process.env.PATH ?? "",
   HOME: dir,
   KURA_SANDBOX: "1",
-  KURA_SANDBOX_SCALE: "200",
-  KURA_SANDBOX_HISTORY_DAYS: "20",
+  KURA_SANDBOX_SCALE: String(ORDERS),
+  KURA_SANDBOX_HISTORY_DAYS: "14",
   // Stocky shut down on 2026-09-01: history ending before then has Stocky purchase orders.
   KURA_SANDBOX_ANCHOR: "2026-08-25",
   // Rate limits refill 20× faster (as in the demo): the test checks the pipeline, not the pacing.
@@ -46,6 +41,13 @@ const rowsOf = (stdout: string, stream: string): number => {
   return Number(m[1])
 }
 
+/** Shopify cost points (actual) the run spent, summed over the lines of its Shopify streams. */
+const shopifyCost = (stdout: string): number =>
+  [...stdout.matchAll(/^shopify\/.*: succeeded, .*API: \d+ calls(?:, ([\d.]+) cost points)?/gm)].reduce(
+    (n, m) => n + Number(m[1] ?? 0),
+    0
+  )
+
 describe("kura-sync run over the real sources (sandbox)", () => {
   it("syncs Shopify, Lightspeed and Stocky into DuckDB, then runs incrementally", async () => {
     const first = await promisify(execFile)(process.execPath, [main, "run", "--force"], {
@@ -54,8 +56,8 @@ describe("kura-sync run over the real sources (sandbox)", () => {
       maxBuffer: 64 * 1024 * 1024
     })
     const shop = "kura-sandbox.myshopify.com"
-    expect(rowsOf(first.stdout, `shopify/${shop}/orders`)).toBe(200)
-    expect(first.stdout).toContain(`shopify/${shop}/orders: succeeded, 200 rows, reconciliation ok`)
+    expect(rowsOf(first.stdout, `shopify/${shop}/orders`)).toBe(ORDERS)
+    expect(first.stdout).toContain(`shopify/${shop}/orders: succeeded, ${ORDERS} rows, reconciliation ok`)
     expect(rowsOf(first.stdout, "lightspeed/default/sales")).toBeGreaterThan(0)
     expect(rowsOf(first.stdout, `stocky/${shop}/suppliers`)).toBeGreaterThan(0)
     expect(rowsOf(first.stdout, `stocky/${shop}/purchase_orders`)).toBeGreaterThan(0)
@@ -74,7 +76,7 @@ describe("kura-sync run over the real sources (sandbox)", () => {
         return { online: Number(online[0]?.n), pos: Number(pos[0]?.n), cursor }
       }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
     )
-    expect(counted.online).toBe(200)
+    expect(counted.online).toBe(ORDERS)
     expect(counted.pos).toBeGreaterThan(0)
     expect(Option.isSome(counted.cursor)).toBe(true)
 
@@ -86,6 +88,18 @@ describe("kura-sync run over the real sources (sandbox)", () => {
     })
     expect(rowsOf(second.stdout, `shopify/${shop}/orders`)).toBe(0)
     expect(rowsOf(second.stdout, "lightspeed/default/sales")).toBe(0)
+    // Each run line says what it cost; the incremental pass costs a fraction of the full one.
+    expect(first.stdout).toMatch(
+      /shopify\/.*\/orders: succeeded, \d+ rows, reconciliation ok; API: \d+ calls, [\d.]+ cost points/
+    )
+    expect(first.stdout).toMatch(/lightspeed\/default\/sales: succeeded, \d+ rows, .*API: [1-9]\d* calls/)
+    const full = shopifyCost(first.stdout)
+    const incremental = shopifyCost(second.stdout)
+    console.log(
+      `Shopify cost points: full ${full}, incremental ${incremental} (${((incremental / full) * 100).toFixed(1)}%)`
+    )
+    expect(full).toBeGreaterThan(0)
+    expect(incremental).toBeLessThan(full)
 
     const status = await promisify(execFile)(process.execPath, [main, "status", "--json"], {
       env: env(),

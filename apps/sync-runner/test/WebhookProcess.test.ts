@@ -1,28 +1,20 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
-import { promisify } from "node:util"
+import { join } from "node:path"
 import { startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { restOrder } from "./webhooks/fixtures.js"
 import { sign } from "./webhooks/harness.js"
 
-// Drives the BUILT app as Cloud Run runs it (built into a private folder so a concurrent
-// `nx build` cleaning dist/ cannot pull the entry away mid-test).
-const appDir = resolve(import.meta.dirname, "..")
-const outDir = join(appDir, "node_modules", ".cache", "kura-webhook-test-dist")
+// Drives the BUILT app as Cloud Run runs it (built once per run by globalSetup).
+const outDir = inject("builtAppDir")
 let root: string
 
 beforeAll(async () => {
-  await promisify(execFile)(
-    process.execPath,
-    [join(appDir, "../../node_modules/tsup/dist/cli-default.js"), "--out-dir", outDir],
-    { cwd: appDir }
-  )
   root = await mkdtemp(join(tmpdir(), "kura-wh-proc-"))
 })
 afterAll(() => rm(root, { recursive: true, force: true }))

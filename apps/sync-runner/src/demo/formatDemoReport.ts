@@ -1,4 +1,5 @@
 /** Renders a DemoReport as a short plain-text report. */
+import { formatApiUsage } from "../ApiUsage.js"
 import type { DemoReport } from "./runDemo.js"
 
 const yes = (b: boolean) => (b ? "yes" : "NO")
@@ -16,9 +17,7 @@ export const formatDemoReport = (report: DemoReport): string => {
   lines.push("")
   lines.push("API usage:")
   for (const [source, u] of Object.entries(report.api))
-    lines.push(
-      `  ${source.padEnd(11)} ${u.calls} calls, ${u.throttled} throttled, ${u.throttleWaits} throttle waits (${u.throttleWaitSeconds.toFixed(1)} s), ${u.retries} retries`
-    )
+    lines.push(`  ${source.padEnd(11)} ${formatApiUsage(u)}`)
   lines.push("")
   lines.push("Streams:")
   for (const s of report.streams)

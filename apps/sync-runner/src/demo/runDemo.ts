@@ -6,7 +6,6 @@
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import {
-  MetricNames,
   MetricsRegistry,
   makeMemoryTokenStore,
   type StreamKey,
@@ -23,6 +22,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
+import { type ApiUsage, apiUsageOf } from "../ApiUsage.js"
 import type { RunResult, SyncError, SyncStream } from "../SyncStream.js"
 import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
@@ -69,14 +69,8 @@ export interface DemoStreamResult {
   readonly detail: string
 }
 
-/** API usage of one source, from core Telemetry. */
-export interface DemoApiUsage {
-  readonly calls: number
-  readonly throttled: number
-  readonly throttleWaits: number
-  readonly throttleWaitSeconds: number
-  readonly retries: number
-}
+/** API usage of one source, from core Telemetry (Shopify cost points included). */
+export type DemoApiUsage = ApiUsage
 
 /** What a demo run found. */
 export interface DemoReport {
@@ -161,16 +155,7 @@ const normDecimal = (text: string): string => {
   return trimmed === "-0" ? "0" : trimmed
 }
 
-const usage = (registry: MetricsRegistry): DemoApiUsage => {
-  const waits = registry.snapshot().histograms.filter((h) => h.name === MetricNames.throttleWait)
-  return {
-    calls: registry.counterTotal(MetricNames.requests),
-    throttled: registry.counterTotal(MetricNames.throttled),
-    throttleWaits: waits.reduce((n, h) => n + h.count, 0),
-    throttleWaitSeconds: waits.reduce((n, h) => n + h.sum, 0),
-    retries: registry.counterTotal(MetricNames.retries) + registry.counterTotal(MetricNames.connectionRetries)
-  }
-}
+const usage = (registry: MetricsRegistry): DemoApiUsage => apiUsageOf(registry)
 
 let runCounter = 0
 

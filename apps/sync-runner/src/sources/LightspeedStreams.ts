@@ -21,6 +21,7 @@ import {
 } from "@kura/lightspeed-client"
 import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { withApiUsage } from "../ApiUsage.js"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
@@ -109,7 +110,11 @@ export const makeLightspeedStreams = (
     key: { source: "lightspeed", account: account.name, stream },
     intervalMs: intervalFor(stream),
     run: (ctx) =>
-      shared.provide(run(ctx)).pipe(Effect.provideService(Telemetry, registry), Effect.mapError(toSyncError))
+      withApiUsage(registry, (runRegistry) =>
+        shared
+          .provide(run(ctx))
+          .pipe(Effect.provideService(Telemetry, runRegistry), Effect.mapError(toSyncError))
+      ).pipe(Effect.map(([result, api]) => ({ ...result, api })))
   })
 
   const locationsOf = Effect.gen(function* () {

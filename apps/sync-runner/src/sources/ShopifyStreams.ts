@@ -32,6 +32,7 @@ import {
   shopifyEventDeletion
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
+import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
@@ -265,10 +266,12 @@ export const makeShopifyStreams = (
       key: { source: "shopify", account: shop.shop, stream: spec.name },
       intervalMs: intervalFor(spec.name),
       run: (ctx) =>
-        shared.provide(runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx)).pipe(
-          Effect.provideService(Telemetry, registry),
-          Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
-        )
+        withApiUsage(registry, (runRegistry) =>
+          shared.provide(runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx)).pipe(
+            Effect.provideService(Telemetry, runRegistry),
+            Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
+          )
+        ).pipe(Effect.map(([result, api]) => ({ ...result, api })))
     })
   )
 }

@@ -80,6 +80,16 @@ const syncAll = (sandbox: Sandbox, attempts = 8) =>
     return report as DemoReport
   })
 
+// Tests that only read from the default sandbox share one (each writes to its own warehouse).
+let shared: Promise<Sandbox> | undefined
+afterAll(async () => {
+  if (shared !== undefined) await (await shared).close()
+})
+const withSharedSandbox = async <A>(f: (s: Sandbox) => Promise<A>) => {
+  shared ??= startSandbox(SANDBOX)
+  return f(await shared)
+}
+
 const withSandbox = async <A>(options: Parameters<typeof startSandbox>[0], f: (s: Sandbox) => Promise<A>) => {
   const sandbox = await startSandbox({ ...SANDBOX, ...options })
   try {
@@ -91,7 +101,7 @@ const withSandbox = async <A>(options: Parameters<typeof startSandbox>[0], f: (s
 
 describe("source streams against the sandbox", () => {
   it("a full sync ties to the ground truth; a re-run is incremental and changes nothing", async () => {
-    await withSandbox({}, (sandbox) =>
+    await withSharedSandbox((sandbox) =>
       Effect.runPromise(
         Effect.gen(function* () {
           const first = yield* runDemoWith(sandbox, { progress: () => {} })
@@ -119,6 +129,10 @@ describe("source streams against the sandbox", () => {
             r.streams.find((s) => s.key.startsWith("shopify") && s.key.endsWith("/orders"))?.rows ?? -1
           expect(ordersOf(second)).toBeLessThan(ordersOf(first) / 2)
           expect(second.api.shopify.calls).toBeLessThanOrEqual(first.api.shopify.calls)
+          // Shopify bills cost points: the full sync spent them, the incremental pass far fewer.
+          expect(first.api.shopify.costActual).toBeGreaterThan(0)
+          expect(first.api.shopify.costRequested).toBeGreaterThanOrEqual(first.api.shopify.costActual)
+          expect(second.api.shopify.costActual).toBeLessThan(first.api.shopify.costActual)
           expect(yield* fingerprint).toEqual(baseline)
         }).pipe(Effect.provide(target()))
       )
@@ -128,7 +142,7 @@ describe("source streams against the sandbox", () => {
   it("the flaky and chaos fault profiles end with tables identical to none", async () => {
     // Smaller than the other tests: three full syncs, several of them retried.
     const prints = (faults: "none" | "flaky" | "chaos") =>
-      withSandbox({ faults, scale: 60, historyDays: 3 }, (sandbox) =>
+      withSandbox({ faults, scale: 40, historyDays: 2 }, (sandbox) =>
         Effect.runPromise(
           Effect.gen(function* () {
             const report = yield* syncAll(sandbox)
@@ -145,7 +159,7 @@ describe("source streams against the sandbox", () => {
   })
 
   it("a count the API reports that disagrees with what loaded fails the run and keeps the cursor", async () => {
-    await withSandbox({}, async (sandbox) => {
+    await withSharedSandbox(async (sandbox) => {
       // A proxy that makes Shopify's ordersCount one higher than the orders it serves.
       const upstream = new URL(sandbox.shopify.baseUrl)
       const proxy = createServer(async (req, res) => {
