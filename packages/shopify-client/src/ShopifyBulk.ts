@@ -823,16 +823,24 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       > =>
         Effect.gen(function* () {
           const b = state.boundary
-          const boundary = b !== null && !b.disordered ? b : null
-          if (b?.disordered === true) {
+          let boundary = b
+          let start = state.start
+          if (b?.replaying === true) {
+            // Already re-reading from the origin: go on from where the slices got to.
+          } else if (b?.disordered === true && b.emitted !== null) {
+            // Not time-ordered after all: re-read the chain's window whole, skipping every root
+            // already emitted (their ids were kept, up to a bound).
+            b.replayFromOrigin()
+            start = b.origin
+          } else if (b?.disordered === true) {
             yield* Effect.logWarning(
-              "Partial bulk data was not ordered by its window field; re-reading its whole slice (records may repeat)"
+              "Partial bulk data was not ordered by its window field and too large to remember; re-reading its whole slice (records may repeat)"
             ).pipe(Effect.annotateLogs({ stream: resource.name }))
+            boundary = null
+            start = b.origin
+          } else if (b !== null && b.second !== null) {
+            start = Math.max(state.start, b.second * 1000)
           }
-          const start =
-            boundary === null || boundary.second === null
-              ? state.start
-              : Math.max(state.start, boundary.second * 1000)
           if (start >= end) return [[], Option.none()] as const
           // Search dates have whole seconds: slice ends on a whole second so that consecutive
           // slices neither overlap nor leave a gap.
@@ -852,7 +860,12 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
             return [
               [records],
               sliceEnd < end
-                ? Option.some({ start: sliceEnd, slice: nextSlice, boundary: null })
+                ? Option.some({
+                    start: sliceEnd,
+                    slice: nextSlice,
+                    // A replayed (disordered) chain may have emitted roots past this slice already.
+                    boundary: boundary?.disordered === true ? boundary : null
+                  })
                 : Option.none()
             ] as const
           }
@@ -876,7 +889,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           if (job.operation.partialDataUrl !== null && canResumePartial) {
             // Filled while the partial records stream (before the next step runs); a re-run of a
             // re-run keeps the same boundary, so nothing emitted earlier comes out twice.
-            const next = boundary ?? new Boundary()
+            const next = boundary ?? new Boundary(start)
             const records = results(resource, job, { grouped }, next)
             return [[records], Option.some({ start, slice: half, boundary: next })] as const
           }

@@ -59,9 +59,40 @@ describe("partial bulk data + gap re-runs emit every root exactly once (sandbox)
   }
 })
 
+describe("partial bulk data that is not time-ordered (sandbox customers and products)", () => {
+  it("re-reads the chain's window and skips every root already emitted", async () => {
+    const sb = await startSandbox({ orders: 300, historyDays: 60, timeScale: 50, seed: 5, fresh: true })
+    try {
+      const w = { start: Date.now() - 3 * 365 * DAY, end: Date.now() + DAY }
+      const layer = bulkLayer(sb, BulkJobStore.layerMemory)
+      const exportAll = Effect.gen(function* () {
+        const b = yield* ShopifyBulk
+        const customers = yield* Stream.runCollect(
+          b.export(Resources.customers, { window: w, sliceMillis: 4 * 365 * DAY, resumeOpenJobs: false })
+        )
+        const products = yield* Stream.runCollect(
+          b.export(Resources.products, { window: w, sliceMillis: 4 * 365 * DAY, resumeOpenJobs: false })
+        )
+        return { customers: customers.map((c) => c.id), products: products.map((p) => p.id) }
+      })
+      const clean = await Effect.runPromise(Effect.provide(exportAll, layer))
+      sb.faults.arm("bulk_failure", 2)
+      const faulted = await Effect.runPromise(Effect.provide(exportAll, layer))
+      expect(sb.faults.report().shopify.bulk_failure).toBe(2)
+      expect(clean.customers.length).toBeGreaterThan(0)
+      expect(faulted.customers.length).toBe(new Set(faulted.customers).size)
+      expect(faulted.products.length).toBe(new Set(faulted.products).size)
+      expect(new Set(faulted.customers)).toEqual(new Set(clean.customers))
+      expect(new Set(faulted.products)).toEqual(new Set(clean.products))
+    } finally {
+      await sb.close()
+    }
+  })
+})
+
 describe("Boundary", () => {
   it("skips roots already emitted in the boundary second, forgets earlier seconds", () => {
-    const b = new Boundary()
+    const b = new Boundary(0)
     expect(b.admit("a", "2026-01-01T00:00:00.100Z")).toBe(true)
     expect(b.admit("b", "2026-01-01T00:00:01.000Z")).toBe(true)
     expect(b.admit("c", "2026-01-01T00:00:01.900Z")).toBe(true)
