@@ -377,6 +377,30 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         return payload.bulkOperation
       })
 
+    /** True for the error `fetchOperation` gives when Shopify no longer knows a job id. */
+    const isUnknownJob = (e: ShopifyError) =>
+      e.reason._tag === "BulkOperationFailed" && e.reason.status === "UNKNOWN"
+
+    /**
+     * A stored job Shopify no longer knows (results expire; a different shop or store; an emulator
+     * restarted) can neither be resumed nor cancelled: it is closed as failed, so its window is
+     * exported again by the caller, whose cursor never moved past it.
+     */
+    const forgetUnknown = (record: BulkJobRecord) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        yield* Effect.logWarning(
+          "A stored bulk job is unknown to Shopify; its window will be exported again"
+        ).pipe(
+          Effect.annotateLogs({
+            jobId: record.jobId,
+            windowStart: record.windowStart,
+            windowEnd: record.windowEnd
+          })
+        )
+        yield* put({ ...record, state: "failed", remoteStatus: "UNKNOWN", updatedAt: now })
+      })
+
     const recordStarted = (resource: ResourceSpec<unknown>, window: TimeWindow, op: BulkOperation) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
@@ -737,7 +761,14 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
           .listOpen(keyOf(resource))
           .pipe(Effect.mapError(storeFailure("bulk job store listOpen")))
         for (const job of open) {
-          const op = yield* fetchOperation(job.jobId)
+          const found = yield* fetchOperation(job.jobId).pipe(
+            Effect.map(Option.some),
+            Effect.catch((e) =>
+              isUnknownJob(e) ? Effect.as(forgetUnknown(job), Option.none<BulkOperation>()) : Effect.fail(e)
+            )
+          )
+          if (Option.isNone(found)) continue
+          const op = found.value
           if (!TERMINAL.has(op.status)) yield* cancel(job.jobId)
           else {
             const now = yield* Clock.currentTimeMillis
@@ -766,7 +797,16 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
                   yield* Effect.logInfo("Resuming a bulk job left open by a previous run").pipe(
                     Effect.annotateLogs({ jobId: record.jobId, stream: resource.name })
                   )
-                  const job = yield* slots.withPermits(1)(awaitJob(record))
+                  const awaited = yield* slots
+                    .withPermits(1)(awaitJob(record))
+                    .pipe(
+                      Effect.map(Option.some),
+                      Effect.catch((e) =>
+                        isUnknownJob(e) ? Effect.as(forgetUnknown(record), Option.none()) : Effect.fail(e)
+                      )
+                    )
+                  if (Option.isNone(awaited)) return Stream.empty
+                  const job = awaited.value
                   if (job.operation.status !== "COMPLETED") {
                     yield* Effect.logWarning(
                       "A resumed bulk job did not complete; its window must be re-exported"

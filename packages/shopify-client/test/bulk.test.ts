@@ -151,6 +151,50 @@ describe("bulk operations as durable jobs (sandbox)", () => {
     expect((await Effect.runPromise(memory.listOpen())).length).toBe(0)
   })
 
+  it("forgets a stored job Shopify no longer knows and exports its window again", async () => {
+    const memory = await Effect.runPromise(
+      Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+    )
+    const w = window()
+    const now = Date.now()
+    // Left open by a run against another shop instance (or whose results expired).
+    const stale = {
+      jobId: "gid://shopify/BulkOperation/999999999",
+      key: { source: "shopify", account: sb.handle.credentials.shopDomain, stream: Resources.customers.name },
+      windowStart: new Date(w.start).toISOString(),
+      windowEnd: new Date(w.end).toISOString(),
+      state: "started" as const,
+      remoteStatus: "RUNNING",
+      objectCount: null,
+      createdAt: now,
+      updatedAt: now
+    }
+    await Effect.runPromise(memory.put(stale))
+    const customers = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* Stream.runCollect(b.export(Resources.customers, { window: w }))
+        }),
+        bulkLayer(sb, Layer.succeed(BulkJobStore, memory))
+      )
+    )
+    const paged = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const c = yield* ShopifyClient
+          return yield* Stream.runCollect(
+            c.incremental(Resources.customers, { since: w.start, until: w.end, overlapMillis: 0 })
+          )
+        }),
+        bulkLayer(sb, Layer.succeed(BulkJobStore, memory))
+      )
+    )
+    expect(customers.length).toBeGreaterThan(0)
+    expect(customers.map((c) => c.id).sort()).toEqual(paged.map((c) => c.id).sort())
+    expect(Option.getOrNull(await Effect.runPromise(memory.get(stale.jobId)))?.state).toBe("failed")
+  })
+
   it("loads partial data of a FAILED job and re-runs only the rest with a smaller window", async () => {
     const w = window()
     sb.faults.arm("bulk_failure", 1)
