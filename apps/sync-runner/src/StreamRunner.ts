@@ -222,9 +222,28 @@ export class StreamRunner extends Context.Service<
         })
       )
 
-    const runNow = (selector: StreamSelector, trigger: RunTrigger) =>
+    const runNow = (selector: StreamSelector, trigger: RunTrigger) => {
+      const selected = select(selector)
+      // Catalogue streams first, then the rest; results keep the selection's order.
+      const phases = [
+        selected.filter((s) => s.catalogue === true),
+        selected.filter((s) => s.catalogue !== true)
+      ]
+      return Effect.map(
+        Effect.forEach(phases, (phase) => runPhase(phase, trigger)),
+        ([first = [], rest = []]) => {
+          const byStream = new Map([...first, ...rest].map((r) => [streamKeyToString(r.key), r]))
+          return selected.flatMap((s) => {
+            const r = byStream.get(streamKeyToString(s.key))
+            return r === undefined ? [] : [r]
+          })
+        }
+      )
+    }
+
+    const runPhase = (streams: ReadonlyArray<SyncStream>, trigger: RunTrigger) =>
       Effect.forEach(
-        select(selector),
+        streams,
         (stream) =>
           Effect.gen(function* () {
             const lease = yield* acquire(stream)

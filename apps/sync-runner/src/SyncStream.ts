@@ -52,6 +52,11 @@ export interface SyncStream {
   readonly key: StreamKey & { readonly source: SourceName }
   /** How often the internal scheduler runs it (ms). */
   readonly intervalMs: number
+  /**
+   * Feeds other streams' joins (a shop's locations and products): a pass runs these before the
+   * rest, so purchase-order lines and stock movements resolve their variants whatever the timing.
+   */
+  readonly catalogue?: boolean
   readonly run: (ctx: RunContext) => Effect.Effect<RunResult, SyncError | StoreError>
 }
 

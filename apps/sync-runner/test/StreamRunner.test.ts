@@ -140,3 +140,37 @@ describe("StreamRunner lease heartbeat", () => {
     expect(runs[0]?.error).toContain("was lost")
   })
 })
+
+describe("StreamRunner.runNow ordering", () => {
+  it("runs catalogue streams to the end before any other stream of the pass starts", async () => {
+    const events: Array<string> = []
+    const stream = (name: string, catalogue: boolean, ms: number): SyncStream => ({
+      key: { ...key, stream: name },
+      intervalMs: 60_000,
+      ...(catalogue ? { catalogue: true } : {}),
+      run: () =>
+        Effect.gen(function* () {
+          events.push(`start ${name}`)
+          yield* Effect.sleep(ms)
+          events.push(`end ${name}`)
+          return { rows: 1, reconciliation: "ok" as const }
+        })
+    })
+    // Listed first, and quick: without phases they would start alongside the catalogue.
+    const streams = [
+      stream("purchase_orders", false, 10),
+      stream("products", true, 150),
+      stream("locations", true, 50)
+    ]
+    const results = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make(streams)
+        return yield* runner.runNow({}, "cli")
+      }).pipe(Effect.provide(layers))
+    )
+    expect(results.map((r) => r.key.stream)).toEqual(["purchase_orders", "products", "locations"])
+    const firstOther = events.indexOf("start purchase_orders")
+    expect(firstOther).toBeGreaterThan(events.indexOf("end products"))
+    expect(firstOther).toBeGreaterThan(events.indexOf("end locations"))
+  })
+})
