@@ -22,7 +22,7 @@ export const formatDemoReport = (report: DemoReport): string => {
   lines.push("Streams:")
   for (const s of report.streams)
     lines.push(
-      `  ${s.status === "ok" ? "✓" : "✗"} ${s.key.padEnd(48)} ${String(s.rows).padStart(7)} records  tied: ${s.tied === null ? "n/a" : yes(s.tied)}${s.status === "failed" ? `  ${s.detail}` : ""}`
+      `  ${s.status === "ok" ? "✓" : "✗"} ${s.key.padEnd(48)} ${String(s.rows).padStart(7)} records  tied: ${(s.tied === null ? "n/a" : yes(s.tied)).padEnd(3)}${s.api !== undefined && s.api.costActual > 0 ? `  ${s.api.costActual} cost points` : ""}${s.status === "failed" ? `  ${s.detail}` : ""}`
     )
   lines.push("")
   lines.push("Reconciliation:")

@@ -22,7 +22,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
-import { type ApiUsage, apiUsageOf } from "../ApiUsage.js"
+import { type ApiUsage, apiUsageOf, formatApiUsage } from "../ApiUsage.js"
 import type { RunResult, SyncError, SyncStream } from "../SyncStream.js"
 import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
@@ -35,6 +35,12 @@ export interface DemoOptions {
   readonly warehousePath?: string
   /** Raw lake directory (default data/lake). */
   readonly lakeDir?: string
+  /**
+   * DuckDB settings. Default `{ memory_limit: "256MB", threads: "2" }`: DuckDB's own default
+   * (80% of RAM, a thread per core) lets its buffer pool grow far past what a laptop demo needs;
+   * bounded, it spills instead of growing.
+   */
+  readonly duckdb?: Readonly<Record<string, string>>
   /** Sandbox seed (default 42). */
   readonly seed?: number
   /** Online orders (default 10,000). */
@@ -67,6 +73,8 @@ export interface DemoStreamResult {
   /** First sync of the stream (no checkpoint before this run). */
   readonly full: boolean
   readonly detail: string
+  /** What this stream's run cost the API. */
+  readonly api?: ApiUsage
 }
 
 /** API usage of one source, from core Telemetry (Shopify cost points included). */
@@ -147,6 +155,9 @@ const fromMinor = (minor: number, digits: number): string => {
   const base = 10 ** digits
   return `${sign}${Math.floor(abs / base)}.${String(abs % base).padStart(digits, "0")}`
 }
+
+/** The demo's DuckDB bounds (see `DemoOptions.duckdb`). */
+export const DEMO_DUCKDB: Readonly<Record<string, string>> = { memory_limit: "256MB", threads: "2" }
 
 /** Normalises a decimal string ("1200.000000000" → "1200"). */
 const normDecimal = (text: string): string => {
@@ -304,10 +315,11 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
                             ? false
                             : null,
                       full,
-                      detail: result.detail ?? ""
+                      detail: result.detail ?? "",
+                      ...(result.api === undefined ? {} : { api: result.api })
                     }
               progress(
-                `${r.status === "ok" ? "✓" : "✗"} ${key}: ${r.rows} records${r.full ? "" : " (incremental)"} in ${Duration.toMillis(took)} ms${r.status === "failed" ? ` — ${r.detail}` : ""}`
+                `${r.status === "ok" ? "✓" : "✗"} ${key}: ${r.rows} records${r.full ? "" : " (incremental)"} in ${Math.round(Duration.toMillis(took))} ms${r.api === undefined ? "" : `, ${formatApiUsage(r.api)}`}${r.status === "failed" ? ` — ${r.detail}` : ""}`
               )
               return r
             }
@@ -508,7 +520,7 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoReport> =>
     if (options.mutateFraction !== undefined && options.mutateFraction > 0)
       sandbox.mutate({ fraction: options.mutateFraction })
     const layer = Layer.mergeAll(
-      DuckDbWarehouse.layer({ path: warehousePath }),
+      DuckDbWarehouse.layer({ path: warehousePath, config: options.duckdb ?? DEMO_DUCKDB }),
       RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(lakeDir)))
     )
     return await Effect.runPromise(runDemoWith(sandbox, options).pipe(Effect.provide(layer)))

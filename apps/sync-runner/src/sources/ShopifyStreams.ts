@@ -109,6 +109,8 @@ export const shopifyClientLayer = (shop: ShopifyShopConfig, deps: SourceDeps) =>
 
 /** Windows longer than this are read with a bulk export instead of paging (default 2 days). */
 const BULK_THRESHOLD_MS = 2 * 86_400_000
+/** Windows with at least this many records are read by bulk export (see SourceDeps). */
+const BULK_MIN_RECORDS = 25
 
 /** Records one bulk job should carry when the count is known (a job of this size takes minutes). */
 const RECORDS_PER_BULK_JOB = 250_000
@@ -340,7 +342,8 @@ const runShopifyStream = <A>(
     const bulk = yield* ShopifyBulk
     const useBulk =
       spec.windowField === "updated_at" &&
-      window.end - window.start > (deps.shopifyBulkThresholdMs ?? BULK_THRESHOLD_MS)
+      (window.end - window.start > (deps.shopifyBulkThresholdMs ?? BULK_THRESHOLD_MS) ||
+        (reportedCount?.count ?? 0) >= (deps.shopifyBulkMinRecords ?? BULK_MIN_RECORDS))
     const toPage = (records: ReadonlyArray<A>, rejected: number, id: string, now: number): IngestPage => {
       const mctx = mapContext(key, id, new Date(now).toISOString(), () => zone)
       const mapped = mapAll(records, (r) => map(r, mctx), mapLetter(key, idOf, now))

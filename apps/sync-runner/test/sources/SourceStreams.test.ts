@@ -73,7 +73,10 @@ const syncAll = (sandbox: Sandbox, attempts = 8) =>
       // Paged reads: a bulk job start is a mutation, which the client (rightly) does not blindly retry.
       report = yield* runDemoWith(sandbox, {
         progress: () => {},
-        sourceOverrides: { shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER }
+        sourceOverrides: {
+          shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
+          shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER
+        }
       })
       if (report.streams.every((s) => s.status === "ok")) break
     }
@@ -198,7 +201,13 @@ describe("source streams against the sandbox", () => {
                 apiBaseUrl: Option.some(`http://127.0.0.1:${port}`),
                 webhookSecret: Option.none()
               },
-              { warehouse, lake, sandbox: true, shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER },
+              {
+                warehouse,
+                lake,
+                sandbox: true,
+                shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
+                shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER
+              },
               () => 60_000
             )
             const orders = streams.find((s) => s.key.stream === "orders")
