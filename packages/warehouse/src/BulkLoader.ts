@@ -271,7 +271,6 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
         const refunds: Array<Readonly<Record<string, unknown>>> = []
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
         for (let k = 0; k < passes; k++) {
-          if (k > 0) yield* sql.run(Sql.dropTable(d, statements.view))
           yield* sql.run(statements.pass(k, passes))
           for (const s of statements.prepare) yield* sql.run(s)
           const counts = (yield* sql.query(statements.summary))[0] ?? {}

@@ -188,7 +188,7 @@ export interface ShopifyOrdersSql {
   readonly canonical: Readonly<Record<OrderTable, string>>
   /** Every temp table, for cleanup. */
   readonly temps: ReadonlyArray<string>
-  /** The pass view (one pass) or table (several), for cleanup. */
+  /** The pass view, for cleanup. */
   readonly view: string
 }
 
@@ -441,12 +441,11 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     stage,
     assign,
     orders: `SELECT count(*) AS n FROM ${L} WHERE _kind = 'order'`,
-    // One pass reads the staged lines as they are; several copy their share out once, so the
-    // pass's ~20 statements do not each scan (and re-read from spill) every line of the file.
+    // A view, not a copy: copying a pass out of the spilled lines ran out of memory at 1M orders.
     pass: (index, count) =>
       count <= 1
         ? `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L}`
-        : `CREATE OR REPLACE TEMP TABLE ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.trunc(count)} = ${Math.trunc(index)}`,
+        : `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.trunc(count)} = ${Math.trunc(index)}`,
     prepare,
     summary,
     rejected,
