@@ -1,7 +1,7 @@
 /**
  * The `kura-backfill` command line. Only this module (and main.ts) reads the process environment.
  */
-import { HttpTransport, TokenStore } from "@kura/core"
+import { FileTokenStore, HttpTransport, TokenStore } from "@kura/core"
 import { ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
 import {
   DuckDbWarehouse,
@@ -23,7 +23,7 @@ import {
   type ShopifySettings
 } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
-import * as FileTokenStore from "./FileTokenStore.js"
+
 import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js"
 import type { ProgressOutput } from "./Progress.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
