@@ -728,12 +728,9 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       bigQueryLocation: Option.fromNullishOr(bigQueryLocation),
       lakeRetentionDays: retentionText === undefined ? Option.none() : Option.some(Number(retentionText))
     },
-    tokenStore:
-      tokenStoreText === "warehouse" || tokenStoreText === "file"
-        ? tokenStoreText
-        : warehouseTarget._tag === "Success" && warehouseTarget.success.kind === "bigquery"
-          ? "warehouse"
-          : "file",
+    // The warehouse by default, on DuckDB too: kura-backfill defaults to it as well, and two tools
+    // reading different stores would each spend the other's single-use Lightspeed refresh token.
+    tokenStore: tokenStoreText === "file" ? "file" : "warehouse",
     tokenEncryptionKey:
       tokenEncryptionText === undefined ? Option.none() : Option.some(Redacted.make(tokenEncryptionText)),
     stateDir:
