@@ -293,40 +293,58 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
     const [shopifyStreams = [], ...others] = groups
     const first = shopifyStreams.filter((s) => s.key.stream === "locations" || s.key.stream === "products")
     const rest = [shopifyStreams.filter((s) => !first.includes(s)), ...others]
-    const perGroup = yield* Effect.forEach(
-      [first, ...rest],
-      (streams) =>
-        Effect.forEach(streams, (stream) =>
-          Effect.map(
-            Effect.timed(runStreamOnce(warehouse, stream)),
-            ([took, { result, full }]): DemoStreamResult => {
-              const key = keyText(stream.key)
-              const r: DemoStreamResult =
-                "_tag" in result
-                  ? { key, status: "failed", rows: 0, tied: false, full, detail: result.message }
-                  : {
-                      key,
-                      status: result.stoppedEarly === true ? "stopped" : "ok",
-                      rows: result.rows,
-                      tied:
-                        result.reconciliation === "ok"
-                          ? true
-                          : result.reconciliation === "mismatch"
-                            ? false
-                            : null,
-                      full,
-                      detail: result.detail ?? "",
-                      ...(result.api === undefined ? {} : { api: result.api })
-                    }
-              progress(
-                `${r.status === "ok" ? "✓" : "✗"} ${key}: ${r.rows} records${r.full ? "" : " (incremental)"} in ${Math.round(Duration.toMillis(took))} ms${r.api === undefined ? "" : `, ${formatApiUsage(r.api)}`}${r.status === "failed" ? ` — ${r.detail}` : ""}`
-              )
-              return r
-            }
-          )
-        ),
-      { concurrency: "unbounded" }
-    ).pipe(Effect.ensuring(Effect.all(releases, { discard: true })))
+    const runGroup = (streams: ReadonlyArray<SyncStream>) =>
+      Effect.forEach(streams, (stream) =>
+        Effect.map(
+          Effect.timed(runStreamOnce(warehouse, stream)),
+          ([took, { result, full }]): DemoStreamResult => {
+            const key = keyText(stream.key)
+            const r: DemoStreamResult =
+              "_tag" in result
+                ? { key, status: "failed", rows: 0, tied: false, full, detail: result.message }
+                : {
+                    key,
+                    status: result.stoppedEarly === true ? "stopped" : "ok",
+                    rows: result.rows,
+                    tied:
+                      result.reconciliation === "ok"
+                        ? true
+                        : result.reconciliation === "mismatch"
+                          ? false
+                          : null,
+                    full,
+                    detail: result.detail ?? "",
+                    ...(result.api === undefined ? {} : { api: result.api })
+                  }
+            progress(
+              `${r.status === "ok" ? "✓" : "✗"} ${key}: ${r.rows} records${r.full ? "" : " (incremental)"} in ${Math.round(Duration.toMillis(took))} ms${r.api === undefined ? "" : `, ${formatApiUsage(r.api)}`}${r.status === "failed" ? ` — ${r.detail}` : ""}`
+            )
+            return r
+          }
+        )
+      )
+    // The catalogue lands first and alone: the other streams resolve variants and locations against
+    // it. If it failed, they wait for the next pass (their cursors stay) rather than land rows with
+    // variants missing, which no later incremental read would repair.
+    const perGroup = yield* Effect.gen(function* () {
+      const catalogue = yield* runGroup(first)
+      const failed = catalogue.filter((r) => r.status === "failed").map((r) => r.key)
+      if (failed.length > 0) {
+        const skipped = rest.flat().map(
+          (stream): DemoStreamResult => ({
+            key: keyText(stream.key),
+            status: "failed",
+            rows: 0,
+            tied: false,
+            full: false,
+            detail: `not run: the catalogue stream(s) ${failed.join(", ")} failed`
+          })
+        )
+        for (const r of skipped) progress(`✗ ${r.key}: ${r.detail}`)
+        return [catalogue, skipped]
+      }
+      return [catalogue, ...(yield* Effect.forEach(rest, runGroup, { concurrency: "unbounded" }))]
+    }).pipe(Effect.ensuring(Effect.all(releases, { discard: true })))
     const streams = perGroup.flat()
 
     const rows: Record<string, number> = {}
