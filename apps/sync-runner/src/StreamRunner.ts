@@ -230,8 +230,37 @@ export class StreamRunner extends Context.Service<
         selected.filter((s) => s.catalogue !== true)
       ]
       return Effect.map(
-        Effect.forEach(phases, (phase) => runPhase(phase, trigger)),
-        ([first = [], rest = []]) => {
+        Effect.gen(function* () {
+          const [catalogue = [], others = []] = phases
+          const first = yield* runPhase(catalogue, trigger)
+          // An account whose catalogue failed keeps its other streams for the next pass (their
+          // cursors stay): rows mapped without their variants would never be repaired later.
+          const broken = new Set(
+            first.flatMap((r) => ("status" in r && r.status !== "succeeded" ? [r.key.account] : []))
+          )
+          const now = yield* Clock.currentTimeMillis
+          const skipped = others
+            .filter((s) => broken.has(s.key.account))
+            .map(
+              (s): RunRecord => ({
+                runId: `not-run-${now.toString(36)}`,
+                key: s.key,
+                trigger,
+                startedAt: now,
+                finishedAt: now,
+                status: "failed",
+                rows: 0,
+                reconciliation: "not-checked",
+                error: `not run: a catalogue stream of ${s.key.account} failed in this pass`
+              })
+            )
+          const rest = yield* runPhase(
+            others.filter((s) => !broken.has(s.key.account)),
+            trigger
+          )
+          return [first, [...rest, ...skipped]] as const
+        }),
+        ([first, rest]) => {
           const byStream = new Map([...first, ...rest].map((r) => [streamKeyToString(r.key), r]))
           return selected.flatMap((s) => {
             const r = byStream.get(streamKeyToString(s.key))

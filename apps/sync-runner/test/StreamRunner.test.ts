@@ -5,7 +5,7 @@ import { LeaseManager } from "../src/LeaseManager.js"
 import { Metrics } from "../src/Metrics.js"
 import { RunLedger } from "../src/RunLedger.js"
 import { StreamRunner } from "../src/StreamRunner.js"
-import type { SyncStream } from "../src/SyncStream.js"
+import { SyncError, type SyncStream } from "../src/SyncStream.js"
 
 const key = { source: "demo" as const, account: "test", stream: "stubborn" }
 
@@ -172,5 +172,35 @@ describe("StreamRunner.runNow ordering", () => {
     const firstOther = events.indexOf("start purchase_orders")
     expect(firstOther).toBeGreaterThan(events.indexOf("end products"))
     expect(firstOther).toBeGreaterThan(events.indexOf("end locations"))
+  })
+
+  it("keeps an account's other streams for the next pass when its catalogue failed", async () => {
+    const ran: Array<string> = []
+    const stream = (account: string, name: string, catalogue: boolean, fails = false): SyncStream => ({
+      key: { ...key, account, stream: name },
+      intervalMs: 60_000,
+      ...(catalogue ? { catalogue: true } : {}),
+      run: () =>
+        Effect.gen(function* () {
+          ran.push(`${account}/${name}`)
+          if (fails)
+            return yield* Effect.fail(new SyncError({ reason: "Upstream", message: "products failed" }))
+          return { rows: 1, reconciliation: "ok" as const }
+        })
+    })
+    const results = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([
+          stream("shop-a", "products", true, true),
+          stream("shop-a", "purchase_orders", false),
+          stream("shop-b", "products", true),
+          stream("shop-b", "purchase_orders", false)
+        ])
+        return yield* runner.runNow({}, "cli")
+      }).pipe(Effect.provide(layers))
+    )
+    expect(ran.sort()).toEqual(["shop-a/products", "shop-b/products", "shop-b/purchase_orders"])
+    const skipped = results.find((r) => r.key.account === "shop-a" && r.key.stream === "purchase_orders")
+    expect(skipped).toMatchObject({ status: "failed", error: expect.stringContaining("not run") })
   })
 })
