@@ -178,6 +178,21 @@ describe("LightspeedClient", () => {
   )
 
   it.live(
+    "a refreshed token that is rejected again is refreshed again (bounded), and the request succeeds",
+    () =>
+      Effect.gen(function* () {
+        const { layer, server } = yield* Effect.promise(() => setup())
+        const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(layer))
+        // The revoked token, then the first fresh one dead on arrival: two rejections in a row.
+        server.revokeAccessTokens(1)
+        const day = yield* client.dailyFinancials(TOKYO, "2024-03-09")
+        expect(day.sales.length).toBe(7)
+        expect(server.stats.unauthorized).toBe(2)
+        expect(server.stats.refreshes).toBe(2)
+      })
+  )
+
+  it.live(
     "a full pull under faults (429 + Retry-After, 503, truncated bodies) equals the fault-free pull",
     () =>
       Effect.gen(function* () {

@@ -90,9 +90,13 @@ export const makeLightspeedHttp = (
       yield* limiter.acquire(limiterKey)
       const token = yield* auth.accessToken
       let response = yield* send(url, query, token, attempt)
-      if (response.status === 401) {
-        // The token may have been revoked or expired early: refresh once (single-flight) and retry.
-        const fresh = yield* auth.refreshAfterRejection(token)
+      // The token may have been revoked or expired early: refresh (single-flight) and retry. An
+      // early expiry can strike the fresh token too, so up to three rounds, each with a new token.
+      let rejected = token
+      for (let round = 0; round < 3 && response.status === 401; round++) {
+        const fresh = yield* auth.refreshAfterRejection(rejected)
+        if (Redacted.value(fresh) === Redacted.value(rejected)) break
+        rejected = fresh
         yield* limiter.acquire(limiterKey)
         response = yield* send(url, query, fresh, attempt)
       }

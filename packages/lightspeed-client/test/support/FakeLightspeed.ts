@@ -49,8 +49,11 @@ export interface FakeServer {
   readonly issue: () => { access: string; refresh: string }
   /** Makes a code valid for one exchange. */
   readonly addCode: (code: string) => void
-  /** Revokes every access token (the next API call gets 401). */
-  readonly revokeAccessTokens: () => void
+  /**
+   * Revokes every access token (the next API call gets 401); with `alsoNext`, that many tokens
+   * issued afterwards are dead on arrival too (an early expiry striking again).
+   */
+  readonly revokeAccessTokens: (alsoNext?: number) => void
   readonly close: () => Promise<void>
   readonly locations: ReadonlyArray<{ readonly blID: string; readonly timezone: string }>
 }
@@ -139,6 +142,7 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
   const firstDate = addDays(lastDate, -(days - 1))
 
   const access = new Map<string, number>() // token → expiry ms
+  let deadOnArrival = 0
   const refresh = new Set<string>() // currently valid refresh tokens
   const used = new Set<string>()
   const codes = new Set<string>()
@@ -161,7 +165,8 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     counter++
     const a = `at-${counter}-${Math.floor(random() * 1e9)}`
     const r = `rt-${counter}-${Math.floor(random() * 1e9)}`
-    access.set(a, Date.now() + accessTtl * 1000)
+    if (deadOnArrival > 0) deadOnArrival--
+    else access.set(a, Date.now() + accessTtl * 1000)
     refresh.add(r)
     return { access: a, refresh: r }
   }
@@ -448,7 +453,10 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     stats,
     issue,
     addCode: (code) => void codes.add(code),
-    revokeAccessTokens: () => access.clear(),
+    revokeAccessTokens: (alsoNext = 0) => {
+      access.clear()
+      deadOnArrival = alsoNext
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
