@@ -4,8 +4,15 @@
  * and mapped by the warehouse's sale mapper into orders, order lines, payments, tax lines and
  * refunds. Business dates honour each location's cutover, read once from the API.
  */
-import { type DeadLetter, HttpTransport, type StreamKey, type TokenSet, TokenStore } from "@kura/core"
-import { addDays, cutoverOf, LightspeedClient, type LocationInfo, type Sale } from "@kura/lightspeed-client"
+import { type DeadLetter, HttpTransport, type StreamKey, TokenStore } from "@kura/core"
+import {
+  addDays,
+  cutoverOf,
+  LightspeedClient,
+  type LocationInfo,
+  type Sale,
+  seedRefreshToken
+} from "@kura/lightspeed-client"
 import {
   type CanonicalRows,
   type MapContext,
@@ -14,7 +21,7 @@ import {
   type RawLake,
   Warehouse
 } from "@kura/warehouse"
-import { Clock, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import type { LightspeedSettings } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
 import { landWindow } from "./Landing.js"
@@ -34,18 +41,7 @@ export const lightspeedClientLayer = (s: LightspeedSettings) => {
     TokenStore,
     Effect.gen(function* () {
       const store = yield* TokenStore
-      const existing = yield* store.get(tokenKey)
-      if (Option.isNone(existing) && s.refreshToken !== undefined) {
-        const initial: TokenSet = {
-          accessToken: Redacted.make(""),
-          refreshToken: s.refreshToken,
-          expiresAt: 0,
-          refreshExpiresAt: null,
-          issuedAt: yield* Clock.currentTimeMillis,
-          scope: null
-        }
-        yield* store.put(tokenKey, initial, { expectRefreshToken: null })
-      }
+      if (s.refreshToken !== undefined) yield* seedRefreshToken(store, tokenKey, s.refreshToken)
       return store
     })
   )

@@ -6,7 +6,7 @@
  */
 import { RawLake } from "@kura/warehouse"
 import { Effect, Layer, Stream } from "effect"
-import { WebhookSink, WebhookSinkError } from "./WebhookSink.js"
+import { type WebhookDelivery, WebhookSink, WebhookSinkError } from "./WebhookSink.js"
 
 /** The lake stream a topic's deliveries go to, e.g. `webhook.orders_create`. */
 export const webhookStreamName = (topic: string): string => `webhook.${topic.replace(/[^a-z0-9]+/gi, "_")}`
@@ -21,18 +21,7 @@ export const makeLakeWebhookSink = (lake: RawLake["Service"]) =>
           // Time first so batches list in arrival order; the event id makes a redelivery land as its own batch.
           batchId: `${d.receivedAt}-${d.eventId.replace(/[^A-Za-z0-9._-]+/g, "_")}`.slice(0, 200),
           dt: new Date(d.receivedAt).toISOString().slice(0, 10),
-          lines: Stream.make(
-            JSON.stringify({
-              topic: d.topic,
-              shop: d.shop,
-              event_id: d.eventId,
-              webhook_id: d.webhookId,
-              api_version: d.apiVersion,
-              triggered_at: d.triggeredAt ?? null,
-              received_at: new Date(d.receivedAt).toISOString(),
-              body: d.rawBody
-            })
-          )
+          lines: Stream.make(envelopeLine(d))
         })
         .pipe(
           Effect.asVoid,
@@ -45,3 +34,16 @@ export const layerLakeWebhookSink: Layer.Layer<WebhookSink, never, RawLake> = La
   WebhookSink,
   Effect.map(Effect.service(RawLake), makeLakeWebhookSink)
 )
+
+/** The envelope line kept in the lake and the write-ahead log: delivery headers plus the exact body. */
+export const envelopeLine = (d: WebhookDelivery): string =>
+  JSON.stringify({
+    topic: d.topic,
+    shop: d.shop,
+    event_id: d.eventId,
+    webhook_id: d.webhookId,
+    api_version: d.apiVersion,
+    triggered_at: d.triggeredAt ?? null,
+    received_at: new Date(d.receivedAt).toISOString(),
+    body: d.rawBody
+  })

@@ -4,7 +4,12 @@
  */
 
 import { hostname } from "node:os"
-import { type StreamKey as Key, streamKeyToString as keyText, StoreError } from "@kura/core"
+import {
+  isDeadLocalProcess,
+  type StreamKey as Key,
+  streamKeyToString as keyText,
+  StoreError
+} from "@kura/core"
 import { Warehouse } from "@kura/warehouse"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 
@@ -19,13 +24,7 @@ export const isDeadLocalHolder = (holder: string): boolean => {
   const prefix = `${hostname()}-`
   if (!holder.startsWith(prefix)) return false
   const pid = Number(holder.slice(prefix.length))
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH"
-  }
+  return pid !== process.pid && isDeadLocalProcess(hostname(), pid)
 }
 
 /** A held lease. */

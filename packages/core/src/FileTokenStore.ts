@@ -16,6 +16,7 @@ import { chmod, link, mkdir, open, readFile, rename, rm, stat } from "node:fs/pr
 import { hostname } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { Config, Effect, Layer, Option, Redacted, Schema, Semaphore } from "effect"
+import { isDeadLocalProcess } from "./LocalProcess.js"
 import { StoreError } from "./StoreError.js"
 import { type TokenSet, TokenStore } from "./TokenStore.js"
 
@@ -118,15 +119,7 @@ const writeAtomic = async (path: string, text: string): Promise<void> => {
 }
 
 /** True when the lock's holder is known to be gone: same host and its pid no longer exists. */
-const holderIsDead = (owner: LockOwner): boolean => {
-  if (owner.host !== hostname()) return false
-  try {
-    process.kill(owner.pid, 0)
-    return false
-  } catch (cause) {
-    return codeOf(cause) === "ESRCH"
-  }
-}
+const holderIsDead = (owner: LockOwner): boolean => isDeadLocalProcess(owner.host, owner.pid)
 
 interface LockSettings {
   readonly staleLockMillis: number

@@ -3,24 +3,18 @@
  * business-day cutover; a day is checkpointed only once the API says `dataComplete`) and the items
  * catalogue. The sales cursor is the next business date to read per location.
  */
-import {
-  type DeadLetter,
-  HttpTransport,
-  makeMemoryTokenStore,
-  Telemetry,
-  type TokenSet,
-  TokenStore
-} from "@kura/core"
+import { type DeadLetter, HttpTransport, makeMemoryTokenStore, Telemetry, TokenStore } from "@kura/core"
 import {
   addDays,
   type BusinessDay,
   LightspeedClient,
   type LightspeedError,
   type LocationInfo,
-  nextCursorDay
+  nextCursorDay,
+  seedRefreshToken
 } from "@kura/lightspeed-client"
 import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } from "@kura/warehouse"
-import { Clock, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
@@ -52,18 +46,7 @@ export const lightspeedClientLayer = (
   const seeded = Layer.effect(
     TokenStore,
     Effect.gen(function* () {
-      const existing = yield* store.get(tokenKey)
-      if (Option.isNone(existing)) {
-        const initial: TokenSet = {
-          accessToken: Redacted.make(""),
-          refreshToken: account.refreshToken,
-          expiresAt: 0,
-          refreshExpiresAt: null,
-          issuedAt: yield* Clock.currentTimeMillis,
-          scope: null
-        }
-        yield* store.put(tokenKey, initial, { expectRefreshToken: null })
-      }
+      yield* seedRefreshToken(store, tokenKey, account.refreshToken)
       return store
     })
   )

@@ -25,7 +25,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
-import { webhookStreamName } from "../LakeWebhookSink.js"
+import { envelopeLine, webhookStreamName } from "../LakeWebhookSink.js"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
 import { dedupKey } from "./DedupSet.js"
@@ -35,18 +35,8 @@ import { type LandedBatch, type SeenEvent, WebhookBatchSink } from "./WebhookBat
 /** The lake stream every webhook batch of a shop goes to. */
 export const WEBHOOK_LAKE_STREAM = "webhooks"
 
-/** The envelope line kept in the lake and the write-ahead log: delivery headers plus the exact body. */
-export const envelopeLine = (d: WebhookDelivery): string =>
-  JSON.stringify({
-    topic: d.topic,
-    shop: d.shop,
-    event_id: d.eventId,
-    webhook_id: d.webhookId,
-    api_version: d.apiVersion,
-    triggered_at: d.triggeredAt ?? null,
-    received_at: new Date(d.receivedAt).toISOString(),
-    body: d.rawBody
-  })
+/** The envelope line kept in the lake and the write-ahead log (shared with the per-delivery sink). */
+export { envelopeLine }
 
 const Envelope = Schema.Struct({
   topic: Schema.String,
