@@ -31,6 +31,8 @@ export interface SyncOptions {
   readonly faults?: "none" | "flaky" | "chaos"
   /** Fraction of orders `mutate` changes right after the sandbox starts. */
   readonly mutate?: number
+  /** Records per source the sandbox renders malformed (`malformedPerSource`). */
+  readonly malformed?: number
   readonly timeScale?: number
   readonly plan?: "standard" | "advanced" | "plus" | "enterprise"
   /** Where the sandbox writes its figures and the per-call tally on close. */
@@ -52,6 +54,7 @@ export const syncEnv = (dir: string, o: SyncOptions): Record<string, string> => 
   KURA_STATE_DIR: path.join(dir, "state"),
   ...(o.faults === undefined ? {} : { KURA_PROOF_SANDBOX_FAULTS: o.faults }),
   ...(o.mutate === undefined ? {} : { KURA_PROOF_SANDBOX_MUTATE: String(o.mutate) }),
+  ...(o.malformed === undefined ? {} : { KURA_PROOF_SANDBOX_MALFORMED: String(o.malformed) }),
   ...(o.timeScale === undefined ? {} : { KURA_PROOF_SANDBOX_TIME_SCALE: String(o.timeScale) }),
   ...(o.plan === undefined ? {} : { KURA_PROOF_SANDBOX_PLAN: o.plan }),
   ...(o.report === undefined ? {} : { KURA_PROOF_SANDBOX_REPORT: o.report }),
@@ -105,6 +108,8 @@ export interface SandboxReport {
   readonly stats: Record<string, Record<string, number>>
   readonly faults: Record<string, Record<string, number>>
   readonly calls: CallTally
+  /** The sandbox's ground-truth counts (only when records were rendered malformed). */
+  readonly truth?: Record<string, unknown>
 }
 
 /** Reads a sandbox report written by wrap.ts. */
@@ -122,28 +127,39 @@ export type TableFigures = Record<string, { count: number; hash: string; duplica
  */
 const LIGHTSPEED_STAMPED = new Set(["products", "variants", "sku_map", "locations"])
 
-/** Reads every canonical (non-underscore) table of a DuckDB warehouse file. */
-export const readTables = (file: string): Promise<TableFigures> =>
+/** Every canonical table's rows, per-run lineage and stamped columns left out (see above). */
+export type TableRows = Record<string, Array<Record<string, unknown>>>
+
+/** Reads every canonical (non-underscore) table of a DuckDB warehouse file, volatile columns left out. */
+export const readTableRows = (file: string): Promise<TableRows> =>
   Effect.runPromise(
     Effect.gen(function* () {
       const wh = yield* Warehouse
       const names = (yield* wh.query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY table_name"
       )).map((r) => String(r.table_name))
-      const out: TableFigures = {}
+      const out: TableRows = {}
       for (const name of names) {
         const rows = yield* wh.query(`SELECT * FROM "${name}"`)
-        const content = rows.map((r) => {
+        out[name] = rows.map((r) => {
           const { _synced_at: _s, _batch_id: _b, observed_at: _o, ...rest } = r
           if (r.source === "lightspeed" && LIGHTSPEED_STAMPED.has(name)) delete rest.updated_at
           return rest
         })
-        const dup = duplicates(rows.map((r) => `${r.source}|${r.source_account}|${r.source_id}`))
-        out[name] = { ...setHash(content), duplicateKeys: dup.length }
       }
       return out
     }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false })))
   )
+
+/** Reads every canonical (non-underscore) table of a DuckDB warehouse file. */
+export const readTables = async (file: string): Promise<TableFigures> => {
+  const out: TableFigures = {}
+  for (const [name, rows] of Object.entries(await readTableRows(file))) {
+    const dup = duplicates(rows.map((r) => `${r.source}|${r.source_account}|${r.source_id}`))
+    out[name] = { ...setHash(rows), duplicateKeys: dup.length }
+  }
+  return out
+}
 
 /** Tables whose count or hash differ, and the populated tables' row total. */
 export const compareTables = (a: TableFigures, b: TableFigures) => {

@@ -1,92 +1,307 @@
 /**
- * Check 3, bad records (per client, into core's DeadLetterSink, until the source streams land):
- * the sandbox renders `malformedPerSource` records per source with one wrongly typed field. Each
- * must reach the dead-letter sink with a reason, exactly as many as injected, and the good
- * records must all load (compared with the sandbox's ground truth, which excludes the bad ones).
- * The letters are written through the DuckDB warehouse's sink and read back from
- * `_kura_dead_letters`.
+ * Check 3, bad records, through the real `kura-sync run --force` (built dist, KURA_SANDBOX=1, the
+ * same seed and anchor twice): once from a clean sandbox and once from one that renders
+ * `malformedPerSource` records per source with a wrongly typed field (Shopify orders: an impossible
+ * `createdAt` and a `NaN` total; Lightspeed sales: a non-numeric line amount; Stocky purchase
+ * orders: a non-numeric line quantity). Every injected record must land in `_kura_dead_letters`,
+ * exactly as many as injected per source and per stream, each with a reason, a detail and its raw
+ * API payload (which must hold the injected bad value); every stream must still succeed; and
+ * every other row must load: the bad run's canonical tables equal the clean run's minus exactly
+ * the rows of the dead-lettered records (no extra row, no other row missing), and the loaded
+ * counts equal the sandbox's ground truth, which leaves the injected records out.
+ *
+ * Then the replay: `Warehouse.replayDeadLetters` re-processes the pending letters after "the fix"
+ * (the source corrected the records; a clean sync of the same data stands for the fixed source:
+ * the handler re-loads that sync's canonical rows of the letter's record through `Warehouse.load`).
+ * Afterwards no letter is pending, every one is marked replayed, and the bad run's tables equal the
+ * clean run's. kura-sync itself has no replay command yet, so this part drives the warehouse API.
  */
 import path from "node:path"
-import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
-import { Effect, ManagedRuntime } from "effect"
-import { proofSandbox, pullAll } from "../clients.ts"
-import { quick, registerSecrets, runCheck, workDir } from "../lib.ts"
+import { DuckDbWarehouse, type StoredDeadLetter, Warehouse } from "@kura/warehouse"
+import { Effect } from "effect"
+import { canonical, quick, runCheck, workDir } from "../lib.ts"
+import {
+  kuraSyncRun,
+  readSandboxReport,
+  readTableRows,
+  type StreamLine,
+  streamLines,
+  type TableRows
+} from "../syncRun.ts"
 
 const CHECK = "bad-records"
 
-await runCheck(CHECK, async () => {
-  const malformed = quick ? 3 : 10
-  const sandbox = await proofSandbox({
-    scale: quick ? 300 : 2000,
-    faults: "none",
-    malformedPerSource: malformed
-  })
-  registerSecrets(CHECK, [
-    sandbox.shopify.credentials.accessToken,
-    sandbox.lightspeed.credentials.clientSecret,
-    sandbox.lightspeed.credentials.refreshToken,
-    sandbox.stocky.credentials.apiKey
-  ])
-  const warehouse = ManagedRuntime.make(
-    DuckDbWarehouse.layer({ path: path.join(workDir(CHECK), "dl.duckdb") })
+/**
+ * Which stream of which source the sandbox renders malformed, the bad value it writes, the
+ * canonical table of the record itself and the `reference_type` its stock movements carry.
+ */
+const INJECTED = [
+  { source: "shopify", stream: "orders", bad: ["0000-00-00", "NaN"], table: "orders", ref: "order" },
+  { source: "lightspeed", stream: "sales", bad: ['"abc"'], table: "orders", ref: "order" },
+  {
+    source: "stocky",
+    stream: "purchase_orders",
+    bad: ['"abc"'],
+    table: "purchase_orders",
+    ref: "purchase_order"
+  }
+] as const
+
+/** Columns of child rows that point at their parent record (a dead-lettered order takes its lines). */
+const PARENT_COLUMNS = ["order_id", "purchase_order_id", "refund_id", "parent_id"]
+
+/** `gid://shopify/Order/123` and `123` name the same record. */
+const idForms = (id: string): Array<string> => {
+  const tail = /\/(\d+)$/.exec(id)?.[1]
+  return tail === undefined ? [id] : [id, tail]
+}
+
+/** True when canonical row `r` of `table` is (part of) the record a letter stands for. */
+const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
+  const inj = INJECTED.find((i) => i.source === letter.key.source && i.stream === letter.key.stream)
+  if (inj === undefined || r.source !== letter.key.source) return false
+  const ids = idForms(letter.sourceId)
+  const is = (v: unknown) => typeof v === "string" && ids.includes(v)
+  if (table === inj.table && is(r.source_id)) return true
+  if (table === "inventory_movements") return r.reference_type === inj.ref && is(r.reference_id)
+  return table !== inj.table && PARENT_COLUMNS.some((c) => is(r[c]))
+}
+
+const readLetters = (file: string) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const wh = yield* Warehouse
+      return yield* wh.listDeadLetters({ includeReplayed: true })
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false })))
   )
-  try {
-    const wh = await warehouse.runPromise(Effect.service(Warehouse))
-    const pulled = await pullAll(sandbox, ["stocky", "lightspeed", "shopify"], wh.deadLetters)
-    const stored = await warehouse.runPromise(wh.listDeadLetters())
-    const truth = sandbox.groundTruth()
-    const injected = truth.counts.malformed
-    const lettersOf = (source: string) => stored.filter((d) => d.key.source === source)
-    const withReason = stored.every((d) => d.reason.length > 0 && d.detail.length > 0)
-    const loaded = (t: string) => pulled.tables.get(t)?.length ?? 0
-    const lightspeedSales = pulled.tables.get("lightspeed.sales") ?? []
-    const posSales = lightspeedSales.filter((s) => (s as { type?: string }).type !== "REFUND").length
-    const perSource = {
-      stocky: {
-        injected: injected.stocky,
-        deadLettered: lettersOf("stocky").length,
-        loaded: loaded("stocky.purchase_orders"),
-        expectedLoaded: truth.counts.purchaseOrders
-      },
-      lightspeed: {
-        injected: injected.lightspeed,
-        deadLettered: lettersOf("lightspeed").length,
-        loaded: posSales,
-        expectedLoaded: truth.counts.posSales
-      },
-      shopify: {
-        injected: injected.shopify,
-        deadLettered: lettersOf("shopify").length,
-        loaded: loaded("shopify.orders"),
-        expectedLoaded: truth.counts.onlineOrders
-      }
+
+/** Per table: rows of `a` not in `b` (by canonical content). */
+const minus = (a: TableRows, b: TableRows): Record<string, Array<Record<string, unknown>>> => {
+  const out: Record<string, Array<Record<string, unknown>>> = {}
+  for (const [table, rows] of Object.entries(a)) {
+    const inB = new Map<string, number>()
+    for (const r of b[table] ?? []) {
+      const k = canonical(r)
+      inB.set(k, (inB.get(k) ?? 0) + 1)
     }
-    const ok = Object.values(perSource).every(
-      (s) => s.injected > 0 && s.deadLettered === s.injected && s.loaded === s.expectedLoaded
-    )
-    const figure = Object.entries(perSource)
-      .map(
-        ([k, s]) =>
-          `${k} ${s.deadLettered}/${s.injected} in _kura_dead_letters, ${s.loaded}/${s.expectedLoaded} loaded`
+    const left: Array<Record<string, unknown>> = []
+    for (const r of rows) {
+      const k = canonical(r)
+      const n = inB.get(k) ?? 0
+      if (n > 0) inB.set(k, n - 1)
+      else left.push(r)
+    }
+    if (left.length > 0) out[table] = left
+  }
+  return out
+}
+
+const countOf = (rows: TableRows, table: string, source: string) =>
+  (rows[table] ?? []).filter((r) => r.source === source && r._deleted_at == null).length
+
+await runCheck(CHECK, async () => {
+  const base = workDir(CHECK)
+  const malformed = quick ? 3 : 10
+  const seconds: Record<string, number> = {}
+  const sync = async (label: "clean" | "bad") => {
+    const dir = path.join(base, label)
+    const report = path.join(base, `${label}-sandbox.json`)
+    const started = Date.now()
+    const run = kuraSyncRun(`kura-sync-${label}`, dir, {
+      scale: quick ? 100 : 600,
+      historyDays: quick ? 5 : 30,
+      // Stocky has data only before its 2026-09-01 shutdown.
+      anchor: "2026-08-25",
+      ...(label === "bad" ? { malformed } : {}),
+      report,
+      secretsOf: CHECK
+    })
+    const exit = await run.exited
+    seconds[label] = (Date.now() - started) / 1000
+    const lines = streamLines(run.output())
+    if (lines.length === 0)
+      throw new Error(
+        `the ${label} run failed (exit ${exit.code ?? exit.signal}):\n${run.output().slice(-3000)}`
       )
-      .join("; ")
-    return {
-      check: CHECK,
-      pass: ok && withReason,
-      figure,
-      details: {
-        perSource,
-        inMemory: pulled.deadLetters.length,
-        letters: stored.map((d) => ({
-          key: d.key,
-          reason: d.reason,
-          detail: d.detail,
-          origin: d.origin
-        }))
+    return { dir, exit, lines, db: path.join(dir, "kura.duckdb"), sandbox: readSandboxReport(report) }
+  }
+  // Two processes on two warehouses: they mostly wait on the emulators' pacing, so run them at once.
+  const [clean, bad] = await Promise.all([sync("clean"), sync("bad")])
+  const truth = bad.sandbox.truth as
+    | {
+        malformed: Record<string, number>
+        onlineOrders: number
+        posSales: number
+        purchaseOrders: number
+        purchaseOrderLines: number
+        customers: number
+        products: number
+        suppliers: number
       }
+    | undefined
+  if (truth === undefined) throw new Error("the bad run's sandbox wrote no ground truth")
+  const letters = await readLetters(bad.db)
+  const cleanLetters = await readLetters(clean.db)
+  const cleanRows = await readTableRows(clean.db)
+  const badRows = await readTableRows(bad.db)
+
+  // Letters per source and stream, against what the sandbox injected.
+  const perStream = INJECTED.map((inj) => {
+    const mine = letters.filter((l) => l.key.source === inj.source && l.key.stream === inj.stream)
+    const withPayload = mine.filter(
+      (l) => l.payload.length > 0 && inj.bad.some((v) => l.payload.includes(v)) && isJson(l.payload)
+    )
+    return {
+      stream: `${inj.source}/${inj.stream}`,
+      injected: truth.malformed[inj.source] ?? 0,
+      deadLettered: mine.length,
+      distinctRecords: new Set(mine.map((l) => l.sourceId)).size,
+      withReasonAndDetail: mine.filter((l) => l.reason.length > 0 && l.detail.length > 0).length,
+      withRawPayload: withPayload.length,
+      reasons: [...new Set(mine.map((l) => l.reason))]
     }
-  } finally {
-    await warehouse.dispose()
-    await sandbox.close()
+  })
+  const elsewhere = letters.filter(
+    (l) => !INJECTED.some((inj) => inj.source === l.key.source && inj.stream === l.key.stream)
+  )
+  const lettersOk = perStream.every(
+    (s) =>
+      s.injected === malformed &&
+      s.deadLettered === s.injected &&
+      s.distinctRecords === s.injected &&
+      s.withReasonAndDetail === s.injected &&
+      s.withRawPayload === s.injected
+  )
+
+  // Everything else loads: bad = clean minus exactly the dead-lettered records' rows.
+  const belongs = (table: string, r: Record<string, unknown>) => letters.some((l) => ofLetter(l, table, r))
+  const missing = minus(cleanRows, badRows)
+  const extra = minus(badRows, cleanRows)
+  const missingOfLetters = Object.entries(missing).reduce(
+    (n, [t, rows]) => n + rows.filter((r) => belongs(t, r)).length,
+    0
+  )
+  const missingOther = Object.entries(missing).flatMap(([t, rows]) =>
+    rows.filter((r) => !belongs(t, r)).map((r) => ({ table: t, source_id: r.source_id }))
+  )
+  const extraRows = Object.entries(extra).flatMap(([t, rows]) =>
+    rows.map((r) => ({ table: t, source_id: r.source_id }))
+  )
+  const loaded = {
+    "shopify orders": [countOf(badRows, "orders", "shopify"), truth.onlineOrders],
+    "lightspeed sales": [countOf(badRows, "orders", "lightspeed"), truth.posSales],
+    "stocky purchase_orders": [countOf(badRows, "purchase_orders", "stocky"), truth.purchaseOrders],
+    "stocky purchase_order_lines": [
+      countOf(badRows, "purchase_order_lines", "stocky"),
+      truth.purchaseOrderLines
+    ],
+    "shopify customers": [countOf(badRows, "customers", "shopify"), truth.customers],
+    "shopify products": [countOf(badRows, "products", "shopify"), truth.products],
+    "stocky suppliers": [countOf(badRows, "suppliers", "stocky"), truth.suppliers]
+  } as Record<string, [number, number]>
+  const truthOk = Object.values(loaded).every(([got, want]) => got === want)
+  const failedStreams = [...clean.lines, ...bad.lines].filter((l: StreamLine) => l.status !== "succeeded")
+
+  // The replay after the fix: each pending letter's record, as the fixed source serves it, is
+  // re-loaded (the clean run's canonical rows of that record) and the letter marked replayed.
+  const replay = await Effect.runPromise(
+    Effect.gen(function* () {
+      const wh = yield* Warehouse
+      const pendingBefore = (yield* wh.listDeadLetters()).length
+      const reloaded: Record<string, number> = {}
+      const fix = (letter: StoredDeadLetter) =>
+        Effect.gen(function* () {
+          const syncedAt = new Date().toISOString()
+          let n = 0
+          for (const [table, rows] of Object.entries(cleanRows)) {
+            const mine = rows.filter((r) => ofLetter(letter, table, r))
+            if (mine.length === 0) continue
+            const result = yield* wh.load(
+              table as Parameters<typeof wh.load>[0],
+              mine.map((r) => ({ ...r, _synced_at: syncedAt, _batch_id: `replay-${letter.id}` })),
+              { origin: `replay of ${letter.id}` }
+            )
+            // A row the load itself refused means the replay did not succeed: keep the letter pending.
+            if (result.deadLettered > 0)
+              return yield* Effect.fail(new Error(`${result.deadLettered} ${table} rows refused on replay`))
+            reloaded[table] = (reloaded[table] ?? 0) + mine.length
+            n += mine.length
+          }
+          if (n === 0)
+            return yield* Effect.fail(new Error(`the fixed source has no record ${letter.sourceId}`))
+        })
+      const result = yield* wh.replayDeadLetters(undefined, fix)
+      const pendingAfter = (yield* wh.listDeadLetters()).length
+      const marked = (yield* wh.listDeadLetters({ includeReplayed: true })).filter(
+        (l) => l.replayedAt !== null
+      ).length
+      return { pendingBefore, ...result, pendingAfter, marked, reloaded }
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: bad.db, migrate: false })))
+  )
+  const afterRows = await readTableRows(bad.db)
+  const afterMissing = Object.values(minus(cleanRows, afterRows)).reduce((n, r) => n + r.length, 0)
+  const afterExtra = Object.values(minus(afterRows, cleanRows)).reduce((n, r) => n + r.length, 0)
+  const replayOk =
+    replay.pendingBefore === letters.length &&
+    replay.replayed === letters.length &&
+    replay.failed === 0 &&
+    replay.pendingAfter === 0 &&
+    afterMissing === 0 &&
+    afterExtra === 0
+
+  const pass =
+    lettersOk &&
+    elsewhere.length === 0 &&
+    cleanLetters.length === 0 &&
+    missingOther.length === 0 &&
+    extraRows.length === 0 &&
+    missingOfLetters > 0 &&
+    truthOk &&
+    failedStreams.length === 0 &&
+    bad.exit.code === 0 &&
+    replayOk
+  const figure =
+    `kura-sync run: ${perStream.map((s) => `${s.stream} ${s.deadLettered}/${s.injected}`).join(", ")} in _kura_dead_letters ` +
+    `(reason + raw payload: ${perStream.reduce((n, s) => n + s.withRawPayload, 0)}/${letters.length}; ${elsewhere.length} elsewhere); ` +
+    `everything else loaded: ${Object.entries(loaded)
+      .map(([k, [got, want]]) => `${k} ${got}/${want}`)
+      .join(
+        ", "
+      )}; tables = clean run minus ${missingOfLetters} rows of the letters (${missingOther.length} other missing, ${extraRows.length} extra); ` +
+    `replay after the fix: ${replay.replayed}/${replay.pendingBefore} replayed, ${replay.pendingAfter} pending, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run` +
+    (failedStreams.length === 0 ? "" : `; failed streams: ${failedStreams.map((l) => l.stream).join(", ")}`) +
+    `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad`
+  return {
+    check: CHECK,
+    pass,
+    figure,
+    details: {
+      perStream,
+      loaded,
+      missingByTable: Object.fromEntries(Object.entries(missing).map(([t, r]) => [t, r.length])),
+      missingOther: missingOther.slice(0, 20),
+      extraRows: extraRows.slice(0, 20),
+      elsewhere: elsewhere.map((l) => ({ key: l.key, reason: l.reason, detail: l.detail.slice(0, 200) })),
+      cleanLetters: cleanLetters.length,
+      failedStreams,
+      replay,
+      letters: letters.map((l) => ({
+        key: l.key,
+        sourceId: l.sourceId,
+        reason: l.reason,
+        detail: l.detail.slice(0, 300),
+        origin: l.origin,
+        payloadBytes: l.payload.length
+      }))
+    }
   }
 })
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,18 +1,133 @@
 /**
- * Check 5, leases: runners racing on one stream through the warehouse's `_kura_leases` (DuckDB
- * file; DuckDB allows one process, so the runners are fibers sharing it) never write a page twice
- * and never overlap. Each runner loops: take the lease, read the checkpoint, sometimes stall past
- * the lease's TTL (so another runner takes over), renew (a runner that lost its lease must not
- * write), write the page, commit the checkpoint, release. Every write is counted.
+ * Check 5, leases: two runners on the same streams never write twice.
+ *
+ * A. Two real `kura-sync run --force` processes (built dist, KURA_SANDBOX=1, same seed and anchor)
+ *    started at once on the same warehouse file, lake and state dir (quick: 2 rounds, full: 4,
+ *    the second process 0–300 ms after the first). Across both processes' output and the shared
+ *    `_kura_sync_runs` ledger, every stream must have loaded exactly the rows one solo run loads,
+ *    with one succeeded run per stream, zero duplicate keys and tables equal to the solo run's;
+ *    the process that did not run must say why (a held lease: "busy"; or the embedded DuckDB's
+ *    file lock, which lets one process open the file) and must not have written anything.
+ *    On DuckDB the file lock decides before the leases do; the leases between processes on one
+ *    shared warehouse are BigQuery's case, which no local check exercises.
+ * B. Six runners (fibers sharing one DuckDB file) race on one stream through `_kura_leases` with a
+ *    300 ms TTL and never write a page twice or overlap. Each loops: take the lease, read the
+ *    checkpoint, sometimes stall past the TTL (so another runner takes over), renew (a runner
+ *    that lost its lease must not write), write the page, commit the checkpoint, release.
  */
 import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
 import { quick, runCheck, workDir } from "../lib.ts"
+import {
+  compareTables,
+  kuraSyncRun,
+  readTables,
+  type StreamLine,
+  type SyncOptions,
+  streamLines
+} from "../syncRun.ts"
 
 const CHECK = "leases"
 
+/** Per stream: succeeded runs and rows loaded, from the warehouse's `_kura_sync_runs`. */
+const ledger = (file: string) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const wh = yield* Warehouse
+      return yield* wh.query(
+        "SELECT source || '/' || source_account || '/' || stream AS stream, status, count(*) AS runs, sum(rows_loaded) AS rows FROM _kura_sync_runs GROUP BY ALL ORDER BY 1, 2"
+      )
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false })))
+  )
+
+const rowsPerStream = (lines: ReadonlyArray<StreamLine>) => {
+  const out: Record<string, number> = {}
+  for (const l of lines) if (l.status === "succeeded") out[l.stream] = (out[l.stream] ?? 0) + l.rows
+  return out
+}
+
+/** Part A: two `kura-sync run` processes at once on one warehouse, against a solo run. */
+const twoProcesses = async () => {
+  const base = workDir(`${CHECK}-processes`)
+  const options: SyncOptions = { scale: quick ? 100 : 300, historyDays: quick ? 3 : 10, secretsOf: CHECK }
+  const soloDir = path.join(base, "solo")
+  const solo = kuraSyncRun("kura-sync-solo", soloDir, options)
+  const soloExit = await solo.exited
+  const soloLines = streamLines(solo.output())
+  if (soloExit.code !== 0 || soloLines.length === 0)
+    throw new Error(`the solo run failed (exit ${soloExit.code}):\n${solo.output().slice(-3000)}`)
+  const soloRows = rowsPerStream(soloLines)
+  const soloTables = await readTables(path.join(soloDir, "kura.duckdb"))
+  const rounds: Array<Record<string, unknown>> = []
+  let ok = true
+  for (let round = 0; round < (quick ? 2 : 4); round++) {
+    const dir = path.join(base, `round-${round}`)
+    const delay = Math.floor(Math.random() * 300)
+    const first = kuraSyncRun(`kura-sync-twin-${round}-a`, dir, options)
+    await new Promise((r) => setTimeout(r, delay))
+    const second = kuraSyncRun(`kura-sync-twin-${round}-b`, dir, options)
+    const exits = await Promise.all([first.exited, second.exited])
+    const outputs = [first.output(), second.output()]
+    const lines = outputs.map(streamLines)
+    const combined = rowsPerStream(lines.flat())
+    const streams = [...new Set([...Object.keys(soloRows), ...Object.keys(combined)])]
+    const rowDiff = streams.filter((s) => (combined[s] ?? 0) !== (soloRows[s] ?? 0))
+    const ran = lines.map((l) => l.some((x) => x.status === "succeeded"))
+    const busy = lines.flat().filter((l) => l.status === "busy").length
+    // The process that ran nothing: why (lease held, or the DuckDB file lock), and did it exit cleanly?
+    const idle = [0, 1].filter((i) => !ran[i])
+    const reasons = idle.map((i) =>
+      /Could not set lock on file|Conflicting lock/.test(outputs[i] ?? "")
+        ? "DuckDB file lock"
+        : /busy/.test(outputs[i] ?? "")
+          ? "lease busy"
+          : `unexplained (exit ${exits[i]?.code})`
+    )
+    const db = path.join(dir, "kura.duckdb")
+    const runs = await ledger(db)
+    const succeededRuns = runs.filter((r) => r.status === "succeeded" || r.status === "complete")
+    const twiceInLedger = succeededRuns.filter((r) => Number(r.runs) > 1).map((r) => String(r.stream))
+    const ledgerRows: Record<string, number> = {}
+    for (const r of succeededRuns) ledgerRows[String(r.stream)] = Number(r.rows)
+    const ledgerDiff = Object.keys(soloRows).filter((s) => (ledgerRows[s] ?? 0) !== soloRows[s])
+    const { differing, duplicateKeys } = compareTables(soloTables, await readTables(db))
+    const roundOk =
+      rowDiff.length === 0 &&
+      ledgerDiff.length === 0 &&
+      twiceInLedger.length === 0 &&
+      differing.length === 0 &&
+      duplicateKeys === 0 &&
+      ran.some(Boolean) &&
+      reasons.every((r) => !r.startsWith("unexplained"))
+    ok &&= roundOk
+    rounds.push({
+      round,
+      delayMs: delay,
+      exits: exits.map((e) => e.code ?? e.signal),
+      processesThatRan: ran.filter(Boolean).length,
+      idleBecause: reasons,
+      busyStreams: busy,
+      rowsPerStreamDiffering: rowDiff,
+      ledgerDiffering: ledgerDiff,
+      streamsRunTwiceInLedger: twiceInLedger,
+      tablesDiffering: differing,
+      duplicateKeys
+    })
+  }
+  const soloTotal = Object.values(soloRows).reduce((a, b) => a + b, 0)
+  const reasons = [...new Set(rounds.flatMap((r) => r.idleBecause as Array<string>))]
+  const figure =
+    `${rounds.length} rounds of two kura-sync run processes at once on one warehouse: ` +
+    `${rounds.filter((r) => (r.rowsPerStreamDiffering as Array<string>).length === 0).length}/${rounds.length} wrote exactly one run's rows per stream (${soloTotal} rows, ${Object.keys(soloRows).length} streams), ` +
+    `${rounds.reduce((n, r) => n + (r.duplicateKeys as number), 0)} duplicate keys, ` +
+    `${rounds.filter((r) => (r.tablesDiffering as Array<string>).length === 0).length}/${rounds.length} tables equal the solo run; ` +
+    `the other process stopped by: ${reasons.join(", ") || "nothing (both ran)"}`
+  return { ok, figure, rounds }
+}
+
 await runCheck(CHECK, async () => {
+  const processes = await twoProcesses()
   const RUNNERS = 6
   const PAGES = quick ? 40 : 150
   const TTL = 300
@@ -94,6 +209,7 @@ await runCheck(CHECK, async () => {
   return {
     check: CHECK,
     pass:
+      processes.ok &&
       twice.length === 0 &&
       missing.length === 0 &&
       maxInFlight === 1 &&
@@ -101,7 +217,7 @@ await runCheck(CHECK, async () => {
       stalls > 0 &&
       lost > 0 &&
       defects.length === 0,
-    figure: `${writes.length} writes for ${PAGES} pages by ${holders}/${RUNNERS} runners: ${twice.length} written twice, ${missing.length} missing, max ${maxInFlight} writer at once (${held} refused acquisitions, ${stalls} stalls past TTL, ${lost} lost leases kept from writing)${defects.length > 0 ? `; acquireLease died ${defects.length}× with a defect (${defects[0]})` : ""}`,
-    details: { twice, missing, held, lost, stalls, defects: defects.slice(0, 5) }
+    figure: `${processes.figure}; racing fibers: ${writes.length} writes for ${PAGES} pages by ${holders}/${RUNNERS} runners: ${twice.length} written twice, ${missing.length} missing, max ${maxInFlight} writer at once (${held} refused acquisitions, ${stalls} stalls past TTL, ${lost} lost leases kept from writing)${defects.length > 0 ? `; acquireLease died ${defects.length}× with a defect (${defects[0]})` : ""}`,
+    details: { processes: processes.rounds, twice, missing, held, lost, stalls, defects: defects.slice(0, 5) }
   }
 })

@@ -14,6 +14,9 @@
  *   emulators stay the independent oracle.
  *
  * - `KURA_PROOF_SECRETS_FILE=file`: appends the sandbox's credentials, for the secrets check.
+ * - `KURA_PROOF_SANDBOX_MALFORMED=N`: `malformedPerSource` (records rendered with a wrongly typed
+ *   field, per source), and the report then carries the sandbox's ground truth (`truth`), which
+ *   counts the injected records and leaves them out of the good ones.
  *
  * Nothing here changes what `kura-sync` does: it only changes the data source it is pointed at.
  */
@@ -139,8 +142,10 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
   const faults = env.KURA_PROOF_SANDBOX_FAULTS
   const timeScale = env.KURA_PROOF_SANDBOX_TIME_SCALE
   const plan = env.KURA_PROOF_SANDBOX_PLAN
+  const malformed = Number(env.KURA_PROOF_SANDBOX_MALFORMED ?? "0")
   const sandbox = await real.startSandbox({
     ...options,
+    ...(malformed > 0 ? { malformedPerSource: malformed } : {}),
     ...(faults ? { faults: faults as "chaos" } : {}),
     ...(timeScale ? { timeScale: Number(timeScale) } : {}),
     ...(plan ? { plan: plan as "plus" } : {})
@@ -188,7 +193,8 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
           mutated,
           stats: sandbox.stats(),
           faults: sandbox.faultReport(),
-          calls
+          calls,
+          ...(malformed > 0 ? { truth: sandbox.groundTruth().counts } : {})
         },
         null,
         2
