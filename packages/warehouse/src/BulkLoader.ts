@@ -14,6 +14,7 @@ import { collectRawLines } from "./bulk/rawLines.js"
 import {
   MAX_LINE_BYTES,
   ORDER_TABLES,
+  type OrderTable,
   readShopifyOrdersSql,
   shopifyOrdersSql
 } from "./bulk/ShopifyOrdersSql.js"
@@ -217,7 +218,21 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
   }
 
   const d = w.dialect
-  const mergeTable = (sql: ExclusiveSql, table: (typeof ORDER_TABLES)[number]) =>
+  const acct = `'${ctx.sourceAccount.replaceAll("'", "''")}'`
+  const columnList = (table: OrderTable) =>
+    CanonicalTables[table].columns.map((c) => d.ident(c.name)).join(", ")
+  const insertResult = (table: OrderTable, rows: number): LoadResult => ({
+    table,
+    received: rows,
+    inserted: rows,
+    updated: 0,
+    unchanged: 0,
+    deadLettered: 0,
+    addedColumns: []
+  })
+  // Upsert of a staged pass into a table that already holds this account's rows: newer
+  // `updated_at` wins, as `Warehouse.load`.
+  const mergeTable = (sql: ExclusiveSql, table: OrderTable) =>
     Effect.gen(function* () {
       const def = CanonicalTables[table]
       const staged = statements.canonical[table]
@@ -256,20 +271,39 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
       }
       return result
     })
+  const add = (prev: LoadResult | undefined, r: LoadResult): LoadResult =>
+    prev === undefined
+      ? r
+      : {
+          table: r.table,
+          received: prev.received + r.received,
+          inserted: prev.inserted + r.inserted,
+          updated: prev.updated + r.updated,
+          unchanged: prev.unchanged + r.unchanged,
+          deadLettered: 0,
+          addedColumns: []
+        }
 
   const loaded = yield* w.exclusive((sql) =>
     Effect.ensuring(
       Effect.gen(function* () {
+        // INSERT fast path: a table holding no row of this account cannot hold a staged key, so
+        // its rows are appended without a join (a first load or backfill); otherwise MERGE.
+        const present = (yield* sql.query(
+          `SELECT ${ORDER_TABLES.map((t) => `EXISTS (SELECT 1 FROM ${d.table(t)} WHERE source = 'shopify' AND source_account = ${acct}) AS ${d.ident(t)}`).join(", ")}`
+        ))[0]
+        const fresh = new Set<OrderTable>(ORDER_TABLES.filter((t) => present?.[t] !== true))
         yield* sql.run(statements.stage)
-        for (const s of statements.assign) yield* sql.run(s)
         const orders = num((yield* sql.query(statements.orders))[0]?.n)
         // Passes of about `ordersPerPass` orders, each with all its lines: every join, window and
-        // MERGE works on one pass, so memory does not grow with the file.
+        // MERGE works on one pass of the staged lines, so memory does not grow with the file.
         const passes = Math.max(1, Math.ceil(orders / ordersPerPass))
+        if (passes > 1) for (const s of statements.assign) yield* sql.run(s)
         const summary = { lines: 0, invalid: 0, orphans: 0, rejected_lines: 0 }
         const rejected: Array<Readonly<Record<string, unknown>>> = []
         const refunds: Array<Readonly<Record<string, unknown>>> = []
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
+        const paths = { insert: 0, merge: 0 }
         for (let k = 0; k < passes; k++) {
           yield* sql.run(statements.pass(k, passes))
           for (const s of statements.prepare) yield* sql.run(s)
@@ -277,31 +311,39 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
           summary.lines += num(counts.lines)
           summary.invalid += num(counts.invalid)
           summary.orphans += num(counts.orphans)
-          summary.rejected_lines += num(counts.rejected_lines)
-          const bad = yield* sql.query(statements.rejected)
-          rejected.push(...bad)
-          if (bad.length > 0) refunds.push(...(yield* sql.query(statements.rejectedRefunds)))
+          if (num(counts.rejected) > 0) {
+            summary.rejected_lines += num((yield* sql.query(statements.rejectedLines))[0]?.n)
+            refunds.push(...(yield* sql.query(statements.rejectedRefunds)))
+          }
+          if (num(counts.rejected) > 0 || num(counts.orphans) > 0)
+            rejected.push(...(yield* sql.query(statements.rejected)))
+          // An object listed twice in the file can give a key twice: then keep its newest version.
+          const dups = num((yield* sql.query(statements.duplicateIds))[0]?.n) > 0
           for (const table of ORDER_TABLES) {
+            if (fresh.has(table) && !dups) {
+              const n = yield* sql.run(
+                `INSERT INTO ${d.table(table)} (${columnList(table)}) ${statements.select[table]}`
+              )
+              tables[table] = add(tables[table], insertResult(table, n))
+              paths.insert++
+              continue
+            }
             yield* sql.run(statements.build[table])
-            const dups = num((yield* sql.query(statements.duplicates[table]))[0]?.n)
-            if (dups > 0) yield* sql.run(statements.dedupe[table])
-            const r = yield* mergeTable(sql, table)
-            const prev = tables[table]
-            tables[table] =
-              prev === undefined
-                ? r
-                : {
-                    table,
-                    received: prev.received + r.received,
-                    inserted: prev.inserted + r.inserted,
-                    updated: prev.updated + r.updated,
-                    unchanged: prev.unchanged + r.unchanged,
-                    deadLettered: 0,
-                    addedColumns: []
-                  }
+            if (dups) yield* sql.run(statements.dedupe[table])
+            if (fresh.has(table)) {
+              const n = yield* sql.run(
+                `INSERT INTO ${d.table(table)} (${columnList(table)}) SELECT * FROM ${d.table(statements.canonical[table])}`
+              )
+              tables[table] = add(tables[table], insertResult(table, n))
+              paths.insert++
+            } else {
+              tables[table] = add(tables[table], yield* mergeTable(sql, table))
+              paths.merge++
+            }
+            yield* sql.run(Sql.dropTable(d, statements.canonical[table]))
           }
         }
-        return { summary, rejected, refunds, tables, passes }
+        return { summary, rejected, refunds, tables, passes, paths }
       }),
       Effect.andThen(
         // The pass is a view or a table: drop whichever it is.

@@ -42,10 +42,13 @@ export type OrderTable = (typeof ORDER_TABLES)[number]
 
 const lit = (text: string | null): string => (text === null ? "NULL" : `'${text.replaceAll("'", "''")}'`)
 
+// Only the fields the mapping reads: typing nested JSON is most of the read's cost, so money
+// bags carry their currency only where a row uses it.
 const MONEY =
   "STRUCT(shopMoney STRUCT(amount VARCHAR, currencyCode VARCHAR), presentmentMoney STRUCT(amount VARCHAR, currencyCode VARCHAR))"
+const AMOUNTS = "STRUCT(shopMoney STRUCT(amount VARCHAR), presentmentMoney STRUCT(amount VARCHAR))"
 const REF = "STRUCT(id VARCHAR)"
-const TAX = `STRUCT(title VARCHAR, rate VARCHAR, priceSet ${MONEY})`
+const TAX = `STRUCT(title VARCHAR, rate VARCHAR, priceSet ${AMOUNTS})`
 const TRANSACTION = `STRUCT(id VARCHAR, kind VARCHAR, status VARCHAR, gateway VARCHAR, createdAt VARCHAR, processedAt VARCHAR, amountSet ${MONEY})`
 const REFUND = `STRUCT(id VARCHAR, legacyResourceId VARCHAR, createdAt VARCHAR, updatedAt VARCHAR, processedAt VARCHAR, note VARCHAR, totalRefundedSet ${MONEY})`
 
@@ -67,12 +70,12 @@ const COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ["displayFulfillmentStatus", "VARCHAR"],
   ["sourceName", "VARCHAR"],
   ["customer", "STRUCT(legacyResourceId VARCHAR)"],
-  ["subtotalPriceSet", MONEY],
-  ["totalPriceSet", MONEY],
-  ["totalTaxSet", MONEY],
-  ["totalDiscountsSet", MONEY],
-  ["totalShippingPriceSet", MONEY],
-  ["totalRefundedSet", MONEY],
+  ["subtotalPriceSet", AMOUNTS],
+  ["totalPriceSet", AMOUNTS],
+  ["totalTaxSet", AMOUNTS],
+  ["totalDiscountsSet", AMOUNTS],
+  ["totalShippingPriceSet", AMOUNTS],
+  ["totalRefundedSet", AMOUNTS],
   ["transactions", `${TRANSACTION}[]`],
   ["refunds", `${REFUND}[]`],
   ["title", "VARCHAR"],
@@ -81,15 +84,15 @@ const COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ["quantity", "VARCHAR"],
   ["variant", REF],
   ["product", REF],
-  ["originalUnitPriceSet", MONEY],
-  ["discountedTotalSet", MONEY],
-  ["totalDiscountSet", MONEY],
+  ["originalUnitPriceSet", AMOUNTS],
+  ["discountedTotalSet", AMOUNTS],
+  ["totalDiscountSet", AMOUNTS],
   ["taxLines", `${TAX}[]`],
   ["restockType", "VARCHAR"],
   ["restocked", "VARCHAR"],
   ["lineItem", REF],
   ["location", REF],
-  ["subtotalSet", MONEY],
+  ["subtotalSet", AMOUNTS],
   ["kind", "VARCHAR"],
   ["status", "VARCHAR"],
   ["gateway", "VARCHAR"],
@@ -120,22 +123,83 @@ const gid = (e: string) =>
 const shop = (bag: string) => `${bag}.shopMoney.amount`
 const pres = (bag: string) => `${bag}.presentmentMoney.amount`
 
-/** Problem checks: each yields a message naming the field when the value cannot be mapped. */
-const needText = (field: string, e: string) => `CASE WHEN ${e} IS NULL THEN '${field} is missing' END`
-const needTs = (field: string, e: string, required: boolean) =>
-  `CASE WHEN ${e} IS NULL THEN ${required ? `'${field} is missing'` : "NULL"} WHEN TRY_CAST(${e} AS TIMESTAMPTZ) IS NULL THEN '${field} ' || ${e} || ' is not an ISO-8601 timestamp' END`
-const needDec = (field: string, e: string) =>
-  `CASE WHEN ${e} IS NOT NULL AND ${dec(e)} IS NULL THEN '${field} ' || ${e} || ' is not a decimal' END`
-const needBag = (field: string, bag: string, required: boolean) => [
-  ...(required ? [`CASE WHEN ${bag} IS NULL THEN '${field} is missing' END`] : []),
+/** Money bags read at the top level of a line, typed once in the staging query as `<bag>_s` / `<bag>_p`. */
+const MONEY_BAGS = [
+  "subtotalPriceSet",
+  "totalPriceSet",
+  "totalTaxSet",
+  "totalDiscountsSet",
+  "totalShippingPriceSet",
+  "totalRefundedSet",
+  "originalUnitPriceSet",
+  "discountedTotalSet",
+  "totalDiscountSet",
+  "subtotalSet"
+] as const
+
+/**
+ * A problem check: `bad` is a cheap boolean over typed values (evaluated for every line), `msg`
+ * the message naming the field and value (built only for lines that are bad).
+ */
+interface Check {
+  readonly bad: string
+  readonly msg: string
+}
+
+// Top-level values the staging query has already typed (by the same casts): checks reuse them.
+const TYPED_TS: Readonly<Record<string, string>> = {
+  createdAt: "cre",
+  updatedAt: "upd",
+  processedAt: "processed",
+  cancelledAt: "cancelled"
+}
+const tsOf = (e: string) => TYPED_TS[e] ?? ts(e)
+const decOf = (e: string) => {
+  const m = /^(\w+)\.(shop|presentment)Money\.amount$/.exec(e)
+  return m?.[1] !== undefined && (MONEY_BAGS as ReadonlyArray<string>).includes(m[1])
+    ? `${m[1]}_${m[2] === "shop" ? "s" : "p"}`
+    : dec(e)
+}
+
+const needText = (field: string, e: string): Check => ({
+  bad: `${e} IS NULL`,
+  msg: `CASE WHEN ${e} IS NULL THEN '${field} is missing' END`
+})
+const needTs = (field: string, e: string, required: boolean): Check => ({
+  bad: required ? `${tsOf(e)} IS NULL` : `(${e} IS NOT NULL AND ${tsOf(e)} IS NULL)`,
+  msg: `CASE WHEN ${e} IS NULL THEN ${required ? `'${field} is missing'` : "NULL"} WHEN TRY_CAST(${e} AS TIMESTAMPTZ) IS NULL THEN '${field} ' || ${e} || ' is not an ISO-8601 timestamp' END`
+})
+const needDec = (field: string, e: string): Check => ({
+  bad: `(${e} IS NOT NULL AND ${decOf(e)} IS NULL)`,
+  msg: `CASE WHEN ${e} IS NOT NULL AND ${dec(e)} IS NULL THEN '${field} ' || ${e} || ' is not a decimal' END`
+})
+const needBag = (field: string, bag: string, required: boolean): ReadonlyArray<Check> => [
+  ...(required ? [needText(field, bag)] : []),
   needDec(`${field}.shopMoney.amount`, shop(bag)),
   needDec(`${field}.presentmentMoney.amount`, pres(bag))
 ]
-const needInt = (field: string, e: string) =>
-  `CASE WHEN ${e} IS NULL THEN '${field} is missing' WHEN NOT regexp_matches(${e}, '^-?[0-9]{1,18}$') THEN '${field} ' || ${e} || ' is not an integer' END`
-const needList = (field: string, list: string, element: (x: string) => ReadonlyArray<string>) =>
-  `CASE WHEN ${list} IS NULL THEN '${field} is missing' ELSE nullif(array_to_string(flatten(list_transform(${list}, x -> list_filter([${element("x").join(", ")}], m -> m IS NOT NULL))), '; '), '') END`
-const problems = (checks: ReadonlyArray<string>) => `nullif(concat_ws('; ', ${checks.join(", ")}), '')`
+const INT = "'^-?[0-9]{1,18}$'"
+const needInt = (field: string, e: string): Check => ({
+  bad: `(${e} IS NULL OR NOT regexp_matches(${e}, ${INT}))`,
+  msg: `CASE WHEN ${e} IS NULL THEN '${field} is missing' WHEN NOT regexp_matches(${e}, ${INT}) THEN '${field} ' || ${e} || ' is not an integer' END`
+})
+const needList = (field: string, list: string, element: (x: string) => ReadonlyArray<Check>): Check => ({
+  bad: `(${list} IS NULL OR coalesce(list_bool_or(list_transform(${list}, x -> ${element("x")
+    .map((c) => c.bad)
+    .join(" OR ")})), false))`,
+  msg: `CASE WHEN ${list} IS NULL THEN '${field} is missing' ELSE nullif(array_to_string(flatten(list_transform(${list}, x -> list_filter([${element(
+    "x"
+  )
+    .map((c) => c.msg)
+    .join(", ")}], m -> m IS NOT NULL))), '; '), '') END`
+})
+const oneOf = (field: string, e: string, message: string): Check => ({
+  bad: `(${e} IS NULL OR ${e} NOT IN ('true', 'false'))`,
+  msg: `CASE WHEN ${e} IS NULL OR ${e} NOT IN ('true', 'false') THEN '${field} ${message}' END`
+})
+/** NULL when every check passes, else the messages of the failing ones. */
+const problems = (checks: ReadonlyArray<Check>) =>
+  `CASE WHEN ${checks.map((c) => c.bad).join(" OR ")} THEN nullif(concat_ws('; ', ${checks.map((c) => c.msg).join(", ")}), '') END`
 
 const taxChecks = (x: string) => [
   needText("taxLines.title", `${x}.title`),
@@ -164,26 +228,38 @@ const refundChecks = (x: string) => [
 
 /** The SQL statements of one load, in order, and the names of its temp tables. */
 export interface ShopifyOrdersSql {
-  /** Reads the file into the lines table (one row per non-empty line; unparseable lines are all-NULL rows). */
+  /**
+   * The one read of the file: a compact staging table, one row per non-empty line (unparseable
+   * lines are rows of kind 'invalid'), holding only the typed values the mapping needs and each
+   * line's problem text (NULL when it maps).
+   */
   readonly stage: string
-  /** Puts refund children in their order's pass; then `orders` counts the orders in the file. */
-  readonly assign: ReadonlyArray<string>
+  /** Counts the orders in the staging table (`n`). */
   readonly orders: string
+  /** Moves refund children into their order's pass (only needed when there is more than one pass). */
+  readonly assign: ReadonlyArray<string>
   /** Selects pass `index` of `count`: the orders whose key hashes there, with all their lines. */
   readonly pass: (index: number, count: number) => string
-  /** Classifies the pass's lines, checks them, and builds the order index and the problem list. */
+  /** Builds the pass's refund index and problem list, and its accepted orders. */
   readonly prepare: ReadonlyArray<string>
-  /** Counts: lines, unparseable lines, orders, rejected orders, orphan children, lines of rejected orders. */
+  /** Counts: lines, unparseable lines, orphan children, rejected orders. */
   readonly summary: string
+  /** Lines of rejected orders (run only when some order was rejected). */
+  readonly rejectedLines: string
   /** Rejected orders and orphans: gid, source_id, what ("order" | "orphan"), detail. */
   readonly rejected: string
   /** Refund gids of rejected orders (their child lines belong to the order's dead letter). */
   readonly rejectedRefunds: string
-  /** Builds each canonical temp table (`canonical[t]`) from the accepted orders. */
+  /** The SELECT of each canonical table's rows (columns in table order) from the accepted orders. */
+  readonly select: Readonly<Record<OrderTable, string>>
+  /** Builds each canonical temp table (`canonical[t]`) from `select[t]`. */
   readonly build: Readonly<Record<OrderTable, string>>
-  /** Counts keys present more than once in a canonical temp table. */
-  readonly duplicates: Readonly<Record<OrderTable, string>>
-  /** Keeps the newest version of each key (run only when `duplicates` found some). */
+  /**
+   * Counts ids staged more than once (an object listed twice in one file): only then can a
+   * canonical table hold a key twice in one pass.
+   */
+  readonly duplicateIds: string
+  /** Keeps the newest version of each key (run only when `duplicateIds` found some). */
   readonly dedupe: Readonly<Record<OrderTable, string>>
   readonly canonical: Readonly<Record<OrderTable, string>>
   /** Every temp table, for cleanup. */
@@ -198,9 +274,10 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
   const L = `${p}_lines`
   const V = `${p}_part`
   const RA = `${p}_refund_owner`
-  const O = `${p}_order_index`
   const R = `${p}_refund_index`
   const X = `${p}_problems`
+  const OK = `${p}_accepted`
+  const RL = `${p}_refund_line_index`
   const canonical = Object.fromEntries(ORDER_TABLES.map((t) => [t, `${p}_${t}`])) as Record<
     OrderTable,
     string
@@ -212,26 +289,13 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     `CASE WHEN ${channel} = 'online' THEN ${lit(o.onlineZone)} ELSE ${lit(o.posZone)} END`
   const bizDate = (at: string, channel: string) => `CAST(timezone(${zoneOf(channel)}, ${at}) AS DATE)`
 
-  const stage = `CREATE OR REPLACE TEMP TABLE ${L} AS SELECT
-    CASE
-      WHEN id IS NULL AND __parentId IS NULL THEN 'invalid'
-      WHEN __parentId IS NULL THEN 'order'
-      WHEN __typename = 'LineItem' OR (__typename IS NULL AND id LIKE 'gid://shopify/LineItem/%') THEN 'line'
-      WHEN __typename = 'ShippingLine' OR (__typename IS NULL AND (id IS NULL OR id LIKE 'gid://shopify/ShippingLine/%')) THEN 'ship'
-      WHEN __typename = 'RefundLineItem' OR (__typename IS NULL AND id LIKE 'gid://shopify/RefundLineItem/%') THEN 'refund_line'
-      WHEN __typename = 'OrderTransaction' OR (__typename IS NULL AND id LIKE 'gid://shopify/OrderTransaction/%') THEN 'refund_tx'
-      ELSE 'other' END AS _kind,
-    -- The order a line belongs to decides its pass (refund children are fixed up below).
-    hash(coalesce(__parentId, id)) AS _h, *
-    FROM ${readShopifyOrdersSql(o.file)}`
-
   const orderProblems = problems([
     needText("legacyResourceId", "legacyResourceId"),
     needText("name", "name"),
     needText("currencyCode", "currencyCode"),
     needText("presentmentCurrencyCode", "presentmentCurrencyCode"),
     needText("displayFulfillmentStatus", "displayFulfillmentStatus"),
-    `CASE WHEN closed IS NULL OR closed NOT IN ('true', 'false') THEN 'closed must be true or false' END`,
+    oneOf("closed", "closed", "must be true or false"),
     needTs("createdAt", "createdAt", true),
     needTs("updatedAt", "updatedAt", true),
     needTs("processedAt", "processedAt", true),
@@ -258,152 +322,184 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
   const refundLineProblems = problems([
     needInt("RefundLineItem.quantity", "quantity"),
     needText("RefundLineItem.restockType", "restockType"),
-    `CASE WHEN restocked IS NULL OR restocked NOT IN ('true', 'false') THEN 'RefundLineItem.restocked must be true or false' END`,
+    oneOf("RefundLineItem.restocked", "restocked", "must be true or false"),
     needText("RefundLineItem.lineItem.id", "lineItem.id"),
     ...needBag("RefundLineItem.subtotalSet", "subtotalSet", true),
     ...needBag("RefundLineItem.totalTaxSet", "totalTaxSet", true)
   ])
   const refundTxProblems = problems(transactionChecks(null, "OrderTransaction"))
 
+  // A transaction as a payments row needs it (order `transactions` entries and refund children).
+  const txStruct = (
+    t: string
+  ) => `{'source_id': ${gid(`${t}.id`)}, 'kind': lower(${t}.kind), 'method': ${t}.gateway,
+      'status': lower(${t}.status), 'currency': ${t}.amountSet.shopMoney.currencyCode, 'amount': ${dec(shop(`${t}.amountSet`))},
+      'presentment_currency': ${t}.amountSet.presentmentMoney.currencyCode, 'amount_presentment': ${dec(pres(`${t}.amountSet`))},
+      'processed_at': ${ts(`coalesce(${t}.processedAt, ${t}.createdAt)`)}}`
+  const taxStruct = (t: string) =>
+    `{'title': ${t}.title, 'rate': ${dec(`${t}.rate`)}, 'amount': ${dec(`${t}.priceSet.shopMoney.amount`)}, 'amount_presentment': ${dec(`${t}.priceSet.presentmentMoney.amount`)}}`
+  const refundStruct = (r: string) => `{'gid': ${r}.id, 'lrid': ${r}.legacyResourceId, 'note': ${r}.note,
+      'updated': ${ts(`${r}.updatedAt`)}, 'created': ${ts(`coalesce(${r}.createdAt, ${r}.processedAt)`)}, 'processed': ${ts(`${r}.processedAt`)},
+      'currency': ${r}.totalRefundedSet.shopMoney.currencyCode, 'amount': ${dec(shop(`${r}.totalRefundedSet`))}, 'amount_presentment': ${dec(pres(`${r}.totalRefundedSet`))}}`
+
+  // One read of the file. Nested JSON is typed as narrow STRUCTs (only the fields used) and turned
+  // into typed values here, so no later statement touches text or nests; per-kind values are NULL
+  // on the other kinds' rows (cheap in a column store).
+  // One read of the file. Nested JSON is typed as narrow STRUCTs (only the fields used) and turned
+  // into typed values here (inner query), the problem checks then test those typed values (outer
+  // query), so no later statement touches text or nests; per-kind values are NULL on the other
+  // kinds' rows (cheap in a column store).
+  const stage = `CREATE OR REPLACE TEMP TABLE ${L} AS SELECT _kind,
+      -- The order a line belongs to decides its pass (refund children are fixed up by assign).
+      hash(coalesce(__parentId, id)) AS _h,
+      id, __parentId AS parent,
+      CASE _kind WHEN 'order' THEN ${orderProblems} WHEN 'line' THEN ${lineProblems} WHEN 'ship' THEN ${shipProblems}
+        WHEN 'refund_line' THEN ${refundLineProblems} WHEN 'refund_tx' THEN ${refundTxProblems} END AS problem,
+      CASE WHEN _kind <> 'order' THEN ${gid("id")} END AS sid,
+      legacyResourceId AS lrid, name, customer.legacyResourceId AS customer_id, currencyCode AS currency,
+      presentmentCurrencyCode AS presentment_currency, displayFinancialStatus AS financial_status,
+      displayFulfillmentStatus AS fulfillment_status,
+      CASE WHEN _kind = 'order' THEN (CASE WHEN cancelledAt IS NOT NULL THEN 'cancelled' WHEN closed = 'true' THEN 'closed' ELSE 'open' END) END AS status,
+      CASE WHEN _kind = 'order' THEN (CASE WHEN sourceName = 'pos' THEN 'pos' ELSE 'online' END) END AS channel,
+      upd, cre, processed, cancelled,
+      ${MONEY_BAGS.map((b) => `${b}_s, ${b}_p`).join(", ")},
+      CASE WHEN _kind = 'order' THEN list_transform(transactions, t -> ${txStruct("t")}) END AS txs,
+      CASE WHEN _kind = 'order' THEN list_transform(refunds, r -> ${refundStruct("r")}) END AS refund_list,
+      CASE WHEN _kind = 'refund_tx' THEN ${txStruct("l")} END AS tx,
+      CASE WHEN _kind IN ('line', 'ship') THEN list_transform(taxLines, t -> ${taxStruct("t")}) END AS taxes,
+      CASE WHEN _kind = 'line' THEN (CASE WHEN variantTitle IS NULL THEN title ELSE title || ' - ' || variantTitle END) END AS title,
+      sku, TRY_CAST(quantity AS BIGINT) AS qty, ${gid("variant.id")} AS variant_id, ${gid("product.id")} AS product_id,
+      CASE WHEN _kind = 'refund_line' THEN restocked = 'true' OR restockType IN ('RETURN', 'CANCEL', 'LEGACY_RESTOCK', 'return', 'cancel', 'legacy_restock') END AS restock,
+      CASE WHEN _kind = 'refund_line' THEN ${gid("lineItem.id")} END AS line_ref,
+      CASE WHEN _kind = 'refund_line' THEN coalesce(${gid("location.id")}, ${loc}) END AS at_location
+    FROM (SELECT *, ${ts("updatedAt")} AS upd, ${ts("createdAt")} AS cre, ${ts("processedAt")} AS processed, ${ts("cancelledAt")} AS cancelled,
+        ${MONEY_BAGS.map((b) => `${dec(shop(b))} AS ${b}_s, ${dec(pres(b))} AS ${b}_p`).join(", ")}
+      FROM (SELECT CASE
+        WHEN id IS NULL AND __parentId IS NULL THEN 'invalid'
+        WHEN __parentId IS NULL THEN 'order'
+        WHEN __typename = 'LineItem' OR (__typename IS NULL AND id LIKE 'gid://shopify/LineItem/%') THEN 'line'
+        WHEN __typename = 'ShippingLine' OR (__typename IS NULL AND (id IS NULL OR id LIKE 'gid://shopify/ShippingLine/%')) THEN 'ship'
+        WHEN __typename = 'RefundLineItem' OR (__typename IS NULL AND id LIKE 'gid://shopify/RefundLineItem/%') THEN 'refund_line'
+        WHEN __typename = 'OrderTransaction' OR (__typename IS NULL AND id LIKE 'gid://shopify/OrderTransaction/%') THEN 'refund_tx'
+        ELSE 'other' END AS _kind, * FROM ${readShopifyOrdersSql(o.file)})) l`
+
   const prepare = [
-    // Orders and their refunds (refund children point at the refund's gid).
-    `CREATE OR REPLACE TEMP TABLE ${O} AS SELECT id AS gid, legacyResourceId AS lrid, ${orderProblems} AS problem FROM ${V} WHERE _kind = 'order'`,
-    `CREATE OR REPLACE TEMP TABLE ${R} AS SELECT r.id AS refund_gid, l.id AS order_gid FROM (SELECT id, unnest(refunds) AS r FROM ${V} WHERE _kind = 'order' AND refunds IS NOT NULL) l`,
+    // Refunds of every order in the pass (refund children point at the refund's gid).
+    `CREATE OR REPLACE TEMP TABLE ${R} AS SELECT id AS order_gid, lrid AS order_id, channel, upd AS order_upd, unnest(refund_list, recursive := false) AS rf
+      FROM ${V} WHERE _kind = 'order' AND refund_list IS NOT NULL`,
     // Every problem keyed by its order (an order is loaded whole or dead-lettered whole, as the
-    // JS path's schema decode does), plus children whose parent is not in the file.
-    `CREATE OR REPLACE TEMP TABLE ${X} AS
-      SELECT gid AS order_gid, problem FROM ${O} WHERE problem IS NOT NULL
-      UNION ALL
-      SELECT l.__parentId, ${lineProblems} FROM ${V} l WHERE l._kind = 'line'
-      UNION ALL
-      SELECT l.__parentId, ${shipProblems} FROM ${V} l WHERE l._kind = 'ship'
-      UNION ALL
-      SELECT r.order_gid, ${refundLineProblems} FROM ${V} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_line'
-      UNION ALL
-      SELECT r.order_gid, ${refundTxProblems} FROM ${V} JOIN ${R} r ON __parentId = r.refund_gid WHERE _kind = 'refund_tx'`,
-    // Children of a parent missing from the file are orphans, reported on their own.
-    `DELETE FROM ${X} WHERE problem IS NULL OR order_gid IS NULL OR order_gid NOT IN (SELECT gid FROM ${O} WHERE gid IS NOT NULL)`
+    // JS path's schema decode does); children of a parent missing from the file are orphans,
+    // reported on their own.
+    `CREATE OR REPLACE TEMP TABLE ${X} AS SELECT order_gid, problem FROM (
+        SELECT CASE WHEN s._kind = 'order' THEN s.id WHEN s._kind IN ('line', 'ship') THEN s.parent ELSE ri.order_gid END AS order_gid, s.problem
+        FROM (SELECT _kind, id, parent, problem FROM ${V} WHERE problem IS NOT NULL) s
+          LEFT JOIN (SELECT rf.gid AS refund_gid, order_gid FROM ${R}) ri ON s._kind IN ('refund_line', 'refund_tx') AND s.parent = ri.refund_gid)
+      WHERE order_gid IS NOT NULL AND order_gid IN (SELECT id FROM ${V} WHERE _kind = 'order' AND id IS NOT NULL)`,
+    // Accepted orders: what their children need.
+    `CREATE OR REPLACE TEMP TABLE ${OK} AS SELECT id, lrid, upd, cre, channel FROM ${V}
+      WHERE _kind = 'order' AND id NOT IN (SELECT order_gid FROM ${X})`,
+    // Refund lines of accepted orders, with their refund and the order's line item (variant, SKU);
+    // null ids number the line within its refund, as the JS mapper does.
+    `CREATE OR REPLACE TEMP TABLE ${RL} AS SELECT rl.id, rl.sid, rl.qty, rl.restock, rl.at_location, rl.refunded_s AS amount,
+        rl.totalTaxSet_s AS tax, rl.totalTaxSet_p AS tax_presentment, rl.line_ref,
+        r.rf.lrid AS refund_id, r.order_id, r.rf.note AS refund_note, r.rf.updated AS upd, r.rf.created AS cre,
+        li.variant_id, li.sku,
+        row_number() OVER (PARTITION BY rl.parent ORDER BY rl.id) - 1 AS i
+      FROM (SELECT id, sid, parent, qty, restock, at_location, subtotalSet_s AS refunded_s, totalTaxSet_s, totalTaxSet_p, line_ref FROM ${V} WHERE _kind = 'refund_line') rl
+        JOIN (SELECT * FROM ${R} WHERE order_gid NOT IN (SELECT order_gid FROM ${X})) r ON rl.parent = r.rf.gid
+        LEFT JOIN (SELECT parent, sid, variant_id, sku FROM ${V} WHERE _kind = 'line') li ON li.parent = r.order_gid AND li.sid = rl.line_ref`
   ]
 
-  const orphans = `SELECT l.id, l.__parentId, l._kind FROM ${V} l WHERE l._kind IN ('line', 'ship', 'refund_line', 'refund_tx', 'other')
-      AND NOT EXISTS (SELECT 1 FROM ${O} WHERE gid = l.__parentId) AND NOT EXISTS (SELECT 1 FROM ${R} WHERE refund_gid = l.__parentId)`
+  const children = `${V} l WHERE l._kind IN ('line', 'ship', 'refund_line', 'refund_tx', 'other')`
+  const orphans = `SELECT l.id, l.parent, l._kind FROM ${children}
+      AND NOT EXISTS (SELECT 1 FROM ${V} o WHERE o._kind = 'order' AND o.id = l.parent) AND NOT EXISTS (SELECT 1 FROM ${R} WHERE rf.gid = l.parent)`
   const summary = `SELECT
       (SELECT count(*) FROM ${V}) AS lines,
       (SELECT count(*) FROM ${V} WHERE _kind = 'invalid') AS invalid,
-      (SELECT count(*) FROM ${O}) AS orders,
-      (SELECT count(DISTINCT order_gid) FROM ${X}) AS rejected,
       (SELECT count(*) FROM (${orphans})) AS orphans,
-      (SELECT count(*) FROM ${V} l WHERE l.id IN (SELECT order_gid FROM ${X}) OR l.__parentId IN (SELECT order_gid FROM ${X})
-        OR l.__parentId IN (SELECT refund_gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X}))) AS rejected_lines`
-  const rejected = `SELECT x.order_gid AS gid, any_value(o.lrid) AS source_id, 'order' AS what, string_agg(DISTINCT x.problem, '; ') AS detail FROM ${X} x LEFT JOIN ${O} o ON o.gid = x.order_gid GROUP BY x.order_gid
-      UNION ALL SELECT id, NULL, 'orphan', 'the ' || _kind || ' line''s parent ' || coalesce(__parentId, '?') || ' is not in the file' FROM (${orphans})`
+      (SELECT count(DISTINCT order_gid) FROM ${X}) AS rejected`
+  const rejectedLines = `SELECT count(*) AS n FROM ${V} l WHERE l.id IN (SELECT order_gid FROM ${X}) OR l.parent IN (SELECT order_gid FROM ${X})
+      OR l.parent IN (SELECT rf.gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X}))`
+  const rejected = `SELECT x.order_gid AS gid, any_value(o.lrid) AS source_id, 'order' AS what, string_agg(DISTINCT x.problem, '; ') AS detail
+      FROM ${X} x LEFT JOIN (SELECT id, lrid FROM ${V} WHERE _kind = 'order') o ON o.id = x.order_gid GROUP BY x.order_gid
+      UNION ALL SELECT id, NULL, 'orphan', 'the ' || _kind || ' line''s parent ' || coalesce(parent, '?') || ' is not in the file' FROM (${orphans})`
 
-  // Accepted orders with the values their children need.
-  const ok = `(SELECT l.*, ${ts("l.updatedAt")} AS _updated, ${ts("l.createdAt")} AS _created,
-      CASE WHEN l.sourceName = 'pos' THEN 'pos' ELSE 'online' END AS _channel
-    FROM ${V} l WHERE l._kind = 'order' AND NOT EXISTS (SELECT 1 FROM ${X} x WHERE x.order_gid = l.id))`
-  const lines = (kind: string) => `(SELECT * FROM ${V} WHERE _kind = '${kind}')`
+  const acceptedOrders = `(SELECT * FROM ${V} WHERE _kind = 'order' AND id NOT IN (SELECT order_gid FROM ${X}))`
+  const kind = (k: string) => `(SELECT * FROM ${V} WHERE _kind = '${k}')`
 
-  const orders = `SELECT ${lineage("o.legacyResourceId", "o._updated")},
-      o._channel AS channel, ${loc} AS location_id, o.name AS order_number, o.customer.legacyResourceId AS customer_id,
-      o.currencyCode AS currency,
-      ${dec(shop("o.subtotalPriceSet"))} AS subtotal, ${dec(shop("o.totalDiscountsSet"))} AS discounts,
-      ${dec(shop("o.totalShippingPriceSet"))} AS shipping, ${dec(shop("o.totalTaxSet"))} AS tax,
-      ${dec(shop("o.totalPriceSet"))} AS total, ${dec(shop("o.totalRefundedSet"))} AS refunded,
-      o.presentmentCurrencyCode AS presentment_currency,
-      ${dec(pres("o.subtotalPriceSet"))} AS subtotal_presentment, ${dec(pres("o.totalDiscountsSet"))} AS discounts_presentment,
-      ${dec(pres("o.totalShippingPriceSet"))} AS shipping_presentment, ${dec(pres("o.totalTaxSet"))} AS tax_presentment,
-      ${dec(pres("o.totalPriceSet"))} AS total_presentment, ${dec(pres("o.totalRefundedSet"))} AS refunded_presentment,
-      o.displayFinancialStatus AS financial_status, o.displayFulfillmentStatus AS fulfillment_status,
-      CASE WHEN o.cancelledAt IS NOT NULL THEN 'cancelled' WHEN o.closed = 'true' THEN 'closed' ELSE 'open' END AS status,
-      o._created AS created_at, ${ts("o.processedAt")} AS processed_at, ${bizDate("o._created", "o._channel")} AS business_date,
-      ${ts("o.cancelledAt")} AS cancelled_at
-    FROM ${ok} o`
+  const orders = `SELECT ${lineage("o.lrid", "o.upd")},
+      o.channel, ${loc} AS location_id, o.name AS order_number, o.customer_id, o.currency,
+      o.subtotalPriceSet_s AS subtotal, o.totalDiscountsSet_s AS discounts, o.totalShippingPriceSet_s AS shipping,
+      o.totalTaxSet_s AS tax, o.totalPriceSet_s AS total, o.totalRefundedSet_s AS refunded,
+      o.presentment_currency,
+      o.subtotalPriceSet_p AS subtotal_presentment, o.totalDiscountsSet_p AS discounts_presentment,
+      o.totalShippingPriceSet_p AS shipping_presentment, o.totalTaxSet_p AS tax_presentment,
+      o.totalPriceSet_p AS total_presentment, o.totalRefundedSet_p AS refunded_presentment,
+      o.financial_status, o.fulfillment_status, o.status,
+      o.cre AS created_at, o.processed AS processed_at, ${bizDate("o.cre", "o.channel")} AS business_date,
+      o.cancelled AS cancelled_at
+    FROM ${acceptedOrders} o`
 
-  const orderLines = `SELECT ${lineage(gid("li.id"), "o._updated")},
-      o.legacyResourceId AS order_id, ${gid("li.product.id")} AS product_id, ${gid("li.variant.id")} AS variant_id,
-      li.sku AS sku, CASE WHEN li.variantTitle IS NULL THEN li.title ELSE li.title || ' - ' || li.variantTitle END AS title,
-      TRY_CAST(li.quantity AS BIGINT) AS quantity,
-      ${dec(shop("li.originalUnitPriceSet"))} AS unit_price, ${dec(shop("li.totalDiscountSet"))} AS discount,
-      list_sum(list_transform(li.taxLines, t -> ${dec("t.priceSet.shopMoney.amount")})) AS tax,
-      ${dec(shop("li.discountedTotalSet"))} AS total,
-      ${dec(pres("li.originalUnitPriceSet"))} AS unit_price_presentment, ${dec(pres("li.discountedTotalSet"))} AS total_presentment
-    FROM ${lines("line")} li JOIN ${ok} o ON li.__parentId = o.id`
+  const orderLines = `SELECT ${lineage("li.sid", "o.upd")},
+      o.lrid AS order_id, li.product_id, li.variant_id, li.sku, li.title, li.qty AS quantity,
+      li.originalUnitPriceSet_s AS unit_price, li.totalDiscountSet_s AS discount,
+      list_sum(list_transform(li.taxes, t -> t.amount)) AS tax,
+      li.discountedTotalSet_s AS total,
+      li.originalUnitPriceSet_p AS unit_price_presentment, li.discountedTotalSet_p AS total_presentment
+    FROM ${kind("line")} li JOIN ${OK} o ON li.parent = o.id`
 
-  // Refunds of accepted orders, with what their lines need.
-  const refundsOf = `(SELECT r.*, o.legacyResourceId AS order_id, o._channel AS channel, o.id AS order_gid,
-      ${ts("r.updatedAt")} AS _updated, ${ts("coalesce(r.createdAt, r.processedAt)")} AS _created
-    FROM (SELECT o.*, unnest(o.refunds) AS r FROM ${ok} o) o)`
-  const refundRows = `SELECT ${lineage("r.legacyResourceId", "r._updated")},
-      r.order_id AS order_id, r.channel AS channel, ${loc} AS location_id,
-      r.totalRefundedSet.shopMoney.currencyCode AS currency, ${dec(shop("r.totalRefundedSet"))} AS amount,
-      ${dec(pres("r.totalRefundedSet"))} AS amount_presentment, r.note AS note, r._created AS created_at,
-      ${ts("r.processedAt")} AS processed_at, ${bizDate("r._created", "r.channel")} AS business_date
-    FROM ${refundsOf} r`
+  const refundRows = `SELECT ${lineage("r.rf.lrid", "r.rf.updated")},
+      r.order_id, r.channel, ${loc} AS location_id, r.rf.currency, r.rf.amount, r.rf.amount_presentment, r.rf.note,
+      r.rf.created AS created_at, r.rf.processed AS processed_at, ${bizDate("r.rf.created", "r.channel")} AS business_date
+    FROM ${R} r WHERE r.order_gid NOT IN (SELECT order_gid FROM ${X})`
 
-  // Refund lines joined to their refund and to the order's line item (variant and SKU); null ids
-  // number the line within its refund, as the JS mapper does.
-  const refundLinesOf = `(SELECT rl.*, r.legacyResourceId AS refund_id, r.order_id, r.note AS refund_note, r._updated, r._created,
-      ${gid("rl.lineItem.id")} AS line_id,
-      li.variant.id AS li_variant, li.sku AS li_sku,
-      rl.restocked = 'true' OR rl.restockType IN ('RETURN', 'CANCEL', 'LEGACY_RESTOCK', 'return', 'cancel', 'legacy_restock') AS _restock,
-      coalesce(${gid("rl.location.id")}, ${loc}) AS _at,
-      row_number() OVER (PARTITION BY rl.__parentId ORDER BY rl.id) - 1 AS _i
-    FROM ${lines("refund_line")} rl JOIN ${refundsOf} r ON rl.__parentId = r.id
-      LEFT JOIN ${lines("line")} li ON li.__parentId = r.order_gid AND ${gid("li.id")} = ${gid("rl.lineItem.id")})`
-  const rlId = `CASE WHEN rl.id IS NULL THEN rl.refund_id || ':' || rl.line_id || ':' || rl._i ELSE ${gid("rl.id")} END`
-  const refundLines = `SELECT ${lineage(rlId, "rl._updated")},
-      rl.refund_id AS refund_id, rl.order_id AS order_id, rl.line_id AS order_line_id, ${gid("rl.li_variant")} AS variant_id,
-      rl.li_sku AS sku, TRY_CAST(rl.quantity AS BIGINT) AS quantity, ${dec(shop("rl.subtotalSet"))} AS amount,
-      rl._restock AS restock, rl._at AS location_id
-    FROM ${refundLinesOf} rl`
+  const rlId = `CASE WHEN rl.id IS NULL THEN rl.refund_id || ':' || rl.line_ref || ':' || rl.i ELSE rl.sid END`
+  const refundLines = `SELECT ${lineage(rlId, "rl.upd")},
+      rl.refund_id, rl.order_id, rl.line_ref AS order_line_id, rl.variant_id, rl.sku, rl.qty AS quantity, rl.amount,
+      rl.restock, rl.at_location AS location_id
+    FROM ${RL} rl`
 
-  const taxRow = (id: string, updated: string, parentType: string, parentId: string, t: string | null) =>
-    `${lineage(id, updated)}, o_id AS order_id, '${parentType}' AS parent_type, ${parentId} AS parent_id,
-      ${t === null ? "CAST(NULL AS VARCHAR)" : `${t}.title`} AS title, ${t === null ? `CAST(NULL AS ${DEC})` : dec(`${t}.rate`)} AS rate`
+  const taxRow = (id: string, parentType: string) =>
+    `${lineage(id, "upd")}, o_id AS order_id, '${parentType}' AS parent_type, p_id AS parent_id`
   const taxLines = `
-    SELECT ${taxRow("'line:' || p_id || ':' || i", "_updated", "line", "p_id", "t")},
-      ${dec("t.priceSet.shopMoney.amount")} AS amount, ${dec("t.priceSet.presentmentMoney.amount")} AS amount_presentment
-    FROM (SELECT ${gid("li.id")} AS p_id, o.legacyResourceId AS o_id, o._updated, unnest(li.taxLines) AS t, unnest(range(len(li.taxLines))) AS i
-      FROM ${lines("line")} li JOIN ${ok} o ON li.__parentId = o.id)
+    SELECT ${taxRow("'line:' || p_id || ':' || i", "line")}, t.title, t.rate, t.amount, t.amount_presentment
+    FROM (SELECT li.sid AS p_id, o.lrid AS o_id, o.upd, unnest(li.taxes) AS t, unnest(range(len(li.taxes))) AS i
+      FROM ${kind("line")} li JOIN ${OK} o ON li.parent = o.id)
     UNION ALL
-    SELECT ${taxRow("'shipping:' || p_id || ':' || i", "_updated", "shipping", "p_id", "t")},
-      ${dec("t.priceSet.shopMoney.amount")} AS amount, ${dec("t.priceSet.presentmentMoney.amount")} AS amount_presentment
-    FROM (SELECT CASE WHEN s.id IS NULL THEN o.legacyResourceId || ':' || (row_number() OVER (PARTITION BY s.__parentId ORDER BY s.id) - 1) ELSE ${gid("s.id")} END AS p_id,
-        o.legacyResourceId AS o_id, o._updated, s.taxLines
-      FROM ${lines("ship")} s JOIN ${ok} o ON s.__parentId = o.id) s, LATERAL (SELECT unnest(s.taxLines) AS t, unnest(range(len(s.taxLines))) AS i)
+    SELECT ${taxRow("'shipping:' || p_id || ':' || i", "shipping")}, t.title, t.rate, t.amount, t.amount_presentment
+    FROM (SELECT CASE WHEN s.id IS NULL THEN o.lrid || ':' || (row_number() OVER (PARTITION BY s.parent ORDER BY s.id) - 1) ELSE s.sid END AS p_id,
+        o.lrid AS o_id, o.upd, s.taxes
+      FROM ${kind("ship")} s JOIN ${OK} o ON s.parent = o.id) s, LATERAL (SELECT unnest(s.taxes) AS t, unnest(range(len(s.taxes))) AS i)
     UNION ALL
-    SELECT ${taxRow("'refund_line:' || p_id || ':total'", "_updated", "refund_line", "p_id", null)},
-      ${dec(shop("tt"))} AS amount, ${dec(pres("tt"))} AS amount_presentment
-    FROM (SELECT ${rlId} AS p_id, rl.order_id AS o_id, rl._updated, rl.totalTaxSet AS tt FROM ${refundLinesOf} rl)`
+    SELECT ${taxRow("'refund_line:' || p_id || ':total'", "refund_line")}, CAST(NULL AS VARCHAR) AS title, CAST(NULL AS ${DEC}) AS rate,
+      tax AS amount, tax_presentment AS amount_presentment
+    FROM (SELECT ${rlId} AS p_id, rl.order_id AS o_id, rl.upd, rl.tax, rl.tax_presentment FROM ${RL} rl)`
 
   // Order transactions, then refund transactions: a transaction listed in both is kept once (the
-  // refund's copy, as the JS mapper's Map keeps the last write).
-  const tx = (t: string, orderId: string, updated: string) => `${lineage(gid(`${t}.id`), updated)},
-      ${orderId} AS order_id, lower(${t}.kind) AS kind, ${t}.gateway AS method, lower(${t}.status) AS status,
-      ${t}.amountSet.shopMoney.currencyCode AS currency, ${dec(shop(`${t}.amountSet`))} AS amount,
-      ${t}.amountSet.presentmentMoney.currencyCode AS presentment_currency, ${dec(pres(`${t}.amountSet`))} AS amount_presentment,
-      ${ts(`coalesce(${t}.processedAt, ${t}.createdAt)`)} AS processed_at`
+  // refund's copy, as the JS mapper's Map keeps the last write); of an order listed twice, the
+  // newest copy.
   const payments = `SELECT * EXCLUDE (_pref) FROM (
-      SELECT ${tx("t", "o.legacyResourceId", "o._updated")}, 0 AS _pref FROM (SELECT o.*, unnest(o.transactions) AS t FROM ${ok} o) o
-      UNION ALL
-      SELECT ${tx("rt", "r.order_id", "o._updated")}, 1 AS _pref
-        FROM ${lines("refund_tx")} rt JOIN ${refundsOf} r ON rt.__parentId = r.id JOIN ${ok} o ON o.id = r.order_gid)
-    QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref DESC) = 1`
+      SELECT ${lineage("t.source_id", "upd")}, o_id AS order_id, t.kind, t.method, t.status, t.currency, t.amount,
+        t.presentment_currency, t.amount_presentment, t.processed_at, _pref
+      FROM (SELECT o.lrid AS o_id, o.upd, unnest(o.txs) AS t, 0 AS _pref FROM ${acceptedOrders} o
+        UNION ALL
+        SELECT r.order_id, r.order_upd, rt.tx, 1 FROM ${kind("refund_tx")} rt
+          JOIN (SELECT * FROM ${R} WHERE order_gid NOT IN (SELECT order_gid FROM ${X})) r ON rt.parent = r.rf.gid))
+    QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY _pref DESC, updated_at DESC) = 1`
 
   const movements = `
-    SELECT ${lineage(`'sale:' || ${gid("li.id")}`, "o._updated")},
-      ${gid("li.variant.id")} AS variant_id, li.sku AS sku, ${loc} AS location_id, 'sale' AS kind,
-      -TRY_CAST(li.quantity AS BIGINT) AS quantity, CAST(NULL AS VARCHAR) AS reason, 'order' AS reference_type,
-      o.legacyResourceId AS reference_id, o._created AS occurred_at
-    FROM ${lines("line")} li JOIN ${ok} o ON li.__parentId = o.id
-    WHERE ${loc} IS NOT NULL AND li.variant IS NOT NULL AND li.variant.id IS NOT NULL AND TRY_CAST(li.quantity AS BIGINT) <> 0
+    SELECT ${lineage("'sale:' || li.sid", "o.upd")},
+      li.variant_id, li.sku, ${loc} AS location_id, 'sale' AS kind,
+      -li.qty AS quantity, CAST(NULL AS VARCHAR) AS reason, 'order' AS reference_type,
+      o.lrid AS reference_id, o.cre AS occurred_at
+    FROM ${kind("line")} li JOIN ${OK} o ON li.parent = o.id
+    WHERE ${loc} IS NOT NULL AND li.variant_id IS NOT NULL AND li.qty <> 0
     UNION ALL
-    SELECT ${lineage(`'refund_restock:' || ${rlId}`, "rl._updated")},
-      ${gid("rl.li_variant")} AS variant_id, rl.li_sku AS sku, rl._at AS location_id, 'refund_restock' AS kind,
-      TRY_CAST(rl.quantity AS BIGINT) AS quantity, rl.refund_note AS reason, 'refund' AS reference_type,
-      rl.refund_id AS reference_id, rl._created AS occurred_at
-    FROM ${refundLinesOf} rl WHERE rl._restock AND rl._at IS NOT NULL AND TRY_CAST(rl.quantity AS BIGINT) <> 0`
+    SELECT ${lineage(`'refund_restock:' || ${rlId}`, "rl.upd")},
+      rl.variant_id, rl.sku, rl.at_location AS location_id, 'refund_restock' AS kind,
+      rl.qty AS quantity, rl.refund_note AS reason, 'refund' AS reference_type,
+      rl.refund_id AS reference_id, rl.cre AS occurred_at
+    FROM ${RL} rl WHERE rl.restock AND rl.at_location IS NOT NULL AND rl.qty <> 0`
 
   const selects: Record<OrderTable, string> = {
     orders,
@@ -414,17 +510,15 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     tax_lines: taxLines,
     inventory_movements: movements
   }
-  // Columns in table order, so the MERGE can name them.
-  const build = Object.fromEntries(
+  // Columns in table order, so INSERT and MERGE can name them.
+  const select = Object.fromEntries(
     ORDER_TABLES.map((t) => {
       const cols = CanonicalTables[t].columns.map((c) => `"${c.name}"`).join(", ")
-      return [t, `CREATE OR REPLACE TEMP TABLE ${canonical[t]} AS SELECT ${cols} FROM (${selects[t]})`]
+      return [t, `SELECT ${cols} FROM (${selects[t]})`]
     })
   ) as Record<OrderTable, string>
-  // A key twice in one file (rare: bulk exports list each object once) keeps its newest version;
-  // checking first saves the window on the usual all-distinct file.
-  const duplicates = Object.fromEntries(
-    ORDER_TABLES.map((t) => [t, `SELECT count(*) - count(DISTINCT source_id) AS n FROM ${canonical[t]}`])
+  const build = Object.fromEntries(
+    ORDER_TABLES.map((t) => [t, `CREATE OR REPLACE TEMP TABLE ${canonical[t]} AS ${select[t]}`])
   ) as Record<OrderTable, string>
   const dedupe = Object.fromEntries(
     ORDER_TABLES.map((t) => [
@@ -433,14 +527,13 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     ])
   ) as Record<OrderTable, string>
 
-  const assign = [
-    `CREATE OR REPLACE TEMP TABLE ${RA} AS SELECT r.id AS refund_gid, l.id AS order_gid FROM (SELECT id, unnest(refunds) AS r FROM ${L} WHERE _kind = 'order' AND refunds IS NOT NULL) l`,
-    `UPDATE ${L} SET _h = hash(ra.order_gid) FROM ${RA} ra WHERE ${L}.__parentId = ra.refund_gid`
-  ]
   return {
     stage,
-    assign,
     orders: `SELECT count(*) AS n FROM ${L} WHERE _kind = 'order'`,
+    assign: [
+      `CREATE OR REPLACE TEMP TABLE ${RA} AS SELECT rf.gid AS refund_gid, any_value(id) AS order_gid FROM (SELECT id, unnest(refund_list, recursive := false) AS rf FROM ${L} WHERE _kind = 'order' AND refund_list IS NOT NULL) GROUP BY ALL`,
+      `UPDATE ${L} SET _h = hash(ra.order_gid) FROM ${RA} ra WHERE ${L}.parent = ra.refund_gid`
+    ],
     // A view, not a copy: copying a pass out of the spilled lines ran out of memory at 1M orders.
     pass: (index, count) =>
       count <= 1
@@ -448,13 +541,15 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
         : `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.trunc(count)} = ${Math.trunc(index)}`,
     prepare,
     summary,
+    rejectedLines,
     rejected,
-    rejectedRefunds: `SELECT refund_gid, order_gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X})`,
+    rejectedRefunds: `SELECT rf.gid AS refund_gid, order_gid FROM ${R} WHERE order_gid IN (SELECT order_gid FROM ${X})`,
+    select,
     build,
-    duplicates,
+    duplicateIds: `SELECT count(id) - count(DISTINCT id) AS n FROM ${V}`,
     dedupe,
     canonical,
-    temps: [L, RA, O, R, X, ...ORDER_TABLES.map((t) => canonical[t])],
+    temps: [L, RA, R, X, OK, RL, ...ORDER_TABLES.map((t) => canonical[t])],
     view: V
   }
 }
