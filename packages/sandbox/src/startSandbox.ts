@@ -65,6 +65,8 @@ export interface SandboxOptions {
   readonly discrepancies?: number
   /** Malformed records per source (default 0). */
   readonly malformedPerSource?: number
+  /** Malformed Stocky stock adjustments, opt-in and separate from `malformedPerSource` (default 0). */
+  readonly malformedAdjustments?: number
   /** POS business-day cutover hour (default 5). */
   readonly cutoverHour?: number
   /** Fault profile (default "none"), or a profile with per-kind probability overrides. */
@@ -128,6 +130,9 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     tax: options.tax ?? defaults.tax,
     discrepancies: options.discrepancies ?? defaults.discrepancies,
     malformedPerSource: options.malformedPerSource ?? defaults.malformedPerSource,
+    ...(options.malformedAdjustments === undefined
+      ? {}
+      : { malformedAdjustments: options.malformedAdjustments }),
     cutoverHour: options.cutoverHour ?? defaults.cutoverHour
   }
   const merchant = makeMerchant(merchantOptions)

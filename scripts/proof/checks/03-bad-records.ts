@@ -1,11 +1,13 @@
 /**
  * Check 3, bad records, through the real `kura-sync run --force` (built dist, KURA_SANDBOX=1, the
  * same seed and anchor twice): once from a clean sandbox and once from one that renders
- * `malformedPerSource` records per source with a wrongly typed field (Shopify orders: an impossible
- * `createdAt` and a `NaN` total; Lightspeed sales: a non-numeric line amount; Stocky purchase
- * orders: a non-numeric line quantity). Every injected record must land in `_kura_dead_letters`,
- * exactly as many as injected per source and per stream, each with a reason, a detail and its raw
- * API payload (which must hold the injected bad value); every stream must still succeed; and
+ * N records per stream with a wrongly typed field (Shopify orders: an impossible `createdAt` and a
+ * `NaN` total; Lightspeed sales: a non-numeric line amount; Stocky purchase orders: a non-numeric
+ * line quantity; Stocky stock adjustments: a non-integer `sequential_id`). Every injected record
+ * must land in `_kura_dead_letters`, exactly as many as injected per source and per stream, each
+ * with a reason, a detail and its raw API payload (which must hold the injected bad value); the
+ * items of a dead-lettered adjustment (their own endpoint) must land there too, as orphans, never
+ * dropped silently; every stream must still succeed; and
  * every other row must load: the bad run's canonical tables equal the clean run's minus exactly
  * the rows of the dead-lettered records (no extra row, no other row missing), and the loaded
  * counts equal the sandbox's ground truth, which leaves the injected records out.
@@ -31,24 +33,51 @@ import {
 
 const CHECK = "bad-records"
 
+/** Columns of an order's child rows that point at it (a dead-lettered order takes its lines). */
+const ORDER_PARENTS = ["order_id", "refund_id", "parent_id"]
+
 /**
  * Which stream of which source the sandbox renders malformed, the bad value it writes, the
  * canonical table of the record itself and the `reference_type` its stock movements carry.
  */
 const INJECTED = [
-  { source: "shopify", stream: "orders", bad: ["0000-00-00", "NaN"], table: "orders", ref: "order" },
-  { source: "lightspeed", stream: "sales", bad: ['"abc"'], table: "orders", ref: "order" },
+  {
+    source: "shopify",
+    stream: "orders",
+    bad: ["0000-00-00", "NaN"],
+    table: "orders",
+    ref: "order",
+    parents: ORDER_PARENTS
+  },
+  {
+    source: "lightspeed",
+    stream: "sales",
+    bad: ['"abc"'],
+    table: "orders",
+    ref: "order",
+    parents: ORDER_PARENTS
+  },
   {
     source: "stocky",
     stream: "purchase_orders",
     bad: ['"abc"'],
     table: "purchase_orders",
-    ref: "purchase_order"
+    ref: "purchase_order",
+    parents: ["purchase_order_id"]
+  },
+  // An adjustment has no canonical row of its own: its items become stock movements.
+  {
+    source: "stocky",
+    stream: "stock_adjustments",
+    bad: ['"sequential_id":"abc"'],
+    table: "",
+    ref: "stock_adjustment",
+    parents: []
   }
 ] as const
 
-/** Columns of child rows that point at their parent record (a dead-lettered order takes its lines). */
-const PARENT_COLUMNS = ["order_id", "purchase_order_id", "refund_id", "parent_id"]
+/** kura-sync's reason for an adjustment item whose adjustment did not load. */
+const ORPHAN = "orphan"
 
 /** `gid://shopify/Order/123` and `123` name the same record. */
 const idForms = (id: string): Array<string> => {
@@ -59,12 +88,12 @@ const idForms = (id: string): Array<string> => {
 /** True when canonical row `r` of `table` is (part of) the record a letter stands for. */
 const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
   const inj = INJECTED.find((i) => i.source === letter.key.source && i.stream === letter.key.stream)
-  if (inj === undefined || r.source !== letter.key.source) return false
+  if (inj === undefined || letter.reason === ORPHAN || r.source !== letter.key.source) return false
   const ids = idForms(letter.sourceId)
   const is = (v: unknown) => typeof v === "string" && ids.includes(v)
   if (table === inj.table && is(r.source_id)) return true
   if (table === "inventory_movements") return r.reference_type === inj.ref && is(r.reference_id)
-  return table !== inj.table && PARENT_COLUMNS.some((c) => is(r[c]))
+  return table !== inj.table && inj.parents.some((c) => is(r[c]))
 }
 
 const readLetters = (file: string) =>
@@ -109,7 +138,7 @@ await runCheck(CHECK, async () => {
     const started = Date.now()
     const run = kuraSyncRun(`kura-sync-${label}`, dir, {
       scale: quick ? 100 : 600,
-      historyDays: quick ? 5 : 30,
+      historyDays: quick ? 10 : 30,
       // Stocky has data only before its 2026-09-01 shutdown.
       anchor: "2026-08-25",
       ...(label === "bad" ? { malformed } : {}),
@@ -130,6 +159,7 @@ await runCheck(CHECK, async () => {
   const truth = bad.sandbox.truth as
     | {
         malformed: Record<string, number>
+        malformedAdjustments: { adjustments: number; items: number }
         onlineOrders: number
         posSales: number
         purchaseOrders: number
@@ -147,13 +177,21 @@ await runCheck(CHECK, async () => {
 
   // Letters per source and stream, against what the sandbox injected.
   const perStream = INJECTED.map((inj) => {
-    const mine = letters.filter((l) => l.key.source === inj.source && l.key.stream === inj.stream)
+    const all = letters.filter((l) => l.key.source === inj.source && l.key.stream === inj.stream)
+    const mine = all.filter((l) => l.reason !== ORPHAN)
+    const orphans = all.filter((l) => l.reason === ORPHAN)
+    const owners = new Set(mine.map((l) => l.sourceId))
+    const isAdjustments = inj.stream === "stock_adjustments"
     const withPayload = mine.filter(
       (l) => l.payload.length > 0 && inj.bad.some((v) => l.payload.includes(v)) && isJson(l.payload)
     )
     return {
       stream: `${inj.source}/${inj.stream}`,
-      injected: truth.malformed[inj.source] ?? 0,
+      injected: isAdjustments ? truth.malformedAdjustments.adjustments : (truth.malformed[inj.source] ?? 0),
+      orphanItems: orphans.length,
+      orphanItemsExpected: isAdjustments ? truth.malformedAdjustments.items : 0,
+      // Every orphan item belongs to a dead-lettered adjustment.
+      orphansOfLetters: orphans.filter((o) => owners.has(String(parseStockAdjustmentId(o.payload)))).length,
       deadLettered: mine.length,
       distinctRecords: new Set(mine.map((l) => l.sourceId)).size,
       withReasonAndDetail: mine.filter((l) => l.reason.length > 0 && l.detail.length > 0).length,
@@ -166,7 +204,10 @@ await runCheck(CHECK, async () => {
   )
   const lettersOk = perStream.every(
     (s) =>
-      s.injected === malformed &&
+      s.injected > 0 &&
+      s.injected <= malformed &&
+      s.orphanItems === s.orphanItemsExpected &&
+      s.orphansOfLetters === s.orphanItems &&
       s.deadLettered === s.injected &&
       s.distinctRecords === s.injected &&
       s.withReasonAndDetail === s.injected &&
@@ -211,6 +252,19 @@ await runCheck(CHECK, async () => {
       const reloaded: Record<string, number> = {}
       const fix = (letter: StoredDeadLetter) =>
         Effect.gen(function* () {
+          // An orphan item comes back with its adjustment's letter (its movements are that record's rows).
+          if (letter.reason === ORPHAN) {
+            const owner = String(parseStockAdjustmentId(letter.payload))
+            if (
+              letters.some(
+                (l) => l.reason !== ORPHAN && l.key.stream === letter.key.stream && l.sourceId === owner
+              )
+            )
+              return
+            return yield* Effect.fail(
+              new Error(`orphan item ${letter.sourceId} has no dead-lettered adjustment`)
+            )
+          }
           const syncedAt = new Date().toISOString()
           let n = 0
           for (const [table, rows] of Object.entries(cleanRows)) {
@@ -262,7 +316,8 @@ await runCheck(CHECK, async () => {
     replayOk
   const figure =
     `kura-sync run: ${perStream.map((s) => `${s.stream} ${s.deadLettered}/${s.injected}`).join(", ")} in _kura_dead_letters ` +
-    `(reason + raw payload: ${perStream.reduce((n, s) => n + s.withRawPayload, 0)}/${letters.length}; ${elsewhere.length} elsewhere); ` +
+    `(+ ${perStream.reduce((n, s) => n + s.orphanItems, 0)}/${truth.malformedAdjustments.items} items of those adjustments as orphans; ` +
+    `reason + raw payload: ${perStream.reduce((n, s) => n + s.withRawPayload, 0)}/${perStream.reduce((n, s) => n + s.deadLettered, 0)}; ${elsewhere.length} elsewhere); ` +
     `everything else loaded: ${Object.entries(loaded)
       .map(([k, [got, want]]) => `${k} ${got}/${want}`)
       .join(
@@ -296,6 +351,16 @@ await runCheck(CHECK, async () => {
     }
   }
 })
+
+/** The `stock_adjustment_id` of an adjustment item's payload (orphan letters). */
+function parseStockAdjustmentId(payload: string): unknown {
+  try {
+    const item: unknown = JSON.parse(payload)
+    return typeof item === "object" && item !== null ? Reflect.get(item, "stock_adjustment_id") : undefined
+  } catch {
+    return undefined
+  }
+}
 
 function isJson(text: string): boolean {
   try {

@@ -34,6 +34,12 @@ export interface MerchantOptions {
   readonly discrepancies: number
   /** How many records per source to render malformed (dead-letter tests). */
   readonly malformedPerSource: number
+  /**
+   * Stocky stock adjustments to render malformed (a non-integer `sequential_id`), spread over the
+   * Stocky-era adjustments. Separate from `malformedPerSource` (orders, POS sales, purchase
+   * orders) so tests counting those letters are unchanged. Default 0.
+   */
+  readonly malformedAdjustments?: number
   /** Hour (local) at which the POS business day rolls over, e.g. 5 for 05:00. */
   readonly cutoverHour: number
 }
@@ -56,6 +62,8 @@ export interface GroundTruth {
     readonly suppliers: number
     readonly deletedOrders: number
     readonly malformed: { readonly shopify: number; readonly lightspeed: number; readonly stocky: number }
+    /** Malformed Stocky stock adjustments (`malformedAdjustments`) and the items they hold. */
+    readonly malformedAdjustments: { readonly adjustments: number; readonly items: number }
     /** Payment transactions (sale, authorization, capture, refund) of live, well-formed orders. */
     readonly transactions: number
     /** Stocked (variant, location) pairs: the inventory levels Shopify reports. */

@@ -221,6 +221,8 @@ export interface StockAdjustment {
   readonly createdAt: number
   readonly updatedAt: number
   readonly system: "stocky" | "shopify"
+  /** True when the Stocky emulator must render this adjustment malformed (dead-letter tests). */
+  readonly malformed?: boolean
   readonly items: ReadonlyArray<{
     readonly id: number
     readonly variantId: number

@@ -392,6 +392,12 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
             lightspeed: led.malformedLightspeed,
             stocky: plan.purchaseOrders.filter((p) => p.malformed).length
           },
+          malformedAdjustments: {
+            adjustments: plan.stockAdjustments.filter((a) => a.malformed === true).length,
+            items: plan.stockAdjustments
+              .filter((a) => a.malformed === true)
+              .reduce((n, a) => n + a.items.length, 0)
+          },
           transactions: led.transactions,
           inventoryLevels: plan.stocked.reduce((a, b) => a + b, 0),
           purchaseOrderLines: plan.purchaseOrders

@@ -230,6 +230,14 @@ export const buildStockPlan = (w: World): StockPlan => {
     .map(
       (a, i): StockAdjustment => ({ ...a, id: i + 1, items: a.items.map((it) => ({ ...it, id: itemId++ })) })
     )
+  // Malformed Stocky adjustments (opt-in) are spread over the Stocky-era ones, like the POs below.
+  const stockyAdj = sortedAdj.flatMap((a, i) => (a.system === "stocky" ? [i] : []))
+  const badAdj = Math.min(w.options.malformedAdjustments ?? 0, stockyAdj.length)
+  for (let j = 0; j < badAdj; j++) {
+    const i = stockyAdj[Math.floor(((j + 0.5) * stockyAdj.length) / badAdj)] ?? 0
+    const a = sortedAdj[i]
+    if (a !== undefined) sortedAdj[i] = { ...a, malformed: true }
+  }
   for (const a of sortedAdj) {
     const l = w.locationIndex.get(a.locationId) ?? 0
     for (const it of a.items) move(w.variantIndex.get(it.variantId) ?? 0, l, it.quantity, a.adjustedAt)

@@ -156,7 +156,8 @@ export class StockyRenderer {
   stockAdjustment(a: StockAdjustment): Record<string, unknown> {
     return {
       id: a.id,
-      sequential_id: a.id,
+      // Bad-record injection: a malformed adjustment carries a non-integer sequential id.
+      sequential_id: a.malformed === true ? "abc" : a.id,
       adjusted_at: isoMs(a.adjustedAt),
       created_at: isoMs(a.createdAt),
       updated_at: isoMs(a.updatedAt),
