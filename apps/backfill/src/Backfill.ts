@@ -160,6 +160,11 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
     out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
     // The process's high-water mark: what a Cloud Run task's memory limit must cover.
     out.write(`Peak memory: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (max RSS)\n`)
+    const duck = Math.max(0, ...ran.map((e) => e.outcome?.duckDbBytes ?? 0))
+    if (duck > 0)
+      out.write(
+        `DuckDB memory: ${Math.round(duck / 2 ** 20)} MiB (duckdb_memory(), largest after a window's load)\n`
+      )
     const bad = ledger.filter((e) => e.status === "failed" || e.status === "incomplete")
     if (bad.length > 0)
       return yield* new BackfillError({

@@ -66,6 +66,11 @@ export interface StockySettings {
   readonly timeZoneExplicit: boolean
   /** A directory or gs:// URL of an archive; when set it is read instead of the live API. */
   readonly archive: string | undefined
+  /**
+   * With an archive: also read the live API (while it answers) and merge by record id, the API's
+   * record winning where both have one (`STOCKY_ARCHIVE_WITH_API=1`). Default false: archive only.
+   */
+  readonly archiveWithApi: boolean
   readonly insecure: boolean
 }
 
@@ -96,6 +101,11 @@ export interface BackfillConfig {
   /** Bulk settings, mostly for tests and slow shops. */
   readonly bulkPollMillis: number
   readonly bulkBusyRetryMillis: number
+  /**
+   * Shopify orders on DuckDB load through the SQL fast path (raw bulk file → DuckDB); false keeps
+   * the JS path (parse, map, MERGE per chunk). `KURA_SHOPIFY_FAST_PATH=0` turns it off.
+   */
+  readonly shopifyFastPath: boolean
 }
 
 /** The raw command line. */
@@ -337,6 +347,19 @@ export const parseBackfillConfig = (
       problem("--archive", `${JSON.stringify(archiveText)} is not a gs:// URL`, "use gs://<bucket>/<prefix>")
     const baseUrl = urlProblem("STOCKY_API_BASE_URL")
     const zone = get("STOCKY_TIME_ZONE")
+    const withApi = get("STOCKY_ARCHIVE_WITH_API") ?? "0"
+    if (withApi !== "0" && withApi !== "1")
+      problem(
+        "STOCKY_ARCHIVE_WITH_API",
+        `${JSON.stringify(withApi)} is not 0 or 1`,
+        "unset it, or 1 to merge the live API over the archive"
+      )
+    if (withApi === "1" && (apiKey === undefined || archiveText === undefined))
+      problem(
+        "STOCKY_ARCHIVE_WITH_API",
+        "needs both an archive and STOCKY_API_KEY",
+        "pass --archive <dir|gs://…> and set STOCKY_API_KEY, or unset STOCKY_ARCHIVE_WITH_API"
+      )
     if (storeName !== undefined)
       stocky = {
         storeName,
@@ -345,6 +368,7 @@ export const parseBackfillConfig = (
         timeZone: zone ?? "UTC",
         timeZoneExplicit: zone !== undefined,
         archive: archiveText,
+        archiveWithApi: withApi === "1",
         insecure: insecure(baseUrl)
       }
   }
@@ -372,6 +396,13 @@ export const parseBackfillConfig = (
   }
   const bulkPollMillis = int("KURA_BULK_POLL_MS", 1000)
   const bulkBusyRetryMillis = int("KURA_BULK_BUSY_RETRY_MS", 5000)
+  const fastPath = get("KURA_SHOPIFY_FAST_PATH") ?? "1"
+  if (fastPath !== "0" && fastPath !== "1")
+    problem(
+      "KURA_SHOPIFY_FAST_PATH",
+      `${JSON.stringify(fastPath)} is not 0 or 1`,
+      "unset it, or 0 for the JS path"
+    )
 
   if (problems.length > 0 || !isSource(source)) return new BackfillConfigError({ problems })
   return {
@@ -392,6 +423,7 @@ export const parseBackfillConfig = (
     tokenStore,
     tokenEncryptionKey: tokenKey === undefined ? undefined : Redacted.make(tokenKey),
     bulkPollMillis,
-    bulkBusyRetryMillis
+    bulkBusyRetryMillis,
+    shopifyFastPath: fastPath !== "0"
   }
 }

@@ -22,7 +22,7 @@ import { Effect, Result, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { PlannedWindow } from "./Plan.js"
 
-const ShopInfo = Schema.Struct({
+const ShopInfoData = Schema.Struct({
   shop: Schema.Struct({ ianaTimezone: Schema.String, currencyCode: Schema.String }),
   locations: Schema.Struct({
     nodes: Schema.Array(
@@ -49,24 +49,42 @@ const mapping = <A>(
   table
 })
 
-/**
- * Builds the loader for a shop: reads the shop's time zone and its online-fulfilment location
- * once (revenue books there, as the sync runner does).
- */
-export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: string) {
+/** What every window of a shop needs: its time zone, currency and online-fulfilment location. */
+export interface ShopInfo {
+  readonly zone: string
+  readonly currency: string
+  /** The location revenue books at (as the sync runner does), or null. */
+  readonly onlineLocation: string | null
+}
+
+/** Reads the shop's time zone, currency and online-fulfilment location once. */
+export const readShopInfo = Effect.fn("Canonical.readShopInfo")(function* () {
   const client = yield* ShopifyClient
-  const warehouse = yield* Warehouse
-  const lake = yield* RawLake
   const { data } = yield* client.query(
     "query KuraShopInfo { shop { ianaTimezone currencyCode } locations(first: 50) { nodes { legacyResourceId fulfillsOnlineOrders } } }",
     {},
     { operation: "shop info" }
   )
-  const info = yield* Schema.decodeUnknownEffect(ShopInfo)(data).pipe(
+  const info = yield* Schema.decodeUnknownEffect(ShopInfoData)(data).pipe(
     Effect.mapError((e) => new BackfillError({ reason: "Failed", message: `shop info: ${e.message}` }))
   )
-  const zone = info.shop.ianaTimezone
-  const online = info.locations.nodes.find((l) => l.fulfillsOnlineOrders)?.legacyResourceId ?? null
+  return {
+    zone: info.shop.ianaTimezone,
+    currency: info.shop.currencyCode,
+    onlineLocation: info.locations.nodes.find((l) => l.fulfillsOnlineOrders)?.legacyResourceId ?? null
+  } satisfies ShopInfo
+})
+
+/**
+ * Builds the loader for a shop: reads the shop's time zone and its online-fulfilment location
+ * once (revenue books there, as the sync runner does).
+ */
+export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: string, shopInfo?: ShopInfo) {
+  const warehouse = yield* Warehouse
+  const lake = yield* RawLake
+  const info = shopInfo ?? (yield* readShopInfo())
+  const zone = info.zone
+  const online = info.onlineLocation
   const mappings: Readonly<Record<string, StreamMapping>> = {
     orders: mapping(
       Schema.decodeUnknownResult(Resources.orders.schema),
@@ -80,7 +98,7 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
     ),
     products: mapping(
       Schema.decodeUnknownResult(Resources.products.schema),
-      makeShopifyProductMapper({ currency: info.shop.currencyCode }),
+      makeShopifyProductMapper({ currency: info.currency }),
       "products"
     )
   }

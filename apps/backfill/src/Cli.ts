@@ -39,7 +39,9 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
       if (warehouse.kind === "duckdb" && lake.kind === "file") {
         // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
         // it spill instead, so a long history stays flat.
-        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "128MB"
+        // 256MB: the SQL fast path's joins need room (128MB ran out on a 60-day window of a
+        // 4k-order shop); with no window in the JS heap the process still stays under 500 MB.
+        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "256MB"
         return Layer.mergeAll(
           DuckDbWarehouse.layer({ path: warehouse.path, config: { memory_limit: memory } }),
           RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))
@@ -70,7 +72,8 @@ const shopifyLayer = (config: BackfillConfig, shopify: ShopifySettings) => {
   })
   return bulk.pipe(
     Layer.provideMerge(client),
-    Layer.provide(HttpTransport.layer()),
+    // Merged: the fast path downloads bulk results through the same transport.
+    Layer.provideMerge(HttpTransport.layer()),
     Layer.provide(WarehouseStores.layer)
   )
 }
@@ -94,7 +97,7 @@ export const runConfigured = (
     case "shopify": {
       const shopify = config.shopify
       if (shopify === undefined) return missing("Shopify")
-      return runBackfill(config, out, shopifySource(shopify.shop)).pipe(
+      return runBackfill(config, out, shopifySource(shopify.shop, { fastPath: config.shopifyFastPath })).pipe(
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError)
       )
@@ -127,7 +130,9 @@ export const runConfigured = (
       if (stocky === undefined) return missing("Stocky")
       return runBackfill(config, out, stockySource(stocky)).pipe(
         Effect.provide(
-          stocky.archive === undefined ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage)) : storage
+          stocky.archive === undefined || stocky.archiveWithApi
+            ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage))
+            : storage
         ),
         Effect.mapError(asBackfillError)
       )

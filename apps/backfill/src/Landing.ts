@@ -113,7 +113,10 @@ export const landWindow = <A, E>(input: LandInput<A, E>) =>
     )
     const outcome: WindowOutcome = {
       window: input.window,
+      // No count from the API: the distinct ids fetched are what must land, each exactly once.
       reportedCount: input.reportedCount ?? seen.size,
+      countBasis: input.reportedCount === undefined || input.reportedCount === null ? "distinct-ids" : "api",
+      duplicatesFetched: fetched - seen.size,
       fetched,
       loaded: Number(rows[0]?.n ?? 0),
       canonicalRows: canonical,

@@ -2,39 +2,23 @@
  * Shopify windows: the scope check before any work, the API-reported count of a window, and the
  * bulk export of a window into the raw lake and the warehouse.
  */
-import type { StreamKey } from "@kura/core"
-import {
-  type ResourceSpec,
-  Resources,
-  ShopifyBulk,
-  ShopifyClient,
-  updatedAtQuery
-} from "@kura/shopify-client"
-import { RawLake, RawLoader, Warehouse } from "@kura/warehouse"
+import type { HttpTransport } from "@kura/core"
+import { type ResourceSpec, ShopifyBulk, ShopifyClient } from "@kura/shopify-client"
+import { type ObjectStore, RawLake, RawLoader, Warehouse } from "@kura/warehouse"
 import { Effect, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
-import { type CanonicalLoader, makeCanonicalLoader } from "./Canonical.js"
+import { type CanonicalLoader, makeCanonicalLoader, readShopInfo } from "./Canonical.js"
 import type { PlannedWindow } from "./Plan.js"
+import { type FastPathOptions, makeFastOrdersWindow } from "./ShopifyFastPath.js"
+import { batchIdOf, countWindow, rawKey, resourceOf } from "./ShopifyWindow.js"
 import type { WindowOutcome } from "./WindowOutcome.js"
 import type { WindowSource } from "./WindowSource.js"
+
+export { batchIdOf, countWindow, rawKey } from "./ShopifyWindow.js"
 
 const DAY = 86_400_000
 /** Without `read_all_orders`, Shopify shows only the last 60 days of orders. */
 const ORDER_HISTORY_WITHOUT_SCOPE = 60 * DAY
-
-const RESOURCES: Readonly<
-  Record<string, { readonly spec: ResourceSpec<unknown>; readonly countField: string }>
-> = {
-  orders: { spec: Resources.orders, countField: "ordersCount" },
-  customers: { spec: Resources.customers, countField: "customersCount" },
-  products: { spec: Resources.products, countField: "productsCount" }
-}
-
-const resourceOf = (stream: string) => {
-  const r = RESOURCES[stream]
-  if (r === undefined) throw new RangeError(`unknown Shopify stream ${stream}`)
-  return r
-}
 
 /**
  * The resource with a pass-through schema: the lake keeps each reassembled record exactly as
@@ -42,9 +26,6 @@ const resourceOf = (stream: string) => {
  */
 const rawSpec = (spec: ResourceSpec<unknown>): ResourceSpec<unknown> => ({ ...spec, schema: Schema.Unknown })
 
-const CountData = Schema.Struct({
-  count: Schema.NullOr(Schema.Struct({ count: Schema.Number, precision: Schema.String }))
-})
 const ScopesData = Schema.Struct({
   currentAppInstallation: Schema.Struct({
     accessScopes: Schema.Array(Schema.Struct({ handle: Schema.String }))
@@ -98,36 +79,6 @@ export const checkOrderScope = Effect.fn("ShopifyBackfill.checkOrderScope")(func
       )
     )
 })
-
-/** What Shopify says a window holds (exact: `limit: null`), and the points the count cost. */
-export const countWindow = Effect.fn("ShopifyBackfill.countWindow")(function* (window: PlannedWindow) {
-  const client = yield* ShopifyClient
-  const { countField } = resourceOf(window.stream)
-  const { data, cost } = yield* client.query(
-    `query KuraCount($q: String) { count: ${countField}(query: $q, limit: null) { count precision } }`,
-    { q: updatedAtQuery(window) },
-    { operation: `${countField} for ${window.id}` }
-  )
-  const decoded = yield* Schema.decodeUnknownEffect(CountData)(data).pipe(
-    Effect.mapError((e) => new BackfillError({ reason: "Failed", message: `${countField}: ${e.message}` }))
-  )
-  const exact = decoded.count !== null && decoded.count.precision === "EXACT"
-  return {
-    count: exact && decoded.count !== null ? decoded.count.count : null,
-    points: cost.actual ?? cost.estimated
-  }
-})
-
-/** The raw-table stream key of a Shopify stream. */
-export const rawKey = (shop: string, stream: string): StreamKey => ({
-  source: "shopify",
-  account: shop,
-  stream
-})
-
-/** The batch id of a window: deterministic, so a re-run window overwrites instead of duplicating. */
-export const batchIdOf = (window: PlannedWindow): string =>
-  `bf-${window.stream}-${window.start}-${window.end}`
 
 /**
  * Exports one window with bulk operations (adaptive slices, partial-data recovery inside the
@@ -199,14 +150,34 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
   return outcome
 })
 
+/** Options of the Shopify source. */
+export interface ShopifySourceOptions {
+  /**
+   * Orders on DuckDB load through the SQL fast path (raw bulk file → DuckDB). Default true;
+   * BigQuery and the other streams always take the JS path.
+   */
+  readonly fastPath?: boolean
+  readonly fastPathOptions?: FastPathOptions
+}
+
 /** The Shopify source of a backfill: bulk windows, the `read_all_orders` check before any work. */
 export const shopifySource = (
-  shop: string
-): WindowSource<ShopifyClient | ShopifyBulk | Warehouse | RawLake> => ({
+  shop: string,
+  options: ShopifySourceOptions = {}
+): WindowSource<ShopifyClient | ShopifyBulk | Warehouse | RawLake | ObjectStore | HttpTransport> => ({
   account: shop,
   preflight: (plan, now) => (plan.streams.includes("orders") ? checkOrderScope(plan.from, now) : Effect.void),
-  prepare: Effect.map(
-    makeCanonicalLoader(shop),
-    (load) => (window, onRecords) => exportWindow(window, shop, onRecords, load)
-  )
+  prepare: Effect.gen(function* () {
+    const info = yield* readShopInfo()
+    const load = yield* makeCanonicalLoader(shop, info)
+    const warehouse = yield* Warehouse
+    const fast =
+      options.fastPath !== false && warehouse.dialect.name === "duckdb"
+        ? yield* makeFastOrdersWindow(shop, info, options.fastPathOptions)
+        : null
+    return (window: PlannedWindow, onRecords: (n: number) => Effect.Effect<void>) =>
+      fast !== null && window.stream === "orders"
+        ? fast(window, onRecords)
+        : exportWindow(window, shop, onRecords, load)
+  })
 })

@@ -145,39 +145,75 @@ export const stockySource = (s: StockySettings): WindowSource<Services> => {
   return {
     account: s.storeName,
     preflight: () =>
-      reader === undefined
-        ? Effect.gen(function* () {
-            const client = yield* liveClient
-            yield* client.checkAvailable.pipe(
-              Effect.mapError((e) =>
-                isRetired(e) ? failed(retiredMessage) : failed(`Stocky API: ${e.message}`)
-              )
-            )
-          })
-        : readManifest(reader).pipe(
+      reader !== undefined && s.archiveWithApi
+        ? readManifest(reader).pipe(
             Effect.mapError((e) => failed(`Stocky archive ${s.archive}: ${e.message}`)),
             Effect.asVoid
-          ),
+          )
+        : reader === undefined
+          ? Effect.gen(function* () {
+              const client = yield* liveClient
+              yield* client.checkAvailable.pipe(
+                Effect.mapError((e) =>
+                  isRetired(e) ? failed(retiredMessage) : failed(`Stocky API: ${e.message}`)
+                )
+              )
+            })
+          : readManifest(reader).pipe(
+              Effect.mapError((e) => failed(`Stocky archive ${s.archive}: ${e.message}`)),
+              Effect.asVoid
+            ),
     prepare: Effect.gen(function* () {
       const warehouse = yield* Warehouse
       const catalog = yield* loadCatalog(s.storeName)
       const manifest = reader === undefined ? Option.none() : yield* readManifest(reader)
       const sink = Layer.succeed(DeadLetterSink, warehouse.deadLetters)
-      const client = reader === undefined ? yield* liveClient : undefined
+      const client = reader === undefined || s.archiveWithApi ? yield* liveClient : undefined
+      // Merged mode reads the live API only while it answers; once retired, the archive alone.
+      const live =
+        client === undefined
+          ? undefined
+          : reader === undefined
+            ? client
+            : (yield* client.checkAvailable.pipe(
+                  Effect.as(true),
+                  Effect.catch((e) => (isRetired(e) ? Effect.succeed(false) : Effect.fail(e)))
+                ))
+              ? client
+              : undefined
+      if (reader !== undefined && s.archiveWithApi && live === undefined)
+        yield* Effect.logWarning("Stocky's API is retired: reading the archive alone")
+      const fromApi = <R extends StockyResourceName>(c: StockyClient["Service"], resource: R) =>
+        // Whole resources: a record updated before --from still belongs to the history (a PO
+        // received years ago), and Stocky is small and final, so nothing is cut by date.
+        c.list(resource, resource === "stock_adjustment_items" ? { status: "adjusted" } : {})
+      const fromArchive = <R extends StockyResourceName>(r: ArchiveReader, resource: R) =>
+        readArchive(r, resource, {
+          invalidRecords: "dead-letter",
+          account: s.storeName,
+          ...(s.timeZoneExplicit ? { timeZone: s.timeZone } : {})
+        }).pipe(Stream.provide(sink))
       const source = <R extends StockyResourceName>(
         resource: R
-      ): Stream.Stream<StockyRecords[R], StockyClientError | BackfillError> =>
-        client !== undefined
-          ? // Whole resources: a record updated before --from still belongs to the history (a PO
-            // received years ago), and Stocky is small and final, so nothing is cut by date.
-            client.list(resource, resource === "stock_adjustment_items" ? { status: "adjusted" } : {})
-          : reader === undefined
-            ? Stream.fail(failed("internal: neither an archive nor a live client"))
-            : readArchive(reader, resource, {
-                invalidRecords: "dead-letter",
-                account: s.storeName,
-                ...(s.timeZoneExplicit ? { timeZone: s.timeZone } : {})
-              }).pipe(Stream.provide(sink))
+      ): Stream.Stream<StockyRecords[R], StockyClientError | BackfillError> => {
+        if (live !== undefined && reader !== undefined) {
+          // The API first, then the archive's records the API no longer has: one record per id,
+          // the API's where both have it (it is the newer state). Ids only are remembered.
+          const seen = new Set<string>()
+          return fromApi(live, resource).pipe(
+            Stream.tap((r) => Effect.sync(() => seen.add(String(r.id)))),
+            Stream.concat(
+              Stream.suspend(() => fromArchive(reader, resource)).pipe(
+                Stream.filter((r) => !seen.has(String(r.id)))
+              )
+            )
+          )
+        }
+        if (live !== undefined) return fromApi(live, resource)
+        return reader === undefined
+          ? Stream.fail(failed("internal: neither an archive nor a live client"))
+          : fromArchive(reader, resource)
+      }
       return (window: PlannedWindow, onRecords: (n: number) => Effect.Effect<void>) =>
         Effect.gen(function* () {
           const resource = window.stream
@@ -190,9 +226,11 @@ export const stockySource = (s: StockySettings): WindowSource<Services> => {
             batchId,
             timeZoneOf: () => s.timeZone
           }
-          const reported = Option.isSome(manifest)
-            ? (manifest.value.resources?.[resource]?.records ?? null)
-            : null
+          // Merged with the API, the manifest no longer counts the window: the distinct ids read do.
+          const reported =
+            Option.isSome(manifest) && live === undefined
+              ? (manifest.value.resources?.[resource]?.records ?? null)
+              : null
           const origin = `backfill:${window.id}`
           const idText = (r: { readonly id: number }) => String(r.id)
           const identify = (line: unknown) =>

@@ -32,6 +32,13 @@ export const formatSummary = (
   lines.push(
     `Reconciliation: ${ran.length} window(s) run, ${ledger.length - ran.length - bad.filter((e) => e.outcome === null).length} skipped as done; API reported ${reported}${unknown > 0 ? ` (+${unknown} window(s) without an exact count)` : ""}, loaded ${ran.reduce((n, e) => n + (e.outcome?.loaded ?? 0), 0)} in this run, ${loaded} in this share overall`
   )
+  const byIds = ran.filter((e) => e.outcome?.countBasis === "distinct-ids")
+  if (byIds.length > 0) {
+    const dups = byIds.reduce((n, e) => n + (e.outcome?.duplicatesFetched ?? 0), 0)
+    lines.push(
+      `Count basis: ${byIds.length} window(s) have no API count (Lightspeed K-Series has no count endpoint, nor has Stocky's API): "reported" is the distinct ids fetched (Lightspeed: sale/receipt account references), each of which must be in _kura_raw once; ${dups} record(s) fetched more than once were stored once.`
+    )
+  }
   lines.push(
     bad.length === 0
       ? "Every window ties."

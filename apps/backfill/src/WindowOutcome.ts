@@ -15,6 +15,15 @@ export interface WindowOutcome {
   /** API budget used (query points; estimated where the API hides it). */
   readonly points: number
   readonly lakePath: string
+  /**
+   * What `reportedCount` is: the API's own count, or (no count endpoint: Lightspeed K-Series, or
+   * Stocky merged with its API) the distinct record ids fetched. Default "api".
+   */
+  readonly countBasis?: "api" | "distinct-ids"
+  /** Records the API returned more than once in the window (stored once). */
+  readonly duplicatesFetched?: number
+  /** DuckDB's own memory (`duckdb_memory()`) sampled right after the window's load, where measured. */
+  readonly duckDbBytes?: number
 }
 
 /** A window's final status in the summary. */

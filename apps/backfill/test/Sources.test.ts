@@ -2,10 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
-import { directoryWriter, exportArchive, StockyClient } from "@kura/stocky-client"
-import { Effect, Exit, Redacted } from "effect"
+import { directoryWriter, exportArchive, readArchive, StockyClient } from "@kura/stocky-client"
+import { Effect, Exit, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { archiveReaderOf } from "../src/ArchiveLocation.js"
 import { BackfillError } from "../src/BackfillError.js"
+import { toJsonLine } from "../src/Landing.js"
 import {
   argsFor,
   configOf,
@@ -64,6 +66,11 @@ describe("lightspeed backfill", () => {
     const r = await runInProcess(configOf(argsFor(from, { source: "lightspeed", streams: [] }), env), env)
     expect(r.text).toContain("Backfill plan: lightspeed [sales]")
     expect(r.text).toContain("Every window ties.")
+    // K-Series has no count endpoint: the summary says what each window was reconciled by.
+    expect(r.text).toMatch(
+      /Count basis: \d+ window\(s\) have no API count \(Lightspeed K-Series has no count endpoint/
+    )
+    expect(r.text).toMatch(/; 0 record\(s\) fetched more than once were stored once\./)
     expect(r.ok).toBe(true)
     const truth = posTruth()
     const raw = await rawIds(store.warehouse, "lightspeed", "sales")
@@ -221,6 +228,81 @@ describe("stocky backfill", () => {
     } finally {
       await retired.close()
     }
+  })
+
+  it("archive for history plus the live API (STOCKY_ARCHIVE_WITH_API=1): one record per id, the API's where both have one", async () => {
+    // An archive from another shop state (seed 6, twice the history: more purchase orders): its ids overlap the live ones
+    // with different content, and it holds ids the API no longer has.
+    const other = await startSandbox({ seed: 6, scale: 500, historyDays: 2 * HISTORY_DAYS })
+    const dir = mkdtempSync(join(tmpdir(), "kura-stocky-archive-merge-"))
+    try {
+      const o = other.stocky.credentials
+      await Effect.runPromise(
+        exportArchive(directoryWriter(dir), { resources: ["purchase_orders"] }).pipe(
+          Effect.provide(
+            StockyClient.layerTest({
+              storeName: o.storeName,
+              apiKey: Redacted.make(o.apiKey),
+              baseUrl: `${other.stocky.baseUrl}/api/v2`,
+              timeZone: "Asia/Tokyo"
+            })
+          )
+        )
+      )
+    } finally {
+      await other.close()
+    }
+    const c = sandbox.stocky.credentials
+    const client = StockyClient.layerTest({
+      storeName: c.storeName,
+      apiKey: Redacted.make(c.apiKey),
+      baseUrl: `${sandbox.stocky.baseUrl}/api/v2`,
+      timeZone: "Asia/Tokyo"
+    })
+    const live = await Effect.runPromise(
+      Effect.flatMap(StockyClient, (s) => Stream.runCollect(s.list("purchase_orders"))).pipe(
+        Effect.provide(client)
+      )
+    )
+    const archived = await Effect.runPromise(
+      Stream.runCollect(readArchive(archiveReaderOf(dir), "purchase_orders", { timeZone: "Asia/Tokyo" }))
+    )
+    const liveById = new Map([...live].map((r) => [String(r.id), r]))
+    const union = new Set([...liveById.keys(), ...[...archived].map((r) => String(r.id))])
+    const conflicts = [...archived].filter(
+      (a) => liveById.has(String(a.id)) && toJsonLine(a) !== toJsonLine(liveById.get(String(a.id)))
+    )
+    const archiveOnly = [...archived].filter((a) => !liveById.has(String(a.id)))
+    // The case is meaningful only if both kinds exist.
+    expect(conflicts.length).toBeGreaterThan(0)
+    expect(archiveOnly.length).toBeGreaterThan(0)
+
+    const store = tempStore()
+    const env = envFor(sandbox, store, { STOCKY_ARCHIVE_WITH_API: "1", STOCKY_TIME_ZONE: "Asia/Tokyo" })
+    const r = await runInProcess(
+      configOf(argsFor(from, { source: "stocky", streams: ["purchase_orders"], archive: dir }), env),
+      env
+    )
+    expect(r.text).toContain("Every window ties.")
+    expect(r.ok).toBe(true)
+    const raw = await rawIds(store.warehouse, "stocky", "purchase_orders")
+    expect(raw.ids.length).toBe(union.size)
+    expect(raw.rows).toBe(raw.ids.length)
+    const canonical = await rowsOf(
+      store.warehouse,
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT source_id) AS ids FROM purchase_orders WHERE source = 'stocky'"
+    )
+    expect(Number(canonical[0]?.n)).toBe(union.size)
+    expect(Number(canonical[0]?.ids)).toBe(union.size)
+    // Where both have the record, the lake and _kura_raw hold the API's version.
+    const probe = conflicts.slice(0, 20).map((a) => String(a.id))
+    const payloads = await rowsOf(
+      store.warehouse,
+      `SELECT source_id, CAST(payload AS VARCHAR) AS p FROM _kura_raw WHERE source = 'stocky' AND stream = 'purchase_orders' AND source_id IN (${probe.map((id) => `'${id}'`).join(", ")})`
+    )
+    expect(payloads.length).toBe(probe.length)
+    for (const row of payloads)
+      expect(JSON.parse(String(row.p))).toEqual(JSON.parse(toJsonLine(liveById.get(String(row.source_id)))))
   })
 
   it("a retired API without an archive stops before any work and says to pass --archive", async () => {

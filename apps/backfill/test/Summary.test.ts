@@ -47,4 +47,21 @@ describe("Summary", () => {
       formatSummary([{ window: a, status: "complete", outcome: outcome(a, 3, 3), detail: null }], new Map())
     ).toContain("Every window ties.")
   })
+
+  it("says when windows were reconciled by distinct ids (no count endpoint) and how many duplicates were fetched", () => {
+    if (a === undefined || b === undefined) throw new Error("plan too short")
+    const ledger: ReadonlyArray<LedgerEntry> = [
+      {
+        window: a,
+        status: "complete",
+        outcome: { ...outcome(a, 10, 10), fetched: 12, countBasis: "distinct-ids", duplicatesFetched: 2 },
+        detail: null
+      },
+      { window: b, status: "complete", outcome: outcome(b, 5, 5), detail: null }
+    ]
+    const text = formatSummary(ledger, new Map())
+    expect(text).toContain("Count basis: 1 window(s) have no API count")
+    expect(text).toContain("2 record(s) fetched more than once were stored once")
+    expect(formatSummary([ledger[1] as LedgerEntry], new Map())).not.toContain("Count basis")
+  })
 })

@@ -105,13 +105,22 @@ export const rawIds = async (warehouse: string, source: string, stream: string) 
   return { ids: ids.map((r) => String(r.source_id)), rows: Number(rows[0]?.n) }
 }
 
+/**
+ * Order rows of `_kura_raw`: the fast path lands Shopify's bulk lines as they are (children with
+ * `__parentId` in rows of their own), the JS path one reassembled record per order.
+ */
+export const ROOT = "json_extract_string(payload, '$.__parentId') IS NULL"
+
 /** Every loaded order id, sorted, and the row count (duplicates show as rows > ids). */
 export const loadedOrders = async (warehouse: string) => {
   const path = warehouse.slice("duckdb:".length)
   const ids = await queryWarehouse(
     path,
-    "SELECT source_id FROM _kura_raw WHERE stream = 'orders' GROUP BY source_id ORDER BY source_id"
+    `SELECT source_id FROM _kura_raw WHERE stream = 'orders' AND ${ROOT} GROUP BY source_id ORDER BY source_id`
   )
-  const rows = await queryWarehouse(path, "SELECT COUNT(*) AS n FROM _kura_raw WHERE stream = 'orders'")
+  const rows = await queryWarehouse(
+    path,
+    `SELECT COUNT(*) AS n FROM _kura_raw WHERE stream = 'orders' AND ${ROOT}`
+  )
   return { ids: ids.map((r) => String(r.source_id)), rows: Number(rows[0]?.n) }
 }

@@ -7,6 +7,7 @@
 /** The package's semantic version, stamped for User-Agent headers. */
 export const VERSION = "0.1.0"
 
+export * as BulkDownload from "./BulkDownload.js"
 export * from "./BulkJsonl.js"
 export * from "./Customer.js"
 export * from "./InventoryItem.js"
