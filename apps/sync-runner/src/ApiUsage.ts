@@ -5,24 +5,17 @@
  */
 import { type Labels, MetricNames, MetricsRegistry } from "@kura/core"
 import { ShopifyMetricNames } from "@kura/shopify-client"
-import { Effect, Schema } from "effect"
+import { RunApiUsage } from "@kura/warehouse"
+import { Effect } from "effect"
 
-/** API usage over some span, summed over every client that recorded into one registry. */
-export const ApiUsage = Schema.Struct({
-  /** HTTP requests completed (each attempt counts; Shopify GraphQL requests included). */
-  calls: Schema.Number,
-  /** Shopify cost points: `requestedQueryCost` summed, and `actualQueryCost` (what was debited). */
-  costRequested: Schema.Number,
-  costActual: Schema.Number,
-  /** THROTTLED / 429 answers, and the waits they caused. */
-  throttled: Schema.Number,
-  throttleWaits: Schema.Number,
-  throttleWaitSeconds: Schema.Number,
-  /** Requests sent again (policy retries and transport connection retries). */
-  retries: Schema.Number
-})
+/**
+ * API usage over some span, summed over every client that recorded into one registry. The same
+ * schema as the warehouse ledger's `api_usage` column (`RunApiUsage`), so a run's figure is
+ * stored as computed.
+ */
+export const ApiUsage = RunApiUsage
 /** API usage over some span. */
-export type ApiUsage = typeof ApiUsage.Type
+export type ApiUsage = RunApiUsage
 
 const sumCounters = (
   registry: MetricsRegistry,

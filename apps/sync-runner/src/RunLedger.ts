@@ -5,7 +5,7 @@
  * through, so the status, `/` and reconciliation read one source of truth.
  */
 import { type StreamKey, streamKeyToString } from "@kura/core"
-import { Warehouse } from "@kura/warehouse"
+import { parseRunApiUsage, Warehouse } from "@kura/warehouse"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { ApiUsage } from "./ApiUsage.js"
 
@@ -35,7 +35,7 @@ export const RunRecord = Schema.Struct({
   /** Records fetched from the API, and records accounted for (loaded or dead-lettered). */
   rowsFetched: Schema.optionalKey(Schema.NullOr(Schema.Number)),
   rowsLoaded: Schema.optionalKey(Schema.NullOr(Schema.Number)),
-  /** What the run cost the API (runs of this process; the warehouse ledger has no column for it yet). */
+  /** What the run cost the API (the ledger's `api_usage`; absent for runs that recorded none). */
   api: Schema.optionalKey(ApiUsage)
 })
 /** One run, as recorded. */
@@ -99,7 +99,9 @@ const LedgerRow = Schema.Struct({
   rows_fetched: Schema.Unknown,
   rows_loaded: Schema.Unknown,
   status: Schema.String,
-  detail: Schema.NullOr(Schema.String)
+  detail: Schema.NullOr(Schema.String),
+  /** JSON text; missing in rows of callers that do not select it. */
+  api_usage: Schema.optionalKey(Schema.NullOr(Schema.String))
 })
 
 /** A ledger number as the adapters return it (DuckDB BIGINT is a bigint, BigQuery INT64 a string). */
@@ -121,6 +123,7 @@ export const runRecordOf = (row: typeof LedgerRow.Type): RunRecord => {
   const finishedAt = numberOf(row.finished_at)
   const reportedCount = numberOf(row.reported_count)
   const rowsLoaded = numberOf(row.rows_loaded)
+  const api = parseRunApiUsage(row.api_usage)
   const status: RunRecord["status"] =
     row.status === "complete"
       ? "succeeded"
@@ -147,7 +150,8 @@ export const runRecordOf = (row: typeof LedgerRow.Type): RunRecord => {
     cursorAfter: row.cursor_after,
     reportedCount,
     rowsFetched: numberOf(row.rows_fetched),
-    rowsLoaded
+    rowsLoaded,
+    ...(api === null ? {} : { api })
   }
 }
 
@@ -164,11 +168,24 @@ export const layerWarehouseLedger = Layer.effect(
     const warehouse = yield* Warehouse
     const local = new Map<string, RunRecord>()
     const T = warehouse.dialect.table("_kura_sync_runs")
+    const S = warehouse.dialect.type("string")
     const existing = (run: RunRecord) =>
       Effect.map(warehouse.listRuns(run.key), (runs) =>
         Option.fromNullishOr(runs.find((r) => r.runId === run.runId))
       )
     const write = (run: RunRecord) =>
+      Effect.gen(function* () {
+        yield* writeStatus(run)
+        // The cost is known only now, after the stream committed its entry: it goes on that
+        // entry, so the ledger (and v_api_usage) carries every run's cost, not just this process's.
+        if (run.api !== undefined && run.status !== "running")
+          yield* warehouse.recordRunUsage(run.runId, run.key, run.api)
+      }).pipe(
+        Effect.catch((e) =>
+          Effect.logWarning(`run ledger not saved for ${streamKeyToString(run.key)}: ${e.message}`)
+        )
+      )
+    const writeStatus = (run: RunRecord) =>
       Effect.gen(function* () {
         if (run.status === "running") {
           yield* warehouse.startRun({ runId: run.runId, key: run.key })
@@ -202,11 +219,7 @@ export const layerWarehouseLedger = Layer.effect(
           onSome: (r) => (r.detail === null || r.detail === "" ? error : `${error} (${r.detail})`)
         })
         yield* warehouse.failRun(run.runId, run.key, detail)
-      }).pipe(
-        Effect.catch((e) =>
-          Effect.logWarning(`run ledger not saved for ${streamKeyToString(run.key)}: ${e.message}`)
-        )
-      )
+      })
     return RunLedger.of({
       record: (run) =>
         Effect.suspend(() => {
@@ -217,7 +230,7 @@ export const layerWarehouseLedger = Layer.effect(
         Effect.gen(function* () {
           // Recent runs per stream, and each stream's last success however old.
           const rows = yield* warehouse.query(
-            `SELECT run_id, source, source_account, stream, started_at, finished_at, cursor_before, cursor_after, reported_count, CASE WHEN reported_total IS NULL THEN NULL ELSE 'y' END AS reported_total, rows_fetched, rows_loaded, status, detail FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream ORDER BY started_at DESC, run_id DESC) AS rn, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream, status ORDER BY started_at DESC, run_id DESC) AS rs FROM ${T} AS r) AS x WHERE x.rn <= ${RUNS_PER_STREAM} OR (x.status = 'complete' AND x.rs = 1) ORDER BY started_at DESC, run_id DESC`
+            `SELECT run_id, source, source_account, stream, started_at, finished_at, cursor_before, cursor_after, reported_count, CASE WHEN reported_total IS NULL THEN NULL ELSE 'y' END AS reported_total, rows_fetched, rows_loaded, status, detail, CAST(api_usage AS ${S}) AS api_usage FROM (SELECT r.*, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream ORDER BY started_at DESC, run_id DESC) AS rn, ROW_NUMBER() OVER (PARTITION BY source, source_account, stream, status ORDER BY started_at DESC, run_id DESC) AS rs FROM ${T} AS r) AS x WHERE x.rn <= ${RUNS_PER_STREAM} OR (x.status = 'complete' AND x.rs = 1) ORDER BY started_at DESC, run_id DESC`
           )
           const runs = rows.flatMap((r) =>
             Option.toArray(Option.map(Schema.decodeUnknownOption(LedgerRow)(r), runRecordOf))

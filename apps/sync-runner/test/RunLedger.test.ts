@@ -11,7 +11,7 @@ import { Effect, Layer, Option, Stream } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { LeaseManager } from "../src/LeaseManager.js"
 import { Metrics } from "../src/Metrics.js"
-import { layerWarehouseLedger } from "../src/RunLedger.js"
+import { layerWarehouseLedger, RunLedger } from "../src/RunLedger.js"
 import { buildStatusReport } from "../src/StatusReport.js"
 import { StreamRunner } from "../src/StreamRunner.js"
 import type { SyncStream } from "../src/SyncStream.js"
@@ -119,5 +119,59 @@ describe("run history in the warehouse ledger", () => {
     expect(third.runs.at(-1)).toMatchObject({ status: "failed", detail: expect.stringContaining("boom") })
     expect(Option.getOrThrow(third.checkpoint).cursor).toBe("t1")
     expect(third.report.streams[0]).toMatchObject({ lastStatus: "failed", errors: 2 })
+  })
+
+  it("stores what each run cost the API on its ledger entry; a later process reads it back", async () => {
+    const usage = {
+      calls: 7,
+      costRequested: 412,
+      costActual: 340.5,
+      throttled: 2,
+      throttleWaits: 2,
+      throttleWaitSeconds: 1.25,
+      retries: 1
+    }
+    const costly =
+      (records: number, to: string) =>
+      (target: { warehouse: Warehouse["Service"]; lake: RawLake["Service"] }): SyncStream => {
+        const base = customers(records, records, to)(target)
+        return { ...base, run: (ctx) => Effect.map(base.run(ctx), (r) => ({ ...r, api: usage })) }
+      }
+    const run = await runOnce(costly(2, "t4"))
+    expect(run.record).toMatchObject({ status: "succeeded", api: usage })
+    expect(run.runs.at(-1)).toMatchObject({ status: "complete", cursorAfter: "t4", apiUsage: usage })
+    const runId = run.runs.at(-1)!.runId
+
+    // Another process (fresh layers, nothing in memory) sees the cost from the ledger alone.
+    const seen = await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const ledger = yield* RunLedger
+        const listed = yield* ledger.list()
+        const view = yield* w.query(
+          `SELECT api_calls, cost_requested, cost_actual, throttled, throttle_waits, throttle_wait_seconds, retries, rows_loaded, cost_per_row FROM "v_api_usage" WHERE run_id = $run`,
+          { run: runId }
+        )
+        const report = yield* w.reconcile
+        return { listed, view, report }
+      }).pipe(Effect.provide(runnerLayers))
+    )
+    expect(seen.listed.find((r) => r.runId === runId)?.api).toEqual(usage)
+    // Runs that recorded no cost (the earlier ones) have none, rather than zeros.
+    expect(seen.listed.filter((r) => r.api !== undefined).length).toBe(1)
+    expect(seen.view).toHaveLength(1)
+    // The DuckDB adapter returns BIGINT as text (exact), floats as numbers.
+    expect(seen.view[0]).toEqual({
+      api_calls: "7",
+      cost_requested: 412,
+      cost_actual: 340.5,
+      throttled: "2",
+      throttle_waits: "2",
+      throttle_wait_seconds: 1.25,
+      retries: "1",
+      rows_loaded: "2",
+      cost_per_row: 170.25
+    })
+    expect(seen.report.sourceReconciliation.find((r) => r.runId === runId)?.apiUsage).toEqual(usage)
   })
 })

@@ -17,6 +17,10 @@ export interface Dialect {
   readonly param: (name: string) => string
   /** UTC calendar date of a timestamp expression. */
   readonly utcDate: (expr: string) => string
+  /** The scalar at top-level `field` of a JSON (or JSON text) expression, as text. */
+  readonly jsonField: (expr: string, field: string) => string
+  /** A binary floating-point type, for measurements that are not money (seconds, cost points). */
+  readonly floatType: string
 }
 
 const duckTypes: Record<ColumnType, string> = {
@@ -57,7 +61,9 @@ export const duckdbDialect = (schema?: string): Dialect => ({
   ident: (name) => `"${checkName(name)}"`,
   type: (type) => duckTypes[type],
   param: (name) => `$${checkName(name)}`,
-  utcDate: (expr) => `CAST(timezone('UTC', ${expr}) AS DATE)`
+  utcDate: (expr) => `CAST(timezone('UTC', ${expr}) AS DATE)`,
+  jsonField: (expr, field) => `json_extract_string(${expr}, '$.${checkName(field)}')`,
+  floatType: "DOUBLE"
 })
 
 /** BigQuery, for one project and dataset. */
@@ -72,7 +78,9 @@ export const bigQueryDialect = (project: string, dataset: string): Dialect => {
     ident: (name) => `\`${checkName(name)}\``,
     type: (type) => bigQueryTypes[type],
     param: (name) => `@${checkName(name)}`,
-    utcDate: (expr) => `DATE(${expr})`
+    utcDate: (expr) => `DATE(${expr})`,
+    jsonField: (expr, field) => `JSON_VALUE(${expr}, '$.${checkName(field)}')`,
+    floatType: "FLOAT64"
   }
 }
 

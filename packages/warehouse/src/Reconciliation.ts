@@ -2,6 +2,7 @@
  * The typed report `Warehouse.reconcile()` returns: daily sales, source-vs-loaded counts per run
  * and the inventory check, read from the reconciliation views.
  */
+import type { RunApiUsage } from "./RunApiUsage.js"
 
 /** One row of `v_daily_sales`. Money is a decimal string. */
 export interface DailySalesRow {
@@ -33,6 +34,10 @@ export interface SourceReconciliationRow {
   readonly loadedTotal: string | null
   readonly countMatches: boolean
   readonly totalMatches: boolean
+  /** Why the run is incomplete or failed (the ledger's detail), else null. */
+  readonly detail: string | null
+  /** What the run cost the API, when the runner recorded it. */
+  readonly apiUsage: RunApiUsage | null
 }
 
 /** One row of `v_inventory_reconciliation`. */
@@ -52,6 +57,17 @@ export interface InventoryReconciliationRow {
   readonly likelyCause: string | null
 }
 
+/** One row of `v_sku_ambiguities`: a SKU several variants of one account share by matching. */
+export interface SkuAmbiguityRow {
+  readonly source: string
+  readonly sourceAccount: string
+  readonly sku: string
+  readonly variantCount: number
+  /** The lowest and highest of the variant ids (enough to find them). */
+  readonly firstVariantId: string
+  readonly lastVariantId: string
+}
+
 /** The whole reconciliation, as of `generatedAt`. */
 export interface ReconciliationReport {
   readonly generatedAt: number
@@ -59,8 +75,22 @@ export interface ReconciliationReport {
   readonly sourceReconciliation: ReadonlyArray<SourceReconciliationRow>
   /** Runs whose reported count or total did not match what was loaded. */
   readonly incompleteRuns: ReadonlyArray<SourceReconciliationRow>
+  /** Runs that failed (their cursor did not move); `detail` says why. */
+  readonly failedRuns: ReadonlyArray<SourceReconciliationRow>
+  /**
+   * One line per problem, naming the stream, account and run (or the SKU, location and day):
+   * incomplete and failed runs, ambiguous SKUs, then inventory discrepancies. Empty when
+   * everything ties out.
+   */
+  readonly problems: ReadonlyArray<string>
   readonly inventory: ReadonlyArray<InventoryReconciliationRow>
   readonly inventoryDiscrepancies: ReadonlyArray<InventoryReconciliationRow>
+  /**
+   * SKUs that link nothing because several variants of one account share them: their stock is
+   * checked per variant and no other channel's movements are placed on them until a manual
+   * `sku_map` override says which variant is meant.
+   */
+  readonly ambiguousSkus: ReadonlyArray<SkuAmbiguityRow>
   /**
    * Share (0..1) of SKU-locations whose latest checked day reconciles; null when no SKU-location
    * has two snapshots yet.

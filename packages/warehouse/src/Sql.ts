@@ -91,13 +91,15 @@ export const dedupedSource = (
  * The join of target `t` and source `s` on the primary key. A nullable key column (raw
  * `updated_at`) matches NULL to NULL, so a keyless version is still one row.
  */
-export const keyMatch = (d: Dialect, table: TableDef): string =>
+export const keyMatch = (d: Dialect, table: TableDef): string => sameKey(d, table, "t", "s")
+
+const sameKey = (d: Dialect, table: TableDef, a: string, b: string): string =>
   table.primaryKey
     .map((k) => {
       const col = table.columns.find((c) => c.name === k)
-      const eq = `t.${d.ident(k)} = s.${d.ident(k)}`
+      const eq = `${a}.${d.ident(k)} = ${b}.${d.ident(k)}`
       return col !== undefined && isNullable(col)
-        ? `(${eq} OR (t.${d.ident(k)} IS NULL AND s.${d.ident(k)} IS NULL))`
+        ? `(${eq} OR (${a}.${d.ident(k)} IS NULL AND ${b}.${d.ident(k)} IS NULL))`
         : eq
     })
     .join(" AND ")
@@ -140,4 +142,32 @@ export const softDelete = (d: Dialect, table: string, staging: string, deletedAt
     .map((c) => `k.${d.ident(c)} = t.${d.ident(c)}`)
     .join(" AND ")
   return `UPDATE ${d.table(table)} AS t SET ${d.ident("_deleted_at")} = CAST(${d.param(deletedAtParam)} AS ${d.type("timestamp")}) WHERE t.${d.ident("_deleted_at")} IS NULL AND EXISTS (SELECT 1 FROM ${d.table(staging)} AS k WHERE ${match})`
+}
+
+/**
+ * Deletes rows that repeat a newer row's primary key (NULL key columns match NULL), keeping the
+ * newest by `newestFirst` (column names, compared in order, all must be NOT NULL): the clean-up
+ * for tables whose key was narrowed, such as `_kura_raw` once keyed with its batch id. Running
+ * it again deletes nothing.
+ */
+export const deleteOlderDuplicates = (
+  d: Dialect,
+  table: TableDef,
+  newestFirst: ReadonlyArray<string>
+): string => {
+  const same = sameKey(d, table, "n", "t")
+  // n is newer than t: greater on the first column that differs.
+  const newer = newestFirst
+    .map((c, i) =>
+      [
+        ...newestFirst.slice(0, i).map((p) => `n.${d.ident(p)} = t.${d.ident(p)}`),
+        `n.${d.ident(c)} > t.${d.ident(c)}`
+      ].join(" AND ")
+    )
+    .map((clause) => `(${clause})`)
+    .join(" OR ")
+  // BigQuery takes `DELETE target alias` (FROM and AS optional; the grammar our tests check
+  // against rejects them with an alias); DuckDB needs both.
+  const target = d.name === "bigquery" ? `${d.table(table.name)} t` : `FROM ${d.table(table.name)} AS t`
+  return `DELETE ${target} WHERE EXISTS (SELECT 1 FROM ${d.table(table.name)} AS n WHERE ${same} AND (${newer}))`
 }

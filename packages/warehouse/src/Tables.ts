@@ -419,7 +419,13 @@ export const StateTables = {
       int("rows_loaded"),
       money("loaded_total"),
       str("status", false),
-      str("detail")
+      str("detail"),
+      {
+        name: "api_usage",
+        type: "json",
+        nullable: true,
+        doc: "what the run cost the API (RunApiUsage JSON: calls, cost points, throttles, waits, retries); added to older ledgers as a nullable column"
+      }
     ],
     primaryKey: ["run_id", "source", "source_account", "stream"],
     clusterBy: ["source", "source_account", "stream"]

@@ -30,15 +30,61 @@ export const SourceReconciliation: ViewDef = {
   name: "v_source_reconciliation",
   doc: "For every run and stream: the count and total the API reported against rows and totals loaded; a mismatch means the run is incomplete.",
   select: (d) =>
-    `SELECT r.run_id, r.source, r.source_account, r.stream, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.reported_count, r.rows_fetched, r.rows_loaded, r.reported_total, r.loaded_total, CASE WHEN r.reported_count IS NULL OR r.reported_count = r.rows_loaded THEN TRUE ELSE FALSE END AS count_matches, CASE WHEN r.reported_total IS NULL OR r.reported_total = r.loaded_total THEN TRUE ELSE FALSE END AS total_matches FROM ${d.table("_kura_sync_runs")} AS r`
+    `SELECT r.run_id, r.source, r.source_account, r.stream, r.started_at, r.finished_at, r.status, r.cursor_before, r.cursor_after, r.reported_count, r.rows_fetched, r.rows_loaded, r.reported_total, r.loaded_total, CASE WHEN r.reported_count IS NULL OR r.reported_count = r.rows_loaded THEN TRUE ELSE FALSE END AS count_matches, CASE WHEN r.reported_total IS NULL OR r.reported_total = r.loaded_total THEN TRUE ELSE FALSE END AS total_matches, r.detail, r.api_usage FROM ${d.table("_kura_sync_runs")} AS r`
+}
+
+/**
+ * What every run cost the source API (the ledger's `api_usage`, typed): calls, Shopify cost
+ * points requested and charged, THROTTLED answers, the waits they caused and retries, next to
+ * the rows the run loaded, so an incremental run's cost can be compared with a full sync's.
+ */
+export const ApiUsageView: ViewDef = {
+  name: "v_api_usage",
+  doc: "Per run and stream: API calls, cost points requested/charged, throttles, throttle waits (count, seconds) and retries, with rows loaded and cost points per loaded row.",
+  select: (d) => {
+    const f = (field: string) => d.jsonField("r.api_usage", field)
+    const int = (field: string, as: string) => `CAST(${f(field)} AS ${d.type("int")}) AS ${as}`
+    const num = (field: string, as: string) => `CAST(${f(field)} AS ${d.floatType}) AS ${as}`
+    return `SELECT r.run_id, r.source, r.source_account, r.stream, r.started_at, r.finished_at, r.status, r.rows_loaded, ${int("calls", "api_calls")}, ${num("costRequested", "cost_requested")}, ${num("costActual", "cost_actual")}, ${int("throttled", "throttled")}, ${int("throttleWaits", "throttle_waits")}, ${num("throttleWaitSeconds", "throttle_wait_seconds")}, ${int("retries", "retries")}, CASE WHEN r.rows_loaded IS NULL OR r.rows_loaded = 0 THEN NULL ELSE CAST(${f("costActual")} AS ${d.floatType}) / r.rows_loaded END AS cost_per_row FROM ${d.table("_kura_sync_runs")} AS r WHERE r.api_usage IS NOT NULL`
+  }
 }
 
 /** Canonical form of a SKU in SQL (trimmed, upper-case), as `normalizeSku` writes sku_map. */
 const normSku = (expr: string) => `UPPER(TRIM(${expr}))`
 
-/** sku_map per variant: the canonical SKU of a source's variant (manual overrides included). */
+/**
+ * Canonical SKUs that two or more variants of one source account claim by matching: which
+ * variant a movement of that SKU belongs to is unknown. A manual override is the operator's
+ * decision (e.g. a legacy till code joined to an item's SKU) and never makes a SKU ambiguous.
+ */
+const ambiguousSkus = (d: Dialect) =>
+  `SELECT sm.source, sm.source_account, sm.sku, COUNT(DISTINCT sm.variant_id) AS variant_count, MIN(sm.variant_id) AS first_variant_id, MAX(sm.variant_id) AS last_variant_id FROM ${d.table("sku_map")} AS sm WHERE sm._deleted_at IS NULL AND sm.match_method <> 'manual' GROUP BY sm.source, sm.source_account, sm.sku HAVING COUNT(DISTINCT sm.variant_id) > 1`
+
+/**
+ * Where one item is linked across channels: each source variant with its canonical SKU and the
+ * SKU it links by. A SKU several variants of one account share by matching is ambiguous: those
+ * variants keep a SKU of their own (`sku#variant_id`), so no other channel's stock or sales are
+ * ever placed on a guess; a manual override (sku_map match_method `manual`) moving all but one of
+ * them to another SKU resolves it.
+ */
+export const SkuLinks: ViewDef = {
+  name: "v_sku_links",
+  doc: "Per source variant: canonical SKU, how it was matched, whether it is ambiguous, and the link SKU the inventory views use (variant-specific while ambiguous).",
+  select: (d) =>
+    `WITH amb AS (${ambiguousSkus(d)}) SELECT sm.source, sm.source_account, sm.variant_id, sm.sku, sm.source_sku, sm.match_method, CASE WHEN amb.sku IS NOT NULL AND sm.match_method <> 'manual' THEN TRUE ELSE FALSE END AS ambiguous, CASE WHEN amb.sku IS NOT NULL AND sm.match_method <> 'manual' THEN CONCAT(sm.sku, '#', sm.variant_id) ELSE sm.sku END AS link_sku FROM ${d.table("sku_map")} AS sm LEFT JOIN amb ON amb.source = sm.source AND amb.source_account = sm.source_account AND amb.sku = sm.sku WHERE sm._deleted_at IS NULL`
+}
+
+/** SKUs claimed by several variants of one source account: reported, never linked. */
+export const SkuAmbiguities: ViewDef = {
+  name: "v_sku_ambiguities",
+  doc: "Canonical SKUs that several variants of one source account share (after trimming and upper-casing), with how many and two of their ids: fix the data or add a manual sku_map override.",
+  select: (d) =>
+    `SELECT a.source, a.source_account, a.sku, a.variant_count, a.first_variant_id, a.last_variant_id FROM (${ambiguousSkus(d)}) AS a`
+}
+
+/** Link SKU per variant (from v_sku_links): the canonical SKU, or a variant's own while ambiguous. */
 const skuByVariant = (d: Dialect) =>
-  `SELECT sm.source, sm.source_account, sm.variant_id, MIN(sm.sku) AS sku FROM ${d.table("sku_map")} AS sm WHERE sm._deleted_at IS NULL GROUP BY sm.source, sm.source_account, sm.variant_id`
+  `SELECT sl.source, sl.source_account, sl.variant_id, MIN(sl.link_sku) AS sku FROM ${d.table("v_sku_links")} AS sl GROUP BY sl.source, sl.source_account, sl.variant_id`
 
 /**
  * Where each source location's stock lives: manual links from `location_map` first, then a
@@ -68,7 +114,7 @@ export const StockMovements: ViewDef = {
     const T = d.table
     const pick = (field: "stock_source" | "stock_account" | "stock_location_id", self: string) =>
       `CASE WHEN ll.location_id IS NOT NULL THEN ll.${field} WHEN m.source = 'shopify' THEN ${self} WHEN di.location_id IS NOT NULL THEN di.${field} ELSE ${self} END AS ${field}`
-    return `WITH by_variant AS (${skuByVariant(d)}), by_source_sku AS (SELECT sm.source, sm.source_account, ${normSku("sm.source_sku")} AS source_sku, MIN(sm.sku) AS sku FROM ${T("sku_map")} AS sm WHERE sm._deleted_at IS NULL AND sm.source_sku IS NOT NULL GROUP BY sm.source, sm.source_account, ${normSku("sm.source_sku")} HAVING COUNT(DISTINCT sm.sku) = 1), shopify_variant AS (SELECT sm.variant_id, MIN(sm.sku) AS sku FROM ${T("sku_map")} AS sm WHERE sm.source = 'shopify' AND sm._deleted_at IS NULL GROUP BY sm.variant_id HAVING COUNT(DISTINCT sm.sku) = 1), direct AS (SELECT l.source_id AS location_id, MIN(l.source) AS stock_source, MIN(l.source_account) AS stock_account, MIN(l.source_id) AS stock_location_id FROM ${T("locations")} AS l WHERE l.source = 'shopify' AND l._deleted_at IS NULL GROUP BY l.source_id HAVING COUNT(*) = 1) SELECT m.source, m.source_account, m.source_id, m.kind, m.quantity, m.occurred_at, m.location_id, m.variant_id, m.sku AS source_sku, COALESCE(bv.sku, bs.sku, CASE WHEN m.source = 'stocky' THEN sv.sku END, ${normSku("m.sku")}, m.variant_id) AS sku, ${pick("stock_source", "m.source")}, ${pick("stock_account", "m.source_account")}, ${pick("stock_location_id", "m.location_id")}, CASE WHEN ll.location_id IS NOT NULL THEN ll.match_method WHEN m.source = 'shopify' THEN 'self' WHEN di.location_id IS NOT NULL THEN 'id' ELSE 'self' END AS location_match FROM ${T("inventory_movements")} AS m LEFT JOIN by_variant AS bv ON bv.source = m.source AND bv.source_account = m.source_account AND bv.variant_id = m.variant_id LEFT JOIN by_source_sku AS bs ON bs.source = m.source AND bs.source_account = m.source_account AND bs.source_sku = ${normSku("m.sku")} LEFT JOIN shopify_variant AS sv ON sv.variant_id = m.variant_id LEFT JOIN ${T("v_location_links")} AS ll ON ll.source = m.source AND ll.source_account = m.source_account AND ll.location_id = m.location_id LEFT JOIN direct AS di ON di.location_id = m.location_id AND m.source <> 'shopify' WHERE m._deleted_at IS NULL`
+    return `WITH by_variant AS (${skuByVariant(d)}), by_source_sku AS (SELECT sl.source, sl.source_account, ${normSku("sl.source_sku")} AS source_sku, MIN(sl.link_sku) AS sku FROM ${T("v_sku_links")} AS sl WHERE sl.source_sku IS NOT NULL GROUP BY sl.source, sl.source_account, ${normSku("sl.source_sku")} HAVING COUNT(DISTINCT sl.link_sku) = 1), shopify_variant AS (SELECT sl.variant_id, MIN(sl.link_sku) AS sku FROM ${T("v_sku_links")} AS sl WHERE sl.source = 'shopify' GROUP BY sl.variant_id HAVING COUNT(DISTINCT sl.link_sku) = 1), direct AS (SELECT l.source_id AS location_id, MIN(l.source) AS stock_source, MIN(l.source_account) AS stock_account, MIN(l.source_id) AS stock_location_id FROM ${T("locations")} AS l WHERE l.source = 'shopify' AND l._deleted_at IS NULL GROUP BY l.source_id HAVING COUNT(*) = 1) SELECT m.source, m.source_account, m.source_id, m.kind, m.quantity, m.occurred_at, m.location_id, m.variant_id, m.sku AS source_sku, COALESCE(bv.sku, bs.sku, CASE WHEN m.source = 'stocky' THEN sv.sku END, ${normSku("m.sku")}, m.variant_id) AS sku, ${pick("stock_source", "m.source")}, ${pick("stock_account", "m.source_account")}, ${pick("stock_location_id", "m.location_id")}, CASE WHEN ll.location_id IS NOT NULL THEN ll.match_method WHEN m.source = 'shopify' THEN 'self' WHEN di.location_id IS NOT NULL THEN 'id' ELSE 'self' END AS location_match FROM ${T("inventory_movements")} AS m LEFT JOIN by_variant AS bv ON bv.source = m.source AND bv.source_account = m.source_account AND bv.variant_id = m.variant_id LEFT JOIN by_source_sku AS bs ON bs.source = m.source AND bs.source_account = m.source_account AND bs.source_sku = ${normSku("m.sku")} LEFT JOIN shopify_variant AS sv ON sv.variant_id = m.variant_id LEFT JOIN ${T("v_location_links")} AS ll ON ll.source = m.source AND ll.source_account = m.source_account AND ll.location_id = m.location_id LEFT JOIN direct AS di ON di.location_id = m.location_id AND m.source <> 'shopify' WHERE m._deleted_at IS NULL`
   }
 }
 
@@ -93,6 +139,9 @@ export const InventoryReconciliation: ViewDef = {
 export const AllViews: ReadonlyArray<ViewDef> = [
   DailySales,
   SourceReconciliation,
+  ApiUsageView,
+  SkuLinks,
+  SkuAmbiguities,
   LocationLinks,
   StockMovements,
   InventoryReconciliation

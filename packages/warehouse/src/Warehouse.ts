@@ -7,6 +7,7 @@ import type { BulkJobStore, CheckpointStore, DeadLetter, DeadLetterSink, StreamK
 import { Context, type Effect, type Option, type Stream } from "effect"
 import type { Dialect } from "./Dialect.js"
 import type { ReconciliationReport } from "./Reconciliation.js"
+import type { RunApiUsage } from "./RunApiUsage.js"
 import type { ColumnType } from "./TableDefinition.js"
 import type { CanonicalTableName, LoadableTableName } from "./Tables.js"
 import type { LeaseError, WarehouseError } from "./WarehouseError.js"
@@ -52,6 +53,8 @@ export interface SyncRun {
   readonly loadedTotal: string | null
   readonly status: "running" | "complete" | "incomplete" | "failed"
   readonly detail: string | null
+  /** What the run cost the API, when the runner recorded it. */
+  readonly apiUsage: RunApiUsage | null
 }
 
 /** What a run reports when it is done with a stream. */
@@ -68,6 +71,8 @@ export interface CommitRunInput {
   readonly rowsLoaded: number
   readonly loadedTotal: string | null
   readonly meta?: Readonly<Record<string, unknown>>
+  /** What the run cost the API so far (the runner may record the final figure later). */
+  readonly apiUsage?: RunApiUsage
 }
 
 /** The outcome of `commitRun`. */
@@ -210,6 +215,15 @@ export class Warehouse extends Context.Service<
     /** Marks a run failed; the cursor stays where it was. */
     readonly failRun: (runId: string, key: StreamKey, detail: string) => Effect.Effect<void, WarehouseError>
     readonly listRuns: (key?: StreamKey) => Effect.Effect<ReadonlyArray<SyncRun>, WarehouseError>
+    /**
+     * Stores what a run cost the API on its ledger entry (`api_usage`), whatever its status; the
+     * runner knows the figure only once the stream has committed. False when no entry exists.
+     */
+    readonly recordRunUsage: (
+      runId: string,
+      key: StreamKey,
+      usage: RunApiUsage
+    ) => Effect.Effect<boolean, WarehouseError>
     /** Takes the stream's lease for `ttlMillis`, or fails with LeaseError("held"). */
     readonly acquireLease: (
       key: StreamKey,

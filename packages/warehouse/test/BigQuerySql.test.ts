@@ -88,6 +88,26 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
     for (const statement of parts.slice(1, -1)) assertBigQuery(statement)
   })
 
+  it("the one-time _kura_raw clean-up is a BigQuery DELETE keeping the newest fetch", () => {
+    const sql = Sql.deleteOlderDuplicates(d, RawTable, ["fetched_at", "_batch_id"])
+    assertBigQuery(sql)
+    expect(sql).toContain(
+      "(n.`updated_at` = t.`updated_at` OR (n.`updated_at` IS NULL AND t.`updated_at` IS NULL))"
+    )
+    expect(sql).toContain(
+      "((n.`fetched_at` > t.`fetched_at`) OR (n.`fetched_at` = t.`fetched_at` AND n.`_batch_id` > t.`_batch_id`))"
+    )
+  })
+
+  it("v_api_usage reads the ledger's api_usage JSON with JSON_VALUE", () => {
+    const view = AllViews.find((v) => v.name === "v_api_usage")!
+    const sql = createView(d, view)
+    expect(sql).toContain("CAST(JSON_VALUE(r.api_usage, '$.costActual') AS FLOAT64) AS cost_actual")
+    expect(Sql.createTable(d, AllTables.find((t) => t.name === "_kura_sync_runs")!)).toContain(
+      "`api_usage` STRING"
+    )
+  })
+
   it("the grammar check is real: DuckDB DDL and broken SQL are rejected", () => {
     expect(() => assertBigQuery(Sql.createTable(duckdbDialect(), CanonicalTables.orders))).toThrow(
       /BigQuery grammar rejects/

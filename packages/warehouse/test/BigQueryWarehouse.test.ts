@@ -141,7 +141,10 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         const w = yield* Warehouse
         yield* w.checkpoints.put({ key, cursor: "2026-01-01T00:00:00Z", updatedAt: 1 })
         assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-01T00:00:00Z")
-        const q = bq.queries.find((x) => x.sql.startsWith("MERGE INTO `demo-proj.kura._kura_sync_state`"))
+        const q = bq.queries.find(
+          (x) =>
+            x.sql.startsWith("MERGE INTO `demo-proj.kura._kura_sync_state`") && x.params.kind === "checkpoint"
+        )
         assert.strictEqual(q?.params.cursor, "2026-01-01T00:00:00Z")
         yield* w.bulkJobs.put({
           jobId: "gid://shopify/BulkOperation/9",
@@ -196,6 +199,32 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         assert.strictEqual(script!.params.s1_cursor, "2026-01-03T00:00:00Z")
         assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "2026-01-03T00:00:00Z")
         assert.strictEqual((yield* w.listRuns(key)).find((r) => r.runId === "r2")?.status, "complete")
+
+        // The runner stores the run's API cost on its ledger entry; v_api_usage types it.
+        const usage = {
+          calls: 4,
+          costRequested: 120,
+          costActual: 96,
+          throttled: 1,
+          throttleWaits: 1,
+          throttleWaitSeconds: 0.5,
+          retries: 0
+        }
+        assert.isTrue(yield* w.recordRunUsage("r2", key, usage))
+        assert.isFalse(yield* w.recordRunUsage("no-such-run", key, usage))
+        assert.deepStrictEqual((yield* w.listRuns(key)).find((r) => r.runId === "r2")?.apiUsage, usage)
+        assert.isNull((yield* w.listRuns(key)).find((r) => r.runId === "r1")?.apiUsage)
+        const perRun = yield* w.query(
+          "SELECT run_id, CAST(api_calls AS STRING) AS calls, cost_actual, cost_per_row FROM `demo-proj.kura.v_api_usage`"
+        )
+        assert.deepStrictEqual(perRun, [{ run_id: "r2", calls: "4", cost_actual: "96", cost_per_row: "48" }])
+        assert.deepStrictEqual(
+          (yield* w.reconcile).sourceReconciliation.map((r) => [r.runId, r.apiUsage?.costActual ?? null]),
+          [
+            ["r1", null],
+            ["r2", 96]
+          ]
+        )
 
         yield* w.load("orders", [order("1", "2026-01-05T01:00:00Z"), order("2", "2026-01-05T01:00:00Z")])
         const deleted = yield* w.markDeleted(

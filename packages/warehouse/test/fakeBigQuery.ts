@@ -31,6 +31,7 @@ const toDuckType = (t: string) =>
     INT64: "BIGINT",
     INTEGER: "BIGINT",
     NUMERIC: "DECIMAL(38,9)",
+    FLOAT64: "DOUBLE",
     BOOL: "BOOLEAN",
     BOOLEAN: "BOOLEAN",
     TIMESTAMP: "TIMESTAMPTZ",
@@ -60,7 +61,10 @@ const translate = (sql: string, project: string, dataset: string): string => {
   s = s.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, "$$$1")
   if (s.startsWith("CREATE TABLE")) s = s.replace(/\) (PARTITION BY|CLUSTER BY) .*$/, ")")
   s = s.replace(/(?<![A-Za-z_"])DATE\(([^()]*)\)/g, "CAST(timezone('UTC', $1) AS DATE)")
-  s = s.replace(/\b(STRING|INT64|NUMERIC|BOOL|TIMESTAMP)\b/g, (t) => toDuckType(t))
+  s = s.replace(/\b(STRING|INT64|NUMERIC|BOOL|TIMESTAMP|FLOAT64)\b/g, (t) => toDuckType(t))
+  s = s.replace(/^DELETE ("[A-Za-z0-9_]+") ([a-z]) WHERE/, "DELETE FROM $1 AS $2 WHERE")
+  // BigQuery JSON_VALUE returns the scalar as STRING; DuckDB's json_value would return JSON.
+  s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
   return s
 }
 

@@ -21,12 +21,20 @@ import type {
   DailySalesRow,
   InventoryReconciliationRow,
   ReconciliationReport,
+  SkuAmbiguityRow,
   SourceReconciliationRow
 } from "../Reconciliation.js"
+import { parseRunApiUsage, type RunApiUsage } from "../RunApiUsage.js"
 import * as Sql from "../Sql.js"
 import { type ColumnDef, type ColumnType, isNullable, type TableDef } from "../TableDefinition.js"
-import { AllTables, type LoadableTableName, loadableTable, StateTables } from "../Tables.js"
-import { AllViews, DailySales, InventoryReconciliation, SourceReconciliation } from "../Views.js"
+import { AllTables, type LoadableTableName, loadableTable, RawTable, StateTables } from "../Tables.js"
+import {
+  AllViews,
+  DailySales,
+  InventoryReconciliation,
+  SkuAmbiguities,
+  SourceReconciliation
+} from "../Views.js"
 import type {
   CommitRunInput,
   DeadLetterFilter,
@@ -117,10 +125,50 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         if (c.utcDateOf !== undefined) yield* engine.run(Sql.fillUtcDate(d, table.name, c.name, c.utcDateOf))
       }
     }
+    yield* dedupeRawOnce
     for (const view of AllViews)
       yield* engine.run(`CREATE OR REPLACE VIEW ${T(view.name)} AS ${view.select(d)}`)
     liveCache.clear()
   }).pipe(Effect.withSpan("Warehouse.migrate"))
+
+  /**
+   * `_kura_raw` used to be keyed with its batch id, so a re-cut window landed the same record
+   * version again under a new batch. Those duplicates are deleted once (the newest fetch stays),
+   * then a marker row in `_kura_sync_state` (kind `migration`) spares every later open the scan.
+   * Idempotent: a second run, or two processes opening at once, deletes nothing more.
+   */
+  const dedupeRawOnce = Effect.gen(function* () {
+    const marker = { kind: "migration", id: RAW_DEDUP_MIGRATION }
+    const done = yield* engine.query(
+      `SELECT ${I("id")} FROM ${T(StateTables.syncState.name)} WHERE ${I("kind")} = ${P("kind")} AND ${I("id")} = ${P("id")}`,
+      marker
+    )
+    if (done.length > 0) return
+    const removed = yield* engine.run(Sql.deleteOlderDuplicates(d, RawTable, ["fetched_at", "_batch_id"]))
+    const now = yield* Clock.currentTimeMillis
+    yield* engine.run(
+      upsertOneSql(StateTables.syncState, ["kind", "id"]),
+      params({
+        ...marker,
+        source: "kura",
+        source_account: "",
+        stream: RawTable.name,
+        cursor: null,
+        meta: JSON.stringify({ removedDuplicates: removed }),
+        window_start: null,
+        window_end: null,
+        state: "done",
+        remote_status: null,
+        object_count: null,
+        created_at: now,
+        updated_at: now
+      })
+    )
+    if (removed > 0)
+      yield* Effect.logInfo(
+        `_kura_raw: removed ${removed} duplicate record versions left by batch-keyed loads`
+      )
+  })
 
   // ---------- loading ----------
 
@@ -825,7 +873,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   const runs = StateTables.syncRuns
   const upsertRun = upsertOneSql(runs, ["run_id", "source", "source_account", "stream"])
   const runSelect = `SELECT ${runs.columns
-    .map((c) => (c.type === "decimal" ? `CAST(${I(c.name)} AS ${S}) AS ${I(c.name)}` : I(c.name)))
+    .map((c) =>
+      c.type === "decimal" || c.type === "json" ? `CAST(${I(c.name)} AS ${S}) AS ${I(c.name)}` : I(c.name)
+    )
     .join(", ")} FROM ${T(runs.name)}`
   const runStatuses = ["running", "complete", "incomplete", "failed"] as const
   const toRun = (r: SqlRow): SyncRun => ({
@@ -841,7 +891,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     rowsLoaded: numOrNull(r.rows_loaded),
     loadedTotal: r.loaded_total === null || r.loaded_total === undefined ? null : dec(r.loaded_total),
     status: runStatuses.find((s) => s === r.status) ?? "failed",
-    detail: strOrNull(r.detail)
+    detail: strOrNull(r.detail),
+    apiUsage: parseRunApiUsage(r.api_usage)
   })
   const runParams = (r: SyncRun) =>
     params({
@@ -859,7 +910,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       rows_loaded: r.rowsLoaded,
       loaded_total: r.loadedTotal,
       status: r.status,
-      detail: r.detail
+      detail: r.detail,
+      api_usage: r.apiUsage === null ? null : JSON.stringify(r.apiUsage)
     })
   const getRun = (runId: string, key: StreamKey) =>
     Effect.map(
@@ -892,7 +944,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       rowsLoaded: null,
       loadedTotal: null,
       status: "running",
-      detail: null
+      detail: null,
+      apiUsage: null
     }
     yield* engine.run(upsertRun, runParams(run))
     return run
@@ -943,7 +996,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       rowsLoaded: input.rowsLoaded,
       loadedTotal: input.loadedTotal,
       status,
-      detail: mismatches.length ? mismatches.join("; ") : null
+      detail: mismatches.length ? mismatches.join("; ") : null,
+      apiUsage: input.apiUsage ?? (Option.isSome(existing) ? existing.value.apiUsage : null)
     }
     // The ledger row and the cursor commit together or not at all: a crash can never leave a
     // "complete" run whose cursor did not move, nor a moved cursor without its ledger row.
@@ -978,7 +1032,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       rowsLoaded: null,
       loadedTotal: null,
       status: "running" as const,
-      detail: null
+      detail: null,
+      apiUsage: null
     }))
     yield* engine.run(upsertRun, runParams({ ...base, finishedAt: now, status: "failed", detail }))
   })
@@ -990,6 +1045,24 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       f.params
     )
     return rows.map(toRun)
+  })
+
+  const recordRunUsage = Effect.fn("Warehouse.recordRunUsage")(function* (
+    runId: string,
+    key: StreamKey,
+    usage: RunApiUsage
+  ) {
+    const changed = yield* engine.run(
+      `UPDATE ${T(runs.name)} SET ${I("api_usage")} = CAST(${P("usage")} AS ${d.type("json")}) WHERE ${I("run_id")} = ${P("run_id")} AND ${I("source")} = ${P("source")} AND ${I("source_account")} = ${P("account")} AND ${I("stream")} = ${P("stream")}`,
+      {
+        usage: JSON.stringify(usage),
+        run_id: runId,
+        source: key.source,
+        account: key.account,
+        stream: key.stream
+      }
+    )
+    return changed > 0
   })
 
   // ---------- leases ----------
@@ -1099,7 +1172,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       netRevenue: dec(r.net_revenue)
     }))
     const src = yield* engine.query(
-      `SELECT run_id, source, source_account, stream, status, cursor_before, cursor_after, reported_count, rows_fetched, rows_loaded, CAST(reported_total AS ${S}) AS reported_total, CAST(loaded_total AS ${S}) AS loaded_total, count_matches, total_matches FROM ${T(SourceReconciliation.name)} ORDER BY started_at, run_id, stream`
+      `SELECT run_id, source, source_account, stream, status, cursor_before, cursor_after, reported_count, rows_fetched, rows_loaded, CAST(reported_total AS ${S}) AS reported_total, CAST(loaded_total AS ${S}) AS loaded_total, count_matches, total_matches, detail, CAST(api_usage AS ${S}) AS api_usage FROM ${T(SourceReconciliation.name)} ORDER BY started_at, run_id, stream`
     )
     const sourceReconciliation: Array<SourceReconciliationRow> = src.map((r) => ({
       runId: str(r.run_id),
@@ -1116,7 +1189,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         r.reported_total === null || r.reported_total === undefined ? null : dec(r.reported_total),
       loadedTotal: r.loaded_total === null || r.loaded_total === undefined ? null : dec(r.loaded_total),
       countMatches: r.count_matches === true,
-      totalMatches: r.total_matches === true
+      totalMatches: r.total_matches === true,
+      detail: strOrNull(r.detail),
+      apiUsage: parseRunApiUsage(r.api_usage)
     }))
     const inv = yield* engine.query(
       `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
@@ -1143,13 +1218,49 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       latest.set(`${row.source}|${row.sourceAccount}|${row.sku}|${row.locationId}`, row)
     }
     const checked = [...latest.values()]
+    const incompleteRuns = sourceReconciliation.filter(
+      (r) => !r.countMatches || !r.totalMatches || r.status === "incomplete"
+    )
+    const failedRuns = sourceReconciliation.filter((r) => r.status === "failed")
+    const inventoryDiscrepancies = inventory.filter((r) => r.status === "discrepancy")
+    const amb = yield* engine.query(
+      `SELECT source, source_account, sku, variant_count, first_variant_id, last_variant_id FROM ${T(SkuAmbiguities.name)} ORDER BY source, source_account, sku`
+    )
+    const ambiguousSkus: Array<SkuAmbiguityRow> = amb.map((r) => ({
+      source: str(r.source),
+      sourceAccount: str(r.source_account),
+      sku: str(r.sku),
+      variantCount: Number(r.variant_count),
+      firstVariantId: str(r.first_variant_id),
+      lastVariantId: str(r.last_variant_id)
+    }))
+    const streamOf = (r: SourceReconciliationRow) =>
+      `${r.source}/${r.sourceAccount}/${r.stream} run ${r.runId}`
+    const problems = [
+      ...incompleteRuns.map(
+        (r) =>
+          `incomplete: ${streamOf(r)}: ${r.detail ?? `API reported ${r.reportedCount ?? "-"} records (total ${r.reportedTotal ?? "-"}), loaded ${r.rowsLoaded ?? "-"} (total ${r.loadedTotal ?? "-"})`}; cursor not advanced`
+      ),
+      ...failedRuns.map((r) => `failed: ${streamOf(r)}: ${r.detail ?? "no detail"}; cursor not advanced`),
+      ...ambiguousSkus.map(
+        (a) =>
+          `ambiguous SKU: ${a.source}/${a.sourceAccount} ${a.sku} is claimed by ${a.variantCount} variants (${a.firstVariantId} … ${a.lastVariantId}); linked to nothing until a manual sku_map override names the variant`
+      ),
+      ...inventoryDiscrepancies.map(
+        (r) =>
+          `inventory: ${r.source}/${r.sourceAccount} SKU ${r.sku} at location ${r.locationId} on ${r.snapshotDate}: expected ${r.expectedQuantity}, observed ${r.observedQuantity} (${(r.discrepancy ?? 0) > 0 ? "+" : ""}${r.discrepancy}): ${r.likelyCause ?? "unknown cause"}`
+      )
+    ]
     return {
       generatedAt,
       dailySales,
       sourceReconciliation,
-      incompleteRuns: sourceReconciliation.filter((r) => !r.countMatches || !r.totalMatches),
+      incompleteRuns,
+      failedRuns,
+      problems,
       inventory,
-      inventoryDiscrepancies: inventory.filter((r) => r.status === "discrepancy"),
+      inventoryDiscrepancies,
+      ambiguousSkus,
       inventoryAccuracy:
         checked.length === 0 ? null : checked.filter((r) => r.status === "reconciled").length / checked.length
     } satisfies ReconciliationReport
@@ -1172,6 +1283,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     commitRun,
     failRun,
     listRuns,
+    recordRunUsage,
     acquireLease,
     renewLease,
     releaseLease,
@@ -1179,6 +1291,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     reconcile
   }
 }
+
+/** The `_kura_sync_state` id (kind `migration`) recording that old `_kura_raw` duplicates were removed. */
+export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
 
 /** Reasons `load` writes; letters with these hold a table row and replay by default. */
 const LOAD_REJECTIONS: ReadonlySet<string> = new Set(["type_changed", "missing_field", "invalid_field"])

@@ -74,6 +74,7 @@ const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
   Effect.map(Stream.runCollect(stream), (c) => [...c])
 
 const KEY = "lightspeed:warehouse-mappers"
+const tokenChains = new WeakMap<Sandbox, Map<string, TokenSet>>()
 
 /** Fails naming the source when a pull stalls, instead of a bare hook timeout. */
 const within = <A>(what: string, promise: Promise<A>, ms = 150_000): Promise<A> => {
@@ -101,6 +102,23 @@ export const pull = async (
     timeScale: 10
   })
   try {
+    return await pullFrom(sandbox, { historyDays })
+  } catch (e) {
+    await sandbox.close()
+    throw e
+  }
+}
+
+/**
+ * Pulls every stream the mappers cover from a running sandbox (again after `mutate`, for a second
+ * snapshot). K-Series business days are read up to `lightspeedTo` (default the day before ANCHOR).
+ */
+export const pullFrom = async (
+  sandbox: Sandbox,
+  options: { readonly historyDays?: number; readonly lightspeedTo?: string } = {}
+): Promise<Pulled> => {
+  const historyDays = options.historyDays ?? HISTORY_DAYS
+  {
     const shopifyLayer = ShopifyClient.layerStatic({
       shop: sandbox.shopify.credentials.shopDomain,
       accessToken: sandbox.shopify.credentials.accessToken,
@@ -145,19 +163,23 @@ export const pull = async (
       )
     )
     const c = sandbox.lightspeed.credentials
-    const tokens = new Map<string, TokenSet>([
-      [
-        KEY,
-        {
-          accessToken: Redacted.make("none-yet"),
-          refreshToken: Redacted.make(c.refreshToken),
-          expiresAt: 0,
-          refreshExpiresAt: null,
-          issuedAt: Date.now(),
-          scope: null
-        }
-      ]
-    ])
+    // One token chain per sandbox: a second pull spends the refresh token the first one stored.
+    const tokens =
+      tokenChains.get(sandbox) ??
+      new Map<string, TokenSet>([
+        [
+          KEY,
+          {
+            accessToken: Redacted.make("none-yet"),
+            refreshToken: Redacted.make(c.refreshToken),
+            expiresAt: 0,
+            refreshExpiresAt: null,
+            issuedAt: Date.now(),
+            scope: null
+          }
+        ]
+      ])
+    tokenChains.set(sandbox, tokens)
     const lightspeedLayer = LightspeedClient.layer({
       clientId: c.clientId,
       clientSecret: c.clientSecret,
@@ -172,7 +194,7 @@ export const pull = async (
       Layer.provide(HttpTransport.layer({ connectionRetryDelayMillis: 5, responseTimeoutMillis: 20_000 }))
     )
     const from = new Date(ANCHOR - (historyDays + 3) * 86_400_000).toISOString().slice(0, 10)
-    const to = new Date(ANCHOR - 86_400_000).toISOString().slice(0, 10)
+    const to = options.lightspeedTo ?? new Date(ANCHOR - 86_400_000).toISOString().slice(0, 10)
     const lightspeedP = Effect.runPromise(
       Effect.gen(function* () {
         const client = yield* LightspeedClient
@@ -215,9 +237,6 @@ export const pull = async (
       within("Stocky", stockyP)
     ])
     return { sandbox, restOrders, ...shopify, ...lightspeed, ...stocky }
-  } catch (e) {
-    await sandbox.close()
-    throw e
   }
 }
 

@@ -1,0 +1,212 @@
+/**
+ * Opening a warehouse written by an older Kura: `_kura_raw` duplicates left from when its key
+ * held the batch id are removed once (the newest fetch stays), and the run ledger gains its
+ * `api_usage` column as a nullable column, old rows kept.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { DuckDbWarehouse, RawTable, Sql, Warehouse } from "../src/index.js"
+import { RAW_DEDUP_MIGRATION } from "../src/internal/makeWarehouse.js"
+
+const withDir = <A, E>(use: (dir: string) => Effect.Effect<A, E>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-migrate-"))),
+    use,
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** Opens the DuckDB file (running migrate, as every start does) and runs `use`. */
+const opened = <A, E>(dir: string, use: (w: Warehouse["Service"]) => Effect.Effect<A, E>) =>
+  Effect.provide(
+    Effect.flatMap(Effect.service(Warehouse), use),
+    DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })
+  )
+
+const rawRows = (w: Warehouse["Service"]) =>
+  Effect.map(
+    w.query(
+      `SELECT source_id, CAST(updated_at AS VARCHAR) AS updated_at, _batch_id, CAST(fetched_at AS VARCHAR) AS fetched_at, CAST(payload AS VARCHAR) AS payload FROM "_kura_raw" ORDER BY source_id, _batch_id`
+    ),
+    (rows) =>
+      rows.map((r) => [
+        r.source_id,
+        r.updated_at === null ? null : String(r.updated_at).slice(0, 10),
+        r._batch_id,
+        String(r.payload)
+      ])
+  )
+
+/** What batch-keyed loads left behind: one row per record version and batch. */
+const oldRaw = (id: string, updatedAt: string | null, batch: string, fetchedAt: string, payload: string) =>
+  `('shopify', 'kura.myshopify.com', 'orders', '${id}', ${updatedAt === null ? "NULL" : `TIMESTAMPTZ '${updatedAt}'`}, '${payload}', TIMESTAMPTZ '${fetchedAt}', '${batch}', NULL)`
+
+describe("migrate on a warehouse from an older Kura", () => {
+  it.effect(
+    "removes _kura_raw duplicates once, keeping the newest fetch; a second open changes nothing",
+    () =>
+      withDir((dir) =>
+        Effect.gen(function* () {
+          // An older database: duplicates written under the batch-id key, no migration marker.
+          yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              yield* w.query(`DELETE FROM "_kura_sync_state" WHERE kind = 'migration'`)
+              yield* w.query(
+                `INSERT INTO "_kura_raw" VALUES ${[
+                  oldRaw(
+                    "1",
+                    "2026-01-01T00:00:00Z",
+                    "b1",
+                    "2026-01-02T00:00:00Z",
+                    '{"id":1,"v":"first fetch"}'
+                  ),
+                  oldRaw(
+                    "1",
+                    "2026-01-01T00:00:00Z",
+                    "b2",
+                    "2026-01-03T00:00:00Z",
+                    '{"id":1,"v":"newest fetch"}'
+                  ),
+                  oldRaw(
+                    "1",
+                    "2026-01-01T00:00:00Z",
+                    "b0",
+                    "2026-01-03T00:00:00Z",
+                    '{"id":1,"v":"same time, older batch"}'
+                  ),
+                  oldRaw(
+                    "1",
+                    "2026-01-05T00:00:00Z",
+                    "b3",
+                    "2026-01-06T00:00:00Z",
+                    '{"id":1,"v":"a newer version"}'
+                  ),
+                  oldRaw("2", null, "b1", "2026-01-02T00:00:00Z", '{"id":2,"v":"old"}'),
+                  oldRaw("2", null, "b2", "2026-01-03T00:00:00Z", '{"id":2,"v":"new"}'),
+                  oldRaw("3", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z", '{"id":3}')
+                ].join(", ")}`
+              )
+            })
+          )
+          const after = yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              const rows = yield* rawRows(w)
+              const marker = yield* w.query(
+                `SELECT meta FROM "_kura_sync_state" WHERE kind = 'migration' AND id = '${RAW_DEDUP_MIGRATION}'`
+              )
+              return { rows, marker }
+            })
+          )
+          assert.deepStrictEqual(after.rows, [
+            ["1", "2026-01-01", "b2", '{"id":1,"v":"newest fetch"}'],
+            ["1", "2026-01-05", "b3", '{"id":1,"v":"a newer version"}'],
+            ["2", null, "b2", '{"id":2,"v":"new"}'],
+            ["3", "2026-01-01", "b1", '{"id":3}']
+          ])
+          assert.deepStrictEqual(JSON.parse(String(after.marker[0]?.meta)), { removedDuplicates: 3 })
+
+          // Idempotent: the clean-up itself finds nothing more, and later opens skip it.
+          const again = yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              const [count] = yield* w.query(
+                `SELECT CAST(COUNT(*) AS VARCHAR) AS n FROM (${Sql.deleteOlderDuplicates(w.dialect, RawTable, ["fetched_at", "_batch_id"]).replace(/^DELETE FROM (\S+) AS t WHERE/, "SELECT 1 FROM $1 AS t WHERE")}) AS x`
+              )
+              return { rows: yield* rawRows(w), wouldDelete: count?.n }
+            })
+          )
+          assert.deepStrictEqual(again.rows, after.rows)
+          assert.strictEqual(again.wouldDelete, "0")
+        })
+      )
+  )
+
+  it.effect("the run ledger gains api_usage as a nullable column; old runs keep their rows", () =>
+    withDir((dir) =>
+      Effect.gen(function* () {
+        const key = { source: "shopify", account: "kura.myshopify.com", stream: "orders" }
+        yield* opened(dir, (w) =>
+          Effect.gen(function* () {
+            yield* w.startRun({ runId: "old-run", key, cursorBefore: null })
+            // What an older Kura created: no api_usage column.
+            yield* w.query(`DROP VIEW IF EXISTS "v_api_usage"`)
+            yield* w.query(`DROP VIEW IF EXISTS "v_source_reconciliation"`)
+            yield* w.query(`ALTER TABLE "_kura_sync_runs" DROP COLUMN "api_usage"`)
+          })
+        )
+        const out = yield* opened(dir, (w) =>
+          Effect.gen(function* () {
+            const columns = yield* w.query(
+              `SELECT data_type, is_nullable FROM information_schema.columns WHERE table_name = '_kura_sync_runs' AND column_name = 'api_usage'`
+            )
+            const old = (yield* w.listRuns(key)).find((r) => r.runId === "old-run")
+            yield* w.startRun({ runId: "new-run", key, cursorBefore: null })
+            yield* w.commitRun({
+              runId: "new-run",
+              key,
+              cursorAfter: "c1",
+              reportedCount: 1,
+              reportedTotal: null,
+              rowsFetched: 1,
+              rowsLoaded: 1,
+              loadedTotal: null,
+              apiUsage: {
+                calls: 2,
+                costRequested: 20,
+                costActual: 12,
+                throttled: 0,
+                throttleWaits: 0,
+                throttleWaitSeconds: 0,
+                retries: 0
+              }
+            })
+            // A failed run keeps the cost already recorded on it.
+            yield* w.recordRunUsage("old-run", key, {
+              calls: 9,
+              costRequested: 0,
+              costActual: 0,
+              throttled: 3,
+              throttleWaits: 3,
+              throttleWaitSeconds: 4.5,
+              retries: 2
+            })
+            yield* w.failRun("old-run", key, "boom")
+            const runs = yield* w.listRuns(key)
+            const view = yield* w.query(
+              `SELECT run_id, status, CAST(api_calls AS VARCHAR) AS calls, throttle_wait_seconds FROM "v_api_usage" ORDER BY run_id`
+            )
+            const report = yield* w.reconcile
+            return { columns, old, runs, view, report }
+          })
+        )
+        assert.deepStrictEqual(out.columns, [{ data_type: "JSON", is_nullable: "YES" }])
+        assert.strictEqual(out.old?.apiUsage, null)
+        assert.deepStrictEqual(
+          out.runs.map((r) => [r.runId, r.status, r.apiUsage?.calls ?? null]),
+          [
+            ["new-run", "complete", 2],
+            ["old-run", "failed", 9]
+          ]
+        )
+        assert.deepStrictEqual(out.view, [
+          { run_id: "new-run", status: "complete", calls: "2", throttle_wait_seconds: 0 },
+          { run_id: "old-run", status: "failed", calls: "9", throttle_wait_seconds: 4.5 }
+        ])
+        // The report names the failed stream and run.
+        assert.deepStrictEqual(
+          out.report.failedRuns.map((r) => r.runId),
+          ["old-run"]
+        )
+        assert.include(
+          out.report.problems[0] ?? "",
+          "failed: shopify/kura.myshopify.com/orders run old-run: boom"
+        )
+        assert.deepStrictEqual(
+          out.report.sourceReconciliation.map((r) => r.apiUsage?.retries ?? null),
+          [0, 2]
+        )
+      })
+    )
+  )
+})
