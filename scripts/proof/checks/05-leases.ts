@@ -10,25 +10,46 @@
  *    file lock, which lets one process open the file) and must not have written anything.
  *    On DuckDB the file lock decides before the leases do; the leases between processes on one
  *    shared warehouse are BigQuery's case, which no local check exercises.
+ * C. One real `kura-sync serve` (same sandbox data) gets two authorised `POST /sync/<source>`
+ *    triggers for each source at once: every stream must run once (the other trigger answered
+ *    "busy"/409), with one run per stream in `_kura_sync_runs` and one solo run's rows per stream.
+ *    KNOWN DEFECT (found by this check, 2026-11-27): both triggers run every stream, because the
+ *    lease holder is the process (`host-pid`) and the warehouse lets a holder re-take its own
+ *    lease. Asserted in full runs; reported but not asserted in quick runs (CI) until the
+ *    sync-runner fix lands: then set ASSERT_TRIGGERS_IN_QUICK to true.
  * B. Six runners (fibers sharing one DuckDB file) race on one stream through `_kura_leases` with a
  *    300 ms TTL and never write a page twice or overlap. Each loops: take the lease, read the
  *    checkpoint, sometimes stall past the TTL (so another runner takes over), renew (a runner
  *    that lost its lease must not write), write the page, commit the checkpoint, release.
  */
+import { randomUUID } from "node:crypto"
 import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
-import { quick, runCheck, workDir } from "../lib.ts"
+import {
+  freePort,
+  quick,
+  registerSecrets,
+  runCheck,
+  SYNC_RUNNER,
+  spawnCaptured,
+  waitFor,
+  workDir
+} from "../lib.ts"
 import {
   compareTables,
   kuraSyncRun,
   readTables,
+  SANDBOX_HOOK,
   type StreamLine,
   type SyncOptions,
-  streamLines
+  streamLines,
+  syncEnv
 } from "../syncRun.ts"
 
 const CHECK = "leases"
+/** Part C fails quick runs (CI) only once the known trigger-race defect is fixed (see above). */
+const ASSERT_TRIGGERS_IN_QUICK = false
 
 /** Per stream: succeeded runs and rows loaded, from the warehouse's `_kura_sync_runs`. */
 const ledger = (file: string) =>
@@ -123,11 +144,89 @@ const twoProcesses = async () => {
     `${rounds.reduce((n, r) => n + (r.duplicateKeys as number), 0)} duplicate keys, ` +
     `${rounds.filter((r) => (r.tablesDiffering as Array<string>).length === 0).length}/${rounds.length} tables equal the solo run; ` +
     `the other process stopped by: ${reasons.join(", ") || "nothing (both ran)"}`
-  return { ok, figure, rounds }
+  return { ok, figure, rounds, soloRows, options }
+}
+
+/** Part C: two HTTP triggers per source at once on one `kura-sync serve`. */
+const twoTriggers = async (options: SyncOptions, soloRows: Record<string, number>) => {
+  const dir = workDir(`${CHECK}-triggers`)
+  const secret = `trigger-${randomUUID()}`
+  registerSecrets(CHECK, [secret])
+  const port = await freePort()
+  const serve = spawnCaptured(
+    "kura-sync-serve-triggers",
+    ["--import", SANDBOX_HOOK, SYNC_RUNNER, "serve", "--scheduler", "off"],
+    { cwd: dir, env: { ...syncEnv(dir, options), PORT: String(port), KURA_TRIGGER_SECRET: secret } }
+  )
+  const url = `http://127.0.0.1:${port}`
+  let exited = false
+  void serve.exited.then(() => {
+    exited = true
+  })
+  let answers: Array<{ source: string; status: number; runs: Array<{ stream: string; outcome: string }> }> =
+    []
+  try {
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`kura-sync serve exited early:\n${serve.output().slice(-2000)}`)
+        return (await fetch(`${url}/healthz`)).ok
+      },
+      60_000,
+      "kura-sync serve /healthz"
+    )
+    const trigger = async (source: string) => {
+      const res = await fetch(`${url}/sync/${source}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${secret}` }
+      })
+      const body = (await res.json()) as { runs?: Array<{ stream: string; outcome: string }> }
+      return { source, status: res.status, runs: body.runs ?? [] }
+    }
+    answers = await Promise.all(["shopify", "lightspeed", "stocky"].flatMap((s) => [trigger(s), trigger(s)]))
+    // Wait for every started run to finish.
+    await waitFor(
+      async () => {
+        const status = (await (await fetch(`${url}/status.json`)).json()) as {
+          streams?: Array<{ lastStatus?: string }>
+        }
+        return (status.streams ?? []).every((st) => st.lastStatus !== "running")
+      },
+      quick ? 150_000 : 600_000,
+      "the triggered runs to finish"
+    )
+  } finally {
+    serve.child.kill("SIGTERM")
+    const timer = setTimeout(() => serve.child.kill("SIGKILL"), 15_000)
+    await serve.exited
+    clearTimeout(timer)
+  }
+  const runs = await ledger(path.join(dir, "kura.duckdb"))
+  const runsPerStream: Record<string, number> = {}
+  const rows: Record<string, number> = {}
+  for (const r of runs) {
+    const k = String(r.stream)
+    runsPerStream[k] = (runsPerStream[k] ?? 0) + Number(r.runs)
+    rows[k] = (rows[k] ?? 0) + Number(r.rows)
+  }
+  const streams = Object.keys(soloRows)
+  const twice = streams.filter((k) => (runsPerStream[k] ?? 0) > 1)
+  const rowsDiffer = streams.filter((k) => (rows[k] ?? 0) !== soloRows[k])
+  const ok = twice.length === 0 && rowsDiffer.length === 0 && streams.every((k) => runsPerStream[k] === 1)
+  const outcomes = answers.flatMap((a) => a.runs.map((r) => r.outcome))
+  const started = outcomes.filter((o) => o === "Started").length
+  const written = Object.values(rows).reduce((a, b) => a + b, 0)
+  const once = Object.values(soloRows).reduce((a, b) => a + b, 0)
+  const figure =
+    `kura-sync serve, 2 triggers per source at once: ${streams.length - twice.length}/${streams.length} streams ran once, ` +
+    `${twice.length} ran twice concurrently (HTTP: ${started} runs started, ${outcomes.length - started} refused as busy; statuses ${answers.map((a) => a.status).join("/")}); ${written} rows written vs ${once} for one run` +
+    (ok ? "" : " (KNOWN DEFECT: runs in one process share the lease holder)")
+  return { ok, figure, twice, rowsDiffer, runsPerStream, answers }
 }
 
 await runCheck(CHECK, async () => {
   const processes = await twoProcesses()
+  const triggers = await twoTriggers(processes.options, processes.soloRows)
+  const triggersAsserted = !quick || ASSERT_TRIGGERS_IN_QUICK
   const RUNNERS = 6
   const PAGES = quick ? 40 : 150
   const TTL = 300
@@ -210,6 +309,7 @@ await runCheck(CHECK, async () => {
     check: CHECK,
     pass:
       processes.ok &&
+      (triggers.ok || !triggersAsserted) &&
       twice.length === 0 &&
       missing.length === 0 &&
       maxInFlight === 1 &&
@@ -217,7 +317,16 @@ await runCheck(CHECK, async () => {
       stalls > 0 &&
       lost > 0 &&
       defects.length === 0,
-    figure: `${processes.figure}; racing fibers: ${writes.length} writes for ${PAGES} pages by ${holders}/${RUNNERS} runners: ${twice.length} written twice, ${missing.length} missing, max ${maxInFlight} writer at once (${held} refused acquisitions, ${stalls} stalls past TTL, ${lost} lost leases kept from writing)${defects.length > 0 ? `; acquireLease died ${defects.length}× with a defect (${defects[0]})` : ""}`,
-    details: { processes: processes.rounds, twice, missing, held, lost, stalls, defects: defects.slice(0, 5) }
+    figure: `${processes.figure}; ${triggers.figure}${triggers.ok || triggersAsserted ? "" : " [not asserted in quick runs]"}; racing fibers: ${writes.length} writes for ${PAGES} pages by ${holders}/${RUNNERS} runners: ${twice.length} written twice, ${missing.length} missing, max ${maxInFlight} writer at once (${held} refused acquisitions, ${stalls} stalls past TTL, ${lost} lost leases kept from writing)${defects.length > 0 ? `; acquireLease died ${defects.length}× with a defect (${defects[0]})` : ""}`,
+    details: {
+      processes: processes.rounds,
+      triggers,
+      twice,
+      missing,
+      held,
+      lost,
+      stalls,
+      defects: defects.slice(0, 5)
+    }
   }
 })
