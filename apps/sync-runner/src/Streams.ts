@@ -9,6 +9,7 @@ import { LIGHTSPEED_STREAMS } from "./sources/LightspeedStreams.js"
 import { makeSourceStreams } from "./sources/makeSourceStreams.js"
 import { shopifyStreamNames } from "./sources/ShopifyStreams.js"
 import type { SourceDeps } from "./sources/SourceDeps.js"
+import { sourceTuningFromEnv } from "./sources/SourceTuning.js"
 import { STOCKY_STREAMS } from "./sources/StockyStreams.js"
 
 /** The streams to run, and sources that were configured but cannot run in this build. */
@@ -17,11 +18,14 @@ export interface StreamPlan {
   readonly unavailable: ReadonlyArray<{ readonly source: SourceName; readonly reason: string }>
 }
 
-/** Plans every stream of `config`: the demo source plus Shopify, Lightspeed and Stocky over `deps`. */
+/**
+ * Plans every stream of `config`: the demo source plus Shopify, Lightspeed and Stocky over `deps`.
+ * Read knobs from the environment (`sourceTuningFromEnv`) apply where `deps` leaves them unset.
+ */
 export const planStreamsWith = (config: AppConfig, deps: SourceDeps): StreamPlan => ({
   streams: [
     ...config.demo.map((d) => makeDemoStream(d, intervalFor(config, "demo", d.name))),
-    ...makeSourceStreams(config, deps)
+    ...makeSourceStreams(config, { ...sourceTuningFromEnv(process.env), ...deps })
   ],
   unavailable: []
 })

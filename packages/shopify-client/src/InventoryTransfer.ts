@@ -92,3 +92,33 @@ export const InventoryTransfer = Schema.Struct({
  * @category models
  */
 export type InventoryTransfer = typeof InventoryTransfer.Type
+
+/**
+ * Transfer statuses after which Shopify no longer changes a transfer (received in full, or
+ * cancelled): an incremental read need not look at them again.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const CLOSED_TRANSFER_STATUSES: ReadonlyArray<string> = ["TRANSFERRED", "CANCELED"]
+
+/**
+ * Whether a transfer's status is final (see {@link CLOSED_TRANSFER_STATUSES}).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isClosedTransfer = (status: string): boolean =>
+  CLOSED_TRANSFER_STATUSES.includes(status.toUpperCase())
+
+/**
+ * The search for an incremental transfer read: transfers created after the last one seen (ids
+ * grow) or still open. Transfers have no `updatedAt`, so this is the narrowest honest filter. The
+ * closed statuses are excluded (`NOT`) rather than the open ones listed, so a status added later
+ * (or `OTHER`) is still re-read.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const transfersToRecheckQuery = (lastSeenLegacyId: bigint | number | string): string =>
+  `id:>${String(lastSeenLegacyId)} OR (${CLOSED_TRANSFER_STATUSES.map((s) => `NOT status:${s}`).join(" AND ")})`

@@ -6,7 +6,11 @@
  */
 import { BulkJobStore, type DeadLetter, DeadLetterSink, HttpTransport, Telemetry } from "@kura/core"
 import {
+  changedInventoryLevels,
   type IncrementalOptions,
+  isClosedTransfer,
+  type Location,
+  legacyIdOf,
   type Page,
   type ResourceSpec,
   Resources,
@@ -15,6 +19,7 @@ import {
   ShopifyClient,
   ShopifyConfig,
   type ShopifyError,
+  transfersToRecheckQuery,
   updatedAtQuery,
   versionAtLeast
 } from "@kura/shopify-client"
@@ -31,7 +36,7 @@ import {
   mapShopifyLocation,
   shopifyEventDeletion
 } from "@kura/warehouse"
-import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Clock, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
@@ -52,9 +57,31 @@ export const SHOPIFY_STREAMS = [
 /** A Shopify stream name. */
 export type ShopifyStreamName = (typeof SHOPIFY_STREAMS)[number]
 
-/** The cursor of a windowed stream: the end of the last reconciled window (epoch ms). */
-const Cursor = Schema.Struct({ since: Schema.Number })
+/**
+ * The cursor of a stream: the end of the last reconciled window (epoch ms). The inventory streams
+ * add when their last whole read happened (`fullAt`), the highest transfer id seen (`lastId`, a
+ * decimal string), and whether Shopify was seen ignoring the narrowing filter (`filterIgnored`).
+ */
+const Cursor = Schema.Struct({
+  since: Schema.Number,
+  fullAt: Schema.optional(Schema.Number),
+  lastId: Schema.optional(Schema.String),
+  filterIgnored: Schema.optional(Schema.Boolean)
+})
+type Cursor = typeof Cursor.Type
 const decodeCursor = Schema.decodeUnknownOption(Schema.fromJsonString(Cursor))
+
+/** Default cadence of the whole re-read of the stock snapshot and of the transfers: daily. */
+export const INVENTORY_FULL_EVERY_MS = 86_400_000
+
+/**
+ * Whether a stream whose last whole read was at `fullAt` reads everything again at `now`: on the
+ * first run, and on the first run of each new period of `everyMs` (aligned to the epoch, so with
+ * the daily default the first run of every UTC day takes the whole snapshot, which gives each
+ * `snapshot_date` a complete picture). `everyMs <= 0` reads everything every run.
+ */
+export const wholeReadDue = (fullAt: number | undefined, now: number, everyMs: number): boolean =>
+  fullAt === undefined || everyMs <= 0 || Math.floor(now / everyMs) !== Math.floor(fullAt / everyMs)
 
 const CountAnswer = Schema.Struct({
   count: Schema.NullOr(Schema.Struct({ count: Schema.Number, precision: Schema.String }))
@@ -188,6 +215,15 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
   spec({
     name: "inventory_levels",
     resource: Resources.inventoryItems,
+    // The stock snapshot. The first run of each period (daily by default,
+    // `shopifyInventoryFullEveryMs`) reads every item with its levels, so each `snapshot_date`
+    // has the whole picture; other runs read only the levels whose `updatedAt` moved since the
+    // cursor, location by location (`Location.inventoryLevels(query: "updated_at:…")`), and land
+    // them as items carrying just those levels. A cell with no new row keeps its last observation
+    // (the reconciliation compares each cell with its own previous snapshot). Whether Shopify
+    // honours that filter is UNCONFIRMED: a read that returns levels older than the window means
+    // it was ignored (the read was then whole, so still correct); the cursor remembers it and later
+    // runs read whole until the next periodic read probes again.
     windowField: null,
     countField: null,
     map: () => mapShopifyInventoryItem
@@ -197,8 +233,13 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     resource: Resources.inventoryTransfers,
     // A transfer has no updatedAt and Shopify's transfer search has no updated_at filter (it is
     // ignored, with a search warning): a windowed read returned every transfer once per bulk slice
-    // (4× the transfers) or, where unknown fields matched nothing, none. Transfers are few and
-    // change status long after creation, so each run re-reads them all (idempotent upserts).
+    // (4× the transfers) or, where unknown fields matched nothing, none. A transfer stops changing
+    // once TRANSFERRED or CANCELED, and ids grow, so an incremental run re-reads only
+    // `id:>last seen OR not closed` (`transfersToRecheckQuery`); the first run of each period
+    // (daily by default, `shopifyTransfersFullEveryMs`) re-reads them all, which bounds what an
+    // UNCONFIRMED `status`/`id` filter could miss. A run that gets back closed transfers it had
+    // already seen knows the filter was ignored (that read was whole: still correct) and reads
+    // whole until the next periodic read probes again. Upserts are idempotent either way.
     windowField: null,
     countField: null,
     map: (shop) => makeShopifyTransferMapper(shop.catalog),
@@ -255,6 +296,73 @@ const shopifyStreamSpecsFor = (shop: ShopifyShopConfig) =>
 export const shopifyStreamNames = (shop: ShopifyShopConfig): ReadonlyArray<string> =>
   shopifyStreamSpecsFor(shop).map((s) => s.name)
 
+/** How long one `shop` / `locations` answer serves the account's streams (one run pass, in practice). */
+const SHOP_INFO_TTL_MS = 10 * 60_000
+
+type ShopInfo = typeof ShopAnswer.Type
+
+/** Account-wide answers the streams of one shop share instead of each asking Shopify. */
+interface ShopShared {
+  /** The shop's zone, currency and creation time: one `shop` query per run pass, not per stream. */
+  readonly shopInfo: Effect.Effect<ShopInfo, ShopifyError | SyncError, ShopifyClient>
+  /** Every location (for the online location and the per-location stock read). */
+  readonly locations: Memo<ReadonlyArray<Location>, ShopifyError, ShopifyClient>
+}
+
+/** A value kept for a while and shared by concurrent callers. */
+interface Memo<A, E, R> {
+  readonly get: Effect.Effect<A, E, R>
+  /** Keeps a value read elsewhere (the locations stream's own read feeds the others). */
+  readonly offer: (value: A) => Effect.Effect<void>
+}
+
+/**
+ * Memoizes `effect` for `ttlMs` across concurrent callers (they wait for the one in flight);
+ * failures are not kept, so the next caller asks again.
+ */
+const memo = <A, E, R>(effect: Effect.Effect<A, E, R>, ttlMs: number): Memo<A, E, R> => {
+  const lock = Semaphore.makeUnsafe(1)
+  let kept: { readonly at: number; readonly value: A } | undefined
+  return {
+    get: lock.withPermits(1)(
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        if (kept !== undefined && now - kept.at < ttlMs) return kept.value
+        const value = yield* effect
+        kept = { at: now, value }
+        return value
+      })
+    ),
+    offer: (value) =>
+      Effect.map(Clock.currentTimeMillis, (at) => {
+        kept = { at, value }
+      })
+  }
+}
+
+const makeShopShared = (): ShopShared => ({
+  shopInfo: memo(
+    Effect.gen(function* () {
+      const client = yield* ShopifyClient
+      const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode createdAt } }")
+      return yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
+        Effect.mapError(
+          (e) => new SyncError({ reason: "Upstream", message: `shopify shop query: ${e.message}`, cause: e })
+        )
+      )
+    }),
+    SHOP_INFO_TTL_MS
+  ).get,
+  locations: memo<ReadonlyArray<Location>, ShopifyError, ShopifyClient>(
+    Effect.gen(function* () {
+      const client = yield* ShopifyClient
+      const pages = yield* Stream.runCollect(client.pages(Resources.locations))
+      return [...pages].flatMap((p) => p.records)
+    }),
+    SHOP_INFO_TTL_MS
+  )
+})
+
 /** Builds the Shopify streams of one shop. */
 export const makeShopifyStreams = (
   shop: ShopifyShopConfig,
@@ -263,13 +371,14 @@ export const makeShopifyStreams = (
 ): ReadonlyArray<SyncStream> => {
   const registry = registryFor(deps, "shopify")
   const shared = sharedFor(deps, shopifyClientLayer(shop, deps))
+  const account = makeShopShared()
   return shopifyStreamSpecsFor(shop).map(
     (spec): SyncStream => ({
       key: { source: "shopify", account: shop.shop, stream: spec.name },
       intervalMs: intervalFor(spec.name),
       run: (ctx) =>
         withApiUsage(registry, (runRegistry) =>
-          shared.provide(runShopifyStream(spec, shop, { ...deps, warehouse: deps.warehouse }, ctx)).pipe(
+          shared.provide(runShopifyStream(spec, shop, deps, account, ctx)).pipe(
             Effect.provideService(Telemetry, runRegistry),
             Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
           )
@@ -278,40 +387,52 @@ export const makeShopifyStreams = (
   )
 }
 
+/** How one run of a stream reads: its records and the cursor to commit after them. */
+interface ReadPlan<A> {
+  /** Whole (periodic or first) read, for the inventory streams; the others are always windowed. */
+  readonly whole: boolean
+  readonly records: Stream.Stream<ReadonlyArray<A>, ShopifyError>
+  readonly cursor: () => Cursor
+}
+
+const transferLegacyId = (record: unknown): bigint | null => {
+  const id = idOf(record)
+  return id === null ? null : legacyIdOf(id)
+}
+
+const statusOf = (record: unknown): string | null =>
+  typeof record === "object" && record !== null && "status" in record && typeof record.status === "string"
+    ? record.status
+    : null
+
 const runShopifyStream = <A>(
   spec: StreamSpec<A>,
   shop: ShopifyShopConfig,
   deps: SourceDeps,
+  account: ShopShared,
   ctx: Parameters<SyncStream["run"]>[0]
 ) =>
   Effect.gen(function* () {
     const client = yield* ShopifyClient
     const key = { source: "shopify" as const, account: shop.shop, stream: spec.name }
-    const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode createdAt } }")
-    const shopInfo = yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
-      Effect.mapError(
-        (e) => new SyncError({ reason: "Upstream", message: `shopify shop query: ${e.message}`, cause: e })
-      )
-    )
+    const shopInfo = yield* account.shopInfo
     const zone = shopInfo.shop.ianaTimezone
-    const locations =
-      spec.name === "orders" ? yield* Stream.runCollect(client.pages(Resources.locations)) : []
-    const online = [...locations].flatMap((p) => p.records).find((l) => l.fulfillsOnlineOrders && l.isActive)
+    const locations = spec.name === "orders" ? yield* account.locations.get : []
+    const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
     const catalog = yield* loadCatalog(deps, shop.shop)
     const map = spec.map({
       currency: shopInfo.shop.currencyCode,
       onlineLocationId: online?.legacyResourceId ?? null,
       catalog
     })
-    const since = Option.flatMap(ctx.checkpoint, (c) => decodeCursor(c.cursor)).pipe(
-      Option.map((c) => c.since),
-      Option.getOrNull
-    )
+    const previous = Option.getOrUndefined(Option.flatMap(ctx.checkpoint, (c) => decodeCursor(c.cursor)))
+    const since = previous?.since ?? null
     const opts: IncrementalOptions = {
       since,
       floor: shopFloor(shopInfo.shop.createdAt, deps.shopifyFloor ?? 0)
     }
     const window = yield* client.windowOf(opts)
+    const startedAt = yield* Clock.currentTimeMillis
     const search = spec.windowField === null ? null : updatedAtQuery(window, undefined, spec.windowField)
     // productsCount is trusted for full reads only: some backends (the sandbox among them) ignore
     // its search, which would fail every incremental run against a whole-catalogue count.
@@ -344,6 +465,115 @@ const runShopifyStream = <A>(
       spec.windowField === "updated_at" &&
       (window.end - window.start > (deps.shopifyBulkThresholdMs ?? BULK_THRESHOLD_MS) ||
         (reportedCount?.count ?? 0) >= (deps.shopifyBulkMinRecords ?? BULK_MIN_RECORDS))
+    const paged = (options: { readonly search: string | null }) =>
+      client.pages(spec.resource, options).pipe(Stream.map((p: Page<A>) => p.records))
+
+    const plan: ReadPlan<A> = yield* Effect.gen(function* () {
+      if (spec.name === "inventory_levels") {
+        const whole =
+          previous?.filterIgnored === true ||
+          wholeReadDue(
+            previous?.fullAt,
+            startedAt,
+            deps.shopifyInventoryFullEveryMs ?? INVENTORY_FULL_EVERY_MS
+          )
+        const fullAt = whole ? startedAt : previous?.fullAt
+        if (whole)
+          return {
+            whole,
+            records: paged({ search: null }),
+            cursor: () => ({ since: window.end, ...(fullAt === undefined ? {} : { fullAt }) })
+          }
+        const all = yield* account.locations.get
+        let outside = 0
+        const records = changedInventoryLevels({ locationIds: all.map((l) => l.id), window }).pipe(
+          Stream.provideService(ShopifyClient, client),
+          Stream.map((page) => {
+            outside += page.outsideWindow
+            // The spec's resource is `inventoryItems`: the helper yields that record type.
+            return page.items as unknown as ReadonlyArray<A>
+          })
+        )
+        return {
+          whole,
+          records,
+          cursor: () => ({
+            since: window.end,
+            ...(fullAt === undefined ? {} : { fullAt }),
+            ...(outside > 0 ? { filterIgnored: true } : {})
+          })
+        }
+      }
+      if (spec.name === "inventory_transfers") {
+        const whole =
+          previous?.lastId === undefined ||
+          previous.filterIgnored === true ||
+          wholeReadDue(
+            previous.fullAt,
+            startedAt,
+            deps.shopifyTransfersFullEveryMs ?? INVENTORY_FULL_EVERY_MS
+          )
+        const fullAt = whole ? startedAt : previous?.fullAt
+        const before = previous?.lastId === undefined ? null : BigInt(previous.lastId)
+        let lastId = before ?? 0n
+        let stale = 0
+        const records = paged({
+          search: whole || before === null ? null : transfersToRecheckQuery(before)
+        }).pipe(
+          Stream.map((page) => {
+            for (const r of page) {
+              const id = transferLegacyId(r)
+              if (id === null) continue
+              if (id > lastId) lastId = id
+              const status = statusOf(r)
+              if (!whole && before !== null && id <= before && status !== null && isClosedTransfer(status))
+                stale++
+            }
+            return page
+          })
+        )
+        return {
+          whole,
+          records,
+          cursor: () => ({
+            since: window.end,
+            lastId: lastId.toString(),
+            ...(fullAt === undefined ? {} : { fullAt }),
+            ...(stale > 0 ? { filterIgnored: true } : {})
+          })
+        }
+      }
+      if (spec.name === "locations") {
+        // The locations stream reads them all anyway: its read serves this pass's other streams.
+        const seen: Array<A> = []
+        return {
+          whole: true,
+          records: paged({ search }).pipe(
+            Stream.tap((page) => Effect.sync(() => seen.push(...page))),
+            Stream.onEnd(
+              Effect.suspend(() =>
+                // The spec's resource is `locations`: these records are Location values.
+                account.locations.offer(seen as unknown as ReadonlyArray<Location>)
+              )
+            )
+          ),
+          cursor: () => ({ since: window.end })
+        }
+      }
+      return {
+        whole: spec.windowField === null,
+        records: useBulk
+          ? bulk
+              .export(spec.resource, {
+                window,
+                ...bulkSlicing(window, reportedCount?.count ?? null)
+              })
+              .pipe(Stream.grouped(1000))
+          : paged({ search }),
+        cursor: () => ({ since: window.end })
+      }
+    })
+
     const toPage = (records: ReadonlyArray<A>, rejected: number, id: string, now: number): IngestPage => {
       const mctx = mapContext(key, id, new Date(now).toISOString(), () => zone)
       const mapped = mapAll(records, (r) => map(r, mctx), mapLetter(key, idOf, now))
@@ -373,32 +603,28 @@ const runShopifyStream = <A>(
             seen = letters
             return toPage(records, rejected, batchId(n), now)
           })
-        return (
-          useBulk
-            ? bulk
-                .export(spec.resource, {
-                  window,
-                  ...bulkSlicing(window, reportedCount?.count ?? null)
-                })
-                .pipe(Stream.grouped(1000))
-            : client.pages(spec.resource, { search }).pipe(Stream.map((p: Page<A>) => p.records))
-        ).pipe(Stream.mapEffect(pageOf))
+        return plan.records.pipe(Stream.mapEffect(pageOf))
       },
       ...(progress === undefined
         ? {}
         : {
             onPage: (t) =>
               Effect.sync(() => {
-                progress(`shopify ${spec.name}: ${t.fetched} records`)
+                progress(`shopify ${spec.name}${plan.whole ? "" : " (changed)"}: ${t.fetched} records`)
               })
           }),
-      finish: (t) =>
-        Effect.succeed({
-          // Windowed streams resume at the window's end; full re-reads keep the time for the record.
-          cursor: JSON.stringify({ since: window.end }),
-          reportedCount:
-            reportedCount !== null && reportedCount.precision === "EXACT" ? reportedCount.count : null,
-          ...(t.fetched < 0 ? {} : {})
+      finish: () =>
+        Effect.sync(() => {
+          const cursor = plan.cursor()
+          if (cursor.filterIgnored === true && previous?.filterIgnored !== true)
+            progress?.(
+              `shopify ${spec.name}: Shopify ignored the narrowing search (records outside it came back); reading whole until the next periodic read`
+            )
+          return {
+            cursor: JSON.stringify(cursor),
+            reportedCount:
+              reportedCount !== null && reportedCount.precision === "EXACT" ? reportedCount.count : null
+          }
         })
     }).pipe(Effect.provideService(DeadLetterSink, sink))
   })

@@ -32,6 +32,13 @@ export interface SourceDeps {
    * over 95 changed orders cost 9,880 points paged against 26 for the full bulk export.
    */
   readonly shopifyBulkMinRecords?: number
+  /**
+   * Period of the whole stock-snapshot read (ms, epoch-aligned: the default day makes the first run
+   * of each UTC day whole); other runs read only levels changed since the cursor. 0: always whole.
+   */
+  readonly shopifyInventoryFullEveryMs?: number
+  /** Period of the whole transfers re-read (ms, default a day); other runs read new and open ones. */
+  readonly shopifyTransfersFullEveryMs?: number
   /** Earliest `updated_at` (epoch ms) a first Shopify run reads from. Default 0 (everything). */
   readonly shopifyFloor?: number
   /** The Stocky store's IANA zone (Stocky sends some timestamps without an offset). Default UTC. */

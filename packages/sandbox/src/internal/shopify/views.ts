@@ -26,7 +26,13 @@ import {
 } from "./connection.js"
 import { decimalAmount, gid, isoUtc, toPresentment } from "./format.js"
 import type { ShopifyState } from "./ShopifyState.js"
-import { dateRange, inRange, parseSearch, type SearchWarning, termValues } from "./search.js"
+import {
+  compileSearch,
+  type SearchFields,
+  SearchSyntaxError,
+  type SearchWarning,
+  termValues
+} from "./search.js"
 
 /** Per-request context handed to every resolver. */
 export interface RequestContext {
@@ -840,13 +846,10 @@ export class InventoryItemView {
     return new VariantView(this.v, this.st)
   }
   inventoryLevels(args: PageArgs, ctx: RequestContext) {
-    const terms = parseSearch(args.query)
-    const updated = dateRange(terms, "updated_at")
+    const where = levelMatcher(ctx, ["inventoryItem", "inventoryLevels"], args.query)
     return pageArray(
       this.st.merchant.locations.filter(
-        (l) =>
-          this.st.merchant.stocked(this.v.id, l.id) &&
-          inRange(updated, this.st.merchant.inventory(this.v.id, l.id).updatedAt)
+        (l) => this.st.merchant.stocked(this.v.id, l.id) && where({ v: this.v, l })
       ),
       (l) => new InventoryLevelView(this.v, l, this.st),
       args,
@@ -875,6 +878,48 @@ export const QUANTITY_NAMES: Readonly<Record<string, keyof InventoryQuantities>>
 }
 
 /** Shopify's view of a variant's stock at one location. */
+/** One stock cell: what an inventory level search filters over. */
+interface StockCell {
+  readonly v: Variant
+  readonly l: Location
+}
+
+/**
+ * `inventoryLevels(query:)` search fields (the filters Shopify lists for this connection, less
+ * `inventory_group_id`, which the emulator has no model for). `updated_at` is the level's last
+ * quantity change, as `InventoryLevel.updatedAt` reports it.
+ */
+const levelFields = (st: ShopifyState): SearchFields<StockCell> => ({
+  fields: {
+    id: { kind: "number", get: (c) => c.l.id },
+    inventory_item_id: { kind: "number", get: (c) => c.v.inventoryItemId },
+    created_at: { kind: "date", get: (c) => c.l.createdAt },
+    updated_at: { kind: "date", get: (c) => st.merchant.inventory(c.v.id, c.l.id).updatedAt }
+  }
+})
+
+/**
+ * Compiles a level search like the root connections do: unknown fields are ignored with an
+ * `extensions.search` warning (or refused, when the emulator is configured to), never silently.
+ */
+const levelMatcher = (
+  ctx: RequestContext,
+  path: ReadonlyArray<string>,
+  query: string | null | undefined
+): ((cell: StockCell) => boolean) => {
+  const warnings: Array<SearchWarning> = []
+  try {
+    const p = compileSearch(query, levelFields(ctx.state), ctx.state.options.unknownSearchFields, warnings)
+    if (warnings.length > 0 && query !== null && query !== undefined)
+      ctx.search?.push({ path, query, warnings })
+    return p
+  } catch (e) {
+    if (e instanceof SearchSyntaxError)
+      throw new GraphQLError(e.message, { extensions: { code: "BAD_REQUEST" } })
+    throw e
+  }
+}
+
 export class InventoryLevelView {
   readonly __typename = "InventoryLevel"
   constructor(
@@ -996,14 +1041,12 @@ export class LocationView {
     return []
   }
   inventoryLevels(args: PageArgs, ctx: RequestContext) {
-    const updated = dateRange(parseSearch(args.query), "updated_at")
+    const where = levelMatcher(ctx, ["location", "inventoryLevels"], args.query)
     const variants = this.st.merchant.variants
     return pageIndexed(
       variants.length,
       (i) => variants[i],
-      (v) =>
-        this.st.merchant.stocked(v.id, this.l.id) &&
-        inRange(updated, this.st.merchant.inventory(v.id, this.l.id).updatedAt),
+      (v) => this.st.merchant.stocked(v.id, this.l.id) && where({ v, l: this.l }),
       (v) => new InventoryLevelView(v, this.l, this.st),
       args,
       ctx.bulk
