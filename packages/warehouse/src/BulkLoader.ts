@@ -31,6 +31,11 @@ export interface BulkLoadResult {
   /** Lines that failed to parse or map (dead-lettered). */
   readonly rejectedLines: number
   readonly tables: Readonly<Partial<Record<CanonicalTableName, LoadResult>>>
+  /**
+   * How `loadShopifyOrdersFile` wrote each table: "insert" (the account had no row there, so a
+   * plain append) or "merge" (an upsert, newer `updated_at` wins). Absent from `loadJsonl`.
+   */
+  readonly writes?: Readonly<Partial<Record<CanonicalTableName, "insert" | "merge">>>
 }
 
 /** Options of `loadJsonl`. */
@@ -303,8 +308,9 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
         const rejected: Array<Readonly<Record<string, unknown>>> = []
         const refunds: Array<Readonly<Record<string, unknown>>> = []
         const tables: Partial<Record<CanonicalTableName, LoadResult>> = {}
-        const paths = { insert: 0, merge: 0 }
+        const writes: Partial<Record<CanonicalTableName, "insert" | "merge">> = {}
         for (let k = 0; k < passes; k++) {
+          if (k > 0) yield* sql.run(Sql.dropTable(d, statements.view))
           yield* sql.run(statements.pass(k, passes))
           for (const s of statements.prepare) yield* sql.run(s)
           const counts = (yield* sql.query(statements.summary))[0] ?? {}
@@ -325,7 +331,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
                 `INSERT INTO ${d.table(table)} (${columnList(table)}) ${statements.select[table]}`
               )
               tables[table] = add(tables[table], insertResult(table, n))
-              paths.insert++
+              writes[table] = "insert"
               continue
             }
             yield* sql.run(statements.build[table])
@@ -335,15 +341,15 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
                 `INSERT INTO ${d.table(table)} (${columnList(table)}) SELECT * FROM ${d.table(statements.canonical[table])}`
               )
               tables[table] = add(tables[table], insertResult(table, n))
-              paths.insert++
+              writes[table] = "insert"
             } else {
               tables[table] = add(tables[table], yield* mergeTable(sql, table))
-              paths.merge++
+              writes[table] = "merge"
             }
             yield* sql.run(Sql.dropTable(d, statements.canonical[table]))
           }
         }
-        return { summary, rejected, refunds, tables, passes, paths }
+        return { summary, rejected, refunds, tables, passes, writes }
       }),
       Effect.andThen(
         // The pass is a view or a table: drop whichever it is.
@@ -410,6 +416,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
   return {
     lines: num(loaded.summary.lines),
     rejectedLines: invalid + loaded.summary.orphans + loaded.summary.rejected_lines,
-    tables: loaded.tables
+    tables: loaded.tables,
+    writes: loaded.writes
   } satisfies BulkLoadResult
 })

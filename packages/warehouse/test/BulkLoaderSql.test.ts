@@ -222,6 +222,63 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
     expect(out.first.lines).toBe(text.split("\n").filter((l) => l.length > 0).length + 2)
   }, 120_000)
 
+  it("appends with INSERT into an account's empty tables, MERGEs once it has rows: a newer copy wins, a late older one is ignored", async () => {
+    const orderLines = text
+      .split("\n")
+      .filter((l) => l.startsWith('{"__typename":"Order"') && l.includes('"refunds":[]'))
+    const shift = (line: string | undefined, hours: number, name: string) => {
+      const o = JSON.parse(line ?? "{}") as { updatedAt: string }
+      const at = new Date(Date.parse(o.updatedAt) + hours * 3_600_000).toISOString().replace(".000Z", "Z")
+      return (line ?? "")
+        .replace(`"updatedAt":"${o.updatedAt}"`, `"updatedAt":"${at}"`)
+        .replace(/"name":"[^"]*"/, `"name":"${name}"`)
+    }
+    const idOf = (line: string | undefined) =>
+      (JSON.parse(line ?? "{}") as { legacyResourceId: string }).legacyResourceId
+    const [newer, older] = [orderLines[0], orderLines[1]]
+    const update = join(dir, "update.jsonl")
+    writeFileSync(update, `${shift(newer, 1, "#NEWER")}\n${shift(older, -1, "#OLDER")}\n`)
+    const out = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const load = (f: string, account: string) =>
+          BulkLoader.loadShopifyOrdersFile({
+            warehouse: w,
+            file: f,
+            context: { ...ctx, sourceAccount: account },
+            locationId: LOCATION,
+            key
+          })
+        const first = yield* load(file, ctx.sourceAccount)
+        const before = yield* dump("orders")
+        const second = yield* load(update, ctx.sourceAccount)
+        // Another shop in the same warehouse: its tables are empty for it, so it appends again.
+        const other = yield* load(update, "other-shop.myshopify.com")
+        const names = yield* w.query(
+          `SELECT source_account, source_id, order_number FROM orders WHERE source_id IN ('${idOf(newer)}', '${idOf(older)}') ORDER BY 1, 2`
+        )
+        const after = yield* w.query(
+          `SELECT * FROM orders WHERE source_account = '${ctx.sourceAccount}' ORDER BY source_id`
+        )
+        return { first, second, other, names, before, after }
+      })
+    )
+    for (const t of TABLES) expect(out.first.writes?.[t], t).toBe("insert")
+    expect(out.second.writes?.orders).toBe("merge")
+    expect(out.other.writes?.orders).toBe("insert")
+    expect(out.second.tables.orders).toMatchObject({ received: 2, inserted: 0, updated: 1, unchanged: 1 })
+    const byKey = new Map(
+      out.names.map((r) => [`${String(r.source_account)}/${String(r.source_id)}`, r.order_number])
+    )
+    expect(byKey.get(`${ctx.sourceAccount}/${idOf(newer)}`)).toBe("#NEWER")
+    expect(byKey.get(`${ctx.sourceAccount}/${idOf(older)}`)).not.toBe("#OLDER")
+    expect(byKey.get(`other-shop.myshopify.com/${idOf(older)}`)).toBe("#OLDER")
+    // Only the newer order changed in the first account.
+    const changed = out.after.filter((r, i) => JSON.stringify(r) !== JSON.stringify(out.before[i]))
+    expect(changed.map((r) => r.source_id)).toEqual([idOf(newer)])
+    expect(out.after).toHaveLength(out.before.length)
+  }, 120_000)
+
   it("an order listed twice in one file keeps its newest version, children included", async () => {
     const first = text
       .split("\n")

@@ -137,6 +137,22 @@ const MONEY_BAGS = [
   "subtotalSet"
 ] as const
 
+/** The line kinds each top-level money bag is read on: the cast runs on those rows only. */
+const BAG_KINDS: Readonly<Record<(typeof MONEY_BAGS)[number], string>> = {
+  subtotalPriceSet: "order",
+  totalPriceSet: "order",
+  totalTaxSet: "order', 'refund_line",
+  totalDiscountsSet: "order",
+  totalShippingPriceSet: "order",
+  totalRefundedSet: "order",
+  originalUnitPriceSet: "line",
+  discountedTotalSet: "line",
+  totalDiscountSet: "line",
+  subtotalSet: "refund_line"
+}
+/** `e` on lines of the given kinds (a quoted list body), NULL on the others. */
+const kindOnly = (kinds: string, e: string) => `CASE WHEN _kind IN ('${kinds}') THEN ${e} END`
+
 /**
  * A problem check: `bad` is a cheap boolean over typed values (evaluated for every line), `msg`
  * the message naming the field and value (built only for lines that are bad).
@@ -183,20 +199,21 @@ const needInt = (field: string, e: string): Check => ({
   bad: `(${e} IS NULL OR NOT regexp_matches(${e}, ${INT}))`,
   msg: `CASE WHEN ${e} IS NULL THEN '${field} is missing' WHEN NOT regexp_matches(${e}, ${INT}) THEN '${field} ' || ${e} || ' is not an integer' END`
 })
-const needList = (field: string, list: string, element: (x: string) => ReadonlyArray<Check>): Check => ({
-  bad: `(${list} IS NULL OR coalesce(list_bool_or(list_transform(${list}, x -> ${element("x")
-    .map((c) => c.bad)
-    .join(" OR ")})), false))`,
-  msg: `CASE WHEN ${list} IS NULL THEN '${field} is missing' ELSE nullif(array_to_string(flatten(list_transform(${list}, x -> list_filter([${element(
-    "x"
-  )
-    .map((c) => c.msg)
-    .join(", ")}], m -> m IS NOT NULL))), '; '), '') END`
+/** A list that must be present; its elements are checked one by one (`elementProblem`). */
+const needList = (field: string, list: string): Check => ({
+  bad: `${list} IS NULL`,
+  msg: `CASE WHEN ${list} IS NULL THEN '${field} is missing' END`
 })
 const oneOf = (field: string, e: string, message: string): Check => ({
   bad: `(${e} IS NULL OR ${e} NOT IN ('true', 'false'))`,
   msg: `CASE WHEN ${e} IS NULL OR ${e} NOT IN ('true', 'false') THEN '${field} ${message}' END`
 })
+/**
+ * A list element's problem, kept in its typed struct (`problem`): computed in the lambda that
+ * types the element, so a list is walked once; the problem list unnests the few bad ones.
+ */
+const elementProblem = (checks: ReadonlyArray<Check>) =>
+  `CASE WHEN ${checks.map((c) => c.bad).join(" OR ")} THEN nullif(concat_ws('; ', ${checks.map((c) => c.msg).join(", ")}), '') END`
 /** NULL when every check passes, else the messages of the failing ones. */
 const problems = (checks: ReadonlyArray<Check>) =>
   `CASE WHEN ${checks.map((c) => c.bad).join(" OR ")} THEN nullif(concat_ws('; ', ${checks.map((c) => c.msg).join(", ")}), '') END`
@@ -306,8 +323,8 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     ...needBag("totalDiscountsSet", "totalDiscountsSet", false),
     ...needBag("totalShippingPriceSet", "totalShippingPriceSet", true),
     ...needBag("totalRefundedSet", "totalRefundedSet", true),
-    needList("transactions", "transactions", (x) => transactionChecks(x)),
-    needList("refunds", "refunds", refundChecks)
+    needList("transactions", "transactions"),
+    needList("refunds", "refunds")
   ])
   const lineProblems = problems([
     needText("LineItem.id", "id"),
@@ -316,9 +333,9 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     ...needBag("LineItem.originalUnitPriceSet", "originalUnitPriceSet", true),
     ...needBag("LineItem.discountedTotalSet", "discountedTotalSet", true),
     ...needBag("LineItem.totalDiscountSet", "totalDiscountSet", true),
-    needList("LineItem.taxLines", "taxLines", taxChecks)
+    needList("LineItem.taxLines", "taxLines")
   ])
-  const shipProblems = problems([needList("ShippingLine.taxLines", "taxLines", taxChecks)])
+  const shipProblems = problems([needList("ShippingLine.taxLines", "taxLines")])
   const refundLineProblems = problems([
     needInt("RefundLineItem.quantity", "quantity"),
     needText("RefundLineItem.restockType", "restockType"),
@@ -331,16 +348,18 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
 
   // A transaction as a payments row needs it (order `transactions` entries and refund children).
   const txStruct = (
-    t: string
+    t: string,
+    checked: boolean
   ) => `{'source_id': ${gid(`${t}.id`)}, 'kind': lower(${t}.kind), 'method': ${t}.gateway,
       'status': lower(${t}.status), 'currency': ${t}.amountSet.shopMoney.currencyCode, 'amount': ${dec(shop(`${t}.amountSet`))},
       'presentment_currency': ${t}.amountSet.presentmentMoney.currencyCode, 'amount_presentment': ${dec(pres(`${t}.amountSet`))},
-      'processed_at': ${ts(`coalesce(${t}.processedAt, ${t}.createdAt)`)}}`
+      'processed_at': ${ts(`coalesce(${t}.processedAt, ${t}.createdAt)`)}${checked ? `, 'problem': ${elementProblem(transactionChecks(t))}` : ""}}`
   const taxStruct = (t: string) =>
-    `{'title': ${t}.title, 'rate': ${dec(`${t}.rate`)}, 'amount': ${dec(`${t}.priceSet.shopMoney.amount`)}, 'amount_presentment': ${dec(`${t}.priceSet.presentmentMoney.amount`)}}`
+    `{'title': ${t}.title, 'rate': ${dec(`${t}.rate`)}, 'amount': ${dec(`${t}.priceSet.shopMoney.amount`)}, 'amount_presentment': ${dec(`${t}.priceSet.presentmentMoney.amount`)}, 'problem': ${elementProblem(taxChecks(t))}}`
   const refundStruct = (r: string) => `{'gid': ${r}.id, 'lrid': ${r}.legacyResourceId, 'note': ${r}.note,
       'updated': ${ts(`${r}.updatedAt`)}, 'created': ${ts(`coalesce(${r}.createdAt, ${r}.processedAt)`)}, 'processed': ${ts(`${r}.processedAt`)},
-      'currency': ${r}.totalRefundedSet.shopMoney.currencyCode, 'amount': ${dec(shop(`${r}.totalRefundedSet`))}, 'amount_presentment': ${dec(pres(`${r}.totalRefundedSet`))}}`
+      'currency': ${r}.totalRefundedSet.shopMoney.currencyCode, 'amount': ${dec(shop(`${r}.totalRefundedSet`))}, 'amount_presentment': ${dec(pres(`${r}.totalRefundedSet`))},
+      'problem': ${elementProblem(refundChecks(r))}}`
 
   // One read of the file. Nested JSON is typed as narrow STRUCTs (only the fields used) and turned
   // into typed values here, so no later statement touches text or nests; per-kind values are NULL
@@ -363,17 +382,18 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
       CASE WHEN _kind = 'order' THEN (CASE WHEN sourceName = 'pos' THEN 'pos' ELSE 'online' END) END AS channel,
       upd, cre, processed, cancelled,
       ${MONEY_BAGS.map((b) => `${b}_s, ${b}_p`).join(", ")},
-      CASE WHEN _kind = 'order' THEN list_transform(transactions, t -> ${txStruct("t")}) END AS txs,
+      CASE WHEN _kind = 'order' THEN list_transform(transactions, t -> ${txStruct("t", true)}) END AS txs,
       CASE WHEN _kind = 'order' THEN list_transform(refunds, r -> ${refundStruct("r")}) END AS refund_list,
-      CASE WHEN _kind = 'refund_tx' THEN ${txStruct("l")} END AS tx,
+      CASE WHEN _kind = 'refund_tx' THEN ${txStruct("l", false)} END AS tx,
       CASE WHEN _kind IN ('line', 'ship') THEN list_transform(taxLines, t -> ${taxStruct("t")}) END AS taxes,
       CASE WHEN _kind = 'line' THEN (CASE WHEN variantTitle IS NULL THEN title ELSE title || ' - ' || variantTitle END) END AS title,
       sku, TRY_CAST(quantity AS BIGINT) AS qty, ${gid("variant.id")} AS variant_id, ${gid("product.id")} AS product_id,
       CASE WHEN _kind = 'refund_line' THEN restocked = 'true' OR restockType IN ('RETURN', 'CANCEL', 'LEGACY_RESTOCK', 'return', 'cancel', 'legacy_restock') END AS restock,
       CASE WHEN _kind = 'refund_line' THEN ${gid("lineItem.id")} END AS line_ref,
       CASE WHEN _kind = 'refund_line' THEN coalesce(${gid("location.id")}, ${loc}) END AS at_location
-    FROM (SELECT *, ${ts("updatedAt")} AS upd, ${ts("createdAt")} AS cre, ${ts("processedAt")} AS processed, ${ts("cancelledAt")} AS cancelled,
-        ${MONEY_BAGS.map((b) => `${dec(shop(b))} AS ${b}_s, ${dec(pres(b))} AS ${b}_p`).join(", ")}
+    FROM (SELECT *, ${kindOnly("order", ts("updatedAt"))} AS upd, ${kindOnly("order', 'refund_tx", ts("createdAt"))} AS cre,
+        ${kindOnly("order', 'refund_tx", ts("processedAt"))} AS processed, ${kindOnly("order", ts("cancelledAt"))} AS cancelled,
+        ${MONEY_BAGS.map((b) => `${kindOnly(BAG_KINDS[b], dec(shop(b)))} AS ${b}_s, ${kindOnly(BAG_KINDS[b], dec(pres(b)))} AS ${b}_p`).join(", ")}
       FROM (SELECT CASE
         WHEN id IS NULL AND __parentId IS NULL THEN 'invalid'
         WHEN __parentId IS NULL THEN 'order'
@@ -393,7 +413,10 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
     `CREATE OR REPLACE TEMP TABLE ${X} AS SELECT order_gid, problem FROM (
         SELECT CASE WHEN s._kind = 'order' THEN s.id WHEN s._kind IN ('line', 'ship') THEN s.parent ELSE ri.order_gid END AS order_gid, s.problem
         FROM (SELECT _kind, id, parent, problem FROM ${V} WHERE problem IS NOT NULL) s
-          LEFT JOIN (SELECT rf.gid AS refund_gid, order_gid FROM ${R}) ri ON s._kind IN ('refund_line', 'refund_tx') AND s.parent = ri.refund_gid)
+          LEFT JOIN (SELECT rf.gid AS refund_gid, order_gid FROM ${R}) ri ON s._kind IN ('refund_line', 'refund_tx') AND s.parent = ri.refund_gid
+        UNION ALL SELECT id, t.problem FROM (SELECT id, unnest(txs) AS t FROM ${V} WHERE _kind = 'order' AND txs IS NOT NULL) WHERE t.problem IS NOT NULL
+        UNION ALL SELECT order_gid, rf.problem FROM ${R} WHERE rf.problem IS NOT NULL
+        UNION ALL SELECT parent, t.problem FROM (SELECT parent, unnest(taxes) AS t FROM ${V} WHERE _kind IN ('line', 'ship') AND taxes IS NOT NULL) WHERE t.problem IS NOT NULL)
       WHERE order_gid IS NOT NULL AND order_gid IN (SELECT id FROM ${V} WHERE _kind = 'order' AND id IS NOT NULL)`,
     // Accepted orders: what their children need.
     `CREATE OR REPLACE TEMP TABLE ${OK} AS SELECT id, lrid, upd, cre, channel FROM ${V}
@@ -534,11 +557,13 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
       `CREATE OR REPLACE TEMP TABLE ${RA} AS SELECT rf.gid AS refund_gid, any_value(id) AS order_gid FROM (SELECT id, unnest(refund_list, recursive := false) AS rf FROM ${L} WHERE _kind = 'order' AND refund_list IS NOT NULL) GROUP BY ALL`,
       `UPDATE ${L} SET _h = hash(ra.order_gid) FROM ${RA} ra WHERE ${L}.parent = ra.refund_gid`
     ],
-    // A view, not a copy: copying a pass out of the spilled lines ran out of memory at 1M orders.
+    // One pass is a view of the staged lines; several are each copied out once, so the pass's
+    // dozen statements scan its own lines, not every staged line again (at 1M orders in 10
+    // passes a view made each pass cost four times the whole single-pass load).
     pass: (index, count) =>
       count <= 1
         ? `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L}`
-        : `CREATE OR REPLACE TEMP VIEW ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.trunc(count)} = ${Math.trunc(index)}`,
+        : `CREATE OR REPLACE TEMP TABLE ${V} AS SELECT * FROM ${L} WHERE _h % ${Math.trunc(count)} = ${Math.trunc(index)}`,
     prepare,
     summary,
     rejectedLines,
