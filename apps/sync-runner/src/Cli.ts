@@ -146,6 +146,7 @@ const runnerLayer = (config: AppConfig) =>
     Effect.gen(function* () {
       const warehouse = yield* Warehouse
       const lake = yield* RawLake
+      yield* boundDuckDb(warehouse, process.env.KURA_DUCKDB_MEMORY_LIMIT)
       const tokenStore = config.sandbox
         ? makeMemoryTokenStore(new Map())
         : config.tokenStore === "warehouse"
@@ -180,6 +181,34 @@ const runnerLayer = (config: AppConfig) =>
       return StreamRunner.layer(plan.streams, config.drainTimeoutMs)
     })
   )
+
+/** DuckDB's buffer pool for `run` and `serve` unless `KURA_DUCKDB_MEMORY_LIMIT` says otherwise. */
+export const DUCKDB_MEMORY_LIMIT = "256MB"
+
+/**
+ * Bounds an embedded DuckDB's buffer pool (`SET memory_limit`; DuckDB spills beyond it): DuckDB's
+ * own default is 80 % of the machine's RAM, which on a Cloud Run instance or a laptop means it
+ * keeps caching until the process is killed. The same knob as kura-backfill's. No-op on BigQuery.
+ */
+export const boundDuckDb = (warehouse: Warehouse["Service"], value: string | undefined) =>
+  Effect.gen(function* () {
+    if (warehouse.dialect.name !== "duckdb") return
+    const limit = value === undefined || value.trim() === "" ? DUCKDB_MEMORY_LIMIT : value.trim()
+    if (!/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i.test(limit)) {
+      const error = new ConfigError({
+        problems: [
+          {
+            field: "KURA_DUCKDB_MEMORY_LIMIT",
+            message: `"${limit}" is not a memory size`,
+            fix: `set a size such as 256MB or 1GB (default ${DUCKDB_MEMORY_LIMIT}), or unset it`
+          }
+        ]
+      })
+      yield* Console.error(error.message)
+      return yield* error
+    }
+    yield* warehouse.query(`SET memory_limit = '${limit}'`)
+  })
 
 const runCommand = Command.make(
   "run",

@@ -1,5 +1,5 @@
 /**
- * The demo engine: starts the sandbox in-process, syncs all three sources into a DuckDB file and
+ * The demo engine: starts the sandbox (in this process, or in a child process), syncs all three sources into a DuckDB file and
  * a local raw lake, and reports rows, API usage and reconciliation against the sandbox's ground
  * truth. Run it twice on the same data dir and the second run is incremental.
  */
@@ -28,6 +28,8 @@ import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
 import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
 import { makeStockyStreams } from "../sources/StockyStreams.js"
+import { type DemoSandbox, type DemoTruth, inProcessDemoSandbox } from "./DemoSandbox.js"
+import { type SandboxProcessSpawn, startSandboxProcess } from "./SandboxProcess.js"
 
 /** Options of `runDemo`; every field has a default. */
 export interface DemoOptions {
@@ -36,7 +38,7 @@ export interface DemoOptions {
   /** Raw lake directory (default data/lake). */
   readonly lakeDir?: string
   /**
-   * DuckDB settings. Default `{ memory_limit: "256MB", threads: "2" }`: DuckDB's own default
+   * DuckDB settings. Default `{ memory_limit: "64MB", threads: "2" }`: DuckDB's own default
    * (80% of RAM, a thread per core) lets its buffer pool grow far past what a laptop demo needs;
    * bounded, it spills instead of growing.
    */
@@ -61,6 +63,11 @@ export interface DemoOptions {
   readonly sourceOverrides?: Partial<Omit<SourceDeps, "warehouse" | "lake">>
   /** Use a running sandbox instead of starting one (it is not closed). */
   readonly sandbox?: Sandbox
+  /**
+   * Start the sandbox in a child process (`npm run demo` does: the sync's heap then holds only the
+   * sync). Default: in this process.
+   */
+  readonly sandboxProcess?: SandboxProcessSpawn
 }
 
 /** One stream's outcome. */
@@ -157,7 +164,7 @@ const fromMinor = (minor: number, digits: number): string => {
 }
 
 /** The demo's DuckDB bounds (see `DemoOptions.duckdb`). */
-export const DEMO_DUCKDB: Readonly<Record<string, string>> = { memory_limit: "256MB", threads: "2" }
+export const DEMO_DUCKDB: Readonly<Record<string, string>> = { memory_limit: "64MB", threads: "2" }
 
 /** Normalises a decimal string ("1200.000000000" → "1200"). */
 const normDecimal = (text: string): string => {
@@ -171,8 +178,8 @@ const usage = (registry: MetricsRegistry): DemoApiUsage => apiUsageOf(registry)
 let runCounter = 0
 
 // Lightspeed refresh tokens are single-use: every run against one sandbox must see the rotated one.
-const tokenStores = new WeakMap<Sandbox, TokenStore["Service"]>()
-const tokenStoreOf = (sandbox: Sandbox): TokenStore["Service"] => {
+const tokenStores = new WeakMap<object, TokenStore["Service"]>()
+const tokenStoreOf = (sandbox: object): TokenStore["Service"] => {
   const existing = tokenStores.get(sandbox)
   if (existing !== undefined) return existing
   const store = makeMemoryTokenStore(new Map())
@@ -220,31 +227,32 @@ export const runStreamOnce = (
 const keyText = (key: StreamKey) => streamKeyToString(key)
 
 /** The demo as an Effect over a running sandbox and a Warehouse + RawLake in context. */
-export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
+export const runDemoWith = (given: Sandbox | DemoSandbox, options: DemoOptions = {}) =>
   Effect.gen(function* () {
+    const sandbox = "groundTruth" in given ? inProcessDemoSandbox(given) : given
     const warehouse = yield* Warehouse
     const lake = yield* RawLake
     const progress = options.progress ?? ((line: string) => console.log(line))
     const started = yield* Clock.currentTimeMillis
     yield* warehouse.migrate
     progress(
-      `sandbox: ${sandbox.merchant.options.orders} online orders over ${sandbox.merchant.options.historyDays} days; syncing shopify, lightspeed and stocky`
+      `sandbox: ${sandbox.merchant.orders} online orders over ${sandbox.merchant.historyDays} days; syncing shopify, lightspeed and stocky`
     )
     const telemetry: Record<RealSource, MetricsRegistry> = {
       shopify: new MetricsRegistry(),
       lightspeed: new MetricsRegistry(),
       stocky: new MetricsRegistry()
     }
-    const anchor = sandbox.merchant.options.anchor
-    const historyDays = sandbox.merchant.options.historyDays
+    const anchor = sandbox.merchant.anchor
+    const historyDays = sandbox.merchant.historyDays
     const releases: Array<Effect.Effect<void>> = []
     const deps: SourceDeps = {
       warehouse,
       lake,
       telemetry,
       sandbox: true,
-      tokenStore: tokenStoreOf(sandbox),
-      stockyTimeZone: sandbox.merchant.options.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo",
+      tokenStore: tokenStoreOf(given),
+      stockyTimeZone: sandbox.merchant.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo",
       lightspeedFromDate: new Date(anchor - (historyDays + 2) * 86_400_000).toISOString().slice(0, 10),
       progress,
       onRelease: (release) => releases.push(release),
@@ -361,14 +369,10 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
         ),
         (r) => normDecimal(String(r[0]?.total ?? "0"))
       )
-    const truth = sandbox.groundTruth()
-    const currency = sandbox.merchant.options.tax === "eu" ? "EUR" : "JPY"
+    const truth = yield* Effect.promise(() => sandbox.truth())
+    const currency = sandbox.merchant.tax === "eu" ? "EUR" : "JPY"
     const digits = minorDigits(currency)
-    const gross = (channel: "online" | "pos") =>
-      fromMinor(
-        truth.revenueByDay.filter((d) => d.channel === channel).reduce((n, d) => n + d.gross, 0),
-        digits
-      )
+    const gross = (channel: "online" | "pos") => fromMinor(truth.grossMinor[channel], digits)
     const loaded = {
       onlineOrders: yield* countWhere(
         "SELECT COUNT(*) AS n FROM orders WHERE channel = 'online' AND _deleted_at IS NULL AND source = 'shopify'"
@@ -389,10 +393,10 @@ export const runDemoWith = (sandbox: Sandbox, options: DemoOptions = {}) =>
       onlineRevenue: gross("online"),
       posRevenue: gross("pos"),
       // Distinct SKU-locations: two injections can hit the same cell.
-      injectedDiscrepancies: new Set(truth.discrepancies.map((d) => `${d.sku}|${d.locationId}`)).size
+      injectedDiscrepancies: truth.injected.length
     }
     const report: ReconciliationReport = yield* warehouse.reconcile
-    const stock = yield* checkStock(warehouse, sandbox)
+    const stock = yield* checkStock(warehouse, truth)
     const finished = yield* Clock.currentTimeMillis
     const demo: DemoReport = {
       incremental: streams.some((s) => !s.full),
@@ -441,14 +445,12 @@ interface FoundCell {
   readonly unflaggedPosRefunds: number
 }
 
-const add = (m: Map<string, number>, key: string, n: number) => m.set(key, (m.get(key) ?? 0) + n)
-
 /**
  * Observed on-hand (the latest daily snapshot of each Shopify stock cell) against every synced
  * movement of every source placed in that cell by the warehouse (`v_stock_movements`: sku_map and
  * location links), and each difference checked against the sandbox's ground truth.
  */
-const checkStock = (warehouse: Warehouse["Service"], sandbox: Sandbox) =>
+const checkStock = (warehouse: Warehouse["Service"], truth: DemoTruth) =>
   Effect.gen(function* () {
     const derived = new Map<string, number>()
     for (const r of yield* warehouse.query(
@@ -459,27 +461,9 @@ const checkStock = (warehouse: Warehouse["Service"], sandbox: Sandbox) =>
       "SELECT UPPER(TRIM(COALESCE(sku, variant_id))) AS sku, location_id, quantity FROM (SELECT sku, variant_id, location_id, quantity, ROW_NUMBER() OVER (PARTITION BY source_account, variant_id, location_id ORDER BY snapshot_date DESC, observed_at DESC) AS rn FROM inventory_levels WHERE source = 'shopify' AND quantity_name = 'on_hand' AND _deleted_at IS NULL) AS l WHERE l.rn = 1"
     )
     // What the ground truth knows and no API shows, per cell.
-    const m = sandbox.merchant
-    const skuOf = new Map(m.variants.map((v) => [v.id, v.sku.trim().toUpperCase()]))
-    const injected = new Map<string, number>()
-    for (const d of sandbox.groundTruth().discrepancies)
-      add(injected, `${d.sku.trim().toUpperCase()}|${d.locationId}`, d.delta)
-    const unlisted = new Map<string, number>()
-    for (const a of m.stockAdjustments)
-      if (a.system === "shopify")
-        for (const item of a.items)
-          add(unlisted, `${skuOf.get(item.variantId)}|${a.locationId}`, item.quantity)
-    const unflagged = new Map<string, number>()
-    for (let i = 0; i < m.orderCount; i++) {
-      const o = m.orderAt(i)
-      if (o === undefined || o.channel !== "pos") continue
-      for (const r of o.refunds)
-        for (const rl of r.lines) {
-          const line = o.lines.find((l) => l.id === rl.orderLineId)
-          if (!rl.restock && line !== undefined)
-            add(unflagged, `${line.sku.trim().toUpperCase()}|${rl.locationId}`, -rl.quantity)
-        }
-    }
+    const injected = new Map(truth.injected)
+    const unlisted = new Map(truth.unlistedAdjustments)
+    const unflagged = new Map(truth.unflaggedPosRefunds)
     const found: Array<FoundCell> = []
     // A cell is verifiable when the APIs show its whole movement history.
     let verifiable = 0
@@ -524,25 +508,34 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoReport> =>
   const lakeDir = options.lakeDir ?? "data/lake"
   mkdirSync(dirname(warehousePath), { recursive: true })
   mkdirSync(lakeDir, { recursive: true })
-  const sandbox =
-    options.sandbox ??
-    (await startSandbox({
-      seed: options.seed ?? 42,
-      scale: options.scale ?? 10_000,
-      historyDays: options.historyDays ?? 90,
-      faults: options.faults ?? "none",
-      timeScale: options.timeScale ?? 20,
-      ...(options.anchor === undefined ? {} : { anchor: options.anchor })
-    }))
+  const sandboxOptions = {
+    seed: options.seed ?? 42,
+    scale: options.scale ?? 10_000,
+    historyDays: options.historyDays ?? 90,
+    faults: options.faults ?? "none",
+    timeScale: options.timeScale ?? 20,
+    ...(options.anchor === undefined ? {} : { anchor: options.anchor })
+  } as const
+  const sandbox: DemoSandbox =
+    options.sandbox !== undefined
+      ? inProcessDemoSandbox(options.sandbox)
+      : options.sandboxProcess !== undefined && typeof sandboxOptions.faults === "string"
+        ? await startSandboxProcess(options.sandboxProcess, {
+            ...sandboxOptions,
+            faults: sandboxOptions.faults
+          })
+        : inProcessDemoSandbox(await startSandbox(sandboxOptions), true)
   try {
     if (options.mutateFraction !== undefined && options.mutateFraction > 0)
-      sandbox.mutate({ fraction: options.mutateFraction })
+      await sandbox.mutate(options.mutateFraction)
     const layer = Layer.mergeAll(
       DuckDbWarehouse.layer({ path: warehousePath, config: options.duckdb ?? DEMO_DUCKDB }),
       RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(lakeDir)))
     )
-    return await Effect.runPromise(runDemoWith(sandbox, options).pipe(Effect.provide(layer)))
+    return await Effect.runPromise(
+      runDemoWith(options.sandbox ?? sandbox, options).pipe(Effect.provide(layer))
+    )
   } finally {
-    if (options.sandbox === undefined) await sandbox.close()
+    await sandbox.close()
   }
 }

@@ -10,8 +10,16 @@
  * A segment is deleted only once its batch has landed in the warehouse, so a crash between the
  * answer and the landing loses nothing: the next start replays the segments it finds.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
-import { type FileHandle, open } from "node:fs/promises"
+import {
+  closeSync,
+  fdatasync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync
+} from "node:fs"
 import { join } from "node:path"
 
 /** One segment file: the records appended to it, in order. */
@@ -43,11 +51,15 @@ export type SyncMode = "window" | "ack" | "none"
 interface OpenSegment extends Segment {
   /** Written since the last fdatasync. */
   dirty: boolean
-  handle: FileHandle | undefined
-  opening: Promise<FileHandle> | undefined
-  /** Settles when every write started on this segment has finished. */
+  /** The open file, from the first write until the segment is sealed. */
+  fd: number | undefined
+  /** Settles when every fdatasync started on this segment has finished. */
   inflight: Promise<void>
 }
+
+/** fdatasync off the event loop (libuv's thread pool). */
+const datasync = (fd: number) =>
+  new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e === null ? resolve() : reject(e))))
 
 interface Waiter {
   readonly resolve: () => void
@@ -66,7 +78,7 @@ export class SegmentLog {
   private current: OpenSegment
   private pending: Array<string> = []
   private waiters: Array<Waiter> = []
-  private writing = false
+  private scheduled = false
 
   private constructor(options: SegmentLogOptions) {
     this.dir = options.dir
@@ -122,8 +134,7 @@ export class SegmentLog {
     return {
       id,
       path: join(this.dir, `${id}${SUFFIX}`),
-      handle: undefined,
-      opening: undefined,
+      fd: undefined,
       inflight: Promise.resolve(),
       dirty: false
     }
@@ -134,67 +145,77 @@ export class SegmentLog {
     return { id: this.current.id, path: this.current.path }
   }
 
-  /** Appends one line (no newline inside) to the current segment; resolves once it is on disk. */
+  /**
+   * Appends one line (no newline inside) to the current segment; resolves once it is on disk.
+   * Group commit: every append of one event-loop turn goes out in one write(2), made at the end of
+   * the turn. The write is synchronous: a page-cache append of a few dozen KB takes microseconds,
+   * less than handing it to the thread pool and back (which cost ~2× the CPU per delivery under
+   * load); only fdatasync, which waits for the disk, runs off the event loop.
+   */
   append(line: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push(line)
       this.waiters.push({ resolve, reject })
-      this.kick()
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => this.flush())
+      }
     })
   }
 
-  private kick(): void {
-    if (this.writing || this.pending.length === 0) return
-    this.writing = true
+  /** Writes the queued appends to the current segment and settles their promises. */
+  private flush(): void {
+    this.scheduled = false
+    if (this.pending.length === 0) return
     const segment = this.current
     const lines = this.pending
     const waiters = this.waiters
     this.pending = []
     this.waiters = []
-    const write = this.writeTo(segment, lines)
-    segment.inflight = segment.inflight.then(() =>
-      write.then(
-        () => undefined,
-        () => undefined
-      )
+    let written: Promise<void>
+    try {
+      written = this.writeTo(segment, lines)
+    } catch (e) {
+      written = Promise.reject(e)
+    }
+    written.then(
+      () => {
+        for (const w of waiters) w.resolve()
+      },
+      (e: unknown) => {
+        for (const w of waiters) w.reject(e)
+      }
     )
-    write
-      .then(
-        () => {
-          for (const w of waiters) w.resolve()
-        },
-        (e: unknown) => {
-          for (const w of waiters) w.reject(e)
-        }
-      )
-      .finally(() => {
-        this.writing = false
-        this.kick()
-      })
   }
 
-  /** Appends `lines` to `segment` (opening its file once), syncing them in `ack` mode. */
-  private async writeTo(segment: OpenSegment, lines: ReadonlyArray<string>): Promise<void> {
-    segment.opening ??= open(segment.path, "a")
-    if (segment.handle === undefined) segment.handle = await segment.opening
-    await segment.handle.write(`${lines.join("\n")}\n`)
-    if (this.sync === "ack") await segment.handle.datasync()
-    else segment.dirty = true
+  /**
+   * Appends `lines` to `segment` (opening its file once); in `ack` mode the promise waits for
+   * fdatasync too. Throws when the write itself fails.
+   */
+  private writeTo(segment: OpenSegment, lines: ReadonlyArray<string>): Promise<void> {
+    segment.fd ??= openSync(segment.path, "a")
+    const data = Buffer.from(`${lines.join("\n")}\n`, "utf8")
+    let offset = 0
+    while (offset < data.length) offset += writeSync(segment.fd, data, offset)
+    if (this.sync !== "ack") {
+      segment.dirty = true
+      return Promise.resolve()
+    }
+    const synced = segment.inflight.then(() => datasync(segment.fd ?? -1))
+    segment.inflight = synced.catch(() => undefined)
+    return synced
   }
 
-  /** The `window` mode's periodic fdatasync of the current segment (after the writes queued on it). */
+  /** The `window` mode's periodic fdatasync of the current segment. */
   private syncCurrent(): void {
     const segment = this.current
-    if (!segment.dirty || segment.handle === undefined) return
-    const handle = segment.handle
+    const fd = segment.fd
+    if (!segment.dirty || fd === undefined) return
     segment.dirty = false
     segment.inflight = segment.inflight.then(() =>
-      handle.datasync().then(
-        () => undefined,
-        () => {
-          segment.dirty = true
-        }
-      )
+      datasync(fd).catch(() => {
+        segment.dirty = true
+      })
     )
   }
 
@@ -205,37 +226,25 @@ export class SegmentLog {
 
   /**
    * Closes the current segment for new appends (they go to a fresh one from now on) and resolves
-   * with it once every write to it has finished.
+   * with it once it is on disk.
    */
   async rotate(): Promise<Segment> {
     // Appends queued but not yet written belong to the old segment.
     const old = this.current
-    const queued = this.pending.length > 0
+    this.flush()
     this.current = this.newSegment()
-    if (queued) {
-      // Write them to the old segment before anything goes to the new one.
-      const lines = this.pending
-      const waiters = this.waiters
-      this.pending = []
-      this.waiters = []
-      await old.inflight
-      try {
-        await this.writeTo(old, lines)
-        for (const w of waiters) w.resolve()
-      } catch (e) {
-        for (const w of waiters) w.reject(e)
-      }
-    }
+    // A sealed segment is on disk before its batch lands (its records may already be answered).
     while (true) {
       const before = old.inflight
       await before
       if (old.inflight === before) break
     }
-    const handle = old.opening === undefined ? undefined : await old.opening.catch(() => undefined)
-    // A sealed segment is on disk before its batch lands (its records may already be answered).
-    if (handle !== undefined && old.dirty && this.sync !== "none")
-      await handle.datasync().catch(() => undefined)
-    await handle?.close()
+    const fd = old.fd
+    if (fd !== undefined) {
+      if (old.dirty && this.sync !== "none") await datasync(fd).catch(() => undefined)
+      old.fd = undefined
+      closeSync(fd)
+    }
     return { id: old.id, path: old.path }
   }
 
