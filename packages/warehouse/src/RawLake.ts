@@ -50,6 +50,34 @@ export class RawLake extends Context.Service<
     RawLake,
     Effect.map(Effect.service(ObjectStore), (store) => make(store))
   )
+
+  /**
+   * Keeps the lake to `keepDays` days while the layer lives: `applyRetention` runs in the
+   * background at start and then every `everyMillis` (default one day). A failed pass is logged
+   * and tried again next time; it never stops the process that owns the lake.
+   */
+  static readonly layerRetention = (
+    keepDays: number,
+    options: { readonly everyMillis?: number } = {}
+  ): Layer.Layer<never, never, RawLake> =>
+    Layer.effectDiscard(
+      Effect.gen(function* () {
+        const lake = yield* RawLake
+        const pass = lake.applyRetention(keepDays).pipe(
+          Effect.tap((deleted) =>
+            deleted.length === 0
+              ? Effect.void
+              : Effect.logInfo(
+                  `lake retention: deleted ${deleted.length} objects older than ${keepDays} days`
+                )
+          ),
+          Effect.catch((e) => Effect.logWarning(`lake retention pass failed, retrying later: ${e.message}`))
+        )
+        yield* Effect.forkScoped(
+          Effect.forever(Effect.andThen(pass, Effect.sleep(options.everyMillis ?? 86_400_000)))
+        )
+      })
+    )
 }
 
 const encoder = new TextEncoder()

@@ -94,7 +94,10 @@ export interface WarehouseSettings {
   readonly lake: LakeTarget
   /** `KURA_BIGQUERY_LOCATION`, e.g. "US" or "asia-northeast1". */
   readonly bigQueryLocation: Option.Option<string>
-  /** `KURA_LAKE_RETENTION_DAYS`: partitions older than this are deleted by `RawLake.applyRetention`. */
+  /**
+   * `KURA_LAKE_RETENTION_DAYS`: lake partitions older than this are deleted (`layerFromSettings`
+   * runs `RawLake.layerRetention`: at start, then daily).
+   */
   readonly lakeRetentionDays: Option.Option<number>
 }
 
@@ -139,7 +142,14 @@ export const layerFromSettings = (
           ...(s.lake.kind === "gcs" && s.lake.prefix ? { stagingPrefix: s.lake.prefix } : {}),
           ...(Option.isSome(s.bigQueryLocation) ? { location: s.bigQueryLocation.value } : {})
         })
-  return Layer.mergeAll(warehouse, RawLake.layer.pipe(Layer.provideMerge(store)))
+  const lake = RawLake.layer.pipe(Layer.provideMerge(store))
+  return Layer.mergeAll(
+    warehouse,
+    Option.isSome(s.lakeRetentionDays)
+      ? // The setting takes effect wherever the lake is built from settings (kura-sync run/serve).
+        RawLake.layerRetention(s.lakeRetentionDays.value).pipe(Layer.provideMerge(lake))
+      : lake
+  )
 }
 
 /** Reads `KURA_WAREHOUSE` / `KURA_LAKE` (and friends) and provides Warehouse, ObjectStore and RawLake. */

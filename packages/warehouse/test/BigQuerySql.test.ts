@@ -6,6 +6,7 @@ import {
   CanonicalTables,
   createView,
   duckdbDialect,
+  normalizeSkuSql,
   RawTable,
   Sql,
   type TableDef
@@ -96,6 +97,15 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
     )
     expect(sql).toContain(
       "((n.`fetched_at` > t.`fetched_at`) OR (n.`fetched_at` = t.`fetched_at` AND n.`_batch_id` > t.`_batch_id`))"
+    )
+  })
+
+  it("SKU normalisation is one RE2 pattern in both dialects, escaped for BigQuery strings", () => {
+    const bq = normalizeSkuSql(d, "x")
+    assertBigQuery(`SELECT ${bq} AS n FROM t`)
+    expect(bq).toBe(String.raw`UPPER(TRIM(REGEXP_REPLACE(x, '[\\s\\x{0B}\\p{Z}\\x{FEFF}]+', ' ')))`)
+    expect(normalizeSkuSql(duckdbDialect(), "x")).toBe(
+      String.raw`UPPER(TRIM(regexp_replace(x, '[\s\x{0B}\p{Z}\x{FEFF}]+', ' ', 'g')))`
     )
   })
 

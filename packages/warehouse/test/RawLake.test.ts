@@ -3,9 +3,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Stream } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { LocalObjectStore, parseLakePath, RawLake } from "../src/index.js"
+import { LocalObjectStore, parseLakePath, RawLake, WarehouseConfig } from "../src/index.js"
 
 const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
 
@@ -107,6 +107,62 @@ describe("RawLake on the local filesystem", () => {
         assert.match(invalid.message, /keepDays must be a whole number/)
       })
     )
+  )
+
+  it.live(
+    "KURA_LAKE_RETENTION_DAYS takes effect: a lake built from settings deletes old partitions itself",
+    () =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-lake-"))),
+        (dir) =>
+          Effect.gen(function* () {
+            const today = new Date().toISOString().slice(0, 10)
+            const write = Effect.gen(function* () {
+              const lake = yield* RawLake
+              for (const dt of ["2020-01-01", today])
+                yield* lake.writeBatch({ key, batchId: `b-${dt}`, dt, lines: Stream.make("{}") })
+            })
+            yield* Effect.provide(write, RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(dir))))
+            const settings = (days: Option.Option<number>) =>
+              Effect.map(
+                Effect.all([
+                  WarehouseConfig.parseWarehouse("duckdb::memory:"),
+                  WarehouseConfig.parseLake(`file:${dir}`)
+                ]),
+                ([warehouse, lake]) => ({
+                  warehouse,
+                  lake,
+                  bigQueryLocation: Option.none(),
+                  lakeRetentionDays: days
+                })
+              )
+            const daysLeft = Effect.gen(function* () {
+              const lake = yield* RawLake
+              // The retention pass runs in the background from the start: wait for it (bounded).
+              for (let i = 0; i < 50; i++) {
+                const dts = (yield* lake.listBatches(key)).map((b) => b.dt)
+                if (dts.length === 1) return dts
+                yield* Effect.sleep(50)
+              }
+              return (yield* lake.listBatches(key)).map((b) => b.dt)
+            })
+            // Without the setting nothing is deleted.
+            const kept = yield* Effect.provide(
+              Effect.andThen(
+                Effect.sleep(200),
+                Effect.map(Effect.service(RawLake), (l) => l.listBatches(key))
+              ).pipe(Effect.flatten),
+              Layer.unwrap(Effect.map(settings(Option.none()), WarehouseConfig.layerFromSettings))
+            )
+            assert.strictEqual(kept.length, 2)
+            const left = yield* Effect.provide(
+              daysLeft,
+              Layer.unwrap(Effect.map(settings(Option.some(30)), WarehouseConfig.layerFromSettings))
+            )
+            assert.deepStrictEqual(left, [today])
+          }),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      )
   )
 
   it.effect("a corrupt batch fails with an Integrity error", () =>

@@ -12,6 +12,7 @@ import {
   type CanonicalRow,
   DuckDbWarehouse,
   normalizeSku,
+  normalizeSkuSql,
   Warehouse
 } from "../src/index.js"
 import { level, movement } from "./fixtures.js"
@@ -66,6 +67,25 @@ describe("sku_map across channels", () => {
     assert.strictEqual(normalizeSku("ABC-1"), "ABC-1")
     assert.strictEqual(normalizeSku("\tabc  1\n"), "ABC 1")
   })
+
+  it.effect("the SQL normalisation the views join on equals normalizeSku, Unicode spaces included", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const samples = [
+        " abc-1 ",
+        "ABC-1",
+        "\tabc  1\n",
+        "\u3000abc\u00a01\u3000",
+        "a\u000bb\ufeff",
+        "xyz-9",
+        ""
+      ]
+      for (const sample of samples) {
+        const [row] = yield* w.query(`SELECT ${normalizeSkuSql(w.dialect, "$s")} AS n`, { s: sample })
+        assert.strictEqual(row?.n, normalizeSku(sample), JSON.stringify(sample))
+      }
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
 
   it.effect(
     "links ' xyz-9 ' to 'XYZ-9', lets an override win, and reports an ambiguous SKU instead of guessing",

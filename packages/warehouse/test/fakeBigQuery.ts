@@ -63,6 +63,13 @@ const translate = (sql: string, project: string, dataset: string): string => {
   s = s.replace(/(?<![A-Za-z_"])DATE\(([^()]*)\)/g, "CAST(timezone('UTC', $1) AS DATE)")
   s = s.replace(/\b(STRING|INT64|NUMERIC|BOOL|TIMESTAMP|FLOAT64)\b/g, (t) => toDuckType(t))
   s = s.replace(/^DELETE ("[A-Za-z0-9_]+") ([a-z]) WHERE/, "DELETE FROM $1 AS $2 WHERE")
+  // BigQuery string literals escape backslashes and REGEXP_REPLACE replaces every match; DuckDB
+  // strings are raw and need the 'g' flag.
+  s = s.replace(
+    /REGEXP_REPLACE\(([^,()]+), '((?:[^'\\]|\\.)*)', ' '\)/g,
+    (_m, expr: string, pattern: string) =>
+      `regexp_replace(${expr}, '${pattern.replaceAll("\\\\", "\\")}', ' ', 'g')`
+  )
   // BigQuery JSON_VALUE returns the scalar as STRING; DuckDB's json_value would return JSON.
   s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
   return s
