@@ -13,8 +13,15 @@ import {
 import { Warehouse } from "@kura/warehouse"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 
-/** The holder name a runner uses: host and process, so a dead local holder can be recognised. */
-export const localHolder = (): string => `${hostname()}-${process.pid}`
+let holderSeq = 0
+
+/**
+ * A fresh holder name for one lease acquisition: host and process, so a dead local holder can be
+ * recognised, plus a sequence number. The warehouse lets a holder re-take its own lease (renewal
+ * after a slow write), so a name shared by two concurrent runs of one process would let both hold
+ * the same stream at once (chaos check 5: two triggers on one `kura-sync serve`).
+ */
+export const localHolder = (): string => `${hostname()}-${process.pid}-${++holderSeq}`
 
 /**
  * True when `holder` names a process on this host that no longer exists (SIGKILLed, crashed).
@@ -23,7 +30,8 @@ export const localHolder = (): string => `${hostname()}-${process.pid}`
 export const isDeadLocalHolder = (holder: string): boolean => {
   const prefix = `${hostname()}-`
   if (!holder.startsWith(prefix)) return false
-  const pid = Number(holder.slice(prefix.length))
+  // `host-pid-seq` now; `host-pid` from runners before the sequence number.
+  const pid = Number(holder.slice(prefix.length).split("-")[0])
   return pid !== process.pid && isDeadLocalProcess(hostname(), pid)
 }
 

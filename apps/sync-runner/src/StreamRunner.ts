@@ -70,7 +70,6 @@ export class StreamRunner extends Context.Service<
     const metrics = yield* Metrics
     const draining = yield* Ref.make(false)
     const fibers = new Set<Fiber.Fiber<unknown, unknown>>()
-    const holder = localHolder()
     // Short, and renewed every third of it while the run works: a SIGKILLed runner's lease frees
     // within two minutes, so a restart resumes instead of waiting out an hour-long TTL.
     const leaseTtlMs = options.leaseTtlMs ?? 2 * 60_000
@@ -207,7 +206,7 @@ export class StreamRunner extends Context.Service<
 
     const acquire = (stream: SyncStream) =>
       leases
-        .acquire(stream.key, holder, leaseTtlMs)
+        .acquire(stream.key, localHolder(), leaseTtlMs)
         .pipe(
           Effect.catch((e) =>
             Effect.logError(`lease store failed: ${e.message}`).pipe(Effect.as(Option.none()))

@@ -1,7 +1,7 @@
 import { DuckDbWarehouse } from "@kura/warehouse"
 import { Effect, Layer, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { LeaseManager } from "../src/LeaseManager.js"
+import { isDeadLocalHolder, LeaseManager, localHolder } from "../src/LeaseManager.js"
 
 const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
 
@@ -31,6 +31,32 @@ describe("LeaseManager", () => {
       const result = await Effect.runPromise(scenario.pipe(Effect.provide(layer)))
       expect(result).toEqual([true, false, true, true, true, true])
     })
+})
+
+describe("localHolder", () => {
+  it("names each acquisition apart, so two runs in one process never share a lease", async () => {
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const leases = yield* LeaseManager
+        // Two triggers of one `kura-sync serve` for the same stream (chaos check 5, part C).
+        const a = yield* leases.acquire(key, localHolder(), 60_000)
+        const b = yield* leases.acquire(key, localHolder(), 60_000)
+        return [a, b].map(Option.isSome)
+      }).pipe(Effect.provide(LeaseManager.layerWarehouse.pipe(Layer.provide(DuckDbWarehouse.layerMemory))))
+    )
+    expect(result).toEqual([true, false])
+  })
+
+  it("still recognises this process, a dead one and the older host-pid names", async () => {
+    const { spawnSync } = await import("node:child_process")
+    const { hostname } = await import("node:os")
+    const deadPid = spawnSync(process.execPath, ["-e", "0"]).pid
+    expect(isDeadLocalHolder(localHolder())).toBe(false)
+    expect(isDeadLocalHolder(`${hostname()}-${deadPid}-3`)).toBe(true)
+    expect(isDeadLocalHolder(`${hostname()}-${deadPid}`)).toBe(true)
+    expect(isDeadLocalHolder(`${hostname()}-${process.ppid}-1`)).toBe(false)
+    expect(isDeadLocalHolder(`elsewhere-${deadPid}-1`)).toBe(false)
+  })
 })
 
 describe("LeaseManager.layerWarehouse on DuckDB", () => {
