@@ -197,6 +197,10 @@ describe("sku_map across channels", () => {
             ["XYZ-9", -3, 7, 7, "reconciled"]
           ]
         )
+        assert.match(
+          report.inventoryDiscrepancies.find((r) => r.sku === "ABC-1#v1")?.likelyCause ?? "",
+          /^ambiguous_sku: /
+        )
         assert.deepStrictEqual(report.ambiguousSkus, [
           {
             source: "shopify",
