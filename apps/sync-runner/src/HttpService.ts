@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { CheckpointStore, streamKeyToString } from "@kura/core"
 import { Clock, Effect, Option } from "effect"
 import { withCloudTrace } from "./CloudTrace.js"
@@ -82,6 +83,11 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   const metrics = yield* Metrics
   const checkpoints = yield* CheckpointStore
   const context = yield* Effect.context<never>()
+  // How long callbacks (HTTP answers included) waited for the event loop: the webhook p99 is this
+  // plus the request's own work. Exported on /metrics; the histogram covers the process's life.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+  loopDelay.enable()
+  yield* Effect.addFinalizer(() => Effect.sync(() => loopDelay.disable()))
 
   const route = (req: IncomingMessage): Effect.Effect<Reply> =>
     Effect.gen(function* () {
@@ -112,6 +118,17 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
           yield* ledger.list(),
           now
         )
+        for (const [quantile, ns] of [
+          ["0.5", loopDelay.percentile(50)],
+          ["0.99", loopDelay.percentile(99)],
+          ["1", loopDelay.max]
+        ] as const)
+          yield* metrics.set(
+            "kura_event_loop_delay_seconds",
+            "Event-loop delay since start (quantile 1 is the longest wait); sampled every 10 ms.",
+            { quantile },
+            ns / 1e9
+          )
         for (const s of statuses)
           if (s.lagMs !== undefined)
             yield* metrics.set(

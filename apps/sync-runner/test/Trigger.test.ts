@@ -205,6 +205,11 @@ describe("POST /sync/:source[/:stream]", () => {
         'kura_sync_runs_total{source="demo",account="test",stream="orders",status="succeeded"} 1'
       )
       expect(text).toMatch(/kura_sync_lag_seconds\{source="demo",account="test",stream="orders"\} \d/)
+      // The event loop's own delay (what a webhook answer waits before its handler runs).
+      const loop = /kura_event_loop_delay_seconds\{quantile="0.99"\} ([\d.e-]+)/.exec(text)
+      expect(Number(loop?.[1])).toBeGreaterThan(0)
+      expect(Number(loop?.[1])).toBeLessThan(10)
+      expect(text).toMatch(/kura_event_loop_delay_seconds\{quantile="1"\} [\d.e-]+/)
       // Metrics the clients record in @kura/core's registry are served in the same scrape.
       Effect.runSync(incrementCounter(MetricNames.throttled, { host: "kura-matcha.myshopify.com" }, 3))
       const again = await (await fetch(`${url}/metrics`)).text()
