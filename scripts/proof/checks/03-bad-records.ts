@@ -85,6 +85,9 @@ const idForms = (id: string): Array<string> => {
   return tail === undefined ? [id] : [id, tail]
 }
 
+/** `source|refund id` → order id, from the clean run's `refunds` (a refund's restock belongs to its order). */
+const refundOrder = new Map<string, string>()
+
 /** True when canonical row `r` of `table` is (part of) the record a letter stands for. */
 const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
   const inj = INJECTED.find((i) => i.source === letter.key.source && i.stream === letter.key.stream)
@@ -92,7 +95,13 @@ const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unk
   const ids = idForms(letter.sourceId)
   const is = (v: unknown) => typeof v === "string" && ids.includes(v)
   if (table === inj.table && is(r.source_id)) return true
-  if (table === "inventory_movements") return r.reference_type === inj.ref && is(r.reference_id)
+  if (table === "inventory_movements")
+    return (
+      (r.reference_type === inj.ref && is(r.reference_id)) ||
+      (inj.ref === "order" &&
+        r.reference_type === "refund" &&
+        is(refundOrder.get(`${r.source}|${r.reference_id}`)))
+    )
   return table !== inj.table && inj.parents.some((c) => is(r[c]))
 }
 
@@ -174,6 +183,8 @@ await runCheck(CHECK, async () => {
   const cleanLetters = await readLetters(clean.db)
   const cleanRows = await readTableRows(clean.db)
   const badRows = await readTableRows(bad.db)
+  for (const r of cleanRows.refunds ?? [])
+    if (typeof r.order_id === "string") refundOrder.set(`${r.source}|${r.source_id}`, r.order_id)
 
   // Letters per source and stream, against what the sandbox injected.
   const perStream = INJECTED.map((inj) => {
