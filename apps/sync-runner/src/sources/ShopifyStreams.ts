@@ -419,7 +419,11 @@ const runShopifyStream = <A>(
     const zone = shopInfo.shop.ianaTimezone
     const locations = spec.name === "orders" ? yield* account.locations.get : []
     const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
-    const catalog = yield* loadCatalog(deps, shop.shop)
+    // Only the transfer and purchase-order mappers resolve inventory items to variants.
+    const catalog: InventoryCatalog =
+      spec.name === "inventory_transfers" || spec.name === "purchase_orders"
+        ? yield* loadCatalog(deps, shop.shop)
+        : { byInventoryItemId: () => undefined }
     const map = spec.map({
       currency: shopInfo.shop.currencyCode,
       onlineLocationId: online?.legacyResourceId ?? null,

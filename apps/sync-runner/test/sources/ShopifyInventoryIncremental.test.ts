@@ -26,7 +26,7 @@ let closeProxy: () => Promise<void> = async () => {}
 
 beforeAll(async () => {
   // Real-time clock: the levels `mutate` touches are stamped with the time the streams read at.
-  sandbox = await startSandbox({ seed: 5, scale: 120, historyDays: 21, timeScale: 1 })
+  sandbox = await startSandbox({ seed: 5, scale: 60, historyDays: 21, timeScale: 1 })
   const upstream = new URL(sandbox.shopify.baseUrl)
   const proxy = createServer(async (req, res) => {
     const chunks: Array<Buffer> = []
