@@ -116,6 +116,24 @@ const idOfPayload = (payload: unknown): string | null =>
 
 const yieldToIo = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
+/** Records handled between two turns of the event loop while a batch is prepared. */
+const YIELD_EVERY = 250
+
+/**
+ * `Array.map` that lets the event loop turn every `YIELD_EVERY` records: a second's batch is
+ * thousands of records, and its envelopes, exact re-parses and `updated_at` decodes, done in one
+ * go, held the intake's answers for tens of ms.
+ */
+const mapYielding = <A, B>(items: ReadonlyArray<A>, f: (a: A, i: number) => B) =>
+  Effect.gen(function* () {
+    const out: Array<B> = []
+    for (const [i, item] of items.entries()) {
+      if (i > 0 && i % YIELD_EVERY === 0) yield* yieldToIo
+      out.push(f(item, i))
+    }
+    return out
+  })
+
 const sinkError = (reason: "Lake" | "Warehouse") => (e: { readonly message: string }) =>
   new WebhookSinkError({ reason, message: e.message, cause: e })
 
@@ -212,7 +230,7 @@ export const makeWarehouseWebhookSink = (
   const landShop = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const lines = deliveries.map(envelopeLine)
+      const lines = yield* mapYielding(deliveries, envelopeLine)
       const first = deliveries[0]?.receivedAt ?? now
       const object = yield* lake
         .writeBatch({
@@ -223,28 +241,25 @@ export const makeWarehouseWebhookSink = (
         })
         .pipe(Effect.mapError(sinkError("Lake")))
       // The intake's parse is exact unless the body holds a 16+ digit number.
-      const payloads = deliveries.map((d) =>
+      const payloads = yield* mapYielding(deliveries, (d) =>
         LONG_DIGITS.test(d.rawBody) ? parseExact(d.rawBody) : d.payload
       )
+      const rawRows = yield* mapYielding(deliveries, (d, i) => {
+        const updatedAt = Option.getOrUndefined(decodeUpdatedAt(payloads[i]))?.updated_at
+        return {
+          source: "shopify",
+          source_account: shop,
+          stream: webhookStreamName(d.topic),
+          source_id: d.eventId,
+          updated_at: updatedAt != null && !Number.isNaN(Date.parse(updatedAt)) ? updatedAt : null,
+          payload: d.rawBody,
+          fetched_at: new Date(d.receivedAt).toISOString(),
+          _batch_id: batchId,
+          lake_path: object.path
+        }
+      })
       const raw = yield* warehouse
-        .load(
-          "_kura_raw",
-          deliveries.map((d, i) => {
-            const updatedAt = Option.getOrUndefined(decodeUpdatedAt(payloads[i]))?.updated_at
-            return {
-              source: "shopify",
-              source_account: shop,
-              stream: webhookStreamName(d.topic),
-              source_id: d.eventId,
-              updated_at: updatedAt != null && !Number.isNaN(Date.parse(updatedAt)) ? updatedAt : null,
-              payload: d.rawBody,
-              fetched_at: new Date(d.receivedAt).toISOString(),
-              _batch_id: batchId,
-              lake_path: object.path
-            }
-          }),
-          { origin: object.path }
-        )
+        .load("_kura_raw", rawRows, { origin: object.path })
         .pipe(Effect.mapError(sinkError("Warehouse")))
 
       const known = yield* Effect.result(
@@ -288,7 +303,7 @@ export const makeWarehouseWebhookSink = (
       for (const [i, d] of deliveries.entries()) {
         mapOne(d, payloads[i], mappers, ctx, out, object.path, now)
         // Let the intake answer requests between slices of a large batch.
-        if (i % 250 === 249) yield* yieldToIo
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) yield* yieldToIo
       }
       const merged = mergeRows(...out.rows)
       const rows: Record<string, number> = {}
