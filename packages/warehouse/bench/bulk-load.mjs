@@ -12,7 +12,7 @@
 //   sql       BulkLoader.loadShopifyOrdersFile: DuckDB reads the file once into a compact typed
 //             staging table and maps it in SQL into all seven order tables (plain INSERT into an
 //             empty target; MERGE, newer updated_at wins, when the account already has rows),
-//             in passes of 100k orders over the staged lines.
+//             in passes of 1M orders (default) over the staged lines.
 //   naive     read the whole file, JSON.parse every line, reassemble, decode, map with
 //             makeShopifyOrderMapper, one Warehouse.load per table. It holds everything in memory
 //             (a 100k-order file is a string longer than V8 allows), so it is measured on a
