@@ -67,6 +67,8 @@ export interface SandboxOptions {
   readonly malformedPerSource?: number
   /** Malformed Stocky stock adjustments, opt-in and separate from `malformedPerSource` (default 0). */
   readonly malformedAdjustments?: number
+  /** Malformed Shopify customers, opt-in and separate from `malformedPerSource` (default 0). */
+  readonly malformedCustomers?: number
   /** POS business-day cutover hour (default 5). */
   readonly cutoverHour?: number
   /** Fault profile (default "none"), or a profile with per-kind probability overrides. */
@@ -133,6 +135,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     ...(options.malformedAdjustments === undefined
       ? {}
       : { malformedAdjustments: options.malformedAdjustments }),
+    ...(options.malformedCustomers === undefined ? {} : { malformedCustomers: options.malformedCustomers }),
     cutoverHour: options.cutoverHour ?? defaults.cutoverHour
   }
   const merchant = makeMerchant(merchantOptions)

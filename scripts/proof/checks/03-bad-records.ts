@@ -3,7 +3,8 @@
  * same seed and anchor twice): once from a clean sandbox and once from one that renders
  * N records per stream with a wrongly typed field (Shopify orders: an impossible `createdAt` and a
  * `NaN` total; Lightspeed sales: a non-numeric line amount; Stocky purchase orders: a non-numeric
- * line quantity; Stocky stock adjustments: a non-integer `sequential_id`). Every injected record
+ * line quantity; Stocky stock adjustments: a non-integer `sequential_id`; Shopify customers: an
+ * impossible `createdAt`, which the warehouse mapper refuses). Every injected record
  * must land in `_kura_dead_letters`, exactly as many as injected per source and per stream, each
  * with a reason, a detail and its raw API payload (which must hold the injected bad value); the
  * items of a dead-lettered adjustment (their own endpoint) must land there too, as orphans, never
@@ -64,6 +65,14 @@ const INJECTED = [
     table: "purchase_orders",
     ref: "purchase_order",
     parents: ["purchase_order_id"]
+  },
+  {
+    source: "shopify",
+    stream: "customers",
+    bad: ["0000-00-00"],
+    table: "customers",
+    ref: "",
+    parents: []
   },
   // An adjustment has no canonical row of its own: its items become stock movements.
   {
@@ -169,6 +178,7 @@ await runCheck(CHECK, async () => {
     | {
         malformed: Record<string, number>
         malformedAdjustments: { adjustments: number; items: number }
+        malformedCustomers: number
         onlineOrders: number
         posSales: number
         purchaseOrders: number
@@ -198,7 +208,11 @@ await runCheck(CHECK, async () => {
     )
     return {
       stream: `${inj.source}/${inj.stream}`,
-      injected: isAdjustments ? truth.malformedAdjustments.adjustments : (truth.malformed[inj.source] ?? 0),
+      injected: isAdjustments
+        ? truth.malformedAdjustments.adjustments
+        : inj.stream === "customers"
+          ? truth.malformedCustomers
+          : (truth.malformed[inj.source] ?? 0),
       orphanItems: orphans.length,
       orphanItemsExpected: isAdjustments ? truth.malformedAdjustments.items : 0,
       // Every orphan item belongs to a dead-lettered adjustment.
@@ -247,7 +261,10 @@ await runCheck(CHECK, async () => {
       countOf(badRows, "purchase_order_lines", "stocky"),
       truth.purchaseOrderLines
     ],
-    "shopify customers": [countOf(badRows, "customers", "shopify"), truth.customers],
+    "shopify customers": [
+      countOf(badRows, "customers", "shopify"),
+      truth.customers - truth.malformedCustomers
+    ],
     "shopify products": [countOf(badRows, "products", "shopify"), truth.products],
     "stocky suppliers": [countOf(badRows, "suppliers", "stocky"), truth.suppliers]
   } as Record<string, [number, number]>

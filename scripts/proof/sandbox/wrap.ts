@@ -14,10 +14,10 @@
  *   emulators stay the independent oracle.
  *
  * - `KURA_PROOF_SECRETS_FILE=file`: appends the sandbox's credentials, for the secrets check.
- * - `KURA_PROOF_SANDBOX_MALFORMED=N`: `malformedPerSource` and `malformedAdjustments` (records
- *   rendered with a wrongly typed field: N Shopify orders, POS sales, Stocky purchase orders and
- *   Stocky stock adjustments), and the report then carries the sandbox's ground truth (`truth`), which
- *   counts the injected records and leaves them out of the good ones.
+ * - `KURA_PROOF_SANDBOX_MALFORMED=N`: `malformedPerSource`, `malformedAdjustments` and
+ *   `malformedCustomers` (records rendered with a wrongly typed field: N Shopify orders, POS sales,
+ *   Stocky purchase orders, Stocky stock adjustments and Shopify customers), and the report then
+ *   carries the sandbox's ground truth (`truth`), which counts the injected records.
  *
  * Nothing here changes what `kura-sync` does: it only changes the data source it is pointed at.
  */
@@ -146,7 +146,9 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
   const malformed = Number(env.KURA_PROOF_SANDBOX_MALFORMED ?? "0")
   const sandbox = await real.startSandbox({
     ...options,
-    ...(malformed > 0 ? { malformedPerSource: malformed, malformedAdjustments: malformed } : {}),
+    ...(malformed > 0
+      ? { malformedPerSource: malformed, malformedAdjustments: malformed, malformedCustomers: malformed }
+      : {}),
     ...(faults ? { faults: faults as "chaos" } : {}),
     ...(timeScale ? { timeScale: Number(timeScale) } : {}),
     ...(plan ? { plan: plan as "plus" } : {})

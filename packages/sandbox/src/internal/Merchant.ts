@@ -40,6 +40,11 @@ export interface MerchantOptions {
    * orders) so tests counting those letters are unchanged. Default 0.
    */
   readonly malformedAdjustments?: number
+  /**
+   * Shopify customers to render malformed (an impossible `createdAt`), spread over all
+   * customers. Opt-in and separate from `malformedPerSource`, like `malformedAdjustments`. Default 0.
+   */
+  readonly malformedCustomers?: number
   /** Hour (local) at which the POS business day rolls over, e.g. 5 for 05:00. */
   readonly cutoverHour: number
 }
@@ -64,6 +69,8 @@ export interface GroundTruth {
     readonly malformed: { readonly shopify: number; readonly lightspeed: number; readonly stocky: number }
     /** Malformed Stocky stock adjustments (`malformedAdjustments`) and the items they hold. */
     readonly malformedAdjustments: { readonly adjustments: number; readonly items: number }
+    /** Malformed Shopify customers (`malformedCustomers`); `customers` still counts them. */
+    readonly malformedCustomers: number
     /** Payment transactions (sale, authorization, capture, refund) of live, well-formed orders. */
     readonly transactions: number
     /** Stocked (variant, location) pairs: the inventory levels Shopify reports. */
@@ -110,6 +117,8 @@ export interface Merchant {
   /** Number of customers; `customerAt(i)` for 0 <= i < customerCount. */
   readonly customerCount: number
   customerAt(index: number): Customer
+  /** Ids of the customers the Shopify emulator renders malformed (`malformedCustomers`). */
+  readonly malformedCustomerIds: ReadonlySet<number>
 
   /** Number of orders of both channels; indexes are ordered by createdAt ascending. */
   readonly orderCount: number

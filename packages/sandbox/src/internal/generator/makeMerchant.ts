@@ -190,6 +190,12 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
     if (after !== undefined) ledger?.add(after, 1)
   }
 
+  // Malformed customers (opt-in), spread over all customers.
+  const malformedCustomerIds = new Set<number>()
+  const badCustomers = Math.min(options.malformedCustomers ?? 0, w.customerCount)
+  for (let j = 0; j < badCustomers; j++)
+    malformedCustomerIds.add(customerAt(w, Math.floor(((j + 0.5) * w.customerCount) / badCustomers)).id)
+
   const merchant: Merchant = {
     options,
     locations: w.locations,
@@ -198,6 +204,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
     suppliers: w.suppliers,
     customerCount: w.customerCount,
     customerAt: (index: number): Customer => customerAt(w, index),
+    malformedCustomerIds,
     get orderCount() {
       return count()
     },
@@ -392,6 +399,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
             lightspeed: led.malformedLightspeed,
             stocky: plan.purchaseOrders.filter((p) => p.malformed).length
           },
+          malformedCustomers: malformedCustomerIds.size,
           malformedAdjustments: {
             adjustments: plan.stockAdjustments.filter((a) => a.malformed === true).length,
             items: plan.stockAdjustments

@@ -627,7 +627,10 @@ export class CustomerView {
     return { emailAddress: this.c.email, marketingState: "NOT_SUBSCRIBED", validFormat: true }
   }
   get createdAt() {
-    return isoUtc(this.c.createdAt)
+    // Bad-record injection (`malformedCustomers`): an impossible timestamp, as for malformed orders.
+    return this.st.merchant.malformedCustomerIds.has(this.customerId)
+      ? "0000-00-00T00:00:00Z"
+      : isoUtc(this.c.createdAt)
   }
   get updatedAt() {
     return isoUtc(this.c.updatedAt)
