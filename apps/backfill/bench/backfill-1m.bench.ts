@@ -103,6 +103,12 @@ for (const { path, orders } of RUNS) {
             ...(process.env.KURA_NODE_HEAP_MB === undefined
               ? {}
               : { KURA_NODE_HEAP_MB: process.env.KURA_NODE_HEAP_MB }),
+            ...(process.env.MALLOC_MMAP_THRESHOLD_ === undefined
+              ? {}
+              : { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ }),
+            ...(process.env.KURA_DUCKDB_THREADS === undefined
+              ? {}
+              : { KURA_DUCKDB_THREADS: process.env.KURA_DUCKDB_THREADS }),
             ...(process.env.KURA_DUCKDB_MEMORY_LIMIT === undefined
               ? {}
               : { KURA_DUCKDB_MEMORY_LIMIT: process.env.KURA_DUCKDB_MEMORY_LIMIT })
@@ -132,7 +138,7 @@ for (const { path, orders } of RUNS) {
         "SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'orders' AND json_extract_string(payload, '$.__parentId') IS NULL"
       )
       const canonical = await count(db, "SELECT COUNT(*) AS n FROM orders WHERE _deleted_at IS NULL")
-      console.log(tail.split("\n").slice(-5).join("\n"))
+      console.log(tail.split("\n").slice(-6).join("\n"))
       const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
       const duck = /DuckDB memory: (\d+) MiB/.exec(tail)?.[1]
       console.log(

@@ -160,6 +160,11 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
     out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
     // The process's high-water mark: what a Cloud Run task's memory limit must cover.
     out.write(`Peak memory: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (max RSS)\n`)
+    const mu = process.memoryUsage()
+    const mib = (n: number) => Math.round(n / 2 ** 20)
+    out.write(
+      `Memory now: rss ${mib(mu.rss)} MiB, V8 heap ${mib(mu.heapUsed)}/${mib(mu.heapTotal)} MiB, external ${mib(mu.external)} MiB (array buffers ${mib(mu.arrayBuffers)} MiB)\n`
+    )
     const duck = Math.max(0, ...ran.map((e) => e.outcome?.duckDbBytes ?? 0))
     if (duck > 0)
       out.write(

@@ -43,7 +43,13 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
         // 4k-order shop); with no window in the JS heap the process still stays under 500 MB.
         const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "256MB"
         return Layer.mergeAll(
-          DuckDbWarehouse.layer({ path: warehouse.path, config: { memory_limit: memory } }),
+          DuckDbWarehouse.layer({
+            path: warehouse.path,
+            config: {
+              memory_limit: memory,
+              ...(env.KURA_DUCKDB_THREADS === undefined ? {} : { threads: env.KURA_DUCKDB_THREADS })
+            }
+          }),
           RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))
         )
       }
@@ -97,7 +103,14 @@ export const runConfigured = (
     case "shopify": {
       const shopify = config.shopify
       if (shopify === undefined) return missing("Shopify")
-      return runBackfill(config, out, shopifySource(shopify.shop, { fastPath: config.shopifyFastPath })).pipe(
+      return runBackfill(
+        config,
+        out,
+        shopifySource(shopify.shop, {
+          fastPath: config.shopifyFastPath,
+          fastPathOptions: { ordersPerLoad: config.ordersPerLoad }
+        })
+      ).pipe(
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError)
       )

@@ -10,13 +10,14 @@
  * its complete prefix (the roots before the last second it reached) and only the rest of the
  * window is exported again, in a smaller slice; slices grow back when jobs are quick.
  */
-import { createReadStream } from "node:fs"
-import { mkdtemp, rm, truncate } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs"
+import { mkdtemp, readdir, rm, truncate } from "node:fs/promises"
+import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { pipeline, Readable } from "node:stream"
 import { createGzip } from "node:zlib"
+import { isDeadLocalProcess } from "@kura/core"
 import { BulkDownload, Resources, ShopifyBulk, type TimeWindow } from "@kura/shopify-client"
 import {
   BulkLoader,
@@ -51,6 +52,13 @@ export interface FastPathOptions {
   readonly minSliceMillis?: number
   /** A job slower than this halves the next slice; four times faster doubles it (default 20 min). */
   readonly targetJobMillis?: number
+  /**
+   * Orders per DuckDB load (default 10,000): a larger result is cut at order boundaries into
+   * files of at most this many orders, so each load's working set stays bounded whatever the
+   * window holds (a 30-day window of a 1M-order shop is ~200 MB; one load of it ran DuckDB out
+   * of memory).
+   */
+  readonly ordersPerLoad?: number
 }
 
 const failed = (message: string) => new BackfillError({ reason: "Failed", message })
@@ -119,6 +127,43 @@ export const trimPartial = (file: string): Promise<Trimmed | null> =>
     await truncate(file, cutAt)
     return { lines: keptLines, roots: keptRoots, resumeAt: lastSecond * 1000 }
   })()
+
+/**
+ * Cuts a grouped bulk file into files of at most `maxOrders` orders each, at order boundaries
+ * (children follow their order, so every part is whole). A line is an order when it has no
+ * `"__parentId"` key (inside a JSON string those quotes would be escaped). The original is removed.
+ */
+export const splitByOrders = async (
+  file: string,
+  maxOrders: number
+): Promise<ReadonlyArray<{ readonly file: string; readonly lines: number; readonly roots: number }>> => {
+  const parts: Array<{ file: string; lines: number; roots: number }> = []
+  const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
+  let out: WriteStream | null = null
+  let current: { file: string; lines: number; roots: number } | null = null
+  const close = (w: WriteStream) =>
+    new Promise<void>((resolve, reject) => w.end((e?: Error | null) => (e ? reject(e) : resolve())))
+  try {
+    for await (const line of rl) {
+      if (line.length === 0) continue
+      const root = !line.includes('"__parentId"')
+      if (current === null || out === null || (root && current.roots >= maxOrders)) {
+        if (out !== null) await close(out)
+        current = { file: `${file}.${parts.length}.jsonl`, lines: 0, roots: 0 }
+        parts.push(current)
+        out = createWriteStream(current.file)
+      }
+      if (root) current.roots++
+      current.lines++
+      if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out?.once("drain", () => resolve()))
+    }
+  } finally {
+    rl.close()
+    if (out !== null) await close(out)
+  }
+  await rm(file, { force: true })
+  return parts
+}
 
 /**
  * Exports a window's orders with bulk jobs into local files: one file per COMPLETED slice, plus
@@ -214,6 +259,8 @@ const loadRaw = (input: {
   readonly batchId: string
   readonly lakePath: string
   readonly fetchedAt: string
+  /** Removes the batch's earlier rows first (the first file of a window). */
+  readonly replaceBatch: boolean
 }) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
@@ -231,7 +278,8 @@ const loadRaw = (input: {
     )
     function rawInsert(sql: ExclusiveSql) {
       return Effect.gen(function* () {
-        yield* sql.run(`DELETE FROM _kura_raw WHERE ${scope} AND _batch_id = ${lit(input.batchId)}`)
+        if (input.replaceBatch)
+          yield* sql.run(`DELETE FROM _kura_raw WHERE ${scope} AND _batch_id = ${lit(input.batchId)}`)
         // Lines without an id (none in Shopify's order export so far) are keyed by their content.
         const rows = `SELECT COALESCE(json ->> 'id', 'line:' || md5(CAST(json AS VARCHAR))) AS source_id,
          TRY_CAST(json ->> 'updatedAt' AS TIMESTAMPTZ) AS updated_at,
@@ -276,6 +324,16 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
   options: FastPathOptions = {}
 ) {
   const loads = yield* Semaphore.make(1)
+  const temp = options.tempDir ?? tmpdir()
+  // A killed run leaves its window files behind: remove those of dead processes of this host.
+  yield* Effect.promise(async () => {
+    const names = await readdir(temp).catch(() => [] as Array<string>)
+    for (const name of names) {
+      const m = /^kura-backfill-dl-(\d+)-/.exec(name)
+      if (m !== null && isDeadLocalProcess(hostname(), Number(m[1])))
+        await rm(join(temp, name), { recursive: true, force: true }).catch(() => undefined)
+    }
+  })
   return (window: PlannedWindow, onRecords: (n: number) => Effect.Effect<void>) =>
     Effect.gen(function* () {
       const bulk = yield* ShopifyBulk
@@ -286,11 +344,25 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
       const batchId = batchIdOf(window)
       const fetchedAt = new Date().toISOString()
       const dir = yield* Effect.tryPromise({
-        try: () => mkdtemp(join(options.tempDir ?? tmpdir(), "kura-backfill-")),
+        try: () => mkdtemp(join(temp, `kura-backfill-dl-${process.pid}-`)),
         catch: (e) => failed(`cannot create a temp directory for the bulk files: ${why(e)}`)
       })
       return yield* Effect.gen(function* () {
-        const { files, jobs } = yield* fetchWindowFiles(window, dir, options)
+        const fetchedFiles = yield* fetchWindowFiles(window, dir, options)
+        const jobs = fetchedFiles.jobs
+        const perLoad = Math.max(1, options.ordersPerLoad ?? 10_000)
+        const files: Array<WindowFile> = []
+        for (const f of fetchedFiles.files) {
+          if (f.roots <= perLoad) {
+            files.push(f)
+            continue
+          }
+          const parts = yield* Effect.tryPromise({
+            try: () => splitByOrders(f.file, perLoad),
+            catch: (e) => failed(`cannot split ${f.file}: ${why(e)}`)
+          })
+          for (const part of parts) files.push({ ...part, jobId: f.jobId })
+        }
         const fetched = files.reduce((n, f) => n + f.roots, 0)
         yield* onRecords(fetched)
         // An empty slice (no orders, no URL) leaves an empty file: nothing to read or load.
@@ -312,7 +384,16 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
         }
         const canonical = yield* loads.withPermits(1)(
           Effect.gen(function* () {
-            yield* loadRaw({ files: paths, shop, stream: window.stream, batchId, lakePath: path, fetchedAt })
+            for (const [i, file] of paths.entries())
+              yield* loadRaw({
+                files: [file],
+                shop,
+                stream: window.stream,
+                batchId,
+                lakePath: path,
+                fetchedAt,
+                replaceBatch: i === 0
+              })
             let orders = 0
             for (const file of paths) {
               const r = yield* BulkLoader.loadShopifyOrdersFile({

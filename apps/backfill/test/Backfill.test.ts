@@ -39,7 +39,8 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
 describe("backfill against the sandbox", () => {
   it("a full backfill equals the ground truth, every window ties, and a re-run skips every window", async () => {
     const store = tempStore()
-    const env = envFor(sandbox, store)
+    // 300 orders per DuckDB load: every window's bulk file is cut into several loads.
+    const env = envFor(sandbox, store, { KURA_ORDERS_PER_LOAD: "300" })
     const r = await runInProcess(configOf(argsFor(from), env), env)
     expect(r.text).toContain("Backfill plan: shopify [orders]")
     expect(r.text).toContain("Every window ties.")
