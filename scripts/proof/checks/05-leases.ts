@@ -13,10 +13,9 @@
  * C. One real `kura-sync serve` (same sandbox data) gets two authorised `POST /sync/<source>`
  *    triggers for each source at once: every stream must run once (the other trigger answered
  *    "busy"/409), with one run per stream in `_kura_sync_runs` and one solo run's rows per stream.
- *    KNOWN DEFECT (found by this check, 2026-11-27): both triggers run every stream, because the
- *    lease holder is the process (`host-pid`) and the warehouse lets a holder re-take its own
- *    lease. Asserted in full runs; reported but not asserted in quick runs (CI) until the
- *    sync-runner fix lands: then set ASSERT_TRIGGERS_IN_QUICK to true.
+ *    This check found (2026-11-27) both triggers running every stream: the lease holder was the
+ *    process (`host-pid`) and the warehouse lets a holder re-take its own lease. Fixed in
+ *    d3b778c (one holder name per acquisition); asserted in quick and full runs.
  * B. Six runners (fibers sharing one DuckDB file) race on one stream through `_kura_leases` with a
  *    300 ms TTL and never write a page twice or overlap. Each loops: take the lease, read the
  *    checkpoint, sometimes stall past the TTL (so another runner takes over), renew (a runner
@@ -48,8 +47,8 @@ import {
 } from "../syncRun.ts"
 
 const CHECK = "leases"
-/** Part C fails quick runs (CI) only once the known trigger-race defect is fixed (see above). */
-const ASSERT_TRIGGERS_IN_QUICK = false
+/** Part C is asserted in quick runs (CI) too, since the trigger-race fix (see above). */
+const ASSERT_TRIGGERS_IN_QUICK = true
 
 /** Per stream: succeeded runs and rows loaded, from the warehouse's `_kura_sync_runs`. */
 const ledger = (file: string) =>
