@@ -113,12 +113,16 @@ export const isClosedTransfer = (status: string): boolean =>
 
 /**
  * The search for an incremental transfer read: transfers created after the last one seen (ids
- * grow) or still open. Transfers have no `updatedAt`, so this is the narrowest honest filter. The
- * closed statuses are excluded (`NOT`) rather than the open ones listed, so a status added later
- * (or `OTHER`) is still re-read.
+ * grow), plus, by id, every transfer that was still open when last read. Transfers have no
+ * `updatedAt`; asking for the ones open *now* (`status:`) would miss exactly the interesting
+ * change, an open transfer that has since been received or cancelled. Only the documented `id`
+ * filter is used.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const transfersToRecheckQuery = (lastSeenLegacyId: bigint | number | string): string =>
-  `id:>${String(lastSeenLegacyId)} OR (${CLOSED_TRANSFER_STATUSES.map((s) => `NOT status:${s}`).join(" AND ")})`
+export const transfersToRecheckQuery = (
+  lastSeenLegacyId: bigint | number | string,
+  openLegacyIds: ReadonlyArray<bigint | number | string> = []
+): string =>
+  [`id:>${String(lastSeenLegacyId)}`, ...openLegacyIds.map((id) => `id:${String(id)}`)].join(" OR ")

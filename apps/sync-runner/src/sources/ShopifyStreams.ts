@@ -66,10 +66,15 @@ const Cursor = Schema.Struct({
   since: Schema.Number,
   fullAt: Schema.optional(Schema.Number),
   lastId: Schema.optional(Schema.String),
+  /** Transfers (legacy ids) still open when last read: re-read by id until they close. */
+  open: Schema.optional(Schema.Array(Schema.String)),
   filterIgnored: Schema.optional(Schema.Boolean)
 })
 type Cursor = typeof Cursor.Type
 const decodeCursor = Schema.decodeUnknownOption(Schema.fromJsonString(Cursor))
+
+/** More transfers open than this are re-read whole (one search cannot name them all). */
+const MAX_OPEN_TRANSFERS = 100
 
 /** Default cadence of the whole re-read of the stock snapshot and of the transfers: daily. */
 export const INVENTORY_FULL_EVERY_MS = 86_400_000
@@ -234,12 +239,14 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     // A transfer has no updatedAt and Shopify's transfer search has no updated_at filter (it is
     // ignored, with a search warning): a windowed read returned every transfer once per bulk slice
     // (4× the transfers) or, where unknown fields matched nothing, none. A transfer stops changing
-    // once TRANSFERRED or CANCELED, and ids grow, so an incremental run re-reads only
-    // `id:>last seen OR not closed` (`transfersToRecheckQuery`); the first run of each period
-    // (daily by default, `shopifyTransfersFullEveryMs`) re-reads them all, which bounds what an
-    // UNCONFIRMED `status`/`id` filter could miss. A run that gets back closed transfers it had
-    // already seen knows the filter was ignored (that read was whole: still correct) and reads
-    // whole until the next periodic read probes again. Upserts are idempotent either way.
+    // once TRANSFERRED or CANCELED, and ids grow, so an incremental run re-reads only transfers
+    // created since the last one seen plus, by id, those still open when last read (the cursor
+    // keeps them; a status filter would miss one that closed since): `transfersToRecheckQuery`.
+    // The first run of each period (daily by default, `shopifyTransfersFullEveryMs`), and any run
+    // with more than MAX_OPEN_TRANSFERS open, re-reads them all, which bounds what an UNCONFIRMED
+    // `id` filter could miss. A run that gets back closed transfers it did not ask for knows the
+    // filter was ignored (that read was whole: still correct) and reads whole until the next
+    // periodic read probes again. Upserts are idempotent either way.
     windowField: null,
     countField: null,
     map: (shop) => makeShopifyTransferMapper(shop.catalog),
@@ -474,20 +481,22 @@ const runShopifyStream = <A>(
 
     const plan: ReadPlan<A> = yield* Effect.gen(function* () {
       if (spec.name === "inventory_levels") {
-        const whole =
-          previous?.filterIgnored === true ||
-          wholeReadDue(
-            previous?.fullAt,
-            startedAt,
-            deps.shopifyInventoryFullEveryMs ?? INVENTORY_FULL_EVERY_MS
-          )
-        const fullAt = whole ? startedAt : previous?.fullAt
+        const periodic = wholeReadDue(
+          previous?.fullAt,
+          startedAt,
+          deps.shopifyInventoryFullEveryMs ?? INVENTORY_FULL_EVERY_MS
+        )
+        // A backend seen ignoring the filter is read whole until the next periodic read probes again.
+        const ignored = previous?.filterIgnored === true && !periodic
+        const whole = periodic || ignored
+        const fullAt = periodic ? startedAt : previous?.fullAt
+        const keep = (c: Cursor): Cursor => ({
+          ...c,
+          ...(fullAt === undefined ? {} : { fullAt }),
+          ...(ignored ? { filterIgnored: true } : {})
+        })
         if (whole)
-          return {
-            whole,
-            records: paged({ search: null }),
-            cursor: () => ({ since: window.end, ...(fullAt === undefined ? {} : { fullAt }) })
-          }
+          return { whole, records: paged({ search: null }), cursor: () => keep({ since: window.end }) }
         const all = yield* account.locations.get
         let outside = 0
         const records = changedInventoryLevels({ locationIds: all.map((l) => l.id), window }).pipe(
@@ -501,28 +510,25 @@ const runShopifyStream = <A>(
         return {
           whole,
           records,
-          cursor: () => ({
-            since: window.end,
-            ...(fullAt === undefined ? {} : { fullAt }),
-            ...(outside > 0 ? { filterIgnored: true } : {})
-          })
+          cursor: () => keep({ since: window.end, ...(outside > 0 ? { filterIgnored: true } : {}) })
         }
       }
       if (spec.name === "inventory_transfers") {
-        const whole =
-          previous?.lastId === undefined ||
-          previous.filterIgnored === true ||
-          wholeReadDue(
-            previous.fullAt,
-            startedAt,
-            deps.shopifyTransfersFullEveryMs ?? INVENTORY_FULL_EVERY_MS
-          )
-        const fullAt = whole ? startedAt : previous?.fullAt
+        const periodic = wholeReadDue(
+          previous?.fullAt,
+          startedAt,
+          deps.shopifyTransfersFullEveryMs ?? INVENTORY_FULL_EVERY_MS
+        )
+        const ignored = previous?.filterIgnored === true && !periodic
         const before = previous?.lastId === undefined ? null : BigInt(previous.lastId)
+        const wasOpen = new Set(previous?.open ?? [])
+        const whole = periodic || ignored || before === null || wasOpen.size > MAX_OPEN_TRANSFERS
+        const fullAt = periodic ? startedAt : previous?.fullAt
         let lastId = before ?? 0n
         let stale = 0
+        const open: Array<string> = []
         const records = paged({
-          search: whole || before === null ? null : transfersToRecheckQuery(before)
+          search: whole || before === null ? null : transfersToRecheckQuery(before, [...wasOpen])
         }).pipe(
           Stream.map((page) => {
             for (const r of page) {
@@ -530,8 +536,8 @@ const runShopifyStream = <A>(
               if (id === null) continue
               if (id > lastId) lastId = id
               const status = statusOf(r)
-              if (!whole && before !== null && id <= before && status !== null && isClosedTransfer(status))
-                stale++
+              if (status === null || !isClosedTransfer(status)) open.push(id.toString())
+              if (!whole && before !== null && id <= before && !wasOpen.has(id.toString())) stale++
             }
             return page
           })
@@ -542,8 +548,9 @@ const runShopifyStream = <A>(
           cursor: () => ({
             since: window.end,
             lastId: lastId.toString(),
+            open,
             ...(fullAt === undefined ? {} : { fullAt }),
-            ...(stale > 0 ? { filterIgnored: true } : {})
+            ...(stale > 0 || ignored ? { filterIgnored: true } : {})
           })
         }
       }

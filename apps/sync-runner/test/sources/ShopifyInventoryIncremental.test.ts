@@ -105,6 +105,7 @@ const streamsOf = (paged = true) =>
         since: Schema.Number,
         fullAt: Schema.optional(Schema.Number),
         lastId: Schema.optional(Schema.String),
+        open: Schema.optional(Schema.Array(Schema.String)),
         filterIgnored: Schema.optional(Schema.Boolean)
       })
     )
@@ -112,6 +113,14 @@ const streamsOf = (paged = true) =>
       Effect.gen(function* () {
         const c = yield* warehouse.checkpoints.get(byName(name).key)
         return yield* Schema.decodeUnknownEffect(Cursor)(Option.getOrThrow(c).cursor)
+      })
+    /** Rewrites a stream's cursor (simulates what an earlier run saw). */
+    const editCursor = (name: string, f: (c: typeof Cursor.Type) => object) =>
+      Effect.gen(function* () {
+        const key = byName(name).key
+        const c = Option.getOrThrow(yield* warehouse.checkpoints.get(key))
+        const parsed = yield* Schema.decodeUnknownEffect(Cursor)(c.cursor)
+        yield* warehouse.checkpoints.put({ ...c, cursor: JSON.stringify(f(parsed)) })
       })
     /** Moves a stream's last whole read into the previous day, as if the day had turned. */
     const ageWholeRead = (name: string) =>
@@ -132,7 +141,7 @@ const streamsOf = (paged = true) =>
         ),
         (rows) => new Set(rows.map((r) => `${String(r.item)}:${String(r.loc)}`))
       )
-    return { streams, run, cursor, ageWholeRead, cellsWrittenSince, warehouse }
+    return { streams, run, cursor, editCursor, ageWholeRead, cellsWrittenSince, warehouse }
   })
 
 /** Stocked cells whose level changed at or after `from`, from the sandbox's own model. */
@@ -223,9 +232,22 @@ describe("Shopify inventory streams, incrementally", () => {
         expect(whole.rows).toBe(shopifyTransfers.length)
         const c = yield* s.cursor("inventory_transfers")
         expect(c.lastId).toBe(String(Math.max(...shopifyTransfers.map((t) => t.id))))
+        expect([...(c.open ?? [])].sort()).toEqual(open.map((t) => String(t.id)).sort())
         const again = yield* s.run("inventory_transfers")
         expect(again.rows).toBe(open.length)
         expect((yield* s.cursor("inventory_transfers")).filterIgnored).toBeUndefined()
+        // A transfer last seen open is re-read by id even though it has closed since (a filter on
+        // the current status would miss exactly that change); once read closed it is dropped.
+        const closed = shopifyTransfers.find((t) => t.receivedAt !== null)
+        expect(closed).toBeDefined()
+        yield* s.editCursor("inventory_transfers", (x) => ({
+          ...x,
+          open: [...(x.open ?? []), String(closed?.id)]
+        }))
+        expect((yield* s.run("inventory_transfers")).rows).toBe(open.length + 1)
+        const after = yield* s.cursor("inventory_transfers")
+        expect(after.open).not.toContain(String(closed?.id))
+        expect(after.filterIgnored).toBeUndefined()
         yield* s.ageWholeRead("inventory_transfers")
         expect((yield* s.run("inventory_transfers")).rows).toBe(shopifyTransfers.length)
       }).pipe(Effect.provide(target()))
