@@ -73,13 +73,17 @@ class TeeRegistry extends MetricsRegistry {
 
 /**
  * Runs `make` with a registry of its own that forwards to `parent`, and returns what it produced
- * together with the API usage recorded while it ran.
+ * together with the API usage recorded while it ran. If it fails, `onFailure` gets the usage
+ * recorded up to the failure (the run ledger keeps it).
  */
 export const withApiUsage = <A, E, R>(
   parent: MetricsRegistry,
-  make: (registry: MetricsRegistry) => Effect.Effect<A, E, R>
+  make: (registry: MetricsRegistry) => Effect.Effect<A, E, R>,
+  onFailure?: (usage: ApiUsage) => void
 ): Effect.Effect<readonly [A, ApiUsage], E, R> =>
   Effect.suspend(() => {
     const registry = new TeeRegistry(parent)
-    return Effect.map(make(registry), (a) => [a, apiUsageOf(registry)] as const)
+    return Effect.map(make(registry), (a) => [a, apiUsageOf(registry)] as const).pipe(
+      Effect.onError(() => Effect.sync(() => onFailure?.(apiUsageOf(registry))))
+    )
   })

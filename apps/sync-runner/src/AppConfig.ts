@@ -8,6 +8,7 @@ import { WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
 import { isSecretReference, SecretResolver } from "./SecretResolver.js"
+import { parseSourceTuning, type SourceTuning } from "./sources/SourceTuning.js"
 
 /** The three upstream systems, plus `demo`, a synthetic source for local demos and smoke tests. */
 export type SourceName = "shopify" | "lightspeed" | "stocky" | "demo"
@@ -103,6 +104,11 @@ export interface AppConfig {
   readonly tokenStore: "warehouse" | "file"
   /** Seals token sets stored in the warehouse (`KURA_TOKEN_ENCRYPTION_KEY`, e.g. an sm:// reference). */
   readonly tokenEncryptionKey: Option.Option<Redacted.Redacted<string>>
+  /**
+   * Source read knobs (`KURA_SHOPIFY_BULK`, `KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS`,
+   * `KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS`); absent ones keep the stream defaults.
+   */
+  readonly sourceTuning?: SourceTuning
 }
 
 /** The JSON config file (`--config kura.json` or `KURA_CONFIG`). Values may be `sm://` references. */
@@ -690,6 +696,9 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
   )
   const project = env("GOOGLE_CLOUD_PROJECT") ?? env("GCLOUD_PROJECT")
 
+  const tuning = parseSourceTuning(input.env)
+  for (const p of tuning.problems) problem(p.field, p.message, p.fix)
+
   if (problems.length > 0) return yield* new ConfigError({ problems })
 
   // From here on, @kura/core's logger and error excerpts mask these values wherever they appear.
@@ -731,6 +740,7 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
     // The warehouse by default, on DuckDB too: kura-backfill defaults to it as well, and two tools
     // reading different stores would each spend the other's single-use Lightspeed refresh token.
     tokenStore: tokenStoreText === "file" ? "file" : "warehouse",
+    sourceTuning: tuning.tuning,
     tokenEncryptionKey:
       tokenEncryptionText === undefined ? Option.none() : Option.some(Redacted.make(tokenEncryptionText)),
     stateDir:

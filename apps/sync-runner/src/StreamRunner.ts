@@ -4,6 +4,7 @@
  */
 import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
 import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
+import type { ApiUsage } from "./ApiUsage.js"
 import { LeaseManager, localHolder } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, type RunRecord, type RunTrigger } from "./RunLedger.js"
@@ -124,6 +125,7 @@ export class StreamRunner extends Context.Service<
               held = renewed.value
             }
           })
+          let failedUsage: ApiUsage | undefined
           const exit = yield* Effect.exit(
             restore(
               Effect.gen(function* () {
@@ -132,6 +134,9 @@ export class StreamRunner extends Context.Service<
                   runId,
                   checkpoint,
                   draining: Ref.get(draining),
+                  reportApiUsage: (usage) => {
+                    failedUsage = usage
+                  },
                   commit: (cursor, meta) =>
                     Effect.flatMap(Clock.currentTimeMillis, (updatedAt) =>
                       checkpoints.put({
@@ -158,7 +163,13 @@ export class StreamRunner extends Context.Service<
               }
             : Cause.hasInterruptsOnly(exit.cause)
               ? { ...base, finishedAt, status: "interrupted", error: "interrupted during shutdown" }
-              : { ...base, finishedAt, status: "failed", error: errorText(exit.cause) }
+              : {
+                  ...base,
+                  finishedAt,
+                  status: "failed",
+                  error: errorText(exit.cause),
+                  ...(failedUsage === undefined ? {} : { api: failedUsage })
+                }
           yield* ledger.record(record)
           // This fiber still counts until its observer fires, hence the - 1.
           yield* metrics.set(

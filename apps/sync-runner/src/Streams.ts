@@ -9,7 +9,6 @@ import { LIGHTSPEED_STREAMS } from "./sources/LightspeedStreams.js"
 import { makeSourceStreams } from "./sources/makeSourceStreams.js"
 import { shopifyStreamNames } from "./sources/ShopifyStreams.js"
 import type { SourceDeps } from "./sources/SourceDeps.js"
-import { sourceTuningFromEnv } from "./sources/SourceTuning.js"
 import { STOCKY_STREAMS } from "./sources/StockyStreams.js"
 
 /** The streams to run, and sources that were configured but cannot run in this build. */
@@ -20,12 +19,12 @@ export interface StreamPlan {
 
 /**
  * Plans every stream of `config`: the demo source plus Shopify, Lightspeed and Stocky over `deps`.
- * Read knobs from the environment (`sourceTuningFromEnv`) apply where `deps` leaves them unset.
+ * The configuration's read knobs (`config.sourceTuning`) apply where `deps` leaves them unset.
  */
 export const planStreamsWith = (config: AppConfig, deps: SourceDeps): StreamPlan => ({
   streams: [
     ...config.demo.map((d) => makeDemoStream(d, intervalFor(config, "demo", d.name))),
-    ...makeSourceStreams(config, { ...sourceTuningFromEnv(process.env), ...deps })
+    ...makeSourceStreams(config, { ...config.sourceTuning, ...deps })
   ],
   unavailable: []
 })

@@ -24,6 +24,11 @@ export interface RunContext {
    * committing, so the run ends cleanly inside Cloud Run's grace period.
    */
   readonly draining: Effect.Effect<boolean>
+  /**
+   * Where a run that fails reports what it cost the API so far: the ledger keeps the cost of
+   * failed runs too (a run that burnt its budget and then failed is exactly the one to explain).
+   */
+  readonly reportApiUsage?: (usage: ApiUsage) => void
 }
 
 /** How a run's totals compared with the source. */

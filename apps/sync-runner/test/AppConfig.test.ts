@@ -160,6 +160,26 @@ describe("loadAppConfig", () => {
     expect(bad.problems).toEqual([expect.objectContaining({ field: "KURA_TOKEN_STORE" })])
   })
 
+  it("reads the source knobs at start and names a bad one with its fix", async () => {
+    const exit = await load({
+      env: { KURA_SHOPIFY_BULK: "off", KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS: "0" }
+    })
+    if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+    expect(exit.value.sourceTuning).toEqual({
+      shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
+      shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER,
+      shopifyInventoryFullEveryMs: 0
+    })
+    const bad = await problemsOf({
+      env: { KURA_SHOPIFY_BULK: "sometimes", KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS: "daily" }
+    })
+    expect(bad.problems.map((p) => p.field)).toEqual([
+      "KURA_SHOPIFY_BULK",
+      "KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS"
+    ])
+    expect(bad.problems[1]?.fix).toContain("86400000")
+  })
+
   it("requires the allowed invokers whenever an OIDC audience is set", async () => {
     const error = await problemsOf({ env: { KURA_OIDC_AUDIENCE: "https://kura.example" } })
     expect(error.problems).toEqual([expect.objectContaining({ field: "KURA_OIDC_SERVICE_ACCOUNTS" })])

@@ -204,3 +204,37 @@ describe("StreamRunner.runNow ordering", () => {
     expect(skipped).toMatchObject({ status: "failed", error: expect.stringContaining("not run") })
   })
 })
+
+describe("StreamRunner: a failed run's API cost", () => {
+  it("keeps what a failed run spent on the API in its ledger entry", async () => {
+    const { MetricNames, MetricsRegistry } = await import("@kura/core")
+    const { withApiUsage } = await import("../src/ApiUsage.js")
+    const failing: SyncStream = {
+      key: { source: "demo", account: "test", stream: "spends-then-fails" },
+      intervalMs: 60_000,
+      run: (ctx) =>
+        withApiUsage(
+          new MetricsRegistry(),
+          (registry) =>
+            Effect.gen(function* () {
+              // Three calls and a retry reached the API before the upstream gave up.
+              registry.increment(MetricNames.requests, {}, 3)
+              registry.increment(MetricNames.retries)
+              return yield* Effect.fail(new SyncError({ reason: "Upstream", message: "503 after retries" }))
+            }),
+          ctx.reportApiUsage
+        ).pipe(Effect.map(([result]) => result))
+    }
+    const runs = await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([failing])
+        yield* runner.runNow({}, "http")
+        return yield* (yield* RunLedger).list()
+      }).pipe(Effect.provide(layers))
+    )
+    expect(runs[0]).toMatchObject({
+      status: "failed",
+      api: expect.objectContaining({ calls: 3, retries: 1 })
+    })
+  })
+})

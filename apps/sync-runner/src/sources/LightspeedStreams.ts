@@ -93,10 +93,13 @@ export const makeLightspeedStreams = (
     key: { source: "lightspeed", account: account.name, stream },
     intervalMs: intervalFor(stream),
     run: (ctx) =>
-      withApiUsage(registry, (runRegistry) =>
-        shared
-          .provide(run(ctx))
-          .pipe(Effect.provideService(Telemetry, runRegistry), Effect.mapError(toSyncError))
+      withApiUsage(
+        registry,
+        (runRegistry) =>
+          shared
+            .provide(run(ctx))
+            .pipe(Effect.provideService(Telemetry, runRegistry), Effect.mapError(toSyncError)),
+        ctx.reportApiUsage
       ).pipe(Effect.map(([result, api]) => ({ ...result, api })))
   })
 

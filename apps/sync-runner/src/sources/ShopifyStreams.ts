@@ -384,11 +384,14 @@ export const makeShopifyStreams = (
       key: { source: "shopify", account: shop.shop, stream: spec.name },
       intervalMs: intervalFor(spec.name),
       run: (ctx) =>
-        withApiUsage(registry, (runRegistry) =>
-          shared.provide(runShopifyStream(spec, shop, deps, account, ctx)).pipe(
-            Effect.provideService(Telemetry, runRegistry),
-            Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
-          )
+        withApiUsage(
+          registry,
+          (runRegistry) =>
+            shared.provide(runShopifyStream(spec, shop, deps, account, ctx)).pipe(
+              Effect.provideService(Telemetry, runRegistry),
+              Effect.catchTag("ShopifyError", (e) => Effect.fail(toSyncError(e)))
+            ),
+          ctx.reportApiUsage
         ).pipe(Effect.map(([result, api]) => ({ ...result, api })))
     })
   )

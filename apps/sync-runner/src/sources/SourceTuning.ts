@@ -8,7 +8,8 @@
  */
 import type { SourceDeps } from "./SourceDeps.js"
 
-type Tuning = Pick<
+/** Source read knobs (unset ones are absent, so the stream defaults apply). */
+export type SourceTuning = Pick<
   SourceDeps,
   | "shopifyBulkThresholdMs"
   | "shopifyBulkMinRecords"
@@ -16,26 +17,51 @@ type Tuning = Pick<
   | "shopifyTransfersFullEveryMs"
 >
 
-const millis = (name: string, raw: string | undefined): number | undefined => {
-  if (raw === undefined || raw.trim() === "") return undefined
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n < 0)
-    throw new Error(`${name} must be a non-negative number of milliseconds (e.g. 86400000); got '${raw}'`)
-  return n
+/** A knob that cannot be read, named with its fix (AppConfig reports it with the others). */
+export interface SourceTuningProblem {
+  readonly field: string
+  readonly message: string
+  readonly fix: string
 }
 
-/** The knobs set in `env`; unset ones are absent (the stream defaults apply). */
-export const sourceTuningFromEnv = (env: Readonly<Record<string, string | undefined>>): Tuning => {
-  const bulk = env.KURA_SHOPIFY_BULK?.trim().toLowerCase()
+/**
+ * Reads the knobs from `env`. Only AppConfig calls it, at start, so a bad value stops the app
+ * before any work with every problem named, like the rest of the configuration.
+ */
+export const parseSourceTuning = (
+  env: Readonly<Record<string, string | undefined>>
+): { readonly tuning: SourceTuning; readonly problems: ReadonlyArray<SourceTuningProblem> } => {
+  const problems: Array<SourceTuningProblem> = []
+  const millis = (name: string): number | undefined => {
+    const raw = env[name]
+    if (raw === undefined || raw.trim() === "") return undefined
+    const n = Number(raw)
+    if (Number.isFinite(n) && n >= 0) return n
+    problems.push({
+      field: name,
+      message: `"${raw}" is not a non-negative number of milliseconds`,
+      fix: "set milliseconds, e.g. 86400000 for a day (0 reads whole every run), or unset it"
+    })
+    return undefined
+  }
+  const bulkText = env.KURA_SHOPIFY_BULK
+  const bulk = bulkText?.trim().toLowerCase()
   if (bulk !== undefined && bulk !== "" && bulk !== "on" && bulk !== "off")
-    throw new Error(`KURA_SHOPIFY_BULK must be 'on' or 'off'; got '${env.KURA_SHOPIFY_BULK}'`)
-  const inventory = millis("KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS", env.KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS)
-  const transfers = millis("KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS", env.KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS)
+    problems.push({
+      field: "KURA_SHOPIFY_BULK",
+      message: `"${bulkText}" is not on or off`,
+      fix: "set KURA_SHOPIFY_BULK=off to read every window by pages, or unset it (bulk where it pays)"
+    })
+  const inventory = millis("KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS")
+  const transfers = millis("KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS")
   return {
-    ...(bulk === "off"
-      ? { shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER, shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER }
-      : {}),
-    ...(inventory === undefined ? {} : { shopifyInventoryFullEveryMs: inventory }),
-    ...(transfers === undefined ? {} : { shopifyTransfersFullEveryMs: transfers })
+    tuning: {
+      ...(bulk === "off"
+        ? { shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER, shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER }
+        : {}),
+      ...(inventory === undefined ? {} : { shopifyInventoryFullEveryMs: inventory }),
+      ...(transfers === undefined ? {} : { shopifyTransfersFullEveryMs: transfers })
+    },
+    problems
   }
 }

@@ -94,42 +94,45 @@ export const makeStockyStreams = (
     key: { source: "stocky", account: store.storeName, stream },
     intervalMs: intervalFor(stream),
     run: (ctx) =>
-      withApiUsage(registry, (runRegistry) =>
-        shared
-          .provide(
-            Effect.gen(function* () {
-              const client = yield* StockyClient
-              const key = { source: "stocky" as const, account: store.storeName, stream }
-              const now = yield* Clock.currentTimeMillis
-              const since = Option.flatMap(ctx.checkpoint, (c) => {
-                const t = Date.parse(c.cursor)
-                return Number.isNaN(t) ? Option.none() : Option.some(new Date(t - OVERLAP_MS).toISOString())
+      withApiUsage(
+        registry,
+        (runRegistry) =>
+          shared
+            .provide(
+              Effect.gen(function* () {
+                const client = yield* StockyClient
+                const key = { source: "stocky" as const, account: store.storeName, stream }
+                const now = yield* Clock.currentTimeMillis
+                const since = Option.flatMap(ctx.checkpoint, (c) => {
+                  const t = Date.parse(c.cursor)
+                  return Number.isNaN(t) ? Option.none() : Option.some(new Date(t - OVERLAP_MS).toISOString())
+                })
+                const options: ListOptions = Option.isSome(since) ? { updatedSince: since.value } : {}
+                return yield* ingest({
+                  ctx,
+                  key,
+                  target: deps,
+                  toError: toSyncError,
+                  pages: (batchId) =>
+                    body(
+                      client,
+                      options,
+                      key,
+                      (n) =>
+                        mapContext(
+                          key,
+                          batchId(n),
+                          new Date(now).toISOString(),
+                          () => deps.stockyTimeZone ?? "UTC"
+                        ),
+                      now
+                    ),
+                  finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+                })
               })
-              const options: ListOptions = Option.isSome(since) ? { updatedSince: since.value } : {}
-              return yield* ingest({
-                ctx,
-                key,
-                target: deps,
-                toError: toSyncError,
-                pages: (batchId) =>
-                  body(
-                    client,
-                    options,
-                    key,
-                    (n) =>
-                      mapContext(
-                        key,
-                        batchId(n),
-                        new Date(now).toISOString(),
-                        () => deps.stockyTimeZone ?? "UTC"
-                      ),
-                    now
-                  ),
-                finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
-              })
-            })
-          )
-          .pipe(Effect.provideService(Telemetry, runRegistry), Effect.mapError(toSyncError))
+            )
+            .pipe(Effect.provideService(Telemetry, runRegistry), Effect.mapError(toSyncError)),
+        ctx.reportApiUsage
       ).pipe(Effect.map(([result, api]) => ({ ...result, api })))
   })
 
