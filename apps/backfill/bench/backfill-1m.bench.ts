@@ -8,7 +8,7 @@
  * Runs: `KURA_BENCH_RUNS` (comma-separated `path:orders`, path `fast` = the DuckDB SQL fast path,
  * `js` = the session-2 JS path, `KURA_SHOPIFY_FAST_PATH=0`). Default `fast:100000,fast:1000000,
  * js:100000` (the JS path is the same-run baseline at 100k: at 1M it does not finish in hours).
- * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:10000` only (< 25 s idle).
+ * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:5000` only (meant for < 25 s idle).
  * `KURA_BENCH_ORDERS=n[,m]` is kept as a shorthand for fast runs of those sizes.
  * Run: `npm run bench -w @kura/backfill`. Each run prints a `KURA_BENCH_RESULT {json}` line.
  */
@@ -29,7 +29,7 @@ const RUNS = (
         .map((n) => `fast:${n}`)
         .join(",")
     : process.env.KURA_BENCH_QUICK === "1"
-      ? "fast:10000"
+      ? "fast:5000"
       : "fast:100000,fast:1000000,js:100000")
 )
   .split(",")
