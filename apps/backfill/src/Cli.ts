@@ -47,7 +47,10 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
             path: warehouse.path,
             config: {
               memory_limit: memory,
-              ...(env.KURA_DUCKDB_THREADS === undefined ? {} : { threads: env.KURA_DUCKDB_THREADS })
+              // One thread by default: the fast path's staging read holds ~100 MB per DuckDB
+              // thread, so two threads ran a 10k-order load out of 256MB (the 1M-order bench
+              // lost 84% of its windows that way); downloads and mapping use the other core.
+              threads: env.KURA_DUCKDB_THREADS ?? "1"
             }
           }),
           RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))
