@@ -168,7 +168,12 @@ const child = async (kind, file, dir) => {
         file,
         context: ctx,
         locationId: LOCATION,
-        key
+        key,
+        // KURA_BENCH_STAGING_THREADS=1 (with KURA_BENCH_DUCKDB_MEMORY=200MB): the memory-for-speed
+        // setting of the staging read.
+        ...(process.env.KURA_BENCH_STAGING_THREADS === undefined
+          ? {}
+          : { stagingThreads: Number(process.env.KURA_BENCH_STAGING_THREADS) })
       })
       const inserted = {}
       for (const [t, r] of Object.entries(result.tables)) inserted[t] = r.inserted

@@ -279,6 +279,34 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
     expect(out.after).toHaveLength(out.before.length)
   }, 120_000)
 
+  it("stages on one thread when asked (memory for speed), with the same tables, and restores the thread count", async () => {
+    const load = (stagingThreads?: number) =>
+      withWarehouse(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.query("SET threads = 3")
+          yield* BulkLoader.loadShopifyOrdersFile({
+            warehouse: w,
+            file,
+            context: ctx,
+            locationId: LOCATION,
+            key,
+            ...(stagingThreads === undefined ? {} : { stagingThreads })
+          })
+          const tables: Record<string, ReadonlyArray<unknown>> = {}
+          for (const t of TABLES) tables[t] = yield* dump(t)
+          const threads = (yield* w.query("SELECT current_setting('threads')::INTEGER AS n"))[0]?.n
+          return { tables, threads: Number(threads) }
+        })
+      )
+    const [all, one] = [await load(), await load(1)]
+    expect(one.threads).toBe(3)
+    for (const t of TABLES) {
+      expect(one.tables[t]?.length, t).toBeGreaterThan(0)
+      expect(one.tables[t], t).toEqual(all.tables[t])
+    }
+  }, 120_000)
+
   it("an order listed twice in one file keeps its newest version, children included", async () => {
     const first = text
       .split("\n")
