@@ -15,7 +15,8 @@ import { renderStatusPage } from "./StatusPage.js"
 import { buildStatusReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
 import { TriggerAuth } from "./TriggerAuth.js"
-import { MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
+import { type Headers, MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
+import { IntakeThread } from "./webhooks/IntakeThread.js"
 
 /** Options for the HTTP service. */
 export interface HttpServiceOptions {
@@ -40,6 +41,20 @@ type Reply = {
   readonly type: string
   readonly body: string
   readonly headers?: Record<string, string>
+}
+
+/** What routing needs of a request (a node request, or one the intake thread handed over). */
+interface RequestLike {
+  readonly method: string | undefined
+  readonly url: string | undefined
+  readonly headers: Headers
+  /** The body up to `limit` bytes (`undefined` beyond it). */
+  readonly readBody: (limit: number) => Promise<Uint8Array | undefined>
+}
+
+const firstHeader = (headers: Headers, name: string): string | undefined => {
+  const v = headers[name]
+  return typeof v === "string" ? v : v?.[0]
 }
 
 const json = (status: number, value: unknown): Reply => ({
@@ -89,7 +104,9 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   loopDelay.enable()
   yield* Effect.addFinalizer(() => Effect.sync(() => loopDelay.disable()))
 
-  const route = (req: IncomingMessage): Effect.Effect<Reply> =>
+  const thread = yield* Effect.serviceOption(IntakeThread)
+
+  const route = (req: RequestLike): Effect.Effect<Reply> =>
     Effect.gen(function* () {
       const url = new URL(req.url ?? "/", "http://localhost")
       const path = url.pathname.replace(/\/+$/, "") || "/"
@@ -104,7 +121,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         options.protectStatus === true &&
         (path === "/" || path === "/status.json" || path === "/metrics")
       ) {
-        const outcome = yield* auth.authorize(req.headers.authorization)
+        const outcome = yield* auth.authorize(firstHeader(req.headers, "authorization"))
         if (outcome._tag === "Refused")
           return {
             ...json(401, { ok: false, message: outcome.reason }),
@@ -129,6 +146,20 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
             { quantile },
             ns / 1e9
           )
+        if (Option.isSome(thread)) {
+          const delay = yield* thread.value.loopDelay
+          for (const [quantile, seconds] of [
+            ["0.5", delay.p50],
+            ["0.99", delay.p99],
+            ["1", delay.max]
+          ] as const)
+            yield* metrics.set(
+              "kura_webhook_intake_loop_delay_seconds",
+              "Event-loop delay of the webhook intake thread since start (quantile 1 is the longest wait).",
+              { quantile },
+              seconds
+            )
+        }
         for (const s of statuses)
           if (s.lagMs !== undefined)
             yield* metrics.set(
@@ -175,7 +206,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         if (method !== "POST") return json(405, { ok: false, message: "use POST" })
         const refused = intake.precheck(req.headers)
         if (Option.isSome(refused)) return json(refused.value.status, refused.value.body)
-        const body = yield* Effect.promise(() => readBody(req, MAX_WEBHOOK_BYTES))
+        const body = yield* Effect.promise(() => req.readBody(MAX_WEBHOOK_BYTES))
         if (body === undefined)
           return {
             ...json(413, { ok: false, message: "body larger than 1 MB" }),
@@ -189,7 +220,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
       const sync = /^\/sync\/([a-z]+)(?:\/([A-Za-z0-9_.-]+))?$/.exec(path)
       if (sync !== null) {
         if (method !== "POST") return json(405, { ok: false, message: "use POST" })
-        const outcome = yield* auth.authorize(req.headers.authorization)
+        const outcome = yield* auth.authorize(firstHeader(req.headers, "authorization"))
         if (outcome._tag === "Refused") {
           yield* Effect.logWarning(`trigger refused: ${outcome.reason}`)
           return {
@@ -225,31 +256,56 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
       return json(404, { ok: false, message: "not found" })
     })
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const header = req.headers["x-cloud-trace-context"]
-    const program = route(req).pipe(
+  const answer = (req: RequestLike): Effect.Effect<Reply> => {
+    const header = firstHeader(req.headers, "x-cloud-trace-context")
+    return route(req).pipe(
       Effect.catchCause((cause) =>
         Effect.logError("request failed", cause).pipe(
           Effect.as(json(500, { ok: false, message: "internal error" }))
         )
       ),
-      Effect.tap((reply) =>
-        Effect.sync(() => {
-          res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers })
-          res.end(reply.body)
-        })
-      ),
       Effect.annotateLogs({ httpMethod: req.method ?? "", path: req.url ?? "" }),
-      withCloudTrace(typeof header === "string" ? header : undefined)
+      withCloudTrace(header)
     )
-    Effect.runForkWith(context)(program)
+  }
+  const host = options.host ?? "0.0.0.0"
+
+  // The threaded intake owns the socket: webhooks are answered on its thread, the rest here.
+  if (Option.isSome(thread)) {
+    const port = yield* thread.value.listen({ port: options.port, host }, (request) =>
+      Effect.runPromiseWith(context)(
+        answer({ ...request, readBody: () => Promise.resolve(new Uint8Array(0)) })
+      )
+    )
+    yield* Effect.logInfo(`listening on port ${port}`)
+    yield* Effect.logDebug("webhook intake answers on its own thread")
+    return { port, url: `http://127.0.0.1:${port}` } satisfies RunningServer
+  }
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const request: RequestLike = {
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      readBody: (limit) => readBody(req, limit)
+    }
+    Effect.runForkWith(context)(
+      answer(request).pipe(
+        Effect.tap((reply) =>
+          Effect.sync(() => {
+            res.writeHead(reply.status, { "content-type": reply.type, ...reply.headers })
+            res.end(reply.body)
+          })
+        )
+      )
+    )
   }
 
   const server: Server = yield* Effect.acquireRelease(
     Effect.callback<Server>((resume) => {
       const s = createServer(handle)
       s.on("error", (e) => resume(Effect.die(e)))
-      s.listen(options.port, options.host ?? "0.0.0.0", () => resume(Effect.succeed(s)))
+      s.listen(options.port, host, () => resume(Effect.succeed(s)))
     }),
     (s) =>
       Effect.callback<void>((resume) => {

@@ -6,10 +6,10 @@
  */
 import { RawLake } from "@kura/warehouse"
 import { Effect, Layer, Stream } from "effect"
-import { type WebhookDelivery, WebhookSink, WebhookSinkError } from "./WebhookSink.js"
+import { WebhookSink, WebhookSinkError } from "./WebhookSink.js"
+import { envelopeLine, webhookStreamName } from "./webhooks/envelope.js"
 
-/** The lake stream a topic's deliveries go to, e.g. `webhook.orders_create`. */
-export const webhookStreamName = (topic: string): string => `webhook.${topic.replace(/[^a-z0-9]+/gi, "_")}`
+export { envelopeLine, webhookStreamName }
 
 /** A sink over a RawLake. */
 export const makeLakeWebhookSink = (lake: RawLake["Service"]) =>
@@ -34,16 +34,3 @@ export const layerLakeWebhookSink: Layer.Layer<WebhookSink, never, RawLake> = La
   WebhookSink,
   Effect.map(Effect.service(RawLake), makeLakeWebhookSink)
 )
-
-/** The envelope line kept in the lake and the write-ahead log: delivery headers plus the exact body. */
-export const envelopeLine = (d: WebhookDelivery): string =>
-  JSON.stringify({
-    topic: d.topic,
-    shop: d.shop,
-    event_id: d.eventId,
-    webhook_id: d.webhookId,
-    api_version: d.apiVersion,
-    triggered_at: d.triggeredAt ?? null,
-    received_at: new Date(d.receivedAt).toISOString(),
-    body: d.rawBody
-  })

@@ -5,31 +5,21 @@
  * Shopify's 5-second limit.
  */
 import { Cause, Clock, Context, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
-import { verifyShopifyHmac } from "./internal/hmac.js"
 import { webhookStreamName } from "./LakeWebhookSink.js"
 import { Metrics } from "./Metrics.js"
 import { type WebhookDelivery, WebhookSink } from "./WebhookSink.js"
 import { DedupSet, dedupKey } from "./webhooks/DedupSet.js"
+import {
+  type Headers,
+  type IntakeResponse,
+  MAX_WEBHOOK_BYTES,
+  precheckHeaders,
+  respond,
+  verifyWebhook
+} from "./webhooks/verifyWebhook.js"
 import { WebhookBatcher } from "./webhooks/WebhookBatcher.js"
 
-/** The largest body accepted; Shopify payloads are far smaller, anything bigger is abuse. */
-export const MAX_WEBHOOK_BYTES = 1024 * 1024
-
-/** An HTTP-shaped answer. */
-export interface IntakeResponse {
-  readonly status: number
-  readonly body: { readonly ok: boolean; readonly message: string }
-  /** Extra response headers (Retry-After on 503). */
-  readonly headers?: Readonly<Record<string, string>>
-}
-
-/** Lower-cased request headers. */
-export type Headers = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-
-const header = (headers: Headers, name: string): string | undefined => {
-  const v = headers[name]
-  return typeof v === "string" ? v : v?.[0]
-}
+export { type Headers, type IntakeResponse, MAX_WEBHOOK_BYTES }
 
 /** Options for the intake. */
 export interface WebhookIntakeOptions {
@@ -42,70 +32,31 @@ export interface WebhookIntakeOptions {
   readonly workers?: number
 }
 
-const respond = (status: number, ok: boolean, message: string): IntakeResponse => ({
-  status,
-  body: { ok, message }
-})
-
 /** Checks what can be refused from headers alone (size, content type), before reading the body. */
-export const precheckWebhook = (headers: Headers): Option.Option<IntakeResponse> => {
-  const length = Number(header(headers, "content-length") ?? "0")
-  if (length > MAX_WEBHOOK_BYTES) return Option.some(respond(413, false, "body larger than 1 MB"))
-  const type = (header(headers, "content-type") ?? "").split(";")[0]!.trim().toLowerCase()
-  if (type !== "application/json")
-    return Option.some(respond(415, false, "webhooks must be sent as application/json"))
-  return Option.none()
-}
+export const precheckWebhook = (headers: Headers): Option.Option<IntakeResponse> =>
+  Option.fromNullishOr(precheckHeaders(headers))
 
 /**
- * Verifies one delivery: size, content type, shop and HMAC over the raw bytes, JSON, event id.
+ * Verifies one delivery (the shared rules of `verifyWebhook`), counting and logging refusals.
  * Answers with the refusal, or the delivery to store.
  */
 const verifier = (options: WebhookIntakeOptions, metrics: Metrics["Service"]) =>
   Effect.fnUntraced(function* (headers: Headers, body: Uint8Array) {
-    const refused = precheckWebhook(headers)
-    if (Option.isSome(refused)) return refused.value
-    if (body.byteLength > MAX_WEBHOOK_BYTES) return respond(413, false, "body larger than 1 MB")
-    const shop = header(headers, "x-shopify-shop-domain")?.toLowerCase()
-    const signature = header(headers, "x-shopify-hmac-sha256")
-    if (shop === undefined || signature === undefined) {
+    const verified = verifyWebhook(headers, body, options.secretsFor, yield* Clock.currentTimeMillis)
+    if (verified._tag === "Verified") return verified.delivery
+    if (verified.reason !== undefined)
       yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
-        reason: "unsigned"
+        reason: verified.reason
       })
-      return respond(401, false, "missing X-Shopify-Shop-Domain or X-Shopify-Hmac-Sha256")
-    }
-    const secrets = options.secretsFor(shop)
-    if (secrets.length === 0 || !verifyShopifyHmac(body, signature, secrets)) {
-      yield* metrics.increment("kura_webhooks_rejected_total", "Refused webhook deliveries.", {
-        reason: "hmac"
-      })
-      yield* Effect.logWarning(`webhook refused: bad HMAC for ${shop}`)
-      return respond(401, false, "HMAC verification failed")
-    }
-    const rawBody = Buffer.from(body).toString("utf8")
-    let payload: unknown
-    try {
-      payload = JSON.parse(rawBody)
-    } catch {
-      return respond(400, false, "body is not valid JSON")
-    }
-    const webhookId = header(headers, "x-shopify-webhook-id") ?? ""
-    const eventId = header(headers, "x-shopify-event-id") ?? webhookId
-    const topic = header(headers, "x-shopify-topic") ?? "unknown"
-    if (eventId === "") return respond(400, false, "missing X-Shopify-Event-Id")
-    const delivery: WebhookDelivery = {
-      topic,
-      shop,
-      eventId,
-      webhookId,
-      apiVersion: header(headers, "x-shopify-api-version") ?? "",
-      triggeredAt: header(headers, "x-shopify-triggered-at"),
-      receivedAt: yield* Clock.currentTimeMillis,
-      payload,
-      rawBody
-    }
-    return delivery
+    if (verified.reason === "hmac")
+      yield* Effect.logWarning(`webhook refused: bad HMAC for ${shopOf(headers)}`)
+    return verified.response
   })
+
+const shopOf = (headers: Headers): string => {
+  const v = headers["x-shopify-shop-domain"]
+  return (typeof v === "string" ? v : (v?.[0] ?? "")).toLowerCase()
+}
 
 const isResponse = (v: IntakeResponse | WebhookDelivery): v is IntakeResponse => "status" in v
 

@@ -19,6 +19,8 @@ export interface WebhookDelivery {
   readonly payload: unknown
   /** The exact bytes Shopify signed, kept for the raw lake. */
   readonly rawBody: string
+  /** The envelope line as the write-ahead log holds it, when read back from there (saves rebuilding it). */
+  readonly envelope?: string
 }
 
 /** The sink could not store a delivery. */

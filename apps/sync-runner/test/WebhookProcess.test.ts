@@ -42,12 +42,13 @@ const count = (file: string, sql: string) =>
 const startServe = async (
   sandbox: Awaited<ReturnType<typeof startSandbox>>,
   secret: string,
-  dir: string
+  dir: string,
+  extraEnv: Readonly<Record<string, string>> = {}
 ): Promise<{ url: string; child: ChildProcess; exited: ReturnType<typeof exitOf>; output: () => string }> => {
   const port = await freePort()
   const child = spawn(process.execPath, [join(outDir, "main.js"), "serve", "--scheduler", "off"], {
     cwd: dir,
-    env: { ...baseEnv(sandbox, dir), PORT: String(port), SHOPIFY_WEBHOOK_SECRET: secret },
+    env: { ...baseEnv(sandbox, dir), PORT: String(port), SHOPIFY_WEBHOOK_SECRET: secret, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -160,6 +161,59 @@ describe("kura-sync serve webhooks (built)", () => {
           `SELECT count(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
         )
       ).toBe(n + 1)
+    } finally {
+      await sandbox.close()
+    }
+  }, 180_000)
+
+  it("SIGKILL with accepted deliveries only in the write-ahead log: a restart lands every one of them, and knows their ids", async () => {
+    const sandbox = await startSandbox({ seed: 6, scale: 5, historyDays: 2 })
+    try {
+      const secret = "whsec-kill-test-0123456789"
+      const shop = sandbox.shopify.credentials.shopDomain
+      const dir = await mkdtemp(join(root, "sigkill-"))
+      const post = (url: string, i: number, eventId = `k-${i}`) => {
+        const body = JSON.stringify(restOrder(700_000 + i, "2026-11-26T01:00:00Z"))
+        return fetch(`${url}/webhooks/shopify`, {
+          method: "POST",
+          body,
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-topic": "orders/create",
+            "x-shopify-shop-domain": shop,
+            "x-shopify-event-id": eventId,
+            "x-shopify-hmac-sha256": sign(body, secret)
+          }
+        }).then(async (r) => ({
+          status: r.status,
+          message: ((await r.json()) as { message: string }).message
+        }))
+      }
+      // Landing held back for a minute, so the accepted records exist only in the spool when killed.
+      const first = await startServe(sandbox, secret, dir, { KURA_WEBHOOK_FLUSH_MS: "60000" })
+      const n = 200
+      const answers = await Promise.all(Array.from({ length: n }, (_, i) => post(first.url, i)))
+      expect(answers.every((a) => a.status === 200 && a.message === "accepted")).toBe(true)
+      first.child.kill("SIGKILL")
+      expect((await first.exited).signal).toBe("SIGKILL")
+      const spool = join(dir, "lake", "_state", "webhooks")
+      expect((await readdir(spool)).filter((f) => f.endsWith(".ndjson")).length).toBeGreaterThan(0)
+
+      const again = await startServe(sandbox, secret, dir)
+      // The replayed ids are known before anything lands: Shopify's retry is a duplicate.
+      expect(await post(again.url, 5)).toMatchObject({ status: 200, message: "duplicate delivery ignored" })
+      expect(await post(again.url, n)).toMatchObject({ status: 200, message: "accepted" })
+      again.child.kill("SIGTERM")
+      expect((await again.exited).code, again.output().slice(-3000)).toBe(0)
+      const db = join(dir, "kura.duckdb")
+      expect(
+        await count(
+          db,
+          `SELECT count(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
+        )
+      ).toBe(n + 1)
+      expect(await count(db, `SELECT count(*) AS n FROM orders WHERE source_id LIKE '7%'`)).toBe(n + 1)
+      expect((await readdir(spool)).filter((f) => f.endsWith(".ndjson"))).toEqual([])
     } finally {
       await sandbox.close()
     }

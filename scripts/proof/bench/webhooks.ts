@@ -12,8 +12,10 @@
  * The server's own event-loop delay (p99 and longest wait, from `/metrics`) is printed beside the
  * client's latencies: on a shared machine it separates waiting on our event loop from waiting
  * for a CPU.
- * Usage: `npx node scripts/proof/bench/webhooks.ts [--quick] [--batched-only]` (or
- * KURA_BENCH_QUICK=1; ≤ 15 s). `--batched-only` skips the baseline (for A/B runs of the default path).
+ * Usage: `npx node scripts/proof/bench/webhooks.ts [--quick] [--batched-only] [--modes a,b,…]` (or
+ * KURA_BENCH_QUICK=1; ≤ 15 s). `--batched-only` skips the baseline; `--modes in-thread,batched`
+ * runs the listed modes in order (`in-thread`: the batching path with intake and landing on one
+ * thread, as in session 3; `batched`: the default, intake on its own thread), for A/B runs.
  */
 import { createHmac, randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
@@ -28,6 +30,17 @@ import { lakeRecords, registerSecrets, startServe, workDir } from "../lib.ts"
 const quick = process.argv.includes("--quick") || process.env.KURA_BENCH_QUICK === "1"
 const seconds = quick ? 3 : 20
 const batchedOnly = process.argv.includes("--batched-only")
+type Mode = "per-delivery" | "in-thread" | "batched"
+const MODES: ReadonlyArray<Mode> = ["per-delivery", "in-thread", "batched"]
+const modesFlag = process.argv.indexOf("--modes")
+/** `--modes in-thread,batched` picks the runs (in order, repeats allowed) for A/B comparisons. */
+const modes: ReadonlyArray<Mode> =
+  modesFlag >= 0
+    ? (process.argv[modesFlag + 1] ?? "").split(",").flatMap((m) => MODES.filter((k) => k === m.trim()))
+    : batchedOnly
+      ? ["batched"]
+      : ["per-delivery", "batched"]
+if (modes.length === 0) throw new Error(`--modes takes a comma-separated list of ${MODES.join(", ")}`)
 const connections = 32
 const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`
 const triggerSecret = `trig_${randomBytes(16).toString("hex")}`
@@ -107,9 +120,12 @@ interface Run {
   readonly acceptedPerSec: number
   readonly p50: number
   readonly p99: number
-  /** The server's event-loop delay over its life (ms): p99 and the longest wait. */
+  /** The server's main-thread event-loop delay over its life (ms): p99 and the longest wait. */
   readonly loopP99: number
   readonly loopMax: number
+  /** The same for the webhook intake thread (batched mode only; NaN otherwise). */
+  readonly intakeLoopP99: number
+  readonly intakeLoopMax: number
   readonly statuses: string
   readonly accepted: number
   readonly lake: number
@@ -127,7 +143,7 @@ const count = (file: string, sql: string) =>
   )
 
 let idBase = 1_000_000
-const runOnce = async (mode: "per-delivery" | "batched"): Promise<Run> => {
+const runOnce = async (mode: Mode): Promise<Run> => {
   const dir = workDir(`bench-webhooks-${mode}-${Date.now()}`)
   const serve = await startServe(`bench-webhooks-${mode}`, dir, {
     SHOPIFY_SHOP: shop,
@@ -183,6 +199,10 @@ const runOnce = async (mode: "per-delivery" | "batched"): Promise<Run> => {
   const cpu = cpuSeconds(pid) - cpuBefore
   const loopP99 = (await gauge(serve.url, "kura_event_loop_delay_seconds", 'quantile="0.99"')) * 1000
   const loopMax = (await gauge(serve.url, "kura_event_loop_delay_seconds", 'quantile="1"')) * 1000
+  const intakeLoopP99 =
+    (await gauge(serve.url, "kura_webhook_intake_loop_delay_seconds", 'quantile="0.99"')) * 1000
+  const intakeLoopMax =
+    (await gauge(serve.url, "kura_webhook_intake_loop_delay_seconds", 'quantile="1"')) * 1000
   await serve.stop()
   const db = path.join(dir, "kura.duckdb")
   const lake = new Set(
@@ -191,19 +211,19 @@ const runOnce = async (mode: "per-delivery" | "batched"): Promise<Run> => {
       .map((l) => (JSON.parse(l.line) as { event_id: string }).event_id)
   ).size
   const raw =
-    mode === "batched"
+    mode !== "per-delivery"
       ? await count(
           db,
           `SELECT count(DISTINCT source_id) AS n FROM _kura_raw WHERE stream = 'webhook.orders_create'`
         )
       : lake
   const orders =
-    mode === "batched"
+    mode !== "per-delivery"
       ? await count(db, `SELECT count(*) AS n FROM orders WHERE source_account = '${shop}'`)
       : 0
   // A request in flight when autocannon stops may land without its answer being counted, so the
   // warehouse can hold slightly more than `accepted`; fewer would be a lost delivery.
-  const lost = Math.max(0, accepted - lake, accepted - raw, mode === "batched" ? accepted - orders : 0)
+  const lost = Math.max(0, accepted - lake, accepted - raw, mode !== "per-delivery" ? accepted - orders : 0)
   return {
     mode,
     perCpuSecond: Math.round(accepted / cpu),
@@ -214,6 +234,8 @@ const runOnce = async (mode: "per-delivery" | "batched"): Promise<Run> => {
     p99: out.latency.p99,
     loopP99,
     loopMax,
+    intakeLoopP99,
+    intakeLoopMax,
     statuses: [...statuses].map(([s, n]) => `${s}×${n}`).join(" "),
     accepted,
     lake,
@@ -231,17 +253,21 @@ console.log(
 )
 const runs: Array<Run> = []
 try {
-  for (const mode of batchedOnly ? (["batched"] as const) : (["per-delivery", "batched"] as const)) {
+  for (const mode of modes) {
+    const before = os.loadavg()[0] ?? 0
     const r = await runOnce(mode)
     runs.push(r)
+    const intake = Number.isNaN(r.intakeLoopP99)
+      ? ""
+      : `, intake thread p99 ${r.intakeLoopP99.toFixed(0)} ms, max ${r.intakeLoopMax.toFixed(0)} ms`
     console.log(
-      `webhooks ${r.mode}: ${r.rps} req/s, accepted ${r.acceptedPerSec}/s (${r.perCpuSecond} per server CPU-s), p50 ${r.p50} ms, p99 ${r.p99} ms (server event-loop delay p99 ${r.loopP99.toFixed(0)} ms, max ${r.loopMax.toFixed(0)} ms), all landed ${r.landedAfterMs} ms after the load; statuses ${r.statuses}; accepted ${r.accepted}, lake ${r.lake}, _kura_raw ${r.raw}${r.mode === "batched" ? `, orders ${r.orders}` : ""}${r.lost > 0 ? `; ${r.lost} LOST` : ""}`
+      `webhooks ${r.mode}: ${r.rps} req/s, accepted ${r.acceptedPerSec}/s (${r.perCpuSecond} per server CPU-s), p50 ${r.p50} ms, p99 ${r.p99} ms (event-loop delay: main p99 ${r.loopP99.toFixed(0)} ms, max ${r.loopMax.toFixed(0)} ms${intake}), all landed ${r.landedAfterMs} ms after the load; statuses ${r.statuses}; accepted ${r.accepted}, lake ${r.lake}, _kura_raw ${r.raw}${r.mode !== "per-delivery" ? `, orders ${r.orders}` : ""}${r.lost > 0 ? `; ${r.lost} LOST` : ""}; load ${before.toFixed(1)} → ${(os.loadavg()[0] ?? 0).toFixed(1)}`
     )
   }
 } finally {
   await sandbox.close()
 }
-const batched = runs.find((r) => r.mode === "batched")
+const batched = runs.findLast((r) => r.mode === "batched")
 const baseline = runs.find((r) => r.mode === "per-delivery")
 if (batched !== undefined) {
   console.log(
@@ -259,6 +285,8 @@ if (batched !== undefined) {
     landedAfterMs: batched.landedAfterMs,
     loopDelayP99Ms: Math.round(batched.loopP99),
     loopDelayMaxMs: Math.round(batched.loopMax),
+    intakeLoopDelayP99Ms: Math.round(batched.intakeLoopP99),
+    intakeLoopDelayMaxMs: Math.round(batched.intakeLoopMax),
     load: os.loadavg()[0],
     ...(baseline === undefined
       ? {}

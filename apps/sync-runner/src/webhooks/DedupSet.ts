@@ -12,10 +12,14 @@ export const dedupKey = (shop: string, stream: string, eventId: string): string 
 export class DedupSet {
   private readonly seen = new Map<string, number>()
 
-  constructor(
-    readonly ttlMs: number,
-    readonly capacity: number
-  ) {}
+  readonly ttlMs: number
+  readonly capacity: number
+
+  // Plain fields, not parameter properties: the intake thread runs this file with type stripping.
+  constructor(ttlMs: number, capacity: number) {
+    this.ttlMs = ttlMs
+    this.capacity = capacity
+  }
 
   /** Number of remembered keys. */
   get size(): number {
@@ -33,6 +37,11 @@ export class DedupSet {
     this.seen.delete(key)
     this.seen.set(key, at)
     this.evict(at)
+  }
+
+  /** The remembered keys with when they were seen, oldest first. */
+  entries(): Array<readonly [string, number]> {
+    return [...this.seen]
   }
 
   /** Forgets `key` (its delivery was not stored, so a retry must be accepted). */

@@ -43,6 +43,11 @@ export interface SegmentLogOptions {
   readonly syncIntervalMs?: number
   /** Segment ids are `<now>-<seq>`; tests may pin the clock. */
   readonly now?: () => number
+  /**
+   * Called with the lines of each successful write(2), in order, before their appends resolve
+   * (the intake thread tells the landing side which records the current segment holds).
+   */
+  readonly onWritten?: (lines: ReadonlyArray<string>) => void
 }
 
 /** When appended records are forced to disk. */
@@ -74,6 +79,7 @@ export class SegmentLog {
   private readonly sync: SyncMode
   private readonly timer: ReturnType<typeof setInterval> | undefined
   private readonly now: () => number
+  private readonly onWritten: ((lines: ReadonlyArray<string>) => void) | undefined
   private seq = 0
   private current: OpenSegment
   private pending: Array<string> = []
@@ -84,6 +90,7 @@ export class SegmentLog {
     this.dir = options.dir
     this.sync = options.sync ?? "window"
     this.now = options.now ?? Date.now
+    this.onWritten = options.onWritten
     mkdirSync(this.dir, { recursive: true })
     this.current = this.newSegment()
     this.timer =
@@ -101,12 +108,18 @@ export class SegmentLog {
     readonly log: SegmentLog
     readonly recovered: Array<RecoveredSegment>
   } {
-    mkdirSync(options.dir, { recursive: true })
-    const recovered = readdirSync(options.dir)
+    const recovered = SegmentLog.recover(options.dir)
+    return { log: SegmentLog.create({ ...options, after: recovered.at(-1)?.id }), recovered }
+  }
+
+  /** Reads the segments found in `dir` (oldest first), without opening a log there. */
+  static recover(dir: string): Array<RecoveredSegment> {
+    mkdirSync(dir, { recursive: true })
+    return readdirSync(dir)
       .filter((f) => f.endsWith(SUFFIX))
       .sort()
       .map((f): RecoveredSegment => {
-        const path = join(options.dir, f)
+        const path = join(dir, f)
         const text = readFileSync(path, "utf8")
         // Only newline-terminated lines were ever synced (and so acknowledged).
         const end = text.lastIndexOf("\n")
@@ -119,14 +132,21 @@ export class SegmentLog {
                 .filter((l) => l !== "")
         return { id: f.slice(0, -SUFFIX.length), path, lines }
       })
+  }
+
+  /**
+   * Opens a log in `dir` whose segment ids sort after `after` (the last recovered segment, which
+   * another owner replays), without reading what is there.
+   */
+  static create(options: SegmentLogOptions & { readonly after?: string | undefined }): SegmentLog {
     const log = new SegmentLog(options)
     // New ids must sort after every recovered one, even if the clock went backwards.
-    const last = recovered.at(-1)
-    if (last !== undefined && last.id >= log.current.id) {
-      log.seq = Number(last.id.split("-")[1] ?? "0") + 1
-      log.current = log.newSegment(Number(last.id.split("-")[0]))
+    const last = options.after
+    if (last !== undefined && last >= log.current.id) {
+      log.seq = Number(last.split("-")[1] ?? "0") + 1
+      log.current = log.newSegment(Number(last.split("-")[0]))
     }
-    return { log, recovered }
+    return log
   }
 
   private newSegment(at = this.now()): OpenSegment {
@@ -197,6 +217,7 @@ export class SegmentLog {
     const data = Buffer.from(`${lines.join("\n")}\n`, "utf8")
     let offset = 0
     while (offset < data.length) offset += writeSync(segment.fd, data, offset)
+    this.onWritten?.(lines)
     if (this.sync !== "ack") {
       segment.dirty = true
       return Promise.resolve()

@@ -57,6 +57,7 @@ export const deliveryFromEnvelope = (line: string): Option.Option<WebhookDeliver
     const receivedAt = Date.parse(e.received_at)
     if (payload === undefined || Number.isNaN(receivedAt)) return Option.none()
     return Option.some({
+      envelope: line,
       topic: e.topic,
       shop: e.shop,
       eventId: e.event_id,
@@ -230,7 +231,7 @@ export const makeWarehouseWebhookSink = (
   const landShop = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const lines = yield* mapYielding(deliveries, envelopeLine)
+      const lines = yield* mapYielding(deliveries, (d) => d.envelope ?? envelopeLine(d))
       const first = deliveries[0]?.receivedAt ?? now
       const object = yield* lake
         .writeBatch({

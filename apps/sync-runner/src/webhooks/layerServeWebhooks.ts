@@ -11,13 +11,18 @@ import { ConfigError, type ConfigProblem } from "../ConfigError.js"
 import { layerLakeWebhookSink } from "../LakeWebhookSink.js"
 import type { Metrics } from "../Metrics.js"
 import { WebhookIntake, type WebhookIntakeOptions } from "../WebhookIntake.js"
+import { IntakeThread } from "./IntakeThread.js"
 import type { SyncMode } from "./SegmentLog.js"
 import { ShopContext } from "./ShopContext.js"
 import { layerWarehouseWebhookSink } from "./WarehouseWebhookSink.js"
 import { WebhookBatcher, type WebhookBatcherOptions } from "./WebhookBatcher.js"
 
-/** Which intake to run. */
-export type WebhookMode = "batched" | "per-delivery"
+/**
+ * Which intake to run: `batched` (default: the intake thread answers, the main thread lands),
+ * `in-thread` (the same batching with intake and landing on the main thread, as before session 4),
+ * `per-delivery` (the session-1 baseline).
+ */
+export type WebhookMode = "batched" | "in-thread" | "per-delivery"
 
 /** Options of the serve intake. */
 export interface ServeWebhooksOptions extends WebhookIntakeOptions {
@@ -29,9 +34,11 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
   readonly batcher?: Partial<WebhookBatcherOptions>
 }
 
-/** Reads `KURA_WEBHOOK_MODE` (`batched`, the default, or `per-delivery`). */
-export const webhookModeOf = (value: string | undefined): WebhookMode =>
-  value?.trim().toLowerCase() === "per-delivery" ? "per-delivery" : "batched"
+/** Reads `KURA_WEBHOOK_MODE` (`batched`, the default, `in-thread` or `per-delivery`). */
+export const webhookModeOf = (value: string | undefined): WebhookMode => {
+  const v = value?.trim().toLowerCase()
+  return v === "per-delivery" || v === "in-thread" ? v : "batched"
+}
 
 const SYNC_VALUES: Readonly<Record<string, SyncMode>> = {
   window: "window",
@@ -83,20 +90,33 @@ export const webhookTuningConfig = Effect.gen(function* () {
   return out
 })
 
-/** The intake layer for `serve`; batcher tuning comes from `webhookTuningConfig` unless given. */
+/**
+ * The intake layer for `serve`; batcher tuning comes from `webhookTuningConfig` unless given. In
+ * the default mode its context also holds the IntakeThread, which `startHttpService` looks up to
+ * let the intake thread own the socket.
+ */
 export const layerServeWebhooks = (
   options: ServeWebhooksOptions
 ): Layer.Layer<WebhookIntake, ConfigError, Warehouse | RawLake | Metrics> => {
   if (options.mode === "per-delivery")
     return WebhookIntake.layer(options).pipe(Layer.provide(layerLakeWebhookSink))
-  const batcher = Layer.unwrap(
-    Effect.map(
-      options.batcher === undefined ? webhookTuningConfig : Effect.succeed(options.batcher),
-      (tuning) => WebhookBatcher.layer({ dir: join(options.stateDir, "webhooks"), ...tuning })
-    )
-  )
-  return WebhookIntake.layerBatched(options).pipe(
-    Layer.provide(batcher),
+  const tuning = options.batcher === undefined ? webhookTuningConfig : Effect.succeed(options.batcher)
+  const dir = join(options.stateDir, "webhooks")
+  const intake =
+    options.mode === "in-thread"
+      ? WebhookIntake.layerBatched(options).pipe(
+          Layer.provide(Layer.unwrap(Effect.map(tuning, (t) => WebhookBatcher.layer({ dir, ...t }))))
+        )
+      : Layer.unwrap(
+          Effect.map(tuning, (t) =>
+            IntakeThread.layer({
+              dir,
+              ...t,
+              secrets: Object.fromEntries(options.shops.map((s) => [s.shop, options.secretsFor(s.shop)]))
+            })
+          )
+        )
+  return intake.pipe(
     Layer.provide(layerWarehouseWebhookSink()),
     Layer.provide(ShopContext.layerShopify(options.shops, { sandbox: options.sandbox ?? false }))
   )

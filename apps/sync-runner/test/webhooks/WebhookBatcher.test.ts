@@ -20,13 +20,20 @@ const order = (i: number) => JSON.stringify({ id: 1000 + i, updated_at: "2026-11
 const eventIds = (m: ReturnType<typeof WebhookBatchSink.makeMemory>) =>
   m.batches.flatMap((b) => b.deliveries.map((d) => d.eventId))
 
-describe("batching webhook intake", () => {
+describe.each([
+  ["on the main thread", false],
+  ["on the intake thread", true]
+])("batching webhook intake %s", (_, threaded) => {
   it("answers 200 once on disk and lands many deliveries as a few batches", async () => {
     const memory = WebhookBatchSink.makeMemory()
     const dir = fresh()
     await withBatchedServer(
-      { batcher: { dir, flushMs: 1000, maxBatch: 1000 }, sink: Layer.succeed(WebhookBatchSink, memory.sink) },
-      async ({ url, batcher }) => {
+      {
+        batcher: { dir, flushMs: 1000, maxBatch: 1000 },
+        sink: Layer.succeed(WebhookBatchSink, memory.sink),
+        threaded
+      },
+      async ({ url, stats }) => {
         const answers = await Promise.all(
           Array.from({ length: 300 }, (_, i) => deliver(url, order(i), `e-${i}`))
         )
@@ -35,7 +42,7 @@ describe("batching webhook intake", () => {
         // 300 concurrent deliveries landed in a handful of batches, not 300 landings.
         expect(memory.batches.length).toBeLessThanOrEqual(10)
         expect(new Set(eventIds(memory)).size).toBe(300)
-        expect((await Effect.runPromise(batcher.stats)).pending).toBe(0)
+        expect((await Effect.runPromise(stats)).pending).toBe(0)
         const metrics = await (await fetch(`${url}/metrics`)).text()
         expect(metrics).toMatch(/kura_webhooks_landed_total(\{\})? 300/)
         expect(metrics).toMatch(/kura_webhooks_pending(\{\})? 0/)
@@ -52,9 +59,10 @@ describe("batching webhook intake", () => {
     await withBatchedServer(
       {
         batcher: { dir, flushMs: 20, capacity: 10 },
-        sink: Layer.succeed(WebhookBatchSink, memory.sink)
+        sink: Layer.succeed(WebhookBatchSink, memory.sink),
+        threaded
       },
-      async ({ url, batcher }) => {
+      async ({ url, stats }) => {
         const answers = await Promise.all(
           Array.from({ length: 25 }, (_, i) => deliver(url, order(i), `b-${i}`))
         )
@@ -64,7 +72,7 @@ describe("batching webhook intake", () => {
         expect(refused.length).toBe(15)
         expect(answers.filter((a) => a.status === 503).every((a) => a.retryAfter === "5")).toBe(true)
         // The warehouse is down: landings fail and are retried; nothing is lost meanwhile.
-        await eventually(async () => (await Effect.runPromise(batcher.stats)).failures >= 2)
+        await eventually(async () => (await Effect.runPromise(stats)).failures >= 2)
         expect(memory.batches).toHaveLength(0)
         failing = false
         await eventually(() => eventIds(memory).length === 10)
@@ -84,7 +92,8 @@ describe("batching webhook intake", () => {
     await withBatchedServer(
       {
         batcher: { dir, flushMs: 20, drainTimeoutMs: 300 },
-        sink: Layer.succeed(WebhookBatchSink, down.sink)
+        sink: Layer.succeed(WebhookBatchSink, down.sink),
+        threaded
       },
       async ({ url }) => {
         const answers = await Promise.all(
@@ -97,12 +106,12 @@ describe("batching webhook intake", () => {
     // Second process: the log is replayed into the warehouse, and replays of the same events are duplicates.
     const up = WebhookBatchSink.makeMemory()
     await withBatchedServer(
-      { batcher: { dir, flushMs: 20 }, sink: Layer.succeed(WebhookBatchSink, up.sink) },
-      async ({ url, batcher }) => {
+      { batcher: { dir, flushMs: 20 }, sink: Layer.succeed(WebhookBatchSink, up.sink), threaded },
+      async ({ url, stats }) => {
         const again = await deliver(url, order(3), "r-3")
         expect(again).toMatchObject({ status: 200, body: { message: "duplicate delivery ignored" } })
         await eventually(() => eventIds(up).length === 40)
-        expect((await Effect.runPromise(batcher.stats)).replayed).toBe(40)
+        expect((await Effect.runPromise(stats)).replayed).toBe(40)
         const fresh = await deliver(url, order(99), "r-99")
         expect(fresh.body.message).toBe("accepted")
       }
@@ -123,7 +132,7 @@ describe("batching webhook intake", () => {
         ])
     })
     await withBatchedServer(
-      { batcher: { dir, flushMs: 20 }, sink: Layer.succeed(WebhookBatchSink, sink) },
+      { batcher: { dir, flushMs: 20 }, sink: Layer.succeed(WebhookBatchSink, sink), threaded },
       async ({ url }) => {
         expect((await deliver(url, order(1), "old-1")).body.message).toBe("duplicate delivery ignored")
         expect((await deliver(url, order(1), "old-1", "orders/updated")).body.message).toBe("accepted")

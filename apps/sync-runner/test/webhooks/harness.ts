@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto"
 import { CheckpointStore } from "@kura/core"
-import { Effect, Layer, Logger, Option } from "effect"
+import { Context, Effect, Layer, Logger, Option } from "effect"
 import { startHttpService } from "../../src/HttpService.js"
 import { LeaseManager } from "../../src/LeaseManager.js"
 import { Metrics } from "../../src/Metrics.js"
@@ -8,7 +8,12 @@ import { RunLedger } from "../../src/RunLedger.js"
 import { StreamRunner } from "../../src/StreamRunner.js"
 import { TriggerAuth } from "../../src/TriggerAuth.js"
 import { WebhookIntake } from "../../src/WebhookIntake.js"
-import { WebhookBatcher, type WebhookBatcherOptions } from "../../src/webhooks/WebhookBatcher.js"
+import { IntakeThread } from "../../src/webhooks/IntakeThread.js"
+import {
+  type BatcherStats,
+  WebhookBatcher,
+  type WebhookBatcherOptions
+} from "../../src/webhooks/WebhookBatcher.js"
 import type { WebhookBatchSink } from "../../src/webhooks/WebhookBatchSink.js"
 
 export const SHOP = "kura-matcha.myshopify.com"
@@ -53,6 +58,11 @@ export const eventually = async (check: () => boolean | Promise<boolean>, ms = 1
   }
 }
 
+/** The stats of whichever batcher the harness runs. */
+class StatsOf extends Context.Service<StatsOf, { readonly stats: Effect.Effect<BatcherStats> }>()(
+  "test/StatsOf"
+) {}
+
 /**
  * Runs `f` against a real HTTP service whose webhook path is the batching intake over `sink`.
  * Closing (after `f`) drains the batcher, as SIGTERM does.
@@ -61,11 +71,28 @@ export const withBatchedServer = <E>(
   options: {
     readonly batcher: WebhookBatcherOptions
     readonly sink: Layer.Layer<WebhookBatchSink, E>
+    /** Run the intake on its own thread (the `serve` default) instead of the main thread. */
+    readonly threaded?: boolean
   },
-  f: (server: { readonly url: string; readonly batcher: WebhookBatcher["Service"] }) => Promise<void>
+  f: (server: { readonly url: string; readonly stats: Effect.Effect<BatcherStats> }) => Promise<void>
 ): Promise<void> => {
-  const services = WebhookIntake.layerBatched({ secretsFor: (shop) => (shop === SHOP ? [SECRET] : []) }).pipe(
-    Layer.provideMerge(WebhookBatcher.layer(options.batcher)),
+  const intake: Layer.Layer<WebhookIntake | StatsOf, never, Metrics | WebhookBatchSink> =
+    options.threaded === true
+      ? Layer.effect(
+          StatsOf,
+          Effect.map(Effect.service(IntakeThread), (t) => ({ stats: t.stats }))
+        ).pipe(Layer.provideMerge(IntakeThread.layer({ ...options.batcher, secrets: { [SHOP]: [SECRET] } })))
+      : Layer.effect(
+          StatsOf,
+          Effect.map(Effect.service(WebhookBatcher), (b) => ({ stats: b.stats }))
+        ).pipe(
+          Layer.provideMerge(
+            WebhookIntake.layerBatched({ secretsFor: (shop) => (shop === SHOP ? [SECRET] : []) }).pipe(
+              Layer.provideMerge(WebhookBatcher.layer(options.batcher))
+            )
+          )
+        )
+  const services = intake.pipe(
     Layer.provide(options.sink),
     Layer.merge(TriggerAuth.layer({ secret: Option.none(), audience: Option.none(), allowedEmails: [] })),
     Layer.provideMerge(StreamRunner.layer([], 5_000)),
@@ -81,8 +108,8 @@ export const withBatchedServer = <E>(
   return Effect.runPromise(
     Effect.gen(function* () {
       const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
-      const batcher = yield* WebhookBatcher
-      yield* Effect.promise(() => f({ url: server.url, batcher }))
+      const { stats } = yield* StatsOf
+      yield* Effect.promise(() => f({ url: server.url, stats }))
     }).pipe(
       Effect.scoped,
       Effect.provide(services),

@@ -1,0 +1,382 @@
+/**
+ * The threaded batching intake `kura-sync serve` runs by default. A worker thread (`intakeWorker`)
+ * owns the HTTP socket and answers Shopify: verify, de-duplicate, append to the write-ahead log,
+ * 200. The main thread keeps everything heavy: it lands each sealed segment through the
+ * WebhookBatchSink (lake, `_kura_raw`, canonical upserts: DuckDB's appender and the mapping are
+ * synchronous) and answers the other routes the worker hands it. A landing therefore never delays
+ * a webhook's answer, which only waits for its own write(2).
+ *
+ * Durability is the same as the in-thread batcher: a record is answered once written; a segment
+ * is deleted only after its batch landed; at start the main thread replays the segments a previous
+ * process left (a SIGKILL loses nothing acknowledged) before the worker opens new ones after them.
+ */
+import { rmSync } from "node:fs"
+import { Worker } from "node:worker_threads"
+import { Context, Effect, Fiber, Layer, Option, type Scope } from "effect"
+import { Metrics } from "../Metrics.js"
+import { type Headers, type IntakeResponse, WebhookIntake } from "../WebhookIntake.js"
+import type { WebhookDelivery } from "../WebhookSink.js"
+import { DedupSet, dedupKey } from "./DedupSet.js"
+import { webhookStreamName } from "./envelope.js"
+import type {
+  ForwardedReply,
+  ForwardedRequest,
+  FromIntakeWorker,
+  IntakeWorkerData,
+  ToIntakeWorker
+} from "./intakeWorker.js"
+import { type Segment, SegmentLog } from "./SegmentLog.js"
+import { precheckHeaders } from "./verifyWebhook.js"
+import { deliveryFromEnvelope } from "./WarehouseWebhookSink.js"
+import type { BatcherStats, WebhookBatcherOptions } from "./WebhookBatcher.js"
+import { WebhookBatchSink } from "./WebhookBatchSink.js"
+
+export type { ForwardedReply, ForwardedRequest }
+
+/** Options of the threaded intake: the batcher's, plus the webhook secrets per shop domain. */
+export interface IntakeThreadOptions extends WebhookBatcherOptions {
+  /** Secrets per shop domain (webhook secret and/or app client secret); several allow rotation. */
+  readonly secrets: Readonly<Record<string, ReadonlyArray<string>>>
+  /** The intake thread's V8 old-space limit in MB (default 128). */
+  readonly workerHeapMb?: number
+}
+
+interface Sealed {
+  readonly segment: Segment
+  readonly lines: ReadonlyArray<string>
+}
+
+const hooks = `export async function resolve(s, c, n) { try { return await n(s, c) } catch (e) { if (s.startsWith(".") && s.endsWith(".js")) return n(s.slice(0, -3) + ".ts", c); throw e } }`
+
+/**
+ * Starts the worker. From the built app the module is a plain .js chunk; from the sources (tests)
+ * it is TypeScript whose `.js` imports name `.ts` files, so a resolve hook maps them first.
+ */
+const startWorker = (url: string, workerData: IntakeWorkerData, heapMb: number): Worker => {
+  const resourceLimits = { maxOldGenerationSizeMb: heapMb }
+  if (!url.endsWith(".ts")) return new Worker(new URL(url), { workerData, resourceLimits })
+  const boot = `const { register } = require("node:module"); register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hooks)})); import(${JSON.stringify(url)})`
+  return new Worker(boot, { eval: true, workerData, resourceLimits })
+}
+
+/** The threaded intake service (the HTTP service asks it to listen). */
+export class IntakeThread extends Context.Service<
+  IntakeThread,
+  {
+    /**
+     * Listens on `port` in the intake thread until the scope closes; requests other than webhooks
+     * are answered by `forward` on this thread. Resolves with the bound port.
+     */
+    readonly listen: (
+      options: { readonly port: number; readonly host: string },
+      forward: (request: ForwardedRequest) => Promise<ForwardedReply>
+    ) => Effect.Effect<number, never, Scope.Scope>
+    /** The intake served through this thread. */
+    readonly intake: WebhookIntake["Service"]
+    readonly stats: Effect.Effect<BatcherStats>
+    /** The intake thread's event-loop delay since start, in seconds (updated every second). */
+    readonly loopDelay: Effect.Effect<{ readonly p50: number; readonly p99: number; readonly max: number }>
+  }
+>()("@kura/sync-runner/IntakeThread") {
+  /** Replays what a previous process left, starts the worker and the lander; closing the scope drains. */
+  static readonly make = Effect.fnUntraced(function* (options: IntakeThreadOptions) {
+    const sink = yield* WebhookBatchSink
+    const metrics = yield* Metrics
+    const services = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(services)
+    const maxBatch = options.maxBatch ?? 5_000
+    const flushMs = options.flushMs ?? 1_000
+    const drainTimeoutMs = options.drainTimeoutMs ?? 20_000
+
+    // Seen event ids: those landed lately, then those of the segments about to be replayed.
+    const dedup = new DedupSet(options.dedupTtlMs ?? 48 * 3_600_000, options.dedupCapacity ?? 200_000)
+    const seen = yield* Effect.result(sink.recentEvents(Date.now() - dedup.ttlMs, dedup.capacity))
+    if (seen._tag === "Success") for (const s of [...seen.success].reverse()) dedup.add(s.key, s.at)
+    else yield* Effect.logWarning(`webhook dedup: cannot read recent event ids (${seen.failure.message})`)
+    const recovered = SegmentLog.recover(options.dir)
+    const backlog: Array<Sealed> = recovered.map((r) => ({
+      segment: { id: r.id, path: r.path },
+      lines: r.lines
+    }))
+    let replayed = 0
+    for (const r of recovered)
+      for (const line of r.lines) {
+        const d = deliveryFromEnvelope(line)
+        if (d._tag === "Some") dedup.add(keyOf(d.value), d.value.receivedAt)
+        replayed++
+      }
+    if (replayed > 0)
+      yield* Effect.logInfo(
+        `webhooks: replaying ${replayed} record(s) from ${recovered.length} write-ahead segment(s)`
+      )
+
+    let outstanding = replayed
+    let current: Array<string> = []
+    let currentSince = 0
+    let closing = false
+    const counts = { accepted: 0, landed: 0, batches: 0, failures: 0 }
+
+    const { intakeWorkerUrl } = yield* Effect.promise(() => import("./intakeWorker.js"))
+    const worker = startWorker(
+      intakeWorkerUrl,
+      {
+        kuraIntakeWorker: true,
+        dir: options.dir,
+        sync: options.sync ?? "window",
+        after: recovered.at(-1)?.id,
+        capacity: options.capacity ?? 20_000,
+        outstanding: replayed,
+        retryAfterSeconds: options.retryAfterSeconds ?? 5,
+        secrets: Object.fromEntries(
+          Object.entries(options.secrets).map(([shop, s]) => [shop.toLowerCase(), [...s]])
+        ),
+        dedupTtlMs: dedup.ttlMs,
+        dedupCapacity: dedup.capacity,
+        seen: dedup.entries()
+      },
+      options.workerHeapMb ?? 128
+    )
+    const post = (m: ToIntakeWorker) => worker.postMessage(m)
+
+    let nextReq = 0
+    const rotations = new Map<number, { resolve: (s: Sealed) => void; reject: (e: Error) => void }>()
+    const answers = new Map<number, (r: IntakeResponse) => void>()
+    let loopDelay = { p50: 0, p99: 0, max: 0 }
+    let onListen: ((m: FromIntakeWorker) => void) | undefined
+    let forward: ((request: ForwardedRequest) => Promise<ForwardedReply>) | undefined
+
+    const record = (
+      name: string,
+      help: string,
+      labelName: string,
+      deltas: Readonly<Record<string, number>>
+    ) => {
+      for (const [label, n] of Object.entries(deltas))
+        runFork(metrics.increment(name, help, { [labelName]: label }, n))
+    }
+    worker.on("message", (m: FromIntakeWorker) => {
+      switch (m.t) {
+        case "written":
+          if (current.length === 0) currentSince = Date.now()
+          for (const line of m.lines) current.push(line)
+          outstanding += m.lines.length
+          counts.accepted += m.lines.length
+          return
+        case "sealed": {
+          // Every line written to that segment arrived before this answer (one ordered port).
+          const lines = current
+          current = []
+          rotations.get(m.req)?.resolve({ segment: { id: m.id, path: m.path }, lines })
+          rotations.delete(m.req)
+          return
+        }
+        case "sealFailed":
+          rotations.get(m.req)?.reject(new Error(m.message))
+          rotations.delete(m.req)
+          return
+        case "counts":
+          record("kura_webhooks_accepted_total", "Accepted webhook deliveries.", "topic", m.counts.accepted)
+          record(
+            "kura_webhooks_duplicates_total",
+            "Duplicate deliveries ignored.",
+            "topic",
+            m.counts.duplicates
+          )
+          record("kura_webhooks_rejected_total", "Refused webhook deliveries.", "reason", m.counts.rejected)
+          return
+        case "warn":
+          runFork(Effect.logWarning(m.message))
+          return
+        case "loopDelay":
+          loopDelay = { p50: m.p50, p99: m.p99, max: m.max }
+          return
+        case "answer":
+          answers.get(m.req)?.(m.response)
+          answers.delete(m.req)
+          return
+        case "forward": {
+          const handler = forward
+          const reply = (r: ForwardedReply) => post({ t: "reply", id: m.id, reply: r })
+          if (handler === undefined) reply({ status: 503, type: "text/plain", body: "starting" })
+          else
+            handler(m.request).then(reply, () =>
+              reply({
+                status: 500,
+                type: "application/json",
+                body: '{"ok":false,"message":"internal error"}'
+              })
+            )
+          return
+        }
+        case "listening":
+        case "listenFailed":
+        case "unlistened":
+          onListen?.(m)
+          return
+      }
+    })
+    worker.on("error", (e) => runFork(Effect.logError(`webhook intake thread failed: ${e.message}`)))
+
+    /** Seals the current segment in the worker; resolves with its records. */
+    const rotate = Effect.callback<Sealed, Error>((resume) => {
+      const req = nextReq++
+      rotations.set(req, {
+        resolve: (s) => resume(Effect.succeed(s)),
+        reject: (e) => resume(Effect.fail(e))
+      })
+      post({ t: "rotate", req })
+    })
+
+    const pendingGauge = Effect.suspend(() =>
+      metrics.set("kura_webhooks_pending", "Accepted webhook records not yet landed.", {}, outstanding)
+    )
+
+    const landNext = Effect.gen(function* () {
+      const next = backlog[0]
+      if (next === undefined) return
+      const deliveries: Array<WebhookDelivery> = []
+      for (const line of next.lines) {
+        const d = deliveryFromEnvelope(line)
+        if (d._tag === "Some") deliveries.push(d.value)
+      }
+      let attempt = 0
+      let closingSince = 0
+      while (true) {
+        const result = yield* Effect.result(
+          deliveries.length === 0 ? Effect.void : sink.landBatch({ batchId: next.segment.id, deliveries })
+        )
+        if (result._tag === "Success") break
+        attempt++
+        counts.failures++
+        yield* metrics.increment(
+          "kura_webhooks_flush_failures_total",
+          "Webhook batch landings that failed (retried)."
+        )
+        yield* Effect.logError(
+          `webhooks: landing batch ${next.segment.id} (${deliveries.length} records) failed, attempt ${attempt}: ${result.failure.message}`
+        )
+        if (closing) {
+          closingSince ||= Date.now()
+          if (Date.now() - closingSince > drainTimeoutMs) {
+            yield* Effect.logError(
+              `webhooks: ${outstanding} record(s) not landed at shutdown; they stay in ${options.dir} and land on the next start`
+            )
+            return yield* Effect.interrupt
+          }
+        }
+        yield* Effect.sleep(Math.min(200 * 2 ** Math.min(attempt, 8), 10_000))
+      }
+      rmSync(next.segment.path, { force: true })
+      backlog.shift()
+      outstanding -= next.lines.length
+      post({ t: "landed", n: next.lines.length })
+      counts.landed += deliveries.length
+      counts.batches++
+      yield* metrics.increment(
+        "kura_webhooks_landed_total",
+        "Webhook records landed in the warehouse.",
+        {},
+        deliveries.length
+      )
+      yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
+      yield* pendingGauge
+    })
+
+    /** Seals the worker's current segment; undefined when that failed (its records stay on disk). */
+    const seal = Effect.gen(function* () {
+      const sealed = yield* Effect.result(rotate)
+      if (sealed._tag === "Success") return sealed.success
+      yield* Effect.logError(`webhooks: sealing a write-ahead segment failed: ${sealed.failure.message}`)
+      return undefined
+    })
+
+    const lander = Effect.gen(function* () {
+      while (true) {
+        if (backlog.length > 0) {
+          yield* landNext
+          continue
+        }
+        if (closing) {
+          // One last rotation: appends the worker had queued when it stopped accepting are in it.
+          const last = yield* seal
+          if (last === undefined) return
+          if (last.lines.length > 0) {
+            backlog.push(last)
+            continue
+          }
+          rmSync(last.segment.path, { force: true })
+          return
+        }
+        if (current.length > 0 && (current.length >= maxBatch || Date.now() - currentSince >= flushMs)) {
+          const sealed = yield* seal
+          if (sealed === undefined) yield* Effect.sleep(1_000)
+          else backlog.push(sealed)
+          yield* pendingGauge
+          continue
+        }
+        yield* Effect.sleep(Math.max(2, Math.min(20, flushMs)))
+      }
+    })
+    const fiber = yield* Effect.forkDetach(lander)
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closing = true
+        post({ t: "closing" })
+        yield* Fiber.awaitAll([fiber])
+        yield* Effect.promise(() => worker.terminate())
+        yield* Effect.logInfo(`webhooks: drained (${counts.landed} landed, ${outstanding} left in the log)`)
+      })
+    )
+
+    const listen = (
+      where: { readonly port: number; readonly host: string },
+      handler: (request: ForwardedRequest) => Promise<ForwardedReply>
+    ) =>
+      Effect.acquireRelease(
+        Effect.callback<number>((resume) => {
+          forward = handler
+          onListen = (m) => {
+            if (m.t === "listening") resume(Effect.succeed(m.port))
+            else if (m.t === "listenFailed") resume(Effect.die(new Error(`cannot listen: ${m.message}`)))
+          }
+          post({ t: "listen", port: where.port, host: where.host })
+        }),
+        () =>
+          Effect.callback<void>((resume) => {
+            onListen = (m) => {
+              if (m.t === "unlistened") resume(Effect.void)
+            }
+            post({ t: "unlisten" })
+          })
+      )
+
+    const accept = (headers: Headers, body: Uint8Array): Effect.Effect<IntakeResponse> =>
+      Effect.callback<IntakeResponse>((resume) => {
+        const req = nextReq++
+        answers.set(req, (r) => resume(Effect.succeed(r)))
+        post({ t: "accept", req, headers: { ...headers }, body })
+      })
+
+    return IntakeThread.of({
+      listen,
+      intake: WebhookIntake.of({
+        precheck: (headers) => Option.fromNullishOr(precheckHeaders(headers)),
+        accept,
+        pending: Effect.sync(() => outstanding)
+      }),
+      stats: Effect.sync(() => ({ ...counts, replayed, pending: outstanding })),
+      loopDelay: Effect.sync(() => loopDelay)
+    })
+  })
+
+  /** The threaded intake, providing IntakeThread and WebhookIntake; needs WebhookBatchSink and Metrics. */
+  static readonly layer = (options: IntakeThreadOptions) => {
+    const thread = Layer.effect(IntakeThread, IntakeThread.make(options))
+    return Layer.effect(
+      WebhookIntake,
+      Effect.map(Effect.service(IntakeThread), (t) => t.intake)
+    ).pipe(Layer.provideMerge(thread))
+  }
+}
+
+const keyOf = (d: WebhookDelivery) => dedupKey(d.shop, webhookStreamName(d.topic), d.eventId)
