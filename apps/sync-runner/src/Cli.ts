@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
-import { RawLake, Warehouse, WarehouseTokenStore } from "@kura/warehouse"
+import { RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
@@ -13,7 +13,9 @@ import { formatApiUsage } from "./ApiUsage.js"
 import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
+import { groupLetters, type LetterSelection, replayLetters, selectLetters } from "./DeadLetterReplay.js"
 import { startHttpService } from "./HttpService.js"
+import { allReplayers } from "./internal/replayers.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -462,12 +464,295 @@ const webhooksCommand = Command.make("webhooks").pipe(
   Command.withSubcommands([registerCommand])
 )
 
+/**
+ * `--since`: an ISO date or time ("2026-11-20", "2026-11-20T08:00:00Z"), or an age ("90m", "24h",
+ * "7d") counted back from now.
+ */
+export const parseSince = (text: string, now: number): number | undefined => {
+  const t = text.trim()
+  const age = /^(\d+)\s*(ms|s|m|h|d)$/.exec(t)
+  if (age !== null) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+      age[2] as "ms" | "s" | "m" | "h" | "d"
+    ]
+    return now - Number(age[1]) * unit
+  }
+  if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return undefined
+  const at = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t)
+  return Number.isNaN(at) ? undefined : at
+}
+
+const letterFlags = {
+  config: configFlag,
+  source: Flag.String("source").pipe(
+    Flag.withDescription("Only this source (shopify, lightspeed, stocky)"),
+    Flag.optional
+  ),
+  account: Flag.String("account").pipe(
+    Flag.withDescription("Only this account (shop domain, Lightspeed account name, Stocky store)"),
+    Flag.optional
+  ),
+  stream: Flag.String("stream").pipe(
+    Flag.withDescription("Only this stream (for load rejections: the table)"),
+    Flag.optional
+  ),
+  reason: Flag.String("reason").pipe(
+    Flag.withDescription(
+      "Only this reason (decode, map, orphan, type_changed, missing_field, invalid_field)"
+    ),
+    Flag.optional
+  ),
+  since: Flag.String("since").pipe(
+    Flag.withDescription('Only letters written since a date/time (2026-11-20, ISO) or an age ("24h", "7d")'),
+    Flag.optional
+  )
+}
+
+/** The selection of the shared flags; a bad `--since` is a named configuration error. */
+const selectionOf = (flags: {
+  readonly source: Option.Option<string>
+  readonly account: Option.Option<string>
+  readonly stream: Option.Option<string>
+  readonly reason: Option.Option<string>
+  readonly since: Option.Option<string>
+}) =>
+  Effect.gen(function* () {
+    const out: {
+      source?: string
+      account?: string
+      stream?: string
+      reason?: string
+      since?: number
+    } = {}
+    if (Option.isSome(flags.source)) out.source = flags.source.value
+    if (Option.isSome(flags.account)) out.account = flags.account.value
+    if (Option.isSome(flags.stream)) out.stream = flags.stream.value
+    if (Option.isSome(flags.reason)) out.reason = flags.reason.value
+    if (Option.isSome(flags.since)) {
+      const since = parseSince(flags.since.value, yield* Clock.currentTimeMillis)
+      if (since === undefined) {
+        const error = new ConfigError({
+          problems: [
+            {
+              field: "--since",
+              message: `"${flags.since.value}" is neither a date nor an age`,
+              fix: "use a date or time such as 2026-11-20 or 2026-11-20T08:00:00Z, or an age such as 24h or 7d"
+            }
+          ]
+        })
+        yield* Console.error(error.message)
+        return yield* error
+      }
+      out.since = since
+    }
+    return out satisfies LetterSelection
+  })
+
+/** Opens the configured warehouse (and lake) for a dead-letter command, bounded like `run`. */
+const withWarehouse = <A, R>(
+  config: AppConfig,
+  use: (warehouse: Warehouse["Service"], lake: RawLake["Service"]) => Effect.Effect<A, WarehouseError, R>
+) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    yield* boundDuckDb(warehouse, process.env.KURA_DUCKDB_MEMORY_LIMIT)
+    return yield* use(warehouse, yield* RawLake)
+  }).pipe(
+    Effect.provide(stateLayers(config)),
+    Effect.catchTag("WarehouseError", (e) =>
+      Console.error(
+        /lock/i.test(e.message)
+          ? `the warehouse ${config.warehouse} is held by a running kura-sync (DuckDB allows one process); stop it or run this against BigQuery`
+          : `cannot open the warehouse: ${e.message}`
+      ).pipe(Effect.andThen(Effect.fail(new RunFailed({ failed: ["dead-letters"] }))))
+    )
+  )
+
+const iso = (at: number) => new Date(at).toISOString().replace(/\.\d{3}Z$/, "Z")
+const oneLine = (text: string, max = 240) => {
+  const flat = text.replace(/\s+/g, " ").trim()
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
+}
+
+const deadLettersListCommand = Command.make(
+  "list",
+  {
+    ...letterFlags,
+    all: Flag.Boolean("all").pipe(
+      Flag.withDescription("Include letters already replayed"),
+      Flag.withDefault(false)
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print JSON: the groups and every letter with its payload"),
+      Flag.withDefault(false)
+    ),
+    showPayload: Flag.Boolean("show-payload").pipe(
+      Flag.withDescription("Also print each letter with its raw payload"),
+      Flag.withDefault(false)
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      const selection = yield* selectionOf(flags)
+      yield* withWarehouse(config, (warehouse) =>
+        Effect.gen(function* () {
+          const letters = yield* selectLetters(warehouse, { ...selection, includeReplayed: flags.all })
+          const groups = groupLetters(letters)
+          if (flags.json) {
+            yield* Console.log(
+              JSON.stringify(
+                {
+                  pending: letters.filter((l) => l.replayedAt === null).length,
+                  total: letters.length,
+                  groups,
+                  letters: letters.map((l) => ({
+                    id: l.id,
+                    key: l.key,
+                    sourceId: l.sourceId,
+                    reason: l.reason,
+                    detail: l.detail,
+                    origin: l.origin,
+                    at: iso(l.at),
+                    attempts: l.attempts,
+                    replayedAt: l.replayedAt === null ? null : iso(l.replayedAt),
+                    payload: l.payload
+                  }))
+                },
+                null,
+                2
+              )
+            )
+            return
+          }
+          if (letters.length === 0) {
+            yield* Console.log(flags.all ? "no dead letters" : "no pending dead letters")
+            return
+          }
+          yield* Console.log(
+            `${letters.length} ${flags.all ? "" : "pending "}dead letter(s) in ${groups.length} group(s):`
+          )
+          for (const g of groups) {
+            yield* Console.log(
+              `  ${g.source}/${g.account}/${g.stream}  ${g.reason}  ${g.count}${flags.all ? ` (${g.replayed} replayed)` : ""}  ${iso(g.oldestAt)} .. ${iso(g.newestAt)}`
+            )
+            yield* Console.log(
+              `    newest: id ${g.newest.id}${g.newest.sourceId === null ? "" : `, record ${g.newest.sourceId}`}: ${oneLine(g.newest.detail)}`
+            )
+          }
+          if (flags.showPayload)
+            for (const l of letters)
+              yield* Console.log(
+                `${l.id} ${l.key.source}/${l.key.account}/${l.key.stream} ${l.reason}${l.sourceId === null ? "" : ` record ${l.sourceId}`} (${l.attempts} attempt(s)${l.replayedAt === null ? "" : `, replayed ${iso(l.replayedAt)}`}): ${l.payload}`
+              )
+        })
+      )
+    })
+).pipe(Command.withDescription("List dead letters grouped by source, stream and reason"))
+
+const deadLettersReplayCommand = Command.make(
+  "replay",
+  {
+    ...letterFlags,
+    id: Flag.String("id").pipe(Flag.withDescription("Only this letter (repeatable)"), Flag.atLeast(0)),
+    dryRun: Flag.Boolean("dry-run").pipe(
+      Flag.withDescription("Decode and map only: load nothing, mark nothing"),
+      Flag.withDefault(false)
+    ),
+    payloadFile: Flag.String("payload-file").pipe(
+      Flag.withDescription(
+        "With one --id: replay this JSON record (the record as corrected upstream) instead of the stored payload"
+      ),
+      Flag.optional
+    ),
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the summary as JSON"),
+      Flag.withDefault(false)
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(flags.config)
+      const selection = yield* selectionOf(flags)
+      let payloadOverride: string | undefined
+      if (Option.isSome(flags.payloadFile)) {
+        if (flags.id.length !== 1) {
+          const error = new ConfigError({
+            problems: [
+              {
+                field: "--payload-file",
+                message: `replaces the payload of exactly one letter (${flags.id.length} --id given)`,
+                fix: "name the letter with one --id (kura-sync dead-letters list --json shows ids)"
+              }
+            ]
+          })
+          yield* Console.error(error.message)
+          return yield* error
+        }
+        const path = flags.payloadFile.value
+        payloadOverride = yield* Effect.tryPromise(() => readFile(path, "utf8")).pipe(
+          Effect.mapError(
+            (e) =>
+              new ConfigError({
+                problems: [
+                  {
+                    field: "--payload-file",
+                    message: `cannot read ${path} (${e.cause instanceof Error ? e.cause.message : String(e.cause)})`,
+                    fix: "point it at a file holding the corrected record as JSON"
+                  }
+                ]
+              })
+          ),
+          Effect.tapError((e) => Console.error(e.message))
+        )
+      }
+      const summary = yield* withWarehouse(config, (warehouse, lake) =>
+        replayLetters(warehouse, {
+          selection: { ...selection, ...(flags.id.length > 0 ? { ids: flags.id } : {}) },
+          replayers: allReplayers({ ...config.sourceTuning, warehouse, lake }),
+          ...(flags.dryRun ? { dryRun: true } : {}),
+          ...(payloadOverride === undefined ? {} : { payloadOverride })
+        })
+      )
+      if (flags.json) yield* Console.log(JSON.stringify(summary, null, 2))
+      else {
+        for (const l of summary.letters) {
+          const where = `${l.key.source}/${l.key.account}/${l.key.stream}`
+          const rows = Object.entries(l.rows)
+            .map(([t, n]) => `${n} ${t}`)
+            .join(", ")
+          yield* Console.log(
+            `${l.id} ${where} ${l.reason}${l.sourceId === null ? "" : ` record ${l.sourceId}`}: ${l.status}` +
+              (rows === "" ? "" : ` (${rows})`) +
+              (l.error === undefined ? "" : `: ${oneLine(l.error)}`)
+          )
+        }
+        yield* Console.log(
+          `${summary.dryRun ? "dry run: " : ""}attempted ${summary.attempted}, ${summary.dryRun ? "would replay" : "replayed"} ${summary.replayed}, failed ${summary.failed}`
+        )
+      }
+      if (summary.failed > 0)
+        return yield* new RunFailed({
+          failed: summary.letters.filter((l) => l.status === "failed").map((l) => l.id)
+        })
+    })
+).pipe(
+  Command.withDescription(
+    "Re-run pending dead letters through their stream's decoder, mapper and load; exits 1 if any failed"
+  )
+)
+
+const deadLettersCommand = Command.make("dead-letters").pipe(
+  Command.withDescription("List and replay records the sync could not load (_kura_dead_letters)"),
+  Command.withSubcommands([deadLettersListCommand, deadLettersReplayCommand])
+)
+
 /** The root command. */
 export const cli = Command.make("kura-sync").pipe(
   Command.withDescription(
     "Kura sync runner: keeps the warehouse in sync with Shopify, Lightspeed and Stocky"
   ),
-  Command.withSubcommands([runCommand, serveCommand, statusCommand, webhooksCommand])
+  Command.withSubcommands([runCommand, serveCommand, statusCommand, webhooksCommand, deadLettersCommand])
 )
 
 /** Exit code policy: a signal-driven shutdown that drained cleanly is a success (Cloud Run expects 0). */

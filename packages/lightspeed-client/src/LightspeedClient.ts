@@ -44,6 +44,18 @@ import { VERSION } from "./version.js"
 /** Every failure of a client call: an API failure (with a `reason`) or a token-store failure. */
 export type LightspeedError = ApiError | StoreError
 
+/** The items `amount` ceiling the K-Series docs state; a newer harvest says 1000 (UNCONFIRMED). */
+export const ITEMS_DOCUMENTED_MAX_AMOUNT = 100
+
+/** The largest items `amount` the client asks for. */
+export const ITEMS_MAX_AMOUNT = 1000
+
+/** Options of one items read. */
+export interface ItemsOptions {
+  /** Items per request (1–1000); default the configured `itemsPageSize`. */
+  readonly pageSize?: number
+}
+
 /** A UTC time range: ISO-8601 strings (with Z or an offset) or epoch milliseconds. Half-open [from, to). */
 export interface TimeRange {
   readonly from: string | number
@@ -115,8 +127,19 @@ export class LightspeedClient extends Context.Service<
       businessLocationId: string,
       range: TimeRange
     ) => Stream.Stream<Sale, LightspeedError | LightspeedConfigError>
-    /** The items catalogue of a location (offset + amount paging). */
-    readonly items: (businessLocationId: string) => Stream.Stream<Item, LightspeedError>
+    /**
+     * The items catalogue of a location (offset + amount paging). `pageSize` overrides the
+     * configured `itemsPageSize` for this read; above the documented 100 see `itemsPageSize`.
+     */
+    readonly items: (
+      businessLocationId: string,
+      options?: ItemsOptions
+    ) => Stream.Stream<Item, LightspeedError>
+    /**
+     * The largest items `amount` this client still asks for: 1000, or 100 once the API refused a
+     * larger one with a 400 (every later read on this client then asks for at most 100).
+     */
+    readonly itemsMaxAmount: Effect.Effect<number>
     /** Stock counts for SKUs at a location (`itemAvailability`, 50 SKUs per request, page + size paging). */
     readonly itemAvailability: (
       businessLocationId: string,
@@ -570,11 +593,38 @@ export const makeLightspeedClient = (
   const salesInRange = (businessLocationId: string, range: TimeRange) =>
     config.financialsApi === "v1" ? financials(businessLocationId, range) : sales(businessLocationId, range)
 
-  const items = (businessLocationId: string): Stream.Stream<Item, LightspeedError> =>
-    Stream.paginate(0, (offset: number) =>
+  // Whether the API takes an items `amount` above the documented 100 is UNCONFIRMED: it may honour
+  // it, clamp it silently, or refuse it (400). A refusal drops this client to 100 for good.
+  let itemsCeiling = ITEMS_MAX_AMOUNT
+  const itemsMaxAmount = Effect.sync(() => itemsCeiling)
+  const items = (
+    businessLocationId: string,
+    options: ItemsOptions = {}
+  ): Stream.Stream<Item, LightspeedError> =>
+    Stream.paginate({ offset: 0, honoured: false }, ({ offset, honoured }) =>
       Effect.gen(function* () {
-        const amount = config.itemsPageSize
-        const result = yield* http.getJson("/items/v1/items", { businessLocationId, offset, amount })
+        const asked = Math.max(1, Math.min(options.pageSize ?? config.itemsPageSize, itemsCeiling))
+        const get = (amount: number) =>
+          http.getJson("/items/v1/items", { businessLocationId, offset, amount })
+        let amount = asked
+        const result = yield* get(asked).pipe(
+          Effect.catchIf(
+            (e) =>
+              asked > ITEMS_DOCUMENTED_MAX_AMOUNT &&
+              e._tag === "ApiError" &&
+              e.reason._tag === "ClientError" &&
+              e.reason.status === 400,
+            () =>
+              Effect.gen(function* () {
+                itemsCeiling = ITEMS_DOCUMENTED_MAX_AMOUNT
+                amount = ITEMS_DOCUMENTED_MAX_AMOUNT
+                yield* Effect.logWarning(
+                  `lightspeed items: the API refused amount=${asked} (400); reading ${ITEMS_DOCUMENTED_MAX_AMOUNT} per request`
+                )
+                return yield* get(ITEMS_DOCUMENTED_MAX_AMOUNT)
+              })
+          )
+        )
         const envelope = yield* http.decode(ItemsEnvelope, result)
         const raws = isList(envelope)
           ? envelope
@@ -584,7 +634,15 @@ export const makeLightspeedClient = (
               ? envelope.data
               : envelope._embedded.itemList
         const list = yield* decodeRecords(Item, raws, result, "items", ["id", "sku"])
-        return [list, raws.length < amount ? Option.none<number>() : Option.some(offset + amount)] as const
+        // A short page ends the list. Above the documented 100 a server may clamp `amount`
+        // silently, so until a page as long as `amount` proves it honoured, a page of 100 or
+        // more is not taken as short: the next offset tells (one extra request at most).
+        const full = honoured || raws.length === amount
+        const last = raws.length < (full ? amount : Math.min(amount, ITEMS_DOCUMENTED_MAX_AMOUNT))
+        return [
+          list,
+          last ? Option.none() : Option.some({ offset: offset + raws.length, honoured: full })
+        ] as const
       })
     )
 
@@ -663,6 +721,7 @@ export const makeLightspeedClient = (
     sales,
     salesInRange,
     items,
+    itemsMaxAmount,
     itemAvailability,
     taxRates,
     paymentMethods

@@ -92,7 +92,11 @@ export interface LightspeedConfig {
   readonly maxAttempts: number
   /** First retry backoff ceiling (doubles per attempt, full jitter, capped at 30 s). */
   readonly retryBaseDelay: Duration.Duration
-  /** Page sizes: V1 financials (≤1000), V2 sales (≤100), items (≤100), item availability (≤100). */
+  /**
+   * Page sizes: V1 financials (≤1000), V2 sales (≤100), items (≤1000: the docs say 100, a newer
+   * harvest 1000; above 100 a refusal falls back to 100 and a silent clamp is detected), item
+   * availability (≤100).
+   */
   readonly financialsPageSize: number
   readonly salesPageSize: number
   readonly itemsPageSize: number
@@ -249,7 +253,8 @@ export const makeConfig = Effect.fnUntraced(function* (input: LightspeedConfigIn
     retryBaseDelay: Duration.fromInputUnsafe(input.retryBaseDelay ?? "500 millis"),
     financialsPageSize: yield* checkRange("financialsPageSize", input.financialsPageSize ?? 1000, 1, 1000),
     salesPageSize: yield* checkRange("salesPageSize", input.salesPageSize ?? 100, 1, 100),
-    itemsPageSize: yield* checkRange("itemsPageSize", input.itemsPageSize ?? 100, 1, 100),
+    // The docs say 100, a newer harvest 1000 (UNCONFIRMED): above 100 the client handles both.
+    itemsPageSize: yield* checkRange("itemsPageSize", input.itemsPageSize ?? 100, 1, 1000),
     availabilityPageSize: yield* checkRange(
       "availabilityPageSize",
       input.availabilityPageSize ?? 100,

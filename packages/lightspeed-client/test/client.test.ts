@@ -165,6 +165,33 @@ describe("LightspeedClient", () => {
     })
   )
 
+  it.live("items above the documented amount: honoured, clamped silently or refused, every item once", () =>
+    Effect.gen(function* () {
+      const read = (fake: FakeOptions) =>
+        Effect.gen(function* () {
+          const { layer, server } = yield* Effect.promise(() =>
+            setup({ itemsCount: 2_350, ...fake }, { itemsPageSize: 1000 })
+          )
+          const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(layer))
+          const before = server.stats.apiRequests
+          const skus = (yield* collect(client.items(TOKYO))).map((i) => i.sku)
+          return { skus, requests: server.stats.apiRequests - before, size: yield* client.itemsMaxAmount }
+        })
+      const all = Array.from({ length: 2_350 }, (_, i) => `SKU-${i}`)
+      const honoured = yield* read({ itemsMaxAmount: 1000 })
+      expect(honoured.skus).toEqual(all)
+      expect(honoured.requests).toBe(3)
+      // A 100-item page is not taken as the last when 1000 were asked for.
+      const clamped = yield* read({})
+      expect(clamped.skus).toEqual(all)
+      expect(clamped.requests).toBe(24)
+      const refused = yield* read({ itemsOverMax: "refuse" })
+      expect(refused.skus).toEqual(all)
+      expect(refused.requests).toBe(25)
+      expect([honoured.size, clamped.size, refused.size]).toEqual([1000, 1000, 100])
+    })
+  )
+
   it.live("a revoked access token is refreshed once and the request succeeds", () =>
     Effect.gen(function* () {
       const { layer, server } = yield* Effect.promise(() => setup())

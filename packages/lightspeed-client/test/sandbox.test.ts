@@ -201,6 +201,44 @@ describe("against @kura/sandbox", () => {
     })
   )
 
+  it.live(
+    "items above the documented amount: honoured (fewer requests), refused (falls back to 100), same catalogue",
+    () =>
+      Effect.gen(function* () {
+        const read = (itemsMaxAmount: number, pageSize: number) =>
+          Effect.gen(function* () {
+            const sandbox = yield* Effect.promise(() =>
+              start({ historyDays: 3, lightspeed: { itemsMaxAmount } })
+            )
+            const map = new Map<string, TokenSet>()
+            seedTokens(map, sandbox.lightspeed.credentials.refreshToken)
+            return yield* Effect.gen(function* () {
+              const client = yield* Effect.service(LightspeedClient)
+              const [location] = yield* collect(client.locations)
+              const before = sandbox.stats().lightspeed?.requests ?? 0
+              const items = yield* collect(client.items(location!.businessLocationId))
+              return {
+                ids: items.map((i) => String(i.id)),
+                requests: (sandbox.stats().lightspeed?.requests ?? 0) - before,
+                size: yield* client.itemsMaxAmount
+              }
+            }).pipe(Effect.provide(clientLayer(sandbox, map, { itemsPageSize: pageSize })))
+          })
+        const documented = yield* read(100, 100)
+        const honoured = yield* read(1000, 1000)
+        const refused = yield* read(100, 1000)
+        expect(documented.ids.length).toBeGreaterThan(0)
+        expect(honoured.ids).toEqual(documented.ids)
+        expect(refused.ids).toEqual(documented.ids)
+        expect(honoured.requests).toBe(Math.ceil(documented.ids.length / 1000))
+        expect(documented.requests).toBe(Math.ceil((documented.ids.length + 1) / 100))
+        // One refused request, then the documented size for the rest of the client's life.
+        expect(refused.requests).toBe(documented.requests + 1)
+        expect(refused.size).toBe(100)
+        expect(honoured.size).toBe(1000)
+      })
+  )
+
   it.live("V1 business days tie to the ground truth (count and gross per day and location); V2 agrees", () =>
     Effect.gen(function* () {
       const sandbox = yield* Effect.promise(() => start({ malformedPerSource: 2 }))

@@ -7,6 +7,7 @@ import { type DeadLetter, HttpTransport, makeMemoryTokenStore, Telemetry, TokenS
 import {
   addDays,
   type BusinessDay,
+  Item,
   LightspeedClient,
   type LightspeedError,
   type LocationInfo,
@@ -17,6 +18,7 @@ import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } fr
 import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
+import { decodeWith, mapWith, type Replayers } from "../DeadLetterReplay.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
 import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
@@ -65,6 +67,74 @@ export const lightspeedClientLayer = (
         }
       : {})
   }).pipe(Layer.provide(seeded), Layer.provide(HttpTransport.layer()))
+}
+
+/** Items asked per request; above the documented 100 (UNCONFIRMED) the client handles a refusal or a clamp. */
+export const ITEMS_PAGE_SIZE = 1000
+/** After the API refused `ITEMS_PAGE_SIZE`, the items stream asks again this often. */
+const ITEMS_REPROBE_MS = 7 * 86_400_000
+
+/** The items cursor: when the last whole read started and the page size the API took. */
+const ItemsCursor = Schema.Struct({
+  at: Schema.String,
+  pageSize: Schema.Number,
+  probedAt: Schema.optionalKey(Schema.String)
+})
+type ItemsCursor = typeof ItemsCursor.Type
+const decodeItemsCursor = Schema.decodeUnknownOption(Schema.fromJsonString(ItemsCursor))
+
+/** The page size to ask for: the larger one unless the API refused it less than a week ago. */
+export const itemsPageSizeFor = (previous: ItemsCursor | undefined, now: number): number => {
+  if (previous === undefined || previous.pageSize >= ITEMS_PAGE_SIZE) return ITEMS_PAGE_SIZE
+  const probed = previous.probedAt === undefined ? Number.NaN : Date.parse(previous.probedAt)
+  return Number.isNaN(probed) || now - probed >= ITEMS_REPROBE_MS ? ITEMS_PAGE_SIZE : previous.pageSize
+}
+
+/**
+ * Items of `account` live in the warehouse that a whole read did not list, minus those whose
+ * record is pending in the dead letters (not listed because it did not decode, not deleted).
+ * An empty read deletes nothing: an empty catalogue answer is likelier a fault than the truth.
+ */
+const vanishedItems = (deps: SourceDeps, account: string, seen: ReadonlySet<string>) =>
+  Effect.gen(function* () {
+    if (seen.size === 0) return []
+    const d = deps.warehouse.dialect
+    const live = yield* deps.warehouse.query(
+      `SELECT source_id FROM ${d.table("products")} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`,
+      { account }
+    )
+    const letters = yield* deps.warehouse.listDeadLetters({
+      key: { source: "lightspeed", account, stream: "items" }
+    })
+    const pending = new Set(letters.flatMap((l) => (l.sourceId === null ? [] : [l.sourceId])))
+    return live.map((r) => String(r.source_id)).filter((id) => !seen.has(id) && !pending.has(id))
+  }).pipe(Effect.mapError((e) => new SyncError({ reason: "Warehouse", message: e.message, cause: e })))
+
+/** The items stream's mapper (its dead letters replay through the same one). */
+const mapItem = mapLightspeedItem
+
+/**
+ * Dead-letter replay for Lightspeed: an item letter (the client's `decode` letter holds the wire
+ * record, a `map` letter the decoded one; `Item` reads both) goes through the client's `Item`
+ * Schema and the items stream's mapper. Sales are not replayable here: a sale's canonical rows
+ * need its business day and location (zone, currency, stock location), which the letter lacks;
+ * re-sync those days instead (the sales cursor per location).
+ */
+export const lightspeedReplayers: Replayers = {
+  "lightspeed/items": {
+    replay: (letter, payload, ctx) =>
+      Effect.gen(function* () {
+        const item = yield* decodeWith(Item)(payload)
+        const key = { source: "lightspeed" as const, account: letter.key.account, stream: "items" }
+        const rows = yield* mapWith(() =>
+          mapItem(
+            item,
+            mapContext(key, ctx.batchId, ctx.syncedAt, () => "UTC")
+          )
+        )
+        return { rows }
+      })
+  }
 }
 
 const idOf = (record: unknown): string | null => {
@@ -238,6 +308,11 @@ export const makeLightspeedStreams = (
       const key = { source: "lightspeed" as const, account: account.name, stream: "items" }
       const found = yield* locationsOf.pipe(Effect.mapError(toSyncError))
       const now = yield* Clock.currentTimeMillis
+      const previous = Option.getOrUndefined(
+        Option.flatMap(ctx.checkpoint, (c) => decodeItemsCursor(c.cursor))
+      )
+      const pageSize = itemsPageSizeFor(previous, now)
+      const seen = new Set<string>()
       return yield* ingest({
         ctx,
         key,
@@ -247,18 +322,52 @@ export const makeLightspeedStreams = (
           let n = 0
           return Stream.fromIterable(found).pipe(
             Stream.flatMap((l) =>
-              client.items(l.businessLocationId).pipe(Stream.rechunk(250), Stream.chunks)
+              client.items(l.businessLocationId, { pageSize }).pipe(Stream.rechunk(250), Stream.chunks)
             ),
             Stream.map((chunk): IngestPage => {
               n++
               const records = [...chunk]
+              for (const r of records) seen.add(String(r.id))
               const mctx = mapContext(key, batchId(n), new Date(now).toISOString(), () => "UTC")
-              const mapped = mapAll(records, (i) => mapLightspeedItem(i, mctx), mapLetter(key, idOf, now))
+              const mapped = mapAll(records, (i) => mapItem(i, mctx), mapLetter(key, idOf, now))
               return { raw: records, rows: mapped.rows, deadLetters: mapped.deadLetters }
-            })
+            }),
+            // K-Series has no modified-since filter and no item `updated_at`: every read is whole,
+            // so an item it no longer lists was deleted upstream.
+            Stream.concat(
+              Stream.fromEffect(
+                Effect.map(
+                  vanishedItems(deps, account.name, seen),
+                  (gone): IngestPage => ({
+                    raw: [],
+                    rows: {},
+                    deletions: gone.flatMap((id) =>
+                      (["products", "variants"] as const).map((table) => ({
+                        table,
+                        key: { source: "lightspeed", source_account: account.name, source_id: id },
+                        deletedAt: new Date(now).toISOString()
+                      }))
+                    )
+                  })
+                )
+              )
+            )
           )
         },
-        finish: () => Effect.succeed({ cursor: new Date(now).toISOString(), reportedCount: null })
+        finish: () =>
+          Effect.map(client.itemsMaxAmount, (max) => ({
+            cursor: JSON.stringify({
+              at: new Date(now).toISOString(),
+              pageSize: Math.min(max, pageSize),
+              // When the larger size was last tried (it is tried again a week after a refusal).
+              ...(pageSize === ITEMS_PAGE_SIZE
+                ? { probedAt: new Date(now).toISOString() }
+                : previous?.probedAt === undefined
+                  ? {}
+                  : { probedAt: previous.probedAt })
+            } satisfies ItemsCursor),
+            reportedCount: null
+          }))
       })
     })
   )

@@ -4,7 +4,15 @@
  * them) and tax types. Windowed by `updated_since` from the previous run's start (with overlap).
  */
 import { type DeadLetter, HttpTransport, Telemetry } from "@kura/core"
-import { type ListOptions, StockyClient, type StockyClientError, type StockyPage } from "@kura/stocky-client"
+import {
+  type ListOptions,
+  StockyClient,
+  type StockyClientError,
+  type StockyPage,
+  type StockyResourceName,
+  StockyResources,
+  StockyTimeZone
+} from "@kura/stocky-client"
 import {
   type CanonicalRows,
   type InventoryCatalog,
@@ -13,11 +21,13 @@ import {
   makeStockyPurchaseOrderMapper,
   makeStockyTransferMapper,
   mapStockyAdjustment,
-  mapStockySupplier
+  mapStockySupplier,
+  mergeRows
 } from "@kura/warehouse"
-import { Clock, Effect, Layer, Option, Stream } from "effect"
+import { Clock, DateTime, Effect, Layer, Option, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { StockyStoreConfig } from "../AppConfig.js"
+import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, toJsonLine } from "./Ingest.js"
 import { loadCatalog } from "./ShopifyStreams.js"
@@ -36,6 +46,89 @@ export type StockyStreamName = (typeof STOCKY_STREAMS)[number]
 
 /** Re-read this much before the previous run's start: Stocky's clocks and ours may differ. */
 const OVERLAP_MS = 10 * 60_000
+
+/** The mapper of each catalogue-joined stream (its dead letters replay through the same one). */
+const CATALOG_MAPPERS = {
+  purchase_orders: makeStockyPurchaseOrderMapper,
+  stock_transfers: makeStockyTransferMapper
+} as const
+
+/** The reason of the letters that keep adjustment items whose adjustment a run did not read. */
+export const ORPHAN_REASON = "orphan"
+
+/**
+ * Dead-letter replay for Stocky: each letter's payload goes through the client's Schema for its
+ * resource (offset-less timestamps read in `timeZone`, as the client does) and the stream's mapper.
+ * An adjustment carries its items: those dead-lettered as orphans of it (pending letters of the
+ * same stream) are joined back and marked replayed with it. An orphan alone (its adjustment loaded
+ * or not pending) cannot be mapped without its header and stays pending.
+ */
+export const stockyReplayers = (deps: SourceDeps): Replayers => {
+  const timeZone = deps.stockyTimeZone ?? "UTC"
+  const zone = DateTime.zoneMakeNamedUnsafe(timeZone)
+  const decode = <R extends StockyResourceName>(resource: R, payload: unknown) =>
+    decodeWith(StockyResources[resource].schema)(payload).pipe(Effect.provideService(StockyTimeZone, zone))
+  const ctxFor = (account: string, stream: string, batchId: string, syncedAt: string) =>
+    mapContext({ source: "stocky", account, stream }, batchId, syncedAt, () => timeZone)
+  const catalogue = <R extends "purchase_orders" | "stock_transfers">(resource: R): Replayer => ({
+    replay: (letter, payload, ctx) =>
+      Effect.gen(function* () {
+        const record = yield* decode(resource, payload)
+        const catalog = yield* loadCatalog(deps, letter.key.account)
+        const map = CATALOG_MAPPERS[resource](catalog) as (
+          r: StockyPage<R>["records"][number],
+          c: MapContext
+        ) => CanonicalRows
+        const mctx = ctxFor(letter.key.account, resource, ctx.batchId, ctx.syncedAt)
+        return { rows: yield* mapWith(() => map(record, mctx)) }
+      })
+  })
+  return {
+    "stocky/suppliers": {
+      replay: (letter, payload, ctx) =>
+        Effect.gen(function* () {
+          const supplier = yield* decode("suppliers", payload)
+          const mctx = ctxFor(letter.key.account, "suppliers", ctx.batchId, ctx.syncedAt)
+          return { rows: yield* mapWith(() => mapStockySupplier(supplier, mctx)) }
+        })
+    },
+    // Tax types are read for the lake only: a letter replays once its record decodes.
+    "stocky/tax_types": {
+      replay: (_letter, payload) => Effect.as(decode("tax_types", payload), { rows: {} })
+    },
+    "stocky/purchase_orders": catalogue("purchase_orders"),
+    "stocky/stock_transfers": catalogue("stock_transfers"),
+    "stocky/stock_adjustments": {
+      replay: (letter, payload, ctx) =>
+        Effect.gen(function* () {
+          if (letter.reason === ORPHAN_REASON)
+            return yield* new ReplayFailed({
+              reason: "Companion",
+              message:
+                "an orphan adjustment item replays with its adjustment's letter; its adjustment has none pending (re-read stock_adjustments over the item's time instead)"
+            })
+          const adjustment = yield* decode("stock_adjustments", payload)
+          const companions: Array<{ id: string; payload: unknown }> = []
+          for (const l of ctx.pending) {
+            if (l.reason !== ORPHAN_REASON) continue
+            const item: unknown = yield* Effect.try({
+              try: () => JSON.parse(l.payload),
+              catch: () =>
+                new ReplayFailed({ reason: "Payload", message: `orphan item letter ${l.id} is not JSON` })
+            })
+            const owner =
+              typeof item === "object" && item !== null ? Reflect.get(item, "stock_adjustment_id") : undefined
+            if (String(owner) === String(adjustment.id)) companions.push({ id: l.id, payload: item })
+          }
+          const items = yield* Effect.forEach(companions, (c) => decode("stock_adjustment_items", c.payload))
+          const { joined } = joinStockyAdjustments([adjustment], items)
+          const mctx = ctxFor(letter.key.account, "stock_adjustments", ctx.batchId, ctx.syncedAt)
+          const rows = yield* mapWith(() => mergeRows(...joined.map((j) => mapStockyAdjustment(j, mctx))))
+          return { rows, companions: companions.map((c) => c.id) }
+        })
+    }
+  }
+}
 
 const toSyncError = (e: StockyClientError | SyncError): SyncError =>
   e._tag === "SyncError"
@@ -225,7 +318,7 @@ export const makeStockyStreams = (
                 key,
                 sourceId: String(i.id),
                 payload: toJsonLine(i),
-                reason: "orphan",
+                reason: ORPHAN_REASON,
                 detail: `stock adjustment item of adjustment ${i.stock_adjustment_id}, which this run did not read`,
                 origin: "stocky:stock_adjustment_items",
                 at: now
@@ -239,9 +332,9 @@ export const makeStockyStreams = (
 
   return [
     make("suppliers", paged("suppliers", mapStockySupplier)),
-    make("purchase_orders", withCatalog("purchase_orders", makeStockyPurchaseOrderMapper)),
+    make("purchase_orders", withCatalog("purchase_orders", CATALOG_MAPPERS.purchase_orders)),
     make("stock_adjustments", adjustments),
-    make("stock_transfers", withCatalog("stock_transfers", makeStockyTransferMapper)),
+    make("stock_transfers", withCatalog("stock_transfers", CATALOG_MAPPERS.stock_transfers)),
     make("tax_types", paged("tax_types", null))
   ]
 }

@@ -20,6 +20,9 @@ export interface FakeOptions {
   /** Dates whose dataComplete is false. */
   readonly incompleteDates?: ReadonlyArray<string>
   readonly itemsCount?: number
+  /** Items `amount` ceiling (default 100) and what a larger one gets: clamped silently (default) or a 400. */
+  readonly itemsMaxAmount?: number
+  readonly itemsOverMax?: "clamp" | "refuse"
   /** Which sale index (per location) to render malformed, if any. */
   readonly malformedSale?: { readonly date: string; readonly index: number }
   /** The first N token requests fail before anything is processed: 503, truncated 200, garbled 200 in turn. */
@@ -400,7 +403,11 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     }
     if (p === "/items/v1/items") {
       const offset = Number(q.get("offset") ?? 0)
-      const amount = Math.min(100, Number(q.get("amount") ?? 100))
+      const max = options.itemsMaxAmount ?? 100
+      const askedAmount = Number(q.get("amount") ?? 100)
+      if (askedAmount > max && options.itemsOverMax === "refuse")
+        return json(res, 400, { status: "400", message: `amount must be between 1 and ${max}` })
+      const amount = Math.min(max, askedAmount)
       const list = []
       for (let i = offset; i < Math.min(itemsCount, offset + amount); i++) {
         list.push({

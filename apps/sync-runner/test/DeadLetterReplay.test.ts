@@ -1,0 +1,280 @@
+/**
+ * The operator's dead-letter story against the sandbox: malformed Shopify customers and Stocky
+ * stock adjustments land as dead letters in a real sync; `list` groups them; a replay of the stored
+ * (still malformed) payloads fails and marks nothing; the operator replays each record as corrected
+ * upstream, through the stream's own decoder, mapper and load; the canonical tables then hold every
+ * record the API reported (the customers run's reported count ties), the adjustment's orphan items
+ * come back with it, and nothing is pending. The same through the built `kura-sync dead-letters`,
+ * and a load rejection replayed after the operator widened the column.
+ */
+import { execFile } from "node:child_process"
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { type Sandbox, startSandbox } from "@kura/sandbox"
+import { DuckDbWarehouse, LocalObjectStore, RawLake, type StoredDeadLetter, Warehouse } from "@kura/warehouse"
+import { Effect, Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { parseSince } from "../src/Cli.js"
+import { groupLetters, replayLetters, selectLetters } from "../src/DeadLetterReplay.js"
+import { runDemoWith } from "../src/demo/runDemo.js"
+import { allReplayers } from "../src/internal/replayers.js"
+
+const main = join(inject("builtAppDir"), "main.js")
+const SHOP = "kura-sandbox.myshopify.com"
+let dir: string
+let sandbox: Sandbox
+let truth: ReturnType<Sandbox["groundTruth"]>["counts"]
+let stockyZone: string
+
+/** The warehouse file the one sync wrote; each test works on its own copy. */
+const base = () => join(dir, "base.duckdb")
+let copies = 0
+const copyOfBase = async () => {
+  const path = join(dir, `copy${copies++}.duckdb`)
+  await copyFile(base(), path)
+  return path
+}
+
+const layers = (path: string) =>
+  Layer.mergeAll(
+    DuckDbWarehouse.layer({ path }),
+    RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake"))))
+  )
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kura-dead-letters-"))
+  sandbox = await startSandbox({
+    seed: 5,
+    scale: 60,
+    historyDays: 12,
+    timeScale: 20,
+    // Stocky shut down on 2026-09-01: adjustments exist only before.
+    anchor: Date.parse("2026-08-25T00:00:00Z"),
+    malformedCustomers: 3,
+    malformedAdjustments: 2,
+    // One Shopify order, one POS sale and one Stocky purchase order rendered malformed too.
+    malformedPerSource: 1
+  })
+  truth = sandbox.groundTruth().counts
+  stockyZone = sandbox.merchant.options.tax === "eu" ? "Europe/Berlin" : "Asia/Tokyo"
+  const report = await Effect.runPromise(
+    runDemoWith(sandbox, { progress: () => {} }).pipe(Effect.provide(layers(base())))
+  )
+  expect(report.streams.filter((s) => s.status !== "ok")).toEqual([])
+}, 120_000)
+afterAll(async () => {
+  await sandbox?.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+/** The record as the source serves it once corrected (the sandbox's injected faults undone). */
+const corrected = (letter: StoredDeadLetter): string => {
+  const record = JSON.parse(letter.payload) as Record<string, unknown>
+  if (letter.key.stream === "customers")
+    return JSON.stringify({ ...record, createdAt: "2026-08-01T09:00:00Z" })
+  if (letter.key.stream === "stock_adjustments") return JSON.stringify({ ...record, sequential_id: 4242 })
+  if (letter.key.stream === "purchase_orders") {
+    const items = (record.purchase_items as Array<Record<string, unknown>>).map((i) =>
+      i.quantity === "abc" ? { ...i, quantity: 1 } : i
+    )
+    return JSON.stringify({ ...record, purchase_items: items })
+  }
+  throw new Error(`no correction for ${letter.key.stream}`)
+}
+
+const customerCounts = (w: Warehouse["Service"]) =>
+  Effect.gen(function* () {
+    const loaded = yield* w.query(
+      `SELECT count(*)::INTEGER AS n FROM customers WHERE source = 'shopify' AND source_account = '${SHOP}'`
+    )
+    const runs = yield* w.query(
+      `SELECT reported_count, rows_loaded, count_matches FROM v_source_reconciliation WHERE source = 'shopify' AND stream = 'customers' AND status = 'complete' ORDER BY started_at DESC LIMIT 1`
+    )
+    return { loaded: Number(loaded[0]?.n), run: runs[0] }
+  })
+
+describe("dead letters: list and replay", () => {
+  it("malformed records dead-letter; replay of the stored payload fails; the corrected records replay and tie", async () => {
+    const path = await copyOfBase()
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const lake = yield* RawLake
+        const replayers = allReplayers({ warehouse: w, lake, stockyTimeZone: stockyZone })
+        const letters = yield* selectLetters(w, {})
+        const groups = groupLetters(letters)
+        const count = (stream: string, reason: string) =>
+          groups.find((g) => g.stream === stream && g.reason === reason)?.count ?? 0
+        expect(count("customers", "map")).toBe(truth.malformedCustomers)
+        expect(count("stock_adjustments", "decode")).toBe(truth.malformedAdjustments.adjustments)
+        expect(count("stock_adjustments", "orphan")).toBe(truth.malformedAdjustments.items)
+        expect(count("purchase_orders", "decode")).toBe(truth.malformed.stocky)
+        // Not replayable offline (their mappers need the shop or the business day): they stay pending.
+        const offline = letters.filter((l) => l.key.stream === "orders" || l.key.stream === "sales")
+        expect(offline.length).toBe(truth.malformed.shopify + truth.malformed.lightspeed)
+        expect(groups.reduce((n, g) => n + g.count, 0)).toBe(letters.length)
+        const before = yield* customerCounts(w)
+        expect(Number(before.run?.reported_count)).toBe(truth.customers)
+        expect(before.loaded).toBe(truth.customers - truth.malformedCustomers)
+
+        // Nothing fixed yet: a dry run marks nothing; a real replay fails every letter and counts it.
+        const dry = yield* replayLetters(w, { selection: {}, replayers, dryRun: true })
+        expect(dry).toMatchObject({ attempted: letters.length, replayed: 0, failed: letters.length })
+        expect((yield* selectLetters(w, {})).every((l) => l.attempts === 0)).toBe(true)
+        const stillBad = yield* replayLetters(w, { selection: {}, replayers })
+        expect(stillBad.failed).toBe(letters.length)
+        const why = stillBad.letters.find((l) => l.key.stream === "customers")?.error ?? ""
+        expect(why).toMatch(/^Map: /)
+        expect((yield* selectLetters(w, {})).every((l) => l.attempts === 1)).toBe(true)
+
+        for (const l of stillBad.letters.filter((o) => o.key.stream === "orders" || o.key.stream === "sales"))
+          expect(l.error).toMatch(/^NoHandler: no replay for (shopify\/orders|lightspeed\/sales)/)
+
+        // The operator replays each record as corrected upstream; orphan items travel with theirs.
+        for (const letter of letters.filter((l) => l.reason !== "orphan" && !offline.includes(l))) {
+          const result = yield* replayLetters(w, {
+            selection: { ids: [letter.id] },
+            replayers,
+            payloadOverride: corrected(letter)
+          })
+          expect(result, JSON.stringify(result.letters)).toMatchObject({
+            attempted: 1,
+            replayed: 1,
+            failed: 0
+          })
+        }
+        expect((yield* selectLetters(w, {})).map((l) => l.id).sort()).toEqual(offline.map((l) => l.id).sort())
+        const marked = yield* selectLetters(w, { includeReplayed: true })
+        expect(marked.filter((l) => l.replayedAt !== null)).toHaveLength(letters.length - offline.length)
+        const lines = yield* w.query(
+          `SELECT count(*)::INTEGER AS n FROM purchase_order_lines WHERE source = 'stocky' AND _batch_id LIKE 'replay-%'`
+        )
+        expect(Number(lines[0]?.n)).toBeGreaterThan(0)
+
+        // The customers now tie with what the API reported; the adjustments' items are movements.
+        const after = yield* customerCounts(w)
+        expect(after.loaded).toBe(truth.customers)
+        expect(after.loaded).toBe(Number(after.run?.reported_count))
+        const movements = yield* w.query(
+          `SELECT count(*)::INTEGER AS n FROM inventory_movements WHERE source = 'stocky' AND reference_type = 'stock_adjustment' AND _batch_id LIKE 'replay-%'`
+        )
+        expect(Number(movements[0]?.n)).toBe(truth.malformedAdjustments.items)
+        const report = yield* w.reconcile
+        expect(report.incompleteRuns).toEqual([])
+        expect(report.failedRuns).toEqual([])
+        const purchaseOrders = yield* w.query(
+          "SELECT count(*)::INTEGER AS n FROM purchase_orders WHERE source = 'stocky'"
+        )
+        expect(Number(purchaseOrders[0]?.n)).toBe(truth.purchaseOrders + truth.malformed.stocky)
+      }).pipe(Effect.provide(layers(path)))
+    )
+  })
+
+  it("kura-sync dead-letters list groups without payloads; replay exits 1 until the record is corrected", async () => {
+    const path = await copyOfBase()
+    const env = {
+      PATH: process.env.PATH ?? "",
+      HOME: dir,
+      KURA_WAREHOUSE: `duckdb:${path}`,
+      KURA_LAKE: `file:${join(dir, "lake")}`,
+      KURA_STATE_DIR: join(dir, "state")
+    }
+    const cli = async (...args: Array<string>) => {
+      try {
+        const out = await promisify(execFile)(process.execPath, [main, ...args], { env, cwd: dir })
+        return { code: 0, ...out }
+      } catch (e) {
+        const err = e as { code: number; stdout: string; stderr: string }
+        return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+      }
+    }
+    const text = await cli("dead-letters", "list", "--source", "shopify", "--stream", "customers")
+    expect(text.code).toBe(0)
+    expect(text.stdout).toContain(`${truth.malformedCustomers} pending dead letter(s) in 1 group(s)`)
+    expect(text.stdout).toMatch(
+      new RegExp(`shopify/${SHOP}/customers {2}map {2}${truth.malformedCustomers} `)
+    )
+    expect(text.stdout).toContain("newest: id ")
+    // Payloads only on request.
+    expect(text.stdout).not.toContain('"createdAt"')
+    const json = JSON.parse(
+      (await cli("dead-letters", "list", "--stream", "customers", "--json")).stdout
+    ) as {
+      pending: number
+      letters: Array<{ id: string; payload: string; reason: string }>
+    }
+    expect(json.pending).toBe(truth.malformedCustomers)
+    expect(json.letters[0]?.payload).toContain('"createdAt"')
+
+    const dry = await cli("dead-letters", "replay", "--stream", "customers", "--dry-run")
+    expect(dry.code).toBe(1)
+    expect(dry.stdout).toContain(
+      `dry run: attempted ${truth.malformedCustomers}, would replay 0, failed ${truth.malformedCustomers}`
+    )
+    const one = json.letters[0]!
+    const file = join(dir, "fixed.json")
+    await writeFile(file, JSON.stringify({ ...JSON.parse(one.payload), createdAt: "2026-08-01T09:00:00Z" }))
+    const fixed = await cli("dead-letters", "replay", "--id", one.id, "--payload-file", file)
+    expect(fixed.stderr).toBe("")
+    expect(fixed.code).toBe(0)
+    expect(fixed.stdout).toContain("attempted 1, replayed 1, failed 0")
+    expect(fixed.stdout).toMatch(/replayed \(1 customers\)/)
+    const left = await cli("dead-letters", "list", "--stream", "customers")
+    expect(left.stdout).toContain(`${truth.malformedCustomers - 1} pending dead letter(s)`)
+    const all = await cli("dead-letters", "list", "--stream", "customers", "--all")
+    expect(all.stdout).toContain("(1 replayed)")
+    // A bad flag is named with its fix.
+    const bad = await cli("dead-letters", "list", "--since", "yesterday")
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("--since")
+    const twoIds = await cli("dead-letters", "replay", "--payload-file", file)
+    expect(twoIds.code).toBe(2)
+    expect(twoIds.stderr).toContain("exactly one letter")
+  })
+
+  it("a load rejection replays after the operator widens the column", async () => {
+    const path = join(dir, "rejection.duckdb")
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.migrate
+        const row = (id: string, extra: Record<string, unknown>) => ({
+          source: "shopify",
+          source_account: SHOP,
+          source_id: id,
+          updated_at: "2026-08-01T00:00:00Z",
+          _synced_at: "2026-08-01T00:00:00Z",
+          _batch_id: "b1",
+          email: null,
+          first_name: "A",
+          last_name: null,
+          phone: null,
+          created_at: "2026-08-01T00:00:00Z",
+          ...extra
+        })
+        yield* w.load("customers", [row("1", { loyalty_tier: 3 })])
+        const refused = yield* w.load("customers", [row("2", { loyalty_tier: "gold" })])
+        expect(refused.deadLettered).toBe(1)
+        const replayers = allReplayers({ warehouse: w, lake: yield* RawLake })
+        const first = yield* replayLetters(w, { selection: { reason: "type_changed" }, replayers })
+        expect(first).toMatchObject({ attempted: 1, replayed: 0, failed: 1 })
+        yield* w.query('ALTER TABLE "customers" ALTER loyalty_tier TYPE VARCHAR')
+        const second = yield* replayLetters(w, { selection: { reason: "type_changed" }, replayers })
+        expect(second).toMatchObject({ attempted: 1, replayed: 1, failed: 0 })
+        const rows = yield* w.query("SELECT loyalty_tier FROM customers WHERE source_id = '2'")
+        expect(rows).toEqual([{ loyalty_tier: "gold" }])
+      }).pipe(Effect.provide(layers(path)))
+    )
+  })
+
+  it("--since takes dates, times and ages", () => {
+    const now = Date.parse("2026-11-27T12:00:00Z")
+    expect(parseSince("24h", now)).toBe(Date.parse("2026-11-26T12:00:00Z"))
+    expect(parseSince("7d", now)).toBe(Date.parse("2026-11-20T12:00:00Z"))
+    expect(parseSince("2026-11-20", now)).toBe(Date.parse("2026-11-20T00:00:00Z"))
+    expect(parseSince("2026-11-20T08:00:00+09:00", now)).toBe(Date.parse("2026-11-19T23:00:00Z"))
+    expect(parseSince("yesterday", now)).toBeUndefined()
+  })
+})
