@@ -1,7 +1,9 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  // BoundedLaunch is its own entry (`@kura/core/bounded-launch`): it imports nothing, so an app
+  // can re-exec itself bounded before loading effect and axios.
+  entry: ["src/index.ts", "src/BoundedLaunch.ts"],
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,
