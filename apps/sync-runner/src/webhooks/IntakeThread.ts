@@ -11,6 +11,7 @@
  * process left (a SIGKILL loses nothing acknowledged) before the worker opens new ones after them.
  */
 import { rmSync } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { Worker } from "node:worker_threads"
 import { Context, Effect, Fiber, Layer, Option, type Scope } from "effect"
 import { Metrics } from "../Metrics.js"
@@ -25,7 +26,7 @@ import type {
   IntakeWorkerData,
   ToIntakeWorker
 } from "./intakeWorker.js"
-import { type Segment, SegmentLog } from "./SegmentLog.js"
+import { type Segment, SegmentLog, segmentLines } from "./SegmentLog.js"
 import { precheckHeaders } from "./verifyWebhook.js"
 import { deliveryFromEnvelope } from "./WarehouseWebhookSink.js"
 import type { BatcherStats, WebhookBatcherOptions } from "./WebhookBatcher.js"
@@ -43,7 +44,10 @@ export interface IntakeThreadOptions extends WebhookBatcherOptions {
 
 interface Sealed {
   readonly segment: Segment
-  readonly lines: ReadonlyArray<string>
+  /** Records the worker reported written to it. */
+  readonly count: number
+  /** Its lines, once read (recovered segments at start; sealed ones when they land). */
+  readonly lines?: ReadonlyArray<string>
 }
 
 const hooks = `export async function resolve(s, c, n) { try { return await n(s, c) } catch (e) { if (s.startsWith(".") && s.endsWith(".js")) return n(s.slice(0, -3) + ".ts", c); throw e } }`
@@ -96,6 +100,7 @@ export class IntakeThread extends Context.Service<
     const recovered = SegmentLog.recover(options.dir)
     const backlog: Array<Sealed> = recovered.map((r) => ({
       segment: { id: r.id, path: r.path },
+      count: r.lines.length,
       lines: r.lines
     }))
     let replayed = 0
@@ -111,7 +116,9 @@ export class IntakeThread extends Context.Service<
       )
 
     let outstanding = replayed
-    let current: Array<string> = []
+    // Records written to the worker's current segment (its lines are read from disk once sealed,
+    // rather than copied between threads).
+    let current = 0
     let currentSince = 0
     let closing = false
     const counts = { accepted: 0, landed: 0, batches: 0, failures: 0 }
@@ -157,16 +164,16 @@ export class IntakeThread extends Context.Service<
     worker.on("message", (m: FromIntakeWorker) => {
       switch (m.t) {
         case "written":
-          if (current.length === 0) currentSince = Date.now()
-          for (const line of m.lines) current.push(line)
-          outstanding += m.lines.length
-          counts.accepted += m.lines.length
+          if (current === 0) currentSince = Date.now()
+          current += m.n
+          outstanding += m.n
+          counts.accepted += m.n
           return
         case "sealed": {
-          // Every line written to that segment arrived before this answer (one ordered port).
-          const lines = current
-          current = []
-          rotations.get(m.req)?.resolve({ segment: { id: m.id, path: m.path }, lines })
+          // Every write to that segment was reported before this answer (one ordered port).
+          const count = current
+          current = 0
+          rotations.get(m.req)?.resolve({ segment: { id: m.id, path: m.path }, count })
           rotations.delete(m.req)
           return
         }
@@ -234,18 +241,41 @@ export class IntakeThread extends Context.Service<
     const landNext = Effect.gen(function* () {
       const next = backlog[0]
       if (next === undefined) return
-      const deliveries: Array<WebhookDelivery> = []
-      for (const line of next.lines) {
-        const d = deliveryFromEnvelope(line)
-        if (d._tag === "Some") deliveries.push(d.value)
-      }
+      let deliveries: Array<WebhookDelivery> | undefined
+      /** Reads the segment (once) and lands it; a read that fails is retried like a landing. */
+      const attemptLanding = Effect.gen(function* () {
+        if (deliveries === undefined) {
+          const lines =
+            next.lines ??
+            segmentLines(
+              yield* Effect.tryPromise({
+                try: () => readFile(next.segment.path, "utf8"),
+                catch: (e) => new Error(`cannot read ${next.segment.path}: ${String(e)}`)
+              })
+            )
+          if (lines.length !== next.count)
+            yield* Effect.logWarning(
+              `webhooks: segment ${next.segment.id} holds ${lines.length} record(s), ${next.count} were reported written`
+            )
+          const parsed: Array<WebhookDelivery> = []
+          for (const line of lines) {
+            const d = deliveryFromEnvelope(line)
+            if (d._tag === "Some") parsed.push(d.value)
+          }
+          deliveries = parsed
+        }
+        if (deliveries.length > 0) yield* sink.landBatch({ batchId: next.segment.id, deliveries })
+        return deliveries.length
+      })
       let attempt = 0
       let closingSince = 0
+      let landed = 0
       while (true) {
-        const result = yield* Effect.result(
-          deliveries.length === 0 ? Effect.void : sink.landBatch({ batchId: next.segment.id, deliveries })
-        )
-        if (result._tag === "Success") break
+        const result = yield* Effect.result(attemptLanding)
+        if (result._tag === "Success") {
+          landed = result.success
+          break
+        }
         attempt++
         counts.failures++
         yield* metrics.increment(
@@ -253,7 +283,7 @@ export class IntakeThread extends Context.Service<
           "Webhook batch landings that failed (retried)."
         )
         yield* Effect.logError(
-          `webhooks: landing batch ${next.segment.id} (${deliveries.length} records) failed, attempt ${attempt}: ${result.failure.message}`
+          `webhooks: landing batch ${next.segment.id} (${next.count} records) failed, attempt ${attempt}: ${result.failure.message}`
         )
         if (closing) {
           closingSince ||= Date.now()
@@ -268,15 +298,15 @@ export class IntakeThread extends Context.Service<
       }
       rmSync(next.segment.path, { force: true })
       backlog.shift()
-      outstanding -= next.lines.length
-      post({ t: "landed", n: next.lines.length })
-      counts.landed += deliveries.length
+      outstanding -= next.count
+      post({ t: "landed", n: next.count })
+      counts.landed += landed
       counts.batches++
       yield* metrics.increment(
         "kura_webhooks_landed_total",
         "Webhook records landed in the warehouse.",
         {},
-        deliveries.length
+        landed
       )
       yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
       yield* pendingGauge
@@ -300,14 +330,14 @@ export class IntakeThread extends Context.Service<
           // One last rotation: appends the worker had queued when it stopped accepting are in it.
           const last = yield* seal
           if (last === undefined) return
-          if (last.lines.length > 0) {
+          if (last.count > 0) {
             backlog.push(last)
             continue
           }
           rmSync(last.segment.path, { force: true })
           return
         }
-        if (current.length > 0 && (current.length >= maxBatch || Date.now() - currentSince >= flushMs)) {
+        if (current > 0 && (current >= maxBatch || Date.now() - currentSince >= flushMs)) {
           const sealed = yield* seal
           if (sealed === undefined) yield* Effect.sleep(1_000)
           else backlog.push(sealed)

@@ -73,6 +73,17 @@ interface Waiter {
 
 const SUFFIX = ".ndjson"
 
+/** The complete lines of a segment's text: only newline-terminated lines were ever acknowledged. */
+export const segmentLines = (text: string): Array<string> => {
+  const end = text.lastIndexOf("\n")
+  return end < 0
+    ? []
+    : text
+        .slice(0, end)
+        .split("\n")
+        .filter((l) => l !== "")
+}
+
 /** The write-ahead log of one process. Not safe for two processes on one directory. */
 export class SegmentLog {
   readonly dir: string
@@ -120,17 +131,7 @@ export class SegmentLog {
       .sort()
       .map((f): RecoveredSegment => {
         const path = join(dir, f)
-        const text = readFileSync(path, "utf8")
-        // Only newline-terminated lines were ever synced (and so acknowledged).
-        const end = text.lastIndexOf("\n")
-        const lines =
-          end < 0
-            ? []
-            : text
-                .slice(0, end)
-                .split("\n")
-                .filter((l) => l !== "")
-        return { id: f.slice(0, -SUFFIX.length), path, lines }
+        return { id: f.slice(0, -SUFFIX.length), path, lines: segmentLines(readFileSync(path, "utf8")) }
       })
   }
 

@@ -319,8 +319,11 @@ export const makeWarehouseWebhookSink = (
       }
       // Deletes after upserts, so a create and a delete of one order in one batch end deleted.
       const byTime = new Map<string, Array<RowKey>>()
-      for (const del of out.deletions)
-        byTime.set(del.deletedAt, [...(byTime.get(del.deletedAt) ?? []), del.key])
+      for (const del of out.deletions) {
+        const keys = byTime.get(del.deletedAt)
+        if (keys === undefined) byTime.set(del.deletedAt, [del.key])
+        else keys.push(del.key)
+      }
       let deleted = 0
       for (const [at, keys] of byTime)
         deleted += yield* warehouse
@@ -336,7 +339,12 @@ export const makeWarehouseWebhookSink = (
     landBatch: (batch) =>
       Effect.gen(function* () {
         const byShop = new Map<string, Array<WebhookDelivery>>()
-        for (const d of batch.deliveries) byShop.set(d.shop, [...(byShop.get(d.shop) ?? []), d])
+        // Push, never copy: a batch is thousands of deliveries (copying made grouping quadratic).
+        for (const d of batch.deliveries) {
+          const list = byShop.get(d.shop)
+          if (list === undefined) byShop.set(d.shop, [d])
+          else list.push(d)
+        }
         const total: { raw: number; rows: Record<string, number>; deleted: number; deadLettered: number } = {
           raw: 0,
           rows: {},

@@ -81,8 +81,8 @@ export type FromIntakeWorker =
   | { readonly t: "listening"; readonly port: number }
   | { readonly t: "listenFailed"; readonly message: string }
   | { readonly t: "unlistened" }
-  /** Envelope lines now in the current segment, in order. */
-  | { readonly t: "written"; readonly lines: ReadonlyArray<string> }
+  /** This many more records are in the current segment (the main thread reads them from it once sealed). */
+  | { readonly t: "written"; readonly n: number }
   | { readonly t: "sealed"; readonly req: number; readonly id: string; readonly path: string }
   | { readonly t: "sealFailed"; readonly req: number; readonly message: string }
   | { readonly t: "forward"; readonly id: number; readonly request: ForwardedRequest }
@@ -165,7 +165,7 @@ const run = (port: MessagePort, data: IntakeWorkerData): void => {
     onWritten: (lines) => {
       outstanding += lines.length
       queued -= lines.length
-      post({ t: "written", lines })
+      post({ t: "written", n: lines.length })
     }
   })
 

@@ -75,7 +75,8 @@ describe.each([
         await eventually(async () => (await Effect.runPromise(stats)).failures >= 2)
         expect(memory.batches).toHaveLength(0)
         failing = false
-        await eventually(() => eventIds(memory).length === 10)
+        // The next retry waits out its backoff (seconds once several attempts failed on a busy box).
+        await eventually(() => eventIds(memory).length === 10, 30_000)
         expect(new Set(eventIds(memory))).toEqual(new Set(accepted))
         // A refused delivery was not remembered: Shopify's retry is accepted, not called a duplicate.
         const retry = await deliver(url, order(refused[0]!), `b-${refused[0]}`)
