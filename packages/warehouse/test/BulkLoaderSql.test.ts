@@ -60,7 +60,7 @@ const bulkExport = async (baseUrl: string, token: string): Promise<string> => {
 }
 
 /** The JS path: reassemble, decode with the client's schema, map, `Warehouse.load`. */
-const jsPath = (text: string) =>
+const jsPath = (text: string, context: MapContext = ctx) =>
   Effect.gen(function* () {
     const w = yield* Warehouse
     const r = new Reassembler({
@@ -99,7 +99,7 @@ const jsPath = (text: string) =>
       }
       let mapped: ReturnType<typeof mapper>
       try {
-        mapped = mapper(decoded.success, ctx)
+        mapped = mapper(decoded.success, context)
       } catch {
         rejected++
         continue
@@ -305,6 +305,49 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
       expect(one.tables[t]?.length, t).toBeGreaterThan(0)
       expect(one.tables[t], t).toEqual(all.tables[t])
     }
+  }, 120_000)
+
+  it("books business dates in each channel's own zone, as the JS mapper does", async () => {
+    // Online orders in Los Angeles, POS orders at the store in Tokyo: a day apart near midnight.
+    // The emulator's Shopify orders are all online: every third becomes a POS sale.
+    let n = 0
+    const mixed = text.replaceAll('"sourceName":"web"', (web) => (n++ % 3 === 0 ? '"sourceName":"pos"' : web))
+    const mixedFile = join(dir, "mixed.jsonl")
+    writeFileSync(mixedFile, mixed)
+    const zoned: MapContext = {
+      ...ctx,
+      timeZoneOf: (location) => (location === null ? "America/Los_Angeles" : "Asia/Tokyo")
+    }
+    const dates = (table: "orders" | "refunds") =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        return yield* w.query(
+          `SELECT source_id, channel, CAST(business_date AS VARCHAR) AS d FROM "${table}" ORDER BY source_id`
+        )
+      })
+    const js = await withWarehouse(
+      Effect.gen(function* () {
+        yield* jsPath(mixed, zoned)
+        return { orders: yield* dates("orders"), refunds: yield* dates("refunds") }
+      })
+    )
+    const sql = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file: mixedFile,
+          context: zoned,
+          locationId: LOCATION,
+          key
+        })
+        return { orders: yield* dates("orders"), refunds: yield* dates("refunds") }
+      })
+    )
+    expect(new Set(sql.orders.map((r) => r.channel))).toEqual(new Set(["online", "pos"]))
+    expect(sql.refunds.length).toBeGreaterThan(0)
+    expect(sql.orders).toEqual(js.orders)
+    expect(sql.refunds).toEqual(js.refunds)
   }, 120_000)
 
   it("an order listed twice in one file keeps its newest version, children included", async () => {
