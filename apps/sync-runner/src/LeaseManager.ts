@@ -11,7 +11,7 @@ import {
   StoreError
 } from "@kura/core"
 import { Warehouse } from "@kura/warehouse"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Result } from "effect"
 
 let holderSeq = 0
 
@@ -58,21 +58,40 @@ export class LeaseManager extends Context.Service<
      */
     readonly renew: (lease: Lease, ttlMs: number) => Effect.Effect<Option.Option<Lease>, StoreError>
     readonly release: (lease: Lease) => Effect.Effect<void, StoreError>
+    /**
+     * `acquire` for several streams at once (a run pass), each with its own holder: per request,
+     * the lease or `None` when someone else holds it. One write for the pass instead of one per
+     * stream; the exclusion is the same.
+     */
+    readonly acquireMany: (
+      requests: ReadonlyArray<{ readonly key: Key; readonly holder: string }>,
+      ttlMs: number
+    ) => Effect.Effect<ReadonlyArray<Option.Option<Lease>>, StoreError>
+    /** `release` for several leases at once. */
+    readonly releaseMany: (leases: ReadonlyArray<Lease>) => Effect.Effect<void, StoreError>
   }
 >()("@kura/sync-runner/LeaseManager") {
   /** In-process leases: correct for one instance (local `serve`, tests). */
   static readonly layerMemory = Layer.sync(LeaseManager, () => {
     const held = new Map<string, Lease>()
+    const acquire = (key: Key, holder: string, ttlMs: number) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const id = keyText(key)
+        const current = held.get(id)
+        if (current !== undefined && current.expiresAt > now) return Option.none<Lease>()
+        const lease: Lease = { key, holder, expiresAt: now + ttlMs }
+        held.set(id, lease)
+        return Option.some(lease)
+      })
+    const release = (lease: Lease) =>
+      Effect.sync(() => {
+        const id = keyText(lease.key)
+        if (held.get(id)?.holder === lease.holder) held.delete(id)
+      })
     return LeaseManager.of({
-      acquire: (key, holder, ttlMs) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const id = keyText(key)
-          const current = held.get(id)
-          if (current !== undefined && current.expiresAt > now) return Option.none()
-          const lease: Lease = { key, holder, expiresAt: now + ttlMs }
-          held.set(id, lease)
-          return Option.some(lease)
-        }),
+      acquire,
+      acquireMany: (requests, ttlMs) => Effect.forEach(requests, (r) => acquire(r.key, r.holder, ttlMs)),
+      releaseMany: (leases) => Effect.forEach(leases, release, { discard: true }),
       renew: (lease, ttlMs) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           const id = keyText(lease.key)
@@ -84,11 +103,7 @@ export class LeaseManager extends Context.Service<
           held.set(id, renewed)
           return Option.some(renewed)
         }),
-      release: (lease) =>
-        Effect.sync(() => {
-          const id = keyText(lease.key)
-          if (held.get(id)?.holder === lease.holder) held.delete(id)
-        })
+      release
     })
   })
 
@@ -119,26 +134,55 @@ export class LeaseManager extends Context.Service<
             return Option.some(lease)
           })
         )
-      return LeaseManager.of({
-        acquire: (key, holder, ttlMs) =>
-          take(key, holder, ttlMs).pipe(
-            Effect.catchTag("LeaseError", (e) =>
-              reclaimLocal && isDeadLocalHolder(e.holder)
-                ? Effect.logWarning(`reclaiming the lease of dead local runner ${e.holder}`).pipe(
-                    Effect.andThen(
-                      warehouse.releaseLease({
-                        streamKey: e.streamKey,
-                        holder: e.holder,
-                        expiresAt: e.expiresAt ?? 0
-                      })
-                    ),
-                    Effect.andThen(take(key, holder, ttlMs)),
-                    Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>()))
-                  )
-                : Effect.succeed(Option.none<Lease>())
-            ),
-            Effect.mapError(storeError(`acquire ${keyText(key)}`))
+      const acquire = (key: Key, holder: string, ttlMs: number) =>
+        take(key, holder, ttlMs).pipe(
+          Effect.catchTag("LeaseError", (e) =>
+            reclaimLocal && isDeadLocalHolder(e.holder)
+              ? Effect.logWarning(`reclaiming the lease of dead local runner ${e.holder}`).pipe(
+                  Effect.andThen(
+                    warehouse.releaseLease({
+                      streamKey: e.streamKey,
+                      holder: e.holder,
+                      expiresAt: e.expiresAt ?? 0
+                    })
+                  ),
+                  Effect.andThen(take(key, holder, ttlMs)),
+                  Effect.catchTag("LeaseError", () => Effect.succeed(Option.none<Lease>()))
+                )
+              : Effect.succeed(Option.none<Lease>())
           ),
+          Effect.mapError(storeError(`acquire ${keyText(key)}`))
+        )
+      return LeaseManager.of({
+        acquire,
+        acquireMany: (requests, ttlMs) =>
+          warehouse.acquireLeases(requests, ttlMs).pipe(
+            Effect.mapError(storeError(`acquire ${requests.length} leases`)),
+            Effect.flatMap((results) =>
+              Effect.forEach(results, (result, i) => {
+                const request = requests[i]!
+                if (Result.isSuccess(result)) {
+                  const w = result.success
+                  const lease: Lease = { key: request.key, holder: w.holder, expiresAt: w.expiresAt }
+                  held.set(lease, w)
+                  return Effect.succeed(Option.some(lease))
+                }
+                // A dead local holder's lease goes through the one-stream path, which reclaims it.
+                return reclaimLocal && isDeadLocalHolder(result.failure.holder)
+                  ? acquire(request.key, request.holder, ttlMs)
+                  : Effect.succeed(Option.none<Lease>())
+              })
+            )
+          ),
+        releaseMany: (leases) => {
+          const ws = leases.flatMap((l) => {
+            const w = held.get(l)
+            return w === undefined ? [] : [w]
+          })
+          return ws.length === 0
+            ? Effect.void
+            : warehouse.releaseLeases(ws).pipe(Effect.mapError(storeError(`release ${ws.length} leases`)))
+        },
         renew: (lease, ttlMs) => {
           const w = held.get(lease)
           if (w === undefined) return Effect.succeed(Option.none<Lease>())

@@ -4,7 +4,7 @@
  * warehouse's own `_kura_sync_runs` (`layerWarehouse`), the table the source streams commit
  * through, so the status, `/` and reconciliation read one source of truth.
  */
-import { type StreamKey, streamKeyToString } from "@kura/core"
+import { type Checkpoint, type StreamKey, streamKeyToString } from "@kura/core"
 import { parseRunApiUsage, Warehouse } from "@kura/warehouse"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { ApiUsage } from "./ApiUsage.js"
@@ -26,6 +26,8 @@ export const RunRecord = Schema.Struct({
   rows: Schema.Number,
   reconciliation: Schema.Literals(["ok", "mismatch", "not-checked"]),
   stoppedEarly: Schema.optionalKey(Schema.Boolean),
+  /** The stream closed its own ledger entry (see `RunResult.ledgerCommitted`). */
+  ledgerCommitted: Schema.optionalKey(Schema.Boolean),
   error: Schema.optionalKey(Schema.String),
   /** The committed cursor when the run started, and the one it committed (warehouse ledger). */
   cursorBefore: Schema.optionalKey(Schema.NullOr(Schema.String)),
@@ -62,6 +64,15 @@ export class RunLedger extends Context.Service<
   RunLedger,
   {
     readonly record: (run: RunRecord) => Effect.Effect<void>
+    /** `record` for the finished runs of a pass, written together where the store allows. */
+    readonly recordAll: (runs: ReadonlyArray<RunRecord>) => Effect.Effect<void>
+    /**
+     * Where each of `keys` resumes (its committed checkpoint), read at once for a pass; `undefined`
+     * when this ledger does not hold checkpoints (the runner then asks the CheckpointStore).
+     */
+    readonly resumePoints: (
+      keys: ReadonlyArray<StreamKey>
+    ) => Effect.Effect<ReadonlyMap<string, Checkpoint> | undefined>
     /** Most recent first. */
     readonly list: (limit?: number) => Effect.Effect<ReadonlyArray<RunRecord>>
   }
@@ -70,13 +81,16 @@ export class RunLedger extends Context.Service<
   static readonly layerMemory = (capacity = 500) =>
     Layer.sync(RunLedger, () => {
       const runs = new Map<string, RunRecord>()
+      const record = (run: RunRecord) =>
+        Effect.sync(() => {
+          runs.delete(run.runId)
+          runs.set(run.runId, run)
+          while (runs.size > capacity) runs.delete(runs.keys().next().value!)
+        })
       return RunLedger.of({
-        record: (run) =>
-          Effect.sync(() => {
-            runs.delete(run.runId)
-            runs.set(run.runId, run)
-            while (runs.size > capacity) runs.delete(runs.keys().next().value!)
-          }),
+        record,
+        recordAll: (all) => Effect.forEach(all, record, { discard: true }),
+        resumePoints: () => Effect.succeed(undefined),
         list: (limit) => Effect.sync(() => [...runs.values()].reverse().slice(0, limit ?? capacity))
       })
     })
@@ -185,12 +199,38 @@ export const layerWarehouseLedger = Layer.effect(
           Effect.logWarning(`run ledger not saved for ${streamKeyToString(run.key)}: ${e.message}`)
         )
       )
+    // A pass's runs: statuses one by one (only runs the stream did not commit need one), then
+    // every cost in one write instead of one per stream.
+    const writeAll = (all: ReadonlyArray<RunRecord>) =>
+      Effect.gen(function* () {
+        for (const run of all)
+          yield* writeStatus(run).pipe(
+            Effect.catch((e) =>
+              Effect.logWarning(`run ledger not saved for ${streamKeyToString(run.key)}: ${e.message}`)
+            )
+          )
+        const costs = all.flatMap((run) =>
+          run.api === undefined || run.status === "running"
+            ? []
+            : [{ runId: run.runId, key: run.key, usage: run.api }]
+        )
+        yield* warehouse
+          .recordRunUsages(costs)
+          .pipe(
+            Effect.catch((e) =>
+              Effect.logWarning(`run costs not saved for ${costs.length} run(s): ${e.message}`)
+            )
+          )
+      })
     const writeStatus = (run: RunRecord) =>
       Effect.gen(function* () {
-        if (run.status === "running") {
-          yield* warehouse.startRun({ runId: run.runId, key: run.key })
-          return
-        }
+        // A source stream opens its own entry with the cursor it resumes from (the ingest loop);
+        // a second write here cost a statement and a checkpoint read per stream and pass. A stream
+        // that never opens one gets its entry when it finishes (commitRun/failRun create it), and
+        // this process's status shows it running from `local` meanwhile.
+        if (run.status === "running") return
+        // Committed by the stream itself: nothing to read back or write but the cost (below).
+        if (run.status === "succeeded" && run.ledgerCommitted === true) return
         const before = yield* existing(run)
         if (run.status === "succeeded") {
           // The stream committed through the ledger itself (every source stream does).
@@ -200,6 +240,10 @@ export const layerWarehouseLedger = Layer.effect(
           yield* warehouse.commitRun({
             runId: run.runId,
             key: run.key,
+            // No entry yet (the stream keeps none): it is written whole, with where the run began.
+            ...(Option.isNone(before) && run.cursorBefore !== undefined
+              ? { opened: { startedAt: run.startedAt, cursorBefore: run.cursorBefore } }
+              : {}),
             cursorAfter: checkpoint.value.cursor,
             // A stream that checked its own count says so with "ok"; the ledger records it as tied.
             reportedCount: run.reconciliation === "ok" ? run.rows : null,
@@ -213,6 +257,9 @@ export const layerWarehouseLedger = Layer.effect(
         }
         // An incomplete entry already says why (the mismatch); keep it.
         if (Option.isSome(before) && before.value.status === "incomplete") return
+        // Failed before opening an entry: open it first so it keeps the cursor the run began at.
+        if (Option.isNone(before) && run.cursorBefore !== undefined)
+          yield* warehouse.startRun({ runId: run.runId, key: run.key, cursorBefore: run.cursorBefore })
         const error = run.status === "interrupted" ? INTERRUPTED : (run.error ?? "failed")
         const detail = Option.match(before, {
           onNone: () => error,
@@ -226,6 +273,17 @@ export const layerWarehouseLedger = Layer.effect(
           local.set(run.runId, run)
           return write(run)
         }),
+      recordAll: (all) =>
+        Effect.suspend(() => {
+          for (const run of all) local.set(run.runId, run)
+          return writeAll(all)
+        }),
+      resumePoints: (keys) =>
+        warehouse.checkpointsOf(keys).pipe(
+          Effect.map((m): ReadonlyMap<string, Checkpoint> | undefined => m),
+          // Unreadable here: the runner reads each stream's checkpoint itself (and fails there).
+          Effect.orElseSucceed(() => undefined)
+        ),
       list: (limit) =>
         Effect.gen(function* () {
           // Recent runs per stream, and each stream's last success however old.

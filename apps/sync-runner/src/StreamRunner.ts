@@ -2,7 +2,7 @@
  * Runs streams: takes the per-stream lease, resumes from the checkpoint, records the run, and on
  * shutdown drains runs in flight so their checkpoints are committed before the process exits.
  */
-import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
+import { type Checkpoint, CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
 import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
 import type { ApiUsage } from "./ApiUsage.js"
 import { LeaseManager, localHolder } from "./LeaseManager.js"
@@ -79,14 +79,30 @@ export class StreamRunner extends Context.Service<
 
     const labels = (key: StreamKey) => ({ source: key.source, account: key.account, stream: key.stream })
 
-    /** Runs one stream whose lease is already held; always releases the lease and records the run. */
+    /**
+     * Runs one stream whose lease is already held. Alone (`start`), it always releases the lease
+     * and records the run itself. In a pass (`pass` given), the checkpoint was read with the
+     * pass's others and the pass writes the finished record and releases the latest lease (kept
+     * in `pass.held`) together with the others' — one write each per pass instead of per stream.
+     */
     const execute = (
       stream: SyncStream,
       runId: string,
       trigger: RunTrigger,
-      lease: Parameters<typeof leases.release>[0]
+      lease: Parameters<typeof leases.release>[0],
+      pass?: {
+        readonly checkpoint: Option.Option<Checkpoint> | undefined
+        readonly held: Map<string, Parameters<typeof leases.release>[0]>
+        /** Where the finished record goes (even when the run was interrupted by a drain). */
+        readonly finished: Array<RunRecord>
+      }
     ) => {
       let held = lease
+      const keep = (l: typeof lease) => {
+        held = l
+        pass?.held.set(streamKeyToString(stream.key), l)
+      }
+      keep(lease)
       // Only the stream's own work is interruptible: the bookkeeping after it must always happen.
       return Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
@@ -122,14 +138,18 @@ export class StreamRunner extends Context.Service<
                   )
                 )
               }
-              held = renewed.value
+              keep(renewed.value)
             }
           })
           let failedUsage: ApiUsage | undefined
+          // Where the run resumed from: the ledger entry of a stream that keeps none itself needs it.
+          let resumedFrom: string | null | undefined
           const exit = yield* Effect.exit(
             restore(
               Effect.gen(function* () {
-                const checkpoint = yield* checkpoints.get(stream.key)
+                const checkpoint =
+                  pass?.checkpoint === undefined ? yield* checkpoints.get(stream.key) : pass.checkpoint
+                resumedFrom = Option.match(checkpoint, { onNone: () => null, onSome: (c) => c.cursor })
                 return yield* stream.run({
                   runId,
                   checkpoint,
@@ -151,26 +171,37 @@ export class StreamRunner extends Context.Service<
             )
           )
           const finishedAt = yield* Clock.currentTimeMillis
+          const resumed = resumedFrom === undefined ? {} : { cursorBefore: resumedFrom }
           const record: RunRecord = Exit.isSuccess(exit)
             ? {
                 ...base,
+                ...resumed,
                 finishedAt,
                 status: "succeeded",
                 rows: exit.value.rows,
                 reconciliation: exit.value.reconciliation,
                 ...(exit.value.stoppedEarly === true ? { stoppedEarly: true } : {}),
+                ...(exit.value.ledgerCommitted === true ? { ledgerCommitted: true } : {}),
                 ...(exit.value.api === undefined ? {} : { api: exit.value.api })
               }
             : Cause.hasInterruptsOnly(exit.cause)
-              ? { ...base, finishedAt, status: "interrupted", error: "interrupted during shutdown" }
+              ? {
+                  ...base,
+                  ...resumed,
+                  finishedAt,
+                  status: "interrupted",
+                  error: "interrupted during shutdown"
+                }
               : {
                   ...base,
+                  ...resumed,
                   finishedAt,
                   status: "failed",
                   error: errorText(exit.cause),
                   ...(failedUsage === undefined ? {} : { api: failedUsage })
                 }
-          yield* ledger.record(record)
+          if (pass === undefined) yield* ledger.record(record)
+          else pass.finished.push(record)
           // This fiber still counts until its observer fires, hence the - 1.
           yield* metrics.set(
             "kura_sync_runs_in_flight",
@@ -211,7 +242,11 @@ export class StreamRunner extends Context.Service<
             })
           )
           return record
-        }).pipe(Effect.ensuring(Effect.suspend(() => Effect.ignore(leases.release(held)))))
+        }).pipe(
+          Effect.ensuring(
+            Effect.suspend(() => (pass === undefined ? Effect.ignore(leases.release(held)) : Effect.void))
+          )
+        )
       )
     }
 
@@ -286,21 +321,61 @@ export class StreamRunner extends Context.Service<
       )
     }
 
+    /**
+     * One phase of a pass. Its bookkeeping is batched: the leases are taken in one write, the
+     * checkpoints read in one query, and at the end the runs' records (their costs) written and
+     * the leases released together. A pass of 19 streams made ~10 single-row statements per
+     * stream on the one warehouse connection, which every stream waited behind: it was most of an
+     * incremental run's time (measured: 160 of 455 statements, ~1 s of a 3.5 s unchanged pass).
+     */
     const runPhase = (streams: ReadonlyArray<SyncStream>, trigger: RunTrigger) =>
-      Effect.forEach(
-        streams,
-        (stream) =>
-          Effect.gen(function* () {
-            const lease = yield* acquire(stream)
-            if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
-            const runId = newRunId(yield* Clock.currentTimeMillis)
-            const fiber = yield* Effect.forkDetach(execute(stream, runId, trigger, lease.value))
-            fibers.add(fiber)
-            fiber.addObserver(() => fibers.delete(fiber))
-            return yield* Fiber.join(fiber)
-          }),
-        { concurrency: options.concurrency ?? 16 }
-      )
+      Effect.gen(function* () {
+        if (streams.length === 0) return []
+        const granted = yield* leases
+          .acquireMany(
+            streams.map((s) => ({ key: s.key, holder: localHolder() })),
+            leaseTtlMs
+          )
+          .pipe(
+            Effect.catch((e) =>
+              Effect.logError(`lease store failed: ${e.message}`).pipe(
+                Effect.as(streams.map(() => Option.none<Parameters<typeof leases.release>[0]>()))
+              )
+            )
+          )
+        const mine = streams.filter((_, i) => Option.isSome(granted[i] ?? Option.none()))
+        const resume = mine.length === 0 ? undefined : yield* ledger.resumePoints(mine.map((s) => s.key))
+        const held = new Map<string, Parameters<typeof leases.release>[0]>()
+        const finished: Array<RunRecord> = []
+        return yield* Effect.forEach(
+          streams,
+          (stream, i) =>
+            Effect.gen(function* () {
+              const lease = granted[i] ?? Option.none()
+              if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
+              const runId = newRunId(yield* Clock.currentTimeMillis)
+              const checkpoint =
+                resume === undefined
+                  ? undefined
+                  : Option.fromNullishOr(resume.get(streamKeyToString(stream.key)))
+              const fiber = yield* Effect.forkDetach(
+                execute(stream, runId, trigger, lease.value, { checkpoint, held, finished })
+              )
+              fibers.add(fiber)
+              fiber.addObserver(() => fibers.delete(fiber))
+              return yield* Fiber.join(fiber)
+            }),
+          { concurrency: options.concurrency ?? 16 }
+        ).pipe(
+          Effect.ensuring(
+            Effect.suspend(() =>
+              ledger
+                .recordAll(finished)
+                .pipe(Effect.andThen(Effect.ignore(leases.releaseMany([...held.values()]))))
+            )
+          )
+        )
+      })
 
     const drain = (timeoutMs: number) =>
       Effect.gen(function* () {

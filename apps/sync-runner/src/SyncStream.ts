@@ -43,6 +43,11 @@ export interface RunResult {
   readonly detail?: string
   /** What the run cost the API (source streams measure it; absent for streams that call none). */
   readonly api?: ApiUsage
+  /**
+   * The stream opened and closed its own ledger entry (the ingest loop's `commitRun`), so the
+   * runner has no status left to write for it, only the API cost.
+   */
+  readonly ledgerCommitted?: boolean
 }
 
 /** A run failed. `reason` tells operators where to look. */

@@ -120,9 +120,14 @@ describe("StreamRunner lease heartbeat", () => {
       LeaseManager.of({
         acquire: (k, holder, ttlMs) =>
           Effect.succeed(Option.some({ key: k, holder, expiresAt: Date.now() + ttlMs })),
+        acquireMany: (requests, ttlMs) =>
+          Effect.succeed(
+            requests.map((r) => Option.some({ key: r.key, holder: r.holder, expiresAt: Date.now() + ttlMs }))
+          ),
         // Another instance took the stream over: every renewal is refused.
         renew: () => Effect.succeed(Option.none()),
-        release: () => Effect.void
+        release: () => Effect.void,
+        releaseMany: () => Effect.void
       })
     )
     const runs = await Effect.runPromise(

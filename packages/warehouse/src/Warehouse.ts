@@ -3,8 +3,15 @@
  * the run ledger, dead letters, stream leases and reconciliation. The DuckDB and BigQuery
  * adapters implement it with the same SQL generated from the table registry.
  */
-import type { BulkJobStore, CheckpointStore, DeadLetter, DeadLetterSink, StreamKey } from "@kura/core"
-import { Context, type Effect, type Option, type Stream } from "effect"
+import type {
+  BulkJobStore,
+  Checkpoint,
+  CheckpointStore,
+  DeadLetter,
+  DeadLetterSink,
+  StreamKey
+} from "@kura/core"
+import { Context, type Effect, type Option, type Result, type Stream } from "effect"
 import type { Dialect } from "./Dialect.js"
 import type { ReconciliationReport } from "./Reconciliation.js"
 import type { RunApiUsage } from "./RunApiUsage.js"
@@ -73,6 +80,11 @@ export interface CommitRunInput {
   readonly meta?: Readonly<Record<string, unknown>>
   /** What the run cost the API so far (the runner may record the final figure later). */
   readonly apiUsage?: RunApiUsage
+  /**
+   * The entry as `startRun` opened it, when the caller kept it: the commit then writes it without
+   * reading it back (one statement less per run). Omit it when unsure; the entry is read.
+   */
+  readonly opened?: { readonly startedAt: number; readonly cursorBefore: string | null }
 }
 
 /** The outcome of `commitRun`. */
@@ -224,6 +236,14 @@ export class Warehouse extends Context.Service<
       key: StreamKey,
       usage: RunApiUsage
     ) => Effect.Effect<boolean, WarehouseError>
+    /** `recordRunUsage` for many runs in one write (a pass's runs); entries without a ledger row are skipped. */
+    readonly recordRunUsages: (
+      entries: ReadonlyArray<{ readonly runId: string; readonly key: StreamKey; readonly usage: RunApiUsage }>
+    ) => Effect.Effect<void, WarehouseError>
+    /** The committed checkpoints of `keys` in one read, by `streamKeyToString` (absent: none yet). */
+    readonly checkpointsOf: (
+      keys: ReadonlyArray<StreamKey>
+    ) => Effect.Effect<ReadonlyMap<string, Checkpoint>, WarehouseError>
     /** Takes the stream's lease for `ttlMillis`, or fails with LeaseError("held"). */
     readonly acquireLease: (
       key: StreamKey,
@@ -236,6 +256,16 @@ export class Warehouse extends Context.Service<
       ttlMillis: number
     ) => Effect.Effect<Lease, WarehouseError | LeaseError>
     readonly releaseLease: (lease: Lease) => Effect.Effect<void, WarehouseError>
+    /**
+     * `acquireLease` for several streams in one write and one read (a pass's streams), each
+     * request with its own holder: per request, its lease or why it is held. Keys must differ.
+     */
+    readonly acquireLeases: (
+      requests: ReadonlyArray<{ readonly key: StreamKey; readonly holder: string }>,
+      ttlMillis: number
+    ) => Effect.Effect<ReadonlyArray<Result.Result<Lease, LeaseError>>, WarehouseError>
+    /** `releaseLease` for several leases in one write. */
+    readonly releaseLeases: (leases: ReadonlyArray<Lease>) => Effect.Effect<void, WarehouseError>
     /**
      * Runs set-based SQL with no other write interleaved (the warehouse's write lock), for fast
      * paths that let the engine do the work (e.g. `BulkLoader.loadShopifyOrdersFile`). Other

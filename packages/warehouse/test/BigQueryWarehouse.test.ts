@@ -242,6 +242,42 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
         assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))))
         yield* w.releaseLease(lease)
         assert.strictEqual((yield* w.acquireLease(key, "runner-b", 60_000)).holder, "runner-b")
+        // A pass's leases, checkpoints and run costs in one statement each (same SQL as DuckDB).
+        const products = { ...key, stream: "products" }
+        const pass = yield* w.acquireLeases(
+          [
+            { key, holder: "pass-1" },
+            { key: products, holder: "pass-2" }
+          ],
+          60_000
+        )
+        assert.deepStrictEqual(
+          pass.map((r) => (r._tag === "Success" ? r.success.holder : r.failure.holder)),
+          ["runner-b", "pass-2"]
+        )
+        yield* w.releaseLeases(pass.flatMap((r) => (r._tag === "Success" ? [r.success] : [])))
+        assert.strictEqual((yield* w.acquireLease(products, "runner-c", 60_000)).holder, "runner-c")
+        yield* w.recordRunUsages([
+          {
+            runId: "r2",
+            key,
+            usage: {
+              calls: 5,
+              costRequested: 1,
+              costActual: 1,
+              throttled: 0,
+              throttleWaits: 0,
+              throttleWaitSeconds: 0,
+              retries: 0
+            }
+          }
+        ])
+        assert.strictEqual((yield* w.listRuns(key)).find((r) => r.runId === "r2")?.apiUsage?.calls, 5)
+        // Orders committed a cursor above; products never did.
+        assert.deepStrictEqual(
+          [...(yield* w.checkpointsOf([key, products])).keys()],
+          ["shopify/kura-matcha.myshopify.com/orders"]
+        )
 
         // The durable TokenStore: compare-and-set is one MERGE, decided by BigQuery's DML count.
         const store = WarehouseTokenStore.make(w, { encryptionKey: Redacted.make("k") })

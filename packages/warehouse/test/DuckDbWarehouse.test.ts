@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { BulkJobStore, CheckpointStore, DeadLetterSink } from "@kura/core"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Effect, Exit, Layer, Option, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { DuckDbWarehouse, Warehouse, WarehouseStores } from "../src/index.js"
 import { level, line, movement, order, refund } from "./fixtures.js"
@@ -262,6 +262,125 @@ describe("DuckDbWarehouse", () => {
         yield* w.acquireLease({ ...key, stream: "products" }, "runner-a", 1_000)
       })
     )
+  )
+
+  it.effect("leases for a pass: one write takes free streams, refuses held ones, and releases together", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const products = { ...key, stream: "products" }
+        const customers = { ...key, stream: "customers" }
+        yield* w.acquireLease(products, "other-runner", 60_000)
+        const got = yield* w.acquireLeases(
+          [
+            { key, holder: "pass-1" },
+            { key: products, holder: "pass-2" },
+            { key: customers, holder: "pass-3" }
+          ],
+          60_000
+        )
+        assert.deepStrictEqual(
+          got.map((r) => (Result.isSuccess(r) ? r.success.holder : `held by ${r.failure.holder}`)),
+          ["pass-1", "held by other-runner", "pass-3"]
+        )
+        // Exclusion is the same as one at a time: nobody else gets the granted streams.
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "intruder", 60_000))))
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(customers, "intruder", 60_000))))
+        const mine = got.flatMap((r) => (Result.isSuccess(r) ? [r.success] : []))
+        // Releasing someone else's lease in the batch does nothing.
+        yield* w.releaseLeases([...mine, { streamKey: "shopify/x/products", holder: "pass-2", expiresAt: 0 }])
+        assert.strictEqual((yield* w.acquireLease(key, "next", 60_000)).holder, "next")
+        assert.strictEqual((yield* w.acquireLease(customers, "next", 60_000)).holder, "next")
+        const still = yield* Effect.flip(w.acquireLease(products, "next", 60_000))
+        assert.strictEqual(still._tag === "LeaseError" ? still.holder : still._tag, "other-runner")
+        // An expired lease is taken over in a batch too; a key twice in one call is refused.
+        yield* TestClock.adjust("61 seconds")
+        const later = yield* w.acquireLeases([{ key: products, holder: "pass-4" }], 1_000)
+        assert.isTrue(Result.isSuccess(later[0]!))
+        const twice = yield* Effect.flip(
+          w.acquireLeases(
+            [
+              { key, holder: "a" },
+              { key, holder: "b" }
+            ],
+            1_000
+          )
+        )
+        assert.strictEqual(twice._tag === "WarehouseError" ? twice.reason : twice._tag, "InvalidInput")
+        assert.deepStrictEqual(yield* w.acquireLeases([], 1_000), [])
+      })
+    )
+  )
+
+  it.effect(
+    "a pass's checkpoints in one read, its runs' costs in one write, a commit told what it opened",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          const products = { ...key, stream: "products" }
+          yield* w.checkpoints.put({ key, cursor: "c-orders", updatedAt: 5, meta: { a: 1 } })
+          yield* w.checkpoints.put({ key: products, cursor: "c-products", updatedAt: 6 })
+          const read = yield* w.checkpointsOf([key, products, { ...key, stream: "never-ran" }])
+          assert.deepStrictEqual([...read.entries()].map(([id, c]) => [id, c.cursor, c.meta]).sort(), [
+            ["shopify/kura-matcha.myshopify.com/orders", "c-orders", { a: 1 }],
+            ["shopify/kura-matcha.myshopify.com/products", "c-products", undefined]
+          ])
+          assert.strictEqual((yield* w.checkpointsOf([])).size, 0)
+          // A commit given the opened entry writes the same ledger row as one that reads it back.
+          const opened = yield* w.startRun({ runId: "r1", key, cursorBefore: "c-orders" })
+          yield* TestClock.adjust("2 seconds")
+          const commit = {
+            key,
+            cursorAfter: "c2",
+            reportedCount: 3,
+            reportedTotal: null,
+            rowsFetched: 3,
+            rowsLoaded: 3,
+            loadedTotal: null
+          }
+          const result = yield* w.commitRun({
+            ...commit,
+            runId: "r1",
+            opened: { startedAt: opened.startedAt, cursorBefore: opened.cursorBefore }
+          })
+          assert.strictEqual(result.status, "complete")
+          yield* w.startRun({ runId: "r2", key: products })
+          yield* w.commitRun({ ...commit, key: products, runId: "r2" })
+          const usage = {
+            calls: 2,
+            costRequested: 10,
+            costActual: 4,
+            throttled: 0,
+            throttleWaits: 0,
+            throttleWaitSeconds: 0,
+            retries: 0
+          }
+          yield* w.recordRunUsages([
+            { runId: "r1", key, usage },
+            { runId: "r2", key: products, usage: { ...usage, calls: 7 } },
+            // No ledger row: skipped, never inserted.
+            { runId: "nope", key, usage }
+          ])
+          yield* w.recordRunUsages([])
+          const runs = yield* w.listRuns()
+          assert.deepStrictEqual(
+            runs.map((r) => [
+              r.runId,
+              r.status,
+              r.cursorBefore,
+              r.cursorAfter,
+              r.startedAt,
+              r.apiUsage?.calls
+            ]),
+            [
+              ["r1", "complete", "c-orders", "c2", opened.startedAt, 2],
+              ["r2", "complete", "c-products", "c2", runs[1]!.startedAt, 7]
+            ]
+          )
+          assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "c2")
+        })
+      )
   )
 
   it.effect("state ports round-trip through _kura_sync_state", () =>

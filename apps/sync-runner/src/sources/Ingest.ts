@@ -14,7 +14,7 @@ import {
   RawLoader,
   type Warehouse
 } from "@kura/warehouse"
-import { Clock, Effect, Ref, Stream } from "effect"
+import { Clock, Effect, Option, Ref, Stream } from "effect"
 import type { RunContext, RunResult } from "../SyncStream.js"
 import { SyncError } from "../SyncStream.js"
 
@@ -159,7 +159,16 @@ export const ingest = <E>(options: {
   Effect.gen(function* () {
     const { ctx, key, target } = options
     const { warehouse, lake } = target
-    yield* warehouse.startRun({ runId: ctx.runId, key }).pipe(Effect.mapError(warehouseError))
+    // The runner read the checkpoint this run resumes from: the entry records it without a
+    // second read, and the commit is told what it opened instead of reading the entry back.
+    const opened = yield* warehouse
+      .startRun({
+        runId: ctx.runId,
+        key,
+        cursorBefore: Option.match(ctx.checkpoint, { onNone: () => null, onSome: (c) => c.cursor })
+      })
+      .pipe(Effect.mapError(warehouseError))
+    const entry = { startedAt: opened.startedAt, cursorBefore: opened.cursorBefore }
     const totals = yield* Ref.make<IngestTotals>({
       pages: 0,
       fetched: 0,
@@ -264,12 +273,19 @@ export const ingest = <E>(options: {
             rowsFetched: t.fetched,
             rowsLoaded: t.accounted,
             loadedTotal: null,
-            meta: { stoppedEarly: true }
+            meta: { stoppedEarly: true },
+            opened: entry
           })
           .pipe(Effect.mapError(warehouseError))
-      } else {
-        yield* Effect.ignore(warehouse.failRun(ctx.runId, key, "stopped early by a drain; cursor unchanged"))
+        return {
+          rows: t.accounted,
+          reconciliation: "not-checked",
+          stoppedEarly: true,
+          ledgerCommitted: true,
+          totals: t
+        } as const
       }
+      yield* Effect.ignore(warehouse.failRun(ctx.runId, key, "stopped early by a drain; cursor unchanged"))
       return { rows: t.accounted, reconciliation: "not-checked", stoppedEarly: true, totals: t } as const
     }
     const fin = yield* options.finish(t).pipe(Effect.mapError(options.toError))
@@ -282,7 +298,8 @@ export const ingest = <E>(options: {
         reportedTotal: fin.reportedTotal ?? null,
         rowsFetched: t.fetched,
         rowsLoaded: t.accounted,
-        loadedTotal: fin.loadedTotal ?? null
+        loadedTotal: fin.loadedTotal ?? null,
+        opened: entry
       })
       .pipe(Effect.mapError(warehouseError))
     if (result.status === "incomplete")
@@ -294,6 +311,7 @@ export const ingest = <E>(options: {
       rows: t.accounted,
       reconciliation: fin.reportedCount === null && fin.reportedTotal == null ? "not-checked" : "ok",
       detail: `${t.pages} page(s), ${t.fetched} fetched, ${t.deadLettered} dead-lettered`,
+      ledgerCommitted: true,
       totals: t
     } as const
   })

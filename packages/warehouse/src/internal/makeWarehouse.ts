@@ -15,7 +15,7 @@ import {
   type StreamKey,
   streamKeyToString
 } from "@kura/core"
-import { Clock, Effect, Option, Stream } from "effect"
+import { Clock, Effect, Option, Result, Stream } from "effect"
 import { isValidColumnName } from "../Dialect.js"
 import type {
   DailySalesRow,
@@ -99,6 +99,31 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     }
     return Sql.renderMerge(parts)
   }
+  /**
+   * MERGE `n` rows at once (params `<column>_<i>`), one statement for what `upsertOneSql` does
+   * row by row: the bookkeeping of a whole pass (leases, run costs) in one write. Keys must differ.
+   */
+  const upsertManySql = (
+    table: TableDef,
+    keys: ReadonlyArray<string>,
+    n: number,
+    options: { readonly when?: string } = {}
+  ): string => {
+    const cols = table.columns
+    const row = (i: number) =>
+      `SELECT ${cols.map((c) => `${c.type === "string" ? P(`${c.name}_${i}`) : `CAST(${P(`${c.name}_${i}`)} AS ${d.type(c.type)})`} AS ${I(c.name)}`).join(", ")}`
+    const source = Array.from({ length: n }, (_, i) => row(i)).join(" UNION ALL ")
+    const on = keys.map((k) => `t.${I(k)} = s.${I(k)}`).join(" AND ")
+    const set = cols.filter((c) => !keys.includes(c.name)).map((c) => `${I(c.name)} = s.${I(c.name)}`)
+    const matched = ` WHEN MATCHED AND ${options.when ?? "TRUE"} THEN UPDATE SET ${set.join(", ")}`
+    const insert = ` WHEN NOT MATCHED THEN INSERT (${cols.map((c) => I(c.name)).join(", ")}) VALUES (${cols.map((c) => `s.${I(c.name)}`).join(", ")})`
+    return `MERGE INTO ${T(table.name)} AS t USING (${source}) AS s ON ${on}${matched}${insert}`
+  }
+  /** The params of `upsertManySql` for `rows`. */
+  const manyParams = (rows: ReadonlyArray<Record<string, string | number | null | undefined>>): SqlParams =>
+    params(
+      Object.fromEntries(rows.flatMap((r, i) => Object.entries(r).map(([k, v]) => [`${k}_${i}`, v] as const)))
+    )
   const params = (values: Record<string, string | number | null | undefined>): SqlParams => {
     const out: Record<string, string | null> = {}
     for (const [k, v] of Object.entries(values)) out[k] = v === null || v === undefined ? null : String(v)
@@ -113,12 +138,38 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       ? Effect.succeed(liveCache.get(table)!)
       : Effect.tap(engine.liveColumns(table), (cols) => Effect.sync(() => void liveCache.set(table, cols)))
 
+  /**
+   * Every column of every table in DuckDB's main schema, read at once: on an up-to-date database
+   * the migration is then one catalogue read instead of a CREATE and a column read per table
+   * (46 statements, ~0.3 s of every `kura-sync run`). Null elsewhere (per-table reads).
+   */
+  const allLiveColumnNames = (): Effect.Effect<Map<string, Set<string>> | null, WarehouseError> =>
+    d.name !== "duckdb"
+      ? Effect.succeed(null)
+      : Effect.map(
+          engine.query(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main'"
+          ),
+          (rows) => {
+            const out = new Map<string, Set<string>>()
+            for (const r of rows) {
+              const names = out.get(str(r.table_name)) ?? new Set<string>()
+              names.add(str(r.column_name))
+              out.set(str(r.table_name), names)
+            }
+            return out
+          }
+        )
+
   const migrate = Effect.gen(function* () {
-    for (const table of AllTables) yield* engine.run(Sql.createTable(d, table))
+    const known = yield* allLiveColumnNames()
+    for (const table of AllTables)
+      if (known?.has(table.name) !== true) yield* engine.run(Sql.createTable(d, table))
     // Tables created by an older Kura lack columns added since: add them (nullable, as schema
     // evolution does) and fill derived ones, so old databases keep loading and reconciling.
     for (const table of AllTables) {
-      const have = new Set((yield* engine.liveColumns(table.name)).map((c) => c.name))
+      const have =
+        known?.get(table.name) ?? new Set((yield* engine.liveColumns(table.name)).map((c) => c.name))
       for (const c of table.columns) {
         if (have.has(c.name)) continue
         yield* engine.run(Sql.addColumn(d, table.name, c))
@@ -597,6 +648,16 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       (rows) => Option.map(Option.fromNullishOr(rows[0]), toCheckpoint)
     )
 
+  const checkpointsOf = Effect.fn("Warehouse.checkpointsOf")(function* (keys: ReadonlyArray<StreamKey>) {
+    const ids = [...new Set(keys.map(streamKeyToString))]
+    if (ids.length === 0) return new Map<string, Checkpoint>()
+    const rows = yield* engine.query(
+      `${stateSelect} WHERE ${I("kind")} = 'checkpoint' AND ${I("id")} IN (${ids.map((_, i) => P(`id_${i}`)).join(", ")})`,
+      Object.fromEntries(ids.map((id, i) => [`id_${i}`, id]))
+    )
+    return new Map(rows.map((r) => [str(r.id), toCheckpoint(r)]))
+  })
+
   const checkpoints = CheckpointStore.of({
     get: (key) => getCheckpoint(key).pipe(Effect.mapError(toStoreError("CheckpointStore", "get"))),
     put: (c) =>
@@ -964,7 +1025,10 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         })
       }
     }
-    const existing = yield* getRun(input.runId, input.key)
+    const existing: Option.Option<Pick<SyncRun, "startedAt" | "cursorBefore" | "apiUsage">> =
+      input.opened === undefined
+        ? yield* getRun(input.runId, input.key)
+        : Option.some({ ...input.opened, apiUsage: null })
     const mismatches: Array<string> = []
     if (input.reportedCount !== null && input.reportedCount !== input.rowsLoaded) {
       mismatches.push(`API reported ${input.reportedCount} records but ${input.rowsLoaded} were loaded`)
@@ -1065,6 +1129,27 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     return changed > 0
   })
 
+  const recordRunUsages = Effect.fn("Warehouse.recordRunUsages")(function* (
+    entries: ReadonlyArray<{ readonly runId: string; readonly key: StreamKey; readonly usage: RunApiUsage }>
+  ) {
+    if (entries.length === 0) return
+    // One UPDATE picking each run's figure by key (a CASE), like `recordRunUsage` row by row.
+    const match = (i: number) =>
+      `(${I("run_id")} = ${P(`run_id_${i}`)} AND ${I("source")} = ${P(`source_${i}`)} AND ${I("source_account")} = ${P(`account_${i}`)} AND ${I("stream")} = ${P(`stream_${i}`)})`
+    yield* engine.run(
+      `UPDATE ${T(runs.name)} SET ${I("api_usage")} = CASE ${entries.map((_, i) => `WHEN ${match(i)} THEN CAST(${P(`usage_${i}`)} AS ${d.type("json")})`).join(" ")} END WHERE ${entries.map((_, i) => match(i)).join(" OR ")}`,
+      Object.fromEntries(
+        entries.flatMap((e, i) => [
+          [`run_id_${i}`, e.runId],
+          [`source_${i}`, e.key.source],
+          [`account_${i}`, e.key.account],
+          [`stream_${i}`, e.key.stream],
+          [`usage_${i}`, JSON.stringify(e.usage)]
+        ])
+      )
+    )
+  })
+
   // ---------- leases ----------
 
   const leases = StateTables.leases
@@ -1148,6 +1233,72 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       engine.run(
         `DELETE FROM ${T(leases.name)} WHERE ${I("stream_key")} = ${P("k")} AND ${I("holder")} = ${P("h")}`,
         { k: lease.streamKey, h: lease.holder }
+      )
+    )
+  })
+
+  const acquireLeases = Effect.fn("Warehouse.acquireLeases")(function* (
+    requests: ReadonlyArray<{ readonly key: StreamKey; readonly holder: string }>,
+    ttlMillis: number
+  ) {
+    if (requests.length === 0) return []
+    const now = yield* Clock.currentTimeMillis
+    const expiresAt = now + ttlMillis
+    const rows = requests.map((r) => ({
+      stream_key: streamKeyToString(r.key),
+      holder: r.holder,
+      acquired_at: now,
+      expires_at: expiresAt
+    }))
+    if (new Set(rows.map((r) => r.stream_key)).size !== rows.length)
+      return yield* new WarehouseError({
+        reason: "InvalidInput",
+        operation: "acquireLeases",
+        message: "each stream may appear once per call: acquire a stream's lease once"
+      })
+    const read = yield* engine.serialize(
+      Effect.andThen(
+        engine.run(
+          upsertManySql(leases, ["stream_key"], rows.length, {
+            when: "(t.expires_at <= s.acquired_at OR t.holder = s.holder)"
+          }),
+          manyParams(rows)
+        ),
+        engine.query(
+          `SELECT ${I("stream_key")}, ${I("holder")}, ${I("expires_at")} FROM ${T(leases.name)} WHERE ${I("stream_key")} IN (${rows.map((_, i) => P(`k_${i}`)).join(", ")})`,
+          Object.fromEntries(rows.map((r, i) => [`k_${i}`, r.stream_key]))
+        )
+      )
+    )
+    const byKey = new Map(read.map((r) => [str(r.stream_key), r]))
+    return rows.map((r): Result.Result<Lease, LeaseError> => {
+      const row = byKey.get(r.stream_key)
+      if (row !== undefined && row.holder === r.holder && Number(row.expires_at) === expiresAt)
+        return Result.succeed({ streamKey: r.stream_key, holder: r.holder, expiresAt })
+      const heldUntil = numOrNull(row?.expires_at)
+      return Result.fail(
+        new LeaseError({
+          reason: "held",
+          streamKey: r.stream_key,
+          holder: str(row?.holder),
+          expiresAt: heldUntil,
+          message:
+            row === undefined || heldUntil === null || !Number.isFinite(heldUntil)
+              ? `stream ${r.stream_key} changed hands while acquiring its lease; try again`
+              : `stream ${r.stream_key} is leased by ${str(row.holder)} until ${new Date(heldUntil).toISOString()}`
+        })
+      )
+    })
+  })
+
+  const releaseLeases = Effect.fn("Warehouse.releaseLeases")(function* (held: ReadonlyArray<Lease>) {
+    if (held.length === 0) return
+    yield* engine.serialize(
+      engine.run(
+        `DELETE FROM ${T(leases.name)} WHERE ${held.map((_, i) => `(${I("stream_key")} = ${P(`k_${i}`)} AND ${I("holder")} = ${P(`h_${i}`)})`).join(" OR ")}`,
+        Object.fromEntries(
+          held.flatMap((l, i) => [[`k_${i}`, l.streamKey] as const, [`h_${i}`, l.holder] as const])
+        )
       )
     )
   })
@@ -1284,7 +1435,11 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     failRun,
     listRuns,
     recordRunUsage,
+    recordRunUsages,
+    checkpointsOf,
     acquireLease,
+    acquireLeases,
+    releaseLeases,
     renewLease,
     releaseLease,
     exclusive: (use) => engine.serialize(use({ run: engine.run, query: engine.query })),

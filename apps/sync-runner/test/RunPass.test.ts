@@ -1,0 +1,145 @@
+/**
+ * A `run` pass batches its bookkeeping on the warehouse (leases taken in one write, checkpoints
+ * read in one query, costs written and leases released together at the end) without changing
+ * what it guarantees: a stream held elsewhere is not run, every run is in the ledger with the
+ * cursor it began at, cursors move only on committed runs, and the leases are free afterwards.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CheckpointStore } from "@kura/core"
+import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
+import { Effect, Layer, Option, Stream } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { LeaseManager } from "../src/LeaseManager.js"
+import { Metrics } from "../src/Metrics.js"
+import { layerWarehouseLedger } from "../src/RunLedger.js"
+import { StreamRunner } from "../src/StreamRunner.js"
+import { SyncError, type SyncStream } from "../src/SyncStream.js"
+import { ingest } from "../src/sources/Ingest.js"
+
+const dir = mkdtempSync(join(tmpdir(), "kura-pass-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const account = "kura.myshopify.com"
+const keyOf = (stream: string) => ({ source: "shopify" as const, account, stream })
+const usage = {
+  calls: 3,
+  costRequested: 30,
+  costActual: 12,
+  throttled: 0,
+  throttleWaits: 0,
+  throttleWaitSeconds: 0,
+  retries: 0
+}
+
+type Target = { warehouse: Warehouse["Service"]; lake: RawLake["Service"] }
+
+/** A source stream through the ingest loop, ending at cursor `to`, costing `usage`. */
+const ingesting =
+  (stream: string, to: string) =>
+  (target: Target): SyncStream => ({
+    key: keyOf(stream),
+    intervalMs: 60_000,
+    run: (ctx) =>
+      Effect.map(
+        ingest({
+          ctx,
+          key: keyOf(stream),
+          target,
+          pages: () => Stream.make({ raw: [{ id: `${stream}-${to}` }], rows: {} }),
+          finish: () => Effect.succeed({ cursor: to, reportedCount: 1 }),
+          toError: (e: never) => e
+        }),
+        (r) => ({ ...r, api: usage })
+      )
+  })
+
+/** A stream that keeps no ledger entry of its own: it commits through the runner's checkpoint. */
+const plain = (stream: string, to: string): SyncStream => ({
+  key: keyOf(stream),
+  intervalMs: 60_000,
+  run: (ctx) => Effect.as(ctx.commit(to), { rows: 1, reconciliation: "not-checked" as const })
+})
+
+/** A stream that fails before it reads anything. */
+const broken = (stream: string): SyncStream => ({
+  key: keyOf(stream),
+  intervalMs: 60_000,
+  run: () => Effect.fail(new SyncError({ reason: "Upstream", message: "shop query refused" }))
+})
+
+const layers = Layer.mergeAll(
+  Layer.effect(
+    CheckpointStore,
+    Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+  ),
+  LeaseManager.layerWarehouse,
+  Metrics.layer,
+  layerWarehouseLedger,
+  RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake"))))
+).pipe(Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+
+const pass = (to: string, options: { readonly holdOrders?: boolean } = {}) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const target = { warehouse: yield* Warehouse, lake: yield* RawLake }
+      const leases = yield* LeaseManager
+      // Another instance holds `orders` for the whole pass.
+      const foreign = options.holdOrders
+        ? yield* leases.acquire(keyOf("orders"), "other-instance", 60_000)
+        : Option.none()
+      const runner = yield* StreamRunner.make([
+        ingesting("customers", to)(target),
+        ingesting("orders", to)(target),
+        plain("products", to),
+        broken("locations")
+      ])
+      const results = yield* runner.runNow({}, "cli")
+      if (Option.isSome(foreign)) yield* leases.release(foreign.value)
+      // Every lease of the pass is free again: another holder takes each at once.
+      const after = yield* leases.acquireMany(
+        ["customers", "orders", "products", "locations"].map((s) => ({ key: keyOf(s), holder: "next" })),
+        1_000
+      )
+      yield* leases.releaseMany(after.flatMap((l) => Option.toArray(l)))
+      const runs = yield* target.warehouse.listRuns()
+      const cursors = yield* target.warehouse.checkpointsOf(
+        ["customers", "orders", "products", "locations"].map(keyOf)
+      )
+      return { results, after, runs, cursors }
+    }).pipe(Effect.provide(layers))
+  )
+
+describe("a run pass on the warehouse", () => {
+  it("skips a stream held elsewhere, ledgers every run with its starting cursor and cost, frees every lease", async () => {
+    const first = await pass("c1", { holdOrders: true })
+    expect(
+      first.results.map((r) => ("_tag" in r ? `${r.key.stream}: busy` : `${r.key.stream}: ${r.status}`))
+    ).toEqual(["customers: succeeded", "orders: busy", "products: succeeded", "locations: failed"])
+    expect(first.after.every(Option.isSome)).toBe(true)
+    // Cursors moved only for the runs that committed; the held stream was not touched.
+    expect([...first.cursors.entries()].map(([k, c]) => `${k}=${c.cursor}`).sort()).toEqual([
+      `shopify/${account}/customers=c1`,
+      `shopify/${account}/products=c1`
+    ])
+
+    const second = await pass("c2")
+    expect(second.results.map((r) => ("_tag" in r ? "busy" : r.status))).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+      "failed"
+    ])
+    const secondRuns = second.runs.filter((r) => !first.runs.some((f) => f.runId === r.runId))
+    const byStream = Object.fromEntries(secondRuns.map((r) => [r.key.stream, r]))
+    // Each entry records where its run began (read once for the pass) and what it cost.
+    expect(byStream.customers).toMatchObject({ status: "complete", cursorBefore: "c1", cursorAfter: "c2" })
+    expect(byStream.customers?.apiUsage).toEqual(usage)
+    expect(byStream.orders).toMatchObject({ status: "complete", cursorBefore: null, cursorAfter: "c2" })
+    expect(byStream.products).toMatchObject({ status: "complete", cursorBefore: "c1", cursorAfter: "c2" })
+    expect(byStream.locations).toMatchObject({ status: "failed", cursorBefore: null })
+    expect(byStream.locations?.detail).toContain("shop query refused")
+    expect(second.after.every(Option.isSome)).toBe(true)
+  })
+})
