@@ -99,19 +99,16 @@ for (const { path, orders } of RUNS) {
             KURA_BULK_POLL_MS: "100",
             KURA_BULK_BUSY_RETRY_MS: "500",
             KURA_SHOPIFY_FAST_PATH: path === "js" ? "0" : "1",
-            ...(process.env.NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.NODE_OPTIONS }),
-            ...(process.env.KURA_NODE_HEAP_MB === undefined
-              ? {}
-              : { KURA_NODE_HEAP_MB: process.env.KURA_NODE_HEAP_MB }),
-            ...(process.env.MALLOC_MMAP_THRESHOLD_ === undefined
-              ? {}
-              : { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ }),
-            ...(process.env.KURA_DUCKDB_THREADS === undefined
-              ? {}
-              : { KURA_DUCKDB_THREADS: process.env.KURA_DUCKDB_THREADS }),
-            ...(process.env.KURA_DUCKDB_MEMORY_LIMIT === undefined
-              ? {}
-              : { KURA_DUCKDB_MEMORY_LIMIT: process.env.KURA_DUCKDB_MEMORY_LIMIT })
+            // The memory knobs under test pass through (V8 heap, malloc, DuckDB, load size).
+            ...Object.fromEntries(
+              Object.entries(process.env).filter(
+                ([k, v]) =>
+                  v !== undefined &&
+                  /^(NODE_OPTIONS|MALLOC_\w+|LD_PRELOAD|KURA_NODE_\w+|KURA_DUCKDB_\w+|KURA_ORDERS_PER_LOAD|KURA_RAW_\w+)$/.test(
+                    k
+                  )
+              )
+            )
           },
           stdio: ["ignore", "pipe", "inherit"]
         }
@@ -124,8 +121,17 @@ for (const { path, orders } of RUNS) {
         cpu = Math.max(cpu, cpuSecondsOf(child.pid))
       }, 250)
       let tail = ""
+      // RSS over the run: the current RSS (MiB) as each window finishes, to see growth vs history.
+      const series: Array<number> = []
+      let partial = ""
       child.stdout?.on("data", (d) => {
         tail = (tail + String(d)).slice(-4000)
+        partial += String(d)
+        const lines = partial.split("\n")
+        partial = lines.pop() ?? ""
+        for (const l of lines)
+          if (l.startsWith("window ") && child.pid !== undefined)
+            series.push(Math.round(rssOf(child.pid) / 2 ** 20))
       })
       const code = await new Promise<number | null>((resolve) => child.on("exit", resolve))
       clearInterval(timer)
@@ -154,9 +160,11 @@ for (const { path, orders } of RUNS) {
           met: code === 0 && peak !== undefined && Number(peak) * 2 ** 20 <= 500e6,
           tie: raw === truth && canonical === truth,
           timeScale: TIME_SCALE,
-          loadavg: load
+          loadavg: load,
+          rssMiBByWindow: series
         })}`
       )
+      console.log(`RSS MiB as each window finished: ${series.join(" ")}`)
       console.log(
         `${path} path: exit ${code}; ${truth} orders in ${seconds.toFixed(1)} s = ${Math.round(truth / seconds)} orders/s; CLI peak RSS ${peak ?? "?"} MiB (max RSS; sampled ${(sampled / 2 ** 20).toFixed(0)} MiB); raw ${raw}, orders ${canonical}, ground truth ${truth} (time scale ${TIME_SCALE}); CPU ${cpu.toFixed(1)} s (sampled); load ${load}`
       )

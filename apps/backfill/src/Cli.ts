@@ -42,6 +42,7 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
         // 256MB: the SQL fast path's joins need room (128MB ran out on a 60-day window of a
         // 4k-order shop); with no window in the JS heap the process still stays under 500 MB.
         const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "256MB"
+        const flush = env.KURA_DUCKDB_ALLOCATOR_FLUSH ?? "8MB"
         return Layer.mergeAll(
           DuckDbWarehouse.layer({
             path: warehouse.path,
@@ -50,7 +51,14 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
               // One thread by default: the fast path's staging read holds ~100 MB per DuckDB
               // thread, so two threads ran a 10k-order load out of 256MB (the 1M-order bench
               // lost 84% of its windows that way); downloads and mapping use the other core.
-              threads: env.KURA_DUCKDB_THREADS ?? "1"
+              threads: env.KURA_DUCKDB_THREADS ?? "1",
+              // DuckDB hands memory back to the system (malloc_trim on glibc) after a task or a
+              // bulk free above these sizes. At their defaults (128 MiB and 512 MiB) freed buffers
+              // of the raw loads' ~1.5 KB JSON payloads stayed in the process: a repeated
+              // 40k-line raw insert grew 260 → 940 MiB RSS over 16 rounds, and stayed at
+              // 320–620 MiB with both at 8MB (BENCHMARKS.md §6).
+              allocator_flush_threshold: flush,
+              allocator_bulk_deallocation_flush_threshold: flush
             }
           }),
           RawLake.layer.pipe(Layer.provideMerge(LocalObjectStore.layer(lake.dir)))

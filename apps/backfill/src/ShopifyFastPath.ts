@@ -19,14 +19,7 @@ import { pipeline, Readable } from "node:stream"
 import { createGzip } from "node:zlib"
 import { isDeadLocalProcess } from "@kura/core"
 import { BulkDownload, Resources, ShopifyBulk, type TimeWindow } from "@kura/shopify-client"
-import {
-  BulkLoader,
-  type ExclusiveSql,
-  type LakeObject,
-  lakePath,
-  ObjectStore,
-  Warehouse
-} from "@kura/warehouse"
+import { BulkLoader, lakePath, ObjectStore, RawFileLoader, Warehouse } from "@kura/warehouse"
 import { Effect, Semaphore, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { ShopInfo } from "./Canonical.js"
@@ -128,42 +121,140 @@ export const trimPartial = (file: string): Promise<Trimmed | null> =>
     return { lines: keptLines, roots: keptRoots, resumeAt: lastSecond * 1000 }
   })()
 
-/**
- * Cuts a grouped bulk file into files of at most `maxOrders` orders each, at order boundaries
- * (children follow their order, so every part is whole). A line is an order when it has no
- * `"__parentId"` key (inside a JSON string those quotes would be escaped). The original is removed.
- */
-export const splitByOrders = async (
-  file: string,
-  maxOrders: number
-): Promise<ReadonlyArray<{ readonly file: string; readonly lines: number; readonly roots: number }>> => {
-  const parts: Array<{ file: string; lines: number; roots: number }> = []
-  const rl = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
-  let out: WriteStream | null = null
-  let current: { file: string; lines: number; roots: number } | null = null
-  const close = (w: WriteStream) =>
-    new Promise<void>((resolve, reject) => w.end((e?: Error | null) => (e ? reject(e) : resolve())))
-  try {
-    for await (const line of rl) {
-      if (line.length === 0) continue
-      const root = !line.includes('"__parentId"')
-      if (current === null || out === null || (root && current.roots >= maxOrders)) {
-        if (out !== null) await close(out)
-        current = { file: `${file}.${parts.length}.jsonl`, lines: 0, roots: 0 }
-        parts.push(current)
-        out = createWriteStream(current.file)
-      }
-      if (root) current.roots++
-      current.lines++
-      if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out?.once("drain", () => resolve()))
-    }
-  } finally {
-    rl.close()
-    if (out !== null) await close(out)
-  }
-  await rm(file, { force: true })
-  return parts
+/** A file of at most `ordersPerLoad` orders, for one DuckDB load. */
+export interface LoadFile {
+  readonly file: string
+  readonly lines: number
+  readonly roots: number
 }
+
+const PARENT = Buffer.from('"__parentId"')
+const NEWLINE = 0x0a
+
+/**
+ * Cuts one file's lines into files of at most `maxOrders` orders each, at order boundaries
+ * (children follow their order in grouped output, so every part is whole), fed chunk by chunk.
+ * A line is an order when it has no `"__parentId"` key (inside a JSON string those quotes would
+ * be escaped). Whole runs of lines are written at once, not line by line.
+ */
+class OrderSplitter {
+  readonly parts: Array<{ file: string; lines: number; roots: number }> = []
+  private out: WriteStream | null = null
+  private carry: Buffer = Buffer.alloc(0)
+
+  constructor(
+    private readonly base: string,
+    private readonly maxOrders: number
+  ) {}
+
+  /** Takes the next bytes of the file. */
+  async push(chunk: Buffer): Promise<void> {
+    const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk])
+    let start = 0
+    let runStart = 0
+    for (;;) {
+      const nl = buf.indexOf(NEWLINE, start)
+      if (nl < 0) break
+      if (nl > start) {
+        const line = buf.subarray(start, nl)
+        const root = line.indexOf(PARENT) < 0
+        const current = this.parts.at(-1)
+        if (current === undefined || (root && current.roots >= this.maxOrders)) {
+          if (start > runStart) await this.write(buf.subarray(runStart, start))
+          runStart = start
+          await this.next()
+        }
+        const part = this.parts.at(-1)
+        if (part !== undefined) {
+          part.lines++
+          if (root) part.roots++
+        }
+      }
+      start = nl + 1
+    }
+    if (start > runStart) await this.write(buf.subarray(runStart, start))
+    this.carry = Buffer.from(buf.subarray(start))
+  }
+
+  /** Ends the file (a last line without its newline gets one) and closes the last part. */
+  async end(): Promise<void> {
+    if (this.carry.length > 0) await this.push(Buffer.from([NEWLINE]))
+    if (this.out !== null) await this.close(this.out)
+    this.out = null
+  }
+
+  private async next(): Promise<void> {
+    if (this.out !== null) await this.close(this.out)
+    const part = { file: `${this.base}.${this.parts.length}.jsonl`, lines: 0, roots: 0 }
+    this.parts.push(part)
+    this.out = createWriteStream(part.file)
+  }
+
+  private async write(bytes: Buffer): Promise<void> {
+    const out = this.out
+    if (out === null) return
+    if (!out.write(bytes)) await new Promise<void>((resolve) => out.once("drain", () => resolve()))
+  }
+
+  private close(w: WriteStream): Promise<void> {
+    return new Promise<void>((resolve, reject) => w.end((e?: Error | null) => (e ? reject(e) : resolve())))
+  }
+}
+
+/**
+ * One pass over a window's downloaded files: their bytes, concatenated and gzipped, go to `put`
+ * (the lake keeps Shopify's lines unchanged), and while they stream by, a file of more than
+ * `maxOrders` orders is cut into load files of at most that many (its original is then removed).
+ * A file within the limit is loaded as it is. Each file is read once.
+ */
+export const packWindowFiles = <A, E, R>(
+  files: ReadonlyArray<WindowFile>,
+  maxOrders: number,
+  put: (gzipped: Stream.Stream<Uint8Array, BackfillError>) => Effect.Effect<A, E, R>
+): Effect.Effect<{ readonly stored: A; readonly loads: ReadonlyArray<LoadFile> }, E | BackfillError, R> =>
+  Effect.gen(function* () {
+    // Fresh per read of the stream, should `put` read it again after a failed attempt.
+    let splitters = new Map<string, OrderSplitter>()
+    const gzipped = Stream.suspend(() => {
+      splitters = new Map()
+      for (const f of files)
+        if (f.roots > maxOrders) splitters.set(f.file, new OrderSplitter(f.file, maxOrders))
+      const source = Readable.from(
+        (async function* () {
+          for (const f of files) {
+            const splitter = splitters.get(f.file)
+            let last = NEWLINE
+            for await (const chunk of createReadStream(f.file, { highWaterMark: 1 << 20 })) {
+              if (!Buffer.isBuffer(chunk) || chunk.length === 0) continue
+              yield chunk
+              last = chunk[chunk.length - 1] ?? NEWLINE
+              if (splitter !== undefined) await splitter.push(chunk)
+            }
+            // Files are concatenated: one without a final newline must not run into the next.
+            if (last !== NEWLINE) yield Buffer.from([NEWLINE])
+            if (splitter !== undefined) await splitter.end()
+          }
+        })()
+      )
+      const gz = createGzip({ level: 6 })
+      // pipeline destroys gz on a source error, which rejects the iteration below.
+      pipeline(source, gz, () => {})
+      return Stream.fromAsyncIterable<Uint8Array, BackfillError>(gz, (e) =>
+        failed(`cannot gzip or split the window's bulk files: ${why(e)}`)
+      )
+    })
+    const stored = yield* put(gzipped)
+    const loads: Array<LoadFile> = []
+    for (const f of files) {
+      const splitter = splitters.get(f.file)
+      if (splitter === undefined) loads.push({ file: f.file, lines: f.lines, roots: f.roots })
+      else {
+        loads.push(...splitter.parts)
+        yield* Effect.promise(() => rm(f.file, { force: true }))
+      }
+    }
+    return { stored, loads }
+  })
 
 /**
  * Exports a window's orders with bulk jobs into local files: one file per COMPLETED slice, plus
@@ -226,93 +317,8 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   return { files, jobs }
 })
 
-/** The files' bytes, concatenated and gzipped (the lake keeps Shopify's lines unchanged). */
-const gzipped = (files: ReadonlyArray<string>): Stream.Stream<Uint8Array, BackfillError> =>
-  Stream.suspend(() => {
-    const source = Readable.from(
-      (async function* () {
-        for (const f of files) yield* createReadStream(f, { highWaterMark: 1 << 20 })
-      })()
-    )
-    const gz = createGzip({ level: 6 })
-    // pipeline destroys gz on a source error, which rejects the iteration below.
-    pipeline(source, gz, () => {})
-    return Stream.fromAsyncIterable<Uint8Array, BackfillError>(gz, (e) =>
-      failed(`cannot gzip the window's bulk files: ${why(e)}`)
-    )
-  })
-
-let keySeq = 0
-
 /** A SQL string literal. */
 const lit = (s: string) => `'${s.replaceAll("'", "''")}'`
-
-/**
- * Loads the files' lines into `_kura_raw` in DuckDB: one row per line (orders and their children,
- * verbatim), keyed by the line's `id` and `updatedAt`. The batch's earlier rows are replaced, and
- * a record version already landed by another batch is not added twice (the table's key).
- */
-const loadRaw = (input: {
-  readonly files: ReadonlyArray<string>
-  readonly shop: string
-  readonly stream: string
-  readonly batchId: string
-  readonly lakePath: string
-  readonly fetchedAt: string
-  /** Removes the batch's earlier rows first (the first file of a window). */
-  readonly replaceBatch: boolean
-}) =>
-  Effect.gen(function* () {
-    const warehouse = yield* Warehouse
-    if (input.files.length === 0) return 0
-    const scope = `source = 'shopify' AND source_account = ${lit(input.shop)} AND stream = ${lit(input.stream)}`
-    return yield* warehouse.exclusive((sql) =>
-      Effect.gen(function* () {
-        // Row order within the batch carries no meaning; keeping it makes DuckDB buffer the scan.
-        yield* sql.run("SET preserve_insertion_order = false")
-        return yield* Effect.ensuring(
-          rawInsert(sql),
-          Effect.ignore(sql.run("RESET preserve_insertion_order"))
-        )
-      })
-    )
-    function rawInsert(sql: ExclusiveSql) {
-      return Effect.gen(function* () {
-        if (input.replaceBatch)
-          yield* sql.run(`DELETE FROM _kura_raw WHERE ${scope} AND _batch_id = ${lit(input.batchId)}`)
-        // Lines without an id (none in Shopify's order export so far) are keyed by their content.
-        const rows = `SELECT COALESCE(json ->> 'id', 'line:' || md5(CAST(json AS VARCHAR))) AS source_id,
-         TRY_CAST(json ->> 'updatedAt' AS TIMESTAMPTZ) AS updated_at,
-         json AS payload
-  FROM read_ndjson_objects([${input.files.map(lit).join(", ")}], ignore_errors = true, maximum_object_size = 16777216)
-  WHERE json IS NOT NULL`
-        const insert = `INSERT INTO _kura_raw (source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path)
-SELECT 'shopify', ${lit(input.shop)}, ${lit(input.stream)}, r.source_id, r.updated_at, r.payload, CAST(${lit(input.fetchedAt)} AS TIMESTAMPTZ), ${lit(input.batchId)}, ${lit(input.lakePath)}
-FROM (${rows}) r`
-        const present = yield* sql.query(`SELECT EXISTS (SELECT 1 FROM _kura_raw WHERE ${scope}) AS p`)
-        // A stream with no raw row yet (a first backfill) cannot hold a line's key: append
-        // without a join. Otherwise skip record versions another batch landed already (the
-        // table's key), joining on the keys only so the payloads never sit in a hash table.
-        if (present[0]?.p !== true) return yield* sql.run(insert)
-        const keys = `_kura_raw_keys_${Date.now().toString(36)}_${(keySeq++).toString(36)}`
-        return yield* Effect.ensuring(
-          Effect.gen(function* () {
-            yield* sql.run(
-              `CREATE TEMP TABLE ${keys} AS SELECT DISTINCT t.source_id, t.updated_at FROM _kura_raw t
-SEMI JOIN (SELECT COALESCE(json ->> 'id', 'line:' || md5(CAST(json AS VARCHAR))) AS source_id
-           FROM read_ndjson_objects([${input.files.map(lit).join(", ")}], ignore_errors = true, maximum_object_size = 16777216)
-           WHERE json IS NOT NULL) f ON t.source_id = f.source_id
-WHERE t.${scope.replaceAll(" AND ", " AND t.")}`
-            )
-            return yield* sql.run(
-              `${insert}\nANTI JOIN ${keys} k ON k.source_id = r.source_id AND k.updated_at IS NOT DISTINCT FROM r.updated_at`
-            )
-          }),
-          Effect.ignore(sql.run(`DROP TABLE IF EXISTS ${keys}`))
-        )
-      })
-    }
-  })
 
 /**
  * The fast-path window runner of a shop. DuckDB work (the raw and canonical loads) runs one window
@@ -351,51 +357,34 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
         const fetchedFiles = yield* fetchWindowFiles(window, dir, options)
         const jobs = fetchedFiles.jobs
         const perLoad = Math.max(1, options.ordersPerLoad ?? 10_000)
-        const files: Array<WindowFile> = []
-        for (const f of fetchedFiles.files) {
-          if (f.roots <= perLoad) {
-            files.push(f)
-            continue
-          }
-          const parts = yield* Effect.tryPromise({
-            try: () => splitByOrders(f.file, perLoad),
-            catch: (e) => failed(`cannot split ${f.file}: ${why(e)}`)
-          })
-          for (const part of parts) files.push({ ...part, jobId: f.jobId })
-        }
-        const fetched = files.reduce((n, f) => n + f.roots, 0)
+        const fetched = fetchedFiles.files.reduce((n, f) => n + f.roots, 0)
         yield* onRecords(fetched)
         // An empty slice (no orders, no URL) leaves an empty file: nothing to read or load.
-        const paths = files.filter((f) => f.lines > 0).map((f) => f.file)
+        const files = fetchedFiles.files.filter((f) => f.lines > 0)
         const dt = new Date(window.start).toISOString().slice(0, 10)
         const path = yield* Effect.try({
           try: () => lakePath({ key, dt, batchId }),
           catch: (e) => failed(`lake path: ${why(e)}`)
         })
-        const stored = yield* store.put(path, gzipped(paths), { contentType: "application/x-ndjson" })
-        const object: LakeObject = {
-          key,
-          dt,
-          batchId,
-          path,
-          lines: files.reduce((n, f) => n + f.lines, 0),
-          bytes: 0,
-          storedBytes: stored.size
-        }
+        // One read of the downloads: gzipped into the lake while cut into loads of ≤ perLoad orders.
+        const packed = yield* packWindowFiles(files, perLoad, (gzipped) =>
+          store.put(path, gzipped, { contentType: "application/x-ndjson" })
+        )
+        const loadFiles = packed.loads.map((f) => f.file)
         const canonical = yield* loads.withPermits(1)(
           Effect.gen(function* () {
-            for (const [i, file] of paths.entries())
-              yield* loadRaw({
-                files: [file],
-                shop,
-                stream: window.stream,
-                batchId,
-                lakePath: path,
-                fetchedAt,
-                replaceBatch: i === 0
-              })
+            // The raw rows in one statement over all the window's files (DuckDB streams them).
+            yield* RawFileLoader.loadRawFiles({
+              warehouse,
+              key,
+              files: loadFiles,
+              batchId,
+              lakePath: path,
+              fetchedAt,
+              replaceBatch: true
+            })
             let orders = 0
-            for (const file of paths) {
+            for (const file of loadFiles) {
               const r = yield* BulkLoader.loadShopifyOrdersFile({
                 warehouse,
                 file,
@@ -430,7 +419,7 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
           loaded: Number(rows[0]?.n ?? 0),
           canonicalRows: canonical.orders,
           points: reported.points + (window.estimatedCost - 1),
-          lakePath: object.path,
+          lakePath: path,
           duckDbBytes: canonical.duckDbBytes
         }
         return outcome

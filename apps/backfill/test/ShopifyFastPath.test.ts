@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { Effect, Stream } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { splitByOrders, trimPartial } from "../src/ShopifyFastPath.js"
+import { packWindowFiles, trimPartial } from "../src/ShopifyFastPath.js"
 
 const dir = mkdtempSync(join(tmpdir(), "kura-fastpath-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -50,9 +52,13 @@ describe("trimPartial", () => {
   })
 })
 
-describe("splitByOrders", () => {
-  it("cuts at order boundaries, children stay with their order, nothing lost or repeated", async () => {
-    const all = [
+describe("packWindowFiles", () => {
+  // The gzip stream collected as the lake would store it.
+  const collect = (gz: Stream.Stream<Uint8Array, unknown>) =>
+    Effect.map(Stream.runCollect(gz), (chunks) => gunzipSync(Buffer.concat([...chunks])).toString("utf8"))
+
+  it("gzips every file once and cuts a big one at order boundaries, children with their order, nothing lost or repeated", async () => {
+    const big = [
       order(1, "2026-01-01T00:00:01Z"),
       line(11, 1),
       line(12, 1),
@@ -65,16 +71,71 @@ describe("splitByOrders", () => {
         note: 'say "__parentId"',
         updatedAt: "2026-01-01T00:00:04Z"
       }),
-      line(41, 4)
+      line(41, 4),
+      order(5, "2026-01-01T00:00:05Z")
     ]
-    const file = join(dir, "d.jsonl")
-    writeFileSync(file, `${all.join("\n")}\n`)
-    const parts = await splitByOrders(file, 2)
-    expect(parts.map((p) => [p.roots, p.lines])).toEqual([
+    const small = [order(6, "2026-01-01T00:00:06Z"), line(61, 6)]
+    const bigFile = join(dir, "d.jsonl")
+    const smallFile = join(dir, "e.jsonl")
+    writeFileSync(bigFile, `${big.join("\n")}\n`)
+    // No final newline: the lake must still hold it as its own line.
+    writeFileSync(smallFile, small.join("\n"))
+    const { stored, loads } = await Effect.runPromise(
+      packWindowFiles(
+        [
+          { file: bigFile, jobId: "a", lines: big.length, roots: 5 },
+          { file: smallFile, jobId: "b", lines: small.length, roots: 1 }
+        ],
+        2,
+        collect
+      )
+    )
+    expect(stored).toBe(`${big.join("\n")}\n${small.join("\n")}\n`)
+    expect(loads.map((p) => [p.roots, p.lines])).toEqual([
       [2, 4],
-      [2, 4]
+      [2, 4],
+      [1, 1],
+      [1, 2]
     ])
-    expect(parts.map((p) => readFileSync(p.file, "utf8")).join("")).toBe(`${all.join("\n")}\n`)
-    expect(readFileSync(parts[1]?.file ?? "", "utf8").startsWith(order(3, "2026-01-01T00:00:03Z"))).toBe(true)
+    expect(
+      loads
+        .slice(0, 3)
+        .map((p) => readFileSync(p.file, "utf8"))
+        .join("")
+    ).toBe(`${big.join("\n")}\n`)
+    expect(readFileSync(loads[1]?.file ?? "", "utf8").startsWith(order(3, "2026-01-01T00:00:03Z"))).toBe(true)
+    // The small file is loaded as it is; the big one's original is gone.
+    expect(loads[3]?.file).toBe(smallFile)
+    expect(existsSync(bigFile)).toBe(false)
+  })
+
+  it("cuts correctly when lines straddle the read chunks (a 3 MB file read in 1 MB chunks)", async () => {
+    const lines: Array<string> = []
+    let roots = 0
+    let size = 0
+    for (let i = 0; size < 3 << 20; i++) {
+      lines.push(
+        JSON.stringify({
+          id: `gid://shopify/Order/${i}`,
+          updatedAt: "2026-01-01T00:00:00Z",
+          pad: "x".repeat(i % 997)
+        })
+      )
+      roots++
+      for (let k = 0; k < i % 4; k++) lines.push(line(i * 10 + k, i))
+      size = lines.length * 60 + roots * 500
+    }
+    const file = join(dir, "f.jsonl")
+    writeFileSync(file, `${lines.join("\n")}\n`)
+    const { stored, loads } = await Effect.runPromise(
+      packWindowFiles([{ file, jobId: "a", lines: lines.length, roots }], 1000, collect)
+    )
+    expect(stored).toBe(`${lines.join("\n")}\n`)
+    expect(loads.reduce((n, p) => n + p.roots, 0)).toBe(roots)
+    expect(loads.reduce((n, p) => n + p.lines, 0)).toBe(lines.length)
+    expect(loads.slice(0, -1).every((p) => p.roots === 1000)).toBe(true)
+    const parts = loads.map((p) => readFileSync(p.file, "utf8"))
+    expect(parts.join("")).toBe(`${lines.join("\n")}\n`)
+    expect(parts.every((t) => t.startsWith('{"id":"gid://shopify/Order/'))).toBe(true)
   })
 })

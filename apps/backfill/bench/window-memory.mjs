@@ -1,0 +1,193 @@
+// The fast path's DuckDB work, window after window, without the sandbox's HTTP or bulk waits: a
+// quick reproduction of how kura-backfill's RSS grows with the history it has loaded.
+//
+// Usage (after `npm run build -w @kura/warehouse -w @kura/backfill`), from apps/backfill:
+//   npx node bench/window-memory.mjs [windows=30] [ordersPerWindow=10000]
+// Knobs (environment, as for kura-backfill): KURA_DUCKDB_MEMORY_LIMIT (256MB), KURA_DUCKDB_THREADS
+// (1), MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (set on the child), and
+// KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1 (CHECKPOINT
+// after each window), KURA_BENCH_RAW=file|none (how `_kura_raw` is loaded),
+// KURA_BENCH_CANONICAL=0 (skip the canonical load).
+//
+// Input: the sandbox's own bulk export of 500 orders (the client's bulk query), replicated with
+// shifted ids into one file per window, so every window holds new orders as in a backfill (the
+// windows cut `updated_at`). The child process loads them into one DuckDB file in order: the raw
+// load (`RawFileLoader.loadRawFiles`) then `BulkLoader.loadShopifyOrdersFile`, and prints its
+// RSS after each window (MiB) and its peak, CPU seconds and the load average.
+import { fork } from "node:child_process"
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const self = fileURLToPath(import.meta.url)
+const TEMPLATE_ORDERS = 500
+const SHOP = "kura-sandbox.myshopify.com"
+
+const sandboxExport = async () => {
+  const { startSandbox } = await import("@kura/sandbox")
+  const { Resources } = await import("@kura/shopify-client")
+  const sandbox = await startSandbox({ seed: 42, scale: TEMPLATE_ORDERS, timeScale: 1000 })
+  try {
+    const url = `${sandbox.shopify.baseUrl}/admin/api/2026-01/graphql.json`
+    const gql = async (query, variables = {}) =>
+      (
+        await fetch(url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-access-token": sandbox.shopify.credentials.accessToken
+          },
+          body: JSON.stringify({ query, variables })
+        })
+      ).json()
+    await gql("mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } } }", {
+      q: Resources.orders.documents.bulk(null)
+    })
+    for (;;) {
+      const op = (await gql("{ currentBulkOperation { status url } }")).data.currentBulkOperation
+      if (op?.status === "COMPLETED") return (await (await fetch(op.url)).text()).split("\n").filter(Boolean)
+      if (op?.status === "FAILED") throw new Error("sandbox bulk export failed")
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  } finally {
+    await sandbox.close()
+  }
+}
+
+const GID = /(gid:\/\/shopify\/[A-Za-z]+\/|"legacyResourceId":")(\d+)/g
+
+const writeWindow = async (template, file, firstCopy, copies) => {
+  const out = createWriteStream(file)
+  for (let k = firstCopy; k < firstCopy + copies; k++) {
+    const shift = BigInt(k) * 10n ** 15n
+    const text = `${template.map((l) => l.replace(GID, (_, p, d) => p + (BigInt(d) + shift))).join("\n")}\n`
+    if (!out.write(text)) await new Promise((r) => out.once("drain", r))
+  }
+  await new Promise((r) => out.end(r))
+}
+
+const rssMiB = () => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))
+  return m === null ? 0 : Math.round(Number(m[1]) / 1024)
+}
+
+const child = async (dir, files) => {
+  const { Effect } = await import("effect")
+  const W = await import("@kura/warehouse")
+  const extra = Object.fromEntries(
+    (process.env.KURA_BENCH_DUCKDB_SET ?? "")
+      .split(";")
+      .filter(Boolean)
+      .map((kv) => kv.split("="))
+  )
+  const config = {
+    memory_limit: process.env.KURA_DUCKDB_MEMORY_LIMIT ?? "256MB",
+    threads: process.env.KURA_DUCKDB_THREADS ?? "1",
+    ...extra
+  }
+  const layer = W.DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb"), config })
+  const key = { source: "shopify", account: SHOP, stream: "orders" }
+  const rawMode = process.env.KURA_BENCH_RAW ?? "file"
+  const series = []
+  // The peak within each window (DuckDB runs queries off the event loop, so a timer can sample).
+  let windowPeak = 0
+  const sampler = setInterval(() => {
+    windowPeak = Math.max(windowPeak, rssMiB())
+  }, 100)
+  const started = performance.now()
+  const program = Effect.gen(function* () {
+    const w = yield* W.Warehouse
+    for (const [i, file] of files.entries()) {
+      const batchId = `window-${i}`
+      if (rawMode === "file")
+        yield* W.RawFileLoader.loadRawFiles({
+          warehouse: w,
+          key,
+          files: [file],
+          batchId,
+          lakePath: `lake/${batchId}.jsonl.gz`,
+          fetchedAt: "2026-11-27T00:00:00.000Z",
+          replaceBatch: true
+        })
+      if (process.env.KURA_BENCH_CANONICAL !== "0")
+        yield* W.BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file,
+          context: {
+            source: "shopify",
+            sourceAccount: SHOP,
+            syncedAt: "2026-11-27T00:00:00.000Z",
+            batchId,
+            timeZoneOf: () => "Asia/Tokyo"
+          },
+          locationId: "70000000001",
+          key,
+          origin: file
+        })
+      if (process.env.KURA_BENCH_CHECKPOINT === "1") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
+      series.push(Math.max(windowPeak, rssMiB()))
+      windowPeak = 0
+    }
+    const mem = yield* w.query("SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()")
+    return Math.round(Number(mem[0]?.b ?? 0) / 2 ** 20)
+  })
+  const duck = await Effect.runPromise(Effect.provide(program, layer))
+  clearInterval(sampler)
+  const u = process.resourceUsage()
+  process.send({
+    series,
+    duckDbMiB: duck,
+    peakMiB: Math.round(u.maxRSS / 1024),
+    cpuSeconds: +((u.userCPUTime + u.systemCPUTime) / 1e6).toFixed(1),
+    wallSeconds: +((performance.now() - started) / 1000).toFixed(1)
+  })
+}
+
+if (process.argv[2] === "--child") {
+  await child(process.argv[3], process.argv.slice(4))
+} else {
+  const windows = Number(process.argv[2] ?? 30)
+  const perWindow = Number(process.argv[3] ?? 10_000)
+  const dir = mkdtempSync(join(tmpdir(), "kura-window-memory-"))
+  try {
+    const template = await sandboxExport()
+    const copies = Math.max(1, Math.round(perWindow / TEMPLATE_ORDERS))
+    const files = []
+    for (let i = 0; i < windows; i++) {
+      const file = join(dir, `window-${i}.jsonl`)
+      await writeWindow(template, file, i * copies, copies)
+      files.push(file)
+    }
+    const load0 = loadavg()[0].toFixed(1)
+    const result = await new Promise((resolve, reject) => {
+      const p = fork(self, ["--child", dir, ...files], { stdio: "inherit" })
+      let msg
+      p.on("message", (m) => {
+        msg = m
+      })
+      p.on("exit", (code) => (code === 0 && msg ? resolve(msg) : reject(new Error(`child exited ${code}`))))
+    })
+    const knobs = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) =>
+        /^(MALLOC_\w+|LD_PRELOAD|KURA_DUCKDB_\w+|KURA_BENCH_\w+)$/.test(k)
+      )
+    )
+    console.log(`peak RSS MiB within each window: ${result.series.join(" ")}`)
+    console.log(
+      `KURA_BENCH_RESULT ${JSON.stringify({
+        figure: `window memory: ${windows} windows × ${copies * TEMPLATE_ORDERS} orders, peak RSS`,
+        value: result.peakMiB,
+        unit: "MiB",
+        lastMiB: result.series.at(-1),
+        duckDbMiB: result.duckDbMiB,
+        cpuSeconds: result.cpuSeconds,
+        wallSeconds: result.wallSeconds,
+        knobs,
+        loadavg: `${load0} → ${loadavg()[0].toFixed(1)}`
+      })}`
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
