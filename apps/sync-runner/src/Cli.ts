@@ -707,12 +707,26 @@ const deadLettersReplayCommand = Command.make(
         )
       }
       const summary = yield* withWarehouse(config, (warehouse, lake) =>
-        replayLetters(warehouse, {
-          selection: { ...selection, ...(flags.id.length > 0 ? { ids: flags.id } : {}) },
-          replayers: allReplayers({ ...config.sourceTuning, warehouse, lake }),
-          ...(flags.dryRun ? { dryRun: true } : {}),
-          ...(payloadOverride === undefined ? {} : { payloadOverride })
-        })
+        Effect.gen(function* () {
+          // Shopify replayers ask the shop for its facts through a client released at the end.
+          const releases: Array<Effect.Effect<void>> = []
+          yield* Effect.addFinalizer(() => Effect.all(releases, { discard: true }))
+          return yield* replayLetters(warehouse, {
+            selection: { ...selection, ...(flags.id.length > 0 ? { ids: flags.id } : {}) },
+            replayers: allReplayers(
+              {
+                ...config.sourceTuning,
+                warehouse,
+                lake,
+                sandbox: config.sandbox,
+                onRelease: (release) => releases.push(release)
+              },
+              config.shopify
+            ),
+            ...(flags.dryRun ? { dryRun: true } : {}),
+            ...(payloadOverride === undefined ? {} : { payloadOverride })
+          })
+        }).pipe(Effect.scoped)
       )
       if (flags.json) yield* Console.log(JSON.stringify(summary, null, 2))
       else {

@@ -16,7 +16,7 @@ import { Clock, Effect, Schema } from "effect"
 
 /** Why one letter did not replay. */
 export class ReplayFailed extends Schema.TaggedError<ReplayFailed>()("ReplayFailed", {
-  reason: Schema.Literals(["NoHandler", "Payload", "Decode", "Map", "Load", "Companion"]),
+  reason: Schema.Literals(["NoHandler", "Payload", "Decode", "Map", "Load", "Companion", "Context"]),
   message: Schema.String
 }) {}
 
@@ -47,7 +47,7 @@ export interface Replayer {
   ) => Effect.Effect<ReplayOutcome, ReplayFailed>
 }
 
-/** Replayers keyed by `source/stream`. */
+/** Replayers keyed by `source/account/stream` (an account's own) or `source/stream` (any account). */
 export type Replayers = Readonly<Record<string, Replayer>>
 
 /** Reasons `Warehouse.load` writes: the payload is a canonical row of the table named by the stream. */
@@ -278,7 +278,9 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
         try: (): unknown => JSON.parse(text),
         catch: () => new ReplayFailed({ reason: "Payload", message: "the payload is not JSON" })
       })
-      const replayer = options.replayers[`${letter.key.source}/${letter.key.stream}`]
+      const replayer =
+        options.replayers[`${letter.key.source}/${letter.key.account}/${letter.key.stream}`] ??
+        options.replayers[`${letter.key.source}/${letter.key.stream}`]
       if (replayer === undefined)
         return yield* new ReplayFailed({
           reason: "NoHandler",

@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, LocalObjectStore, RawLake, type StoredDeadLetter, Warehouse } from "@kura/warehouse"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { parseSince } from "../src/Cli.js"
 import { groupLetters, replayLetters, selectLetters } from "../src/DeadLetterReplay.js"
@@ -69,12 +69,23 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
+/** An order with its injected faults (an impossible date, a NaN amount) replaced by sane values. */
+const fixOrder = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(fixOrder)
+  if (typeof value === "object" && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fixOrder(v)]))
+  if (value === "NaN") return "0.00"
+  if (typeof value === "string" && value.startsWith("0000-00-00")) return "2026-08-01T09:00:00Z"
+  return value
+}
+
 /** The record as the source serves it once corrected (the sandbox's injected faults undone). */
 const corrected = (letter: StoredDeadLetter): string => {
   const record = JSON.parse(letter.payload) as Record<string, unknown>
   if (letter.key.stream === "customers")
     return JSON.stringify({ ...record, createdAt: "2026-08-01T09:00:00Z" })
   if (letter.key.stream === "stock_adjustments") return JSON.stringify({ ...record, sequential_id: 4242 })
+  if (letter.key.stream === "orders") return JSON.stringify(fixOrder(record))
   if (letter.key.stream === "purchase_orders") {
     const items = (record.purchase_items as Array<Record<string, unknown>>).map((i) =>
       i.quantity === "abc" ? { ...i, quantity: 1 } : i
@@ -102,7 +113,17 @@ describe("dead letters: list and replay", () => {
       Effect.gen(function* () {
         const w = yield* Warehouse
         const lake = yield* RawLake
-        const replayers = allReplayers({ warehouse: w, lake, stockyTimeZone: stockyZone })
+        // The shop is configured: its replayers ask it for currency, zone and online location.
+        const shop = sandbox.shopify.credentials
+        const replayers = allReplayers({ warehouse: w, lake, stockyTimeZone: stockyZone, sandbox: true }, [
+          {
+            shop: shop.shopDomain,
+            auth: { _tag: "AccessToken", accessToken: Redacted.make(shop.accessToken) },
+            apiVersion: shop.apiVersion,
+            apiBaseUrl: Option.some(sandbox.shopify.baseUrl),
+            webhookSecret: Option.none()
+          }
+        ])
         const letters = yield* selectLetters(w, {})
         const groups = groupLetters(letters)
         const count = (stream: string, reason: string) =>
@@ -111,9 +132,10 @@ describe("dead letters: list and replay", () => {
         expect(count("stock_adjustments", "decode")).toBe(truth.malformedAdjustments.adjustments)
         expect(count("stock_adjustments", "orphan")).toBe(truth.malformedAdjustments.items)
         expect(count("purchase_orders", "decode")).toBe(truth.malformed.stocky)
-        // Not replayable offline (their mappers need the shop or the business day): they stay pending.
-        const offline = letters.filter((l) => l.key.stream === "orders" || l.key.stream === "sales")
-        expect(offline.length).toBe(truth.malformed.shopify + truth.malformed.lightspeed)
+        expect(count("orders", "decode")).toBe(truth.malformed.shopify)
+        // Not replayable (a sale's rows need its business day and location): they stay pending.
+        const offline = letters.filter((l) => l.key.stream === "sales")
+        expect(offline.length).toBe(truth.malformed.lightspeed)
         expect(groups.reduce((n, g) => n + g.count, 0)).toBe(letters.length)
         const before = yield* customerCounts(w)
         expect(Number(before.run?.reported_count)).toBe(truth.customers)
@@ -129,8 +151,9 @@ describe("dead letters: list and replay", () => {
         expect(why).toMatch(/^Map: /)
         expect((yield* selectLetters(w, {})).every((l) => l.attempts === 1)).toBe(true)
 
-        for (const l of stillBad.letters.filter((o) => o.key.stream === "orders" || o.key.stream === "sales"))
-          expect(l.error).toMatch(/^NoHandler: no replay for (shopify\/orders|lightspeed\/sales)/)
+        for (const l of stillBad.letters.filter((o) => o.key.stream === "sales"))
+          expect(l.error).toMatch(/^NoHandler: no replay for lightspeed\/sales/)
+        expect(stillBad.letters.find((o) => o.key.stream === "orders")?.error).toMatch(/^Decode: /)
 
         // The operator replays each record as corrected upstream; orphan items travel with theirs.
         for (const letter of letters.filter((l) => l.reason !== "orphan" && !offline.includes(l))) {
@@ -168,6 +191,16 @@ describe("dead letters: list and replay", () => {
           "SELECT count(*)::INTEGER AS n FROM purchase_orders WHERE source = 'stocky'"
         )
         expect(Number(purchaseOrders[0]?.n)).toBe(truth.purchaseOrders + truth.malformed.stocky)
+        const orders = yield* w.query(
+          "SELECT count(*)::INTEGER AS n, count(location_id)::INTEGER AS located FROM orders WHERE source = 'shopify'"
+        )
+        expect(Number(orders[0]?.n)).toBe(truth.onlineOrders + truth.malformed.shopify)
+        const replayedOrder = yield* w.query(
+          "SELECT currency, location_id FROM orders WHERE source = 'shopify' AND _batch_id LIKE 'replay-%'"
+        )
+        expect(replayedOrder).toHaveLength(truth.malformed.shopify)
+        expect(replayedOrder[0]?.currency).toBe(sandbox.merchant.options.tax === "eu" ? "EUR" : "JPY")
+        expect(replayedOrder[0]?.location_id).not.toBeNull()
       }).pipe(Effect.provide(layers(path)))
     )
   })

@@ -6,7 +6,9 @@
  */
 import { BulkJobStore, type DeadLetter, DeadLetterSink, HttpTransport, Telemetry } from "@kura/core"
 import {
+  anyInventoryLevelChanged,
   changedInventoryLevels,
+  changedInventoryLevelsBulk,
   type IncrementalOptions,
   isClosedTransfer,
   type Location,
@@ -39,6 +41,7 @@ import {
 import { Clock, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
+import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
 import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
@@ -502,7 +505,23 @@ const runShopifyStream = <A>(
           return { whole, records: paged({ search: null }), cursor: () => keep({ since: window.end }) }
         const all = yield* account.locations.get
         let outside = 0
-        const records = changedInventoryLevels({ locationIds: all.map((l) => l.id), window }).pipe(
+        // Paging costs ≈ 13 points per changed level (its item and eight quantities), a bulk job
+        // ≈ 10 points whatever it returns: with bulk allowed (not KURA_SHOPIFY_BULK=off) and up to
+        // five concurrent bulk jobs (2026-01+, so the orders job does not wait), one probe request
+        // asks whether anything changed and one job reads it all (measured at 10k orders, 1%
+        // mutated: 31 levels, 412 → see BENCHMARKS.md §3).
+        const byBulk =
+          (deps.shopifyBulkMinRecords ?? BULK_MIN_RECORDS) < Number.MAX_SAFE_INTEGER &&
+          versionAtLeast(shop.apiVersion, "2026-01")
+        const changed = byBulk
+          ? yield* anyInventoryLevelChanged({ window, locations: all.length })
+          : Option.none<boolean>()
+        const pages = !byBulk
+          ? changedInventoryLevels({ locationIds: all.map((l) => l.id), window })
+          : Option.getOrElse(changed, () => true)
+            ? changedInventoryLevelsBulk({ window }).pipe(Stream.provideService(ShopifyBulk, bulk))
+            : Stream.empty
+        const records = pages.pipe(
           Stream.provideService(ShopifyClient, client),
           Stream.map((page) => {
             outside += page.outsideWindow
@@ -642,3 +661,52 @@ const runShopifyStream = <A>(
         })
     }).pipe(Effect.provideService(DeadLetterSink, sink))
   })
+
+/**
+ * Dead-letter replay for one shop (`kura-sync dead-letters replay`): each stream's own resource
+ * Schema and mapper, with the shop context its runs build (the `shop` query for currency and zone,
+ * `locations` for the online location of orders, the warehouse catalogue for transfers and purchase
+ * orders), asked once per replay. Keyed `shopify/<shop>/<stream>`. Deletion events carry no rows.
+ */
+export const makeShopifyReplayers = (shop: ShopifyShopConfig, deps: SourceDeps): Replayers => {
+  const shared = sharedFor(deps, shopifyClientLayer(shop, deps))
+  const account = makeShopShared()
+  const out: Record<string, Replayer> = {}
+  for (const spec of shopifyStreamSpecsFor(shop)) {
+    out[`shopify/${shop.shop}/${spec.name}`] = {
+      replay: (letter, payload, ctx) =>
+        Effect.gen(function* () {
+          const record = yield* decodeWith(spec.resource.schema)(payload)
+          const context = yield* shared
+            .provide(
+              Effect.gen(function* () {
+                const info = yield* account.shopInfo
+                const locations = spec.name === "orders" ? yield* account.locations.get : []
+                const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
+                const catalog: InventoryCatalog =
+                  spec.name === "inventory_transfers" || spec.name === "purchase_orders"
+                    ? yield* loadCatalog(deps, shop.shop)
+                    : { byInventoryItemId: () => undefined }
+                return {
+                  zone: info.shop.ianaTimezone,
+                  shop: {
+                    currency: info.shop.currencyCode,
+                    onlineLocationId: online?.legacyResourceId ?? null,
+                    catalog
+                  }
+                }
+              })
+            )
+            .pipe(
+              Effect.mapError(
+                (e) => new ReplayFailed({ reason: "Context", message: `the shop's facts: ${e.message}` })
+              )
+            )
+          const key = { source: "shopify" as const, account: letter.key.account, stream: spec.name }
+          const mctx = mapContext(key, ctx.batchId, ctx.syncedAt, () => context.zone)
+          return { rows: yield* mapWith(() => spec.map(context.shop)(record, mctx)) }
+        })
+    }
+  }
+  return out
+}
