@@ -85,6 +85,13 @@ export const trimPartial = (file: string): Promise<Trimmed | null> =>
     try {
       for await (const line of rl) {
         const size = Buffer.byteLength(line) + 1
+        // A child line needs no parsing: children follow their order, so every line after the
+        // last order's start (a cut last line included) belongs to the last second, which is dropped.
+        if (line.includes('"__parentId"')) {
+          lines++
+          offset += size
+          continue
+        }
         let parsed: unknown
         try {
           parsed = JSON.parse(line)
