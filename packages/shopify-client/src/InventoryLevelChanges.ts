@@ -23,12 +23,20 @@ const ITEM =
 const LEVEL = `id createdAt updatedAt location { id } quantities(names: ${JSON.stringify(QUANTITY_NAMES)}) { name quantity updatedAt }`
 
 /**
+ * One changed level as read: the level with its item inline (the paged and the bulk read select
+ * the same, so both land the same rows).
+ *
+ * @internal
+ */
+export const CHANGED_LEVEL_SELECTION = `${LEVEL} item { ${ITEM} }`
+
+/**
  * The per-location document: levels of one location matching `$query`, each with its item.
  *
  * @since 0.2.0
  * @category constants
  */
-export const CHANGED_LEVELS_QUERY = `query KuraChangedInventoryLevels($id: ID!, $first: Int!, $after: String, $query: String) { location(id: $id) { id inventoryLevels(first: $first, after: $after, query: $query) { pageInfo { hasNextPage endCursor } nodes { ${LEVEL} item { ${ITEM} } } } } }`
+export const CHANGED_LEVELS_QUERY = `query KuraChangedInventoryLevels($id: ID!, $first: Int!, $after: String, $query: String) { location(id: $id) { id inventoryLevels(first: $first, after: $after, query: $query) { pageInfo { hasNextPage endCursor } nodes { ${CHANGED_LEVEL_SELECTION} } } } }`
 
 const Envelope = Schema.Struct({
   location: Schema.NullOr(
@@ -77,6 +85,35 @@ export interface ChangedLevelsOptions {
 const MAX_PAGES_PER_LOCATION = 100_000
 
 /**
+ * Levels (each carrying its `item`) regrouped as inventory items carrying just those levels, and
+ * how many levels were updated before `floor` (the filter was not applied).
+ *
+ * @internal
+ */
+export const itemsOfLevels = (
+  nodes: ReadonlyArray<Readonly<Record<string, unknown>>>,
+  floor: number
+): { readonly raw: ReadonlyArray<Record<string, unknown>>; readonly outsideWindow: number } => {
+  let outsideWindow = 0
+  const byItem = new Map<string, { item: Readonly<Record<string, unknown>>; levels: Array<unknown> }>()
+  for (const node of nodes) {
+    const { item, ...level } = node
+    const updated = typeof level.updatedAt === "string" ? Date.parse(level.updatedAt) : Number.NaN
+    if (updated < floor) outsideWindow++
+    const itemRecord: Readonly<Record<string, unknown>> = Predicate.isObject(item) ? item : {}
+    const itemId = typeof itemRecord.id === "string" ? itemRecord.id : `unknown:${String(level.id)}`
+    const entry = byItem.get(itemId) ?? { item: itemRecord, levels: [] }
+    entry.levels.push(level)
+    byItem.set(itemId, entry)
+  }
+  return { raw: [...byItem.values()].map((e) => ({ ...e.item, inventoryLevels: e.levels })), outsideWindow }
+}
+
+/** The lowest `updatedAt` a level read for `window` may have (search dates are whole seconds). */
+export const windowFloor = (window: TimeWindow): number =>
+  Date.parse(formatSearchDate(Math.floor(window.start / 1000) * 1000))
+
+/**
  * Levels whose `updatedAt` falls in `window`, location by location, paged.
  *
  * @since 0.2.0
@@ -88,7 +125,7 @@ export const changedInventoryLevels = (
   const query = updatedAtQuery(options.window)
   const first = Math.max(1, Math.min(250, options.pageSize ?? 100))
   // A level updated a second before the (rounded) start is still inside what we asked for.
-  const floor = Date.parse(formatSearchDate(Math.floor(options.window.start / 1000) * 1000))
+  const floor = windowFloor(options.window)
   const operation = "KuraChangedInventoryLevels"
   const ofLocation = (locationId: string) =>
     Stream.paginate(
@@ -114,19 +151,7 @@ export const changedInventoryLevels = (
           })
         const connection = envelope.location?.inventoryLevels
         if (connection === undefined) return [[], Option.none()] as const
-        let outsideWindow = 0
-        const byItem = new Map<string, { item: Readonly<Record<string, unknown>>; levels: Array<unknown> }>()
-        for (const node of connection.nodes) {
-          const { item, ...level } = node
-          const updated = typeof level.updatedAt === "string" ? Date.parse(level.updatedAt) : Number.NaN
-          if (updated < floor) outsideWindow++
-          const itemRecord: Readonly<Record<string, unknown>> = Predicate.isObject(item) ? item : {}
-          const itemId = typeof itemRecord.id === "string" ? itemRecord.id : `unknown:${String(level.id)}`
-          const entry = byItem.get(itemId) ?? { item: itemRecord, levels: [] }
-          entry.levels.push(level)
-          byItem.set(itemId, entry)
-        }
-        const raw = [...byItem.values()].map((e) => ({ ...e.item, inventoryLevels: e.levels }))
+        const { raw, outsideWindow } = itemsOfLevels(connection.nodes, floor)
         const decoded = yield* decodeRecords(
           Resources.inventoryItems,
           raw,

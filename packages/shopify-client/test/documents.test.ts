@@ -1,6 +1,8 @@
 import { buildShopifySchema } from "@kura/sandbox"
 import { parse, validate } from "graphql"
 import { describe, expect, it } from "vitest"
+import { CHANGED_LEVELS_QUERY } from "../src/InventoryLevelChanges.js"
+import { CHANGED_LEVELS_PROBE_QUERY, LocationInventoryLevels } from "../src/InventoryLevelChangesBulk.js"
 import { OPERATION_DOCUMENTS, RESOURCE_DOCUMENTS } from "../src/internal/documents/index.js"
 
 // The same schemas the sandbox executes: the reference 2026-01 Admin schema, and for 2026-10 and
@@ -28,4 +30,10 @@ describe("every GraphQL document validates against the Admin schema", () => {
   for (const [name, doc] of Object.entries(OPERATION_DOCUMENTS)) {
     it(`operation ${name}`, () => check(doc, null))
   }
+  it("changed inventory levels: per-location page, probe, and the bulk read over every location", () => {
+    check(CHANGED_LEVELS_QUERY, null)
+    check(CHANGED_LEVELS_PROBE_QUERY, null)
+    check(LocationInventoryLevels.documents.page, null)
+    check(LocationInventoryLevels.documents.bulk("updated_at:>='2026-01-01T00:00:00Z'"), null)
+  })
 })
