@@ -13,6 +13,8 @@
 //             staging table and maps it in SQL into all seven order tables (plain INSERT into an
 //             empty target; MERGE, newer updated_at wins, when the account already has rows),
 //             in passes of 1M orders (default) over the staged lines.
+//   sql-memory-safe  the same with the staging read on one DuckDB thread, memory_limit 200MB and
+//             MALLOC_ARENA_MAX=2 (full runs; KURA_BENCH_MEMORY_SAFE=0 skips it, =1 adds it to quick)
 //   naive     read the whole file, JSON.parse every line, reassemble, decode, map with
 //             makeShopifyOrderMapper, one Warehouse.load per table. It holds everything in memory
 //             (a 100k-order file is a string longer than V8 allows), so it is measured on a
@@ -198,7 +200,7 @@ const child = async (kind, file, dir) => {
 // The memory-safe setting, measured in the same run as the default: the staging read on one
 // DuckDB thread (it holds ~100 MB per thread), `memory_limit` 200MB, and glibc limited to two
 // malloc arenas as kura-sync and kura-backfill run (BoundedRuntime / KURA_NODE_HEAP_MB banner set
-// MALLOC_ARENA_MAX=2). KURA_BENCH_MEMORY_SAFE=0 skips it.
+// MALLOC_ARENA_MAX=2). KURA_BENCH_MEMORY_SAFE=0 skips it; quick runs skip it unless =1.
 const MEMORY_SAFE_ENV = {
   KURA_BENCH_STAGING_THREADS: "1",
   KURA_BENCH_DUCKDB_MEMORY: "200MB",
@@ -285,9 +287,13 @@ const main = async () => {
       )
     }
     const results = []
+    // Quick runs (CI: proof the bench works, under a 30 s cap) skip it unless asked for.
+    const memorySafe = quick
+      ? process.env.KURA_BENCH_MEMORY_SAFE === "1"
+      : process.env.KURA_BENCH_MEMORY_SAFE !== "0"
     for (const t of targets.slice(0, -1)) {
       results.push(row("sql: BulkLoader.loadShopifyOrdersFile", t.orders, await runChild("sql", t.file, dir)))
-      if (process.env.KURA_BENCH_MEMORY_SAFE !== "0")
+      if (memorySafe)
         results.push(
           row(
             "sql-memory-safe: BulkLoader.loadShopifyOrdersFile, stagingThreads 1, memory_limit 200MB, MALLOC_ARENA_MAX=2",
