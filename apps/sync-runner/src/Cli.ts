@@ -137,6 +137,20 @@ const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
     return out
   })
 
+/** Where Lightspeed's single-use refresh tokens rotate for `config` (see `runnerLayer`). */
+const tokenStoreFor = (config: AppConfig, warehouse: Warehouse["Service"]) =>
+  config.sandbox
+    ? makeMemoryTokenStore(new Map())
+    : config.tokenStore === "warehouse"
+      ? WarehouseTokenStore.make(
+          warehouse,
+          Option.match(config.tokenEncryptionKey, {
+            onNone: () => ({}),
+            onSome: (encryptionKey) => ({ encryptionKey })
+          })
+        )
+      : makeFileTokenStore(join(config.stateDir, "tokens.json"))
+
 /**
  * The runner over every stream of `config`, built once the warehouse and lake are open. Lightspeed's
  * single-use refresh tokens rotate through the warehouse's `_kura_tokens` (compare-and-set: one
@@ -149,17 +163,7 @@ const runnerLayer = (config: AppConfig) =>
       const warehouse = yield* Warehouse
       const lake = yield* RawLake
       yield* boundDuckDb(warehouse, process.env.KURA_DUCKDB_MEMORY_LIMIT)
-      const tokenStore = config.sandbox
-        ? makeMemoryTokenStore(new Map())
-        : config.tokenStore === "warehouse"
-          ? WarehouseTokenStore.make(
-              warehouse,
-              Option.match(config.tokenEncryptionKey, {
-                onNone: () => ({}),
-                onSome: (encryptionKey) => ({ encryptionKey })
-              })
-            )
-          : makeFileTokenStore(join(config.stateDir, "tokens.json"))
+      const tokenStore = tokenStoreFor(config, warehouse)
       // The sandbox's POS history is short: start Lightspeed there, not 400 days back, day by day.
       const sandbox = config.sandbox ? yield* sandboxOptions(process.env) : undefined
       const now = sandbox?.anchor ?? (yield* Clock.currentTimeMillis)
@@ -719,9 +723,10 @@ const deadLettersReplayCommand = Command.make(
                 warehouse,
                 lake,
                 sandbox: config.sandbox,
+                tokenStore: tokenStoreFor(config, warehouse),
                 onRelease: (release) => releases.push(release)
               },
-              config.shopify
+              { shopify: config.shopify, lightspeed: config.lightspeed }
             ),
             ...(flags.dryRun ? { dryRun: true } : {}),
             ...(payloadOverride === undefined ? {} : { payloadOverride })

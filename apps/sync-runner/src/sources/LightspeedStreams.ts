@@ -3,7 +3,14 @@
  * business-day cutover; a day is checkpointed only once the API says `dataComplete`) and the items
  * catalogue. The sales cursor is the next business date to read per location.
  */
-import { type DeadLetter, HttpTransport, makeMemoryTokenStore, Telemetry, TokenStore } from "@kura/core"
+import {
+  type DeadLetter,
+  DeadLetterSink,
+  HttpTransport,
+  makeMemoryTokenStore,
+  Telemetry,
+  TokenStore
+} from "@kura/core"
 import {
   addDays,
   type BusinessDay,
@@ -12,16 +19,17 @@ import {
   type LightspeedError,
   type LocationInfo,
   nextCursorDay,
+  Sale,
   seedRefreshToken
 } from "@kura/lightspeed-client"
 import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
-import { decodeWith, mapWith, type Replayers } from "../DeadLetterReplay.js"
+import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
-import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
+import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Lightspeed streams this app syncs. */
 export const LIGHTSPEED_STREAMS = ["locations", "sales", "items"] as const
@@ -95,18 +103,19 @@ export const itemsPageSizeFor = (previous: ItemsCursor | undefined, now: number)
  * record is pending in the dead letters (not listed because it did not decode, not deleted).
  * An empty read deletes nothing: an empty catalogue answer is likelier a fault than the truth.
  */
-const vanishedItems = (deps: SourceDeps, account: string, seen: ReadonlySet<string>) =>
+const vanishedItems = (deps: SourceDeps, account: LightspeedAccountConfig, seen: ReadonlySet<string>) =>
   Effect.gen(function* () {
     if (seen.size === 0) return []
     const d = deps.warehouse.dialect
     const live = yield* deps.warehouse.query(
       `SELECT source_id FROM ${d.table("products")} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`,
-      { account }
+      { account: account.name }
     )
-    const letters = yield* deps.warehouse.listDeadLetters({
-      key: { source: "lightspeed", account, stream: "items" }
-    })
-    const pending = new Set(letters.flatMap((l) => (l.sourceId === null ? [] : [l.sourceId])))
+    // Letters written before `accountLetters` carry the client id as their account.
+    const letters = yield* Effect.forEach([account.name, account.clientId], (a) =>
+      deps.warehouse.listDeadLetters({ key: { source: "lightspeed", account: a, stream: "items" } })
+    )
+    const pending = new Set(letters.flat().flatMap((l) => (l.sourceId === null ? [] : [l.sourceId])))
     return live.map((r) => String(r.source_id)).filter((id) => !seen.has(id) && !pending.has(id))
   }).pipe(Effect.mapError((e) => new SyncError({ reason: "Warehouse", message: e.message, cause: e })))
 
@@ -116,9 +125,7 @@ const mapItem = mapLightspeedItem
 /**
  * Dead-letter replay for Lightspeed: an item letter (the client's `decode` letter holds the wire
  * record, a `map` letter the decoded one; `Item` reads both) goes through the client's `Item`
- * Schema and the items stream's mapper. Sales are not replayable here: a sale's canonical rows
- * need its business day and location (zone, currency, stock location), which the letter lacks;
- * re-sync those days instead (the sales cursor per location).
+ * Schema and the items stream's mapper. Sales need the account (`makeLightspeedReplayers`).
  */
 export const lightspeedReplayers: Replayers = {
   "lightspeed/items": {
@@ -135,6 +142,130 @@ export const lightspeedReplayers: Replayers = {
         return { rows }
       })
   }
+}
+
+/**
+ * The warehouse's dead letters for this account's client, keyed like its streams: the client names
+ * its letters by client id, the streams (and `dead-letters list --account`) by account name.
+ */
+const accountLetters = (deps: SourceDeps, account: LightspeedAccountConfig) =>
+  Layer.succeed(
+    DeadLetterSink,
+    DeadLetterSink.of({
+      write: (letters) =>
+        deps.warehouse.deadLetters.write(
+          letters.map((l) => ({ ...l, key: { ...l.key, account: account.name } }))
+        )
+    })
+  )
+
+/**
+ * Options of the sale mapper at one location: its currency, and the Shopify location of the same
+ * name (where POS stock moves) when Shopify's locations are loaded.
+ */
+const saleOptionsFor = (deps: SourceDeps) =>
+  Effect.gen(function* () {
+    const shopifyLocations = yield* deps.warehouse
+      .query(
+        `SELECT source_id, name FROM ${deps.warehouse.dialect.table("locations")} WHERE source = 'shopify' AND _deleted_at IS NULL`
+      )
+      .pipe(Effect.orElseSucceed(() => []))
+    const stockLocationOf = new Map<string, string>()
+    for (const r of shopifyLocations)
+      if (typeof r.name === "string" && typeof r.source_id === "string")
+        stockLocationOf.set(r.name, r.source_id)
+    return (l: LocationInfo) => {
+      const stock = l.name === null ? undefined : stockLocationOf.get(l.name)
+      return { currency: l.currencyCode, ...(stock === undefined ? {} : { stockLocationId: stock }) }
+    }
+  })
+
+/** The origin of a sale's map letter: its business day (`lightspeed:<api>:<location>:<date>`). */
+const dayOrigin = (day: Pick<BusinessDay, "api" | "businessLocationId" | "date">) =>
+  `lightspeed:${day.api}:${day.businessLocationId}:${day.date}`
+
+/**
+ * The business day a sale letter came from: a map letter's `dayOrigin`, or the URL of the client's
+ * day read (`/f/finance/<bl>/dailyFinancials?date=` for V1, `/f/v2/business-location/<bl>/sales-daily?date=`).
+ */
+export const saleDayOf = (
+  origin: string
+): Pick<BusinessDay, "api" | "businessLocationId" | "date"> | undefined => {
+  const own = /^lightspeed:(v1|v2):([^:]+):(\d{4}-\d{2}-\d{2})$/.exec(origin)
+  if (own !== null) return { api: own[1] as "v1" | "v2", businessLocationId: own[2]!, date: own[3]! }
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return undefined
+  }
+  const date = url.searchParams.get("date")
+  if (date === null || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return undefined
+  const v1 = /\/f\/finance\/([^/]+)\/dailyFinancials$/.exec(url.pathname)
+  if (v1 !== null) return { api: "v1", businessLocationId: decodeURIComponent(v1[1]!), date }
+  const v2 = /\/f\/v2\/business-location\/([^/]+)\/sales-daily$/.exec(url.pathname)
+  if (v2 !== null) return { api: "v2", businessLocationId: decodeURIComponent(v2[1]!), date }
+  return undefined
+}
+
+/**
+ * Dead-letter replay of one account's sales (`kura-sync dead-letters replay`): the client's `Sale`
+ * Schema and the sales stream's mapper, on the business day the letter names (its origin), with the
+ * location's zone and currency asked of the account (one `businesses` read per replay, through the
+ * account's client and token store) and the stock location as the stream finds it.
+ */
+export const makeLightspeedReplayers = (account: LightspeedAccountConfig, deps: SourceDeps): Replayers => {
+  const store = deps.tokenStore ?? makeMemoryTokenStore(new Map())
+  const shared = sharedFor(deps, lightspeedClientLayer(account, store, deps.sandbox === true))
+  let located: ReadonlyArray<LocationInfo> | undefined
+  const sales: Replayer = {
+    replay: (letter, payload, ctx) =>
+      Effect.gen(function* () {
+        const where = saleDayOf(letter.origin)
+        if (where === undefined)
+          return yield* new ReplayFailed({
+            reason: "Payload",
+            message: `the letter's origin (${letter.origin}) does not name the sale's business day and location`
+          })
+        const sale = yield* decodeWith(Sale)(payload)
+        const locations =
+          located ??
+          (yield* shared
+            .provide(
+              Effect.gen(function* () {
+                const client = yield* LightspeedClient
+                return yield* Stream.runCollect(client.locations)
+              })
+            )
+            .pipe(
+              Effect.map((all) => [...all]),
+              Effect.mapError(
+                (e) =>
+                  new ReplayFailed({ reason: "Context", message: `the account's locations: ${e.message}` })
+              )
+            ))
+        located = locations
+        const l = locations.find((x) => x.businessLocationId === where.businessLocationId)
+        if (l === undefined)
+          return yield* new ReplayFailed({
+            reason: "Context",
+            message: `business location ${where.businessLocationId} is not in account ${account.name}`
+          })
+        const options = (yield* saleOptionsFor(deps))(l)
+        const key = { source: "lightspeed" as const, account: account.name, stream: "sales" }
+        const day: BusinessDay = {
+          ...where,
+          sales: [sale],
+          dataComplete: true,
+          nextStartOfDay: null,
+          final: true
+        }
+        const mctx = mapContext(key, ctx.batchId, ctx.syncedAt, () => l.timezone)
+        return { rows: yield* mapWith(() => mapLightspeedBusinessDay(day, mctx, options)) }
+      })
+  }
+  // Letters written before the streams keyed them by account name carry the client id.
+  return { [`lightspeed/${account.name}/sales`]: sales, [`lightspeed/${account.clientId}/sales`]: sales }
 }
 
 const idOf = (record: unknown): string | null => {
@@ -154,7 +285,7 @@ export const makeLightspeedStreams = (
   // One client per account, built once: the refresh token is single-use, so every stream shares it.
   const shared = sharedFor(
     deps,
-    Layer.merge(lightspeedClientLayer(account, store, deps.sandbox === true), deadLetterLayer(deps))
+    Layer.merge(lightspeedClientLayer(account, store, deps.sandbox === true), accountLetters(deps, account))
   )
   const make = (
     stream: (typeof LIGHTSPEED_STREAMS)[number],
@@ -216,20 +347,7 @@ export const makeLightspeedStreams = (
       const now = yield* Clock.currentTimeMillis
       const start = deps.lightspeedFromDate ?? addDays(new Date(now).toISOString().slice(0, 10), -400)
       const next: Record<string, string> = { ...cursors }
-      // POS stock moves at the Shopify location of the same name, when Shopify's locations are loaded.
-      const shopifyLocations = yield* deps.warehouse
-        .query(
-          `SELECT source_id, name FROM ${deps.warehouse.dialect.table("locations")} WHERE source = 'shopify' AND _deleted_at IS NULL`
-        )
-        .pipe(Effect.orElseSucceed(() => []))
-      const stockLocationOf = new Map<string, string>()
-      for (const r of shopifyLocations)
-        if (typeof r.name === "string" && typeof r.source_id === "string")
-          stockLocationOf.set(r.name, r.source_id)
-      const saleOptions = (l: LocationInfo) => {
-        const stock = l.name === null ? undefined : stockLocationOf.get(l.name)
-        return { currency: l.currencyCode, ...(stock === undefined ? {} : { stockLocationId: stock }) }
-      }
+      const saleOptions = yield* saleOptionsFor(deps)
       const dayPage =
         (l: LocationInfo, batchId: (n: number) => string, n: () => number) => (day: BusinessDay) =>
           Effect.map(Clock.currentTimeMillis, (t): IngestPage => {
@@ -243,7 +361,8 @@ export const makeLightspeedStreams = (
               const mapped = mapAll(
                 day.sales,
                 (s) => mapLightspeedBusinessDay({ ...day, sales: [s] }, mctx, saleOptions(l)),
-                mapLetter(key, idOf, t)
+                // The origin names the business day: a sale's rows need it (and its location) on replay.
+                (s, detail) => ({ ...mapLetter(key, idOf, t)(s, detail), origin: dayOrigin(day) })
               )
               rows = mapped.rows
               letters.push(...mapped.deadLetters)
@@ -337,7 +456,7 @@ export const makeLightspeedStreams = (
             Stream.concat(
               Stream.fromEffect(
                 Effect.map(
-                  vanishedItems(deps, account.name, seen),
+                  vanishedItems(deps, account, seen),
                   (gone): IngestPage => ({
                     raw: [],
                     rows: {},
