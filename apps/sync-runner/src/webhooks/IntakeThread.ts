@@ -120,6 +120,8 @@ export class IntakeThread extends Context.Service<
     // rather than copied between threads).
     let current = 0
     let currentSince = 0
+    /** The rotation in flight, if any. */
+    let sealing: Promise<boolean> | undefined
     let closing = false
     const counts = { accepted: 0, landed: 0, batches: 0, failures: 0 }
 
@@ -168,12 +170,13 @@ export class IntakeThread extends Context.Service<
           current += m.n
           outstanding += m.n
           counts.accepted += m.n
+          if (current >= maxBatch && sealing === undefined) void sealNow()
           return
         case "sealed": {
-          // Every write to that segment was reported before this answer (one ordered port).
-          const count = current
-          current = 0
-          rotations.get(m.req)?.resolve({ segment: { id: m.id, path: m.path }, count })
+          // Writes to the next segment may have been reported already: take only this one's.
+          current -= m.count
+          if (current > 0) currentSince = Date.now()
+          rotations.get(m.req)?.resolve({ segment: { id: m.id, path: m.path }, count: m.count })
           rotations.delete(m.req)
           return
         }
@@ -224,15 +227,35 @@ export class IntakeThread extends Context.Service<
     })
     worker.on("error", (e) => runFork(Effect.logError(`webhook intake thread failed: ${e.message}`)))
 
-    /** Seals the current segment in the worker; resolves with its records. */
-    const rotate = Effect.callback<Sealed, Error>((resume) => {
+    /**
+     * Seals the worker's current segment and queues it for landing (an empty one is deleted).
+     * One rotation at a time: their answers must come back in order. Resolves false when the
+     * worker could not seal (its records stay on disk and land with a later segment or start).
+     */
+    const sealNow = (): Promise<boolean> => {
+      if (sealing !== undefined) return sealing
       const req = nextReq++
-      rotations.set(req, {
-        resolve: (s) => resume(Effect.succeed(s)),
-        reject: (e) => resume(Effect.fail(e))
+      const done = new Promise<boolean>((resolve) => {
+        rotations.set(req, {
+          resolve: (s) => {
+            if (s.count > 0) backlog.push(s)
+            else rmSync(s.segment.path, { force: true })
+            sealing = undefined
+            resolve(true)
+            // A batch is bounded even while an earlier one is landing.
+            if (current >= maxBatch) void sealNow()
+          },
+          reject: (e) => {
+            sealing = undefined
+            runFork(Effect.logError(`webhooks: sealing a write-ahead segment failed: ${e.message}`))
+            resolve(false)
+          }
+        })
       })
+      sealing = done
       post({ t: "rotate", req })
-    })
+      return done
+    }
 
     const pendingGauge = Effect.suspend(() =>
       metrics.set("kura_webhooks_pending", "Accepted webhook records not yet landed.", {}, outstanding)
@@ -258,7 +281,9 @@ export class IntakeThread extends Context.Service<
               `webhooks: segment ${next.segment.id} holds ${lines.length} record(s), ${next.count} were reported written`
             )
           const parsed: Array<WebhookDelivery> = []
-          for (const line of lines) {
+          for (const [i, line] of lines.entries()) {
+            // Let forwarded requests (health, metrics, triggers) through between slices.
+            if (i > 0 && i % 500 === 0) yield* yieldToIo
             const d = deliveryFromEnvelope(line)
             if (d._tag === "Some") parsed.push(d.value)
           }
@@ -312,14 +337,6 @@ export class IntakeThread extends Context.Service<
       yield* pendingGauge
     })
 
-    /** Seals the worker's current segment; undefined when that failed (its records stay on disk). */
-    const seal = Effect.gen(function* () {
-      const sealed = yield* Effect.result(rotate)
-      if (sealed._tag === "Success") return sealed.success
-      yield* Effect.logError(`webhooks: sealing a write-ahead segment failed: ${sealed.failure.message}`)
-      return undefined
-    })
-
     const lander = Effect.gen(function* () {
       while (true) {
         if (backlog.length > 0) {
@@ -327,20 +344,20 @@ export class IntakeThread extends Context.Service<
           continue
         }
         if (closing) {
-          // One last rotation: appends the worker had queued when it stopped accepting are in it.
-          const last = yield* seal
-          if (last === undefined) return
-          if (last.count > 0) {
-            backlog.push(last)
+          // One last rotation, asked after the worker stopped accepting: whatever it had queued
+          // is in it. A rotation already in flight may predate that, so wait for it first.
+          const inFlight = sealing
+          if (inFlight !== undefined) {
+            yield* Effect.promise(() => inFlight)
             continue
           }
-          rmSync(last.segment.path, { force: true })
+          const before = backlog.length
+          if (!(yield* Effect.promise(sealNow))) return
+          if (backlog.length > before) continue
           return
         }
         if (current > 0 && (current >= maxBatch || Date.now() - currentSince >= flushMs)) {
-          const sealed = yield* seal
-          if (sealed === undefined) yield* Effect.sleep(1_000)
-          else backlog.push(sealed)
+          if (!(yield* Effect.promise(sealNow))) yield* Effect.sleep(1_000)
           yield* pendingGauge
           continue
         }
@@ -408,5 +425,7 @@ export class IntakeThread extends Context.Service<
     ).pipe(Layer.provideMerge(thread))
   }
 }
+
+const yieldToIo = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 const keyOf = (d: WebhookDelivery) => dedupKey(d.shop, webhookStreamName(d.topic), d.eventId)

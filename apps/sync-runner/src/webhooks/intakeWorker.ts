@@ -83,7 +83,14 @@ export type FromIntakeWorker =
   | { readonly t: "unlistened" }
   /** This many more records are in the current segment (the main thread reads them from it once sealed). */
   | { readonly t: "written"; readonly n: number }
-  | { readonly t: "sealed"; readonly req: number; readonly id: string; readonly path: string }
+  /** A sealed segment and how many records it holds (later writes may be reported before this). */
+  | {
+      readonly t: "sealed"
+      readonly req: number
+      readonly id: string
+      readonly path: string
+      readonly count: number
+    }
   | { readonly t: "sealFailed"; readonly req: number; readonly message: string }
   | { readonly t: "forward"; readonly id: number; readonly request: ForwardedRequest }
   | { readonly t: "answer"; readonly req: number; readonly response: IntakeResponse }
@@ -157,12 +164,15 @@ const run = (port: MessagePort, data: IntakeWorkerData): void => {
   // Accepted records not yet landed (the main thread reports landings), and appends not yet written.
   let outstanding = data.outstanding
   let queued = 0
+  // Records written to the current segment.
+  let inSegment = 0
   let closing = false
   const log = SegmentLog.create({
     dir: data.dir,
     sync: data.sync,
     after: data.after,
     onWritten: (lines) => {
+      inSegment += lines.length
       outstanding += lines.length
       queued -= lines.length
       post({ t: "written", n: lines.length })
@@ -319,13 +329,19 @@ const run = (port: MessagePort, data: IntakeWorkerData): void => {
         if (res !== undefined) send(res, m.reply.status, m.reply.type, m.reply.body, m.reply.headers)
         return
       }
-      case "rotate":
-        log.rotate().then(
-          (segment) => post({ t: "sealed", req: m.req, id: segment.id, path: segment.path }),
+      case "rotate": {
+        // rotate() writes what is queued and switches segments before its first await, so the
+        // count taken right after it is exactly the sealed segment's.
+        const sealed = log.rotate()
+        const count = inSegment
+        inSegment = 0
+        sealed.then(
+          (segment) => post({ t: "sealed", req: m.req, id: segment.id, path: segment.path, count }),
           (e: unknown) =>
             post({ t: "sealFailed", req: m.req, message: e instanceof Error ? e.message : String(e) })
         )
         return
+      }
       case "landed":
         outstanding -= m.n
         return
