@@ -225,7 +225,16 @@ export class IntakeThread extends Context.Service<
           return
       }
     })
-    worker.on("error", (e) => runFork(Effect.logError(`webhook intake thread failed: ${e.message}`)))
+    // Without its thread the service has no socket: say so loudly, and fail a listen in progress
+    // (health checks then fail, so the platform restarts the instance; the spool replays).
+    const lost = (why: string) => {
+      runFork(Effect.logError(`webhook intake thread ${why}; webhooks and health checks are not answered`))
+      onListen?.({ t: "listenFailed", message: `intake thread ${why}` })
+    }
+    worker.on("error", (e) => lost(`failed: ${e.message}`))
+    worker.on("exit", (code) => {
+      if (!closing) lost(`exited with code ${code}`)
+    })
 
     /**
      * Seals the worker's current segment and queues it for landing (an empty one is deleted).
