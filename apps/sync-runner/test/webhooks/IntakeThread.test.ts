@@ -1,0 +1,64 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Layer } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { WebhookBatchSink } from "../../src/webhooks/WebhookBatchSink.js"
+import { deliveryHeaders, eventually, SHOP, withBatchedServer } from "./harness.js"
+
+const dirs: Array<string> = []
+const fresh = () => {
+  const d = mkdtempSync(join(tmpdir(), "kura-intake-thread-"))
+  dirs.push(d)
+  return d
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const body = JSON.stringify({ id: 77, updated_at: "2026-11-26T10:00:00Z" })
+const post = (url: string, headers: Record<string, string>, payload: string | Uint8Array = body) =>
+  fetch(`${url}/webhooks/shopify`, { method: "POST", headers, body: payload }).then(async (r) => ({
+    status: r.status,
+    message: ((await r.json()) as { message: string }).message
+  }))
+
+describe("the webhook intake thread", () => {
+  it("refuses bad HMAC, unsigned, oversized, wrong type and non-JSON deliveries, stores none, and counts them", async () => {
+    const memory = WebhookBatchSink.makeMemory()
+    const dir = fresh()
+    await withBatchedServer(
+      { batcher: { dir, flushMs: 20 }, sink: Layer.succeed(WebhookBatchSink, memory.sink), threaded: true },
+      async ({ url }) => {
+        const good = deliveryHeaders(body, "t-1")
+        expect(await post(url, { ...good, "x-shopify-hmac-sha256": "AAAA" })).toMatchObject({ status: 401 })
+        const { "x-shopify-hmac-sha256": _, ...unsigned } = good
+        expect(await post(url, unsigned)).toMatchObject({ status: 401 })
+        expect(await post(url, { ...good, "content-type": "text/plain" })).toMatchObject({ status: 415 })
+        const big = "x".repeat(1024 * 1024 + 10)
+        expect(await post(url, deliveryHeaders(big, "t-2"), big)).toMatchObject({ status: 413 })
+        const notJson = "{nope"
+        expect(await post(url, deliveryHeaders(notJson, "t-3"), notJson)).toMatchObject({
+          status: 400,
+          message: "body is not valid JSON"
+        })
+        expect((await fetch(`${url}/webhooks/shopify`)).status).toBe(405)
+        // Everything else is answered by the main thread through the intake thread.
+        expect((await fetch(`${url}/healthz`)).status).toBe(200)
+        expect((await fetch(`${url}/nowhere`)).status).toBe(404)
+        const metrics = await (await fetch(`${url}/metrics`)).text()
+        expect(metrics).toMatch(/kura_webhooks_rejected_total\{reason="hmac"\} 1/)
+        expect(metrics).toMatch(/kura_webhooks_rejected_total\{reason="unsigned"\} 1/)
+        expect(metrics).toMatch(/kura_webhook_intake_loop_delay_seconds\{quantile="0.99"\}/)
+        // A genuine one is accepted once, then a duplicate; only it is stored.
+        expect(await post(url, good)).toMatchObject({ status: 200, message: "accepted" })
+        expect(await post(url, good)).toMatchObject({ status: 200, message: "duplicate delivery ignored" })
+        await eventually(() => memory.batches.flatMap((b) => b.deliveries).length === 1)
+      }
+    )
+    expect(memory.batches.flatMap((b) => b.deliveries.map((d) => [d.shop, d.eventId]))).toEqual([
+      [SHOP, "t-1"]
+    ])
+    expect(readdirSync(dir).filter((f) => f.endsWith(".ndjson"))).toEqual([])
+  })
+})
