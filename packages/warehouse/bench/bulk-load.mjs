@@ -13,7 +13,7 @@
 //             staging table and maps it in SQL into all seven order tables (plain INSERT into an
 //             empty target; MERGE, newer updated_at wins, when the account already has rows),
 //             in passes of 1M orders (default) over the staged lines.
-//   sql-memory-safe  the same with the staging read on one DuckDB thread, memory_limit 200MB and
+//   sql-memory-safe  the same with the staging read on one DuckDB thread, memory_limit 150MB and
 //             MALLOC_ARENA_MAX=2 (full runs; KURA_BENCH_MEMORY_SAFE=0 skips it, =1 adds it to quick)
 //   naive     read the whole file, JSON.parse every line, reassemble, decode, map with
 //             makeShopifyOrderMapper, one Warehouse.load per table. It holds everything in memory
@@ -171,7 +171,7 @@ const child = async (kind, file, dir) => {
         context: ctx,
         locationId: LOCATION,
         key,
-        // KURA_BENCH_STAGING_THREADS=1 (with KURA_BENCH_DUCKDB_MEMORY=200MB): the memory-for-speed
+        // KURA_BENCH_STAGING_THREADS=1 (with KURA_BENCH_DUCKDB_MEMORY=150MB): the memory-for-speed
         // setting of the staging read.
         ...(process.env.KURA_BENCH_STAGING_THREADS === undefined
           ? {}
@@ -198,12 +198,12 @@ const child = async (kind, file, dir) => {
 }
 
 // The memory-safe setting, measured in the same run as the default: the staging read on one
-// DuckDB thread (it holds ~100 MB per thread), `memory_limit` 200MB, and glibc limited to two
+// DuckDB thread (it holds ~100 MB per thread), `memory_limit` 150MB, and glibc limited to two
 // malloc arenas as kura-sync and kura-backfill run (BoundedRuntime / KURA_NODE_HEAP_MB banner set
 // MALLOC_ARENA_MAX=2). KURA_BENCH_MEMORY_SAFE=0 skips it; quick runs skip it unless =1.
 const MEMORY_SAFE_ENV = {
   KURA_BENCH_STAGING_THREADS: "1",
-  KURA_BENCH_DUCKDB_MEMORY: "200MB",
+  KURA_BENCH_DUCKDB_MEMORY: "150MB",
   MALLOC_ARENA_MAX: "2"
 }
 
@@ -296,7 +296,7 @@ const main = async () => {
       if (memorySafe)
         results.push(
           row(
-            "sql-memory-safe: BulkLoader.loadShopifyOrdersFile, stagingThreads 1, memory_limit 200MB, MALLOC_ARENA_MAX=2",
+            "sql-memory-safe: BulkLoader.loadShopifyOrdersFile, stagingThreads 1, memory_limit 150MB, MALLOC_ARENA_MAX=2",
             t.orders,
             await runChild("sql", t.file, dir, MEMORY_SAFE_ENV)
           )

@@ -177,10 +177,10 @@ export interface ShopifyOrdersFileOptions {
   readonly ordersPerPass?: number
   /**
    * DuckDB threads for the staging read only (default: the connection's). The read holds about
-   * 100 MB per thread whatever the file size, so 1 trades speed for memory: measured 2026-11-27 on
-   * 2 cores, 100k orders at `memory_limit` 200MB: 446 MB peak RSS and 55k lines/s, against 559 MB
-   * and 71k lines/s with two threads at 300MB (two threads need ~300MB to stage at all); 1M
-   * orders: 513 MB vs 638 MB.
+   * 100 MB per thread whatever the file size (two threads need ~300MB to stage at all), so 1 trades
+   * wall time for memory. Measured 2026-11-27 on 2 cores: with 1, `memory_limit` 150MB and
+   * `MALLOC_ARENA_MAX=2`, 371–387 MB peak RSS at 100k orders and 404 MB at 1M, against 549–575 MB
+   * and 638 MB with two threads at 300MB, for 30–50% more wall time at about the same CPU.
    */
   readonly stagingThreads?: number
 }
