@@ -5,7 +5,7 @@
  * through, so the status, `/` and reconciliation read one source of truth.
  */
 import { type Checkpoint, type StreamKey, streamKeyToString } from "@kura/core"
-import { parseRunApiUsage, Warehouse } from "@kura/warehouse"
+import { type CommitRunInput, parseRunApiUsage, Warehouse } from "@kura/warehouse"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { ApiUsage } from "./ApiUsage.js"
 
@@ -43,6 +43,12 @@ export const RunRecord = Schema.Struct({
 /** One run, as recorded. */
 export type RunRecord = typeof RunRecord.Type
 
+/** A run whose ledger entry the runner opened for the pass, and where it resumes. */
+export interface OpenedRun {
+  readonly checkpoint: Option.Option<Checkpoint>
+  readonly opened: { readonly startedAt: number; readonly cursorBefore: string | null }
+}
+
 /** Per-stream summary for the status page and CLI. */
 export interface StreamStatus {
   readonly key: StreamKey
@@ -67,12 +73,21 @@ export class RunLedger extends Context.Service<
     /** `record` for the finished runs of a pass, written together where the store allows. */
     readonly recordAll: (runs: ReadonlyArray<RunRecord>) => Effect.Effect<void>
     /**
-     * Where each of `keys` resumes (its committed checkpoint), read at once for a pass; `undefined`
-     * when this ledger does not hold checkpoints (the runner then asks the CheckpointStore).
+     * Opens the entries of a pass's runs at once, each with the checkpoint it resumes from (read
+     * in the same go): by run id, the checkpoint and the opened entry. `undefined` when this
+     * ledger keeps neither (the runner reads each checkpoint, the stream opens its own entry).
      */
-    readonly resumePoints: (
-      keys: ReadonlyArray<StreamKey>
-    ) => Effect.Effect<ReadonlyMap<string, Checkpoint> | undefined>
+    readonly openRuns: (
+      runs: ReadonlyArray<{ readonly runId: string; readonly key: StreamKey }>
+    ) => Effect.Effect<ReadonlyMap<string, OpenedRun> | undefined>
+    /**
+     * Commits, in one transaction, the runs of a pass that handed their commit over
+     * (`RunContext.deferCommit`); returns why each one that did not commit failed, by run id.
+     * `undefined` when this ledger cannot (the streams then commit their own).
+     */
+    readonly commitDeferred:
+      | ((commits: ReadonlyArray<CommitRunInput>) => Effect.Effect<ReadonlyMap<string, string>>)
+      | undefined
     /** Most recent first. */
     readonly list: (limit?: number) => Effect.Effect<ReadonlyArray<RunRecord>>
   }
@@ -90,7 +105,8 @@ export class RunLedger extends Context.Service<
       return RunLedger.of({
         record,
         recordAll: (all) => Effect.forEach(all, record, { discard: true }),
-        resumePoints: () => Effect.succeed(undefined),
+        openRuns: () => Effect.succeed(undefined),
+        commitDeferred: undefined,
         list: (limit) => Effect.sync(() => [...runs.values()].reverse().slice(0, limit ?? capacity))
       })
     })
@@ -278,11 +294,49 @@ export const layerWarehouseLedger = Layer.effect(
           for (const run of all) local.set(run.runId, run)
           return writeAll(all)
         }),
-      resumePoints: (keys) =>
-        warehouse.checkpointsOf(keys).pipe(
-          Effect.map((m): ReadonlyMap<string, Checkpoint> | undefined => m),
-          // Unreadable here: the runner reads each stream's checkpoint itself (and fails there).
-          Effect.orElseSucceed(() => undefined)
+      commitDeferred: (commits) =>
+        warehouse.commitRuns(commits).pipe(
+          Effect.map(
+            (outcomes) =>
+              new Map(
+                outcomes.flatMap((o, i) =>
+                  o.status === "complete" ? [] : [[commits[i]!.runId, o.mismatches.join("; ")] as const]
+                )
+              )
+          ),
+          Effect.catch((e) =>
+            Effect.succeed(new Map(commits.map((c) => [c.runId, `commit failed: ${e.message}`] as const)))
+          )
+        ),
+      openRuns: (runs) =>
+        Effect.gen(function* () {
+          const checkpoints = yield* warehouse.checkpointsOf(runs.map((r) => r.key))
+          const resume = runs.map((r) => Option.fromNullishOr(checkpoints.get(streamKeyToString(r.key))))
+          const opened = yield* warehouse.startRuns(
+            runs.map((r, i) => ({
+              runId: r.runId,
+              key: r.key,
+              cursorBefore: Option.match(resume[i] ?? Option.none(), {
+                onNone: () => null,
+                onSome: (c) => c.cursor
+              })
+            }))
+          )
+          return new Map(
+            opened.map((o, i): [string, OpenedRun] => [
+              o.runId,
+              {
+                checkpoint: resume[i] ?? Option.none(),
+                opened: { startedAt: o.startedAt, cursorBefore: o.cursorBefore }
+              }
+            ])
+          ) as ReadonlyMap<string, OpenedRun> | undefined
+        }).pipe(
+          // Unwritable here: each stream reads its checkpoint and opens its entry itself (and
+          // fails there if the warehouse is really gone).
+          Effect.catch((e) =>
+            Effect.logWarning(`run ledger: pass not opened at once: ${e.message}`).pipe(Effect.as(undefined))
+          )
         ),
       list: (limit) =>
         Effect.gen(function* () {

@@ -3,11 +3,12 @@
  * shutdown drains runs in flight so their checkpoints are committed before the process exits.
  */
 import { type Checkpoint, CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
+import type { CommitRunInput } from "@kura/warehouse"
 import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
 import type { ApiUsage } from "./ApiUsage.js"
 import { LeaseManager, localHolder } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
-import { RunLedger, type RunRecord, type RunTrigger } from "./RunLedger.js"
+import { type OpenedRun, RunLedger, type RunRecord, type RunTrigger } from "./RunLedger.js"
 import { matches, type StreamSelector, type SyncStream } from "./SyncStream.js"
 
 /** What happened when a run was requested for one stream. */
@@ -92,9 +93,13 @@ export class StreamRunner extends Context.Service<
       lease: Parameters<typeof leases.release>[0],
       pass?: {
         readonly checkpoint: Option.Option<Checkpoint> | undefined
+        /** The entry the pass opened for this run (absent: the stream opens its own). */
+        readonly opened: OpenedRun["opened"] | undefined
         readonly held: Map<string, Parameters<typeof leases.release>[0]>
         /** Where the finished record goes (even when the run was interrupted by a drain). */
         readonly finished: Array<RunRecord>
+        /** Commits handed over by runs that fetched nothing (written when the pass ends). */
+        readonly deferred: Array<CommitRunInput> | undefined
       }
     ) => {
       let held = lease
@@ -157,6 +162,10 @@ export class StreamRunner extends Context.Service<
                   reportApiUsage: (usage) => {
                     failedUsage = usage
                   },
+                  ...(pass?.opened === undefined ? {} : { opened: pass.opened }),
+                  ...(pass?.deferred === undefined
+                    ? {}
+                    : { deferCommit: (c: CommitRunInput) => void pass.deferred?.push(c) }),
                   commit: (cursor, meta) =>
                     Effect.flatMap(Clock.currentTimeMillis, (updatedAt) =>
                       checkpoints.put({
@@ -323,7 +332,7 @@ export class StreamRunner extends Context.Service<
 
     /**
      * One phase of a pass. Its bookkeeping is batched: the leases are taken in one write, the
-     * checkpoints read in one query, and at the end the runs' records (their costs) written and
+     * checkpoints read in one query and the ledger entries opened in one write, and at the end the runs' records (their costs) written and
      * the leases released together. A pass of 19 streams made ~10 single-row statements per
      * stream on the one warehouse connection, which every stream waited behind: it was most of an
      * incremental run's time (measured: 160 of 455 statements, ~1 s of a 3.5 s unchanged pass).
@@ -343,23 +352,49 @@ export class StreamRunner extends Context.Service<
               )
             )
           )
-        const mine = streams.filter((_, i) => Option.isSome(granted[i] ?? Option.none()))
-        const resume = mine.length === 0 ? undefined : yield* ledger.resumePoints(mine.map((s) => s.key))
+        const now = yield* Clock.currentTimeMillis
+        const runIds = streams.map(() => newRunId(now))
+        const mine = streams.flatMap((s, i) =>
+          Option.isSome(granted[i] ?? Option.none()) ? [{ runId: runIds[i]!, key: s.key }] : []
+        )
+        const opened = mine.length === 0 ? undefined : yield* ledger.openRuns(mine)
         const held = new Map<string, Parameters<typeof leases.release>[0]>()
         const finished: Array<RunRecord> = []
+        const deferred = ledger.commitDeferred === undefined ? undefined : ([] as Array<CommitRunInput>)
+        // Commits handed over first (a run whose commit fails is recorded as failed), then every
+        // record and cost, then the leases.
+        const close = Effect.gen(function* () {
+          if (deferred !== undefined && deferred.length > 0 && ledger.commitDeferred !== undefined) {
+            const failures = yield* ledger.commitDeferred(deferred)
+            for (const [i, r] of finished.entries()) {
+              const why = failures.get(r.runId)
+              if (why === undefined) continue
+              yield* Effect.logError(`run failed at its commit: ${why}`).pipe(
+                Effect.annotateLogs({ stream: streamKeyToString(r.key), runId: r.runId })
+              )
+              const { ledgerCommitted: _, ...rest } = r
+              finished[i] = { ...rest, status: "failed", error: why }
+            }
+          }
+          yield* ledger.recordAll(finished)
+          yield* Effect.ignore(leases.releaseMany([...held.values()]))
+        })
         return yield* Effect.forEach(
           streams,
           (stream, i) =>
             Effect.gen(function* () {
               const lease = granted[i] ?? Option.none()
               if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
-              const runId = newRunId(yield* Clock.currentTimeMillis)
-              const checkpoint =
-                resume === undefined
-                  ? undefined
-                  : Option.fromNullishOr(resume.get(streamKeyToString(stream.key)))
+              const runId = runIds[i]!
+              const open = opened?.get(runId)
               const fiber = yield* Effect.forkDetach(
-                execute(stream, runId, trigger, lease.value, { checkpoint, held, finished })
+                execute(stream, runId, trigger, lease.value, {
+                  checkpoint: open?.checkpoint,
+                  opened: open?.opened,
+                  held,
+                  finished,
+                  deferred
+                })
               )
               fibers.add(fiber)
               fiber.addObserver(() => fibers.delete(fiber))
@@ -367,12 +402,10 @@ export class StreamRunner extends Context.Service<
             }),
           { concurrency: options.concurrency ?? 16 }
         ).pipe(
-          Effect.ensuring(
-            Effect.suspend(() =>
-              ledger
-                .recordAll(finished)
-                .pipe(Effect.andThen(Effect.ignore(leases.releaseMany([...held.values()]))))
-            )
+          Effect.ensuring(close),
+          // The results the caller sees carry what the pass's close decided (a failed commit).
+          Effect.map((results) =>
+            results.map((r) => ("runId" in r ? (finished.find((f) => f.runId === r.runId) ?? r) : r))
           )
         )
       })

@@ -4,6 +4,7 @@
  * trigger and CLI never need to know which client or warehouse adapter sits behind it.
  */
 import { type Checkpoint, type StoreError, type StreamKey, streamKeyToString } from "@kura/core"
+import type { CommitRunInput } from "@kura/warehouse"
 import type { Effect, Option } from "effect"
 import { Schema } from "effect"
 import type { ApiUsage } from "./ApiUsage.js"
@@ -29,6 +30,17 @@ export interface RunContext {
    * failed runs too (a run that burnt its budget and then failed is exactly the one to explain).
    */
   readonly reportApiUsage?: (usage: ApiUsage) => void
+  /**
+   * Set when the runner already opened this run's ledger entry (a pass opens them all in one
+   * write): the ingest loop uses it instead of opening another.
+   */
+  readonly opened?: { readonly startedAt: number; readonly cursorBefore: string | null }
+  /**
+   * Offered by a pass: a run that fetched nothing (and so has nothing to reconcile) may hand its
+   * commit here instead of writing it; the pass commits all of them in one transaction when it
+   * ends. A crash before that leaves their cursors where they were (the window is read again).
+   */
+  readonly deferCommit?: (commit: CommitRunInput) => void
 }
 
 /** How a run's totals compared with the source. */

@@ -55,6 +55,23 @@ const ingesting =
       )
   })
 
+/** A source stream that finds nothing new: its commit is handed to the pass. */
+const quiet =
+  (stream: string, to: string) =>
+  (target: Target): SyncStream => ({
+    key: keyOf(stream),
+    intervalMs: 60_000,
+    run: (ctx) =>
+      ingest({
+        ctx,
+        key: keyOf(stream),
+        target,
+        pages: () => Stream.empty,
+        finish: () => Effect.succeed({ cursor: to, reportedCount: 0 }),
+        toError: (e: never) => e
+      })
+  })
+
 /** A stream that keeps no ledger entry of its own: it commits through the runner's checkpoint. */
 const plain = (stream: string, to: string): SyncStream => ({
   key: keyOf(stream),
@@ -93,19 +110,23 @@ const pass = (to: string, options: { readonly holdOrders?: boolean } = {}) =>
         ingesting("customers", to)(target),
         ingesting("orders", to)(target),
         plain("products", to),
-        broken("locations")
+        broken("locations"),
+        quiet("events", to)(target)
       ])
       const results = yield* runner.runNow({}, "cli")
       if (Option.isSome(foreign)) yield* leases.release(foreign.value)
       // Every lease of the pass is free again: another holder takes each at once.
       const after = yield* leases.acquireMany(
-        ["customers", "orders", "products", "locations"].map((s) => ({ key: keyOf(s), holder: "next" })),
+        ["customers", "orders", "products", "locations", "events"].map((s) => ({
+          key: keyOf(s),
+          holder: "next"
+        })),
         1_000
       )
       yield* leases.releaseMany(after.flatMap((l) => Option.toArray(l)))
       const runs = yield* target.warehouse.listRuns()
       const cursors = yield* target.warehouse.checkpointsOf(
-        ["customers", "orders", "products", "locations"].map(keyOf)
+        ["customers", "orders", "products", "locations", "events"].map(keyOf)
       )
       return { results, after, runs, cursors }
     }).pipe(Effect.provide(layers))
@@ -116,11 +137,18 @@ describe("a run pass on the warehouse", () => {
     const first = await pass("c1", { holdOrders: true })
     expect(
       first.results.map((r) => ("_tag" in r ? `${r.key.stream}: busy` : `${r.key.stream}: ${r.status}`))
-    ).toEqual(["customers: succeeded", "orders: busy", "products: succeeded", "locations: failed"])
+    ).toEqual([
+      "customers: succeeded",
+      "orders: busy",
+      "products: succeeded",
+      "locations: failed",
+      "events: succeeded"
+    ])
     expect(first.after.every(Option.isSome)).toBe(true)
     // Cursors moved only for the runs that committed; the held stream was not touched.
     expect([...first.cursors.entries()].map(([k, c]) => `${k}=${c.cursor}`).sort()).toEqual([
       `shopify/${account}/customers=c1`,
+      `shopify/${account}/events=c1`,
       `shopify/${account}/products=c1`
     ])
 
@@ -129,7 +157,8 @@ describe("a run pass on the warehouse", () => {
       "succeeded",
       "succeeded",
       "succeeded",
-      "failed"
+      "failed",
+      "succeeded"
     ])
     const secondRuns = second.runs.filter((r) => !first.runs.some((f) => f.runId === r.runId))
     const byStream = Object.fromEntries(secondRuns.map((r) => [r.key.stream, r]))
@@ -140,6 +169,14 @@ describe("a run pass on the warehouse", () => {
     expect(byStream.products).toMatchObject({ status: "complete", cursorBefore: "c1", cursorAfter: "c2" })
     expect(byStream.locations).toMatchObject({ status: "failed", cursorBefore: null })
     expect(byStream.locations?.detail).toContain("shop query refused")
+    // Found nothing: committed with the pass's close, cursor moved, entry complete.
+    expect(byStream.events).toMatchObject({
+      status: "complete",
+      cursorBefore: "c1",
+      cursorAfter: "c2",
+      rowsFetched: 0
+    })
+    expect(second.cursors.get(`shopify/${account}/events`)?.cursor).toBe("c2")
     expect(second.after.every(Option.isSome)).toBe(true)
   })
 })

@@ -113,9 +113,16 @@ export interface StoredDeadLetter extends DeadLetter {
 export interface DeadLetterFilter {
   readonly key?: Partial<StreamKey>
   readonly reason?: string
+  /** Only these letter ids (an empty list selects none). */
+  readonly ids?: ReadonlyArray<string>
+  /** Only letters written at or after this time (epoch ms, the letter's `at`). */
+  readonly since?: number
   /** Include already replayed letters (listing only). */
   readonly includeReplayed?: boolean
 }
+
+/** What one replay attempt of dead letters came to, for `Warehouse.markDeadLetters`. */
+export type DeadLetterMark = "replayed" | "failed"
 
 /** What a replay did. */
 export interface ReplayResult {
@@ -213,17 +220,42 @@ export class Warehouse extends Context.Service<
       filter?: DeadLetterFilter,
       handler?: (letter: StoredDeadLetter) => Effect.Effect<void, E, R>
     ) => Effect.Effect<ReplayResult, WarehouseError, R>
+    /**
+     * The replay bookkeeping of `replayDeadLetters`, for callers that replay letters themselves:
+     * every named pending letter counts one more attempt, and `replayed` also sets `replayed_at`
+     * (`at`, default now). Letters already replayed are left alone. Resolves to the letters marked.
+     */
+    readonly markDeadLetters: (
+      ids: ReadonlyArray<string>,
+      mark: DeadLetterMark,
+      at?: number
+    ) => Effect.Effect<number, WarehouseError>
     /** Opens a ledger entry; `cursorBefore` defaults to the stream's committed cursor. */
     readonly startRun: (run: {
       readonly runId: string
       readonly key: StreamKey
       readonly cursorBefore?: string | null
     }) => Effect.Effect<SyncRun, WarehouseError>
+    /** `startRun` for a pass's runs in one write, each with the cursor it begins at. */
+    readonly startRuns: (
+      runs: ReadonlyArray<{
+        readonly runId: string
+        readonly key: StreamKey
+        readonly cursorBefore: string | null
+      }>
+    ) => Effect.Effect<ReadonlyArray<SyncRun>, WarehouseError>
     /**
      * Closes a ledger entry. If the API-reported count or total differs from what was loaded the
      * run is `incomplete` and the cursor is NOT advanced; otherwise the cursor is committed.
      */
     readonly commitRun: (input: CommitRunInput) => Effect.Effect<CommitRunResult, WarehouseError>
+    /**
+     * `commitRun` for several runs in one transaction (every ledger row and cursor, or none): a
+     * pass's runs that fetched nothing commit together. Outcomes in input order.
+     */
+    readonly commitRuns: (
+      inputs: ReadonlyArray<CommitRunInput>
+    ) => Effect.Effect<ReadonlyArray<CommitRunResult>, WarehouseError>
     /** Marks a run failed; the cursor stays where it was. */
     readonly failRun: (runId: string, key: StreamKey, detail: string) => Effect.Effect<void, WarehouseError>
     readonly listRuns: (key?: StreamKey) => Effect.Effect<ReadonlyArray<SyncRun>, WarehouseError>

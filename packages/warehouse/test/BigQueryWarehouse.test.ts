@@ -273,11 +273,42 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
           }
         ])
         assert.strictEqual((yield* w.listRuns(key)).find((r) => r.runId === "r2")?.apiUsage?.calls, 5)
-        // Orders committed a cursor above; products never did.
+        yield* w.startRuns([
+          { runId: "r8", key, cursorBefore: "x" },
+          { runId: "r9", key: products, cursorBefore: null }
+        ])
         assert.deepStrictEqual(
-          [...(yield* w.checkpointsOf([key, products])).keys()],
-          ["shopify/kura-matcha.myshopify.com/orders"]
+          (yield* w.listRuns())
+            .filter((r) => r.runId === "r8" || r.runId === "r9")
+            .map((r) => [r.runId, r.status, r.cursorBefore]),
+          [
+            ["r8", "running", "x"],
+            ["r9", "running", null]
+          ]
         )
+        const committed = yield* w.commitRuns([
+          {
+            runId: "r9",
+            key: products,
+            cursorAfter: "p1",
+            reportedCount: null,
+            reportedTotal: null,
+            rowsFetched: 0,
+            rowsLoaded: 0,
+            loadedTotal: null,
+            opened: { startedAt: 1, cursorBefore: null }
+          }
+        ])
+        assert.deepStrictEqual(
+          committed.map((c) => c.status),
+          ["complete"]
+        )
+        assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(products)).cursor, "p1")
+        // Both streams have a cursor now.
+        assert.deepStrictEqual([...(yield* w.checkpointsOf([key, products])).keys()].sort(), [
+          "shopify/kura-matcha.myshopify.com/orders",
+          "shopify/kura-matcha.myshopify.com/products"
+        ])
 
         // The durable TokenStore: compare-and-set is one MERGE, decided by BigQuery's DML count.
         const store = WarehouseTokenStore.make(w, { encryptionKey: Redacted.make("k") })

@@ -379,6 +379,66 @@ describe("DuckDbWarehouse", () => {
             ]
           )
           assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "c2")
+          // A pass's entries opened in one write, each with its own starting cursor.
+          const next = yield* w.startRuns([
+            { runId: "r3", key, cursorBefore: "c2" },
+            { runId: "r4", key: products, cursorBefore: null }
+          ])
+          assert.deepStrictEqual(
+            next.map((r) => [r.runId, r.status, r.cursorBefore]),
+            [
+              ["r3", "running", "c2"],
+              ["r4", "running", null]
+            ]
+          )
+          assert.deepStrictEqual(
+            (yield* w.listRuns()).filter((r) => r.status === "running").map((r) => [r.runId, r.cursorBefore]),
+            [
+              ["r3", "c2"],
+              ["r4", null]
+            ]
+          )
+          assert.deepStrictEqual(yield* w.startRuns([]), [])
+          // Runs that fetched nothing commit together; a mismatch in the batch keeps its cursor.
+          const outcomes = yield* w.commitRuns([
+            {
+              ...commit,
+              runId: "r3",
+              key,
+              cursorAfter: "c3",
+              reportedCount: 0,
+              rowsFetched: 0,
+              rowsLoaded: 0,
+              opened: { startedAt: next[0]!.startedAt, cursorBefore: "c2" }
+            },
+            {
+              ...commit,
+              runId: "r4",
+              key: products,
+              cursorAfter: "never",
+              reportedCount: 2,
+              rowsFetched: 0,
+              rowsLoaded: 0,
+              opened: { startedAt: next[1]!.startedAt, cursorBefore: null }
+            }
+          ])
+          assert.deepStrictEqual(
+            outcomes.map((o) => o.status),
+            ["complete", "incomplete"]
+          )
+          const after = yield* w.listRuns()
+          assert.deepStrictEqual(
+            after
+              .filter((r) => r.runId === "r3" || r.runId === "r4")
+              .map((r) => [r.runId, r.status, r.cursorBefore, r.cursorAfter]),
+            [
+              ["r3", "complete", "c2", "c3"],
+              ["r4", "incomplete", null, "never"]
+            ]
+          )
+          assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(key)).cursor, "c3")
+          assert.strictEqual(Option.getOrThrow(yield* w.checkpoints.get(products)).cursor, "c2")
+          assert.deepStrictEqual(yield* w.commitRuns([]), [])
         })
       )
   )

@@ -160,15 +160,20 @@ export const ingest = <E>(options: {
     const { ctx, key, target } = options
     const { warehouse, lake } = target
     // The runner read the checkpoint this run resumes from: the entry records it without a
-    // second read, and the commit is told what it opened instead of reading the entry back.
-    const opened = yield* warehouse
-      .startRun({
-        runId: ctx.runId,
-        key,
-        cursorBefore: Option.match(ctx.checkpoint, { onNone: () => null, onSome: (c) => c.cursor })
-      })
-      .pipe(Effect.mapError(warehouseError))
-    const entry = { startedAt: opened.startedAt, cursorBefore: opened.cursorBefore }
+    // second read (or the runner opened the entry with the pass's others), and the commit is
+    // told what was opened instead of reading the entry back.
+    const entry =
+      ctx.opened ??
+      (yield* warehouse
+        .startRun({
+          runId: ctx.runId,
+          key,
+          cursorBefore: Option.match(ctx.checkpoint, { onNone: () => null, onSome: (c) => c.cursor })
+        })
+        .pipe(
+          Effect.map((run) => ({ startedAt: run.startedAt, cursorBefore: run.cursorBefore })),
+          Effect.mapError(warehouseError)
+        ))
     const totals = yield* Ref.make<IngestTotals>({
       pages: 0,
       fetched: 0,
@@ -289,19 +294,35 @@ export const ingest = <E>(options: {
       return { rows: t.accounted, reconciliation: "not-checked", stoppedEarly: true, totals: t } as const
     }
     const fin = yield* options.finish(t).pipe(Effect.mapError(options.toError))
-    const result = yield* warehouse
-      .commitRun({
-        runId: ctx.runId,
-        key,
-        cursorAfter: fin.cursor,
-        reportedCount: fin.reportedCount,
-        reportedTotal: fin.reportedTotal ?? null,
-        rowsFetched: t.fetched,
-        rowsLoaded: t.accounted,
-        loadedTotal: fin.loadedTotal ?? null,
-        opened: entry
-      })
-      .pipe(Effect.mapError(warehouseError))
+    const commit = {
+      runId: ctx.runId,
+      key,
+      cursorAfter: fin.cursor,
+      reportedCount: fin.reportedCount,
+      reportedTotal: fin.reportedTotal ?? null,
+      rowsFetched: t.fetched,
+      rowsLoaded: t.accounted,
+      loadedTotal: fin.loadedTotal ?? null,
+      opened: entry
+    }
+    // Nothing fetched and nothing the API says is missing: the commit cannot be a mismatch, so
+    // the pass may write it with the others' (most streams of an incremental pass end here).
+    if (
+      ctx.deferCommit !== undefined &&
+      t.fetched === 0 &&
+      (fin.reportedCount === null || fin.reportedCount === 0) &&
+      fin.reportedTotal == null
+    ) {
+      ctx.deferCommit(commit)
+      return {
+        rows: 0,
+        reconciliation: fin.reportedCount === null ? "not-checked" : "ok",
+        detail: "0 page(s), 0 fetched, 0 dead-lettered",
+        ledgerCommitted: true,
+        totals: t
+      } as const
+    }
+    const result = yield* warehouse.commitRun(commit).pipe(Effect.mapError(warehouseError))
     if (result.status === "incomplete")
       return yield* new SyncError({
         reason: "Checkpoint",

@@ -432,11 +432,21 @@ const runShopifyStream = <A>(
     const zone = shopInfo.shop.ianaTimezone
     const locations = spec.name === "orders" ? yield* account.locations.get : []
     const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
-    // Only the transfer and purchase-order mappers resolve inventory items to variants.
-    const catalog: InventoryCatalog =
+    // Only the transfer and purchase-order mappers resolve inventory items to variants. They read
+    // the catalogue before mapping their first record, not at start: a run with nothing new (most
+    // incremental runs) spends no warehouse query on it.
+    let loaded: InventoryCatalog | undefined
+    const catalog: InventoryCatalog = { byInventoryItemId: (id) => loaded?.byInventoryItemId(id) }
+    const ensureCatalog =
       spec.name === "inventory_transfers" || spec.name === "purchase_orders"
-        ? yield* loadCatalog(deps, shop.shop)
-        : { byInventoryItemId: () => undefined }
+        ? Effect.suspend(() =>
+            loaded !== undefined
+              ? Effect.void
+              : Effect.map(loadCatalog(deps, shop.shop), (c) => {
+                  loaded = c
+                })
+          )
+        : Effect.void
     const map = spec.map({
       currency: shopInfo.shop.currencyCode,
       onlineLocationId: online?.legacyResourceId ?? null,
@@ -629,13 +639,16 @@ const runShopifyStream = <A>(
         let n = 0
         let seen = 0
         const pageOf = (records: ReadonlyArray<A>) =>
-          Effect.map(Clock.currentTimeMillis, (now) => {
-            n++
-            // Paged reads report their own rejects; bulk ones only through the sink.
-            const rejected = letters - seen
-            seen = letters
-            return toPage(records, rejected, batchId(n), now)
-          })
+          Effect.andThen(
+            records.length === 0 ? Effect.void : ensureCatalog,
+            Effect.map(Clock.currentTimeMillis, (now) => {
+              n++
+              // Paged reads report their own rejects; bulk ones only through the sink.
+              const rejected = letters - seen
+              seen = letters
+              return toPage(records, rejected, batchId(n), now)
+            })
+          )
         return plan.records.pipe(Stream.mapEffect(pageOf))
       },
       ...(progress === undefined
