@@ -21,6 +21,12 @@ export interface Dialect {
   readonly jsonField: (expr: string, field: string) => string
   /** A binary floating-point type, for measurements that are not money (seconds, cost points). */
   readonly floatType: string
+  /**
+   * `a` equals `b`, NULL matching NULL. DuckDB gets `IS NOT DISTINCT FROM`, which it can hash: the
+   * `OR … IS NULL` form made a MERGE into `_kura_raw` a nested-loop join (10k rows into 40k took
+   * ~2 CPU-s against ~0.03). BigQuery keeps the `OR` form the grammar check in the tests accepts.
+   */
+  readonly nullSafeEq: (a: string, b: string) => string
 }
 
 const duckTypes: Record<ColumnType, string> = {
@@ -63,7 +69,8 @@ export const duckdbDialect = (schema?: string): Dialect => ({
   param: (name) => `$${checkName(name)}`,
   utcDate: (expr) => `CAST(timezone('UTC', ${expr}) AS DATE)`,
   jsonField: (expr, field) => `json_extract_string(${expr}, '$.${checkName(field)}')`,
-  floatType: "DOUBLE"
+  floatType: "DOUBLE",
+  nullSafeEq: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`
 })
 
 /** BigQuery, for one project and dataset. */
@@ -80,7 +87,8 @@ export const bigQueryDialect = (project: string, dataset: string): Dialect => {
     param: (name) => `@${checkName(name)}`,
     utcDate: (expr) => `DATE(${expr})`,
     jsonField: (expr, field) => `JSON_VALUE(${expr}, '$.${checkName(field)}')`,
-    floatType: "FLOAT64"
+    floatType: "FLOAT64",
+    nullSafeEq: (a, b) => `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`
   }
 }
 

@@ -97,10 +97,8 @@ const sameKey = (d: Dialect, table: TableDef, a: string, b: string): string =>
   table.primaryKey
     .map((k) => {
       const col = table.columns.find((c) => c.name === k)
-      const eq = `${a}.${d.ident(k)} = ${b}.${d.ident(k)}`
-      return col !== undefined && isNullable(col)
-        ? `(${eq} OR (${a}.${d.ident(k)} IS NULL AND ${b}.${d.ident(k)} IS NULL))`
-        : eq
+      const [x, y] = [`${a}.${d.ident(k)}`, `${b}.${d.ident(k)}`]
+      return col !== undefined && isNullable(col) ? d.nullSafeEq(x, y) : `${x} = ${y}`
     })
     .join(" AND ")
 

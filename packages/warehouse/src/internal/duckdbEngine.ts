@@ -50,18 +50,6 @@ const scaledColumn = (
   return out
 }
 
-const NULL_SAFE_MATCH = /\((\w+\."[^"]+") = (\w+\."[^"]+") OR \(\1 IS NULL AND \2 IS NULL\)\)/g
-
-/**
- * Rewrites each null-matching key comparison `(a = b OR (a IS NULL AND b IS NULL))` (how
- * `Sql.keyMatch` joins a nullable key column, e.g. `_kura_raw.updated_at`) to the equivalent
- * `a IS NOT DISTINCT FROM b`. DuckDB cannot hash the OR form: a MERGE of 10k staged rows into a
- * 40k-row `_kura_raw` took ~2 CPU-s that way and ~0.03 CPU-s rewritten, and the cost grew with the
- * table (each webhook batch's raw load slowed as the day went on).
- */
-export const nullSafeKeyMatch = (sql: string): string =>
-  sql.replace(NULL_SAFE_MATCH, "$1 IS NOT DISTINCT FROM $2")
-
 const queryError = (operation: string, sql: string) => (cause: unknown) =>
   new WarehouseError({
     reason: "Query",
@@ -216,7 +204,7 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
     locked(
       Effect.gen(function* () {
         const before = yield* count(target)
-        const changed = yield* run(nullSafeKeyMatch(sql))
+        const changed = yield* run(sql)
         const inserted = (yield* count(target)) - before
         return { inserted, updated: changed - inserted }
       })
