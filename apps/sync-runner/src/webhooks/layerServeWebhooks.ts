@@ -34,7 +34,12 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
   readonly batcher?: Partial<WebhookBatcherOptions>
 }
 
-/** Reads `KURA_WEBHOOK_MODE` (`batched`, the default, `in-thread` or `per-delivery`). */
+const WEBHOOK_MODES: ReadonlyArray<string> = ["batched", "in-thread", "per-delivery"]
+
+/**
+ * Reads `KURA_WEBHOOK_MODE` (`batched`, the default, `in-thread` or `per-delivery`); an unknown
+ * value is refused by `webhookTuningConfig` at start.
+ */
 export const webhookModeOf = (value: string | undefined): WebhookMode => {
   const v = value?.trim().toLowerCase()
   return v === "per-delivery" || v === "in-thread" ? v : "batched"
@@ -86,6 +91,16 @@ export const webhookTuningConfig = Effect.gen(function* () {
       })
     else out.sync = mode
   }
+  // The mode itself is read by `webhookModeOf`; a value it does not know must not silently
+  // fall back to the default.
+  const mode = yield* Effect.result(Config.option(Config.String("KURA_WEBHOOK_MODE")))
+  const modeValue = mode._tag === "Success" ? Option.getOrUndefined(mode.success)?.trim().toLowerCase() : "?"
+  if (modeValue !== undefined && !WEBHOOK_MODES.includes(modeValue))
+    problems.push({
+      field: "KURA_WEBHOOK_MODE",
+      message: `"${modeValue}" is not a webhook mode`,
+      fix: "set batched (default: intake on its own thread), in-thread or per-delivery, or unset it"
+    })
   if (problems.length > 0) return yield* new ConfigError({ problems })
   return out
 })

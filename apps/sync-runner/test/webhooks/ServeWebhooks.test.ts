@@ -30,11 +30,13 @@ describe("serve webhook settings", () => {
     const r = await tuning({
       KURA_WEBHOOK_FLUSH_MS: "soon",
       KURA_WEBHOOK_CAPACITY: "0",
-      KURA_WEBHOOK_FSYNC: "maybe"
+      KURA_WEBHOOK_FSYNC: "maybe",
+      KURA_WEBHOOK_MODE: "threaded"
     })
     expect(r._tag).toBe("Failure")
     const message = r._tag === "Failure" ? r.failure.message : ""
-    expect(message).toContain("Invalid configuration (3 problems)")
+    expect(message).toContain("Invalid configuration (4 problems)")
+    expect(message).toContain('KURA_WEBHOOK_MODE: "threaded" is not a webhook mode')
     expect(message).toContain("KURA_WEBHOOK_FLUSH_MS: not a positive integer")
     expect(message).toContain("KURA_WEBHOOK_CAPACITY: not a positive integer")
     expect(message).toContain('KURA_WEBHOOK_FSYNC: "maybe" is not a sync mode')
@@ -44,5 +46,6 @@ describe("serve webhook settings", () => {
     expect(webhookModeOf(undefined)).toBe("batched")
     expect(webhookModeOf(" Per-Delivery ")).toBe("per-delivery")
     expect(webhookModeOf("batched")).toBe("batched")
+    expect(webhookModeOf("In-Thread")).toBe("in-thread")
   })
 })
