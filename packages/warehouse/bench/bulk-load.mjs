@@ -34,7 +34,12 @@ const TEMPLATE_ORDERS = 500
 const duckConfig = {
   memory_limit: process.env.KURA_BENCH_DUCKDB_MEMORY ?? "300MB",
   threads: process.env.KURA_BENCH_DUCKDB_THREADS ?? "2",
-  preserve_insertion_order: "false"
+  preserve_insertion_order: "false",
+  // DuckDB keeps freed memory in its allocator up to this threshold (default 128MB): kura-backfill
+  // runs with 8MB (KURA_DUCKDB_ALLOCATOR_FLUSH). KURA_BENCH_DUCKDB_ALLOCATOR_FLUSH sets it here.
+  ...(process.env.KURA_BENCH_DUCKDB_ALLOCATOR_FLUSH === undefined
+    ? {}
+    : { allocator_flush_threshold: process.env.KURA_BENCH_DUCKDB_ALLOCATOR_FLUSH })
 }
 const ctx = {
   source: "shopify",

@@ -19,6 +19,7 @@ import {
   shopifyOrdersSql
 } from "./bulk/ShopifyOrdersSql.js"
 import { stringifyJson } from "./internal/rowText.js"
+import { parseDuckDbBytes, stagingThreadsFor } from "./internal/stagingThreads.js"
 import type { CanonicalRows, MapContext } from "./Mapper.js"
 import * as Sql from "./Sql.js"
 import { type CanonicalTableName, CanonicalTables } from "./Tables.js"
@@ -176,9 +177,10 @@ export interface ShopifyOrdersFileOptions {
    */
   readonly ordersPerPass?: number
   /**
-   * DuckDB threads for the staging read only (default: the connection's). The read holds about
-   * 100 MB per thread whatever the file size (two threads need ~300MB to stage at all), so 1 trades
-   * wall time for memory. Measured 2026-11-27 on 2 cores: with 1, `memory_limit` 150MB and
+   * DuckDB threads for the staging read only. The read holds about 100 MB per thread whatever the
+   * file size (two threads need ~300MB to stage at all), so the default is as many of the
+   * connection's threads as `memory_limit` allows at ~145MB each (at least 1): a small limit stages
+   * on fewer threads instead of running out of memory. 1 trades wall time for memory. Measured 2026-11-27 on 2 cores: with 1, `memory_limit` 150MB and
    * `MALLOC_ARENA_MAX=2`, 371–387 MB peak RSS at 100k orders and 404 MB at 1M, against 549–575 MB
    * and 638 MB with two threads at 300MB, for 30–50% more wall time at about the same CPU.
    */
@@ -186,6 +188,7 @@ export interface ShopifyOrdersFileOptions {
 }
 
 const num = (v: unknown): number => Number(v ?? 0)
+
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : String(v))
 
 let loadSeq = 0
@@ -308,13 +311,20 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
           `SELECT ${ORDER_TABLES.map((t) => `EXISTS (SELECT 1 FROM ${d.table(t)} WHERE source = 'shopify' AND source_account = ${acct}) AS ${d.ident(t)}`).join(", ")}`
         ))[0]
         const fresh = new Set<OrderTable>(ORDER_TABLES.filter((t) => present?.[t] !== true))
-        if (options.stagingThreads === undefined) yield* sql.run(statements.stage)
+        const setting = (yield* sql.query(
+          "SELECT current_setting('threads')::INTEGER AS n, current_setting('memory_limit') AS m"
+        ))[0]
+        const threads = Math.max(1, num(setting?.n))
+        const staging =
+          options.stagingThreads === undefined
+            ? stagingThreadsFor(threads, parseDuckDbBytes(String(setting?.m ?? "")))
+            : Math.max(1, Math.floor(options.stagingThreads))
+        if (staging === threads) yield* sql.run(statements.stage)
         else {
-          const threads = num((yield* sql.query("SELECT current_setting('threads')::INTEGER AS n"))[0]?.n)
-          yield* sql.run(`SET threads = ${Math.max(1, Math.floor(options.stagingThreads))}`)
+          yield* sql.run(`SET threads = ${staging}`)
           yield* sql
             .run(statements.stage)
-            .pipe(Effect.ensuring(Effect.ignore(sql.run(`SET threads = ${Math.max(1, threads)}`))))
+            .pipe(Effect.ensuring(Effect.ignore(sql.run(`SET threads = ${threads}`))))
         }
         const orders = num((yield* sql.query(statements.orders))[0]?.n)
         // Passes of about `ordersPerPass` orders, each with all its lines: every join, window and

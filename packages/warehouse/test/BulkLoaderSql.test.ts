@@ -12,6 +12,7 @@ import { Effect, Layer, Result, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as BulkLoader from "../src/BulkLoader.js"
 import * as DuckDbWarehouse from "../src/DuckDbWarehouse.js"
+import { parseDuckDbBytes, stagingThreadsFor } from "../src/internal/stagingThreads.js"
 import type { MapContext } from "../src/Mapper.js"
 import { makeShopifyOrderMapper } from "../src/mappers/ShopifyOrderMapper.js"
 import type { CanonicalTableName } from "../src/Tables.js"
@@ -120,8 +121,31 @@ const dump = (table: CanonicalTableName) =>
     return yield* w.query(`SELECT * FROM "${table}" ORDER BY source_id`)
   })
 
-const withWarehouse = <A, E>(program: Effect.Effect<A, E, Warehouse>) =>
-  Effect.runPromise(Effect.provide(program, Layer.fresh(DuckDbWarehouse.layer({ path: ":memory:" }))))
+const withWarehouse = <A, E>(
+  program: Effect.Effect<A, E, Warehouse>,
+  config?: Readonly<Record<string, string>>
+) =>
+  Effect.runPromise(
+    Effect.provide(
+      program,
+      Layer.fresh(DuckDbWarehouse.layer({ path: ":memory:", ...(config === undefined ? {} : { config }) }))
+    )
+  )
+
+describe("staging threads from DuckDB's memory limit", () => {
+  it("reads DuckDB's sizes and allows one staging thread per ~145MB, at least one, at most the connection's", () => {
+    expect(parseDuckDbBytes("286.1 MiB")).toBeCloseTo(286.1 * 1024 ** 2)
+    expect(parseDuckDbBytes("1.5 GiB")).toBe(1.5 * 1024 ** 3)
+    expect(parseDuckDbBytes("512 bytes")).toBe(512)
+    expect(parseDuckDbBytes("unlimited")).toBeNull()
+    // 300MB (as DuckDB reports it) keeps two threads; 270MB ran out of memory with two.
+    expect(stagingThreadsFor(2, parseDuckDbBytes("286.1 MiB"))).toBe(2)
+    expect(stagingThreadsFor(2, 270e6)).toBe(1)
+    expect(stagingThreadsFor(2, 100e6)).toBe(1)
+    expect(stagingThreadsFor(4, 20 * 1024 ** 3)).toBe(4)
+    expect(stagingThreadsFor(3, null)).toBe(3)
+  })
+})
 
 describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
   let dir: string
@@ -348,6 +372,45 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
     expect(sql.refunds.length).toBeGreaterThan(0)
     expect(sql.orders).toEqual(js.orders)
     expect(sql.refunds).toEqual(js.refunds)
+  }, 120_000)
+
+  it("stages on fewer threads when memory_limit is too small for one per DuckDB thread, instead of running out of memory", async () => {
+    // Two staging threads need ~290MB: at 128MB they fail even on this small file (measured).
+    const out = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const result = yield* BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file,
+          context: ctx,
+          locationId: LOCATION,
+          key
+        })
+        const tables: Record<string, ReadonlyArray<unknown>> = {}
+        for (const t of TABLES) tables[t] = yield* dump(t)
+        const threads = (yield* w.query("SELECT current_setting('threads')::INTEGER AS n"))[0]?.n
+        return { result, tables, threads: Number(threads) }
+      }),
+      { memory_limit: "128MB", threads: "2" }
+    )
+    const roomy = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* BulkLoader.loadShopifyOrdersFile({
+          warehouse: w,
+          file,
+          context: ctx,
+          locationId: LOCATION,
+          key
+        })
+        const tables: Record<string, ReadonlyArray<unknown>> = {}
+        for (const t of TABLES) tables[t] = yield* dump(t)
+        return tables
+      })
+    )
+    expect(out.threads).toBe(2)
+    expect(out.result.tables.orders?.inserted).toBeGreaterThan(0)
+    for (const t of TABLES) expect(out.tables[t], t).toEqual(roomy[t])
   }, 120_000)
 
   it("an order listed twice in one file keeps its newest version, children included", async () => {
