@@ -669,6 +669,12 @@ const deadLettersReplayCommand = Command.make(
       ),
       Flag.optional
     ),
+    payloadsFile: Flag.String("payloads-file").pipe(
+      Flag.withDescription(
+        'Replay many letters with corrected records: a JSON object of letter id to record ({"<id>": {…}, …}); only those letters replay'
+      ),
+      Flag.optional
+    ),
     json: Flag.Boolean("json").pipe(
       Flag.withDescription("Print the summary as JSON"),
       Flag.withDefault(false)
@@ -710,13 +716,59 @@ const deadLettersReplayCommand = Command.make(
           Effect.tapError((e) => Console.error(e.message))
         )
       }
+      let payloadOverrides: ReadonlyMap<string, string> | undefined
+      if (Option.isSome(flags.payloadsFile)) {
+        const path = flags.payloadsFile.value
+        const problem = (message: string, fix: string) =>
+          new ConfigError({ problems: [{ field: "--payloads-file", message, fix }] })
+        if (flags.id.length > 0 || Option.isSome(flags.payloadFile)) {
+          const error = problem(
+            "names its letters itself (its keys are letter ids)",
+            "drop --id and --payload-file, or put those letters in the file"
+          )
+          yield* Console.error(error.message)
+          return yield* error
+        }
+        payloadOverrides = yield* Effect.tryPromise(() => readFile(path, "utf8")).pipe(
+          Effect.mapError((e) =>
+            problem(
+              `cannot read ${path} (${e.cause instanceof Error ? e.cause.message : String(e.cause)})`,
+              "point it at a JSON object of letter id to corrected record"
+            )
+          ),
+          Effect.flatMap((text) =>
+            Effect.try({
+              try: (): unknown => JSON.parse(text),
+              catch: () =>
+                problem(`${path} is not JSON`, "write a JSON object of letter id to corrected record")
+            })
+          ),
+          Effect.flatMap((parsed) =>
+            typeof parsed === "object" &&
+            parsed !== null &&
+            !Array.isArray(parsed) &&
+            Object.keys(parsed).length > 0
+              ? Effect.succeed(
+                  new Map(Object.entries(parsed).map(([id, record]) => [id, JSON.stringify(record)] as const))
+                )
+              : Effect.fail(
+                  problem(
+                    `${path} holds no letters`,
+                    'write a non-empty JSON object such as {"<letter id>": {…corrected record…}}'
+                  )
+                )
+          ),
+          Effect.tapError((e) => Console.error(e.message))
+        )
+      }
+      const ids = payloadOverrides === undefined ? flags.id : [...payloadOverrides.keys()]
       const summary = yield* withWarehouse(config, (warehouse, lake) =>
         Effect.gen(function* () {
           // Shopify replayers ask the shop for its facts through a client released at the end.
           const releases: Array<Effect.Effect<void>> = []
           yield* Effect.addFinalizer(() => Effect.all(releases, { discard: true }))
           return yield* replayLetters(warehouse, {
-            selection: { ...selection, ...(flags.id.length > 0 ? { ids: flags.id } : {}) },
+            selection: { ...selection, ...(ids.length > 0 ? { ids } : {}) },
             replayers: allReplayers(
               {
                 ...config.sourceTuning,
@@ -729,7 +781,8 @@ const deadLettersReplayCommand = Command.make(
               { shopify: config.shopify, lightspeed: config.lightspeed }
             ),
             ...(flags.dryRun ? { dryRun: true } : {}),
-            ...(payloadOverride === undefined ? {} : { payloadOverride })
+            ...(payloadOverride === undefined ? {} : { payloadOverride }),
+            ...(payloadOverrides === undefined ? {} : { payloadOverrides })
           })
         }).pipe(Effect.scoped)
       )
@@ -750,9 +803,16 @@ const deadLettersReplayCommand = Command.make(
           `${summary.dryRun ? "dry run: " : ""}attempted ${summary.attempted}, ${summary.dryRun ? "would replay" : "replayed"} ${summary.replayed}, failed ${summary.failed}`
         )
       }
-      if (summary.failed > 0)
+      // Letters the file names that were not replayed (already replayed, or no such letter).
+      const seen = new Set(summary.letters.map((l) => l.id))
+      const notPending = payloadOverrides === undefined ? [] : ids.filter((id) => !seen.has(id))
+      if (notPending.length > 0)
+        yield* Console.error(
+          `${notPending.length} letter(s) of --payloads-file are not pending (already replayed, or no such id): ${notPending.slice(0, 10).join(", ")}${notPending.length > 10 ? ", …" : ""}`
+        )
+      if (summary.failed > 0 || notPending.length > 0)
         return yield* new RunFailed({
-          failed: summary.letters.filter((l) => l.status === "failed").map((l) => l.id)
+          failed: [...summary.letters.filter((l) => l.status === "failed").map((l) => l.id), ...notPending]
         })
     })
 ).pipe(

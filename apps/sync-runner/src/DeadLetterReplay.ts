@@ -86,24 +86,20 @@ export interface LetterSelection {
   readonly includeReplayed?: boolean
 }
 
-/** Pending (or all) letters matching `selection`, oldest first. */
-export const selectLetters = (warehouse: Warehouse["Service"], selection: LetterSelection) =>
-  Effect.gen(function* () {
-    const key: { source?: string; account?: string; stream?: string } = {}
-    if (selection.source !== undefined) key.source = selection.source
-    if (selection.account !== undefined) key.account = selection.account
-    if (selection.stream !== undefined) key.stream = selection.stream
-    const letters = yield* warehouse.listDeadLetters({
-      key,
-      ...(selection.reason === undefined ? {} : { reason: selection.reason }),
-      ...(selection.includeReplayed === true ? { includeReplayed: true } : {})
-    })
-    const ids = selection.ids === undefined ? undefined : new Set(selection.ids)
-    return letters.filter(
-      (l) =>
-        (selection.since === undefined || l.at >= selection.since) && (ids === undefined || ids.has(l.id))
-    )
+/** Pending (or all) letters matching `selection`, oldest first (the warehouse does the filtering). */
+export const selectLetters = (warehouse: Warehouse["Service"], selection: LetterSelection) => {
+  const key: { source?: string; account?: string; stream?: string } = {}
+  if (selection.source !== undefined) key.source = selection.source
+  if (selection.account !== undefined) key.account = selection.account
+  if (selection.stream !== undefined) key.stream = selection.stream
+  return warehouse.listDeadLetters({
+    key,
+    ...(selection.reason === undefined ? {} : { reason: selection.reason }),
+    ...(selection.since === undefined ? {} : { since: selection.since }),
+    ...(selection.ids === undefined ? {} : { ids: selection.ids }),
+    ...(selection.includeReplayed === true ? { includeReplayed: true } : {})
   })
+}
 
 /** One group of the listing: a source/account/stream and reason, with its newest letter. */
 export interface LetterGroup {
@@ -192,6 +188,11 @@ export interface ReplayOptions {
   readonly dryRun?: boolean
   /** Use this payload instead of the stored one (one letter, the record corrected by the operator). */
   readonly payloadOverride?: string
+  /**
+   * Corrected payloads by letter id (records as corrected upstream, many letters at once): a
+   * letter named here replays this payload instead of its stored one.
+   */
+  readonly payloadOverrides?: ReadonlyMap<string, string>
 }
 
 const countRows = (rows: CanonicalRows): Record<string, number> =>
@@ -229,11 +230,17 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
   const groups = new Map<string, StoredDeadLetter>()
   for (const l of rejections) groups.set(JSON.stringify([keyId(l.key), l.reason]), l)
   for (const first of groups.values()) {
-    const filter = { key: first.key, reason: first.reason }
-    if (dryRun || options.payloadOverride !== undefined) {
-      const members = rejections.filter((l) => keyId(l.key) === keyId(first.key) && l.reason === first.reason)
-      for (const l of members) {
-        const unsupported = options.payloadOverride !== undefined
+    const members = rejections.filter((l) => keyId(l.key) === keyId(first.key) && l.reason === first.reason)
+    // Exactly the selected letters of the group: the warehouse replays and marks each.
+    // A load rejection replays its stored row: a corrected API payload does not apply to it.
+    const overridden = (l: StoredDeadLetter) =>
+      options.payloadOverride !== undefined || options.payloadOverrides?.has(l.id) === true
+    const reload = members.filter((l) => !overridden(l))
+    const filter = { key: first.key, reason: first.reason, ids: reload.map((l) => l.id) }
+    const refused = dryRun ? members : members.filter(overridden)
+    if (refused.length > 0) {
+      for (const l of refused) {
+        const unsupported = overridden(l)
         if (unsupported) failed++
         else replayed++
         outcomes.push({
@@ -248,13 +255,10 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
             : "not checked in a dry run (the table decides when it loads the row)"
         })
       }
-      continue
+      if (dryRun || reload.length === 0) continue
     }
-    // The warehouse replays every pending letter of the group (selected or not); report each.
-    const pending = new Set((yield* warehouse.listDeadLetters(filter)).map((l) => l.id))
     yield* warehouse.replayDeadLetters(filter)
     for (const l of yield* warehouse.listDeadLetters({ ...filter, includeReplayed: true })) {
-      if (!pending.has(l.id)) continue
       const ok = l.replayedAt !== null
       if (ok) replayed++
       else failed++
@@ -273,7 +277,7 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
     if (done.has(letter.id) || LOAD_REJECTIONS.has(letter.reason)) continue
     const now = yield* Clock.currentTimeMillis
     const attempt = Effect.gen(function* () {
-      const text = options.payloadOverride ?? letter.payload
+      const text = options.payloadOverrides?.get(letter.id) ?? options.payloadOverride ?? letter.payload
       const payload = yield* Effect.try({
         try: (): unknown => JSON.parse(text),
         catch: () => new ReplayFailed({ reason: "Payload", message: "the payload is not JSON" })
@@ -318,7 +322,7 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
     const result = yield* Effect.result(loaded)
     if (result._tag === "Success") {
       const companions = (result.success.companions ?? []).filter((id) => id !== letter.id && !done.has(id))
-      if (!dryRun) yield* markReplayed(warehouse, [letter.id, ...companions], now)
+      if (!dryRun) yield* warehouse.markDeadLetters([letter.id, ...companions], "replayed", now)
       done.add(letter.id)
       replayed++
       outcomes.push({
@@ -343,7 +347,7 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
           })
       }
     } else {
-      if (!dryRun) yield* markAttempt(warehouse, letter.id)
+      if (!dryRun) yield* warehouse.markDeadLetters([letter.id], "failed")
       failed++
       outcomes.push({
         id: letter.id,
@@ -378,26 +382,3 @@ const commonKey = (letters: ReadonlyArray<StoredDeadLetter>): Partial<StreamKey>
     ...(same("stream") ? { stream: first.key.stream } : {})
   }
 }
-
-// `Warehouse.replayDeadLetters` keeps this bookkeeping for a whole filter; selecting by id or time
-// needs it per letter, with the same columns and meaning (replayed_at set, attempts + 1).
-const markReplayed = (warehouse: Warehouse["Service"], ids: ReadonlyArray<string>, now: number) =>
-  Effect.forEach(
-    ids,
-    (id) =>
-      warehouse.exclusive((sql) =>
-        sql.run(
-          `UPDATE ${warehouse.dialect.table("_kura_dead_letters")} SET ${warehouse.dialect.ident("replayed_at")} = CAST(${warehouse.dialect.param("now")} AS ${warehouse.dialect.type("int")}), ${warehouse.dialect.ident("attempts")} = ${warehouse.dialect.ident("attempts")} + 1 WHERE ${warehouse.dialect.ident("id")} = ${warehouse.dialect.param("id")}`,
-          { now: String(now), id }
-        )
-      ),
-    { discard: true }
-  )
-
-const markAttempt = (warehouse: Warehouse["Service"], id: string) =>
-  warehouse.exclusive((sql) =>
-    sql.run(
-      `UPDATE ${warehouse.dialect.table("_kura_dead_letters")} SET ${warehouse.dialect.ident("attempts")} = ${warehouse.dialect.ident("attempts")} + 1 WHERE ${warehouse.dialect.ident("id")} = ${warehouse.dialect.param("id")}`,
-      { id }
-    )
-  )

@@ -166,6 +166,13 @@ describe("dead letters: list and replay", () => {
         expect(count("orders", "decode")).toBe(truth.malformed.shopify)
         expect(count("sales", "decode")).toBe(truth.malformed.lightspeed)
         const offline: Array<StoredDeadLetter> = []
+        // The warehouse selects by id and by time (no filtering here).
+        const newest = letters.at(-1)!
+        expect((yield* selectLetters(w, { ids: [newest.id, "no-such-id"] })).map((l) => l.id)).toEqual([
+          newest.id
+        ])
+        expect((yield* selectLetters(w, { since: newest.at })).every((l) => l.at >= newest.at)).toBe(true)
+        expect(yield* selectLetters(w, { since: newest.at + 1 })).toEqual([])
         expect(groups.reduce((n, g) => n + g.count, 0)).toBe(letters.length)
         const before = yield* customerCounts(w)
         expect(Number(before.run?.reported_count)).toBe(truth.customers)
@@ -297,6 +304,40 @@ describe("dead letters: list and replay", () => {
     const twoIds = await cli("dead-letters", "replay", "--payload-file", file)
     expect(twoIds.code).toBe(2)
     expect(twoIds.stderr).toContain("exactly one letter")
+
+    // The rest in one go: a file of letter id to corrected record replays exactly those letters.
+    const rest = json.letters.filter((l) => l.id !== one.id)
+    const many = join(dir, "fixed-many.json")
+    await writeFile(
+      many,
+      JSON.stringify(
+        Object.fromEntries(
+          rest.map((l) => [l.id, { ...JSON.parse(l.payload), createdAt: "2026-08-02T09:00:00Z" }])
+        )
+      )
+    )
+    const mixed = await cli("dead-letters", "replay", "--payloads-file", many, "--id", one.id)
+    expect(mixed.code).toBe(2)
+    expect(mixed.stderr).toContain("--payloads-file")
+    const bulk = await cli("dead-letters", "replay", "--payloads-file", many, "--json")
+    expect(bulk.stderr).toBe("")
+    expect(bulk.code).toBe(0)
+    const summary = JSON.parse(bulk.stdout) as {
+      attempted: number
+      replayed: number
+      letters: Array<{ id: string }>
+    }
+    expect(summary).toMatchObject({ attempted: rest.length, replayed: rest.length })
+    expect(summary.letters.map((l) => l.id).sort()).toEqual(rest.map((l) => l.id).sort())
+    // Named again, they are no longer pending: said, and exit 1.
+    const again = await cli("dead-letters", "replay", "--payloads-file", many)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain(`${rest.length} letter(s) of --payloads-file are not pending`)
+    const none = await cli("dead-letters", "list", "--stream", "customers", "--all", "--json")
+    const final = JSON.parse(none.stdout) as { pending: number; letters: Array<{ attempts: number }> }
+    expect(final.pending).toBe(0)
+    // The warehouse's bookkeeping: one attempt each (the dry run marked nothing).
+    expect(final.letters.map((l) => l.attempts)).toEqual(json.letters.map(() => 1))
   })
 
   it("a load rejection replays after the operator widens the column", async () => {

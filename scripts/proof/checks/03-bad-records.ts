@@ -13,22 +13,30 @@
  * the rows of the dead-lettered records (no extra row, no other row missing), and the loaded
  * counts equal the sandbox's ground truth, which leaves the injected records out.
  *
- * Then the replay: `Warehouse.replayDeadLetters` re-processes the pending letters after "the fix"
- * (the source corrected the records; a clean sync of the same data stands for the fixed source:
- * the handler re-loads that sync's canonical rows of the letter's record through `Warehouse.load`).
- * Afterwards no letter is pending, every one is marked replayed, and the bad run's tables equal the
- * clean run's. kura-sync itself has no replay command yet, so this part drives the warehouse API.
+ * Then the operator path after the fix, through the built `kura-sync` (its sandbox now the fixed
+ * source: the same seed, nothing malformed): `kura-sync dead-letters list --json` must count per
+ * stream exactly what was injected (orphan items apart); each record is corrected as the fixed
+ * source serves it (the stored payload with every injected value replaced by the clean run's raw
+ * lake copy of the same record, at the same place) and replayed by `kura-sync dead-letters replay`,
+ * one letter with `--id … --payload-file …` and the rest with `--payloads-file` (id → record).
+ * Afterwards every record letter is replayed with its orphan items as companions, each letter is
+ * marked replayed after one attempt (the warehouse's bookkeeping), nothing is pending, the counts
+ * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's.
  */
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
+import { gunzipSync } from "node:zlib"
 import { DuckDbWarehouse, type StoredDeadLetter, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
-import { canonical, quick, runCheck, workDir } from "../lib.ts"
+import { canonical, quick, runCheck, SYNC_RUNNER, spawnCaptured, workDir } from "../lib.ts"
 import {
   kuraSyncRun,
   readSandboxReport,
   readTableRows,
+  SANDBOX_HOOK,
   type StreamLine,
   streamLines,
+  syncEnv,
   type TableRows
 } from "../syncRun.ts"
 
@@ -84,6 +92,9 @@ const INJECTED = [
     parents: []
   }
 ] as const
+
+/** The values the sandbox writes into a malformed record. */
+const BAD_VALUES = new Set(["0000-00-00T00:00:00Z", "0000-00-00T00:00:00+00:00", "NaN", "abc"])
 
 /** kura-sync's reason for an adjustment item whose adjustment did not load. */
 const ORPHAN = "orphan"
@@ -271,63 +282,130 @@ await runCheck(CHECK, async () => {
   const truthOk = Object.values(loaded).every(([got, want]) => got === want)
   const failedStreams = [...clean.lines, ...bad.lines].filter((l: StreamLine) => l.status !== "succeeded")
 
-  // The replay after the fix: each pending letter's record, as the fixed source serves it, is
-  // re-loaded (the clean run's canonical rows of that record) and the letter marked replayed.
-  const replay = await Effect.runPromise(
-    Effect.gen(function* () {
-      const wh = yield* Warehouse
-      const pendingBefore = (yield* wh.listDeadLetters()).length
-      const reloaded: Record<string, number> = {}
-      const fix = (letter: StoredDeadLetter) =>
-        Effect.gen(function* () {
-          // An orphan item comes back with its adjustment's letter (its movements are that record's rows).
-          if (letter.reason === ORPHAN) {
-            const owner = String(parseStockAdjustmentId(letter.payload))
-            if (
-              letters.some(
-                (l) => l.reason !== ORPHAN && l.key.stream === letter.key.stream && l.sourceId === owner
-              )
-            )
-              return
-            return yield* Effect.fail(
-              new Error(`orphan item ${letter.sourceId} has no dead-lettered adjustment`)
-            )
-          }
-          const syncedAt = new Date().toISOString()
-          let n = 0
-          for (const [table, rows] of Object.entries(cleanRows)) {
-            const mine = rows.filter((r) => ofLetter(letter, table, r))
-            if (mine.length === 0) continue
-            const result = yield* wh.load(
-              table as Parameters<typeof wh.load>[0],
-              mine.map((r) => ({ ...r, _synced_at: syncedAt, _batch_id: `replay-${letter.id}` })),
-              { origin: `replay of ${letter.id}` }
-            )
-            // A row the load itself refused means the replay did not succeed: keep the letter pending.
-            if (result.deadLettered > 0)
-              return yield* Effect.fail(new Error(`${result.deadLettered} ${table} rows refused on replay`))
-            reloaded[table] = (reloaded[table] ?? 0) + mine.length
-            n += mine.length
-          }
-          if (n === 0)
-            return yield* Effect.fail(new Error(`the fixed source has no record ${letter.sourceId}`))
-        })
-      const result = yield* wh.replayDeadLetters(undefined, fix)
-      const pendingAfter = (yield* wh.listDeadLetters()).length
-      const marked = (yield* wh.listDeadLetters({ includeReplayed: true })).filter(
-        (l) => l.replayedAt !== null
-      ).length
-      return { pendingBefore, ...result, pendingAfter, marked, reloaded }
-    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: bad.db, migrate: false })))
-  )
+  // The operator path after the fix, through the built kura-sync against the bad run's warehouse
+  // (its sandbox now the fixed source: the same seed and data, nothing malformed). First
+  // `dead-letters list --json`: its counts per stream must equal what was injected.
+  const operatorEnv = syncEnv(bad.dir, {
+    scale: quick ? 100 : 600,
+    historyDays: quick ? 10 : 30,
+    anchor: "2026-08-25",
+    secretsOf: CHECK
+  })
+  const operatorSeconds: Array<number> = []
+  const kuraSync = async (label: string, ...args: Array<string>) => {
+    const started = Date.now()
+    const run = spawnCaptured(`kura-sync-${label}`, ["--import", SANDBOX_HOOK, SYNC_RUNNER, ...args], {
+      cwd: bad.dir,
+      env: operatorEnv
+    })
+    const exit = await run.exited
+    operatorSeconds.push((Date.now() - started) / 1000)
+    return { code: exit.code, output: run.output() }
+  }
+  const listed = await kuraSync("list", "dead-letters", "list", "--json")
+  const listing = jsonOf(listed.output) as {
+    pending: number
+    total: number
+    groups: Array<{ source: string; stream: string; reason: string; count: number }>
+    letters: Array<{ id: string; key: { source: string; stream: string }; reason: string; payload: string }>
+  }
+  const listedCounts = INJECTED.map((inj) => {
+    const groups = listing.groups.filter((g) => g.source === inj.source && g.stream === inj.stream)
+    const s = perStream.find((p) => p.stream === `${inj.source}/${inj.stream}`)
+    return {
+      stream: `${inj.source}/${inj.stream}`,
+      listed: groups.filter((g) => g.reason !== ORPHAN).reduce((n, g) => n + g.count, 0),
+      orphans: groups.filter((g) => g.reason === ORPHAN).reduce((n, g) => n + g.count, 0),
+      injected: s?.injected ?? -1,
+      orphansInjected: s?.orphanItemsExpected ?? -1
+    }
+  })
+  const listOk =
+    listed.code === 0 &&
+    listing.pending === letters.length &&
+    listing.total === letters.length &&
+    listedCounts.every((c) => c.listed === c.injected && c.orphans === c.orphansInjected)
+
+  // Each record as the fixed source serves it: the stored payload with every injected value replaced
+  // by the clean run's copy of the same record (its raw lake line), at the same place.
+  const cleanRecords = readLakeRecords(path.join(clean.dir, "lake"))
+  const records = listing.letters.filter((l) => l.reason !== ORPHAN)
+  const corrections: Record<string, unknown> = {}
+  const uncorrected: Array<string> = []
+  for (const l of records) {
+    const fixed = correct(l.key.source, l.key.stream, JSON.parse(l.payload), cleanRecords)
+    if (fixed === undefined) uncorrected.push(l.id)
+    else corrections[l.id] = fixed
+  }
+  // One record the way an operator fixes a single letter (--id + --payload-file), the rest at once.
+  const [firstId, ...restIds] = Object.keys(corrections)
+  const replays: Array<{ code: number | null; summary: ReplaySummaryJson }> = []
+  if (firstId !== undefined) {
+    const one = path.join(base, "corrected-one.json")
+    writeFileSync(one, JSON.stringify(corrections[firstId]))
+    const r = await kuraSync(
+      "replay-one",
+      "dead-letters",
+      "replay",
+      "--id",
+      firstId,
+      "--payload-file",
+      one,
+      "--json"
+    )
+    replays.push({ code: r.code, summary: jsonOf(r.output) as ReplaySummaryJson })
+  }
+  if (restIds.length > 0) {
+    const many = path.join(base, "corrected-rest.json")
+    writeFileSync(many, JSON.stringify(Object.fromEntries(restIds.map((id) => [id, corrections[id]]))))
+    const r = await kuraSync("replay-rest", "dead-letters", "replay", "--payloads-file", many, "--json")
+    replays.push({ code: r.code, summary: jsonOf(r.output) as ReplaySummaryJson })
+  }
+  const outcomes = replays.flatMap((r) => r.summary.letters)
+  const after = await readLetters(bad.db)
+  const replay = {
+    listed: listing.pending,
+    corrected: Object.keys(corrections).length,
+    uncorrected: uncorrected.length,
+    exitCodes: replays.map((r) => r.code),
+    replayed: outcomes.filter((o) => o.status === "replayed").length,
+    companions: outcomes.filter((o) => o.status === "companion").length,
+    failed: outcomes.filter((o) => o.status === "failed").length,
+    failures: outcomes.filter((o) => o.status === "failed").slice(0, 10),
+    rowsLoaded: outcomes.reduce((n, o) => n + Object.values(o.rows).reduce((a, b) => a + b, 0), 0),
+    pendingAfter: after.filter((l) => l.replayedAt === null).length,
+    markedOnce: after.filter((l) => l.replayedAt !== null && l.attempts === 1).length,
+    seconds: operatorSeconds
+  }
   const afterRows = await readTableRows(bad.db)
   const afterMissing = Object.values(minus(cleanRows, afterRows)).reduce((n, r) => n + r.length, 0)
   const afterExtra = Object.values(minus(afterRows, cleanRows)).reduce((n, r) => n + r.length, 0)
+  // The replayed rows land: the counts tie with the sandbox's truth plus the injected records.
+  const afterLoaded = {
+    "shopify orders": [
+      countOf(afterRows, "orders", "shopify"),
+      truth.onlineOrders + (truth.malformed.shopify ?? 0)
+    ],
+    "lightspeed sales": [
+      countOf(afterRows, "orders", "lightspeed"),
+      truth.posSales + (truth.malformed.lightspeed ?? 0)
+    ],
+    "stocky purchase_orders": [
+      countOf(afterRows, "purchase_orders", "stocky"),
+      truth.purchaseOrders + (truth.malformed.stocky ?? 0)
+    ],
+    "shopify customers": [countOf(afterRows, "customers", "shopify"), truth.customers]
+  } as Record<string, [number, number]>
   const replayOk =
-    replay.pendingBefore === letters.length &&
-    replay.replayed === letters.length &&
+    listOk &&
+    replay.uncorrected === 0 &&
+    replay.exitCodes.every((c) => c === 0) &&
+    replay.replayed === records.length &&
+    replay.companions === letters.length - records.length &&
     replay.failed === 0 &&
     replay.pendingAfter === 0 &&
+    replay.markedOnce === letters.length &&
+    Object.values(afterLoaded).every(([got, want]) => got === want) &&
     afterMissing === 0 &&
     afterExtra === 0
 
@@ -351,9 +429,13 @@ await runCheck(CHECK, async () => {
       .join(
         ", "
       )}; tables = clean run minus ${missingOfLetters} rows of the letters (${missingOther.length} other missing, ${extraRows.length} extra); ` +
-    `replay after the fix: ${replay.replayed}/${replay.pendingBefore} replayed, ${replay.pendingAfter} pending, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run` +
+    `kura-sync dead-letters list --json: ${listedCounts.map((c) => `${c.stream} ${c.listed}/${c.injected}`).join(", ")} (+ ${listedCounts.reduce((n, c) => n + c.orphans, 0)} orphans); ` +
+    `kura-sync dead-letters replay with corrected payloads (1 --id --payload-file, ${Math.max(0, replay.corrected - 1)} --payloads-file): ${replay.replayed}/${records.length} replayed + ${replay.companions} orphans with them, ${replay.failed} failed, ${replay.pendingAfter} pending, ` +
+    `${Object.entries(afterLoaded)
+      .map(([k, [got, want]]) => `${k} ${got}/${want}`)
+      .join(", ")}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run` +
     (failedStreams.length === 0 ? "" : `; failed streams: ${failedStreams.map((l) => l.stream).join(", ")}`) +
-    `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad`
+    `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad + ${operatorSeconds.reduce((a, b) => a + b, 0).toFixed(1)} s in ${operatorSeconds.length} kura-sync dead-letters commands`
   return {
     check: CHECK,
     pass,
@@ -367,7 +449,9 @@ await runCheck(CHECK, async () => {
       elsewhere: elsewhere.map((l) => ({ key: l.key, reason: l.reason, detail: l.detail.slice(0, 200) })),
       cleanLetters: cleanLetters.length,
       failedStreams,
+      listedCounts,
       replay,
+      afterLoaded,
       letters: letters.map((l) => ({
         key: l.key,
         sourceId: l.sourceId,
@@ -397,4 +481,83 @@ function isJson(text: string): boolean {
   } catch {
     return false
   }
+}
+
+/** What `kura-sync dead-letters replay --json` prints (the fields this check reads). */
+interface ReplaySummaryJson {
+  readonly letters: Array<{ id: string; status: string; rows: Record<string, number>; error?: string }>
+}
+
+/** The pretty-printed JSON document in a command's output (log lines may come before it). */
+function jsonOf(output: string): unknown {
+  const lines = output.split("\n")
+  const from = lines.indexOf("{")
+  const to = lines.lastIndexOf("}")
+  if (from < 0 || to < from) throw new Error(`no JSON in the command's output:\n${output.slice(-3000)}`)
+  return JSON.parse(lines.slice(from, to + 1).join("\n"))
+}
+
+/** Every record line of a run's raw lake, per `source/stream`. */
+function readLakeRecords(lake: string): Map<string, Array<unknown>> {
+  const out = new Map<string, Array<unknown>>()
+  const walk = (dir: string): Array<string> =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]
+    )
+  for (const file of walk(lake)) {
+    const source = /source=([^/]+)/.exec(file)?.[1]
+    const stream = /stream=([^/]+)/.exec(file)?.[1]
+    if (source === undefined || stream === undefined || !file.endsWith(".ndjson.gz")) continue
+    const list = out.get(`${source}/${stream}`) ?? []
+    for (const line of gunzipSync(readFileSync(file)).toString("utf8").split("\n"))
+      if (line.trim() !== "") list.push(JSON.parse(line))
+    out.set(`${source}/${stream}`, list)
+  }
+  return out
+}
+
+/**
+ * The stored payload with each injected value replaced by the clean copy's value at the same
+ * place; undefined when the clean copy is missing or lacks that place (the check then fails).
+ */
+function correct(
+  source: string,
+  stream: string,
+  payload: unknown,
+  clean: Map<string, Array<unknown>>
+): unknown {
+  const idOf = (r: unknown): string | undefined => {
+    const v = get(r, ["accountReference"]) ?? get(r, ["id"])
+    return v === undefined || v === null ? undefined : String(v)
+  }
+  // A Stocky adjustment's lake line carries the adjustment and its items.
+  const records = (clean.get(`${source}/${stream}`) ?? []).map((r) => get(r, ["adjustment"]) ?? r)
+  const id = idOf(payload)
+  const twin = records.find((r) => idOf(r) === id)
+  if (id === undefined || twin === undefined) return undefined
+  let ok = true
+  let replaced = 0
+  const fix = (v: unknown, at: Array<string | number>): unknown => {
+    if (typeof v === "string" && BAD_VALUES.has(v)) {
+      const good = get(twin, at)
+      if (good === undefined || (typeof good === "string" && BAD_VALUES.has(good))) ok = false
+      replaced++
+      return good
+    }
+    if (Array.isArray(v)) return v.map((x, i) => fix(x, [...at, i]))
+    if (typeof v === "object" && v !== null)
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fix(x, [...at, k])]))
+    return v
+  }
+  const fixed = fix(payload, [])
+  return ok && replaced > 0 ? fixed : undefined
+}
+
+function get(v: unknown, at: ReadonlyArray<string | number>): unknown {
+  let cur = v
+  for (const k of at) {
+    if (typeof cur !== "object" || cur === null) return undefined
+    cur = Reflect.get(cur, k)
+  }
+  return cur
 }
