@@ -5,12 +5,14 @@
 import { BulkJobStore } from "@kura/core"
 import { Effect, Option, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { changedInventoryLevels } from "../src/InventoryLevelChanges.js"
+import { type ChangedLevelsPage, changedInventoryLevels } from "../src/InventoryLevelChanges.js"
 import {
   anyInventoryLevelChanged,
   changedInventoryLevelsBulk,
   LocationInventoryLevels
 } from "../src/InventoryLevelChangesBulk.js"
+import type { ShopifyBulk } from "../src/ShopifyBulk.js"
+import type { ShopifyClient } from "../src/ShopifyClient.js"
 import { bulkLayer, type Sandbox, startSandbox } from "./sandbox.js"
 
 let sb: Sandbox
@@ -35,7 +37,7 @@ const expectedCells = (start: number, end: number): Set<string> => {
   return out
 }
 
-const cellsOf = (pages: ReadonlyArray<{ readonly items: ReadonlyArray<any>; readonly outsideWindow: number }>) => {
+const cellsOf = (pages: ReadonlyArray<ChangedLevelsPage>) => {
   const cells = new Set<string>()
   const quantities: Array<string> = []
   let outside = 0
@@ -51,8 +53,8 @@ const cellsOf = (pages: ReadonlyArray<{ readonly items: ReadonlyArray<any>; read
   return { cells, outside, quantities: quantities.sort() }
 }
 
-const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  Effect.runPromise(Effect.provide(effect, bulkLayer(sb, BulkJobStore.layerMemory)) as Effect.Effect<A, E>)
+const run = <A, E>(effect: Effect.Effect<A, E, ShopifyBulk | ShopifyClient>) =>
+  Effect.runPromise(Effect.provide(effect, bulkLayer(sb, BulkJobStore.layerMemory)))
 
 describe("changed inventory levels by bulk", () => {
   it("probe, then one bulk job: the same levels as the paged read", async () => {
