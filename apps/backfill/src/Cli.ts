@@ -39,9 +39,10 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
       if (warehouse.kind === "duckdb" && lake.kind === "file") {
         // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
         // it spill instead, so a long history stays flat.
-        // 256MB: the SQL fast path's joins need room (128MB ran out on a 60-day window of a
-        // 4k-order shop); with no window in the JS heap the process still stays under 500 MB.
-        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "256MB"
+        // 160MB with one thread and loads of ≤ 5,000 orders: DuckDB's native memory outside
+        // its accounting rises with the limit (100k orders peaked at 845 MiB RSS at 256MB, 704
+        // at 160MB); 128MB ran out in the fast path's joins with two threads.
+        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "160MB"
         const flush = env.KURA_DUCKDB_ALLOCATOR_FLUSH ?? "8MB"
         return Layer.mergeAll(
           DuckDbWarehouse.layer({

@@ -46,7 +46,7 @@ export interface FastPathOptions {
   /** A job slower than this halves the next slice; four times faster doubles it (default 20 min). */
   readonly targetJobMillis?: number
   /**
-   * Orders per DuckDB load (default 10,000): a larger result is cut at order boundaries into
+   * Orders per DuckDB load (default 5,000): a larger result is cut at order boundaries into
    * files of at most this many orders, so each load's working set stays bounded whatever the
    * window holds (a 30-day window of a 1M-order shop is ~200 MB; one load of it ran DuckDB out
    * of memory).
@@ -363,7 +363,7 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
       return yield* Effect.gen(function* () {
         const fetchedFiles = yield* fetchWindowFiles(window, dir, options)
         const jobs = fetchedFiles.jobs
-        const perLoad = Math.max(1, options.ordersPerLoad ?? 10_000)
+        const perLoad = Math.max(1, options.ordersPerLoad ?? 5_000)
         const fetched = fetchedFiles.files.reduce((n, f) => n + f.roots, 0)
         yield* onRecords(fetched)
         // An empty slice (no orders, no URL) leaves an empty file: nothing to read or load.
