@@ -129,6 +129,8 @@ export const SYNC_RUNNER = path.resolve(import.meta.dirname, "../../apps/sync-ru
 export interface Captured {
   readonly child: ChildProcess
   readonly output: () => string
+  /** Standard output alone (a command's data, without its log lines on stderr). */
+  readonly stdout: () => string
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
@@ -143,6 +145,7 @@ export const spawnCaptured = (
   const logFile = path.join(proofDir, "logs", `child-${label}-${process.pid}-${++spawnCount}.log`)
   const stream = createWriteStream(logFile)
   let text = ""
+  let out = ""
   const child = spawn(process.execPath, [...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NODE_NO_WARNINGS: "1", ...options.env },
@@ -154,7 +157,11 @@ export const spawnCaptured = (
     if (text.length > 4_000_000) text = text.slice(-2_000_000)
     stream.write(chunk)
   }
-  child.stdout?.on("data", onData)
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString("utf8")
+    if (out.length > 4_000_000) out = out.slice(-2_000_000)
+    onData(chunk)
+  })
   child.stderr?.on("data", onData)
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on("exit", (code, signal) => {
@@ -162,7 +169,7 @@ export const spawnCaptured = (
       resolve({ code, signal })
     })
   })
-  return { child, output: () => text, exited }
+  return { child, output: () => text, stdout: () => out, exited }
 }
 
 /** Waits until `probe` resolves true, polling. */

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
 import { RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
-import { Clock, Console, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { formatApiUsage } from "./ApiUsage.js"
@@ -388,6 +388,12 @@ const serveCommand = Command.make(
   )
 )
 
+/**
+ * Commands whose stdout is data (`--json` documents, tables) log to stderr, so the log line of a
+ * sandbox start or a warning never lands inside the document a script pipes into `jq`.
+ */
+const dataOnStdout = Command.provideSync(Logger.LogToStderr, true)
+
 const statusCommand = Command.make(
   "status",
   {
@@ -429,7 +435,7 @@ const statusCommand = Command.make(
       }
       yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : formatStatusReport(report))
     })
-).pipe(Command.withDescription("Print cursors, lag, last runs and errors"))
+).pipe(Command.withDescription("Print cursors, lag, last runs and errors"), dataOnStdout)
 
 const registerCommand = Command.make(
   "register",
@@ -652,7 +658,7 @@ const deadLettersListCommand = Command.make(
         })
       )
     })
-).pipe(Command.withDescription("List dead letters grouped by source, stream and reason"))
+).pipe(Command.withDescription("List dead letters grouped by source, stream and reason"), dataOnStdout)
 
 const deadLettersReplayCommand = Command.make(
   "replay",
@@ -818,7 +824,8 @@ const deadLettersReplayCommand = Command.make(
 ).pipe(
   Command.withDescription(
     "Re-run pending dead letters through their stream's decoder, mapper and load; exits 1 if any failed"
-  )
+  ),
+  dataOnStdout
 )
 
 const deadLettersCommand = Command.make("dead-letters").pipe(

@@ -300,10 +300,10 @@ await runCheck(CHECK, async () => {
     })
     const exit = await run.exited
     operatorSeconds.push((Date.now() - started) / 1000)
-    return { code: exit.code, output: run.output() }
+    return { code: exit.code, output: run.output(), stdout: run.stdout() }
   }
   const listed = await kuraSync("list", "dead-letters", "list", "--json")
-  const listing = jsonOf(listed.output) as {
+  const listing = jsonOf(listed) as {
     pending: number
     total: number
     groups: Array<{ source: string; stream: string; reason: string; count: number }>
@@ -353,13 +353,13 @@ await runCheck(CHECK, async () => {
       one,
       "--json"
     )
-    replays.push({ code: r.code, summary: jsonOf(r.output) as ReplaySummaryJson })
+    replays.push({ code: r.code, summary: jsonOf(r) as ReplaySummaryJson })
   }
   if (restIds.length > 0) {
     const many = path.join(base, "corrected-rest.json")
     writeFileSync(many, JSON.stringify(Object.fromEntries(restIds.map((id) => [id, corrections[id]]))))
     const r = await kuraSync("replay-rest", "dead-letters", "replay", "--payloads-file", many, "--json")
-    replays.push({ code: r.code, summary: jsonOf(r.output) as ReplaySummaryJson })
+    replays.push({ code: r.code, summary: jsonOf(r) as ReplaySummaryJson })
   }
   const outcomes = replays.flatMap((r) => r.summary.letters)
   const after = await readLetters(bad.db)
@@ -488,13 +488,16 @@ interface ReplaySummaryJson {
   readonly letters: Array<{ id: string; status: string; rows: Record<string, number>; error?: string }>
 }
 
-/** The pretty-printed JSON document in a command's output (log lines may come before it). */
-function jsonOf(output: string): unknown {
-  const lines = output.split("\n")
-  const from = lines.indexOf("{")
-  const to = lines.lastIndexOf("}")
-  if (from < 0 || to < from) throw new Error(`no JSON in the command's output:\n${output.slice(-3000)}`)
-  return JSON.parse(lines.slice(from, to + 1).join("\n"))
+/**
+ * The JSON document a `--json` command prints: its whole stdout, as a script piping it into `jq`
+ * would read it (log lines go to stderr).
+ */
+function jsonOf(run: { readonly output: string; readonly stdout: string }): unknown {
+  try {
+    return JSON.parse(run.stdout)
+  } catch (e) {
+    throw new Error(`stdout is not one JSON document (${String(e)}):\n${run.output.slice(-3000)}`)
+  }
 }
 
 /** Every record line of a run's raw lake, per `source/stream`. */
