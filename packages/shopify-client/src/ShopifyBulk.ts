@@ -103,6 +103,28 @@ const CurrentPayload = Schema.Struct({ currentBulkOperation: Schema.NullOr(Liste
 
 const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "EXPIRED"])
 
+const DEFAULT_POLL_MIN_MILLIS = 250
+const DEFAULT_POLL_MAX_MILLIS = 30_000
+
+/**
+ * The waits between the polls of one bulk job: `pollMinMillis` (default 250), then ×1.5 each time
+ * up to `pollMaxMillis` (default 30 000). Fast first so a small job is seen within a few hundred
+ * ms (each poll is one cheap `bulkOperation` query); geometric so a long export costs few polls
+ * (≈ 13 in its first two minutes, then two a minute). A `bulk_operations/finish` webhook cuts any
+ * wait short.
+ */
+export const bulkPollDelays = (
+  options: Pick<BulkOptions, "pollMinMillis" | "pollMaxMillis"> = {}
+): Iterable<number> => {
+  const max = options.pollMaxMillis ?? DEFAULT_POLL_MAX_MILLIS
+  const min = Math.min(max, options.pollMinMillis ?? DEFAULT_POLL_MIN_MILLIS)
+  return {
+    *[Symbol.iterator]() {
+      for (let delay = min; ; delay = Math.min(max, Math.ceil(delay * 1.5))) yield delay
+    }
+  }
+}
+
 /**
  * Bulk settings.
  *
@@ -112,7 +134,11 @@ const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "EXPIRED"])
 export interface BulkOptions {
   /** Concurrent jobs per shop. Default 5 on API 2026-01+, else 1. */
   readonly concurrency?: number
-  /** First poll delay in ms (grows ×1.5 to `pollMaxMillis`). Default 1000. */
+  /**
+   * First poll delay in ms (grows ×1.5 to `pollMaxMillis`). Default 250: a small job (an
+   * incremental window) finishing in a few hundred ms is seen at once instead of a second later;
+   * a long export still settles at one poll per `pollMaxMillis` (see `bulkPollDelays`).
+   */
   readonly pollMinMillis?: number
   /** Default 30 000. */
   readonly pollMaxMillis?: number
@@ -329,8 +355,6 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       options.concurrency ?? (versionAtLeast(config.apiVersion, "2026-01") ? 5 : 1)
     )
     const signals = new Map<string, Deferred.Deferred<void>>()
-    const pollMin = options.pollMinMillis ?? 1000
-    const pollMax = options.pollMaxMillis ?? 30_000
     const busyWait = options.busyRetryMillis ?? 30_000
     const maxBusy = options.maxBusyRetries ?? 120
     const jobTimeout = options.jobTimeoutMillis ?? 2 * 3600_000
@@ -608,7 +632,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       Effect.gen(function* () {
         const signal = yield* signalFor(record.jobId)
         const started = record.createdAt
-        let delay = pollMin
+        const delays = bulkPollDelays(options)[Symbol.iterator]()
         let cancelled = false
         for (;;) {
           const op = yield* fetchOperation(record.jobId)
@@ -633,8 +657,8 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
             cancelled = true
             yield* client.query(BULK_CANCEL, { id: record.jobId }, { operation: "bulkOperationCancel" })
           }
+          const delay = delays.next().value ?? DEFAULT_POLL_MAX_MILLIS
           yield* Effect.raceFirst(Effect.sleep(Duration.millis(delay)), Deferred.await(signal))
-          delay = Math.min(pollMax, Math.ceil(delay * 1.5))
         }
       })
 
