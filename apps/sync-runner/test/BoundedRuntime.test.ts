@@ -89,7 +89,7 @@ describe("BoundedRuntime", () => {
 describe("kura-sync (built) memory settings", () => {
   const main = join(inject("builtAppDir"), "main.js")
 
-  it("refuses an invalid KURA_DUCKDB_MEMORY_LIMIT with exit 2 naming the variable and the fix", async () => {
+  it("refuses invalid KURA_DUCKDB_MEMORY_LIMIT / KURA_DUCKDB_ALLOCATOR_FLUSH with exit 2 naming each and the fix", async () => {
     const dir = await mkdtemp(join(tmpdir(), "kura-sync-mem-"))
     try {
       const config = join(dir, "kura.json")
@@ -102,7 +102,12 @@ describe("kura-sync (built) memory settings", () => {
         })
       )
       const failed = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
-        env: { PATH: process.env.PATH ?? "", HOME: dir, KURA_DUCKDB_MEMORY_LIMIT: "lots" },
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: dir,
+          KURA_DUCKDB_MEMORY_LIMIT: "lots",
+          KURA_DUCKDB_ALLOCATOR_FLUSH: "often"
+        },
         cwd: dir
       }).then(
         () => undefined,
@@ -110,7 +115,9 @@ describe("kura-sync (built) memory settings", () => {
       )
       expect(failed?.code).toBe(2)
       expect(`${failed?.stdout}${failed?.stderr}`).toContain("KURA_DUCKDB_MEMORY_LIMIT")
-      expect(`${failed?.stdout}${failed?.stderr}`).toContain("set a size such as 256MB")
+      expect(`${failed?.stdout}${failed?.stderr}`).toContain("KURA_DUCKDB_ALLOCATOR_FLUSH")
+      expect(`${failed?.stdout}${failed?.stderr}`).toContain('"often" is not a memory size')
+      expect(`${failed?.stdout}${failed?.stderr}`).toContain("set a size such as 8MB")
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

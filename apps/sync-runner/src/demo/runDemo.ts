@@ -163,8 +163,16 @@ const fromMinor = (minor: number, digits: number): string => {
   return `${sign}${Math.floor(abs / base)}.${String(abs % base).padStart(digits, "0")}`
 }
 
-/** The demo's DuckDB bounds (see `DemoOptions.duckdb`). */
-export const DEMO_DUCKDB: Readonly<Record<string, string>> = { memory_limit: "64MB", threads: "2" }
+/**
+ * The demo's DuckDB bounds (see `DemoOptions.duckdb`); freed memory goes back to the system above
+ * 8MB instead of DuckDB's 128/512 MiB (as `kura-sync run` and kura-backfill do).
+ */
+export const DEMO_DUCKDB: Readonly<Record<string, string>> = {
+  memory_limit: "64MB",
+  threads: "2",
+  allocator_flush_threshold: "8MB",
+  allocator_bulk_deallocation_flush_threshold: "8MB"
+}
 
 /** Normalises a decimal string ("1200.000000000" → "1200"). */
 const normDecimal = (text: string): string => {
