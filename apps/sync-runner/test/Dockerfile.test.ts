@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 
-// No Docker engine runs here, so the Dockerfile is checked structurally against the repository.
-const appDir = resolve(import.meta.dirname, "..")
-const repo = resolve(appDir, "../..")
-const text = readFileSync(join(appDir, "Dockerfile"), "utf8")
+// No Docker engine runs here, so the repository's Dockerfile is checked structurally against the
+// repository: one build stage, a shared runtime base, one target per app.
+const repo = resolve(import.meta.dirname, "../../..")
+const text = readFileSync(join(repo, "Dockerfile"), "utf8")
 
 interface Instruction {
   readonly op: string
@@ -21,36 +21,41 @@ const instructions: Array<Instruction> = text
     return { op: op!.toUpperCase(), args: rest.join(" ") }
   })
 
-const stages: Array<{ image: string; name: string; body: Array<Instruction> }> = []
+interface Stage {
+  readonly image: string
+  readonly name: string
+  readonly body: Array<Instruction>
+}
+const stages: Array<Stage> = []
 for (const i of instructions) {
   if (i.op === "FROM") {
     const m = /^(\S+)\s+AS\s+(\S+)$/i.exec(i.args)
     stages.push({ image: m?.[1] ?? i.args, name: m?.[2] ?? "", body: [] })
   } else stages.at(-1)?.body.push(i)
 }
-const runtime = stages.at(-1)!
-const pkg = JSON.parse(readFileSync(join(appDir, "package.json"), "utf8"))
+const stage = (name: string) => stages.find((s) => s.name === name)!
+const runtime = stage("runtime")
+const fromBuild = (s: Stage) =>
+  s.body.filter((i) => i.op === "COPY" && i.args.startsWith("--from=build")).map((i) => i.args.split(/\s+/)[1])
+const json = (file: string) => JSON.parse(readFileSync(join(repo, file), "utf8"))
 
-describe("apps/sync-runner/Dockerfile", () => {
-  it("has a build and a runtime stage, both on Node 24 slim", () => {
-    expect(stages.map((s) => s.name)).toEqual(["build", "runtime"])
-    for (const s of stages) expect(s.image).toMatch(/^node:24(\.\d+)*-(bookworm-|trixie-)?slim$/)
+const apps = [
+  { target: "sync-runner", dir: "apps/sync-runner", name: "@kura/sync-runner", bin: "kura-sync" },
+  { target: "backfill", dir: "apps/backfill", name: "@kura/backfill", bin: "kura-backfill" }
+] as const
+
+describe("Dockerfile", () => {
+  it("has a build stage, a runtime base and one target per app (kura-sync last: the default), on Node 24 slim", () => {
+    expect(stages.map((s) => s.name)).toEqual(["build", "runtime", "backfill", "sync-runner"])
+    for (const s of stages.slice(0, 2)) expect(s.image).toMatch(/^node:24(\.\d+)*-(bookworm-|trixie-)?slim$/)
+    for (const a of apps) expect(stage(a.target).image).toBe("runtime")
   })
 
-  it("runs as a non-root user in the runtime stage", () => {
-    const users = runtime.body.filter((i) => i.op === "USER").map((i) => i.args)
-    expect(users).toHaveLength(1)
-    expect(users[0]).not.toMatch(/^(root|0)(:|$)/)
-    // USER comes after every RUN, so the app never runs as root.
-    const lastRun = runtime.body.map((i) => i.op).lastIndexOf("RUN")
-    expect(runtime.body.findIndex((i) => i.op === "USER")).toBeGreaterThan(lastRun)
-  })
-
-  it("installs only the app's production dependencies in the runtime stage", () => {
-    const runs = runtime.body.filter((i) => i.op === "RUN").map((i) => i.args)
-    expect(
-      runs.some((r) => /npm ci .*--omit=dev.* -w @kura\/sync-runner .*--include-workspace-root=false/.test(r))
-    ).toBe(true)
+  it("builds every app it has a target for", () => {
+    const builds = stage("build")
+      .body.filter((i) => i.op === "RUN")
+      .map((i) => i.args)
+    for (const a of apps) expect(builds.some((r) => r.includes("nx run-many") && r.includes(a.name))).toBe(true)
   })
 
   it("copies only files that exist in the repository", () => {
@@ -61,43 +66,62 @@ describe("apps/sync-runner/Dockerfile", () => {
       }
   })
 
-  it("copies every workspace manifest, as npm ci needs them to match the lock file", () => {
+  it("copies every workspace manifest into the runtime base, as npm ci needs them to match the lock file", () => {
     const copied = runtime.body.filter((i) => i.op === "COPY").map((i) => i.args.split(/\s+/)[0])
-    const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8"))
-    const workspaces = Object.keys(lock.packages)
+    const workspaces = Object.keys(json("package-lock.json").packages)
       .filter((k) => /^(packages|apps)\/[^/]+$/.test(k))
       .map((k) => `${k}/package.json`)
     expect(workspaces.length).toBeGreaterThan(0)
     for (const w of workspaces) expect(copied, w).toContain(w)
   })
 
-  it("copies the built dist of the app and of every @kura package it depends on", () => {
-    const fromBuild = runtime.body
-      .filter((i) => i.op === "COPY" && i.args.startsWith("--from=build"))
-      .map((i) => i.args.split(/\s+/)[1])
-    expect(fromBuild).toContain("/repo/apps/sync-runner/dist")
-    for (const dep of Object.keys(pkg.dependencies).filter((d) => d.startsWith("@kura/")))
-      expect(fromBuild).toContain(`/repo/packages/${dep.slice("@kura/".length)}/dist`)
-  })
+  for (const app of apps) {
+    describe(`target ${app.target}`, () => {
+      const target = stage(app.target)
+      const pkg = json(`${app.dir}/package.json`)
+      const kuraDeps = Object.keys(pkg.dependencies).filter((d) => d.startsWith("@kura/"))
 
-  it("copies every published folder (package.json `files`) of the @kura packages the app depends on", () => {
-    const fromBuild = runtime.body
-      .filter((i) => i.op === "COPY" && i.args.startsWith("--from=build"))
-      .map((i) => i.args.split(/\s+/)[1])
-    for (const dep of Object.keys(pkg.dependencies).filter((d) => d.startsWith("@kura/"))) {
-      const dir = `packages/${dep.slice("@kura/".length)}`
-      const files: Array<string> =
-        JSON.parse(readFileSync(join(repo, dir, "package.json"), "utf8")).files ?? []
-      // Folders only: READMEs and changelogs are not needed at run time (e.g. the sandbox's schema/).
-      for (const f of files.filter((x) => !/\.(md|txt)$/i.test(x) && x !== "dist"))
-        if (existsSync(join(repo, dir, f))) expect(fromBuild, `${dir}/${f}`).toContain(`/repo/${dir}/${f}`)
-    }
-  })
+      it("installs only the app's production dependencies", () => {
+        const runs = target.body.filter((i) => i.op === "RUN").map((i) => i.args)
+        const pattern = new RegExp(`npm ci .*--omit=dev.* -w ${app.name} .*--include-workspace-root=false`)
+        expect(runs.some((r) => pattern.test(r))).toBe(true)
+      })
 
-  it("starts the built entry with the serve command", () => {
-    const cmd = runtime.body.filter((i) => i.op === "CMD").map((i) => JSON.parse(i.args) as Array<string>)
-    expect(cmd).toEqual([["node", "apps/sync-runner/dist/main.js", "serve"]])
-    expect(`./${cmd[0]![1]!.slice("apps/sync-runner/".length)}`).toBe(pkg.bin["kura-sync"])
-    expect(readFileSync(join(appDir, "tsup.config.ts"), "utf8")).toMatch(/entry: \[\s*"src\/main\.ts"/)
-  })
+      it("runs as a non-root user, after every RUN", () => {
+        const users = target.body.filter((i) => i.op === "USER").map((i) => i.args)
+        expect(users).toHaveLength(1)
+        expect(users[0]).not.toMatch(/^(root|0)(:|$)/)
+        const lastRun = target.body.map((i) => i.op).lastIndexOf("RUN")
+        expect(target.body.findIndex((i) => i.op === "USER")).toBeGreaterThan(lastRun)
+      })
+
+      it("has the built dist of the app and of every @kura package it depends on, with their published folders", () => {
+        expect(fromBuild(target)).toContain(`/repo/${app.dir}/dist`)
+        const base = fromBuild(runtime)
+        for (const dep of kuraDeps) {
+          const dir = `packages/${dep.slice("@kura/".length)}`
+          expect(base).toContain(`/repo/${dir}/dist`)
+          // Folders only: READMEs and changelogs are not needed at run time (e.g. the sandbox's schema/).
+          const files: Array<string> = json(`${dir}/package.json`).files ?? []
+          for (const f of files.filter((x) => !/\.(md|txt)$/i.test(x) && x !== "dist"))
+            if (existsSync(join(repo, dir, f))) expect(base, `${dir}/${f}`).toContain(`/repo/${dir}/${f}`)
+        }
+      })
+
+      it("starts the app's built bin", () => {
+        const bin = `${app.dir}/${String(pkg.bin[app.bin]).replace(/^\.\//, "")}`
+        const cmd = target.body.filter((i) => i.op === "CMD").map((i) => JSON.parse(i.args) as Array<string>)
+        const entry = target.body
+          .filter((i) => i.op === "ENTRYPOINT")
+          .map((i) => JSON.parse(i.args) as Array<string>)
+        if (app.target === "sync-runner") expect(cmd).toEqual([["node", bin, "serve"]])
+        else {
+          // Run as a program: its shebang starts node, and main.js re-executes itself bounded.
+          expect(entry).toEqual([[`/app/${bin}`]])
+          expect(readFileSync(join(repo, app.dir, "tsup.config.ts"), "utf8")).toContain("#!/usr/bin/env node")
+        }
+        expect(readFileSync(join(repo, app.dir, "tsup.config.ts"), "utf8")).toMatch(/entry: \[\s*"src\/main\.ts"/)
+      })
+    })
+  }
 })

@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1.7
-# kura-backfill for Cloud Run Jobs. Build from the repository root:
-#   docker build -f apps/backfill/Dockerfile -t kura-backfill .
+# The Kura images, built from the repository root. One build stage, one shared runtime base, one
+# target per app (the last is the default):
+#   docker build --target sync-runner -t kura-sync .        # Cloud Run service
+#   docker build --target backfill -t kura-backfill .       # Cloud Run Job
 
-# ---- build: full workspace install, then build the app and the packages it imports ----
+# ---- build: full workspace install, then both apps and the packages they import ----
 FROM node:24-slim AS build
 WORKDIR /repo
 COPY package.json package-lock.json nx.json tsconfig.base.json ./
@@ -16,10 +18,11 @@ COPY apps/sync-runner/package.json apps/sync-runner/
 COPY apps/backfill/package.json apps/backfill/
 RUN npm ci --no-audit --no-fund
 COPY packages/ packages/
+COPY apps/sync-runner/ apps/sync-runner/
 COPY apps/backfill/ apps/backfill/
-RUN npx nx run @kura/backfill:build --outputStyle=static
+RUN npx nx run-many -t build -p @kura/sync-runner @kura/backfill --outputStyle=static
 
-# ---- runtime: production dependencies of the app only, built output, non-root ----
+# ---- runtime: the workspace manifests (npm ci checks them against the lock) and built packages ----
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
@@ -32,18 +35,32 @@ COPY packages/warehouse/package.json packages/warehouse/
 COPY packages/sandbox/package.json packages/sandbox/
 COPY apps/sync-runner/package.json apps/sync-runner/
 COPY apps/backfill/package.json apps/backfill/
-RUN npm ci --omit=dev --no-audit --no-fund -w @kura/backfill --include-workspace-root=false \
-  && npm cache clean --force
 COPY --from=build /repo/packages/core/dist packages/core/dist
 COPY --from=build /repo/packages/shopify-client/dist packages/shopify-client/dist
 COPY --from=build /repo/packages/lightspeed-client/dist packages/lightspeed-client/dist
 COPY --from=build /repo/packages/stocky-client/dist packages/stocky-client/dist
 COPY --from=build /repo/packages/warehouse/dist packages/warehouse/dist
-# The sandbox is loaded only when KURA_SANDBOX=1 (smoke tests of a deployment).
+# The sandbox is loaded only when KURA_SANDBOX=1 (demos, smoke tests of a deployment).
 COPY --from=build /repo/packages/sandbox/dist packages/sandbox/dist
 COPY --from=build /repo/packages/sandbox/schema packages/sandbox/schema
+
+# ---- kura-backfill: production dependencies of the app only, non-root ----
+FROM runtime AS backfill
+RUN npm ci --omit=dev --no-audit --no-fund -w @kura/backfill --include-workspace-root=false \
+  && npm cache clean --force
 COPY --from=build /repo/apps/backfill/dist apps/backfill/dist
 USER node
 # Run as a program: main.js re-executes node bounded first (@kura/core/bounded-launch: KURA_NODE_HEAP_MB,
 # default 192, KURA_NODE_SEMI_SPACE_MB, and glibc MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_).
 ENTRYPOINT ["/app/apps/backfill/dist/main.js"]
+
+# ---- kura-sync (the default target): production dependencies of the app only, non-root ----
+FROM runtime AS sync-runner
+RUN npm ci --omit=dev --no-audit --no-fund -w @kura/sync-runner --include-workspace-root=false \
+  && npm cache clean --force
+COPY --from=build /repo/apps/sync-runner/dist apps/sync-runner/dist
+USER node
+ENV PORT=8080
+EXPOSE 8080
+# Cloud Run sends SIGTERM; node is PID 1 here and the app handles the signal itself (drain, then exit 0).
+CMD ["node", "apps/sync-runner/dist/main.js", "serve"]
