@@ -36,7 +36,9 @@ for (const i of instructions) {
 const stage = (name: string) => stages.find((s) => s.name === name)!
 const runtime = stage("runtime")
 const fromBuild = (s: Stage) =>
-  s.body.filter((i) => i.op === "COPY" && i.args.startsWith("--from=build")).map((i) => i.args.split(/\s+/)[1])
+  s.body
+    .filter((i) => i.op === "COPY" && i.args.startsWith("--from=build"))
+    .map((i) => i.args.split(/\s+/)[1])
 const json = (file: string) => JSON.parse(readFileSync(join(repo, file), "utf8"))
 
 const apps = [
@@ -55,7 +57,8 @@ describe("Dockerfile", () => {
     const builds = stage("build")
       .body.filter((i) => i.op === "RUN")
       .map((i) => i.args)
-    for (const a of apps) expect(builds.some((r) => r.includes("nx run-many") && r.includes(a.name))).toBe(true)
+    for (const a of apps)
+      expect(builds.some((r) => r.includes("nx run-many") && r.includes(a.name))).toBe(true)
   })
 
   it("copies only files that exist in the repository", () => {
@@ -120,7 +123,9 @@ describe("Dockerfile", () => {
           expect(entry).toEqual([[`/app/${bin}`]])
           expect(readFileSync(join(repo, app.dir, "tsup.config.ts"), "utf8")).toContain("#!/usr/bin/env node")
         }
-        expect(readFileSync(join(repo, app.dir, "tsup.config.ts"), "utf8")).toMatch(/entry: \[\s*"src\/main\.ts"/)
+        expect(readFileSync(join(repo, app.dir, "tsup.config.ts"), "utf8")).toMatch(
+          /entry: \[\s*"src\/main\.ts"/
+        )
       })
     })
   }
