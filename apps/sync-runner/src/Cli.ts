@@ -412,7 +412,9 @@ const serveCommand = Command.make(
  * Commands whose stdout is data (`--json` documents, tables) log to stderr, so the log line of a
  * sandbox start or a warning never lands inside the document a script pipes into `jq`.
  */
-const dataOnStdout = Command.provideSync(Logger.LogToStderr, true)
+const dataOnStdout = <const Name extends string, Input, ContextInput, E, R>(
+  self: Command.Command<Name, Input, ContextInput, E, R>
+) => Command.provideSync(self, Logger.LogToStderr, true)
 
 const statusCommand = Command.make(
   "status",
