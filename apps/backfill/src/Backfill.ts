@@ -10,7 +10,7 @@ import type { BackfillConfig } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
-import { formatSummary } from "./Summary.js"
+import { formatDeadLetters, formatSummary } from "./Summary.js"
 import type { LedgerEntry } from "./WindowOutcome.js"
 import type { WindowSource } from "./WindowSource.js"
 
@@ -158,6 +158,9 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
       if (typeof n === "number") skippedLoaded.set(c.key.stream.slice("backfill:".length), n)
     }
     out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
+    // Records the clients or mappers refused are kept, not dropped: say how many this run set aside.
+    const letters = yield* warehouse.listDeadLetters({ key: { source: config.source, account }, since: now })
+    if (letters.length > 0) out.write(`${formatDeadLetters(letters)}\n`)
     // The process's high-water mark: what a Cloud Run task's memory limit must cover.
     out.write(`Peak memory: ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB (max RSS)\n`)
     const mu = process.memoryUsage()

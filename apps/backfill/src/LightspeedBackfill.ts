@@ -4,7 +4,7 @@
  * and mapped by the warehouse's sale mapper into orders, order lines, payments, tax lines and
  * refunds. Business dates honour each location's cutover, read once from the API.
  */
-import { type DeadLetter, HttpTransport, type StreamKey, TokenStore } from "@kura/core"
+import { type DeadLetter, DeadLetterSink, HttpTransport, type StreamKey, TokenStore } from "@kura/core"
 import {
   addDays,
   cutoverOf,
@@ -49,6 +49,8 @@ export const lightspeedClientLayer = (s: LightspeedSettings) => {
     clientId: s.clientId,
     clientSecret: s.clientSecret,
     tokenKey,
+    // Dead letters keyed by the account's name, as kura-sync keys them and its replay reads them.
+    account: s.account,
     ...(s.environment === undefined ? {} : { environment: s.environment }),
     ...(s.authVersion === undefined ? {} : { authVersion: s.authVersion }),
     ...(s.apiBaseUrl === undefined ? {} : { apiBaseUrl: s.apiBaseUrl }),
@@ -61,7 +63,17 @@ export const lightspeedClientLayer = (s: LightspeedSettings) => {
           initialRequestsPerSecond: 60
         }
       : {})
-  }).pipe(Layer.provide(seeded), Layer.provide(HttpTransport.layer()))
+  }).pipe(
+    Layer.provide(seeded),
+    Layer.provide(HttpTransport.layer()),
+    // A sale the client cannot decode is set aside with its payload; the rest of the day loads.
+    Layer.provide(
+      Layer.effect(
+        DeadLetterSink,
+        Effect.map(Warehouse, (w) => w.deadLetters)
+      )
+    )
+  )
 }
 
 const AccountRef = Schema.Struct({ accountReference: Schema.Union([Schema.String, Schema.Number]) })
@@ -163,9 +175,11 @@ export const lightspeedSource = (
         const records = Stream.fromIterable(perLocation.map((p, at) => ({ p, at }))).pipe(
           Stream.flatMap(
             ({ p, at }) =>
-              client
-                .financials(p.location.businessLocationId, { from: window.start, to: window.end })
-                .pipe(Stream.map((sale): Tagged => ({ at, sale }))),
+              client.financials(p.location.businessLocationId, { from: window.start, to: window.end }).pipe(
+                Stream.map((sale): Tagged => ({ at, sale })),
+                // A sale the client cannot decode is set aside with its payload; the rest loads.
+                Stream.provideService(DeadLetterSink, warehouse.deadLetters)
+              ),
             { concurrency: 1 }
           )
         )

@@ -1,4 +1,5 @@
 /** The end-of-run summary: the per-window ledger and the reconciliation of reported vs loaded. */
+import type { StoredDeadLetter } from "@kura/warehouse"
 import type { LedgerEntry } from "./WindowOutcome.js"
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length))
@@ -45,4 +46,18 @@ export const formatSummary = (
       : `NOT TIED: ${bad.map((e) => `${e.window.id}: ${e.detail ?? e.status}`).join("; ")}`
   )
   return lines.join("\n")
+}
+
+/**
+ * The dead letters a run wrote, by stream and reason: records a client could not decode or a mapper
+ * could not map are set aside with their raw payload while the rest loads, so the summary must say so.
+ */
+export const formatDeadLetters = (letters: ReadonlyArray<StoredDeadLetter>): string => {
+  const groups = new Map<string, number>()
+  for (const l of letters) {
+    const g = `${l.key.source}/${l.key.stream} ${l.reason}`
+    groups.set(g, (groups.get(g) ?? 0) + 1)
+  }
+  const parts = [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([g, n]) => `${g}: ${n}`)
+  return `Dead letters: ${letters.length} record(s) set aside in _kura_dead_letters with their raw payload (${parts.join(", ")}); the rest loaded. Inspect with \`kura-sync dead-letters list\`, load them once fixed with \`kura-sync dead-letters replay\`.`
 }

@@ -112,6 +112,41 @@ describe("lightspeed backfill", () => {
     expect(again.text).toMatch(/0 window\(s\) run/)
   })
 
+  it("a malformed POS sale lands in _kura_dead_letters keyed by LIGHTSPEED_ACCOUNT, as kura-sync keys and replays them", async () => {
+    const bad = await startSandbox({
+      seed: 8,
+      scale: 400,
+      historyDays: 20,
+      timeScale: 120,
+      malformedPerSource: 2
+    })
+    try {
+      const store = tempStore()
+      const env = envFor(bad, store, { LIGHTSPEED_ACCOUNT: "kyoto" })
+      const start = bad.groundTruth().anchor - 21 * DAY
+      const r = await runInProcess(configOf(argsFor(start, { source: "lightspeed", streams: [] }), env), env)
+      const injected = bad.groundTruth().counts.malformed.lightspeed
+      expect(injected).toBeGreaterThan(0)
+      const letters = await rowsOf(
+        store.warehouse,
+        "SELECT source_account AS a, COUNT(*) AS n FROM _kura_dead_letters WHERE source = 'lightspeed' AND stream = 'sales' GROUP BY 1"
+      )
+      expect(letters.map((row) => [String(row.a), Number(row.n)])).toEqual([["kyoto", injected]])
+      // Set aside, not lost and not silent: the rest loads, the window ties, the summary says so.
+      expect(r.text).toContain("Every window ties.")
+      expect(r.text).toContain(
+        `Dead letters: ${injected} record(s) set aside in _kura_dead_letters with their raw payload (lightspeed/sales decode: ${injected})`
+      )
+      const orders = await rowsOf(
+        store.warehouse,
+        "SELECT COUNT(*) AS n FROM orders WHERE source = 'lightspeed' AND channel = 'pos'"
+      )
+      expect(Number(orders[0]?.n)).toBe(bad.groundTruth().counts.posSales)
+    } finally {
+      await bad.close()
+    }
+  })
+
   it("sharding over 3 tasks gives the same sales as one task, each window taken once, one token chain in _kura_tokens", async () => {
     const store = tempStore()
     // Moving to the warehouse store: the live (rotated) refresh token seeds the empty table.

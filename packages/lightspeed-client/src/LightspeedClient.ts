@@ -310,7 +310,7 @@ export const makeLightspeedClient = (
     `lightspeed:${config.tokenKey}`,
     `kura-lightspeed-client/${VERSION}`
   )
-  const account = config.clientId
+  const account = config.account
 
   /**
    * Decodes each raw record; a failure goes to the DeadLetterSink (when provided) and is skipped,

@@ -77,6 +77,11 @@ export interface LightspeedConfig {
   readonly clientSecret: Redacted.Redacted<string>
   /** TokenStore key of this credential, e.g. `lightspeed:devp-abc:12345`. */
   readonly tokenKey: string
+  /**
+   * The account name dead letters carry (`StreamKey.account`), so they group with the caller's own
+   * streams and checkpoints; the client id unless given.
+   */
+  readonly account: string
   /** Refresh this long before the access token expires, so no request carries a dying token. */
   readonly refreshSkew: Duration.Duration
   /** K-Series V1 refresh tokens expire after this long unused (14 days); V2 reports its own. */
@@ -127,6 +132,8 @@ export interface LightspeedConfigInput {
   readonly authorizeUrl?: string
   readonly clientAuthMethod?: LightspeedClientAuthMethod
   readonly tokenKey?: string
+  /** Name of the account in dead-letter keys (default: the client id). */
+  readonly account?: string
   readonly refreshSkew?: Duration.Input
   readonly refreshIdleTtl?: Duration.Input
   readonly refreshWarnBefore?: Duration.Input
@@ -240,6 +247,7 @@ export const makeConfig = Effect.fnUntraced(function* (input: LightspeedConfigIn
     clientId: input.clientId,
     clientSecret: secret,
     tokenKey: input.tokenKey ?? `lightspeed:${environment}:${input.clientId}`,
+    account: input.account?.trim() || input.clientId,
     refreshSkew: Duration.fromInputUnsafe(input.refreshSkew ?? "5 minutes"),
     refreshIdleTtl: Duration.fromInputUnsafe(input.refreshIdleTtl ?? "14 days"),
     refreshWarnBefore: Duration.fromInputUnsafe(input.refreshWarnBefore ?? "3 days"),

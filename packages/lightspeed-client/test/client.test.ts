@@ -263,7 +263,7 @@ describe("LightspeedClient", () => {
 
   it.live("a malformed sale goes to the dead-letter sink (or fails the call without one)", () =>
     Effect.gen(function* () {
-      const { layer } = yield* Effect.promise(() =>
+      const { layer, server } = yield* Effect.promise(() =>
         setup({ malformedSale: { date: "2024-03-04", index: 2 } })
       )
       const client = yield* Effect.service(LightspeedClient).pipe(Effect.provide(layer))
@@ -280,6 +280,21 @@ describe("LightspeedClient", () => {
       expect(letters[0]?.key.stream).toBe("sales")
       expect(letters[0]?.detail).toContain("netAmountWithTax")
       expect(letters[0]?.payload).toContain("twelve")
+      // Keyed by the client id unless the caller names the account its streams use.
+      expect(letters[0]?.key).toMatchObject({
+        source: "lightspeed",
+        account: fakeConnection(server).clientId
+      })
+      const named = yield* Effect.promise(() =>
+        setup({ malformedSale: { date: "2024-03-04", index: 2 } }, { account: "kyoto" })
+      )
+      const renamed: Array<DeadLetter> = []
+      yield* Effect.service(LightspeedClient).pipe(
+        Effect.flatMap((c) => c.dailyFinancials(TOKYO, "2024-03-04")),
+        Effect.provide(named.layer),
+        Effect.provide(DeadLetterSink.layerMemoryWith(renamed))
+      )
+      expect(renamed.map((l) => l.key)).toEqual([{ source: "lightspeed", account: "kyoto", stream: "sales" }])
     })
   )
 

@@ -3,14 +3,7 @@
  * business-day cutover; a day is checkpointed only once the API says `dataComplete`) and the items
  * catalogue. The sales cursor is the next business date to read per location.
  */
-import {
-  type DeadLetter,
-  DeadLetterSink,
-  HttpTransport,
-  makeMemoryTokenStore,
-  Telemetry,
-  TokenStore
-} from "@kura/core"
+import { type DeadLetter, HttpTransport, makeMemoryTokenStore, Telemetry, TokenStore } from "@kura/core"
 import {
   addDays,
   type BusinessDay,
@@ -29,7 +22,7 @@ import type { LightspeedAccountConfig } from "../AppConfig.js"
 import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { type RunContext, type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
-import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
+import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Lightspeed streams this app syncs. */
 export const LIGHTSPEED_STREAMS = ["locations", "sales", "items"] as const
@@ -64,6 +57,8 @@ export const lightspeedClientLayer = (
     clientId: account.clientId,
     clientSecret: account.clientSecret,
     tokenKey,
+    // Dead letters keyed by the account's name, like its streams and `dead-letters list --account`.
+    account: account.name,
     ...Option.match(account.apiBaseUrl, { onNone: () => ({}), onSome: (apiBaseUrl) => ({ apiBaseUrl }) }),
     ...Option.match(account.tokenUrl, { onNone: () => ({}), onSome: (tokenUrl) => ({ tokenUrl }) }),
     ...(sandbox
@@ -111,7 +106,7 @@ const vanishedItems = (deps: SourceDeps, account: LightspeedAccountConfig, seen:
       `SELECT source_id FROM ${d.table("products")} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`,
       { account: account.name }
     )
-    // Letters written before `accountLetters` carry the client id as their account.
+    // Letters written before the client took the account's name carry the client id.
     const letters = yield* Effect.forEach([account.name, account.clientId], (a) =>
       deps.warehouse.listDeadLetters({ key: { source: "lightspeed", account: a, stream: "items" } })
     )
@@ -143,21 +138,6 @@ export const lightspeedReplayers: Replayers = {
       })
   }
 }
-
-/**
- * The warehouse's dead letters for this account's client, keyed like its streams: the client names
- * its letters by client id, the streams (and `dead-letters list --account`) by account name.
- */
-const accountLetters = (deps: SourceDeps, account: LightspeedAccountConfig) =>
-  Layer.succeed(
-    DeadLetterSink,
-    DeadLetterSink.of({
-      write: (letters) =>
-        deps.warehouse.deadLetters.write(
-          letters.map((l) => ({ ...l, key: { ...l.key, account: account.name } }))
-        )
-    })
-  )
 
 /**
  * Options of the sale mapper at one location: its currency, and the Shopify location of the same
@@ -285,7 +265,7 @@ export const makeLightspeedStreams = (
   // One client per account, built once: the refresh token is single-use, so every stream shares it.
   const shared = sharedFor(
     deps,
-    Layer.merge(lightspeedClientLayer(account, store, deps.sandbox === true), accountLetters(deps, account))
+    Layer.merge(lightspeedClientLayer(account, store, deps.sandbox === true), deadLetterLayer(deps))
   )
   const make = (
     stream: (typeof LIGHTSPEED_STREAMS)[number],
