@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import { CheckpointStore, streamKeyToString } from "@kura/core"
 import { Clock, Effect, Option } from "effect"
 import { withCloudTrace } from "./CloudTrace.js"
+import { readBody } from "./internal/readBody.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { renderStatusPage } from "./StatusPage.js"
@@ -62,29 +63,6 @@ const json = (status: number, value: unknown): Reply => ({
   type: "application/json; charset=utf-8",
   body: JSON.stringify(value)
 })
-
-/** Reads the body up to `limit` bytes; `undefined` means the limit was exceeded. */
-const readBody = (req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    let over = false
-    req.on("data", (chunk: Buffer) => {
-      if (over) return
-      size += chunk.length
-      if (size > limit) {
-        over = true
-        chunks.length = 0
-        resolve(undefined)
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on("end", () => {
-      if (!over) resolve(Buffer.concat(chunks))
-    })
-    req.on("error", reject)
-  })
 
 /**
  * Starts the server in the current scope. Closing the scope stops accepting connections first; runs

@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { isMainThread, type MessagePort, parentPort, workerData } from "node:worker_threads"
+import { readBody } from "../internal/readBody.js"
 import { DedupSet, dedupKey } from "./DedupSet.js"
 import { envelopeLine, webhookStreamName } from "./envelope.js"
 import { SegmentLog, type SyncMode } from "./SegmentLog.js"
@@ -103,29 +104,6 @@ const isWorkerData = (data: unknown): data is IntakeWorkerData =>
   typeof data === "object" &&
   data !== null &&
   (data as { kuraIntakeWorker?: unknown }).kuraIntakeWorker === true
-
-/** Reads the body up to `limit` bytes; `undefined` means the limit was exceeded. */
-const readBody = (req: IncomingMessage, limit: number): Promise<Uint8Array | undefined> =>
-  new Promise((resolve, reject) => {
-    const chunks: Array<Buffer> = []
-    let size = 0
-    let over = false
-    req.on("data", (chunk: Buffer) => {
-      if (over) return
-      size += chunk.length
-      if (size > limit) {
-        over = true
-        chunks.length = 0
-        resolve(undefined)
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on("end", () => {
-      if (!over) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))
-    })
-    req.on("error", reject)
-  })
 
 const JSON_TYPE = "application/json; charset=utf-8"
 

@@ -1032,6 +1032,29 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       (rows) => Option.map(Option.fromNullishOr(rows[0]), toRun)
     )
 
+  /** A ledger entry as a run opens it: nothing fetched or loaded yet. */
+  const runningRun = (
+    runId: string,
+    key: StreamKey,
+    cursorBefore: string | null,
+    startedAt: number
+  ): SyncRun => ({
+    runId,
+    key,
+    startedAt,
+    finishedAt: null,
+    cursorBefore,
+    cursorAfter: null,
+    reportedCount: null,
+    reportedTotal: null,
+    rowsFetched: null,
+    rowsLoaded: null,
+    loadedTotal: null,
+    status: "running",
+    detail: null,
+    apiUsage: null
+  })
+
   const startRun = Effect.fn("Warehouse.startRun")(function* (input: {
     readonly runId: string
     readonly key: StreamKey
@@ -1041,22 +1064,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       input.cursorBefore !== undefined
         ? input.cursorBefore
         : Option.getOrNull(Option.map(yield* getCheckpoint(input.key), (c) => c.cursor))
-    const run: SyncRun = {
-      runId: input.runId,
-      key: input.key,
-      startedAt: yield* Clock.currentTimeMillis,
-      finishedAt: null,
-      cursorBefore,
-      cursorAfter: null,
-      reportedCount: null,
-      reportedTotal: null,
-      rowsFetched: null,
-      rowsLoaded: null,
-      loadedTotal: null,
-      status: "running",
-      detail: null,
-      apiUsage: null
-    }
+    const run = runningRun(input.runId, input.key, cursorBefore, yield* Clock.currentTimeMillis)
     yield* engine.run(upsertRun, runParams(run))
     return run
   })
@@ -1070,24 +1078,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   ) {
     if (input.length === 0) return []
     const startedAt = yield* Clock.currentTimeMillis
-    const opened = input.map(
-      (r): SyncRun => ({
-        runId: r.runId,
-        key: r.key,
-        startedAt,
-        finishedAt: null,
-        cursorBefore: r.cursorBefore,
-        cursorAfter: null,
-        reportedCount: null,
-        reportedTotal: null,
-        rowsFetched: null,
-        rowsLoaded: null,
-        loadedTotal: null,
-        status: "running",
-        detail: null,
-        apiUsage: null
-      })
-    )
+    const opened = input.map((r) => runningRun(r.runId, r.key, r.cursorBefore, startedAt))
     yield* engine.run(
       upsertManySql(runs, ["run_id", "source", "source_account", "stream"], opened.length),
       params(
