@@ -26,6 +26,7 @@ import type {
   IntakeWorkerData,
   ToIntakeWorker
 } from "./intakeWorker.js"
+import { landWithRetry } from "./landWithRetry.js"
 import { type Segment, SegmentLog, segmentLines } from "./SegmentLog.js"
 import { precheckHeaders } from "./verifyWebhook.js"
 import { deliveryFromEnvelope } from "./WarehouseWebhookSink.js"
@@ -301,48 +302,21 @@ export class IntakeThread extends Context.Service<
         if (deliveries.length > 0) yield* sink.landBatch({ batchId: next.segment.id, deliveries })
         return deliveries.length
       })
-      let attempt = 0
-      let closingSince = 0
-      let landed = 0
-      while (true) {
-        const result = yield* Effect.result(attemptLanding)
-        if (result._tag === "Success") {
-          landed = result.success
-          break
-        }
-        attempt++
-        counts.failures++
-        yield* metrics.increment(
-          "kura_webhooks_flush_failures_total",
-          "Webhook batch landings that failed (retried)."
-        )
-        yield* Effect.logError(
-          `webhooks: landing batch ${next.segment.id} (${next.count} records) failed, attempt ${attempt}: ${result.failure.message}`
-        )
-        if (closing) {
-          closingSince ||= Date.now()
-          if (Date.now() - closingSince > drainTimeoutMs) {
-            yield* Effect.logError(
-              `webhooks: ${outstanding} record(s) not landed at shutdown; they stay in ${options.dir} and land on the next start`
-            )
-            return yield* Effect.interrupt
-          }
-        }
-        yield* Effect.sleep(Math.min(200 * 2 ** Math.min(attempt, 8), 10_000))
-      }
+      yield* landWithRetry({
+        attempt: attemptLanding,
+        batchId: next.segment.id,
+        records: next.count,
+        closing: () => closing,
+        drainTimeoutMs,
+        dir: options.dir,
+        outstanding: () => outstanding,
+        counts,
+        metrics
+      })
       rmSync(next.segment.path, { force: true })
       backlog.shift()
       outstanding -= next.count
       post({ t: "landed", n: next.count })
-      counts.landed += landed
-      counts.batches++
-      yield* metrics.increment(
-        "kura_webhooks_landed_total",
-        "Webhook records landed in the warehouse.",
-        {},
-        landed
-      )
-      yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
       yield* pendingGauge
     })
 

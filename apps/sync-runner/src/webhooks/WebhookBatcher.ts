@@ -13,6 +13,7 @@ import { webhookStreamName } from "../LakeWebhookSink.js"
 import { Metrics } from "../Metrics.js"
 import type { WebhookDelivery } from "../WebhookSink.js"
 import { DedupSet, dedupKey } from "./DedupSet.js"
+import { landWithRetry } from "./landWithRetry.js"
 import { type Segment, SegmentLog, type SyncMode } from "./SegmentLog.js"
 import { deliveryFromEnvelope, envelopeLine } from "./WarehouseWebhookSink.js"
 import { WebhookBatchSink } from "./WebhookBatchSink.js"
@@ -167,47 +168,23 @@ export class WebhookBatcher extends Context.Service<
       if (next === undefined) return
       const segment = yield* Effect.promise(() => next.segment)
       const live = next.deliveries
-      let attempt = 0
-      const startedClosing = { at: 0 }
-      while (true) {
-        const result = yield* Effect.result(
-          live.length === 0
-            ? Effect.succeed(undefined)
-            : sink.landBatch({ batchId: segment.id, deliveries: live })
-        )
-        if (result._tag === "Success") break
-        attempt++
-        counts.failures++
-        yield* metrics.increment(
-          "kura_webhooks_flush_failures_total",
-          "Webhook batch landings that failed (retried)."
-        )
-        yield* Effect.logError(
-          `webhooks: landing batch ${segment.id} (${live.length} records) failed, attempt ${attempt}: ${result.failure.message}`
-        )
-        if (closing) {
-          startedClosing.at ||= Date.now()
-          if (Date.now() - startedClosing.at > drainTimeoutMs) {
-            yield* Effect.logError(
-              `webhooks: ${outstanding} record(s) not landed at shutdown; they stay in ${options.dir} and land on the next start`
-            )
-            return yield* Effect.interrupt
-          }
-        }
-        yield* Effect.sleep(Math.min(200 * 2 ** Math.min(attempt, 8), 10_000))
-      }
+      yield* landWithRetry({
+        attempt: Effect.as(
+          live.length === 0 ? Effect.void : sink.landBatch({ batchId: segment.id, deliveries: live }),
+          live.length
+        ),
+        batchId: segment.id,
+        records: live.length,
+        closing: () => closing,
+        drainTimeoutMs,
+        dir: options.dir,
+        outstanding: () => outstanding,
+        counts,
+        metrics
+      })
       log.remove(segment)
       backlog.shift()
       outstanding -= live.length
-      counts.landed += live.length
-      counts.batches++
-      yield* metrics.increment(
-        "kura_webhooks_landed_total",
-        "Webhook records landed in the warehouse.",
-        {},
-        live.length
-      )
-      yield* metrics.increment("kura_webhooks_batches_total", "Webhook batches landed.")
       yield* pendingGauge
     })
 
