@@ -324,9 +324,6 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   return { files, jobs }
 })
 
-/** A SQL string literal. */
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`
-
 /**
  * The fast-path window runner of a shop. DuckDB work (the raw and canonical loads) runs one window
  * at a time (`loads` permits) while other windows' jobs and downloads go on.
@@ -416,7 +413,8 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
           })
         )
         const rows = yield* warehouse.query(
-          `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = 'shopify' AND source_account = ${lit(shop)} AND stream = ${lit(window.stream)} AND _batch_id = ${lit(batchId)} AND json_extract_string(payload, '$.__parentId') IS NULL`
+          `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = 'shopify' AND source_account = ${warehouse.dialect.param("shop")} AND stream = ${warehouse.dialect.param("stream")} AND _batch_id = ${warehouse.dialect.param("batch")} AND json_extract_string(payload, '$.__parentId') IS NULL`,
+          { shop, stream: window.stream, batch: batchId }
         )
         for (const id of jobs) yield* bulk.markLoaded(id)
         const outcome: WindowOutcome = {

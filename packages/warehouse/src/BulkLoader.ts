@@ -236,7 +236,7 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
   }
 
   const d = w.dialect
-  const acct = `'${ctx.sourceAccount.replaceAll("'", "''")}'`
+  const acct = Sql.stringLiteral(ctx.sourceAccount)
   const columnList = (table: OrderTable) =>
     CanonicalTables[table].columns.map((c) => d.ident(c.name)).join(", ")
   const insertResult = (table: OrderTable, rows: number): LoadResult => ({

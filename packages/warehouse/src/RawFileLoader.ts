@@ -8,6 +8,7 @@
 import type { StreamKey } from "@kura/core"
 import { Effect } from "effect"
 import { MAX_LINE_BYTES } from "./bulk/ShopifyOrdersSql.js"
+import { stringLiteral } from "./Sql.js"
 import type { ExclusiveSql, Warehouse } from "./Warehouse.js"
 import { WarehouseError } from "./WarehouseError.js"
 
@@ -37,8 +38,7 @@ export interface RawFilesOptions {
   readonly replaceBatch?: boolean
 }
 
-/** A SQL string literal. */
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`
+const lit = stringLiteral
 
 let keySeq = 0
 

@@ -63,6 +63,13 @@ export interface MergeParts {
 }
 
 /**
+ * A SQL string literal, quotes doubled: for values spliced into generated SQL that a parameter
+ * cannot carry (DDL, `read_ndjson` arguments, constants of a generated SELECT). Same form in both
+ * dialects.
+ */
+export const stringLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`
+
+/**
  * The source SELECT of a load: typed columns from staging, newest version per key. Rows with the
  * same key and version within one batch collapse to one (the first in staging order).
  */

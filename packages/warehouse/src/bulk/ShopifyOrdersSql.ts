@@ -7,6 +7,7 @@
  * DuckDB reads and parses the file itself (`read_ndjson`, multi-threaded C++), so no JS object is
  * created per line. Money is cast to DECIMAL(38,9) from its text, never through a float.
  */
+import { stringLiteral } from "../Sql.js"
 import { CanonicalTables } from "../Tables.js"
 
 /** What the SQL needs besides the file: the constants a `MapContext` gives the JS mapper. */
@@ -40,7 +41,7 @@ export const ORDER_TABLES = [
 /** One of `ORDER_TABLES`. */
 export type OrderTable = (typeof ORDER_TABLES)[number]
 
-const lit = (text: string | null): string => (text === null ? "NULL" : `'${text.replaceAll("'", "''")}'`)
+const lit = (text: string | null): string => (text === null ? "NULL" : stringLiteral(text))
 
 // Only the fields the mapping reads: typing nested JSON is most of the read's cost, so money
 // bags carry their currency only where a row uses it.

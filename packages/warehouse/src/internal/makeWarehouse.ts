@@ -35,19 +35,20 @@ import {
   SkuAmbiguities,
   SourceReconciliation
 } from "../Views.js"
-import type {
-  CommitRunInput,
-  DeadLetterFilter,
-  DeadLetterMark,
-  Lease,
-  LoadOptions,
-  LoadResult,
-  LoadRow,
-  ReplayResult,
-  StoredDeadLetter,
-  SyncRun,
-  TokenRecords,
-  Warehouse
+import {
+  type CommitRunInput,
+  type DeadLetterFilter,
+  type DeadLetterMark,
+  type Lease,
+  LOAD_REJECTIONS,
+  type LoadOptions,
+  type LoadResult,
+  type LoadRow,
+  type ReplayResult,
+  type StoredDeadLetter,
+  type SyncRun,
+  type TokenRecords,
+  type Warehouse
 } from "../Warehouse.js"
 import { LeaseError, WarehouseError } from "../WarehouseError.js"
 import { isDecimalText } from "./decimalText.js"
@@ -448,7 +449,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       .map((c) => {
         const constant = constants.get(c.name)
         if (constant !== undefined) {
-          const literal = `'${constant.replaceAll("'", "''")}'`
+          const literal = Sql.stringLiteral(constant)
           return `${c.type === "string" ? literal : `CAST(${literal} AS ${d.type(c.type)})`} AS ${I(c.name)}`
         }
         return staged.has(c.name)
@@ -1556,9 +1557,6 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 
 /** The `_kura_sync_state` id (kind `migration`) recording that old `_kura_raw` duplicates were removed. */
 export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
-
-/** Reasons `load` writes; letters with these hold a table row and replay by default. */
-const LOAD_REJECTIONS: ReadonlySet<string> = new Set(["type_changed", "missing_field", "invalid_field"])
 
 const loadableNames: ReadonlySet<string> = new Set(
   AllTables.filter((t) => !t.name.startsWith("_kura_") || t.name === "_kura_raw").map((t) => t.name)
