@@ -11,7 +11,13 @@
  * of its record loaded; a failure leaves it pending and counts the attempt.
  */
 import type { StreamKey } from "@kura/core"
-import type { CanonicalRows, CanonicalTableName, StoredDeadLetter, Warehouse } from "@kura/warehouse"
+import {
+  type CanonicalRows,
+  type CanonicalTableName,
+  LOAD_REJECTIONS,
+  type StoredDeadLetter,
+  type Warehouse
+} from "@kura/warehouse"
 import { Clock, Effect, Schema } from "effect"
 
 /** Why one letter did not replay. */
@@ -49,13 +55,6 @@ export interface Replayer {
 
 /** Replayers keyed by `source/account/stream` (an account's own) or `source/stream` (any account). */
 export type Replayers = Readonly<Record<string, Replayer>>
-
-/** Reasons `Warehouse.load` writes: the payload is a canonical row of the table named by the stream. */
-export const LOAD_REJECTIONS: ReadonlySet<string> = new Set([
-  "type_changed",
-  "missing_field",
-  "invalid_field"
-])
 
 /** Decodes `payload` with a client Schema, failing with the Schema's message (field and expectation). */
 export const decodeWith =

@@ -102,6 +102,17 @@ export interface Lease {
   readonly expiresAt: number
 }
 
+/**
+ * Dead-letter reasons `Warehouse.load` writes: such a letter's payload is a canonical row of the
+ * table its stream names, so it replays through a load once the column or value is fixed.
+ * Decode and map letters hold API payloads instead and need their stream's own replay.
+ */
+export const LOAD_REJECTIONS: ReadonlySet<string> = new Set([
+  "type_changed",
+  "missing_field",
+  "invalid_field"
+])
+
 /** A stored dead letter with its replay bookkeeping. */
 export interface StoredDeadLetter extends DeadLetter {
   readonly id: string
