@@ -180,16 +180,16 @@ export interface ConfigInput {
 
 const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/
 const API_VERSION = /^(\d{4}-(01|04|07|10)|unstable)$/
-const DURATION = /^(\d+)(ms|s|m|h)$/
+const DURATION = /^(\d+)(ms|s|m|h|d)$/
+const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const DEFAULT_API_VERSION = "2026-01"
 
-/** Parses `30s`, `5m`, `1h`, `250ms` into milliseconds. */
+/** Parses `30s`, `5m`, `1h`, `250ms`, `7d` into milliseconds. */
 export const parseDuration = (text: string): Option.Option<number> => {
   const match = DURATION.exec(text.trim())
   if (match === null) return Option.none()
   const n = Number(match[1])
-  const unit = match[2]
-  const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000
+  const factor = DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS]
   return n > 0 ? Option.some(n * factor) : Option.none()
 }
 

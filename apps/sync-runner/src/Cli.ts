@@ -10,7 +10,7 @@ import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema }
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { formatApiUsage } from "./ApiUsage.js"
-import { type AppConfig, loadAppConfig, SOURCES } from "./AppConfig.js"
+import { type AppConfig, loadAppConfig, parseDuration, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
 import { groupLetters, type LetterSelection, replayLetters, selectLetters } from "./DeadLetterReplay.js"
@@ -502,13 +502,8 @@ const webhooksCommand = Command.make("webhooks").pipe(
  */
 export const parseSince = (text: string, now: number): number | undefined => {
   const t = text.trim()
-  const age = /^(\d+)\s*(ms|s|m|h|d)$/.exec(t)
-  if (age !== null) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-      age[2] as "ms" | "s" | "m" | "h" | "d"
-    ]
-    return now - Number(age[1]) * unit
-  }
+  const age = parseDuration(t)
+  if (Option.isSome(age)) return now - age.value
   if (!/^\d{4}-\d{2}-\d{2}/.test(t)) return undefined
   const at = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00Z` : t)
   return Number.isNaN(at) ? undefined : at
