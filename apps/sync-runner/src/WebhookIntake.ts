@@ -5,10 +5,10 @@
  * Shopify's 5-second limit.
  */
 import { Cause, Clock, Context, Effect, Fiber, Layer, Option, Queue, Schedule } from "effect"
-import { webhookStreamName } from "./LakeWebhookSink.js"
 import { Metrics } from "./Metrics.js"
 import { type WebhookDelivery, WebhookSink } from "./WebhookSink.js"
 import { DedupSet, dedupKey } from "./webhooks/DedupSet.js"
+import { webhookStreamName } from "./webhooks/envelope.js"
 import {
   type Headers,
   type IntakeResponse,

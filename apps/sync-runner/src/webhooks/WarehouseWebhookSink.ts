@@ -25,18 +25,15 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
-import { envelopeLine, webhookStreamName } from "../LakeWebhookSink.js"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
 import { dedupKey } from "./DedupSet.js"
+import { envelopeLine, webhookStreamName } from "./envelope.js"
 import { ShopContext, type ShopFacts } from "./ShopContext.js"
 import { type LandedBatch, type SeenEvent, WebhookBatchSink } from "./WebhookBatchSink.js"
 
 /** The lake stream every webhook batch of a shop goes to. */
 export const WEBHOOK_LAKE_STREAM = "webhooks"
-
-/** The envelope line kept in the lake and the write-ahead log (shared with the per-delivery sink). */
-export { envelopeLine }
 
 const Envelope = Schema.Struct({
   topic: Schema.String,

@@ -9,13 +9,13 @@
  * restarts: they are re-read from `_kura_raw` and from the segments being replayed.
  */
 import { Context, Effect, Fiber, Layer } from "effect"
-import { webhookStreamName } from "../LakeWebhookSink.js"
 import { Metrics } from "../Metrics.js"
 import type { WebhookDelivery } from "../WebhookSink.js"
 import { DedupSet, dedupKey } from "./DedupSet.js"
+import { envelopeLine, webhookStreamName } from "./envelope.js"
 import { landWithRetry } from "./landWithRetry.js"
 import { type Segment, SegmentLog, type SyncMode } from "./SegmentLog.js"
-import { deliveryFromEnvelope, envelopeLine } from "./WarehouseWebhookSink.js"
+import { deliveryFromEnvelope } from "./WarehouseWebhookSink.js"
 import { WebhookBatchSink } from "./WebhookBatchSink.js"
 
 /** Options of the batcher. */
