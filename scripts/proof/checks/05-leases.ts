@@ -18,7 +18,7 @@
  *    d3b778c (one holder name per acquisition); asserted in quick and full runs.
  * B. Six runners (fibers sharing one DuckDB file) race on one stream through `_kura_leases` with a
  *    300 ms TTL and never write a page twice or overlap. Each loops: take the lease, read the
- *    checkpoint, sometimes stall past the TTL (so another runner takes over), renew (a runner
+ *    checkpoint, stall past the TTL on every seventh page (so another runner takes over), renew (a runner
  *    that lost its lease must not write), write the page, commit the checkpoint, release.
  */
 import { randomUUID } from "node:crypto"
@@ -236,6 +236,7 @@ await runCheck(CHECK, async () => {
   let held = 0
   let lost = 0
   let stalls = 0
+  const stalled = new Set<number>()
   const defects: Array<string> = []
   const layer = DuckDbWarehouse.layer({ path: path.join(workDir(CHECK), "leases.duckdb") })
 
@@ -269,7 +270,10 @@ await runCheck(CHECK, async () => {
           yield* wh.releaseLease(lease.value)
           return
         }
-        if (Math.random() < 0.1) {
+        // Every seventh page stalls past the TTL on its first attempt, so each run exercises a
+        // takeover (a random choice left some runs with no stall at all, and so no proof).
+        if (page % 7 === 3 && !stalled.has(page)) {
+          stalled.add(page)
           stalls++
           yield* Effect.sleep(TTL + 150)
         }
