@@ -15,7 +15,7 @@
 // load (`RawFileLoader.loadRawFiles`) then `BulkLoader.loadShopifyOrdersFile`, and prints its
 // RSS after each window (MiB) and its peak, CPU seconds and the load average.
 import { fork } from "node:child_process"
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -139,6 +139,7 @@ const child = async (dir, files) => {
     series,
     duckDbMiB: duck,
     peakMiB: Math.round(u.maxRSS / 1024),
+    dbMiB: Math.round(statSync(join(dir, "kura.duckdb")).size / 2 ** 20),
     cpuSeconds: +((u.userCPUTime + u.systemCPUTime) / 1e6).toFixed(1),
     wallSeconds: +((performance.now() - started) / 1000).toFixed(1)
   })
@@ -181,6 +182,7 @@ if (process.argv[2] === "--child") {
         unit: "MiB",
         lastMiB: result.series.at(-1),
         duckDbMiB: result.duckDbMiB,
+        dbFileMiB: result.dbMiB,
         cpuSeconds: result.cpuSeconds,
         wallSeconds: result.wallSeconds,
         knobs,

@@ -31,12 +31,21 @@ const ShopInfoData = Schema.Struct({
   })
 })
 
+/** Why a lake line was set aside: the dead letter's reason and detail. */
+interface Rejection {
+  readonly reason: "decode" | "map"
+  readonly detail: string
+}
+
 /** A stream's decode-and-map step, and the canonical table its records count in. */
 interface StreamMapping {
-  readonly decodeAndMap: (
-    json: unknown,
-    ctx: MapContext
-  ) => Result.Result<CanonicalRows, { readonly message: string }>
+  /**
+   * Decodes a parsed line with the client's schema, then maps it. A record the schema rejects
+   * is a `decode` failure; one the mapper throws on (it decoded, so its shape is right but a
+   * value is not usable, e.g. a timestamp that is not ISO-8601) is a `map` failure, as the
+   * warehouse's loaders file them, so a replay after a mapper fix can find it.
+   */
+  readonly decodeAndMap: (json: unknown, ctx: MapContext) => Result.Result<CanonicalRows, Rejection>
   readonly table: CanonicalTableName
 }
 
@@ -45,9 +54,23 @@ const mapping = <A>(
   map: (a: A, ctx: MapContext) => CanonicalRows,
   table: CanonicalTableName
 ): StreamMapping => ({
-  decodeAndMap: (json, ctx) => Result.map(decode(json), (a) => map(a, ctx)),
+  decodeAndMap: (json, ctx) => {
+    const decoded = decode(json)
+    if (Result.isFailure(decoded)) return Result.fail({ reason: "decode", detail: decoded.failure.message })
+    try {
+      return Result.succeed(map(decoded.success, ctx))
+    } catch (e) {
+      return Result.fail({ reason: "map", detail: e instanceof Error ? e.message : String(e) })
+    }
+  },
   table
 })
+
+/** The record's `id`, when the line is a JSON object carrying a string one. */
+const idOf = (json: unknown): string | null => {
+  if (typeof json !== "object" || json === null || !("id" in json)) return null
+  return typeof json.id === "string" ? json.id : null
+}
 
 /** What every window of a shop needs: its time zone, currency and online-fulfilment location. */
 export interface ShopInfo {
@@ -76,13 +99,12 @@ export const readShopInfo = Effect.fn("Canonical.readShopInfo")(function* () {
 })
 
 /**
- * Builds the loader for a shop: reads the shop's time zone and its online-fulfilment location
- * once (revenue books there, as the sync runner does).
+ * Builds the loader for a shop from its time zone and online-fulfilment location (`readShopInfo`,
+ * read once per run: revenue books there, as the sync runner does).
  */
-export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: string, shopInfo?: ShopInfo) {
+export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: string, info: ShopInfo) {
   const warehouse = yield* Warehouse
   const lake = yield* RawLake
-  const info = shopInfo ?? (yield* readShopInfo())
   const zone = info.zone
   const online = info.onlineLocation
   const mappings: Readonly<Record<string, StreamMapping>> = {
@@ -120,21 +142,25 @@ export const makeCanonicalLoader = Effect.fn("Canonical.make")(function* (shop: 
           const mapped: Array<CanonicalRows> = []
           const letters = []
           for (const line of lines) {
-            let r: Result.Result<CanonicalRows, { readonly message: string }>
+            let json: unknown
+            let r: Result.Result<CanonicalRows, Rejection>
             try {
-              r = m.decodeAndMap(JSON.parse(line), ctx)
+              json = JSON.parse(line)
+              r = m.decodeAndMap(json, ctx)
             } catch (e) {
-              // A mapper that throws on a decoded record is a mapping failure: keep the record.
-              r = Result.fail({ message: `map: ${e instanceof Error ? e.message : String(e)}` })
+              r = Result.fail({
+                reason: "decode",
+                detail: `not JSON: ${e instanceof Error ? e.message : String(e)}`
+              })
             }
             if (Result.isSuccess(r)) mapped.push(r.success)
             else
               letters.push({
                 key,
-                sourceId: null,
+                sourceId: idOf(json),
                 payload: line,
-                reason: "decode",
-                detail: r.failure.message.slice(0, 2000),
+                reason: r.failure.reason,
+                detail: r.failure.detail.slice(0, 2000),
                 origin: lakePath,
                 at: Date.now()
               })
