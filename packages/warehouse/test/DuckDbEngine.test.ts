@@ -46,4 +46,54 @@ describe("DuckDB engine MERGE", () => {
       assert.strictEqual(yield* count(), 5)
     }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
+
+  it.effect("a load reports inserted / updated / unchanged from the MERGE itself", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const order = (id: string, updatedAt: string, total: string) => ({
+        source: "shopify",
+        source_account: "kura-matcha.myshopify.com",
+        source_id: id,
+        updated_at: updatedAt,
+        _synced_at: "2026-11-27T04:00:00Z",
+        _batch_id: "b-1",
+        order_number: `#${id}`,
+        currency: "JPY",
+        total,
+        created_at: "2026-11-26T09:00:00Z",
+        processed_at: "2026-11-26T09:00:00Z",
+        channel: "online",
+        business_date: "2026-11-26"
+      })
+      const first = yield* w.load("orders", [
+        order("1", "2026-11-26T10:00:00Z", "100"),
+        order("2", "2026-11-26T10:00:00Z", "200")
+      ])
+      assert.deepStrictEqual([first.inserted, first.updated, first.unchanged], [2, 0, 0])
+      // One newer version, one the same, one new key.
+      const second = yield* w.load("orders", [
+        order("1", "2026-11-26T11:00:00Z", "150"),
+        order("2", "2026-11-26T10:00:00Z", "200"),
+        order("3", "2026-11-26T11:00:00Z", "300")
+      ])
+      assert.deepStrictEqual([second.inserted, second.updated, second.unchanged], [1, 1, 1])
+      const rows = yield* w.query(
+        "SELECT source_id, CAST(total AS VARCHAR) AS total FROM orders ORDER BY source_id"
+      )
+      assert.deepStrictEqual(
+        rows.map((r) => [r.source_id, Number(r.total)]),
+        [
+          ["1", 150],
+          ["2", 200],
+          ["3", 300]
+        ]
+      )
+      // Small staging tables are dropped with the next load's statement: none piles up.
+      for (let i = 0; i < 5; i++) yield* w.load("orders", [order(`x${i}`, "2026-11-26T10:00:00Z", "1")])
+      const staging = yield* w.query(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'temp' AND table_name LIKE '_kura_stg_%'"
+      )
+      assert.isAtMost(staging.length, 1)
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
 })

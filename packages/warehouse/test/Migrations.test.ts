@@ -8,8 +8,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { duckdbDialect } from "../src/Dialect.js"
 import { DuckDbWarehouse, RawTable, Sql, Warehouse } from "../src/index.js"
-import { RAW_DEDUP_MIGRATION } from "../src/internal/makeWarehouse.js"
+import { RAW_DEDUP_MIGRATION, viewTag } from "../src/internal/makeWarehouse.js"
+import { AllViews, createView } from "../src/Views.js"
 
 const withDir = <A, E>(use: (dir: string) => Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(
@@ -49,10 +51,12 @@ describe("migrate on a warehouse from an older Kura", () => {
     () =>
       withDir((dir) =>
         Effect.gen(function* () {
-          // An older database: duplicates written under the batch-id key, no migration marker.
+          // An older database: duplicates written under the batch-id key, no migration marker
+          // (neither the marker row nor the comment on _kura_raw that newer opens read).
           yield* opened(dir, (w) =>
             Effect.gen(function* () {
               yield* w.query(`DELETE FROM "_kura_sync_state" WHERE kind = 'migration'`)
+              yield* w.query(`COMMENT ON TABLE "_kura_raw" IS NULL`)
               yield* w.query(
                 `INSERT INTO "_kura_raw" VALUES ${[
                   oldRaw(
@@ -208,5 +212,48 @@ describe("migrate on a warehouse from an older Kura", () => {
         )
       })
     )
+  )
+})
+
+describe("views at open", () => {
+  const viewState = (w: Warehouse["Service"]) =>
+    Effect.map(
+      w.query(
+        `SELECT view_name, comment, sql FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY view_name`
+      ),
+      (rows) => new Map(rows.map((r) => [String(r.view_name), { comment: r.comment, sql: String(r.sql) }]))
+    )
+  it.effect(
+    "are re-created only when missing or their definition changed (the tag in the comment differs)",
+    () =>
+      withDir((dir) =>
+        Effect.gen(function* () {
+          const first = yield* opened(dir, viewState)
+          assert.strictEqual(first.size, AllViews.length)
+          for (const view of AllViews) {
+            const tag = viewTag(createView(duckdbDialect(), view))
+            assert.strictEqual(first.get(view.name)?.comment, tag, view.name)
+          }
+          // A stand-in under the current tag is left alone: an unchanged view is not re-created.
+          // A stale tag (a definition from another Kura version) and a dropped view are.
+          const [kept, stale, dropped] = AllViews.map((v) => v.name)
+          yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              const tag = first.get(kept!)?.comment
+              yield* w.query(`CREATE OR REPLACE VIEW "${kept}" AS SELECT 42 AS stand_in`)
+              yield* w.query(`COMMENT ON VIEW "${kept}" IS '${String(tag)}'`)
+              yield* w.query(`CREATE OR REPLACE VIEW "${stale}" AS SELECT 1 AS old_definition`)
+              yield* w.query(`COMMENT ON VIEW "${stale}" IS 'kura:0000000000000000'`)
+              yield* w.query(`DROP VIEW "${dropped}"`)
+            })
+          )
+          const next = yield* opened(dir, viewState)
+          assert.include(next.get(kept!)?.sql ?? "", "stand_in")
+          assert.strictEqual(next.get(stale!)?.sql, first.get(stale!)?.sql)
+          assert.strictEqual(next.get(stale!)?.comment, first.get(stale!)?.comment)
+          assert.strictEqual(next.get(dropped!)?.sql, first.get(dropped!)?.sql)
+          assert.strictEqual(next.get(dropped!)?.comment, first.get(dropped!)?.comment)
+        })
+      )
   )
 })
