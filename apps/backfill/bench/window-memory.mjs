@@ -86,6 +86,22 @@ const child = async (dir, files) => {
     threads: process.env.KURA_DUCKDB_THREADS ?? "1",
     ...extra
   }
+  // KURA_BENCH_RAW_PRECREATE="<payload column options>": create `_kura_raw` first with these
+  // column options (e.g. "USING COMPRESSION zstd"), to try a storage before it is in Tables.ts.
+  if (process.env.KURA_BENCH_RAW_PRECREATE) {
+    const { DuckDBInstance } = await import("@duckdb/node-api")
+    const version = process.env.KURA_BENCH_STORAGE_VERSION
+    const db = await DuckDBInstance.create(
+      join(dir, "kura.duckdb"),
+      version === undefined ? {} : { storage_compatibility_version: version }
+    )
+    const c = await db.connect()
+    await c.run(`CREATE TABLE _kura_raw (source VARCHAR NOT NULL, source_account VARCHAR NOT NULL, stream VARCHAR NOT NULL,
+      source_id VARCHAR NOT NULL, updated_at TIMESTAMPTZ, payload JSON ${process.env.KURA_BENCH_RAW_PRECREATE} NOT NULL,
+      fetched_at TIMESTAMPTZ NOT NULL, _batch_id VARCHAR NOT NULL, lake_path VARCHAR)`)
+    c.closeSync()
+    db.closeSync()
+  }
   const layer = W.DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb"), config })
   const key = { source: "shopify", account: SHOP, stream: "orders" }
   const rawMode = process.env.KURA_BENCH_RAW ?? "file"
@@ -129,6 +145,14 @@ const child = async (dir, files) => {
       series.push(Math.max(windowPeak, rssMiB()))
       windowPeak = 0
     }
+    if (process.env.KURA_BENCH_STORAGE === "1")
+      console.log(
+        JSON.stringify(
+          yield* w.query(
+            "SELECT column_name, compression, count(*) AS segments, CAST(sum(count) AS BIGINT) AS rows FROM pragma_storage_info('_kura_raw') WHERE column_name = 'payload' GROUP BY ALL"
+          )
+        )
+      )
     const mem = yield* w.query("SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()")
     return Math.round(Number(mem[0]?.b ?? 0) / 2 ** 20)
   })

@@ -6,10 +6,13 @@
 import type { Dialect } from "./Dialect.js"
 import { type ColumnDef, isNullable, type TableDef } from "./TableDefinition.js"
 
-/** `CREATE TABLE IF NOT EXISTS`, partitioned and clustered in BigQuery. */
+/** `CREATE TABLE IF NOT EXISTS`, partitioned and clustered in BigQuery, compressed as declared in DuckDB. */
 export const createTable = (d: Dialect, table: TableDef): string => {
   const cols = table.columns
-    .map((c) => `${d.ident(c.name)} ${d.type(c.type)}${isNullable(c) ? "" : " NOT NULL"}`)
+    .map(
+      (c) =>
+        `${d.ident(c.name)} ${d.type(c.type)}${d.name === "duckdb" && c.compression !== undefined ? ` USING COMPRESSION ${c.compression}` : ""}${isNullable(c) ? "" : " NOT NULL"}`
+    )
     .join(", ")
   let sql = `CREATE TABLE IF NOT EXISTS ${d.table(table.name)} (${cols})`
   if (d.name === "bigquery") {

@@ -19,6 +19,13 @@ export interface ColumnDef {
    * (keeps rows built before the column existed loadable).
    */
   readonly utcDateOf?: string
+  /**
+   * DuckDB only: how the column is compressed when DuckDB checkpoints it (`USING COMPRESSION`).
+   * Unset: DuckDB picks per segment. `zstd` needs a database file of storage version v1.2.0 or
+   * later (the engine's default for new files); an older file keeps the column uncompressed.
+   * Takes effect when the table is created.
+   */
+  readonly compression?: "zstd"
 }
 
 /** One table: its columns, key, the column that decides which version wins, and BigQuery layout. */

@@ -9,7 +9,16 @@ import { gzipSync } from "node:zlib"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { afterAll } from "vitest"
-import { DuckDbWarehouse, RawFileLoader, RawLoader, Warehouse } from "../src/index.js"
+import {
+  AllTables,
+  bigQueryDialect,
+  DuckDbWarehouse,
+  duckdbDialect,
+  RawFileLoader,
+  RawLoader,
+  Sql,
+  Warehouse
+} from "../src/index.js"
 
 const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
 const dir = mkdtempSync(join(tmpdir(), "kura-rawfile-"))
@@ -148,5 +157,36 @@ describe("RawFileLoader.loadRawFiles", () => {
     Effect.gen(function* () {
       assert.deepStrictEqual(yield* load([], "b"), { inserted: 0, mode: "none" })
     }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+})
+
+describe("_kura_raw payload storage", () => {
+  it("declares the payload zstd on DuckDB only", () => {
+    const raw = AllTables.find((t) => t.name === "_kura_raw")
+    assert.isDefined(raw)
+    if (raw === undefined) return
+    assert.include(Sql.createTable(duckdbDialect(), raw), `"payload" JSON USING COMPRESSION zstd NOT NULL`)
+    assert.notInclude(Sql.createTable(bigQueryDialect("p", "d"), raw), "COMPRESSION")
+  })
+
+  it.effect("a new warehouse file stores payloads with zstd, read back verbatim after a checkpoint", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const lines = Array.from({ length: 3_000 }, (_, i) => order(i, "2026-01-01T00:00:01Z"))
+      yield* load([write("zstd.jsonl", lines)], "batch-zstd")
+      yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
+      const storage = yield* w.query(
+        "SELECT DISTINCT compression FROM pragma_storage_info('_kura_raw') WHERE column_name = 'payload' AND compression <> 'Constant'"
+      )
+      assert.deepStrictEqual(
+        storage.map((r) => r.compression),
+        ["ZSTD"]
+      )
+      const back = yield* w.query(
+        "SELECT CAST(payload AS VARCHAR) AS p, payload ->> 'name' AS name FROM _kura_raw WHERE source_id = 'gid://shopify/Order/2999'"
+      )
+      assert.deepStrictEqual(JSON.parse(String(back[0]?.p)), JSON.parse(order(2999, "2026-01-01T00:00:01Z")))
+      assert.strictEqual(back[0]?.name, "#2999")
+    }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "zstd.duckdb") })))
   )
 })
