@@ -82,6 +82,36 @@ const ProbeAnswer = Schema.Struct({
 const PROBE_LOCATIONS = 250
 
 /**
+ * The probe's requested cost for `locations` locations, by Shopify's rules: the `locations`
+ * connection (2) plus, per location, its node (1) and a one-level `inventoryLevels` connection
+ * (2 + 1). Its actual cost is at most this (1 less per location with nothing changed).
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const changedLevelsProbeCost = (locations: number): number => 2 + 4 * Math.max(1, locations)
+
+/**
+ * The least a changed-levels bulk job costs: the `bulkOperationRunQuery` mutation (10) and one
+ * status poll (1); the query the job runs is not charged.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const CHANGED_LEVELS_BULK_MIN_COST = 11
+
+/**
+ * Whether probing first can save points: only when the probe costs less than the bulk job it
+ * might spare. From 3 locations on (14 points) the job is cheaper than the probe even when nothing
+ * changed, and a probe that finds a change is paid on top of the job.
+ *
+ * @since 0.4.0
+ * @category constructors
+ */
+export const changedLevelsProbePays = (locations: number): boolean =>
+  locations <= PROBE_LOCATIONS && changedLevelsProbeCost(locations) < CHANGED_LEVELS_BULK_MIN_COST
+
+/**
  * Whether any of the shop's first `locations` locations has a level updated in `window` (one
  * request). `None` when the shop has more locations than one probe covers: ask the bulk read.
  *

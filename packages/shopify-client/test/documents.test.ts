@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import { CHANGED_LEVELS_QUERY } from "../src/InventoryLevelChanges.js"
 import { CHANGED_LEVELS_PROBE_QUERY, LocationInventoryLevels } from "../src/InventoryLevelChangesBulk.js"
 import { OPERATION_DOCUMENTS, RESOURCE_DOCUMENTS } from "../src/internal/documents/index.js"
+import { LOCATION_SUMMARIES_FIELD, LOCATION_SUMMARIES_QUERY } from "../src/LocationSummaries.js"
 
 // The same schemas the sandbox executes: the reference 2026-01 Admin schema, and for 2026-10 and
 // later that schema plus the sandbox's 2026-10 extension (one copy of the extension, not two).
@@ -35,5 +36,9 @@ describe("every GraphQL document validates against the Admin schema", () => {
     check(CHANGED_LEVELS_PROBE_QUERY, null)
     check(LocationInventoryLevels.documents.page, null)
     check(LocationInventoryLevels.documents.bulk("updated_at:>='2026-01-01T00:00:00Z'"), null)
+  })
+  it("location summaries: the field embedded in kura-sync's shop query, and the page after", () => {
+    check(`query KuraShop { shop { ianaTimezone currencyCode createdAt } ${LOCATION_SUMMARIES_FIELD} }`, null)
+    check(LOCATION_SUMMARIES_QUERY, null)
   })
 })

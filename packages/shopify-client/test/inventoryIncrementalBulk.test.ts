@@ -8,11 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type ChangedLevelsPage, changedInventoryLevels } from "../src/InventoryLevelChanges.js"
 import {
   anyInventoryLevelChanged,
+  CHANGED_LEVELS_BULK_MIN_COST,
+  CHANGED_LEVELS_PROBE_QUERY,
   changedInventoryLevelsBulk,
+  changedLevelsProbeCost,
+  changedLevelsProbePays,
   LocationInventoryLevels
 } from "../src/InventoryLevelChangesBulk.js"
 import type { ShopifyBulk } from "../src/ShopifyBulk.js"
-import type { ShopifyClient } from "../src/ShopifyClient.js"
+import { ShopifyClient } from "../src/ShopifyClient.js"
 import { bulkLayer, type Sandbox, startSandbox } from "./sandbox.js"
 
 let sb: Sandbox
@@ -80,6 +84,29 @@ describe("changed inventory levels by bulk", () => {
     expect(bulk.quantities).toEqual(paged.quantities)
     // A shop with more locations than one probe covers is not probed.
     expect(await run(anyInventoryLevelChanged({ window: w, locations: 251 }))).toEqual(Option.none())
+  })
+
+  it("probes only where the probe costs less than the bulk job it could spare", async () => {
+    // The formula is Shopify's requested cost for the probe document, as the emulator charges it.
+    for (const first of [1, 2, 3]) {
+      const answer = await run(
+        Effect.gen(function* () {
+          const client = yield* ShopifyClient
+          return yield* client.query(CHANGED_LEVELS_PROBE_QUERY, {
+            first,
+            query: 'updated_at:>="2000-01-01T00:00:00Z"'
+          })
+        })
+      )
+      expect(answer.cost.requested).toBe(changedLevelsProbeCost(first))
+    }
+    // One or two locations: 6 or 10 points against a job's 11 (mutation + one poll).
+    expect(changedLevelsProbePays(1)).toBe(true)
+    expect(changedLevelsProbePays(2)).toBe(true)
+    // Three and more: the probe alone (14+) costs more than the job.
+    expect(changedLevelsProbeCost(3)).toBeGreaterThan(CHANGED_LEVELS_BULK_MIN_COST)
+    expect(changedLevelsProbePays(3)).toBe(false)
+    expect(changedLevelsProbePays(251)).toBe(false)
   })
 
   it("the bulk document is a valid bulk query (one top-level connection, two levels deep)", () => {

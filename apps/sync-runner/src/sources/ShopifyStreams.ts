@@ -9,10 +9,15 @@ import {
   anyInventoryLevelChanged,
   changedInventoryLevels,
   changedInventoryLevelsBulk,
+  changedLevelsProbePays,
   type IncrementalOptions,
   isClosedTransfer,
-  type Location,
+  LOCATION_SUMMARIES_FIELD,
+  type LocationSummary,
+  LocationSummaryPage,
   legacyIdOf,
+  locationSummaries,
+  locationsFingerprint,
   type Page,
   type ResourceSpec,
   Resources,
@@ -71,6 +76,8 @@ const Cursor = Schema.Struct({
   lastId: Schema.optional(Schema.String),
   /** Transfers (legacy ids) still open when last read: re-read by id until they close. */
   open: Schema.optional(Schema.Array(Schema.String)),
+  /** The locations stream: the fingerprint of the location summaries it last landed. */
+  seen: Schema.optional(Schema.String),
   filterIgnored: Schema.optional(Schema.Boolean)
 })
 type Cursor = typeof Cursor.Type
@@ -81,6 +88,9 @@ const MAX_OPEN_TRANSFERS = 100
 
 /** Default cadence of the whole re-read of the stock snapshot and of the transfers: daily. */
 export const INVENTORY_FULL_EVERY_MS = 86_400_000
+
+/** Locations are read whole at least this often even when their summaries say nothing changed. */
+export const LOCATIONS_FULL_EVERY_MS = 86_400_000
 
 /**
  * Whether a stream whose last whole read was at `fullAt` reads everything again at `now`: on the
@@ -99,8 +109,16 @@ const ShopAnswer = Schema.Struct({
     ianaTimezone: Schema.String,
     currencyCode: Schema.String,
     createdAt: Schema.optional(Schema.NullOr(Schema.String))
-  })
+  }),
+  locations: LocationSummaryPage
 })
+
+/**
+ * The pass's one account-wide query: the shop's zone, currency and creation time, and a summary
+ * of every location (1 point each: what orders and the stock read need, and what tells the
+ * locations stream whether to read them again).
+ */
+const SHOP_QUERY = `query KuraShop { shop { ianaTimezone currencyCode createdAt } ${LOCATION_SUMMARIES_FIELD} }`
 
 /** Margin below the shop's creation time for a first read (clock skew between Shopify's hosts). */
 const SHOP_FLOOR_MARGIN_MS = 86_400_000
@@ -309,21 +327,21 @@ export const shopifyStreamNames = (shop: ShopifyShopConfig): ReadonlyArray<strin
 /** How long one `shop` / `locations` answer serves the account's streams (one run pass, in practice). */
 const SHOP_INFO_TTL_MS = 10 * 60_000
 
-type ShopInfo = typeof ShopAnswer.Type
+interface ShopInfo {
+  readonly shop: typeof ShopAnswer.Type.shop
+  /** Every location, summarised (for the online location, the stock read and change detection). */
+  readonly locations: ReadonlyArray<LocationSummary>
+}
 
 /** Account-wide answers the streams of one shop share instead of each asking Shopify. */
 interface ShopShared {
-  /** The shop's zone, currency and creation time: one `shop` query per run pass, not per stream. */
+  /** The shop's facts and its locations: one `shop` query per run pass, not per stream. */
   readonly shopInfo: Effect.Effect<ShopInfo, ShopifyError | SyncError, ShopifyClient>
-  /** Every location (for the online location and the per-location stock read). */
-  readonly locations: Memo<ReadonlyArray<Location>, ShopifyError, ShopifyClient>
 }
 
 /** A value kept for a while and shared by concurrent callers. */
 interface Memo<A, E, R> {
   readonly get: Effect.Effect<A, E, R>
-  /** Keeps a value read elsewhere (the locations stream's own read feeds the others). */
-  readonly offer: (value: A) => Effect.Effect<void>
 }
 
 /**
@@ -342,11 +360,7 @@ const memo = <A, E, R>(effect: Effect.Effect<A, E, R>, ttlMs: number): Memo<A, E
         kept = { at: now, value }
         return value
       })
-    ),
-    offer: (value) =>
-      Effect.map(Clock.currentTimeMillis, (at) => {
-        kept = { at, value }
-      })
+    )
   }
 }
 
@@ -354,23 +368,16 @@ const makeShopShared = (): ShopShared => ({
   shopInfo: memo(
     Effect.gen(function* () {
       const client = yield* ShopifyClient
-      const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode createdAt } }")
-      return yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
+      const info = yield* client.query(SHOP_QUERY)
+      const answer = yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
         Effect.mapError(
           (e) => new SyncError({ reason: "Upstream", message: `shopify shop query: ${e.message}`, cause: e })
         )
       )
+      return { shop: answer.shop, locations: yield* locationSummaries(answer.locations) } satisfies ShopInfo
     }),
     SHOP_INFO_TTL_MS
-  ).get,
-  locations: memo<ReadonlyArray<Location>, ShopifyError, ShopifyClient>(
-    Effect.gen(function* () {
-      const client = yield* ShopifyClient
-      const pages = yield* Stream.runCollect(client.pages(Resources.locations))
-      return [...pages].flatMap((p) => p.records)
-    }),
-    SHOP_INFO_TTL_MS
-  )
+  ).get
 })
 
 /** Builds the Shopify streams of one shop. */
@@ -430,8 +437,7 @@ const runShopifyStream = <A>(
     const key = { source: "shopify" as const, account: shop.shop, stream: spec.name }
     const shopInfo = yield* account.shopInfo
     const zone = shopInfo.shop.ianaTimezone
-    const locations = spec.name === "orders" ? yield* account.locations.get : []
-    const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
+    const online = shopInfo.locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
     // Only the transfer and purchase-order mappers resolve inventory items to variants. They read
     // the catalogue before mapping their first record, not at start: a run with nothing new (most
     // incremental runs) spends no warehouse query on it.
@@ -461,21 +467,26 @@ const runShopifyStream = <A>(
     const window = yield* client.windowOf(opts)
     const startedAt = yield* Clock.currentTimeMillis
     const search = spec.windowField === null ? null : updatedAtQuery(window, undefined, spec.windowField)
-    // productsCount is trusted for full reads only: some backends (the sandbox among them) ignore
-    // its search, which would fail every incremental run against a whole-catalogue count.
-    const countField = spec.countField === "productsCount" && since !== null ? null : spec.countField
-    const reportedCount =
-      countField === null
+    // The count (1 point) is asked before reading: an exact 0 means the window holds nothing, so
+    // the read (an empty page costs 2, a bulk job 11) is skipped. It reads the same search as the
+    // page, so a backend that ignores the search counts everything and the page is read as before.
+    const counted =
+      spec.countField === null
         ? null
         : yield* Effect.map(
             client.query(
-              `query KuraCount($q: String) { count: ${countField}(query: $q, limit: null) { count precision } }`,
+              `query KuraCount($q: String) { count: ${spec.countField}(query: $q, limit: null) { count precision } }`,
               {
                 q: search
               }
             ),
             (r) => Option.getOrNull(Schema.decodeUnknownOption(CountAnswer)(r.data))?.count ?? null
           )
+    const nothingInWindow = counted !== null && counted.precision === "EXACT" && counted.count === 0
+    // productsCount is trusted to reconcile full reads only: some backends ignore its search,
+    // which would fail every incremental run against a whole-catalogue count. (Such a count is
+    // never 0 for a shop with products, so it cannot skip a read that had something to return.)
+    const reportedCount = spec.countField === "productsCount" && since !== null ? null : counted
     const progress = deps.progress
     // Count what the client dead-letters while decoding: those records are accounted for, not lost.
     let letters = 0
@@ -513,19 +524,21 @@ const runShopifyStream = <A>(
         })
         if (whole)
           return { whole, records: paged({ search: null }), cursor: () => keep({ since: window.end }) }
-        const all = yield* account.locations.get
+        const all = shopInfo.locations
         let outside = 0
         // Paging costs ≈ 13 points per changed level (its item and eight quantities), a bulk job
-        // ≈ 10 points whatever it returns: with bulk allowed (not KURA_SHOPIFY_BULK=off) and up to
-        // five concurrent bulk jobs (2026-01+, so the orders job does not wait), one probe request
-        // asks whether anything changed and one job reads it all (measured at 10k orders, 1%
-        // mutated: 31 levels, 412 → see BENCHMARKS.md §3).
+        // ≈ 11 points whatever it returns: with bulk allowed (not KURA_SHOPIFY_BULK=off) and up to
+        // five concurrent bulk jobs (2026-01+, so the orders job does not wait), one job reads
+        // them all (measured at 10k orders, 1% mutated: 31 levels, 412 → 25 points, BENCHMARKS.md
+        // §3). A probe request asks first only where it costs less than the job (one or two
+        // locations); from three locations on it costs more than the job it could spare.
         const byBulk =
           (deps.shopifyBulkMinRecords ?? BULK_MIN_RECORDS) < Number.MAX_SAFE_INTEGER &&
           versionAtLeast(shop.apiVersion, "2026-01")
-        const changed = byBulk
-          ? yield* anyInventoryLevelChanged({ window, locations: all.length })
-          : Option.none<boolean>()
+        const changed =
+          byBulk && changedLevelsProbePays(all.length)
+            ? yield* anyInventoryLevelChanged({ window, locations: all.length })
+            : Option.none<boolean>()
         const pages = !byBulk
           ? changedInventoryLevels({ locationIds: all.map((l) => l.id), window })
           : Option.getOrElse(changed, () => true)
@@ -587,32 +600,33 @@ const runShopifyStream = <A>(
         }
       }
       if (spec.name === "locations") {
-        // The locations stream reads them all anyway: its read serves this pass's other streams.
-        const seen: Array<A> = []
+        // The pass's `shop` query summarised every location (1 point each); the whole records
+        // (2 each, with the address) are read only when those summaries differ from the ones last
+        // landed (a location added, removed, deactivated or updated), and at least daily. A
+        // location changed between the summary and the read is read new and fingerprinted old,
+        // so the next pass reads again: never the other way round.
+        const periodic = wholeReadDue(previous?.fullAt, startedAt, LOCATIONS_FULL_EVERY_MS)
+        const seen = locationsFingerprint(shopInfo.locations)
+        const unchanged = !periodic && previous?.seen === seen
+        const fullAt = periodic ? startedAt : previous?.fullAt
         return {
           whole: true,
-          records: paged({ search }).pipe(
-            Stream.tap((page) => Effect.sync(() => seen.push(...page))),
-            Stream.onEnd(
-              Effect.suspend(() =>
-                // The spec's resource is `locations`: these records are Location values.
-                account.locations.offer(seen as unknown as ReadonlyArray<Location>)
-              )
-            )
-          ),
-          cursor: () => ({ since: window.end })
+          records: unchanged ? Stream.empty : paged({ search }),
+          cursor: () => ({ since: window.end, seen, ...(fullAt === undefined ? {} : { fullAt }) })
         }
       }
       return {
         whole: spec.windowField === null,
-        records: useBulk
-          ? bulk
-              .export(spec.resource, {
-                window,
-                ...bulkSlicing(window, reportedCount?.count ?? null)
-              })
-              .pipe(Stream.grouped(1000))
-          : paged({ search }),
+        records: nothingInWindow
+          ? Stream.empty
+          : useBulk
+            ? bulk
+                .export(spec.resource, {
+                  window,
+                  ...bulkSlicing(window, reportedCount?.count ?? null)
+                })
+                .pipe(Stream.grouped(1000))
+            : paged({ search }),
         cursor: () => ({ since: window.end })
       }
     })
@@ -694,8 +708,7 @@ export const makeShopifyReplayers = (shop: ShopifyShopConfig, deps: SourceDeps):
             .provide(
               Effect.gen(function* () {
                 const info = yield* account.shopInfo
-                const locations = spec.name === "orders" ? yield* account.locations.get : []
-                const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
+                const online = info.locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
                 const catalog: InventoryCatalog =
                   spec.name === "inventory_transfers" || spec.name === "purchase_orders"
                     ? yield* loadCatalog(deps, shop.shop)

@@ -2,7 +2,10 @@
  * The Shopify inventory streams read incrementally against the real sandbox: the stock snapshot
  * reads only the levels that changed (a changed level is read, an unchanged one is not) and takes
  * the whole snapshot once per period; transfers re-read only new and open ones, whole once per
- * period; and a pass over all of a shop's streams asks Shopify for the shop once.
+ * period; and a pass over all of a shop's streams asks Shopify for the shop once. An incremental
+ * pass asks only what it needs: locations again only when their summaries changed, no page where
+ * the count says nothing changed, and changed levels by one bulk job without a probe that would
+ * cost more than the job.
  */
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
@@ -32,7 +35,7 @@ beforeAll(async () => {
     const chunks: Array<Buffer> = []
     for await (const c of req) chunks.push(c as Buffer)
     const body = Buffer.concat(chunks)
-    const op = /query (Kura\w+)/.exec(body.toString("utf8"))?.[1]
+    const op = /(?:query|mutation) (Kura\w+)/.exec(body.toString("utf8"))?.[1]
     if (op !== undefined) operations.push(op)
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(req.headers))
@@ -106,7 +109,8 @@ const streamsOf = (paged = true) =>
         fullAt: Schema.optional(Schema.Number),
         lastId: Schema.optional(Schema.String),
         open: Schema.optional(Schema.Array(Schema.String)),
-        filterIgnored: Schema.optional(Schema.Boolean)
+        filterIgnored: Schema.optional(Schema.Boolean),
+        seen: Schema.optional(Schema.String)
       })
     )
     const cursor = (name: string) =>
@@ -271,6 +275,65 @@ describe("Shopify inventory streams, incrementally", () => {
         expect(operations.filter((o) => o === "KuraShop")).toEqual(["KuraShop"])
         // Locations: the locations stream's own read also serves orders and the stock read.
         expect(operations.filter((o) => o === "KuraLocations")).toEqual(["KuraLocations"])
+      }).pipe(Effect.provide(target()))
+    )
+  })
+
+  it("locations are read again only when their summaries changed, and whole once per period", async () => {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const s = yield* streamsOf()
+        const first = yield* s.run("locations")
+        expect(first.rows).toBe(sandbox.merchant.locations.length)
+        const c = yield* s.cursor("locations")
+        expect(c.seen).toBeDefined()
+        // Nothing changed: the summaries (in the shop query) match, no location is read.
+        operations.length = 0
+        expect((yield* s.run("locations")).rows).toBe(0)
+        expect(operations).not.toContain("KuraLocations")
+        // Summaries that differ from the last landed ones (a location updated since): read whole.
+        yield* s.editCursor("locations", (x) => ({ ...x, seen: "an older set" }))
+        expect((yield* s.run("locations")).rows).toBe(sandbox.merchant.locations.length)
+        expect((yield* s.cursor("locations")).seen).toBe(c.seen)
+        expect((yield* s.run("locations")).rows).toBe(0)
+        // The day turns: read whole again even though nothing changed.
+        yield* s.ageWholeRead("locations")
+        expect((yield* s.run("locations")).rows).toBe(sandbox.merchant.locations.length)
+      }).pipe(Effect.provide(target()))
+    )
+  })
+
+  it("counted streams with nothing in the window read no page; changed levels go by one bulk job, unprobed", async () => {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const s = yield* streamsOf(false)
+        yield* s.run("locations")
+        yield* s.run("products")
+        yield* s.run("customers")
+        yield* s.run("inventory_levels")
+        const before = yield* s.cursor("inventory_levels")
+        // Nothing changed: the counts say 0, no page is read (an empty page costs 2, a count 1).
+        operations.length = 0
+        expect((yield* s.run("customers")).rows).toBe(0)
+        expect((yield* s.run("products")).rows).toBe(0)
+        expect(operations.filter((o) => o === "KuraCount")).toHaveLength(2)
+        expect(operations).not.toContain("KuraCustomers")
+        expect(operations).not.toContain("KuraProducts")
+
+        yield* sleep(1100)
+        sandbox.mutate({ fraction: 0.1 })
+        yield* sleep(1100)
+        const t = Date.now()
+        operations.length = 0
+        yield* s.run("inventory_levels")
+        // Three locations: the probe (14 points) would cost more than the job (11); none is sent.
+        expect(sandbox.merchant.locations.length).toBeGreaterThanOrEqual(3)
+        expect(operations).not.toContain("KuraChangedLevelsProbe")
+        expect(operations).toContain("KuraBulkRunQuery")
+        const from = Math.floor((before.since - 300_000) / 1000) * 1000
+        const expected = cellsChangedSince(from)
+        expect(expected.size).toBeGreaterThan(0)
+        expect([...(yield* s.cellsWrittenSince(t))].sort()).toEqual([...expected].sort())
       }).pipe(Effect.provide(target()))
     )
   })
