@@ -9,16 +9,26 @@
  * (`type_changed`, `missing_field`, `invalid_field`) hold a canonical row and are re-loaded as is,
  * typically after the operator widened a column. A letter is marked replayed only when every row
  * of its record loaded; a failure leaves it pending and counts the attempt.
+ *
+ * A replayed record lands like a fetched one: first in the raw lake (a batch `replay-<letter id>`
+ * under its stream's partition) and `_kura_raw`, then in the canonical tables. So the lake stays
+ * the complete replay source: re-modelling it (or `_kura_raw`) reproduces the tables, corrected
+ * records included. In `_kura_raw` the replayed record replaces a stored copy of the same version
+ * (the malformed one a `map` letter was cut from). A load rejection is not landed again: its
+ * record already is (the row was refused after the lake and `_kura_raw` took the record).
  */
 import type { StreamKey } from "@kura/core"
 import {
   type CanonicalRows,
   type CanonicalTableName,
   LOAD_REJECTIONS,
+  RawLake,
+  RawLoader,
   type StoredDeadLetter,
   type Warehouse
 } from "@kura/warehouse"
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, Schema, Stream } from "effect"
+import { toJsonLine } from "./sources/Ingest.js"
 
 /** Why one letter did not replay. */
 export class ReplayFailed extends Schema.TaggedError<ReplayFailed>()("ReplayFailed", {
@@ -42,6 +52,11 @@ export interface ReplayOutcome {
   readonly rows: CanonicalRows
   /** Ids of pending letters this record carries too (marked replayed with it on success). */
   readonly companions?: ReadonlyArray<string>
+  /**
+   * The records to land in the raw lake and `_kura_raw`, as the stream lands them (e.g. an
+   * adjustment joined with its companion items). Default: the replayed payload.
+   */
+  readonly raw?: ReadonlyArray<unknown>
 }
 
 /** Decode + map for one stream: built by the stream's module from its own decoder and mapper. */
@@ -204,11 +219,13 @@ const countRows = (rows: CanonicalRows): Record<string, number> =>
 /**
  * Replays the selected pending letters one by one (oldest first) and marks each replayed only
  * when all its rows loaded. Never fails for a bad letter: the summary says which failed and why.
+ * Replayed records land in the raw lake (the `RawLake` in context) and `_kura_raw` first.
  */
 export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(function* (
   warehouse: Warehouse["Service"],
   options: ReplayOptions
 ) {
+  const lake = yield* RawLake
   const letters = yield* selectLetters(warehouse, { ...options.selection, includeReplayed: false })
   const dryRun = options.dryRun === true
   const done = new Set<string>()
@@ -289,18 +306,20 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
           reason: "NoHandler",
           message: `no replay for ${letter.key.source}/${letter.key.stream} letters (reason ${letter.reason}); re-sync the stream instead`
         })
-      return yield* replayer.replay(letter, payload, {
+      const outcome = yield* replayer.replay(letter, payload, {
         warehouse,
         syncedAt: new Date(now).toISOString(),
         batchId: `replay-${letter.id}`,
         pending: (pendingByKey.get(keyId(letter.key)) ?? []).filter((l) => !done.has(l.id))
       })
+      return { outcome, raw: outcome.raw ?? [payload] }
     })
     const loaded = attempt.pipe(
-      Effect.flatMap((outcome) =>
+      Effect.flatMap(({ outcome, raw }) =>
         dryRun
           ? Effect.succeed(outcome)
           : Effect.gen(function* () {
+              yield* landRaw(lake, warehouse, letter, raw, now)
               for (const [table, rows] of Object.entries(outcome.rows) as Array<
                 [CanonicalTableName, ReadonlyArray<Readonly<Record<string, unknown>>>]
               >) {
@@ -367,6 +386,40 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
     letters: outcomes
   } satisfies ReplaySummary
 })
+
+/**
+ * Lands a replayed record as the stream would have: a lake batch named after the letter (the
+ * same name again if a failed replay is retried), then `_kura_raw`, where it replaces a stored
+ * copy of the same record version.
+ */
+const landRaw = (
+  lake: RawLake["Service"],
+  warehouse: Warehouse["Service"],
+  letter: StoredDeadLetter,
+  records: ReadonlyArray<unknown>,
+  now: number
+) =>
+  Effect.gen(function* () {
+    if (records.length === 0) return
+    const lines = records.map(toJsonLine)
+    const batch = yield* lake.writeBatch({
+      key: letter.key,
+      batchId: `replay-${letter.id}`,
+      lines: Stream.fromIterable(lines)
+    })
+    yield* RawLoader.loadRawBatch({
+      warehouse,
+      key: letter.key,
+      batch,
+      lines: Stream.fromIterable(lines),
+      fetchedAt: new Date(now).toISOString(),
+      supersede: true
+    })
+  }).pipe(
+    Effect.mapError(
+      (e) => new ReplayFailed({ reason: "Load", message: `the raw lake or _kura_raw: ${e.message}` })
+    )
+  )
 
 const keyId = (key: StreamKey) => JSON.stringify([key.source, key.account, key.stream])
 

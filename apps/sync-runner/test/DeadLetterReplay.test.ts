@@ -15,7 +15,7 @@ import { promisify } from "node:util"
 import { makeMemoryTokenStore } from "@kura/core"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, LocalObjectStore, RawLake, type StoredDeadLetter, Warehouse } from "@kura/warehouse"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { parseSince } from "../src/Cli.js"
 import { groupLetters, replayLetters, selectLetters } from "../src/DeadLetterReplay.js"
@@ -211,6 +211,58 @@ describe("dead letters: list and replay", () => {
           `SELECT count(*)::INTEGER AS n FROM purchase_order_lines WHERE source = 'stocky' AND _batch_id LIKE 'replay-%'`
         )
         expect(Number(lines[0]?.n)).toBeGreaterThan(0)
+
+        // Each replayed record landed like a fetched one: a lake batch of its own, and _kura_raw,
+        // where it replaced the malformed copy of the same version (customers: map letters).
+        for (const l of letters.filter((x) => x.reason !== "orphan")) {
+          const batch = (yield* lake.listBatches(l.key)).filter((b) => b.batchId === `replay-${l.id}`)
+          expect(batch, `${l.key.stream} ${l.id}`).toHaveLength(1)
+          const lines = yield* Stream.runCollect(lake.readLines(batch[0]!.path))
+          expect(lines).toHaveLength(1)
+          const raw = yield* w.query(
+            "SELECT source_id, CAST(payload AS VARCHAR) AS payload FROM _kura_raw WHERE _batch_id = $b",
+            { b: `replay-${l.id}` }
+          )
+          expect(raw.map((r) => r.payload)).toEqual(lines)
+          if (l.key.stream === "stock_adjustments") {
+            // Joined with its orphan items, as the stream lands an adjustment.
+            const joined = JSON.parse(lines[0]!) as { items: ReadonlyArray<unknown> }
+            expect(joined.items.length).toBeGreaterThan(0)
+          } else expect(JSON.parse(lines[0]!)).toEqual(JSON.parse(corrected(l)))
+        }
+        // Re-modelling customers from the lake, and from _kura_raw, through the stream's own decoder
+        // and mapper reproduces the table: every malformed copy fails, every corrected one maps.
+        const customerKey = { source: "shopify", account: SHOP, stream: "customers" }
+        const remodel = (payloads: ReadonlyArray<string>) =>
+          Effect.gen(function* () {
+            const ids = new Set<string>()
+            const replayer = replayers[`shopify/${SHOP}/customers`] ?? replayers["shopify/customers"]
+            for (const payload of payloads) {
+              const mapped = yield* Effect.result(
+                replayer!.replay({ ...letters[0]!, key: customerKey }, JSON.parse(payload), {
+                  warehouse: w,
+                  syncedAt: "2026-11-27T00:00:00Z",
+                  batchId: "remodel",
+                  pending: []
+                })
+              )
+              if (mapped._tag === "Success")
+                for (const row of mapped.success.rows.customers ?? []) ids.add(row.source_id)
+            }
+            return [...ids].sort()
+          })
+        const tableIds = (yield* w.query(
+          `SELECT source_id FROM customers WHERE source = 'shopify' AND source_account = '${SHOP}' ORDER BY source_id`
+        )).map((r) => String(r.source_id))
+        const lakeLines: Array<string> = []
+        for (const b of yield* lake.listBatches(customerKey))
+          lakeLines.push(...(yield* Stream.runCollect(lake.readLines(b.path))))
+        expect(yield* remodel(lakeLines)).toEqual(tableIds)
+        const rawPayloads = yield* w.query(
+          `SELECT CAST(payload AS VARCHAR) AS payload FROM _kura_raw WHERE source = 'shopify' AND stream = 'customers'`
+        )
+        expect(rawPayloads).toHaveLength(truth.customers)
+        expect(yield* remodel(rawPayloads.map((r) => String(r.payload)))).toEqual(tableIds)
 
         // The customers now tie with what the API reported; the adjustments' items are movements.
         const after = yield* customerCounts(w)

@@ -3,13 +3,14 @@
  * account, id, `updated_at`, payload (verbatim JSON text), fetch time and batch id. This table is
  * the replay source for re-modelling.
  */
+import { createHash } from "node:crypto"
 import type { DeadLetter, StreamKey } from "@kura/core"
 import { Effect, Result, Schema, Stream } from "effect"
 import type { LakeObject } from "./RawLake.js"
 import type { LoadResult, LoadRow, Warehouse } from "./Warehouse.js"
 import type { WarehouseError } from "./WarehouseError.js"
 
-/** Reads a record's id and last-modified time; null id means "use the line number". */
+/** Reads a record's id and last-modified time; a null id names the record by its content (`line:<md5>`). */
 export type Identify = (record: unknown) => { readonly id: string | null; readonly updatedAt: string | null }
 
 const Identifiable = Schema.Struct({
@@ -37,6 +38,13 @@ export const loadRawBatch = <E>(options: {
   readonly fetchedAt: string
   readonly identify?: Identify
   readonly chunkSize?: number
+  /**
+   * A line replaces the stored row of the same record version (same id and `updated_at`) instead
+   * of leaving the first copy in place: for a record the operator corrected (a dead-letter
+   * replay), which is then what re-modelling reads. The batch's lines are held in memory, so
+   * this is for small batches. Default false: a re-landed batch keeps the first copy.
+   */
+  readonly supersede?: boolean
 }): Effect.Effect<LoadResult, E | WarehouseError> => {
   const identify = options.identify ?? defaultIdentify
   let lineNo = 0
@@ -66,7 +74,9 @@ export const loadRawBatch = <E>(options: {
         source: options.key.source,
         source_account: options.key.account,
         stream: options.key.stream,
-        source_id: id ?? `line:${lineNo}`,
+        // A record without an id is named by its content, as RawFileLoader does: a line number
+        // would collide with another batch's line of the same number (insert-only table).
+        source_id: id ?? `line:${createHash("md5").update(line).digest("hex")}`,
         updated_at: validUpdatedAt,
         payload: line,
         fetched_at: options.fetchedAt,
@@ -75,19 +85,54 @@ export const loadRawBatch = <E>(options: {
       })
     })
   )
-  return options.warehouse
-    .loadStream("_kura_raw", rows, {
-      origin: options.batch.path,
-      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {})
-    })
-    .pipe(
-      Effect.tap(() =>
-        invalid.length > 0 ? Effect.orDie(options.warehouse.deadLetters.write(invalid)) : Effect.void
-      ),
-      Effect.map((r) => ({
-        ...r,
-        received: r.received + invalid.length,
-        deadLettered: r.deadLettered + invalid.length
-      }))
-    )
+  const load =
+    options.supersede === true
+      ? Effect.flatMap(Stream.runCollect(rows), (collected) =>
+          Effect.andThen(
+            removeVersions(options.warehouse, collected),
+            options.warehouse.load("_kura_raw", collected, { origin: options.batch.path })
+          )
+        )
+      : options.warehouse.loadStream("_kura_raw", rows, {
+          origin: options.batch.path,
+          ...(options.chunkSize ? { chunkSize: options.chunkSize } : {})
+        })
+  return load.pipe(
+    Effect.tap(() =>
+      invalid.length > 0 ? Effect.orDie(options.warehouse.deadLetters.write(invalid)) : Effect.void
+    ),
+    Effect.map((r) => ({
+      ...r,
+      received: r.received + invalid.length,
+      deadLettered: r.deadLettered + invalid.length
+    }))
+  )
+}
+
+/**
+ * Deletes the stored `_kura_raw` rows of these rows' record versions (NULL `updated_at` matches
+ * NULL). A record without an id is named by its content, so it has no other version to replace.
+ */
+const removeVersions = (warehouse: Warehouse["Service"], all: ReadonlyArray<LoadRow>) => {
+  const rows = all.filter((r) => typeof r.source_id === "string" && !r.source_id.startsWith("line:"))
+  const d = warehouse.dialect
+  const col = d.ident
+  const sql = `DELETE FROM ${d.table("_kura_raw")} WHERE ${col("source")} = ${d.param("source")} AND ${col("source_account")} = ${d.param("account")} AND ${col("stream")} = ${d.param("stream")} AND ${col("source_id")} = ${d.param("id")} AND ${d.nullSafeEq(col("updated_at"), `CAST(${d.param("updated_at")} AS ${d.type("timestamp")})`)}`
+  const text = (v: unknown): string | null => (typeof v === "string" ? v : null)
+  return rows.length === 0
+    ? Effect.void
+    : warehouse.exclusive((x) =>
+        Effect.forEach(
+          rows,
+          (r) =>
+            x.run(sql, {
+              source: text(r.source),
+              account: text(r.source_account),
+              stream: text(r.stream),
+              id: text(r.source_id),
+              updated_at: text(r.updated_at)
+            }),
+          { discard: true }
+        )
+      )
 }

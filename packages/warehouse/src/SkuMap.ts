@@ -5,8 +5,16 @@
 import type { MapContext } from "./Mapper.js"
 import type { CanonicalRow } from "./Tables.js"
 
-/** Canonical form of a SKU: trimmed, upper-case, inner whitespace collapsed. */
-export const normalizeSku = (sku: string): string => sku.trim().replace(/\s+/g, " ").toUpperCase()
+/**
+ * Canonical form of a SKU, the one rule every mapper links by: Unicode NFKC first, so the
+ * full-width forms Japanese tills and spreadsheets type (`ＡＢＣ－１２３`, the ideographic space)
+ * become the ASCII a web store uses (`ABC-123`); then trimmed, inner whitespace collapsed to one
+ * space, upper-case. NFKC also folds other compatibility forms (ligatures such as `ﬁ`, circled
+ * or super-scripted digits, half-width katakana to full-width); it never changes plain ASCII, so
+ * SKUs and manual overrides written before it link as they did.
+ */
+export const normalizeSku = (sku: string): string =>
+  sku.normalize("NFKC").trim().replace(/\s+/g, " ").toUpperCase()
 
 /** A manual link: this variant of this source is that SKU. */
 export interface SkuOverride {

@@ -68,6 +68,77 @@ describe("sku_map across channels", () => {
     assert.strictEqual(normalizeSku("\tabc  1\n"), "ABC 1")
   })
 
+  it("normalizeSku: full-width and other compatibility forms fold to ASCII (NFKC), ASCII unchanged", () => {
+    assert.strictEqual(normalizeSku("ＡＢＣ１２３"), "ABC123")
+    assert.strictEqual(normalizeSku("\u3000ｍａｔｃｈａ－１００\u3000"), "MATCHA-100")
+    assert.strictEqual(normalizeSku("ﬁne\u00a0tea"), "FINE TEA")
+    assert.strictEqual(normalizeSku("ｶﾌﾞｾ"), "カブセ")
+    for (const ascii of ["ABC-1", "xyz_9/2", "A.B+C"])
+      assert.strictEqual(normalizeSku(ascii), ascii.toUpperCase())
+  })
+
+  it.effect(
+    "a full-width POS SKU links to the store's ASCII SKU; a full-width manual override still wins",
+    () =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.migrate
+        const skuMap = [
+          ...buildSkuMap(
+            [variant("shopify", "v1", "MATCHA-100"), variant("shopify", "v2", "HOJI-7")],
+            [],
+            ctx
+          ),
+          ...buildSkuMap(
+            [variant("lightspeed", "i1", "ｍａｔｃｈａ－１００"), variant("lightspeed", "i2", "till-42")],
+            // An operator typed the override on a Japanese keyboard.
+            [{ source: "lightspeed", sourceAccount: POS, variantId: "i2", sku: "ＨＯＪＩ－７" }],
+            ctx
+          )
+        ]
+        assert.deepStrictEqual(
+          skuMap.map((r) => [r.variant_id, r.sku, r.source_sku, r.match_method]),
+          [
+            ["v1", "MATCHA-100", "MATCHA-100", "sku"],
+            ["v2", "HOJI-7", "HOJI-7", "sku"],
+            ["i1", "MATCHA-100", "ｍａｔｃｈａ－１００", "sku"],
+            ["i2", "HOJI-7", "till-42", "manual"]
+          ]
+        )
+        yield* w.load("sku_map", skuMap)
+        yield* w.load(
+          "location_map",
+          buildLocationMap(
+            [
+              {
+                source: "lightspeed",
+                sourceAccount: POS,
+                locationId: "pos-1",
+                stockAccount: SHOP,
+                stockLocationId: "loc-1"
+              }
+            ],
+            ctx
+          )
+        )
+        yield* w.load("inventory_movements", [
+          move("lightspeed", "p1", "i1", "ｍａｔｃｈａ－１００", -2, "2026-01-02T10:00:00Z"),
+          move("lightspeed", "p2", "i2", "till-42", -1, "2026-01-02T11:00:00Z")
+        ])
+        const placed = yield* w.query(
+          `SELECT source_id, sku, stock_source, stock_location_id FROM "v_stock_movements" ORDER BY source_id`
+        )
+        // Both POS sales land in the Shopify cell of the item they sold.
+        assert.deepStrictEqual(
+          placed.map((r) => [r.source_id, r.sku, r.stock_source, r.stock_location_id]),
+          [
+            ["p1", "MATCHA-100", "shopify", "loc-1"],
+            ["p2", "HOJI-7", "shopify", "loc-1"]
+          ]
+        )
+      }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
   it.effect("the SQL normalisation the views join on equals normalizeSku, Unicode spaces included", () =>
     Effect.gen(function* () {
       const w = yield* Warehouse

@@ -93,17 +93,24 @@ export const itemsPageSizeFor = (previous: ItemsCursor | undefined, now: number)
   return Number.isNaN(probed) || now - probed >= ITEMS_REPROBE_MS ? ITEMS_PAGE_SIZE : previous.pageSize
 }
 
+/** The tables an item writes (one product, its one variant, its SKU link): a deletion covers all. */
+const ITEM_TABLES = ["products", "variants", "sku_map"] as const
+
 /**
  * Items of `account` live in the warehouse that a whole read did not list, minus those whose
  * record is pending in the dead letters (not listed because it did not decode, not deleted).
  * An empty read deletes nothing: an empty catalogue answer is likelier a fault than the truth.
+ * Live in any item table counts, so a SKU link left live by an older deletion is caught up.
  */
 const vanishedItems = (deps: SourceDeps, account: LightspeedAccountConfig, seen: ReadonlySet<string>) =>
   Effect.gen(function* () {
     if (seen.size === 0) return []
     const d = deps.warehouse.dialect
     const live = yield* deps.warehouse.query(
-      `SELECT source_id FROM ${d.table("products")} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`,
+      ITEM_TABLES.map(
+        (t) =>
+          `SELECT source_id FROM ${d.table(t)} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`
+      ).join(" UNION DISTINCT "),
       { account: account.name }
     )
     // Letters written before the client took the account's name carry the client id.
@@ -440,8 +447,9 @@ export const makeLightspeedStreams = (
                   (gone): IngestPage => ({
                     raw: [],
                     rows: {},
+                    // Its SKU link goes with it: a deleted item must not keep claiming its SKU.
                     deletions: gone.flatMap((id) =>
-                      (["products", "variants"] as const).map((table) => ({
+                      ITEM_TABLES.map((table) => ({
                         table,
                         key: { source: "lightspeed", source_account: account.name, source_id: id },
                         deletedAt: new Date(now).toISOString()

@@ -124,7 +124,8 @@ export const stockyReplayers = (deps: SourceDeps): Replayers => {
           const { joined } = joinStockyAdjustments([adjustment], items)
           const mctx = ctxFor(letter.key.account, "stock_adjustments", ctx.batchId, ctx.syncedAt)
           const rows = yield* mapWith(() => mergeRows(...joined.map((j) => mapStockyAdjustment(j, mctx))))
-          return { rows, companions: companions.map((c) => c.id) }
+          // The lake gets the adjustment joined with its items, as the stream lands it.
+          return { rows, companions: companions.map((c) => c.id), raw: joined }
         })
     }
   }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { makeMemoryTokenStore } from "@kura/core"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
-import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
+import { buildSkuMap, DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { replayLetters } from "../../src/DeadLetterReplay.js"
@@ -106,7 +106,7 @@ describe("lightspeed items", () => {
       )
     ))
 
-  it("an API taking 1000 keeps it; an item the whole read no longer lists is soft-deleted, a dead-lettered one is not", () =>
+  it("an API taking 1000 keeps it; an item the whole read no longer lists is soft-deleted with its SKU link (both live again once listed), a dead-lettered one is not", () =>
     withSandbox(1000, (sandbox) =>
       Effect.runPromise(
         Effect.gen(function* () {
@@ -132,6 +132,41 @@ describe("lightspeed items", () => {
             created_at: null
           })
           yield* w.load("products", [ghost("9999000001"), ghost("9999000002")])
+          // The ghost's variant and SKU link, and a SKU link an older deletion left live.
+          const ghostVariant = (id: string) => ({
+            source: "lightspeed",
+            source_account: "default",
+            source_id: id,
+            updated_at: "2026-01-01T00:00:00Z",
+            _synced_at: "2026-01-01T00:00:00Z",
+            _batch_id: "old",
+            _deleted_at: null,
+            title: `gone ${id}`,
+            product_id: id,
+            sku: `GHOST-${id}`,
+            barcode: null,
+            inventory_item_id: null,
+            currency: null,
+            price: null,
+            cost: null
+          })
+          yield* w.load("variants", [ghostVariant("9999000001")])
+          yield* w.load(
+            "sku_map",
+            buildSkuMap([ghostVariant("9999000001"), ghostVariant("9999000003")], [], {
+              syncedAt: "2026-01-01T00:00:00Z",
+              batchId: "old"
+            })
+          )
+          // A real item an earlier read missed (deleted then), listed again now.
+          const back = live[0]!
+          for (const t of ["products", "variants", "sku_map"] as const)
+            yield* w.markDeleted(
+              t,
+              [{ source: "lightspeed", source_account: "default", source_id: back }],
+              "2026-01-02T00:00:00Z"
+            )
+          expect(yield* liveItems).not.toContain(back)
           yield* w.deadLetters.write([
             {
               key: { source: "lightspeed", account: "default", stream: "items" },
@@ -148,6 +183,31 @@ describe("lightspeed items", () => {
           expect(after).toEqual([...live, "9999000002"].sort())
           const gone = yield* w.query("SELECT _deleted_at FROM products WHERE source_id = '9999000001'")
           expect(gone[0]?._deleted_at).not.toBeNull()
+          // The vanished items' SKU links follow them; the item that came back links again.
+          const links = yield* w.query(
+            "SELECT source_id, _deleted_at IS NULL AS live FROM sku_map WHERE source = 'lightspeed' AND source_id IN ('9999000001', '9999000003', $back) ORDER BY source_id",
+            { back }
+          )
+          expect(links.map((r) => [r.source_id, r.live])).toEqual(
+            [
+              [back, true],
+              ["9999000001", false],
+              ["9999000003", false]
+            ].sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+          )
+          for (const t of ["products", "variants"]) {
+            const row = yield* w.query(
+              `SELECT _deleted_at FROM ${t} WHERE source = 'lightspeed' AND source_id = $back`,
+              {
+                back
+              }
+            )
+            expect(row[0]?._deleted_at, t).toBeNull()
+          }
+          const ghostLinks = yield* w.query(
+            "SELECT count(*)::INTEGER AS n FROM v_sku_links WHERE source = 'lightspeed' AND sku LIKE 'GHOST-%'"
+          )
+          expect(Number(ghostLinks[0]?.n)).toBe(0)
 
           // An item letter replays through the client's Item Schema and the stream's mapper.
           const lake = yield* RawLake
