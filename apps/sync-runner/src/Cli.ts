@@ -266,19 +266,23 @@ const runCommand = Command.make(
           return
         }
         // A scheduled `run` (cron, Cloud Run job) only runs what is due; naming a stream forces it.
+        // Forced, the ledger's history decides nothing, so it is not read (a query per run).
+        const forced = flags.force || Option.isSome(flags.stream)
         const now = yield* Clock.currentTimeMillis
-        const history = summarize(
-          selected.map((s) => s.key),
-          yield* (yield* RunLedger).list(),
-          now
-        )
+        const history = forced
+          ? []
+          : summarize(
+              selected.map((s) => s.key),
+              yield* (yield* RunLedger).list(),
+              now
+            )
         const due = new Set<string>()
         for (const [i, stream] of selected.entries()) {
-          const h = history[i]!
+          const h = history[i]
           const id = streamKeyToString(stream.key)
           if (
-            flags.force ||
-            Option.isSome(flags.stream) ||
+            forced ||
+            h === undefined ||
             isDue(
               stream,
               { lastSuccessAt: h.lastSuccessAt, lastRunSucceeded: h.lastRun?.status === "succeeded" },

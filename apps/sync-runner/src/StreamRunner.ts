@@ -285,43 +285,61 @@ export class StreamRunner extends Context.Service<
     const runNow = (selector: StreamSelector, trigger: RunTrigger) => {
       const selected = select(selector)
       // Catalogue streams first, then the rest; results keep the selection's order.
-      const phases = [
-        selected.filter((s) => s.catalogue === true),
-        selected.filter((s) => s.catalogue !== true)
-      ]
+      const catalogue = selected.filter((s) => s.catalogue === true)
+      const others = selected.filter((s) => s.catalogue !== true)
       return Effect.map(
         Effect.gen(function* () {
-          const [catalogue = [], others = []] = phases
-          const first = yield* runPhase(catalogue, trigger)
-          // An account whose catalogue failed keeps its other streams for the next pass (their
-          // cursors stay): rows mapped without their variants would never be repaired later.
-          const broken = new Set(
-            first.flatMap((r) => ("status" in r && r.status !== "succeeded" ? [r.key.account] : []))
-          )
-          const now = yield* Clock.currentTimeMillis
-          const skipped = others
-            .filter((s) => broken.has(s.key.account))
-            .map(
-              (s): RunRecord => ({
-                runId: `not-run-${now.toString(36)}`,
-                key: s.key,
-                trigger,
-                startedAt: now,
-                finishedAt: now,
-                status: "failed",
-                rows: 0,
-                reconciliation: "not-checked",
-                error: `not run: a catalogue stream of ${s.key.account} failed in this pass`
-              })
+          if (selected.length === 0) return []
+          // One pass, one set of bookkeeping: every lease taken, checkpoint read and ledger entry
+          // opened before the catalogue phase, and every record written and lease freed after the
+          // last stream. Per phase, the second phase waited behind the first one's closing and its
+          // own opening writes (~8 statements on the one warehouse connection).
+          const pass = yield* openPass(selected, trigger)
+          return yield* Effect.gen(function* () {
+            const first = yield* runStreams(pass, catalogue)
+            // An account whose catalogue failed keeps its other streams for the next pass (their
+            // cursors stay): rows mapped without their variants would never be repaired later.
+            const broken = new Set(
+              first.flatMap((r) => ("status" in r && r.status !== "succeeded" ? [r.key.account] : []))
             )
-          const rest = yield* runPhase(
-            others.filter((s) => !broken.has(s.key.account)),
-            trigger
+            const now = yield* Clock.currentTimeMillis
+            const skipped = others
+              .filter((s) => broken.has(s.key.account))
+              .map((s): RunRecord | { readonly _tag: "Busy"; readonly key: StreamKey } => {
+                const lease = pass.lease(s)
+                if (lease === undefined) return { _tag: "Busy", key: s.key }
+                // Its entry was opened with the pass: it is closed as failed, its lease freed.
+                pass.held.set(streamKeyToString(s.key), lease)
+                const record: RunRecord = {
+                  runId: pass.runId(s),
+                  key: s.key,
+                  trigger,
+                  startedAt: now,
+                  finishedAt: now,
+                  status: "failed",
+                  rows: 0,
+                  reconciliation: "not-checked",
+                  error: `not run: a catalogue stream of ${s.key.account} failed in this pass`
+                }
+                pass.finished.push(record)
+                return record
+              })
+            // The catalogue phase may have run long (a first sync's products): leases not yet
+            // worked under are renewed before their streams start, so none runs on an expired one.
+            const rest = others.filter((s) => !broken.has(s.key.account))
+            if ((yield* Clock.currentTimeMillis) - pass.openedAt > leaseTtlMs / 3) yield* pass.renew(rest)
+            const second = yield* runStreams(pass, rest)
+            return [...first, ...second, ...skipped]
+          }).pipe(
+            Effect.ensuring(pass.close),
+            // The results the caller sees carry what the pass's close decided (a failed commit).
+            Effect.map((results) =>
+              results.map((r) => ("runId" in r ? (pass.finished.find((f) => f.runId === r.runId) ?? r) : r))
+            )
           )
-          return [first, [...rest, ...skipped]] as const
         }),
-        ([first, rest]) => {
-          const byStream = new Map([...first, ...rest].map((r) => [streamKeyToString(r.key), r]))
+        (results) => {
+          const byStream = new Map(results.map((r) => [streamKeyToString(r.key), r]))
           return selected.flatMap((s) => {
             const r = byStream.get(streamKeyToString(s.key))
             return r === undefined ? [] : [r]
@@ -330,16 +348,19 @@ export class StreamRunner extends Context.Service<
       )
     }
 
+    type HeldLease = Parameters<typeof leases.release>[0]
+
     /**
-     * One phase of a pass. Its bookkeeping is batched: the leases are taken in one write, the
-     * checkpoints read in one query and the ledger entries opened in one write, and at the end the runs' records (their costs) written and
-     * the leases released together. A pass of 19 streams made ~10 single-row statements per
-     * stream on the one warehouse connection, which every stream waited behind: it was most of an
-     * incremental run's time (measured: 160 of 455 statements, ~1 s of a 3.5 s unchanged pass).
+     * Opens a pass over `streams`. Its bookkeeping is batched: the leases are taken in one write,
+     * the checkpoints read in one query and the ledger entries opened in one write; `close` writes
+     * the runs' records (their costs) and releases the leases together. A pass of 19 streams made
+     * ~10 single-row statements per stream on the one warehouse connection, which every stream
+     * waited behind: it was most of an incremental run's time (measured: 160 of 455 statements,
+     * ~1 s of a 3.5 s unchanged pass).
      */
-    const runPhase = (streams: ReadonlyArray<SyncStream>, trigger: RunTrigger) =>
+    const openPass = (streams: ReadonlyArray<SyncStream>, trigger: RunTrigger) =>
       Effect.gen(function* () {
-        if (streams.length === 0) return []
+        const openedAt = yield* Clock.currentTimeMillis
         const granted = yield* leases
           .acquireMany(
             streams.map((s) => ({ key: s.key, holder: localHolder() })),
@@ -348,17 +369,22 @@ export class StreamRunner extends Context.Service<
           .pipe(
             Effect.catch((e) =>
               Effect.logError(`lease store failed: ${e.message}`).pipe(
-                Effect.as(streams.map(() => Option.none<Parameters<typeof leases.release>[0]>()))
+                Effect.as(streams.map(() => Option.none<HeldLease>()))
               )
             )
           )
-        const now = yield* Clock.currentTimeMillis
-        const runIds = streams.map(() => newRunId(now))
+        const index = new Map(streams.map((s, i) => [streamKeyToString(s.key), i]))
+        const leaseOf = new Map<string, HeldLease>()
+        for (const [i, s] of streams.entries()) {
+          const lease = granted[i] ?? Option.none()
+          if (Option.isSome(lease)) leaseOf.set(streamKeyToString(s.key), lease.value)
+        }
+        const runIds = streams.map(() => newRunId(openedAt))
         const mine = streams.flatMap((s, i) =>
-          Option.isSome(granted[i] ?? Option.none()) ? [{ runId: runIds[i]!, key: s.key }] : []
+          leaseOf.has(streamKeyToString(s.key)) ? [{ runId: runIds[i]!, key: s.key }] : []
         )
         const opened = mine.length === 0 ? undefined : yield* ledger.openRuns(mine)
-        const held = new Map<string, Parameters<typeof leases.release>[0]>()
+        const held = new Map<string, HeldLease>()
         const finished: Array<RunRecord> = []
         const deferred = ledger.commitDeferred === undefined ? undefined : ([] as Array<CommitRunInput>)
         // Commits handed over first (a run whose commit fails is recorded as failed), then every
@@ -379,36 +405,76 @@ export class StreamRunner extends Context.Service<
           yield* ledger.recordAll(finished)
           yield* Effect.ignore(leases.releaseMany([...held.values()]))
         })
-        return yield* Effect.forEach(
-          streams,
-          (stream, i) =>
-            Effect.gen(function* () {
-              const lease = granted[i] ?? Option.none()
-              if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
-              const runId = runIds[i]!
-              const open = opened?.get(runId)
-              const fiber = yield* Effect.forkDetach(
-                execute(stream, runId, trigger, lease.value, {
-                  checkpoint: open?.checkpoint,
-                  opened: open?.opened,
-                  held,
-                  finished,
-                  deferred
-                })
+        const runId = (s: SyncStream) =>
+          runIds[index.get(streamKeyToString(s.key)) ?? -1] ?? newRunId(openedAt)
+        const lease = (s: SyncStream) => leaseOf.get(streamKeyToString(s.key))
+        /** Renews the leases of `later` (not yet run); one lost is dropped (its stream is then busy). */
+        const renew = (later: ReadonlyArray<SyncStream>) =>
+          Effect.forEach(
+            later,
+            (s) => {
+              const id = streamKeyToString(s.key)
+              const current = leaseOf.get(id)
+              if (current === undefined) return Effect.void
+              return leases.renew(current, leaseTtlMs).pipe(
+                Effect.flatMap((renewed) =>
+                  Effect.gen(function* () {
+                    if (Option.isSome(renewed)) {
+                      leaseOf.set(id, renewed.value)
+                      return
+                    }
+                    // Another runner has it now: this one's opened entry is closed, not left running.
+                    leaseOf.delete(id)
+                    const now = yield* Clock.currentTimeMillis
+                    finished.push({
+                      runId: runId(s),
+                      key: s.key,
+                      trigger,
+                      startedAt: now,
+                      finishedAt: now,
+                      status: "failed",
+                      rows: 0,
+                      reconciliation: "not-checked",
+                      error: "not run: its lease expired while the catalogue streams ran"
+                    })
+                  })
+                ),
+                Effect.catch((e) => Effect.logWarning(`lease renewal failed before ${id} ran: ${e.message}`))
               )
-              fibers.add(fiber)
-              fiber.addObserver(() => fibers.delete(fiber))
-              return yield* Fiber.join(fiber)
-            }),
-          { concurrency: options.concurrency ?? 16 }
-        ).pipe(
-          Effect.ensuring(close),
-          // The results the caller sees carry what the pass's close decided (a failed commit).
-          Effect.map((results) =>
-            results.map((r) => ("runId" in r ? (finished.find((f) => f.runId === r.runId) ?? r) : r))
+            },
+            { discard: true }
           )
-        )
+        return { trigger, openedAt, opened, held, finished, deferred, close, runId, lease, renew }
       })
+
+    /** Runs `streams` of an open pass to completion (`concurrency` at once). */
+    const runStreams = (
+      pass: Effect.Success<ReturnType<typeof openPass>>,
+      streams: ReadonlyArray<SyncStream>
+    ) =>
+      Effect.forEach(
+        streams,
+        (stream) =>
+          Effect.gen(function* () {
+            const lease = pass.lease(stream)
+            if (lease === undefined) return { _tag: "Busy", key: stream.key } as const
+            const runId = pass.runId(stream)
+            const open = pass.opened?.get(runId)
+            const fiber = yield* Effect.forkDetach(
+              execute(stream, runId, pass.trigger, lease, {
+                checkpoint: open?.checkpoint,
+                opened: open?.opened,
+                held: pass.held,
+                finished: pass.finished,
+                deferred: pass.deferred
+              })
+            )
+            fibers.add(fiber)
+            fiber.addObserver(() => fibers.delete(fiber))
+            return yield* Fiber.join(fiber)
+          }),
+        { concurrency: options.concurrency ?? 16 }
+      )
 
     const drain = (timeoutMs: number) =>
       Effect.gen(function* () {

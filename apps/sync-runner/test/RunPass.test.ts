@@ -180,3 +180,71 @@ describe("a run pass on the warehouse", () => {
     expect(second.after.every(Option.isSome)).toBe(true)
   })
 })
+
+describe("a run pass opens its bookkeeping once for both phases", () => {
+  it("closes the entry of a stream left out because its account's catalogue failed, and frees its lease", async () => {
+    const out = await Effect.runPromise(
+      Effect.gen(function* () {
+        const target = { warehouse: yield* Warehouse, lake: yield* RawLake }
+        const leases = yield* LeaseManager
+        const runner = yield* StreamRunner.make([
+          { ...broken("products"), catalogue: true },
+          quiet("inventory_transfers", "t1")(target)
+        ])
+        const results = yield* runner.runNow({}, "cli")
+        const after = yield* leases.acquireMany(
+          ["products", "inventory_transfers"].map((s) => ({ key: keyOf(s), holder: "next" })),
+          1_000
+        )
+        yield* leases.releaseMany(after.flatMap((l) => Option.toArray(l)))
+        const runs = yield* target.warehouse.listRuns(keyOf("inventory_transfers"))
+        const cursor = yield* target.warehouse.checkpoints.get(keyOf("inventory_transfers"))
+        return { results, after, runs, cursor }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(out.results.map((r) => ("_tag" in r ? "busy" : `${r.key.stream}: ${r.status}`))).toEqual([
+      "products: failed",
+      "inventory_transfers: failed"
+    ])
+    // Its entry, opened with the pass, says why it did not run; it is not left running.
+    expect(out.runs).toHaveLength(1)
+    expect(out.runs[0]).toMatchObject({ status: "failed", cursorBefore: null })
+    expect(out.runs[0]?.detail).toContain("not run: a catalogue stream")
+    expect(Option.isNone(out.cursor)).toBe(true)
+    expect(out.after.every(Option.isSome)).toBe(true)
+  })
+
+  it("renews the second phase's leases when the catalogue phase outlasted a third of their TTL", async () => {
+    // TTL 1.5 s; the catalogue takes 1.35 s. The other stream starts at ~1.35 s and its own
+    // heartbeat first renews at ~1.85 s, so the lease taken when the pass opened (expiring at
+    // 1.5 s) must have been renewed before it started, or a second runner gets in at ~1.7 s.
+    const out = await Effect.runPromise(
+      Effect.gen(function* () {
+        const leases = yield* LeaseManager
+        let intruder: Option.Option<unknown> = Option.none()
+        const slowCatalogue: SyncStream = {
+          key: keyOf("locations"),
+          intervalMs: 60_000,
+          catalogue: true,
+          run: () => Effect.as(Effect.sleep(1_350), { rows: 0, reconciliation: "not-checked" as const })
+        }
+        const probing: SyncStream = {
+          key: keyOf("purchase_orders"),
+          intervalMs: 60_000,
+          run: () =>
+            Effect.gen(function* () {
+              yield* Effect.sleep(350)
+              intruder = yield* leases.acquire(keyOf("purchase_orders"), "second-runner", 60_000)
+              return { rows: 0, reconciliation: "not-checked" as const }
+            })
+        }
+        const runner = yield* StreamRunner.make([slowCatalogue, probing], { leaseTtlMs: 1_500 })
+        const results = yield* runner.runNow({}, "cli")
+        if (Option.isSome(intruder)) yield* leases.release(intruder.value as never)
+        return { results, intruder }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(Option.isNone(out.intruder)).toBe(true)
+    expect(out.results.map((r) => ("_tag" in r ? "busy" : r.status))).toEqual(["succeeded", "succeeded"])
+  })
+})
