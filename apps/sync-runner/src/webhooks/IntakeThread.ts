@@ -9,9 +9,18 @@
  * Durability is the same as the in-thread batcher: a record is answered once written; a segment
  * is deleted only after its batch landed; at start the main thread replays the segments a previous
  * process left (a SIGKILL loses nothing acknowledged) before the worker opens new ones after them.
+ *
+ * A worker that dies (a crash, running out of its heap) is restarted on the same port with
+ * backoff (`restartDelayMs`, doubling to `maxRestartDelayMs`; back to the first delay once a worker
+ * lived a minute). The segments it wrote stay on disk, so the main thread adopts them (whatever
+ * the dead thread wrote, reported or not) and lands them like sealed ones: no answered delivery is
+ * lost. Requests in flight at the death get no answer and are retried by Shopify; the new worker
+ * is told every delivery on disk or landed, so such a retry is answered as a duplicate.
+ * `kura_webhook_intake_restarts_total` and `stats.restarts` count the restarts.
  */
-import { rmSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { readFile } from "node:fs/promises"
+import { join } from "node:path"
 import { Worker } from "node:worker_threads"
 import { Context, Effect, Fiber, Layer, Option, type Scope } from "effect"
 import { Metrics } from "../Metrics.js"
@@ -28,7 +37,7 @@ import type {
 } from "./intakeWorker.js"
 import { landWithRetry } from "./landWithRetry.js"
 import { type Segment, SegmentLog, segmentLines } from "./SegmentLog.js"
-import { precheckHeaders } from "./verifyWebhook.js"
+import { precheckHeaders, respond } from "./verifyWebhook.js"
 import { deliveryFromEnvelope } from "./WarehouseWebhookSink.js"
 import type { BatcherStats, WebhookBatcherOptions } from "./WebhookBatcher.js"
 import { WebhookBatchSink } from "./WebhookBatchSink.js"
@@ -41,6 +50,17 @@ export interface IntakeThreadOptions extends WebhookBatcherOptions {
   readonly secrets: Readonly<Record<string, ReadonlyArray<string>>>
   /** The intake thread's V8 old-space limit in MB (default 128). */
   readonly workerHeapMb?: number
+  /** First wait before restarting a dead intake thread (default 100 ms); it doubles per death. */
+  readonly restartDelayMs?: number
+  /** Longest wait before a restart (default 30 s). */
+  readonly maxRestartDelayMs?: number
+}
+
+/** The threaded intake's figures: the batcher's, plus how often its thread was restarted. */
+export interface IntakeThreadStats extends BatcherStats {
+  readonly restarts: number
+  /** Records dead threads had written and not handed over, found on disk and queued to land. */
+  readonly adopted: number
 }
 
 interface Sealed {
@@ -78,7 +98,12 @@ export class IntakeThread extends Context.Service<
     ) => Effect.Effect<number, never, Scope.Scope>
     /** The intake served through this thread. */
     readonly intake: WebhookIntake["Service"]
-    readonly stats: Effect.Effect<BatcherStats>
+    readonly stats: Effect.Effect<IntakeThreadStats>
+    /**
+     * Terminates the intake thread as a crash would, for fault-injection tests and chaos runs: it
+     * is restarted like any thread that died.
+     */
+    readonly killThread: Effect.Effect<void>
     /** The intake thread's event-loop delay since start, in seconds (updated every second). */
     readonly loopDelay: Effect.Effect<{ readonly p50: number; readonly p99: number; readonly max: number }>
   }
@@ -127,26 +152,43 @@ export class IntakeThread extends Context.Service<
     const counts = { accepted: 0, landed: 0, batches: 0, failures: 0 }
 
     const { intakeWorkerUrl } = yield* Effect.promise(() => import("./intakeWorker.js"))
-    const worker = startWorker(
-      intakeWorkerUrl,
-      {
-        kuraIntakeWorker: true,
-        dir: options.dir,
-        sync: options.sync ?? "window",
-        after: recovered.at(-1)?.id,
-        capacity: options.capacity ?? 20_000,
-        outstanding: replayed,
-        retryAfterSeconds: options.retryAfterSeconds ?? 5,
-        secrets: Object.fromEntries(
-          Object.entries(options.secrets).map(([shop, s]) => [shop.toLowerCase(), [...s]])
-        ),
-        dedupTtlMs: dedup.ttlMs,
-        dedupCapacity: dedup.capacity,
-        seen: dedup.entries()
-      },
-      options.workerHeapMb ?? 128
+    const secrets = Object.fromEntries(
+      Object.entries(options.secrets).map(([shop, s]) => [shop.toLowerCase(), [...s]])
     )
-    const post = (m: ToIntakeWorker) => worker.postMessage(m)
+    /** The newest segment id seen on disk: a (re)started worker's ids sort after it. */
+    let lastSegmentId = recovered.at(-1)?.id
+    const spawn = (): Worker =>
+      startWorker(
+        intakeWorkerUrl,
+        {
+          kuraIntakeWorker: true,
+          dir: options.dir,
+          sync: options.sync ?? "window",
+          after: lastSegmentId,
+          capacity: options.capacity ?? 20_000,
+          outstanding,
+          retryAfterSeconds: options.retryAfterSeconds ?? 5,
+          secrets,
+          dedupTtlMs: dedup.ttlMs,
+          dedupCapacity: dedup.capacity,
+          seen: dedup.entries()
+        },
+        options.workerHeapMb ?? 128
+      )
+    let worker = spawn()
+    let alive = true
+    let restarts = 0
+    let adoptedTotal = 0
+    let startedAt = Date.now()
+    const firstDelayMs = options.restartDelayMs ?? 100
+    const maxDelayMs = options.maxRestartDelayMs ?? 30_000
+    let delayMs = firstDelayMs
+    let restartTimer: ReturnType<typeof setTimeout> | undefined
+    /** Where the service listens once it does (a restarted worker listens there again). */
+    let bound: { readonly port: number; readonly host: string } | undefined
+    const post = (m: ToIntakeWorker) => {
+      if (alive) worker.postMessage(m)
+    }
 
     let nextReq = 0
     const rotations = new Map<number, { resolve: (s: Sealed) => void; reject: (e: Error) => void }>()
@@ -164,7 +206,7 @@ export class IntakeThread extends Context.Service<
       for (const [label, n] of Object.entries(deltas))
         runFork(metrics.increment(name, help, { [labelName]: label }, n))
     }
-    worker.on("message", (m: FromIntakeWorker) => {
+    const onMessage = (m: FromIntakeWorker) => {
       switch (m.t) {
         case "written":
           if (current === 0) currentSince = Date.now()
@@ -225,17 +267,112 @@ export class IntakeThread extends Context.Service<
           onListen?.(m)
           return
       }
-    })
-    // Without its thread the service has no socket: say so loudly, and fail a listen in progress
-    // (health checks then fail, so the platform restarts the instance; the spool replays).
-    const lost = (why: string) => {
-      runFork(Effect.logError(`webhook intake thread ${why}; webhooks and health checks are not answered`))
-      onListen?.({ t: "listenFailed", message: `intake thread ${why}` })
     }
-    worker.on("error", (e) => lost(`failed: ${e.message}`))
-    worker.on("exit", (code) => {
-      if (!closing) lost(`exited with code ${code}`)
-    })
+
+    /**
+     * Queues the segments on disk that are not queued yet: what a dead worker wrote (sealed or
+     * not, reported or not). Their deliveries join the dedup set the next worker starts from.
+     */
+    const adoptSegments = () => {
+      const queued = new Set(backlog.map((b) => b.segment.id))
+      let adopted = 0
+      for (const file of readdirSync(options.dir).sort()) {
+        if (!file.endsWith(".ndjson")) continue
+        const id = file.slice(0, -".ndjson".length)
+        if (lastSegmentId === undefined || id > lastSegmentId) lastSegmentId = id
+        if (queued.has(id)) continue
+        const path = join(options.dir, file)
+        const lines = segmentLines(readFileSync(path, "utf8"))
+        if (lines.length === 0) {
+          rmSync(path, { force: true })
+          continue
+        }
+        for (const line of lines) {
+          const d = deliveryFromEnvelope(line)
+          if (d._tag === "Some") dedup.add(keyOf(d.value), d.value.receivedAt)
+        }
+        backlog.push({ segment: { id, path }, count: lines.length, lines })
+        adopted += lines.length
+      }
+      // Records the dead thread wrote but never reported are on disk (and now queued) all the same.
+      outstanding += adopted - current
+      current = 0
+      adoptedTotal += adopted
+      return adopted
+    }
+
+    /** Starts a new worker after the backoff and has it listen where the dead one did. */
+    const scheduleRestart = () => {
+      // A worker that lived a while died of something new: start again from the first delay.
+      if (Date.now() - startedAt >= 60_000) delayMs = firstDelayMs
+      const wait = delayMs
+      delayMs = Math.min(maxDelayMs, delayMs * 2)
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined
+        if (closing) return
+        restarts++
+        runFork(
+          metrics.increment(
+            "kura_webhook_intake_restarts_total",
+            "Times the webhook intake thread was restarted after it died.",
+            {},
+            1
+          )
+        )
+        worker = attach(spawn())
+        alive = true
+        startedAt = Date.now()
+        const where = bound
+        if (where === undefined) return
+        onListen = (m) => {
+          if (m.t === "listening")
+            runFork(
+              Effect.logInfo(
+                `webhook intake thread restarted (${restarts} restart(s)); listening on ${where.host}:${m.port} again`
+              )
+            )
+          else if (m.t === "listenFailed") {
+            runFork(Effect.logError(`the restarted webhook intake thread cannot listen: ${m.message}`))
+            // Its exit schedules the next attempt, further backed off.
+            void worker.terminate()
+          }
+        }
+        post({ t: "listen", port: where.port, host: where.host })
+      }, wait)
+    }
+
+    /** The thread died: fail what waited on it, queue what it wrote, and restart it. */
+    const died = (why: string) => {
+      alive = false
+      for (const r of rotations.values()) r.reject(new Error(`the intake thread ${why}`))
+      rotations.clear()
+      for (const answer of answers.values())
+        answer({
+          ...respond(503, false, "intake thread restarting, retry later"),
+          headers: { "retry-after": String(options.retryAfterSeconds ?? 5) }
+        })
+      answers.clear()
+      if (closing) return
+      const adopted = adoptSegments()
+      if (bound === undefined)
+        // Not listening yet: fail the listen in progress (the service does not start).
+        onListen?.({ t: "listenFailed", message: `intake thread ${why}` })
+      runFork(
+        Effect.logError(
+          `webhook intake thread ${why}; restarting it in ${delayMs} ms (${adopted} record(s) it wrote are queued to land)`
+        )
+      )
+      scheduleRestart()
+    }
+    function attach(w: Worker): Worker {
+      w.on("message", onMessage)
+      w.on("error", (e) => runFork(Effect.logError(`webhook intake thread failed: ${e.message}`)))
+      w.on("exit", (code) => {
+        if (w === worker && alive) died(`exited with code ${code}`)
+      })
+      return w
+    }
+    attach(worker)
 
     /**
      * Seals the worker's current segment and queues it for landing (an empty one is deleted).
@@ -244,6 +381,7 @@ export class IntakeThread extends Context.Service<
      */
     const sealNow = (): Promise<boolean> => {
       if (sealing !== undefined) return sealing
+      if (!alive) return Promise.resolve(false)
       const req = nextReq++
       const done = new Promise<boolean>((resolve) => {
         rotations.set(req, {
@@ -295,7 +433,11 @@ export class IntakeThread extends Context.Service<
             // Let forwarded requests (health, metrics, triggers) through between slices.
             if (i > 0 && i % 500 === 0) yield* yieldToIo
             const d = deliveryFromEnvelope(line)
-            if (d._tag === "Some") parsed.push(d.value)
+            if (d._tag === "Some") {
+              parsed.push(d.value)
+              // A restarted worker starts from this set: a retry of a landed delivery is a duplicate.
+              dedup.add(keyOf(d.value), d.value.receivedAt)
+            }
           }
           deliveries = parsed
         }
@@ -351,6 +493,7 @@ export class IntakeThread extends Context.Service<
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         closing = true
+        if (restartTimer !== undefined) clearTimeout(restartTimer)
         post({ t: "closing" })
         yield* Fiber.awaitAll([fiber])
         yield* Effect.promise(() => worker.terminate())
@@ -366,13 +509,18 @@ export class IntakeThread extends Context.Service<
         Effect.callback<number>((resume) => {
           forward = handler
           onListen = (m) => {
-            if (m.t === "listening") resume(Effect.succeed(m.port))
-            else if (m.t === "listenFailed") resume(Effect.die(new Error(`cannot listen: ${m.message}`)))
+            if (m.t === "listening") {
+              bound = { port: m.port, host: where.host }
+              resume(Effect.succeed(m.port))
+            } else if (m.t === "listenFailed") resume(Effect.die(new Error(`cannot listen: ${m.message}`)))
           }
           post({ t: "listen", port: where.port, host: where.host })
         }),
         () =>
           Effect.callback<void>((resume) => {
+            bound = undefined
+            // A dead thread holds no socket (its restart, if pending, no longer listens).
+            if (!alive) return resume(Effect.void)
             onListen = (m) => {
               if (m.t === "unlistened") resume(Effect.void)
             }
@@ -382,6 +530,13 @@ export class IntakeThread extends Context.Service<
 
     const accept = (headers: Headers, body: Uint8Array): Effect.Effect<IntakeResponse> =>
       Effect.callback<IntakeResponse>((resume) => {
+        if (!alive)
+          return resume(
+            Effect.succeed({
+              ...respond(503, false, "intake thread restarting, retry later"),
+              headers: { "retry-after": String(options.retryAfterSeconds ?? 5) }
+            })
+          )
         const req = nextReq++
         answers.set(req, (r) => resume(Effect.succeed(r)))
         post({ t: "accept", req, headers: { ...headers }, body })
@@ -394,7 +549,14 @@ export class IntakeThread extends Context.Service<
         accept,
         pending: Effect.sync(() => outstanding)
       }),
-      stats: Effect.sync(() => ({ ...counts, replayed, pending: outstanding })),
+      stats: Effect.sync(() => ({
+        ...counts,
+        replayed,
+        pending: outstanding,
+        restarts,
+        adopted: adoptedTotal
+      })),
+      killThread: Effect.promise(() => worker.terminate()).pipe(Effect.asVoid),
       loopDelay: Effect.sync(() => loopDelay)
     })
   })

@@ -1,10 +1,10 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { WebhookBatchSink } from "../../src/webhooks/WebhookBatchSink.js"
-import { deliveryHeaders, eventually, SHOP, withBatchedServer } from "./harness.js"
+import { deliver, deliveryHeaders, eventually, SHOP, withBatchedServer } from "./harness.js"
 
 const dirs: Array<string> = []
 const fresh = () => {
@@ -59,6 +59,67 @@ describe("the webhook intake thread", () => {
     expect(memory.batches.flatMap((b) => b.deliveries.map((d) => [d.shop, d.eventId]))).toEqual([
       [SHOP, "t-1"]
     ])
+    expect(readdirSync(dir).filter((f) => f.endsWith(".ndjson"))).toEqual([])
+  })
+
+  it("a thread killed mid-load restarts on its port; every delivery answered 200 lands exactly once; the restart is counted", async () => {
+    const memory = WebhookBatchSink.makeMemory()
+    // Landing is slow and segments are sealed every 300 ms, so the kill finds sealed segments
+    // waiting to land and an open one the dead thread was writing.
+    const slow = WebhookBatchSink.of({
+      landBatch: (b) => Effect.andThen(Effect.sleep("40 millis"), memory.sink.landBatch(b)),
+      recentEvents: memory.sink.recentEvents
+    })
+    const dir = fresh()
+    const total = 400
+    await withBatchedServer(
+      {
+        batcher: { dir, flushMs: 300, maxBatch: 1_000 },
+        sink: Layer.succeed(WebhookBatchSink, slow),
+        threaded: true,
+        thread: { restartDelayMs: 50 }
+      },
+      async ({ url, stats, kill }) => {
+        const answered = new Set<string>()
+        let retries = 0
+        let next = 0
+        let pendingAtKill = -1
+        // Shopify's behaviour: a delivery not answered 200 (connection lost, 503) is sent again.
+        const send = async (i: number) => {
+          const body = JSON.stringify({ id: 1000 + i, updated_at: "2026-11-26T10:00:00Z" })
+          for (;;) {
+            const r = await deliver(url, body, `k-${i}`).catch(() => undefined)
+            if (r?.status === 200) return void answered.add(`k-${i}`)
+            retries++
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+        }
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            while (next < total) {
+              await send(next++)
+              if (pendingAtKill < 0 && answered.size >= total / 3) {
+                pendingAtKill = (await Effect.runPromise(stats)).pending
+                await Effect.runPromise(kill!)
+              }
+            }
+          })
+        )
+        expect(pendingAtKill).toBeGreaterThan(0)
+        expect(answered.size).toBe(total)
+        expect(retries).toBeGreaterThan(0)
+        await eventually(() => memory.batches.flatMap((b) => b.deliveries).length >= total, 30_000)
+        const landed = memory.batches.flatMap((b) => b.deliveries.map((d) => d.eventId))
+        expect(new Set(landed).size).toBe(total)
+        expect(landed).toHaveLength(total)
+        const after = await Effect.runPromise(stats)
+        expect(after).toMatchObject({ restarts: 1, pending: 0 })
+        // The open segment the dead thread wrote was found on disk and landed.
+        expect(after.adopted).toBeGreaterThan(0)
+        const metrics = await (await fetch(`${url}/metrics`)).text()
+        expect(metrics).toMatch(/kura_webhook_intake_restarts_total 1\n/)
+      }
+    )
     expect(readdirSync(dir).filter((f) => f.endsWith(".ndjson"))).toEqual([])
   })
 })

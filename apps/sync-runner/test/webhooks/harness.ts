@@ -8,7 +8,7 @@ import { RunLedger } from "../../src/RunLedger.js"
 import { StreamRunner } from "../../src/StreamRunner.js"
 import { TriggerAuth } from "../../src/TriggerAuth.js"
 import { WebhookIntake } from "../../src/WebhookIntake.js"
-import { IntakeThread } from "../../src/webhooks/IntakeThread.js"
+import { IntakeThread, type IntakeThreadOptions } from "../../src/webhooks/IntakeThread.js"
 import {
   type BatcherStats,
   WebhookBatcher,
@@ -58,10 +58,14 @@ export const eventually = async (check: () => boolean | Promise<boolean>, ms = 1
   }
 }
 
-/** The stats of whichever batcher the harness runs. */
-class StatsOf extends Context.Service<StatsOf, { readonly stats: Effect.Effect<BatcherStats> }>()(
-  "test/StatsOf"
-) {}
+/** The stats of whichever batcher the harness runs (and, threaded, a way to kill its thread). */
+class StatsOf extends Context.Service<
+  StatsOf,
+  {
+    readonly stats: Effect.Effect<BatcherStats & { readonly restarts?: number; readonly adopted?: number }>
+    readonly kill?: Effect.Effect<void>
+  }
+>()("test/StatsOf") {}
 
 /**
  * Runs `f` against a real HTTP service whose webhook path is the batching intake over `sink`.
@@ -73,15 +77,26 @@ export const withBatchedServer = <E>(
     readonly sink: Layer.Layer<WebhookBatchSink, E>
     /** Run the intake on its own thread (the `serve` default) instead of the main thread. */
     readonly threaded?: boolean
+    /** Options of the intake thread beyond the batcher's (threaded only). */
+    readonly thread?: Partial<Omit<IntakeThreadOptions, keyof WebhookBatcherOptions>>
   },
-  f: (server: { readonly url: string; readonly stats: Effect.Effect<BatcherStats> }) => Promise<void>
+  f: (server: {
+    readonly url: string
+    readonly stats: Effect.Effect<BatcherStats & { readonly restarts?: number; readonly adopted?: number }>
+    /** Terminates the intake thread as a crash would (threaded only). */
+    readonly kill?: Effect.Effect<void>
+  }) => Promise<void>
 ): Promise<void> => {
   const intake: Layer.Layer<WebhookIntake | StatsOf, never, Metrics | WebhookBatchSink> =
     options.threaded === true
       ? Layer.effect(
           StatsOf,
-          Effect.map(Effect.service(IntakeThread), (t) => ({ stats: t.stats }))
-        ).pipe(Layer.provideMerge(IntakeThread.layer({ ...options.batcher, secrets: { [SHOP]: [SECRET] } })))
+          Effect.map(Effect.service(IntakeThread), (t) => ({ stats: t.stats, kill: t.killThread }))
+        ).pipe(
+          Layer.provideMerge(
+            IntakeThread.layer({ ...options.thread, ...options.batcher, secrets: { [SHOP]: [SECRET] } })
+          )
+        )
       : Layer.effect(
           StatsOf,
           Effect.map(Effect.service(WebhookBatcher), (b) => ({ stats: b.stats }))
@@ -108,8 +123,8 @@ export const withBatchedServer = <E>(
   return Effect.runPromise(
     Effect.gen(function* () {
       const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
-      const { stats } = yield* StatsOf
-      yield* Effect.promise(() => f({ url: server.url, stats }))
+      const { stats, kill } = yield* StatsOf
+      yield* Effect.promise(() => f({ url: server.url, stats, ...(kill === undefined ? {} : { kill }) }))
     }).pipe(
       Effect.scoped,
       Effect.provide(services),
