@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { bigQueryDialect, duckdbDialect } from "../src/Dialect.js"
 import { DuckDbWarehouse, Warehouse } from "../src/index.js"
+import { inlineScript, makeDuckDbEngine } from "../src/internal/duckdbEngine.js"
 import * as Sql from "../src/Sql.js"
 import { AllTables } from "../src/Tables.js"
 
@@ -95,5 +96,72 @@ describe("DuckDB engine MERGE", () => {
       )
       assert.isAtMost(staging.length, 1)
     }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+})
+
+describe("DuckDB engine transactions", () => {
+  it("writes a transaction as one script: parameters become literals, quoted text is left alone", () => {
+    const script = inlineScript([
+      {
+        sql: `UPDATE "t$x" SET a = $a, b = CAST($b AS BIGINT), c = '$a is text' WHERE k = $k`,
+        params: { a: "it's", b: "12", k: null }
+      },
+      { sql: "DELETE FROM t WHERE k = $k_0", params: { k_0: "x" } }
+    ])
+    assert.strictEqual(
+      script,
+      `BEGIN TRANSACTION;\nUPDATE "t$x" SET a = 'it''s', b = CAST('12' AS BIGINT), c = '$a is text' WHERE k = NULL;\nDELETE FROM t WHERE k = 'x';\nCOMMIT`
+    )
+    // Not given, or not writable as a literal: the caller binds statement by statement.
+    assert.isUndefined(inlineScript([{ sql: "SELECT $missing", params: {} }]))
+    assert.isUndefined(inlineScript([{ sql: "SELECT $a", params: { a: "nul\u0000byte" } }]))
+  })
+
+  it.effect("a commit stores text exactly (quotes, dollar signs, semicolons)", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
+      const cursor = `2026-11-27T00:00:00Z|it's $cursor_after; DROP TABLE x; --`
+      const commit = {
+        runId: "r-1",
+        key,
+        cursorAfter: cursor,
+        reportedCount: null,
+        reportedTotal: null,
+        rowsFetched: 0,
+        rowsLoaded: 0,
+        loadedTotal: null,
+        meta: { note: "quote ' and $dollar" }
+      }
+      const result = yield* w.commitRun(commit)
+      assert.strictEqual(result.status, "complete")
+      const saved = yield* w.checkpoints.get(key)
+      assert.strictEqual(saved._tag === "Some" ? saved.value.cursor : null, cursor)
+      assert.strictEqual(saved._tag === "Some" ? saved.value.meta?.note : null, "quote ' and $dollar")
+      const runs = yield* w.listRuns(key)
+      assert.deepStrictEqual(
+        runs.map((r) => [r.runId, r.status, r.cursorAfter]),
+        [["r-1", "complete", cursor]]
+      )
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
+  it.effect("a transaction that fails part-way leaves nothing written and no transaction open", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const engine = yield* makeDuckDbEngine(":memory:")
+        yield* engine.run("CREATE TABLE t (a VARCHAR)")
+        const failed = yield* Effect.exit(
+          engine.atomically([
+            { sql: "INSERT INTO t VALUES ($a)", params: { a: "first" } },
+            { sql: "INSERT INTO missing_table VALUES ($a)", params: { a: "second" } }
+          ])
+        )
+        assert.strictEqual(failed._tag, "Failure")
+        assert.deepStrictEqual(yield* engine.query("SELECT a FROM t"), [])
+        yield* engine.atomically([{ sql: "INSERT INTO t VALUES ($a)", params: { a: "after" } }])
+        assert.deepStrictEqual(yield* engine.query("SELECT a FROM t"), [{ a: "after" }])
+      })
+    )
   )
 })

@@ -52,6 +52,63 @@ const scaledColumn = (
   return out
 }
 
+/**
+ * `statements` as one `BEGIN TRANSACTION; …; COMMIT` script with each `$name` parameter written in
+ * as a literal: text as a quoted string (it adapts to its context as a bound text parameter
+ * does), null as NULL. Parameters inside quoted strings or identifiers are left alone. Undefined
+ * when a statement names a parameter it was not given, or a value holds a NUL character (the
+ * caller then binds parameters statement by statement).
+ */
+export const inlineScript = (statements: ReadonlyArray<SqlStatement>): string | undefined => {
+  const parts: Array<string> = ["BEGIN TRANSACTION"]
+  for (const statement of statements) {
+    const sql = inlineParams(statement.sql, statement.params ?? {})
+    if (sql === undefined) return undefined
+    parts.push(sql)
+  }
+  parts.push("COMMIT")
+  return parts.join(";\n")
+}
+
+const PARAM_NAME = /[A-Za-z_][A-Za-z0-9_]*/y
+
+const inlineParams = (sql: string, params: SqlParams): string | undefined => {
+  let out = ""
+  let i = 0
+  while (i < sql.length) {
+    const ch = sql[i]!
+    if (ch === "'" || ch === '"') {
+      // A quoted string or identifier, copied whole (a doubled quote stays inside it).
+      let j = i + 1
+      while (j < sql.length) {
+        if (sql[j] === ch) {
+          if (sql[j + 1] === ch) j += 2
+          else break
+        } else j++
+      }
+      out += sql.slice(i, j + 1)
+      i = j + 1
+      continue
+    }
+    if (ch === "$") {
+      PARAM_NAME.lastIndex = i + 1
+      const m = PARAM_NAME.exec(sql)
+      if (m !== null) {
+        const name = m[0]
+        if (!Object.hasOwn(params, name)) return undefined
+        const value = params[name] ?? null
+        if (value?.includes("\u0000")) return undefined
+        out += value === null ? "NULL" : Sql.stringLiteral(value)
+        i += 1 + name.length
+        continue
+      }
+    }
+    out += ch
+    i++
+  }
+  return out
+}
+
 const queryError = (operation: string, sql: string) => (cause: unknown) =>
   new WarehouseError({
     reason: "Query",
@@ -120,6 +177,17 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
     locked(
       Effect.uninterruptible(
         Effect.gen(function* () {
+          // One round trip for the whole transaction (its values written in as literals): a
+          // commit on the one connection was BEGIN, each statement (three trips each with
+          // parameters: extract, prepare, execute) and COMMIT, on the tail of every run.
+          const script = inlineScript(statements)
+          if (script !== undefined) {
+            const exit = yield* Effect.exit(run(script))
+            if (Exit.isSuccess(exit)) return
+            // Stopped part-way: whatever it began is undone (no transaction left open).
+            yield* Effect.ignore(run("ROLLBACK"))
+            return yield* exit
+          }
           yield* run("BEGIN TRANSACTION")
           const exit = yield* Effect.exit(
             Effect.forEach(statements, (s) => run(s.sql, s.params), { discard: true })
