@@ -164,4 +164,78 @@ describe("DuckDB engine transactions", () => {
       })
     )
   )
+
+  it.effect("a small batch written into its MERGE stores exactly what a staged batch stores", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const order = (account: string, id: string) => ({
+        source: "shopify",
+        source_account: account,
+        source_id: id,
+        updated_at: "2026-11-26T10:00:00.123Z",
+        _synced_at: "2026-11-27T04:00:00Z",
+        _batch_id: `b-${id}`,
+        channel: "online",
+        order_number: `#${id} it's "quoted" $x; -- 日本`,
+        customer_id: null,
+        currency: "JPY",
+        total: "1234.5",
+        tax: "-0.000000001",
+        created_at: "2026-11-26T09:00:00+09:00",
+        business_date: "2026-11-26",
+        cancelled_at: id === "2" ? "2026-11-26T12:00:00Z" : null
+      })
+      const ids = ["1", "2", "3"]
+      // 3 rows: written into the statement. 3 + 600 rows: staged (over the inline size).
+      yield* w.load(
+        "orders",
+        ids.map((id) => order("inline", id))
+      )
+      yield* w.load("orders", [
+        ...ids.map((id) => order("staged", id)),
+        ...Array.from({ length: 600 }, (_, i) => order("staged", `filler-${i}`))
+      ])
+      const read = (account: string) =>
+        w.query(
+          `SELECT * EXCLUDE (source_account) FROM orders WHERE source_account = '${account}' AND source_id IN ('1', '2', '3') ORDER BY source_id`
+        )
+      const inline = yield* read("inline")
+      assert.strictEqual(inline.length, 3)
+      assert.deepStrictEqual(inline, yield* read("staged"))
+      assert.strictEqual(inline[0]?.order_number, `#1 it's "quoted" $x; -- 日本`)
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
+  it.effect(
+    "a raw batch of distinct versions (a key with a timestamp) lands each once, NULL and a millisecond apart included",
+    () =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const r = yield* w.load("_kura_raw", [
+          rawRow("t-1", "2026-11-26T19:00:00+09:00", '{"v":1}'),
+          rawRow("t-1", "2026-11-26T10:00:00.001Z", '{"v":2}'),
+          rawRow("t-2", null),
+          rawRow("t-2", "2026-11-26T10:00:00Z")
+        ])
+        assert.strictEqual(r.inserted, 4)
+        // Loaded again (another spelling of a stored version included): nothing new.
+        const again = yield* w.load("_kura_raw", [
+          rawRow("t-1", "2026-11-26T10:00:00Z", '{"v":1}'),
+          rawRow("t-2", null)
+        ])
+        assert.deepStrictEqual([again.inserted, again.updated], [0, 0])
+        const rows = yield* w.query(
+          "SELECT source_id, CAST(updated_at AS VARCHAR) AS u FROM _kura_raw WHERE source_id LIKE 't-%' ORDER BY source_id, updated_at NULLS FIRST"
+        )
+        assert.deepStrictEqual(
+          rows.map((x) => [x.source_id, x.u]),
+          [
+            ["t-1", "2026-11-26 10:00:00+00"],
+            ["t-1", "2026-11-26 10:00:00.001+00"],
+            ["t-2", null],
+            ["t-2", "2026-11-26 10:00:00+00"]
+          ]
+        )
+      }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
 })

@@ -433,13 +433,31 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
             : texts.map((row) => stagedIdx.map((c) => row[c] ?? null))
         const staged = new Set(stagedColumns.map((c) => c.name))
         const staging = stagingName(table.name)
+        // A small batch of distinct keys (most loads of an incremental run) is written into the
+        // MERGE itself as a VALUES list: one statement instead of staging it first (a CREATE, an
+        // appender and a DROP on the one connection).
+        const inline = distinct ? valuesRelation(stagedColumns, stagedTexts) : undefined
+        if (inline !== undefined) {
+          const merged = Sql.mergeParts(d, table, columns, staging, staged)
+          const counts = yield* engine.merge(
+            Sql.renderMerge({ ...merged, source: plainSource(columns, inline, staged, constants) }),
+            table.name
+          )
+          return {
+            accepted: accepted.length,
+            inserted: counts.inserted,
+            updated: counts.updated,
+            rejected,
+            addedColumns
+          }
+        }
         yield* Effect.acquireUseRelease(
           engine.stage(staging, stagedColumns, stagedTexts),
           () =>
             Effect.gen(function* () {
               const merged = Sql.mergeParts(d, table, columns, staging, staged)
               const parts = distinct
-                ? { ...merged, source: plainSource(columns, staging, staged, constants) }
+                ? { ...merged, source: plainSource(columns, T(staging), staged, constants) }
                 : merged
               const counts = yield* engine.merge(Sql.renderMerge(parts), table.name)
               inserted = counts.inserted
@@ -459,19 +477,60 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     const idx = table.primaryKey.map((k) => columns.findIndex((c) => c.name === k))
     // Only text keys compare exactly as text ("01" and "1" are one BIGINT key); dates too, as
     // they are staged only in their one strict YYYY-MM-DD form (inventory snapshot days).
-    if (idx.some((i) => i < 0 || (columns[i]!.type !== "string" && columns[i]!.type !== "date"))) return false
+    // Timestamps (`_kura_raw`'s version) compare as the millisecond they name: two texts of one
+    // instant ("…Z" and "…+00:00") are one key, and instants within one millisecond count as a
+    // repeat too (the batch then takes the de-duplicating path: never a wrong "distinct").
+    const kinds = idx.map((i) => (i < 0 ? undefined : columns[i]!.type))
+    if (kinds.some((k) => k !== "string" && k !== "date" && k !== "timestamp")) return false
     const seen = new Set<string>()
     for (const row of texts) {
       let key = ""
-      for (const i of idx) key += `${row[i] ?? ""}\u0000`
+      for (const [n, i] of idx.entries()) {
+        const text = row[i] ?? null
+        if (text === null) key += "\u0001\u0000"
+        else if (kinds[n] === "timestamp") {
+          const ms = Date.parse(text)
+          if (Number.isNaN(ms)) return false
+          key += `${ms}\u0000`
+        } else key += `${text}\u0000`
+      }
       if (seen.has(key)) return false
       seen.add(key)
     }
     return true
   }
+  /**
+   * `(VALUES (…), …) AS s(…)` of staged text rows, as literals, when the batch is small enough to
+   * be written into a statement: at most `INLINE_ROWS` rows and `INLINE_CHARS` characters, no NUL
+   * character (DuckDB only; undefined otherwise, and the batch is staged).
+   */
+  const valuesRelation = (
+    stagedColumns: ReadonlyArray<ColumnDef>,
+    rows: ReadonlyArray<ReadonlyArray<string | null>>
+  ): string | undefined => {
+    if (d.name !== "duckdb" || rows.length === 0 || rows.length > INLINE_ROWS || stagedColumns.length === 0)
+      return undefined
+    let chars = 0
+    const tuples: Array<string> = []
+    for (const row of rows) {
+      const values: Array<string> = []
+      for (let c = 0; c < stagedColumns.length; c++) {
+        const v = row[c] ?? null
+        if (v === null) {
+          values.push("NULL")
+          continue
+        }
+        chars += v.length
+        if (chars > INLINE_CHARS || v.includes("\u0000")) return undefined
+        values.push(Sql.stringLiteral(v))
+      }
+      tuples.push(`(${values.join(", ")})`)
+    }
+    return `(VALUES ${tuples.join(", ")}) AS ${I("v")}(${stagedColumns.map((c) => I(c.name)).join(", ")})`
+  }
   const plainSource = (
     columns: ReadonlyArray<ColumnDef>,
-    staging: string,
+    from: string,
     staged: ReadonlySet<string>,
     constants: ReadonlyMap<string, string>
   ): string =>
@@ -486,7 +545,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           ? `${Sql.castFromText(d, c)} AS ${I(c.name)}`
           : `CAST(NULL AS ${d.type(c.type)}) AS ${I(c.name)}`
       })
-      .join(", ")} FROM ${T(staging)}`
+      .join(", ")} FROM ${from}`
 
   const writeRejected = (table: TableDef, rejected: ReadonlyArray<Rejected>, options?: LoadOptions) =>
     Effect.gen(function* () {
@@ -1587,6 +1646,10 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 
 /** The `_kura_sync_state` id (kind `migration`) recording that old `_kura_raw` duplicates were removed. */
 export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
+
+/** Rows and characters of text up to which a load's batch is written into its MERGE (`valuesRelation`). */
+const INLINE_ROWS = 500
+const INLINE_CHARS = 512 * 1024
 
 /** `_kura_raw`'s comment once the duplicate removal is done (DuckDB; the marker row stays too). */
 export const RAW_DEDUP_TAG = `kura:${RAW_DEDUP_MIGRATION}`
