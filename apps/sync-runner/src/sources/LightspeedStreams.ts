@@ -15,7 +15,14 @@ import {
   Sale,
   seedRefreshToken
 } from "@kura/lightspeed-client"
-import { mapLightspeedBusinessDay, mapLightspeedItem, mapLightspeedLocation } from "@kura/warehouse"
+import {
+  type CanonicalRows,
+  type CanonicalTableName,
+  CanonicalTables,
+  mapLightspeedBusinessDay,
+  mapLightspeedItem,
+  mapLightspeedLocation
+} from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Schema, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { LightspeedAccountConfig } from "../AppConfig.js"
@@ -120,6 +127,89 @@ const vanishedItems = (deps: SourceDeps, account: LightspeedAccountConfig, seen:
     const pending = new Set(letters.flat().flatMap((l) => (l.sourceId === null ? [] : [l.sourceId])))
     return live.map((r) => String(r.source_id)).filter((id) => !seen.has(id) && !pending.has(id))
   }).pipe(Effect.mapError((e) => new SyncError({ reason: "Warehouse", message: e.message, cause: e })))
+
+/** Columns of a canonical row that say where and when it was written rather than what it holds. */
+const LINEAGE: ReadonlySet<string> = new Set([
+  "source",
+  "source_account",
+  "source_id",
+  "updated_at",
+  "_synced_at",
+  "_batch_id",
+  "_deleted_at"
+])
+const contentColumns = (table: CanonicalTableName): ReadonlyArray<string> =>
+  CanonicalTables[table].columns.map((c) => c.name).filter((c) => !LINEAGE.has(c))
+
+const DECIMAL = /^-?\d+(\.\d+)?$/
+/** A decimal string without insignificant zeros ("3300.000000000" and "3300.00" are "3300"). */
+const plainDecimal = (s: string): string => {
+  const t = (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s).replace(/^(-?)0+(?=\d)/, "$1")
+  return t === "-0" ? "0" : t
+}
+/** A mapped value equals a stored one read as text (decimals by value, booleans as `true`/`false`). */
+const sameValue = (mapped: unknown, stored: unknown): boolean => {
+  if (mapped === null || mapped === undefined) return stored === null || stored === undefined
+  if (stored === null || stored === undefined) return false
+  const a = String(mapped)
+  const b = String(stored)
+  return a === b || (DECIMAL.test(a) && DECIMAL.test(b) && plainDecimal(a) === plainDecimal(b))
+}
+
+/**
+ * What the warehouse holds live of an account's Lightspeed records in `tables`, to leave unchanged
+ * ones alone. K-Series gives items and locations no `updated_at`, so a mapped row carries the
+ * fetch time: upserting every row would rewrite the whole catalogue at every read. `changed` keeps
+ * only the rows whose content (every column but the lineage ones) differs from the live stored
+ * row, or that have none (new, or soft-deleted and listed again): an unchanged row keeps its
+ * `updated_at`, `_synced_at` and batch. If the state cannot be read, every row is written.
+ */
+const storedCatalogue = (
+  deps: SourceDeps,
+  account: LightspeedAccountConfig,
+  tables: ReadonlyArray<CanonicalTableName>
+) =>
+  Effect.gen(function* () {
+    const d = deps.warehouse.dialect
+    const state = new Map<string, ReadonlyMap<string, ReadonlyArray<unknown>>>()
+    for (const table of tables) {
+      const columns = contentColumns(table)
+      const rows = yield* deps.warehouse
+        .query(
+          `SELECT ${d.ident("source_id")} AS k_id, ${columns.map((c, i) => `CAST(${d.ident(c)} AS ${d.type("string")}) AS k_${i}`).join(", ")} FROM ${d.table(table)} WHERE source = 'lightspeed' AND source_account = ${d.param("account")} AND _deleted_at IS NULL`,
+          { account: account.name }
+        )
+        .pipe(
+          Effect.tapError((e) =>
+            Effect.logWarning(
+              `lightspeed ${table}: cannot read the stored rows, writing every row: ${e.message}`
+            )
+          ),
+          Effect.orElseSucceed(() => undefined)
+        )
+      if (rows !== undefined)
+        state.set(table, new Map(rows.map((r) => [String(r.k_id), columns.map((_, i) => r[`k_${i}`])])))
+    }
+    return {
+      changed: (rows: CanonicalRows): CanonicalRows => {
+        const out: Record<string, ReadonlyArray<Readonly<Record<string, unknown>>>> = {}
+        for (const [table, list] of Object.entries(rows) as Array<
+          [CanonicalTableName, ReadonlyArray<Readonly<Record<string, unknown>>>]
+        >) {
+          const stored = state.get(table)
+          const columns = contentColumns(table)
+          out[table] =
+            stored === undefined
+              ? list
+              : list.filter((row) => {
+                  const s = stored.get(String(row.source_id))
+                  return s === undefined || !columns.every((c, i) => sameValue(row[c], s[i]))
+                })
+        }
+        return out as CanonicalRows
+      }
+    }
+  })
 
 /** The items stream's mapper (its dead letters replay through the same one). */
 const mapItem = mapLightspeedItem
@@ -303,6 +393,7 @@ export const makeLightspeedStreams = (
       const key = { source: "lightspeed" as const, account: account.name, stream: "locations" }
       const found = yield* locationsOf.pipe(Effect.mapError(toSyncError))
       const now = yield* Clock.currentTimeMillis
+      const stored = yield* storedCatalogue(deps, account, ["locations"])
       return yield* ingest({
         ctx,
         key,
@@ -313,7 +404,7 @@ export const makeLightspeedStreams = (
           const mapped = mapAll(found, (l) => mapLightspeedLocation(l, mctx), mapLetter(key, idOf, now))
           return Stream.succeed<IngestPage>({
             raw: found,
-            rows: mapped.rows,
+            rows: stored.changed(mapped.rows),
             deadLetters: mapped.deadLetters
           })
         },
@@ -419,6 +510,7 @@ export const makeLightspeedStreams = (
       )
       const pageSize = itemsPageSizeFor(previous, now)
       const seen = new Set<string>()
+      const stored = yield* storedCatalogue(deps, account, ITEM_TABLES)
       return yield* ingest({
         ctx,
         key,
@@ -436,7 +528,8 @@ export const makeLightspeedStreams = (
               for (const r of records) seen.add(String(r.id))
               const mctx = mapContext(key, batchId(n), new Date(now).toISOString(), () => "UTC")
               const mapped = mapAll(records, (i) => mapItem(i, mctx), mapLetter(key, idOf, now))
-              return { raw: records, rows: mapped.rows, deadLetters: mapped.deadLetters }
+              // The lake and _kura_raw take every record; the tables only what changed.
+              return { raw: records, rows: stored.changed(mapped.rows), deadLetters: mapped.deadLetters }
             }),
             // K-Series has no modified-since filter and no item `updated_at`: every read is whole,
             // so an item it no longer lists was deleted upstream.

@@ -33,8 +33,12 @@ const target = () => {
   )
 }
 
-/** One run of the items stream as a fresh process would make it (a new client), sharing tokens. */
-const itemsRun = (sandbox: Sandbox, tokens: ReturnType<typeof makeMemoryTokenStore>) =>
+/** One run of a Lightspeed stream as a fresh process would make it (a new client), sharing tokens. */
+const streamRun = (
+  sandbox: Sandbox,
+  tokens: ReturnType<typeof makeMemoryTokenStore>,
+  name: "items" | "locations"
+) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const lake = yield* RawLake
@@ -51,11 +55,19 @@ const itemsRun = (sandbox: Sandbox, tokens: ReturnType<typeof makeMemoryTokenSto
       },
       { warehouse, lake, sandbox: true, tokenStore: tokens },
       () => 60_000
-    ).find((s) => s.key.stream === "items")
-    if (stream === undefined) throw new Error("no items stream")
+    ).find((s) => s.key.stream === name)
+    if (stream === undefined) throw new Error(`no ${name} stream`)
     const before = sandbox.stats().lightspeed?.requests ?? 0
     const { result } = yield* runStreamOnce(warehouse, stream)
     if ("_tag" in result) throw new Error(result.message)
+    return { stream, before, result }
+  })
+
+/** One run of the items stream, with its requests and the cursor it committed. */
+const itemsRun = (sandbox: Sandbox, tokens: ReturnType<typeof makeMemoryTokenStore>) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const { stream, before, result } = yield* streamRun(sandbox, tokens, "items")
     const cursor = JSON.parse(Option.getOrThrow(yield* warehouse.checkpoints.get(stream.key)).cursor) as {
       pageSize: number
     }
@@ -226,6 +238,64 @@ describe("lightspeed items", () => {
             "SELECT sku, price::VARCHAR AS price FROM variants WHERE source = 'lightspeed' AND source_id = '9999000002'"
           )
           expect(variant).toEqual([{ sku: "WHISK-1", price: "3300.000000000" }])
+        }).pipe(Effect.provide(target()))
+      )
+    ))
+
+  it("a re-read leaves unchanged items and locations alone (updated_at and batch kept) and rewrites a changed one", () =>
+    withSandbox(1000, (sandbox) =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const tokens = makeMemoryTokenStore(new Map())
+          const w = yield* Warehouse
+          const both = Effect.gen(function* () {
+            yield* streamRun(sandbox, tokens, "locations")
+            yield* itemsRun(sandbox, tokens)
+          })
+          const written = Effect.map(
+            w.query(
+              ["products", "variants", "sku_map", "locations"]
+                .map(
+                  (t) =>
+                    `SELECT '${t}' AS t, source_id, CAST(updated_at AS VARCHAR) AS u, _batch_id AS b FROM ${t} WHERE source = 'lightspeed'`
+                )
+                .join(" UNION ALL ")
+                .concat(" ORDER BY t, source_id")
+            ),
+            (rows) => rows.map((r) => `${String(r.t)} ${String(r.source_id)} ${String(r.u)} ${String(r.b)}`)
+          )
+          yield* both
+          const first = yield* written
+          expect(first.filter((r) => r.startsWith("locations ")).length).toBeGreaterThan(0)
+          expect(first.filter((r) => r.startsWith("sku_map ")).length).toBeGreaterThan(0)
+          // Nothing changed upstream: the second read writes no table row.
+          yield* Effect.sleep("5 millis")
+          yield* both
+          expect(yield* written).toEqual(first)
+          // One variant differs from what the API serves (e.g. an edit made through the API since):
+          // only that row is rewritten, with the new fetch time, and holds what the API serves.
+          const [one] = yield* w.query(
+            "SELECT source_id, title FROM variants WHERE source = 'lightspeed' ORDER BY source_id LIMIT 1"
+          )
+          yield* w.query(
+            "UPDATE variants SET title = 'stale title' WHERE source = 'lightspeed' AND source_id = $id",
+            {
+              id: String(one?.source_id)
+            }
+          )
+          yield* Effect.sleep("5 millis")
+          yield* both
+          const third = yield* written
+          const moved = third.filter((r) => !first.includes(r))
+          expect(moved).toHaveLength(1)
+          expect(moved[0]).toMatch(new RegExp(`^variants ${String(one?.source_id)} `))
+          const [restored] = yield* w.query(
+            "SELECT title FROM variants WHERE source = 'lightspeed' AND source_id = $id",
+            {
+              id: String(one?.source_id)
+            }
+          )
+          expect(restored?.title).toBe(one?.title)
         }).pipe(Effect.provide(target()))
       )
     ))
