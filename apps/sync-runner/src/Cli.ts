@@ -231,9 +231,10 @@ export const boundDuckDb = (
       yield* Console.error(error.message)
       return yield* error
     }
-    yield* warehouse.query(`SET memory_limit = '${limit}'`)
-    yield* warehouse.query(`SET allocator_flush_threshold = '${flush}'`)
-    yield* warehouse.query(`SET allocator_bulk_deallocation_flush_threshold = '${flush}'`)
+    // One round trip on the warehouse connection for the three settings.
+    yield* warehouse.query(
+      `SET memory_limit = '${limit}'; SET allocator_flush_threshold = '${flush}'; SET allocator_bulk_deallocation_flush_threshold = '${flush}'`
+    )
   })
 
 const runCommand = Command.make(
