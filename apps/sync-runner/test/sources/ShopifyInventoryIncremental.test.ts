@@ -24,6 +24,8 @@ const root = mkdtempSync(join(tmpdir(), "kura-inv-"))
 let sandbox: Sandbox
 /** GraphQL operation names seen by the proxy in front of the sandbox's Shopify. */
 const operations: Array<string> = []
+/** The request bodies, in the same order. */
+const bodies: Array<string> = []
 let proxyUrl = ""
 let closeProxy: () => Promise<void> = async () => {}
 
@@ -36,7 +38,10 @@ beforeAll(async () => {
     for await (const c of req) chunks.push(c as Buffer)
     const body = Buffer.concat(chunks)
     const op = /(?:query|mutation) (Kura\w+)/.exec(body.toString("utf8"))?.[1]
-    if (op !== undefined) operations.push(op)
+    if (op !== undefined) {
+      operations.push(op)
+      bodies.push(body.toString("utf8"))
+    }
     const headers: Record<string, string> = {}
     for (const [k, v] of Object.entries(req.headers))
       if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
@@ -67,7 +72,7 @@ const target = () => {
   )
 }
 
-const streamsOf = (paged = true) =>
+const streamsOf = (paged = true, bulkMinRecords?: number) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const lake = yield* RawLake
@@ -88,7 +93,9 @@ const streamsOf = (paged = true) =>
               shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
               shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER
             }
-          : {})
+          : bulkMinRecords === undefined
+            ? {}
+            : { shopifyBulkMinRecords: bulkMinRecords })
       },
       () => 60_000
     )
@@ -334,6 +341,53 @@ describe("Shopify inventory streams, incrementally", () => {
         const expected = cellsChangedSince(from)
         expect(expected.size).toBeGreaterThan(0)
         expect([...(yield* s.cellsWrittenSince(t))].sort()).toEqual([...expected].sort())
+      }).pipe(Effect.provide(target()))
+    )
+  })
+
+  it("deletions: only destroy events are asked for; none → no page; a burst → one bulk job; each lands", async () => {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const s = yield* streamsOf(false, 5)
+        yield* s.run("orders")
+        operations.length = 0
+        bodies.length = 0
+        yield* s.run("deletions")
+        const first = yield* s.cursor("deletions")
+        // Every deletion the emulator has is marked, whichever way it was read.
+        const deletedRows = () =>
+          Effect.map(
+            s.warehouse.query(
+              "SELECT source_id FROM orders WHERE source = 'shopify' AND _deleted_at IS NOT NULL ORDER BY 1"
+            ),
+            (rows) => rows.map((r) => String(r.source_id))
+          )
+        const ids = () => [...new Set(sandbox.merchant.deletions().map((d) => String(d.orderId)))].sort()
+        expect(yield* deletedRows()).toEqual(ids())
+        // A pass with no deletion in its window reads no page (the count says 0).
+        const from = Math.floor((first.since - 300_000) / 1000) * 1000
+        const recent = sandbox.merchant.deletions().filter((d) => d.at >= from).length
+        operations.length = 0
+        bodies.length = 0
+        yield* s.run("deletions")
+        expect(operations).toContain("KuraCount")
+        expect(operations.includes("KuraEvents") || operations.includes("KuraBulkRunQuery")).toBe(recent > 0)
+        // The count and the read search only deletions (the mapper ignores every other event).
+        const asked = bodies.filter((b) => b.includes("eventsCount") || b.includes("KuraEvents"))
+        expect(asked.length).toBeGreaterThan(0)
+        for (const b of asked) expect(b).toContain("(action:destroy OR action:delete)")
+        // A burst of deletions (at least shopifyBulkMinRecords): one bulk job instead of pages.
+        const deleted = sandbox.merchant.deleteOrders({ count: 6, now: Date.now() })
+        expect(deleted).toHaveLength(6)
+        yield* sleep(1100)
+        operations.length = 0
+        bodies.length = 0
+        yield* s.run("deletions")
+        expect(operations).toContain("KuraBulkRunQuery")
+        expect(operations).not.toContain("KuraEvents")
+        const job = bodies.find((b) => b.includes("KuraBulkRunQuery") && b.includes("events"))
+        expect(job).toContain("action:destroy OR action:delete")
+        expect(yield* deletedRows()).toEqual(ids())
       }).pipe(Effect.provide(target()))
     )
   })
