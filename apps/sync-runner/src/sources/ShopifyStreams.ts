@@ -291,9 +291,11 @@ const specs: ReadonlyArray<StreamSpec<unknown>> = [
     windowField: "created_at",
     // Only deletions: Shopify's `events` lists every event of the shop (each order's creation,
     // payment, fulfilment…, 1 point each), while the mapper uses only `destroy`/`delete` ones.
-    // Whether `action` filters is UNCONFIRMED: a backend that ignores it returns every event, which
-    // the mapper sorts as before. The count (1 point) skips the read when there is none and sends
-    // a burst of deletions to a bulk job (≈ 11 points) instead of 1 point each.
+    // `action` is a documented events filter; which verb deletions carry is UNCONFIRMED, so the
+    // search keeps exactly the two the mapper accepts (it loses nothing the mapper would use), and
+    // a backend that ignores the filter returns every event, sorted by the mapper as before. The
+    // count (1 point) skips the read when there is none and sends a burst of deletions to a bulk
+    // job (≈ 11 points) instead of 1 point each.
     search: "(action:destroy OR action:delete)",
     countField: "eventsCount",
     countLimit: false,
