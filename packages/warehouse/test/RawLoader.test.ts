@@ -1,0 +1,77 @@
+/**
+ * `_kura_raw` identity of the records `RawLoader.loadRawBatch` lands: a record without an id is
+ * named by its content, so two batches' id-less records never collide (a line number did, and the
+ * insert-only table dropped the later one); `supersede` replaces the stored copy of a record
+ * version with a corrected one (a dead-letter replay) instead of keeping the first.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { DuckDbWarehouse, RawLoader, Warehouse } from "../src/index.js"
+
+const key = { source: "stocky", account: "kura.myshopify.com", stream: "stock_adjustments" }
+
+const land = (batchId: string, lines: ReadonlyArray<string>, supersede = false) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    return yield* RawLoader.loadRawBatch({
+      warehouse: w,
+      key,
+      batch: { batchId, path: `lake/${batchId}.ndjson.gz` },
+      lines: Stream.fromIterable(lines),
+      fetchedAt: "2026-11-27T00:00:00Z",
+      ...(supersede ? { supersede: true } : {})
+    })
+  })
+
+const rows = Effect.flatMap(Effect.service(Warehouse), (w) =>
+  w.query(
+    `SELECT source_id, CAST(payload AS VARCHAR) AS p, _batch_id AS b FROM "_kura_raw" ORDER BY _batch_id, source_id`
+  )
+)
+
+describe("RawLoader identity", () => {
+  it.effect("id-less records of two batches are both kept, by content; re-landing one adds nothing", () =>
+    Effect.gen(function* () {
+      const a = '{"adjustment":{"id":1},"items":[]}'
+      const b = '{"adjustment":{"id":2},"items":[]}'
+      yield* land("b1", [a])
+      yield* land("b2", [b])
+      const again = yield* land("b2", [b])
+      assert.strictEqual(again.inserted, 0)
+      const stored = yield* rows
+      assert.deepStrictEqual(
+        stored.map((r) => [r.p, r.b]),
+        [
+          [a, "b1"],
+          [b, "b2"]
+        ]
+      )
+      assert.isTrue(stored.every((r) => /^line:[0-9a-f]{32}$/.test(String(r.source_id))))
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
+  it.effect("supersede replaces the stored copy of the same record version; without it the first stays", () =>
+    Effect.gen(function* () {
+      const bad = '{"id":7,"updated_at":"2026-11-01T00:00:00Z","sequential_id":"x"}'
+      const fixed = '{"id":7,"updated_at":"2026-11-01T00:00:00Z","sequential_id":7}'
+      const other = '{"id":8,"updated_at":"2026-11-01T00:00:00Z","sequential_id":8}'
+      yield* land("b1", [bad, other])
+      yield* land("b2", [fixed])
+      assert.deepStrictEqual(
+        (yield* rows).map((r) => [r.source_id, r.p]),
+        [
+          ["7", bad],
+          ["8", other]
+        ]
+      )
+      yield* land("replay-1", [fixed], true)
+      assert.deepStrictEqual(
+        (yield* rows).map((r) => [r.source_id, r.p, r.b]),
+        [
+          ["8", other, "b1"],
+          ["7", fixed, "replay-1"]
+        ]
+      )
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+})
