@@ -2,6 +2,7 @@
  * The cross-channel item link: each source variant mapped to one canonical SKU, by normalised
  * SKU, falling back to barcode, with manual overrides winning.
  */
+import type { Dialect } from "./Dialect.js"
 import type { MapContext } from "./Mapper.js"
 import type { CanonicalRow } from "./Tables.js"
 
@@ -15,6 +16,20 @@ import type { CanonicalRow } from "./Tables.js"
  */
 export const normalizeSku = (sku: string): string =>
   sku.normalize("NFKC").trim().replace(/\s+/g, " ").toUpperCase()
+
+const FULL_WIDTH_ASCII = `${Array.from({ length: 0x5e }, (_, i) => String.fromCharCode(0xff01 + i)).join("")}\u3000`
+const ASCII = `${Array.from({ length: 0x5e }, (_, i) => String.fromCharCode(0x21 + i)).join("")} `
+
+/**
+ * `normalizeSku`'s NFKC step in SQL, for the views that normalise SKUs in the warehouse. BigQuery
+ * has `NORMALIZE(…, NFKC)`. DuckDB has no NFKC function, so it folds what SKUs are typed with:
+ * the full-width ASCII block (U+FF01–U+FF5E) and the ideographic space, exactly as NFKC does;
+ * rarer compatibility forms (ligatures, half-width katakana) stay as they are there.
+ */
+export const nfkcSql = (d: Dialect, expr: string): string =>
+  d.name === "duckdb"
+    ? `translate(${expr}, '${FULL_WIDTH_ASCII}', '${ASCII.replaceAll("'", "''")}')`
+    : `NORMALIZE(${expr}, NFKC)`
 
 /** A manual link: this variant of this source is that SKU. */
 export interface SkuOverride {

@@ -7,10 +7,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
+  bigQueryDialect,
   buildLocationMap,
   buildSkuMap,
   type CanonicalRow,
   DuckDbWarehouse,
+  nfkcSql,
   normalizeSku,
   normalizeSkuSql,
   Warehouse
@@ -76,6 +78,18 @@ describe("sku_map across channels", () => {
     for (const ascii of ["ABC-1", "xyz_9/2", "A.B+C"])
       assert.strictEqual(normalizeSku(ascii), ascii.toUpperCase())
   })
+
+  it.effect("nfkcSql folds the full-width ASCII block and the ideographic space as NFKC does", () =>
+    Effect.gen(function* () {
+      const w = yield* Warehouse
+      const block = Array.from({ length: 0x5e }, (_, i) => String.fromCharCode(0xff01 + i)).join("")
+      for (const sample of [block, "\u3000ｍａｔｃｈａ－１００\u3000", "ＡＢＣ＇１２＼３", "ABC-1 'x'", ""]) {
+        const [row] = yield* w.query(`SELECT ${nfkcSql(w.dialect, "$s")} AS n`, { s: sample })
+        assert.strictEqual(row?.n, sample.normalize("NFKC"), JSON.stringify(sample))
+      }
+      assert.strictEqual(nfkcSql(bigQueryDialect("kura-prod", "kura"), "x"), "NORMALIZE(x, NFKC)")
+    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
 
   it.effect(
     "a full-width POS SKU links to the store's ASCII SKU; a full-width manual override still wins",
