@@ -5,9 +5,10 @@
 //   npx node bench/window-memory.mjs [windows=30] [ordersPerWindow=10000]
 // Knobs (environment, as for kura-backfill): KURA_DUCKDB_MEMORY_LIMIT (256MB), KURA_DUCKDB_THREADS
 // (1), MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (set on the child), and
-// KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1 (CHECKPOINT
-// after each window), KURA_BENCH_RAW=file|none (how `_kura_raw` is loaded),
-// KURA_BENCH_CANONICAL=0 (skip the canonical load).
+// KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1|raw (CHECKPOINT
+// after each window, or after its raw load), KURA_BENCH_RAW=file|perfile|none (how `_kura_raw` is loaded),
+// KURA_BENCH_CANONICAL=0 (skip the canonical load), KURA_ORDERS_PER_LOAD (cut each window into
+// files of this many orders, as kura-backfill does; default: one file per window).
 //
 // Input: the sandbox's own bulk export of 500 orders (the client's bulk query), replicated with
 // shifted ids into one file per window, so every window holds new orders as in a backfill (the
@@ -114,33 +115,41 @@ const child = async (dir, files) => {
   const started = performance.now()
   const program = Effect.gen(function* () {
     const w = yield* W.Warehouse
-    for (const [i, file] of files.entries()) {
+    for (const [i, group] of files.entries()) {
+      // A window is one or more load files (comma-joined), as kura-backfill cuts a window's
+      // result into loads of KURA_ORDERS_PER_LOAD orders: one raw statement, then one
+      // canonical load per file.
+      const parts = group.split(",")
       const batchId = `window-${i}`
-      if (rawMode === "file")
+      // "file": one raw statement over the window's files; "perfile": one per file.
+      const rawGroups = rawMode === "file" ? [parts] : rawMode === "perfile" ? parts.map((p) => [p]) : []
+      for (const [k, group] of rawGroups.entries())
         yield* W.RawFileLoader.loadRawFiles({
           warehouse: w,
           key,
-          files: [file],
+          files: group,
           batchId,
           lakePath: `lake/${batchId}.jsonl.gz`,
           fetchedAt: "2026-11-27T00:00:00.000Z",
-          replaceBatch: true
+          replaceBatch: k === 0
         })
+      if (process.env.KURA_BENCH_CHECKPOINT === "raw") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
       if (process.env.KURA_BENCH_CANONICAL !== "0")
-        yield* W.BulkLoader.loadShopifyOrdersFile({
-          warehouse: w,
-          file,
-          context: {
-            source: "shopify",
-            sourceAccount: SHOP,
-            syncedAt: "2026-11-27T00:00:00.000Z",
-            batchId,
-            timeZoneOf: () => "Asia/Tokyo"
-          },
-          locationId: "70000000001",
-          key,
-          origin: file
-        })
+        for (const file of parts)
+          yield* W.BulkLoader.loadShopifyOrdersFile({
+            warehouse: w,
+            file,
+            context: {
+              source: "shopify",
+              sourceAccount: SHOP,
+              syncedAt: "2026-11-27T00:00:00.000Z",
+              batchId,
+              timeZoneOf: () => "Asia/Tokyo"
+            },
+            locationId: "70000000001",
+            key,
+            origin: file
+          })
       if (process.env.KURA_BENCH_CHECKPOINT === "1") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
       series.push(Math.max(windowPeak, rssMiB()))
       windowPeak = 0
@@ -178,11 +187,19 @@ if (process.argv[2] === "--child") {
   try {
     const template = await sandboxExport()
     const copies = Math.max(1, Math.round(perWindow / TEMPLATE_ORDERS))
+    const perLoad = Math.max(
+      1,
+      Math.round(Number(process.env.KURA_ORDERS_PER_LOAD ?? perWindow) / TEMPLATE_ORDERS)
+    )
     const files = []
     for (let i = 0; i < windows; i++) {
-      const file = join(dir, `window-${i}.jsonl`)
-      await writeWindow(template, file, i * copies, copies)
-      files.push(file)
+      const parts = []
+      for (let first = 0; first < copies; first += perLoad) {
+        const file = join(dir, `window-${i}-${first}.jsonl`)
+        await writeWindow(template, file, i * copies + first, Math.min(perLoad, copies - first))
+        parts.push(file)
+      }
+      files.push(parts.join(","))
     }
     const load0 = loadavg()[0].toFixed(1)
     const result = await new Promise((resolve, reject) => {

@@ -108,6 +108,8 @@ export interface BackfillConfig {
   readonly shopifyFastPath: boolean
   /** Orders per DuckDB load on the fast path (`KURA_ORDERS_PER_LOAD`, default 5,000). */
   readonly ordersPerLoad: number
+  /** A DuckDB CHECKPOINT after each window's loads on the fast path (`KURA_DUCKDB_WINDOW_CHECKPOINT`, default on). */
+  readonly windowCheckpoint: boolean
 }
 
 /** The raw command line. */
@@ -407,6 +409,14 @@ export const parseBackfillConfig = (
       "unset it, or 0 for the JS path"
     )
 
+  const windowCheckpoint = get("KURA_DUCKDB_WINDOW_CHECKPOINT") ?? "1"
+  if (windowCheckpoint !== "0" && windowCheckpoint !== "1")
+    problem(
+      "KURA_DUCKDB_WINDOW_CHECKPOINT",
+      `${JSON.stringify(windowCheckpoint)} is not 0 or 1`,
+      "unset it, or 0 to leave checkpoints to DuckDB"
+    )
+
   if (problems.length > 0 || !isSource(source)) return new BackfillConfigError({ problems })
   return {
     source,
@@ -428,6 +438,7 @@ export const parseBackfillConfig = (
     bulkPollMillis,
     bulkBusyRetryMillis,
     shopifyFastPath: fastPath !== "0",
-    ordersPerLoad
+    ordersPerLoad,
+    windowCheckpoint: windowCheckpoint !== "0"
   }
 }

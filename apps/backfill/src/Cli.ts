@@ -39,10 +39,12 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
       if (warehouse.kind === "duckdb" && lake.kind === "file") {
         // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
         // it spill instead, so a long history stays flat.
-        // 160MB with one thread and loads of ≤ 5,000 orders: DuckDB's native memory outside
-        // its accounting rises with the limit (100k orders peaked at 845 MiB RSS at 256MB, 704
-        // at 160MB); 128MB ran out in the fast path's joins with two threads.
-        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "160MB"
+        // 128MB with one thread, loads of ≤ 5,000 orders and a checkpoint after each window:
+        // DuckDB's native memory outside its accounting rises with the limit (100k orders
+        // peaked at 488 MiB RSS at 160MB, 464 at 128MB, loaded box, 2026-11-27). Without the per-window
+        // checkpoint 128MB ran out of memory in the raw insert (the previous window's rows
+        // were still in memory), and with two threads in the fast path's joins.
+        const memory = env.KURA_DUCKDB_MEMORY_LIMIT ?? "128MB"
         const flush = env.KURA_DUCKDB_ALLOCATOR_FLUSH ?? "8MB"
         return Layer.mergeAll(
           DuckDbWarehouse.layer({
@@ -120,7 +122,10 @@ export const runConfigured = (
         out,
         shopifySource(shopify.shop, {
           fastPath: config.shopifyFastPath,
-          fastPathOptions: { ordersPerLoad: config.ordersPerLoad }
+          fastPathOptions: {
+            ordersPerLoad: config.ordersPerLoad,
+            checkpointAfterLoads: config.windowCheckpoint
+          }
         })
       ).pipe(
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),

@@ -53,7 +53,10 @@ const kill = (child: ChildProcess) => {
 
 describe("kura-backfill (the built CLI)", () => {
   it("invalid configuration lists every problem and exits 2", async () => {
-    const p = run(["shopify", "ordrs", "--window", "1 month"], { KURA_WAREHOUSE: "nope" })
+    const p = run(["shopify", "ordrs", "--window", "1 month"], {
+      KURA_WAREHOUSE: "nope",
+      KURA_DUCKDB_WINDOW_CHECKPOINT: "yes"
+    })
     const { code } = await p.done
     expect(code).toBe(2)
     for (const field of [
@@ -62,7 +65,8 @@ describe("kura-backfill (the built CLI)", () => {
       "--window",
       "KURA_WAREHOUSE",
       "SHOPIFY_SHOP",
-      "SHOPIFY_ACCESS_TOKEN"
+      "SHOPIFY_ACCESS_TOKEN",
+      "KURA_DUCKDB_WINDOW_CHECKPOINT"
     ])
       expect(p.err()).toContain(`${field}:`)
   })
