@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtemp, readdir, rm } from "node:fs/promises"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startSandbox } from "@kura/sandbox"
@@ -19,13 +18,6 @@ beforeAll(async () => {
 })
 afterAll(() => rm(root, { recursive: true, force: true }))
 
-const freePort = () =>
-  new Promise<number>((ok) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      s.close(() => ok(typeof a === "object" && a !== null ? a.port : 0))
-    })
-  })
 const exitOf = (child: ChildProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
     child.on("exit", (code, signal) => ok({ code, signal }))
@@ -45,10 +37,11 @@ const startServe = async (
   dir: string,
   extraEnv: Readonly<Record<string, string>> = {}
 ): Promise<{ url: string; child: ChildProcess; exited: ReturnType<typeof exitOf>; output: () => string }> => {
-  const port = await freePort()
+  // PORT=0: the server binds a port of its own and logs it. A port picked here and bound by the
+  // child later was taken in between by another process once (EADDRINUSE under a loaded CI).
   const child = spawn(process.execPath, [join(outDir, "main.js"), "serve", "--scheduler", "off"], {
     cwd: dir,
-    env: { ...baseEnv(sandbox, dir), PORT: String(port), SHOPIFY_WEBHOOK_SECRET: secret, ...extraEnv },
+    env: { ...baseEnv(sandbox, dir), PORT: "0", SHOPIFY_WEBHOOK_SECRET: secret, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""
@@ -59,10 +52,16 @@ const startServe = async (
     output += String(d)
   })
   const exited = exitOf(child)
-  const url = `http://127.0.0.1:${port}`
   const until = Date.now() + 100_000
+  let url = ""
   while (true) {
     if (Date.now() > until) throw new Error(`serve did not start:\n${output}`)
+    const port = /listening on port (\d+)/.exec(output)?.[1]
+    if (port === undefined) {
+      await new Promise((r) => setTimeout(r, 100))
+      continue
+    }
+    url = `http://127.0.0.1:${port}`
     const ok = await fetch(`${url}/healthz`).then(
       (r) => r.ok,
       () => false
