@@ -6,7 +6,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import path from "node:path"
 
@@ -110,18 +109,6 @@ export const duplicates = (keys: Iterable<string>): Array<string> => {
   return [...dup]
 }
 
-/** A free loopback port. */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-
 /** The built sync-runner CLI. */
 export const SYNC_RUNNER = path.resolve(import.meta.dirname, "../../apps/sync-runner/dist/main.js")
 
@@ -211,39 +198,48 @@ export interface ServeHandle {
   readonly stop: () => Promise<void>
 }
 
-/** Starts `kura-sync serve` on a free port over a DuckDB file and a local lake in `dir`. */
+/**
+ * The port a `kura-sync serve` started with PORT=0 bound, read from its "listening on port N" log
+ * line. (A port picked by the caller and bound later by the child can be taken in between.)
+ */
+export const servePort = async (captured: Captured, label: string): Promise<number> => {
+  let exited = false
+  void captured.exited.then(() => {
+    exited = true
+  })
+  let port = 0
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`${label} exited early:\n${captured.output().slice(-2000)}`)
+      port = Number(/listening on port (\d+)/.exec(captured.output())?.[1] ?? 0)
+      return port > 0 && (await fetch(`http://127.0.0.1:${port}/healthz`)).ok
+    },
+    60_000,
+    `${label} /healthz`
+  ).catch((e) => {
+    if (exited) throw new Error(`${label} exited early:\n${captured.output().slice(-2000)}`)
+    throw e
+  })
+  return port
+}
+
+/** Starts `kura-sync serve` on a port of its own choosing over a DuckDB file and a local lake in `dir`. */
 export const startServe = async (
   label: string,
   dir: string,
   env: Readonly<Record<string, string>>
 ): Promise<ServeHandle> => {
-  const port = await freePort()
   const lakeDir = path.join(dir, "lake")
   const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", "off"], {
     cwd: dir,
     env: {
-      PORT: String(port),
+      PORT: "0",
       KURA_WAREHOUSE: `duckdb:${path.join(dir, "kura.duckdb")}`,
       KURA_LAKE: `file:${lakeDir}`,
       ...env
     }
   })
-  const url = `http://127.0.0.1:${port}`
-  let exited = false
-  void captured.exited.then(() => {
-    exited = true
-  })
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`kura-sync serve exited early:\n${captured.output().slice(-2000)}`)
-      return (await fetch(`${url}/healthz`)).ok
-    },
-    60_000,
-    "kura-sync serve /healthz"
-  ).catch((e) => {
-    if (exited) throw new Error(`kura-sync serve exited early:\n${captured.output().slice(-2000)}`)
-    throw e
-  })
+  const url = `http://127.0.0.1:${await servePort(captured, "kura-sync serve")}`
   return {
     url,
     lakeDir,

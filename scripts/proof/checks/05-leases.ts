@@ -26,11 +26,11 @@ import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
 import {
-  freePort,
   quick,
   registerSecrets,
   runCheck,
   SYNC_RUNNER,
+  servePort,
   spawnCaptured,
   waitFor,
   workDir
@@ -151,28 +151,15 @@ const twoTriggers = async (options: SyncOptions, soloRows: Record<string, number
   const dir = workDir(`${CHECK}-triggers`)
   const secret = `trigger-${randomUUID()}`
   registerSecrets(CHECK, [secret])
-  const port = await freePort()
   const serve = spawnCaptured(
     "kura-sync-serve-triggers",
     ["--import", SANDBOX_HOOK, SYNC_RUNNER, "serve", "--scheduler", "off"],
-    { cwd: dir, env: { ...syncEnv(dir, options), PORT: String(port), KURA_TRIGGER_SECRET: secret } }
+    { cwd: dir, env: { ...syncEnv(dir, options), PORT: "0", KURA_TRIGGER_SECRET: secret } }
   )
-  const url = `http://127.0.0.1:${port}`
-  let exited = false
-  void serve.exited.then(() => {
-    exited = true
-  })
   let answers: Array<{ source: string; status: number; runs: Array<{ stream: string; outcome: string }> }> =
     []
   try {
-    await waitFor(
-      async () => {
-        if (exited) throw new Error(`kura-sync serve exited early:\n${serve.output().slice(-2000)}`)
-        return (await fetch(`${url}/healthz`)).ok
-      },
-      60_000,
-      "kura-sync serve /healthz"
-    )
+    const url = `http://127.0.0.1:${await servePort(serve, "kura-sync serve")}`
     const trigger = async (source: string) => {
       const res = await fetch(`${url}/sync/${source}`, {
         method: "POST",
