@@ -24,8 +24,11 @@ import { makeConnectionLock } from "./connectionLock.js"
 import { logicalType, type SqlEngine, type SqlParams, type SqlStatement } from "./SqlEngine.js"
 
 const CHUNK_ROWS = 2048
-/** Staging tables of at most this many rows are dropped lazily (see `dropStaging`). */
-const LAZY_DROP_ROWS = 5000
+/**
+ * Staging tables of at most this many rows are dropped lazily (see `dropStaging`): small, so a
+ * lingering one never holds a bulk load's memory (kura-backfill stages up to 5,000 orders).
+ */
+const LAZY_DROP_ROWS = 500
 const DECIMAL_38_9 = DECIMAL(38, 9)
 const DECIMAL_TEXT = /^([+-])?(\d{1,29})(?:\.(\d{1,9}))?$/
 
