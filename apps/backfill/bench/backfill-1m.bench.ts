@@ -10,6 +10,7 @@
  * js:100000` (the JS path is the same-run baseline at 100k: at 1M it does not finish in hours).
  * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:5000` only (meant for < 25 s idle).
  * `KURA_BENCH_ORDERS=n[,m]` is kept as a shorthand for fast runs of those sizes.
+ * `KURA_BENCH_CONCURRENCY=n` passes `--concurrency n` (windows at once; default the CLI's 5).
  * Run: `npm run bench -w @kura/backfill`. Each run prints a `KURA_BENCH_RESULT {json}` line.
  */
 import { spawn } from "node:child_process"
@@ -87,7 +88,16 @@ for (const { path, orders } of RUNS) {
       // Run as a program (not `node main.js`), so the bin's bounded heap applies as for a user.
       const child = spawn(
         join(appDir, "dist/main.js"),
-        ["shopify", "orders", "--from", from, "--window", "30d"],
+        [
+          "shopify",
+          "orders",
+          "--from",
+          from,
+          "--window",
+          "30d",
+          // KURA_BENCH_CONCURRENCY: windows at once (the CLI's default, 5, when unset).
+          ...(process.env.KURA_BENCH_CONCURRENCY ? ["--concurrency", process.env.KURA_BENCH_CONCURRENCY] : [])
+        ],
         {
           env: {
             PATH: process.env.PATH ?? "",

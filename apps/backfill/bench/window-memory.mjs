@@ -6,7 +6,7 @@
 // Knobs (environment, as for kura-backfill): KURA_DUCKDB_MEMORY_LIMIT (256MB), KURA_DUCKDB_THREADS
 // (1), MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (set on the child), and
 // KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1|raw (CHECKPOINT
-// after each window, or after its raw load), KURA_BENCH_RAW=file|perfile|none (how `_kura_raw` is loaded),
+// after each window, or after its raw load), KURA_BENCH_COUNT=json|id (the loaded count), KURA_BENCH_RAW=file|perfile|none (how `_kura_raw` is loaded),
 // KURA_BENCH_CANONICAL=0 (skip the canonical load), KURA_ORDERS_PER_LOAD (cut each window into
 // files of this many orders, as kura-backfill does; default: one file per window).
 //
@@ -151,6 +151,12 @@ const child = async (dir, files) => {
             origin: file
           })
       if (process.env.KURA_BENCH_CHECKPOINT === "1") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
+      // KURA_BENCH_COUNT=json|id: kura-backfill's loaded-order count of the batch, from the
+      // payloads (json) or from the ids (id).
+      if (process.env.KURA_BENCH_COUNT)
+        yield* w.query(
+          `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE _batch_id = '${batchId}' AND ${process.env.KURA_BENCH_COUNT === "id" ? "source_id LIKE 'gid://shopify/Order/%'" : "json_extract_string(payload, '$.__parentId') IS NULL"}`
+        )
       series.push(Math.max(windowPeak, rssMiB()))
       windowPeak = 0
     }
