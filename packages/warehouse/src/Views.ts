@@ -3,6 +3,7 @@
  * same logic.
  */
 import type { Dialect } from "./Dialect.js"
+import { nfkcSql } from "./SkuMap.js"
 
 /** A view: its name and its SELECT for a dialect. */
 export interface ViewDef {
@@ -57,14 +58,17 @@ export const ApiUsageView: ViewDef = {
 const WHITESPACE_RE2 = "[\\s\\x{0B}\\p{Z}\\x{FEFF}]+"
 
 /**
- * A SKU's canonical form in SQL, exactly as `normalizeSku` writes sku_map: whitespace runs
+ * A SKU's canonical form in SQL, as `normalizeSku` writes sku_map: NFKC first (`nfkcSql`: on
+ * DuckDB, which has no NFKC, the full-width ASCII block and U+3000 only), then whitespace runs
  * collapsed to one space, trimmed, upper-case. (DuckDB strings keep backslashes as they are and
  * need the `g` flag; BigQuery strings escape them and replace every match.)
  */
-export const normalizeSkuSql = (d: Dialect, expr: string): string =>
-  d.name === "duckdb"
-    ? `UPPER(TRIM(regexp_replace(${expr}, '${WHITESPACE_RE2}', ' ', 'g')))`
-    : `UPPER(TRIM(REGEXP_REPLACE(${expr}, '${WHITESPACE_RE2.replaceAll("\\", "\\\\")}', ' ')))`
+export const normalizeSkuSql = (d: Dialect, expr: string): string => {
+  const folded = nfkcSql(d, expr)
+  return d.name === "duckdb"
+    ? `UPPER(TRIM(regexp_replace(${folded}, '${WHITESPACE_RE2}', ' ', 'g')))`
+    : `UPPER(TRIM(REGEXP_REPLACE(${folded}, '${WHITESPACE_RE2.replaceAll("\\", "\\\\")}', ' ')))`
+}
 
 /**
  * Canonical SKUs that two or more variants of one source account claim by matching: which

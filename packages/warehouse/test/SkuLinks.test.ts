@@ -153,23 +153,27 @@ describe("sku_map across channels", () => {
       }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
 
-  it.effect("the SQL normalisation the views join on equals normalizeSku, Unicode spaces included", () =>
-    Effect.gen(function* () {
-      const w = yield* Warehouse
-      const samples = [
-        " abc-1 ",
-        "ABC-1",
-        "\tabc  1\n",
-        "\u3000abc\u00a01\u3000",
-        "a\u000bb\ufeff",
-        "xyz-9",
-        ""
-      ]
-      for (const sample of samples) {
-        const [row] = yield* w.query(`SELECT ${normalizeSkuSql(w.dialect, "$s")} AS n`, { s: sample })
-        assert.strictEqual(row?.n, normalizeSku(sample), JSON.stringify(sample))
-      }
-    }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  it.effect(
+    "the SQL normalisation the views join on equals normalizeSku, Unicode spaces and full-width text included",
+    () =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const samples = [
+          " abc-1 ",
+          "ABC-1",
+          "\tabc  1\n",
+          "\u3000abc\u00a01\u3000",
+          "a\u000bb\ufeff",
+          "xyz-9",
+          "\uff28\uff2f\uff2a\uff29\uff0d\uff17",
+          "\u3000ｓｋｕ－１２\u3000",
+          ""
+        ]
+        for (const sample of samples) {
+          const [row] = yield* w.query(`SELECT ${normalizeSkuSql(w.dialect, "$s")} AS n`, { s: sample })
+          assert.strictEqual(row?.n, normalizeSku(sample), JSON.stringify(sample))
+        }
+      }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
 
   it.effect(
