@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api"
+import { duckdbDialect, nfkcSql } from "../src/index.js"
 import { assertBigQuery } from "./bigQueryGrammar.js"
 import type { FakeGcs } from "./fakeGcs.js"
 
@@ -65,10 +66,14 @@ const translate = (sql: string, project: string, dataset: string): string => {
   s = s.replace(/^DELETE ("[A-Za-z0-9_]+") ([a-z]) WHERE/, "DELETE FROM $1 AS $2 WHERE")
   // BigQuery string literals escape backslashes and REGEXP_REPLACE replaces every match; DuckDB
   // strings are raw and need the 'g' flag.
+  // BigQuery's NORMALIZE(…, NFKC) has no DuckDB function: the DuckDB dialect's fold stands in.
   s = s.replace(
-    /REGEXP_REPLACE\(([^,()]+), '((?:[^'\\]|\\.)*)', ' '\)/g,
-    (_m, expr: string, pattern: string) =>
-      `regexp_replace(${expr}, '${pattern.replaceAll("\\\\", "\\")}', ' ', 'g')`
+    /REGEXP_REPLACE\((NORMALIZE\([^,()]+, NFKC\)|[^,()]+), '((?:[^'\\]|\\.)*)', ' '\)/g,
+    (_m, arg: string, pattern: string) => {
+      const nfkc = /^NORMALIZE\(([^,()]+), NFKC\)$/.exec(arg)
+      const expr = nfkc ? nfkcSql(duckdbDialect(), nfkc[1]!) : arg
+      return `regexp_replace(${expr}, '${pattern.replaceAll("\\\\", "\\")}', ' ', 'g')`
+    }
   )
   // BigQuery JSON_VALUE returns the scalar as STRING; DuckDB's json_value would return JSON.
   s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
