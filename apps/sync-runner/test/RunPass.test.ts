@@ -215,9 +215,10 @@ describe("a run pass opens its bookkeeping once for both phases", () => {
   })
 
   it("renews the second phase's leases when the catalogue phase outlasted a third of their TTL", async () => {
-    // TTL 1.5 s; the catalogue takes 1.35 s. The other stream starts at ~1.35 s and its own
-    // heartbeat first renews at ~1.85 s, so the lease taken when the pass opened (expiring at
-    // 1.5 s) must have been renewed before it started, or a second runner gets in at ~1.7 s.
+    // TTL 3 s; the catalogue takes 2.6 s. The other stream starts at ~2.6 s and its own
+    // heartbeat first renews at ~3.6 s, so the lease taken when the pass opened (expiring at
+    // 3 s) must have been renewed before it started, or a second runner gets in at ~3.3 s.
+    // (Twice the session-5 timings: 150 ms of slack for the renewal failed once on a loaded box.)
     const out = await Effect.runPromise(
       Effect.gen(function* () {
         const leases = yield* LeaseManager
@@ -226,19 +227,19 @@ describe("a run pass opens its bookkeeping once for both phases", () => {
           key: keyOf("locations"),
           intervalMs: 60_000,
           catalogue: true,
-          run: () => Effect.as(Effect.sleep(1_350), { rows: 0, reconciliation: "not-checked" as const })
+          run: () => Effect.as(Effect.sleep(2_600), { rows: 0, reconciliation: "not-checked" as const })
         }
         const probing: SyncStream = {
           key: keyOf("purchase_orders"),
           intervalMs: 60_000,
           run: () =>
             Effect.gen(function* () {
-              yield* Effect.sleep(350)
+              yield* Effect.sleep(700)
               intruder = yield* leases.acquire(keyOf("purchase_orders"), "second-runner", 60_000)
               return { rows: 0, reconciliation: "not-checked" as const }
             })
         }
-        const runner = yield* StreamRunner.make([slowCatalogue, probing], { leaseTtlMs: 1_500 })
+        const runner = yield* StreamRunner.make([slowCatalogue, probing], { leaseTtlMs: 3_000 })
         const results = yield* runner.runNow({}, "cli")
         if (Option.isSome(intruder)) yield* leases.release(intruder.value as never)
         return { results, intruder }
