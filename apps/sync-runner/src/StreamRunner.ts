@@ -310,17 +310,13 @@ export class StreamRunner extends Context.Service<
                 if (lease === undefined) return { _tag: "Busy", key: s.key }
                 // Its entry was opened with the pass: it is closed as failed, its lease freed.
                 pass.held.set(streamKeyToString(s.key), lease)
-                const record: RunRecord = {
-                  runId: pass.runId(s),
-                  key: s.key,
+                const record = notRun(
+                  pass.runId(s),
+                  s.key,
                   trigger,
-                  startedAt: now,
-                  finishedAt: now,
-                  status: "failed",
-                  rows: 0,
-                  reconciliation: "not-checked",
-                  error: `not run: a catalogue stream of ${s.key.account} failed in this pass`
-                }
+                  now,
+                  `a catalogue stream of ${s.key.account} failed in this pass`
+                )
                 pass.finished.push(record)
                 return record
               })
@@ -426,17 +422,15 @@ export class StreamRunner extends Context.Service<
                     // Another runner has it now: this one's opened entry is closed, not left running.
                     leaseOf.delete(id)
                     const now = yield* Clock.currentTimeMillis
-                    finished.push({
-                      runId: runId(s),
-                      key: s.key,
-                      trigger,
-                      startedAt: now,
-                      finishedAt: now,
-                      status: "failed",
-                      rows: 0,
-                      reconciliation: "not-checked",
-                      error: "not run: its lease expired while the catalogue streams ran"
-                    })
+                    finished.push(
+                      notRun(
+                        runId(s),
+                        s.key,
+                        trigger,
+                        now,
+                        "its lease expired while the catalogue streams ran"
+                      )
+                    )
                   })
                 ),
                 Effect.catch((e) => Effect.logWarning(`lease renewal failed before ${id} ran: ${e.message}`))
@@ -517,6 +511,19 @@ export class StreamRunner extends Context.Service<
       )
     )
 }
+
+/** The ledger record of a stream whose opened entry is closed without running, and why. */
+const notRun = (runId: string, key: StreamKey, trigger: RunTrigger, now: number, why: string): RunRecord => ({
+  runId,
+  key,
+  trigger,
+  startedAt: now,
+  finishedAt: now,
+  status: "failed",
+  rows: 0,
+  reconciliation: "not-checked",
+  error: `not run: ${why}`
+})
 
 const errorText = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
