@@ -27,6 +27,8 @@ export interface Dialect {
    * ~2 CPU-s against ~0.03). BigQuery keeps the `OR` form the grammar check in the tests accepts.
    */
   readonly nullSafeEq: (a: string, b: string) => string
+  /** A JSON value as comparable text (BigQuery's JSON type has no equality of its own). */
+  readonly jsonText: (expr: string) => string
 }
 
 const duckTypes: Record<ColumnType, string> = {
@@ -70,7 +72,8 @@ export const duckdbDialect = (schema?: string): Dialect => ({
   utcDate: (expr) => `CAST(timezone('UTC', ${expr}) AS DATE)`,
   jsonField: (expr, field) => `json_extract_string(${expr}, '$.${checkName(field)}')`,
   floatType: "DOUBLE",
-  nullSafeEq: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`
+  nullSafeEq: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`,
+  jsonText: (expr) => `CAST(${expr} AS VARCHAR)`
 })
 
 /** BigQuery, for one project and dataset. */
@@ -88,7 +91,8 @@ export const bigQueryDialect = (project: string, dataset: string): Dialect => {
     utcDate: (expr) => `DATE(${expr})`,
     jsonField: (expr, field) => `JSON_VALUE(${expr}, '$.${checkName(field)}')`,
     floatType: "FLOAT64",
-    nullSafeEq: (a, b) => `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`
+    nullSafeEq: (a, b) => `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`,
+    jsonText: (expr) => `TO_JSON_STRING(${expr})`
   }
 }
 

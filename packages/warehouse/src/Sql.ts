@@ -128,11 +128,18 @@ export const mergeParts = (
     on: keyMatch(d, table),
     matchedCondition: table.versionColumn
       ? `s.${d.ident(table.versionColumn)} > t.${d.ident(table.versionColumn)}`
-      : null,
+      : table.latestWhenUnversioned
+        ? latestWhenUnversioned(d, table.latestWhenUnversioned)
+        : null,
     set: columns.filter((c) => !keys.has(c.name)).map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
     insertColumns: columns.map((c) => d.ident(c.name)),
     insertValues: columns.map((c) => `s.${d.ident(c.name)}`)
   }
+}
+
+const latestWhenUnversioned = (d: Dialect, rule: NonNullable<TableDef["latestWhenUnversioned"]>): string => {
+  const [key, content, newer] = [d.ident(rule.nullKey), d.ident(rule.content), d.ident(rule.newer)]
+  return `t.${key} IS NULL AND s.${newer} > t.${newer} AND ${d.jsonText(`s.${content}`)} <> ${d.jsonText(`t.${content}`)}`
 }
 
 /** Assembles a MERGE statement (the same text for DuckDB ≥ 1.4 and BigQuery). */

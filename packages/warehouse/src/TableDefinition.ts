@@ -39,6 +39,17 @@ export interface TableDef {
    * reloading a batch idempotent. Without it, rows are insert-only (append logs such as raw).
    */
   readonly versionColumn?: string
+  /**
+   * Insert-only tables whose nullable key column is NULL for records that carry no version
+   * (raw Lightspeed items): a stored row whose `nullKey` is NULL takes a later copy whose
+   * `content` differs and whose `newer` column is later, so the latest copy is kept instead of
+   * the first (unchanged copies write nothing).
+   */
+  readonly latestWhenUnversioned?: {
+    readonly nullKey: string
+    readonly content: string
+    readonly newer: string
+  }
   /** BigQuery: partition by the UTC date of this timestamp/date column. */
   readonly partitionBy?: string
   /** BigQuery: cluster columns (at most four). */

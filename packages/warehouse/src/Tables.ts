@@ -377,6 +377,10 @@ export const RawTable = defineTable({
   // reloads are idempotent. updated_at may be NULL (a record without one); the MERGE matches
   // NULLs as equal.
   primaryKey: ["source", "source_account", "stream", "source_id", "updated_at"],
+  // A record without an updated_at (Lightspeed items) has no version to key a change by: its row
+  // takes the latest copy fetched whose payload differs, or a changed item would never reach this
+  // table (the lake keeps every copy).
+  latestWhenUnversioned: { nullKey: "updated_at", content: "payload", newer: "fetched_at" },
   partitionBy: "fetched_at",
   clusterBy: ["source", "source_account", "stream"]
 })

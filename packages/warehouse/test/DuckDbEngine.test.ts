@@ -24,7 +24,8 @@ describe("DuckDB engine MERGE", () => {
   it("joins a nullable key with IS NOT DISTINCT FROM on DuckDB (hashable) and the OR form on BigQuery", () => {
     const duck = Sql.renderMerge(Sql.mergeParts(duckdbDialect(), raw, raw.columns, "stg"))
     assert.include(duck, 't."updated_at" IS NOT DISTINCT FROM s."updated_at"')
-    assert.notInclude(duck, "IS NULL AND")
+    // The join (ON … WHEN) has no OR form; the unversioned-record condition after it may say IS NULL.
+    assert.notInclude(duck.slice(duck.indexOf(") AS s ON "), duck.indexOf(" WHEN ")), "IS NULL AND")
     const bq = Sql.renderMerge(
       Sql.mergeParts(bigQueryDialect("kura-test-1", "kura"), raw, raw.columns, "stg")
     )

@@ -2,7 +2,8 @@
  * `_kura_raw` identity of the records `RawLoader.loadRawBatch` lands: a record without an id is
  * named by its content, so two batches' id-less records never collide (a line number did, and the
  * insert-only table dropped the later one); `supersede` replaces the stored copy of a record
- * version with a corrected one (a dead-letter replay) instead of keeping the first.
+ * version with a corrected one (a dead-letter replay) instead of keeping the first; a record
+ * without updated_at keeps its latest fetched copy.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
@@ -10,7 +11,12 @@ import { DuckDbWarehouse, RawLoader, Warehouse } from "../src/index.js"
 
 const key = { source: "stocky", account: "kura.myshopify.com", stream: "stock_adjustments" }
 
-const land = (batchId: string, lines: ReadonlyArray<string>, supersede = false) =>
+const land = (
+  batchId: string,
+  lines: ReadonlyArray<string>,
+  supersede = false,
+  fetchedAt = "2026-11-27T00:00:00Z"
+) =>
   Effect.gen(function* () {
     const w = yield* Warehouse
     return yield* RawLoader.loadRawBatch({
@@ -18,7 +24,7 @@ const land = (batchId: string, lines: ReadonlyArray<string>, supersede = false) 
       key,
       batch: { batchId, path: `lake/${batchId}.ndjson.gz` },
       lines: Stream.fromIterable(lines),
-      fetchedAt: "2026-11-27T00:00:00Z",
+      fetchedAt,
       ...(supersede ? { supersede: true } : {})
     })
   })
@@ -73,5 +79,26 @@ describe("RawLoader identity", () => {
         ]
       )
     }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
+  it.effect(
+    "a record without updated_at keeps its latest fetched copy: a changed copy replaces it, an unchanged or older one does not",
+    () =>
+      Effect.gen(function* () {
+        // Lightspeed items carry no updated_at: (id, NULL) is their only key in _kura_raw.
+        const v1 = '{"id":"item-1","name":"Hojicha 100g","price":"1200"}'
+        const v2 = '{"id":"item-1","name":"Hojicha 100g","price":"1350"}'
+        yield* land("b1", [v1], false, "2026-11-27T00:00:00Z")
+        const same = yield* land("b2", [v1], false, "2026-11-27T01:00:00Z")
+        assert.strictEqual(same.inserted + same.updated, 0)
+        const changed = yield* land("b3", [v2], false, "2026-11-27T02:00:00Z")
+        assert.strictEqual(changed.updated, 1)
+        // A late re-landing of an older fetch does not win back.
+        yield* land("b0", [v1], false, "2026-11-26T23:00:00Z")
+        assert.deepStrictEqual(
+          (yield* rows).map((r) => [r.source_id, r.p, r.b]),
+          [["item-1", v2, "b3"]]
+        )
+      }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
 })

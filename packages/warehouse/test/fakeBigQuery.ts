@@ -75,6 +75,7 @@ const translate = (sql: string, project: string, dataset: string): string => {
       return `regexp_replace(${expr}, '${pattern.replaceAll("\\\\", "\\")}', ' ', 'g')`
     }
   )
+  s = s.replace(/\bTO_JSON_STRING\(([^()]+)\)/g, "CAST($1 AS VARCHAR)")
   // BigQuery JSON_VALUE returns the scalar as STRING; DuckDB's json_value would return JSON.
   s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
   return s
