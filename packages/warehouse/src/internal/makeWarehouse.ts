@@ -1277,22 +1277,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   const failRun = Effect.fn("Warehouse.failRun")(function* (runId: string, key: StreamKey, detail: string) {
     const existing = yield* getRun(runId, key)
     const now = yield* Clock.currentTimeMillis
-    const base: SyncRun = Option.getOrElse(existing, () => ({
-      runId,
-      key,
-      startedAt: now,
-      finishedAt: null,
-      cursorBefore: null,
-      cursorAfter: null,
-      reportedCount: null,
-      reportedTotal: null,
-      rowsFetched: null,
-      rowsLoaded: null,
-      loadedTotal: null,
-      status: "running" as const,
-      detail: null,
-      apiUsage: null
-    }))
+    const base: SyncRun = Option.getOrElse(existing, () => runningRun(runId, key, null, now))
     yield* engine.run(upsertRun, runParams({ ...base, finishedAt: now, status: "failed", detail }))
   })
 
