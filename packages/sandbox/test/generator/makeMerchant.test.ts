@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { describe, expect, it } from "vitest"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
 import type { MerchantOptions } from "../../src/internal/Merchant.js"
@@ -269,9 +271,15 @@ describe("makeMerchant: mutations", () => {
 describe("makeMerchant: lazy memory", () => {
   it("generates 1,000,000 orders via orderAt without the heap growing", () => {
     const m = makeMerchant(opts({ orders: 1_000_000 }))
+    // Retained heap, after a full GC: heapUsed alone also counts garbage not yet collected, which
+    // varies run to run (CI once saw 66 MiB of it).
+    setFlagsFromString("--expose-gc")
+    const gc = runInNewContext("gc") as () => void
+    gc()
     const heap0 = process.memoryUsage().heapUsed
     let units = 0
     for (let i = 0; i < 1_000_000; i++) units += m.orderAt(i)?.lines.length ?? 0
+    gc()
     const grown = process.memoryUsage().heapUsed - heap0
     expect(units).toBeGreaterThan(1_000_000)
     // Retaining the orders would take well over 1 GB; lazily generated they are garbage at once.
