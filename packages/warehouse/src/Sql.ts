@@ -74,7 +74,9 @@ export const stringLiteral = (text: string): string => `'${text.replaceAll("'", 
 
 /**
  * The source SELECT of a load: typed columns from staging, newest version per key. Rows with the
- * same key and version within one batch collapse to one (the first in staging order).
+ * same key and version within one batch collapse to one (the first in staging order). The key is
+ * compared as its typed value, not its staged text: two spellings of one instant
+ * (`…T00:00:00Z`, `…T00:00:00.000Z`, `…+00:00`) are one key, as they are to the MERGE's join.
  */
 export const dedupedSource = (
   d: Dialect,
@@ -84,16 +86,19 @@ export const dedupedSource = (
   staged?: ReadonlySet<string>
 ): string => {
   // Columns that were all NULL in the batch are not staged at all; they read as typed NULLs.
-  const typed = columns
-    .map((c) =>
-      staged === undefined || staged.has(c.name)
-        ? `${castFromText(d, c)} AS ${d.ident(c.name)}`
-        : `CAST(NULL AS ${d.type(c.type)}) AS ${d.ident(c.name)}`
-    )
+  const typedValue = (c: ColumnDef): string =>
+    staged === undefined || staged.has(c.name) ? castFromText(d, c) : `CAST(NULL AS ${d.type(c.type)})`
+  const typed = columns.map((c) => `${typedValue(c)} AS ${d.ident(c.name)}`).join(", ")
+  // A window in this SELECT reads the FROM's (staged text) columns, not the aliases above, so
+  // the key is cast here again.
+  const partition = table.primaryKey
+    .map((k) => {
+      const col = columns.find((c) => c.name === k)
+      return col === undefined ? d.ident(k) : typedValue(col)
+    })
     .join(", ")
-  const partition = table.primaryKey.map(d.ident).join(", ")
   const versionCol = table.versionColumn ? columns.find((c) => c.name === table.versionColumn) : undefined
-  const order = versionCol ? `${castFromText(d, versionCol)} DESC` : partition
+  const order = versionCol ? `${typedValue(versionCol)} DESC` : partition
   return `SELECT ${columns.map((c) => d.ident(c.name)).join(", ")} FROM (SELECT ${typed}, ROW_NUMBER() OVER (PARTITION BY ${partition} ORDER BY ${order}) AS _kura_rn FROM ${d.table(staging)}) AS staged WHERE _kura_rn = 1`
 }
 
