@@ -106,6 +106,13 @@ export interface GroundTruth {
   readonly discrepancies: ReadonlyArray<InjectedDiscrepancy>
 }
 
+/** One change to an online order after generation, as Shopify's `events` feed records it. */
+export interface OrderChange {
+  readonly orderId: number
+  readonly at: number
+  readonly action: "update" | "destroy"
+}
+
 /** The lazily generated merchant. */
 export interface Merchant {
   readonly options: MerchantOptions
@@ -146,6 +153,18 @@ export interface Merchant {
 
   /** Deletion events (order ids and when), for Shopify `events` and `orders/delete` webhooks. */
   deletions(): ReadonlyArray<{ readonly orderId: number; readonly at: number }>
+
+  /**
+   * Online orders created in [from, to) (ids and times, ascending), without generating them: the
+   * `create` events of Shopify's `events` feed.
+   */
+  orderCreations(from: number, to: number): ReadonlyArray<{ readonly orderId: number; readonly at: number }>
+
+  /**
+   * Changes to online orders since generation, oldest first: each order `mutate` touched
+   * (`update`) and each deletion (`destroy`), for Shopify's `events` feed.
+   */
+  orderChanges(): ReadonlyArray<OrderChange>
 
   /**
    * Change a deterministic fraction of orders now: bump updatedAt, add refunds (with restocks),

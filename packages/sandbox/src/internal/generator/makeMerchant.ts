@@ -11,7 +11,7 @@
  * discounts, shipping included), and `refunds` are attributed to the refund's own business date.
  * Deleted and malformed orders are excluded from counts and revenue but their stock movements count.
  */
-import type { GroundTruth, Merchant, MerchantOptions } from "../Merchant.js"
+import type { GroundTruth, Merchant, MerchantOptions, OrderChange } from "../Merchant.js"
 import type { Customer, InventoryQuantities, Order, Refund, Transaction } from "../model.js"
 import { Ledger } from "./Ledger.js"
 import {
@@ -28,7 +28,7 @@ import {
 } from "./orders.js"
 import { keyOf, mix32, Rng } from "./random.js"
 import { buildStockPlan, cellOf } from "./stockPlan.js"
-import { buildWorld, customerAt, WAREHOUSE } from "./world.js"
+import { buildWorld, customerAt, IDS, WAREHOUSE } from "./world.js"
 
 interface Overlay {
   updatedAt: number
@@ -63,6 +63,8 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
   const extras: Array<OrderSlot> = []
   const overlay = new Map<number, Overlay>()
   const deletions: Array<{ orderId: number; at: number }> = []
+  /** Every change to an online order, in the order it happened (Shopify's `events`). */
+  const changes: Array<OrderChange> = []
   let ledger: Ledger | undefined
   let generation = 0
   let revision = 0
@@ -149,6 +151,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
     if (online && u >= 0.95 && !before.malformed) {
       m.deletedAt = m.updatedAt
       deletions.push({ orderId: before.id, at: m.updatedAt })
+      changes.push({ orderId: before.id, at: m.updatedAt, action: "destroy" })
     } else if (online && u >= 0.8 && canRefund && before.cancelledAt === null) {
       const picks = before.lines
         .map((_line, k) => ({ line: k, qty: remaining.qty[k] ?? 0 }))
@@ -186,6 +189,8 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       m.refunds.push(r)
       m.transactions.push(refundTransaction(before, i, before.refunds.length, r))
     }
+    if (online && m.deletedAt === null)
+      changes.push({ orderId: before.id, at: m.updatedAt, action: "update" })
     const after = orderAt(i)
     if (after !== undefined) ledger?.add(after, 1)
   }
@@ -273,6 +278,15 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       }
     },
     deletions: () => deletions.slice(),
+    orderCreations(from: number, to: number) {
+      const out: Array<{ orderId: number; at: number }> = []
+      const end = merchant.orderIndexAtOrAfter(to)
+      for (let i = merchant.orderIndexAtOrAfter(from); i < end; i++)
+        if (i < base ? isOnlineIndex(w, i) : extras[i - base]?.online === true)
+          out.push({ orderId: IDS.order + i, at: createdAtOf(i) })
+      return out
+    },
+    orderChanges: () => changes.slice(),
     mutate({ fraction, now }): ReadonlyArray<number> {
       if (!(fraction >= 0 && fraction <= 1))
         throw new RangeError(`mutate: fraction must be in [0, 1]; got ${fraction}`)
@@ -338,6 +352,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         m.updatedAt = Math.max(now, before.updatedAt)
         m.deletedAt = m.updatedAt
         deletions.push({ orderId: before.id, at: m.updatedAt })
+        changes.push({ orderId: before.id, at: m.updatedAt, action: "destroy" })
         const after = orderAt(i)
         if (after !== undefined) ledger?.add(after, 1)
         out.push(i)

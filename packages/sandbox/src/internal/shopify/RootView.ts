@@ -17,6 +17,8 @@ import { countOrders, type OrderCursor, type OrderScanQuery, scanOrders } from "
 import {
   compileSearch,
   dateRange,
+  mayMatch,
+  parseQuery,
   parseSearch,
   type SearchFields,
   SearchSyntaxError,
@@ -203,20 +205,42 @@ const PURCHASE_ORDER_FIELDS: SearchFields<PurchaseOrder> = {
   }
 }
 
-interface DeletionEvent {
-  readonly orderId: number
-  readonly at: number
+/**
+ * One entry of the shop's `events` feed. The feed is what a shop's admin records: each online
+ * order's creation (`create`), each later change (`update`) and deletion (`destroy`), and each
+ * product's creation and last update. REST-era verbs: which verbs GraphQL events carry is
+ * UNCONFIRMED (see the reference), deletions have used `destroy` since REST.
+ */
+interface ShopEvent {
   readonly eventId: number
+  readonly at: number
+  readonly action: "create" | "update" | "destroy"
+  readonly subjectType: "ORDER" | "PRODUCT"
+  readonly subjectId: number
 }
 
-const EVENT_FIELDS: SearchFields<DeletionEvent> = {
+const EVENT_FIELDS: SearchFields<ShopEvent> = {
   fields: {
-    id: { kind: "number", get: (d) => d.eventId },
-    created_at: { kind: "date", get: (d) => d.at },
-    action: { kind: "text", get: () => "destroy" },
-    subject_type: { kind: "text", get: () => "ORDER" },
-    subject_id: { kind: "number", get: (d) => d.orderId }
+    id: { kind: "number", get: (e) => e.eventId },
+    created_at: { kind: "date", get: (e) => e.at },
+    action: { kind: "text", get: (e) => e.action },
+    subject_type: { kind: "text", get: (e) => e.subjectType },
+    subject_id: { kind: "number", get: (e) => e.subjectId }
   }
+}
+
+/**
+ * Event ids, stable across requests without numbering the whole feed: a change is its position
+ * in the merchant's change log (1, 2, …); a creation is 2 × the subject's id + 1 and a product's
+ * update 2 × its id + 2 (subject ids are ≥ 8.1e9, so the ranges never meet, and stay below 2^53).
+ */
+const creationEventId = (subjectId: number) => 2 * subjectId + 1
+const updateEventId = (subjectId: number) => 2 * subjectId + 2
+
+const EVENT_MESSAGE: Readonly<Record<ShopEvent["action"], string>> = {
+  create: "was created.",
+  update: "was updated.",
+  destroy: "was deleted."
 }
 
 /**
@@ -556,26 +580,70 @@ export class QueryRootView {
     return p === undefined ? null : new PurchaseOrderView(p, ctx.state)
   }
 
-  private deletionEvents(ctx: RequestContext, query: string | null | undefined, field = "events") {
+  /**
+   * The events the query selects, oldest first. Kinds of event the query rules out (by `action`
+   * and `subject_type`) are never built, and orders are read only within its top-level
+   * `created_at` range, so a filtered read of a large shop costs what it returns.
+   */
+  private shopEvents(ctx: RequestContext, query: string | null | undefined, field = "events") {
     const where = matcher(ctx, field, query, EVENT_FIELDS)
-    const all = [...ctx.state.merchant.deletions()].sort((a, b) => a.at - b.at || a.orderId - b.orderId)
-    return all.map((d, i): DeletionEvent => ({ ...d, eventId: i + 1 })).filter(where)
+    const expr = parseQuery(query)
+    const range = dates(parseSearch(query), "created_at")
+    const from = range?.from ?? Number.NEGATIVE_INFINITY
+    const to = range?.to ?? Number.POSITIVE_INFINITY
+    const may = (action: ShopEvent["action"], subjectType: ShopEvent["subjectType"]) =>
+      mayMatch(expr, { action, subject_type: subjectType })
+    const m = ctx.state.merchant
+    const out: Array<ShopEvent> = []
+    if (may("create", "ORDER"))
+      for (const c of m.orderCreations(from, to))
+        out.push({
+          eventId: creationEventId(c.orderId),
+          at: c.at,
+          action: "create",
+          subjectType: "ORDER",
+          subjectId: c.orderId
+        })
+    if (may("update", "ORDER") || may("destroy", "ORDER"))
+      m.orderChanges().forEach((c, k) => {
+        if (c.at >= from && c.at < to)
+          out.push({ eventId: k + 1, at: c.at, action: c.action, subjectType: "ORDER", subjectId: c.orderId })
+      })
+    for (const p of m.products) {
+      if (may("create", "PRODUCT"))
+        out.push({
+          eventId: creationEventId(p.id),
+          at: p.createdAt,
+          action: "create",
+          subjectType: "PRODUCT",
+          subjectId: p.id
+        })
+      if (p.updatedAt > p.createdAt && may("update", "PRODUCT"))
+        out.push({
+          eventId: updateEventId(p.id),
+          at: p.updatedAt,
+          action: "update",
+          subjectType: "PRODUCT",
+          subjectId: p.id
+        })
+    }
+    return out.filter(where).sort((a, b) => a.at - b.at || a.eventId - b.eventId)
   }
 
   events(args: PageArgs, ctx: RequestContext) {
-    const list = this.deletionEvents(ctx, args.query)
+    const list = this.shopEvents(ctx, args.query)
     return pageIndexed(
       list.length,
       (i) => list[i],
       () => true,
-      (d) => ({
+      (e) => ({
         __typename: "BasicEvent",
-        id: gid("BasicEvent", d.eventId),
-        action: "destroy",
-        subjectType: "ORDER",
-        subjectId: gid("Order", d.orderId),
-        createdAt: isoUtc(d.at),
-        message: `Order was deleted.`,
+        id: gid("BasicEvent", e.eventId),
+        action: e.action,
+        subjectType: e.subjectType,
+        subjectId: gid(e.subjectType === "ORDER" ? "Order" : "Product", e.subjectId),
+        createdAt: isoUtc(e.at),
+        message: `${e.subjectType === "ORDER" ? "Order" : "Product"} ${EVENT_MESSAGE[e.action]}`,
         appTitle: null,
         attributeToApp: false,
         attributeToUser: true,
@@ -590,7 +658,7 @@ export class QueryRootView {
   }
 
   eventsCount(args: { query?: string | null }, ctx: RequestContext) {
-    const n = this.deletionEvents(ctx, args.query, "eventsCount").length
+    const n = this.shopEvents(ctx, args.query, "eventsCount").length
     return n > 10_000 ? count(10_000, false) : count(n, true)
   }
 

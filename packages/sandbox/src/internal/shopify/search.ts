@@ -371,3 +371,46 @@ export const compileSearch = <T>(
   }
   return build(expr) ?? (() => true)
 }
+
+/**
+ * Whether a record whose `known` fields hold these values could match the query, whatever its
+ * other fields hold: false only when the query is certainly false for it. Lets a resolver skip a
+ * whole kind of record (every `create` event, say) without generating one, when the query
+ * excludes it (`action:destroy OR action:delete`).
+ */
+export const mayMatch = (expr: SearchExpr | null, known: Readonly<Record<string, string>>): boolean => {
+  // Three-valued: true, false, or undefined (depends on a field not known here).
+  const value = (e: SearchExpr): boolean | undefined => {
+    switch (e.kind) {
+      case "term": {
+        const t = e.term
+        const v = t.field === null ? undefined : known[t.field]
+        if (v === undefined || t.op !== "=") return undefined
+        return wildcard(t.value, v) !== t.negated
+      }
+      case "not": {
+        const x = value(e.item)
+        return x === undefined ? undefined : !x
+      }
+      case "and": {
+        let all = true
+        for (const item of e.items) {
+          const x = value(item)
+          if (x === false) return false
+          if (x === undefined) all = false
+        }
+        return all ? true : undefined
+      }
+      case "or": {
+        let none = true
+        for (const item of e.items) {
+          const x = value(item)
+          if (x === true) return true
+          if (x === undefined) none = false
+        }
+        return none ? false : undefined
+      }
+    }
+  }
+  return expr === null || value(expr) !== false
+}
