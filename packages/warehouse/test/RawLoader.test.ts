@@ -101,4 +101,48 @@ describe("RawLoader identity", () => {
         )
       }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
+
+  it.effect(
+    "latest copy in mixed batches: stored unversioned copies that changed are replaced, new ones inserted, versioned ones kept; staged too",
+    () =>
+      Effect.gen(function* () {
+        // The DuckDB MERGE leaves out its content comparison when it can match nothing (a batch
+        // with no unversioned record, or none stored yet): every case here must land the same.
+        const item = (id: string, price: string) => `{"id":"${id}","name":"Sencha","price":"${price}"}`
+        const versioned = '{"id":"9","updated_at":"2026-11-01T00:00:00Z","qty":1}'
+        const first = yield* land(
+          "b1",
+          [item("a", "1"), item("b", "1"), versioned],
+          false,
+          "2026-11-27T00:00:00Z"
+        )
+        assert.strictEqual(first.inserted, 3)
+        const versionedOnly = yield* land(
+          "b2",
+          ['{"id":"9","updated_at":"2026-11-01T00:00:00Z","qty":2}'],
+          false,
+          "2026-11-27T01:00:00Z"
+        )
+        assert.strictEqual(versionedOnly.inserted + versionedOnly.updated, 0)
+        const mixed = yield* land(
+          "b3",
+          [item("a", "2"), item("b", "1"), item("c", "1"), versioned],
+          false,
+          "2026-11-27T02:00:00Z"
+        )
+        assert.deepStrictEqual([mixed.inserted, mixed.updated], [1, 1])
+        // More rows than a MERGE takes inline: the batch is staged first.
+        const many = Array.from({ length: 600 }, (_, i) => item(`n${i}`, "1"))
+        const staged = yield* land("b4", [item("a", "3"), ...many], false, "2026-11-27T03:00:00Z")
+        assert.deepStrictEqual([staged.inserted, staged.updated], [600, 1])
+        const fresh = yield* land("b5", many.slice(0, 3), false, "2026-11-27T04:00:00Z")
+        assert.strictEqual(fresh.inserted + fresh.updated, 0)
+        const stored = new Map((yield* rows).map((r) => [String(r.source_id), [r.p, r.b]]))
+        assert.strictEqual(stored.size, 604)
+        assert.deepStrictEqual(stored.get("a"), [item("a", "3"), "b4"])
+        assert.deepStrictEqual(stored.get("b"), [item("b", "1"), "b1"])
+        assert.deepStrictEqual(stored.get("c"), [item("c", "1"), "b3"])
+        assert.deepStrictEqual(stored.get("9"), [versioned, "b1"])
+      }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
 })
