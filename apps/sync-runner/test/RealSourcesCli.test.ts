@@ -73,12 +73,25 @@ describe("kura-sync run over the real sources (sandbox)", () => {
           "SELECT COUNT(*) AS n FROM orders WHERE source = 'lightspeed' AND _deleted_at IS NULL"
         )
         const cursor = yield* w.checkpoints.get({ source: "shopify", account: shop, stream: "orders" })
-        return { online: Number(online[0]?.n), pos: Number(pos[0]?.n), cursor }
+        // Stocky lines name inventory items only: the catalogue (read before their first page is
+        // mapped) gives each its variant.
+        const stockyLines = yield* w.query(
+          "SELECT COUNT(*) AS n, COUNT(variant_id) AS resolved FROM purchase_order_lines WHERE source = 'stocky'"
+        )
+        return {
+          online: Number(online[0]?.n),
+          pos: Number(pos[0]?.n),
+          cursor,
+          stockyLines: Number(stockyLines[0]?.n),
+          resolved: Number(stockyLines[0]?.resolved)
+        }
       }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
     )
     expect(counted.online).toBe(ORDERS)
     expect(counted.pos).toBeGreaterThan(0)
     expect(Option.isSome(counted.cursor)).toBe(true)
+    expect(counted.stockyLines).toBeGreaterThan(0)
+    expect(counted.resolved).toBe(counted.stockyLines)
 
     // Same seed and anchor, fresh sandbox: the checkpoints make the second pass read nothing new.
     const second = await promisify(execFile)(process.execPath, [main, "run", "--force"], {

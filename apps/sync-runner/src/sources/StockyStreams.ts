@@ -234,7 +234,9 @@ export const makeStockyStreams = (
   const paged =
     <R extends "suppliers" | "purchase_orders" | "stock_transfers" | "tax_types">(
       resource: R,
-      map: ((record: StockyPage<R>["records"][number], ctx: MapContext) => CanonicalRows) | null
+      map: ((record: StockyPage<R>["records"][number], ctx: MapContext) => CanonicalRows) | null,
+      /** Runs before the first page that has records is mapped (what the mapper reads lazily). */
+      beforeRecords: Effect.Effect<void> = Effect.void
     ) =>
     (
       client: StockyClient["Service"],
@@ -245,6 +247,7 @@ export const makeStockyStreams = (
     ) => {
       let n = 0
       return client.pages(resource, resource === "tax_types" ? {} : options).pipe(
+        Stream.tap((page) => (page.records.length === 0 ? Effect.void : beforeRecords)),
         Stream.map((page): IngestPage => {
           n++
           const ctx = mctx(n)
@@ -273,11 +276,20 @@ export const makeStockyStreams = (
       mctx: (n: number) => MapContext,
       now: number
     ) =>
-      Stream.unwrap(
-        Effect.map(loadCatalog(deps, store.storeName), (catalog) =>
-          paged(resource, mapper(catalog))(client, options, key, mctx, now)
+      Stream.suspend(() => {
+        // Read before the first record is mapped, not at start: a run with nothing new (most
+        // incremental runs) spends no warehouse query on it (two per pass, on the one connection).
+        let loaded: InventoryCatalog | undefined
+        const catalog: InventoryCatalog = { byInventoryItemId: (id) => loaded?.byInventoryItemId(id) }
+        const ensure = Effect.suspend(() =>
+          loaded !== undefined
+            ? Effect.void
+            : Effect.map(loadCatalog(deps, store.storeName), (c) => {
+                loaded = c
+              })
         )
-      )
+        return paged(resource, mapper(catalog), ensure)(client, options, key, mctx, now)
+      })
 
   const adjustments = (
     client: StockyClient["Service"],
