@@ -1,21 +1,27 @@
 # syntax=docker/dockerfile:1.7
-# The Kura images, built from the repository root. One build stage, one shared runtime base, one
-# target per app (the last is the default):
+# The Kura images, built from the repository root. The manifests once, one build stage, one shared
+# runtime base, one target per app (the last is the default):
 #   docker build --target sync-runner -t kura-sync .        # Cloud Run service
 #   docker build --target backfill -t kura-backfill .       # Cloud Run Job
+
+# ---- manifests: the root and workspace package.json files and the lock, listed once (npm ci needs
+# every workspace manifest to match the lock file, in the build and in the runtime base) ----
+FROM scratch AS manifests
+COPY package.json package-lock.json /m/
+COPY packages/core/package.json /m/packages/core/
+COPY packages/shopify-client/package.json /m/packages/shopify-client/
+COPY packages/lightspeed-client/package.json /m/packages/lightspeed-client/
+COPY packages/stocky-client/package.json /m/packages/stocky-client/
+COPY packages/warehouse/package.json /m/packages/warehouse/
+COPY packages/sandbox/package.json /m/packages/sandbox/
+COPY apps/sync-runner/package.json /m/apps/sync-runner/
+COPY apps/backfill/package.json /m/apps/backfill/
 
 # ---- build: full workspace install, then both apps and the packages they import ----
 FROM node:24-slim AS build
 WORKDIR /repo
-COPY package.json package-lock.json nx.json tsconfig.base.json ./
-COPY packages/core/package.json packages/core/
-COPY packages/shopify-client/package.json packages/shopify-client/
-COPY packages/lightspeed-client/package.json packages/lightspeed-client/
-COPY packages/stocky-client/package.json packages/stocky-client/
-COPY packages/warehouse/package.json packages/warehouse/
-COPY packages/sandbox/package.json packages/sandbox/
-COPY apps/sync-runner/package.json apps/sync-runner/
-COPY apps/backfill/package.json apps/backfill/
+COPY --from=manifests /m/ ./
+COPY nx.json tsconfig.base.json ./
 RUN npm ci --no-audit --no-fund
 COPY packages/ packages/
 COPY apps/sync-runner/ apps/sync-runner/
@@ -26,15 +32,7 @@ RUN npx nx run-many -t build -p @kura/sync-runner @kura/backfill --outputStyle=s
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-COPY package.json package-lock.json ./
-COPY packages/core/package.json packages/core/
-COPY packages/shopify-client/package.json packages/shopify-client/
-COPY packages/lightspeed-client/package.json packages/lightspeed-client/
-COPY packages/stocky-client/package.json packages/stocky-client/
-COPY packages/warehouse/package.json packages/warehouse/
-COPY packages/sandbox/package.json packages/sandbox/
-COPY apps/sync-runner/package.json apps/sync-runner/
-COPY apps/backfill/package.json apps/backfill/
+COPY --from=manifests /m/ ./
 COPY --from=build /repo/packages/core/dist packages/core/dist
 COPY --from=build /repo/packages/shopify-client/dist packages/shopify-client/dist
 COPY --from=build /repo/packages/lightspeed-client/dist packages/lightspeed-client/dist

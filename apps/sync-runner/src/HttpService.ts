@@ -13,7 +13,7 @@ import { readBody } from "./internal/readBody.js"
 import { Metrics } from "./Metrics.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { renderStatusPage } from "./StatusPage.js"
-import { buildStatusReport } from "./StatusReport.js"
+import { buildStatusReport, type WebhookIntakeReport } from "./StatusReport.js"
 import { StreamRunner } from "./StreamRunner.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { type Headers, MAX_WEBHOOK_BYTES, WebhookIntake } from "./WebhookIntake.js"
@@ -83,6 +83,16 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   yield* Effect.addFinalizer(() => Effect.sync(() => loopDelay.disable()))
 
   const thread = yield* Effect.serviceOption(IntakeThread)
+  /** The intake thread's health for the status report and page (threaded intake only). */
+  const intakeReport: Effect.Effect<WebhookIntakeReport | undefined> = Option.isNone(thread)
+    ? Effect.succeed(undefined)
+    : Effect.map(thread.value.stats, (s) => ({
+        restarts: s.restarts,
+        lastRestartAt: s.lastRestartAt === null ? null : new Date(s.lastRestartAt).toISOString(),
+        lastError: s.lastError,
+        adopted: s.adopted,
+        pending: s.pending
+      }))
 
   const route = (req: RequestLike): Effect.Effect<Reply> =>
     Effect.gen(function* () {
@@ -157,8 +167,9 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
           Effect.provideService(CheckpointStore, checkpoints),
           Effect.result
         )
+        const webhookIntake = yield* intakeReport
         return report._tag === "Success"
-          ? json(200, report.success)
+          ? json(200, webhookIntake === undefined ? report.success : { ...report.success, webhookIntake })
           : json(503, { ok: false, message: `state unavailable: ${report.failure.message}` })
       }
       if (path === "/" && method === "GET") {
@@ -176,7 +187,8 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
             runs: runs.slice(0, 40),
             skipped: options.skipped ?? [],
             now,
-            draining: yield* runner.draining
+            draining: yield* runner.draining,
+            webhookIntake: yield* intakeReport
           })
         }
       }

@@ -4,6 +4,7 @@
  */
 import { streamKeyToString } from "@kura/core"
 import type { RunRecord, StreamStatus } from "./RunLedger.js"
+import type { WebhookIntakeReport } from "./StatusReport.js"
 
 const escapeHtml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
@@ -50,7 +51,18 @@ export interface StatusView {
   readonly skipped: ReadonlyArray<{ readonly source: string; readonly reason: string }>
   readonly now: number
   readonly draining: boolean
+  /** The webhook intake thread's health, when the service runs one. */
+  readonly webhookIntake?: WebhookIntakeReport | undefined
 }
+
+/** The intake thread's line: restarts, the last one's time and error (already masked). */
+const renderIntake = (w: WebhookIntakeReport): string =>
+  `<p id="webhook-intake" class="${w.restarts === 0 ? "healthy" : "unhealthy"}">Webhook intake thread: <b class="restarts">${w.restarts}</b> restart(s)` +
+  (w.lastRestartAt === null
+    ? ""
+    : `, last at <span class="last-restart">${escapeHtml(w.lastRestartAt)}</span>`) +
+  (w.lastError === null ? "" : ` <span class="err">${escapeHtml(w.lastError)}</span>`) +
+  ` &middot; ${w.pending} record(s) to land${w.adopted === 0 ? "" : `, ${w.adopted} adopted from dead threads`}</p>`
 
 const reconcileText = (s: StreamStatus) => {
   const r = s.lastRun?.reconciliation
@@ -91,6 +103,7 @@ td.num{text-align:right}.unhealthy{background:#fde8e8}.err{color:#a00;font-size:
 ${rows}
 </tbody></table>
 ${skipped === "" ? "" : `<ul id="skipped">${skipped}</ul>`}
+${view.webhookIntake === undefined ? "" : renderIntake(view.webhookIntake)}
 <h2>Rows synced per run</h2>
 ${renderChart(view.runs)}
 </body></html>`

@@ -35,10 +35,28 @@ export const StreamReport = Schema.Struct({
 /** One stream's line of the report. */
 export type StreamReport = typeof StreamReport.Type
 
+/**
+ * The webhook intake thread's health (`kura-sync serve` only): how often it died and was
+ * restarted, when last, and why (secrets masked), plus records still to land.
+ */
+export const WebhookIntakeReport = Schema.Struct({
+  restarts: Schema.Number,
+  lastRestartAt: Schema.NullOr(Schema.String),
+  lastError: Schema.NullOr(Schema.String),
+  /** Records a dead thread wrote without handing them over, found on disk and landed. */
+  adopted: Schema.Number,
+  /** Accepted records not yet landed. */
+  pending: Schema.Number
+})
+/** The webhook intake thread's health. */
+export type WebhookIntakeReport = typeof WebhookIntakeReport.Type
+
 /** The whole report. */
 export const StatusReport = Schema.Struct({
   streams: Schema.Array(StreamReport),
-  skipped: Schema.Array(Schema.Struct({ source: Schema.String, reason: Schema.String }))
+  skipped: Schema.Array(Schema.Struct({ source: Schema.String, reason: Schema.String })),
+  /** Present when the service runs the threaded webhook intake. */
+  webhookIntake: Schema.optionalKey(WebhookIntakeReport)
 })
 /** The whole report. */
 export type StatusReport = typeof StatusReport.Type
@@ -88,10 +106,18 @@ const ledgerText = (r: StreamReport): string => {
   return `  fetched=${l.rowsFetched ?? "-"} loaded=${l.rowsLoaded ?? "-"}${api}`
 }
 
+/** The intake thread's line of the text report. */
+export const formatIntakeReport = (w: WebhookIntakeReport): string =>
+  `webhook intake: ${w.restarts} restart(s)` +
+  (w.lastRestartAt === null ? "" : `, last at ${w.lastRestartAt}`) +
+  (w.lastError === null ? "" : ` (${w.lastError})`) +
+  `  pending=${w.pending}  adopted=${w.adopted}`
+
 /** Renders the report as text, one line per stream. */
 export const formatStatusReport = (report: StatusReport): string =>
   [
     ...report.skipped.map((s) => `${s.source}: skipped (${s.reason})`),
+    ...(report.webhookIntake === undefined ? [] : [formatIntakeReport(report.webhookIntake)]),
     ...(report.streams.length === 0 ? ["no streams have run yet"] : []),
     ...report.streams.map(
       (r) =>

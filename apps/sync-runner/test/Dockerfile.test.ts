@@ -3,7 +3,7 @@ import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 
 // No Docker engine runs here, so the repository's Dockerfile is checked structurally against the
-// repository: one build stage, a shared runtime base, one target per app.
+// repository: the manifests once, one build stage, a shared runtime base, one target per app.
 const repo = resolve(import.meta.dirname, "../../..")
 const text = readFileSync(join(repo, "Dockerfile"), "utf8")
 
@@ -35,10 +35,21 @@ for (const i of instructions) {
 }
 const stage = (name: string) => stages.find((s) => s.name === name)!
 const runtime = stage("runtime")
-const fromBuild = (s: Stage) =>
+const fromStage = (s: Stage, from: string) =>
   s.body
-    .filter((i) => i.op === "COPY" && i.args.startsWith("--from=build"))
+    .filter((i) => i.op === "COPY" && i.args.startsWith(`--from=${from} `))
     .map((i) => i.args.split(/\s+/)[1])
+const fromBuild = (s: Stage) => fromStage(s, "build")
+/** The repository paths a stage COPYs from the build context (not from another stage). */
+const contextSources = (s: Stage) =>
+  s.body
+    .filter((i) => i.op === "COPY" && !i.args.startsWith("--from"))
+    .flatMap((i) =>
+      i.args
+        .split(/\s+/)
+        .filter((p) => !p.startsWith("--"))
+        .slice(0, -1)
+    )
 const json = (file: string) => JSON.parse(readFileSync(join(repo, file), "utf8"))
 
 const apps = [
@@ -47,9 +58,11 @@ const apps = [
 ] as const
 
 describe("Dockerfile", () => {
-  it("has a build stage, a runtime base and one target per app (kura-sync last: the default), on Node 24 slim", () => {
-    expect(stages.map((s) => s.name)).toEqual(["build", "runtime", "backfill", "sync-runner"])
-    for (const s of stages.slice(0, 2)) expect(s.image).toMatch(/^node:24(\.\d+)*-(bookworm-|trixie-)?slim$/)
+  it("has a manifests stage, a build stage, a runtime base and one target per app (kura-sync last: the default), on Node 24 slim", () => {
+    expect(stages.map((s) => s.name)).toEqual(["manifests", "build", "runtime", "backfill", "sync-runner"])
+    expect(stage("manifests").image).toBe("scratch")
+    for (const s of [stage("build"), runtime])
+      expect(s.image).toMatch(/^node:24(\.\d+)*-(bookworm-|trixie-)?slim$/)
     for (const a of apps) expect(stage(a.target).image).toBe("runtime")
   })
 
@@ -69,13 +82,29 @@ describe("Dockerfile", () => {
       }
   })
 
-  it("copies every workspace manifest into the runtime base, as npm ci needs them to match the lock file", () => {
-    const copied = runtime.body.filter((i) => i.op === "COPY").map((i) => i.args.split(/\s+/)[0])
+  it("lists every workspace manifest once, in the manifests stage, which the build and the runtime base both copy (npm ci needs them to match the lock file)", () => {
+    const manifests = stage("manifests")
+    const listed = contextSources(manifests)
     const workspaces = Object.keys(json("package-lock.json").packages)
       .filter((k) => /^(packages|apps)\/[^/]+$/.test(k))
       .map((k) => `${k}/package.json`)
     expect(workspaces.length).toBeGreaterThan(0)
-    for (const w of workspaces) expect(copied, w).toContain(w)
+    for (const w of ["package.json", "package-lock.json", ...workspaces]) expect(listed, w).toContain(w)
+    // Each lands at its own path under /m, which the stages copy whole to their working directory.
+    for (const i of manifests.body.filter((x) => x.op === "COPY")) {
+      const parts = i.args.split(/\s+/)
+      const dest = parts.at(-1)!
+      for (const source of parts.slice(0, -1)) {
+        const dir = source.includes("/") ? `${source.slice(0, source.lastIndexOf("/"))}/` : ""
+        expect(dest, source).toBe(`/m/${dir}`)
+      }
+    }
+    for (const s of [stage("build"), runtime]) expect(fromStage(s, "manifests"), s.name).toEqual(["/m/"])
+  })
+
+  it("copies no repository path twice", () => {
+    const all = stages.flatMap(contextSources)
+    expect(all.filter((p, i) => all.indexOf(p) !== i)).toEqual([])
   })
 
   for (const app of apps) {

@@ -16,12 +16,15 @@
  * the dead thread wrote, reported or not) and lands them like sealed ones: no answered delivery is
  * lost. Requests in flight at the death get no answer and are retried by Shopify; the new worker
  * is told every delivery on disk or landed, so such a retry is answered as a duplicate.
- * `kura_webhook_intake_restarts_total` and `stats.restarts` count the restarts.
+ * `kura_webhook_intake_restarts_total` and `stats.restarts` count the restarts; `stats` also keeps
+ * when the last one happened and why the thread died (secrets masked), for `/status.json` and the
+ * status page.
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Worker } from "node:worker_threads"
+import { REDACTED, redact } from "@kura/core"
 import { Context, Effect, Fiber, Layer, Option, type Scope } from "effect"
 import { Metrics } from "../Metrics.js"
 import { type Headers, type IntakeResponse, WebhookIntake } from "../WebhookIntake.js"
@@ -61,6 +64,22 @@ export interface IntakeThreadStats extends BatcherStats {
   readonly restarts: number
   /** Records dead threads had written and not handed over, found on disk and queued to land. */
   readonly adopted: number
+  /** When the thread was last restarted (epoch ms), or null if it never died. */
+  readonly lastRestartAt: number | null
+  /** Why the last dead thread died (its exit code and uncaught error, secrets masked), or null. */
+  readonly lastError: string | null
+}
+
+/**
+ * Masks a dead thread's error before it is logged or shown: the configured webhook secrets by
+ * exact value (nothing registers them with `redact`), then every secret shape `redact` knows.
+ */
+export const redactIntakeError = (text: string, secrets: ReadonlyArray<string>): string => {
+  let out = text
+  // Longest first, so a secret that contains another is masked whole.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
+  return redact(out)
 }
 
 interface Sealed {
@@ -104,6 +123,11 @@ export class IntakeThread extends Context.Service<
      * is restarted like any thread that died.
      */
     readonly killThread: Effect.Effect<void>
+    /**
+     * Makes the intake thread throw `message` uncaught, as a bug in it would (fault injection): it
+     * dies with that error and is restarted.
+     */
+    readonly crashThread: (message: string) => Effect.Effect<void>
     /** The intake thread's event-loop delay since start, in seconds (updated every second). */
     readonly loopDelay: Effect.Effect<{ readonly p50: number; readonly p99: number; readonly max: number }>
   }
@@ -179,6 +203,12 @@ export class IntakeThread extends Context.Service<
     let alive = true
     let restarts = 0
     let adoptedTotal = 0
+    let lastRestartAt: number | null = null
+    let lastError: string | null = null
+    /** The current thread's uncaught error, reported before its exit. */
+    let workerError: string | undefined
+    const allSecrets = Object.values(secrets).flat()
+    const masked = (text: string) => redactIntakeError(text, allSecrets)
     let startedAt = Date.now()
     const firstDelayMs = options.restartDelayMs ?? 100
     const maxDelayMs = options.maxRestartDelayMs ?? 30_000
@@ -311,6 +341,7 @@ export class IntakeThread extends Context.Service<
         restartTimer = undefined
         if (closing) return
         restarts++
+        lastRestartAt = Date.now()
         runFork(
           metrics.increment(
             "kura_webhook_intake_restarts_total",
@@ -342,8 +373,10 @@ export class IntakeThread extends Context.Service<
     }
 
     /** The thread died: fail what waited on it, queue what it wrote, and restart it. */
-    const died = (why: string) => {
+    const died = (exit: string) => {
       alive = false
+      const why = masked(workerError === undefined ? exit : `${exit}: ${workerError}`)
+      workerError = undefined
       for (const r of rotations.values()) r.reject(new Error(`the intake thread ${why}`))
       rotations.clear()
       for (const answer of answers.values())
@@ -353,6 +386,7 @@ export class IntakeThread extends Context.Service<
         })
       answers.clear()
       if (closing) return
+      lastError = why
       const adopted = adoptSegments()
       if (bound === undefined)
         // Not listening yet: fail the listen in progress (the service does not start).
@@ -366,7 +400,10 @@ export class IntakeThread extends Context.Service<
     }
     function attach(w: Worker): Worker {
       w.on("message", onMessage)
-      w.on("error", (e) => runFork(Effect.logError(`webhook intake thread failed: ${e.message}`)))
+      w.on("error", (e) => {
+        if (w === worker) workerError = e.message
+        runFork(Effect.logError(`webhook intake thread failed: ${masked(e.message)}`))
+      })
       w.on("exit", (code) => {
         if (w === worker && alive) died(`exited with code ${code}`)
       })
@@ -554,9 +591,12 @@ export class IntakeThread extends Context.Service<
         replayed,
         pending: outstanding,
         restarts,
-        adopted: adoptedTotal
+        adopted: adoptedTotal,
+        lastRestartAt,
+        lastError
       })),
       killThread: Effect.promise(() => worker.terminate()).pipe(Effect.asVoid),
+      crashThread: (message) => Effect.sync(() => post({ t: "crash", message })),
       loopDelay: Effect.sync(() => loopDelay)
     })
   })

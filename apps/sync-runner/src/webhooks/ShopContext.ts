@@ -1,12 +1,18 @@
 /**
  * What mapping a webhook needs to know about its shop besides the payload: the shop's time zone
  * (business dates), its currency (refunds name it only on transactions) and the location online
- * orders sell from. The scheduled sync reads the same three facts the same way, so a webhook and a
- * later sync of one order produce the same row. Looked up once per shop and cached.
+ * orders sell from. The scheduled sync reads the same three facts the same way (one `shop` query
+ * carrying the location summaries, 1 point per location), so a webhook and a later sync of one
+ * order produce the same row. Looked up once per shop and cached.
  */
-import { Resources, ShopifyClient } from "@kura/shopify-client"
+import {
+  LOCATION_SUMMARIES_FIELD,
+  LocationSummaryPage,
+  locationSummaries,
+  ShopifyClient
+} from "@kura/shopify-client"
 import { RawLake, Warehouse } from "@kura/warehouse"
-import { Clock, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { shopifyClientLayer } from "../sources/ShopifyStreams.js"
 import { WebhookSinkError } from "../WebhookSink.js"
@@ -20,8 +26,11 @@ export interface ShopFacts {
 }
 
 const ShopAnswer = Schema.Struct({
-  shop: Schema.Struct({ ianaTimezone: Schema.String, currencyCode: Schema.String })
+  shop: Schema.Struct({ ianaTimezone: Schema.String, currencyCode: Schema.String }),
+  locations: LocationSummaryPage
 })
+
+const SHOP_QUERY = `query KuraShop { shop { ianaTimezone currencyCode } ${LOCATION_SUMMARIES_FIELD} }`
 
 /** Looks up the facts of a shop by its myshopify domain. */
 export class ShopContext extends Context.Service<
@@ -73,10 +82,10 @@ export class ShopContext extends Context.Service<
     const lookup = (config: ShopifyShopConfig) =>
       Effect.gen(function* () {
         const client = yield* ShopifyClient
-        const info = yield* client.query("query KuraShop { shop { ianaTimezone currencyCode } }")
+        const info = yield* client.query(SHOP_QUERY)
         const shop = yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data)
-        const pages = yield* Stream.runCollect(client.pages(Resources.locations))
-        const online = [...pages].flatMap((p) => p.records).find((l) => l.fulfillsOnlineOrders && l.isActive)
+        const locations = yield* locationSummaries(shop.locations)
+        const online = locations.find((l) => l.fulfillsOnlineOrders && l.isActive)
         return {
           timeZone: shop.shop.ianaTimezone,
           currency: shop.shop.currencyCode,

@@ -75,6 +75,8 @@ export type ToIntakeWorker =
   | { readonly t: "rotate"; readonly req: number }
   | { readonly t: "landed"; readonly n: number }
   | { readonly t: "closing" }
+  /** Fault injection: throw `message` uncaught, as a bug in the thread would. */
+  | { readonly t: "crash"; readonly message: string }
   | { readonly t: "accept"; readonly req: number; readonly headers: Headers; readonly body: Uint8Array }
 
 /** Messages to the main thread. */
@@ -325,6 +327,11 @@ const run = (port: MessagePort, data: IntakeWorkerData): void => {
         return
       case "closing":
         closing = true
+        return
+      case "crash":
+        setImmediate(() => {
+          throw new Error(m.message)
+        })
         return
       case "accept": {
         const answer = accept(m.headers, m.body)

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path"
 import type { RawLake, Warehouse } from "@kura/warehouse"
-import { Config, Effect, Layer, Option } from "effect"
+import { Config, Context, Effect, Layer, Option } from "effect"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { ConfigError, type ConfigProblem } from "../ConfigError.js"
 import { layerLakeWebhookSink } from "../LakeWebhookSink.js"
@@ -105,6 +105,42 @@ export const webhookTuningConfig = Effect.gen(function* () {
   return out
 })
 
+/** The fault-injection switch of `killIntakeOnSignal`. */
+export const KILL_INTAKE_ON_SIGUSR2 = "KURA_FAULT_KILL_INTAKE_ON_SIGUSR2"
+
+/**
+ * Fault injection for the reliability suite (`npm run chaos`, check intake-kill): with
+ * `KURA_FAULT_KILL_INTAKE_ON_SIGUSR2=1`, each SIGUSR2 the process receives terminates the
+ * webhook intake thread as a crash would, and it is restarted like any thread that died. Off
+ * unless set; never set it in production.
+ */
+const killIntakeOnSignal = (thread: IntakeThread["Service"]) =>
+  Effect.gen(function* () {
+    const on = yield* Config.Boolean(KILL_INTAKE_ON_SIGUSR2).pipe(Config.withDefault(false))
+    if (!on) return
+    const kill = () => {
+      Effect.runFork(thread.killThread)
+    }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => process.on("SIGUSR2", kill)),
+      () => Effect.sync(() => process.off("SIGUSR2", kill))
+    )
+    yield* Effect.logWarning(`${KILL_INTAKE_ON_SIGUSR2} is set: SIGUSR2 kills the webhook intake thread`)
+  }).pipe(
+    Effect.mapError(
+      () =>
+        new ConfigError({
+          problems: [
+            {
+              field: KILL_INTAKE_ON_SIGUSR2,
+              message: "not a boolean",
+              fix: `set ${KILL_INTAKE_ON_SIGUSR2} to 1 (fault injection for the reliability suite) or unset it`
+            }
+          ]
+        })
+    )
+  )
+
 /**
  * The intake layer for `serve`; batcher tuning comes from `webhookTuningConfig` unless given. In
  * the default mode its context also holds the IntakeThread, which `startHttpService` looks up to
@@ -130,7 +166,7 @@ export const layerServeWebhooks = (
               secrets: Object.fromEntries(options.shops.map((s) => [s.shop, options.secretsFor(s.shop)]))
             })
           )
-        )
+        ).pipe(Layer.tap((context) => killIntakeOnSignal(Context.get(context, IntakeThread))))
   return intake.pipe(
     Layer.provide(layerWarehouseWebhookSink()),
     Layer.provide(ShopContext.layerShopify(options.shops, { sandbox: options.sandbox ?? false }))

@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
+import { formatStatusReport, StatusReport } from "../../src/StatusReport.js"
 import { WebhookBatchSink } from "../../src/webhooks/WebhookBatchSink.js"
-import { deliver, deliveryHeaders, eventually, SHOP, withBatchedServer } from "./harness.js"
+import { deliver, deliveryHeaders, eventually, SECRET, SHOP, withBatchedServer } from "./harness.js"
 
 const dirs: Array<string> = []
 const fresh = () => {
@@ -121,5 +122,58 @@ describe("the webhook intake thread", () => {
       }
     )
     expect(readdirSync(dir).filter((f) => f.endsWith(".ndjson"))).toEqual([])
+  })
+
+  it("status.json and the status page show the restarts, the last one's time and its error, secrets masked", async () => {
+    const memory = WebhookBatchSink.makeMemory()
+    const dir = fresh()
+    await withBatchedServer(
+      {
+        batcher: { dir, flushMs: 20 },
+        sink: Layer.succeed(WebhookBatchSink, memory.sink),
+        threaded: true,
+        thread: { restartDelayMs: 20 }
+      },
+      async ({ url, stats, crash }) => {
+        const status = async () =>
+          (await (await fetch(`${url}/status.json`)).json()) as {
+            webhookIntake?: { restarts: number; lastRestartAt: string | null; lastError: string | null }
+          }
+        expect((await status()).webhookIntake).toMatchObject({
+          restarts: 0,
+          lastRestartAt: null,
+          lastError: null
+        })
+        expect(await (await fetch(`${url}/`)).text()).toMatch(
+          /id="webhook-intake"[^>]*>[^<]*<b class="restarts">0</
+        )
+        const before = Date.now()
+        // A bug that puts the webhook secret and an access token into its message.
+        await Effect.runPromise(crash!(`boom: hmac key ${SECRET} token shpat_0123456789abcdef`))
+        await eventually(async () => (await Effect.runPromise(stats)).restarts === 1)
+        // Serving again on the same port.
+        const body = JSON.stringify({ id: 5, updated_at: "2026-11-26T10:00:00Z" })
+        await eventually(
+          async () => (await deliver(url, body, "after-crash").catch(() => undefined))?.status === 200
+        )
+        const w = (await status()).webhookIntake
+        expect(w?.restarts).toBe(1)
+        expect(Date.parse(w?.lastRestartAt ?? "")).toBeGreaterThanOrEqual(before - 5)
+        expect(w?.lastError).toMatch(/^exited with code 1: boom: hmac key <redacted> token <redacted>$/)
+        const page = await (await fetch(`${url}/`)).text()
+        expect(page).toMatch(
+          /<b class="restarts">1<\/b> restart\(s\), last at <span class="last-restart">\d{4}-/
+        )
+        expect(page).toContain("boom: hmac key &lt;redacted&gt;")
+        expect(page).not.toContain(SECRET)
+        expect(page).not.toContain("shpat_0123")
+        expect(JSON.stringify(await status())).not.toContain(SECRET)
+        // `kura-sync status --url` decodes the same report and prints the intake's line.
+        const report = Schema.decodeUnknownSync(StatusReport)(await status())
+        expect(formatStatusReport(report)).toMatch(
+          /^webhook intake: 1 restart\(s\), last at \d{4}-.* \(exited with code 1: boom: hmac key <redacted> token <redacted>\) {2}pending=\d+ {2}adopted=\d+$/m
+        )
+      }
+    )
   })
 })

@@ -64,6 +64,7 @@ class StatsOf extends Context.Service<
   {
     readonly stats: Effect.Effect<BatcherStats & { readonly restarts?: number; readonly adopted?: number }>
     readonly kill?: Effect.Effect<void>
+    readonly crash?: (message: string) => Effect.Effect<void>
   }
 >()("test/StatsOf") {}
 
@@ -85,13 +86,19 @@ export const withBatchedServer = <E>(
     readonly stats: Effect.Effect<BatcherStats & { readonly restarts?: number; readonly adopted?: number }>
     /** Terminates the intake thread as a crash would (threaded only). */
     readonly kill?: Effect.Effect<void>
+    /** Makes the intake thread throw `message` uncaught (threaded only). */
+    readonly crash?: (message: string) => Effect.Effect<void>
   }) => Promise<void>
 ): Promise<void> => {
   const intake: Layer.Layer<WebhookIntake | StatsOf, never, Metrics | WebhookBatchSink> =
     options.threaded === true
       ? Layer.effect(
           StatsOf,
-          Effect.map(Effect.service(IntakeThread), (t) => ({ stats: t.stats, kill: t.killThread }))
+          Effect.map(Effect.service(IntakeThread), (t) => ({
+            stats: t.stats,
+            kill: t.killThread,
+            crash: t.crashThread
+          }))
         ).pipe(
           Layer.provideMerge(
             IntakeThread.layer({ ...options.thread, ...options.batcher, secrets: { [SHOP]: [SECRET] } })
@@ -123,8 +130,15 @@ export const withBatchedServer = <E>(
   return Effect.runPromise(
     Effect.gen(function* () {
       const server = yield* startHttpService({ port: 0, host: "127.0.0.1" })
-      const { stats, kill } = yield* StatsOf
-      yield* Effect.promise(() => f({ url: server.url, stats, ...(kill === undefined ? {} : { kill }) }))
+      const { stats, kill, crash } = yield* StatsOf
+      yield* Effect.promise(() =>
+        f({
+          url: server.url,
+          stats,
+          ...(kill === undefined ? {} : { kill }),
+          ...(crash === undefined ? {} : { crash })
+        })
+      )
     }).pipe(
       Effect.scoped,
       Effect.provide(services),
