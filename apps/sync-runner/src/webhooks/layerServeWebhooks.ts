@@ -114,7 +114,7 @@ export const KILL_INTAKE_ON_SIGUSR2 = "KURA_FAULT_KILL_INTAKE_ON_SIGUSR2"
  * webhook intake thread as a crash would, and it is restarted like any thread that died. Off
  * unless set; never set it in production.
  */
-const killIntakeOnSignal = (thread: IntakeThread["Service"]) =>
+export const killIntakeOnSignal = (thread: Pick<IntakeThread["Service"], "killThread">) =>
   Effect.gen(function* () {
     const on = yield* Config.Boolean(KILL_INTAKE_ON_SIGUSR2).pipe(Config.withDefault(false))
     if (!on) return

@@ -1,6 +1,10 @@
 import { ConfigProvider, Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { webhookModeOf, webhookTuningConfig } from "../../src/webhooks/layerServeWebhooks.js"
+import {
+  killIntakeOnSignal,
+  webhookModeOf,
+  webhookTuningConfig
+} from "../../src/webhooks/layerServeWebhooks.js"
 
 const tuning = (env: Record<string, string>) =>
   Effect.runPromise(
@@ -47,5 +51,42 @@ describe("serve webhook settings", () => {
     expect(webhookModeOf(" Per-Delivery ")).toBe("per-delivery")
     expect(webhookModeOf("batched")).toBe("batched")
     expect(webhookModeOf("In-Thread")).toBe("in-thread")
+  })
+
+  it("kills the intake thread on SIGUSR2 only when KURA_FAULT_KILL_INTAKE_ON_SIGUSR2 is set, and only while serving", async () => {
+    let kills = 0
+    const thread = {
+      killThread: Effect.sync(() => {
+        kills++
+      })
+    }
+    const serving = (env: Record<string, string>, during: () => void) =>
+      Effect.runPromise(
+        Effect.result(Effect.scoped(Effect.andThen(killIntakeOnSignal(thread), Effect.sync(during)))).pipe(
+          Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))
+        )
+      )
+    const before = process.listenerCount("SIGUSR2")
+    // A listener of our own keeps Node's default (exit) away while the switch is off.
+    const guard = () => {}
+    process.on("SIGUSR2", guard)
+    try {
+      await serving({}, () => expect(process.listenerCount("SIGUSR2")).toBe(before + 1))
+      const on = await serving({ KURA_FAULT_KILL_INTAKE_ON_SIGUSR2: "1" }, () => {
+        expect(process.listenerCount("SIGUSR2")).toBe(before + 2)
+        process.emit("SIGUSR2", "SIGUSR2")
+      })
+      expect(on._tag).toBe("Success")
+      await new Promise((r) => setTimeout(r, 20))
+      expect(kills).toBe(1)
+      expect(process.listenerCount("SIGUSR2")).toBe(before + 1)
+      const bad = await serving({ KURA_FAULT_KILL_INTAKE_ON_SIGUSR2: "maybe" }, () => {})
+      expect(bad._tag).toBe("Failure")
+      expect(bad._tag === "Failure" ? bad.failure.message : "").toContain(
+        "KURA_FAULT_KILL_INTAKE_ON_SIGUSR2: not a boolean"
+      )
+    } finally {
+      process.off("SIGUSR2", guard)
+    }
   })
 })
