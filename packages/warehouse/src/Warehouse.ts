@@ -205,6 +205,15 @@ export class Warehouse extends Context.Service<
       keys: ReadonlyArray<RowKey>,
       deletedAt: string
     ) => Effect.Effect<number, WarehouseError>
+    /**
+     * Soft-deletes rows, each at its own time (a page of deletion events): on DuckDB one
+     * statement for the page, elsewhere one `markDeleted` per distinct time. A key listed twice
+     * keeps its first time, as repeated `markDeleted` calls would. Returns how many rows were marked.
+     */
+    readonly markDeletedEach: (
+      table: CanonicalTableName,
+      entries: ReadonlyArray<{ readonly key: RowKey; readonly deletedAt: string }>
+    ) => Effect.Effect<number, WarehouseError>
     /** Runs a read-only query (for reports and tests). Parameters are text, cast in SQL. */
     readonly query: (
       sql: string,

@@ -237,6 +237,30 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
           bq.duck('SELECT source_id FROM "orders" WHERE _deleted_at IS NULL')
         )
         assert.deepStrictEqual(live, [{ source_id: "1" }])
+        // Each at its own time: one markDeleted per distinct time on BigQuery.
+        yield* w.load("orders", [order("3", "2026-01-05T01:00:00Z"), order("4", "2026-01-05T01:00:00Z")])
+        const each = yield* w.markDeletedEach("orders", [
+          {
+            key: { source: "shopify", source_account: "kura-matcha.myshopify.com", source_id: "3" },
+            deletedAt: "2026-01-08T00:00:00Z"
+          },
+          {
+            key: { source: "shopify", source_account: "kura-matcha.myshopify.com", source_id: "4" },
+            deletedAt: "2026-01-09T00:00:00Z"
+          }
+        ])
+        assert.strictEqual(each, 2)
+        assert.deepStrictEqual(
+          yield* Effect.promise(() =>
+            bq.duck(
+              "SELECT source_id, CAST(_deleted_at AS VARCHAR) AS d FROM \"orders\" WHERE source_id IN ('3', '4') ORDER BY source_id"
+            )
+          ),
+          [
+            { source_id: "3", d: "2026-01-08 00:00:00+00" },
+            { source_id: "4", d: "2026-01-09 00:00:00+00" }
+          ]
+        )
 
         const lease = yield* w.acquireLease(key, "runner-a", 60_000)
         assert.isTrue(Exit.isFailure(yield* Effect.exit(w.acquireLease(key, "runner-b", 60_000))))

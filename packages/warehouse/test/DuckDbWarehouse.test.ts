@@ -192,6 +192,47 @@ describe("DuckDbWarehouse", () => {
     )
   )
 
+  it.effect("soft deletes each at its own time in one call: the first time listed for a key wins", () =>
+    provide(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.load(
+          "orders",
+          ["1", "2", "3", "4"].map((id) => order(id, "2026-01-05T01:00:00Z"))
+        )
+        const key = (id: string) => ({
+          source: "shopify",
+          source_account: "kura-matcha.myshopify.com",
+          source_id: id
+        })
+        yield* w.markDeleted("orders", [key("4")], "2026-01-06T00:00:00Z")
+        const n = yield* w.markDeletedEach("orders", [
+          { key: key("2"), deletedAt: "2026-01-07T00:00:00Z" },
+          { key: key("3"), deletedAt: "2026-01-08T09:30:00+09:00" },
+          { key: key("2"), deletedAt: "2026-01-09T00:00:00Z" },
+          // Already deleted: keeps its time.
+          { key: key("4"), deletedAt: "2026-01-10T00:00:00Z" },
+          // Not stored: nothing to mark.
+          { key: key("9"), deletedAt: "2026-01-10T00:00:00Z" }
+        ])
+        assert.strictEqual(n, 2)
+        const rows = yield* w.query(
+          'SELECT source_id, CAST(_deleted_at AS VARCHAR) AS d FROM "orders" ORDER BY source_id'
+        )
+        assert.deepStrictEqual(rows, [
+          { source_id: "1", d: null },
+          { source_id: "2", d: "2026-01-07 00:00:00+00" },
+          { source_id: "3", d: "2026-01-08 00:30:00+00" },
+          { source_id: "4", d: "2026-01-06 00:00:00+00" }
+        ])
+        const bad = yield* Effect.flip(
+          w.markDeletedEach("orders", [{ key: key("1"), deletedAt: "yesterday" }])
+        )
+        assert.include(bad.message, "deletedAt must be an ISO-8601 timestamp")
+      })
+    )
+  )
+
   it.effect("leases: racing acquire/release never dies and never has two holders", () =>
     provide(
       Effect.gen(function* () {

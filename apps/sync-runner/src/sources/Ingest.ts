@@ -223,9 +223,16 @@ export const ingest = <E>(options: {
             changed[table] = (changed[table] ?? 0) + result.inserted + result.updated
           }
         }
-        for (const d of page.deletions ?? []) {
-          yield* warehouse.markDeleted(d.table, [d.key], d.deletedAt).pipe(Effect.mapError(warehouseError))
-        }
+        // One statement per table for the page's deletions, each at its own time.
+        const deletions = new Map<CanonicalTableName, Array<PageDeletion>>()
+        for (const d of page.deletions ?? []) deletions.set(d.table, [...(deletions.get(d.table) ?? []), d])
+        for (const [table, list] of deletions)
+          yield* warehouse
+            .markDeletedEach(
+              table,
+              list.map((d) => ({ key: d.key, deletedAt: d.deletedAt }))
+            )
+            .pipe(Effect.mapError(warehouseError))
         const letters = page.deadLetters ?? []
         if (letters.length > 0)
           yield* warehouse.deadLetters

@@ -707,6 +707,50 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     )
   })
 
+  const markDeletedEach = Effect.fn("Warehouse.markDeletedEach")(function* (
+    tableName: LoadableTableName,
+    entries: ReadonlyArray<{
+      readonly key: { readonly source: string; readonly source_account: string; readonly source_id: string }
+      readonly deletedAt: string
+    }>
+  ) {
+    if (entries.length === 0) return 0
+    const table = loadableTable(tableName)
+    const times: Array<string> = []
+    for (const e of entries) {
+      const at = toText("timestamp", e.deletedAt)
+      if (!at.ok || at.text === null) {
+        return yield* new WarehouseError({
+          reason: "InvalidInput",
+          operation: "markDeletedEach",
+          message: `deletedAt must be an ISO-8601 timestamp, got ${JSON.stringify(e.deletedAt)} (key ${e.key.source_id})`
+        })
+      }
+      times.push(at.text)
+    }
+    const tuples = entries.map((e, i) =>
+      [e.key.source, e.key.source_account, e.key.source_id, times[i]!, String(i)]
+        .map(Sql.stringLiteral)
+        .join(", ")
+    )
+    if (d.name === "duckdb" && entries.length <= INLINE_ROWS && !tuples.some((t) => t.includes("\u0000"))) {
+      // One UPDATE for the page: a soft delete was a staging table, an appender and an UPDATE per
+      // event (two events of one page: 2 × ≈ 12 ms on the 30k-row orders table, load 4).
+      const [src, acct, id] = ["source", "source_account", "source_id"].map(I) as [string, string, string]
+      const keys = `(VALUES (${tuples.join("), (")})) AS v(${src}, ${acct}, ${id}, ${I("deleted_at")}, ${I("ord")})`
+      // The first time listed for a key wins, as it would over repeated markDeleted calls.
+      const first = `SELECT ${src}, ${acct}, ${id}, arg_min(CAST(${I("deleted_at")} AS ${d.type("timestamp")}), CAST(${I("ord")} AS BIGINT)) AS ${I("deleted_at")} FROM ${keys} GROUP BY ${src}, ${acct}, ${id}`
+      return yield* engine.run(
+        `UPDATE ${T(table.name)} AS t SET ${I("_deleted_at")} = k.${I("deleted_at")} FROM (${first}) AS k WHERE t.${I("_deleted_at")} IS NULL AND k.${src} = t.${src} AND k.${acct} = t.${acct} AND k.${id} = t.${id}`
+      )
+    }
+    let marked = 0
+    const byTime = new Map<string, Array<(typeof entries)[number]["key"]>>()
+    for (const [i, e] of entries.entries()) byTime.set(times[i]!, [...(byTime.get(times[i]!) ?? []), e.key])
+    for (const [at, keys] of byTime) marked += yield* markDeleted(tableName, keys, at)
+    return marked
+  })
+
   // ---------- checkpoints and bulk jobs (_kura_sync_state) ----------
 
   const syncState = StateTables.syncState
@@ -1636,6 +1680,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     load,
     loadStream,
     markDeleted,
+    markDeletedEach,
     query: (sql, p) => engine.query(sql, p),
     checkpoints,
     bulkJobs,
@@ -1666,9 +1711,16 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 /** The `_kura_sync_state` id (kind `migration`) recording that old `_kura_raw` duplicates were removed. */
 export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
 
-/** Rows and characters of text up to which a load's batch is written into its MERGE (`valuesRelation`). */
-const INLINE_ROWS = 500
-const INLINE_CHARS = 512 * 1024
+/**
+ * Rows and characters of text up to which a load's batch is written into its MERGE
+ * (`valuesRelation`). Above them staging is cheaper: DuckDB parses and plans a VALUES list at
+ * ≈ 0.3 ms per KiB of statement, while staging costs two more round trips (≈ 1–3 ms). Measured
+ * on one incremental pass's batches (same MERGE, VALUES vs staged, best of 5): refund_lines 52
+ * rows / 9.6 KiB 7.7 vs 6.5 ms, order_lines 196 rows / 36 KiB 33.6 vs 25.6 ms, tax_lines 324
+ * rows / 46 KiB 37.4 vs 25.8 ms; a batch of a few rows still goes in one statement.
+ */
+const INLINE_ROWS = 100
+const INLINE_CHARS = 6 * 1024
 
 /** `_kura_raw`'s comment once the duplicate removal is done (DuckDB; the marker row stays too). */
 export const RAW_DEDUP_TAG = `kura:${RAW_DEDUP_MIGRATION}`
