@@ -10,6 +10,8 @@
  * js:100000` (the JS path is the same-run baseline at 100k: at 1M it does not finish in hours).
  * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:5000` only (meant for < 25 s idle).
  * `KURA_BENCH_ORDERS=n[,m]` is kept as a shorthand for fast runs of those sizes.
+ * `KURA_BENCH_WINDOW=300d` passes `--window 300d` (default 30d). `KURA_BACKFILL_MEMORY_TRACE=<file>`
+ * passes through: the CLI writes its memory per window phase there.
  * `KURA_BENCH_CONCURRENCY=n` passes `--concurrency n` (windows at once; default the CLI's 5).
  * Run: `npm run bench -w @kura/backfill`. Each run prints a `KURA_BENCH_RESULT {json}` line.
  */
@@ -94,7 +96,8 @@ for (const { path, orders } of RUNS) {
           "--from",
           from,
           "--window",
-          "30d",
+          // KURA_BENCH_WINDOW: window length (default 30d; 300d at 100k gives 1M-sized windows).
+          process.env.KURA_BENCH_WINDOW ?? "30d",
           // KURA_BENCH_CONCURRENCY: windows at once (the CLI's default, 5, when unset).
           ...(process.env.KURA_BENCH_CONCURRENCY ? ["--concurrency", process.env.KURA_BENCH_CONCURRENCY] : [])
         ],
@@ -114,7 +117,7 @@ for (const { path, orders } of RUNS) {
               Object.entries(process.env).filter(
                 ([k, v]) =>
                   v !== undefined &&
-                  /^(NODE_OPTIONS|MALLOC_\w+|LD_PRELOAD|KURA_NODE_\w+|KURA_DUCKDB_\w+|KURA_ORDERS_PER_LOAD|KURA_RAW_\w+)$/.test(
+                  /^(NODE_OPTIONS|MALLOC_\w+|LD_PRELOAD|KURA_NODE_\w+|KURA_DUCKDB_\w+|KURA_ORDERS_PER_LOAD|KURA_RAW_\w+|KURA_BACKFILL_\w+|DUCKDB_JE_MALLOC_CONF)$/.test(
                     k
                   )
               )

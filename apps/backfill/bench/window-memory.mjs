@@ -5,8 +5,8 @@
 //   npx node bench/window-memory.mjs [windows=30] [ordersPerWindow=10000]
 // Knobs (environment, as for kura-backfill): KURA_DUCKDB_MEMORY_LIMIT (256MB), KURA_DUCKDB_THREADS
 // (1), MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ (set on the child), and
-// KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1|raw (CHECKPOINT
-// after each window, or after its raw load), KURA_BENCH_COUNT=json|id (the loaded count), KURA_BENCH_RAW=file|perfile|none (how `_kura_raw` is loaded),
+// KURA_BENCH_DUCKDB_SET="k=v;k=v" (extra DuckDB settings), KURA_BENCH_CHECKPOINT=1|raw|load (CHECKPOINT
+// after each window, after its raw load, or after the raw load and every canonical load), KURA_BENCH_COUNT=json|id (the loaded count), KURA_BENCH_RAW=file|perfile|none (how `_kura_raw` is loaded),
 // KURA_BENCH_CANONICAL=0 (skip the canonical load), KURA_ORDERS_PER_LOAD (cut each window into
 // files of this many orders, as kura-backfill does; default: one file per window).
 //
@@ -134,8 +134,9 @@ const child = async (dir, files) => {
           replaceBatch: k === 0
         })
       if (process.env.KURA_BENCH_CHECKPOINT === "raw") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
+      if (process.env.KURA_BENCH_CHECKPOINT === "load") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
       if (process.env.KURA_BENCH_CANONICAL !== "0")
-        for (const file of parts)
+        for (const file of parts) {
           yield* W.BulkLoader.loadShopifyOrdersFile({
             warehouse: w,
             file,
@@ -150,6 +151,8 @@ const child = async (dir, files) => {
             key,
             origin: file
           })
+          if (process.env.KURA_BENCH_CHECKPOINT === "load") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
+        }
       if (process.env.KURA_BENCH_CHECKPOINT === "1") yield* w.exclusive((sql) => sql.run("CHECKPOINT"))
       // KURA_BENCH_COUNT=json|id: kura-backfill's loaded-order count of the batch, from the
       // payloads (json) or from the ids (id).

@@ -8,6 +8,7 @@ import { type RawLake, Warehouse } from "@kura/warehouse"
 import { Effect, Option, Schedule } from "effect"
 import type { BackfillConfig } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
+import { type MemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
 import { formatDeadLetters, formatSummary } from "./Summary.js"
@@ -74,7 +75,12 @@ const resolvePlan = Effect.fnUntraced(function* (config: BackfillConfig, account
  * Runs a backfill of `source`; fails with `BackfillError` when a window does not tie or the
  * preflight (a scope, a retired API) stops it before any work.
  */
-export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, source: WindowSource<R>) =>
+export const runBackfill = <R>(
+  config: BackfillConfig,
+  out: ProgressOutput,
+  source: WindowSource<R>,
+  trace: MemoryTrace = noMemoryTrace
+) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const account = source.account
@@ -108,7 +114,7 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
       Effect.gen(function* () {
         const key = windowKey(account, w)
         const runId = `backfill-${w.start}-${w.end}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
-        yield* warehouse.startRun({ runId, key })
+        yield* trace.phase(w.id, "start-run", warehouse.startRun({ runId, key }))
         // A window is idempotent (deterministic batch id), so a transient fault re-runs it whole.
         const result = yield* runWindowOf(w, progress.records).pipe(
           Effect.retry({ times: 2, schedule: Schedule.exponential("500 millis") }),
@@ -121,18 +127,22 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
           return { window: w, status: "failed", outcome: null, detail } satisfies LedgerEntry
         }
         const o = result.success
-        const committed = yield* warehouse.commitRun({
-          runId,
-          key,
-          cursorAfter: "done",
-          reportedCount: o.reportedCount,
-          reportedTotal: null,
-          rowsFetched: o.fetched,
-          rowsLoaded: o.loaded,
-          loadedTotal: null,
-          meta: { loaded: o.loaded, reported: o.reportedCount, lake: o.lakePath }
-        })
-        yield* progress.windowFinished(w.id, o, committed.status)
+        const committed = yield* trace.phase(
+          w.id,
+          "commit-run",
+          warehouse.commitRun({
+            runId,
+            key,
+            cursorAfter: "done",
+            reportedCount: o.reportedCount,
+            reportedTotal: null,
+            rowsFetched: o.fetched,
+            rowsLoaded: o.loaded,
+            loadedTotal: null,
+            meta: { loaded: o.loaded, reported: o.reportedCount, lake: o.lakePath }
+          })
+        )
+        yield* trace.phase(w.id, "progress", progress.windowFinished(w.id, o, committed.status))
         return {
           window: w,
           status: committed.status,
@@ -142,6 +152,8 @@ export const runBackfill = <R>(config: BackfillConfig, out: ProgressOutput, sour
       })
     const ran = yield* Effect.forEach(todo, runWindow, { concurrency: config.concurrency })
     yield* progress.finish()
+    const traced = trace.finish()
+    if (traced !== "") out.write(`${traced}\n`)
     const byId = new Map(ran.map((e) => [e.window.id, e]))
     const ledger: ReadonlyArray<LedgerEntry> = share.map(
       (w) =>

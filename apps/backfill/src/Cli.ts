@@ -23,8 +23,8 @@ import {
   type ShopifySettings
 } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
-
 import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js"
+import { fileMemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { ProgressOutput } from "./Progress.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { shopifySource } from "./ShopifyBackfill.js"
@@ -117,6 +117,9 @@ export const runConfigured = (
     case "shopify": {
       const shopify = config.shopify
       if (shopify === undefined) return missing("Shopify")
+      // A debugging aid: memory per phase of a window, written to this file.
+      const traceFile = env.KURA_BACKFILL_MEMORY_TRACE
+      const trace = traceFile ? fileMemoryTrace(traceFile) : noMemoryTrace
       return runBackfill(
         config,
         out,
@@ -124,9 +127,11 @@ export const runConfigured = (
           fastPath: config.shopifyFastPath,
           fastPathOptions: {
             ordersPerLoad: config.ordersPerLoad,
-            checkpointAfterLoads: config.windowCheckpoint
+            checkpointAfterLoads: config.windowCheckpoint,
+            trace
           }
-        })
+        }),
+        trace
       ).pipe(
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError)

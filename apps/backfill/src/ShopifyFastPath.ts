@@ -23,6 +23,7 @@ import { BulkLoader, lakePath, ObjectStore, RawFileLoader, Warehouse } from "@ku
 import { Effect, Semaphore, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { ShopInfo } from "./Canonical.js"
+import { type MemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { PlannedWindow } from "./Plan.js"
 import { batchIdOf, countWindow, rawKey } from "./ShopifyWindow.js"
 import type { WindowOutcome } from "./WindowOutcome.js"
@@ -60,6 +61,8 @@ export interface FastPathOptions {
    * window there.
    */
   readonly checkpointAfterLoads?: boolean
+  /** Memory per phase, for debugging (`KURA_BACKFILL_MEMORY_TRACE`); off by default. */
+  readonly trace?: MemoryTrace
 }
 
 const failed = (message: string) => new BackfillError({ reason: "Failed", message })
@@ -281,6 +284,8 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   options: FastPathOptions = {}
 ) {
   const bulk = yield* ShopifyBulk
+  const trace = options.trace ?? noMemoryTrace
+  const wid = new Date(window.start).toISOString().slice(0, 10)
   const minSlice = options.minSliceMillis ?? 60_000
   const target = options.targetJobMillis ?? 20 * 60_000
   const maxSlice = Math.max(minSlice, window.end - window.start)
@@ -292,12 +297,12 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   while (start < window.end) {
     // Search dates have whole seconds: slices end on one, so they neither overlap nor leave a gap.
     const sliceEnd = Math.min(window.end, Math.ceil((start + slice) / 1000) * 1000)
-    const job = yield* bulk.run(Resources.orders, { start, end: sliceEnd })
+    const job = yield* trace.phase(wid, "bulk-job", bulk.run(Resources.orders, { start, end: sliceEnd }))
     jobs.push(job.record.jobId)
     const op = job.operation
     const file = join(dir, `part-${part++}.jsonl`)
     if (op.status === "COMPLETED") {
-      const got = yield* BulkDownload.downloadTo(job, file)
+      const got = yield* trace.phase(wid, "download", BulkDownload.downloadTo(job, file))
       files.push({ file, jobId: op.id, lines: got.lines, roots: Number(String(op.rootObjectCount)) })
       slice =
         job.durationMillis > target
@@ -342,6 +347,7 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
   options: FastPathOptions = {}
 ) {
   const loads = yield* Semaphore.make(1)
+  const trace = options.trace ?? noMemoryTrace
   const temp = options.tempDir ?? tmpdir()
   // A killed run leaves its window files behind: remove those of dead processes of this host.
   yield* Effect.promise(async () => {
@@ -357,7 +363,8 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
       const bulk = yield* ShopifyBulk
       const store = yield* ObjectStore
       const warehouse = yield* Warehouse
-      const reported = yield* countWindow(window)
+      const wid = window.id
+      const reported = yield* trace.phase(wid, "count", countWindow(window))
       const key = rawKey(shop, window.stream)
       const batchId = batchIdOf(window)
       const fetchedAt = new Date().toISOString()
@@ -379,59 +386,91 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
           catch: (e) => failed(`lake path: ${why(e)}`)
         })
         // One read of the downloads: gzipped into the lake while cut into loads of ≤ perLoad orders.
-        const packed = yield* packWindowFiles(files, perLoad, (gzipped) =>
-          store.put(path, gzipped, { contentType: "application/x-ndjson" })
+        const packed = yield* trace.phase(
+          wid,
+          "pack",
+          packWindowFiles(files, perLoad, (gzipped) =>
+            store.put(path, gzipped, { contentType: "application/x-ndjson" })
+          )
         )
         const loadFiles = packed.loads.map((f) => f.file)
         const canonical = yield* loads.withPermits(1)(
-          Effect.gen(function* () {
-            // The raw rows in one statement over all the window's files (DuckDB streams them).
-            yield* RawFileLoader.loadRawFiles({
-              warehouse,
-              key,
-              files: loadFiles,
-              batchId,
-              lakePath: path,
-              fetchedAt,
-              replaceBatch: true
-            })
-            let orders = 0
-            for (const file of loadFiles) {
-              const r = yield* BulkLoader.loadShopifyOrdersFile({
-                warehouse,
-                file,
-                context: {
-                  source: "shopify",
-                  sourceAccount: shop,
-                  syncedAt: fetchedAt,
+          trace.phase(
+            wid,
+            "loads",
+            Effect.gen(function* () {
+              // The raw rows in one statement over all the window's files (DuckDB streams them).
+              yield* trace.phase(
+                wid,
+                "raw-load",
+                RawFileLoader.loadRawFiles({
+                  warehouse,
+                  key,
+                  files: loadFiles,
                   batchId,
-                  timeZoneOf: () => info.zone
-                },
-                locationId: info.onlineLocation,
-                key,
-                origin: path
-              })
-              orders += r.tables.orders?.received ?? 0
-            }
-            // Measured, not guessed: what DuckDB holds right after the heaviest step.
-            const mem = yield* warehouse.query(
-              "SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()"
-            )
-            // The data is committed either way: a checkpoint that fails only costs memory.
-            if (options.checkpointAfterLoads ?? true)
-              yield* warehouse
-                .exclusive((sql) => sql.run("CHECKPOINT"))
-                .pipe(
-                  Effect.catch((e) => Effect.logWarning(`CHECKPOINT after window ${window.id}: ${e.message}`))
+                  lakePath: path,
+                  fetchedAt,
+                  replaceBatch: true
+                })
+              )
+              let orders = 0
+              for (const file of loadFiles) {
+                const r = yield* trace.phase(
+                  wid,
+                  "canonical-load",
+                  BulkLoader.loadShopifyOrdersFile({
+                    warehouse,
+                    file,
+                    context: {
+                      source: "shopify",
+                      sourceAccount: shop,
+                      syncedAt: fetchedAt,
+                      batchId,
+                      timeZoneOf: () => info.zone
+                    },
+                    locationId: info.onlineLocation,
+                    key,
+                    origin: path
+                  })
                 )
-            return { orders, duckDbBytes: Number(mem[0]?.b ?? 0) }
-          })
+                orders += r.tables.orders?.received ?? 0
+              }
+              // Measured, not guessed: what DuckDB holds right after the heaviest step.
+              const mem = yield* trace.phase(
+                wid,
+                "duckdb-memory",
+                warehouse.query("SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()")
+              )
+              // The data is committed either way: a checkpoint that fails only costs memory.
+              if (options.checkpointAfterLoads ?? true)
+                yield* trace.phase(
+                  wid,
+                  "checkpoint",
+                  warehouse
+                    .exclusive((sql) => sql.run("CHECKPOINT"))
+                    .pipe(
+                      Effect.catch((e) =>
+                        Effect.logWarning(`CHECKPOINT after window ${window.id}: ${e.message}`)
+                      )
+                    )
+                )
+              return { orders, duckDbBytes: Number(mem[0]?.b ?? 0) }
+            })
+          )
         )
-        const rows = yield* warehouse.query(
-          `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = 'shopify' AND source_account = ${warehouse.dialect.param("shop")} AND stream = ${warehouse.dialect.param("stream")} AND _batch_id = ${warehouse.dialect.param("batch")} AND json_extract_string(payload, '$.__parentId') IS NULL`,
-          { shop, stream: window.stream, batch: batchId }
+        const rows = yield* trace.phase(
+          wid,
+          "tie-count",
+          warehouse.query(
+            `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = 'shopify' AND source_account = ${warehouse.dialect.param("shop")} AND stream = ${warehouse.dialect.param("stream")} AND _batch_id = ${warehouse.dialect.param("batch")} AND json_extract_string(payload, '$.__parentId') IS NULL`,
+            { shop, stream: window.stream, batch: batchId }
+          )
         )
-        for (const id of jobs) yield* bulk.markLoaded(id)
+        yield* trace.phase(
+          wid,
+          "mark-loaded",
+          Effect.forEach(jobs, (id) => bulk.markLoaded(id), { discard: true })
+        )
         const outcome: WindowOutcome = {
           window,
           reportedCount: reported.count,
