@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import { bigQueryDialect, duckdbDialect } from "../src/Dialect.js"
 import { DuckDbWarehouse, Warehouse } from "../src/index.js"
 import { inlineScript, makeDuckDbEngine } from "../src/internal/duckdbEngine.js"
@@ -164,44 +164,6 @@ describe("DuckDB engine transactions", () => {
         assert.deepStrictEqual(yield* engine.query("SELECT a FROM t"), [{ a: "after" }])
       })
     )
-  )
-
-  it.live(
-    "a read outside the write lock goes to a second connection: it does not wait for the writer, and sees committed data",
-    () =>
-      Effect.scoped(
-        Effect.gen(function* () {
-          const engine = yield* makeDuckDbEngine(":memory:")
-          yield* engine.run("CREATE TABLE t (a VARCHAR)")
-          yield* engine.run("INSERT INTO t VALUES ('committed')")
-          const inside = yield* Deferred.make<void>()
-          const release = yield* Deferred.make<void>()
-          const writer = yield* Effect.forkChild(
-            engine.serialize(
-              Effect.gen(function* () {
-                yield* engine.run("BEGIN TRANSACTION")
-                yield* engine.run("INSERT INTO t VALUES ('open')")
-                // Inside the lock a read is on the writer's connection: it sees its open transaction.
-                const own = yield* engine.query("SELECT a FROM t ORDER BY a")
-                yield* Deferred.succeed(inside, undefined)
-                yield* Deferred.await(release)
-                yield* engine.run("COMMIT")
-                return own
-              })
-            )
-          )
-          yield* Deferred.await(inside)
-          // The writer holds its lock (one connection, before: this read waited for it).
-          const outside = yield* engine.query("SELECT a FROM t ORDER BY a").pipe(Effect.timeout("10 seconds"))
-          yield* Deferred.succeed(release, undefined)
-          assert.deepStrictEqual(yield* Fiber.join(writer), [{ a: "committed" }, { a: "open" }])
-          assert.deepStrictEqual(outside, [{ a: "committed" }])
-          assert.deepStrictEqual(yield* engine.query("SELECT a FROM t ORDER BY a"), [
-            { a: "committed" },
-            { a: "open" }
-          ])
-        })
-      )
   )
 
   it.effect("a small batch written into its MERGE stores exactly what a staged batch stores", () =>

@@ -1,7 +1,6 @@
 /**
- * The DuckDB engine: one connection for every write (and the reads inside its lock), a second for
- * the other reads; staging through the Appender with 2048-row data chunks (no per-row SQL),
- * timestamps in UTC.
+ * The DuckDB engine: one connection, staging through the Appender with 2048-row data chunks (no
+ * per-row SQL), timestamps in UTC.
  */
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
@@ -15,7 +14,7 @@ import {
   decimalValue,
   VARCHAR
 } from "@duckdb/node-api"
-import { Context, Effect, Exit } from "effect"
+import { Effect, Exit } from "effect"
 import { duckdbDialect } from "../Dialect.js"
 import * as Sql from "../Sql.js"
 import type { ColumnDef } from "../TableDefinition.js"
@@ -121,15 +120,10 @@ const queryError = (operation: string, sql: string) => (cause: unknown) =>
     cause
   })
 
-/** Set inside the writer connection's lock: reads there stay on it (open transaction, temp tables). */
-const OnWriter = Context.Reference<boolean>("@kura/warehouse/internal/duckdbEngine/OnWriter", {
-  defaultValue: () => false
-})
-
 /** Opens a DuckDB database (":memory:" or a file path) for the lifetime of the scope. */
 export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, string>>) =>
   Effect.gen(function* () {
-    const { instance, connection, reader } = yield* Effect.acquireRelease(
+    const { instance, connection } = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
@@ -141,9 +135,7 @@ export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, 
           })
           const connection = await instance.connect()
           await connection.run("SET TimeZone = 'UTC'")
-          const reader = await instance.connect()
-          await reader.run("SET TimeZone = 'UTC'")
-          return { instance, connection, reader }
+          return { instance, connection }
         },
         catch: (cause) =>
           new WarehouseError({
@@ -153,30 +145,22 @@ export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, 
             cause
           })
       }),
-      ({ instance, connection, reader }) =>
+      ({ instance, connection }) =>
         Effect.sync(() => {
-          reader.closeSync()
           connection.closeSync()
           instance.closeSync()
         })
     )
     void instance
-    return makeEngineFromConnection(connection, reader)
+    return makeEngineFromConnection(connection)
   })
 
-const makeEngineFromConnection = (connection: DuckDBConnection, reader: DuckDBConnection): SqlEngine => {
+const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
   const dialect = duckdbDialect()
   // One connection runs one statement sequence at a time: every call below takes this lock, so
   // concurrent fibers (streams landing at once) can never interleave inside a stage → MERGE or a
   // transaction, and callers need no wrapper of their own.
-  const writerLock = makeConnectionLock()
-  const locked = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    writerLock(Effect.provideService(effect, OnWriter, true))
-  // A read outside the writer's lock goes to a second connection, so it neither waits behind the
-  // loads queued on the writer (a pass's catalogue and bookkeeping reads did) nor holds them up;
-  // on two cores the two run at once. It sees every committed write, which is all such a read can
-  // rely on: a fiber's own writes have committed before its next read starts.
-  const readerLock = makeConnectionLock()
+  const locked = makeConnectionLock()
   const run = (sql: string, params?: SqlParams) =>
     locked(
       Effect.tryPromise({
@@ -184,14 +168,13 @@ const makeEngineFromConnection = (connection: DuckDBConnection, reader: DuckDBCo
         catch: queryError("run", sql)
       })
     )
-  const readOn = (on: DuckDBConnection, sql: string, params?: SqlParams) =>
-    Effect.tryPromise({
-      try: async () => (await on.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
-      catch: queryError("query", sql)
-    })
   const query = (sql: string, params?: SqlParams) =>
-    Effect.flatMap(Effect.service(OnWriter), (onWriter) =>
-      onWriter ? readOn(connection, sql, params) : readerLock(readOn(reader, sql, params))
+    locked(
+      Effect.tryPromise({
+        try: async () =>
+          (await connection.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
+        catch: queryError("query", sql)
+      })
     )
   const atomically = (statements: ReadonlyArray<SqlStatement>) =>
     locked(
