@@ -117,6 +117,8 @@ export const runBackfill = <R>(
         yield* trace.phase(w.id, "start-run", warehouse.startRun({ runId, key }))
         // A window is idempotent (deterministic batch id), so a transient fault re-runs it whole.
         const result = yield* runWindowOf(w, progress.records).pipe(
+          // Say why a window runs again: a retry that succeeds leaves no other trace.
+          Effect.tapError((e) => Effect.logWarning(`window ${w.id} failed, running it again: ${e.message}`)),
           Effect.retry({ times: 2, schedule: Schedule.exponential("500 millis") }),
           Effect.result
         )

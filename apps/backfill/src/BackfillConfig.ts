@@ -106,7 +106,7 @@ export interface BackfillConfig {
    * the JS path (parse, map, MERGE per chunk). `KURA_SHOPIFY_FAST_PATH=0` turns it off.
    */
   readonly shopifyFastPath: boolean
-  /** Orders per DuckDB load on the fast path (`KURA_ORDERS_PER_LOAD`, default 5,000). */
+  /** Orders per DuckDB load on the fast path (`KURA_ORDERS_PER_LOAD`, default 20,000). */
   readonly ordersPerLoad: number
   /** A DuckDB CHECKPOINT after each window's loads on the fast path (`KURA_DUCKDB_WINDOW_CHECKPOINT`, default on). */
   readonly windowCheckpoint: boolean
@@ -400,7 +400,7 @@ export const parseBackfillConfig = (
   }
   const bulkPollMillis = int("KURA_BULK_POLL_MS", 1000)
   const bulkBusyRetryMillis = int("KURA_BULK_BUSY_RETRY_MS", 5000)
-  const ordersPerLoad = int("KURA_ORDERS_PER_LOAD", 5_000)
+  const ordersPerLoad = int("KURA_ORDERS_PER_LOAD", 20_000)
   const fastPath = get("KURA_SHOPIFY_FAST_PATH") ?? "1"
   if (fastPath !== "0" && fastPath !== "1")
     problem(

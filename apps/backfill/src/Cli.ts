@@ -39,7 +39,7 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
       if (warehouse.kind === "duckdb" && lake.kind === "file") {
         // DuckDB caches what it reads up to 80 % of RAM by default; a bounded memory_limit makes
         // it spill instead, so a long history stays flat.
-        // 128MB with one thread, loads of ≤ 5,000 orders and a checkpoint after each window:
+        // 128MB with one thread, loads of ≤ 5,000 orders (now 20,000) and a checkpoint after each window:
         // DuckDB's native memory outside its accounting rises with the limit (100k orders
         // peaked at 488 MiB RSS at 160MB, 464 at 128MB, loaded box, 2026-11-27). Without the per-window
         // checkpoint 128MB ran out of memory in the raw insert (the previous window's rows

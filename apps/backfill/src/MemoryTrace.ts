@@ -116,7 +116,7 @@ export const fileMemoryTrace = (file: string, everyMillis = 10): MemoryTrace => 
         const started = Date.now()
         active.set(id, { window, name, startRss: begin.rss, maxRss: begin.rss })
         return effect.pipe(
-          Effect.ensuring(
+          Effect.onExit((exit) =>
             Effect.sync(() => {
               sample()
               const p = active.get(id)
@@ -128,7 +128,7 @@ export const fileMemoryTrace = (file: string, everyMillis = 10): MemoryTrace => 
               s.millis += Date.now() - started
               if (p !== undefined) s.maxRiseInPhase = Math.max(s.maxRiseInPhase, p.maxRss - p.startRss)
               write(
-                `t=${((Date.now() - t0) / 1000).toFixed(1)}s ${name} ${window} ms=${Date.now() - started} rss ${mib(begin.rss)}->${mib(end.rss)} max ${mib(p?.maxRss ?? end.rss)} hwm ${mib(end.hwm)} anon ${mib(end.anon)} heapUsed ${mib(mu.heapUsed)} heapTotal ${mib(mu.heapTotal)} external ${mib(mu.external)} arrayBuffers ${mib(mu.arrayBuffers)} alongside [${[
+                `t=${((Date.now() - t0) / 1000).toFixed(1)}s ${name}${exit._tag === "Failure" ? " FAILED" : ""} ${window} ms=${Date.now() - started} rss ${mib(begin.rss)}->${mib(end.rss)} max ${mib(p?.maxRss ?? end.rss)} hwm ${mib(end.hwm)} anon ${mib(end.anon)} heapUsed ${mib(mu.heapUsed)} heapTotal ${mib(mu.heapTotal)} external ${mib(mu.external)} arrayBuffers ${mib(mu.arrayBuffers)} alongside [${[
                   ...active.values()
                 ]
                   .map((a) => `${a.name}@${a.window}`)
