@@ -151,6 +151,40 @@ describe("bulk operations as durable jobs (sandbox)", () => {
     expect((await Effect.runPromise(memory.listOpen())).length).toBe(0)
   })
 
+  it("marks a job it ran loaded from the record it wrote, without reading the store back", async () => {
+    const memory = await Effect.runPromise(
+      Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
+    )
+    let gets = 0
+    const counting = BulkJobStore.of({
+      ...memory,
+      get: (id) =>
+        Effect.suspend(() => {
+          gets++
+          return memory.get(id)
+        })
+    })
+    const w = window()
+    const customers = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          const b = yield* ShopifyBulk
+          return yield* Stream.runCollect(b.export(Resources.customers, { window: w }))
+        }),
+        bulkLayer(sb, Layer.succeed(BulkJobStore, counting))
+      )
+    )
+    expect(customers.length).toBeGreaterThan(0)
+    const jobs = await Effect.runPromise(memory.list())
+    expect(jobs.length).toBeGreaterThan(0)
+    for (const job of jobs) {
+      expect(job.state).toBe("loaded")
+      // The terminal poll's count survives into the loaded record.
+      expect(job.objectCount).not.toBeNull()
+    }
+    expect(gets).toBe(0)
+  })
+
   it("forgets a stored job Shopify no longer knows and exports its window again", async () => {
     const memory = await Effect.runPromise(
       Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
