@@ -4,42 +4,21 @@
  * documented status (401 / 200-dedup / 413 / 415), and only the one genuine delivery is stored: in
  * the raw lake, in `_kura_raw` and as one canonical order (shop facts come from a sandbox Shopify).
  */
-import { randomBytes } from "node:crypto"
 import path from "node:path"
 import { startSandbox } from "@kura/sandbox"
-import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
-import { Effect } from "effect"
-import { lakeRecords, registerSecrets, runCheck, shopifyHmac, startServe, waitFor, workDir } from "../lib.ts"
+import { lakeRecords, runCheck, shopifyHmac, waitFor, workDir } from "../lib.ts"
+import { queryDb, startShopifyServe } from "../webhookServe.ts"
 
 /** Lake records, without the write-ahead segments kept under the state directory. */
 const landed = async (lakeDir: string) =>
   (await lakeRecords(lakeDir)).filter((r) => !r.file.includes("_state"))
-
-const queryDb = (file: string, sql: string) =>
-  Effect.runPromise(
-    Effect.flatMap(Effect.service(Warehouse), (w) => w.query(sql)).pipe(
-      Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false }))
-    )
-  )
 
 const CHECK = "webhook-abuse"
 
 await runCheck(CHECK, async () => {
   const dir = workDir(CHECK)
   const sandbox = await startSandbox({ seed: 6, scale: 5, historyDays: 2 })
-  const shop = sandbox.shopify.credentials.shopDomain
-  const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`
-  const triggerSecret = `trig_${randomBytes(16).toString("hex")}`
-  const accessToken = sandbox.shopify.credentials.accessToken
-  registerSecrets(CHECK, [webhookSecret, triggerSecret, accessToken])
-  const serve = await startServe(CHECK, dir, {
-    SHOPIFY_SHOP: shop,
-    SHOPIFY_ACCESS_TOKEN: accessToken,
-    SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
-    SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
-    SHOPIFY_WEBHOOK_SECRET: webhookSecret,
-    KURA_TRIGGER_SECRET: triggerSecret
-  })
+  const { serve, shop, webhookSecret } = await startShopifyServe(CHECK, dir, sandbox.shopify)
   try {
     const post = async (body: string, headers: Record<string, string>) => {
       const res = await fetch(`${serve.url}/webhooks/shopify`, { method: "POST", body, headers })

@@ -6,34 +6,15 @@
  * order per delivery, none twice; `/status.json` must count the restarts. The kill is the same
  * termination a crash is (`KURA_FAULT_KILL_INTAKE_ON_SIGUSR2=1`: SIGUSR2 terminates the thread).
  */
-import { randomBytes } from "node:crypto"
 import path from "node:path"
 import { startSandbox } from "@kura/sandbox"
-import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
-import { Effect } from "effect"
-import {
-  duplicates,
-  lakeRecords,
-  quick,
-  registerSecrets,
-  runCheck,
-  shopifyHmac,
-  startServe,
-  waitFor,
-  workDir
-} from "../lib.ts"
+import { duplicates, lakeRecords, quick, runCheck, shopifyHmac, waitFor, workDir } from "../lib.ts"
+import { queryDb, startShopifyServe } from "../webhookServe.ts"
 
 const CHECK = "intake-kill"
 const DELIVERIES = quick ? 400 : 3_000
 const KILLS = quick ? 2 : 6
 const SENDERS = 16
-
-const queryDb = (file: string, sql: string) =>
-  Effect.runPromise(
-    Effect.flatMap(Effect.service(Warehouse), (w) => w.query(sql)).pipe(
-      Effect.provide(DuckDbWarehouse.layer({ path: file, migrate: false }))
-    )
-  )
 
 interface IntakeStatus {
   readonly restarts: number
@@ -46,18 +27,7 @@ interface IntakeStatus {
 await runCheck(CHECK, async () => {
   const dir = workDir(CHECK)
   const sandbox = await startSandbox({ seed: 7, scale: 5, historyDays: 2 })
-  const shop = sandbox.shopify.credentials.shopDomain
-  const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`
-  const triggerSecret = `trig_${randomBytes(16).toString("hex")}`
-  const accessToken = sandbox.shopify.credentials.accessToken
-  registerSecrets(CHECK, [webhookSecret, triggerSecret, accessToken])
-  const serve = await startServe(CHECK, dir, {
-    SHOPIFY_SHOP: shop,
-    SHOPIFY_ACCESS_TOKEN: accessToken,
-    SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
-    SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
-    SHOPIFY_WEBHOOK_SECRET: webhookSecret,
-    KURA_TRIGGER_SECRET: triggerSecret,
+  const { serve, shop, webhookSecret, triggerSecret } = await startShopifyServe(CHECK, dir, sandbox.shopify, {
     // Small batches landing often, so a kill finds sealed segments waiting and an open one.
     KURA_WEBHOOK_FLUSH_MS: "150",
     KURA_FAULT_KILL_INTAKE_ON_SIGUSR2: "1"
