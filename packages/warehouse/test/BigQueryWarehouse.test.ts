@@ -1,50 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { BigQuery } from "@google-cloud/bigquery"
-import { Storage } from "@google-cloud/storage"
 import { Effect, Exit, Option, Redacted } from "effect"
-import { OAuth2Client } from "google-auth-library"
-import { BigQueryWarehouse, Warehouse, WarehouseTokenStore } from "../src/index.js"
-import { type FakeBigQuery, startFakeBigQuery } from "./fakeBigQuery.js"
-import { type FakeGcs, startFakeGcs } from "./fakeGcs.js"
+import { Warehouse, WarehouseTokenStore } from "../src/index.js"
 import { level, line, movement, order } from "./fixtures.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
-
-/** A stub credential: the BigQuery client authenticates even on a custom endpoint. */
-const authClient = () => {
-  const c = new OAuth2Client()
-  c.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 })
-  return c
-}
-
-const withBigQuery = <A, E>(
-  f: (fakes: { bq: FakeBigQuery; gcs: FakeGcs }) => Effect.Effect<A, E, Warehouse>
-) =>
-  Effect.acquireUseRelease(
-    Effect.promise(async () => {
-      const gcs = await startFakeGcs("kura-lake")
-      const bq = await startFakeBigQuery("demo-proj", "kura", gcs)
-      return { gcs, bq }
-    }),
-    (fakes) =>
-      Effect.provide(
-        f(fakes),
-        BigQueryWarehouse.layer({
-          projectId: "demo-proj",
-          dataset: "kura",
-          location: "US",
-          stagingBucket: "kura-lake",
-          stagingPrefix: "prod",
-          bigquery: new BigQuery({
-            projectId: "demo-proj",
-            apiEndpoint: fakes.bq.endpoint,
-            authClient: authClient()
-          }),
-          storage: new Storage({ projectId: "demo-proj", apiEndpoint: fakes.gcs.endpoint })
-        })
-      ),
-    ({ gcs, bq }) => Effect.promise(() => Promise.all([gcs.close(), bq.close()]))
-  )
 
 describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
   it.live(

@@ -1,11 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { BigQuery } from "@google-cloud/bigquery"
-import { Storage } from "@google-cloud/storage"
 import { Effect, Exit } from "effect"
-import { OAuth2Client } from "google-auth-library"
-import { BigQueryWarehouse, DuckDbWarehouse, Warehouse } from "../src/index.js"
-import { type FakeBigQuery, startFakeBigQuery } from "./fakeBigQuery.js"
-import { startFakeGcs } from "./fakeGcs.js"
+import { DuckDbWarehouse, Warehouse } from "../src/index.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const orders = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
 const sales = { source: "lightspeed", account: "kura-ginza", stream: "sales" }
@@ -89,57 +85,26 @@ const exercise = Effect.gen(function* () {
   )
 })
 
-const authClient = () => {
-  const c = new OAuth2Client()
-  c.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 })
-  return c
-}
-
 describe("dead-letter selection and bookkeeping", () => {
   it.effect("DuckDB: ids, since and markDeadLetters", () =>
     exercise.pipe(Effect.provide(DuckDbWarehouse.layerMemory))
   )
 
   it.live("BigQuery: the same, every statement checked against the BigQuery grammar", () =>
-    Effect.acquireUseRelease(
-      Effect.promise(async () => {
-        const gcs = await startFakeGcs("kura-lake")
-        const bq: FakeBigQuery = await startFakeBigQuery("demo-proj", "kura", gcs)
-        return { gcs, bq }
-      }),
-      ({ bq, gcs }) =>
-        Effect.gen(function* () {
-          yield* exercise
-          const marks = bq.queries.filter((q) =>
-            q.sql.startsWith("UPDATE `demo-proj.kura._kura_dead_letters`")
+    withBigQuery(({ bq }) =>
+      Effect.gen(function* () {
+        yield* exercise
+        const marks = bq.queries.filter((q) => q.sql.startsWith("UPDATE `demo-proj.kura._kura_dead_letters`"))
+        assert.isTrue(marks.length > 0)
+        assert.isTrue(marks.every((q) => q.sql.includes("`replayed_at` IS NULL")))
+        assert.isTrue(
+          bq.queries.some(
+            (q) =>
+              q.sql.includes("FROM `demo-proj.kura._kura_dead_letters`") &&
+              q.sql.includes("CAST(@since AS INT64)")
           )
-          assert.isTrue(marks.length > 0)
-          assert.isTrue(marks.every((q) => q.sql.includes("`replayed_at` IS NULL")))
-          assert.isTrue(
-            bq.queries.some(
-              (q) =>
-                q.sql.includes("FROM `demo-proj.kura._kura_dead_letters`") &&
-                q.sql.includes("CAST(@since AS INT64)")
-            )
-          )
-        }).pipe(
-          Effect.provide(
-            BigQueryWarehouse.layer({
-              projectId: "demo-proj",
-              dataset: "kura",
-              location: "US",
-              stagingBucket: "kura-lake",
-              stagingPrefix: "prod",
-              bigquery: new BigQuery({
-                projectId: "demo-proj",
-                apiEndpoint: bq.endpoint,
-                authClient: authClient()
-              }),
-              storage: new Storage({ projectId: "demo-proj", apiEndpoint: gcs.endpoint })
-            })
-          )
-        ),
-      ({ gcs, bq }) => Effect.promise(() => Promise.all([gcs.close(), bq.close()]))
+        )
+      })
     )
   )
 })

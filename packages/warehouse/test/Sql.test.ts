@@ -5,16 +5,12 @@
  * target row.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { BigQuery } from "@google-cloud/bigquery"
-import { Storage } from "@google-cloud/storage"
 import { Effect } from "effect"
-import { OAuth2Client } from "google-auth-library"
 import { bigQueryDialect, duckdbDialect } from "../src/Dialect.js"
-import { BigQueryWarehouse, DuckDbWarehouse, Warehouse } from "../src/index.js"
+import { DuckDbWarehouse, Warehouse } from "../src/index.js"
 import * as Sql from "../src/Sql.js"
 import { RawTable } from "../src/Tables.js"
-import { startFakeBigQuery } from "./fakeBigQuery.js"
-import { startFakeGcs } from "./fakeGcs.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const rawRow = (id: string, updatedAt: string | null, payload = `{"id":"${id}"}`) => ({
   source: "shopify",
@@ -92,43 +88,16 @@ describe("Sql.dedupedSource", () => {
   )
 
   it.live("on BigQuery (the DuckDB-backed fake), a batch of two spellings of one instant lands one row", () =>
-    Effect.acquireUseRelease(
-      Effect.promise(async () => {
-        const gcs = await startFakeGcs("kura-lake")
-        const bq = await startFakeBigQuery("demo-proj", "kura", gcs)
-        return { gcs, bq }
-      }),
-      (fakes) =>
-        Effect.gen(function* () {
-          const w = yield* Warehouse
-          const r = yield* w.load("_kura_raw", [rawRow("7", spellings[0]!), rawRow("7", spellings[2]!)])
-          assert.strictEqual(r.inserted, 1)
-          const rows = yield* w.query(
-            "SELECT source_id, CAST(updated_at AS STRING) AS u FROM `demo-proj.kura._kura_raw`"
-          )
-          assert.strictEqual(rows.length, 1)
-        }).pipe(
-          Effect.provide(
-            BigQueryWarehouse.layer({
-              projectId: "demo-proj",
-              dataset: "kura",
-              location: "US",
-              stagingBucket: "kura-lake",
-              stagingPrefix: "prod",
-              bigquery: new BigQuery({
-                projectId: "demo-proj",
-                apiEndpoint: fakes.bq.endpoint,
-                authClient: (() => {
-                  const c = new OAuth2Client()
-                  c.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 })
-                  return c
-                })()
-              }),
-              storage: new Storage({ projectId: "demo-proj", apiEndpoint: fakes.gcs.endpoint })
-            })
-          )
-        ),
-      ({ gcs, bq }) => Effect.promise(() => Promise.all([gcs.close(), bq.close()]))
+    withBigQuery(() =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const r = yield* w.load("_kura_raw", [rawRow("7", spellings[0]!), rawRow("7", spellings[2]!)])
+        assert.strictEqual(r.inserted, 1)
+        const rows = yield* w.query(
+          "SELECT source_id, CAST(updated_at AS STRING) AS u FROM `demo-proj.kura._kura_raw`"
+        )
+        assert.strictEqual(rows.length, 1)
+      })
     )
   )
 })
