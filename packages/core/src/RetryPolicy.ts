@@ -31,7 +31,7 @@ export interface RetryPolicyOptions {
   readonly baseDelayMillis?: number | undefined
   /** Cap on the backoff ceiling in ms (not on a server's `Retry-After`). Default 30 000. */
   readonly maxDelayMillis?: number | undefined
-  /** Total attempts including the first. Default 6. */
+  /** Total attempts including the first. Default 6. A 429 that says when to come back (`Retry-After`) is not counted: only `maxElapsedMillis` bounds those. */
   readonly maxAttempts?: number | undefined
   /** Give up once the next wait would end later than this many ms after the first attempt. Default 300 000. */
   readonly maxElapsedMillis?: number | undefined
@@ -108,37 +108,44 @@ export const logRetry = (info: RetryInfo): Effect.Effect<RetryHookResult> =>
 export const schedule = (options: RetryPolicyOptions = {}): Schedule.Schedule<number, ApiError> => {
   const policy = resolveRetryPolicy(options)
   return Schedule.fromStepWithMetadata(
-    Effect.succeed((meta: Schedule.InputMetadata<ApiError>) =>
-      Effect.gen(function* () {
-        const error = meta.input
-        // meta.attempt counts schedule steps, i.e. failed attempts so far.
-        const attempt = meta.attempt
-        if (!isRetryable(error) || attempt >= policy.maxAttempts) return yield* Cause.done(0)
-        const serverWait = retryAfterMillis(error)
-        const ceiling = backoffCeilingMillis(policy, attempt)
-        const backoff = policy.jitter ? Math.floor((yield* Random.next) * ceiling) : ceiling
-        // A server that says when to come back is obeyed exactly; guessing earlier only earns another 429.
-        const delayMillis = serverWait ?? backoff
-        if (meta.elapsed + delayMillis > policy.maxElapsedMillis) return yield* Cause.done(0)
-        const info: RetryInfo = {
-          error,
-          attempt,
-          delayMillis,
-          retryAfterMillis: serverWait,
-          elapsedMillis: meta.elapsed
-        }
-        const isThrottle = error.reason._tag === "RateLimited"
-        const proceed = yield* runHook(isThrottle ? options.onThrottle : options.onRetry, info)
-        if (!proceed) return yield* Cause.done(0)
-        const registry = yield* Telemetry
-        registry.increment(MetricNames.retries, { reason: error.reason._tag })
-        if (isThrottle) {
-          registry.increment(MetricNames.throttled, {})
-          registry.observe(MetricNames.throttleWait, delayMillis / 1000, { kind: "retry-after" })
-        }
-        return [delayMillis, Duration.millis(delayMillis)] as [number, Duration.Duration]
-      })
-    )
+    Effect.sync(() => {
+      // Throttles that came with the server's own wait: the server pacing us, not the request
+      // failing. They do not spend the attempt budget (only maxElapsedMillis bounds them), so a
+      // request sharing a saturated limit with busier callers is not given up after a second of
+      // short Retry-After waits while the shared limiter is still slowing down.
+      let paced = 0
+      return (meta: Schedule.InputMetadata<ApiError>) =>
+        Effect.gen(function* () {
+          const error = meta.input
+          const serverWait = retryAfterMillis(error)
+          if (error.reason._tag === "RateLimited" && serverWait !== null) paced++
+          // meta.attempt counts schedule steps, i.e. failed attempts so far.
+          const attempt = meta.attempt
+          if (!isRetryable(error) || attempt - paced >= policy.maxAttempts) return yield* Cause.done(0)
+          const ceiling = backoffCeilingMillis(policy, attempt)
+          const backoff = policy.jitter ? Math.floor((yield* Random.next) * ceiling) : ceiling
+          // A server that says when to come back is obeyed exactly; guessing earlier only earns another 429.
+          const delayMillis = serverWait ?? backoff
+          if (meta.elapsed + delayMillis > policy.maxElapsedMillis) return yield* Cause.done(0)
+          const info: RetryInfo = {
+            error,
+            attempt,
+            delayMillis,
+            retryAfterMillis: serverWait,
+            elapsedMillis: meta.elapsed
+          }
+          const isThrottle = error.reason._tag === "RateLimited"
+          const proceed = yield* runHook(isThrottle ? options.onThrottle : options.onRetry, info)
+          if (!proceed) return yield* Cause.done(0)
+          const registry = yield* Telemetry
+          registry.increment(MetricNames.retries, { reason: error.reason._tag })
+          if (isThrottle) {
+            registry.increment(MetricNames.throttled, {})
+            registry.observe(MetricNames.throttleWait, delayMillis / 1000, { kind: "retry-after" })
+          }
+          return [delayMillis, Duration.millis(delayMillis)] as [number, Duration.Duration]
+        })
+    })
   )
 }
 

@@ -131,6 +131,38 @@ describe("RetryPolicy against a real server", () => {
     })
   )
 
+  it.live("a 429 with Retry-After does not spend the attempt budget; one without it does", () =>
+    Effect.gen(function* () {
+      // Eight server-paced throttles, then success, with only 3 attempts allowed: the server's
+      // waits are pacing, not failures (a shared limit still slowing down must not fail the call).
+      const paced = yield* run(
+        [
+          ...Array.from({ length: 8 }, () => ({ status: 429, headers: { "Retry-After": "0.01" } })),
+          { status: 200 }
+        ],
+        { maxAttempts: 3 }
+      )
+      assert.isTrue(Exit.isSuccess(paced.exit))
+      assert.strictEqual(paced.seen.length, 9)
+      // Without a server wait a 429 is an attempt like any other.
+      const unpaced = yield* run([{ status: 429 }], { maxAttempts: 3 })
+      assert.strictEqual(failure(unpaced.exit).reason._tag, "RateLimited")
+      assert.strictEqual(unpaced.seen.length, 3)
+      // Other failures still count, around the paced ones.
+      const mixed = yield* run(
+        [
+          { status: 500 },
+          { status: 429, headers: { "Retry-After": "0.01" } },
+          { status: 500 },
+          { status: 500 }
+        ],
+        { maxAttempts: 3 }
+      )
+      assert.strictEqual(failure(mixed.exit).reason._tag, "ServerError")
+      assert.strictEqual(mixed.seen.length, 4)
+    })
+  )
+
   it.live("stops when the next wait would pass maxElapsedMillis", () =>
     Effect.gen(function* () {
       const { exit, seen } = yield* run([{ status: 429, headers: { "Retry-After": "10" } }], {
