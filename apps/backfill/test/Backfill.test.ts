@@ -12,11 +12,12 @@ import {
   removeTempStores,
   rowsOf,
   runInProcess,
-  tempStore
+  tempStore,
+  testOrders
 } from "./support.js"
 
 // Kept small: the sandbox's bulk projection runs in this process and shares the 2 cores.
-const SCALE = 4000
+const SCALE = testOrders(4000)
 const HISTORY_DAYS = 150
 
 let sandbox: Sandbox

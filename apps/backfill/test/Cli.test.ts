@@ -4,12 +4,20 @@ import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DAY, envFor, loadedOrders, queryWarehouse, removeTempStores, tempStore } from "./support.js"
+import {
+  DAY,
+  envFor,
+  loadedOrders,
+  queryWarehouse,
+  removeTempStores,
+  tempStore,
+  testOrders
+} from "./support.js"
 
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const main = join(appDir, "dist", "main.js")
 
-const SCALE = 4000
+const SCALE = testOrders(4000)
 const HISTORY_DAYS = 150
 
 let sandbox: Sandbox

@@ -16,6 +16,20 @@ import { sandboxEnv } from "../src/SandboxEnv.js"
 
 export const DAY = 86_400_000
 
+/**
+ * Online orders in the sandbox of the backfill and CLI tests: 4,000 in CI (the suite shares two
+ * cores), or `KURA_BACKFILL_TEST_ORDERS` to run the same tests at the issue's 100k+ scale, e.g.
+ * `KURA_BACKFILL_TEST_ORDERS=100000 npx vitest run --testTimeout 1800000 test/Backfill.test.ts test/Cli.test.ts`.
+ */
+export const testOrders = (fallback: number): number => {
+  const raw = process.env.KURA_BACKFILL_TEST_ORDERS
+  if (raw === undefined || raw === "") return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 100)
+    throw new Error(`KURA_BACKFILL_TEST_ORDERS=${raw}: give a whole number of orders, at least 100`)
+  return n
+}
+
 const created: Array<string> = []
 
 /** Removes every directory `tempStore` made. */
