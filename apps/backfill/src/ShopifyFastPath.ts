@@ -281,13 +281,14 @@ export const packWindowFiles = <A, E, R>(
  * the trimmed prefix of any partial result. Fails when a slice fails even at the smallest size.
  */
 export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(function* (
-  window: TimeWindow,
+  window: TimeWindow & { readonly id?: string },
   dir: string,
   options: FastPathOptions = {}
 ) {
   const bulk = yield* ShopifyBulk
   const trace = options.trace ?? noMemoryTrace
-  const wid = new Date(window.start).toISOString().slice(0, 10)
+  // The planned window's id when given, so its fetch phases trace under the same name as its loads.
+  const wid = window.id ?? new Date(window.start).toISOString().slice(0, 10)
   const minSlice = options.minSliceMillis ?? 60_000
   const target = options.targetJobMillis ?? 20 * 60_000
   const maxSlice = Math.max(minSlice, window.end - window.start)

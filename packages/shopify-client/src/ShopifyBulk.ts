@@ -365,12 +365,18 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       stream: resource.name
     })
 
-    // The last record this service wrote per job, so marking a job it finished loaded needs no
-    // read of the store first (one statement per job less on the warehouse's one connection).
+    // The last record this service wrote per open job, so marking a job it finished loaded needs
+    // no read of the store first (one statement per job less on the warehouse's one connection).
+    // Only open jobs are kept: a long-running service forgets each job once it is closed.
     const written = new Map<string, BulkJobRecord>()
     const put = (record: BulkJobRecord) =>
       store.put(record).pipe(
-        Effect.tap(() => Effect.sync(() => void written.set(record.jobId, record))),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            if (record.state === "started" || record.state === "completed") written.set(record.jobId, record)
+            else written.delete(record.jobId)
+          })
+        ),
         Effect.mapError(storeFailure("bulk job store put"))
       )
 
@@ -787,7 +793,6 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
         if (Option.isNone(existing)) return
         const now = yield* Clock.currentTimeMillis
         yield* put({ ...existing.value, state: "loaded", updatedAt: now })
-        written.delete(jobId)
       })
 
     const cancelOpen = <A>(resource: ResourceSpec<A>) =>

@@ -225,7 +225,11 @@ export const ingest = <E>(options: {
         }
         // One statement per table for the page's deletions, each at its own time.
         const deletions = new Map<CanonicalTableName, Array<PageDeletion>>()
-        for (const d of page.deletions ?? []) deletions.set(d.table, [...(deletions.get(d.table) ?? []), d])
+        for (const d of page.deletions ?? []) {
+          const list = deletions.get(d.table)
+          if (list === undefined) deletions.set(d.table, [d])
+          else list.push(d)
+        }
         for (const [table, list] of deletions)
           yield* warehouse
             .markDeletedEach(

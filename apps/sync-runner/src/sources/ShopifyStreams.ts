@@ -324,6 +324,27 @@ export const loadCatalog = (deps: SourceDeps, shop: string) =>
     return { byInventoryItemId: (id: string) => byItem.get(id) } satisfies InventoryCatalog
   })
 
+/**
+ * A catalog read on first need: `catalog` answers from it once `ensure` has run (before the first
+ * record is mapped), so a run with nothing to map spends no warehouse query on it.
+ */
+export const lazyCatalog = (
+  deps: SourceDeps,
+  account: string
+): { readonly catalog: InventoryCatalog; readonly ensure: Effect.Effect<void> } => {
+  let loaded: InventoryCatalog | undefined
+  return {
+    catalog: { byInventoryItemId: (id) => loaded?.byInventoryItemId(id) },
+    ensure: Effect.suspend(() =>
+      loaded !== undefined
+        ? Effect.void
+        : Effect.map(loadCatalog(deps, account), (c) => {
+            loaded = c
+          })
+    )
+  }
+}
+
 const idOf = (record: unknown): string | null => {
   if (typeof record !== "object" || record === null || !("id" in record)) return null
   return typeof record.id === "string" ? record.id : null
@@ -454,18 +475,9 @@ const runShopifyStream = <A>(
     // Only the transfer and purchase-order mappers resolve inventory items to variants. They read
     // the catalogue before mapping their first record, not at start: a run with nothing new (most
     // incremental runs) spends no warehouse query on it.
-    let loaded: InventoryCatalog | undefined
-    const catalog: InventoryCatalog = { byInventoryItemId: (id) => loaded?.byInventoryItemId(id) }
+    const { catalog, ensure } = lazyCatalog(deps, shop.shop)
     const ensureCatalog =
-      spec.name === "inventory_transfers" || spec.name === "purchase_orders"
-        ? Effect.suspend(() =>
-            loaded !== undefined
-              ? Effect.void
-              : Effect.map(loadCatalog(deps, shop.shop), (c) => {
-                  loaded = c
-                })
-          )
-        : Effect.void
+      spec.name === "inventory_transfers" || spec.name === "purchase_orders" ? ensure : Effect.void
     const map = spec.map({
       currency: shopInfo.shop.currencyCode,
       onlineLocationId: online?.legacyResourceId ?? null,

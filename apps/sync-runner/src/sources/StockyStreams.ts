@@ -30,7 +30,7 @@ import type { StockyStoreConfig } from "../AppConfig.js"
 import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, toJsonLine } from "./Ingest.js"
-import { loadCatalog } from "./ShopifyStreams.js"
+import { lazyCatalog, loadCatalog } from "./ShopifyStreams.js"
 import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
 /** The Stocky streams this app syncs. */
@@ -279,15 +279,7 @@ export const makeStockyStreams = (
       Stream.suspend(() => {
         // Read before the first record is mapped, not at start: a run with nothing new (most
         // incremental runs) spends no warehouse query on it (two per pass, on the one connection).
-        let loaded: InventoryCatalog | undefined
-        const catalog: InventoryCatalog = { byInventoryItemId: (id) => loaded?.byInventoryItemId(id) }
-        const ensure = Effect.suspend(() =>
-          loaded !== undefined
-            ? Effect.void
-            : Effect.map(loadCatalog(deps, store.storeName), (c) => {
-                loaded = c
-              })
-        )
+        const { catalog, ensure } = lazyCatalog(deps, store.storeName)
         return paged(resource, mapper(catalog), ensure)(client, options, key, mctx, now)
       })
 

@@ -24,7 +24,7 @@ import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Worker } from "node:worker_threads"
-import { REDACTED, redact } from "@kura/core"
+import { redact, registerSecret } from "@kura/core"
 import { Context, Effect, Fiber, Layer, Option, type Scope } from "effect"
 import { Metrics } from "../Metrics.js"
 import { type Headers, type IntakeResponse, WebhookIntake } from "../WebhookIntake.js"
@@ -68,18 +68,6 @@ export interface IntakeThreadStats extends BatcherStats {
   readonly lastRestartAt: number | null
   /** Why the last dead thread died (its exit code and uncaught error, secrets masked), or null. */
   readonly lastError: string | null
-}
-
-/**
- * Masks a dead thread's error before it is logged or shown: the configured webhook secrets by
- * exact value (nothing registers them with `redact`), then every secret shape `redact` knows.
- */
-export const redactIntakeError = (text: string, secrets: ReadonlyArray<string>): string => {
-  let out = text
-  // Longest first, so a secret that contains another is masked whole.
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-    if (secret.length >= 4) out = out.split(secret).join(REDACTED)
-  return redact(out)
 }
 
 interface Sealed {
@@ -207,8 +195,10 @@ export class IntakeThread extends Context.Service<
     let lastError: string | null = null
     /** The current thread's uncaught error, reported before its exit. */
     let workerError: string | undefined
-    const allSecrets = Object.values(secrets).flat()
-    const masked = (text: string) => redactIntakeError(text, allSecrets)
+    // A dead thread's error may quote a webhook secret: register them with core's redaction
+    // (kura-sync's config does too; this also covers an intake built without it).
+    registerSecret(...Object.values(secrets).flat())
+    const masked = redact
     let startedAt = Date.now()
     const firstDelayMs = options.restartDelayMs ?? 100
     const maxDelayMs = options.maxRestartDelayMs ?? 30_000

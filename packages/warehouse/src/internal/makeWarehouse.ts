@@ -746,7 +746,11 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     }
     let marked = 0
     const byTime = new Map<string, Array<(typeof entries)[number]["key"]>>()
-    for (const [i, e] of entries.entries()) byTime.set(times[i]!, [...(byTime.get(times[i]!) ?? []), e.key])
+    for (const [i, e] of entries.entries()) {
+      const keys = byTime.get(times[i]!)
+      if (keys === undefined) byTime.set(times[i]!, [e.key])
+      else keys.push(e.key)
+    }
     for (const [at, keys] of byTime) marked += yield* markDeleted(tableName, keys, at)
     return marked
   })
