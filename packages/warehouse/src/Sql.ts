@@ -191,3 +191,51 @@ export const deleteOlderDuplicates = (
   const target = d.name === "bigquery" ? `${d.table(table.name)} t` : `FROM ${d.table(table.name)} AS t`
   return `DELETE ${target} WHERE EXISTS (SELECT 1 FROM ${d.table(table.name)} AS n WHERE ${same} AND (${newer}))`
 }
+
+/**
+ * Counts the rows of `table` that share their primary key with another row (NULL key columns
+ * match NULL) and how many of them would go: the read `keepNewestDuplicates` starts with, so an
+ * old table without any pays one grouped scan of its key columns (no payload read) and no write.
+ */
+export const duplicateKeyCount = (d: Dialect, table: TableDef): string => {
+  const keys = table.primaryKey.map(d.ident).join(", ")
+  const S = d.type("string")
+  return `SELECT CAST(COUNT(*) AS ${S}) AS ${d.ident("groups")}, CAST(COALESCE(SUM(${d.ident("_kura_n")}), 0) AS ${S}) AS ${d.ident("rows")} FROM (SELECT ${keys}, COUNT(*) AS ${d.ident("_kura_n")} FROM ${d.table(table.name)} GROUP BY ${keys} HAVING COUNT(*) > 1) AS g`
+}
+
+/**
+ * Keeps one row per primary key of `table`, typed values compared (NULL matches NULL): the
+ * newest by `newestFirst` (columns, greatest first), then, for rows equal on those, by the other
+ * columns' text, so even rows equal in every column collapse to one, which a DELETE of "older"
+ * rows cannot do (`deleteOlderDuplicates`). Statements for one transaction: the kept rows of the
+ * duplicated keys go to a temporary table, every row of those keys is deleted, the kept rows go
+ * back. Only the duplicated keys' rows are read whole. Running it again changes nothing.
+ */
+export const keepNewestDuplicates = (
+  d: Dialect,
+  table: TableDef,
+  newestFirst: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const keys = table.primaryKey.map(d.ident).join(", ")
+  const cols = table.columns.map((c) => d.ident(c.name)).join(", ")
+  const rest = table.columns.filter(
+    (c) => !table.primaryKey.includes(c.name) && !newestFirst.includes(c.name)
+  )
+  const order = [
+    ...newestFirst.map((c) => `r.${d.ident(c)} DESC`),
+    ...rest.map(
+      (c) => `${c.type === "json" ? d.jsonText(`r.${d.ident(c.name)}`) : `r.${d.ident(c.name)}`} DESC`
+    )
+  ].join(", ")
+  // A temporary table is unqualified in both engines (BigQuery refuses a dataset on one).
+  const keep = d.ident(`_kura_keep_${table.name.replace(/^_+/, "")}`)
+  const duplicated = `SELECT ${keys} FROM ${d.table(table.name)} GROUP BY ${keys} HAVING COUNT(*) > 1`
+  const ranked = `SELECT ${table.columns.map((c) => `r.${d.ident(c.name)}`).join(", ")}, ROW_NUMBER() OVER (PARTITION BY ${table.primaryKey.map((k) => `r.${d.ident(k)}`).join(", ")} ORDER BY ${order}) AS _kura_rn FROM ${d.table(table.name)} AS r WHERE EXISTS (SELECT 1 FROM (${duplicated}) AS g WHERE ${sameKey(d, table, "g", "r")})`
+  const target = d.name === "bigquery" ? `${d.table(table.name)} t` : `FROM ${d.table(table.name)} AS t`
+  return [
+    `CREATE TEMP TABLE ${keep} AS SELECT ${cols} FROM (${ranked}) AS x WHERE _kura_rn = 1`,
+    `DELETE ${target} WHERE EXISTS (SELECT 1 FROM ${keep} AS k WHERE ${sameKey(d, table, "k", "t")})`,
+    `INSERT INTO ${d.table(table.name)} (${cols}) SELECT ${cols} FROM ${keep}`,
+    `DROP TABLE ${keep}`
+  ]
+}

@@ -106,6 +106,22 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
     )
   })
 
+  it("the two-spellings _kura_raw clean-up is a BigQuery transaction over an unqualified temp table", () => {
+    const count = Sql.duplicateKeyCount(d, RawTable)
+    assertBigQuery(count)
+    const statements = Sql.keepNewestDuplicates(d, RawTable, ["fetched_at", "_batch_id"])
+    for (const sql of statements) assertBigQuery(sql)
+    expect(statements[0]).toMatch(/^CREATE TEMP TABLE `_kura_keep_kura_raw` AS /)
+    // Ranked newest fetch first, then every other column (JSON as its text: BigQuery cannot order JSON).
+    expect(statements[0]).toContain(
+      "ORDER BY r.`fetched_at` DESC, r.`_batch_id` DESC, TO_JSON_STRING(r.`payload`) DESC, r.`lake_path` DESC"
+    )
+    expect(statements[1]).toContain(
+      "(k.`updated_at` = t.`updated_at` OR (k.`updated_at` IS NULL AND t.`updated_at` IS NULL))"
+    )
+    expect(statements[3]).toBe("DROP TABLE `_kura_keep_kura_raw`")
+  })
+
   it("SKU normalisation is NFKC then one RE2 pattern in both dialects, escaped for BigQuery strings", () => {
     const bq = normalizeSkuSql(d, "x")
     assertBigQuery(`SELECT ${bq} AS n FROM t`)

@@ -10,8 +10,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { duckdbDialect } from "../src/Dialect.js"
 import { DuckDbWarehouse, RawTable, Sql, Warehouse } from "../src/index.js"
-import { RAW_DEDUP_MIGRATION, viewTag } from "../src/internal/makeWarehouse.js"
+import {
+  RAW_DEDUP_MIGRATION,
+  RAW_DEDUP_TAG,
+  RAW_INSTANT_DEDUP_MIGRATION,
+  viewTag
+} from "../src/internal/makeWarehouse.js"
 import { AllViews, createView } from "../src/Views.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const withDir = <A, E>(use: (dir: string) => Effect.Effect<A, E>) =>
   Effect.acquireUseRelease(
@@ -122,6 +128,166 @@ describe("migrate on a warehouse from an older Kura", () => {
           )
           assert.deepStrictEqual(again.rows, after.rows)
           assert.strictEqual(again.wouldDelete, "0")
+        })
+      )
+  )
+
+  it.effect(
+    "removes one record version stored under two spellings of its updated_at once (the newest fetch stays); the marker spares later opens the scan",
+    () =>
+      withDir((dir) =>
+        Effect.gen(function* () {
+          const instant = (id: string, spelling: string, batch: string, fetchedAt: string) =>
+            oldRaw(id, spelling, batch, fetchedAt, `{"id":${id},"updated_at":"${spelling}"}`)
+          // A warehouse of sessions 3-6: the batch-key clean-up done and tagged, the second not;
+          // _kura_raw holds what a batch partitioned on the staged text wrote.
+          yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              yield* w.query(
+                `DELETE FROM "_kura_sync_state" WHERE kind = 'migration' AND id = '${RAW_INSTANT_DEDUP_MIGRATION}'`
+              )
+              yield* w.query(`COMMENT ON TABLE "_kura_raw" IS 'kura:${RAW_DEDUP_MIGRATION}'`)
+              yield* w.query(
+                `INSERT INTO "_kura_raw" VALUES ${[
+                  // One batch, three spellings of one instant.
+                  instant("10", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  instant("10", "2026-01-01T00:00:00.000Z", "b1", "2026-01-02T00:00:00Z"),
+                  instant("10", "2026-01-01T09:00:00+09:00", "b1", "2026-01-02T00:00:00Z"),
+                  // Two spellings fetched at different times: the later fetch stays.
+                  instant("11", "2026-01-01T00:00:00.000Z", "b2", "2026-01-03T00:00:00Z"),
+                  instant("11", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  // Equal in every column.
+                  instant("12", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  instant("12", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  // Two versions, and a record without updated_at: all stay.
+                  instant("13", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  instant("13", "2026-01-04T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
+                  oldRaw("14", null, "b1", "2026-01-02T00:00:00Z", '{"id":14}')
+                ].join(", ")}`
+              )
+            })
+          )
+          const markers = (w: Warehouse["Service"]) =>
+            Effect.map(
+              w.query(`SELECT id, meta FROM "_kura_sync_state" WHERE kind = 'migration' ORDER BY id`),
+              (rows) => rows.map((r) => [r.id, JSON.parse(String(r.meta))])
+            )
+          const comment = (w: Warehouse["Service"]) =>
+            Effect.map(
+              w.query(`SELECT comment FROM duckdb_tables() WHERE table_name = '_kura_raw'`),
+              (rows) => rows[0]?.comment
+            )
+          const after = yield* opened(dir, (w) =>
+            Effect.all({ rows: rawRows(w), markers: markers(w), comment: comment(w) })
+          )
+          assert.deepStrictEqual(after.rows, [
+            // Equal fetch and batch: the greatest payload text stays (any one would do).
+            ["10", "2026-01-01", "b1", '{"id":10,"updated_at":"2026-01-01T09:00:00+09:00"}'],
+            ["11", "2026-01-01", "b2", '{"id":11,"updated_at":"2026-01-01T00:00:00.000Z"}'],
+            ["12", "2026-01-01", "b1", '{"id":12,"updated_at":"2026-01-01T00:00:00Z"}'],
+            ["13", "2026-01-01", "b1", '{"id":13,"updated_at":"2026-01-01T00:00:00Z"}'],
+            ["13", "2026-01-04", "b1", '{"id":13,"updated_at":"2026-01-04T00:00:00Z"}'],
+            ["14", null, "b1", '{"id":14}']
+          ])
+          assert.deepStrictEqual(after.markers, [
+            [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 4 }],
+            [RAW_DEDUP_MIGRATION, { removedDuplicates: 0 }]
+          ])
+          assert.strictEqual(after.comment, RAW_DEDUP_TAG)
+
+          // Done once: a duplicate written after it (by hand here) is not looked for again, by
+          // the comment (DuckDB) nor, with the comment gone, by the marker rows (BigQuery's way).
+          const late = instant("20", "2026-01-01T00:00:00.000Z", "b9", "2026-01-09T00:00:00Z")
+          yield* opened(dir, (w) =>
+            w.query(`INSERT INTO "_kura_raw" VALUES ${late}, ${late.replaceAll(".000Z", "Z")}`)
+          )
+          const tagged = yield* opened(dir, (w) => Effect.all({ rows: rawRows(w), markers: markers(w) }))
+          assert.strictEqual(tagged.rows.filter((r) => r[0] === "20").length, 2)
+          assert.deepStrictEqual(tagged.markers, after.markers)
+          yield* opened(dir, (w) => w.query(`COMMENT ON TABLE "_kura_raw" IS NULL`))
+          const marked = yield* opened(dir, (w) =>
+            Effect.all({ rows: rawRows(w), markers: markers(w), comment: comment(w) })
+          )
+          assert.strictEqual(marked.rows.filter((r) => r[0] === "20").length, 2)
+          assert.deepStrictEqual(marked.markers, after.markers)
+          assert.strictEqual(marked.comment, RAW_DEDUP_TAG)
+
+          // Without its marker it runs again and finds only the late pair.
+          yield* opened(dir, (w) =>
+            Effect.gen(function* () {
+              yield* w.query(`DELETE FROM "_kura_sync_state" WHERE id = '${RAW_INSTANT_DEDUP_MIGRATION}'`)
+              yield* w.query(`COMMENT ON TABLE "_kura_raw" IS NULL`)
+            })
+          )
+          const rerun = yield* opened(dir, (w) => Effect.all({ rows: rawRows(w), markers: markers(w) }))
+          assert.deepStrictEqual(
+            rerun.rows.filter((r) => r[0] === "20"),
+            [["20", "2026-01-01", "b9", '{"id":20,"updated_at":"2026-01-01T00:00:00Z"}']]
+          )
+          assert.deepStrictEqual(
+            rerun.rows.filter((r) => r[0] !== "20"),
+            after.rows
+          )
+          assert.deepStrictEqual(rerun.markers[0], [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 1 }])
+        })
+      )
+  )
+
+  it.effect(
+    "BigQuery (the DuckDB-backed fake): the two-spellings clean-up runs as one transaction script, once",
+    () =>
+      withBigQuery(({ bq }) =>
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          // What old loads left (written straight into the fake's tables), marker gone.
+          yield* Effect.promise(async () => {
+            await bq.duck(`DELETE FROM "_kura_sync_state" WHERE kind = 'migration'`)
+            await bq.duck(
+              `INSERT INTO "_kura_raw" VALUES ${[
+                oldRaw("1", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z", '{"id":1,"s":"Z"}'),
+                oldRaw("1", "2026-01-01T00:00:00.000Z", "b1", "2026-01-02T00:00:00Z", '{"id":1,"s":"ms"}'),
+                oldRaw("1", "2026-01-01T00:00:00+00:00", "b0", "2026-01-01T00:00:00Z", '{"id":1,"s":"old"}'),
+                oldRaw("2", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z", '{"id":2}')
+              ].join(", ")}`
+            )
+          })
+          const before = bq.queries.length
+          yield* w.migrate
+          const script = bq.queries.slice(before).filter((q) => q.sql.startsWith("BEGIN TRANSACTION;"))
+          const rows = yield* Effect.promise(() =>
+            bq.duck(
+              `SELECT source_id, CAST(payload AS VARCHAR) AS payload FROM "_kura_raw" ORDER BY source_id`
+            )
+          )
+          assert.deepStrictEqual(
+            rows.map((r) => [r.source_id, r.payload]),
+            [
+              // The newest fetch; of the two equal on fetch and batch, the greater payload text.
+              ["1", '{"id":1,"s":"ms"}'],
+              ["2", '{"id":2}']
+            ]
+          )
+          assert.strictEqual(script.length, 1)
+          assert.include(script[0]?.sql ?? "", "CREATE TEMP TABLE `_kura_keep_kura_raw`")
+          const markers = yield* w.query(
+            "SELECT id, meta FROM `demo-proj.kura._kura_sync_state` WHERE kind = 'migration' ORDER BY id"
+          )
+          assert.deepStrictEqual(
+            markers.map((r) => [r.id, JSON.parse(String(r.meta))]),
+            [
+              [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 2 }],
+              [RAW_DEDUP_MIGRATION, { removedDuplicates: 2 }]
+            ]
+          )
+          // Marked: the next open reads the markers, not _kura_raw (no duplicate count, no rewrite).
+          const next = bq.queries.length
+          yield* w.migrate
+          const later = bq.queries.slice(next).map((q) => q.sql)
+          assert.isTrue(later.some((q) => q.includes("'migration'") || q.includes("`kind` = @kind")))
+          assert.deepStrictEqual(
+            later.filter((q) => q.includes("HAVING COUNT(*) > 1") || q.startsWith("BEGIN TRANSACTION;")),
+            []
+          )
         })
       )
   )

@@ -212,17 +212,24 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   }).pipe(Effect.withSpan("Warehouse.migrate"))
 
   /**
-   * `_kura_raw` used to be keyed with its batch id, so a re-cut window landed the same record
-   * version again under a new batch. Those duplicates are deleted once (the newest fetch stays),
-   * then a marker row in `_kura_sync_state` (kind `migration`) spares every later open the scan.
-   * Idempotent: a second run, or two processes opening at once, deletes nothing more.
+   * The data migrations of `_kura_raw`, run once each (`RAW_MIGRATIONS`), then marked by a row in
+   * `_kura_sync_state` (kind `migration`, meta `{ removedDuplicates }`) that spares every later
+   * open the scan:
+   * - `raw_dedup_by_version`: the table used to be keyed with its batch id, so a re-cut window
+   *   landed the same record version again under a new batch.
+   * - `raw_dedup_by_instant`: before a41c63d a batch was de-duplicated on the staged key TEXT, so
+   *   one version whose updated_at came in two spellings of one instant (`…00Z`, `…00.000Z`,
+   *   `…+00:00`) was inserted twice, usually with the same fetch time and batch.
+   * Both leave one row per (source, source_account, stream, source_id, typed updated_at): the
+   * newest fetch (`Sql.keepNewestDuplicates`, which also covers the first, so a warehouse missing
+   * both is scanned once). Idempotent: a second run, or two processes opening at once, removes
+   * nothing more; a crash in between leaves the table as it was (one transaction).
    */
   const dedupeRawOnce = (catalogue: Catalogue | null) =>
     Effect.gen(function* () {
-      // DuckDB: the marker is also kept as `_kura_raw`'s comment, read with the catalogue, which
-      // spares every later open the marker query.
+      // DuckDB: the migrations done are also kept as `_kura_raw`'s comment, read with the
+      // catalogue, which spares every later open the marker query.
       if (catalogue?.tags.get(`t:${RawTable.name}`) === RAW_DEDUP_TAG) return
-      const marker = { kind: "migration", id: RAW_DEDUP_MIGRATION }
       const tagRaw =
         catalogue === null
           ? Effect.void
@@ -230,34 +237,46 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
               engine.run(`COMMENT ON TABLE ${T(RawTable.name)} IS ${Sql.stringLiteral(RAW_DEDUP_TAG)}`)
             )
       const done = yield* engine.query(
-        `SELECT ${I("id")} FROM ${T(StateTables.syncState.name)} WHERE ${I("kind")} = ${P("kind")} AND ${I("id")} = ${P("id")}`,
-        marker
+        `SELECT ${I("id")} FROM ${T(StateTables.syncState.name)} WHERE ${I("kind")} = ${P("kind")} AND ${I("id")} IN (${RAW_MIGRATIONS.map((_, i) => P(`id${i}`)).join(", ")})`,
+        { kind: "migration", ...Object.fromEntries(RAW_MIGRATIONS.map((id, i) => [`id${i}`, id])) }
       )
-      if (done.length > 0) return yield* tagRaw
-      const removed = yield* engine.run(Sql.deleteOlderDuplicates(d, RawTable, ["fetched_at", "_batch_id"]))
+      const doneIds = new Set(done.map((r) => str(r.id)))
+      const pending = RAW_MIGRATIONS.filter((id) => !doneIds.has(id))
+      if (pending.length === 0) return yield* tagRaw
+      // One grouped read of the key columns first: a table without duplicates (most) is not
+      // rewritten at all.
+      const [count] = yield* engine.query(Sql.duplicateKeyCount(d, RawTable))
+      const removed = Number(count?.rows ?? 0) - Number(count?.groups ?? 0)
+      if (removed > 0)
+        yield* engine.atomically(
+          Sql.keepNewestDuplicates(d, RawTable, ["fetched_at", "_batch_id"]).map((sql) => ({ sql }))
+        )
       const now = yield* Clock.currentTimeMillis
-      yield* engine.run(
-        upsertOneSql(StateTables.syncState, ["kind", "id"]),
-        params({
-          ...marker,
-          source: "kura",
-          source_account: "",
-          stream: RawTable.name,
-          cursor: null,
-          meta: JSON.stringify({ removedDuplicates: removed }),
-          window_start: null,
-          window_end: null,
-          state: "done",
-          remote_status: null,
-          object_count: null,
-          created_at: now,
-          updated_at: now
-        })
-      )
+      for (const id of pending)
+        yield* engine.run(
+          upsertOneSql(StateTables.syncState, ["kind", "id"]),
+          params({
+            kind: "migration",
+            id,
+            source: "kura",
+            source_account: "",
+            stream: RawTable.name,
+            cursor: null,
+            // Both ran as one rewrite: each marker carries its count.
+            meta: JSON.stringify({ removedDuplicates: removed }),
+            window_start: null,
+            window_end: null,
+            state: "done",
+            remote_status: null,
+            object_count: null,
+            created_at: now,
+            updated_at: now
+          })
+        )
       yield* tagRaw
       if (removed > 0)
         yield* Effect.logInfo(
-          `_kura_raw: removed ${removed} duplicate record versions left by batch-keyed loads`
+          `_kura_raw: removed ${removed} duplicate record versions (${pending.join(", ")}): one row per record version and typed updated_at, the newest fetch kept`
         )
     })
 
@@ -1716,6 +1735,15 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
 
 /**
+ * The id (kind `migration`) recording that `_kura_raw` rows repeating one record version under
+ * two spellings of its updated_at instant were removed.
+ */
+export const RAW_INSTANT_DEDUP_MIGRATION = "raw_dedup_by_instant"
+
+/** Every `_kura_raw` data migration, in order. */
+export const RAW_MIGRATIONS: ReadonlyArray<string> = [RAW_DEDUP_MIGRATION, RAW_INSTANT_DEDUP_MIGRATION]
+
+/**
  * Rows and characters of text up to which a load's batch is written into its MERGE
  * (`valuesRelation`). Above them staging is cheaper: DuckDB parses and plans a VALUES list at
  * ≈ 0.3 ms per KiB of statement, while staging costs two more round trips (≈ 1–3 ms). Measured
@@ -1726,8 +1754,12 @@ export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
 const INLINE_ROWS = 100
 const INLINE_CHARS = 6 * 1024
 
-/** `_kura_raw`'s comment once the duplicate removal is done (DuckDB; the marker row stays too). */
-export const RAW_DEDUP_TAG = `kura:${RAW_DEDUP_MIGRATION}`
+/**
+ * `_kura_raw`'s comment once every data migration of it is done (DuckDB; the marker rows stay
+ * too). A table tagged by an older Kura (`kura:raw_dedup_by_version`) differs, so the markers are
+ * read and the newer migrations run.
+ */
+export const RAW_DEDUP_TAG = `kura:${RAW_MIGRATIONS.join("+")}`
 
 /** What `readCatalogue` returns: columns per table in order, and comments by `v:view` / `t:table`. */
 interface Catalogue {
