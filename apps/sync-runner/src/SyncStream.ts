@@ -36,9 +36,10 @@ export interface RunContext {
    */
   readonly opened?: { readonly startedAt: number; readonly cursorBefore: string | null }
   /**
-   * Offered by a pass: a run that fetched nothing (and so has nothing to reconcile) may hand its
-   * commit here instead of writing it; the pass commits all of them in one transaction when it
-   * ends. A crash before that leaves their cursors where they were (the window is read again).
+   * Offered by a pass: a small run whose commit cannot be a mismatch (nothing to reconcile, or
+   * its count is what landed) may hand its commit here instead of writing it; the pass commits
+   * all of them in one transaction when it ends. A crash before that leaves their cursors where
+   * they were (the window is read again; its records are upserted again).
    */
   readonly deferCommit?: (commit: CommitRunInput) => void
 }

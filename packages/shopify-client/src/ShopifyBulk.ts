@@ -365,8 +365,9 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
       stream: resource.name
     })
 
-    // The last record this service wrote per open job, so marking a job it finished loaded needs
-    // no read of the store first (one statement per job less on the warehouse's one connection).
+    // The latest record per open job (the last one written, or a completed job's, which is
+    // written when the job is marked loaded), so marking a job it finished loaded needs no read
+    // of the store first (one statement per job less on the warehouse's one connection).
     // Only open jobs are kept: a long-running service forgets each job once it is closed.
     const written = new Map<string, BulkJobRecord>()
     const put = (record: BulkJobRecord) =>
@@ -658,7 +659,12 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
               objectCount: String(op.objectCount),
               updatedAt: now
             }
-            yield* put(next)
+            // A completed job's record is written once, when it is marked loaded (its count and
+            // status carried over): the job is open ("started" or "completed", resumed alike) until
+            // then either way, and the write in between was a statement on the warehouse's one
+            // connection ahead of every download. A job that ended otherwise is closed at once.
+            if (op.status === "COMPLETED") written.set(record.jobId, next)
+            else yield* put(next)
             yield* client.recordBulkJob(
               op.status === "COMPLETED" ? "completed" : op.status === "CANCELED" ? "canceled" : "failed"
             )

@@ -156,12 +156,18 @@ describe("bulk operations as durable jobs (sandbox)", () => {
       Effect.provide(Effect.service(BulkJobStore), BulkJobStore.layerMemory)
     )
     let gets = 0
+    const states: Array<string> = []
     const counting = BulkJobStore.of({
       ...memory,
       get: (id) =>
         Effect.suspend(() => {
           gets++
           return memory.get(id)
+        }),
+      put: (record) =>
+        Effect.suspend(() => {
+          states.push(record.state)
+          return memory.put(record)
         })
     })
     const w = window()
@@ -181,8 +187,12 @@ describe("bulk operations as durable jobs (sandbox)", () => {
       expect(job.state).toBe("loaded")
       // The terminal poll's count survives into the loaded record.
       expect(job.objectCount).not.toBeNull()
+      expect(job.remoteStatus).toBe("COMPLETED")
     }
     expect(gets).toBe(0)
+    // Two writes per job: started (before polling), then loaded with the completed poll's
+    // figures; no separate "completed" write ahead of the download.
+    expect(states).toEqual(jobs.flatMap(() => ["started", "loaded"]))
   })
 
   it("forgets a stored job Shopify no longer knows and exports its window again", async () => {

@@ -18,6 +18,12 @@ import { Clock, Effect, Option, Ref, Stream } from "effect"
 import type { RunContext, RunResult } from "../SyncStream.js"
 import { SyncError } from "../SyncStream.js"
 
+/**
+ * The most records a run may fetch and still hand its commit to the pass (see `ingest`): an
+ * incremental run's handful, not a first sync's history, whose cursor is worth writing at once.
+ */
+export const DEFER_COMMIT_MAX_RECORDS = 5_000
+
 /** A soft delete to apply after a page lands. */
 export interface PageDeletion {
   readonly table: CanonicalTableName
@@ -316,19 +322,23 @@ export const ingest = <E>(options: {
       loadedTotal: fin.loadedTotal ?? null,
       opened: entry
     }
-    // Nothing fetched and nothing the API says is missing: the commit cannot be a mismatch, so
-    // the pass may write it with the others' (most streams of an incremental pass end here).
+    // A commit that cannot be a mismatch (no total to compare, and the count, if any, is what
+    // landed) of a small run is handed to the pass, which writes it with the others' in one
+    // transaction when it ends. Every stream of an incremental pass ends here: each commit of
+    // its own was a turn on the warehouse's one connection, which a pass keeps busy from its
+    // first page to its close. A crash before the pass ends leaves the cursor where it was (the
+    // few records are read and upserted again); a big run (a first sync) commits at once.
     if (
       ctx.deferCommit !== undefined &&
-      t.fetched === 0 &&
-      (fin.reportedCount === null || fin.reportedCount === 0) &&
+      t.fetched <= DEFER_COMMIT_MAX_RECORDS &&
+      (fin.reportedCount === null || fin.reportedCount === t.accounted) &&
       fin.reportedTotal == null
     ) {
       ctx.deferCommit(commit)
       return {
-        rows: 0,
+        rows: t.accounted,
         reconciliation: fin.reportedCount === null ? "not-checked" : "ok",
-        detail: "0 page(s), 0 fetched, 0 dead-lettered",
+        detail: `${t.pages} page(s), ${t.fetched} fetched, ${t.deadLettered} dead-lettered`,
         ledgerCommitted: true,
         totals: t
       } as const
