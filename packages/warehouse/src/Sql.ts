@@ -239,3 +239,23 @@ export const keepNewestDuplicates = (
     `DROP TABLE ${keep}`
   ]
 }
+
+/**
+ * Shopify orders stored by a Kura whose bulk export dropped shipping lines (shopify-client before
+ * 428a975, 2026-11-26): a shipping charge, no shipping tax line, and the `_kura_raw` payload the
+ * row was mapped from holds `"shippingLines":[]`. Their shipping tax lines are missing from
+ * `tax_lines`; a re-read restores them. `candidates` is the cheap first step (no payload read):
+ * when it counts none, `confirmed` (which reads the candidates' payloads) need not run.
+ */
+export const missingShippingLines = (
+  d: Dialect
+): { readonly candidates: string; readonly confirmed: string } => {
+  const I = d.ident
+  const S = d.type("string")
+  const candidate = `FROM ${d.table("orders")} AS o WHERE o.${I("source")} = 'shopify' AND o.${I("shipping")} <> 0 AND o.${I("_deleted_at")} IS NULL AND NOT EXISTS (SELECT 1 FROM ${d.table("tax_lines")} AS x WHERE x.${I("source")} = o.${I("source")} AND x.${I("source_account")} = o.${I("source_account")} AND x.${I("order_id")} = o.${I("source_id")} AND x.${I("parent_type")} = 'shipping')`
+  const emptied = `EXISTS (SELECT 1 FROM ${d.table("_kura_raw")} AS r WHERE r.${I("source")} = o.${I("source")} AND r.${I("source_account")} = o.${I("source_account")} AND r.${I("stream")} = 'orders' AND r.${I("source_id")} = CONCAT('gid://shopify/Order/', o.${I("source_id")}) AND r.${I("updated_at")} = o.${I("updated_at")} AND ${d.jsonText(`r.${I("payload")}`)} LIKE '%"shippingLines":[]%')`
+  return {
+    candidates: `SELECT CAST(COUNT(*) AS ${S}) AS ${I("orders")} ${candidate}`,
+    confirmed: `SELECT CAST(COUNT(*) AS ${S}) AS ${I("orders")}, CAST(MIN(o.${I("created_at")}) AS ${S}) AS ${I("first")}, CAST(MAX(o.${I("created_at")}) AS ${S}) AS ${I("last")} ${candidate} AND ${emptied}`
+  }
+}

@@ -122,6 +122,14 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
     expect(statements[3]).toBe("DROP TABLE `_kura_keep_kura_raw`")
   })
 
+  it("the shipping-lines check reads payload text only for candidate orders, in BigQuery SQL too", () => {
+    const sql = Sql.missingShippingLines(d)
+    assertBigQuery(sql.candidates)
+    assertBigQuery(sql.confirmed)
+    expect(sql.candidates).not.toContain("_kura_raw")
+    expect(sql.confirmed).toContain("TO_JSON_STRING(r.`payload`) LIKE '%\"shippingLines\":[]%'")
+  })
+
   it("SKU normalisation is NFKC then one RE2 pattern in both dialects, escaped for BigQuery strings", () => {
     const bq = normalizeSkuSql(d, "x")
     assertBigQuery(`SELECT ${bq} AS n FROM t`)

@@ -14,9 +14,11 @@ import {
   RAW_DEDUP_MIGRATION,
   RAW_DEDUP_TAG,
   RAW_INSTANT_DEDUP_MIGRATION,
+  SHIPPING_LINES_CHECK,
   viewTag
 } from "../src/internal/makeWarehouse.js"
 import { AllViews, createView } from "../src/Views.js"
+import { order } from "./fixtures.js"
 import { withBigQuery } from "./withBigQuery.js"
 
 const withDir = <A, E>(use: (dir: string) => Effect.Effect<A, E>) =>
@@ -191,7 +193,8 @@ describe("migrate on a warehouse from an older Kura", () => {
           ])
           assert.deepStrictEqual(after.markers, [
             [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 4 }],
-            [RAW_DEDUP_MIGRATION, { removedDuplicates: 0 }]
+            [RAW_DEDUP_MIGRATION, { removedDuplicates: 0 }],
+            [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }]
           ])
           assert.strictEqual(after.comment, RAW_DEDUP_TAG)
 
@@ -276,9 +279,36 @@ describe("migrate on a warehouse from an older Kura", () => {
             markers.map((r) => [r.id, JSON.parse(String(r.meta))]),
             [
               [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 2 }],
-              [RAW_DEDUP_MIGRATION, { removedDuplicates: 2 }]
+              [RAW_DEDUP_MIGRATION, { removedDuplicates: 2 }],
+              [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }]
             ]
           )
+          // The shipping-lines check, rerun with an order an old bulk export left without its
+          // shipping lines (a charge, no shipping tax line, "shippingLines":[] in its payload),
+          // next to one whose payload has its lines (not reported).
+          yield* w.load("orders", [
+            order("7", "2026-01-05T00:00:00Z", { shipping: "800" }),
+            order("8", "2026-01-05T00:00:00Z", { shipping: "800", created_at: "2026-01-09T00:00:00Z" })
+          ])
+          yield* Effect.promise(async () => {
+            await bq.duck(`DELETE FROM "_kura_sync_state" WHERE id = '${SHIPPING_LINES_CHECK}'`)
+            await bq.duck(
+              `INSERT INTO "_kura_raw" VALUES ${[
+                `('shopify', 'kura-matcha.myshopify.com', 'orders', 'gid://shopify/Order/7', TIMESTAMPTZ '2026-01-05T00:00:00Z', '{"id":"gid://shopify/Order/7","shippingLines":[]}', TIMESTAMPTZ '2026-01-06T00:00:00Z', 'b1', NULL)`,
+                `('shopify', 'kura-matcha.myshopify.com', 'orders', 'gid://shopify/Order/8', TIMESTAMPTZ '2026-01-05T00:00:00Z', '{"id":"gid://shopify/Order/8","shippingLines":[{"id":"s"}]}', TIMESTAMPTZ '2026-01-06T00:00:00Z', 'b1', NULL)`
+              ].join(", ")}`
+            )
+          })
+          yield* w.migrate
+          const [check] = yield* w.query(
+            `SELECT meta FROM \`demo-proj.kura._kura_sync_state\` WHERE kind = 'migration' AND id = '${SHIPPING_LINES_CHECK}'`
+          )
+          assert.deepStrictEqual(JSON.parse(String(check?.meta)), {
+            ordersMissingShippingLines: 1,
+            from: "2026-01-05",
+            to: "2026-01-05"
+          })
+
           // Marked: the next open reads the markers, not _kura_raw (no duplicate count, no rewrite).
           const next = bq.queries.length
           yield* w.migrate

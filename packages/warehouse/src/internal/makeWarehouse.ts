@@ -212,9 +212,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
   }).pipe(Effect.withSpan("Warehouse.migrate"))
 
   /**
-   * The data migrations of `_kura_raw`, run once each (`RAW_MIGRATIONS`), then marked by a row in
-   * `_kura_sync_state` (kind `migration`, meta `{ removedDuplicates }`) that spares every later
-   * open the scan:
+   * The one-time data migrations and checks (`RAW_MIGRATIONS`), each marked by a row in
+   * `_kura_sync_state` (kind `migration`, meta: what it found) that spares every later open the
+   * scan:
    * - `raw_dedup_by_version`: the table used to be keyed with its batch id, so a re-cut window
    *   landed the same record version again under a new batch.
    * - `raw_dedup_by_instant`: before a41c63d a batch was de-duplicated on the staged key TEXT, so
@@ -224,6 +224,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
    * newest fetch (`Sql.keepNewestDuplicates`, which also covers the first, so a warehouse missing
    * both is scanned once). Idempotent: a second run, or two processes opening at once, removes
    * nothing more; a crash in between leaves the table as it was (one transaction).
+   * - `shopify_bulk_shipping_lines`: a check, not a repair (`checkShippingLines`).
    */
   const dedupeRawOnce = (catalogue: Catalogue | null) =>
     Effect.gen(function* () {
@@ -243,14 +244,25 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       const doneIds = new Set(done.map((r) => str(r.id)))
       const pending = RAW_MIGRATIONS.filter((id) => !doneIds.has(id))
       if (pending.length === 0) return yield* tagRaw
-      // One grouped read of the key columns first: a table without duplicates (most) is not
-      // rewritten at all.
-      const [count] = yield* engine.query(Sql.duplicateKeyCount(d, RawTable))
-      const removed = Number(count?.rows ?? 0) - Number(count?.groups ?? 0)
-      if (removed > 0)
-        yield* engine.atomically(
-          Sql.keepNewestDuplicates(d, RawTable, ["fetched_at", "_batch_id"]).map((sql) => ({ sql }))
-        )
+      const metas = new Map<string, Record<string, unknown>>()
+      const dedupe = pending.filter((id) => id !== SHIPPING_LINES_CHECK)
+      if (dedupe.length > 0) {
+        // One grouped read of the key columns first: a table without duplicates (most) is not
+        // rewritten at all.
+        const [count] = yield* engine.query(Sql.duplicateKeyCount(d, RawTable))
+        const removed = Number(count?.rows ?? 0) - Number(count?.groups ?? 0)
+        if (removed > 0)
+          yield* engine.atomically(
+            Sql.keepNewestDuplicates(d, RawTable, ["fetched_at", "_batch_id"]).map((sql) => ({ sql }))
+          )
+        // Both ran as one rewrite: each marker carries its count.
+        for (const id of dedupe) metas.set(id, { removedDuplicates: removed })
+        if (removed > 0)
+          yield* Effect.logInfo(
+            `_kura_raw: removed ${removed} duplicate record versions (${dedupe.join(", ")}): one row per record version and typed updated_at, the newest fetch kept`
+          )
+      }
+      if (pending.includes(SHIPPING_LINES_CHECK)) metas.set(SHIPPING_LINES_CHECK, yield* checkShippingLines)
       const now = yield* Clock.currentTimeMillis
       for (const id of pending)
         yield* engine.run(
@@ -262,8 +274,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
             source_account: "",
             stream: RawTable.name,
             cursor: null,
-            // Both ran as one rewrite: each marker carries its count.
-            meta: JSON.stringify({ removedDuplicates: removed }),
+            meta: JSON.stringify(metas.get(id) ?? {}),
             window_start: null,
             window_end: null,
             state: "done",
@@ -274,11 +285,29 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           })
         )
       yield* tagRaw
-      if (removed > 0)
-        yield* Effect.logInfo(
-          `_kura_raw: removed ${removed} duplicate record versions (${pending.join(", ")}): one row per record version and typed updated_at, the newest fetch kept`
-        )
     })
+
+  /**
+   * A check, not a repair: Shopify orders that a Kura before 428a975 read by bulk export lost
+   * their shipping lines (the API was read again, the data is not in the warehouse), so their
+   * shipping tax lines are missing. Says so once, loudly, with the orders' dates to re-read, and
+   * keeps the finding in the marker's meta (`{ ordersMissingShippingLines, from, to }`).
+   */
+  const checkShippingLines = Effect.gen(function* () {
+    const sql = Sql.missingShippingLines(d)
+    const [candidates] = yield* engine.query(sql.candidates)
+    if (Number(candidates?.orders ?? 0) === 0) return { ordersMissingShippingLines: 0 }
+    const [found] = yield* engine.query(sql.confirmed)
+    const orders = Number(found?.orders ?? 0)
+    if (orders === 0) return { ordersMissingShippingLines: 0 }
+    const [from, to] = [str(found?.first).slice(0, 10), str(found?.last).slice(0, 10)]
+    // kura-backfill's --to is exclusive: the day after the last order's.
+    const until = new Date(Date.parse(`${to}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
+    yield* Effect.logWarning(
+      `${orders} Shopify orders created ${from} to ${to} were read by the bulk export of an older Kura (shopify-client before 428a975, 2026-11-26), which dropped their shipping lines: their shipping tax lines are missing from tax_lines (order totals, shipping included, are intact). Re-read them to restore the lines: kura-backfill shopify orders --from ${from} --to ${until} --restart`
+    )
+    return { ordersMissingShippingLines: orders, from, to }
+  })
 
   // ---------- loading ----------
 
@@ -1740,8 +1769,18 @@ export const RAW_DEDUP_MIGRATION = "raw_dedup_by_version"
  */
 export const RAW_INSTANT_DEDUP_MIGRATION = "raw_dedup_by_instant"
 
-/** Every `_kura_raw` data migration, in order. */
-export const RAW_MIGRATIONS: ReadonlyArray<string> = [RAW_DEDUP_MIGRATION, RAW_INSTANT_DEDUP_MIGRATION]
+/**
+ * The id (kind `migration`) recording that the warehouse was checked once for Shopify orders
+ * whose shipping lines an older bulk export dropped (`Sql.missingShippingLines`).
+ */
+export const SHIPPING_LINES_CHECK = "shopify_bulk_shipping_lines"
+
+/** Every one-time data migration and check of an opened warehouse, in order. */
+export const RAW_MIGRATIONS: ReadonlyArray<string> = [
+  RAW_DEDUP_MIGRATION,
+  RAW_INSTANT_DEDUP_MIGRATION,
+  SHIPPING_LINES_CHECK
+]
 
 /**
  * Rows and characters of text up to which a load's batch is written into its MERGE
