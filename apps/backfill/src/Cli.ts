@@ -19,6 +19,7 @@ import { type BackfillResult, runBackfill } from "./Backfill.js"
 import {
   type BackfillConfig,
   BackfillConfigError,
+  checkLocalStores,
   parseBackfillConfig,
   type ShopifySettings
 } from "./BackfillConfig.js"
@@ -239,6 +240,11 @@ const command = Command.make(
       if (parsed instanceof BackfillConfigError) {
         yield* Console.error(parsed.message)
         return yield* parsed
+      }
+      const unwritable = checkLocalStores(parsed)
+      if (unwritable !== undefined) {
+        yield* Console.error(unwritable.message)
+        return yield* unwritable
       }
       const out = { isTTY: process.stdout.isTTY === true, write: (t: string) => void process.stdout.write(t) }
       yield* runConfigured(parsed, env, out).pipe(Effect.tapError((e) => Console.error(e.message)))

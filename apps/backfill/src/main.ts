@@ -2,6 +2,7 @@
  * `kura-backfill` entry point: re-executes itself bounded, then runs the command on Node and maps
  * the outcome to an exit code.
  */
+import { spawn } from "node:child_process"
 import { reexecBounded } from "@kura/core/bounded-launch"
 
 /**
@@ -39,6 +40,50 @@ const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeOf }] 
   import("effect/cli"),
   import("./Cli.js")
 ])
+
+/**
+ * How long Ctrl-C or SIGTERM waits for the interrupted run to wind down before the process is
+ * killed anyway. Interrupting a window mid-load could hang the process for good (session 7: 2 of
+ * 4 SIGINTs sent 15–21 s into a sandbox backfill; the main thread waits on a futex, in the DuckDB
+ * connection's synchronous close behind the interrupted statement, so no timer of this process
+ * fires, nor did a worker thread's), and Cloud Run sends SIGKILL 10 s after SIGTERM in any case.
+ * So the deadline is kept by a small watchdog process, started only once a signal came (no cost
+ * to a run). Safe: a window's checkpoint is written only once it ties and its batch id is
+ * deterministic, so the same command resumes as after a kill (test/Cli.test.ts).
+ */
+const INTERRUPT_GRACE_MS = 8_000
+
+/** Exit codes of a process stopped by a signal (128 + its number). */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
+
+/** The watchdog: kills `pid` after `ms` unless it is gone; says so on the shared stderr. */
+const WATCHDOG = `const [pid, ms, message] = process.argv.slice(1)
+setTimeout(() => {
+  try { process.kill(Number(pid), 0) } catch { return }
+  process.stderr.write(message)
+  process.kill(Number(pid), "SIGKILL")
+}, Number(ms))`
+
+let stopping = false
+const onStopSignal = (signal: keyof typeof SIGNAL_EXIT) => {
+  if (stopping) {
+    process.stderr.write(`kura-backfill: ${signal} again, exiting now\n`)
+    process.exit(SIGNAL_EXIT[signal])
+  }
+  stopping = true
+  process.stderr.write(
+    `kura-backfill: stopping (${signal}); finished windows stay checkpointed: run the same command again to resume (a second Ctrl-C exits at once)\n`
+  )
+  // Spawned now, in this handler: the interruption the runtime starts next may block this thread.
+  const message = `kura-backfill: the run did not stop within ${INTERRUPT_GRACE_MS / 1000} s of ${signal}; killed it (run the same command again to resume)\n`
+  spawn(process.execPath, ["-e", WATCHDOG, String(process.pid), String(INTERRUPT_GRACE_MS), message], {
+    detached: true,
+    stdio: ["ignore", "ignore", "inherit"],
+    env: {}
+  }).unref()
+}
+process.on("SIGINT", () => onStopSignal("SIGINT"))
+process.on("SIGTERM", () => onStopSignal("SIGTERM"))
 
 cli.pipe(
   Command.run({ version: "0.0.0" }),

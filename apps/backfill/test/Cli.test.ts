@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -79,6 +80,22 @@ describe("kura-backfill (the built CLI)", () => {
       expect(p.err()).toContain(`${field}:`)
   })
 
+  it("a warehouse or lake directory it cannot write stops it at start, naming the variable (exit 2)", async () => {
+    const store = tempStore()
+    const blocker = join(dirname(store.warehouse.slice("duckdb:".length)), "a-file")
+    writeFileSync(blocker, "")
+    const p = run(["shopify", "orders", "--from", from], {
+      ...envFor(sandbox, store),
+      KURA_WAREHOUSE: `duckdb:${join(blocker, "kura.duckdb")}`,
+      KURA_LAKE: `file:${blocker}`
+    })
+    const { code } = await p.done
+    expect(code).toBe(2)
+    expect(p.err()).toContain("KURA_WAREHOUSE: cannot create the DuckDB file in")
+    expect(p.err()).toContain("KURA_LAKE: cannot write the raw lake directory")
+    expect(p.err()).not.toContain("    at ")
+  })
+
   it("SIGKILL at random points, then a resume, gives the full table with no duplicates and no finished window re-run", async () => {
     const store = tempStore()
     const env = envFor(sandbox, store)
@@ -115,5 +132,39 @@ describe("kura-backfill (the built CLI)", () => {
     )
     expect(twice.length).toBeLessThanOrEqual(killed)
     for (const row of twice) expect(Number(row.n)).toBeLessThanOrEqual(2)
+  })
+
+  it("Ctrl-C stops the run within the grace period at any point, and the same command then resumes", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const args = ["shopify", "orders", "--from", from, "--window", "10d", "--concurrency", "3"]
+    // Mid-window interrupts once hung the process for good (no progress, no exit); main.ts's
+    // watchdog kills it 8 s after the signal. Slack for a loaded box on top.
+    const deadlineMs = 8_000 + 6_000
+    // Delays after the plan is printed: windows are counting, downloading and loading by then.
+    for (const delay of [200, 1400, 2900]) {
+      const p = run(args, env)
+      while (!p.out().includes("in the plan") && p.child.exitCode === null)
+        await new Promise((resolve) => setTimeout(resolve, 25))
+      await new Promise((resolve) => setTimeout(resolve, delay))
+      if (p.child.exitCode !== null) continue
+      p.child.kill("SIGINT")
+      const sentAt = Date.now()
+      const stopped = await Promise.race([
+        p.done,
+        new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), deadlineMs))
+      ])
+      if (stopped === "hung") kill(p.child)
+      expect(stopped, `still running ${deadlineMs} ms after SIGINT (sent ${delay} ms in)`).not.toBe("hung")
+      expect(Date.now() - sentAt).toBeLessThan(deadlineMs)
+      expect(p.err()).toContain("run the same command again to resume")
+    }
+    const final = run(args, env)
+    const { code } = await final.done
+    expect(code).toBe(0)
+    expect(final.out()).toContain("Every window ties.")
+    const loaded = await loadedOrders(store.warehouse)
+    expect(loaded.ids.length).toBe(sandbox.groundTruth().counts.onlineOrders)
+    expect(loaded.rows).toBe(loaded.ids.length)
   })
 })

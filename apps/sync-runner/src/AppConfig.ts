@@ -3,6 +3,8 @@
  * several shops and POS accounts. Everything is validated up front and every problem is reported at
  * once (see ConfigError), because a half-valid config discovered mid-sync wastes a whole run.
  */
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { registerSecret } from "@kura/core"
 import { WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
@@ -81,6 +83,12 @@ export interface AppConfig {
   /** Parsed warehouse and lake selection, ready for `WarehouseConfig.layerFromSettings`. */
   readonly warehouseSettings: WarehouseConfig.WarehouseSettings
   readonly sandbox: boolean
+  /**
+   * Some source points at an `http://` address on this machine (127.0.0.1, localhost, ::1): an
+   * emulator such as `npx kura-sandbox`. Its clients then accept plain HTTP and retry fast, as
+   * with `KURA_SANDBOX=1` (tokens still rotate through the configured store).
+   */
+  readonly localEmulator?: boolean
   readonly port: number
   readonly triggerSecret: Option.Option<Redacted.Redacted<string>>
   readonly oidcAudience: Option.Option<string>
@@ -191,6 +199,16 @@ export const parseDuration = (text: string): Option.Option<number> => {
   const n = Number(match[1])
   const factor = DURATION_UNIT_MS[match[2] as keyof typeof DURATION_UNIT_MS]
   return n > 0 ? Option.some(n * factor) : Option.none()
+}
+
+/** An `http://` URL on the loopback interface: a local emulator, never a remote API. */
+export const isLoopbackHttp = (value: string): boolean => {
+  try {
+    const url = new URL(value)
+    return url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)
+  } catch {
+    return false
+  }
 }
 
 const isHttpUrl = (value: string): boolean => {
@@ -515,6 +533,28 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
     })
   }
 
+  // K-Series credentials (client secret, refresh and access tokens) never travel in clear: the
+  // client refuses http://, which surfaced only when each stream ran. Only an emulator on this
+  // machine may be plain HTTP.
+  lightspeed.forEach((a, i) => {
+    const at = a.name === "default" && i === 0 && env("LIGHTSPEED_CLIENT_ID") !== undefined
+    for (const [key, value] of [
+      ["apiBaseUrl", a.apiBaseUrl],
+      ["tokenUrl", a.tokenUrl]
+    ] as const) {
+      if (Option.isNone(value) || !value.value.startsWith("http://") || isLoopbackHttp(value.value)) continue
+      problem(
+        at
+          ? key === "apiBaseUrl"
+            ? "LIGHTSPEED_API_BASE_URL"
+            : "LIGHTSPEED_TOKEN_URL"
+          : `${fp}: lightspeed[${i}].${key}`,
+        `"${value.value}" is plain http:// to another machine (the OAuth credentials would travel in clear)`,
+        "use https://; http:// is accepted only for an emulator on 127.0.0.1 or localhost"
+      )
+    }
+  })
+
   // Stocky.
   const stocky: Array<StockyStoreConfig> = []
   {
@@ -721,6 +761,11 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
     warehouse,
     lake,
     sandbox,
+    localEmulator: [
+      ...shopify.map((x) => x.apiBaseUrl),
+      ...lightspeed.flatMap((x) => [x.apiBaseUrl, x.tokenUrl]),
+      ...stocky.map((x) => x.apiBaseUrl)
+    ].some((u) => Option.isSome(u) && isLoopbackHttp(u.value)),
     port,
     triggerSecret: secretText === undefined ? Option.none() : Option.some(Redacted.make(secretText)),
     oidcAudience: Option.fromNullishOr(audience),
@@ -756,3 +801,59 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
 /** The run interval of one stream: `source/stream` beats `source` beats the default. */
 export const intervalFor = (config: AppConfig, source: string, stream: string): number =>
   config.schedules[`${source}/${stream}`] ?? config.schedules[source] ?? config.defaultIntervalMs
+
+/** Why `dir` cannot hold files (created if missing), or undefined when it can. */
+const unwritableDir = (dir: string): string | undefined => {
+  try {
+    if (existsSync(dir) && !statSync(dir).isDirectory()) return "it is a file, not a directory"
+    mkdirSync(dir, { recursive: true })
+    accessSync(dir, constants.W_OK | constants.X_OK)
+    return undefined
+  } catch (cause) {
+    return cause instanceof Error ? cause.message : String(cause)
+  }
+}
+
+/**
+ * Local stores checked before anything opens them: a read-only or mistyped directory otherwise
+ * surfaced as a DuckDB stack trace (exit 1) or, for the lake, only when a stream first wrote to it.
+ * Creates missing directories, as opening them would. `fields` name where each value came from.
+ */
+export const checkLocalStores = (
+  settings: WarehouseConfig.WarehouseSettings,
+  fields: { readonly warehouse: string; readonly lake: string }
+): ReadonlyArray<ConfigProblem> => {
+  const problems: Array<ConfigProblem> = []
+  const { warehouse, lake } = settings
+  if (warehouse.kind === "duckdb" && warehouse.path !== ":memory:") {
+    const file = resolve(warehouse.path)
+    const why = unwritableDir(dirname(file))
+    if (why !== undefined)
+      problems.push({
+        field: fields.warehouse,
+        message: `cannot create the DuckDB file in ${dirname(file)} (${why})`,
+        fix: "point it at a directory this user can write, e.g. duckdb:data/kura.duckdb, or fix its permissions"
+      })
+    else if (existsSync(file))
+      try {
+        accessSync(file, constants.R_OK | constants.W_OK)
+      } catch {
+        problems.push({
+          field: fields.warehouse,
+          message: `${file} exists but this user cannot read and write it`,
+          fix: "fix its owner or permissions (DuckDB opens it read-write), or point at another file"
+        })
+      }
+  }
+  if (lake.kind === "file") {
+    const dir = resolve(lake.dir)
+    const why = unwritableDir(dir)
+    if (why !== undefined)
+      problems.push({
+        field: fields.lake,
+        message: `cannot write the raw lake directory ${dir} (${why})`,
+        fix: "point it at a directory this user can write, e.g. file:data/lake, or fix its permissions"
+      })
+  }
+  return problems
+}

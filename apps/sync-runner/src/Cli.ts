@@ -10,7 +10,7 @@ import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema }
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { formatApiUsage } from "./ApiUsage.js"
-import { type AppConfig, loadAppConfig, parseDuration, SOURCES } from "./AppConfig.js"
+import { type AppConfig, checkLocalStores, loadAppConfig, parseDuration, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import { ConfigError } from "./ConfigError.js"
 import { groupLetters, type LetterSelection, replayLetters, selectLetters } from "./DeadLetterReplay.js"
@@ -73,7 +73,17 @@ const loadConfig = (configPath: Option.Option<string>) =>
     const sandbox = sandboxRequested(process.env)
       ? (yield* startSandboxEnv(yield* sandboxOptions(process.env))).env
       : {}
-    return yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
+    const config = yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
+    const storeProblems = checkLocalStores(config.warehouseSettings, {
+      warehouse: process.env.KURA_WAREHOUSE
+        ? "KURA_WAREHOUSE"
+        : `KURA_WAREHOUSE (unset${path ? ` and ${path}'s warehouse` : ""}: ${config.warehouse})`,
+      lake: process.env.KURA_LAKE
+        ? "KURA_LAKE"
+        : `KURA_LAKE (unset${path ? ` and ${path}'s lake` : ""}: ${config.lake})`
+    })
+    if (storeProblems.length > 0) return yield* new ConfigError({ problems: storeProblems })
+    return config
   }).pipe(
     Effect.provide(SecretResolver.layer),
     Effect.tapError((e) => Console.error(e.message))
@@ -137,6 +147,12 @@ const sandboxOptions = (env: Readonly<Record<string, string | undefined>>) =>
     return out
   })
 
+/**
+ * Whether the source clients talk to emulators (plain HTTP allowed, fast retries): the built-in
+ * sandbox, or one started apart (`npx kura-sandbox`) on this machine.
+ */
+const talksToEmulators = (config: AppConfig): boolean => config.sandbox || config.localEmulator === true
+
 /** Where Lightspeed's single-use refresh tokens rotate for `config` (see `runnerLayer`). */
 const tokenStoreFor = (config: AppConfig, warehouse: Warehouse["Service"]) =>
   config.sandbox
@@ -175,7 +191,7 @@ const runnerLayer = (config: AppConfig) =>
         lake,
         tokenStore,
         onRelease: (release) => releases.push(release),
-        sandbox: config.sandbox,
+        sandbox: talksToEmulators(config),
         ...(sandbox === undefined
           ? {}
           : {
@@ -379,7 +395,7 @@ const serveCommand = Command.make(
           mode: webhookModeOf(process.env.KURA_WEBHOOK_MODE),
           shops: config.shopify,
           stateDir: config.stateDir,
-          sandbox: config.sandbox
+          sandbox: talksToEmulators(config)
         })
       ).pipe(Layer.provideMerge(runnerLayer(config)), Layer.provideMerge(stateLayers(config)))
       yield* Effect.gen(function* () {
@@ -802,7 +818,7 @@ const deadLettersReplayCommand = Command.make(
                 ...config.sourceTuning,
                 warehouse,
                 lake,
-                sandbox: config.sandbox,
+                sandbox: talksToEmulators(config),
                 tokenStore: tokenStoreFor(config, warehouse),
                 onRelease: (release) => releases.push(release)
               },

@@ -8,7 +8,7 @@
  *
  * Memory: the process re-executes itself bounded (`BoundedRuntime`: V8 old space
  * `KURA_NODE_HEAP_MB`, default 256; semi-space `KURA_NODE_SEMI_SPACE_MB`, default 8;
- * `MALLOC_ARENA_MAX=2`) and bounds DuckDB (`KURA_DUCKDB_MEMORY_LIMIT`, default 64MB; it spills
+ * `MALLOC_ARENA_MAX=2`) and bounds DuckDB (`KURA_DUCKDB_MEMORY_LIMIT`, default 128MB; it spills
  * to disk beyond that). Measured at 10k orders: same CPU seconds as unbounded, peak RSS of the
  * sync process 394 MiB instead of 983 MiB (BENCHMARKS.md §5).
  */
@@ -64,7 +64,7 @@ const main = async () => {
   }
 
   // DuckDB's buffer pool; beyond it DuckDB spills to disk (the same knob as kura-backfill's).
-  const duckdbMemory = process.env.KURA_DUCKDB_MEMORY_LIMIT ?? DEMO_DUCKDB.memory_limit ?? "64MB"
+  const duckdbMemory = process.env.KURA_DUCKDB_MEMORY_LIMIT ?? DEMO_DUCKDB.memory_limit ?? "128MB"
   const warehousePath = `${values.data}/kura.duckdb`
   const again = existsSync(warehousePath)
   const report = await runDemo({

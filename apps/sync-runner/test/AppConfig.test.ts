@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Effect, Exit, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type ConfigInput, loadAppConfig } from "../src/AppConfig.js"
+import { type ConfigInput, checkLocalStores, loadAppConfig } from "../src/AppConfig.js"
 import { ConfigError } from "../src/ConfigError.js"
 import { SecretResolver } from "../src/SecretResolver.js"
 import { listen } from "./support.js"
@@ -190,6 +193,64 @@ describe("loadAppConfig", () => {
     const error = await problemsOf({ env: {}, file: { path: "kura.json", text: "{ nope" } })
     expect(error.problems[0]?.field).toBe("kura.json")
     expect(error.problems[0]?.message).toMatch(/not valid JSON/)
+  })
+})
+
+describe("endpoints and local stores", () => {
+  const lightspeed = {
+    LIGHTSPEED_CLIENT_ID: "devp-kura",
+    LIGHTSPEED_CLIENT_SECRET: "s".repeat(20),
+    LIGHTSPEED_REFRESH_TOKEN: "r".repeat(20)
+  }
+
+  it("refuses plain http:// to a remote Lightspeed at start, naming the variable", async () => {
+    const error = await problemsOf({
+      env: { ...lightspeed, LIGHTSPEED_TOKEN_URL: "http://auth.example.com/oauth/token" }
+    })
+    expect(error.problems.map((p) => p.field)).toEqual(["LIGHTSPEED_TOKEN_URL"])
+    expect(error.problems[0]?.fix).toContain("https://")
+  })
+
+  it("takes http:// on this machine as an emulator (npx kura-sandbox), not as the built-in sandbox", async () => {
+    const local = await load({
+      env: {
+        ...lightspeed,
+        LIGHTSPEED_API_BASE_URL: "http://127.0.0.1:4100",
+        LIGHTSPEED_TOKEN_URL: "http://localhost:4100/oauth/token"
+      }
+    })
+    const remote = await load({ env: { ...lightspeed, LIGHTSPEED_API_BASE_URL: "https://api.example.com" } })
+    expect(Exit.isSuccess(local) && local.value.localEmulator).toBe(true)
+    expect(Exit.isSuccess(local) && local.value.sandbox).toBe(false)
+    expect(Exit.isSuccess(remote) && remote.value.localEmulator).toBe(false)
+  })
+
+  const settings = (path: string, dir: string) => ({
+    warehouse: { kind: "duckdb" as const, path },
+    lake: { kind: "file" as const, dir },
+    bigQueryLocation: Option.none(),
+    lakeRetentionDays: Option.none()
+  })
+
+  it("names KURA_WAREHOUSE and KURA_LAKE when their local directories cannot be written", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kura-stores-"))
+    try {
+      const file = join(dir, "not-a-dir")
+      writeFileSync(file, "")
+      const problems = checkLocalStores(settings(join(file, "kura.duckdb"), file), {
+        warehouse: "KURA_WAREHOUSE",
+        lake: "KURA_LAKE"
+      })
+      expect(problems.map((p) => p.field)).toEqual(["KURA_WAREHOUSE", "KURA_LAKE"])
+      expect(problems[1]?.message).toContain("it is a file, not a directory")
+      const fine = checkLocalStores(settings(join(dir, "new", "kura.duckdb"), join(dir, "lake")), {
+        warehouse: "KURA_WAREHOUSE",
+        lake: "KURA_LAKE"
+      })
+      expect(fine).toEqual([])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 

@@ -38,9 +38,10 @@ export interface DemoOptions {
   /** Raw lake directory (default data/lake). */
   readonly lakeDir?: string
   /**
-   * DuckDB settings. Default `{ memory_limit: "64MB", threads: "2" }`: DuckDB's own default
+   * DuckDB settings. Default `{ memory_limit: "128MB", threads: "2" }`: DuckDB's own default
    * (80% of RAM, a thread per core) lets its buffer pool grow far past what a laptop demo needs;
-   * bounded, it spills instead of growing.
+   * bounded, it spills instead of growing. 64MB was too tight: the orders stream's `_kura_raw`
+   * MERGE failed "Out of Memory … failed to pin block" in 3 of 10 fresh demos (session 7).
    */
   readonly duckdb?: Readonly<Record<string, string>>
   /** Sandbox seed (default 42). */
@@ -168,7 +169,7 @@ const fromMinor = (minor: number, digits: number): string => {
  * 8MB instead of DuckDB's 128/512 MiB (as `kura-sync run` and kura-backfill do).
  */
 export const DEMO_DUCKDB: Readonly<Record<string, string>> = {
-  memory_limit: "64MB",
+  memory_limit: "128MB",
   threads: "2",
   allocator_flush_threshold: "8MB",
   allocator_bulk_deallocation_flush_threshold: "8MB"
