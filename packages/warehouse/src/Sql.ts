@@ -252,8 +252,11 @@ export const missingShippingLines = (
 ): { readonly candidates: string; readonly confirmed: string } => {
   const I = d.ident
   const S = d.type("string")
+  // The payload as the text it was stored as (compact JSON): BigQuery keeps it as a STRING already
+  // (TO_JSON_STRING would quote and escape it), DuckDB as JSON.
+  const payloadText = d.name === "bigquery" ? `r.${I("payload")}` : `CAST(r.${I("payload")} AS VARCHAR)`
   const candidate = `FROM ${d.table("orders")} AS o WHERE o.${I("source")} = 'shopify' AND o.${I("shipping")} <> 0 AND o.${I("_deleted_at")} IS NULL AND NOT EXISTS (SELECT 1 FROM ${d.table("tax_lines")} AS x WHERE x.${I("source")} = o.${I("source")} AND x.${I("source_account")} = o.${I("source_account")} AND x.${I("order_id")} = o.${I("source_id")} AND x.${I("parent_type")} = 'shipping')`
-  const emptied = `EXISTS (SELECT 1 FROM ${d.table("_kura_raw")} AS r WHERE r.${I("source")} = o.${I("source")} AND r.${I("source_account")} = o.${I("source_account")} AND r.${I("stream")} = 'orders' AND r.${I("source_id")} = CONCAT('gid://shopify/Order/', o.${I("source_id")}) AND r.${I("updated_at")} = o.${I("updated_at")} AND ${d.jsonText(`r.${I("payload")}`)} LIKE '%"shippingLines":[]%')`
+  const emptied = `EXISTS (SELECT 1 FROM ${d.table("_kura_raw")} AS r WHERE r.${I("source")} = o.${I("source")} AND r.${I("source_account")} = o.${I("source_account")} AND r.${I("stream")} = 'orders' AND r.${I("source_id")} = CONCAT('gid://shopify/Order/', o.${I("source_id")}) AND r.${I("updated_at")} = o.${I("updated_at")} AND ${payloadText} LIKE '%"shippingLines":[]%')`
   return {
     candidates: `SELECT CAST(COUNT(*) AS ${S}) AS ${I("orders")} ${candidate}`,
     confirmed: `SELECT CAST(COUNT(*) AS ${S}) AS ${I("orders")}, CAST(MIN(o.${I("created_at")}) AS ${S}) AS ${I("first")}, CAST(MAX(o.${I("created_at")}) AS ${S}) AS ${I("last")} ${candidate} AND ${emptied}`

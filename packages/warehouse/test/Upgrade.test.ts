@@ -26,6 +26,7 @@ import {
 } from "../src/index.js"
 import { RAW_DEDUP_TAG, SHIPPING_LINES_CHECK } from "../src/internal/makeWarehouse.js"
 import { logicalType } from "../src/internal/SqlEngine.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const ROOT = fileURLToPath(new URL("./fixtures/upgrade/", import.meta.url))
 const fixtures = readdirSync(ROOT)
@@ -264,6 +265,125 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
               DuckDbWarehouse.layer({ path })
             )
           }),
+        (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+      ),
+    60_000
+  )
+})
+
+/**
+ * The same upgrade on BigQuery (the DuckDB-backed fake), from the oldest fixture (the newer ones'
+ * schemas differ from it less; each case costs a few seconds of the suite):
+ * the old tables and rows are put in the fake's dataset, then `migrate` runs as every BigQuery
+ * open does (no catalogue: a column read per table, views always re-created).
+ */
+describe.each([fixtures[0]!])("upgrading a BigQuery dataset written by %s", (fixture) => {
+  it.live(
+    "today's columns, every old row unchanged, idempotent and newer-wins loads, views",
+    () =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-upgrade-bq-"))),
+        (dir) =>
+          withBigQuery(({ bq }) =>
+            Effect.gen(function* () {
+              const old = join(dir, "old.duckdb")
+              yield* Effect.promise(() => importFixture(fixture, old))
+              const w = yield* Warehouse
+              const bqName = (name: string) => `\`demo-proj.kura.${name}\``
+              // The dataset as the old Kura left it: its tables (old columns), its rows.
+              const oldTables = yield* Effect.promise(async () => {
+                for (const v of await bq.duck("SELECT view_name FROM duckdb_views() WHERE NOT internal"))
+                  await bq.duck(`DROP VIEW IF EXISTS ${q(String(v.view_name))}`)
+                for (const t of await bq.duck(
+                  "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+                ))
+                  await bq.duck(`DROP TABLE ${q(String(t.table_name))}`)
+                await bq.duck(`ATTACH '${old}' AS old (READ_ONLY)`)
+                const tables = (
+                  await bq.duck(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'old' ORDER BY 1"
+                  )
+                ).map((r) => String(r.table_name))
+                for (const t of tables)
+                  await bq.duck(`CREATE TABLE ${q(t)} AS SELECT * FROM old.main.${q(t)}`)
+                return tables
+              })
+              yield* w.migrate
+
+              for (const table of AllTables) {
+                const live = yield* Effect.promise(() =>
+                  bq.duck(
+                    `SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_name = '${table.name}'`
+                  )
+                )
+                const types = new Map(live.map((c) => [String(c.column_name), String(c.data_type)]))
+                for (const c of table.columns)
+                  assert.include(
+                    // BigQuery keeps JSON as STRING (the old rows came as DuckDB JSON).
+                    c.type === "json" ? ["json", "string"] : [c.type],
+                    logicalType(types.get(c.name) ?? ""),
+                    `${fixture}: ${table.name}.${c.name}`
+                  )
+              }
+              for (const view of AllViews) yield* w.query(`SELECT COUNT(*) AS n FROM ${bqName(view.name)}`)
+              for (const t of oldTables) {
+                const [lost] = yield* Effect.promise(async () => {
+                  const cols = (
+                    await bq.duck(
+                      `SELECT column_name FROM duckdb_columns() WHERE database_name = 'old' AND table_name = '${t}' ORDER BY column_index`
+                    )
+                  )
+                    .map((r) => q(String(r.column_name)))
+                    .join(", ")
+                  return bq.duck(
+                    t === RawTable.name
+                      ? `SELECT COUNT(*) AS n FROM (SELECT DISTINCT ${RawTable.primaryKey.map(q).join(", ")} FROM old.main.${q(t)} EXCEPT SELECT ${RawTable.primaryKey.map(q).join(", ")} FROM main.${q(t)})`
+                      : `SELECT COUNT(*) AS n FROM (SELECT ${cols} FROM old.main.${q(t)} EXCEPT ALL SELECT ${cols} FROM main.${q(t)})`
+                  )
+                })
+                assert.strictEqual(num(lost?.n), 0, `${fixture}: ${t} lost or changed rows`)
+              }
+              yield* Effect.promise(() => bq.duck("DETACH old"))
+              const [check] = yield* w.query(
+                `SELECT meta FROM ${bqName("_kura_sync_state")} WHERE kind = 'migration' AND id = '${SHIPPING_LINES_CHECK}'`
+              )
+              assert.deepStrictEqual(
+                JSON.parse(String(check?.meta)),
+                MISSING_SHIPPING_LINES[fixture] ?? { ordersMissingShippingLines: 0 },
+                fixture
+              )
+
+              // The same orders and raw records again: nothing written. Then newer wins.
+              const orders = CanonicalTables.orders
+              const stored = yield* Effect.promise(() =>
+                bq.duck(
+                  `SELECT ${orders.columns.map((c) => loadable(orders, c.name)).join(", ")} FROM "orders" ORDER BY source_id`
+                )
+              )
+              const again = yield* w.load(
+                "orders",
+                stored.map((r) => ({ ...r, _batch_id: "upgrade-reload" }))
+              )
+              assert.deepStrictEqual([again.inserted, again.updated, again.deadLettered], [0, 0, 0])
+              const raw = yield* Effect.promise(() =>
+                bq.duck(
+                  `SELECT ${RawTable.columns.map((c) => loadable(RawTable, c.name)).join(", ")} FROM "_kura_raw" WHERE stream = 'orders'`
+                )
+              )
+              const rawAgain = yield* w.load(
+                "_kura_raw",
+                raw.map((r) => ({ ...r, _batch_id: "upgrade-reload" }))
+              )
+              assert.deepStrictEqual([rawAgain.inserted, rawAgain.updated, rawAgain.deadLettered], [0, 0, 0])
+              const first = stored.find((r) => r.channel === "online")!
+              const later = new Date(Date.parse(String(first.updated_at)) + 60_000).toISOString()
+              const newer = yield* w.load("orders", [{ ...first, updated_at: later, total: "12345.67" }])
+              assert.deepStrictEqual([newer.inserted, newer.updated], [0, 1])
+              const report = yield* w.reconcile
+              assert.deepStrictEqual(report.failedRuns, [])
+              assert.deepStrictEqual(report.incompleteRuns, [])
+            })
+          ),
         (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
       ),
     60_000
