@@ -180,7 +180,17 @@ const child = async (kind, file, dir) => {
         // setting of the staging read.
         ...(process.env.KURA_BENCH_STAGING_THREADS === undefined
           ? {}
-          : { stagingThreads: Number(process.env.KURA_BENCH_STAGING_THREADS) })
+          : { stagingThreads: Number(process.env.KURA_BENCH_STAGING_THREADS) }),
+        // KURA_BENCH_MAPPING_MEMORY: the memory_limit after the staging read ("keep": the
+        // connection's own limit throughout, as before session 7; default: half of it).
+        ...(process.env.KURA_BENCH_MAPPING_MEMORY === undefined
+          ? {}
+          : {
+              mappingMemoryLimit:
+                process.env.KURA_BENCH_MAPPING_MEMORY === "keep"
+                  ? null
+                  : process.env.KURA_BENCH_MAPPING_MEMORY
+            })
       })
       const inserted = {}
       for (const [t, r] of Object.entries(result.tables)) inserted[t] = r.inserted

@@ -12,11 +12,16 @@ import { Effect, Layer, Result, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as BulkLoader from "../src/BulkLoader.js"
 import * as DuckDbWarehouse from "../src/DuckDbWarehouse.js"
-import { parseDuckDbBytes, stagingThreadsFor } from "../src/internal/stagingThreads.js"
+import {
+  mappingMemoryFor,
+  parseDuckDbBytes,
+  restorableLimit,
+  stagingThreadsFor
+} from "../src/internal/stagingThreads.js"
 import type { MapContext } from "../src/Mapper.js"
 import { makeShopifyOrderMapper } from "../src/mappers/ShopifyOrderMapper.js"
 import type { CanonicalTableName } from "../src/Tables.js"
-import { type LoadRow, Warehouse } from "../src/Warehouse.js"
+import { type ExclusiveSql, type LoadRow, Warehouse } from "../src/Warehouse.js"
 
 const LOCATION = "70000000001"
 const ctx: MapContext = {
@@ -144,6 +149,24 @@ describe("staging threads from DuckDB's memory limit", () => {
     expect(stagingThreadsFor(2, 100e6)).toBe(1)
     expect(stagingThreadsFor(4, 20 * 1024 ** 3)).toBe(4)
     expect(stagingThreadsFor(3, null)).toBe(3)
+  })
+
+  it("maps in half the limit, never below one staging thread's ~145MB nor above the limit", () => {
+    expect(mappingMemoryFor(300e6)).toBe(150e6)
+    expect(mappingMemoryFor(4 * 1024 ** 3)).toBe(2 * 1024 ** 3)
+    expect(mappingMemoryFor(200e6)).toBe(145e6)
+    // A limit at or under 145MB stays as it is.
+    expect(mappingMemoryFor(128e6)).toBeNull()
+    expect(mappingMemoryFor(145e6)).toBeNull()
+    expect(mappingMemoryFor(null)).toBeNull()
+  })
+
+  it("restores a limit to the text DuckDB showed (one decimal, truncated)", () => {
+    // 286.1 MiB shown means [286.1, 286.2) MiB: the middle of that range shows as 286.1 again.
+    expect(restorableLimit("286.1 MiB")).toBe(`${Math.round(286.15 * 1024 ** 2)} bytes`)
+    expect(restorableLimit("1.5 GiB")).toBe(`${Math.round(1.55 * 1024 ** 3)} bytes`)
+    expect(restorableLimit("512 bytes")).toBe("512 bytes")
+    expect(restorableLimit("unlimited")).toBeNull()
   })
 })
 
@@ -330,6 +353,79 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
       expect(one.tables[t], t).toEqual(all.tables[t])
     }
   }, 120_000)
+
+  it("maps in half the connection's memory_limit by default, with the same tables, and gives the limit back exactly", async () => {
+    // Every statement the loader runs, to see the limit it sets (not observable from outside).
+    const load = (mappingMemoryLimit?: string | null) =>
+      withWarehouse(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          const before = (yield* w.query("SELECT current_setting('memory_limit') AS m"))[0]?.m
+          const ran: Array<string> = []
+          const spy = <A, E, R>(use: (sql: ExclusiveSql) => Effect.Effect<A, E, R>) =>
+            w.exclusive((sql) =>
+              use({
+                ...sql,
+                run: (q, p) => {
+                  ran.push(q)
+                  return sql.run(q, p)
+                }
+              })
+            )
+          const result = yield* Effect.result(
+            BulkLoader.loadShopifyOrdersFile({
+              warehouse: { ...w, exclusive: spy },
+              file,
+              context: ctx,
+              locationId: LOCATION,
+              key,
+              ...(mappingMemoryLimit === undefined ? {} : { mappingMemoryLimit })
+            })
+          )
+          const tables: Record<string, ReadonlyArray<unknown>> = {}
+          for (const t of TABLES) tables[t] = yield* dump(t)
+          const after = (yield* w.query("SELECT current_setting('memory_limit') AS m"))[0]?.m
+          return { result, tables, before, after, sets: ran.filter((q) => q.includes("memory_limit")) }
+        }),
+        { memory_limit: "300MB", threads: "2" }
+      )
+    const [byDefault, kept, tiny] = [await load(), await load(null), await load("1KB")]
+    expect(byDefault.before).toBe("286.1 MiB")
+    expect(byDefault.after).toBe("286.1 MiB")
+    // Half of 286.1 MiB, then the connection's own limit back.
+    const first = /'([0-9]+) bytes'/.exec(byDefault.sets[0] ?? "")?.[1]
+    expect(Number(first) / 1e6).toBeCloseTo(150, 0)
+    expect(byDefault.sets).toHaveLength(2)
+    expect(kept.sets).toEqual([])
+    expect(Result.isSuccess(byDefault.result) && Result.isSuccess(kept.result)).toBe(true)
+    for (const t of TABLES) {
+      expect(byDefault.tables[t]?.length, t).toBeGreaterThan(0)
+      expect(byDefault.tables[t], t).toEqual(kept.tables[t])
+    }
+    // A limit asked for is applied (1KB cannot hold the load: it fails) and given back all the same.
+    expect(Result.isFailure(tiny.result)).toBe(true)
+    expect(tiny.after).toBe("286.1 MiB")
+  }, 120_000)
+
+  it("refuses a mappingMemoryLimit that is not a DuckDB size, naming the option", async () => {
+    const out = await withWarehouse(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        return yield* Effect.flip(
+          BulkLoader.loadShopifyOrdersFile({
+            warehouse: w,
+            file,
+            context: ctx,
+            locationId: LOCATION,
+            key,
+            mappingMemoryLimit: "lots"
+          })
+        )
+      })
+    )
+    expect(out.reason).toBe("InvalidInput")
+    expect(out.message).toContain("mappingMemoryLimit")
+  }, 60_000)
 
   it("books business dates in each channel's own zone, as the JS mapper does", async () => {
     // Online orders in Los Angeles, POS orders at the store in Tokyo: a day apart near midnight.
