@@ -3,7 +3,9 @@
 # <name>=<commit>, a git worktree of that commit is built (npm ci), its demo syncs the sandbox
 # at 200 orders twice (a full sync, then an incremental pass after 1% of the orders changed),
 # and the warehouse it wrote is exported by exportWarehouse.mjs (DuckDB EXPORT DATABASE, CSV).
-# Takes ~3 minutes a commit; needs the network for npm ci. Not run in CI.
+# Takes ~3 minutes a commit; needs the network for npm ci. Not run in CI. The sandbox dates its
+# history from the day it runs, so after regenerating update MISSING_SHIPPING_LINES in
+# test/Upgrade.test.ts (the session-1 fixture's count and dates).
 #
 #   bash packages/warehouse/scripts/regenerateUpgradeFixtures.sh [name=commit ...]
 set -euo pipefail
@@ -11,8 +13,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(git -C "$here" rev-parse --show-toplevel)"
 work="${KURA_UPGRADE_WORK:-/tmp/upgrade}"
 orders="${KURA_UPGRADE_ORDERS:-200}"
-# The last commit of sessions 2, 4 and 5 (git log --before the next session's start).
-[ $# -gt 0 ] || set -- s2-98fb749=98fb749 s4-70d2590=70d2590 s5-278cd40=278cd40
+# The last commit of sessions 1, 2, 4 and 5 (git log --before the next session's start).
+[ $# -gt 0 ] || set -- s1-5afa6e3=5afa6e3 s2-98fb749=98fb749 s4-70d2590=70d2590 s5-278cd40=278cd40
 mkdir -p "$work"
 for spec in "$@"; do
   name="${spec%%=*}"
