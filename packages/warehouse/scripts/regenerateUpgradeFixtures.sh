@@ -13,8 +13,9 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 repo="$(git -C "$here" rev-parse --show-toplevel)"
 work="${KURA_UPGRADE_WORK:-/tmp/upgrade}"
 orders="${KURA_UPGRADE_ORDERS:-200}"
-# The last commit of sessions 1, 2, 4 and 5 (git log --before the next session's start).
-[ $# -gt 0 ] || set -- s1-5afa6e3=5afa6e3 s2-98fb749=98fb749 s4-70d2590=70d2590 s5-278cd40=278cd40
+# The last commit of sessions 1, 2 and 5 (git log --before the next session's start; session 4's,
+# s4-70d2590=70d2590, has the schema of session 5 and was dropped to keep the suite short).
+[ $# -gt 0 ] || set -- s1-5afa6e3=5afa6e3 s2-98fb749=98fb749 s5-278cd40=278cd40
 mkdir -p "$work"
 for spec in "$@"; do
   name="${spec%%=*}"
