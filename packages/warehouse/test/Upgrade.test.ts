@@ -164,8 +164,9 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
                 fixture
               )
 
-              // The loads below read the live columns of their tables by name, which would see the
-              // attached copy's tables too (see the report of session 7): detached meanwhile.
+              // Detached while loading: the DuckDB engine's live-column read (liveColumns) filters
+              // on table name and schema 'main' but not on the database, so it would list the
+              // attached copy's columns too (each twice in the staging table).
               yield* w.query("DETACH old")
 
               // 3. The same records again, as a later sync would land them (new batch): nothing
