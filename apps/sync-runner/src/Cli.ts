@@ -454,10 +454,25 @@ const statusCommand = Command.make(
       let report: StatusReport
       if (Option.isSome(flags.url)) {
         const base = flags.url.value.replace(/\/$/, "")
-        report = yield* Effect.tryPromise(async () => {
-          const res = await fetch(`${base}/status.json`)
-          if (!res.ok) throw new Error(`HTTP ${res.status}`)
-          return res.json()
+        // A protected status page (Cloud Run, KURA_STATUS_PUBLIC=0) takes the trigger secret.
+        const secret = process.env.KURA_TRIGGER_SECRET?.trim()
+        report = yield* Effect.tryPromise({
+          try: async () => {
+            const res = await fetch(`${base}/status.json`, {
+              headers: secret ? { authorization: `Bearer ${secret}` } : {}
+            }).catch((cause: unknown) => {
+              const why =
+                cause instanceof Error && cause.cause instanceof Error ? cause.cause.message : String(cause)
+              throw new Error(`cannot connect (${why}); is \`kura-sync serve\` running there?`)
+            })
+            if (res.status === 401 || res.status === 403)
+              throw new Error(
+                `HTTP ${res.status}: the status page is protected (on Cloud Run, or KURA_STATUS_PUBLIC=0); set KURA_TRIGGER_SECRET to the service's trigger secret and status --url sends it`
+              )
+            if (!res.ok) throw new Error(`HTTP ${res.status}`)
+            return res.json()
+          },
+          catch: (cause) => new Error(cause instanceof Error ? cause.message : String(cause))
         }).pipe(
           Effect.flatMap(Schema.decodeUnknownEffect(StatusReport)),
           Effect.mapError((e) => new RunFailed({ failed: [`${base}/status.json: ${e.message}`] })),

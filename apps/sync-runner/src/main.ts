@@ -1,6 +1,7 @@
 /**
  * `kura-sync` entry point: parses the command line, runs the command on Node, and maps the outcome to
- * an exit code (0 ok or drained on SIGTERM, 1 failed run, 2 invalid configuration).
+ * an exit code (0 ok or `serve` drained on SIGTERM, 1 failed run, 2 invalid configuration, 130 / 143
+ * a `run` stopped by SIGINT / SIGTERM).
  */
 import { reexecBounded } from "./BoundedRuntime.js"
 
@@ -27,12 +28,31 @@ const [{ NodeRuntime, NodeServices }, { Effect }, { Command }, { cli, exitCodeFo
   import("./Cli.js")
 ])
 
+/**
+ * A one-off `run` stopped by Ctrl-C or SIGTERM drains and exits 130 / 143, not 0: some of its
+ * streams were interrupted or never started, and a wrapper (cron, CI) must not read that as a
+ * finished pass. `serve` keeps exit 0 after draining on SIGTERM (Cloud Run's normal shutdown).
+ */
+let stoppedBy: number | undefined
+process.once("SIGINT", () => {
+  stoppedBy ??= 130
+})
+process.once("SIGTERM", () => {
+  stoppedBy ??= 143
+})
+const oneOffRun =
+  process.argv.slice(2).find((a) => ["run", "serve", "status", "webhooks", "dead-letters"].includes(a)) ===
+  "run"
+
 cli.pipe(
   Command.run({ version: "0.0.0" }),
   Effect.scoped,
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: false,
-    teardown: (exit, onExit) => onExit(exitCodeFor(exit))
+    teardown: (exit, onExit) => {
+      const code = exitCodeFor(exit)
+      onExit(code === 0 && oneOffRun && stoppedBy !== undefined ? stoppedBy : code)
+    }
   })
 )

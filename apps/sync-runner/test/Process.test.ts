@@ -235,4 +235,71 @@ describe("kura-sync (built)", () => {
       lines.some((l) => l["logging.googleapis.com/trace"] === `projects/kura-test/traces/${trace}`)
     ).toBe(true)
   })
+
+  it("a run stopped by Ctrl-C drains and exits 130, not 0 (it did not finish its pass)", async () => {
+    const config = join(dir, "interrupted.json")
+    await writeFile(
+      config,
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-interrupted")}`,
+        warehouse: `duckdb:${join(dir, "interrupted.duckdb")}`,
+        demo: [{ name: "orders", pages: 100, rowsPerPage: 10, pageDelay: "200ms" }]
+      })
+    )
+    const child = spawn(process.execPath, [main, "run", "--config", config], { env: cleanEnv({}), cwd: dir })
+    const exited = exitOf(child)
+    // Interrupted while its 20 s run is under way (start-up, re-exec included, takes ~1–2 s).
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(child.exitCode).toBeNull()
+    child.kill("SIGINT")
+    const { code } = await exited
+    expect(code).toBe(130)
+  })
+
+  it("status --url names the fix when the status page is protected, and sends KURA_TRIGGER_SECRET", async () => {
+    const config = join(dir, "protected.json")
+    await writeFile(
+      config,
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-protected")}`,
+        warehouse: `duckdb:${join(dir, "protected.duckdb")}`,
+        demo: [{ name: "orders", pages: 1 }]
+      })
+    )
+    const secret = "protected-status-secret-0123456789"
+    const child = spawn(process.execPath, [main, "serve", "--config", config, "--scheduler", "off"], {
+      env: cleanEnv({ PORT: "0", KURA_TRIGGER_SECRET: secret, KURA_STATUS_PUBLIC: "0" }),
+      cwd: dir
+    })
+    const exited = exitOf(child)
+    try {
+      let buffer = ""
+      const port = await new Promise<number>((ok, fail) => {
+        child.stdout.on("data", (d) => {
+          buffer += String(d)
+          const m = /"listening on port (\d+)"/.exec(buffer)
+          if (m) ok(Number(m[1]))
+        })
+        setTimeout(() => fail(new Error("server did not start")), 20_000)
+      })
+      const url = `http://127.0.0.1:${port}`
+      const refused = await promisify(execFile)(process.execPath, [main, "status", "--url", url], {
+        env: cleanEnv({}),
+        cwd: dir
+      }).catch((e: { code?: number; stderr?: string }) => e)
+      expect("code" in refused ? refused.code : 0).toBe(1)
+      expect(String(refused.stderr)).toContain("HTTP 401: the status page is protected")
+      expect(String(refused.stderr)).toContain("KURA_TRIGGER_SECRET")
+      const allowed = await promisify(execFile)(process.execPath, [main, "status", "--url", url, "--json"], {
+        env: cleanEnv({ KURA_TRIGGER_SECRET: secret }),
+        cwd: dir
+      })
+      expect(JSON.parse(allowed.stdout).streams).toEqual([
+        expect.objectContaining({ stream: "demo/demo/orders" })
+      ])
+    } finally {
+      child.kill("SIGTERM")
+      await exited
+    }
+  })
 })
