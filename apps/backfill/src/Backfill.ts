@@ -12,7 +12,7 @@ import { type MemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
 import { formatDeadLetters, formatSummary } from "./Summary.js"
-import type { LedgerEntry } from "./WindowOutcome.js"
+import { accountedFor, formatAccounting, type LedgerEntry, missingOf } from "./WindowOutcome.js"
 import type { WindowSource } from "./WindowSource.js"
 
 /** The checkpoint key of a window (its `_kura_sync_state` row and `_kura_sync_runs` entries). */
@@ -139,17 +139,32 @@ export const runBackfill = <R>(
             reportedCount: o.reportedCount,
             reportedTotal: null,
             rowsFetched: o.fetched,
-            rowsLoaded: o.loaded,
+            // The API's count against the rows accounted for: loaded now, or already held at the
+            // same or a newer version (a sync or webhook landed it first); the meta splits them.
+            rowsLoaded: accountedFor(o),
             loadedTotal: null,
-            meta: { loaded: o.loaded, reported: o.reportedCount, lake: o.lakePath }
+            meta: {
+              loaded: o.loaded,
+              alreadyHeld: o.alreadyHeld ?? 0,
+              missing: missingOf(o),
+              reported: o.reportedCount,
+              lake: o.lakePath
+            }
           })
         )
         yield* trace.phase(w.id, "progress", progress.windowFinished(w.id, o, committed.status))
+        // Why a window tied (or not) when this batch alone does not show it.
+        if ((o.alreadyHeld ?? 0) > 0 || committed.status !== "complete")
+          out.write(`${out.isTTY ? "\n" : ""}window ${w.id} ${committed.status}: ${formatAccounting(o)}\n`)
         return {
           window: w,
           status: committed.status,
           outcome: o,
-          detail: committed.mismatches.length > 0 ? committed.mismatches.join("; ") : null
+          // The ledger's "loaded" is the rows accounted for: say how they split.
+          detail:
+            committed.mismatches.length > 0
+              ? `${committed.mismatches.join("; ")} (${formatAccounting(o)})`
+              : null
         } satisfies LedgerEntry
       })
     const ran = yield* Effect.forEach(todo, runWindow, { concurrency: config.concurrency })
@@ -172,6 +187,11 @@ export const runBackfill = <R>(
       if (typeof n === "number") skippedLoaded.set(c.key.stream.slice("backfill:".length), n)
     }
     out.write(`${formatSummary(ledger, skippedLoaded)}\n`)
+    const heldIn = ran.filter((e) => (e.outcome?.alreadyHeld ?? 0) > 0)
+    if (heldIn.length > 0)
+      out.write(
+        `Already held: ${heldIn.reduce((n, e) => n + (e.outcome?.alreadyHeld ?? 0), 0)} record(s) in ${heldIn.length} window(s) were in the warehouse at the same or a newer version from another batch (a sync, a webhook, an earlier cut of the window), so they were not loaded again and count towards the tie; missing: ${ran.reduce((n, e) => n + (e.outcome === null ? 0 : missingOf(e.outcome)), 0)}.\n`
+      )
     // Records the clients or mappers refused are kept, not dropped: say how many this run set aside.
     const letters = yield* warehouse.listDeadLetters({ key: { source: config.source, account }, since: now })
     if (letters.length > 0) out.write(`${formatDeadLetters(letters)}\n`)

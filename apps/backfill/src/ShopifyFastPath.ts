@@ -340,6 +340,38 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   return { files, jobs }
 })
 
+const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`
+
+/**
+ * The orders of a window's files that this batch did not load but `_kura_raw` holds from another
+ * batch at the same or a newer `updated_at` (a fetched order without one counts when any version is
+ * held). An order held only at an older version is not counted: that is a real gap. Reads the
+ * files' ids and timestamps only, never a payload.
+ */
+export const countHeldOrders = Effect.fn("ShopifyFastPath.countHeldOrders")(function* (input: {
+  readonly warehouse: Warehouse["Service"]
+  readonly shop: string
+  readonly stream: string
+  readonly batchId: string
+  readonly files: ReadonlyArray<string>
+}) {
+  if (input.files.length === 0) return 0
+  const scope = `source = 'shopify' AND source_account = ${sqlText(input.shop)} AND stream = ${sqlText(input.stream)} AND source_id LIKE 'gid://shopify/Order/%'`
+  const rows = yield* input.warehouse.query(
+    `WITH f AS (
+  SELECT json ->> 'id' AS id,
+         MAX(TRY_CAST(COALESCE(json ->> 'updatedAt', json ->> 'updated_at') AS TIMESTAMPTZ)) AS u
+  FROM read_ndjson_objects([${input.files.map(sqlText).join(", ")}], ignore_errors = true, maximum_object_size = 16777216)
+  WHERE json ->> 'id' LIKE 'gid://shopify/Order/%'
+  GROUP BY 1
+), r AS (SELECT source_id, updated_at, _batch_id FROM _kura_raw WHERE ${scope})
+SELECT COUNT(*) AS n FROM f
+WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id = ${sqlText(input.batchId)})
+  AND EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id <> ${sqlText(input.batchId)} AND (f.u IS NULL OR r.updated_at >= f.u))`
+  )
+  return Number(rows[0]?.n ?? 0)
+})
+
 /**
  * The fast-path window runner of a shop. DuckDB work (the raw and canonical loads) runs one window
  * at a time (`loads` permits) while other windows' jobs and downloads go on.
@@ -471,6 +503,17 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
             { shop, stream: window.stream, batch: batchId }
           )
         )
+        const loaded = Number(rows[0]?.n ?? 0)
+        // Versions another batch landed first are not loaded again (the raw table's key): count
+        // those the warehouse holds at the same or a newer version, only when the batch falls short.
+        const alreadyHeld =
+          reported.count !== null && loaded < reported.count && loadFiles.length > 0
+            ? yield* trace.phase(
+                wid,
+                "tie-held",
+                countHeldOrders({ warehouse, shop, stream: window.stream, batchId, files: loadFiles })
+              )
+            : 0
         yield* trace.phase(
           wid,
           "mark-loaded",
@@ -480,7 +523,8 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
           window,
           reportedCount: reported.count,
           fetched,
-          loaded: Number(rows[0]?.n ?? 0),
+          loaded,
+          alreadyHeld,
           canonicalRows: canonical.orders,
           points: reported.points + (window.estimatedCost - 1),
           lakePath: path,

@@ -22,6 +22,13 @@ export interface WindowOutcome {
   readonly countBasis?: "api" | "distinct-ids"
   /** Records the API returned more than once in the window (stored once). */
   readonly duplicatesFetched?: number
+  /**
+   * Records of the window this batch did not load because `_kura_raw` already held them at the
+   * same or a newer `updated_at` from another batch (an incremental sync, a webhook, an earlier
+   * cut of the window). They are accounted for: the tie is `loaded + alreadyHeld` against the
+   * reported count. Counted only when `loaded` falls short of the reported count.
+   */
+  readonly alreadyHeld?: number
   /** DuckDB's own memory (`duckdb_memory()`) sampled right after the window's load, where measured. */
   readonly duckDbBytes?: number
 }
@@ -33,3 +40,14 @@ export interface LedgerEntry {
   readonly outcome: WindowOutcome | null
   readonly detail: string | null
 }
+
+/** Records the warehouse holds for the window: loaded by this batch or already held at >= the fetched version. */
+export const accountedFor = (o: WindowOutcome): number => o.loaded + (o.alreadyHeld ?? 0)
+
+/** Reported records neither loaded nor already held (0 without an exact count). */
+export const missingOf = (o: WindowOutcome): number =>
+  o.reportedCount === null ? 0 : Math.max(0, o.reportedCount - accountedFor(o))
+
+/** The window's tie in words: reported = loaded + already held + missing. */
+export const formatAccounting = (o: WindowOutcome): string =>
+  `reported ${o.reportedCount ?? "n/a"} = ${o.loaded} loaded + ${o.alreadyHeld ?? 0} already held at the same or a newer version + ${missingOf(o)} missing`
