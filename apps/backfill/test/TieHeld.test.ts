@@ -185,6 +185,27 @@ describe("a window's tie with records the warehouse already holds", () => {
   }, 120_000)
 })
 
+describe("a typed-records window (Lightspeed) over sales already loaded", () => {
+  it("re-cut windows tie with every sale already held and the split printed", async () => {
+    const store = tempStore()
+    // The refresh token is single-use: both runs rotate it through one file.
+    const env = envFor(sandbox, store, { KURA_TOKEN_STORE: `file:${join(store.dir, "ls-tokens.json")}` })
+    const args = { source: "lightspeed", streams: [] } as const
+    const first = await runInProcess(configOf(argsFor(from, { ...args, window: "30d" }), env), env)
+    expect(first.text).toContain("Every window ties.")
+    expect(first.text).not.toContain("already held")
+    const second = await runInProcess(configOf(argsFor(from, { ...args, window: "10d" }), env), env)
+    expect(second.text).toContain("Every window ties.")
+    expect(second.ok).toBe(true)
+    const lines = [...second.text.matchAll(/complete: reported (\d+) = (\d+) loaded \+ (\d+) already held/g)]
+    expect(lines.length).toBeGreaterThan(2)
+    for (const m of lines) {
+      expect(Number(m[2]) + Number(m[3])).toBe(Number(m[1]))
+      expect(Number(m[3])).toBeGreaterThan(0)
+    }
+  }, 120_000)
+})
+
 describe("countHeldOrders", () => {
   it("counts orders another batch holds at the same or a newer version, not at an older one", async () => {
     const store = tempStore()
