@@ -260,10 +260,12 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
         })
       })
     )
+  // Only this database's table: a user's ATTACHed copy (a backup, an old warehouse) has the same
+  // table names, and its columns listed too would double every column of a load's staging table.
   const liveColumns = (table: string) =>
     Effect.map(
       query(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_catalog = current_database() AND table_name = $t AND table_schema = 'main' ORDER BY ordinal_position",
         { t: table }
       ),
       (rows) => {
