@@ -508,10 +508,13 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
         // those the warehouse holds at the same or a newer version, only when the batch falls short.
         const alreadyHeld =
           reported.count !== null && loaded < reported.count && loadFiles.length > 0
-            ? yield* trace.phase(
-                wid,
-                "tie-held",
-                countHeldOrders({ warehouse, shop, stream: window.stream, batchId, files: loadFiles })
+            ? // It reads the files again: with the loads, so no two DuckDB scans share memory_limit.
+              yield* loads.withPermits(1)(
+                trace.phase(
+                  wid,
+                  "tie-held",
+                  countHeldOrders({ warehouse, shop, stream: window.stream, batchId, files: loadFiles })
+                )
               )
             : 0
         yield* trace.phase(
