@@ -181,8 +181,8 @@ const child = async (kind, file, dir) => {
         ...(process.env.KURA_BENCH_STAGING_THREADS === undefined
           ? {}
           : { stagingThreads: Number(process.env.KURA_BENCH_STAGING_THREADS) }),
-        // KURA_BENCH_MAPPING_MEMORY: the memory_limit after the staging read ("keep": the
-        // connection's own limit throughout, as before session 7; default: half of it).
+        // KURA_BENCH_MAPPING_MEMORY=150MB: mappingMemoryLimit, the memory_limit after the staging
+        // read ("keep" or unset: the connection's own limit throughout).
         ...(process.env.KURA_BENCH_MAPPING_MEMORY === undefined
           ? {}
           : {

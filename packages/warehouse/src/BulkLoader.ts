@@ -19,12 +19,7 @@ import {
   shopifyOrdersSql
 } from "./bulk/ShopifyOrdersSql.js"
 import { stringifyJson } from "./internal/rowText.js"
-import {
-  mappingMemoryFor,
-  parseDuckDbBytes,
-  restorableLimit,
-  stagingThreadsFor
-} from "./internal/stagingThreads.js"
+import { parseDuckDbBytes, restorableLimit, stagingThreadsFor } from "./internal/stagingThreads.js"
 import type { CanonicalRows, MapContext } from "./Mapper.js"
 import * as Sql from "./Sql.js"
 import { type CanonicalTableName, CanonicalTables } from "./Tables.js"
@@ -192,12 +187,12 @@ export interface ShopifyOrdersFileOptions {
   readonly stagingThreads?: number
   /**
    * DuckDB `memory_limit` (a DuckDB size, e.g. "150MB") for everything after the staging read: the
-   * mapping's joins and the seven writes; the connection's own limit is restored after. Default:
-   * half the connection's limit, but at least ~145MB (one staging thread's worth), so the load's
-   * peak is the staging read's (if DuckDB cannot shrink to that default, the load keeps its limit;
-   * a limit asked for must apply). null keeps the connection's limit throughout. Measured 2026-11-27
-   * (2 threads, 300MB, loaded box): peak RSS 403–438 MB at 100k orders and 435 MB at 1M, against
-   * 527–577 MB and 581 MB with 300MB throughout, for 0–11% more CPU.
+   * mapping's joins and the seven writes; the connection's own limit is given back after, also when
+   * the load fails. Default (undefined or null): the connection's limit throughout. A smaller one
+   * bounds the peak with two staging threads, at a price that grows with the file: measured
+   * 2026-11-27 (2 threads, 300MB, loaded box) 150MB gave 400–424 MB peak RSS at 100k orders
+   * (540–574 MB kept) at about the same CPU, but at 1M 441 MB for 287 s and 108 CPU-s against 612 MB,
+   * 72 s and 85 CPU-s (its joins spill), and 200MB ran out of memory at 1M.
    */
   readonly mappingMemoryLimit?: string | null
 }
@@ -355,15 +350,12 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
               .run(statements.stage)
               .pipe(Effect.ensuring(Effect.ignore(sql.run(`SET threads = ${threads}`))))
           }
-          // The mapping runs in less memory than the staging read needs (its joins spill), so the
-          // load's peak stays the staging read's; the connection's own limit comes back after.
-          const mappingBytes = askedMapping === undefined ? mappingMemoryFor(limitBytes) : askedMappingBytes
-          const restore = mappingBytes === null ? null : restorableLimit(limitText)
-          if (mappingBytes !== null && restore !== null) {
+          // Asked for: the mapping runs in less memory than the staging read needs (its joins
+          // spill), so the load's peak stays the staging read's; the connection's limit comes back.
+          const restore = askedMappingBytes === null ? null : restorableLimit(limitText)
+          if (askedMappingBytes !== null && restore !== null) {
             yield* Effect.addFinalizer(() => Effect.ignore(sql.run(`SET memory_limit = '${restore}'`)))
-            const set = sql.run(`SET memory_limit = '${Math.floor(mappingBytes)} bytes'`)
-            // The default is a saving, not a need: if DuckDB cannot shrink to it, keep its limit.
-            yield* askedMapping === undefined ? Effect.ignore(set) : set
+            yield* sql.run(`SET memory_limit = '${Math.floor(askedMappingBytes)} bytes'`)
           }
           const orders = num((yield* sql.query(statements.orders))[0]?.n)
           // Passes of about `ordersPerPass` orders, each with all its lines: every join, window and

@@ -12,12 +12,7 @@ import { Effect, Layer, Result, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as BulkLoader from "../src/BulkLoader.js"
 import * as DuckDbWarehouse from "../src/DuckDbWarehouse.js"
-import {
-  mappingMemoryFor,
-  parseDuckDbBytes,
-  restorableLimit,
-  stagingThreadsFor
-} from "../src/internal/stagingThreads.js"
+import { parseDuckDbBytes, restorableLimit, stagingThreadsFor } from "../src/internal/stagingThreads.js"
 import type { MapContext } from "../src/Mapper.js"
 import { makeShopifyOrderMapper } from "../src/mappers/ShopifyOrderMapper.js"
 import type { CanonicalTableName } from "../src/Tables.js"
@@ -149,16 +144,6 @@ describe("staging threads from DuckDB's memory limit", () => {
     expect(stagingThreadsFor(2, 100e6)).toBe(1)
     expect(stagingThreadsFor(4, 20 * 1024 ** 3)).toBe(4)
     expect(stagingThreadsFor(3, null)).toBe(3)
-  })
-
-  it("maps in half the limit, never below one staging thread's ~145MB nor above the limit", () => {
-    expect(mappingMemoryFor(300e6)).toBe(150e6)
-    expect(mappingMemoryFor(4 * 1024 ** 3)).toBe(2 * 1024 ** 3)
-    expect(mappingMemoryFor(200e6)).toBe(145e6)
-    // A limit at or under 145MB stays as it is.
-    expect(mappingMemoryFor(128e6)).toBeNull()
-    expect(mappingMemoryFor(145e6)).toBeNull()
-    expect(mappingMemoryFor(null)).toBeNull()
   })
 
   it("restores a limit to the text DuckDB showed (one decimal, truncated)", () => {
@@ -354,7 +339,7 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
     }
   }, 120_000)
 
-  it("maps in half the connection's memory_limit by default, with the same tables, and gives the limit back exactly", async () => {
+  it("maps within the mappingMemoryLimit asked for, with the same tables, and gives the connection's limit back exactly", async () => {
     // Every statement the loader runs, to see the limit it sets (not observable from outside).
     const load = (mappingMemoryLimit?: string | null) =>
       withWarehouse(
@@ -389,18 +374,23 @@ describe("BulkLoader.loadShopifyOrdersFile (DuckDB SQL path)", () => {
         }),
         { memory_limit: "300MB", threads: "2" }
       )
-    const [byDefault, kept, tiny] = [await load(), await load(null), await load("1KB")]
-    expect(byDefault.before).toBe("286.1 MiB")
-    expect(byDefault.after).toBe("286.1 MiB")
-    // Half of 286.1 MiB, then the connection's own limit back.
-    const first = /'([0-9]+) bytes'/.exec(byDefault.sets[0] ?? "")?.[1]
-    expect(Number(first) / 1e6).toBeCloseTo(150, 0)
-    expect(byDefault.sets).toHaveLength(2)
+    const [asked, byDefault, kept, tiny] = [
+      await load("150MB"),
+      await load(),
+      await load(null),
+      await load("1KB")
+    ]
+    expect(asked.before).toBe("286.1 MiB")
+    expect(asked.after).toBe("286.1 MiB")
+    // 150MB, then the connection's own limit back; by default (or null) the limit is left alone.
+    expect(asked.sets[0]).toContain("'150000000 bytes'")
+    expect(asked.sets).toHaveLength(2)
+    expect(byDefault.sets).toEqual([])
     expect(kept.sets).toEqual([])
-    expect(Result.isSuccess(byDefault.result) && Result.isSuccess(kept.result)).toBe(true)
+    expect(Result.isSuccess(asked.result) && Result.isSuccess(byDefault.result)).toBe(true)
     for (const t of TABLES) {
-      expect(byDefault.tables[t]?.length, t).toBeGreaterThan(0)
-      expect(byDefault.tables[t], t).toEqual(kept.tables[t])
+      expect(asked.tables[t]?.length, t).toBeGreaterThan(0)
+      expect(asked.tables[t], t).toEqual(byDefault.tables[t])
     }
     // A limit asked for is applied (1KB cannot hold the load: it fails) and given back all the same.
     expect(Result.isFailure(tiny.result)).toBe(true)

@@ -32,19 +32,6 @@ export const stagingThreadsFor = (threads: number, memoryLimitBytes: number | nu
     ? threads
     : Math.max(1, Math.min(threads, Math.floor(memoryLimitBytes / STAGING_BYTES_PER_THREAD)))
 /**
- * DuckDB `memory_limit` for the work after the staging read (the mapping's joins and the seven
- * writes), in bytes, or null to leave the connection's limit as it is. The staging read needs
- * ~145MB per thread; what follows spills its joins and re-reads the staged table, so it runs in
- * half the limit (at least one staging thread's worth): with 2 threads and 300MB the peak RSS is
- * then the staging read's (measured 2026-11-27: 100k orders 403-438 MB against 527-577 MB, 1M
- * 435 MB against 581 MB, 0-11% more CPU, loaded box).
- */
-export const mappingMemoryFor = (memoryLimitBytes: number | null): number | null => {
-  if (memoryLimitBytes === null) return null
-  const half = Math.max(STAGING_BYTES_PER_THREAD, memoryLimitBytes / 2)
-  return half < memoryLimitBytes ? Math.floor(half) : null
-}
-/**
  * A `SET memory_limit` value that gives back `current_setting('memory_limit')`'s text exactly:
  * DuckDB shows one decimal, truncated, so the parsed bytes are raised by half of that last digit.
  */
