@@ -251,7 +251,7 @@ const command = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Resumable historical backfill in explicit windows (bulk for Shopify), checkpointed in the warehouse, sharded over Cloud Run Job tasks."
+    "Resumable historical backfill in explicit windows (bulk for Shopify), checkpointed in the warehouse, sharded over Cloud Run Job tasks. Configured by environment variables (SHOPIFY_*, LIGHTSPEED_*, STOCKY_*, KURA_WAREHOUSE, KURA_LAKE, …; every one with its default in docs/configuration.md); KURA_SANDBOX=1 tries it against built-in emulators. Ctrl-C stops it; the same command resumes."
   )
 )
 

@@ -889,7 +889,7 @@ const deadLettersCommand = Command.make("dead-letters").pipe(
 /** The root command. */
 export const cli = Command.make("kura-sync").pipe(
   Command.withDescription(
-    "Kura sync runner: keeps the warehouse in sync with Shopify, Lightspeed and Stocky"
+    "Kura sync runner: keeps the warehouse in sync with Shopify, Lightspeed and Stocky. Configured by environment variables (SHOPIFY_*, LIGHTSPEED_*, STOCKY_*, KURA_WAREHOUSE, KURA_LAKE, …; every one with its default in docs/configuration.md) or --config FILE; KURA_SANDBOX=1 tries it against built-in emulators."
   ),
   Command.withSubcommands([runCommand, serveCommand, statusCommand, webhooksCommand, deadLettersCommand])
 )

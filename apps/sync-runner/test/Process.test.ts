@@ -1,4 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -248,8 +249,12 @@ describe("kura-sync (built)", () => {
     )
     const child = spawn(process.execPath, [main, "run", "--config", config], { env: cleanEnv({}), cwd: dir })
     const exited = exitOf(child)
-    // Interrupted while its 20 s run is under way (start-up, re-exec included, takes ~1–2 s).
-    await new Promise((r) => setTimeout(r, 3000))
+    // Interrupted while its 20 s run is under way: once the warehouse file exists the process has
+    // re-executed itself and installed its signal handlers (a loaded box takes seconds to get there).
+    const database = join(dir, "interrupted.duckdb")
+    const since = Date.now()
+    while (!existsSync(database) && Date.now() - since < 30_000) await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 1000))
     expect(child.exitCode).toBeNull()
     child.kill("SIGINT")
     const { code } = await exited
