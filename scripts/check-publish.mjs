@@ -14,6 +14,11 @@ const bin = (name) => path.join(root, "node_modules", ".bin", name)
 const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", ...opts })
 
+/** Per package, a statement run against the imported module `m` in both the ESM and CJS smoke tests. */
+const SMOKE = {
+  "@kura/core": "m.makeHttpTransport();"
+}
+
 const step = (label, fn) => {
   try {
     const out = fn()
@@ -54,13 +59,16 @@ try {
     }
     fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true }))
     const name = JSON.stringify(pkg.name)
+    // Beyond resolving: code that touches a dependency's default export at run time, which is
+    // where ESM/CJS interop breaks (axios-retry's default was the exports object under CJS).
+    const smoke = SMOKE[pkg.name] ?? ""
     fs.writeFileSync(
       path.join(project, "esm.mjs"),
-      `const m = await import(${name});\nif (Object.keys(m).length < 2) throw new Error("ESM entry exports nothing");\nconsole.log(Object.keys(m).length);\n`
+      `const m = await import(${name});\nif (Object.keys(m).length < 2) throw new Error("ESM entry exports nothing");\n${smoke}\nconsole.log(Object.keys(m).length);\n`
     )
     fs.writeFileSync(
       path.join(project, "cjs.cjs"),
-      `const m = require(${name});\nif (Object.keys(m).length < 2) throw new Error("CJS entry exports nothing");\nconsole.log(Object.keys(m).length);\n`
+      `const m = require(${name});\nif (Object.keys(m).length < 2) throw new Error("CJS entry exports nothing");\n${smoke}\nconsole.log(Object.keys(m).length);\n`
     )
     const esm = run(process.execPath, ["esm.mjs"], { cwd: project }).trim()
     const cjs = run(process.execPath, ["cjs.cjs"], { cwd: project }).trim()

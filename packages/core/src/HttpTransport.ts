@@ -8,7 +8,7 @@
 import type { Readable } from "node:stream"
 import type { AxiosError, AxiosInstance, AxiosRequestConfig, AxiosResponse } from "axios"
 import axios from "axios"
-import axiosRetry from "axios-retry"
+import axiosRetryModule from "axios-retry"
 import { Clock, Config, Context, Effect, Layer, Schema, type Scope, Stream } from "effect"
 import {
   ApiError,
@@ -23,6 +23,16 @@ import {
 import { CONNECT_TIMEOUT_CODE, makeConnectTimeoutAgents } from "./internal/connectTimeoutAgent.js"
 import { redact } from "./Redaction.js"
 import { MetricNames, type MetricsRegistry, Telemetry } from "./Telemetry.js"
+
+/**
+ * axios-retry's CommonJS build puts the function on `exports.default`; Node-mode CJS interop (our
+ * CJS bundle) hands over the whole exports object as the default import, so take the function
+ * from whichever shape arrived.
+ */
+const axiosRetry: typeof axiosRetryModule =
+  typeof axiosRetryModule === "function"
+    ? axiosRetryModule
+    : (axiosRetryModule as unknown as { readonly default: typeof axiosRetryModule }).default
 
 /** HTTP methods the transport sends. */
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS"
