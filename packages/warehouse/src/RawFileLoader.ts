@@ -72,9 +72,11 @@ export const loadRawFiles = Effect.fn("RawFileLoader.loadRawFiles")(function* (o
        json AS payload
 FROM ${lines}
 WHERE json IS NOT NULL`
-  const insert = `INSERT INTO _kura_raw (source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path)
+  const insertFrom = (
+    source: string
+  ) => `INSERT INTO _kura_raw (source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path)
 SELECT ${lit(key.source)}, ${lit(key.account)}, ${lit(key.stream)}, r.source_id, r.updated_at, r.payload, CAST(${lit(options.fetchedAt)} AS TIMESTAMPTZ), ${lit(options.batchId)}, ${lit(options.lakePath)}
-FROM (${rows}) r`
+FROM ${source} r`
 
   const load = (sql: ExclusiveSql) =>
     Effect.gen(function* () {
@@ -84,23 +86,32 @@ FROM (${rows}) r`
       // A stream with no raw row yet (a first backfill) cannot hold a line's key: append without
       // a join.
       if (present[0]?.p !== true)
-        return { inserted: yield* sql.run(insert), mode: "append" } satisfies RawFilesResult
+        return { inserted: yield* sql.run(insertFrom(`(${rows})`)), mode: "append" } satisfies RawFilesResult
       // Otherwise skip record versions another batch landed already, joining on the keys only so
-      // the payloads never sit in a hash table.
-      const keys = `_kura_raw_keys_${Date.now().toString(36)}_${(keySeq++).toString(36)}`
+      // the payloads never sit in a hash table. The lines are staged in a temporary table first
+      // (read once, and a table DuckDB can spill): joined straight from the file, DuckDB guessed
+      // the file a few rows, built the hash table on it, payloads included, and a re-run window
+      // of 7k orders ran out of 128MB.
+      const suffix = `${Date.now().toString(36)}_${(keySeq++).toString(36)}`
+      const staged = `_kura_raw_lines_${suffix}`
+      const keys = `_kura_raw_keys_${suffix}`
       return yield* Effect.ensuring(
         Effect.gen(function* () {
+          yield* sql.run(`CREATE TEMP TABLE ${staged} AS ${rows}`)
           yield* sql.run(
             `CREATE TEMP TABLE ${keys} AS SELECT DISTINCT t.source_id, t.updated_at FROM _kura_raw t
-SEMI JOIN (SELECT ${idOf} AS source_id FROM ${lines} WHERE json IS NOT NULL) f ON t.source_id = f.source_id
+SEMI JOIN ${staged} f ON t.source_id = f.source_id
 WHERE ${scope("t.")}`
           )
           const inserted = yield* sql.run(
-            `${insert}\nANTI JOIN ${keys} k ON k.source_id = r.source_id AND k.updated_at IS NOT DISTINCT FROM r.updated_at`
+            `${insertFrom(staged)}\nANTI JOIN ${keys} k ON k.source_id = r.source_id AND k.updated_at IS NOT DISTINCT FROM r.updated_at`
           )
           return { inserted, mode: "anti-join" } satisfies RawFilesResult
         }),
-        Effect.ignore(sql.run(`DROP TABLE IF EXISTS ${keys}`))
+        Effect.andThen(
+          Effect.ignore(sql.run(`DROP TABLE IF EXISTS ${keys}`)),
+          Effect.ignore(sql.run(`DROP TABLE IF EXISTS ${staged}`))
+        )
       )
     })
 

@@ -17,6 +17,7 @@ import type { MapContext } from "../src/Mapper.js"
 import { makeShopifyOrderMapper } from "../src/mappers/ShopifyOrderMapper.js"
 import type { CanonicalTableName } from "../src/Tables.js"
 import { type ExclusiveSql, type LoadRow, Warehouse } from "../src/Warehouse.js"
+import { bulkExport } from "./sandboxBulkExport.js"
 
 const LOCATION = "70000000001"
 const ctx: MapContext = {
@@ -36,29 +37,6 @@ const TABLES: ReadonlyArray<CanonicalTableName> = [
   "tax_lines",
   "inventory_movements"
 ]
-
-/** Runs the orders bulk query on the emulator and returns the result file's text. */
-const bulkExport = async (baseUrl: string, token: string): Promise<string> => {
-  const url = `${baseUrl}/admin/api/2026-01/graphql.json`
-  const gql = async (query: string, variables: Record<string, unknown> = {}) => {
-    const r = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-shopify-access-token": token },
-      body: JSON.stringify({ query, variables })
-    })
-    return (await r.json()) as { data: Record<string, { status: string; url: string | null } | null> }
-  }
-  await gql(
-    "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }",
-    { q: Resources.orders.documents.bulk(null) }
-  )
-  for (;;) {
-    const op = (await gql("{ currentBulkOperation { status url } }")).data.currentBulkOperation
-    if (op?.status === "COMPLETED" && op.url !== null) return (await fetch(op.url)).text()
-    if (op?.status === "FAILED" || op?.status === "CANCELED") throw new Error(`bulk ${op.status}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 /** The JS path: reassemble, decode with the client's schema, map, `Warehouse.load`. */
 const jsPath = (text: string, context: MapContext = ctx) =>

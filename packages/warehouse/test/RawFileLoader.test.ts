@@ -7,6 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { assert, describe, it } from "@effect/vitest"
+import { startSandbox } from "@kura/sandbox"
 import { Effect, Stream } from "effect"
 import { afterAll } from "vitest"
 import {
@@ -19,6 +20,7 @@ import {
   Sql,
   Warehouse
 } from "../src/index.js"
+import { bulkExport } from "./sandboxBulkExport.js"
 
 const key = { source: "shopify", account: "kura-matcha.myshopify.com", stream: "orders" }
 const dir = mkdtempSync(join(tmpdir(), "kura-rawfile-"))
@@ -124,6 +126,49 @@ describe("RawFileLoader.loadRawFiles", () => {
       yield* load([part2], "batch-2", false)
       assert.strictEqual((yield* rowsOf(w)).length, 5)
     }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+  )
+
+  it.live(
+    "a window re-run over stored versions stays within kura-backfill's 128MB DuckDB limit (one thread)",
+    () =>
+      Effect.gen(function* () {
+        // The emulator's bulk export of 500 orders, 14 times with shifted ids: ~27k lines, 40 MB,
+        // a week of a busy shop. Joined straight from the file, DuckDB built the anti join's hash
+        // table on the file side, payloads included, and the second load ran out of memory.
+        const sandbox = yield* Effect.acquireRelease(
+          Effect.promise(() => startSandbox({ seed: 5, scale: 500, timeScale: 1000 })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const text = yield* Effect.promise(() =>
+          bulkExport(sandbox.shopify.baseUrl, sandbox.shopify.credentials.accessToken)
+        )
+        const copies = Array.from({ length: 14 }, (_, k) =>
+          text.replace(
+            /(gid:\/\/shopify\/[A-Za-z]+\/)(\d+)/g,
+            (_m, p: string, d: string) => p + (BigInt(d) + BigInt(k) * 10n ** 15n)
+          )
+        )
+        const file = join(dir, "week.jsonl")
+        writeFileSync(file, copies.map((c) => c.trimEnd()).join("\n"))
+        const lines = copies.reduce((n, c) => n + c.trimEnd().split("\n").length, 0)
+        const first = yield* load([file], "window-1")
+        assert.deepStrictEqual(first, { inserted: lines, mode: "append" })
+        const again = yield* load([file], "window-1-recut")
+        assert.deepStrictEqual(again, { inserted: 0, mode: "anti-join" })
+        const [n] = yield* Effect.flatMap(Effect.service(Warehouse), (w) =>
+          w.query("SELECT COUNT(*)::INTEGER AS n FROM _kura_raw")
+        )
+        assert.strictEqual(n?.n, lines)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          DuckDbWarehouse.layer({
+            path: join(dir, "limited.duckdb"),
+            config: { memory_limit: "128MB", threads: "1" }
+          })
+        )
+      ),
+    120_000
   )
 
   it.effect("keys rows as RawLoader.loadRawBatch does (the lake path gives the same table)", () =>
