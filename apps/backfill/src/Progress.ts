@@ -43,7 +43,7 @@ export class Progress {
       if (this.out.isTTY) this.draw()
       else
         this.out.write(
-          `window ${this.windowsDone}/${this.total} ${status} ${id} rows=${outcome?.loaded ?? 0} fetched=${outcome?.fetched ?? 0} reported=${outcome?.reportedCount ?? "n/a"} total_rows=${this.rows} rows_per_s=${this.rate().toFixed(0)} eta_s=${this.eta() ?? "?"} api_points=${this.points}\n`
+          `window ${this.windowsDone}/${this.total} ${status} ${id} rows=${outcome?.loaded ?? 0} held=${outcome?.alreadyHeld ?? 0} fetched=${outcome?.fetched ?? 0} reported=${outcome?.reportedCount ?? "n/a"} total_rows=${this.rows} rows_per_s=${this.rate().toFixed(0)} eta_s=${this.eta() ?? "?"} api_points=${this.points}\n`
         )
     })
 

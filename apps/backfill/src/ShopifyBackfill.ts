@@ -8,6 +8,7 @@ import { type ObjectStore, RawLake, RawLoader, Warehouse } from "@kura/warehouse
 import { Effect, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import { type CanonicalLoader, makeCanonicalLoader, readShopInfo } from "./Canonical.js"
+import { countHeldElsewhere } from "./Landing.js"
 import type { PlannedWindow } from "./Plan.js"
 import { type FastPathOptions, makeFastOrdersWindow } from "./ShopifyFastPath.js"
 import { batchIdOf, countWindow, rawKey, resourceOf } from "./ShopifyWindow.js"
@@ -137,12 +138,19 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     { source: "shopify", account: shop, stream: window.stream, batch: batchId }
   )
   const loaded = Number(rows[0]?.n ?? 0)
+  // Versions a sync, a webhook or an earlier cut of the window landed first are not loaded again:
+  // they count towards the tie, read back only for windows that fall short.
+  const alreadyHeld =
+    reported.count !== null && loaded < reported.count
+      ? yield* countHeldElsewhere({ key, batchId, lakePath: object.path })
+      : 0
   const canonical = yield* loadCanonical(window, key, object.path)
   const outcome: WindowOutcome = {
     window,
     reportedCount: reported.count,
     fetched,
     loaded,
+    alreadyHeld,
     canonicalRows: canonical,
     points: reported.points + (window.estimatedCost - 1),
     lakePath: object.path

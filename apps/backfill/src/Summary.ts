@@ -11,7 +11,7 @@ export const formatSummary = (
 ): string => {
   const lines = [
     "Window ledger:",
-    `  ${pad("window", 72)} ${pad("status", 11)} ${pad("reported", 9)} ${pad("fetched", 9)} loaded`
+    `  ${pad("window", 72)} ${pad("status", 11)} ${pad("reported", 9)} ${pad("fetched", 9)} ${pad("loaded", 9)} held`
   ]
   let reported = 0
   let loaded = 0
@@ -25,7 +25,7 @@ export const formatSummary = (
       else reported += o.reportedCount
     }
     lines.push(
-      `  ${pad(e.window.id, 72)} ${pad(e.status, 11)} ${pad(o === null ? "-" : String(o.reportedCount ?? "n/a"), 9)} ${pad(o === null ? "-" : String(o.fetched), 9)} ${o === null && e.status !== "skipped" ? "-" : l}`
+      `  ${pad(e.window.id, 72)} ${pad(e.status, 11)} ${pad(o === null ? "-" : String(o.reportedCount ?? "n/a"), 9)} ${pad(o === null ? "-" : String(o.fetched), 9)} ${pad(o === null && e.status !== "skipped" ? "-" : String(l), 9)} ${o === null ? "-" : (o.alreadyHeld ?? 0)}`
     )
   }
   const ran = ledger.filter((e) => e.outcome !== null)

@@ -51,7 +51,7 @@ describe("Progress", () => {
     const text = drive(false)
     expect(text).not.toContain("\r")
     expect(text).toMatch(
-      /^window 1\/2 complete shopify\/orders\/\S+ rows=5 fetched=5 reported=5 .*api_points=21\n$/
+      /^window 1\/2 complete shopify\/orders\/\S+ rows=5 held=0 fetched=5 reported=5 .*api_points=21\n$/
     )
   })
 })

@@ -206,6 +206,24 @@ describe("a typed-records window (Lightspeed) over sales already loaded", () => 
   }, 120_000)
 })
 
+describe("a Shopify window read by the JS path (customers) over records already loaded", () => {
+  it("re-cut windows tie with the customers already held counted, and the ledger shows them", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const args = { source: "shopify", streams: ["customers"] } as const
+    const first = await runInProcess(configOf(argsFor(from, { ...args, window: "30d" }), env), env)
+    expect(first.text).toContain("Every window ties.")
+    const second = await runInProcess(configOf(argsFor(from, { ...args, window: "10d" }), env), env)
+    expect(second.ok).toBe(true)
+    expect(second.text).toContain("Every window ties.")
+    // The summary's held column: the re-cut windows hold their customers from the first run.
+    const held = [...second.text.matchAll(/^ {2}\S*customers\S* +complete +(\d+) +(\d+) +(\d+) +(\d+)$/gm)]
+    expect(held.length).toBeGreaterThan(2)
+    expect(held.some((m) => Number(m[4]) > 0)).toBe(true)
+    for (const m of held) expect(Number(m[3]) + Number(m[4])).toBeGreaterThanOrEqual(Number(m[1]))
+  }, 120_000)
+})
+
 describe("countHeldOrders", () => {
   it("counts orders another batch holds at the same or a newer version, not at an older one", async () => {
     const store = tempStore()
