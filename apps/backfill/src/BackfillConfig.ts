@@ -2,8 +2,7 @@
  * The backfill's settings from the command line and the environment, validated all at once: a
  * bad setup gets one message listing every problem (exit code 2), never the first one only.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import { localStoreProblems } from "@kura/warehouse"
 import { Redacted, Schema } from "effect"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type BackfillSource, DEFAULT_STREAMS, parseInstant, parseWindowLength, STREAMS } from "./Plan.js"
@@ -445,56 +444,21 @@ export const parseBackfillConfig = (
   }
 }
 
-/** Why `dir` cannot hold files (created if missing), or undefined when it can. */
-const unwritableDir = (dir: string): string | undefined => {
-  try {
-    if (existsSync(dir) && !statSync(dir).isDirectory()) return "it is a file, not a directory"
-    mkdirSync(dir, { recursive: true })
-    accessSync(dir, constants.W_OK | constants.X_OK)
-    return undefined
-  } catch (cause) {
-    return cause instanceof Error ? cause.message : String(cause)
-  }
-}
-
 /**
- * The local warehouse file and lake directory, checked before anything opens them: a read-only
- * or mistyped directory otherwise surfaced as a DuckDB stack trace (exit 1), or, for the lake,
- * only when the first window landed. Creates missing directories, as opening them would.
+ * The local warehouse file and lake directory, checked before anything opens them (see
+ * `localStoreProblems`): a read-only or mistyped directory otherwise surfaced as a DuckDB stack
+ * trace (exit 1), or, for the lake, only when the first window landed.
  */
 export const checkLocalStores = (
   config: Pick<BackfillConfig, "warehouse" | "lake">
 ): BackfillConfigError | undefined => {
-  const problems: Array<ConfigProblem> = []
-  if (config.warehouse.startsWith("duckdb:") && config.warehouse !== "duckdb::memory:") {
-    const file = resolve(config.warehouse.slice("duckdb:".length))
-    const why = unwritableDir(dirname(file))
-    if (why !== undefined)
-      problems.push({
-        field: "KURA_WAREHOUSE",
-        message: `cannot create the DuckDB file in ${dirname(file)} (${why})`,
-        fix: "point it at a directory this user can write, e.g. duckdb:data/kura.duckdb, or fix its permissions"
-      })
-    else if (existsSync(file))
-      try {
-        accessSync(file, constants.R_OK | constants.W_OK)
-      } catch {
-        problems.push({
-          field: "KURA_WAREHOUSE",
-          message: `${file} exists but this user cannot read and write it`,
-          fix: "fix its owner or permissions (DuckDB opens it read-write), or point at another file"
-        })
-      }
-  }
-  if (config.lake.startsWith("file:")) {
-    const dir = resolve(config.lake.slice("file:".length))
-    const why = unwritableDir(dir)
-    if (why !== undefined)
-      problems.push({
-        field: "KURA_LAKE",
-        message: `cannot write the raw lake directory ${dir} (${why})`,
-        fix: "point it at a directory this user can write, e.g. file:data/lake, or fix its permissions"
-      })
-  }
+  const problems = localStoreProblems({
+    duckdbFile: config.warehouse.startsWith("duckdb:") ? config.warehouse.slice("duckdb:".length) : null,
+    lakeDir: config.lake.startsWith("file:") ? config.lake.slice("file:".length) : null
+  }).map((p) => ({
+    field: p.store === "warehouse" ? "KURA_WAREHOUSE" : "KURA_LAKE",
+    message: p.message,
+    fix: p.fix
+  }))
   return problems.length > 0 ? new BackfillConfigError({ problems }) : undefined
 }

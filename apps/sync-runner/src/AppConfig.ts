@@ -3,10 +3,8 @@
  * several shops and POS accounts. Everything is validated up front and every problem is reported at
  * once (see ConfigError), because a half-valid config discovered mid-sync wastes a whole run.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
-import { dirname, resolve } from "node:path"
 import { registerSecret } from "@kura/core"
-import { WarehouseConfig } from "@kura/warehouse"
+import { localStoreProblems, WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
 import { isSecretReference, SecretResolver } from "./SecretResolver.js"
@@ -802,58 +800,15 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
 export const intervalFor = (config: AppConfig, source: string, stream: string): number =>
   config.schedules[`${source}/${stream}`] ?? config.schedules[source] ?? config.defaultIntervalMs
 
-/** Why `dir` cannot hold files (created if missing), or undefined when it can. */
-const unwritableDir = (dir: string): string | undefined => {
-  try {
-    if (existsSync(dir) && !statSync(dir).isDirectory()) return "it is a file, not a directory"
-    mkdirSync(dir, { recursive: true })
-    accessSync(dir, constants.W_OK | constants.X_OK)
-    return undefined
-  } catch (cause) {
-    return cause instanceof Error ? cause.message : String(cause)
-  }
-}
-
 /**
- * Local stores checked before anything opens them: a read-only or mistyped directory otherwise
- * surfaced as a DuckDB stack trace (exit 1) or, for the lake, only when a stream first wrote to it.
- * Creates missing directories, as opening them would. `fields` name where each value came from.
+ * Local stores checked before anything opens them (see `localStoreProblems`); `fields` name where
+ * each value came from.
  */
 export const checkLocalStores = (
   settings: WarehouseConfig.WarehouseSettings,
   fields: { readonly warehouse: string; readonly lake: string }
-): ReadonlyArray<ConfigProblem> => {
-  const problems: Array<ConfigProblem> = []
-  const { warehouse, lake } = settings
-  if (warehouse.kind === "duckdb" && warehouse.path !== ":memory:") {
-    const file = resolve(warehouse.path)
-    const why = unwritableDir(dirname(file))
-    if (why !== undefined)
-      problems.push({
-        field: fields.warehouse,
-        message: `cannot create the DuckDB file in ${dirname(file)} (${why})`,
-        fix: "point it at a directory this user can write, e.g. duckdb:data/kura.duckdb, or fix its permissions"
-      })
-    else if (existsSync(file))
-      try {
-        accessSync(file, constants.R_OK | constants.W_OK)
-      } catch {
-        problems.push({
-          field: fields.warehouse,
-          message: `${file} exists but this user cannot read and write it`,
-          fix: "fix its owner or permissions (DuckDB opens it read-write), or point at another file"
-        })
-      }
-  }
-  if (lake.kind === "file") {
-    const dir = resolve(lake.dir)
-    const why = unwritableDir(dir)
-    if (why !== undefined)
-      problems.push({
-        field: fields.lake,
-        message: `cannot write the raw lake directory ${dir} (${why})`,
-        fix: "point it at a directory this user can write, e.g. file:data/lake, or fix its permissions"
-      })
-  }
-  return problems
-}
+): ReadonlyArray<ConfigProblem> =>
+  localStoreProblems({
+    duckdbFile: settings.warehouse.kind === "duckdb" ? settings.warehouse.path : null,
+    lakeDir: settings.lake.kind === "file" ? settings.lake.dir : null
+  }).map((p) => ({ field: fields[p.store], message: p.message, fix: p.fix }))
