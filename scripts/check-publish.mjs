@@ -52,7 +52,8 @@ try {
     run("tar", ["-xzf", tarball, "-C", target, "--strip-components=1"])
     // Dependencies come from the workspace install: the registry is not needed to prove the
     // package's own entry points, exports map and types resolve.
-    for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    // Peer dependencies (effect) are the consumer's own install; linked here the same way.
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies })) {
       const link = path.join(project, "node_modules", ...dep.split("/"))
       fs.mkdirSync(path.dirname(link), { recursive: true })
       fs.symlinkSync(path.join(root, "node_modules", ...dep.split("/")), link, "dir")
