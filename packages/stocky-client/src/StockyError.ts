@@ -83,11 +83,24 @@ export class StockyError extends Schema.TaggedError<StockyError>()("StockyError"
   }
 }
 
+/** Stocky's API paths all live under `/api/v2/`. */
+const onApiPath = (url: string): boolean => {
+  try {
+    return new URL(url).pathname.startsWith("/api/v2/")
+  } catch {
+    return url.includes("/api/v2/")
+  }
+}
+
+const WRONG_BASE_HINT =
+  ". If the API is still up, the base URL is wrong: it must end in /api/v2 (e.g. https://stocky.shopifyapps.com/api/v2)"
+
 /** Renders a reason as one human-readable line. */
 export const describeStockyReason = (r: StockyErrorReason): string => {
   switch (r._tag) {
     case "Retired":
-      return `${RETIRED_MESSAGE} (${r.evidence}; ${r.url})`
+      // Every path of a mistyped base URL also answers 404: say so when the URL is not the API's.
+      return `${RETIRED_MESSAGE} (${r.evidence}; ${r.url})${onApiPath(r.url) ? "" : WRONG_BASE_HINT}`
     case "NotFound":
       return `No ${r.resource} record with id ${r.id}`
     case "Decode": {
