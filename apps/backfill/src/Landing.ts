@@ -138,6 +138,38 @@ export const countHeldElsewhere = (input: {
     return held
   })
 
+/**
+ * What a landed batch accounts for: the distinct records it loaded into `_kura_raw`, and, only
+ * when that falls short of `reportedCount`, those other batches already hold at the same or a
+ * newer version (`countHeldElsewhere`).
+ */
+export const accountBatch = (input: {
+  readonly key: StreamKey
+  readonly batchId: string
+  readonly lakePath: string
+  readonly reportedCount: number | null
+  readonly identify?: RawLoader.Identify
+}) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const p = warehouse.dialect.param
+    const rows = yield* warehouse.query(
+      `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
+      { source: input.key.source, account: input.key.account, stream: input.key.stream, batch: input.batchId }
+    )
+    const loaded = Number(rows[0]?.n ?? 0)
+    const alreadyHeld =
+      input.reportedCount !== null && loaded < input.reportedCount
+        ? yield* countHeldElsewhere({
+            key: input.key,
+            batchId: input.batchId,
+            lakePath: input.lakePath,
+            ...(input.identify === undefined ? {} : { identify: input.identify })
+          })
+        : 0
+    return { loaded, alreadyHeld }
+  })
+
 /** Fetches, maps and loads one window; returns the numbers to reconcile. */
 export const landWindow = <A, E>(input: LandInput<A, E>) =>
   Effect.gen(function* () {
@@ -188,22 +220,14 @@ export const landWindow = <A, E>(input: LandInput<A, E>) =>
       identify: input.identify,
       chunkSize: warehouse.dialect.name === "bigquery" ? 20_000 : 1_000
     })
-    const p = warehouse.dialect.param
-    const rows = yield* warehouse.query(
-      `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
-      { source: input.key.source, account: input.key.account, stream: input.key.stream, batch: input.batchId }
-    )
-    const loaded = Number(rows[0]?.n ?? 0)
     const reportedCount = input.reportedCount ?? seen.size
-    const alreadyHeld =
-      loaded < reportedCount
-        ? yield* countHeldElsewhere({
-            key: input.key,
-            batchId: input.batchId,
-            lakePath: object.path,
-            identify: input.identify
-          })
-        : 0
+    const { loaded, alreadyHeld } = yield* accountBatch({
+      key: input.key,
+      batchId: input.batchId,
+      lakePath: object.path,
+      reportedCount,
+      identify: input.identify
+    })
     const outcome: WindowOutcome = {
       window: input.window,
       // No count from the API: the distinct ids fetched are what must land, each exactly once.

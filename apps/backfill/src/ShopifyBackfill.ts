@@ -8,7 +8,7 @@ import { type ObjectStore, RawLake, RawLoader, Warehouse } from "@kura/warehouse
 import { Effect, Schema, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import { type CanonicalLoader, makeCanonicalLoader, readShopInfo } from "./Canonical.js"
-import { countHeldElsewhere } from "./Landing.js"
+import { accountBatch } from "./Landing.js"
 import type { PlannedWindow } from "./Plan.js"
 import { type FastPathOptions, makeFastOrdersWindow } from "./ShopifyFastPath.js"
 import { batchIdOf, countWindow, rawKey, resourceOf } from "./ShopifyWindow.js"
@@ -132,18 +132,14 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     fetchedAt,
     chunkSize: loadChunkRows ?? (warehouse.dialect.name === "bigquery" ? 20_000 : 1_000)
   })
-  const p = warehouse.dialect.param
-  const rows = yield* warehouse.query(
-    `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
-    { source: "shopify", account: shop, stream: window.stream, batch: batchId }
-  )
-  const loaded = Number(rows[0]?.n ?? 0)
   // Versions a sync, a webhook or an earlier cut of the window landed first are not loaded again:
   // they count towards the tie, read back only for windows that fall short.
-  const alreadyHeld =
-    reported.count !== null && loaded < reported.count
-      ? yield* countHeldElsewhere({ key, batchId, lakePath: object.path })
-      : 0
+  const { loaded, alreadyHeld } = yield* accountBatch({
+    key,
+    batchId,
+    lakePath: object.path,
+    reportedCount: reported.count
+  })
   const canonical = yield* loadCanonical(window, key, object.path)
   const outcome: WindowOutcome = {
     window,

@@ -19,7 +19,7 @@ import { pipeline, Readable } from "node:stream"
 import { createGzip } from "node:zlib"
 import { isDeadLocalProcess } from "@kura/core"
 import { BulkDownload, Resources, ShopifyBulk, type TimeWindow } from "@kura/shopify-client"
-import { BulkLoader, lakePath, ObjectStore, RawFileLoader, Warehouse } from "@kura/warehouse"
+import { BulkLoader, lakePath, ObjectStore, RawFileLoader, Sql, Warehouse } from "@kura/warehouse"
 import { Effect, Semaphore, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { ShopInfo } from "./Canonical.js"
@@ -340,8 +340,6 @@ export const fetchWindowFiles = Effect.fn("ShopifyFastPath.fetchWindowFiles")(fu
   return { files, jobs }
 })
 
-const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`
-
 /**
  * The orders of a window's files that this batch did not load but `_kura_raw` holds from another
  * batch at the same or a newer `updated_at` (a fetched order without one counts when any version is
@@ -356,18 +354,18 @@ export const countHeldOrders = Effect.fn("ShopifyFastPath.countHeldOrders")(func
   readonly files: ReadonlyArray<string>
 }) {
   if (input.files.length === 0) return 0
-  const scope = `source = 'shopify' AND source_account = ${sqlText(input.shop)} AND stream = ${sqlText(input.stream)} AND source_id LIKE 'gid://shopify/Order/%'`
+  const scope = `source = 'shopify' AND source_account = ${Sql.stringLiteral(input.shop)} AND stream = ${Sql.stringLiteral(input.stream)} AND source_id LIKE 'gid://shopify/Order/%'`
   const rows = yield* input.warehouse.query(
     `WITH f AS (
   SELECT json ->> 'id' AS id,
          MAX(TRY_CAST(COALESCE(json ->> 'updatedAt', json ->> 'updated_at') AS TIMESTAMPTZ)) AS u
-  FROM read_ndjson_objects([${input.files.map(sqlText).join(", ")}], ignore_errors = true, maximum_object_size = 16777216)
+  FROM read_ndjson_objects([${input.files.map(Sql.stringLiteral).join(", ")}], ignore_errors = true, maximum_object_size = 16777216)
   WHERE json ->> 'id' LIKE 'gid://shopify/Order/%'
   GROUP BY 1
 ), r AS (SELECT source_id, updated_at, _batch_id FROM _kura_raw WHERE ${scope})
 SELECT COUNT(*) AS n FROM f
-WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id = ${sqlText(input.batchId)})
-  AND EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id <> ${sqlText(input.batchId)} AND (f.u IS NULL OR r.updated_at >= f.u))`
+WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id = ${Sql.stringLiteral(input.batchId)})
+  AND EXISTS (SELECT 1 FROM r WHERE r.source_id = f.id AND r._batch_id <> ${Sql.stringLiteral(input.batchId)} AND (f.u IS NULL OR r.updated_at >= f.u))`
   )
   return Number(rows[0]?.n ?? 0)
 })
