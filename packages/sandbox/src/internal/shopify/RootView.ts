@@ -332,6 +332,23 @@ export class QueryRootView {
     }
   }
 
+  /**
+   * The calling app's installation: what a token can do is what the merchant granted, so
+   * `accessScopes` lists exactly the granted scopes (the emulator's `scopes` option), in the
+   * order they were granted. Needs no scope itself, as on Shopify.
+   */
+  currentAppInstallation(_args: unknown, ctx: RequestContext) {
+    return {
+      __typename: "AppInstallation",
+      id: gid("AppInstallation", 1),
+      accessScopes: [...ctx.state.scopes].map((handle) => ({
+        __typename: "AccessScope",
+        handle,
+        description: `Grants ${handle.replace("_", " access to ").replaceAll("_", " ")}.`
+      }))
+    }
+  }
+
   orders(args: PageArgs, ctx: RequestContext) {
     requireScope(ctx, "read_orders", "orders")
     const q = orderScanQuery(ctx, args.query, args.sortKey, "orders")
