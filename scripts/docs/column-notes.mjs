@@ -53,10 +53,10 @@ export const COLUMN_NOTES = {
   "orders.total_presentment": presentment("`total`"),
   "orders.refunded_presentment": presentment("`refunded`"),
   "orders.financial_status":
-    "payment state: Shopify's displayFinancialStatus (PAID, PARTIALLY_REFUNDED, …); POS paid | voided",
+    "payment state in Shopify's displayFinancialStatus vocabulary for every channel (a POS sale is PAID, its refund sale REFUNDED, a void VOIDED)",
   "orders.fulfillment_status":
-    "Shopify's displayFulfillmentStatus (FULFILLED, UNFULFILLED, …); POS fulfilled",
-  "orders.status": "open | closed | cancelled (Shopify); the sale type, lower-case, or cancelled (POS)",
+    "in Shopify's displayFulfillmentStatus vocabulary for every channel (REST's null and partial read as UNFULFILLED and PARTIALLY_FULFILLED; a POS sale is FULFILLED)",
+  "orders.status": "open | closed | cancelled for every channel (a POS sale is closed once rung up)",
   "orders.cancelled_at": "when the order was cancelled (UTC); NULL if it was not",
 
   // order_lines
@@ -70,9 +70,9 @@ export const COLUMN_NOTES = {
 
   // payments
   "payments.kind":
-    "sale | capture | authorization | refund | … (Shopify transaction kind, lower-case; POS sale | refund)",
+    "what the transaction did: Shopify's transaction kind, lower-case (a POS payment is a sale or a refund)",
   "payments.method": "payment method or gateway as the source names it",
-  "payments.status": "success | failure | pending | … (lower-case)",
+  "payments.status": "Shopify's transaction status, lower-case (a POS payment is a success)",
   "payments.amount": shopMoney("Amount of the transaction"),
   "payments.amount_presentment": presentment("`amount`"),
 
@@ -124,8 +124,7 @@ export const COLUMN_NOTES = {
   "inventory_levels.observed_at": "when Kura read the level (UTC); the day's latest read wins",
 
   // inventory_movements
-  "inventory_movements.kind":
-    "sale | refund_restock | receipt | adjustment | transfer_out | transfer_in | count_correction",
+  "inventory_movements.kind": "why stock moved (one vocabulary for every source)",
   "inventory_movements.quantity":
     "signed change in units: negative leaves stock (sale, transfer_out), positive enters it",
   "inventory_movements.reason": "the source's reason for an adjustment, where it gives one",
@@ -140,6 +139,8 @@ export const COLUMN_NOTES = {
   "purchase_orders.total": shopMoney("Order total at cost"),
   "purchase_orders.ordered_at": "when it was ordered (UTC)",
   "purchase_orders.expected_at": "expected arrival (UTC)",
+  "purchase_orders.status":
+    "Stocky's lifecycle for every source (Shopify's DRAFT / ORDERED refined from its lines and archivedAt)",
   "purchase_orders.received_at": "when it was received in full (UTC); NULL while open",
   "purchase_order_lines.purchase_order_id": "`source_id` of the purchase order (`purchase_orders`)",
   "purchase_order_lines.quantity_ordered": "units ordered",

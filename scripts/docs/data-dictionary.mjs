@@ -3,7 +3,8 @@
  * registry (packages/warehouse/src/Tables.ts: columns, types in both dialects, keys, version
  * column, BigQuery layout) and every view from Views.ts (its columns and DuckDB types read back
  * from DuckDB after creating the real DDL in memory). Descriptions come from the registry's
- * `doc`s, else from column-notes.mjs.
+ * `doc`s, else from column-notes.mjs; an enum-like column also lists its allowed values per source
+ * (`StatusVocabulary`, which the mappers' tests hold every mapped value to).
  *
  *   npx nx run @kura/warehouse:build && npx node scripts/docs/data-dictionary.mjs           # write
  *   npx node scripts/docs/data-dictionary.mjs --check   # exit 1 if the file is stale or a column is undocumented
@@ -21,7 +22,8 @@ import {
   CanonicalTables,
   duckdbDialect,
   isNullable,
-  Sql
+  Sql,
+  StatusVocabulary
 } from "@kura/warehouse"
 import { COLUMN_NOTES } from "./column-notes.mjs"
 
@@ -71,6 +73,20 @@ const describe = (table, column, doc, required) => {
 
 const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ")
 
+/** "Values: shopify `A`, `B`; lightspeed `C`." for an enum-like column, else "". */
+/** A description and a further sentence, joined with a full stop. */
+const sentences = (text, more) =>
+  more === "" ? text : text === "" ? more : `${text}${/[.!?]$/.test(text) ? "" : "."} ${more}`
+
+const values = (table, column) => {
+  const bySource = StatusVocabulary[`${table}.${column}`]
+  if (bySource === undefined) return ""
+  const list = Object.entries(bySource).map(
+    ([source, vs]) => `${source} ${vs.map((v) => `\`${v}\``).join(", ")}`
+  )
+  return `Values: ${list.join("; ")}.`
+}
+
 const render = async () => {
   const views = await viewColumns()
   const lines = [
@@ -80,6 +96,8 @@ const render = async () => {
     "",
     "Every table and view `kura-sync`, `kura-backfill` and the demo create, in DuckDB (`duckdb:` warehouse)",
     "and BigQuery (`bigquery:` warehouse). Both get the same columns from one registry.",
+    "For dbt, [integrations/dbt](../integrations/dbt/README.md) ships them as sources with key tests",
+    "and freshness, generated from the same registry.",
     "",
     "## Conventions",
     "",
@@ -104,6 +122,10 @@ const render = async () => {
     "  from (`_kura_raw._batch_id`, and the lake file `source=…/account=…/stream=…/dt=…/<batch>.ndjson.gz`).",
     "- **Channels.** `channel` is `online` (Shopify orders) or `pos` (Lightspeed K-Series sales).",
     "- **Counts in views** are `HUGEINT` in DuckDB (a SUM of integers) and `INT64` in BigQuery.",
+    "- **Personal data.** A table lists its columns holding a customer's personal data; `kura-sync",
+    "  redact customer` nulls them on that customer's rows (ids, money and counts stay) and scrubs the",
+    "  same fields in `_kura_raw.payload`, `_kura_dead_letters.payload` and the lake files. Requests are",
+    "  kept in `_kura_redactions`. See docs/privacy.md.",
     "",
     "## Tables",
     ""
@@ -118,10 +140,13 @@ const render = async () => {
       lines.push(
         `- BigQuery: ${t.partitionBy ? `partitioned by the UTC date of \`${t.partitionBy}\`` : "not partitioned"}${t.clusterBy ? `, clustered by ${t.clusterBy.map((k) => `\`${k}\``).join(", ")}` : ""}`
       )
+    const personal = t.columns.filter((c) => c.pii === true).map((c) => `\`${c.name}\``)
+    if (personal.length > 0)
+      lines.push(`- Personal data (nulled by \`kura-sync redact customer\`): ${personal.join(", ")}`)
     lines.push("", "| column | DuckDB | BigQuery | null | description |", "| --- | --- | --- | --- | --- |")
     for (const c of t.columns)
       lines.push(
-        `| \`${c.name}\` | ${duck.type(c.type)} | ${bq.type(c.type)} | ${isNullable(c) ? "yes" : "no"} | ${cell(describe(t.name, c.name, c.doc, required))} |`
+        `| \`${c.name}\` | ${duck.type(c.type)} | ${bq.type(c.type)} | ${isNullable(c) ? "yes" : "no"} | ${cell(sentences(describe(t.name, c.name, c.doc, required), values(t.name, c.name)))} |`
       )
     lines.push("")
   }

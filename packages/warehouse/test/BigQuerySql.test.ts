@@ -12,6 +12,7 @@ import {
   type TableDef
 } from "../src/index.js"
 import { transactionScript } from "../src/internal/bigqueryEngine.js"
+import { statusVocabularyRewrites } from "../src/internal/StatusVocabularyMigration.js"
 import { assertBigQuery } from "./bigQueryGrammar.js"
 
 const d = bigQueryDialect("demo-proj", "kura")
@@ -129,6 +130,17 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
     expect(sql.candidates).not.toContain("_kura_raw")
     // The STRING payload itself: TO_JSON_STRING would quote and escape it, and match nothing.
     expect(sql.confirmed).toContain(" AND r.`payload` LIKE '%\"shippingLines\":[]%'")
+  })
+
+  it("the status-vocabulary rewrites are a count and an UPDATE per table, in BigQuery SQL too", () => {
+    const rewrites = statusVocabularyRewrites(d)
+    expect(rewrites.map((r) => r.table)).toEqual(["orders", "orders", "purchase_orders"])
+    for (const r of rewrites) {
+      assertBigQuery(r.count)
+      assertBigQuery(r.update)
+      expect(r.update).toMatch(/^UPDATE `demo-proj\.kura\.(orders|purchase_orders)` AS p SET /)
+    }
+    expect(rewrites[2]?.update).toContain("FROM `demo-proj.kura.purchase_order_lines` AS l")
   })
 
   it("SKU normalisation is NFKC then one RE2 pattern in both dialects, escaped for BigQuery strings", () => {

@@ -15,6 +15,7 @@ import {
   RAW_DEDUP_TAG,
   RAW_INSTANT_DEDUP_MIGRATION,
   SHIPPING_LINES_CHECK,
+  STATUS_VOCABULARY_MIGRATION,
   viewTag
 } from "../src/internal/makeWarehouse.js"
 import { AllViews, createView } from "../src/Views.js"
@@ -194,7 +195,8 @@ describe("migrate on a warehouse from an older Kura", () => {
           assert.deepStrictEqual(after.markers, [
             [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 4 }],
             [RAW_DEDUP_MIGRATION, { removedDuplicates: 0 }],
-            [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }]
+            [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }],
+            [STATUS_VOCABULARY_MIGRATION, { orders: 0, purchase_orders: 0 }]
           ])
           assert.strictEqual(after.comment, RAW_DEDUP_TAG)
 
@@ -280,7 +282,8 @@ describe("migrate on a warehouse from an older Kura", () => {
             [
               [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 2 }],
               [RAW_DEDUP_MIGRATION, { removedDuplicates: 2 }],
-              [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }]
+              [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }],
+              [STATUS_VOCABULARY_MIGRATION, { orders: 0, purchase_orders: 0 }]
             ]
           )
           // The shipping-lines check, rerun with an order an old bulk export left without its

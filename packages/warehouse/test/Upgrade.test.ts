@@ -21,10 +21,15 @@ import {
   CanonicalTables,
   DuckDbWarehouse,
   RawTable,
+  StatusVocabulary,
   type TableDef,
   Warehouse
 } from "../src/index.js"
-import { RAW_DEDUP_TAG, SHIPPING_LINES_CHECK } from "../src/internal/makeWarehouse.js"
+import {
+  RAW_DEDUP_TAG,
+  SHIPPING_LINES_CHECK,
+  STATUS_VOCABULARY_MIGRATION
+} from "../src/internal/makeWarehouse.js"
 import { logicalType } from "../src/internal/SqlEngine.js"
 import { withBigQuery } from "./withBigQuery.js"
 
@@ -89,6 +94,38 @@ const MISSING_SHIPPING_LINES: Readonly<Record<string, unknown>> = {
   "s1-5afa6e3": { ordersMissingShippingLines: 162, from: "2026-08-29", to: "2026-11-26" }
 }
 
+/**
+ * The status columns the `status_vocabulary` migration rewrites (every fixture predates it: POS
+ * orders said paid / fulfilled / sale, Shopify purchase orders `ordered` once received): compared
+ * to the old rows apart from these, and checked against `StatusVocabulary` instead.
+ */
+const REWRITTEN: Readonly<Record<string, ReadonlyArray<string>>> = {
+  orders: ["financial_status", "fulfillment_status", "status"],
+  purchase_orders: ["status"]
+}
+
+/** What the migration rewrites in every fixture: 120 POS orders, 84 received Shopify purchase orders. */
+const STATUS_REWRITES = { orders: 120, purchase_orders: 84 }
+
+/** `table.column = value (source)` for every stored status value outside the canonical vocabulary. */
+const vocabularyProblems = (
+  query: (sql: string) => Effect.Effect<ReadonlyArray<Record<string, unknown>>, unknown>
+) =>
+  Effect.gen(function* () {
+    const problems: Array<string> = []
+    for (const [key, bySource] of Object.entries(StatusVocabulary)) {
+      const [table, column] = key.split(".") as [string, string]
+      const rows = yield* query(
+        `SELECT DISTINCT source, ${q(column)} AS v FROM ${q(table)} WHERE ${q(column)} IS NOT NULL`
+      )
+      for (const r of rows) {
+        const allowed = bySource[String(r.source) as keyof typeof bySource] ?? []
+        if (!allowed.includes(String(r.v))) problems.push(`${key} = ${String(r.v)} (${String(r.source)})`)
+      }
+    }
+    return problems.sort()
+  })
+
 describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
   it.live(
     "today's model, every old row unchanged, idempotent and newer-wins loads, views and reconciliation",
@@ -138,7 +175,10 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
               for (const [name, cols] of oldTables) {
                 const shared = cols.filter((c) => live.has(`${name}.${c}`))
                 assert.deepStrictEqual(shared, cols, `${fixture}: ${name} lost columns`)
-                const list = shared.map(q).join(", ")
+                const list = shared
+                  .filter((c) => !(REWRITTEN[name] ?? []).includes(c))
+                  .map(q)
+                  .join(", ")
                 const [lost] = yield* w.query(
                   name === RawTable.name
                     ? `SELECT COUNT(*) AS n FROM (SELECT DISTINCT ${RawTable.primaryKey.map(q).join(", ")} FROM old.main.${q(name)} EXCEPT SELECT ${RawTable.primaryKey.map(q).join(", ")} FROM main.${q(name)})`
@@ -162,6 +202,25 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
                 JSON.parse(String(check?.meta)),
                 MISSING_SHIPPING_LINES[fixture] ?? { ordersMissingShippingLines: 0 },
                 fixture
+              )
+
+              // Every status in one vocabulary: the old POS and purchase-order spellings rewritten
+              // (counted in the marker), each rewritten row's other columns unchanged (above).
+              assert.deepStrictEqual(yield* vocabularyProblems((sql) => w.query(sql)), [], fixture)
+              const [statuses] = yield* w.query(
+                `SELECT meta FROM "_kura_sync_state" WHERE kind = 'migration' AND id = '${STATUS_VOCABULARY_MIGRATION}'`
+              )
+              assert.deepStrictEqual(JSON.parse(String(statuses?.meta)), STATUS_REWRITES, fixture)
+              const paid = yield* w.query(
+                `SELECT source, COUNT(*) AS n FROM "orders" WHERE financial_status = 'PAID' GROUP BY source ORDER BY source`
+              )
+              assert.deepStrictEqual(
+                paid.map((r) => [r.source, num(r.n)]),
+                [
+                  ["lightspeed", 120],
+                  ["shopify", 189]
+                ],
+                `${fixture}: PAID is one group across channels`
               )
 
               // The old copy stays attached while loading: a load reads only this database's columns
@@ -331,7 +390,9 @@ describe.each([fixtures[0]!])("upgrading a BigQuery dataset written by %s", (fix
                       `SELECT column_name FROM duckdb_columns() WHERE database_name = 'old' AND table_name = '${t}' ORDER BY column_index`
                     )
                   )
-                    .map((r) => q(String(r.column_name)))
+                    .map((r) => String(r.column_name))
+                    .filter((c) => !(REWRITTEN[t] ?? []).includes(c))
+                    .map(q)
                     .join(", ")
                   return bq.duck(
                     t === RawTable.name
@@ -350,6 +411,16 @@ describe.each([fixtures[0]!])("upgrading a BigQuery dataset written by %s", (fix
                 MISSING_SHIPPING_LINES[fixture] ?? { ordersMissingShippingLines: 0 },
                 fixture
               )
+
+              assert.deepStrictEqual(
+                yield* vocabularyProblems((sql) => Effect.promise(() => bq.duck(sql))),
+                [],
+                fixture
+              )
+              const [statuses] = yield* w.query(
+                `SELECT meta FROM ${bqName("_kura_sync_state")} WHERE kind = 'migration' AND id = '${STATUS_VOCABULARY_MIGRATION}'`
+              )
+              assert.deepStrictEqual(JSON.parse(String(statuses?.meta)), STATUS_REWRITES, fixture)
 
               // The same orders and raw records again: nothing written. Then newer wins.
               const orders = CanonicalTables.orders

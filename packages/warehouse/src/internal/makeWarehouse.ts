@@ -57,6 +57,7 @@ import { LeaseError, WarehouseError } from "../WarehouseError.js"
 import { isDecimalText } from "./decimalText.js"
 import { INVALID, inferType, stringifyJson, textOf, toText, whyInvalid } from "./rowText.js"
 import type { SqlEngine, SqlParams, SqlRow, SqlStatement } from "./SqlEngine.js"
+import { statusVocabularyRewrites } from "./StatusVocabularyMigration.js"
 
 const toStoreError = (store: string, operation: string) => (e: WarehouseError) =>
   new StoreError({ store, operation, message: e.message, cause: e })
@@ -225,6 +226,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
    * both is scanned once). Idempotent: a second run, or two processes opening at once, removes
    * nothing more; a crash in between leaves the table as it was (one transaction).
    * - `shopify_bulk_shipping_lines`: a check, not a repair (`checkShippingLines`).
+   * - `status_vocabulary`: canonical rows an older Kura wrote with a source's own status words
+   *   are rewritten into the one vocabulary (`unifyStatuses`).
    */
   const dedupeRawOnce = (catalogue: Catalogue | null) =>
     Effect.gen(function* () {
@@ -245,7 +248,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       const pending = RAW_MIGRATIONS.filter((id) => !doneIds.has(id))
       if (pending.length === 0) return yield* tagRaw
       const metas = new Map<string, Record<string, unknown>>()
-      const dedupe = pending.filter((id) => id !== SHIPPING_LINES_CHECK)
+      const dedupe = pending.filter((id) => id !== SHIPPING_LINES_CHECK && id !== STATUS_VOCABULARY_MIGRATION)
       if (dedupe.length > 0) {
         // One grouped read of the key columns first: a table without duplicates (most) is not
         // rewritten at all.
@@ -263,6 +266,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           )
       }
       if (pending.includes(SHIPPING_LINES_CHECK)) metas.set(SHIPPING_LINES_CHECK, yield* checkShippingLines)
+      if (pending.includes(STATUS_VOCABULARY_MIGRATION))
+        metas.set(STATUS_VOCABULARY_MIGRATION, yield* unifyStatuses)
       const now = yield* Clock.currentTimeMillis
       for (const id of pending)
         yield* engine.run(
@@ -307,6 +312,34 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       `${orders} Shopify orders created ${from} to ${to} were read by the bulk export of an older Kura (shopify-client before 428a975, 2026-11-26), which dropped their shipping lines: their shipping tax lines are missing from tax_lines (order totals, shipping included, are intact). Re-read them to restore the lines: kura-backfill shopify orders --from ${from} --to ${until} --restart`
     )
     return { ordersMissingShippingLines: orders, from, to }
+  })
+
+  /**
+   * Rewrites status values an older Kura wrote in a source's own words (POS `paid`, REST
+   * `partial`, …) into the canonical vocabulary (`StatusVocabulary`), in one transaction. The
+   * marker's meta counts the rows per table (`{ orders, purchase_orders }`).
+   */
+  const unifyStatuses = Effect.gen(function* () {
+    const rewrites = statusVocabularyRewrites(d)
+    const counts: Record<string, number> = {}
+    const due: Array<SqlStatement> = []
+    for (const r of rewrites) {
+      const [row] = yield* engine.query(r.count)
+      const n = Number(row?.n ?? 0)
+      counts[r.table] = (counts[r.table] ?? 0) + n
+      if (n > 0) due.push({ sql: r.update })
+    }
+    if (due.length > 0) {
+      yield* engine.atomically(due)
+      yield* Effect.logInfo(
+        `status vocabulary: rewrote ${Object.entries(counts)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(
+            ", "
+          )} rows written in a source's own status words into the canonical ones (docs/data-dictionary.md)`
+      )
+    }
+    return counts
   })
 
   // ---------- loading ----------
@@ -1775,11 +1808,18 @@ export const RAW_INSTANT_DEDUP_MIGRATION = "raw_dedup_by_instant"
  */
 export const SHIPPING_LINES_CHECK = "shopify_bulk_shipping_lines"
 
+/**
+ * The id (kind `migration`) recording that status values written in a source's own words were
+ * rewritten into the canonical vocabulary (`statusVocabularyRewrites`).
+ */
+export const STATUS_VOCABULARY_MIGRATION = "status_vocabulary"
+
 /** Every one-time data migration and check of an opened warehouse, in order. */
 export const RAW_MIGRATIONS: ReadonlyArray<string> = [
   RAW_DEDUP_MIGRATION,
   RAW_INSTANT_DEDUP_MIGRATION,
-  SHIPPING_LINES_CHECK
+  SHIPPING_LINES_CHECK,
+  STATUS_VOCABULARY_MIGRATION
 ]
 
 /**

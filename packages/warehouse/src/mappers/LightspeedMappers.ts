@@ -186,9 +186,12 @@ export const makeLightspeedSaleMapper =
           tax_presentment: null,
           total_presentment: null,
           refunded_presentment: null,
-          financial_status: cancelled ? "voided" : "paid",
-          fulfillment_status: "fulfilled",
-          status: cancelled ? "cancelled" : (sale.type ?? "SALE").toLowerCase(),
+          // Shopify's vocabulary (its order enums; `status` open | closed | cancelled), so a report
+          // grouping by status does not split one status by channel. A refund is its own sale here.
+          financial_status: cancelled ? "VOIDED" : refund ? "REFUNDED" : "PAID",
+          fulfillment_status: "FULFILLED",
+          // A till sale is paid and handed over when it closes: there is no open state to report.
+          status: cancelled ? "cancelled" : "closed",
           created_at: opened ?? at,
           processed_at: closed,
           business_date: date,

@@ -160,7 +160,16 @@ export const makeShopifyPurchaseOrderMapper =
               ? null
               : gidToId(po.origin.supplier.id),
           number: po.name,
-          status: po.status.toLowerCase(),
+          // Stocky's lifecycle, the canonical one: Shopify's enum says only DRAFT | ORDERED, so what
+          // was received and archiving are read from the lines and archivedAt.
+          status:
+            po.archivedAt !== null
+              ? "archived"
+              : allReceived
+                ? "received"
+                : po.lineItems.some((l) => l.receivedQuantity > 0)
+                  ? "partially_received"
+                  : po.status.toLowerCase(),
           location_id: location,
           currency: po.currency,
           total: dec(total),

@@ -413,7 +413,7 @@ export const makeShopifyRestOrderMapper =
           total_presentment: pres(order.total_price_set),
           refunded_presentment: null,
           financial_status: order.financial_status?.toUpperCase() ?? null,
-          fulfillment_status: order.fulfillment_status?.toUpperCase() ?? null,
+          fulfillment_status: restFulfillmentStatus(order.fulfillment_status),
           status: cancelledAt !== null ? "cancelled" : order.closed_at ? "closed" : "open",
           created_at: createdAt,
           processed_at: utcOrNull(order.processed_at),
@@ -432,3 +432,16 @@ export const makeShopifyRestOrderMapper =
 
 /** The REST / webhook order mapper with default options. */
 export const mapShopifyRestOrder: Mapper<RestOrder> = makeShopifyRestOrderMapper()
+
+/**
+ * REST's `fulfillment_status` in GraphQL's `displayFulfillmentStatus` vocabulary, the canonical
+ * one: REST says `partial` for PARTIALLY_FULFILLED and null for UNFULFILLED (absent stays unknown).
+ */
+const restFulfillmentStatus = (status: string | null | undefined): string | null =>
+  status === undefined
+    ? null
+    : status === null
+      ? "UNFULFILLED"
+      : status.toLowerCase() === "partial"
+        ? "PARTIALLY_FULFILLED"
+        : status.toUpperCase()

@@ -14,6 +14,7 @@ import {
   makeShopifyPurchaseOrderMapper,
   makeShopifyTransferMapper
 } from "../../src/mappers/index.js"
+import { StatusVocabulary } from "../../src/mappers/StatusVocabulary.js"
 
 let sandbox: Sandbox | undefined
 afterAll(async () => {
@@ -95,6 +96,19 @@ describe("Shopify native inventory records (after the Stocky shutdown)", () => {
     }
     expect(got).toEqual(want)
     expect(rows.purchase_orders).toHaveLength(pos.length)
+    // Stocky's lifecycle (the canonical purchase-order vocabulary), read from the lines: Shopify's
+    // own enum says only DRAFT | ORDERED, whatever was received.
+    const histogram = (values: ReadonlyArray<string>) =>
+      Object.fromEntries([...new Set(values)].sort().map((v) => [v, values.filter((x) => x === v).length]))
+    const statuses = (rows.purchase_orders ?? []).map((r) => r.status ?? "")
+    for (const s of statuses) expect(StatusVocabulary["purchase_orders.status"]?.shopify).toContain(s)
+    expect(histogram(statuses.filter((s) => s === "received" || s === "partially_received"))).toEqual(
+      histogram(
+        pos
+          .filter((p) => p.lines.some((l) => l.received))
+          .map((p) => (p.lines.every((l) => l.received) ? "received" : "partially_received"))
+      )
+    )
     expect(rows.purchase_order_lines).toHaveLength(pos.reduce((a, p) => a + p.lines.length, 0))
   }, 180_000)
 })

@@ -7,6 +7,7 @@ import { Decimal, toMinorUnits } from "@kura/core"
 import type { GroundTruth } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { CanonicalRows } from "../../src/Mapper.js"
+import { StatusVocabulary } from "../../src/mappers/StatusVocabulary.js"
 import type { CanonicalRow, CanonicalTableName } from "../../src/Tables.js"
 import { type Mapped, mapAll, type Pulled, pull } from "./sandboxPull.js"
 
@@ -167,11 +168,38 @@ describe.each([
     expect(observedDiff).toEqual(injected)
   })
 
+  it("every status column speaks one vocabulary across sources: a status is one group, whatever the channel", () => {
+    const outside: Array<string> = []
+    const groups = new Map<string, Set<string>>()
+    for (const [name, rows] of Object.entries(mapped).filter(
+      ([k]) => k !== "shopifyLocationOfBl" && k !== "onlineLocationId"
+    ))
+      for (const [key, bySource] of Object.entries(StatusVocabulary)) {
+        const [table, column] = key.split(".") as [CanonicalTableName, string]
+        for (const row of ((rows as CanonicalRows)[table] ?? []) as ReadonlyArray<
+          Readonly<Record<string, unknown>>
+        >) {
+          const value = row[column]
+          if (value === null || value === undefined) continue
+          const source = String(row.source) as keyof typeof bySource
+          if (!(bySource[source] ?? []).includes(String(value)))
+            outside.push(`${name}: ${key} = ${String(value)}`)
+          const g = groups.get(`${key}=${String(value)}`) ?? new Set<string>()
+          groups.set(`${key}=${String(value)}`, g.add(String(row.source)))
+        }
+      }
+    expect([...new Set(outside)].sort()).toEqual([])
+    // The paid orders of both channels land in ONE financial_status group.
+    expect([...(groups.get("orders.financial_status=PAID") ?? [])].sort()).toEqual(["lightspeed", "shopify"])
+    expect([...(groups.get("orders.status=closed") ?? [])]).toContain("lightspeed")
+    expect([...(groups.get("payments.kind=sale") ?? [])].sort()).toEqual(["lightspeed", "shopify"])
+  })
+
   it("the REST / webhook order form maps to the same rows as the GraphQL form", () => {
     const LINEAGE = new Set(["updated_at", "_synced_at", "_batch_id", "_deleted_at"])
     // Fields only one API has: GraphQL display statuses and presentment refunds, refund updatedAt.
     const ONLY_ONE: Partial<Record<CanonicalTableName, ReadonlySet<string>>> = {
-      orders: new Set(["financial_status", "fulfillment_status", "status", "refunded_presentment"]),
+      orders: new Set(["refunded_presentment"]),
       refunds: new Set(["amount_presentment"]),
       order_lines: new Set(["total_presentment"])
     }

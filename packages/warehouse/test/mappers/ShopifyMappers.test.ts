@@ -298,6 +298,21 @@ describe("Shopify REST / webhook forms", () => {
     refunds: [refund]
   })
 
+  it("REST fulfillment statuses land in GraphQL's vocabulary: null is UNFULFILLED, partial PARTIALLY_FULFILLED", () => {
+    const status = (fulfillment_status: string | null | undefined) =>
+      makeShopifyRestOrderMapper({ locationOf: () => "1" })(
+        fulfillment_status === undefined ? restOrder : { ...restOrder, fulfillment_status },
+        ctx
+      ).orders?.[0]?.fulfillment_status
+    expect([
+      status(null),
+      status("partial"),
+      status("fulfilled"),
+      status("restocked"),
+      status(undefined)
+    ]).toEqual(["UNFULFILLED", "PARTIALLY_FULFILLED", "FULFILLED", "RESTOCKED", null])
+  })
+
   it("maps the REST order like the GraphQL one: same ids, business dates, exact amounts", () => {
     const rows = makeShopifyRestOrderMapper({ locationOf: () => "1" })(restOrder, ctx)
     const graphql = makeShopifyOrderMapper({ locationOf: () => "1" })(order, ctx)
