@@ -5,7 +5,7 @@
  * report; see sandbox/wrap.ts, loaded with `--import sandbox/hook.ts`). Also reads back every
  * canonical table of a DuckDB file as counts, content hashes and duplicate keys.
  */
-import { mkdirSync, readFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
@@ -70,6 +70,101 @@ export const kuraSyncRun = (label: string, dir: string, o: SyncOptions): Capture
     cwd: dir,
     env: syncEnv(dir, o)
   })
+}
+
+/** The sandbox script that runs the emulators in their own process (see sandbox/serve.ts). */
+export const SANDBOX_SERVER = path.resolve(import.meta.dirname, "sandbox/serve.ts")
+
+/** A sandbox in its own process, and the deployment variables that point kura-sync at it. */
+export interface SandboxApart {
+  readonly process: Captured
+  /** SHOPIFY_* / LIGHTSPEED_* / STOCKY_* as a real deployment sets them. */
+  readonly env: Record<string, string>
+  /** Stops the sandbox (it writes its report first) and waits for its exit. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * Starts the proof's sandbox in its own process with the options `o` (the same seed, anchor,
+ * scale, faults, mutation and report a `KURA_SANDBOX=1` run would get) and waits for its endpoints.
+ */
+export const startSandboxApart = async (
+  label: string,
+  dir: string,
+  o: SyncOptions
+): Promise<SandboxApart> => {
+  mkdirSync(dir, { recursive: true })
+  const {
+    HOME: _home,
+    KURA_WAREHOUSE: _w,
+    KURA_LAKE: _l,
+    KURA_STATE_DIR: _s,
+    KURA_SANDBOX: _k,
+    ...own
+  } = syncEnv(dir, o)
+  const proc = spawnCaptured(label, [SANDBOX_SERVER], { cwd: dir, env: own })
+  const marker = "KURA_SANDBOX_ENV "
+  const env = await new Promise<Record<string, string>>((resolve, reject) => {
+    const check = () => {
+      const line = proc
+        .stdout()
+        .split("\n")
+        .find((l) => l.startsWith(marker))
+      if (line === undefined) return false
+      clearInterval(timer)
+      resolve(JSON.parse(line.slice(marker.length)) as Record<string, string>)
+      return true
+    }
+    const timer = setInterval(check, 5)
+    proc.exited.then((exit) => {
+      if (check()) return
+      clearInterval(timer)
+      reject(
+        new Error(`the sandbox process exited (${exit.code ?? exit.signal}): ${proc.output().slice(-2000)}`)
+      )
+    })
+  })
+  return {
+    process: proc,
+    env,
+    close: async () => {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGTERM")
+      await proc.exited
+    }
+  }
+}
+
+/**
+ * Starts `kura-sync run --force` in `dir` against a sandbox in its own process, configured as a
+ * real deployment is (`env`: the SHOPIFY_* / LIGHTSPEED_* / STOCKY_* variables, no KURA_SANDBOX).
+ * Lightspeed starts where a `KURA_SANDBOX=1` run starts it (the sandbox's history, via
+ * KURA_LIGHTSPEED_FROM_DATE, not 400 days back), and refresh tokens rotate in a file that is
+ * cleared first: each run's sandbox process issues fresh ones, as the in-process sandbox does (whose
+ * runs keep them in memory).
+ */
+export const kuraSyncRunApart = (
+  label: string,
+  dir: string,
+  o: SyncOptions,
+  sandbox: SandboxApart
+): Captured => {
+  mkdirSync(dir, { recursive: true })
+  const own = syncEnv(dir, o)
+  rmSync(path.join(own.KURA_STATE_DIR ?? path.join(dir, "state"), "tokens.json"), { force: true })
+  const anchor = Date.parse(`${own.KURA_SANDBOX_ANCHOR}T00:00:00Z`)
+  const from = new Date(anchor - (o.historyDays + 2) * 86_400_000).toISOString().slice(0, 10)
+  const env: Record<string, string> = {
+    HOME: dir,
+    KURA_WAREHOUSE: own.KURA_WAREHOUSE ?? "",
+    KURA_LAKE: own.KURA_LAKE ?? "",
+    KURA_STATE_DIR: own.KURA_STATE_DIR ?? "",
+    // The bench's own environment must not turn the in-process sandbox back on.
+    KURA_SANDBOX: "0",
+    KURA_TOKEN_STORE: "file",
+    KURA_LIGHTSPEED_FROM_DATE: from,
+    ...sandbox.env
+  }
+  return spawnCaptured(label, [SYNC_RUNNER, "run", "--force"], { cwd: dir, env })
 }
 
 /** One stream's line of `kura-sync run` output. */

@@ -271,6 +271,8 @@ const runCommand = Command.make(
     Effect.gen(function* () {
       const config = yield* loadConfig(flags.config)
       yield* printSkipped(config, [])
+      // Marks where the pass's own work starts (warehouse open onwards); the incremental bench times from it.
+      yield* Effect.logInfo("run: pass started")
       const selector = {
         source: Option.getOrUndefined(flags.source),
         stream: Option.getOrUndefined(flags.stream)

@@ -5,6 +5,9 @@
  *   read path as an incremental run, so a full sync can be costed like-for-like.
  * - `KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS` / `KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS`: the period of
  *   the whole stock-snapshot / transfers re-read (default a day; 0 reads whole every run).
+ * - `KURA_LIGHTSPEED_FROM_DATE=YYYY-MM-DD`: the first business date a Lightspeed location is read
+ *   from on its first run (default 400 days back): a merchant whose POS history starts later, or
+ *   who wants less of it, does not walk the empty or unwanted days one by one.
  */
 import type { SourceDeps } from "./SourceDeps.js"
 
@@ -15,6 +18,7 @@ export type SourceTuning = Pick<
   | "shopifyBulkMinRecords"
   | "shopifyInventoryFullEveryMs"
   | "shopifyTransfersFullEveryMs"
+  | "lightspeedFromDate"
 >
 
 /** A knob that cannot be read, named with its fix (AppConfig reports it with the others). */
@@ -54,14 +58,27 @@ export const parseSourceTuning = (
     })
   const inventory = millis("KURA_SHOPIFY_INVENTORY_FULL_EVERY_MS")
   const transfers = millis("KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS")
+  const fromText = env.KURA_LIGHTSPEED_FROM_DATE?.trim()
+  const fromDate = fromText === undefined || fromText === "" ? undefined : fromText
+  if (fromDate !== undefined && !isCalendarDate(fromDate))
+    problems.push({
+      field: "KURA_LIGHTSPEED_FROM_DATE",
+      message: `"${fromText}" is not a date`,
+      fix: "set the first business date to read, e.g. KURA_LIGHTSPEED_FROM_DATE=2025-01-01, or unset it (400 days back)"
+    })
   return {
     tuning: {
       ...(bulk === "off"
         ? { shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER, shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER }
         : {}),
       ...(inventory === undefined ? {} : { shopifyInventoryFullEveryMs: inventory }),
-      ...(transfers === undefined ? {} : { shopifyTransfersFullEveryMs: transfers })
+      ...(transfers === undefined ? {} : { shopifyTransfersFullEveryMs: transfers }),
+      ...(fromDate === undefined || !isCalendarDate(fromDate) ? {} : { lightspeedFromDate: fromDate })
     },
     problems
   }
 }
+
+/** A real YYYY-MM-DD day (2025-02-30 is not). */
+const isCalendarDate = (text: string): boolean =>
+  /^\d{4}-\d{2}-\d{2}$/.test(text) && new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text

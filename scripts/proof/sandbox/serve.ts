@@ -1,0 +1,80 @@
+/**
+ * The proof's sandbox in its OWN process, for benches that time `kura-sync` against emulators the
+ * way production runs against Shopify, Lightspeed and Stocky: elsewhere, not on kura-sync's event
+ * loop or in its CPU figure. `KURA_SANDBOX=1` runs the emulators inside kura-sync, where each bulk
+ * job runs synchronously inside its start request and the emulator's rendering shares the process.
+ *
+ * Started by `startSandboxApart` (syncRun.ts) as `node scripts/proof/sandbox/serve.ts` with the same
+ * environment a `KURA_SANDBOX=1` run gets (`KURA_SANDBOX_SEED`, `_SCALE`, `_HISTORY_DAYS`,
+ * `_ANCHOR` and the `KURA_PROOF_SANDBOX_*` options wrap.ts reads: faults, mutation, report), so
+ * the same seed and anchor serve the same data and `mutate` is applied at start as in-process.
+ * Prints one `KURA_SANDBOX_ENV {json}` line: the SHOPIFY_* / LIGHTSPEED_* / STOCKY_* variables a
+ * real deployment sets (the same mapping as apps/sync-runner/src/SandboxEnv.ts), pointing at the
+ * counting proxies. On SIGTERM or SIGINT it closes (wrap.ts writes the report) and exits 0.
+ */
+import { startSandbox } from "./wrap.ts"
+
+/** The line prefix the parent reads the environment from. */
+export const SANDBOX_ENV_MARKER = "KURA_SANDBOX_ENV "
+
+const env = process.env
+const int = (name: string): number | undefined => {
+  const text = env[name]?.trim()
+  if (text === undefined || text === "") return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}="${text}" is not a positive integer`)
+  return n
+}
+const anchorText = env.KURA_SANDBOX_ANCHOR?.trim()
+const anchor = anchorText ? Date.parse(`${anchorText}T00:00:00Z`) : undefined
+if (anchor !== undefined && Number.isNaN(anchor))
+  throw new Error(`KURA_SANDBOX_ANCHOR="${anchorText}" is not a YYYY-MM-DD date`)
+
+const seed = int("KURA_SANDBOX_SEED")
+const scale = int("KURA_SANDBOX_SCALE")
+const historyDays = int("KURA_SANDBOX_HISTORY_DAYS")
+const sandbox = await startSandbox({
+  ...(seed === undefined ? {} : { seed }),
+  ...(scale === undefined ? {} : { scale }),
+  ...(historyDays === undefined ? {} : { historyDays }),
+  ...(anchor === undefined ? {} : { anchor })
+})
+
+let closing = false
+const close = () => {
+  if (closing) return
+  closing = true
+  sandbox.close().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(`sandbox close failed: ${e instanceof Error ? e.message : String(e)}`)
+      process.exit(1)
+    }
+  )
+}
+process.on("SIGTERM", close)
+process.on("SIGINT", close)
+// An orphaned sandbox would hold its ports forever: stop when the parent is gone (re-parented).
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent) close()
+}, 1000).unref()
+
+const { shopify, lightspeed, stocky } = sandbox
+const deployment: Record<string, string> = {
+  SHOPIFY_SHOP: shopify.credentials.shopDomain,
+  SHOPIFY_ACCESS_TOKEN: shopify.credentials.accessToken,
+  SHOPIFY_API_BASE_URL: shopify.baseUrl,
+  SHOPIFY_API_VERSION: shopify.credentials.apiVersion,
+  SHOPIFY_WEBHOOK_SECRET: shopify.credentials.webhookSecret,
+  LIGHTSPEED_CLIENT_ID: lightspeed.credentials.clientId,
+  LIGHTSPEED_CLIENT_SECRET: lightspeed.credentials.clientSecret,
+  LIGHTSPEED_REFRESH_TOKEN: lightspeed.credentials.refreshToken,
+  LIGHTSPEED_API_BASE_URL: lightspeed.baseUrl,
+  LIGHTSPEED_TOKEN_URL: lightspeed.credentials.tokenUrl,
+  LIGHTSPEED_BUSINESS_LOCATIONS: lightspeed.credentials.businessLocationIds.join(","),
+  STOCKY_STORE_NAME: stocky.credentials.storeName,
+  STOCKY_API_KEY: stocky.credentials.apiKey,
+  STOCKY_API_BASE_URL: `${stocky.baseUrl}/api/v2`
+}
+process.stdout.write(`${SANDBOX_ENV_MARKER}${JSON.stringify(deployment)}\n`)
