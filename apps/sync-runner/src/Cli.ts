@@ -12,6 +12,13 @@ import { errorExitCode, errorReported } from "effect/Runtime"
 import { formatApiUsage } from "./ApiUsage.js"
 import { type AppConfig, checkLocalStores, loadAppConfig, parseDuration, SOURCES } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
+import {
+  checkExitCode,
+  checkReportJson,
+  DEFAULT_CHECK_TIMEOUT_MS,
+  formatCheckTable,
+  runChecks
+} from "./Check.js"
 import { ConfigError } from "./ConfigError.js"
 import { groupLetters, type LetterSelection, replayLetters, selectLetters } from "./DeadLetterReplay.js"
 import { startHttpService } from "./HttpService.js"
@@ -47,8 +54,11 @@ const configFlag = Flag.String("config").pipe(
   Flag.optional
 )
 
-/** Loads the config from the flag/`KURA_CONFIG` and the environment; prints problems and fails on error. */
-const loadConfig = (configPath: Option.Option<string>) =>
+/**
+ * Loads the config from the flag/`KURA_CONFIG` and the environment; prints problems and fails on
+ * error. `check` leaves the local stores to its own rows (`localStores: false`).
+ */
+const loadConfig = (configPath: Option.Option<string>, options: { readonly localStores?: boolean } = {}) =>
   Effect.gen(function* () {
     const path = Option.getOrUndefined(configPath) ?? process.env.KURA_CONFIG
     let file: { path: string; text: string } | undefined
@@ -74,6 +84,7 @@ const loadConfig = (configPath: Option.Option<string>) =>
       ? (yield* startSandboxEnv(yield* sandboxOptions(process.env))).env
       : {}
     const config = yield* loadAppConfig({ env: { ...process.env, ...sandbox }, file })
+    if (options.localStores === false) return config
     const storeProblems = checkLocalStores(config.warehouseSettings, {
       warehouse: process.env.KURA_WAREHOUSE
         ? "KURA_WAREHOUSE"
@@ -888,12 +899,69 @@ const deadLettersCommand = Command.make("dead-letters").pipe(
   Command.withSubcommands([deadLettersListCommand, deadLettersReplayCommand])
 )
 
+const checkCommand = Command.make(
+  "check",
+  {
+    config: configFlag,
+    json: Flag.Boolean("json").pipe(
+      Flag.withDescription("Print the report as JSON (for CI and deployment pipelines)"),
+      Flag.withDefault(false)
+    ),
+    timeout: Flag.String("timeout").pipe(
+      Flag.withDescription("Longest wait for each check (default 20s)"),
+      Flag.optional
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      let timeoutMs = DEFAULT_CHECK_TIMEOUT_MS
+      if (Option.isSome(flags.timeout)) {
+        const parsed = parseDuration(flags.timeout.value)
+        if (Option.isNone(parsed)) {
+          const error = new ConfigError({
+            problems: [
+              {
+                field: "--timeout",
+                message: `"${flags.timeout.value}" is not a duration`,
+                fix: "use 20s, 1m or 500ms"
+              }
+            ]
+          })
+          yield* Console.error(error.message)
+          return yield* error
+        }
+        timeoutMs = parsed.value
+      }
+      const config = yield* loadConfig(flags.config, { localStores: false })
+      const rows = yield* runChecks(config, { timeoutMs })
+      yield* Console.log(
+        flags.json
+          ? JSON.stringify(checkReportJson(rows, yield* Clock.currentTimeMillis), null, 2)
+          : formatCheckTable(rows)
+      )
+      if (checkExitCode(rows) !== 0)
+        return yield* new RunFailed({ failed: rows.filter((r) => r.status === "FAIL").map((r) => r.name) })
+    })
+).pipe(
+  Command.withDescription(
+    "Preflight before deploying: validates the configuration, then checks the warehouse (schema version and pending migrations, never applied), the lake (lists it, writes and deletes a probe object under _kura_check/), each configured source (Shopify token, API version, scopes and rate limit; Lightspeed login and locations; Stocky key and store) and clock skew. Exits 0 when all are ok or warn, 1 on any FAIL, 2 on a configuration error; --json for pipelines"
+  ),
+  dataOnStdout
+)
+
 /** The root command. */
 export const cli = Command.make("kura-sync").pipe(
   Command.withDescription(
     "Kura sync runner: keeps the warehouse in sync with Shopify, Lightspeed and Stocky. Configured by environment variables (SHOPIFY_*, LIGHTSPEED_*, STOCKY_*, KURA_WAREHOUSE, KURA_LAKE, …; every one with its default in docs/configuration.md) or --config FILE; KURA_SANDBOX=1 tries it against built-in emulators."
   ),
-  Command.withSubcommands([runCommand, serveCommand, statusCommand, webhooksCommand, deadLettersCommand])
+  Command.withSubcommands([
+    runCommand,
+    serveCommand,
+    statusCommand,
+    webhooksCommand,
+    deadLettersCommand,
+    checkCommand
+  ])
 )
 
 /** Exit code policy: a signal-driven shutdown that drained cleanly is a success (Cloud Run expects 0). */
