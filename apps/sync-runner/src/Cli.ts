@@ -23,6 +23,7 @@ import { ConfigError } from "./ConfigError.js"
 import { groupLetters, type LetterSelection, replayLetters, selectLetters } from "./DeadLetterReplay.js"
 import { startHttpService } from "./HttpService.js"
 import { allReplayers } from "./internal/replayers.js"
+import { makeRedactCommand } from "./RedactCommand.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -949,6 +950,9 @@ const checkCommand = Command.make(
   dataOnStdout
 )
 
+/** `redact customer | shop | list | reapply` (RedactCommand.ts). */
+const redactCommand = makeRedactCommand({ configFlag, loadConfig, boundDuckDb })
+
 /** The root command. */
 export const cli = Command.make("kura-sync").pipe(
   Command.withDescription(
@@ -960,7 +964,8 @@ export const cli = Command.make("kura-sync").pipe(
     statusCommand,
     webhooksCommand,
     deadLettersCommand,
-    checkCommand
+    checkCommand,
+    redactCommand
   ])
 )
 

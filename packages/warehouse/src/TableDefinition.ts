@@ -26,6 +26,11 @@ export interface ColumnDef {
    * Takes effect when the table is created.
    */
   readonly compression?: "zstd"
+  /**
+   * The column holds a customer's personal data (GDPR/CCPA): `Redaction.redactCustomer` nulls it
+   * on the customer's rows, and the data dictionary marks it.
+   */
+  readonly pii?: boolean
 }
 
 /** One table: its columns, key, the column that decides which version wins, and BigQuery layout. */

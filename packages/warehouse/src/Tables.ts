@@ -14,6 +14,9 @@ const int = col("int")
 const bool = col("bool")
 const money = col("decimal")
 const ts = col("timestamp")
+/** A nullable string column holding a customer's personal data. */
+const pii = <const N extends string>(name: N, doc?: string) =>
+  ({ name, type: "string", nullable: true, pii: true, ...(doc === undefined ? {} : { doc }) }) as const
 
 /**
  * Columns every canonical row carries. `_deleted_at` turns deletions into soft deletes.
@@ -123,7 +126,7 @@ export const CanonicalTables = {
       str("currency"),
       money("amount"),
       money("amount_presentment"),
-      str("note"),
+      pii("note"),
       ts("created_at", false),
       ts("processed_at"),
       { name: "business_date", type: "date", nullable: false }
@@ -174,7 +177,7 @@ export const CanonicalTables = {
   customers: defineTable({
     name: "customers",
     doc: "Customers of every channel.",
-    columns: [...lineage, str("email"), str("first_name"), str("last_name"), str("phone"), ts("created_at")],
+    columns: [...lineage, pii("email"), pii("first_name"), pii("last_name"), pii("phone"), ts("created_at")],
     primaryKey: canonicalKey,
     versionColumn: "updated_at",
     partitionBy: "updated_at",
@@ -478,6 +481,66 @@ export const StateTables = {
       int("updated_at", false)
     ],
     primaryKey: ["key"]
+  }),
+  redactions: defineTable({
+    name: "_kura_redactions",
+    doc: "Ledger of erasure requests (GDPR/CCPA, Shopify compliance webhooks): what was asked, by which trigger, what was changed, and when it was last re-applied.",
+    columns: [
+      {
+        name: "id",
+        type: "string",
+        nullable: false,
+        doc: "kind:source:account:subject; one row per request subject"
+      },
+      { name: "kind", type: "string", nullable: false, doc: "customer | shop | data_request" },
+      { name: "trigger", type: "string", nullable: false, doc: "cli | webhook | api" },
+      str("source", false),
+      str("source_account", false),
+      { name: "customer_id", type: "string", nullable: true, doc: "the customer's id in its source" },
+      {
+        name: "email_sha256",
+        type: "string",
+        nullable: true,
+        doc: "SHA-256 of the lower-cased e-mail asked for (the address itself is not kept)"
+      },
+      {
+        name: "order_ids",
+        type: "string",
+        nullable: true,
+        doc: "JSON list of order ids named by the request"
+      },
+      {
+        name: "request_id",
+        type: "string",
+        nullable: true,
+        doc: "the webhook's event id or data request id"
+      },
+      { name: "requested_at", type: "int", nullable: false, doc: "when the request was made (epoch ms)" },
+      {
+        name: "applied_at",
+        type: "int",
+        nullable: true,
+        doc: "last time it was applied or re-applied (epoch ms)"
+      },
+      { name: "status", type: "string", nullable: false, doc: "pending | done | failed | recorded" },
+      {
+        name: "rows_changed",
+        type: "int",
+        nullable: true,
+        doc: "warehouse rows changed or deleted, all passes"
+      },
+      {
+        name: "files_changed",
+        type: "int",
+        nullable: true,
+        doc: "lake files rewritten or deleted, all passes"
+      },
+      str("detail"),
+      int("created_at", false),
+      int("updated_at", false)
+    ],
+    primaryKey: ["id"],
+    clusterBy: ["kind", "source", "source_account"]
   }),
   leases: defineTable({
     name: "_kura_leases",

@@ -14,11 +14,14 @@ import {
   type CanonicalTableName,
   type InventoryCatalog,
   type MapContext,
+  makeRedaction,
   makeShopifyInventoryLevelWebhookMapper,
   makeShopifyRefundWebhookMapper,
   makeShopifyRestOrderMapper,
   mergeRows,
+  ObjectStore,
   RawLake,
+  type Redaction,
   RestOrder,
   RestRefundPayload,
   type RowKey,
@@ -27,6 +30,7 @@ import {
 import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
+import { applyCompliance, COMPLIANCE_TOPICS } from "./ComplianceWebhooks.js"
 import { dedupKey } from "./DedupSet.js"
 import { envelopeLine, webhookStreamName } from "./envelope.js"
 import { ShopContext, type ShopFacts } from "./ShopContext.js"
@@ -147,6 +151,11 @@ export interface WarehouseWebhookSinkOptions {
   readonly catalogTtlMs?: number
   /** Retries of a failed shop-facts lookup before the batch's canonical step is dead-lettered (default 2). */
   readonly factsRetries?: number
+  /**
+   * Carries out the compliance topics (`customers/redact`, `shop/redact`,
+   * `customers/data_request`) after their batch is landed; without it they are only logged.
+   */
+  readonly redaction?: Redaction["Service"]
 }
 
 /** Builds the sink over a warehouse, a lake and the shops' facts. */
@@ -225,6 +234,11 @@ export const makeWarehouseWebhookSink = (
     }
   }
 
+  const compliance = (shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
+    applyCompliance(Option.fromNullishOr(options.redaction), shop, deliveries).pipe(
+      Effect.mapError(sinkError("Warehouse"))
+    )
+
   const landShop = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
@@ -268,16 +282,23 @@ export const makeWarehouseWebhookSink = (
       if (known._tag === "Failure") {
         // Raw is landed; the canonical step waits in dead letters (replayable) rather than blocking
         // the intake, and the scheduled sync re-reads the window anyway.
-        const letters = deliveries.map(
-          (d, i): DeadLetter => ({
-            key: { source: "shopify", account: shop, stream: webhookStreamName(d.topic) },
-            sourceId: idOfPayload(payloads[i]),
-            payload: d.rawBody,
-            reason: "shop_facts",
-            detail: `${d.topic} event ${d.eventId}: not upserted, ${known.failure.message}; check the shop's credentials, then replay these dead letters`,
-            origin: object.path,
-            at: now
-          })
+        // Compliance requests need no shop facts (shop/redact comes after the app lost access).
+        yield* compliance(shop, deliveries)
+        const letters = deliveries.flatMap(
+          (d, i): ReadonlyArray<DeadLetter> =>
+            COMPLIANCE_TOPICS.has(d.topic)
+              ? []
+              : [
+                  {
+                    key: { source: "shopify", account: shop, stream: webhookStreamName(d.topic) },
+                    sourceId: idOfPayload(payloads[i]),
+                    payload: d.rawBody,
+                    reason: "shop_facts",
+                    detail: `${d.topic} event ${d.eventId}: not upserted, ${known.failure.message}; check the shop's credentials, then replay these dead letters`,
+                    origin: object.path,
+                    at: now
+                  }
+                ]
         )
         yield* warehouse.deadLetters.write(letters).pipe(Effect.mapError(sinkError("Warehouse")))
         yield* Effect.logWarning(
@@ -329,6 +350,8 @@ export const makeWarehouseWebhookSink = (
       // Last, so a retried batch does not write its letters twice.
       if (out.letters.length > 0)
         yield* warehouse.deadLetters.write(out.letters).pipe(Effect.mapError(sinkError("Warehouse")))
+      // After the batch's own rows, so a redaction also covers what this batch loaded.
+      yield* compliance(shop, deliveries)
       return { raw: raw.received, rows, deleted, deadLettered: out.letters.length } satisfies LandedBatch
     })
 
@@ -389,13 +412,21 @@ const SeenRow = Schema.Struct({
   fetched_at: Schema.String
 })
 
-/** The warehouse sink over the Warehouse, RawLake and ShopContext in context. */
+/**
+ * The warehouse sink over the Warehouse, RawLake and ShopContext in context; with an ObjectStore
+ * in context too (as in `serve`), it carries out the compliance topics.
+ */
 export const layerWarehouseWebhookSink = (
   options: WarehouseWebhookSinkOptions = {}
 ): Layer.Layer<WebhookBatchSink, never, Warehouse | RawLake | ShopContext> =>
   Layer.effect(
     WebhookBatchSink,
     Effect.gen(function* () {
-      return makeWarehouseWebhookSink(yield* Warehouse, yield* RawLake, yield* ShopContext, options)
+      const warehouse = yield* Warehouse
+      const store = yield* Effect.serviceOption(ObjectStore)
+      return makeWarehouseWebhookSink(warehouse, yield* RawLake, yield* ShopContext, {
+        ...(Option.isSome(store) ? { redaction: makeRedaction(warehouse, store.value) } : {}),
+        ...options
+      })
     })
   )

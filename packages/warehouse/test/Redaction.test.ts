@@ -1,0 +1,619 @@
+/**
+ * Erasure of a customer's personal data from the canonical tables, `_kura_raw`, dead letters and
+ * every lake file, with the `_kura_redactions` ledger; `shop/redact` of one account. Real DuckDB
+ * and a real lake directory; the lake rewrite also on the fake GCS, and the SQL through the
+ * BigQuery grammar check.
+ */
+import { createHash } from "node:crypto"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { assert, describe, it } from "@effect/vitest"
+import { Storage } from "@google-cloud/storage"
+import { Effect, Layer, Stream } from "effect"
+import {
+  AllTables,
+  bigQueryDialect,
+  CanonicalTables,
+  DuckDbWarehouse,
+  GcsObjectStore,
+  LocalObjectStore,
+  ObjectStore,
+  RawLake,
+  RawLoader,
+  REDACTED,
+  Redaction,
+  RedactionError,
+  rewriteLakeFile,
+  Warehouse
+} from "../src/index.js"
+import { makeSubject, mentions, rewriteLine, scrub, subjectTokens } from "../src/internal/redactionPayload.js"
+import * as RSql from "../src/internal/redactionSql.js"
+import { assertBigQuery } from "./bigQueryGrammar.js"
+import { startFakeGcs } from "./fakeGcs.js"
+
+const A = "a-shop.myshopify.com"
+const B = "b-shop.myshopify.com"
+const DT = "2026-11-20"
+const ALICE = {
+  id: "101",
+  email: "Alice.Doe@example.com",
+  first: "Alice",
+  last: "Doe",
+  phone: "+81 90 1111 2222"
+}
+const BOB = { id: "102", email: "bob@example.com", first: "Bob", last: "Roe", phone: "+81 90 3333 4444" }
+
+const gqlCustomer = (c: typeof ALICE, updatedAt = "2026-11-19T10:00:00Z") => ({
+  __typename: "Customer",
+  id: `gid://shopify/Customer/${c.id}`,
+  legacyResourceId: c.id,
+  firstName: c.first,
+  lastName: c.last,
+  displayName: `${c.first} ${c.last}`,
+  state: "ENABLED",
+  createdAt: "2026-01-01T00:00:00Z",
+  updatedAt,
+  tags: ["vip", c.last],
+  verifiedEmail: true,
+  taxExempt: false,
+  defaultEmailAddress: { emailAddress: c.email },
+  defaultPhoneNumber: { phoneNumber: c.phone }
+})
+
+const gqlOrder = (id: string, customer: string | null) => ({
+  __typename: "Order",
+  id: `gid://shopify/Order/${id}`,
+  legacyResourceId: id,
+  name: `#${id}`,
+  updatedAt: "2026-11-19T11:00:00Z",
+  customer:
+    customer === null ? null : { id: `gid://shopify/Customer/${customer}`, legacyResourceId: customer },
+  totalPriceSet: { shopMoney: { amount: "1200.00", currencyCode: "JPY" } }
+})
+
+const restOrderBody = (id: string, c: typeof ALICE) =>
+  JSON.stringify({
+    id: Number(id),
+    name: `#${id}`,
+    email: c.email,
+    phone: c.phone,
+    updated_at: "2026-11-19T12:00:00Z",
+    customer: { id: Number(c.id), email: c.email, first_name: c.first, last_name: c.last, phone: c.phone },
+    billing_address: { first_name: c.first, last_name: c.last, address1: "1-2-3 Ginza", phone: c.phone },
+    line_items: [{ id: 1, title: "Matcha 30g", quantity: 1 }]
+  })
+
+const envelope = (id: string, c: typeof ALICE) =>
+  JSON.stringify({
+    topic: "orders/create",
+    shop: "x",
+    event_id: `ev-${id}`,
+    webhook_id: `wh-${id}`,
+    api_version: "2026-01",
+    triggered_at: null,
+    received_at: "2026-11-20T00:00:00.000Z",
+    body: restOrderBody(id, c)
+  })
+
+const lineage = (account: string, id: string, updatedAt = "2026-11-19T10:00:00Z") => ({
+  source: "shopify",
+  source_account: account,
+  source_id: id,
+  updated_at: updatedAt,
+  _synced_at: "2026-11-20T00:00:00Z",
+  _batch_id: "b1"
+})
+
+const customerRow = (account: string, c: typeof ALICE, updatedAt?: string) => ({
+  ...lineage(account, c.id, updatedAt),
+  email: c.email,
+  first_name: c.first,
+  last_name: c.last,
+  phone: c.phone,
+  created_at: "2026-01-01T00:00:00Z"
+})
+
+const orderRow = (account: string, id: string, customer: string) => ({
+  ...lineage(account, id),
+  channel: "online",
+  order_number: `#${id}`,
+  customer_id: customer,
+  currency: "JPY",
+  total: "1200",
+  subtotal: "1200",
+  created_at: "2026-11-19T09:00:00Z",
+  business_date: "2026-11-19"
+})
+
+const refundRow = (account: string, id: string, order: string, note: string) => ({
+  ...lineage(account, id),
+  order_id: order,
+  channel: "online",
+  currency: "JPY",
+  amount: "100",
+  note,
+  created_at: "2026-11-19T10:00:00Z",
+  business_date: "2026-11-19"
+})
+
+/** Loads one account's data the way a sync and the webhook path would: lake files, raw rows, canonical rows. */
+const seed = (account: string) =>
+  Effect.gen(function* () {
+    const w = yield* Warehouse
+    const lake = yield* RawLake
+    const land = (stream: string, batchId: string, lines: ReadonlyArray<string>) =>
+      Effect.gen(function* () {
+        const key = { source: "shopify", account, stream }
+        const obj = yield* lake.writeBatch({ key, batchId, lines: Stream.fromIterable(lines), dt: DT })
+        yield* RawLoader.loadRawBatch({
+          warehouse: w,
+          key,
+          batch: obj,
+          lines: Stream.fromIterable(lines),
+          fetchedAt: "2026-11-20T00:00:00Z"
+        })
+      })
+    yield* land("customers", "c1", [JSON.stringify(gqlCustomer(ALICE)), JSON.stringify(gqlCustomer(BOB))])
+    yield* land("orders", "o1", [
+      JSON.stringify(gqlOrder("9001", ALICE.id)),
+      JSON.stringify(gqlOrder("9002", BOB.id))
+    ])
+    yield* land("orders", "o2", [JSON.stringify(gqlOrder("9003", null))])
+    // The webhook batch: envelopes in the lake, the signed body in _kura_raw.
+    const key = { source: "shopify", account, stream: "webhooks" }
+    yield* lake.writeBatch({
+      key,
+      batchId: "wh1",
+      lines: Stream.fromIterable([envelope("9001", ALICE), envelope("9002", BOB)]),
+      dt: DT
+    })
+    yield* w.load(
+      "_kura_raw",
+      [ALICE, BOB].map((c, i) => ({
+        source: "shopify",
+        source_account: account,
+        stream: "webhook.orders_create",
+        source_id: `ev-900${i + 1}`,
+        updated_at: "2026-11-19T12:00:00Z",
+        payload: restOrderBody(`900${i + 1}`, c),
+        fetched_at: "2026-11-20T00:00:00Z",
+        _batch_id: "wh1",
+        lake_path: `source=shopify/account=${account}/stream=webhooks/dt=${DT}/wh1.ndjson.gz`
+      }))
+    )
+    yield* w.load("customers", [customerRow(account, ALICE), customerRow(account, BOB)])
+    yield* w.load("orders", [orderRow(account, "9001", ALICE.id), orderRow(account, "9002", BOB.id)])
+    yield* w.load("refunds", [
+      refundRow(account, "r1", "9001", "Alice Doe asked for a refund"),
+      refundRow(account, "r2", "9002", "damaged")
+    ])
+    yield* w.deadLetters.write([
+      {
+        key: { source: "shopify", account, stream: "customers" },
+        sourceId: ALICE.id,
+        payload: JSON.stringify(gqlCustomer(ALICE)),
+        reason: "decode",
+        detail: "test letter",
+        origin: "test",
+        at: 1
+      }
+    ])
+  })
+
+const withStores = <A, E>(
+  f: (dir: string) => Effect.Effect<A, E, Warehouse | RawLake | ObjectStore | Redaction>
+) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-redact-"))),
+    (dir) => {
+      const store = LocalObjectStore.layer(dir)
+      const base = Layer.mergeAll(
+        DuckDbWarehouse.layerMemory,
+        store,
+        RawLake.layer.pipe(Layer.provide(store))
+      )
+      return Effect.provide(
+        Effect.gen(function* () {
+          yield* (yield* Warehouse).migrate
+          return yield* f(dir)
+        }),
+        Redaction.layer.pipe(Layer.provideMerge(base))
+      )
+    },
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** Every file under the lake dir: relative path → bytes. */
+const files = (dir: string): Map<string, Buffer> => {
+  const out = new Map<string, Buffer>()
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) {
+      const full = join(e.parentPath, e.name)
+      out.set(full.slice(dir.length + 1), readFileSync(full))
+    }
+  return out
+}
+const linesOf = (gz: Buffer) =>
+  gunzipSync(gz)
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+
+const PII = (c: typeof ALICE) => [c.email, c.email.toLowerCase(), c.first, c.last, c.phone]
+const hasPii = (text: string, c: typeof ALICE) => PII(c).some((p) => text.includes(p))
+
+const q = (sql: string) => Effect.flatMap(Effect.service(Warehouse), (w) => w.query(sql))
+const snapshot = Effect.gen(function* () {
+  const w = yield* Warehouse
+  return {
+    sales: yield* w.query("SELECT * FROM v_daily_sales ORDER BY ALL"),
+    reconcile: yield* w.reconcile,
+    orders: yield* w.query("SELECT * EXCLUDE (_synced_at) FROM orders ORDER BY ALL")
+  }
+})
+
+describe("Redaction.redactCustomer", () => {
+  it.effect(
+    "erases one customer everywhere, leaves others byte for byte, keeps revenue; a second run is a no-op",
+    () =>
+      withStores((dir) =>
+        Effect.gen(function* () {
+          yield* seed(A)
+          yield* seed(B)
+          const before = files(dir)
+          const kept = yield* snapshot
+          const others = yield* q(
+            `SELECT * FROM customers WHERE NOT (source_account = '${A}' AND source_id = '101') ORDER BY ALL`
+          )
+          const r = yield* Redaction
+          const out = yield* r.redactCustomer({
+            source: "shopify",
+            sourceAccount: A,
+            customerId: "101",
+            trigger: "cli"
+          })
+
+          // Canonical: PII columns null, ids and money kept.
+          const [alice] = yield* q(
+            `SELECT * FROM customers WHERE source_account = '${A}' AND source_id = '101'`
+          )
+          assert.deepStrictEqual(
+            [alice?.email, alice?.first_name, alice?.last_name, alice?.phone, alice?.source_id],
+            [null, null, null, null, "101"]
+          )
+          const notes = yield* q(
+            `SELECT source_id, note FROM refunds WHERE source_account = '${A}' ORDER BY 1`
+          )
+          assert.deepStrictEqual(notes, [
+            { source_id: "r1", note: null },
+            { source_id: "r2", note: "damaged" }
+          ])
+          assert.deepStrictEqual(
+            yield* q(
+              `SELECT * FROM customers WHERE NOT (source_account = '${A}' AND source_id = '101') ORDER BY ALL`
+            ),
+            others
+          )
+          assert.deepStrictEqual(yield* snapshot, kept)
+
+          // _kura_raw and dead letters of account A hold no PII of Alice; Bob's and B's are untouched.
+          const raw = yield* q(`SELECT source_account, CAST(payload AS VARCHAR) AS p FROM _kura_raw`)
+          for (const row of raw) {
+            const p = String(row.p)
+            if (row.source_account === A) assert.isFalse(hasPii(p, ALICE), p)
+          }
+          assert.isTrue(raw.some((row) => row.source_account === A && hasPii(String(row.p), BOB)))
+          assert.isTrue(raw.some((row) => row.source_account === B && hasPii(String(row.p), ALICE)))
+          const letters = yield* q(`SELECT source_account, payload FROM _kura_dead_letters`)
+          assert.isFalse(letters.some((l) => l.source_account === A && hasPii(String(l.payload), ALICE)))
+          assert.isTrue(letters.some((l) => l.source_account === B && hasPii(String(l.payload), ALICE)))
+
+          // Every lake file: A's hold no PII of Alice; every other line (and every file without
+          // her) is unchanged byte for byte; the format is still gzip NDJSON.
+          const after = files(dir)
+          assert.deepStrictEqual([...after.keys()].sort(), [...before.keys()].sort())
+          const changed: Array<string> = []
+          for (const [path, bytes] of after) {
+            const old = before.get(path)!
+            if (!bytes.equals(old)) changed.push(path)
+            const lines = linesOf(bytes)
+            const oldLines = linesOf(old)
+            assert.strictEqual(lines.length, oldLines.length)
+            for (const [i, line] of lines.entries()) {
+              JSON.parse(line)
+              if (path.includes(`account=${A}`)) assert.isFalse(hasPii(line, ALICE), `${path}: ${line}`)
+              if (!hasPii(oldLines[i]!, ALICE)) assert.strictEqual(line, oldLines[i])
+            }
+          }
+          assert.deepStrictEqual(changed.sort(), [...out.files].sort())
+          // GraphQL order lines hold only the customer's id: no personal field to null, file kept.
+          assert.strictEqual(changed.length, 2, "the customers and webhooks files of A")
+          assert.isTrue(changed.every((p) => p.includes(`account=${A}`)))
+          // The scrubbed customer line still decodes as a Customer record would (required fields kept).
+          const customers = linesOf(after.get(changed.find((p) => p.includes("stream=customers"))!)!)
+          const scrubbed = JSON.parse(customers[0]!)
+          assert.deepStrictEqual(
+            [
+              scrubbed.displayName,
+              scrubbed.firstName,
+              scrubbed.tags,
+              scrubbed.defaultEmailAddress,
+              scrubbed.legacyResourceId
+            ],
+            [REDACTED, null, [], null, "101"]
+          )
+
+          // Ledger, and a second run changes nothing.
+          assert.isAbove(out.rowsChanged, 0)
+          const again = yield* r.redactCustomer({
+            source: "shopify",
+            sourceAccount: A,
+            customerId: "gid://shopify/Customer/101"
+          })
+          assert.strictEqual(again.rowsChanged, 0)
+          assert.strictEqual(again.filesChanged, 0)
+          assert.deepStrictEqual(files(dir), after)
+          const ledger = yield* r.list
+          assert.strictEqual(ledger.length, 1)
+          assert.strictEqual(ledger[0]?.status, "done")
+          assert.strictEqual(ledger[0]?.trigger, "cli")
+          assert.strictEqual(ledger[0]?.rowsChanged, out.rowsChanged)
+          assert.strictEqual(ledger[0]?.filesChanged, 2)
+        })
+      )
+  )
+
+  it.effect(
+    "re-applies to a later load that brings the customer back (canonical, raw and a new lake file)",
+    () =>
+      withStores((dir) =>
+        Effect.gen(function* () {
+          yield* seed(A)
+          const r = yield* Redaction
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: "101" })
+          // A later sync: a newer customer version with PII, in a new lake file and raw row.
+          const w = yield* Warehouse
+          const lake = yield* RawLake
+          const key = { source: "shopify", account: A, stream: "customers" }
+          const line = JSON.stringify(gqlCustomer(ALICE, "2026-11-21T00:00:00Z"))
+          const obj = yield* lake.writeBatch({
+            key,
+            batchId: "c2",
+            lines: Stream.make(line),
+            dt: "2026-11-21"
+          })
+          yield* RawLoader.loadRawBatch({
+            warehouse: w,
+            key,
+            batch: obj,
+            lines: Stream.make(line),
+            fetchedAt: new Date().toISOString()
+          })
+          yield* w.load("customers", [customerRow(A, ALICE, "2026-11-21T00:00:00Z")])
+          assert.isTrue(hasPii(JSON.stringify(yield* q("SELECT * FROM customers")), ALICE))
+
+          const outs = yield* r.reapply()
+          assert.strictEqual(outs.length, 1)
+          assert.deepStrictEqual(outs[0]?.files, [obj.path])
+          assert.isFalse(hasPii(JSON.stringify(yield* q("SELECT * FROM customers")), ALICE))
+          assert.isFalse(
+            hasPii(JSON.stringify(yield* q("SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw")), ALICE)
+          )
+          for (const [, bytes] of files(dir)) assert.isFalse(hasPii(linesOf(bytes).join("\n"), ALICE))
+          // Nothing new: nothing changes.
+          const again = yield* r.reapply()
+          assert.strictEqual(again[0]?.rowsChanged, 0)
+          assert.strictEqual(again[0]?.filesChanged, 0)
+        })
+      )
+  )
+
+  it.effect("finds a customer by e-mail (case-insensitive) and keeps only its hash in the ledger", () =>
+    withStores(() =>
+      Effect.gen(function* () {
+        yield* seed(A)
+        const r = yield* Redaction
+        yield* r.redactCustomer({ source: "shopify", sourceAccount: A, email: "alice.doe@EXAMPLE.com" })
+        assert.isFalse(hasPii(JSON.stringify(yield* q("SELECT * FROM customers")), ALICE))
+        assert.isFalse(
+          hasPii(JSON.stringify(yield* q("SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw")), ALICE)
+        )
+        const [entry] = yield* r.list
+        assert.strictEqual(
+          entry?.emailSha256,
+          createHash("sha256").update("alice.doe@example.com").digest("hex")
+        )
+        assert.strictEqual(entry?.customerId, "101")
+        assert.notInclude(JSON.stringify(yield* q("SELECT * FROM _kura_redactions")), "example.com")
+      })
+    )
+  )
+
+  it.effect("refuses a request without an id or e-mail, naming both", () =>
+    withStores(() =>
+      Effect.gen(function* () {
+        const e = yield* Effect.flip(
+          (yield* Redaction).redactCustomer({ source: "shopify", sourceAccount: A })
+        )
+        assert.strictEqual(e.reason, "InvalidInput")
+        assert.include(e.message, "--email")
+      })
+    )
+  )
+})
+
+describe("Redaction.redactShop", () => {
+  it.effect("deletes exactly one account's rows and lake prefix, only when confirmed", () =>
+    withStores((dir) =>
+      Effect.gen(function* () {
+        yield* seed(A)
+        yield* seed(B)
+        const r = yield* Redaction
+        const refused = yield* Effect.flip(
+          r.redactShop({ source: "shopify", sourceAccount: A, confirm: false })
+        )
+        assert.strictEqual(refused.reason, "NotConfirmed")
+        const count = (account: string) =>
+          Effect.map(
+            q(
+              // The ledger keeps its row: the proof that the shop was erased.
+              AllTables.filter(
+                (t) => t.name !== "_kura_redactions" && t.columns.some((c) => c.name === "source_account")
+              )
+                .map((t) => `SELECT count(*)::INT AS n FROM "${t.name}" WHERE source_account = '${account}'`)
+                .join(" UNION ALL ")
+            ),
+            (rows) => rows.reduce((a, x) => a + Number(x.n), 0)
+          )
+        const bBefore = yield* count(B)
+        const bFiles = [...files(dir)].filter(([p]) => p.includes(`account=${B}`))
+        const out = yield* r.redactShop({
+          source: "shopify",
+          sourceAccount: A,
+          confirm: true,
+          trigger: "webhook"
+        })
+        assert.strictEqual(yield* count(A), 0)
+        assert.strictEqual(yield* count(B), bBefore)
+        assert.strictEqual(out.filesChanged, 4)
+        assert.deepStrictEqual(
+          [...files(dir)].filter(([p]) => p.includes(`account=${A}`)),
+          []
+        )
+        assert.deepStrictEqual(
+          [...files(dir)].filter(([p]) => p.includes(`account=${B}`)),
+          bFiles
+        )
+        const [entry] = yield* r.list
+        assert.deepStrictEqual([entry?.kind, entry?.status, entry?.trigger], ["shop", "done", "webhook"])
+      })
+    )
+  )
+})
+
+describe("lake file rewrite", () => {
+  it.effect("a failure while the new file is written leaves the old file whole (local store)", () =>
+    withStores((dir) =>
+      Effect.gen(function* () {
+        yield* seed(A)
+        const path = `source=shopify/account=${A}/stream=customers/dt=${DT}/c1.ndjson.gz`
+        const before = files(dir)
+        const store = yield* ObjectStore
+        let seen = 0
+        const failed = yield* Effect.exit(
+          rewriteLakeFile(store, path, (line) => {
+            if (++seen > 2) throw new Error("crash mid-rewrite")
+            return line.includes("Alice") ? line.replaceAll("Alice", "X") : undefined
+          })
+        )
+        assert.isTrue(failed._tag === "Failure")
+        assert.deepStrictEqual(files(dir), before, "old file intact, no temp file left")
+      })
+    )
+  )
+
+  it.effect("rewrites a GCS object in place as gzip NDJSON (fake GCS)", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startFakeGcs("kura-lake")),
+      (gcs) =>
+        Effect.gen(function* () {
+          const store = yield* ObjectStore
+          const lake = yield* RawLake
+          const key = { source: "shopify", account: A, stream: "customers" }
+          const obj = yield* lake.writeBatch({
+            key,
+            batchId: "c1",
+            dt: DT,
+            lines: Stream.make(JSON.stringify(gqlCustomer(ALICE)), JSON.stringify(gqlCustomer(BOB)))
+          })
+          const subject = makeSubject({ customerIds: ["101"] })
+          const tokens = subjectTokens(subject)
+          assert.isTrue(
+            yield* rewriteLakeFile(store, obj.path, (l) => rewriteLine(l, subject, tokens, "customers"))
+          )
+          const lines = [...(yield* Stream.runCollect(lake.readLines(obj.path)))]
+          assert.strictEqual(lines.length, 2)
+          assert.isFalse(hasPii(lines[0]!, ALICE))
+          assert.strictEqual(lines[1], JSON.stringify(gqlCustomer(BOB)))
+          assert.isFalse(
+            yield* rewriteLakeFile(store, obj.path, (l) => rewriteLine(l, subject, tokens, "customers"))
+          )
+        }).pipe(
+          Effect.provide(
+            RawLake.layer.pipe(
+              Layer.provideMerge(
+                GcsObjectStore.layer({
+                  bucket: "kura-lake",
+                  prefix: "lake",
+                  storage: new Storage({ projectId: "demo-proj", apiEndpoint: gcs.endpoint })
+                })
+              )
+            )
+          )
+        ),
+      (gcs) => Effect.promise(() => gcs.close())
+    )
+  )
+})
+
+describe("payload matching", () => {
+  const s = makeSubject({ customerIds: ["gid://shopify/Customer/101"] })
+  it("knows a customer by gid or number, in customer records, order references and webhook envelopes", () => {
+    assert.isTrue(mentions(gqlCustomer(ALICE), s, "customers"))
+    assert.isFalse(mentions(gqlCustomer(BOB), s, "customers"))
+    assert.isTrue(mentions(gqlOrder("1", "101"), s, "orders"))
+    assert.isFalse(mentions(gqlOrder("1", "102"), s, "orders"))
+    assert.isTrue(mentions(JSON.parse(envelope("9", ALICE)), s, "webhooks"))
+    assert.isFalse(mentions(JSON.parse(envelope("9", BOB)), s, "webhooks"))
+    // An order whose own id equals the customer's number is not the customer.
+    assert.isFalse(
+      mentions({ __typename: "Order", id: "gid://shopify/Order/101", legacyResourceId: "101" }, s, "orders")
+    )
+  })
+  it("nulls personal fields and keeps ids, money and line items", () => {
+    const body = JSON.parse(String((scrub(JSON.parse(envelope("9", ALICE)), s) as { body: string }).body))
+    assert.deepStrictEqual(body.customer, {
+      id: 101,
+      email: null,
+      first_name: null,
+      last_name: null,
+      phone: null
+    })
+    assert.deepStrictEqual([body.email, body.phone, body.billing_address], [null, null, null])
+    assert.deepStrictEqual(body.line_items, [{ id: 1, title: "Matcha 30g", quantity: 1 }])
+    assert.strictEqual(body.name, "#9")
+  })
+})
+
+describe("redaction SQL", () => {
+  const bq = bigQueryDialect("demo-proj", "kura")
+  it("every statement passes the BigQuery grammar", () => {
+    const c = RSql.listParams(bq, "c", ["1", "2"])
+    const o = RSql.listParams(bq, "o", [])
+    for (const [name, scope] of Object.entries(RSql.customerScopes)) {
+      const table = CanonicalTables[name as keyof typeof CanonicalTables]
+      assertBigQuery(RSql.nullPii(bq, table, scope(bq, c.sql, o.sql)))
+    }
+    assertBigQuery(RSql.customerIdsByEmail(bq, c.sql))
+    assertBigQuery(RSql.customerEmails(bq))
+    assertBigQuery(RSql.rawCandidates(bq, 2, true))
+    assertBigQuery(RSql.rawCandidates(bq, 1, false))
+    assertBigQuery(RSql.updateRawPayload(bq))
+    assertBigQuery(RSql.deadLetterCandidates(bq, 2))
+    assertBigQuery(RSql.updateDeadLetterPayload(bq))
+    for (const t of RSql.accountTables) assertBigQuery(RSql.deleteAccount(bq, t))
+    assertBigQuery(RSql.deleteLedgerRow(bq))
+    assertBigQuery(RSql.insertLedgerRow(bq))
+    assertBigQuery(RSql.selectLedger(bq, true))
+    assertBigQuery(RSql.selectLedger(bq, false))
+  })
+  it("every canonical table with a personal column has a customer scope", () => {
+    const withPii = Object.values(CanonicalTables).filter((t) => RSql.piiColumns(t).length > 0)
+    assert.deepStrictEqual(withPii.map((t) => t.name).sort(), Object.keys(RSql.customerScopes).sort())
+  })
+  it("RedactionError names its reason", () => {
+    assert.strictEqual(new RedactionError({ reason: "Lake", message: "x" }).reason, "Lake")
+  })
+})
