@@ -15,6 +15,18 @@ import { InvalidConfig, ShopifyError } from "./ShopifyError.js"
 export const LATEST_STABLE_VERSION = "2026-10"
 
 /**
+ * The default Admin API version: the newest one whose full published schema Kura validates every
+ * GraphQL document against (`shopify-admin-2026-01.graphql`), and the one `kura-sync` and
+ * `kura-backfill` pin. 2026-10 (`LATEST_STABLE_VERSION`) is opt-in: it adds inventory purchase
+ * orders, whose documents are checked only against the emulator's extension of the 2026-01 schema.
+ * Shopify supports a version for at least 12 months (2026-01: into 2027-01).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const DEFAULT_API_VERSION = "2026-01"
+
+/**
  * Client settings.
  *
  * @since 0.1.0
@@ -23,7 +35,7 @@ export const LATEST_STABLE_VERSION = "2026-10"
 export interface ShopifyConfigShape {
   /** The shop's myshopify domain, e.g. `kura-matcha.myshopify.com`. */
   readonly shop: string
-  /** Admin API version (`YYYY-MM` or `unstable`). Default: the latest stable, 2026-10. */
+  /** Admin API version (`YYYY-MM` or `unstable`). Default `DEFAULT_API_VERSION` (2026-01). */
   readonly apiVersion: string
   /** Base URL override (emulators, proxies), e.g. `http://127.0.0.1:4000`. Default `https://{shop}`. */
   readonly baseUrl: string
@@ -72,7 +84,7 @@ export class ShopifyConfig extends Context.Service<ShopifyConfig, ShopifyConfigS
     Effect.gen(function* () {
       const shop = yield* Config.String("SHOPIFY_SHOP")
       const apiVersion = yield* Config.String("SHOPIFY_API_VERSION").pipe(
-        Config.withDefault(LATEST_STABLE_VERSION)
+        Config.withDefault(DEFAULT_API_VERSION)
       )
       const baseUrl = yield* Config.String("SHOPIFY_BASE_URL").pipe(Config.withDefault(""))
       const throttleTimeout = yield* Config.Number("SHOPIFY_THROTTLE_TIMEOUT_MS").pipe(Config.option)
@@ -109,7 +121,7 @@ export const makeShopifyConfig = (
         `expected a shop domain such as "my-store.myshopify.com", got ${JSON.stringify(options.shop)}`
       )
     }
-    const apiVersion = options.apiVersion ?? LATEST_STABLE_VERSION
+    const apiVersion = options.apiVersion ?? DEFAULT_API_VERSION
     if (!/^\d{4}-(01|04|07|10)$/.test(apiVersion) && apiVersion !== "unstable") {
       return yield* invalid(
         "apiVersion",

@@ -1,10 +1,14 @@
+import { existsSync, readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { buildShopifySchema } from "@kura/sandbox"
-import { parse, validate } from "graphql"
+import { Effect } from "effect"
+import { buildSchema, parse, validate } from "graphql"
 import { describe, expect, it } from "vitest"
 import { CHANGED_LEVELS_QUERY } from "../src/InventoryLevelChanges.js"
 import { CHANGED_LEVELS_PROBE_QUERY, LocationInventoryLevels } from "../src/InventoryLevelChangesBulk.js"
 import { OPERATION_DOCUMENTS, RESOURCE_DOCUMENTS } from "../src/internal/documents/index.js"
 import { LOCATION_SUMMARIES_FIELD, LOCATION_SUMMARIES_QUERY } from "../src/LocationSummaries.js"
+import { makeShopifyConfig } from "../src/ShopifyConfig.js"
 
 // The same schemas the sandbox executes: the reference 2026-01 Admin schema, and for 2026-10 and
 // later that schema plus the sandbox's 2026-10 extension (one copy of the extension, not two).
@@ -40,5 +44,33 @@ describe("every GraphQL document validates against the Admin schema", () => {
   it("location summaries: the field embedded in kura-sync's shop query, and the page after", () => {
     check(`query KuraShop { shop { ianaTimezone currencyCode createdAt } ${LOCATION_SUMMARIES_FIELD} }`, null)
     check(LOCATION_SUMMARIES_QUERY, null)
+  })
+})
+
+describe("the client's default API version", () => {
+  it("names a published Admin schema, and every document it sends by default validates against that schema alone", async () => {
+    const { apiVersion } = await Effect.runPromise(makeShopifyConfig({ shop: "kura-matcha.myshopify.com" }))
+    // The published schemas Kura holds (the emulator's extensions are not a published schema).
+    const file = fileURLToPath(
+      new URL(`../../sandbox/schema/shopify-admin-${apiVersion}.graphql`, import.meta.url)
+    )
+    expect(existsSync(file), `no published Admin schema for the default version ${apiVersion}`).toBe(true)
+    const schema = buildSchema(readFileSync(file, "utf8"), {
+      assumeValid: true,
+      assumeValidSDL: true,
+      noLocation: true
+    })
+    const sent = RESOURCE_DOCUMENTS.filter((r) => r.minVersion === null || r.minVersion <= apiVersion)
+    expect(sent.length).toBeGreaterThan(5)
+    const docs = [
+      ...sent.flatMap((r) => [
+        r.page,
+        r.bulk("updated_at:>='2026-01-01T00:00:00Z'"),
+        ...Object.values(r.followUps),
+        ...Object.values(r.detached)
+      ]),
+      ...Object.values(OPERATION_DOCUMENTS)
+    ]
+    for (const doc of docs) expect(validate(schema, parse(doc)).map((e) => e.message)).toEqual([])
   })
 })

@@ -352,6 +352,14 @@ export const startShopifyEmulator = async (
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     stats.requests = (stats.requests ?? 0) + 1
     const url = new URL(req.url ?? "/", "http://localhost")
+    // Shopify answers a shop it does not host with 404 Not Found on every path: a request addressed
+    // to another *.myshopify.com (a mistyped shop) must fail here as it would in production, not
+    // read this shop's data. Any other host (127.0.0.1, localhost, a proxy) is this shop.
+    const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase()
+    if (host.endsWith(".myshopify.com") && host !== domain.toLowerCase()) {
+      send(res, { status: 404, body: JSON.stringify({ errors: "Not Found" }) })
+      return
+    }
     if (url.pathname === "/admin/oauth/access_token" && req.method === "POST") return tokenEndpoint(req, res)
     const bulkFile = /^\/bulk-operation-outputs\/([0-9a-f]+)\/([\w.-]+)$/.exec(url.pathname)
     if (bulkFile !== null && req.method === "GET")
