@@ -247,7 +247,7 @@ export const checkShopify = (
 /** Where Lightspeed's rotated refresh token goes during the check: the run's own store, or none. */
 type ChosenStore =
   | { readonly store: TokenStore["Service"]; readonly where: string }
-  | { readonly why: string }
+  | { readonly why: string; readonly fix: string }
 
 const lightspeedStore = (
   config: AppConfig,
@@ -262,7 +262,8 @@ const lightspeedStore = (
       }
     if (!finding.tokensTable)
       return {
-        why: "the warehouse has no _kura_tokens table yet, and a refresh spends the single-use refresh token: its successor would have nowhere to go"
+        why: "the warehouse has no _kura_tokens table yet, and a refresh spends the single-use refresh token: its successor would have nowhere to go",
+        fix: "run kura-sync run --source lightspeed once (it creates the warehouse and keeps the token), or set KURA_TOKEN_STORE=file"
       }
     const layer =
       finding.kind === "duckdb"
@@ -283,7 +284,15 @@ const lightspeedStore = (
                 })
               : DuckDbWarehouse.layer({ path: ":memory:", migrate: false })
           })()
-    const warehouse = Context.get(yield* Layer.build(layer), Warehouse)
+    const built = yield* Effect.result(Layer.build(layer))
+    // DuckDB allows one writer: a running kura-sync holds the file, and its token with it.
+    if (built._tag === "Failure" && /lock/i.test(built.failure.message))
+      return {
+        why: "another process (a running kura-sync?) holds the DuckDB warehouse, where the refresh token is kept",
+        fix: "run check while kura-sync is stopped"
+      }
+    if (built._tag === "Failure") return yield* built.failure
+    const warehouse = Context.get(built.success, Warehouse)
     const store = WarehouseTokenStore.make(
       warehouse,
       Option.match(config.tokenEncryptionKey, {
@@ -318,14 +327,7 @@ export const checkLightspeed = (
       Effect.gen(function* () {
         const chosen = yield* lightspeedStore(config, finding)
         if ("why" in chosen)
-          return [
-            checkRow(
-              `${name}: login`,
-              "warn",
-              `not checked: ${chosen.why}`,
-              "run kura-sync run --source lightspeed once (it creates the warehouse and keeps the token), or set KURA_TOKEN_STORE=file"
-            )
-          ]
+          return [checkRow(`${name}: login`, "warn", `not checked: ${chosen.why}`, chosen.fix)]
         const tokenKey = `lightspeed:${account.clientId}:${account.name}`
         const before = yield* chosen.store.get(tokenKey)
         const locations = yield* Effect.gen(function* () {

@@ -945,7 +945,7 @@ const checkCommand = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    "Preflight before deploying: validates the configuration, then checks the warehouse (schema version and pending migrations, never applied), the lake (lists it, writes and deletes a probe object under _kura_check/), each configured source (Shopify token, API version, scopes and rate limit; Lightspeed login and locations; Stocky key and store) and clock skew. Exits 0 when all are ok or warn, 1 on any FAIL, 2 on a configuration error; --json for pipelines"
+    "Preflight before deploying: validates the configuration, then checks the warehouse (schema version and pending migrations, never applied), the lake (lists it, writes and deletes a probe object under _kura_check/), each configured source (Shopify token, API version, scopes and rate limit; Lightspeed login and locations, a rotated single-use refresh token kept in the run's token store; Stocky key and store) and clock skew. Every check is bounded by --timeout and runs concurrently; no secret is printed. Exits 0 when all are ok or warn, 1 on any FAIL, 2 on a configuration error; --json for pipelines"
   ),
   dataOnStdout
 )

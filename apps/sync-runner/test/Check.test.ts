@@ -17,6 +17,7 @@ const main = join(inject("builtAppDir"), "main.js")
 let dir: string
 let sandbox: Sandbox
 const servers: Array<Server> = []
+const extraSandboxes: Array<Sandbox> = []
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "kura-check-"))
@@ -25,6 +26,7 @@ beforeAll(async () => {
 }, 120_000)
 afterAll(async () => {
   await sandbox?.close()
+  for (const s of extraSandboxes) await s.close()
   for (const s of servers) await new Promise((ok) => s.close(ok))
   await rm(dir, { recursive: true, force: true })
 })
@@ -255,6 +257,48 @@ describe("kura-sync check", () => {
     expect(schema.detail).toContain("orders._deleted_at")
     expect(row(rows, "shopify").status).toBe("skipped")
     expect(await hash(path)).toBe(before)
+  })
+
+  it("Lightspeed with the warehouse token store: warn before _kura_tokens exists; then the rotated token is kept there and reused", async () => {
+    const sub = "tokens"
+    const path = join(dir, sub, "kura.duckdb")
+    // Its own sandbox: the shared one's refresh token is single-use and spent by the first test.
+    const own = await startSandbox({ scale: 5, historyDays: 3 })
+    extraSandboxes.push(own)
+    const full = sandboxEnv(sub, own)
+    const env = {
+      LIGHTSPEED_CLIENT_ID: full.LIGHTSPEED_CLIENT_ID,
+      LIGHTSPEED_CLIENT_SECRET: full.LIGHTSPEED_CLIENT_SECRET,
+      LIGHTSPEED_REFRESH_TOKEN: full.LIGHTSPEED_REFRESH_TOKEN,
+      LIGHTSPEED_API_BASE_URL: full.LIGHTSPEED_API_BASE_URL,
+      LIGHTSPEED_TOKEN_URL: full.LIGHTSPEED_TOKEN_URL,
+      KURA_WAREHOUSE: full.KURA_WAREHOUSE,
+      KURA_LAKE: full.KURA_LAKE
+    }
+    // No warehouse yet: a refresh would spend the single-use token with nowhere to keep the next.
+    const before = await check(env)
+    expect(before.code).toBe(0)
+    expect(row(rowsOf(before.stdout), "lightspeed default: login")).toMatchObject({ status: "warn" })
+    await expect(readFile(path)).rejects.toThrow()
+    // Once a run has created the warehouse (here: opened once), the login is checked for real.
+    await Effect.runPromise(Effect.scoped(Layer.build(DuckDbWarehouse.layer({ path })).pipe(Effect.asVoid)))
+    const first = await check(env)
+    expect(first.code).toBe(0)
+    expect(row(rowsOf(first.stdout), "lightspeed default: login").detail).toContain(
+      "the OAuth refresh worked; the new single-use refresh token is kept in the warehouse's _kura_tokens"
+    )
+    const stored = await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        return yield* w.query("SELECT COUNT(*) AS n FROM _kura_tokens")
+      }).pipe(Effect.provide(DuckDbWarehouse.layer({ path, migrate: false })))
+    )
+    expect(Number(stored[0]?.n)).toBe(1)
+    // The configured refresh token is spent now; a second check logs in with what was kept.
+    const second = await check(env)
+    expect(second.code).toBe(0)
+    expect(row(rowsOf(second.stdout), "lightspeed default: login").detail).toContain("no refresh needed")
+    expect(row(rowsOf(second.stdout), "lightspeed default: locations").status).toBe("ok")
   })
 
   it("an invalid configuration exits 2, as run does", async () => {
