@@ -3,10 +3,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
+import { assert, it as effectIt } from "@effect/vitest"
+import { BigQuery } from "@google-cloud/bigquery"
 import { Effect, Layer } from "effect"
+import { OAuth2Client } from "google-auth-library"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DuckDbWarehouse, duckDbMigrationStatus } from "../src/index.js"
+import { bigQueryMigrationStatus, DuckDbWarehouse, duckDbMigrationStatus } from "../src/index.js"
 import { RAW_MIGRATIONS } from "../src/internal/makeWarehouse.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 let dir: string
 beforeAll(async () => {
@@ -75,4 +79,40 @@ describe("duckDbMigrationStatus", () => {
     await open(path)
     expect((await Effect.runPromise(duckDbMigrationStatus(path))).pending).toBe(false)
   })
+})
+
+describe("bigQueryMigrationStatus (the DuckDB-backed fake BigQuery)", () => {
+  const client = (endpoint: string) => {
+    const authClient = new OAuth2Client()
+    authClient.setCredentials({ access_token: "fake-token", expiry_date: Date.now() + 3_600_000 })
+    return new BigQuery({ projectId: "demo-proj", apiEndpoint: endpoint, authClient })
+  }
+
+  effectIt.live(
+    "a migrated dataset: nothing pending, its location, a dry-run write accepted; then a dropped column is named",
+    () =>
+      withBigQuery((fakes) =>
+        Effect.gen(function* () {
+          const bigquery = client(fakes.bq.endpoint)
+          const s = yield* bigQueryMigrationStatus({ bigquery, projectId: "demo-proj", dataset: "kura" })
+          assert.deepStrictEqual(
+            { exists: s.exists, pending: s.pending, location: s.location, writeDryRun: s.writeDryRun },
+            { exists: true, pending: false, location: "US", writeDryRun: "ok" }
+          )
+          yield* Effect.promise(() => fakes.bq.duck('ALTER TABLE orders DROP COLUMN "_deleted_at"'))
+          const older = yield* bigQueryMigrationStatus({ bigquery, projectId: "demo-proj", dataset: "kura" })
+          assert.deepStrictEqual(older.missingColumns, [{ table: "orders", column: "_deleted_at" }])
+          assert.isTrue(older.pending)
+          const missing = yield* bigQueryMigrationStatus({
+            bigquery,
+            projectId: "demo-proj",
+            dataset: "nope"
+          })
+          assert.deepStrictEqual(
+            { exists: missing.exists, pending: missing.pending },
+            { exists: false, pending: true }
+          )
+        })
+      )
+  )
 })

@@ -298,6 +298,34 @@ export const startFakeBigQuery = async (
         ...j.result
       })
     }
+    // Dataset metadata and its table list (what a preflight reads); any other dataset is missing.
+    const datasetPath = new RegExp(`^${base}/datasets/([^/]+)$`).exec(path)
+    if (req.method === "GET" && datasetPath)
+      return decodeURIComponent(datasetPath[1]!) === dataset
+        ? json(res, 200, {
+            kind: "bigquery#dataset",
+            id: `${project}:${dataset}`,
+            datasetReference: { projectId: project, datasetId: dataset },
+            location: "US"
+          })
+        : fail(res, 404, `Not found: Dataset ${project}:${decodeURIComponent(datasetPath[1]!)}`)
+    if (req.method === "GET" && path === `${base}/datasets/${dataset}/tables`) {
+      const names = (
+        await db.runAndReadAll(
+          "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' ORDER BY table_name"
+        )
+      ).getRowObjectsJson()
+      return json(res, 200, {
+        kind: "bigquery#tableList",
+        totalItems: names.length,
+        tables: names.map((n) => ({
+          kind: "bigquery#table",
+          id: `${project}:${dataset}.${String(n.table_name)}`,
+          tableReference: { projectId: project, datasetId: dataset, tableId: String(n.table_name) },
+          type: n.table_type === "VIEW" ? "VIEW" : "TABLE"
+        }))
+      })
+    }
     const table = new RegExp(`^${base}/datasets/${dataset}/tables/([^/]+)$`).exec(path)
     if (table) {
       const name = decodeURIComponent(table[1]!)
