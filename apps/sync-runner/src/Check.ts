@@ -128,8 +128,32 @@ export const runChecks = Effect.fn("Check.run")(function* (config: AppConfig, op
   const skipped = config.skipped
     .filter((s) => s.source !== "demo")
     .map((s) => checkRow(s.source, "skipped", `not configured (${s.reason})`))
-  return [...warehouse.rows, ...rest.flat(), ...skipped].map(scrub(config))
+  return [...warehouse.rows, ...rest.flat(), serveRow(config), ...skipped].map(scrub(config))
 })
+
+/**
+ * Whether `kura-sync serve` would start: it refuses without a way to authenticate `POST /sync`
+ * (a warn here, since `run` as a scheduled job needs none).
+ */
+export const serveRow = (config: AppConfig): CheckRow => {
+  const oidc = Option.isSome(config.oidcAudience)
+  const secret = Option.isSome(config.triggerSecret)
+  return oidc || secret
+    ? checkRow(
+        "serve",
+        "ok",
+        `POST /sync accepts ${[
+          ...(oidc ? [`Google OIDC tokens of ${config.oidcServiceAccounts.join(", ")}`] : []),
+          ...(secret ? ["the shared trigger secret"] : [])
+        ].join(" and ")}`
+      )
+    : checkRow(
+        "serve",
+        "warn",
+        "kura-sync serve would refuse to start: nothing authenticates POST /sync (kura-sync run as a job needs nothing)",
+        "set KURA_OIDC_AUDIENCE (the service URL) with KURA_OIDC_SERVICE_ACCOUNTS for Cloud Scheduler, and/or KURA_TRIGGER_SECRET"
+      )
+}
 
 /** 1 when any check FAILed, else 0 (warnings pass, as `dbt debug` treats them). */
 export const checkExitCode = (rows: ReadonlyArray<CheckRow>): 0 | 1 =>

@@ -137,6 +137,8 @@ describe("kura-sync check", () => {
     expect(row(rows, "lake").detail).toMatch(/listed, wrote, read back and deleted _kura_check\//)
     expect(row(rows, "warehouse").detail).toContain("does not exist yet")
     expect(row(rows, "clock").status).toBe("ok")
+    // No trigger credentials: fine for run as a job, but serve would refuse to start.
+    expect(row(rows, "serve")).toMatchObject({ status: "warn" })
     // The rotated refresh token went where the next run reads it.
     expect(await readFile(join(dir, "ok", "state", "tokens.json"), "utf8")).toContain("lightspeed:")
     // The probe is gone, and check created no warehouse.
@@ -171,7 +173,8 @@ describe("kura-sync check", () => {
       STOCKY_API_KEY: stockyKey,
       STOCKY_API_BASE_URL: `${stocky}/api/v2`,
       LIGHTSPEED_API_BASE_URL: hanging,
-      LIGHTSPEED_TOKEN_URL: `${hanging}/oauth/token`
+      LIGHTSPEED_TOKEN_URL: `${hanging}/oauth/token`,
+      KURA_TRIGGER_SECRET: "trigger-secret-0123456789abcdef"
     }
     const started = Date.now()
     const { code, stdout, stderr } = await check(env, ["--json", "--timeout", "3s"])
@@ -189,7 +192,17 @@ describe("kura-sync check", () => {
     expect(row(rows, "lake").status).toBe("ok")
     expect(row(rows, "warehouse").status).toBe("ok")
     const out = `${stdout}${stderr}`
-    for (const secret of [badToken, stockyKey, env.LIGHTSPEED_CLIENT_SECRET, env.LIGHTSPEED_REFRESH_TOKEN])
+    expect(row(rows, "serve")).toMatchObject({
+      status: "ok",
+      detail: "POST /sync accepts the shared trigger secret"
+    })
+    for (const secret of [
+      badToken,
+      stockyKey,
+      env.LIGHTSPEED_CLIENT_SECRET,
+      env.LIGHTSPEED_REFRESH_TOKEN,
+      env.KURA_TRIGGER_SECRET
+    ])
       expect(out).not.toContain(secret)
   })
 
