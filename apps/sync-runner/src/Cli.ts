@@ -933,7 +933,14 @@ const checkCommand = Command.make(
         }
         timeoutMs = parsed.value
       }
-      const config = yield* loadConfig(flags.config, { localStores: false })
+      // A pipeline reading --json gets the configuration problems as JSON too (exit 2 either way).
+      const config = yield* loadConfig(flags.config, { localStores: false }).pipe(
+        Effect.tapError((e) =>
+          flags.json && e._tag === "ConfigError"
+            ? Console.log(JSON.stringify({ ok: false, configProblems: e.problems }, null, 2))
+            : Effect.void
+        )
+      )
       const rows = yield* runChecks(config, { timeoutMs })
       yield* Console.log(
         flags.json

@@ -315,8 +315,16 @@ describe("kura-sync check", () => {
   })
 
   it("an invalid configuration exits 2, as run does", async () => {
-    const { code, stderr } = await check({ SHOPIFY_SHOP: "not a shop", SHOPIFY_ACCESS_TOKEN: "shpat_x" })
+    const { code, stdout, stderr } = await check({
+      SHOPIFY_SHOP: "not a shop",
+      SHOPIFY_ACCESS_TOKEN: "shpat_0123456789abcdef"
+    })
     expect(code).toBe(2)
     expect(stderr).toContain("SHOPIFY_SHOP")
+    // --json: the problems as JSON on stdout as well, for the pipeline.
+    const report: { ok: boolean; configProblems: ReadonlyArray<{ field: string }> } = JSON.parse(stdout)
+    expect(report.ok).toBe(false)
+    expect(report.configProblems.map((p) => p.field)).toContain("SHOPIFY_SHOP")
+    expect(`${stdout}${stderr}`).not.toContain("shpat_0123456789abcdef")
   })
 })
