@@ -41,24 +41,28 @@ COPY --from=build /repo/packages/warehouse/dist packages/warehouse/dist
 # The sandbox is loaded only when KURA_SANDBOX=1 (demos, smoke tests of a deployment).
 COPY --from=build /repo/packages/sandbox/dist packages/sandbox/dist
 COPY --from=build /repo/packages/sandbox/schema packages/sandbox/schema
+COPY --from=build /repo/packages/sandbox/bin packages/sandbox/bin
 
 # ---- kura-backfill: production dependencies of the app only, non-root ----
 FROM runtime AS backfill
 RUN npm ci --omit=dev --no-audit --no-fund -w @kura/backfill --include-workspace-root=false \
   && npm cache clean --force
 COPY --from=build /repo/apps/backfill/dist apps/backfill/dist
+COPY --from=build /repo/apps/backfill/bin apps/backfill/bin
 USER node
 # Run as a program: main.js re-executes node bounded first (@kura/core/bounded-launch: KURA_NODE_HEAP_MB,
 # default 192, KURA_NODE_SEMI_SPACE_MB, and glibc MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_).
-ENTRYPOINT ["/app/apps/backfill/dist/main.js"]
+# bin/kura-backfill.mjs is the package's bin (a committed launcher that imports dist/main.js).
+ENTRYPOINT ["/app/apps/backfill/bin/kura-backfill.mjs"]
 
 # ---- kura-sync (the default target): production dependencies of the app only, non-root ----
 FROM runtime AS sync-runner
 RUN npm ci --omit=dev --no-audit --no-fund -w @kura/sync-runner --include-workspace-root=false \
   && npm cache clean --force
 COPY --from=build /repo/apps/sync-runner/dist apps/sync-runner/dist
+COPY --from=build /repo/apps/sync-runner/bin apps/sync-runner/bin
 USER node
 ENV PORT=8080
 EXPOSE 8080
 # Cloud Run sends SIGTERM; node is PID 1 here and the app handles the signal itself (drain, then exit 0).
-CMD ["node", "apps/sync-runner/dist/main.js", "serve"]
+CMD ["node", "apps/sync-runner/bin/kura-sync.mjs", "serve"]

@@ -43,6 +43,12 @@ export interface DemoTruth {
   readonly unlistedAdjustments: ReadonlyArray<CellQuantity>
   /** POS refund lines not restocked (K-Series does not flag them), per stock cell (negative). */
   readonly unflaggedPosRefunds: ReadonlyArray<CellQuantity>
+  /**
+   * Online orders deleted in Shopify, each with its net stock movement per cell (lines sold out,
+   * restocked refunds back): the goods moved, but once deleted no API lists the order's lines, so
+   * a warehouse that had not read the order before the deletion cannot hold those movements.
+   */
+  readonly deletedOrders: ReadonlyArray<{ readonly id: string; readonly cells: ReadonlyArray<CellQuantity> }>
 }
 
 /** The sandbox as the demo sees it. */
@@ -78,8 +84,20 @@ export const demoTruthOf = (sandbox: Sandbox): DemoTruth => {
     if (a.system === "shopify")
       for (const item of a.items) add(unlisted, `${skuOf.get(item.variantId)}|${a.locationId}`, item.quantity)
   const unflagged = new Map<string, number>()
+  const deletedOrders: Array<{ readonly id: string; readonly cells: ReadonlyArray<CellQuantity> }> = []
   for (let i = 0; i < m.orderCount; i++) {
     const o = m.orderAt(i)
+    if (o !== undefined && o.channel === "online" && o.deletedAt !== null) {
+      // As the sandbox's stock moved for it (its ledger counts deleted orders' movements too).
+      const cells = new Map<string, number>()
+      for (const l of o.lines) add(cells, `${norm(l.sku)}|${o.locationId}`, -l.quantity)
+      for (const r of o.refunds)
+        for (const rl of r.lines) {
+          const line = o.lines.find((l) => l.id === rl.orderLineId)
+          if (rl.restock && line !== undefined) add(cells, `${norm(line.sku)}|${rl.locationId}`, rl.quantity)
+        }
+      deletedOrders.push({ id: String(o.id), cells: [...cells] })
+    }
     if (o === undefined || o.channel !== "pos") continue
     for (const r of o.refunds)
       for (const rl of r.lines) {
@@ -99,7 +117,8 @@ export const demoTruthOf = (sandbox: Sandbox): DemoTruth => {
     grossMinor: { online: gross("online"), pos: gross("pos") },
     injected: [...injected],
     unlistedAdjustments: [...unlisted],
-    unflaggedPosRefunds: [...unflagged]
+    unflaggedPosRefunds: [...unflagged],
+    deletedOrders
   }
 }
 

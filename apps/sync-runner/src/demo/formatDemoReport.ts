@@ -39,7 +39,7 @@ export const formatDemoReport = (report: DemoReport): string => {
   lines.push(
     `  inventory accuracy:  ${r.inventoryAccuracy === null ? "n/a" : pct(r.inventoryAccuracy)} of ${r.verifiableCells} SKU-locations whose whole movement history the APIs show` +
       (unverifiable > 0
-        ? ` (${unverifiable} more had Shopify adjustments after Stocky's shutdown, which no API lists)`
+        ? ` (${unverifiable} more had movements no API lists: Shopify adjustments after Stocky's shutdown${r.explained.deletedBeforeRead > 0 ? ", orders deleted before Kura read them" : ""})`
         : "") +
       (r.snapshotAccuracy === null ? "" : `; ${pct(r.snapshotAccuracy)} snapshot to snapshot`)
   )
@@ -54,6 +54,10 @@ export const formatDemoReport = (report: DemoReport): string => {
   if (e.unflaggedPosRefunds > 0)
     lines.push(
       `    ${e.unflaggedPosRefunds} SKU-location(s): POS refunds K-Series does not flag as restocked (counted as restocked)`
+    )
+  if (e.deletedBeforeRead > 0)
+    lines.push(
+      `    ${e.deletedBeforeRead} SKU-location(s): orders deleted in Shopify before Kura first read them (their goods left the shelf; no API lists their lines)`
     )
   lines.push(
     `    ${r.otherDifferences.length} unexplained${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`

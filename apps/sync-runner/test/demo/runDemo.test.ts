@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { startSandbox } from "@kura/sandbox"
 import { afterAll, describe, expect, it } from "vitest"
 import { formatDemoReport } from "../../src/demo/formatDemoReport.js"
 import { runDemo } from "../../src/demo/runDemo.js"
@@ -35,5 +36,31 @@ describe("runDemo", () => {
     expect(report.reconciliation.stockCells).toBeGreaterThan(0)
     expect(report.api.shopify.calls).toBeGreaterThan(0)
     expect(lines.length).toBeGreaterThan(0)
+  })
+
+  it("a first read after orders were deleted in Shopify (a re-run after a stopped first run) explains their stock, nothing unexplained", async () => {
+    // The state a demo re-run meets when its first run was killed before the orders stream
+    // finished: the sandbox deletes orders (the second run's 1% change) that the warehouse never
+    // held. Their goods left the shelf, and no API lists a deleted order's lines.
+    const sandbox = await startSandbox({ seed: 7, scale: 150, historyDays: 10, timeScale: 20 })
+    try {
+      const deleted = sandbox.deleteOrders(6)
+      expect(deleted.length).toBe(6)
+      const report = await runDemo({
+        warehousePath: join(dir, "deleted-first.duckdb"),
+        lakeDir: join(dir, "deleted-first-lake"),
+        sandbox,
+        progress: () => {}
+      })
+      const text = formatDemoReport(report)
+      expect(report.streams.filter((s) => s.status !== "ok")).toEqual([])
+      expect(report.reconciliation.matchesGroundTruth).toBe(true)
+      expect(report.reconciliation.otherDifferences).toEqual([])
+      expect(report.reconciliation.explained.deletedBeforeRead).toBeGreaterThan(0)
+      expect(text).toContain("orders deleted in Shopify before Kura first read them")
+      expect(text).toContain("0 unexplained")
+    } finally {
+      await sandbox.close()
+    }
   })
 })
