@@ -88,14 +88,18 @@ describe("kura-sync redact", () => {
     }
     const redacted = await cli("redact", "customer", "--account", SHOP, "--id", "11")
     expect(redacted.code).toBe(0)
-    expect(redacted.stdout).toContain(`customer:shopify:${SHOP}:11: done; 1 row(s) (customers 1), 1 lake file(s)`)
+    expect(redacted.stdout).toContain(
+      `customer:shopify:${SHOP}:11: done; 1 row(s) (customers 1), 1 lake file(s)`
+    )
     const list = JSON.parse((await cli("redact", "list", "--json")).stdout) as Array<{
       kind: string
       status: string
       trigger: string
       customerId: string
     }>
-    expect(list.map((e) => [e.kind, e.status, e.trigger, e.customerId])).toEqual([["customer", "done", "cli", "11"]])
+    expect(list.map((e) => [e.kind, e.status, e.trigger, e.customerId])).toEqual([
+      ["customer", "done", "cli", "11"]
+    ])
     expect((await cli("redact", "list")).stdout).toContain(`shopify/${SHOP} customer 11`)
 
     const refused = await cli("redact", "shop", "--account", SHOP)

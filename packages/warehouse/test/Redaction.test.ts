@@ -32,6 +32,7 @@ import { makeSubject, mentions, rewriteLine, scrub, subjectTokens } from "../src
 import * as RSql from "../src/internal/redactionSql.js"
 import { assertBigQuery } from "./bigQueryGrammar.js"
 import { startFakeGcs } from "./fakeGcs.js"
+import { withBigQuery } from "./withBigQuery.js"
 
 const A = "a-shop.myshopify.com"
 const B = "b-shop.myshopify.com"
@@ -490,6 +491,74 @@ describe("Redaction.redactShop", () => {
         assert.deepStrictEqual([entry?.kind, entry?.status, entry?.trigger], ["shop", "done", "webhook"])
       })
     )
+  )
+})
+
+describe("Redaction on BigQuery (fake BigQuery and GCS)", () => {
+  it.live(
+    "runs the same statements: PII nulled, raw payload and the GCS lake file scrubbed, ledger written",
+    () =>
+      withBigQuery(({ bq, gcs }) =>
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.migrate
+          const storage = new Storage({ projectId: "demo-proj", apiEndpoint: gcs.endpoint })
+          const store = GcsObjectStore.layer({ bucket: "kura-lake", prefix: "lake", storage })
+          return yield* Effect.gen(function* () {
+            const lake = yield* RawLake
+            const key = { source: "shopify", account: A, stream: "customers" }
+            const lines = [JSON.stringify(gqlCustomer(ALICE)), JSON.stringify(gqlCustomer(BOB))]
+            const obj = yield* lake.writeBatch({
+              key,
+              batchId: "c1",
+              dt: DT,
+              lines: Stream.fromIterable(lines)
+            })
+            yield* RawLoader.loadRawBatch({
+              warehouse: w,
+              key,
+              batch: obj,
+              lines: Stream.fromIterable(lines),
+              fetchedAt: "2026-11-20T00:00:00Z"
+            })
+            yield* w.load("customers", [customerRow(A, ALICE), customerRow(A, BOB)])
+            const out = yield* (yield* Redaction).redactCustomer({
+              source: "shopify",
+              sourceAccount: A,
+              customerId: "101"
+            })
+            assert.deepStrictEqual(out.tables, { customers: 1, _kura_raw: 1 })
+            assert.deepStrictEqual(out.files, [obj.path])
+            const rows = yield* Effect.promise(() =>
+              bq.duck('SELECT source_id, email, first_name FROM "customers" ORDER BY source_id')
+            )
+            assert.deepStrictEqual(rows, [
+              { source_id: "101", email: null, first_name: null },
+              { source_id: "102", email: BOB.email, first_name: BOB.first }
+            ])
+            const raw = yield* Effect.promise(() =>
+              bq.duck('SELECT CAST(payload AS VARCHAR) AS p FROM "_kura_raw"')
+            )
+            assert.isFalse(raw.some((r) => hasPii(String(r.p), ALICE)))
+            assert.isTrue(raw.some((r) => hasPii(String(r.p), BOB)))
+            const read = [...(yield* Stream.runCollect(lake.readLines(obj.path)))]
+            assert.isFalse(hasPii(read.join("\n"), ALICE))
+            assert.strictEqual(read[1], lines[1])
+            const [entry] = yield* (yield* Redaction).list
+            assert.deepStrictEqual([entry?.status, entry?.rowsChanged, entry?.filesChanged], ["done", 2, 1])
+            assert.isTrue(
+              bq.queries.some((x) => x.sql.startsWith("UPDATE `demo-proj.kura.customers` SET `email` = NULL"))
+            )
+          }).pipe(
+            Effect.provide(
+              Redaction.layer.pipe(
+                Layer.provideMerge(RawLake.layer.pipe(Layer.provideMerge(store))),
+                Layer.provideMerge(Layer.succeed(Warehouse, w))
+              )
+            )
+          )
+        })
+      )
   )
 })
 
