@@ -247,6 +247,33 @@ describe("kura-sync check", () => {
     }
   })
 
+  it("Shopify API versions: a retired one is a FAIL naming what Shopify served; one retiring within 3 months is a warn", async () => {
+    const full = sandboxEnv("versions")
+    const env = (version: string) => ({
+      SHOPIFY_SHOP: full.SHOPIFY_SHOP,
+      SHOPIFY_ACCESS_TOKEN: full.SHOPIFY_ACCESS_TOKEN,
+      SHOPIFY_API_BASE_URL: full.SHOPIFY_API_BASE_URL,
+      SHOPIFY_API_VERSION: version,
+      KURA_WAREHOUSE: full.KURA_WAREHOUSE,
+      KURA_LAKE: full.KURA_LAKE
+    })
+    const name = `shopify ${sandbox.shopify.credentials.shopDomain}: API version`
+    // Shopify falls a retired version forward to its oldest supported one and says so in a header.
+    const retired = await check(env("2025-07"))
+    expect(retired.code).toBe(1)
+    expect(row(rowsOf(retired.stdout), name)).toMatchObject({
+      status: "FAIL",
+      detail:
+        "2025-07 is not served (Shopify answered with 2026-01: the version is retired or not released yet)",
+      fix: "set SHOPIFY_API_VERSION=2026-01 or another supported quarterly version"
+    })
+    const dated = await check(env("2026-01"))
+    const retiring = row(rowsOf(dated.stdout), name)
+    // 2026-01 is supported until about 2027-01: a warn from October 2026 on.
+    expect(retiring.status).toBe(Date.now() >= Date.parse("2026-10-03T00:00:00Z") ? "warn" : "ok")
+    expect(dated.code).toBe(0)
+  })
+
   it("a warehouse with pending migrations: warn (exit 0), nothing applied, the file byte-for-byte unchanged", async () => {
     const path = join(dir, "old", "kura.duckdb")
     await Effect.runPromise(Effect.scoped(Layer.build(DuckDbWarehouse.layer({ path })).pipe(Effect.asVoid)))
