@@ -153,8 +153,9 @@ export const accountBatch = (input: {
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const p = warehouse.dialect.param
+    // Named with its dataset: BigQuery has no default dataset to find a bare `_kura_raw` in.
     const rows = yield* warehouse.query(
-      `SELECT COUNT(DISTINCT source_id) AS n FROM _kura_raw WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
+      `SELECT COUNT(DISTINCT source_id) AS n FROM ${warehouse.dialect.table("_kura_raw")} WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
       { source: input.key.source, account: input.key.account, stream: input.key.stream, batch: input.batchId }
     )
     const loaded = Number(rows[0]?.n ?? 0)

@@ -18,6 +18,7 @@ import {
   readShopifyOrdersSql,
   shopifyOrdersSql
 } from "./bulk/ShopifyOrdersSql.js"
+import { setForScope, withSetting } from "./internal/duckdbSettings.js"
 import { stringifyJson } from "./internal/rowText.js"
 import { parseDuckDbBytes, restorableLimit, stagingThreadsFor } from "./internal/stagingThreads.js"
 import type { CanonicalRows, MapContext } from "./Mapper.js"
@@ -344,19 +345,17 @@ export const loadShopifyOrdersFile = Effect.fn("BulkLoader.loadShopifyOrdersFile
               ? stagingThreadsFor(threads, limitBytes)
               : Math.max(1, Math.floor(options.stagingThreads))
           if (staging === threads) yield* sql.run(statements.stage)
-          else {
-            yield* sql.run(`SET threads = ${staging}`)
-            yield* sql
-              .run(statements.stage)
-              .pipe(Effect.ensuring(Effect.ignore(sql.run(`SET threads = ${threads}`))))
-          }
+          else yield* withSetting(sql, "threads", String(staging), String(threads), sql.run(statements.stage))
           // Asked for: the mapping runs in less memory than the staging read needs (its joins
           // spill), so the load's peak stays the staging read's; the connection's limit comes back.
           const restore = askedMappingBytes === null ? null : restorableLimit(limitText)
-          if (askedMappingBytes !== null && restore !== null) {
-            yield* Effect.addFinalizer(() => Effect.ignore(sql.run(`SET memory_limit = '${restore}'`)))
-            yield* sql.run(`SET memory_limit = '${Math.floor(askedMappingBytes)} bytes'`)
-          }
+          if (askedMappingBytes !== null && restore !== null)
+            yield* setForScope(
+              sql,
+              "memory_limit",
+              `'${Math.floor(askedMappingBytes)} bytes'`,
+              `'${restore}'`
+            )
           const orders = num((yield* sql.query(statements.orders))[0]?.n)
           // Passes of about `ordersPerPass` orders, each with all its lines: every join, window and
           // MERGE works on one pass of the staged lines, so memory does not grow with the file.

@@ -8,6 +8,7 @@
 import type { StreamKey } from "@kura/core"
 import { Effect } from "effect"
 import { MAX_LINE_BYTES } from "./bulk/ShopifyOrdersSql.js"
+import { withSetting } from "./internal/duckdbSettings.js"
 import { stringLiteral } from "./Sql.js"
 import type { ExclusiveSql, Warehouse } from "./Warehouse.js"
 import { WarehouseError } from "./WarehouseError.js"
@@ -115,11 +116,6 @@ WHERE ${scope("t.")}`
       )
     })
 
-  return yield* w.exclusive((sql) =>
-    Effect.gen(function* () {
-      // Row order within the batch carries no meaning; keeping it makes DuckDB buffer the scan.
-      yield* sql.run("SET preserve_insertion_order = false")
-      return yield* Effect.ensuring(load(sql), Effect.ignore(sql.run("RESET preserve_insertion_order")))
-    })
-  )
+  // Row order within the batch carries no meaning; keeping it makes DuckDB buffer the scan.
+  return yield* w.exclusive((sql) => withSetting(sql, "preserve_insertion_order", "false", null, load(sql)))
 })
