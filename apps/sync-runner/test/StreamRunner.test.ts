@@ -89,7 +89,7 @@ describe("StreamRunner lease heartbeat", () => {
     run: (ctx) =>
       Effect.gen(function* () {
         for (let page = 1; page <= pages; page++) {
-          yield* Effect.sleep(50)
+          yield* Effect.sleep(150)
           yield* ctx.commit(String(page))
         }
         return { rows: pages, reconciliation: "ok" as const }
@@ -99,13 +99,15 @@ describe("StreamRunner lease heartbeat", () => {
   it("renews a short lease while a run outlasts it, so no second runner gets in", async () => {
     const result = await Effect.runPromise(
       Effect.gen(function* () {
-        const runner = yield* StreamRunner.make([slow(12)], { leaseTtlMs: 150 })
+        // Renewed every 300 ms: a loaded box (load 20+) starved the 50 ms renewals of a 150 ms
+        // lease long enough to let the intruder in; this keeps 600 ms of slack per renewal.
+        const runner = yield* StreamRunner.make([slow(12)], { leaseTtlMs: 900 })
         yield* runner.start({}, "http")
         const leases = yield* LeaseManager
-        // Well past the TTL: without renewal the lease would have expired by now.
-        yield* Effect.sleep(400)
+        // 500 ms past the TTL: without renewal the lease would have expired by now.
+        yield* Effect.sleep(1400)
         const intruder = yield* leases.acquire({ ...key, stream: "slow" }, "other-instance", 1000)
-        yield* runner.drain(2000)
+        yield* runner.drain(4000)
         const runs = yield* (yield* RunLedger).list()
         return { intruder: Option.isSome(intruder), runs }
       }).pipe(Effect.provide(layers))
