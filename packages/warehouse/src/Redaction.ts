@@ -281,10 +281,17 @@ export const makeRedaction = (
 ): Redaction["Service"] => {
   const d = warehouse.dialect
 
+  // DuckDB refuses a parameter the statement does not name: pass only the ones it uses.
+  const used = (sql: string, params: Readonly<Record<string, string | null>>) =>
+    Object.fromEntries(
+      Object.entries(params).filter(([k]) =>
+        new RegExp(`${d.param(k).replace("$", "\\$")}(?![A-Za-z0-9_])`).test(sql)
+      )
+    )
   const run = (sql: string, params: Readonly<Record<string, string | null>>) =>
-    warehouse.exclusive((x) => x.run(sql, params)).pipe(Effect.mapError(warehouseError))
+    warehouse.exclusive((x) => x.run(sql, used(sql, params))).pipe(Effect.mapError(warehouseError))
   const query = (sql: string, params: Readonly<Record<string, string | null>>) =>
-    warehouse.query(sql, params).pipe(Effect.mapError(warehouseError))
+    warehouse.query(sql, used(sql, params)).pipe(Effect.mapError(warehouseError))
 
   const readEntry = (id: string) =>
     Effect.map(query(RSql.selectLedger(d, true), { id }), (rows) =>
@@ -326,12 +333,16 @@ export const makeRedaction = (
       const tables: Record<string, number> = {}
       const customerIds = RSql.listParams(d, "c", [...subject.customerIds])
       const orderIds = RSql.listParams(d, "o", [...subject.orderIds])
-      const base = { source, account, ...customerIds.params, ...orderIds.params }
+      const emails = RSql.listParams(d, "m", [...subject.emails])
+      const base = { source, account, ...customerIds.params, ...orderIds.params, ...emails.params }
       for (const table of Object.values(CanonicalTables)) {
         if (RSql.piiColumns(table).length === 0) continue
         const scope = RSql.customerScopes[table.name]
         if (scope === undefined) continue
-        const n = yield* run(RSql.nullPii(d, table, scope(d, customerIds.sql, orderIds.sql)), base)
+        const n = yield* run(
+          RSql.nullPii(d, table, scope(d, customerIds.sql, orderIds.sql, emails.sql)),
+          base
+        )
         if (n > 0) tables[table.name] = n
       }
       const tokens = subjectTokens(subject)

@@ -348,7 +348,7 @@ export const CanonicalTables = {
   suppliers: defineTable({
     name: "suppliers",
     doc: "Suppliers.",
-    columns: [...lineage, str("name"), str("email"), str("currency")],
+    columns: [...lineage, str("name"), pii("email"), str("currency")],
     primaryKey: canonicalKey,
     versionColumn: "updated_at",
     partitionBy: "updated_at",

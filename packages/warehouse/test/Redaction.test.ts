@@ -415,8 +415,27 @@ describe("Redaction.redactCustomer", () => {
     withStores(() =>
       Effect.gen(function* () {
         yield* seed(A)
+        // A supplier contact with the same address (Stocky's contact_email): a person too.
+        yield* (yield* Warehouse).load("suppliers", [
+          { ...lineage(A, "s1"), name: "Doe Tea Farm", email: ALICE.email },
+          { ...lineage(A, "s2"), name: "Roe Farm", email: BOB.email }
+        ])
         const r = yield* Redaction
-        yield* r.redactCustomer({ source: "shopify", sourceAccount: A, email: "alice.doe@EXAMPLE.com" })
+        // orders_to_redact names an order of another customer: its refund note goes too.
+        yield* r.redactCustomer({
+          source: "shopify",
+          sourceAccount: A,
+          email: "alice.doe@EXAMPLE.com",
+          orderIds: ["9002"]
+        })
+        assert.deepStrictEqual(yield* q("SELECT source_id, note FROM refunds ORDER BY 1"), [
+          { source_id: "r1", note: null },
+          { source_id: "r2", note: null }
+        ])
+        assert.deepStrictEqual(yield* q("SELECT source_id, name, email FROM suppliers ORDER BY 1"), [
+          { source_id: "s1", name: "Doe Tea Farm", email: null },
+          { source_id: "s2", name: "Roe Farm", email: BOB.email }
+        ])
         assert.isFalse(hasPii(JSON.stringify(yield* q("SELECT * FROM customers")), ALICE))
         assert.isFalse(
           hasPii(JSON.stringify(yield* q("SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw")), ALICE)
@@ -663,7 +682,7 @@ describe("redaction SQL", () => {
     const o = RSql.listParams(bq, "o", [])
     for (const [name, scope] of Object.entries(RSql.customerScopes)) {
       const table = CanonicalTables[name as keyof typeof CanonicalTables]
-      assertBigQuery(RSql.nullPii(bq, table, scope(bq, c.sql, o.sql)))
+      assertBigQuery(RSql.nullPii(bq, table, scope(bq, c.sql, o.sql, c.sql)))
     }
     assertBigQuery(RSql.customerIdsByEmail(bq, c.sql))
     assertBigQuery(RSql.customerEmails(bq))

@@ -28,16 +28,20 @@ const account = (d: Dialect, alias = "") =>
   `${alias}${d.ident("source")} = ${d.param("source")} AND ${alias}${d.ident("source_account")} = ${d.param("account")}`
 
 /**
- * Which rows of a canonical table with personal columns belong to the customer: `customers` by
- * id, `refunds` (the free-text note) by the customer's orders or the orders named. Every table
- * with a `pii` column must have a scope here (a test checks it).
+ * Which rows of a canonical table with personal columns belong to the person: `customers` by id
+ * (or e-mail), `refunds` (the free-text note) by the customer's orders or the orders named,
+ * `suppliers` (a contact's e-mail) by e-mail. Every table with a `pii` column must have a scope
+ * here (a test checks it). Lists are SQL `(…)` lists of parameters; e-mails are lower-cased.
  */
 export const customerScopes: Readonly<
-  Record<string, (d: Dialect, customerIds: string, orderIds: string) => string>
+  Record<string, (d: Dialect, customerIds: string, orderIds: string, emails: string) => string>
 > = {
-  customers: (d, customerIds) => `${account(d)} AND ${d.ident("source_id")} IN ${customerIds}`,
+  customers: (d, customerIds, _orderIds, emails) =>
+    `${account(d)} AND (${d.ident("source_id")} IN ${customerIds} OR LOWER(${d.ident("email")}) IN ${emails})`,
   refunds: (d, customerIds, orderIds) =>
-    `${account(d)} AND (${d.ident("order_id")} IN ${orderIds} OR ${d.ident("order_id")} IN (SELECT o.${d.ident("source_id")} FROM ${d.table(CanonicalTables.orders.name)} o WHERE ${account(d, "o.")} AND o.${d.ident("customer_id")} IN ${customerIds}))`
+    `${account(d)} AND (${d.ident("order_id")} IN ${orderIds} OR ${d.ident("order_id")} IN (SELECT o.${d.ident("source_id")} FROM ${d.table(CanonicalTables.orders.name)} o WHERE ${account(d, "o.")} AND o.${d.ident("customer_id")} IN ${customerIds}))`,
+  suppliers: (d, _customerIds, _orderIds, emails) =>
+    `${account(d)} AND LOWER(${d.ident("email")}) IN ${emails}`
 }
 
 /** Nulls the personal columns of the customer's rows that still hold any. */
