@@ -124,7 +124,8 @@ const header = (what) =>
 const keyTests = (indent, key) => [
   `${indent}data_tests:`,
   `${indent}  - kura_unique_key:`,
-  `${indent}      key_columns: ${list(key)}`
+  `${indent}      arguments:`,
+  `${indent}        key_columns: ${list(key)}`
 ]
 
 /** The lines of one column entry. */
@@ -139,20 +140,23 @@ const columnLines = (
   const lines = [
     `${indent}- name: ${name}`,
     `${indent}  description: ${q(description)}`,
-    `${indent}  meta: { duckdb_type: ${q(duckType)}, bigquery_type: ${q(bqType)}, nullable: ${nullable}${pii ? ", pii: true" : ""} }`
+    `${indent}  config:`,
+    `${indent}    meta: { duckdb_type: ${q(duckType)}, bigquery_type: ${q(bqType)}, nullable: ${nullable}${pii ? ", pii: true" : ""} }`
   ]
   const tests = []
   if (key) tests.push(`${indent}    - not_null`)
   if (accepted)
     tests.push(
       `${indent}    - accepted_values:`,
-      `${indent}        values:`,
-      ...accepted.map((v) => `${indent}          - ${q(v)}`)
+      `${indent}        arguments:`,
+      `${indent}          values:`,
+      ...accepted.map((v) => `${indent}            - ${q(v)}`)
     )
   if (parent)
     tests.push(
       `${indent}    - kura_references:`,
-      `${indent}        to: source('kura', '${parent}')`,
+      `${indent}        arguments:`,
+      `${indent}          to: source('kura', '${parent}')`,
       `${indent}        config:`,
       `${indent}          severity: warn`
     )
@@ -222,16 +226,17 @@ const sourcesYaml = (views) => {
     lines.push(
       `      - name: ${t.name}`,
       `        description: ${q(t.doc)}`,
-      "        meta:",
-      `          kura_kind: ${isCanonical ? "canonical" : "bookkeeping"}`,
-      `          primary_key: ${list(t.primaryKey)}`,
-      ...(t.versionColumn ? [`          version_column: ${t.versionColumn}`] : [])
+      "        config:",
+      "          meta:",
+      `            kura_kind: ${isCanonical ? "canonical" : "bookkeeping"}`,
+      `            primary_key: ${list(t.primaryKey)}`,
+      ...(t.versionColumn ? [`            version_column: ${t.versionColumn}`] : [])
     )
     if (dataFreshness.has(t.name))
       lines.push(
-        "        loaded_at_field: _synced_at",
+        "          loaded_at_field: _synced_at",
         ...freshnessBlock(
-          "        ",
+          "          ",
           "kura_data_warn_after_minutes",
           180,
           "kura_data_error_after_minutes",
@@ -241,9 +246,9 @@ const sourcesYaml = (views) => {
     else if (t.name === "_kura_sync_runs")
       lines.push(
         // Epoch milliseconds; the newest COMPLETE run is the sync's heartbeat.
-        `        loaded_at_field: "{{ 'TIMESTAMP_MILLIS(finished_at)' if target.type == 'bigquery' else 'to_timestamp(finished_at / 1000)' }}"`,
+        `          loaded_at_field: "{{ 'TIMESTAMP_MILLIS(finished_at)' if target.type == 'bigquery' else 'to_timestamp(finished_at / 1000)' }}"`,
         ...freshnessBlock(
-          "        ",
+          "          ",
           "kura_sync_warn_after_minutes",
           45,
           "kura_sync_error_after_minutes",
@@ -275,9 +280,10 @@ const sourcesYaml = (views) => {
     lines.push(
       `      - name: ${v.name}`,
       `        description: ${q(v.doc)}`,
-      "        meta:",
-      "          kura_kind: view",
-      ...(grain ? [`          grain: ${list(grain)}`] : [])
+      "        config:",
+      "          meta:",
+      "            kura_kind: view",
+      ...(grain ? [`            grain: ${list(grain)}`] : [])
     )
     if (grain) lines.push(...keyTests("        ", grain))
     lines.push("        columns:")

@@ -24,30 +24,43 @@ const run = promisify(execFile)
 /** The schema the test builds the package's models in (dbt's target schema). */
 const target = "dbt_kura"
 
-/** A generic test's arguments as the YAML gives them. */
-interface TestArgs {
-  readonly values?: ReadonlyArray<string>
-  readonly key_columns?: ReadonlyArray<string>
-  readonly to?: string
+/**
+ * A generic test entry as dbt 1.10.5+ reads it: the macro's inputs under `arguments`, framework
+ * settings under `config`.
+ */
+interface TestEntry {
+  readonly arguments?: {
+    readonly values?: ReadonlyArray<string>
+    readonly key_columns?: ReadonlyArray<string>
+    readonly to?: string
+  }
   readonly config?: { readonly severity?: string }
 }
 interface YamlColumn {
   readonly name: string
   readonly description: string
-  readonly meta: { readonly duckdb_type: string; readonly bigquery_type: string; readonly nullable: boolean }
-  readonly data_tests?: ReadonlyArray<string | Record<string, TestArgs>>
+  readonly config: {
+    readonly meta: {
+      readonly duckdb_type: string
+      readonly bigquery_type: string
+      readonly nullable: boolean
+    }
+  }
+  readonly data_tests?: ReadonlyArray<string | Record<string, TestEntry>>
 }
 interface YamlTable {
   readonly name: string
   readonly description: string
-  readonly meta: { readonly kura_kind: string; readonly primary_key?: ReadonlyArray<string> }
-  readonly loaded_at_field?: string
-  readonly freshness?: {
-    readonly warn_after: { readonly count: string; readonly period: string }
-    readonly error_after: { readonly count: string; readonly period: string }
-    readonly filter?: string
+  readonly config: {
+    readonly meta: { readonly kura_kind: string; readonly primary_key?: ReadonlyArray<string> }
+    readonly loaded_at_field?: string
+    readonly freshness?: {
+      readonly warn_after: { readonly count: string; readonly period: string }
+      readonly error_after: { readonly count: string; readonly period: string }
+      readonly filter?: string
+    }
   }
-  readonly data_tests?: ReadonlyArray<Record<string, { readonly key_columns: ReadonlyArray<string> }>>
+  readonly data_tests?: ReadonlyArray<Record<string, TestEntry>>
   readonly columns: ReadonlyArray<YamlColumn>
 }
 
@@ -138,18 +151,41 @@ describe("integrations/dbt", () => {
       expect(names).toContain(name)
     // Secrets and runner internals stay out of a reporting package.
     for (const name of ["_kura_tokens", "_kura_leases", "_kura_sync_state"]) expect(names).not.toContain(name)
+    // dbt 1.10's forms only: meta, freshness and loaded_at_field under config, test inputs under
+    // arguments (the older top-level forms warn on 1.10 and are refused by dbt v2).
+    const testKeys = (tests: ReadonlyArray<unknown> | undefined) =>
+      (tests ?? []).flatMap((test) =>
+        typeof test === "object" && test !== null
+          ? Object.values(test).flatMap((entry) => Object.keys(entry as object))
+          : []
+      )
+    for (const t of tables) {
+      expect(Object.keys(t).sort(), t.name).toEqual(
+        ["columns", "config", "description", "name", ...(t.data_tests ? ["data_tests"] : [])].sort()
+      )
+      for (const key of testKeys(t.data_tests)) expect(["arguments", "config"]).toContain(key)
+      for (const c of t.columns) {
+        for (const key of Object.keys(c))
+          expect(["config", "data_tests", "description", "name"]).toContain(key)
+        for (const key of testKeys(c.data_tests)) expect(["arguments", "config"]).toContain(key)
+      }
+    }
     for (const t of tables) {
       expect(t.description, t.name).not.toBe("")
       for (const c of t.columns) {
-        expect(c.meta.duckdb_type, `${t.name}.${c.name}`).not.toBe("")
-        if (t.meta.kura_kind !== "bookkeeping") expect(c.description, `${t.name}.${c.name}`).not.toBe("")
-        if (c.meta.duckdb_type.startsWith("DECIMAL")) expect(c.meta.bigquery_type).toBe("NUMERIC")
+        expect(c.config.meta.duckdb_type, `${t.name}.${c.name}`).not.toBe("")
+        if (t.config.meta.kura_kind !== "bookkeeping")
+          expect(c.description, `${t.name}.${c.name}`).not.toBe("")
+        if (c.config.meta.duckdb_type.startsWith("DECIMAL"))
+          expect(c.config.meta.bigquery_type).toBe("NUMERIC")
       }
     }
     // Every key column carries not_null, and every keyed table the unique-key test.
-    for (const t of tables.filter((t) => t.meta.primary_key !== undefined)) {
-      expect(t.data_tests?.[0]?.kura_unique_key?.key_columns, t.name).toEqual(t.meta.primary_key)
-      for (const k of t.meta.primary_key ?? [])
+    for (const t of tables.filter((t) => t.config.meta.primary_key !== undefined)) {
+      expect(t.data_tests?.[0]?.kura_unique_key?.arguments?.key_columns, t.name).toEqual(
+        t.config.meta.primary_key
+      )
+      for (const k of t.config.meta.primary_key ?? [])
         expect(t.columns.find((c) => c.name === k)?.data_tests, `${t.name}.${k}`).toContain("not_null")
     }
   })
@@ -194,8 +230,8 @@ describe("integrations/dbt", () => {
         ).toEqual(t.columns.map((col) => col.name))
         t.columns.forEach((col, i) => {
           expect(
-            sameType(col.meta.duckdb_type, String(actual[i]?.column_type)),
-            `${t.name}.${col.name}: ${col.meta.duckdb_type} vs ${actual[i]?.column_type}`
+            sameType(col.config.meta.duckdb_type, String(actual[i]?.column_type)),
+            `${t.name}.${col.name}: ${col.config.meta.duckdb_type} vs ${actual[i]?.column_type}`
           ).toBe(true)
         })
       }
@@ -208,7 +244,7 @@ describe("integrations/dbt", () => {
       for (const t of tables) {
         counts[t.name] = await count(`SELECT * FROM ${quote(t.name)}`)
         for (const test of t.data_tests ?? []) {
-          const columns = test.kura_unique_key?.key_columns ?? []
+          const columns = test.kura_unique_key?.arguments?.key_columns ?? []
           expect(
             await rows(uniqueKeySql(quote(t.name), columns)),
             `${t.name} unique (${columns.join(", ")})`
@@ -223,7 +259,7 @@ describe("integrations/dbt", () => {
                 `${t.name}.${col.name} not_null`
               ).toBe(0)
             else if (typeof test === "object" && test.accepted_values !== undefined) {
-              const values = (test.accepted_values.values ?? []).map((v) => `'${v}'`).join(", ")
+              const values = (test.accepted_values.arguments?.values ?? []).map((v) => `'${v}'`).join(", ")
               expect(
                 await rows(
                   `SELECT DISTINCT ${quote(col.name)} AS v FROM ${quote(t.name)} WHERE ${quote(col.name)} NOT IN (${values})`
@@ -231,7 +267,9 @@ describe("integrations/dbt", () => {
                 `${t.name}.${col.name} accepted_values`
               ).toEqual([])
             } else if (typeof test === "object" && test.kura_references !== undefined) {
-              const parent = /^source\('kura', '([a-z_]+)'\)$/.exec(test.kura_references.to ?? "")?.[1]
+              const parent = /^source\('kura', '([a-z_]+)'\)$/.exec(
+                test.kura_references.arguments?.to ?? ""
+              )?.[1]
               expect(parent, `${t.name}.${col.name} references`).toBeDefined()
               expect(test.kura_references.config?.severity).toBe("warn")
               const orphans = await rows(
@@ -272,7 +310,7 @@ describe("integrations/dbt", () => {
     })
 
     it("measures freshness: the newest order synced and the newest complete run are recent", async () => {
-      const fresh = tables.filter((t) => t.freshness !== undefined)
+      const fresh = tables.filter((t) => t.config.freshness !== undefined)
       expect(fresh.map((t) => t.name).sort()).toEqual([
         "_kura_sync_runs",
         "order_lines",
@@ -281,12 +319,12 @@ describe("integrations/dbt", () => {
       ])
       for (const t of fresh) {
         const field = renderSql(
-          (t.loaded_at_field ?? "").replace(
+          (t.config.loaded_at_field ?? "").replace(
             /\{\{\s*'([^']*)' if target\.type == 'bigquery' else '([^']*)'\s*\}\}/,
             "$2"
           )
         )
-        const where = t.freshness?.filter ? ` WHERE ${t.freshness.filter}` : ""
+        const where = t.config.freshness?.filter ? ` WHERE ${t.config.freshness.filter}` : ""
         const [r] = await rows(
           `SELECT CAST(date_diff('minute', MAX(${field}), now()) AS INTEGER) AS age FROM ${quote(t.name)}${where}`
         )
@@ -294,8 +332,8 @@ describe("integrations/dbt", () => {
         // The demo just ran; every threshold default is at least 45 minutes.
         expect(Number(r?.age), t.name).toBeLessThan(45)
         const minutes = (count: string) => Number(/var\('[a-z_]+', (\d+)\) \| as_number/.exec(count)?.[1])
-        const warn = minutes(t.freshness?.warn_after.count ?? "")
-        const error = minutes(t.freshness?.error_after.count ?? "")
+        const warn = minutes(t.config.freshness?.warn_after.count ?? "")
+        const error = minutes(t.config.freshness?.error_after.count ?? "")
         expect(warn, t.name).toBeGreaterThanOrEqual(45)
         expect(error, t.name).toBeGreaterThan(warn)
       }
@@ -325,7 +363,8 @@ describe("integrations/dbt", () => {
         deleted += await count(`SELECT 1 FROM ${quote(table)} WHERE _deleted_at IS NOT NULL`)
         const columns = (await rows(`DESCRIBE ${quote(target)}.${quote(name)}`)).map((r) => r.column_name)
         expect(columns, name).toEqual((await rows(`DESCRIBE ${quote(table)}`)).map((r) => r.column_name))
-        const key = models.find((m) => m.name === name)?.data_tests?.[0]?.kura_unique_key?.key_columns ?? []
+        const key =
+          models.find((m) => m.name === name)?.data_tests?.[0]?.kura_unique_key?.arguments?.key_columns ?? []
         expect(key, name).toEqual([
           "source",
           "source_account",
