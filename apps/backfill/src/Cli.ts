@@ -27,6 +27,7 @@ import { BackfillError } from "./BackfillError.js"
 import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js"
 import { fileMemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { ProgressOutput } from "./Progress.js"
+import { reapplyAfter } from "./Redactions.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { shopifySource } from "./ShopifyBackfill.js"
 import { stockyClientLayer, stockySource } from "./StockyBackfill.js"
@@ -134,6 +135,7 @@ export const runConfigured = (
         }),
         trace
       ).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out)),
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError)
       )
@@ -155,6 +157,7 @@ export const runConfigured = (
             )
           : FileTokenStore.layer(config.tokenStore.slice("file:".length))
       return runBackfill(config, out, lightspeedSource(lightspeed)).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out)),
         Effect.provide(
           lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))
         ),
@@ -165,6 +168,7 @@ export const runConfigured = (
       const stocky = config.stocky
       if (stocky === undefined) return missing("Stocky")
       return runBackfill(config, out, stockySource(stocky)).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out)),
         Effect.provide(
           stocky.archive === undefined || stocky.archiveWithApi
             ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage))

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
-import { RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
+import { ObjectStore, RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
@@ -24,6 +24,7 @@ import { groupLetters, type LetterSelection, replayLetters, selectLetters } from
 import { startHttpService } from "./HttpService.js"
 import { allReplayers } from "./internal/replayers.js"
 import { makeRedactCommand } from "./RedactCommand.js"
+import { reapplyRedactions } from "./RedactReapply.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -212,7 +213,12 @@ const runnerLayer = (config: AppConfig) =>
                 .slice(0, 10)
             })
       })
-      return StreamRunner.layer(plan.streams, config.drainTimeoutMs)
+      // Customers erased earlier stay erased when a run brings their records back (docs/privacy.md).
+      const afterRun = reapplyRedactions.pipe(
+        Effect.provideService(Warehouse, warehouse),
+        Effect.provideService(ObjectStore, yield* ObjectStore)
+      )
+      return StreamRunner.layer(plan.streams, config.drainTimeoutMs, { afterRun })
     })
   )
 

@@ -4,7 +4,7 @@
  */
 import { type Checkpoint, CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
 import type { CommitRunInput } from "@kura/warehouse"
-import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref, Semaphore } from "effect"
 import type { ApiUsage } from "./ApiUsage.js"
 import { LeaseManager, localHolder } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
@@ -29,6 +29,13 @@ export interface StreamRunnerOptions {
    * Lightspeed and Stocky streams started 4 s into a 7.5 s pass at 4).
    */
   readonly concurrency?: number
+  /**
+   * Runs after each pass of `runNow` and after each stream `start` ran: kura-sync re-applies the
+   * redaction ledger here, so a customer erased earlier whom a run brought back (a re-read window,
+   * a replay) is erased again at once. One at a time: runs that end together wait in line. It must
+   * not fail (log instead); it does not delay the results of `runNow`'s streams, only its return.
+   */
+  readonly afterRun?: Effect.Effect<void>
 }
 
 let counter = 0
@@ -75,6 +82,9 @@ export class StreamRunner extends Context.Service<
     // Short, and renewed every third of it while the run works: a SIGKILLed runner's lease frees
     // within two minutes, so a restart resumes instead of waiting out an hour-long TTL.
     const leaseTtlMs = options.leaseTtlMs ?? 2 * 60_000
+    const afterRunLock = Semaphore.makeUnsafe(1)
+    const afterRun =
+      options.afterRun === undefined ? Effect.void : afterRunLock.withPermits(1)(options.afterRun)
 
     const select = (selector: StreamSelector) => streams.filter((s) => matches(selector, s))
 
@@ -275,7 +285,9 @@ export class StreamRunner extends Context.Service<
           const lease = yield* acquire(stream)
           if (Option.isNone(lease)) return { _tag: "Busy", key: stream.key } as const
           const runId = newRunId(yield* Clock.currentTimeMillis)
-          const fiber = yield* Effect.forkDetach(execute(stream, runId, trigger, lease.value))
+          const fiber = yield* Effect.forkDetach(
+            Effect.andThen(execute(stream, runId, trigger, lease.value), afterRun)
+          )
           fibers.add(fiber)
           fiber.addObserver(() => fibers.delete(fiber))
           return { _tag: "Started", key: stream.key, runId } as const
@@ -331,7 +343,8 @@ export class StreamRunner extends Context.Service<
             // The results the caller sees carry what the pass's close decided (a failed commit).
             Effect.map((results) =>
               results.map((r) => ("runId" in r ? (pass.finished.find((f) => f.runId === r.runId) ?? r) : r))
-            )
+            ),
+            Effect.tap(() => afterRun)
           )
         }),
         (results) => {

@@ -245,3 +245,49 @@ describe("StreamRunner: a failed run's API cost", () => {
     })
   })
 })
+
+describe("StreamRunner afterRun (redactions re-applied)", () => {
+  const quick = (stream: string): SyncStream => ({
+    key: { ...key, stream },
+    intervalMs: 60_000,
+    run: (ctx) => Effect.as(ctx.commit("1"), { rows: 1, reconciliation: "ok" as const })
+  })
+
+  it("runs once after a runNow pass, after every stream's record is written", async () => {
+    const seen: Array<number> = []
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const ledger = yield* RunLedger
+        const afterRun = Effect.flatMap(ledger.list(), (runs) =>
+          Effect.sync(() => seen.push(runs.filter((r) => r.status === "succeeded").length))
+        )
+        const runner = yield* StreamRunner.make([quick("a"), quick("b")], { afterRun })
+        return yield* runner.runNow({}, "cli")
+      }).pipe(Effect.provide(layers))
+    )
+    expect(result.map((r) => ("status" in r ? r.status : r._tag))).toEqual(["succeeded", "succeeded"])
+    expect(seen).toEqual([2])
+  })
+
+  it("runs after each started stream, one at a time", async () => {
+    let running = 0
+    let most = 0
+    let calls = 0
+    const afterRun = Effect.gen(function* () {
+      running++
+      most = Math.max(most, running)
+      yield* Effect.sleep(30)
+      running--
+      calls++
+    })
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const runner = yield* StreamRunner.make([quick("a"), quick("b"), quick("c")], { afterRun })
+        yield* runner.start({}, "schedule")
+        yield* runner.drain(5_000)
+      }).pipe(Effect.provide(layers))
+    )
+    expect(calls).toBe(3)
+    expect(most).toBe(1)
+  })
+})

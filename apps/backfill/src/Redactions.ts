@@ -1,0 +1,45 @@
+/**
+ * Erasures stay erased after a backfill: a backfill re-reads history, so it lands the records of
+ * customers erased earlier (`kura-sync redact customer`, `customers/redact`) again. The ledger is
+ * re-applied when the backfill ends (docs/privacy.md, "When a sync brings the customer back").
+ */
+import { makeRedaction, ObjectStore, Warehouse } from "@kura/warehouse"
+import { Effect, Exit } from "effect"
+import type { ProgressOutput } from "./Progress.js"
+
+/**
+ * Re-applies the `_kura_redactions` ledger over the warehouse and lake in context and says what it
+ * erased again. It never fails the backfill (the data is loaded and tied): a failure is printed
+ * with the command that retries it. With no customer redaction in the ledger it is one read.
+ */
+export const reapplyRedactions = (out: ProgressOutput): Effect.Effect<void, never, Warehouse | ObjectStore> =>
+  Effect.gen(function* () {
+    const outcomes = yield* makeRedaction(yield* Warehouse, yield* ObjectStore).reapply()
+    for (const o of outcomes)
+      if (o.rowsChanged > 0 || o.filesChanged > 0)
+        out.write(
+          `redaction ${o.id} re-applied: ${o.rowsChanged} row(s) and ${o.filesChanged} lake file(s) held the customer again\n`
+        )
+  }).pipe(
+    Effect.catch((e) =>
+      Effect.sync(() =>
+        out.write(
+          `re-applying redactions failed (${e.message}); the loaded data is kept: run \`kura-sync redact reapply\`\n`
+        )
+      )
+    ),
+    Effect.withSpan("kura.backfill.redactions")
+  )
+
+/**
+ * After a backfill that loaded something: a failed one too (its finished windows are loaded), not
+ * a dry run (nothing loaded) and not an interrupted one (Ctrl-C must stop at once; the next run
+ * or `kura-sync redact reapply` does it).
+ */
+export const reapplyAfter = <E>(
+  exit: Exit.Exit<{ readonly dryRun: boolean }, E>,
+  out: ProgressOutput
+): Effect.Effect<void, never, Warehouse | ObjectStore> =>
+  Exit.hasInterrupts(exit) || (Exit.isSuccess(exit) && exit.value.dryRun)
+    ? Effect.void
+    : reapplyRedactions(out)

@@ -1,0 +1,102 @@
+/**
+ * A backfill re-reads history, so it lands again what an earlier erasure removed: the backfill
+ * re-applies the redaction ledger when it ends (src/Redactions.ts).
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { type Sandbox, startSandbox } from "@kura/sandbox"
+import { DuckDbWarehouse, LocalObjectStore, makeRedaction, ObjectStore, Warehouse } from "@kura/warehouse"
+import { Effect, Layer } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import {
+  argsFor,
+  configOf,
+  DAY,
+  envFor,
+  removeTempStores,
+  rowsOf,
+  runInProcess,
+  tempStore
+} from "./support.js"
+
+let sandbox: Sandbox
+let from: number
+beforeAll(async () => {
+  sandbox = await startSandbox({ seed: 11, scale: 400, historyDays: 60, timeScale: 120 })
+  from = sandbox.groundTruth().anchor - 61 * DAY
+})
+afterAll(async () => {
+  await sandbox?.close()
+  removeTempStores()
+})
+
+/** Every lake line of the store, parsed, with the file it came from. */
+const lakeLines = (dir: string) => {
+  const out: Array<{ file: string; line: string }> = []
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name)
+      if (e.isDirectory()) walk(p)
+      else if (p.endsWith(".ndjson.gz"))
+        for (const line of gunzipSync(readFileSync(p)).toString("utf8").split("\n"))
+          if (line !== "") out.push({ file: p, line })
+    }
+  }
+  walk(dir)
+  return out
+}
+
+describe("kura-backfill and erasures", () => {
+  it("a --restart backfill lands an erased customer's refund note again in the lake; the backfill's end erases it again", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const shop = sandbox.shopify.credentials.shopDomain
+    const first = await runInProcess(configOf(argsFor(from), env), env)
+    expect(first.ok).toBe(true)
+    expect(first.text).not.toContain("re-applied")
+    // A customer whose order carries a refund note (personal data: free text).
+    const [target] = await rowsOf(
+      store.warehouse,
+      `SELECT o.customer_id, o.source_id AS order_id, r.note FROM refunds r JOIN orders o
+         ON o.source = r.source AND o.source_account = r.source_account AND o.source_id = r.order_id
+       WHERE r.note IS NOT NULL AND o.customer_id IS NOT NULL ORDER BY 2 LIMIT 1`
+    )
+    expect(target).toBeDefined()
+    const orderId = String(target?.order_id)
+    const note = JSON.stringify(String(target?.note))
+    const mentions = () =>
+      lakeLines(join(store.dir, "lake")).filter(
+        (l) => l.line.includes(`/Order/${orderId}"`) && l.line.includes(`"note":${note}`)
+      )
+    expect(mentions().length).toBeGreaterThan(0)
+    const path = store.warehouse.slice("duckdb:".length)
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const r = makeRedaction(yield* Warehouse, yield* ObjectStore)
+        yield* r.redactCustomer({
+          source: "shopify",
+          sourceAccount: shop,
+          customerId: String(target?.customer_id)
+        })
+      }).pipe(
+        Effect.provide(
+          Layer.mergeAll(DuckDbWarehouse.layer({ path }), LocalObjectStore.layer(join(store.dir, "lake")))
+        )
+      )
+    )
+    expect(mentions()).toEqual([])
+
+    const again = await runInProcess(configOf(argsFor(from, { restart: true }), env), env)
+    expect(again.ok).toBe(true)
+    expect(again.text).toMatch(
+      /redaction \S+ re-applied: \d+ row\(s\) and [1-9]\d* lake file\(s\) held the customer again/
+    )
+    expect(mentions()).toEqual([])
+    const notes = await rowsOf(
+      store.warehouse,
+      `SELECT COUNT(*) AS n FROM refunds WHERE order_id = '${orderId}' AND note IS NOT NULL`
+    )
+    expect(Number(notes[0]?.n)).toBe(0)
+  }, 120_000)
+})
