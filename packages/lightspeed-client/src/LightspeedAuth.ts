@@ -21,7 +21,18 @@ import {
   TokenStore,
   Unauthorized
 } from "@kura/core"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schedule, Semaphore } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  Redacted,
+  Result,
+  Schedule,
+  Semaphore
+} from "effect"
 import {
   codeGrant,
   makeOidcConfiguration,
@@ -192,7 +203,13 @@ export const makeLightspeedAuth = (
   const isFresh = (tokens: TokenSet, now: number) =>
     tokens.expiresAt === null || tokens.expiresAt - skewMillis > now
 
-  /** One rotation of `current`, written with compare-and-set before it is returned. */
+  /**
+   * One rotation of `current`, written with compare-and-set before it is returned. Each attempt is
+   * uninterruptible from sending the request to storing its answer: the server may retire the old
+   * refresh token as soon as it has the request, so a timeout or SIGTERM in between would lose the
+   * credential. An interruption therefore waits for the attempt in flight (at most its timeout and
+   * the store's retries), and stops the rotation only between attempts.
+   */
   const rotate = Effect.fnUntraced(function* (current: TokenSet) {
     if (current.refreshToken === null) {
       return yield* unauthorized(
@@ -200,28 +217,42 @@ export const makeLightspeedAuth = (
       )
     }
     const refreshToken = current.refreshToken
-    const response = yield* RetryPolicy.withRetry(
+    const rotated = yield* RetryPolicy.withRetry(
       {
         maxAttempts: config.maxAttempts,
         baseDelayMillis: Math.min(200, Duration.toMillis(config.retryBaseDelay)),
         maxDelayMillis: 5_000
       },
-      (attempt) => refreshGrant(oidcConfig, refreshToken, config.tokenUrl, attempt, timeoutMillis)
-    )
-    const now = yield* Clock.currentTimeMillis
-    const next = toTokenSet(response, now, current)
-    // The server has already retired the old refresh token: losing this write would lose the
-    // credential, so a failing store gets a few more tries before the error surfaces.
-    const written = yield* store.put(key, next, { expectRefreshToken: Redacted.value(refreshToken) }).pipe(
-      Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }),
-      Effect.tapError((error) =>
-        Effect.logError(
-          `Lightspeed token "${key}" was rotated but could not be stored (${error.message}); ` +
-            "the next run will need a new authorisation unless the store recovers."
+      (attempt) =>
+        Effect.uninterruptible(
+          Effect.gen(function* () {
+            const response = yield* refreshGrant(
+              oidcConfig,
+              refreshToken,
+              config.tokenUrl,
+              attempt,
+              timeoutMillis
+            )
+            const next = toTokenSet(response, yield* Clock.currentTimeMillis, current)
+            // The old refresh token is retired: a failing store gets a few more tries, and its
+            // error is kept apart so that it is never retried as a refresh (that would reuse the
+            // retired token).
+            const written = yield* store
+              .put(key, next, { expectRefreshToken: Redacted.value(refreshToken) })
+              .pipe(Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }), Effect.result)
+            return { next, written }
+          })
         )
-      )
     )
-    return { next, written }
+    if (Result.isFailure(rotated.written)) {
+      const error = rotated.written.failure
+      yield* Effect.logError(
+        `Lightspeed token "${key}" was rotated but could not be stored (${error.message}); ` +
+          "the next run will need a new authorisation unless the store recovers."
+      )
+      return yield* Effect.fail(error)
+    }
+    return { next: rotated.next, written: rotated.written.success }
   })
 
   /**

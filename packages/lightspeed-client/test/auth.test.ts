@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { ApiError, makeMemoryTokenStore, StoreError, type TokenSet, TokenStore } from "@kura/core"
-import { Effect, Exit, Layer, Logger, Option, Redacted, References } from "effect"
+import { Effect, Exit, Fiber, Layer, Logger, Option, Redacted, References } from "effect"
 import { LightspeedAuth, type LightspeedConfigInput, LightspeedConfigService } from "../src/index.js"
 import { crashOnceAfterPut } from "./support/crashingTokenStore.js"
 import { type FakeServer, fakeConnection, startFake } from "./support/FakeLightspeed.js"
@@ -249,6 +249,28 @@ describe("LightspeedAuth", () => {
       const token = yield* next.accessToken
       expect(server.stats.refreshes).toBe(1)
       expect(Redacted.value(token)).toBe(stored(map).access)
+      yield* next.forceRefresh
+      expect(server.stats.refreshes).toBe(2)
+      expect(server.stats.reuseAttempts).toBe(0)
+    })
+  )
+
+  it.live("an interruption while the refresh is in flight waits for the rotation to be stored", () =>
+    Effect.gen(function* () {
+      // The server retires the old refresh token at once and answers 300 ms later: a timeout or
+      // SIGTERM in between must not drop the new one (the next run could never log in again).
+      const server = yield* Effect.promise(() => fake({ tokenDelayMs: 300 }))
+      const map = new Map<string, TokenSet>()
+      const first = server.issue()
+      seed(map, first, Date.now() - 1000)
+      const auth = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const fiber = yield* Effect.forkChild(auth.accessToken)
+      yield* Effect.sleep(100)
+      expect(server.stats.refreshes).toBe(1)
+      yield* Fiber.interrupt(fiber)
+      expect(stored(map).refresh).not.toBe(first.refresh)
+      // "Next process": the stored refresh token is the live one.
+      const next = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
       yield* next.forceRefresh
       expect(server.stats.refreshes).toBe(2)
       expect(server.stats.reuseAttempts).toBe(0)
