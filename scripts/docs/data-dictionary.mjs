@@ -14,7 +14,6 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DuckDBInstance } from "@duckdb/node-api"
 import {
   AllTables,
   AllViews,
@@ -22,10 +21,10 @@ import {
   CanonicalTables,
   duckdbDialect,
   isNullable,
-  Sql,
   StatusVocabulary
 } from "@kura/warehouse"
 import { COLUMN_NOTES } from "./column-notes.mjs"
+import { columnDescription, viewColumns } from "./registry.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const target = join(root, "docs", "data-dictionary.md")
@@ -34,41 +33,16 @@ const duck = duckdbDialect()
 const bq = bigQueryDialect("project", "dataset")
 const canonical = new Set(Object.values(CanonicalTables).map((t) => t.name))
 
-/** Reads each view's columns back from DuckDB, after creating every table and view for real. */
-const viewColumns = async () => {
-  const instance = await DuckDBInstance.create(":memory:")
-  const c = await instance.connect()
-  for (const t of AllTables) await c.run(Sql.createTable(duck, t))
-  const out = new Map()
-  for (const v of AllViews) {
-    await c.run(`CREATE OR REPLACE VIEW ${duck.table(v.name)} AS ${v.select(duck)}`)
-    const rows = (await c.runAndReadAll(`DESCRIBE ${duck.table(v.name)}`)).getRowObjectsJson()
-    out.set(
-      v.name,
-      rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
-    )
-  }
-  c.closeSync()
-  instance.closeSync()
-  return out
-}
-
 const problems = []
 const used = new Set()
 const describe = (table, column, doc, required) => {
-  if (doc !== undefined && doc !== "") return doc
-  for (const key of [`${table}.${column}`, `*.${column}`]) {
-    const note = COLUMN_NOTES[key]
-    if (note !== undefined) {
-      used.add(key)
-      return note
-    }
-  }
-  if (required)
+  const { text, key } = columnDescription(table, column, doc)
+  if (key !== undefined) used.add(key)
+  if (text === "" && required)
     problems.push(
       `${table}.${column} has no description: add a doc in packages/warehouse/src/Tables.ts or a note in scripts/docs/column-notes.mjs`
     )
-  return ""
+  return text
 }
 
 const cell = (text) => String(text).replaceAll("|", "\\|").replaceAll("\n", " ")

@@ -16,16 +16,14 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DuckDBInstance } from "@duckdb/node-api"
 import * as Warehouse from "@kura/warehouse"
-import { COLUMN_NOTES } from "./column-notes.mjs"
+import { columnDescription, viewColumns } from "./registry.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const pkg = join(root, "integrations", "dbt")
 const stagingDir = join(pkg, "models", "staging")
 
-const { AllTables, AllViews, bigQueryDialect, CanonicalTables, duckdbDialect, isNullable, Sql, StateTables } =
-  Warehouse
+const { AllViews, bigQueryDialect, CanonicalTables, duckdbDialect, isNullable, StateTables } = Warehouse
 /** Allowed values of enum-like columns per source, where the registry has them (`StatusVocabulary`). */
 const vocabulary = Warehouse.StatusVocabulary ?? {}
 
@@ -82,33 +80,11 @@ const bigQueryOfDuck = (type) => {
   return out ?? "?"
 }
 
-/** Reads each view's columns back from DuckDB, after creating every table and view for real. */
-const viewColumns = async () => {
-  const instance = await DuckDBInstance.create(":memory:")
-  const c = await instance.connect()
-  for (const t of AllTables) await c.run(Sql.createTable(duck, t))
-  const out = new Map()
-  for (const v of AllViews) {
-    await c.run(`CREATE OR REPLACE VIEW ${duck.table(v.name)} AS ${v.select(duck)}`)
-    const rows = (await c.runAndReadAll(`DESCRIBE ${duck.table(v.name)}`)).getRowObjectsJson()
-    out.set(
-      v.name,
-      rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }))
-    )
-  }
-  c.closeSync()
-  instance.closeSync()
-  return out
-}
-
 const problems = []
 
 /** The data dictionary's description of a column: the registry's doc, else a column note. */
 const describe = (table, column, doc) => {
-  const text =
-    doc !== undefined && doc !== ""
-      ? doc
-      : (COLUMN_NOTES[`${table}.${column}`] ?? COLUMN_NOTES[`*.${column}`] ?? "")
+  const { text } = columnDescription(table, column, doc)
   // dbt renders descriptions as Jinja.
   if (/\{[{%#]/.test(text)) problems.push(`${table}.${column}: its description contains Jinja delimiters`)
   return text
