@@ -67,17 +67,11 @@ export interface RedactShopInput {
   readonly requestId?: string
 }
 
-/** A customer's request for their data (`customers/data_request`): recorded, never answered by Kura. */
-export interface DataRequestInput {
-  readonly source: string
-  readonly sourceAccount: string
-  readonly customerId?: string
-  readonly email?: string
-  readonly orderIds?: ReadonlyArray<string>
-  readonly requestedAt?: number
-  readonly trigger?: RedactionTrigger
-  readonly requestId?: string
-}
+/**
+ * A customer's request for their data (`customers/data_request`): recorded, never answered by
+ * Kura. It names the customer as an erasure request does.
+ */
+export type DataRequestInput = RedactCustomerInput
 
 /** What one pass changed. */
 export interface RedactionOutcome {
