@@ -116,6 +116,10 @@ export const COLUMN_NOTES = {
   // sku_map
   "*.source_sku": "the SKU as the source wrote it, before normalisation",
 
+  // inventory_movements
+  "inventory_movements.location_id":
+    "where the stock moved: the location's `source_id` in the row's own source, except a POS sale or refund at a location linked to a stock location (`location_map`, e.g. a Lightspeed store that sells Shopify stock), which moves stock at that stock location and carries its id (a Shopify location id on a `lightspeed` row), so movements and levels meet in `v_inventory_reconciliation`",
+
   // inventory_levels
   "inventory_levels.location_id": "`source_id` of the stock location (`locations`)",
   "inventory_levels.quantity_name":
