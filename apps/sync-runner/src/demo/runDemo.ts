@@ -23,7 +23,7 @@ import {
 } from "@kura/warehouse"
 import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { type ApiUsage, apiUsageOf, formatApiUsage } from "../ApiUsage.js"
-import type { RunResult, SyncError, SyncStream } from "../SyncStream.js"
+import { type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
 import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
@@ -231,11 +231,7 @@ export const runStreamOnce = (
         ? outcome.success
         : outcome.failure._tag === "SyncError"
           ? outcome.failure
-          : ({
-              _tag: "SyncError",
-              reason: "Warehouse",
-              message: outcome.failure.message
-            } as unknown as SyncError)
+          : new SyncError({ reason: "Warehouse", message: outcome.failure.message })
     return { result, full: Option.isNone(checkpoint) }
   })
 
