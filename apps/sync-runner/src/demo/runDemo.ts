@@ -226,6 +226,11 @@ export const runStreamOnce = (
           })
       })
     )
+    // What the run cost the API goes into its ledger row, as kura-sync's pass does (v_api_usage).
+    if (outcome._tag === "Success" && outcome.success.api !== undefined)
+      yield* Effect.ignore(
+        warehouse.recordRunUsages([{ runId, key: stream.key, usage: outcome.success.api }])
+      )
     const result: RunResult | SyncError =
       outcome._tag === "Success"
         ? outcome.success

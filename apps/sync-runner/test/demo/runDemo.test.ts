@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startSandbox } from "@kura/sandbox"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { formatDemoReport } from "../../src/demo/formatDemoReport.js"
 import { runDemo } from "../../src/demo/runDemo.js"
@@ -36,6 +38,16 @@ describe("runDemo", () => {
     expect(report.reconciliation.stockCells).toBeGreaterThan(0)
     expect(report.api.shopify.calls).toBeGreaterThan(0)
     expect(lines.length).toBeGreaterThan(0)
+    // Each run's API cost is in the ledger, so v_api_usage answers after a demo.
+    const usage = await Effect.runPromise(
+      Effect.flatMap(Effect.service(Warehouse), (w) =>
+        w.query(
+          "SELECT source, CAST(SUM(api_calls) AS INTEGER) AS calls FROM v_api_usage GROUP BY source ORDER BY source"
+        )
+      ).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+    )
+    expect(usage.map((r) => String(r.source))).toEqual(["lightspeed", "shopify", "stocky"])
+    expect(Number(usage.find((r) => r.source === "shopify")?.calls)).toBe(report.api.shopify.calls)
   })
 
   it("a first read after orders were deleted in Shopify (a re-run after a stopped first run) explains their stock, nothing unexplained", async () => {
