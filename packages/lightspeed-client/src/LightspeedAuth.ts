@@ -204,11 +204,11 @@ export const makeLightspeedAuth = (
     tokens.expiresAt === null || tokens.expiresAt - skewMillis > now
 
   /**
-   * One rotation of `current`, written with compare-and-set before it is returned. Each attempt is
-   * uninterruptible from sending the request to storing its answer: the server may retire the old
-   * refresh token as soon as it has the request, so a timeout or SIGTERM in between would lose the
-   * credential. An interruption therefore waits for the attempt in flight (at most its timeout and
-   * the store's retries), and stops the rotation only between attempts.
+   * One rotation of `current`, written with compare-and-set before it is returned. Once the
+   * server's answer is in, storing it is uninterruptible: the server has already retired the old
+   * refresh token, so a timeout or SIGTERM between the answer and the store write would lose the
+   * credential. The request itself stays interruptible (bounded by the caller, not by the
+   * request's own timeout): an answer that never arrived cannot be kept anyway.
    */
   const rotate = Effect.fnUntraced(function* (current: TokenSet) {
     if (current.refreshToken === null) {
@@ -224,14 +224,10 @@ export const makeLightspeedAuth = (
         maxDelayMillis: 5_000
       },
       (attempt) =>
-        Effect.uninterruptible(
+        Effect.uninterruptibleMask((restore) =>
           Effect.gen(function* () {
-            const response = yield* refreshGrant(
-              oidcConfig,
-              refreshToken,
-              config.tokenUrl,
-              attempt,
-              timeoutMillis
+            const response = yield* restore(
+              refreshGrant(oidcConfig, refreshToken, config.tokenUrl, attempt, timeoutMillis)
             )
             const next = toTokenSet(response, yield* Clock.currentTimeMillis, current)
             // The old refresh token is retired: a failing store gets a few more tries, and its

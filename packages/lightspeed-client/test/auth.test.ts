@@ -255,17 +255,24 @@ describe("LightspeedAuth", () => {
     })
   )
 
-  it.live("an interruption while the refresh is in flight waits for the rotation to be stored", () =>
+  it.live("an interruption after the server's answer waits for the rotation to be stored", () =>
     Effect.gen(function* () {
-      // The server retires the old refresh token at once and answers 300 ms later: a timeout or
-      // SIGTERM in between must not drop the new one (the next run could never log in again).
-      const server = yield* Effect.promise(() => fake({ tokenDelayMs: 300 }))
+      // The server has retired the old refresh token by the time it answers: a timeout or SIGTERM
+      // during the (slow) store write must not drop the new one, or the next run cannot log in.
+      const server = yield* Effect.promise(() => fake())
       const map = new Map<string, TokenSet>()
       const first = server.issue()
       seed(map, first, Date.now() - 1000)
-      const auth = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const inner = makeMemoryTokenStore(map)
+      const slow = TokenStore.of({
+        get: inner.get,
+        put: (key, tokens, options) => Effect.andThen(Effect.sleep(300), inner.put(key, tokens, options))
+      })
+      const auth = yield* Effect.service(LightspeedAuth).pipe(
+        Effect.provide(authLayer(server, map, {}, slow))
+      )
       const fiber = yield* Effect.forkChild(auth.accessToken)
-      yield* Effect.sleep(100)
+      yield* Effect.sleep(150)
       expect(server.stats.refreshes).toBe(1)
       yield* Fiber.interrupt(fiber)
       expect(stored(map).refresh).not.toBe(first.refresh)
@@ -275,6 +282,41 @@ describe("LightspeedAuth", () => {
       expect(server.stats.refreshes).toBe(2)
       expect(server.stats.reuseAttempts).toBe(0)
     })
+  )
+
+  it.live("an interruption while the token request is unanswered stops at once", () =>
+    Effect.gen(function* () {
+      // kura-sync check's timeout and SIGTERM must not wait out a token endpoint that never answers.
+      const hanging = yield* Effect.acquireRelease(
+        Effect.promise(async () => {
+          const { createServer } = await import("node:http")
+          const srv = createServer(() => {})
+          await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()))
+          return srv
+        }),
+        (srv) =>
+          Effect.promise(
+            () =>
+              new Promise<void>((r) => {
+                srv.closeAllConnections()
+                srv.close(() => r())
+              })
+          )
+      )
+      const address = hanging.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const server = yield* Effect.promise(() => fake())
+      const map = new Map<string, TokenSet>()
+      seed(map, server.issue(), Date.now() - 1000)
+      const auth = yield* Effect.service(LightspeedAuth).pipe(
+        Effect.provide(authLayer(server, map, { tokenUrl: `http://127.0.0.1:${port}/oauth/token` }))
+      )
+      const fiber = yield* Effect.forkChild(auth.accessToken)
+      yield* Effect.sleep(200)
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      expect(Date.now() - started).toBeLessThan(2_000)
+    }).pipe(Effect.scoped)
   )
 
   it.live("invalid_grant becomes a permanent Unauthorized that says how to authorise again", () =>

@@ -27,8 +27,6 @@ export interface FakeOptions {
   readonly malformedSale?: { readonly date: string; readonly index: number }
   /** The first N token requests fail before anything is processed: 503, truncated 200, garbled 200 in turn. */
   readonly tokenGlitches?: number
-  /** Delay of a refresh's response after the server has already retired the old refresh token. */
-  readonly tokenDelayMs?: number
   /** A broken server: V2 always returns the first page's nextPageToken. */
   readonly stuckNextPageToken?: boolean
 }
@@ -267,7 +265,6 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
       refresh.delete(rt)
       used.add(rt)
       stats.refreshes++
-      if (options.tokenDelayMs !== undefined) await new Promise((r) => setTimeout(r, options.tokenDelayMs))
       return issueTokens(res, "financial-api items orders-api", v2 ? { refresh_expires_in: 1800 } : {})
     }
     if (grant === "authorization_code") {
