@@ -179,7 +179,20 @@ export const makeShopifyPurchaseOrderMapper =
         }
       ],
       purchase_order_lines: lines,
-      inventory_movements: movements
+      inventory_movements: movements,
+      // Shopify has no supplier list to read: a purchase order is where its supplier appears, so
+      // `purchase_orders.supplier_id` always finds its row (name only; Shopify gives no contact).
+      suppliers:
+        po.origin?.supplier === null || po.origin?.supplier === undefined
+          ? []
+          : [
+              {
+                ...lineage(ctx, gidToId(po.origin.supplier.id), updatedAt),
+                name: po.origin.supplier.name,
+                email: null,
+                currency: null
+              }
+            ]
     }
   }
 

@@ -96,6 +96,13 @@ describe("Shopify native inventory records (after the Stocky shutdown)", () => {
     }
     expect(got).toEqual(want)
     expect(rows.purchase_orders).toHaveLength(pos.length)
+    // Every supplier a purchase order names has its suppliers row, named as Shopify names it.
+    const supplierIds = new Set(
+      (rows.purchase_orders ?? []).flatMap((r) => (r.supplier_id ? [r.supplier_id] : []))
+    )
+    expect(supplierIds.size).toBeGreaterThan(0)
+    expect(new Set((rows.suppliers ?? []).map((r) => r.source_id))).toEqual(supplierIds)
+    for (const r of rows.suppliers ?? []) expect(r.name).toMatch(/\S/)
     // Stocky's lifecycle (the canonical purchase-order vocabulary), read from the lines: Shopify's
     // own enum says only DRAFT | ORDERED, whatever was received.
     const histogram = (values: ReadonlyArray<string>) =>
