@@ -2,6 +2,7 @@
  * The backfill's settings from the command line and the environment, validated all at once: a
  * bad setup gets one message listing every problem (exit code 2), never the first one only.
  */
+import { DEFAULT_API_VERSION } from "@kura/shopify-client"
 import { localStoreProblems } from "@kura/warehouse"
 import { Redacted, Schema } from "effect"
 import { errorExitCode, errorReported } from "effect/Runtime"
@@ -257,7 +258,7 @@ export const parseBackfillConfig = (
       problem("SHOPIFY_SHOP", `${JSON.stringify(shop)} is not a shop domain`, "use <shop>.myshopify.com")
     if (token === undefined)
       problem("SHOPIFY_ACCESS_TOKEN", "missing", "set the Admin API access token (shpat_…)")
-    const apiVersion = get("SHOPIFY_API_VERSION") ?? "2026-01"
+    const apiVersion = get("SHOPIFY_API_VERSION") ?? DEFAULT_API_VERSION
     if (!/^\d{4}-(01|04|07|10)$/.test(apiVersion))
       problem(
         "SHOPIFY_API_VERSION",

@@ -4,6 +4,7 @@
  * once (see ConfigError), because a half-valid config discovered mid-sync wastes a whole run.
  */
 import { registerSecret } from "@kura/core"
+import { DEFAULT_API_VERSION } from "@kura/shopify-client"
 import { localStoreProblems, WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
@@ -188,7 +189,6 @@ const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/
 const API_VERSION = /^(\d{4}-(01|04|07|10)|unstable)$/
 const DURATION = /^(\d+)(ms|s|m|h|d)$/
 const DURATION_UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
-const DEFAULT_API_VERSION = "2026-01"
 
 /** Parses `30s`, `5m`, `1h`, `250ms`, `7d` into milliseconds. */
 export const parseDuration = (text: string): Option.Option<number> => {
