@@ -291,9 +291,9 @@ describe("integrations/dbt", () => {
       expect(checked).toBeGreaterThan(80)
       expect(references).toBe(11)
       // The tests above prove something only on tables with rows: the demo leaves these empty
-      // (no manual location links, no bad records, no ambiguous SKUs, no API usage in its ledger).
+      // (no manual location links, no bad records, no ambiguous SKUs).
       const empty = Object.keys(counts).filter((name) => counts[name] === 0)
-      expect(empty.sort()).toEqual(["_kura_dead_letters", "location_map", "v_api_usage", "v_sku_ambiguities"])
+      expect(empty.sort()).toEqual(["_kura_dead_letters", "location_map", "v_sku_ambiguities"])
     })
 
     it("the unique-key and references tests find a duplicated key and an orphan", async () => {
