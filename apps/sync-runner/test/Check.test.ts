@@ -10,6 +10,7 @@ import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { SHOPIFY_CHECK_QUERY } from "../src/CheckSources.js"
+import { deploymentEnvOf } from "../src/SandboxEnv.js"
 
 // Drives the BUILT kura-sync (as a deployment pipeline runs it) against the real sandbox and
 // local servers that misbehave on purpose.
@@ -61,19 +62,7 @@ const row = (rows: ReadonlyArray<Row>, name: string): Row => {
 
 /** The whole sandbox as environment variables, stores under `sub`. */
 const sandboxEnv = (sub: string, s: Sandbox = sandbox) => ({
-  SHOPIFY_SHOP: s.shopify.credentials.shopDomain,
-  SHOPIFY_ACCESS_TOKEN: s.shopify.credentials.accessToken,
-  SHOPIFY_API_BASE_URL: s.shopify.baseUrl,
-  SHOPIFY_API_VERSION: s.shopify.credentials.apiVersion,
-  LIGHTSPEED_CLIENT_ID: s.lightspeed.credentials.clientId,
-  LIGHTSPEED_CLIENT_SECRET: s.lightspeed.credentials.clientSecret,
-  LIGHTSPEED_REFRESH_TOKEN: s.lightspeed.credentials.refreshToken,
-  LIGHTSPEED_API_BASE_URL: s.lightspeed.baseUrl,
-  LIGHTSPEED_TOKEN_URL: s.lightspeed.credentials.tokenUrl,
-  LIGHTSPEED_BUSINESS_LOCATIONS: s.lightspeed.credentials.businessLocationIds.join(","),
-  STOCKY_STORE_NAME: s.stocky.credentials.storeName,
-  STOCKY_API_KEY: s.stocky.credentials.apiKey,
-  STOCKY_API_BASE_URL: `${s.stocky.baseUrl}/api/v2`,
+  ...deploymentEnvOf(s),
   KURA_WAREHOUSE: `duckdb:${join(dir, sub, "kura.duckdb")}`,
   KURA_LAKE: `file:${join(dir, sub, "lake")}`,
   KURA_STATE_DIR: join(dir, sub, "state"),

@@ -302,6 +302,49 @@ export const makeRedaction = (
       )
       .pipe(Effect.mapError(warehouseError), Effect.asVoid)
 
+  /**
+   * Runs an entry's work and records how it ended in the ledger: failed with the error's message
+   * (the error is passed on), or done with what it changed added to the entry's totals. `done`
+   * adds fields learnt by the work (an e-mail request's resolved customer ids).
+   */
+  const settle = (
+    entry: RedactionEntry,
+    now: number,
+    work: Effect.Effect<
+      { readonly tables: Record<string, number>; readonly files: ReadonlyArray<string> },
+      RedactionError
+    >,
+    done: Partial<RedactionEntry> = {}
+  ): Effect.Effect<RedactionOutcome, RedactionError> =>
+    Effect.gen(function* () {
+      const result = yield* Effect.result(work)
+      if (result._tag === "Failure") {
+        yield* writeEntry({ ...entry, status: "failed", detail: result.failure.message, updatedAt: now })
+        return yield* result.failure
+      }
+      const { tables, files } = result.success
+      const rows = sum(tables)
+      yield* writeEntry({
+        ...entry,
+        ...done,
+        status: "done",
+        appliedAt: now,
+        rowsChanged: entry.rowsChanged + rows,
+        filesChanged: entry.filesChanged + files.length,
+        detail: null,
+        updatedAt: now
+      })
+      return {
+        id: entry.id,
+        kind: entry.kind,
+        status: "done",
+        tables,
+        rowsChanged: rows,
+        files,
+        filesChanged: files.length
+      } satisfies RedactionOutcome
+    })
+
   /** The subject with the customers found by e-mail added. */
   const resolveSubject = (source: string, account: string, subject: Subject, emails: ReadonlyArray<string>) =>
     Effect.gen(function* () {
@@ -469,34 +512,11 @@ export const makeRedaction = (
       }),
       email === "" ? [] : [email]
     )
-    const result = yield* Effect.result(applyCustomer(input.source, input.sourceAccount, subject, undefined))
-    if (result._tag === "Failure") {
-      yield* writeEntry({ ...entry, status: "failed", detail: result.failure.message, updatedAt: now })
-      return yield* result.failure
-    }
-    const { tables, files } = result.success
-    const rows = sum(tables)
     // An e-mail request keeps the ids it resolved to: the e-mail itself is nulled and not kept.
     const resolved = [...subject.customerIds].filter((c) => !c.startsWith("gid://"))
-    yield* writeEntry({
-      ...entry,
-      customerId: entry.customerId ?? (resolved.length === 0 ? null : resolved.join(",")),
-      status: "done",
-      appliedAt: now,
-      rowsChanged: entry.rowsChanged + rows,
-      filesChanged: entry.filesChanged + files.length,
-      detail: null,
-      updatedAt: now
+    return yield* settle(entry, now, applyCustomer(input.source, input.sourceAccount, subject, undefined), {
+      customerId: entry.customerId ?? (resolved.length === 0 ? null : resolved.join(","))
     })
-    return {
-      id,
-      kind: "customer",
-      status: "done",
-      tables,
-      rowsChanged: rows,
-      files,
-      filesChanged: files.length
-    } satisfies RedactionOutcome
   })
 
   const redactShop = Effect.fn("Redaction.redactShop")(function* (input: RedactShopInput) {
@@ -546,29 +566,7 @@ export const makeRedaction = (
       )
       return { tables, files: objects.map((o) => o.path) }
     })
-    const result = yield* Effect.result(work)
-    if (result._tag === "Failure") {
-      yield* writeEntry({ ...entry, status: "failed", detail: result.failure.message })
-      return yield* result.failure
-    }
-    const { tables, files } = result.success
-    const rows = sum(tables)
-    yield* writeEntry({
-      ...entry,
-      status: "done",
-      appliedAt: now,
-      rowsChanged: entry.rowsChanged + rows,
-      filesChanged: entry.filesChanged + files.length
-    })
-    return {
-      id,
-      kind: "shop",
-      status: "done",
-      tables,
-      rowsChanged: rows,
-      files,
-      filesChanged: files.length
-    } satisfies RedactionOutcome
+    return yield* settle(entry, now, work)
   })
 
   const recordDataRequest = Effect.fn("Redaction.recordDataRequest")(function* (input: DataRequestInput) {
@@ -635,30 +633,7 @@ export const makeRedaction = (
         ids.length === 0
           ? subject
           : makeSubject({ customerIds: [...subject.customerIds, ...ids], orderIds: e.orderIds })
-      const result = yield* Effect.result(applyCustomer(e.source, e.sourceAccount, full, since))
-      if (result._tag === "Failure") {
-        yield* writeEntry({ ...e, status: "failed", detail: result.failure.message, updatedAt: now })
-        return yield* result.failure
-      }
-      const rows = sum(result.success.tables)
-      yield* writeEntry({
-        ...e,
-        status: "done",
-        appliedAt: now,
-        rowsChanged: e.rowsChanged + rows,
-        filesChanged: e.filesChanged + result.success.files.length,
-        detail: null,
-        updatedAt: now
-      })
-      out.push({
-        id: e.id,
-        kind: "customer",
-        status: "done",
-        tables: result.success.tables,
-        rowsChanged: rows,
-        files: result.success.files,
-        filesChanged: result.success.files.length
-      })
+      out.push(yield* settle(e, now, applyCustomer(e.source, e.sourceAccount, full, since)))
     }
     return out
   })
