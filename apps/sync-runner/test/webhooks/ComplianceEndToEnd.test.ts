@@ -31,11 +31,15 @@ import { layerWarehouseWebhookSink } from "../../src/webhooks/WarehouseWebhookSi
 import { WebhookBatcher } from "../../src/webhooks/WebhookBatcher.js"
 import { sign } from "./harness.js"
 
-/** Every lake file: relative path → bytes. */
+/**
+ * Every finished lake file: relative path → bytes. The webhook batcher may be writing while we
+ * look, so half-written temporaries (which the lake's own listing skips too) are left out, and a
+ * temporary renamed away between the listing and the read is not an error.
+ */
 const lakeFiles = (dir: string): Map<string, Buffer> => {
   const out = new Map<string, Buffer>()
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-    if (e.isFile()) {
+    if (e.isFile() && !e.name.includes(".kura-tmp-")) {
       const full = join(e.parentPath, e.name)
       out.set(full.slice(dir.length + 1), readFileSync(full))
     }
