@@ -149,14 +149,28 @@ export const accountBatch = (input: {
   readonly lakePath: string
   readonly reportedCount: number | null
   readonly identify?: RawLoader.Identify
+  /**
+   * Only ids with this prefix are the stream's records. A `--restart` re-runs a window under the
+   * same batch id, and Shopify's SQL fast path lands each child line of an order as a row of its
+   * own in that batch: without the prefix, a JS-path re-run of a fast-path window counted those
+   * children as loaded orders (103 reported, 406 "loaded": NOT TIED).
+   */
+  readonly idPrefix?: string
 }) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const p = warehouse.dialect.param
+    const params: Record<string, string> = {
+      source: input.key.source,
+      account: input.key.account,
+      stream: input.key.stream,
+      batch: input.batchId
+    }
+    if (input.idPrefix !== undefined) params.prefix = `${input.idPrefix}%`
     // Named with its dataset: BigQuery has no default dataset to find a bare `_kura_raw` in.
     const rows = yield* warehouse.query(
-      `SELECT COUNT(DISTINCT source_id) AS n FROM ${warehouse.dialect.table("_kura_raw")} WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}`,
-      { source: input.key.source, account: input.key.account, stream: input.key.stream, batch: input.batchId }
+      `SELECT COUNT(DISTINCT source_id) AS n FROM ${warehouse.dialect.table("_kura_raw")} WHERE source = ${p("source")} AND source_account = ${p("account")} AND stream = ${p("stream")} AND _batch_id = ${p("batch")}${input.idPrefix === undefined ? "" : ` AND source_id LIKE ${p("prefix")}`}`,
+      params
     )
     const loaded = Number(rows[0]?.n ?? 0)
     const alreadyHeld =

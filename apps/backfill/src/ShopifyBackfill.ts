@@ -96,7 +96,7 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
   const bulk = yield* ShopifyBulk
   const lake = yield* RawLake
   const warehouse = yield* Warehouse
-  const { spec } = resourceOf(window.stream)
+  const { spec, idPrefix } = resourceOf(window.stream)
   const reported = yield* countWindow(window)
   const key = rawKey(shop, window.stream)
   const batchId = batchIdOf(window)
@@ -138,7 +138,8 @@ export const exportWindow = Effect.fn("ShopifyBackfill.exportWindow")(function* 
     key,
     batchId,
     lakePath: object.path,
-    reportedCount: reported.count
+    reportedCount: reported.count,
+    idPrefix
   })
   const canonical = yield* loadCanonical(window, key, object.path)
   const outcome: WindowOutcome = {

@@ -8,13 +8,20 @@ import { Effect, Schema } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { PlannedWindow } from "./Plan.js"
 
-/** The bulk resource and count field of each Shopify stream. */
+/**
+ * The bulk resource and count field of each Shopify stream, and the id prefix of its records: a
+ * window's batch may also hold the fast path's child lines (line items, refunds, transactions;
+ * each a `_kura_raw` row of its own), which are not records of the stream.
+ */
 const RESOURCES: Readonly<
-  Record<string, { readonly spec: ResourceSpec<unknown>; readonly countField: string }>
+  Record<
+    string,
+    { readonly spec: ResourceSpec<unknown>; readonly countField: string; readonly idPrefix: string }
+  >
 > = {
-  orders: { spec: Resources.orders, countField: "ordersCount" },
-  customers: { spec: Resources.customers, countField: "customersCount" },
-  products: { spec: Resources.products, countField: "productsCount" }
+  orders: { spec: Resources.orders, countField: "ordersCount", idPrefix: "gid://shopify/Order/" },
+  customers: { spec: Resources.customers, countField: "customersCount", idPrefix: "gid://shopify/Customer/" },
+  products: { spec: Resources.products, countField: "productsCount", idPrefix: "gid://shopify/Product/" }
 }
 
 /** The resource of a stream (a programming error for an unknown one). */
