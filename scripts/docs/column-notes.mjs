@@ -217,6 +217,13 @@ export const COLUMN_NOTES = {
   "v_stock_movements.sku": "canonical link SKU the movement counts against",
   "v_stock_movements.location_match": "how the stock location was found: manual | name | id | self",
 
+  // v_deleted_before_read
+  "v_deleted_before_read.source_id": "the deleted order's id (`orders.source_id` it would have had)",
+  "v_deleted_before_read.deleted_at":
+    "when Shopify deleted it (the event's time; for a webhook, when Kura received it) (UTC)",
+  "v_deleted_before_read.evidence":
+    "what Kura kept in `_kura_raw`: event (the deletions stream) | webhook (orders/delete)",
+
   // v_inventory_reconciliation
   "v_inventory_reconciliation.sku": "canonical link SKU",
   "v_inventory_reconciliation.location_id": "`source_id` of the stock location",
@@ -237,6 +244,8 @@ export const COLUMN_NOTES = {
   "v_inventory_reconciliation.expected_quantity": "previous_quantity + net_movement",
   "v_inventory_reconciliation.observed_quantity": "on-hand in this snapshot",
   "v_inventory_reconciliation.discrepancy": "observed_quantity − expected_quantity",
+  "v_inventory_reconciliation.deleted_before_read":
+    "Shopify orders of this account deleted after the previous snapshot and by this one before Kura read them (`v_deleted_before_read`); a shortfall with any is labelled `deleted_before_read`",
   "v_inventory_reconciliation.status": "baseline | reconciled | discrepancy",
   "v_inventory_reconciliation.likely_cause": "for a discrepancy, the likeliest explanation and what to check"
 }

@@ -48,6 +48,7 @@ const viewGrain = {
   v_api_usage: ["run_id", "source", "source_account", "stream"],
   v_sku_ambiguities: ["source", "source_account", "sku"],
   v_stock_movements: ["source", "source_account", "source_id"],
+  v_deleted_before_read: ["source", "source_account", "source_id"],
   v_inventory_reconciliation: ["source", "source_account", "sku", "location_id", "snapshot_date"]
 }
 

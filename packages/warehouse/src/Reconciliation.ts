@@ -55,6 +55,11 @@ export interface InventoryReconciliationRow {
   /** baseline (no earlier snapshot), reconciled or discrepancy. */
   readonly status: "baseline" | "reconciled" | "discrepancy"
   readonly likelyCause: string | null
+  /**
+   * Shopify orders of this account that were deleted in this row's window before Kura read them
+   * (`v_deleted_before_read`); a shortfall with any is labelled `deleted_before_read`.
+   */
+  readonly deletedBeforeRead: number
 }
 
 /** One row of `v_sku_ambiguities`: a SKU several variants of one account share by matching. */
@@ -84,7 +89,16 @@ export interface ReconciliationReport {
    */
   readonly problems: ReadonlyArray<string>
   readonly inventory: ReadonlyArray<InventoryReconciliationRow>
+  /** Every discrepancy: the explained ones below and the unexplained ones. */
   readonly inventoryDiscrepancies: ReadonlyArray<InventoryReconciliationRow>
+  /**
+   * Discrepancies the warehouse's own evidence may explain (likely cause `deleted_before_read`): a
+   * shortfall in a window in which Shopify orders Kura never read were deleted. Their lines are
+   * unknown, so this is a possible explanation, kept apart from the unexplained ones.
+   */
+  readonly inventoryDeletedBeforeRead: ReadonlyArray<InventoryReconciliationRow>
+  /** Discrepancies with no explanation in the warehouse: shrinkage, miscounts, missing syncs. */
+  readonly inventoryUnexplained: ReadonlyArray<InventoryReconciliationRow>
   /**
    * SKUs that link nothing because several variants of one account share them: their stock is
    * checked per variant and no other channel's movements are placed on them until a manual

@@ -57,7 +57,7 @@ export const formatDemoReport = (report: DemoReport): string => {
     )
   if (e.deletedBeforeRead > 0)
     lines.push(
-      `    ${e.deletedBeforeRead} SKU-location(s): orders deleted in Shopify before Kura first read them (their goods left the shelf; no API lists their lines)`
+      `    ${e.deletedBeforeRead} SKU-location(s): deleted_before_read: orders deleted in Shopify before Kura read them (v_deleted_before_read); their goods left the shelf and no API lists their lines`
     )
   lines.push(
     `    ${r.otherDifferences.length} unexplained${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`

@@ -459,7 +459,10 @@ interface FoundCell {
   readonly injected: number
   readonly unlistedAdjustments: number
   readonly unflaggedPosRefunds: number
-  /** Net movement of orders deleted in Shopify that the warehouse never held (no API lists them). */
+  /**
+   * Net movement of orders the warehouse lists in `v_deleted_before_read` (deleted in Shopify before
+   * Kura read them; no API lists their lines).
+   */
   readonly deletedBeforeRead: number
 }
 
@@ -486,16 +489,18 @@ const checkStock = (warehouse: Warehouse["Service"], truth: DemoTruth) =>
     const injected = new Map(truth.injected)
     const unlisted = new Map(truth.unlistedAdjustments)
     const unflagged = new Map(truth.unflaggedPosRefunds)
-    // Orders deleted in Shopify that the warehouse never held (soft-deleted rows count as held):
-    // their movements are in the observed stock and in no API.
-    const held = new Set(
-      (yield* warehouse.query("SELECT source_id FROM orders WHERE source = 'shopify'")).map((r) =>
-        String(r.source_id)
+    // Orders the warehouse itself knows were deleted in Shopify before it read them (its
+    // `deleted_before_read` evidence): their movements are in the observed stock and in no API;
+    // the ground truth only says which cells their lines moved.
+    const deletedBeforeRead = new Set(
+      (yield* warehouse.query("SELECT source_id FROM v_deleted_before_read WHERE source = 'shopify'")).map(
+        (r) => String(r.source_id)
       )
     )
     const unseen = new Map<string, number>()
     for (const o of truth.deletedOrders)
-      if (!held.has(o.id)) for (const [cell, q] of o.cells) unseen.set(cell, (unseen.get(cell) ?? 0) + q)
+      if (deletedBeforeRead.has(o.id))
+        for (const [cell, q] of o.cells) unseen.set(cell, (unseen.get(cell) ?? 0) + q)
     const found: Array<FoundCell> = []
     // A cell is verifiable when the APIs show its whole movement history.
     let verifiable = 0

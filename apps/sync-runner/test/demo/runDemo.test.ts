@@ -69,7 +69,19 @@ describe("runDemo", () => {
       expect(report.reconciliation.matchesGroundTruth).toBe(true)
       expect(report.reconciliation.otherDifferences).toEqual([])
       expect(report.reconciliation.explained.deletedBeforeRead).toBeGreaterThan(0)
-      expect(text).toContain("orders deleted in Shopify before Kura first read them")
+      expect(text).toContain(
+        "SKU-location(s): deleted_before_read: orders deleted in Shopify before Kura read them"
+      )
+      // The warehouse's own evidence names exactly the deleted orders it never held.
+      const listed = await Effect.runPromise(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          return yield* w.query("SELECT source_id FROM v_deleted_before_read ORDER BY source_id")
+        }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "deleted-first.duckdb") })))
+      )
+      expect(listed.map((r) => String(r.source_id)).sort()).toEqual(
+        deleted.map((i) => String(sandbox.merchant.orderAt(i)?.id)).sort()
+      )
       expect(text).toContain("0 unexplained")
     } finally {
       await sandbox.close()

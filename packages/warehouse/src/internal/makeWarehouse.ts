@@ -1687,7 +1687,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       apiUsage: parseRunApiUsage(r.api_usage)
     }))
     const inv = yield* engine.query(
-      `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
+      `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause, deleted_before_read FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
     )
     const inventory: Array<InventoryReconciliationRow> = inv.map((r) => ({
       source: str(r.source),
@@ -1702,7 +1702,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       discrepancy: numOrNull(r.discrepancy),
       status:
         r.status === "reconciled" ? "reconciled" : r.status === "discrepancy" ? "discrepancy" : "baseline",
-      likelyCause: strOrNull(r.likely_cause)
+      likelyCause: strOrNull(r.likely_cause),
+      deletedBeforeRead: Number(r.deleted_before_read ?? 0)
     }))
     // Accuracy looks at each SKU-location's latest checked day (the current state of the stock).
     const latest = new Map<string, InventoryReconciliationRow>()
@@ -1716,6 +1717,10 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     )
     const failedRuns = sourceReconciliation.filter((r) => r.status === "failed")
     const inventoryDiscrepancies = inventory.filter((r) => r.status === "discrepancy")
+    const isDeletedBeforeRead = (r: InventoryReconciliationRow) =>
+      r.likelyCause?.startsWith("deleted_before_read:") === true
+    const inventoryDeletedBeforeRead = inventoryDiscrepancies.filter(isDeletedBeforeRead)
+    const inventoryUnexplained = inventoryDiscrepancies.filter((r) => !isDeletedBeforeRead(r))
     const amb = yield* engine.query(
       `SELECT source, source_account, sku, variant_count, first_variant_id, last_variant_id FROM ${T(SkuAmbiguities.name)} ORDER BY source, source_account, sku`
     )
@@ -1753,6 +1758,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       problems,
       inventory,
       inventoryDiscrepancies,
+      inventoryDeletedBeforeRead,
+      inventoryUnexplained,
       ambiguousSkus,
       inventoryAccuracy:
         checked.length === 0 ? null : checked.filter((r) => r.status === "reconciled").length / checked.length
