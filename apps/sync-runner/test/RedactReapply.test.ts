@@ -2,20 +2,26 @@
  * The end-of-pass re-application of the redaction ledger never fails a pass: a lake it cannot
  * read is logged, the entry is marked failed, and the next pass gives it a whole pass again.
  */
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
 import {
   DuckDbWarehouse,
   LocalObjectStore,
   makeRedaction,
   ObjectStore,
   ObjectStoreError,
+  RawLake,
   Warehouse
 } from "@kura/warehouse"
 import { Effect, Layer, Logger } from "effect"
 import { describe, expect, it } from "vitest"
 import { reapplyRedactions } from "../src/RedactReapply.js"
+import { ShopContext } from "../src/webhooks/ShopContext.js"
+import { layerWarehouseWebhookSink } from "../src/webhooks/WarehouseWebhookSink.js"
+import { restOrder } from "./webhooks/fixtures.js"
+import { deliver, eventually, SHOP, withBatchedServer } from "./webhooks/harness.js"
 
 describe("reapplyRedactions", () => {
   it("logs a failure instead of failing the pass; the entry is marked failed and retried whole", async () => {
@@ -63,4 +69,103 @@ describe("reapplyRedactions", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+})
+
+describe("late arrivals on the webhook path", () => {
+  it("a delivery naming a customer erased before it landed is erased as it lands (raw, lake, tables); its write-ahead segment is deleted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kura-late-"))
+    const wal = join(dir, "wal")
+    const lakeDir = join(dir, "lake")
+    const LATE = ["late@example.com", "Comer", "+81 90 5555 0000"]
+    const order = (id: number, customer: number, email: string, last: string, phone: string) =>
+      JSON.stringify({
+        ...restOrder(id, "2026-11-26T05:00:00Z"),
+        email,
+        phone,
+        customer: { id: customer, email, first_name: "Pat", last_name: last, phone },
+        billing_address: { first_name: "Pat", last_name: last, address1: "1-2-3 Ginza", phone }
+      })
+    const files = (root: string): Array<string> =>
+      readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && !e.name.includes(".kura-tmp-"))
+        .map((e) => join(e.parentPath, e.name))
+    try {
+      const out = await Effect.runPromise(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.migrate
+          const store = LocalObjectStore.make(lakeDir)
+          const redaction = makeRedaction(w, store)
+          // The request is carried out before the delivery lands (Shopify retried it, or the
+          // write-ahead log replayed it after downtime).
+          yield* redaction.redactCustomer({ source: "shopify", sourceAccount: SHOP, customerId: "555" })
+          const [before] = yield* redaction.list
+          const context = Layer.mergeAll(
+            Layer.succeed(Warehouse, w),
+            Layer.succeed(ObjectStore, store),
+            RawLake.layer.pipe(Layer.provide(Layer.succeed(ObjectStore, store)))
+          )
+          const sink = layerWarehouseWebhookSink().pipe(
+            Layer.provide(
+              ShopContext.layerStatic({
+                [SHOP]: { timeZone: "Asia/Tokyo", currency: "JPY", onlineLocationId: "9001" }
+              })
+            ),
+            Layer.provide(context)
+          )
+          yield* Effect.promise(() =>
+            withBatchedServer(
+              { batcher: { dir: wal, flushMs: 50 }, sink, threaded: true },
+              async ({ url, stats }) => {
+                const answers = await Promise.all([
+                  deliver(url, order(5001, 555, LATE[0]!, "Comer", LATE[2]!), "late-1", "orders/updated"),
+                  deliver(
+                    url,
+                    order(5002, 777, "keep@example.com", "Keeper", "+81 90 7777 0000"),
+                    "keep-1",
+                    "orders/updated"
+                  )
+                ])
+                expect(answers.map((a) => a.status)).toEqual([200, 200])
+                await eventually(async () => (await Effect.runPromise(stats)).landed === 2, 60_000)
+                // The landed segment is deleted: no write-ahead file still holds the bodies.
+                await eventually(
+                  () => files(wal).every((f) => !readFileSync(f, "utf8").includes("keep@example.com")),
+                  60_000
+                )
+              }
+            )
+          )
+          const raw = JSON.stringify(yield* w.query("SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw"))
+          const tables = JSON.stringify([
+            yield* w.query("SELECT * FROM customers"),
+            yield* w.query("SELECT * FROM orders")
+          ])
+          const lake = files(lakeDir)
+            .map((f) => gunzipSync(readFileSync(f)).toString("utf8"))
+            .join("\n")
+          const walText = files(wal)
+            .map((f) => readFileSync(f, "utf8"))
+            .join("\n")
+          const [after] = yield* redaction.list
+          return { raw, tables, lake, walText, before, after }
+        }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+      )
+      for (const p of LATE) {
+        expect(out.raw).not.toContain(p)
+        expect(out.tables).not.toContain(p)
+        expect(out.lake).not.toContain(p)
+        expect(out.walText).not.toContain(p)
+      }
+      // Only the erased customer's data: the other delivery keeps its own.
+      expect(out.raw).toContain("keep@example.com")
+      expect(out.lake).toContain("keep@example.com")
+      // Counted on the request's ledger row; its re-application window did not move.
+      expect(out.after?.rowsChanged).toBeGreaterThan(out.before?.rowsChanged ?? 0)
+      expect(out.after?.filesChanged).toBe((out.before?.filesChanged ?? 0) + 1)
+      expect(out.after?.appliedAt).toBe(out.before?.appliedAt)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
 })

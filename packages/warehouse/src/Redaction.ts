@@ -20,7 +20,7 @@ import * as RSql from "./internal/redactionSql.js"
 import { parseLakePath, utcDay } from "./LakePath.js"
 import { ObjectStore, ObjectStoreError } from "./ObjectStore.js"
 import { make as makeLake } from "./RawLake.js"
-import { CanonicalTables } from "./Tables.js"
+import { CanonicalTables, RawTable, StateTables } from "./Tables.js"
 import { Warehouse } from "./Warehouse.js"
 
 /** The marker a redacted personal string gets where the source's schema requires a value (`displayName`). */
@@ -114,6 +114,14 @@ export interface RedactionEntry {
  */
 export const REAPPLY_MARGIN_MS = 86_400_000
 
+/** Limits of the set-based statements (BigQuery caps a request at 10 MB and 10,000 parameters). */
+export interface RedactionOptions {
+  /** Rows whose payload one UPDATE replaces at most (default 500: 2,002 parameters). */
+  readonly maxStatementRows?: number
+  /** Payload characters one UPDATE carries at most (default 4,000,000; a single larger payload goes alone). */
+  readonly maxStatementBytes?: number
+}
+
 /** The redaction service. */
 export class Redaction extends Context.Service<
   Redaction,
@@ -137,6 +145,22 @@ export class Redaction extends Context.Service<
     readonly reapply: (filter?: {
       readonly source?: string
       readonly sourceAccount?: string
+    }) => Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError>
+    /**
+     * Re-applies to one just-landed batch (its `_kura_raw` rows, the lake files they name, and the
+     * canonical rows and dead letters of the people found) the account's customer entries whose
+     * person the batch's texts mention: a webhook accepted before an erasure, delivered again by
+     * Shopify after it, or replayed from the write-ahead log days later, whatever its time.
+     * `entries`: the ledger as the caller last read it (default: read now); entries that match are
+     * read again before they are written. An entry's `appliedAt` does not move (only a whole pass
+     * moves it). Resolves to the outcomes of the entries applied (none when nobody erased is named).
+     */
+    readonly reapplyLanded: (input: {
+      readonly source: string
+      readonly sourceAccount: string
+      readonly batchId: string
+      readonly texts: ReadonlyArray<string>
+      readonly entries?: ReadonlyArray<RedactionEntry>
     }) => Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError>
     /** The ledger, oldest request first. */
     readonly list: Effect.Effect<ReadonlyArray<RedactionEntry>, RedactionError>
@@ -266,22 +290,64 @@ const ledgerParams = (e: RedactionEntry): Record<string, string | null> => ({
   updated_at: String(e.updatedAt)
 })
 
+/** An e-mail address in free text (webhook bodies), to be hashed and compared with the ledger's. */
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+
+const DIGITS = /\d+/g
+
 const sum = (r: Readonly<Record<string, number>>) => Object.values(r).reduce((a, b) => a + b, 0)
+
+/** Consecutive runs of `items`, each at most `maxRows` long and `maxBytes` by `size` (at least one item). */
+const chunked = <A>(
+  items: ReadonlyArray<A>,
+  maxRows: number,
+  maxBytes: number,
+  size: (a: A) => number
+): ReadonlyArray<ReadonlyArray<A>> => {
+  const out: Array<Array<A>> = []
+  let current: Array<A> = []
+  let bytes = 0
+  for (const item of items) {
+    const n = size(item)
+    if (current.length > 0 && (current.length >= maxRows || bytes + n > maxBytes)) {
+      out.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(item)
+    bytes += n
+  }
+  if (current.length > 0) out.push(current)
+  return out
+}
+
+/** What one pass changed for one person. */
+interface PassResult {
+  readonly tables: Record<string, number>
+  readonly files: Array<string>
+}
 
 /** Builds the service over a warehouse and the lake's store. */
 export const makeRedaction = (
   warehouse: Warehouse["Service"],
-  store: ObjectStore["Service"]
+  store: ObjectStore["Service"],
+  options: RedactionOptions = {}
 ): Redaction["Service"] => {
   const d = warehouse.dialect
+  const maxRows = Math.max(1, options.maxStatementRows ?? 500)
+  const maxBytes = Math.max(1, options.maxStatementBytes ?? 4_000_000)
 
-  // DuckDB refuses a parameter the statement does not name: pass only the ones it uses.
-  const used = (sql: string, params: Readonly<Record<string, string | null>>) =>
-    Object.fromEntries(
-      Object.entries(params).filter(([k]) =>
-        new RegExp(`${d.param(k).replace("$", "\\$")}(?![A-Za-z0-9_])`).test(sql)
-      )
-    )
+  // DuckDB refuses a parameter the statement does not name: pass only the ones it uses (read
+  // from the statement once: a set-based UPDATE names thousands).
+  const marker = d
+    .param("x")
+    .slice(0, -1)
+    .replace(/[$@]/, (c) => `\\${c}`)
+  const paramRef = new RegExp(`${marker}([A-Za-z_][A-Za-z0-9_]*)`, "g")
+  const used = (sql: string, params: Readonly<Record<string, string | null>>) => {
+    const names = new Set(Array.from(sql.matchAll(paramRef), (m) => m[1]))
+    return Object.fromEntries(Object.entries(params).filter(([k]) => names.has(k)))
+  }
   const run = (sql: string, params: Readonly<Record<string, string | null>>) =>
     warehouse.exclusive((x) => x.run(sql, used(sql, params))).pipe(Effect.mapError(warehouseError))
   const query = (sql: string, params: Readonly<Record<string, string | null>>) =>
@@ -292,57 +358,72 @@ export const makeRedaction = (
       rows[0] === undefined ? undefined : entryOf(rows[0])
     )
 
-  const writeEntry = (e: RedactionEntry) =>
+  /** Writes ledger rows (one per request subject): one MERGE per 50 entries. */
+  const writeEntries = (entries: ReadonlyArray<RedactionEntry>) =>
     warehouse
       .exclusive((x) =>
-        Effect.andThen(
-          x.run(RSql.deleteLedgerRow(d), { id: e.id }),
-          x.run(RSql.insertLedgerRow(d), ledgerParams(e))
+        Effect.forEach(
+          chunked(entries, 50, Number.POSITIVE_INFINITY, () => 1),
+          (chunk) => {
+            const params: Record<string, string | null> = {}
+            chunk.forEach((e, i) => {
+              for (const [k, v] of Object.entries(ledgerParams(e))) params[`${k}_${i}`] = v
+            })
+            return x.run(RSql.upsertLedgerRows(d, chunk.length), params)
+          },
+          { discard: true }
         )
       )
-      .pipe(Effect.mapError(warehouseError), Effect.asVoid)
+      .pipe(Effect.mapError(warehouseError))
+  const writeEntry = (e: RedactionEntry) => writeEntries([e])
 
   /**
-   * Runs an entry's work and records how it ended in the ledger: failed with the error's message
-   * (the error is passed on), or done with what it changed added to the entry's totals. `done`
-   * adds fields learnt by the work (an e-mail request's resolved customer ids).
+   * Runs one pass for several entries of one account and records how it ended in the ledger:
+   * failed with the error's message (the error is passed on), or done with what each entry's
+   * person changed added to its totals. `done[i]` adds fields learnt by the work (an e-mail
+   * request's resolved customer ids).
    */
   const settle = (
-    entry: RedactionEntry,
+    entries: ReadonlyArray<RedactionEntry>,
     now: number,
-    work: Effect.Effect<
-      { readonly tables: Record<string, number>; readonly files: ReadonlyArray<string> },
-      RedactionError
-    >,
-    done: Partial<RedactionEntry> = {}
-  ): Effect.Effect<RedactionOutcome, RedactionError> =>
+    work: Effect.Effect<ReadonlyArray<PassResult>, RedactionError>,
+    done: ReadonlyArray<Partial<RedactionEntry>> = [],
+    partial = false
+  ): Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError> =>
     Effect.gen(function* () {
       const result = yield* Effect.result(work)
       if (result._tag === "Failure") {
-        yield* writeEntry({ ...entry, status: "failed", detail: result.failure.message, updatedAt: now })
+        yield* writeEntries(
+          entries.map((e) => ({ ...e, status: "failed", detail: result.failure.message, updatedAt: now }))
+        )
         return yield* result.failure
       }
-      const { tables, files } = result.success
-      const rows = sum(tables)
-      yield* writeEntry({
-        ...entry,
-        ...done,
-        status: "done",
-        appliedAt: now,
-        rowsChanged: entry.rowsChanged + rows,
-        filesChanged: entry.filesChanged + files.length,
-        detail: null,
-        updatedAt: now
+      const outcomes: Array<RedactionOutcome> = []
+      const next: Array<RedactionEntry> = []
+      entries.forEach((entry, i) => {
+        const { tables, files } = result.success[i] ?? { tables: {}, files: [] }
+        const rows = sum(tables)
+        next.push({
+          ...entry,
+          ...done[i],
+          // A pass over one batch completes nothing else: reapply's window stays where it was.
+          ...(partial ? {} : { status: "done", appliedAt: now, detail: null }),
+          rowsChanged: entry.rowsChanged + rows,
+          filesChanged: entry.filesChanged + files.length,
+          updatedAt: now
+        })
+        outcomes.push({
+          id: entry.id,
+          kind: entry.kind,
+          status: "done",
+          tables,
+          rowsChanged: rows,
+          files,
+          filesChanged: files.length
+        })
       })
-      return {
-        id: entry.id,
-        kind: entry.kind,
-        status: "done",
-        tables,
-        rowsChanged: rows,
-        files,
-        filesChanged: files.length
-      } satisfies RedactionOutcome
+      yield* writeEntries(next)
+      return outcomes
     })
 
   /** The subject with the customers found by e-mail added. */
@@ -362,85 +443,144 @@ export const makeRedaction = (
     })
 
   /**
-   * One pass over everything of an account that may hold the subject's data. `since`: only raw
-   * rows fetched from then and lake partitions of that day on (plus the raw rows' own files).
+   * One pass over everything of an account that may hold the data of any of `subjects` (one per
+   * ledger entry), whatever their number: per canonical table one counting read and an UPDATE only
+   * for the persons it found; one candidate read and bounded set-based UPDATEs for `_kura_raw` and
+   * the dead letters; one listing and one read of each lake file. `since`: only raw rows fetched
+   * from then and lake partitions of that day on (plus the raw rows' own files). What changed is
+   * attributed to the subject whose tokens it mentions (a record of two persons counts for the first).
    */
-  const applyCustomer = (source: string, account: string, subject: Subject, since: number | undefined) =>
+  const applyCustomers = (
+    source: string,
+    account: string,
+    subjects: ReadonlyArray<Subject>,
+    since: number | undefined,
+    batchId?: string
+  ) =>
     Effect.gen(function* () {
-      const tables: Record<string, number> = {}
-      const customerIds = RSql.listParams(d, "c", [...subject.customerIds])
-      const orderIds = RSql.listParams(d, "o", [...subject.orderIds])
-      const emails = RSql.listParams(d, "m", [...subject.emails])
-      const base = { source, account, ...customerIds.params, ...orderIds.params, ...emails.params }
+      const per: Array<PassResult> = subjects.map(() => ({ tables: {}, files: [] }))
+      const add = (k: number, table: string, n: number) => {
+        const t = per[k]!.tables
+        if (n > 0) t[table] = (t[table] ?? 0) + n
+      }
+      const lists = subjects.map((s, k) => ({
+        c: RSql.listParams(d, `c${k}_`, [...s.customerIds]),
+        o: RSql.listParams(d, `o${k}_`, [...s.orderIds]),
+        m: RSql.listParams(d, `m${k}_`, [...s.emails])
+      }))
+      const base: Record<string, string | null> = { source, account }
+      for (const l of lists) Object.assign(base, l.c.params, l.o.params, l.m.params)
       for (const table of Object.values(CanonicalTables)) {
         if (RSql.piiColumns(table).length === 0) continue
         const scope = RSql.customerScopes[table.name]
         if (scope === undefined) continue
-        const n = yield* run(
-          RSql.nullPii(d, table, scope(d, customerIds.sql, orderIds.sql, emails.sql)),
-          base
-        )
-        if (n > 0) tables[table.name] = n
+        const scopes = lists.map((l) => scope(d, l.c.sql, l.o.sql, l.m.sql))
+        const [counts] = yield* query(RSql.countPii(d, table, scopes), base)
+        for (const [k, sc] of scopes.entries())
+          if ((num(counts?.[`n${k}`]) ?? 0) > 0)
+            add(k, table.name, yield* run(RSql.nullPii(d, table, sc), base))
       }
-      const tokens = subjectTokens(subject)
+      const union = makeSubject({
+        customerIds: subjects.flatMap((s) => [...s.customerIds]),
+        emails: subjects.flatMap((s) => [...s.emails]),
+        orderIds: subjects.flatMap((s) => [...s.orderIds])
+      })
+      const tokens = subjectTokens(union)
+      const tokensOf = subjects.map(subjectTokens)
+      const ownerOf = (text: string) =>
+        Math.max(
+          0,
+          tokensOf.findIndex((t) => mayMention(text, t))
+        )
       const like = RSql.likeParams(tokens)
       const files = new Set<string>()
       if (tokens.length > 0) {
         const sinceParam = since === undefined ? {} : { since: new Date(since).toISOString() }
-        const raw = yield* query(RSql.rawCandidates(d, tokens.length, since !== undefined), {
-          source,
-          account,
-          ...like,
-          ...sinceParam
-        })
-        let rawChanged = 0
+        const raw = yield* query(
+          RSql.rawCandidates(d, tokens.length, since !== undefined, batchId !== undefined),
+          { source, account, ...like, ...sinceParam, ...(batchId === undefined ? {} : { batch: batchId }) }
+        )
+        const rawUpdates = new Map<
+          string,
+          { stream: string; id: string | null; updatedAt: string | null; payload: string; owner: number }
+        >()
         for (const r of raw) {
           const payload = str(r.payload)
           if (payload === null) continue
           const stream = str(r.stream) ?? ""
-          const next = rewriteLine(payload, subject, tokens, stream)
+          const next = rewriteLine(payload, union, tokens, stream)
           const lakePath = str(r.lake_path)
           if (lakePath !== null && mayMention(payload, tokens)) files.add(lakePath)
           if (next === undefined) continue
-          rawChanged += yield* run(RSql.updateRawPayload(d), {
-            source,
-            account,
-            stream,
-            id: str(r.source_id),
-            updated_at: str(r.updated_at),
-            payload: next
-          })
+          const id = str(r.source_id)
+          const updatedAt = str(r.updated_at)
+          // One entry per key: BigQuery refuses a target row that two source rows match.
+          const key = JSON.stringify([stream, id, updatedAt])
+          if (!rawUpdates.has(key))
+            rawUpdates.set(key, { stream, id, updatedAt, payload: next, owner: ownerOf(payload) })
         }
-        if (rawChanged > 0) tables._kura_raw = rawChanged
+        for (const chunk of chunked([...rawUpdates.values()], maxRows, maxBytes, (u) => u.payload.length)) {
+          const params: Record<string, string | null> = { source, account }
+          chunk.forEach((u, i) => {
+            params[`r${i}_stream`] = u.stream
+            params[`r${i}_source_id`] = u.id
+            params[`r${i}_updated_at`] = u.updatedAt
+            params[`r${i}_payload`] = u.payload
+          })
+          const n = yield* run(RSql.updateRawPayloads(d, chunk.length), params)
+          // Rows a concurrent write removed meanwhile are not counted.
+          for (const u of chunk.slice(0, n)) add(u.owner, RawTable.name, 1)
+        }
         const letters = yield* query(RSql.deadLetterCandidates(d, tokens.length), {
           source,
           account,
           ...like
         })
-        let lettersChanged = 0
+        const letterUpdates = new Map<string, { id: string; payload: string; owner: number }>()
         for (const l of letters) {
           const payload = str(l.payload)
-          if (payload === null) continue
-          const next = rewriteLine(payload, subject, tokens, str(l.stream) ?? "")
-          if (next === undefined) continue
-          lettersChanged += yield* run(RSql.updateDeadLetterPayload(d), { id: str(l.id), payload: next })
+          const id = str(l.id)
+          if (payload === null || id === null) continue
+          const next = rewriteLine(payload, union, tokens, str(l.stream) ?? "")
+          if (next !== undefined && !letterUpdates.has(id))
+            letterUpdates.set(id, { id, payload: next, owner: ownerOf(payload) })
         }
-        if (lettersChanged > 0) tables._kura_dead_letters = lettersChanged
+        for (const chunk of chunked(
+          [...letterUpdates.values()],
+          maxRows,
+          maxBytes,
+          (u) => u.payload.length
+        )) {
+          const params: Record<string, string | null> = {}
+          chunk.forEach((u, i) => {
+            params[`l${i}_id`] = u.id
+            params[`l${i}_payload`] = u.payload
+          })
+          const n = yield* run(RSql.updateDeadLetterPayloads(d, chunk.length), params)
+          for (const u of chunk.slice(0, n)) add(u.owner, StateTables.deadLetters.name, 1)
+        }
       }
-      const listed = yield* store.list(lakeAccountPrefix(source, account)).pipe(Effect.mapError(lakeError))
+      // One landed batch: its raw rows name its lake files, no listing needed.
+      const listed =
+        batchId !== undefined
+          ? []
+          : yield* store.list(lakeAccountPrefix(source, account)).pipe(Effect.mapError(lakeError))
       const fromDay = since === undefined ? undefined : utcDay(since)
       for (const o of listed) {
         const loc = parseLakePath(o.path)
         if (loc === undefined) continue
         if (fromDay === undefined || loc.dt >= fromDay) files.add(o.path)
       }
-      const rewritten: Array<string> = []
       if (tokens.length > 0)
         for (const path of [...files].sort()) {
           const stream = parseLakePath(path)?.key.stream ?? ""
-          const done = yield* rewriteLakeFile(store, path, (line) =>
-            rewriteLine(line, subject, tokens, stream)
-          ).pipe(
+          const owners = new Set<number>()
+          const done = yield* rewriteLakeFile(store, path, (line) => {
+            const next = rewriteLine(line, union, tokens, stream)
+            if (next !== undefined)
+              for (const [k, t] of tokensOf.entries()) if (mayMention(line, t)) owners.add(k)
+            return next
+          }).pipe(
             // A file the raw table names may since have been removed by lake retention.
             Effect.catchIf(
               (e) => e.reason === "NotFound",
@@ -448,9 +588,9 @@ export const makeRedaction = (
             ),
             Effect.mapError(lakeError)
           )
-          if (done) rewritten.push(path)
+          if (done) for (const k of owners.size === 0 ? [0] : owners) per[k]!.files.push(path)
         }
-      return { tables, files: rewritten }
+      return per
     })
 
   const validate = (input: { readonly source: string; readonly sourceAccount: string }) =>
@@ -514,9 +654,13 @@ export const makeRedaction = (
     )
     // An e-mail request keeps the ids it resolved to: the e-mail itself is nulled and not kept.
     const resolved = [...subject.customerIds].filter((c) => !c.startsWith("gid://"))
-    return yield* settle(entry, now, applyCustomer(input.source, input.sourceAccount, subject, undefined), {
-      customerId: entry.customerId ?? (resolved.length === 0 ? null : resolved.join(","))
-    })
+    const [outcome] = yield* settle(
+      [entry],
+      now,
+      applyCustomers(input.source, input.sourceAccount, [subject], undefined),
+      [{ customerId: entry.customerId ?? (resolved.length === 0 ? null : resolved.join(",")) }]
+    )
+    return outcome!
   })
 
   const redactShop = Effect.fn("Redaction.redactShop")(function* (input: RedactShopInput) {
@@ -564,9 +708,10 @@ export const makeRedaction = (
       yield* Effect.forEach(objects, (o) => store.delete(o.path), { concurrency: 8, discard: true }).pipe(
         Effect.mapError(lakeError)
       )
-      return { tables, files: objects.map((o) => o.path) }
+      return [{ tables, files: objects.map((o) => o.path) }]
     })
-    return yield* settle(entry, now, work)
+    const [outcome] = yield* settle([entry], now, work)
+    return outcome!
   })
 
   const recordDataRequest = Effect.fn("Redaction.recordDataRequest")(function* (input: DataRequestInput) {
@@ -618,35 +763,121 @@ export const makeRedaction = (
         (filter?.source === undefined || e.source === filter.source) &&
         (filter?.sourceAccount === undefined || e.sourceAccount === filter.sourceAccount)
     )
-    const out: Array<RedactionOutcome> = []
+    // One pass per (source, account) for all of its entries: the lake and the raw table are read
+    // once, however long the ledger grows.
+    const groups = new Map<string, Array<RedactionEntry>>()
     for (const e of entries) {
-      // A pending or failed entry never completed: it gets a whole pass.
-      const since = e.status === "done" && e.appliedAt !== null ? e.appliedAt - REAPPLY_MARGIN_MS : undefined
-      // The e-mail itself is not kept: an e-mail-only request is re-applied through the
-      // customer ids found at the first pass (customers rows keep their ids).
-      const subject = makeSubject({
-        customerIds: e.customerId === null ? [] : e.customerId.split(","),
-        orderIds: e.orderIds
-      })
-      const ids = e.emailSha256 !== null ? yield* idsByEmailHash(e) : []
-      const full =
-        ids.length === 0
-          ? subject
-          : makeSubject({ customerIds: [...subject.customerIds, ...ids], orderIds: e.orderIds })
-      out.push(yield* settle(e, now, applyCustomer(e.source, e.sourceAccount, full, since)))
+      const key = JSON.stringify([e.source, e.sourceAccount])
+      const group = groups.get(key)
+      if (group === undefined) groups.set(key, [e])
+      else group.push(e)
+    }
+    const out: Array<RedactionOutcome> = []
+    for (const group of groups.values()) {
+      const { source, sourceAccount } = group[0]!
+      // The e-mail itself is not kept: an e-mail-only request is re-applied through the customer
+      // ids found at the first pass (customers rows keep their ids) and those whose e-mail still
+      // hashes to the request's.
+      const hashed = group.some((e) => e.emailSha256 !== null)
+        ? yield* emailHashes(source, sourceAccount)
+        : []
+      const subjects = group.map((e) =>
+        makeSubject({
+          customerIds: [
+            ...(e.customerId === null ? [] : e.customerId.split(",")),
+            ...hashed.filter((h) => h.sha === e.emailSha256).map((h) => h.id)
+          ],
+          orderIds: e.orderIds
+        })
+      )
+      // A pending or failed entry never completed: the group gets a whole pass.
+      const since = group.every((e) => e.status === "done" && e.appliedAt !== null)
+        ? Math.min(...group.map((e) => (e.appliedAt ?? 0) - REAPPLY_MARGIN_MS))
+        : undefined
+      out.push(...(yield* settle(group, now, applyCustomers(source, sourceAccount, subjects, since))))
     }
     return out
   })
 
-  /** Customers of the account whose e-mail hashes to the entry's (before their e-mail was nulled). */
-  const idsByEmailHash = (e: RedactionEntry) =>
-    Effect.map(query(RSql.customerEmails(d), { source: e.source, account: e.sourceAccount }), (rows) =>
+  const reapplyLanded = Effect.fn("Redaction.reapplyLanded")(function* (input: {
+    readonly source: string
+    readonly sourceAccount: string
+    readonly batchId: string
+    readonly texts: ReadonlyArray<string>
+    readonly entries?: ReadonlyArray<RedactionEntry>
+  }) {
+    const ofAccount = (entries: ReadonlyArray<RedactionEntry>) =>
+      entries.filter(
+        (e) =>
+          e.kind === "customer" &&
+          e.status !== "recorded" &&
+          e.source === input.source &&
+          e.sourceAccount === input.sourceAccount
+      )
+    const known = ofAccount(input.entries ?? (yield* list))
+    if (known.length === 0 || input.texts.length === 0) return []
+    // An e-mail request is kept as a hash: the batch's addresses are hashed to find it.
+    let hashes: Map<string, string> | undefined
+    const addressOf = (sha: string) => {
+      if (hashes === undefined) {
+        hashes = new Map()
+        for (const t of input.texts)
+          for (const m of t.matchAll(EMAIL)) hashes.set(emailSha256(m[0]), m[0].toLowerCase())
+      }
+      return hashes.get(sha)
+    }
+    const tokensOfEntry = (e: RedactionEntry) =>
+      subjectTokens(
+        makeSubject({
+          customerIds: e.customerId === null ? [] : e.customerId.split(","),
+          orderIds: e.orderIds
+        })
+      )
+    // Every number of the batch, once: a webhook batch is thousands of bodies and the ledger may
+    // hold many entries, so ids are looked up in a set instead of searched for in every text.
+    let numbers: Set<string> | undefined
+    const named = (token: string) => {
+      if (!/^\d+$/.test(token)) return input.texts.some((t) => mayMention(t, [token]))
+      if (numbers === undefined) {
+        numbers = new Set()
+        for (const t of input.texts) for (const m of t.matchAll(DIGITS)) numbers.add(m[0])
+      }
+      return numbers.has(token)
+    }
+    const matched = new Map<string, string | undefined>()
+    for (const e of known) {
+      const email = e.emailSha256 === null ? undefined : addressOf(e.emailSha256)
+      if (email !== undefined || tokensOfEntry(e).some(named)) matched.set(e.id, email)
+    }
+    if (matched.size === 0) return []
+    const now = yield* Clock.currentTimeMillis
+    const fresh = ofAccount(yield* list).filter((e) => matched.has(e.id))
+    const subjects = fresh.map((e) => {
+      const email = matched.get(e.id)
+      return makeSubject({
+        customerIds: e.customerId === null ? [] : e.customerId.split(","),
+        emails: email === undefined ? [] : [email],
+        orderIds: e.orderIds
+      })
+    })
+    return yield* settle(
+      fresh,
+      now,
+      applyCustomers(input.source, input.sourceAccount, subjects, undefined, input.batchId),
+      [],
+      true
+    )
+  })
+
+  /** The account's customers that still hold an e-mail, with its hash (one read per account). */
+  const emailHashes = (source: string, account: string) =>
+    Effect.map(query(RSql.customerEmails(d), { source, account }), (rows) =>
       rows.flatMap((r) => {
         const email = str(r.email)
         const id = str(r.id)
-        return email !== null && id !== null && emailSha256(email) === e.emailSha256 ? [id] : []
+        return email !== null && id !== null ? [{ id, sha: emailSha256(email) }] : []
       })
     )
 
-  return Redaction.of({ redactCustomer, redactShop, recordDataRequest, reapply, list })
+  return Redaction.of({ redactCustomer, redactShop, recordDataRequest, reapply, reapplyLanded, list })
 }

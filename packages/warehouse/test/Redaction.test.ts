@@ -19,6 +19,7 @@ import {
   DuckDbWarehouse,
   GcsObjectStore,
   LocalObjectStore,
+  makeRedaction,
   ObjectStore,
   RawLake,
   RawLoader,
@@ -411,6 +412,183 @@ describe("Redaction.redactCustomer", () => {
       )
   )
 
+  it.effect(
+    "reapply with 50 ledger entries makes one pass per account: one lake listing, each file read at most twice, a bounded number of statements",
+    () =>
+      withStores(() =>
+        Effect.gen(function* () {
+          yield* seed(A)
+          yield* seed(B)
+          const w = yield* Warehouse
+          const local = yield* ObjectStore
+          const r = yield* Redaction
+          // 47 customers of A (Alice among them), 2 by e-mail (one of them Bob's), 1 of B.
+          for (let i = 0; i < 46; i++)
+            yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: String(3000 + i) })
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: ALICE.id })
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, email: "nobody@example.com" })
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, email: BOB.email })
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: B, customerId: ALICE.id })
+          assert.strictEqual((yield* r.list).length, 50)
+          // A later sync brings Alice back in A: a new lake file, raw row and customers row.
+          const key = { source: "shopify", account: A, stream: "customers" }
+          const line = JSON.stringify(gqlCustomer(ALICE, "2026-11-21T00:00:00Z"))
+          const obj = yield* (yield* RawLake).writeBatch({
+            key,
+            batchId: "c2",
+            lines: Stream.make(line),
+            dt: "2026-11-21"
+          })
+          yield* RawLoader.loadRawBatch({
+            warehouse: w,
+            key,
+            batch: obj,
+            lines: Stream.make(line),
+            fetchedAt: "2026-11-21T00:00:00Z"
+          })
+          yield* w.load("customers", [customerRow(A, ALICE, "2026-11-21T00:00:00Z")])
+
+          const calls = { list: 0, get: new Map<string, number>(), statements: 0 }
+          const store: ObjectStore["Service"] = {
+            ...local,
+            list: (prefix) => {
+              calls.list++
+              return local.list(prefix)
+            },
+            get: (path) => {
+              calls.get.set(path, (calls.get.get(path) ?? 0) + 1)
+              return local.get(path)
+            }
+          }
+          const counted: Warehouse["Service"] = {
+            ...w,
+            query: (sql, params) => {
+              calls.statements++
+              return w.query(sql, params)
+            },
+            exclusive: (use) =>
+              w.exclusive((x) =>
+                use({
+                  run: (sql, params) => {
+                    calls.statements++
+                    return x.run(sql, params)
+                  },
+                  query: (sql, params) => {
+                    calls.statements++
+                    return x.query(sql, params)
+                  }
+                })
+              )
+          }
+          const started = performance.now()
+          const outs = yield* makeRedaction(counted, store).reapply()
+          const ms = performance.now() - started
+          console.log(
+            `KURA_REDACT_REAPPLY {"entries":50,"accounts":2,"ms":${ms.toFixed(0)},"statements":${calls.statements},"lakeListings":${calls.list},"lakeReads":${[...calls.get.values()].reduce((a, b) => a + b, 0)}}`
+          )
+          assert.strictEqual(outs.length, 50)
+          assert.strictEqual(calls.list, 2, "one listing per account, not per entry")
+          for (const [path, n] of calls.get) assert.isAtMost(n, 2, path)
+          // Per account: ledger read + e-mail hashes + 3 counts + 2 candidate reads + the UPDATEs that
+          // found rows + 1 ledger MERGE; 50 entries one by one took ~7 each.
+          assert.isAtMost(calls.statements, 25)
+          // Alice's entry of A is the one credited with what came back; the others changed nothing.
+          const alice = outs.find((o) => o.id === `customer:shopify:${A}:${ALICE.id}`)
+          assert.deepStrictEqual(alice?.files, [obj.path])
+          assert.deepStrictEqual(alice?.tables, { customers: 1, _kura_raw: 1 })
+          assert.strictEqual(
+            outs.filter((o) => o !== alice).reduce((n, o) => n + o.rowsChanged + o.filesChanged, 0),
+            0
+          )
+          assert.isFalse(
+            hasPii(
+              JSON.stringify(
+                yield* q("SELECT * FROM customers WHERE source_account = 'a-shop.myshopify.com'")
+              ),
+              ALICE
+            )
+          )
+          const ledger = yield* r.list
+          assert.isTrue(ledger.every((e) => e.status === "done"))
+        })
+      )
+  )
+
+  it.live(
+    "late arrivals: reapply's window takes a page fetched before the request; an older landing needs reapplyLanded",
+    () =>
+      withStores((dir) =>
+        Effect.gen(function* () {
+          yield* seed(A)
+          const r = yield* Redaction
+          const w = yield* Warehouse
+          const lake = yield* RawLake
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: ALICE.id })
+          const now = Date.now()
+          const land = (batchId: string, fetchedAt: number, updatedAt: string) =>
+            Effect.gen(function* () {
+              const key = { source: "shopify", account: A, stream: "customers" }
+              const line = JSON.stringify(gqlCustomer(ALICE, updatedAt))
+              const obj = yield* lake.writeBatch({
+                key,
+                batchId,
+                lines: Stream.make(line),
+                dt: new Date(fetchedAt).toISOString().slice(0, 10)
+              })
+              yield* RawLoader.loadRawBatch({
+                warehouse: w,
+                key,
+                batch: obj,
+                lines: Stream.make(line),
+                fetchedAt: new Date(fetchedAt).toISOString()
+              })
+              return { path: obj.path, line }
+            })
+          // A sync page fetched two hours before the request, loaded after it.
+          const page = yield* land("page", now - 2 * 3_600_000, "2026-11-21T00:00:00Z")
+          // A webhook accepted three days earlier, landed now (a write-ahead log replayed after downtime).
+          const old = yield* land("wal", now - 3 * 86_400_000, "2026-11-22T00:00:00Z")
+          const rawOf = (batch: string) =>
+            q(`SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw WHERE _batch_id = '${batch}'`).pipe(
+              Effect.map((rows) => JSON.stringify(rows))
+            )
+          const fileOf = (path: string) => linesOf(files(dir).get(path)!).join("\n")
+
+          const [after] = yield* r.reapply()
+          assert.deepStrictEqual(after?.files, [page.path])
+          assert.isFalse(hasPii(yield* rawOf("page"), ALICE))
+          assert.isFalse(hasPii(fileOf(page.path), ALICE))
+          // Outside the one-day margin: the time window alone leaves it.
+          assert.isTrue(hasPii(yield* rawOf("wal"), ALICE))
+          assert.isTrue(hasPii(fileOf(old.path), ALICE))
+
+          const before = (yield* r.list)[0]!
+          const landed = yield* r.reapplyLanded({
+            source: "shopify",
+            sourceAccount: A,
+            batchId: "wal",
+            texts: [old.line]
+          })
+          assert.deepStrictEqual(landed[0]?.files, [old.path])
+          assert.isFalse(hasPii(yield* rawOf("wal"), ALICE))
+          assert.isFalse(hasPii(fileOf(old.path), ALICE))
+          const entry = (yield* r.list)[0]!
+          assert.strictEqual(entry.appliedAt, before.appliedAt, "a one-batch pass does not move the window")
+          assert.strictEqual(entry.filesChanged, before.filesChanged + 1)
+          // A batch that names nobody erased changes nothing and reads nothing but the ledger.
+          assert.deepStrictEqual(
+            yield* r.reapplyLanded({
+              source: "shopify",
+              sourceAccount: A,
+              batchId: "page",
+              texts: [JSON.stringify(gqlCustomer(BOB))]
+            }),
+            []
+          )
+        })
+      )
+  )
+
   it.effect("finds a customer by e-mail (case-insensitive) and keeps only its hash in the ledger", () =>
     withStores(() =>
       Effect.gen(function* () {
@@ -581,6 +759,99 @@ describe("Redaction on BigQuery (fake BigQuery and GCS)", () => {
   )
 })
 
+describe("Redaction on BigQuery: bounded DML", () => {
+  it.live(
+    "a customer with 43 raw payloads and 3 dead letters costs 3 + 1 UPDATE jobs at 16 rows a statement, not 46",
+    () =>
+      withBigQuery(({ bq, gcs }) =>
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.migrate
+          const storage = new Storage({ projectId: "demo-proj", apiEndpoint: gcs.endpoint })
+          const store = yield* Effect.provide(
+            Effect.service(ObjectStore),
+            GcsObjectStore.layer({ bucket: "kura-lake", prefix: "lake", storage })
+          )
+          // 40 order webhooks of Alice (three without updated_at: the key's null-safe match), 2 of Bob.
+          const rawRow = (i: number, c: typeof ALICE, updatedAt: string | null) => ({
+            source: "shopify",
+            source_account: A,
+            stream: "webhook.orders_create",
+            source_id: `ev-${i}`,
+            updated_at: updatedAt,
+            payload: restOrderBody(String(5000 + i), c),
+            fetched_at: "2026-11-20T00:00:00Z",
+            _batch_id: "wh1",
+            lake_path: null
+          })
+          yield* w.load("_kura_raw", [
+            ...Array.from({ length: 40 }, (_, i) => rawRow(i, ALICE, "2026-11-19T12:00:00Z")),
+            ...Array.from({ length: 3 }, (_, i) => rawRow(40 + i, ALICE, null)),
+            rawRow(98, BOB, "2026-11-19T12:00:00Z"),
+            rawRow(99, BOB, null)
+          ])
+          yield* w.deadLetters.write(
+            Array.from({ length: 3 }, (_, i) => ({
+              key: { source: "shopify", account: A, stream: "customers" },
+              sourceId: `${ALICE.id}-${i}`,
+              payload: JSON.stringify(gqlCustomer(ALICE)),
+              reason: "decode",
+              detail: "test letter",
+              origin: "test",
+              at: 1
+            }))
+          )
+          const before = bq.queries.length
+          const r = makeRedaction(w, store, { maxStatementRows: 16 })
+          const out = yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: "101" })
+          assert.deepStrictEqual(out.tables, { _kura_raw: 43, _kura_dead_letters: 3 })
+          const sent = bq.queries.slice(before).map((x) => x.sql)
+          const updates = (table: string) =>
+            sent.filter((x) => x.startsWith(`UPDATE \`demo-proj.kura.${table}\``)).length
+          assert.strictEqual(updates("_kura_raw"), 3, "ceil(43 / 16) statements")
+          assert.strictEqual(updates("_kura_dead_letters"), 1)
+          // Canonical tables: counted, not updated, when nothing holds the customer's data.
+          assert.strictEqual(updates("customers") + updates("refunds") + updates("suppliers"), 0)
+          const raw = yield* Effect.promise(() =>
+            bq.duck(`SELECT source_id, CAST(payload AS VARCHAR) AS p FROM "_kura_raw" ORDER BY source_id`)
+          )
+          assert.strictEqual(raw.length, 45)
+          for (const row of raw) {
+            const bob = row.source_id === "ev-98" || row.source_id === "ev-99"
+            assert.strictEqual(hasPii(String(row.p), bob ? BOB : ALICE), bob, String(row.source_id))
+            JSON.parse(String(row.p))
+          }
+          const letters = yield* Effect.promise(() => bq.duck(`SELECT payload FROM "_kura_dead_letters"`))
+          assert.isFalse(letters.some((l) => hasPii(String(l.payload), ALICE)))
+          // A byte cap splits too: every payload is ~500 characters, so 2,000 allows 4 a statement.
+          const again = bq.queries.length
+          yield* w.load(
+            "_kura_raw",
+            Array.from({ length: 8 }, (_, i) => rawRow(200 + i, ALICE, null))
+          )
+          const capped = makeRedaction(w, store, { maxStatementBytes: 2_000 })
+          const second = yield* capped.redactCustomer({
+            source: "shopify",
+            sourceAccount: A,
+            customerId: "101"
+          })
+          assert.strictEqual(second.tables._kura_raw, 8)
+          const rawUpdates = bq.queries
+            .slice(again)
+            .filter((x) => x.sql.startsWith("UPDATE `demo-proj.kura._kura_raw`"))
+          assert.isAtLeast(rawUpdates.length, 2)
+          assert.isAtMost(rawUpdates.length, 4)
+          for (const u of rawUpdates) {
+            const chars = Object.entries(u.params)
+              .filter(([k]) => k.endsWith("_payload"))
+              .reduce((n, [, v]) => n + (v?.length ?? 0), 0)
+            assert.isAtMost(chars, 2_000)
+          }
+        })
+      )
+  )
+})
+
 describe("lake file rewrite", () => {
   it.effect("a failure while the new file is written leaves the old file whole (local store)", () =>
     withStores((dir) =>
@@ -688,12 +959,20 @@ describe("redaction SQL", () => {
     assertBigQuery(RSql.customerEmails(bq))
     assertBigQuery(RSql.rawCandidates(bq, 2, true))
     assertBigQuery(RSql.rawCandidates(bq, 1, false))
-    assertBigQuery(RSql.updateRawPayload(bq))
+    assertBigQuery(RSql.updateRawPayloads(bq, 1))
+    assertBigQuery(RSql.updateRawPayloads(bq, 3))
+    for (const table of Object.values(CanonicalTables)) {
+      const scope = RSql.customerScopes[table.name]
+      if (scope !== undefined)
+        assertBigQuery(
+          RSql.countPii(bq, table, [scope(bq, c.sql, o.sql, c.sql), scope(bq, o.sql, c.sql, c.sql)])
+        )
+    }
     assertBigQuery(RSql.deadLetterCandidates(bq, 2))
-    assertBigQuery(RSql.updateDeadLetterPayload(bq))
+    assertBigQuery(RSql.updateDeadLetterPayloads(bq, 2))
     for (const t of RSql.accountTables) assertBigQuery(RSql.deleteAccount(bq, t))
-    assertBigQuery(RSql.deleteLedgerRow(bq))
-    assertBigQuery(RSql.insertLedgerRow(bq))
+    assertBigQuery(RSql.upsertLedgerRows(bq, 1))
+    assertBigQuery(RSql.upsertLedgerRows(bq, 2))
     assertBigQuery(RSql.selectLedger(bq, true))
     assertBigQuery(RSql.selectLedger(bq, false))
   })

@@ -28,6 +28,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
+import { makeLateArrivalGuard } from "../RedactReapply.js"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
 import { applyCompliance, COMPLIANCE_TOPICS } from "./ComplianceWebhooks.js"
@@ -238,6 +239,11 @@ export const makeWarehouseWebhookSink = (
     applyCompliance(Option.fromNullishOr(options.redaction), shop, deliveries).pipe(
       Effect.mapError(sinkError("Warehouse"))
     )
+  // Erasures already in the ledger, for a delivery that names a customer erased before it landed
+  // (once the batch's rows and dead letters are written).
+  const guard = makeLateArrivalGuard(options.redaction)
+  const lateArrivals = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
+    guard(shop, batchId, deliveries).pipe(Effect.mapError(sinkError("Warehouse")))
 
   const landShop = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
@@ -301,6 +307,7 @@ export const makeWarehouseWebhookSink = (
                 ]
         )
         yield* warehouse.deadLetters.write(letters).pipe(Effect.mapError(sinkError("Warehouse")))
+        yield* lateArrivals(batchId, shop, deliveries)
         yield* Effect.logWarning(
           `webhooks: ${letters.length} record(s) of ${shop} not upserted: ${known.failure.message}`
         )
@@ -350,6 +357,7 @@ export const makeWarehouseWebhookSink = (
       // Last, so a retried batch does not write its letters twice.
       if (out.letters.length > 0)
         yield* warehouse.deadLetters.write(out.letters).pipe(Effect.mapError(sinkError("Warehouse")))
+      yield* lateArrivals(batchId, shop, deliveries)
       // After the batch's own rows, so a redaction also covers what this batch loaded.
       yield* compliance(shop, deliveries)
       return { raw: raw.received, rows, deleted, deadLettered: out.letters.length } satisfies LandedBatch

@@ -50,6 +50,16 @@ export const nullPii = (d: Dialect, table: TableDef, scope: string): string => {
   return `UPDATE ${d.table(table.name)} SET ${cols.map((c) => `${c} = NULL`).join(", ")} WHERE ${scope} AND (${cols.map((c) => `${c} IS NOT NULL`).join(" OR ")})`
 }
 
+/**
+ * How many rows of each scope (one per person) still hold personal data, in one scan: columns
+ * `n0` … `n<k>`. A pass runs the UPDATE only for the scopes with rows, so a re-application that
+ * finds nothing costs a read, not a DML job per person.
+ */
+export const countPii = (d: Dialect, table: TableDef, scopes: ReadonlyArray<string>): string => {
+  const cols = piiColumns(table).map((c) => d.ident(c.name))
+  return `SELECT ${scopes.map((scope, k) => `SUM(CASE WHEN ${scope} THEN 1 ELSE 0 END) AS n${k}`).join(", ")} FROM ${d.table(table.name)} WHERE ${account(d)} AND (${cols.map((c) => `${c} IS NOT NULL`).join(" OR ")})`
+}
+
 /** The customer ids whose stored e-mail is one of these (lower-cased) addresses. */
 export const customerIdsByEmail = (d: Dialect, emails: string): string =>
   `SELECT ${d.ident("source_id")} AS id FROM ${d.table(CanonicalTables.customers.name)} WHERE ${account(d)} AND LOWER(${d.ident("email")}) IN ${emails}`
@@ -75,14 +85,46 @@ export const likeParams = (tokens: ReadonlyArray<string>): Record<string, string
 
 /**
  * `_kura_raw` rows of the account whose payload text may mention the subject (the caller checks
- * each exactly), optionally only those fetched since a time.
+ * each exactly), optionally only those fetched since a time (`@since`) or of one landed batch
+ * (`@batch`, its `_batch_id`).
  */
-export const rawCandidates = (d: Dialect, tokenCount: number, since: boolean): string =>
-  `SELECT ${d.ident("stream")} AS stream, ${d.ident("source_id")} AS source_id, ${text(d, d.ident("updated_at"))} AS updated_at, ${text(d, d.ident("payload"))} AS payload, ${d.ident("lake_path")} AS lake_path FROM ${d.table(RawTable.name)} WHERE ${account(d)} AND (${likeAny(d, "payload", tokenCount)})${since ? ` AND ${d.ident("fetched_at")} >= CAST(${d.param("since")} AS ${d.type("timestamp")})` : ""}`
+export const rawCandidates = (d: Dialect, tokenCount: number, since: boolean, batch = false): string =>
+  `SELECT ${d.ident("stream")} AS stream, ${d.ident("source_id")} AS source_id, ${text(d, d.ident("updated_at"))} AS updated_at, ${text(d, d.ident("payload"))} AS payload, ${d.ident("lake_path")} AS lake_path FROM ${d.table(RawTable.name)} WHERE ${account(d)} AND (${likeAny(d, "payload", tokenCount)})${since ? ` AND ${d.ident("fetched_at")} >= CAST(${d.param("since")} AS ${d.type("timestamp")})` : ""}${batch ? ` AND ${d.ident("_batch_id")} = ${d.param("batch")}` : ""}`
 
-/** Replaces one `_kura_raw` row's payload (the row is named by its whole key). */
-export const updateRawPayload = (d: Dialect): string =>
-  `UPDATE ${d.table(RawTable.name)} SET ${d.ident("payload")} = CAST(${d.param("payload")} AS ${d.type("json")}) WHERE ${account(d)} AND ${d.ident("stream")} = ${d.param("stream")} AND ${d.ident("source_id")} = ${d.param("id")} AND ${d.nullSafeEq(d.ident("updated_at"), `CAST(${d.param("updated_at")} AS ${d.type("timestamp")})`)}`
+/**
+ * The inlined rows `(col, …)` of a set-based UPDATE: `SELECT CAST(@<prefix><i>_<col> AS type) AS
+ * col … UNION ALL …`, one SELECT per row (BigQuery has no VALUES table constructor).
+ */
+const inlineRows = (
+  d: Dialect,
+  prefix: string,
+  columns: ReadonlyArray<readonly [string, "string" | "timestamp"]>,
+  count: number
+): string =>
+  Array.from(
+    { length: count },
+    (_, i) =>
+      `SELECT ${columns.map(([c, type]) => `CAST(${d.param(`${prefix}${i}_${c}`)} AS ${d.type(type)}) AS ${d.ident(c)}`).join(", ")}`
+  ).join(" UNION ALL ")
+
+/**
+ * Replaces the payloads of `count` `_kura_raw` rows of one account in one statement (one DML job
+ * on BigQuery, however many rows): each row is named by its whole key and its new payload is
+ * inlined as parameters `r<i>_stream`, `r<i>_source_id`, `r<i>_updated_at`, `r<i>_payload`.
+ * Keys must be distinct (BigQuery refuses a target row matched by two source rows).
+ */
+export const updateRawPayloads = (d: Dialect, count: number): string =>
+  `UPDATE ${d.table(RawTable.name)} AS t SET ${d.ident("payload")} = CAST(s.${d.ident("payload")} AS ${d.type("json")}) FROM (${inlineRows(
+    d,
+    "r",
+    [
+      ["stream", "string"],
+      ["source_id", "string"],
+      ["updated_at", "timestamp"],
+      ["payload", "string"]
+    ],
+    count
+  )}) AS s WHERE ${account(d, "t.")} AND t.${d.ident("stream")} = s.${d.ident("stream")} AND t.${d.ident("source_id")} = s.${d.ident("source_id")} AND ${d.nullSafeEq(`t.${d.ident("updated_at")}`, `s.${d.ident("updated_at")}`)}`
 
 const letters = StateTables.deadLetters.name
 
@@ -90,9 +132,17 @@ const letters = StateTables.deadLetters.name
 export const deadLetterCandidates = (d: Dialect, tokenCount: number): string =>
   `SELECT ${d.ident("id")} AS id, ${d.ident("stream")} AS stream, ${d.ident("payload")} AS payload FROM ${d.table(letters)} WHERE ${account(d)} AND (${likeAny(d, "payload", tokenCount)})`
 
-/** Replaces one dead letter's payload. */
-export const updateDeadLetterPayload = (d: Dialect): string =>
-  `UPDATE ${d.table(letters)} SET ${d.ident("payload")} = ${d.param("payload")} WHERE ${d.ident("id")} = ${d.param("id")}`
+/** Replaces the payloads of `count` dead letters in one statement (parameters `l<i>_id`, `l<i>_payload`). */
+export const updateDeadLetterPayloads = (d: Dialect, count: number): string =>
+  `UPDATE ${d.table(letters)} AS t SET ${d.ident("payload")} = s.${d.ident("payload")} FROM (${inlineRows(
+    d,
+    "l",
+    [
+      ["id", "string"],
+      ["payload", "string"]
+    ],
+    count
+  )}) AS s WHERE t.${d.ident("id")} = s.${d.ident("id")}`
 
 /** Every table holding an account's rows by `source` and `source_account`, which `shop/redact` empties. */
 export const accountTables: ReadonlyArray<string> = [
@@ -109,15 +159,25 @@ export const deleteAccount = (d: Dialect, table: string): string =>
 
 const ledger = StateTables.redactions
 
-/** Removes a ledger row (before writing it again: one row per request subject). */
-export const deleteLedgerRow = (d: Dialect): string =>
-  `DELETE FROM ${d.table(ledger.name)} WHERE ${d.ident("id")} = ${d.param("id")}`
-
-/** Inserts a ledger row from text parameters named after its columns. */
-export const insertLedgerRow = (d: Dialect): string =>
-  `INSERT INTO ${d.table(ledger.name)} (${ledger.columns.map((c) => d.ident(c.name)).join(", ")}) VALUES (${ledger.columns
-    .map((c) => (c.type === "string" ? d.param(c.name) : `CAST(${d.param(c.name)} AS ${d.type(c.type)})`))
-    .join(", ")})`
+/**
+ * Writes `count` ledger rows in one statement (one per request subject: a MERGE on `id`, so a
+ * crash never leaves an entry half-written); row i's parameters are `<column>_<i>`.
+ */
+export const upsertLedgerRows = (d: Dialect, count: number): string => {
+  const cols = ledger.columns.map((c) => d.ident(c.name))
+  const rows = Array.from(
+    { length: count },
+    (_, i) =>
+      `SELECT ${ledger.columns.map((c) => `CAST(${d.param(`${c.name}_${i}`)} AS ${d.type(c.type)}) AS ${d.ident(c.name)}`).join(", ")}`
+  ).join(" UNION ALL ")
+  const id = d.ident("id")
+  return `MERGE INTO ${d.table(ledger.name)} AS t USING (${rows}) AS s ON t.${id} = s.${id} WHEN MATCHED AND TRUE THEN UPDATE SET ${cols
+    .filter((c) => c !== id)
+    .map((c) => `${c} = s.${c}`)
+    .join(
+      ", "
+    )} WHEN NOT MATCHED THEN INSERT (${cols.join(", ")}) VALUES (${cols.map((c) => `s.${c}`).join(", ")})`
+}
 
 /** The ledger, oldest request first, every column as text; optionally one row by id. */
 export const selectLedger = (d: Dialect, byId: boolean): string =>
