@@ -138,8 +138,10 @@ describe("RawLake on the local filesystem", () => {
               )
             const daysLeft = Effect.gen(function* () {
               const lake = yield* RawLake
-              // The retention pass runs in the background from the start: wait for it (bounded).
-              for (let i = 0; i < 50; i++) {
+              // The retention pass runs in the background from the start: wait for it (bounded; 2.5 s
+              // was a guess a loaded box could outlast, 20 s is a deadline).
+              const until = Date.now() + 20_000
+              while (Date.now() < until) {
                 const dts = (yield* lake.listBatches(key)).map((b) => b.dt)
                 if (dts.length === 1) return dts
                 yield* Effect.sleep(50)
