@@ -847,6 +847,25 @@ describe("Redaction on BigQuery: bounded DML", () => {
               .reduce((n, [, v]) => n + (v?.length ?? 0), 0)
             assert.isAtMost(chars, 2_000)
           }
+          // Two entries of one account re-applied with nothing come back: one pass of reads
+          // (counts with both persons' scopes, one candidate read each) and one ledger MERGE for
+          // both, no UPDATE job.
+          yield* capped.redactCustomer({ source: "shopify", sourceAccount: A, customerId: BOB.id })
+          const third = bq.queries.length
+          const outs = yield* capped.reapply()
+          assert.deepStrictEqual(
+            outs.map((o) => [o.id, o.rowsChanged]),
+            [
+              [`customer:shopify:${A}:101`, 0],
+              [`customer:shopify:${A}:${BOB.id}`, 0]
+            ]
+          )
+          const reapplied = bq.queries.slice(third).map((x) => x.sql)
+          assert.isFalse(reapplied.some((x) => x.startsWith("UPDATE")))
+          assert.strictEqual(
+            reapplied.filter((x) => x.startsWith("MERGE INTO `demo-proj.kura._kura_redactions`")).length,
+            1
+          )
         })
       )
   )
