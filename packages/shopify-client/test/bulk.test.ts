@@ -274,9 +274,13 @@ describe("bulk operations as durable jobs (sandbox)", () => {
           const b = yield* ShopifyBulk
           const record = yield* b.start(Resources.locations, w)
           const waiter = yield* Effect.forkChild(b.await(record))
-          yield* Effect.sleep("100 millis")
-          yield* b.notifyFinished(record.jobId)
-          return yield* Fiber.join(waiter)
+          // A notification before the waiter has registered is dropped (a fixed 100 ms head start
+          // can be too short on a loaded box), so the webhook is relayed until the waiter answers:
+          // with 60 s between polls, only the notification can end this within the test's time.
+          return yield* Effect.raceFirst(
+            Fiber.join(waiter),
+            Effect.forever(Effect.andThen(Effect.sleep("100 millis"), b.notifyFinished(record.jobId)))
+          )
         }),
         bulkLayer(sb, BulkJobStore.layerMemory, {}, { pollMinMillis: 60_000, pollMaxMillis: 60_000 })
       )
