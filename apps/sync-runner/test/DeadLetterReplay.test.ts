@@ -390,7 +390,9 @@ describe("dead letters: list and replay", () => {
     expect(final.pending).toBe(0)
     // The warehouse's bookkeeping: one attempt each (the dry run marked nothing).
     expect(final.letters.map((l) => l.attempts)).toEqual(json.letters.map(() => 1))
-  })
+    // Fifteen kura-sync processes, one after another (Node start, DuckDB open: ~1.9 CPU-s each; one
+    // took 8.8 s wall at load 19). At load 20-25 the file's 120 s default timed this test out.
+  }, 600_000)
 
   it("a load rejection replays after the operator widens the column", async () => {
     const path = join(dir, "rejection.duckdb")

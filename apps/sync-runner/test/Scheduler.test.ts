@@ -1,5 +1,6 @@
 import { CheckpointStore } from "@kura/core"
-import { Effect, Layer } from "effect"
+import { Clock, Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { describe, expect, it } from "vitest"
 import { LeaseManager } from "../src/LeaseManager.js"
 import { Metrics } from "../src/Metrics.js"
@@ -15,7 +16,7 @@ const counting = (name: string, intervalMs: number, runMs: number) => {
     runs: [] as Array<number>,
     run: () =>
       Effect.gen(function* () {
-        stream.runs.push(Date.now())
+        stream.runs.push(yield* Clock.currentTimeMillis)
         yield* Effect.sleep(runMs)
         return { rows: 1, reconciliation: "ok" as const }
       })
@@ -36,19 +37,36 @@ describe("internal scheduler", () => {
       LeaseManager.layerMemory,
       Metrics.layer
     )
-    await Effect.runPromise(
+    // On the test clock: counting runs in a real second failed whenever a loaded box starved the
+    // timers. Time moves in 10 ms steps, each letting the woken fibers run before the next; after the
+    // counted second, a pump keeps it moving so closing (which drains the runs in flight) can end.
+    let pump: Fiber.Fiber<unknown> | undefined
+    const counted = await Effect.runPromise(
       Effect.gen(function* () {
         yield* startScheduler()
-        yield* Effect.sleep(1000)
-      }).pipe(Effect.scoped, Effect.provide(StreamRunner.layer(streams, 2000).pipe(Layer.provide(state))))
+        for (let t = 0; t < 1000; t += 10) {
+          yield* TestClock.adjust("10 millis")
+          for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+        }
+        const at1s = { fast: fast.runs.length, slow: slow.runs.length, long: [...long.runs] }
+        pump = yield* Effect.forkDetach(
+          Effect.forever(Effect.andThen(TestClock.adjust("10 millis"), Effect.yieldNow))
+        )
+        return at1s
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(StreamRunner.layer(streams, 2000).pipe(Layer.provide(state))),
+        Effect.ensuring(Effect.suspend(() => (pump === undefined ? Effect.void : Fiber.interrupt(pump)))),
+        Effect.provide(TestClock.layer())
+      )
     )
-    expect(fast.runs.length).toBeGreaterThanOrEqual(7)
-    expect(fast.runs.length).toBeLessThanOrEqual(11)
-    expect(slow.runs.length).toBeGreaterThanOrEqual(2)
-    expect(slow.runs.length).toBeLessThanOrEqual(3)
-    expect(long.runs.length).toBeGreaterThanOrEqual(3)
-    expect(long.runs.length).toBeLessThanOrEqual(4)
-    for (let i = 1; i < long.runs.length; i++)
-      expect(long.runs[i]! - long.runs[i - 1]!).toBeGreaterThanOrEqual(290)
+    expect(counted.fast).toBeGreaterThanOrEqual(7)
+    expect(counted.fast).toBeLessThanOrEqual(11)
+    expect(counted.slow).toBeGreaterThanOrEqual(2)
+    expect(counted.slow).toBeLessThanOrEqual(3)
+    expect(counted.long.length).toBeGreaterThanOrEqual(3)
+    expect(counted.long.length).toBeLessThanOrEqual(4)
+    for (let i = 1; i < counted.long.length; i++)
+      expect(counted.long[i]! - counted.long[i - 1]!).toBeGreaterThanOrEqual(290)
   })
 })

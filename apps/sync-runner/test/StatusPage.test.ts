@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { type BrowserContext, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { formatLag, renderChart } from "../src/StatusPage.js"
-import { failingStream, slowStream, withServer } from "./support.js"
+import { eventually, failingStream, finishedRuns, slowStream, withServer } from "./support.js"
 
 const CHROMIUM = "/usr/bin/chromium"
 const hasChromium = existsSync(CHROMIUM)
@@ -56,9 +56,16 @@ describe.skipIf(!hasChromium)("status page in headless Chromium", () => {
         await trigger("demo/orders")
         await trigger("demo/refunds")
         await trigger("demo/payments")
-        await new Promise((r) => setTimeout(r, 150))
-        await trigger("demo/orders")
-        await new Promise((r) => setTimeout(r, 150))
+        // Wait for the runs themselves: fixed 150 ms pauses lost a run to a loaded box.
+        await eventually(async () => (await finishedRuns(url, "orders")) === 1)
+        // Busy (409) until the first run's lease is freed, just after it is counted.
+        await eventually(async () => (await trigger("demo/orders")).status !== 409)
+        await eventually(
+          async () =>
+            (await finishedRuns(url, "orders")) === 2 &&
+            (await finishedRuns(url, "refunds")) === 1 &&
+            (await finishedRuns(url, "payments", "failed")) === 1
+        )
 
         const page = await browser.newPage()
         const response = await page.goto(`${url}/`)

@@ -51,7 +51,8 @@ describe("StreamRunner.drain", () => {
     )
     expect(result.started.map((s) => s._tag)).toEqual(["Started"])
     expect(result.drained).toEqual({ completed: 0, interrupted: 1 })
-    expect(result.elapsed).toBeLessThan(1000)
+    // Far below the run's own 50 s, with room for a loaded box (a 1 s bound is a wall-clock guess).
+    expect(result.elapsed).toBeLessThan(10_000)
     expect(result.runs[0]).toMatchObject({ status: "interrupted", error: "interrupted during shutdown" })
     // Pages committed before the interruption stay committed: the next run resumes there.
     expect(Number(Option.getOrThrow(result.checkpoint).cursor)).toBeGreaterThanOrEqual(4)

@@ -3,7 +3,15 @@ import { Effect, Option, Redacted } from "effect"
 import { OAuth2Client } from "google-auth-library"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { TriggerAuth } from "../src/TriggerAuth.js"
-import { listen, makeIdTokenSigner, slowStream, withServer } from "./support.js"
+import {
+  eventually,
+  finishedRuns,
+  gatedStream,
+  listen,
+  makeIdTokenSigner,
+  slowStream,
+  withServer
+} from "./support.js"
 
 const AUDIENCE = "https://kura-sync-abc123-an.a.run.app"
 const SECRET = "trigger-secret-0123456789abcdef"
@@ -101,7 +109,8 @@ describe("TriggerAuth", () => {
 
 describe("POST /sync/:source[/:stream]", () => {
   it("answers 202 with the bearer secret, 409 while the lease is held, 202 again after", () => {
-    const stream = slowStream("orders", 400)
+    // Gated, not timed: a 400 ms run once ended between two requests on a loaded box.
+    const stream = gatedStream("orders")
     return withServer({ streams: [stream], triggerSecret: SECRET }, async ({ url }) => {
       const auth = { authorization: `Bearer ${SECRET}` }
       const first = await fetch(`${url}/sync/demo/orders`, { method: "POST", headers: auth })
@@ -113,17 +122,23 @@ describe("POST /sync/:source[/:stream]", () => {
       const second = await fetch(`${url}/sync/demo/orders`, { method: "POST", headers: auth })
       expect(second.status).toBe(409)
       expect(await second.json()).toMatchObject({ runs: [{ outcome: "Busy" }] })
-      await new Promise((r) => setTimeout(r, 700))
-      const third = await fetch(`${url}/sync/demo`, { method: "POST", headers: auth })
-      expect(third.status).toBe(202)
-      await new Promise((r) => setTimeout(r, 600))
+      stream.release()
+      await eventually(() => finishedRuns(url, "orders").then((n) => n === 1))
+      // The lease is freed just after the run is counted: busy until then, never a second run.
+      let third: Response | undefined
+      await eventually(async () => {
+        third = await fetch(`${url}/sync/demo`, { method: "POST", headers: auth })
+        return third.status !== 409
+      })
+      expect(third?.status).toBe(202)
+      await eventually(() => stream.finished === 2)
       // At most once at a time: two runs started, never overlapping.
       expect(stream.runs).toBe(2)
     })
   })
 
   it("runs a stream at most once under a burst of concurrent triggers", () => {
-    const stream = slowStream("orders", 300)
+    const stream = gatedStream("orders")
     return withServer({ streams: [stream], triggerSecret: SECRET }, async ({ url }) => {
       const answers = await Promise.all(
         Array.from({ length: 10 }, () =>
@@ -132,7 +147,8 @@ describe("POST /sync/:source[/:stream]", () => {
       )
       const codes = answers.map((a) => a.status).toSorted()
       expect(codes).toEqual([202, 409, 409, 409, 409, 409, 409, 409, 409, 409])
-      await new Promise((r) => setTimeout(r, 500))
+      stream.release()
+      await eventually(() => stream.finished === 1)
       expect(stream.runs).toBe(1)
     })
   })
@@ -195,7 +211,7 @@ describe("POST /sync/:source[/:stream]", () => {
         method: "POST",
         headers: { authorization: `Bearer ${SECRET}` }
       })
-      await new Promise((r) => setTimeout(r, 200))
+      await eventually(() => finishedRuns(url, "orders").then((n) => n === 1))
       const metrics = await fetch(`${url}/metrics`)
       expect(metrics.headers.get("content-type")).toMatch(/^text\/plain; version=0.0.4/)
       const text = await metrics.text()

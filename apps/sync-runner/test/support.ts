@@ -41,6 +41,67 @@ export const slowStream = (name: string, ms: number, rows = 7): SyncStream & { r
   return stream
 }
 
+/**
+ * Polls `check` every 20 ms until it holds. The deadline is generous on purpose: the official CI
+ * shares its box with other jobs (load 10-20), where a fixed sleep standing in for "until X" flakes.
+ */
+export const eventually = async (
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+  what = "condition"
+): Promise<void> => {
+  const until = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`${what} not met within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** A promise the test settles by hand (`open()`), for "hold until I say so". */
+export const manualGate = () => {
+  let open: () => void = () => {}
+  const promise = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { promise, open }
+}
+
+/**
+ * A stream whose runs hold until the test calls `release()` (and then all finish at once). "Still
+ * running" is then a fact, not a guess that a 300 ms sleep outlasts the test's next request.
+ */
+export const gatedStream = (name: string, rows = 7) => {
+  const gate = manualGate()
+  const stream = {
+    key: { source: "demo" as const, account: "test", stream: name },
+    intervalMs: 60_000,
+    runs: 0,
+    finished: 0,
+    release: gate.open,
+    run: () =>
+      Effect.gen(function* () {
+        stream.runs++
+        yield* Effect.promise(() => gate.promise)
+        stream.finished++
+        return { rows, reconciliation: "ok" as const }
+      })
+  }
+  return stream
+}
+
+/** How many runs of demo/test/`stream` finished with `status`, as GET /metrics counts them. */
+export const finishedRuns = async (url: string, stream: string, status = "succeeded") => {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const line = text
+    .split("\n")
+    .find((l) =>
+      l.startsWith(
+        `kura_sync_runs_total{source="demo",account="test",stream="${stream}",status="${status}"} `
+      )
+    )
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1))
+}
+
 export interface TestServer {
   readonly url: string
   readonly deliveries: ReadonlyArray<WebhookDelivery>
@@ -58,8 +119,8 @@ export const withServer = (
     readonly allowedEmails?: ReadonlyArray<string>
     readonly protectStatus?: boolean
     readonly oauthClient?: OAuth2Client
-    /** Makes every landing take this long, to prove answers do not wait for it. */
-    readonly sinkDelayMs?: number
+    /** Makes every landing wait until this settles: "not landed yet" without a timed guess. */
+    readonly sinkGate?: Promise<void>
     readonly queueCapacity?: number
     readonly workers?: number
   },
@@ -85,7 +146,11 @@ export const withServer = (
         Layer.succeed(
           WebhookSink,
           WebhookSink.of({
-            land: (d) => Effect.andThen(Effect.sleep(options.sinkDelayMs ?? 0), memory.sink.land(d))
+            land: (d) =>
+              Effect.andThen(
+                Effect.promise(() => options.sinkGate ?? Promise.resolve()),
+                memory.sink.land(d)
+              )
           })
         )
       )
