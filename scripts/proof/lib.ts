@@ -267,7 +267,12 @@ export const lakeRecords = async (dir: string): Promise<Array<{ file: string; li
   for (const rel of entries) {
     if (!/\.ndjson(\.gz)?$/.test(rel)) continue
     const file = path.join(dir, rel)
-    const raw = await readFile(file)
+    // A write-ahead segment can be landed and deleted between the listing and this read.
+    const raw = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined
+      throw e
+    })
+    if (raw === undefined) continue
     const text = rel.endsWith(".gz") ? gunzipSync(raw).toString("utf8") : raw.toString("utf8")
     for (const line of text.split("\n")) if (line.trim() !== "") out.push({ file: rel, line })
   }
