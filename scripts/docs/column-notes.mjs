@@ -224,6 +224,32 @@ export const COLUMN_NOTES = {
   "v_deleted_before_read.evidence":
     "what Kura kept in `_kura_raw`: event (the deletions stream) | webhook (orders/delete)",
 
+  // v_sync_runs, v_sync_state, v_dead_letters: the bookkeeping tables with timestamps
+  "v_sync_runs.started_at": "run start (UTC)",
+  "v_sync_runs.finished_at": "run end (UTC); NULL while running",
+  "v_sync_runs.duration_seconds": "finished_at − started_at in seconds; NULL while running",
+  "v_sync_runs.status": "running | complete | incomplete | failed",
+  "v_sync_state.kind": "checkpoint (a stream's cursor) | bulk_job (a Shopify bulk operation)",
+  "v_sync_state.id": "the stream key of a checkpoint, the job id of a bulk job",
+  "v_sync_state.cursor": "the committed cursor (JSON or text, per stream)",
+  "v_sync_state.window_start": "a bulk job's window start",
+  "v_sync_state.window_end": "a bulk job's window end",
+  "v_sync_state.state": "a bulk job's state in Kura",
+  "v_sync_state.remote_status": "the bulk operation's status as Shopify last reported it",
+  "v_sync_state.object_count": "objects the bulk operation reported",
+  "v_sync_state.created_at": "when Kura first wrote the row (UTC)",
+  "v_sync_state.updated_at": "when Kura last wrote the row (UTC)",
+  "v_sync_state.age_seconds": "seconds since updated_at, at query time",
+  "v_dead_letters.id": "the letter's id",
+  "v_dead_letters.source_id": "the record's id in its source, when it could be read",
+  "v_dead_letters.reason": "why it failed (decode, map, load, shop_facts, …)",
+  "v_dead_letters.detail": "the error, naming the field",
+  "v_dead_letters.origin": "where the record came from (a lake batch path or an API read)",
+  "v_dead_letters.at": "when it was dead-lettered (UTC)",
+  "v_dead_letters.attempts": "replay attempts so far",
+  "v_dead_letters.replayed_at": "when a replay loaded it (UTC); NULL while waiting",
+  "v_dead_letters.replayed": "TRUE once a replay loaded it",
+
   // v_inventory_reconciliation
   "v_inventory_reconciliation.sku": "canonical link SKU",
   "v_inventory_reconciliation.location_id": "`source_id` of the stock location",

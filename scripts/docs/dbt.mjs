@@ -49,6 +49,9 @@ const viewGrain = {
   v_sku_ambiguities: ["source", "source_account", "sku"],
   v_stock_movements: ["source", "source_account", "source_id"],
   v_deleted_before_read: ["source", "source_account", "source_id"],
+  v_sync_runs: ["run_id", "source", "source_account", "stream"],
+  v_sync_state: ["kind", "id"],
+  v_dead_letters: ["id"],
   v_inventory_reconciliation: ["source", "source_account", "sku", "location_id", "snapshot_date"]
 }
 

@@ -297,6 +297,7 @@ describe("integrations/dbt", () => {
       expect(empty.sort()).toEqual([
         "_kura_dead_letters",
         "location_map",
+        "v_dead_letters",
         "v_deleted_before_read",
         "v_sku_ambiguities"
       ])

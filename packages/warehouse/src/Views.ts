@@ -178,6 +178,49 @@ export const InventoryReconciliation: ViewDef = {
   }
 }
 
+/**
+ * An epoch-milliseconds column of the bookkeeping tables as a UTC timestamp (DuckDB: exact to the
+ * millisecond, with its time zone; BigQuery: TIMESTAMP_MILLIS).
+ */
+const fromEpochMs = (d: Dialect, expr: string): string =>
+  d.name === "duckdb" ? `make_timestamptz(${expr} * 1000)` : `TIMESTAMP_MILLIS(${expr})`
+
+/** Seconds between two epoch-milliseconds columns, NULL while the second is. */
+const secondsBetween = (d: Dialect, from: string, to: string): string =>
+  `CAST(${to} - ${from} AS ${d.floatType}) / 1000`
+
+/**
+ * The run ledger (`_kura_sync_runs`) with timestamps instead of epoch milliseconds, and each
+ * run's duration: what a data team queries, with no schema migration of the ledger itself.
+ */
+export const SyncRunsView: ViewDef = {
+  name: "v_sync_runs",
+  doc: "The run ledger (_kura_sync_runs) readable: started_at and finished_at as UTC timestamps, the run's duration in seconds, and everything else as recorded.",
+  select: (d) => {
+    const t = (c: string) => `${fromEpochMs(d, `r.${c}`)} AS ${c}`
+    return `SELECT r.run_id, r.source, r.source_account, r.stream, ${t("started_at")}, ${t("finished_at")}, ${secondsBetween(d, "r.started_at", "r.finished_at")} AS duration_seconds, r.status, r.cursor_before, r.cursor_after, r.reported_count, r.rows_fetched, r.rows_loaded, r.reported_total, r.loaded_total, r.detail FROM ${d.table("_kura_sync_runs")} AS r`
+  }
+}
+
+/** Per-stream cursors and bulk jobs (`_kura_sync_state`) with timestamps instead of epoch milliseconds. */
+export const SyncStateView: ViewDef = {
+  name: "v_sync_state",
+  doc: "Cursors and bulk jobs (_kura_sync_state) readable: created_at and updated_at as UTC timestamps, and how long ago (seconds, at query time) each was last written.",
+  select: (d) => {
+    const t = (c: string) => `${fromEpochMs(d, `s.${c}`)} AS ${c}`
+    const now = d.name === "duckdb" ? "CAST(epoch_ms(now()) AS BIGINT)" : "UNIX_MILLIS(CURRENT_TIMESTAMP())"
+    return `SELECT s.kind, s.id, s.source, s.source_account, s.stream, s.${d.ident("cursor")}, s.window_start, s.window_end, s.state, s.remote_status, s.object_count, ${t("created_at")}, ${t("updated_at")}, ${secondsBetween(d, "s.updated_at", now)} AS age_seconds FROM ${d.table("_kura_sync_state")} AS s`
+  }
+}
+
+/** Dead letters (`_kura_dead_letters`) without their payloads, with timestamps instead of epoch milliseconds. */
+export const DeadLettersView: ViewDef = {
+  name: "v_dead_letters",
+  doc: "Dead letters (_kura_dead_letters) readable, without their payloads: at and replayed_at as UTC timestamps; replayed tells a letter that was replayed from one still waiting.",
+  select: (d) =>
+    `SELECT l.id, l.source, l.source_account, l.stream, l.source_id, l.reason, l.detail, l.origin, ${fromEpochMs(d, `l.${d.ident("at")}`)} AS ${d.ident("at")}, l.attempts, ${fromEpochMs(d, "l.replayed_at")} AS replayed_at, CASE WHEN l.replayed_at IS NULL THEN FALSE ELSE TRUE END AS replayed FROM ${d.table("_kura_dead_letters")} AS l`
+}
+
 /** Every view, in creation order. */
 export const AllViews: ReadonlyArray<ViewDef> = [
   DailySales,
@@ -188,7 +231,10 @@ export const AllViews: ReadonlyArray<ViewDef> = [
   LocationLinks,
   StockMovements,
   DeletedBeforeRead,
-  InventoryReconciliation
+  InventoryReconciliation,
+  SyncRunsView,
+  SyncStateView,
+  DeadLettersView
 ]
 
 /** `CREATE OR REPLACE VIEW` for a view definition. */

@@ -80,6 +80,9 @@ const translate = (sql: string, project: string, dataset: string): string => {
   s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
   // UNIX_MILLIS(timestamp): DuckDB's epoch_ms of a TIMESTAMPTZ.
   s = s.replace(/\bUNIX_MILLIS\(/g, "epoch_ms(")
+  // TIMESTAMP_MILLIS of a column (the readable bookkeeping views): DuckDB's exact equivalent.
+  s = s.replace(/\bTIMESTAMP_MILLIS\(([^()]+)\)/g, "make_timestamptz(1000 * $1)")
+  s = s.replace(/\bCURRENT_TIMESTAMP\(\)/g, "now()")
   return s
 }
 
