@@ -83,5 +83,5 @@ const check = ({ runs, state, letters }: Effect.Success<typeof scenario>) => {
 
 describe("readable bookkeeping views", () => {
   it.live("DuckDB", () => scenario.pipe(Effect.map(check), Effect.provide(DuckDbWarehouse.layerMemory)))
-  it.live("BigQuery (fake)", () => withBigQuery(() => scenario).pipe(Effect.map(check)), 60_000)
+  it.live("BigQuery (fake)", () => withBigQuery(() => scenario).pipe(Effect.map(check)), 120_000)
 })

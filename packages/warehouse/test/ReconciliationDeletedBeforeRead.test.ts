@@ -120,5 +120,5 @@ const check = (result: Effect.Success<typeof scenario>) => {
 
 describe("v_deleted_before_read and the deleted_before_read label", () => {
   it.effect("DuckDB", () => scenario.pipe(Effect.map(check), Effect.provide(DuckDbWarehouse.layerMemory)))
-  it.live("BigQuery (fake)", () => withBigQuery(() => scenario).pipe(Effect.map(check)), 60_000)
+  it.live("BigQuery (fake)", () => withBigQuery(() => scenario).pipe(Effect.map(check)), 180_000)
 })
