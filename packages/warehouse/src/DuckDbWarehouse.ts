@@ -19,6 +19,13 @@ export interface DuckDbWarehouseOptions {
   readonly config?: Readonly<Record<string, string>>
   /** Create tables and views when the layer starts (default true). */
   readonly migrate?: boolean
+  /**
+   * How long closing the warehouse (Ctrl-C, SIGTERM, the end of its scope), or interrupting a fiber
+   * in the middle of a statement, waits for DuckDB to stop the running statement, ms (default
+   * 10,000). The statement is interrupted, never cut off by a close; one still running after this
+   * keeps the database open until the process exits rather than blocking the close.
+   */
+  readonly interruptGraceMs?: number
 }
 
 /** A Warehouse backed by DuckDB; the database closes when the layer's scope ends. */
@@ -26,7 +33,11 @@ export const layer = (options: DuckDbWarehouseOptions): Layer.Layer<Warehouse, W
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
-      const engine = yield* makeDuckDbEngine(options.path, options.config)
+      const engine = yield* makeDuckDbEngine(
+        options.path,
+        options.config,
+        options.interruptGraceMs === undefined ? {} : { interruptGraceMs: options.interruptGraceMs }
+      )
       const warehouse = makeWarehouse(engine)
       if (options.migrate !== false) yield* warehouse.migrate
       return Warehouse.of(warehouse)

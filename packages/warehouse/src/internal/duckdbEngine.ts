@@ -120,10 +120,82 @@ const queryError = (operation: string, sql: string) => (cause: unknown) =>
     cause
   })
 
+/** How long a close, or an interrupted fiber, waits for DuckDB to stop a running statement (ms). */
+export const DEFAULT_INTERRUPT_GRACE_MS = 10_000
+
+/**
+ * The statements DuckDB is running on one connection. A connection closed while one runs leaves
+ * that statement stuck for good: its promise never settles, so the process cannot exit by itself,
+ * and the synchronous close could block the main thread behind it (kura-backfill hung on Ctrl-C
+ * this way). So every statement is tracked, and `stop` interrupts them with DuckDB's own
+ * `interrupt()` and waits, up to `graceMs`, until none is left.
+ */
+const makeInFlight = (connection: DuckDBConnection, graceMs: number) => {
+  const running = new Set<Promise<void>>()
+  let closing = false
+  const track = <A>(promise: Promise<A>): Promise<A> => {
+    const settled: Promise<void> = promise.then(
+      () => void running.delete(settled),
+      () => void running.delete(settled)
+    )
+    running.add(settled)
+    return promise
+  }
+  /** True once nothing runs; false when something still ran after the grace. */
+  const stop = async (): Promise<boolean> => {
+    const deadline = Date.now() + graceMs
+    while (running.size > 0) {
+      // Again every 100 ms: an interrupt that lands before DuckDB has begun the statement is
+      // cleared when it begins (an idle connection's interrupt does not carry over).
+      connection.interrupt()
+      const left = deadline - Date.now()
+      if (left <= 0) return false
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(100, left))
+        void Promise.all(running).then(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+    return true
+  }
+  return {
+    track,
+    stop,
+    /** From the close on, no statement starts (a fiber still waiting for the lock gets an error). */
+    close: () => {
+      closing = true
+    },
+    get closing() {
+      return closing
+    },
+    get size() {
+      return running.size
+    }
+  }
+}
+
+/** Options of the DuckDB engine. */
+export interface DuckDbEngineOptions {
+  /**
+   * How long closing the database, or interrupting a fiber in the middle of a statement, waits for
+   * DuckDB to stop the statement, ms (default 10,000). A statement still running after it keeps the
+   * database open until the process exits (every committed transaction is in the WAL, replayed at
+   * the next open) instead of blocking the close.
+   */
+  readonly interruptGraceMs?: number
+}
+
 /** Opens a DuckDB database (":memory:" or a file path) for the lifetime of the scope. */
-export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, string>>) =>
+export const makeDuckDbEngine = (
+  path: string,
+  config?: Readonly<Record<string, string>>,
+  options: DuckDbEngineOptions = {}
+) =>
   Effect.gen(function* () {
-    const { instance, connection } = yield* Effect.acquireRelease(
+    const graceMs = options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS
+    const { connection, inFlight } = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
@@ -135,7 +207,7 @@ export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, 
           })
           const connection = await instance.connect()
           await connection.run("SET TimeZone = 'UTC'")
-          return { instance, connection }
+          return { instance, connection, inFlight: makeInFlight(connection, graceMs) }
         },
         catch: (cause) =>
           new WarehouseError({
@@ -145,36 +217,69 @@ export const makeDuckDbEngine = (path: string, config?: Readonly<Record<string, 
             cause
           })
       }),
-      ({ instance, connection }) =>
-        Effect.sync(() => {
-          connection.closeSync()
-          instance.closeSync()
-        })
+      ({ instance, connection, inFlight }) =>
+        Effect.flatMap(
+          Effect.promise(() => {
+            inFlight.close()
+            return inFlight.stop()
+          }),
+          (stopped): Effect.Effect<void> =>
+            stopped
+              ? Effect.sync(() => {
+                  connection.closeSync()
+                  instance.closeSync()
+                })
+              : Effect.logWarning(
+                  `DuckDB did not stop ${inFlight.size} running statement(s) within ${graceMs} ms of closing ${path}; the database stays open until the process exits (committed work is in its WAL)`
+                )
+        )
     )
-    void instance
-    return makeEngineFromConnection(connection)
+    const engine: SqlEngine & {
+      /** Statements handed to DuckDB and not yet settled (for tests of the close). */
+      readonly running: () => number
+    } = { ...makeEngineFromConnection(connection, inFlight), running: () => inFlight.size }
+    return engine
   })
 
-const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
+const makeEngineFromConnection = (
+  connection: DuckDBConnection,
+  inFlight: ReturnType<typeof makeInFlight>
+): SqlEngine => {
   const dialect = duckdbDialect()
+  // A statement on DuckDB's threads, tracked until it settles. An interrupted fiber stops it and
+  // waits for that (holding the connection lock meanwhile, so the next statement never starts
+  // behind a running one); `atomically` is uninterruptible, so a transaction is never cut here.
+  const statement = <A>(start: () => Promise<A>, onError: (cause: unknown) => WarehouseError) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        if (inFlight.closing)
+          return Effect.fail(
+            onError(new Error("the DuckDB database is closed or closing (its warehouse's scope has ended)"))
+          )
+        const promise = inFlight.track(new Promise<A>((resolve) => resolve(start())))
+        return restore(Effect.tryPromise({ try: () => promise, catch: onError })).pipe(
+          Effect.onInterrupt(() => Effect.promise(() => inFlight.stop()))
+        )
+      })
+    )
   // One connection runs one statement sequence at a time: every call below takes this lock, so
   // concurrent fibers (streams landing at once) can never interleave inside a stage → MERGE or a
   // transaction, and callers need no wrapper of their own.
   const locked = makeConnectionLock()
   const run = (sql: string, params?: SqlParams) =>
     locked(
-      Effect.tryPromise({
-        try: async () => (await connection.run(sql, params ? { ...params } : undefined)).rowsChanged,
-        catch: queryError("run", sql)
-      })
+      statement(
+        async () => (await connection.run(sql, params ? { ...params } : undefined)).rowsChanged,
+        queryError("run", sql)
+      )
     )
   const query = (sql: string, params?: SqlParams) =>
     locked(
-      Effect.tryPromise({
-        try: async () =>
+      statement(
+        async () =>
           (await connection.runAndReadAll(sql, params ? { ...params } : undefined)).getRowObjectsJson(),
-        catch: queryError("query", sql)
-      })
+        queryError("query", sql)
+      )
     )
   const atomically = (statements: ReadonlyArray<SqlStatement>) =>
     locked(
@@ -225,8 +330,8 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
             .map((c, i) => `${dialect.ident(c.name)} ${decimals[i] ? "DECIMAL(38,9)" : "VARCHAR"}`)
             .join(", ")})`
         )
-        yield* Effect.tryPromise({
-          try: async () => {
+        yield* statement(
+          async () => {
             const appender = await connection.createAppender(staging, "main", "temp")
             try {
               const types: Array<DuckDBType> = columns.map((_, i) => (decimals[i] ? DECIMAL_38_9 : VARCHAR))
@@ -250,14 +355,14 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
               appender.closeSync()
             }
           },
-          catch: (cause) =>
+          (cause) =>
             new WarehouseError({
               reason: "Load",
               operation: `stage ${staging}`,
               message: cause instanceof Error ? cause.message : String(cause),
               cause
             })
-        })
+        )
       })
     )
   // Only this database's table: a user's ATTACHed copy (a backup, an old warehouse) has the same
@@ -284,8 +389,8 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
   // incremental pass, each a turn on this one connection that every stream waits behind.
   const merge = (sql: string, _target: string) =>
     locked(
-      Effect.tryPromise({
-        try: async () => {
+      statement(
+        async () => {
           const reader = await connection.runAndReadAll(`${sql} RETURNING merge_action`)
           let inserted = 0
           let updated = 0
@@ -295,8 +400,8 @@ const makeEngineFromConnection = (connection: DuckDBConnection): SqlEngine => {
           }
           return { inserted, updated }
         },
-        catch: queryError("merge", sql)
-      })
+        queryError("merge", sql)
+      )
     )
   // A small staging table is dropped by the next stage's statement instead of one of its own
   // (a round trip per load saved); a big one is dropped at once, so its memory does not linger.
