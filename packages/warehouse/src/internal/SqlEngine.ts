@@ -48,8 +48,16 @@ export interface SqlEngine {
    * transaction script). A crash in between leaves nothing half-written.
    */
   readonly atomically: (statements: ReadonlyArray<SqlStatement>) => Effect.Effect<void, WarehouseError>
-  /** Serialises multi-statement sequences (stage → merge, merge → read back). */
+  /**
+   * Runs `effect` alone: no other statement of the process runs in the warehouse meanwhile (a
+   * setting changed for a while, a read-modify-write that must not interleave).
+   */
   readonly serialize: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Runs a multi-statement sequence (stage → merge → drop) on one connection held for its span,
+   * while other spans may run on other connections at once. Absent: `serialize` is used.
+   */
+  readonly pinned?: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 /** Maps a physical type name reported by an engine back to a logical type (null when unknown). */

@@ -21,9 +21,17 @@ import type { ColumnDef } from "../TableDefinition.js"
 import { AllTables } from "../Tables.js"
 import { WarehouseError } from "../WarehouseError.js"
 import { makeConnectionLock } from "./connectionLock.js"
+import { makePooledEngine } from "./pooledEngine.js"
 import { logicalType, type SqlEngine, type SqlParams, type SqlStatement } from "./SqlEngine.js"
 
 const CHUNK_ROWS = 2048
+/**
+ * Connections per database (see pooledEngine.ts). One: every statement takes its turn, as always.
+ * Two let the two long chains of loads of an incremental pass (Shopify orders, Lightspeed sales)
+ * run at once; on a loaded 2-core box that was within the noise (BENCHMARKS §3, session 9), so it
+ * waits for an idle measurement before it becomes the default.
+ */
+export const DUCKDB_CONNECTIONS = 1
 /**
  * Staging tables of at most this many rows are dropped lazily (see `dropStaging`): small, so a
  * lingering one never holds a bulk load's memory (kura-backfill stages up to 5,000 orders).
@@ -178,6 +186,8 @@ const makeInFlight = (connection: DuckDBConnection, graceMs: number) => {
 
 /** Options of the DuckDB engine. */
 export interface DuckDbEngineOptions {
+  /** Connections to the database (default DUCKDB_CONNECTIONS); 1 runs every statement in turn. */
+  readonly connections?: number
   /**
    * How long closing the database, or interrupting a fiber in the middle of a statement, waits for
    * DuckDB to stop the statement, ms (default 10,000). A statement still running after it keeps the
@@ -195,7 +205,10 @@ export const makeDuckDbEngine = (
 ) =>
   Effect.gen(function* () {
     const graceMs = options.interruptGraceMs ?? DEFAULT_INTERRUPT_GRACE_MS
-    const { connection, inFlight } = yield* Effect.acquireRelease(
+    const connections = Math.max(1, Math.floor(options.connections ?? DUCKDB_CONNECTIONS))
+    // Whether the pool's other connections stopped their statements at the close (below).
+    let othersStopped = true
+    const { instance, connection, inFlight } = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
           if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true })
@@ -224,20 +237,53 @@ export const makeDuckDbEngine = (
             return inFlight.stop()
           }),
           (stopped): Effect.Effect<void> =>
-            stopped
+            stopped && othersStopped
               ? Effect.sync(() => {
                   connection.closeSync()
                   instance.closeSync()
                 })
               : Effect.logWarning(
-                  `DuckDB did not stop ${inFlight.size} running statement(s) within ${graceMs} ms of closing ${path}; the database stays open until the process exits (committed work is in its WAL)`
+                  `DuckDB did not stop ${inFlight.size + others.reduce((n, m) => n + m.inFlight.size, 0)} running statement(s) within ${graceMs} ms of closing ${path}; the database stays open until the process exits (committed work is in its WAL)`
                 )
         )
     )
+    // The pool's other connections, closed before the first (finalizers run in reverse).
+    const others = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const more: Array<{ connection: DuckDBConnection; inFlight: ReturnType<typeof makeInFlight> }> = []
+          for (let i = 1; i < connections; i++) {
+            const other = await instance.connect()
+            more.push({ connection: other, inFlight: makeInFlight(other, graceMs) })
+            await other.run("SET TimeZone = 'UTC'")
+          }
+          return more
+        },
+        catch: (cause) =>
+          new WarehouseError({
+            reason: "Connection",
+            operation: "open",
+            message: `cannot open another connection to DuckDB database ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      }),
+      (more) =>
+        Effect.promise(async () => {
+          for (const m of more) m.inFlight.close()
+          const stopped = await Promise.all(more.map((m) => m.inFlight.stop()))
+          othersStopped = stopped.every(Boolean)
+          // A connection still running keeps the database open (the first connection's close says so).
+          if (othersStopped) for (const m of more) m.connection.closeSync()
+        })
+    )
+    const all = [{ connection, inFlight }, ...others]
     const engine: SqlEngine & {
       /** Statements handed to DuckDB and not yet settled (for tests of the close). */
       readonly running: () => number
-    } = { ...makeEngineFromConnection(connection, inFlight), running: () => inFlight.size }
+    } = {
+      ...makePooledEngine(all.map((c) => makeEngineFromConnection(c.connection, c.inFlight))),
+      running: () => all.reduce((n, c) => n + c.inFlight.size, 0)
+    }
     return engine
   })
 

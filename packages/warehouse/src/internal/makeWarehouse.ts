@@ -17,7 +17,7 @@ import {
   type StreamKey,
   streamKeyToString
 } from "@kura/core"
-import { Clock, Effect, Option, Result, Stream } from "effect"
+import { Clock, Effect, Option, Result, Semaphore, Stream } from "effect"
 import { isValidColumnName } from "../Dialect.js"
 import type {
   DailySalesRow,
@@ -683,32 +683,51 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       )
     })
 
+  // Loads of different tables run at once where the engine has more than one connection (DuckDB):
+  // the pass's two long chains of loads (Shopify orders, Lightspeed sales) no longer wait for each
+  // other's MERGEs. Loads of one table still go one at a time: two MERGEs inserting one new key
+  // at once would both insert it (no unique index stops the second), and a column added by one
+  // load must be there before the next stages.
+  const pinned = engine.pinned ?? engine.serialize
+  const tableLocks = new Map<string, Semaphore.Semaphore>()
+  const oneLoadPerTable = (table: string) => {
+    let lock = tableLocks.get(table)
+    if (lock === undefined) {
+      lock = Semaphore.makeUnsafe(1)
+      tableLocks.set(table, lock)
+    }
+    return lock.withPermits(1)
+  }
   const loadInternal = (tableName: LoadableTableName, rows: ReadonlyArray<LoadRow>) =>
-    engine.serialize(
-      Effect.gen(function* () {
-        if (!isLoadableName(tableName)) {
-          return yield* new WarehouseError({
-            reason: "InvalidInput",
-            operation: "load",
-            message: `"${String(tableName)}" is not a loadable table: use a canonical table name (orders, order_lines, …) or _kura_raw`
-          })
-        }
-        const table = loadableTable(tableName)
-        const r = yield* loadChunk(table, rows)
-        return {
-          result: {
-            table: table.name,
-            received: rows.length,
-            inserted: r.inserted,
-            updated: r.updated,
-            unchanged: r.accepted - r.inserted - r.updated,
-            deadLettered: r.rejected.length,
-            addedColumns: r.addedColumns
-          } satisfies LoadResult,
-          rejected: r.rejected,
-          table
-        }
-      })
+    // The connection first, then the table: a span holding every connection (`exclusive`) may load
+    // too, and a load waiting for a connection while holding its table would deadlock against it.
+    pinned(
+      oneLoadPerTable(String(tableName))(
+        Effect.gen(function* () {
+          if (!isLoadableName(tableName)) {
+            return yield* new WarehouseError({
+              reason: "InvalidInput",
+              operation: "load",
+              message: `"${String(tableName)}" is not a loadable table: use a canonical table name (orders, order_lines, …) or _kura_raw`
+            })
+          }
+          const table = loadableTable(tableName)
+          const r = yield* loadChunk(table, rows)
+          return {
+            result: {
+              table: table.name,
+              received: rows.length,
+              inserted: r.inserted,
+              updated: r.updated,
+              unchanged: r.accepted - r.inserted - r.updated,
+              deadLettered: r.rejected.length,
+              addedColumns: r.addedColumns
+            } satisfies LoadResult,
+            rejected: r.rejected,
+            table
+          }
+        })
+      )
     )
 
   const load = Effect.fn("Warehouse.load")(function* (
@@ -1093,10 +1112,13 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         ].map((v) => v ?? null)
       )
       const staging = stagingName(dl.name)
-      yield* Effect.acquireUseRelease(
-        engine.stage(staging, dl.columns, rows),
-        () => engine.run(Sql.renderMerge(Sql.mergeParts(d, dl, dl.columns, staging))),
-        () => Effect.ignore(engine.dropStaging(staging))
+      // One connection from stage to drop: the staging table is temporary to it.
+      yield* pinned(
+        Effect.acquireUseRelease(
+          engine.stage(staging, dl.columns, rows),
+          () => engine.run(Sql.renderMerge(Sql.mergeParts(d, dl, dl.columns, staging))),
+          () => Effect.ignore(engine.dropStaging(staging))
+        )
       )
     })
   const deadLetters = DeadLetterSink.of({
