@@ -51,6 +51,9 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
         return Layer.mergeAll(
           DuckDbWarehouse.layer({
             path: warehouse.path,
+            // Ctrl-C / SIGTERM: the running statement is interrupted and awaited up to this long
+            // before the close, well inside main.ts's 8 s watchdog (DuckDB stops in milliseconds).
+            interruptGraceMs: 5_000,
             config: {
               memory_limit: memory,
               // One thread by default: the fast path's staging read holds ~100 MB per DuckDB

@@ -43,13 +43,14 @@ const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeOf }] 
 
 /**
  * How long Ctrl-C or SIGTERM waits for the interrupted run to wind down before the process is
- * killed anyway. Interrupting a window mid-load could hang the process for good (session 7: 2 of
- * 4 SIGINTs sent 15–21 s into a sandbox backfill; the main thread waits on a futex, in the DuckDB
- * connection's synchronous close behind the interrupted statement, so no timer of this process
- * fires, nor did a worker thread's), and Cloud Run sends SIGKILL 10 s after SIGTERM in any case.
- * So the deadline is kept by a small watchdog process, started only once a signal came (no cost
- * to a run). Safe: a window's checkpoint is written only once it ties and its batch id is
- * deterministic, so the same command resumes as after a kill (test/Cli.test.ts).
+ * killed anyway. Interrupting a window mid-load used to hang the process for good (session 7: 2 of
+ * 4 SIGINTs; the DuckDB connection was closed behind a statement still running, which then never
+ * settled). The warehouse now interrupts its running statement and waits for it before closing
+ * (Cli.ts gives it 5 s); this watchdog stays as the last resort, since Cloud Run sends SIGKILL
+ * 10 s after SIGTERM in any case and a blocked main thread could not keep a deadline itself. It is
+ * a small process started only once a signal came (no cost to a run). Safe: a window's checkpoint
+ * is written only once it ties and its batch id is deterministic, so the same command resumes as
+ * after a kill (test/Cli.test.ts).
  */
 const INTERRUPT_GRACE_MS = 8_000
 

@@ -333,6 +333,8 @@ const runCommand = Command.make(
             )
         }
         if (due.size === 0) return
+        // The warehouse is open and the streams start: the Ctrl-C test waits for this line.
+        yield* Effect.logInfo(`run: ${due.size} stream(s) running`)
         const results = yield* runner.runNow({ ...selector, only: due }, "cli")
         const failed: Array<string> = []
         for (const r of results) {

@@ -32,17 +32,27 @@ const [{ NodeRuntime, NodeServices }, { Effect }, { Command }, { cli, exitCodeFo
  * A one-off `run` stopped by Ctrl-C or SIGTERM drains and exits 130 / 143, not 0: some of its
  * streams were interrupted or never started, and a wrapper (cron, CI) must not read that as a
  * finished pass. `serve` keeps exit 0 after draining on SIGTERM (Cloud Run's normal shutdown).
+ * The runtime interrupts the command on the first signal (the warehouse interrupts its running
+ * statement and waits for it before it closes); a second one exits at once.
  */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
 let stoppedBy: number | undefined
-process.once("SIGINT", () => {
-  stoppedBy ??= 130
-})
-process.once("SIGTERM", () => {
-  stoppedBy ??= 143
-})
 const oneOffRun =
   process.argv.slice(2).find((a) => ["run", "serve", "status", "webhooks", "dead-letters"].includes(a)) ===
   "run"
+const onStopSignal = (signal: keyof typeof SIGNAL_EXIT) => {
+  if (stoppedBy !== undefined) {
+    process.stderr.write(`kura-sync: ${signal} again, exiting now\n`)
+    process.exit(SIGNAL_EXIT[signal])
+  }
+  stoppedBy = SIGNAL_EXIT[signal]
+  if (oneOffRun)
+    process.stderr.write(
+      `kura-sync: stopping (${signal}); runs in flight stop and keep their checkpoints: run the same command again to resume (a second Ctrl-C exits at once)\n`
+    )
+}
+process.on("SIGINT", () => onStopSignal("SIGINT"))
+process.on("SIGTERM", () => onStopSignal("SIGTERM"))
 
 cli.pipe(
   Command.run({ version: "0.0.0" }),

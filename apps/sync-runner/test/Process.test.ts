@@ -1,5 +1,4 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -26,6 +25,32 @@ const exitOf = (child: ChildProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) =>
     child.on("exit", (code, signal) => ok({ code, signal }))
   )
+
+/** How long a stopped run may take to exit: seconds normally, with slack for a box at load 20. */
+const STOP_BOUND_MS = 30_000
+
+/** The built app started with `args`; its output collected, and `waitFor` polls it for a text. */
+const started = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const child = spawn(process.execPath, [main, ...args], { env: cleanEnv(env), cwd: dir })
+  const exited = exitOf(child)
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (d) => {
+    out += String(d)
+  })
+  child.stderr.on("data", (d) => {
+    err += String(d)
+  })
+  const waitFor = async (text: string) => {
+    const since = Date.now()
+    while (!(out + err).includes(text)) {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before "${text}":\n${out}${err}`)
+      if (Date.now() - since > 60_000) throw new Error(`no "${text}" within 60 s:\n${out}${err}`)
+      await new Promise((r) => setTimeout(r, 25))
+    }
+  }
+  return { child, exited, waitFor, out: () => out, err: () => err }
+}
 
 describe("kura-sync (built)", () => {
   it("exits 2 with one message listing every configuration problem", async () => {
@@ -237,28 +262,72 @@ describe("kura-sync (built)", () => {
     ).toBe(true)
   })
 
-  it("a run stopped by Ctrl-C drains and exits 130, not 0 (it did not finish its pass)", async () => {
+  it("a run stopped by Ctrl-C exits 130, not 0 (it did not finish its pass), within seconds; the same command resumes", async () => {
     const config = join(dir, "interrupted.json")
     await writeFile(
       config,
       JSON.stringify({
         lake: `file:${join(dir, "lake-interrupted")}`,
         warehouse: `duckdb:${join(dir, "interrupted.duckdb")}`,
-        demo: [{ name: "orders", pages: 100, rowsPerPage: 10, pageDelay: "200ms" }]
+        demo: [{ name: "orders", pages: 30, rowsPerPage: 10, pageDelay: "200ms" }]
       })
     )
-    const child = spawn(process.execPath, [main, "run", "--config", config], { env: cleanEnv({}), cwd: dir })
-    const exited = exitOf(child)
-    // Interrupted while its 20 s run is under way: once the warehouse file exists the process has
-    // re-executed itself and installed its signal handlers (a loaded box takes seconds to get there).
-    const database = join(dir, "interrupted.duckdb")
-    const since = Date.now()
-    while (!existsSync(database) && Date.now() - since < 30_000) await new Promise((r) => setTimeout(r, 50))
-    await new Promise((r) => setTimeout(r, 1000))
-    expect(child.exitCode).toBeNull()
-    child.kill("SIGINT")
-    const { code } = await exited
+    const p = started(["run", "--config", config])
+    // Signalled once the warehouse is open and the stream runs (a loaded box takes seconds to get there).
+    await p.waitFor("stream(s) running")
+    p.child.kill("SIGINT")
+    const sentAt = Date.now()
+    const { code } = await p.exited
     expect(code).toBe(130)
+    // The stream is interrupted and the warehouse closes: seconds, with slack for load 20.
+    expect(Date.now() - sentAt).toBeLessThan(STOP_BOUND_MS)
+    expect(p.err()).toContain("kura-sync: stopping (SIGINT)")
+    expect(p.err()).toContain("run the same command again to resume")
+    // Resumed: the pass completes from the checkpoint the interrupted run committed.
+    const resumed = await promisify(execFile)(
+      process.execPath,
+      [main, "run", "--config", config, "--force"],
+      {
+        env: cleanEnv({}),
+        cwd: dir
+      }
+    )
+    expect(resumed.stdout).toContain("demo/demo/orders: succeeded")
+  })
+
+  it("a second Ctrl-C exits at once, without waiting for serve's drain", async () => {
+    const config = join(dir, "interrupted-twice.json")
+    await writeFile(
+      config,
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-interrupted-twice")}`,
+        warehouse: `duckdb:${join(dir, "interrupted-twice.duckdb")}`,
+        // A page takes a minute: the drain after the first Ctrl-C waits for it.
+        demo: [{ name: "orders", pages: 3, rowsPerPage: 10, pageDelay: "60s" }]
+      })
+    )
+    const secret = "second-ctrl-c-secret-0123456789"
+    const p = started(["serve", "--config", config, "--scheduler", "off"], {
+      PORT: "0",
+      KURA_TRIGGER_SECRET: secret,
+      KURA_DRAIN_TIMEOUT: "2m"
+    })
+    await p.waitFor("listening on port")
+    const port = Number(/listening on port (\d+)/.exec(p.out())?.[1])
+    const res = await fetch(`http://127.0.0.1:${port}/sync/demo/orders`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${secret}` }
+    })
+    expect(res.status).toBe(202)
+    p.child.kill("SIGINT")
+    await p.waitFor("draining 1 run(s)")
+    expect(p.child.exitCode).toBeNull()
+    p.child.kill("SIGINT")
+    const sentAt = Date.now()
+    const { code } = await p.exited
+    expect(code).toBe(130)
+    expect(Date.now() - sentAt).toBeLessThan(STOP_BOUND_MS)
+    expect(p.err()).toContain("kura-sync: SIGINT again, exiting now")
   })
 
   it("status --url names the fix when the status page is protected, and sends KURA_TRIGGER_SECRET", async () => {
