@@ -643,9 +643,9 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
 
     const awaitJob = (record: BulkJobRecord) =>
       Effect.gen(function* () {
-        const signal = yield* signalFor(record.jobId)
+        let signal = yield* signalFor(record.jobId)
         const started = record.createdAt
-        const delays = bulkPollDelays(options)[Symbol.iterator]()
+        let delays = bulkPollDelays(options)[Symbol.iterator]()
         let cancelled = false
         for (;;) {
           const op = yield* fetchOperation(record.jobId)
@@ -676,7 +676,18 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
             yield* client.query(BULK_CANCEL, { id: record.jobId }, { operation: "bulkOperationCancel" })
           }
           const delay = delays.next().value ?? DEFAULT_POLL_MAX_MILLIS
-          yield* Effect.raceFirst(Effect.sleep(Duration.millis(delay)), Deferred.await(signal))
+          const notified = yield* Effect.raceFirst(
+            Effect.as(Effect.sleep(Duration.millis(delay)), false),
+            Effect.as(Deferred.await(signal), true)
+          )
+          if (notified) {
+            // The poll after a notification can still read RUNNING (Shopify's status lags its
+            // webhook): a fresh signal and the short end of the schedule keep that from turning
+            // into polls back to back, while the job is still seen within a few hundred ms.
+            signal = yield* Deferred.make<void>()
+            signals.set(record.jobId, signal)
+            delays = bulkPollDelays(options)[Symbol.iterator]()
+          }
         }
       })
 
@@ -1000,6 +1011,7 @@ export const makeShopifyBulk = (options: BulkOptions = {}) =>
     const notifyFinished = (jobId: string) =>
       Effect.suspend(() => {
         const d = signals.get(jobId)
+        // No poller registered: its first poll, which comes before any wait, sees the job's end.
         return d === undefined ? Effect.void : Deferred.succeed(d, undefined).pipe(Effect.asVoid)
       })
 

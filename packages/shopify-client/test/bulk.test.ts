@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Resources } from "../src/Resources.js"
 import { ShopifyBulk } from "../src/ShopifyBulk.js"
 import { ShopifyClient } from "../src/ShopifyClient.js"
+import { startProxy } from "./proxy.js"
 import { bulkLayer, expectedOrderIds, type Sandbox, startSandbox } from "./sandbox.js"
 
 const DAY = 86_400_000
@@ -286,6 +287,56 @@ describe("bulk operations as durable jobs (sandbox)", () => {
       )
     )
     expect(result.operation.status).toBe("COMPLETED")
+  })
+
+  it("a finish notification that comes while the job still runs does not turn into back-to-back polls", async () => {
+    // A slow job (about 2 s of export at 500 rows/s) behind a proxy that counts the polls.
+    const slow = await startSandbox({
+      orders: 300,
+      historyDays: 120,
+      options: { bulkRowsPerSecond: 500 },
+      fresh: true
+    })
+    let polls = 0
+    const proxy = await startProxy(slow.handle.baseUrl, (body) => {
+      if (body.includes("KuraBulkOperation")) polls++
+      return { _tag: "forward" }
+    })
+    try {
+      const w = { start: Date.now() - 130 * DAY, end: Date.now() + DAY }
+      const result = await Effect.runPromise(
+        Effect.provide(
+          Effect.gen(function* () {
+            const b = yield* ShopifyBulk
+            const record = yield* b.start(Resources.orders, w)
+            const waiter = yield* Effect.forkChild(b.await(record))
+            // Once the poller has taken its first look, a notification arrives early (status lag,
+            // or a relayed webhook of a job still finishing its file).
+            while (polls < 1) yield* Effect.sleep("10 millis")
+            yield* Effect.sleep("50 millis")
+            yield* b.notifyFinished(record.jobId)
+            return yield* Fiber.join(waiter)
+          }),
+          bulkLayer(
+            slow,
+            BulkJobStore.layerMemory,
+            { baseUrl: proxy.baseUrl },
+            {
+              pollMinMillis: 200,
+              pollMaxMillis: 400
+            }
+          )
+        )
+      )
+      expect(result.operation.status).toBe("COMPLETED")
+      // About 2 s at one poll per 200–400 ms is under 15 polls; a signal that stays set polls
+      // back to back for the rest of the job (hundreds).
+      expect(result.durationMillis).toBeGreaterThan(1_000)
+      expect(polls).toBeLessThan(Math.ceil(result.durationMillis / 200) + 5)
+    } finally {
+      await proxy.close()
+      await slow.close()
+    }
   })
 
   it("grows the window after fast jobs (adaptive slicing) and records every job", async () => {
