@@ -65,13 +65,14 @@ setTimeout(() => {
   process.kill(Number(pid), "SIGKILL")
 }, Number(ms))`
 
-let stopping = false
+/** The exit code of the first stop signal: a Cloud Run Job's SIGTERM is 143, Ctrl-C 130. */
+let stoppedBy: number | undefined
 const onStopSignal = (signal: keyof typeof SIGNAL_EXIT) => {
-  if (stopping) {
+  if (stoppedBy !== undefined) {
     process.stderr.write(`kura-backfill: ${signal} again, exiting now\n`)
     process.exit(SIGNAL_EXIT[signal])
   }
-  stopping = true
+  stoppedBy = SIGNAL_EXIT[signal]
   process.stderr.write(
     `kura-backfill: stopping (${signal}); finished windows stay checkpointed: run the same command again to resume (a second Ctrl-C exits at once)\n`
   )
@@ -92,6 +93,9 @@ cli.pipe(
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+    teardown: (exit, onExit) => {
+      const code = exitCodeOf(exit)
+      onExit(code === 130 && stoppedBy !== undefined ? stoppedBy : code)
+    }
   })
 )
