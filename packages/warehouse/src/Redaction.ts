@@ -751,18 +751,25 @@ export const makeRedaction = (
 
   const list = Effect.map(query(RSql.selectLedger(d, false), {}), (rows) => rows.map(entryOf))
 
+  /** The ledger's customer requests that were carried out (or tried), of one source/account if given. */
+  const customerEntries = (entries: ReadonlyArray<RedactionEntry>, source?: string, sourceAccount?: string) =>
+    entries.filter(
+      (e) =>
+        e.kind === "customer" &&
+        e.status !== "recorded" &&
+        (source === undefined || e.source === source) &&
+        (sourceAccount === undefined || e.sourceAccount === sourceAccount)
+    )
+  /** An entry's customer ids (kept comma-separated in the ledger). */
+  const customerIdsOf = (e: RedactionEntry): ReadonlyArray<string> =>
+    e.customerId === null ? [] : e.customerId.split(",")
+
   const reapply = Effect.fn("Redaction.reapply")(function* (filter?: {
     readonly source?: string
     readonly sourceAccount?: string
   }) {
     const now = yield* Clock.currentTimeMillis
-    const entries = (yield* list).filter(
-      (e) =>
-        e.kind === "customer" &&
-        e.status !== "recorded" &&
-        (filter?.source === undefined || e.source === filter.source) &&
-        (filter?.sourceAccount === undefined || e.sourceAccount === filter.sourceAccount)
-    )
+    const entries = customerEntries(yield* list, filter?.source, filter?.sourceAccount)
     // One pass per (source, account) for all of its entries: the lake and the raw table are read
     // once, however long the ledger grows.
     const groups = new Map<string, Array<RedactionEntry>>()
@@ -784,7 +791,7 @@ export const makeRedaction = (
       const subjects = group.map((e) =>
         makeSubject({
           customerIds: [
-            ...(e.customerId === null ? [] : e.customerId.split(",")),
+            ...customerIdsOf(e),
             ...hashed.filter((h) => h.sha === e.emailSha256).map((h) => h.id)
           ],
           orderIds: e.orderIds
@@ -807,13 +814,7 @@ export const makeRedaction = (
     readonly entries?: ReadonlyArray<RedactionEntry>
   }) {
     const ofAccount = (entries: ReadonlyArray<RedactionEntry>) =>
-      entries.filter(
-        (e) =>
-          e.kind === "customer" &&
-          e.status !== "recorded" &&
-          e.source === input.source &&
-          e.sourceAccount === input.sourceAccount
-      )
+      customerEntries(entries, input.source, input.sourceAccount)
     const known = ofAccount(input.entries ?? (yield* list))
     if (known.length === 0 || input.texts.length === 0) return []
     // An e-mail request is kept as a hash: the batch's addresses are hashed to find it.
@@ -829,7 +830,7 @@ export const makeRedaction = (
     const tokensOfEntry = (e: RedactionEntry) =>
       subjectTokens(
         makeSubject({
-          customerIds: e.customerId === null ? [] : e.customerId.split(","),
+          customerIds: customerIdsOf(e),
           orderIds: e.orderIds
         })
       )
@@ -855,7 +856,7 @@ export const makeRedaction = (
     const subjects = fresh.map((e) => {
       const email = matched.get(e.id)
       return makeSubject({
-        customerIds: e.customerId === null ? [] : e.customerId.split(","),
+        customerIds: customerIdsOf(e),
         emails: email === undefined ? [] : [email],
         orderIds: e.orderIds
       })
