@@ -127,7 +127,12 @@ let spawnCount = 0
 export const spawnCaptured = (
   label: string,
   args: ReadonlyArray<string>,
-  options: { readonly env?: Readonly<Record<string, string>>; readonly cwd?: string } = {}
+  options: {
+    readonly env?: Readonly<Record<string, string>>
+    readonly cwd?: string
+    /** "pipe": the child's stdin stays open for the caller to write (`child.stdin`); default ignored. */
+    readonly stdin?: "pipe"
+  } = {}
 ): Captured => {
   const logFile = path.join(proofDir, "logs", `child-${label}-${process.pid}-${++spawnCount}.log`)
   const stream = createWriteStream(logFile)
@@ -136,7 +141,7 @@ export const spawnCaptured = (
   const child = spawn(process.execPath, [...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NODE_NO_WARNINGS: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"]
   })
   const onData = (chunk: Buffer) => {
     const s = chunk.toString("utf8")

@@ -9,7 +9,16 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
-import { type Captured, duplicates, proofDir, SYNC_RUNNER, setHash, spawnCaptured } from "./lib.ts"
+import {
+  type Captured,
+  duplicates,
+  proofDir,
+  type ServeHandle,
+  SYNC_RUNNER,
+  servePort,
+  setHash,
+  spawnCaptured
+} from "./lib.ts"
 
 /** The `--import` hook that puts the proof's options on the in-process sandbox. */
 export const SANDBOX_HOOK = path.resolve(import.meta.dirname, "sandbox/hook.ts")
@@ -82,6 +91,11 @@ export interface SandboxApart {
   readonly env: Record<string, string>
   /** Stops the sandbox (it writes its report first) and waits for its exit. */
   readonly close: () => Promise<void>
+  /**
+   * Sends a command to the running sandbox (`mutate <fraction>` or `tally`, see sandbox/serve.ts)
+   * and resolves with its answer (`{ mutated }`, `{ calls }`); rejects on an `error` answer.
+   */
+  readonly ask: (command: string) => Promise<Record<string, unknown>>
 }
 
 /**
@@ -102,7 +116,7 @@ export const startSandboxApart = async (
     KURA_SANDBOX: _k,
     ...own
   } = syncEnv(dir, o)
-  const proc = spawnCaptured(label, [SANDBOX_SERVER], { cwd: dir, env: own })
+  const proc = spawnCaptured(label, [SANDBOX_SERVER], { cwd: dir, env: own, stdin: "pipe" })
   const marker = "KURA_SANDBOX_ENV "
   const env = await new Promise<Record<string, string>>((resolve, reject) => {
     const check = () => {
@@ -124,10 +138,37 @@ export const startSandboxApart = async (
       )
     })
   })
+  let asked = 0
+  const answerMarker = "KURA_SANDBOX_ANSWER "
+  const ask = (command: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const id = `q${++asked}`
+      const prefix = `${answerMarker}{"id":"${id}"`
+      const timer = setInterval(() => {
+        const line = proc
+          .stdout()
+          .split("\n")
+          .find((l) => l.startsWith(prefix))
+        if (line === undefined) {
+          if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+            clearInterval(timer)
+            reject(new Error(`the sandbox process exited before answering "${command}"`))
+          }
+          return
+        }
+        clearInterval(timer)
+        const answer = JSON.parse(line.slice(answerMarker.length)) as Record<string, unknown>
+        if (typeof answer.error === "string") reject(new Error(`sandbox: ${answer.error}`))
+        else resolve(answer)
+      }, 2)
+      proc.child.stdin?.write(`${id} ${command}\n`)
+    })
   return {
     process: proc,
     env,
+    ask,
     close: async () => {
+      proc.child.stdin?.end()
       if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGTERM")
       await proc.exited
     }
@@ -147,7 +188,14 @@ export const kuraSyncRunApart = (
   dir: string,
   o: SyncOptions,
   sandbox: SandboxApart
-): Captured => {
+): Captured =>
+  spawnCaptured(label, [SYNC_RUNNER, "run", "--force"], { cwd: dir, env: apartEnv(dir, o, sandbox) })
+
+/**
+ * The environment of a kura-sync process in `dir` against a sandbox apart, as `kuraSyncRunApart`
+ * describes (it clears the rotated refresh tokens of an earlier sandbox process).
+ */
+const apartEnv = (dir: string, o: SyncOptions, sandbox: SandboxApart): Record<string, string> => {
   mkdirSync(dir, { recursive: true })
   const own = syncEnv(dir, o)
   rmSync(path.join(own.KURA_STATE_DIR ?? path.join(dir, "state"), "tokens.json"), { force: true })
@@ -164,7 +212,42 @@ export const kuraSyncRunApart = (
     KURA_LIGHTSPEED_FROM_DATE: from,
     ...sandbox.env
   }
-  return spawnCaptured(label, [SYNC_RUNNER, "run", "--force"], { cwd: dir, env })
+  return env
+}
+
+/**
+ * Starts `kura-sync serve --scheduler off` in `dir` against a sandbox apart, configured as
+ * `kuraSyncRunApart` configures `run`, on a port of its own choosing (PORT=0), with `secret` as
+ * KURA_TRIGGER_SECRET (the bearer of `POST /sync/<source>`); resolves once /healthz answers. The
+ * warm-process method of the incremental bench: one process, its warehouse open between passes,
+ * as production's Cloud Run service runs.
+ */
+export const kuraSyncServeApart = async (
+  label: string,
+  dir: string,
+  o: SyncOptions,
+  sandbox: SandboxApart,
+  secret: string
+): Promise<ServeHandle> => {
+  const env = {
+    ...apartEnv(dir, o, sandbox),
+    PORT: "0",
+    KURA_TRIGGER_SECRET: secret,
+    KURA_STATUS_PUBLIC: "1"
+  }
+  const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", "off"], { cwd: dir, env })
+  const url = `http://127.0.0.1:${await servePort(captured, "kura-sync serve")}`
+  return {
+    url,
+    lakeDir: path.join(dir, "lake"),
+    captured,
+    stop: async () => {
+      captured.child.kill("SIGTERM")
+      const timer = setTimeout(() => captured.child.kill("SIGKILL"), 15_000)
+      await captured.exited
+      clearTimeout(timer)
+    }
+  }
 }
 
 /** One stream's line of `kura-sync run` output. */

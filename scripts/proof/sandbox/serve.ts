@@ -11,8 +11,18 @@
  * Prints one `KURA_SANDBOX_ENV {json}` line: the SHOPIFY_* / LIGHTSPEED_* / STOCKY_* variables a
  * real deployment sets (the same mapping as apps/sync-runner/src/SandboxEnv.ts), pointing at the
  * counting proxies. On SIGTERM or SIGINT it closes (wrap.ts writes the report) and exits 0.
+ *
+ * While it runs, it answers commands on stdin (when the parent pipes it), one a line, each with an
+ * id of the caller's choosing, answered by one `KURA_SANDBOX_ANSWER {"id":…}` line on stdout:
+ * - `<id> mutate <fraction>`: `sandbox.mutate({ fraction })` now (what `KURA_PROOF_SANDBOX_MUTATE`
+ *   does at start), answered with `mutated` (orders changed), so a bench that keeps one sandbox
+ *   across passes (the warm `kura-sync serve` method) changes the data between them;
+ * - `<id> tally`: the counting proxies' tally so far (`calls`, cumulative; wrap.ts `callTally`),
+ *   so the bench diffs it per pass.
+ * An unknown or failing command is answered with `error`.
  */
-import { startSandbox } from "./wrap.ts"
+import { createInterface } from "node:readline"
+import { callTally, startSandbox } from "./wrap.ts"
 
 /** The line prefix the parent reads the environment from. */
 export const SANDBOX_ENV_MARKER = "KURA_SANDBOX_ENV "
@@ -59,6 +69,38 @@ const parent = process.ppid
 setInterval(() => {
   if (process.ppid !== parent) close()
 }, 1000).unref()
+
+/** The line prefix of an answer to a stdin command. */
+export const SANDBOX_ANSWER_MARKER = "KURA_SANDBOX_ANSWER "
+
+const answer = (command: string): Record<string, unknown> => {
+  const [verb, arg] = command.trim().split(/\s+/)
+  if (verb === "mutate") {
+    const fraction = Number(arg)
+    if (!(fraction > 0 && fraction <= 1)) throw new Error(`mutate ${arg}: the fraction must be in (0, 1]`)
+    return { mutated: sandbox.mutate({ fraction }).length }
+  }
+  if (verb === "tally") {
+    const calls = callTally(sandbox)
+    if (calls === undefined)
+      throw new Error("no tally: the sandbox was started without KURA_PROOF_SANDBOX_REPORT")
+    return { calls }
+  }
+  throw new Error(`unknown command "${command.trim()}" (mutate <fraction> | tally)`)
+}
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const text = line.trim()
+  if (text === "") return
+  const space = text.indexOf(" ")
+  const id = space < 0 ? text : text.slice(0, space)
+  let reply: Record<string, unknown>
+  try {
+    reply = { id, ...answer(space < 0 ? "" : text.slice(space + 1)) }
+  } catch (e) {
+    reply = { id, error: e instanceof Error ? e.message : String(e) }
+  }
+  process.stdout.write(`${SANDBOX_ANSWER_MARKER}${JSON.stringify(reply)}\n`)
+})
 
 const { shopify, lightspeed, stocky } = sandbox
 const deployment: Record<string, string> = {

@@ -11,7 +11,8 @@
  * - `KURA_PROOF_SANDBOX_REPORT=file`: on close, writes the sandbox's own figures (requests served,
  *   faults injected per kind) and, per API call shape, the requests and GraphQL cost points seen by
  *   a recording proxy placed in front of each emulator. The proxy is ours and only counts; the
- *   emulators stay the independent oracle.
+ *   emulators stay the independent oracle. `callTally(sandbox)` reads the same tally while the
+ *   sandbox runs (sandbox/serve.ts answers it on demand, so a bench can diff it per pass).
  *
  * - `KURA_PROOF_SECRETS_FILE=file`: appends the sandbox's credentials, for the secrets check.
  * - `KURA_PROOF_SANDBOX_WARM=1`: sends the emulators a few read-only requests at start, so a bench
@@ -138,6 +139,17 @@ const startProxy = async (api: string, target: string, log: Log) => {
   }
 }
 
+/** The live per-call tally of each wrapped sandbox that has a report file (see `callTally`). */
+const tallies = new WeakMap<real.Sandbox, () => Record<string, Tally>>()
+
+/**
+ * The counting proxies' tally so far (requests and cost points per call shape, cumulative since
+ * start), or undefined when `sandbox` has none (no `KURA_PROOF_SANDBOX_REPORT`). A bench that keeps
+ * one sandbox across several passes snapshots it before and after each and takes the difference.
+ */
+export const callTally = (sandbox: real.Sandbox): Record<string, Tally> | undefined =>
+  tallies.get(sandbox)?.()
+
 const rebase = <T>(value: T, from: string, to: string): T =>
   JSON.parse(JSON.stringify(value).replaceAll(from, to)) as T
 
@@ -190,9 +202,13 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
     credentials: rebase(e.credentials, e.baseUrl, to)
   })
   const started = Date.now()
-  const write = () => {
+  const snapshot = () => {
     const calls: Record<string, Tally> = {}
-    for (const [k, v] of [...log.entries()].sort()) calls[k] = v
+    for (const [k, v] of [...log.entries()].sort()) calls[k] = { ...v }
+    return calls
+  }
+  const write = () => {
+    const calls = snapshot()
     writeFileSync(
       reportFile,
       `${JSON.stringify(
@@ -209,7 +225,7 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
       )}\n`
     )
   }
-  return {
+  const wrapped: real.Sandbox = {
     ...sandbox,
     shopify: endpoint(sandbox.shopify, proxies.shopify.url),
     lightspeed: endpoint(sandbox.lightspeed, proxies.lightspeed.url),
@@ -220,4 +236,6 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
       await sandbox.close()
     }
   }
+  tallies.set(wrapped, snapshot)
+  return wrapped
 }
