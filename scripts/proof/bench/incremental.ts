@@ -596,6 +596,14 @@ const serveMethod = async () => {
         `| ${p.label} | ${p.runs} | ${p.mutated} | ${(p.syncMs / 1000).toFixed(2)} | ${(p.answeredMs / 1000).toFixed(2)} | ${p.cpuSeconds.toFixed(2)} | ${p.rss?.toFixed(0) ?? "?"} | ${sum(p.calls, "shopify", "cost")} | ` +
           `${apis.map((a) => sum(p.calls, a, "requests")).join(" | ")} | ${p.rows} |`
       )
+    // Where each warm pass spends, per call shape (the one-off method's table, for the warm passes).
+    const shapes = [...new Set(all.flatMap((p) => Object.keys(p.calls)))].sort()
+    console.log(`\n| call | ${all.map((p) => `${p.label} req / points`).join(" | ")} |`)
+    console.log(`| --- | ${all.map(() => "---").join(" | ")} |`)
+    for (const c of shapes)
+      console.log(
+        `| ${c} | ${all.map((p) => `${p.calls[c]?.requests ?? 0} / ${p.calls[c]?.cost ?? 0}`).join(" | ")} |`
+      )
     const median = [...passes].sort((a, b) => a.syncMs - b.syncMs)[Math.floor((passes.length - 1) / 2)]
     if (median === undefined) throw new Error("no warm pass")
     const fullPoints = sum(full.calls, "shopify", "cost")
