@@ -3,7 +3,7 @@
  * bad setup gets one message listing every problem (exit code 2), never the first one only.
  */
 import { DEFAULT_API_VERSION } from "@kura/shopify-client"
-import { localStoreProblems } from "@kura/warehouse"
+import { DuckDbWarehouse, localStoreProblems } from "@kura/warehouse"
 import { Redacted, Schema } from "effect"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import { type BackfillSource, DEFAULT_STREAMS, parseInstant, parseWindowLength, STREAMS } from "./Plan.js"
@@ -112,6 +112,11 @@ export interface BackfillConfig {
   readonly ordersPerLoad: number
   /** A DuckDB CHECKPOINT after each window's loads on the fast path (`KURA_DUCKDB_WINDOW_CHECKPOINT`, default on). */
   readonly windowCheckpoint: boolean
+  /**
+   * Connections to a DuckDB warehouse (`KURA_DUCKDB_CONNECTIONS`, 1–8); absent: the warehouse's
+   * default. More than one lets loads of different tables run at once.
+   */
+  readonly duckDbConnections?: number
 }
 
 /** The raw command line. */
@@ -419,6 +424,15 @@ export const parseBackfillConfig = (
       "unset it, or 0 to leave checkpoints to DuckDB"
     )
 
+  const connections = get("KURA_DUCKDB_CONNECTIONS")
+  const maxConnections = DuckDbWarehouse.MAX_CONNECTIONS
+  if (connections !== undefined && (!/^[1-9]\d*$/.test(connections) || Number(connections) > maxConnections))
+    problem(
+      "KURA_DUCKDB_CONNECTIONS",
+      `${JSON.stringify(connections)} is not a number of connections from 1 to ${maxConnections}`,
+      `unset it (default ${DuckDbWarehouse.DEFAULT_CONNECTIONS}) or use a whole number from 1 to ${maxConnections}`
+    )
+
   if (problems.length > 0 || !isSource(source)) return new BackfillConfigError({ problems })
   return {
     source,
@@ -441,7 +455,8 @@ export const parseBackfillConfig = (
     bulkBusyRetryMillis,
     shopifyFastPath: fastPath !== "0",
     ordersPerLoad,
-    windowCheckpoint: windowCheckpoint !== "0"
+    windowCheckpoint: windowCheckpoint !== "0",
+    ...(connections === undefined ? {} : { duckDbConnections: Number(connections) })
   }
 }
 

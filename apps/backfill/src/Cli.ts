@@ -54,6 +54,7 @@ export const storageLayer = (config: BackfillConfig, env: Readonly<Record<string
             // Ctrl-C / SIGTERM: the running statement is interrupted and awaited up to this long
             // before the close, well inside main.ts's 8 s watchdog (DuckDB stops in milliseconds).
             interruptGraceMs: 5_000,
+            ...(config.duckDbConnections === undefined ? {} : { connections: config.duckDbConnections }),
             config: {
               memory_limit: memory,
               // One thread by default: the fast path's staging read holds ~100 MB per DuckDB

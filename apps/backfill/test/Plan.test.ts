@@ -1,5 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Warehouse } from "@kura/warehouse"
+import { Context, Effect, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { BackfillConfigError, parseBackfillConfig } from "../src/BackfillConfig.js"
+import { storageLayer } from "../src/Cli.js"
 import {
   LIGHTSPEED_MAX_RANGE_MILLIS,
   makePlan,
@@ -135,5 +141,50 @@ describe("BackfillConfig", () => {
     expect(r.task).toEqual({ index: 1, count: 3 })
     expect(r.windowMillis).toBe(30 * DAY)
     expect(r.to).toBeNull()
+    expect(r.duckDbConnections).toBeUndefined()
+  })
+
+  it("reads KURA_DUCKDB_CONNECTIONS (1 to 8), opens the warehouse on that many, and names a bad value with its fix", async () => {
+    const args = {
+      source: "shopify",
+      streams: [],
+      from: "2019-01-01",
+      to: undefined,
+      window: undefined,
+      concurrency: undefined,
+      dryRun: true,
+      resume: false,
+      restart: false
+    }
+    const env = { SHOPIFY_SHOP: "kura.myshopify.com", SHOPIFY_ACCESS_TOKEN: "shpat_x" }
+    const ok = parseBackfillConfig(args, { ...env, KURA_DUCKDB_CONNECTIONS: "2" }, Date.now())
+    if (ok instanceof BackfillConfigError) throw new Error(ok.message)
+    expect(ok.duckDbConnections).toBe(2)
+    // What DuckDB itself counts once the backfill's warehouse is open.
+    const dir = mkdtempSync(join(tmpdir(), "kura-backfill-connections-"))
+    try {
+      const open = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const storage = storageLayer(
+              { ...ok, warehouse: `duckdb:${dir}/kura.duckdb`, lake: `file:${dir}/lake` },
+              {}
+            )
+            const w = Context.get(yield* Layer.build(storage), Warehouse)
+            return yield* w.query("SELECT * FROM duckdb_connection_count()")
+          })
+        )
+      )
+      expect(Object.values(open[0] ?? {}).map(Number)).toEqual([2])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    for (const bad of ["0", "9", "many", "2.5"]) {
+      const r = parseBackfillConfig(args, { ...env, KURA_DUCKDB_CONNECTIONS: bad }, Date.now())
+      expect(r, bad).toBeInstanceOf(BackfillConfigError)
+      const problems = (r as BackfillConfigError).problems
+      expect(problems.map((p) => p.field)).toEqual(["KURA_DUCKDB_CONNECTIONS"])
+      expect(problems[0]?.fix).toContain("from 1 to 8")
+    }
   })
 })

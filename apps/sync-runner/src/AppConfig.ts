@@ -5,7 +5,7 @@
  */
 import { registerSecret } from "@kura/core"
 import { DEFAULT_API_VERSION } from "@kura/shopify-client"
-import { localStoreProblems, WarehouseConfig } from "@kura/warehouse"
+import { DuckDbWarehouse, localStoreProblems, WarehouseConfig } from "@kura/warehouse"
 import { Effect, Option, Redacted, Schema, SchemaIssue } from "effect"
 import { ConfigError, type ConfigProblem } from "./ConfigError.js"
 import { isSecretReference, SecretResolver } from "./SecretResolver.js"
@@ -670,6 +670,25 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
       "use a whole number of days, at least 1"
     )
 
+  const connectionsText = env("KURA_DUCKDB_CONNECTIONS")?.trim()
+  const maxConnections = DuckDbWarehouse.MAX_CONNECTIONS
+  if (connectionsText !== undefined && connectionsText !== "" && !/^[1-9]\d*$/.test(connectionsText))
+    problem(
+      "KURA_DUCKDB_CONNECTIONS",
+      `"${connectionsText}" is not a number of connections`,
+      `use a whole number from 1 to ${maxConnections} (default ${DuckDbWarehouse.DEFAULT_CONNECTIONS}), or unset it`
+    )
+  else if (
+    connectionsText !== undefined &&
+    connectionsText !== "" &&
+    Number(connectionsText) > maxConnections
+  )
+    problem(
+      "KURA_DUCKDB_CONNECTIONS",
+      `${connectionsText} connections is more than ${maxConnections}`,
+      `use a whole number from 1 to ${maxConnections} (default ${DuckDbWarehouse.DEFAULT_CONNECTIONS}), or unset it`
+    )
+
   let port = 8080
   const portText = env("PORT")
   if (portText !== undefined) {
@@ -778,7 +797,10 @@ export const loadAppConfig = Effect.fn("AppConfig.load")(function* (input: Confi
         warehouseTarget._tag === "Success" ? warehouseTarget.success : { kind: "duckdb", path: ":memory:" },
       lake: lakeTarget._tag === "Success" ? lakeTarget.success : { kind: "file", dir: "." },
       bigQueryLocation: Option.fromNullishOr(bigQueryLocation),
-      lakeRetentionDays: retentionText === undefined ? Option.none() : Option.some(Number(retentionText))
+      lakeRetentionDays: retentionText === undefined ? Option.none() : Option.some(Number(retentionText)),
+      ...(connectionsText === undefined || connectionsText === ""
+        ? {}
+        : { duckDbConnections: Number(connectionsText) })
     },
     // The warehouse by default, on DuckDB too: kura-backfill defaults to it as well, and two tools
     // reading different stores would each spend the other's single-use Lightspeed refresh token.

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Exit, Option, Redacted } from "effect"
+import { Warehouse } from "@kura/warehouse"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type ConfigInput, checkLocalStores, loadAppConfig } from "../src/AppConfig.js"
+import { layerAppState } from "../src/AppState.js"
 import { ConfigError } from "../src/ConfigError.js"
 import { SecretResolver } from "../src/SecretResolver.js"
 import { listen } from "./support.js"
@@ -181,6 +183,41 @@ describe("loadAppConfig", () => {
       "KURA_SHOPIFY_TRANSFERS_FULL_EVERY_MS"
     ])
     expect(bad.problems[1]?.fix).toContain("86400000")
+  })
+
+  it("opens the DuckDB warehouse on KURA_DUCKDB_CONNECTIONS connections, and names a bad value with its fix", async () => {
+    const lake = mkdtempSync(join(tmpdir(), "kura-connections-"))
+    try {
+      const exit = await load({
+        env: { KURA_WAREHOUSE: "duckdb::memory:", KURA_LAKE: `file:${lake}`, KURA_DUCKDB_CONNECTIONS: " 3 " }
+      })
+      if (Exit.isFailure(exit)) throw new Error(String(exit.cause))
+      expect(exit.value.warehouseSettings.duckDbConnections).toBe(3)
+      // What DuckDB itself counts once the app's warehouse is open.
+      const open = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const context = yield* Layer.build(layerAppState(exit.value))
+            const w = Context.get(context, Warehouse)
+            return yield* w.query("SELECT * FROM duckdb_connection_count()")
+          })
+        )
+      )
+      expect(Object.values(open[0] ?? {}).map(Number)).toEqual([3])
+      const unset = await load({ env: { KURA_WAREHOUSE: "duckdb::memory:", KURA_LAKE: `file:${lake}` } })
+      if (Exit.isFailure(unset)) throw new Error(String(unset.cause))
+      expect(unset.value.warehouseSettings.duckDbConnections).toBeUndefined()
+    } finally {
+      rmSync(lake, { recursive: true, force: true })
+    }
+    for (const bad of ["0", "9", "two", "1.5", "-1"]) {
+      const error = await problemsOf({ env: { KURA_DUCKDB_CONNECTIONS: bad } })
+      expect(
+        error.problems.map((p) => p.field),
+        bad
+      ).toEqual(["KURA_DUCKDB_CONNECTIONS"])
+      expect(error.problems[0]?.fix).toMatch(/from 1 to 8 \(default 1\), or unset it/)
+    }
   })
 
   it("requires the allowed invokers whenever an OIDC audience is set", async () => {

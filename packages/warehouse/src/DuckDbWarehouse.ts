@@ -3,10 +3,20 @@
  * single-machine deployments.
  */
 import { Effect, Layer } from "effect"
-import { makeDuckDbEngine } from "./internal/duckdbEngine.js"
+import { DUCKDB_CONNECTIONS, makeDuckDbEngine } from "./internal/duckdbEngine.js"
 import { makeWarehouse } from "./internal/makeWarehouse.js"
 import { Warehouse } from "./Warehouse.js"
-import type { WarehouseError } from "./WarehouseError.js"
+import { WarehouseError } from "./WarehouseError.js"
+
+/**
+ * Connections to the database when `connections` is not given: one, every statement in turn (a
+ * second lets two streams' loads run at once; it waits for an idle measurement before it is the
+ * default, BENCHMARKS §3).
+ */
+export const DEFAULT_CONNECTIONS = DUCKDB_CONNECTIONS
+
+/** The most connections `connections` accepts: each more holds its own memory and threads' work. */
+export const MAX_CONNECTIONS = 8
 
 /** Options of the DuckDB warehouse. */
 export interface DuckDbWarehouseOptions {
@@ -26,6 +36,12 @@ export interface DuckDbWarehouseOptions {
    * keeps the database open until the process exits rather than blocking the close.
    */
   readonly interruptGraceMs?: number
+  /**
+   * Connections to the database, 1 to MAX_CONNECTIONS (default DEFAULT_CONNECTIONS). With more
+   * than one, loads of different tables run at once, each holding one connection for its whole
+   * length; loads of one table, bookkeeping writes and `exclusive` work still take turns.
+   */
+  readonly connections?: number
 }
 
 /** A Warehouse backed by DuckDB; the database closes when the layer's scope ends. */
@@ -33,11 +49,17 @@ export const layer = (options: DuckDbWarehouseOptions): Layer.Layer<Warehouse, W
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
-      const engine = yield* makeDuckDbEngine(
-        options.path,
-        options.config,
-        options.interruptGraceMs === undefined ? {} : { interruptGraceMs: options.interruptGraceMs }
-      )
+      const connections = options.connections ?? DEFAULT_CONNECTIONS
+      if (!Number.isSafeInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS)
+        return yield* new WarehouseError({
+          reason: "Config",
+          operation: "open",
+          message: `DuckDB connections must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${connections}`
+        })
+      const engine = yield* makeDuckDbEngine(options.path, options.config, {
+        connections,
+        ...(options.interruptGraceMs === undefined ? {} : { interruptGraceMs: options.interruptGraceMs })
+      })
       const warehouse = makeWarehouse(engine)
       if (options.migrate !== false) yield* warehouse.migrate
       return Warehouse.of(warehouse)

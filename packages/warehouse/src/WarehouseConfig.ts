@@ -99,6 +99,11 @@ export interface WarehouseSettings {
    * runs `RawLake.layerRetention`: at start, then daily).
    */
   readonly lakeRetentionDays: Option.Option<number>
+  /**
+   * Connections to a DuckDB warehouse (`DuckDbWarehouse` option `connections`, 1–8), as the app
+   * read it (`KURA_DUCKDB_CONNECTIONS`); absent: the adapter's default. Ignored by BigQuery.
+   */
+  readonly duckDbConnections?: number
 }
 
 /** Reads and validates the settings from Effect Config. */
@@ -134,7 +139,10 @@ export const layerFromSettings = (
       : GcsObjectStore.layer({ bucket: s.lake.bucket, prefix: s.lake.prefix })
   const warehouse =
     s.warehouse.kind === "duckdb"
-      ? DuckDbWarehouse.layer({ path: s.warehouse.path })
+      ? DuckDbWarehouse.layer({
+          path: s.warehouse.path,
+          ...(s.duckDbConnections === undefined ? {} : { connections: s.duckDbConnections })
+        })
       : BigQueryWarehouse.layer({
           projectId: s.warehouse.projectId,
           dataset: s.warehouse.dataset,
