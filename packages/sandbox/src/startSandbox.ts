@@ -71,6 +71,11 @@ export interface SandboxOptions {
   readonly malformedCustomers?: number
   /** POS business-day cutover hour (default 5). */
   readonly cutoverHour?: number
+  /**
+   * When a POS ticket's goods leave the stock: at its close (default) or when its lines are rung
+   * up; K-Series does not document it. See `MerchantOptions.posStockMovesAt`.
+   */
+  readonly posStockMovesAt?: "close" | "ringUp"
   /** Fault profile (default "none"), or a profile with per-kind probability overrides. */
   readonly faults?:
     | FaultProfile
@@ -107,8 +112,16 @@ export interface Sandbox {
   groundTruth(): GroundTruth
   /** Changes a fraction of orders now (updates, refunds, cancels, a few deletes); fires webhooks. */
   mutate(options: { readonly fraction: number }): ReadonlyArray<number>
-  /** New orders arriving now; fires orders/create webhooks. */
-  createOrders(count: number): ReadonlyArray<number>
+  /**
+   * New orders arriving now; fires orders/create webhooks. `posTicketMs`: each new POS sale was a
+   * ticket open that long (its lines rung up that long before it closes; see `groundTruth().posTickets`).
+   */
+  createOrders(count: number, options?: { readonly posTicketMs?: number }): ReadonlyArray<number>
+  /**
+   * Voids `count` POS sales now: K-Series VOID accounts linking back to them, "User Mistake"
+   * (restocked) alternating with a spoilage reason (not restocked); see `groundTruth().voids`.
+   */
+  voidSales(count: number): ReadonlyArray<number>
   /** Deletes `count` online orders now; fires orders/delete webhooks. */
   deleteOrders(count: number): ReadonlyArray<number>
   /** Resolves when no Shopify webhook delivery or retry is pending (handy in tests). */
@@ -136,7 +149,8 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       ? {}
       : { malformedAdjustments: options.malformedAdjustments }),
     ...(options.malformedCustomers === undefined ? {} : { malformedCustomers: options.malformedCustomers }),
-    cutoverHour: options.cutoverHour ?? defaults.cutoverHour
+    cutoverHour: options.cutoverHour ?? defaults.cutoverHour,
+    ...(options.posStockMovesAt === undefined ? {} : { posStockMovesAt: options.posStockMovesAt })
   }
   const merchant = makeMerchant(merchantOptions)
   const clock = makeClock(options.timeScale ?? 1)
@@ -206,11 +220,16 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         if (deleted.length > 0) shopify.notifyOrdersChanged(deleted, "delete")
         return touched
       },
-      createOrders(count) {
-        const created = merchant.createOrders({ count, now: now() })
+      createOrders(count, options) {
+        const created = merchant.createOrders({
+          count,
+          now: now(),
+          ...(options?.posTicketMs === undefined ? {} : { posTicketMs: options.posTicketMs })
+        })
         shopify.notifyOrdersChanged(created, "create")
         return created
       },
+      voidSales: (count) => merchant.voidSales({ count, now: now() }),
       deleteOrders(count) {
         const deleted = merchant.deleteOrders({ count, now: now() })
         shopify.notifyOrdersChanged(deleted, "delete")

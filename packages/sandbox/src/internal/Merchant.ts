@@ -47,6 +47,12 @@ export interface MerchantOptions {
   readonly malformedCustomers?: number
   /** Hour (local) at which the POS business day rolls over, e.g. 5 for 05:00. */
   readonly cutoverHour: number
+  /**
+   * When a POS ticket's goods leave the stock Kura observes: `"close"` (default) when the account
+   * closes (`timeClosed`), `"ringUp"` when its lines are rung up (`timeOfSale`). K-Series does not
+   * document it (UNCONFIRMED); the ground truth's `posTickets` report the instant chosen.
+   */
+  readonly posStockMovesAt?: "close" | "ringUp"
 }
 
 /** What a correct pipeline must end with. */
@@ -104,6 +110,40 @@ export interface GroundTruth {
     readonly onHand: number
   }>
   readonly discrepancies: ReadonlyArray<InjectedDiscrepancy>
+  /**
+   * POS tickets left open a while (`createOrders` with `posTicketMs`): rung up at `rungUpAt`,
+   * closed at `closedAt`, and the instant their goods left the stock (`stockMovedAt`, per
+   * `posStockMovesAt`). A stock snapshot between the two instants sees them per `stockMovedAt`.
+   */
+  readonly posTickets: ReadonlyArray<{
+    readonly orderId: number
+    readonly locationId: number
+    readonly rungUpAt: number
+    readonly closedAt: number
+    readonly stockMovedAt: number
+    readonly lines: ReadonlyArray<{
+      readonly variantId: number
+      readonly sku: string
+      readonly quantity: number
+    }>
+  }>
+  /**
+   * POS sales voided (`voidSales`): each void's reason and whether its goods went back on the
+   * shelf (only "User Mistake"); `expectedStock` already holds the restocked ones.
+   */
+  readonly voids: ReadonlyArray<{
+    readonly orderId: number
+    readonly refundId: number
+    readonly locationId: number
+    readonly at: number
+    readonly reason: string
+    readonly restocked: boolean
+    readonly lines: ReadonlyArray<{
+      readonly variantId: number
+      readonly sku: string
+      readonly quantity: number
+    }>
+  }>
 }
 
 /** One change to an online order after generation, as Shopify's `events` feed records it. */
@@ -174,9 +214,22 @@ export interface Merchant {
 
   /**
    * New orders arriving now (appended after the generated history, createdAt >= now); both
-   * channels. Returns their indexes so emulators can fire orders/create webhooks.
+   * channels. Returns their indexes so emulators can fire orders/create webhooks. With
+   * `posTicketMs`, each new POS sale is a ticket that was open that long: its lines were rung up
+   * `posTicketMs` before it closes (at its createdAt), and `groundTruth().posTickets` lists it.
    */
-  createOrders(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
+  createOrders(options: {
+    readonly count: number
+    readonly now: number
+    readonly posTicketMs?: number
+  }): ReadonlyArray<number>
+
+  /**
+   * Voids `count` live POS sales now (K-Series VOID accounts linking back to each sale), chosen
+   * deterministically, alternating the reason "User Mistake" (restocked) with a spoilage reason
+   * (not restocked). A void refunds the whole remaining sale. Returns the voided sales' indexes.
+   */
+  voidSales(options: { readonly count: number; readonly now: number }): ReadonlyArray<number>
 
   /**
    * Deletes `count` live online orders now (Shopify orders/delete), chosen deterministically.

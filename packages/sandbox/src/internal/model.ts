@@ -113,6 +113,13 @@ export interface Refund {
   readonly shippingRefund: number
   /** Total money returned to the customer. */
   readonly amount: number
+  /**
+   * POS only: this refund is a K-Series VOID of the sale (a new account of type VOID linking back
+   * to it), with this reason. Its lines go back on the shelf only when the reason is
+   * "User Mistake" (rung up by mistake: the goods never left); any other reason (Broken,
+   * Cooking, Taste, ...) means the goods were spoiled, and nothing comes back.
+   */
+  readonly voidReason?: string
 }
 
 /** A payment movement: sale, capture, refund. */
@@ -147,6 +154,11 @@ export interface Order {
   readonly presentmentRate: string
   readonly createdAt: number
   readonly processedAt: number
+  /**
+   * POS only: when the ticket's lines were rung up (K-Series `timeOfSale`), for a ticket left open
+   * a while before it closed at `createdAt`; absent, they were rung up a minute before it closed.
+   */
+  readonly rungUpAt?: number
   readonly updatedAt: number
   readonly cancelledAt: number | null
   readonly cancelReason: string | null

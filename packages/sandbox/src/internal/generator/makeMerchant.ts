@@ -39,6 +39,9 @@ interface Overlay {
   deletedAt: number | null
 }
 
+/** K-Series void reasons that mean the goods were spoiled: nothing goes back on the shelf. */
+const SPOILED = ["Broken", "Cooking", "Taste", "Unhappy Client", "Waited too long"] as const
+
 /** Sensible defaults: 1,000 online orders over a year, JP taxes, 05:00 cutover. */
 export const defaultMerchantOptions = (anchor: number): MerchantOptions => ({
   seed: 42,
@@ -65,6 +68,8 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
   const deletions: Array<{ orderId: number; at: number }> = []
   /** Every change to an online order, in the order it happened (Shopify's `events`). */
   const changes: Array<OrderChange> = []
+  /** Indexes of the POS sales `voidSales` voided, in the order they were voided. */
+  const voided: Array<number> = []
   let ledger: Ledger | undefined
   let generation = 0
   let revision = 0
@@ -309,7 +314,9 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       for (const i of touched) change(i, now, rng)
       return touched
     },
-    createOrders({ count: k, now }): ReadonlyArray<number> {
+    createOrders({ count: k, now, posTicketMs }): ReadonlyArray<number> {
+      if (posTicketMs !== undefined && !(Number.isInteger(posTicketMs) && posTicketMs >= 0))
+        throw new RangeError(`createOrders: posTicketMs must be a non-negative integer; got ${posTicketMs}`)
       if (!Number.isInteger(k) || k < 0)
         throw new RangeError(`createOrders: count must be a non-negative integer; got ${k}`)
       const rng = new Rng(keyOf(options.seed, 21, count()))
@@ -319,7 +326,13 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       let t = Math.max(now, createdAtOf(count() - 1) === Infinity ? now : createdAtOf(count() - 1))
       for (let j = 0; j < k; j++) {
         const online = rng.chance(1 / 1.6)
-        extras.push({ createdAt: t, online, onlineRank, posRank })
+        extras.push({
+          createdAt: t,
+          online,
+          onlineRank,
+          posRank,
+          ...(!online && posTicketMs !== undefined ? { ticketMs: posTicketMs } : {})
+        })
         if (online) onlineRank++
         else posRank++
         const index = count() - 1
@@ -360,6 +373,53 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
       }
       return out.sort((a, b) => a - b)
     },
+    voidSales({ count: k, now }): ReadonlyArray<number> {
+      if (!Number.isInteger(k) || k < 0)
+        throw new RangeError(`voidSales: count must be a non-negative integer; got ${k}`)
+      const n = count()
+      const rng = new Rng(keyOf(options.seed, 23, voided.length))
+      const out: Array<number> = []
+      for (let tries = 0; out.length < k && tries < k * 50 + 1000; tries++) {
+        const i = rng.int(n)
+        if (merchant.orderChannelAt(i) !== "pos" || malformed.has(i) || out.includes(i) || voided.includes(i))
+          continue
+        const before = orderAt(i)
+        // A sale keeps room for its refunds' sequence numbers (K-Series accounts seq*5 + 1..4).
+        if (before === undefined || before.refunds.length >= 4) continue
+        const remaining = remainingOf(before)
+        const picks = before.lines
+          .map((_line, j) => ({ line: j, qty: remaining.qty[j] ?? 0 }))
+          .filter((p) => p.qty > 0)
+        if (picks.length === 0) continue
+        const reason =
+          (voided.length + out.length) % 2 === 0
+            ? "User Mistake"
+            : (SPOILED[rng.int(SPOILED.length)] ?? "Broken")
+        ledger?.add(before, -1)
+        const m = overlayOf(i, before)
+        m.updatedAt = Math.max(now, before.updatedAt)
+        const r = buildRefund(
+          before,
+          i,
+          before.refunds.length,
+          m.updatedAt,
+          picks,
+          reason === "User Mistake",
+          0,
+          `Void: ${reason}`,
+          remaining
+        )
+        const voidRefund = { ...r, voidReason: reason }
+        m.refunds.push(voidRefund)
+        m.transactions.push(refundTransaction(before, i, before.refunds.length, voidRefund))
+        const after = orderAt(i)
+        if (after !== undefined) ledger?.add(after, 1)
+        out.push(i)
+        revision++
+      }
+      voided.push(...out)
+      return out.sort((a, b) => a - b)
+    },
     baseRefundAt(index: number): number | null {
       if (!Number.isInteger(index) || index < 0 || index >= count()) return null
       const online = index < base ? isOnlineIndex(w, index) : (extras[index - base]?.online ?? false)
@@ -393,6 +453,53 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
           })
         })
       })
+      const linesOf = (
+        o: {
+          readonly lines: ReadonlyArray<{
+            readonly id: number
+            readonly variantId: number
+            readonly sku: string
+          }>
+        },
+        picks: ReadonlyArray<{ readonly orderLineId: number; readonly quantity: number }>
+      ) =>
+        picks.flatMap((p) => {
+          const l = o.lines.find((x) => x.id === p.orderLineId)
+          return l === undefined ? [] : [{ variantId: l.variantId, sku: l.sku, quantity: p.quantity }]
+        })
+      const posTickets: Array<GroundTruth["posTickets"][number]> = []
+      extras.forEach((slot, j) => {
+        if (slot.ticketMs === undefined) return
+        const o = orderAt(base + j)
+        if (o === undefined || o.rungUpAt === undefined) return
+        posTickets.push({
+          orderId: o.id,
+          locationId: o.locationId,
+          rungUpAt: o.rungUpAt,
+          closedAt: o.createdAt,
+          stockMovedAt: options.posStockMovesAt === "ringUp" ? o.rungUpAt : o.createdAt,
+          lines: linesOf(
+            o,
+            o.lines.map((l) => ({ orderLineId: l.id, quantity: l.quantity }))
+          )
+        })
+      })
+      const voids: Array<GroundTruth["voids"][number]> = []
+      for (const i of voided) {
+        const o = orderAt(i)
+        for (const r of o?.refunds ?? []) {
+          if (o === undefined || r.voidReason === undefined) continue
+          voids.push({
+            orderId: o.id,
+            refundId: r.id,
+            locationId: o.locationId,
+            at: r.createdAt,
+            reason: r.voidReason,
+            restocked: r.lines.every((l) => l.restock),
+            lines: linesOf(o, r.lines)
+          })
+        }
+      }
       return {
         anchor: options.anchor,
         counts: {
@@ -432,7 +539,9 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
         revenueByDay: led.revenueRows(),
         customerTotals: led.customerTotals(),
         expectedStock,
-        discrepancies: plan.discrepancies
+        discrepancies: plan.discrepancies,
+        posTickets,
+        voids
       }
     }
   }

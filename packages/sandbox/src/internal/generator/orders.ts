@@ -14,6 +14,8 @@ export interface OrderSlot {
   readonly online: boolean
   readonly onlineRank: number
   readonly posRank: number
+  /** A POS ticket open this long before it closed at createdAt (its lines' `rungUpAt`). */
+  readonly ticketMs?: number
 }
 
 /** Slot of a base (generated-history) index. */
@@ -295,6 +297,7 @@ export const generateOrder = (w: World, i: number, slot: OrderSlot, malformed: b
     presentmentRate,
     createdAt,
     processedAt: createdAt,
+    ...(!online && slot.ticketMs !== undefined ? { rungUpAt: createdAt - slot.ticketMs } : {}),
     updatedAt,
     cancelledAt: null,
     cancelReason: null,

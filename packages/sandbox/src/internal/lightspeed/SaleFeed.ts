@@ -1,7 +1,9 @@
 /**
  * Turns the merchant's POS sales into K-Series sale records: one SALE per sale and one REFUND per
- * refund, each with a sequence number `seq = orderIndex × 5 + k` (k = 0 for the sale, 1..4 for
- * refunds) that doubles as the V1 `accountFiscId` cursor.
+ * refund (a VOID, with its `voidReason` on the account and every line, when the refund voids the
+ * sale), each with a sequence number `seq = orderIndex × 5 + k` (k = 0 for the sale, 1..4 for
+ * refunds) that doubles as the V1 `accountFiscId` cursor. A sale's lines are rung up
+ * (`timeOfSale`) a minute before it closes, or at its `rungUpAt` when the ticket was left open.
  *
  * Dating: a K-Series refund is a new REFUND account (negative lines, `source` pointing at the
  * sale), closed when it is made. Refunds generated with the history are till refunds, dated when
@@ -215,7 +217,14 @@ export class SaleFeed {
     const staffName = ["Aiko", "Daichi", "Kenji", "Mari"][h % 4] ?? "Aiko"
     const deviceId = cafe ? 2 : 1
     const deviceName = cafe ? "Café iPad" : "Shop iPad"
-    const openedAt = o.createdAt - (cafe ? 20 + (h % 40) : 2 + (h % 4)) * 60_000
+    const openedAt = Math.min(
+      o.createdAt - (cafe ? 20 + (h % 40) : 2 + (h % 4)) * 60_000,
+      o.rungUpAt ?? Number.POSITIVE_INFINITY
+    )
+    // A line is rung up a minute before its account closes, or, on a ticket left open, when the
+    // ticket's lines were (`rungUpAt`).
+    const rungUpAt = refund === null && o.rungUpAt !== undefined ? o.rungUpAt : rec.closedAt - 60_000
+    const voidReason = refund?.voidReason ?? null
     const qty = (q: number) => (v2 ? `${q}.000` : String(q))
     const lines: Array<Record<string, unknown>> = []
     const source =
@@ -285,14 +294,15 @@ export class SaleFeed {
         revenueCenter: location.name,
         revenueCenterId: location.stockyLocationId,
         categories: [{ category: "Type", value: type }],
-        [v2 ? "timeOfSale" : "timeofSale"]: iso(rec.closedAt - 60_000),
+        [v2 ? "timeOfSale" : "timeofSale"]: iso(rungUpAt),
         staffId,
         staffName,
         deviceId,
         deviceName,
         // Refunded goods that did not go back on the shelf carry a reason (sandbox convention:
-        // "Broken"), so a client can tie stock out; restocked returns carry none.
-        voidReason: s.restock ? null : "Broken",
+        // "Broken"), so a client can tie stock out; restocked returns carry none. A void's lines
+        // carry the void's reason ("User Mistake" restocked, a spoilage reason not).
+        voidReason: voidReason ?? (s.restock ? null : "Broken"),
         accountProfileCode: cafe ? "eat-in" : "takeaway"
       }
       lines.push(line)
@@ -347,13 +357,13 @@ export class SaleFeed {
       accountProfileCode: cafe ? "eat-in" : "takeaway",
       ownerName: staffName,
       ownerId: staffId,
-      type: refund === null ? "SALE" : "REFUND",
+      type: refund === null ? "SALE" : voidReason !== null ? "VOID" : "REFUND",
       externalReferences: [],
       nbCovers: cafe ? 1 + (h % 4) : 0,
       dineIn: cafe,
       deviceId,
       deviceName,
-      voidReason: null
+      voidReason
     }
     return sale
   }
