@@ -131,11 +131,13 @@ export const COLUMN_NOTES = {
   "inventory_movements.kind": "why stock moved (one vocabulary for every source)",
   "inventory_movements.quantity":
     "signed change in units: negative leaves stock (sale, transfer_out), positive enters it",
-  "inventory_movements.reason": "the source's reason for an adjustment, where it gives one",
+  "inventory_movements.reason":
+    "the source's reason for an adjustment, where it gives one; on a Lightspeed void, its void reason",
   "inventory_movements.reference_type":
-    "the record that caused it: order | refund | purchase_order | transfer | stock_adjustment | …",
+    "the record that caused it: order | refund | void (a Lightspeed VOID of an earlier sale, its goods back on the shelf unless spoiled: 0 units) | purchase_order | transfer | stock_adjustment | …",
   "inventory_movements.reference_id": "`source_id` of that record",
-  "inventory_movements.occurred_at": "when the stock moved (UTC)",
+  "inventory_movements.occurred_at":
+    "when the stock moved (UTC); a Lightspeed line's `timeOfSale` (rung up), which may be before its ticket closed",
 
   // purchase orders and suppliers
   "purchase_orders.supplier_id": "`source_id` of the supplier (`suppliers`)",
@@ -211,7 +213,11 @@ export const COLUMN_NOTES = {
   "v_stock_movements.source_id": "`inventory_movements.source_id`",
   "v_stock_movements.kind": "as `inventory_movements.kind`",
   "v_stock_movements.quantity": "signed units, as `inventory_movements.quantity`",
-  "v_stock_movements.occurred_at": "when the stock moved (UTC)",
+  "v_stock_movements.occurred_at": "when the stock moved (UTC); a Lightspeed line: when it was rung up",
+  "v_stock_movements.ticket_closed_at":
+    "a Lightspeed sale, void or refund movement: when its account (ticket) closed (`processed_at`, `timeClosed`); NULL for other sources (UTC)",
+  "v_stock_movements.reference_type": "as `inventory_movements.reference_type`",
+  "v_stock_movements.reference_id": "as `inventory_movements.reference_id`",
   "v_stock_movements.location_id": "the movement's own location (`source_id` in its source)",
   "v_stock_movements.source_sku": "the SKU as the movement's source wrote it",
   "v_stock_movements.sku": "canonical link SKU the movement counts against",
@@ -272,6 +278,12 @@ export const COLUMN_NOTES = {
   "v_inventory_reconciliation.discrepancy": "observed_quantity − expected_quantity",
   "v_inventory_reconciliation.deleted_before_read":
     "Shopify orders of this account deleted after the previous snapshot and by this one before Kura read them (`v_deleted_before_read`); a shortfall with any is labelled `deleted_before_read`",
+  "v_inventory_reconciliation.voided_sales":
+    "Lightspeed sales of this SKU voided in the window (void movements); a shortfall no larger than what they put back, or an excess where one was spoiled, is labelled `voided_sale`",
+  "v_inventory_reconciliation.open_tickets":
+    "Lightspeed tickets open at one of the two snapshots (lines rung up by it, account closed after it)",
+  "v_inventory_reconciliation.expected_quantity_at_close":
+    "expected_quantity with those tickets' lines dated when the ticket closed; a discrepancy it matches exactly is labelled `open_ticket_at_snapshot`",
   "v_inventory_reconciliation.status": "baseline | reconciled | discrepancy",
   "v_inventory_reconciliation.likely_cause": "for a discrepancy, the likeliest explanation and what to check"
 }

@@ -60,6 +60,23 @@ export interface InventoryReconciliationRow {
    * (`v_deleted_before_read`); a shortfall with any is labelled `deleted_before_read`.
    */
   readonly deletedBeforeRead: number
+  /**
+   * Lightspeed tickets open at one of this row's two snapshots: rung up (the movement's date,
+   * `timeOfSale`) at or before it, closed after it. Which instant K-Series stock moves at is not
+   * documented, so the row carries both expectations.
+   */
+  readonly openTickets: number
+  /**
+   * The expected on-hand with those tickets' lines dated when the ticket closed instead; a
+   * discrepancy it matches exactly is labelled `open_ticket_at_snapshot`. Null on a baseline row.
+   */
+  readonly expectedQuantityAtClose: number | null
+  /**
+   * Lightspeed sales of this SKU voided in this row's window. Kura puts a void's goods back on
+   * the shelf unless its reason says they were spoiled; K-Series does not document it, so a
+   * discrepancy with any is labelled `voided_sale`.
+   */
+  readonly voidedSales: number
 }
 
 /** One row of `v_sku_ambiguities`: a SKU several variants of one account share by matching. */
@@ -97,6 +114,18 @@ export interface ReconciliationReport {
    * unknown, so this is a possible explanation, kept apart from the unexplained ones.
    */
   readonly inventoryDeletedBeforeRead: ReadonlyArray<InventoryReconciliationRow>
+  /**
+   * Discrepancies that are a timing difference (likely cause `open_ticket_at_snapshot`): a
+   * Lightspeed ticket was open at a snapshot, and with its lines dated when it closed the row
+   * reconciles exactly. The neighbouring window shows the opposite difference, also labelled.
+   */
+  readonly inventoryOpenTickets: ReadonlyArray<InventoryReconciliationRow>
+  /**
+   * Discrepancies a Lightspeed void may explain (likely cause `voided_sale`): a sale of the SKU
+   * was voided in the window, and whether its goods went back on the shelf is Kura's policy
+   * (by void reason), not something K-Series reports.
+   */
+  readonly inventoryVoidedSales: ReadonlyArray<InventoryReconciliationRow>
   /** Discrepancies with no explanation in the warehouse: shrinkage, miscounts, missing syncs. */
   readonly inventoryUnexplained: ReadonlyArray<InventoryReconciliationRow>
   /**

@@ -1709,7 +1709,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       apiUsage: parseRunApiUsage(r.api_usage)
     }))
     const inv = yield* engine.query(
-      `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause, deleted_before_read FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
+      `SELECT source, source_account, sku, location_id, CAST(snapshot_date AS ${S}) AS snapshot_date, previous_quantity, net_movement, expected_quantity, observed_quantity, discrepancy, status, likely_cause, deleted_before_read, open_tickets, expected_quantity_at_close, voided_sales FROM ${T(InventoryReconciliation.name)} ORDER BY source, source_account, sku, location_id, snapshot_date`
     )
     const inventory: Array<InventoryReconciliationRow> = inv.map((r) => ({
       source: str(r.source),
@@ -1725,7 +1725,10 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       status:
         r.status === "reconciled" ? "reconciled" : r.status === "discrepancy" ? "discrepancy" : "baseline",
       likelyCause: strOrNull(r.likely_cause),
-      deletedBeforeRead: Number(r.deleted_before_read ?? 0)
+      deletedBeforeRead: Number(r.deleted_before_read ?? 0),
+      openTickets: Number(r.open_tickets ?? 0),
+      expectedQuantityAtClose: numOrNull(r.expected_quantity_at_close),
+      voidedSales: Number(r.voided_sales ?? 0)
     }))
     // Accuracy looks at each SKU-location's latest checked day (the current state of the stock).
     const latest = new Map<string, InventoryReconciliationRow>()
@@ -1742,7 +1745,14 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     const isDeletedBeforeRead = (r: InventoryReconciliationRow) =>
       r.likelyCause?.startsWith("deleted_before_read:") === true
     const inventoryDeletedBeforeRead = inventoryDiscrepancies.filter(isDeletedBeforeRead)
-    const inventoryUnexplained = inventoryDiscrepancies.filter((r) => !isDeletedBeforeRead(r))
+    const isOpenTicket = (r: InventoryReconciliationRow) =>
+      r.likelyCause?.startsWith("open_ticket_at_snapshot:") === true
+    const inventoryOpenTickets = inventoryDiscrepancies.filter(isOpenTicket)
+    const isVoidedSale = (r: InventoryReconciliationRow) => r.likelyCause?.startsWith("voided_sale:") === true
+    const inventoryVoidedSales = inventoryDiscrepancies.filter(isVoidedSale)
+    const inventoryUnexplained = inventoryDiscrepancies.filter(
+      (r) => !isDeletedBeforeRead(r) && !isOpenTicket(r) && !isVoidedSale(r)
+    )
     const amb = yield* engine.query(
       `SELECT source, source_account, sku, variant_count, first_variant_id, last_variant_id FROM ${T(SkuAmbiguities.name)} ORDER BY source, source_account, sku`
     )
@@ -1781,6 +1791,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       inventory,
       inventoryDiscrepancies,
       inventoryDeletedBeforeRead,
+      inventoryOpenTickets,
+      inventoryVoidedSales,
       inventoryUnexplained,
       ambiguousSkus,
       inventoryAccuracy:

@@ -1,7 +1,10 @@
 /**
  * Lightspeed K-Series → canonical rows. A SALE (or VOID/CANCEL …) account becomes one `pos`
  * order with lines, tax lines, payments and `sale` movements; a REFUND account becomes a refund
- * of the sale it came from (`source.initialAccountId`) with refund lines and restock movements.
+ * of the sale it came from (`source.initialAccountId`) with refund lines and restock movements. A
+ * VOID/CANCEL account (or a cancelled one) is a cancelled order with no sale movements; when it
+ * voids an earlier sale (links back to another account) its lines go back on the shelf
+ * (`refund_restock`, reference type `void`) unless its reason says they were spoiled.
  * Business dates honour the K-Series business day and its cutover.
  */
 import { Decimal } from "@kura/core"
@@ -40,6 +43,20 @@ const neg = (d: Decimal | null | undefined): Decimal | null =>
   d === null || d === undefined ? null : d.negate()
 
 const isRefund = (sale: Sale): boolean => sale.type === "REFUND"
+
+/**
+ * K-Series void reasons that say the goods were spoiled (made, served or broken): a void with one
+ * puts nothing back on the shelf. Any other reason ("User Mistake", "Other") or none puts the
+ * goods back. K-Series does not document the stock effect of a void (UNCONFIRMED); this is the
+ * policy, and `v_inventory_reconciliation` labels a discrepancy where a void falls `voided_sale`.
+ */
+export const SPOILAGE_VOID_REASONS: ReadonlySet<string> = new Set([
+  "Broken",
+  "Cooking",
+  "Taste",
+  "Unhappy Client",
+  "Waited too long"
+])
 
 /** Builds the sale mapper for one business location. */
 export const makeLightspeedSaleMapper =
@@ -157,6 +174,35 @@ export const makeLightspeedSaleMapper =
     }
 
     const cancelled = sale.cancelled === true || sale.type === "VOID" || sale.type === "CANCEL"
+    // A void (or cancellation) of an earlier sale is a new account linking back to it: that sale's
+    // movements took the goods off the shelf, so the void puts back those not spoiled. One whose
+    // lines were never sold (a ticket cancelled before it closed) moved nothing.
+    const voidedSale = sale.source?.initialAccountId ?? sale.source?.previousAccountId ?? null
+    const voidRestocks =
+      cancelled && voidedSale !== null && voidedSale !== saleId
+        ? sale.salesLines.flatMap((line): Array<CanonicalRow<"inventory_movements">> => {
+            const qty = Math.abs(intQty(line.quantity))
+            const sku = nonBlank(line.sku)
+            if (sku === null || qty === 0) return []
+            const reason = line.voidReason ?? sale.voidReason ?? null
+            return [
+              {
+                ...lineage(ctx, `void_restock:${lineKey(line.id)}`, updatedAt),
+                variant_id: null,
+                sku,
+                location_id: stockAt,
+                kind: "refund_restock",
+                // Spoiled goods stay off the shelf: kept as a zero movement, so the void is on record.
+                quantity: reason !== null && SPOILAGE_VOID_REASONS.has(reason) ? 0 : qty,
+                reason,
+                reference_type: "void",
+                reference_id: saleId,
+                occurred_at:
+                  line.timeOfSale === null || line.timeOfSale === undefined ? at : utc(line.timeOfSale)
+              }
+            ]
+          })
+        : []
     return {
       orders: [
         {
@@ -220,7 +266,7 @@ export const makeLightspeedSaleMapper =
       ),
       payments,
       tax_lines: taxLines,
-      inventory_movements: cancelled ? [] : movements
+      inventory_movements: cancelled ? voidRestocks : movements
     }
   }
 

@@ -161,6 +161,79 @@ describe("Lightspeed sale mapper", () => {
     expect(noRestock.refund_lines?.[0]?.restock).toBe(false)
   })
 
+  it("maps a VOID of an earlier sale to a cancelled order whose unspoiled lines go back on the shelf", () => {
+    const voidOf = (reason: string | null, lineReason: string | null = reason) =>
+      decodeSale({
+        ...refundV2,
+        accountReference: "VOID-REF",
+        type: "VOID",
+        voidReason: reason,
+        salesLines: [
+          { ...saleLine("S65315.150", "-2.000", "-1100.00", "-81.481481", "1.08"), voidReason: lineReason },
+          {
+            ...saleLine("S65315.151", "-1.000", "-660.00", "-60.000000", "1.1", "SAKE-1"),
+            voidReason: lineReason,
+            timeOfSale: "2026-03-02T02:10:00Z"
+          }
+        ]
+      })
+    const mistake = mapper(voidOf("User Mistake"), lsCtx)
+    expect(mistake.orders?.[0]).toMatchObject({ source_id: "VOID-REF", status: "cancelled" })
+    expect(
+      mistake.inventory_movements?.map((m) => [
+        m.source_id,
+        m.kind,
+        m.sku,
+        m.quantity,
+        m.reason,
+        m.reference_type,
+        m.reference_id,
+        m.occurred_at
+      ])
+    ).toEqual([
+      [
+        "void_restock:VOID-REF:S65315.150",
+        "refund_restock",
+        "MAT-30",
+        2,
+        "User Mistake",
+        "void",
+        "VOID-REF",
+        "2026-03-02T03:00:00.000Z"
+      ],
+      [
+        "void_restock:VOID-REF:S65315.151",
+        "refund_restock",
+        "SAKE-1",
+        1,
+        "User Mistake",
+        "void",
+        "VOID-REF",
+        "2026-03-02T02:10:00.000Z"
+      ]
+    ])
+    // Spoiled goods stay off the shelf, the void still on record; a line's own reason wins.
+    expect(mapper(voidOf("Cooking"), lsCtx).inventory_movements?.map((m) => [m.quantity, m.reason])).toEqual([
+      [0, "Cooking"],
+      [0, "Cooking"]
+    ])
+    expect(
+      mapper(voidOf("User Mistake", "Broken"), lsCtx).inventory_movements?.map((m) => m.quantity)
+    ).toEqual([0, 0])
+    // No reason: back on the shelf, as a refund is by default.
+    expect(mapper(voidOf(null), lsCtx).inventory_movements?.map((m) => m.quantity)).toEqual([2, 1])
+    // A cancelled ticket that voids no earlier sale (it links to itself, or to nothing) moved nothing.
+    const own = decodeSale({
+      ...saleV2,
+      type: "CANCEL",
+      source: { initialAccountId: saleV2.accountReference }
+    })
+    expect(mapper(own, lsCtx).inventory_movements).toEqual([])
+    expect(mapper(decodeSale({ ...saleV2, cancelled: true }), lsCtx).inventory_movements).toEqual([])
+    // Mapping it again gives the same keys: a reload merges onto the same rows.
+    expect(mapper(voidOf("User Mistake"), lsCtx)).toEqual(mistake)
+  })
+
   it("maps a catalogue item to a product, a variant and its sku_map link", () => {
     const rows = mapLightspeedItem(
       { id: "9001", name: "Matcha latte", sku: " mat-30 ", costPrice: null },
