@@ -140,6 +140,41 @@ describe("concurrent loads (DuckDB connection pool)", () => {
     )
   )
 
+  it.live(
+    "serialize waiting for a span goes before spans asked for after it, instead of being overtaken",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const engine = yield* makeDuckDbEngine(":memory:", undefined, { connections: 2 })
+          const pinned = engine.pinned
+          if (pinned === undefined) return assert.fail("the DuckDB engine pins spans")
+          const order: Array<string> = []
+          const inA = yield* Deferred.make<void>()
+          const releaseA = yield* Deferred.make<void>()
+          const a = yield* Effect.forkChild(
+            pinned(Effect.andThen(Deferred.succeed(inA, undefined), Deferred.await(releaseA)))
+          )
+          yield* Deferred.await(inA)
+          // Span A holds one connection; serialize (every connection) waits for it...
+          const alone = yield* Effect.forkChild(
+            engine.serialize(Effect.sync(() => void order.push("serialize"))),
+            { startImmediately: true }
+          )
+          // ...and a span asked for after it waits too, though a connection is free: were it let
+          // in, serialize would wait for it as well, and a steady stream of loads (an incremental
+          // pass's two chains) could keep a lease renewal or a bulk load waiting for good.
+          const b = yield* Effect.forkChild(pinned(Effect.sync(() => void order.push("span B"))), {
+            startImmediately: true
+          })
+          yield* Deferred.succeed(releaseA, undefined)
+          yield* Fiber.join(a)
+          yield* Fiber.join(alone)
+          yield* Fiber.join(b)
+          assert.deepStrictEqual(order, ["serialize", "span B"])
+        })
+      )
+  )
+
   it.live("a write that conflicts with another connection's open transaction is retried, then reported", () =>
     Effect.scoped(
       Effect.gen(function* () {

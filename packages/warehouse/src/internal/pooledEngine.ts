@@ -14,7 +14,7 @@
  * - A write that conflicts with another connection's (DuckDB's optimistic concurrency: both edit
  *   one row) fails whole, and is run again.
  */
-import { Context, Effect, Schedule, Semaphore } from "effect"
+import { Context, Effect, Schedule, Scope, Semaphore } from "effect"
 import type { WarehouseError } from "../WarehouseError.js"
 import { makeConnectionLock } from "./connectionLock.js"
 import type { SqlEngine } from "./SqlEngine.js"
@@ -62,17 +62,27 @@ export const makePool = <C>(items: ReadonlyArray<C>): Pool<C> => {
   const token = {}
   const size = items.length
   const semaphore = Semaphore.makeUnsafe(size)
+  // Requests are served in the order they come: each waits its turn here, then for its permits.
+  // Without it a waiting `exclusive` (every permit) was overtaken by every later `shared` request
+  // that found one permit free (Effect's semaphore serves any waiter that fits), so a steady stream
+  // of loads could hold off a lease renewal or a bulk load for as long as it lasted.
+  const turn = Semaphore.makeUnsafe(1)
   const free: Array<number> = items.map((_, i) => i)
   const hold = <A, E, R>(permits: number, use: (item: C) => Effect.Effect<A, E, R>) =>
     Effect.flatMap(Effect.service(HeldItems), (held): Effect.Effect<A, E, R> => {
       const mine = held.get(token)
       if (mine !== undefined) return use(items[mine]!)
-      return semaphore.withPermits(permits)(
-        Effect.acquireUseRelease(
-          // Permits taken ≤ items free, so one is always there.
-          Effect.sync(() => free.pop()!),
-          (index) => Effect.provideService(use(items[index]!), HeldItems, new Map([...held, [token, index]])),
-          (index) => Effect.sync(() => void free.push(index))
+      return Effect.scopedWith((scope) =>
+        Effect.andThen(
+          // The permits go back when this scope closes, after the item (below).
+          turn.withPermits(1)(Scope.provide(scope)(semaphore.takeScoped(permits))),
+          Effect.acquireUseRelease(
+            // Permits taken ≤ items free, so one is always there.
+            Effect.sync(() => free.pop()!),
+            (index) =>
+              Effect.provideService(use(items[index]!), HeldItems, new Map([...held, [token, index]])),
+            (index) => Effect.sync(() => void free.push(index))
+          )
         )
       )
     })
