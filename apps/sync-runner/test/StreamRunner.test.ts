@@ -270,25 +270,38 @@ describe("StreamRunner afterRun (redactions re-applied)", () => {
     expect(seen).toEqual([2])
   })
 
-  it("runs after each started stream, one at a time", async () => {
+  it("runs once after each started pass, one at a time, after the pass's records are written", async () => {
     let running = 0
     let most = 0
-    let calls = 0
-    const afterRun = Effect.gen(function* () {
-      running++
-      most = Math.max(most, running)
-      yield* Effect.sleep(30)
-      running--
-      calls++
-    })
+    const seen: Array<number> = []
+    const outcomes: Array<ReadonlyArray<string>> = []
     await Effect.runPromise(
       Effect.gen(function* () {
+        const ledger = yield* RunLedger
+        const afterRun = Effect.gen(function* () {
+          running++
+          most = Math.max(most, running)
+          const runs = yield* ledger.list()
+          seen.push(runs.filter((r) => r.status === "succeeded").length)
+          yield* Effect.sleep(30)
+          running--
+        })
         const runner = yield* StreamRunner.make([quick("a"), quick("b"), quick("c")], { afterRun })
-        yield* runner.start({}, "schedule")
+        // One trigger of all three streams is one pass (one afterRun); two single-stream
+        // triggers are two more, and their afterRuns never overlap.
+        for (const [i, selector] of [{}, { stream: "a" }, { stream: "b" }].entries()) {
+          const started = yield* runner.start(selector, "schedule")
+          outcomes.push(started.map((o) => o._tag))
+          // Until this pass's afterRun has run (a drain would refuse every later start).
+          yield* Effect.gen(function* () {
+            while (seen.length <= i || running > 0) yield* Effect.sleep(5)
+          }).pipe(Effect.timeout(10_000))
+        }
         yield* runner.drain(5_000)
       }).pipe(Effect.provide(layers))
     )
-    expect(calls).toBe(3)
+    expect(outcomes).toEqual([["Started", "Started", "Started"], ["Started"], ["Started"]])
+    expect(seen).toEqual([3, 4, 5])
     expect(most).toBe(1)
   })
 })
