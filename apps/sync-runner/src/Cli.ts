@@ -3,7 +3,6 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { join } from "node:path"
 import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
 import { ObjectStore, RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema } from "effect"
@@ -24,6 +23,7 @@ import { groupLetters, type LetterSelection, replayLetters, selectLetters } from
 import { startHttpService } from "./HttpService.js"
 import { allReplayers } from "./internal/replayers.js"
 import { makeRedactCommand } from "./RedactCommand.js"
+import { redactionOptionsFor, tokenFilePath } from "./RedactionOptions.js"
 import { reapplyRedactions } from "./RedactReapply.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
@@ -178,7 +178,7 @@ const tokenStoreFor = (config: AppConfig, warehouse: Warehouse["Service"]) =>
             onSome: (encryptionKey) => ({ encryptionKey })
           })
         )
-      : makeFileTokenStore(join(config.stateDir, "tokens.json"))
+      : makeFileTokenStore(tokenFilePath(config))
 
 /**
  * The runner over every stream of `config`, built once the warehouse and lake are open. Lightspeed's
@@ -417,7 +417,8 @@ const serveCommand = Command.make(
           mode: webhookModeOf(process.env.KURA_WEBHOOK_MODE),
           shops: config.shopify,
           stateDir: config.stateDir,
-          sandbox: talksToEmulators(config)
+          sandbox: talksToEmulators(config),
+          redaction: redactionOptionsFor(config)
         })
       ).pipe(Layer.provideMerge(runnerLayer(config)), Layer.provideMerge(stateLayers(config)))
       yield* Effect.gen(function* () {

@@ -3,6 +3,8 @@
  * compliance topics) carried out by hand, and the `_kura_redactions` ledger. See docs/privacy.md.
  */
 import {
+  makeRedaction,
+  ObjectStore,
   Redaction,
   type RedactionEntry,
   type RedactionError,
@@ -16,6 +18,7 @@ import { errorExitCode, errorReported } from "effect/Runtime"
 import type { AppConfig } from "./AppConfig.js"
 import { layerAppState } from "./AppState.js"
 import type { ConfigError } from "./ConfigError.js"
+import { redactionOptionsFor } from "./RedactionOptions.js"
 
 /** A redact command failed (already printed); exit code 1. */
 export class RedactFailed extends Schema.TaggedError<RedactFailed>()("RedactFailed", {
@@ -84,7 +87,15 @@ export const makeRedactCommand = (deps: RedactCommandDeps) => {
         yield* warehouse.migrate
         return yield* use(yield* Redaction)
       }).pipe(
-        Effect.provide(Redaction.layer.pipe(Layer.provideMerge(layerAppState(config)))),
+        Effect.provide(
+          Layer.effect(
+            Redaction,
+            Effect.gen(function* () {
+              // The file token store, when configured, is cleared of an erased shop's tokens too.
+              return makeRedaction(yield* Warehouse, yield* ObjectStore, redactionOptionsFor(config))
+            })
+          ).pipe(Layer.provideMerge(layerAppState(config)))
+        ),
         Effect.catchTag("WarehouseError", (e) =>
           Console.error(
             /lock/i.test(e.message)

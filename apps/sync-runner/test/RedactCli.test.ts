@@ -7,8 +7,9 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
-import { Effect, Layer, Stream } from "effect"
+import { makeFileTokenStore, type TokenSet } from "@kura/core"
+import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse, WarehouseTokenStore } from "@kura/warehouse"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 
 const main = join(inject("builtAppDir"), "main.js")
@@ -34,15 +35,32 @@ const customer = (id: string, email: string) =>
     defaultEmailAddress: { emailAddress: email }
   })
 
+const tokenSet = (access: string): TokenSet => ({
+  accessToken: Redacted.make(access),
+  refreshToken: Redacted.make(`${access}-refresh`),
+  expiresAt: null,
+  refreshExpiresAt: null,
+  issuedAt: 1,
+  scope: null
+})
+
 describe("kura-sync redact", () => {
-  it("redacts a customer, lists the ledger, and deletes a shop only with --yes", async () => {
+  it("redacts a customer, lists the ledger, and deletes a shop (rows, lake, its tokens) only with --yes", async () => {
     const path = join(dir, "kura.duckdb")
     const lakeDir = join(dir, "lake")
+    const OTHER = "other-shop.myshopify.com"
+    // The shop's OAuth tokens in both stores (the file store is the configured one below).
+    const tokenFile = makeFileTokenStore(join(dir, "state", "tokens.json"))
+    await Effect.runPromise(
+      Effect.forEach([SHOP, OTHER], (s) => tokenFile.put(`shopify:${s}`, tokenSet(s)), { discard: true })
+    )
     await Effect.runPromise(
       Effect.gen(function* () {
         const w = yield* Warehouse
         const lake = yield* RawLake
         yield* w.migrate
+        const tokens = WarehouseTokenStore.make(w)
+        for (const s of [SHOP, OTHER]) yield* tokens.put(`shopify:client-1:${s}`, tokenSet(s))
         yield* lake.writeBatch({
           key: { source: "shopify", account: SHOP, stream: "customers" },
           batchId: "c1",
@@ -75,7 +93,8 @@ describe("kura-sync redact", () => {
       HOME: dir,
       KURA_WAREHOUSE: `duckdb:${path}`,
       KURA_LAKE: `file:${lakeDir}`,
-      KURA_STATE_DIR: join(dir, "state")
+      KURA_STATE_DIR: join(dir, "state"),
+      KURA_TOKEN_STORE: "file"
     }
     const cli = async (...args: Array<string>) => {
       try {
@@ -86,6 +105,18 @@ describe("kura-sync redact", () => {
         return { code: err.code, stdout: err.stdout, stderr: err.stderr }
       }
     }
+    // On DuckDB one process holds the file: while another (kura-sync serve) has it open, the
+    // command is refused, so it cannot race serve's webhook landing (docs/privacy.md).
+    const held = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          yield* Layer.build(DuckDbWarehouse.layer({ path }))
+          return yield* Effect.promise(() => cli("redact", "customer", "--account", SHOP, "--id", "11"))
+        })
+      )
+    )
+    expect(held.code).toBe(1)
+    expect(held.stderr).toContain("is held by a running kura-sync (DuckDB allows one process)")
     const redacted = await cli("redact", "customer", "--account", SHOP, "--id", "11")
     expect(redacted.code).toBe(0)
     expect(redacted.stdout).toContain(
@@ -107,7 +138,19 @@ describe("kura-sync redact", () => {
     expect(refused.stderr).toContain("add --yes to confirm")
     const deleted = await cli("redact", "shop", "--account", SHOP, "--yes")
     expect(deleted.code).toBe(0)
-    expect(deleted.stdout).toContain(`shop:shopify:${SHOP}: done; 2 row(s) (customers 2), 1 lake file(s)`)
+    expect(deleted.stdout).toContain(
+      `shop:shopify:${SHOP}: done; 4 row(s) (customers 2, _kura_tokens 1, token file 1), 1 lake file(s)`
+    )
+    // The erased shop keeps no credential with us, in either store; the other shop keeps its own.
+    expect(Option.isNone(await Effect.runPromise(tokenFile.get(`shopify:${SHOP}`)))).toBe(true)
+    expect(Option.isSome(await Effect.runPromise(tokenFile.get(`shopify:${OTHER}`)))).toBe(true)
+    const stored = await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        return yield* w.query(`SELECT "key" FROM "_kura_tokens" ORDER BY "key"`)
+      }).pipe(Effect.provide(DuckDbWarehouse.layer({ path })))
+    )
+    expect(stored.map((r) => r.key)).toEqual([`shopify:client-1:${OTHER}`])
     // Five kura-sync processes in a row (~1.9 CPU-s each; one took 8.8 s wall at load 19): 60 s timed
     // out at load 20-25 (session 9). The time is the machine's, not the redaction's.
   }, 300_000)

@@ -15,11 +15,13 @@ import {
   RawLake,
   Warehouse
 } from "@kura/warehouse"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Fiber, Layer, Logger, Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { reapplyRedactions } from "../src/RedactReapply.js"
+import { redactionOptionsFor, settleAfter } from "../src/RedactionOptions.js"
+import { LATE_ARRIVAL_LEDGER_TTL_MS, reapplyRedactions } from "../src/RedactReapply.js"
+import type { WebhookDelivery } from "../src/WebhookSink.js"
 import { ShopContext } from "../src/webhooks/ShopContext.js"
-import { layerWarehouseWebhookSink } from "../src/webhooks/WarehouseWebhookSink.js"
+import { layerWarehouseWebhookSink, makeWarehouseWebhookSink } from "../src/webhooks/WarehouseWebhookSink.js"
 import { restOrder } from "./webhooks/fixtures.js"
 import { deliver, eventually, SHOP, withBatchedServer } from "./webhooks/harness.js"
 
@@ -168,4 +170,157 @@ describe("late arrivals on the webhook path", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 120_000)
+})
+
+describe("a redaction run by another process while serve lands webhooks (a shared warehouse: BigQuery)", () => {
+  // serve's guard reuses its ledger copy for TTL; a redaction elsewhere waits settleAfter(TTL)
+  // between recording the request and its pass (kura-sync does so on BigQuery). Shortened from
+  // the 10 s of production to keep the test short; the mechanism is the same.
+  const TTL = 3_000
+  const ERASED = ["racer@example.com", "Racer", "+81 90 4444 0000"]
+  const delivery = (
+    eventId: string,
+    orderId: number,
+    customer: number,
+    [email, last, phone]: ReadonlyArray<string>
+  ) => {
+    const body = JSON.stringify({
+      ...restOrder(orderId, "2026-11-26T05:00:00Z"),
+      email,
+      customer: { id: customer, email, first_name: "Pat", last_name: last, phone },
+      billing_address: { first_name: "Pat", last_name: last, phone }
+    })
+    return {
+      topic: "orders/updated",
+      shop: SHOP,
+      eventId,
+      webhookId: `wh-${eventId}`,
+      apiVersion: "2026-01",
+      triggeredAt: undefined,
+      receivedAt: Date.now(),
+      payload: JSON.parse(body),
+      rawBody: body
+    } satisfies WebhookDelivery
+  }
+  /**
+   * `serve`'s sink and a `kura-sync redact customer` (its own Redaction) on one warehouse and lake.
+   * `during` runs the redaction and lands the batch naming the customer in the order under test.
+   */
+  const race = (
+    settleMs: number,
+    during: (io: {
+      readonly redact: Effect.Effect<unknown, unknown>
+      readonly land: Effect.Effect<unknown, unknown>
+      readonly entryRecorded: Effect.Effect<boolean, unknown>
+    }) => Effect.Effect<void, unknown>
+  ) => {
+    const dir = mkdtempSync(join(tmpdir(), "kura-race-"))
+    return Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.migrate
+        const store = LocalObjectStore.make(join(dir, "lake"))
+        const lake = yield* RawLake.pipe(
+          Effect.provide(RawLake.layer),
+          Effect.provideService(ObjectStore, store)
+        )
+        const shops = yield* ShopContext.pipe(
+          Effect.provide(
+            ShopContext.layerStatic({
+              [SHOP]: { timeZone: "Asia/Tokyo", currency: "JPY", onlineLocationId: "9001" }
+            })
+          )
+        )
+        const sink = makeWarehouseWebhookSink(w, lake, shops, {
+          redaction: makeRedaction(w, store),
+          lateArrivalLedgerTtlMs: TTL
+        })
+        const cli = makeRedaction(w, store, { settleMs })
+        // serve lands a batch naming nobody erased: its guard reads the (empty) ledger and keeps it.
+        yield* sink.landBatch({
+          batchId: "b0",
+          deliveries: [delivery("e0", 6000, 888, ["keep@example.com", "Keeper", "+81 90 8888 0000"])]
+        })
+        yield* during({
+          redact: cli.redactCustomer({ source: "shopify", sourceAccount: SHOP, customerId: "556" }),
+          land: sink.landBatch({
+            batchId: "b1",
+            deliveries: [delivery("e1", 6001, 556, ERASED)]
+          }),
+          entryRecorded: Effect.map(cli.list, (l) => l.length > 0)
+        })
+        const raw = JSON.stringify(yield* w.query("SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw"))
+        const tables = JSON.stringify([
+          yield* w.query("SELECT * FROM customers"),
+          yield* w.query("SELECT * FROM orders")
+        ])
+        const lakeText = readdirSync(join(dir, "lake"), { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile() && !e.name.includes(".kura-tmp-"))
+          .map((e) => gunzipSync(readFileSync(join(e.parentPath, e.name))).toString("utf8"))
+          .join("\n")
+        return { raw, tables, lakeText }
+      }).pipe(
+        Effect.provide(DuckDbWarehouse.layerMemory),
+        Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      )
+    )
+  }
+  const expectErased = (out: { raw: string; tables: string; lakeText: string }) => {
+    for (const p of ERASED) {
+      expect(out.raw).not.toContain(p)
+      expect(out.tables).not.toContain(p)
+      expect(out.lakeText).not.toContain(p)
+    }
+    expect(out.raw).toContain("keep@example.com")
+  }
+
+  it("a batch landed right after the redaction finished: serve's stale copy of the ledger has expired, the guard erases it", async () => {
+    // Without the wait (settleMs 0) the guard still holds the empty ledger and the batch stays.
+    expectErased(
+      await race(settleAfter(TTL), ({ redact, land }) => Effect.andThen(redact, land).pipe(Effect.asVoid))
+    )
+  }, 120_000)
+
+  it("a batch landed while the redaction runs (after its ledger entry): the redaction's pass erases it", async () => {
+    expectErased(
+      await race(settleAfter(TTL), ({ redact, land, entryRecorded }) =>
+        Effect.gen(function* () {
+          const fiber = yield* Effect.forkChild(redact)
+          // Land once the request is on record, before its pass reads (it waits settleAfter(TTL)).
+          while (!(yield* entryRecorded)) yield* Effect.sleep(20)
+          yield* land
+          yield* Fiber.join(fiber)
+        })
+      )
+    )
+  }, 120_000)
+})
+
+describe("redactionOptionsFor", () => {
+  it("outwaits serve's ledger copy on BigQuery only, and clears the token file only when it is the store", () => {
+    const base = { stateDir: "/state", sandbox: false } as const
+    const lake = { kind: "gcs", bucket: "b", prefix: "" } as const
+    const settings = (
+      warehouse: { kind: "duckdb"; path: string } | { kind: "bigquery"; projectId: string; dataset: string }
+    ) => ({
+      warehouse,
+      lake,
+      bigQueryLocation: Option.none(),
+      lakeRetentionDays: Option.none()
+    })
+    const bq = redactionOptionsFor({
+      ...base,
+      tokenStore: "warehouse",
+      warehouseSettings: settings({ kind: "bigquery", projectId: "demo-proj", dataset: "kura" })
+    })
+    expect(bq.settleMs).toBe(LATE_ARRIVAL_LEDGER_TTL_MS + 1_000)
+    expect(bq.eraseCredentials).toBeUndefined()
+    const duck = redactionOptionsFor({
+      ...base,
+      tokenStore: "file",
+      warehouseSettings: settings({ kind: "duckdb", path: "/state/kura.duckdb" })
+    })
+    expect(duck.settleMs).toBeUndefined()
+    expect(duck.eraseCredentials).toBeTypeOf("function")
+  })
 })

@@ -239,6 +239,40 @@ export const makeFileTokenStore = (
   })
 }
 
+/**
+ * Removes every credential of the token file at `path` whose key `match` accepts, under the same
+ * lock and atomic replace as `put`: an erased account (Shopify `shop/redact`) keeps no token with
+ * us. Resolves to the keys removed; a missing file removes nothing.
+ */
+export const removeFileTokens = (
+  path: string,
+  match: (key: string) => boolean,
+  options: FileTokenStoreOptions = {}
+): Effect.Effect<ReadonlyArray<string>, StoreError> =>
+  Effect.tryPromise({
+    try: async () => {
+      // Nothing to lock or write when there is no file (the store was never used).
+      if ((await stat(path).catch(() => undefined)) === undefined) return []
+      return withLockFile(
+        path,
+        {
+          staleLockMillis: options.staleLockMillis ?? 30_000,
+          lockTimeoutMillis: options.lockTimeoutMillis ?? 30_000,
+          lockPollMillis: options.lockPollMillis ?? 20
+        },
+        async () => {
+          const all = await readAll(path)
+          const removed = Object.keys(all).filter(match)
+          if (removed.length === 0) return removed
+          const kept = Object.fromEntries(Object.entries(all).filter(([k]) => !removed.includes(k)))
+          await writeAtomic(path, JSON.stringify(kept, null, 2))
+          return removed
+        }
+      )
+    },
+    catch: storeError(path, "remove")
+  })
+
 /** Layers for the file store (the service is core's `TokenStore`). */
 export const FileTokenStore = {
   /** The store over the file at `path`. */

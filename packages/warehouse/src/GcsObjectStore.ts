@@ -95,7 +95,14 @@ export const make = (options: GcsObjectStoreOptions): ObjectStore["Service"] => 
           const [files] = await bucket.getFiles({ prefix: full(listPrefix), autoPaginate: true })
           const strip = prefix ? `${prefix}/` : ""
           return files
-            .map((f) => ({ path: f.name.slice(strip.length), size: Number(f.metadata.size ?? 0) }))
+            .map((f) => {
+              const updated = Date.parse(String(f.metadata.updated ?? ""))
+              return {
+                path: f.name.slice(strip.length),
+                size: Number(f.metadata.size ?? 0),
+                ...(Number.isNaN(updated) ? {} : { updatedAt: updated })
+              }
+            })
             .sort((a, b) => (a.path < b.path ? -1 : 1))
         },
         catch: gcsError("list", listPrefix)

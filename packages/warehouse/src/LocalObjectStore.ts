@@ -47,7 +47,12 @@ export const make = (dir: string): ObjectStore["Service"] => {
       const full = join(dirPath, entry.name)
       if (entry.isDirectory()) await walk(full, out)
       else if (entry.isFile() && !entry.name.includes(".kura-tmp-")) {
-        out.push({ path: relative(root, full).split(sep).join("/"), size: (await stat(full)).size })
+        const info = await stat(full)
+        out.push({
+          path: relative(root, full).split(sep).join("/"),
+          size: info.size,
+          updatedAt: info.mtimeMs
+        })
       }
     }
   }

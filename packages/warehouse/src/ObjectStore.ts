@@ -18,6 +18,11 @@ export interface ObjectInfo {
   /** Path relative to the store's root, with "/" separators. */
   readonly path: string
   readonly size: number
+  /**
+   * When the object was last written (epoch ms), if the store says: what a re-application of the
+   * redaction ledger keys on to find files written since it last ran, whatever their day.
+   */
+  readonly updatedAt?: number
 }
 
 /** The object store service. Paths are relative, "/"-separated, without "..". */

@@ -28,7 +28,7 @@ export { REDACTED } from "./internal/redactionPayload.js"
 
 /** A redaction could not be done; `reason` says why. */
 export class RedactionError extends Schema.TaggedError<RedactionError>()("RedactionError", {
-  reason: Schema.Literals(["InvalidInput", "NotConfirmed", "Warehouse", "Lake"]),
+  reason: Schema.Literals(["InvalidInput", "NotConfirmed", "Warehouse", "Lake", "Credentials"]),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect())
 }) {}
@@ -120,7 +120,37 @@ export interface RedactionOptions {
   readonly maxStatementRows?: number
   /** Payload characters one UPDATE carries at most (default 4,000,000; a single larger payload goes alone). */
   readonly maxStatementBytes?: number
+  /**
+   * How long `redactCustomer` waits between recording the request in the ledger and reading what
+   * to redact (default 0). Set it, on a warehouse several processes write (BigQuery), to more
+   * than the longest time another process reuses a copy of the ledger to check what it lands
+   * (kura-sync serve's webhook guard: 10 s): a batch that process lands without seeing the new
+   * entry was then landed before this pass reads, so the pass erases it. On DuckDB one process
+   * holds the file, so nothing else lands meanwhile.
+   */
+  readonly settleMs?: number
+  /**
+   * Erases an account's credentials kept outside the warehouse (the file token store), for
+   * `redactShop`: called with a test of a credential key (see {@link isAccountCredential});
+   * resolves to the keys removed. `_kura_tokens` is always cleared by `redactShop` itself.
+   */
+  readonly eraseCredentials?: (
+    isAccounts: (key: string) => boolean
+  ) => Effect.Effect<ReadonlyArray<string>, { readonly message: string }>
 }
+
+/**
+ * Whether a token store key is a credential of this account: its first `:`-separated part is the
+ * source and its last the account (`shopify:<shop>`, `shopify:<client id>:<shop>`,
+ * `lightspeed:<client id>:<business>`), so an erased shop keeps no token with us.
+ */
+export const isAccountCredential = (key: string, source: string, sourceAccount: string): boolean => {
+  const parts = key.split(":")
+  return parts.length >= 2 && parts[0] === source && parts[parts.length - 1] === sourceAccount
+}
+
+/** The `tables` entry of a shop erasure's outcome counting the credentials removed from the file token store. */
+export const TOKEN_FILE_ENTRY = "token file"
 
 /** The redaction service. */
 export class Redaction extends Context.Service<
@@ -133,7 +163,10 @@ export class Redaction extends Context.Service<
      * nulled. Each lake file is replaced atomically. Idempotent: a second run changes nothing.
      */
     readonly redactCustomer: (input: RedactCustomerInput) => Effect.Effect<RedactionOutcome, RedactionError>
-    /** Deletes every row of an account from every table and its whole lake prefix. Needs `confirm`. */
+    /**
+     * Deletes every row of an account from every table, its whole lake prefix and its stored OAuth
+     * tokens (`_kura_tokens`, and the file token store through `eraseCredentials`). Needs `confirm`.
+     */
     readonly redactShop: (input: RedactShopInput) => Effect.Effect<RedactionOutcome, RedactionError>
     /** Records a data request in the ledger (the merchant must answer it; Kura does not). */
     readonly recordDataRequest: (input: DataRequestInput) => Effect.Effect<RedactionOutcome, RedactionError>
@@ -336,6 +369,7 @@ export const makeRedaction = (
   const d = warehouse.dialect
   const maxRows = Math.max(1, options.maxStatementRows ?? 500)
   const maxBytes = Math.max(1, options.maxStatementBytes ?? 4_000_000)
+  const settleMs = Math.max(0, options.settleMs ?? 0)
 
   // DuckDB refuses a parameter the statement does not name: pass only the ones it uses (read
   // from the statement once: a set-based UPDATE names thousands).
@@ -447,7 +481,10 @@ export const makeRedaction = (
    * ledger entry), whatever their number: per canonical table one counting read and an UPDATE only
    * for the persons it found; one candidate read and bounded set-based UPDATEs for `_kura_raw` and
    * the dead letters; one listing and one read of each lake file. `since`: only raw rows fetched
-   * from then and lake partitions of that day on (plus the raw rows' own files). What changed is
+   * from then and lake partitions of that day on (plus the raw rows' own files). `writtenSince`
+   * (the last application): also every lake file written from then, whatever its day, and the raw
+   * rows loaded from such a file that names a subject, whatever their fetch time: a page loaded
+   * long after it was fetched, a backfill window's file filed under its old day. What changed is
    * attributed to the subject whose tokens it mentions (a record of two persons counts for the first).
    */
   const applyCustomers = (
@@ -455,7 +492,8 @@ export const makeRedaction = (
     account: string,
     subjects: ReadonlyArray<Subject>,
     since: number | undefined,
-    batchId?: string
+    batchId?: string,
+    writtenSince?: number
   ) =>
     Effect.gen(function* () {
       const per: Array<PassResult> = subjects.map(() => ({ tables: {}, files: [] }))
@@ -494,43 +532,56 @@ export const makeRedaction = (
         )
       const like = RSql.likeParams(tokens)
       const files = new Set<string>()
+      // Raw rows already rewritten by this pass (stream, id, updated_at), once each.
+      const rawDone = new Set<string>()
+      /** Rewrites the candidate raw rows that hold a subject's data; adds the files they name. */
+      const redactRaw = (raw: ReadonlyArray<Readonly<Record<string, unknown>>>) =>
+        Effect.gen(function* () {
+          const rawUpdates = new Map<
+            string,
+            { stream: string; id: string | null; updatedAt: string | null; payload: string; owner: number }
+          >()
+          for (const r of raw) {
+            const payload = str(r.payload)
+            if (payload === null) continue
+            const stream = str(r.stream) ?? ""
+            const next = rewriteLine(payload, union, tokens, stream)
+            const lakePath = str(r.lake_path)
+            if (lakePath !== null && mayMention(payload, tokens)) files.add(lakePath)
+            if (next === undefined) continue
+            const id = str(r.source_id)
+            const updatedAt = str(r.updated_at)
+            // One entry per key: BigQuery refuses a target row that two source rows match.
+            const key = JSON.stringify([stream, id, updatedAt])
+            if (!rawUpdates.has(key) && !rawDone.has(key)) {
+              rawDone.add(key)
+              rawUpdates.set(key, { stream, id, updatedAt, payload: next, owner: ownerOf(payload) })
+            }
+          }
+          for (const chunk of chunked([...rawUpdates.values()], maxRows, maxBytes, (u) => u.payload.length)) {
+            const params: Record<string, string | null> = { source, account }
+            chunk.forEach((u, i) => {
+              params[`r${i}_stream`] = u.stream
+              params[`r${i}_source_id`] = u.id
+              params[`r${i}_updated_at`] = u.updatedAt
+              params[`r${i}_payload`] = u.payload
+            })
+            const n = yield* run(RSql.updateRawPayloads(d, chunk.length), params)
+            // Rows a concurrent write removed meanwhile are not counted.
+            for (const u of chunk.slice(0, n)) add(u.owner, RawTable.name, 1)
+          }
+        })
       if (tokens.length > 0) {
         const sinceParam = since === undefined ? {} : { since: new Date(since).toISOString() }
-        const raw = yield* query(
-          RSql.rawCandidates(d, tokens.length, since !== undefined, batchId !== undefined),
-          { source, account, ...like, ...sinceParam, ...(batchId === undefined ? {} : { batch: batchId }) }
-        )
-        const rawUpdates = new Map<
-          string,
-          { stream: string; id: string | null; updatedAt: string | null; payload: string; owner: number }
-        >()
-        for (const r of raw) {
-          const payload = str(r.payload)
-          if (payload === null) continue
-          const stream = str(r.stream) ?? ""
-          const next = rewriteLine(payload, union, tokens, stream)
-          const lakePath = str(r.lake_path)
-          if (lakePath !== null && mayMention(payload, tokens)) files.add(lakePath)
-          if (next === undefined) continue
-          const id = str(r.source_id)
-          const updatedAt = str(r.updated_at)
-          // One entry per key: BigQuery refuses a target row that two source rows match.
-          const key = JSON.stringify([stream, id, updatedAt])
-          if (!rawUpdates.has(key))
-            rawUpdates.set(key, { stream, id, updatedAt, payload: next, owner: ownerOf(payload) })
-        }
-        for (const chunk of chunked([...rawUpdates.values()], maxRows, maxBytes, (u) => u.payload.length)) {
-          const params: Record<string, string | null> = { source, account }
-          chunk.forEach((u, i) => {
-            params[`r${i}_stream`] = u.stream
-            params[`r${i}_source_id`] = u.id
-            params[`r${i}_updated_at`] = u.updatedAt
-            params[`r${i}_payload`] = u.payload
+        yield* redactRaw(
+          yield* query(RSql.rawCandidates(d, tokens.length, since !== undefined, batchId !== undefined), {
+            source,
+            account,
+            ...like,
+            ...sinceParam,
+            ...(batchId === undefined ? {} : { batch: batchId })
           })
-          const n = yield* run(RSql.updateRawPayloads(d, chunk.length), params)
-          // Rows a concurrent write removed meanwhile are not counted.
-          for (const u of chunk.slice(0, n)) add(u.owner, RawTable.name, 1)
-        }
+        )
         const letters = yield* query(RSql.deadLetterCandidates(d, tokens.length), {
           source,
           account,
@@ -566,16 +617,26 @@ export const makeRedaction = (
           ? []
           : yield* store.list(lakeAccountPrefix(source, account)).pipe(Effect.mapError(lakeError))
       const fromDay = since === undefined ? undefined : utcDay(since)
+      // Files written since the last application, whatever their day (a store that does not say
+      // when an object was written leaves only the day rule).
+      const written = new Set<string>()
       for (const o of listed) {
         const loc = parseLakePath(o.path)
         if (loc === undefined) continue
-        if (fromDay === undefined || loc.dt >= fromDay) files.add(o.path)
+        if (writtenSince !== undefined && o.updatedAt !== undefined && o.updatedAt >= writtenSince) {
+          written.add(o.path)
+          files.add(o.path)
+        } else if (fromDay === undefined || loc.dt >= fromDay) files.add(o.path)
       }
+      // Written since and naming a subject: their raw rows are looked up whatever their fetch time.
+      const late: Array<string> = []
       if (tokens.length > 0)
         for (const path of [...files].sort()) {
           const stream = parseLakePath(path)?.key.stream ?? ""
           const owners = new Set<number>()
+          let named = false
           const done = yield* rewriteLakeFile(store, path, (line) => {
+            if (!named && written.has(path) && mayMention(line, tokens)) named = true
             const next = rewriteLine(line, union, tokens, stream)
             if (next !== undefined)
               for (const [k, t] of tokensOf.entries()) if (mayMention(line, t)) owners.add(k)
@@ -589,7 +650,19 @@ export const makeRedaction = (
             Effect.mapError(lakeError)
           )
           if (done) for (const k of owners.size === 0 ? [0] : owners) per[k]!.files.push(path)
+          if (named || (done && written.has(path))) late.push(path)
         }
+      for (const chunk of chunked(late, maxRows, Number.POSITIVE_INFINITY, () => 1)) {
+        const list = RSql.listParams(d, "f", chunk)
+        yield* redactRaw(
+          yield* query(RSql.rawCandidatesInFiles(d, tokens.length, list.sql), {
+            source,
+            account,
+            ...like,
+            ...list.params
+          })
+        )
+      }
       return per
     })
 
@@ -642,6 +715,8 @@ export const makeRedaction = (
     }
     // Recorded before the work, so a crash mid-way leaves a pending entry for `reapply`.
     yield* writeEntry(entry)
+    // Another process's copy of the ledger (without this entry) expires before this pass reads.
+    if (settleMs > 0) yield* Effect.sleep(settleMs)
     const subject = yield* resolveSubject(
       input.source,
       input.sourceAccount,
@@ -701,6 +776,25 @@ export const makeRedaction = (
           account: input.sourceAccount
         })
         if (n > 0) tables[table] = n
+      }
+      // The shop's OAuth tokens: an erased shop keeps no credential with us.
+      const keys = (yield* query(RSql.selectTokenKeys(d), {}))
+        .map((r) => str(r.key))
+        .filter((k): k is string => k !== null && isAccountCredential(k, input.source, input.sourceAccount))
+      if (keys.length > 0) {
+        const list = RSql.listParams(d, "k", keys)
+        const n = yield* run(RSql.deleteTokens(d, list.sql), list.params)
+        if (n > 0) tables[StateTables.tokens.name] = n
+      }
+      if (options.eraseCredentials !== undefined) {
+        const removed = yield* options
+          .eraseCredentials((k) => isAccountCredential(k, input.source, input.sourceAccount))
+          .pipe(
+            Effect.mapError(
+              (e) => new RedactionError({ reason: "Credentials", message: e.message, cause: e })
+            )
+          )
+        if (removed.length > 0) tables[TOKEN_FILE_ENTRY] = removed.length
       }
       const objects = yield* store
         .list(lakeAccountPrefix(input.source, input.sourceAccount))
@@ -801,7 +895,16 @@ export const makeRedaction = (
       const since = group.every((e) => e.status === "done" && e.appliedAt !== null)
         ? Math.min(...group.map((e) => (e.appliedAt ?? 0) - REAPPLY_MARGIN_MS))
         : undefined
-      out.push(...(yield* settle(group, now, applyCustomers(source, sourceAccount, subjects, since))))
+      // Lake files written since the group's last application are read whatever their day, and
+      // the raw rows of those naming someone whatever their fetch time.
+      const writtenSince = since === undefined ? undefined : Math.min(...group.map((e) => e.appliedAt ?? 0))
+      out.push(
+        ...(yield* settle(
+          group,
+          now,
+          applyCustomers(source, sourceAccount, subjects, since, undefined, writtenSince)
+        ))
+      )
     }
     return out
   })

@@ -11,7 +11,8 @@ import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { assert, describe, it } from "@effect/vitest"
 import { Storage } from "@google-cloud/storage"
-import { Effect, Layer, Stream } from "effect"
+import { makeFileTokenStore, removeFileTokens, type TokenSet } from "@kura/core"
+import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import {
   AllTables,
   bigQueryDialect,
@@ -27,7 +28,9 @@ import {
   Redaction,
   RedactionError,
   rewriteLakeFile,
-  Warehouse
+  TOKEN_FILE_ENTRY,
+  Warehouse,
+  WarehouseTokenStore
 } from "../src/index.js"
 import { makeSubject, mentions, rewriteLine, scrub, subjectTokens } from "../src/internal/redactionPayload.js"
 import * as RSql from "../src/internal/redactionSql.js"
@@ -515,7 +518,7 @@ describe("Redaction.redactCustomer", () => {
   )
 
   it.live(
-    "late arrivals: reapply's window takes a page fetched before the request; an older landing needs reapplyLanded",
+    "late arrivals: reapply takes a page fetched before the request, and one landed now whatever its fetch time or lake day; reapplyLanded takes one batch",
     () =>
       withStores((dir) =>
         Effect.gen(function* () {
@@ -525,7 +528,7 @@ describe("Redaction.redactCustomer", () => {
           const lake = yield* RawLake
           yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: ALICE.id })
           const now = Date.now()
-          const land = (batchId: string, fetchedAt: number, updatedAt: string) =>
+          const land = (batchId: string, fetchedAt: number, updatedAt: string, dt?: string) =>
             Effect.gen(function* () {
               const key = { source: "shopify", account: A, stream: "customers" }
               const line = JSON.stringify(gqlCustomer(ALICE, updatedAt))
@@ -533,7 +536,7 @@ describe("Redaction.redactCustomer", () => {
                 key,
                 batchId,
                 lines: Stream.make(line),
-                dt: new Date(fetchedAt).toISOString().slice(0, 10)
+                dt: dt ?? new Date(fetchedAt).toISOString().slice(0, 10)
               })
               yield* RawLoader.loadRawBatch({
                 warehouse: w,
@@ -544,24 +547,15 @@ describe("Redaction.redactCustomer", () => {
               })
               return { path: obj.path, line }
             })
-          // A sync page fetched two hours before the request, loaded after it.
-          const page = yield* land("page", now - 2 * 3_600_000, "2026-11-21T00:00:00Z")
-          // A webhook accepted three days earlier, landed now (a write-ahead log replayed after downtime).
-          const old = yield* land("wal", now - 3 * 86_400_000, "2026-11-22T00:00:00Z")
           const rawOf = (batch: string) =>
             q(`SELECT CAST(payload AS VARCHAR) AS p FROM _kura_raw WHERE _batch_id = '${batch}'`).pipe(
               Effect.map((rows) => JSON.stringify(rows))
             )
           const fileOf = (path: string) => linesOf(files(dir).get(path)!).join("\n")
 
-          const [after] = yield* r.reapply()
-          assert.deepStrictEqual(after?.files, [page.path])
-          assert.isFalse(hasPii(yield* rawOf("page"), ALICE))
-          assert.isFalse(hasPii(fileOf(page.path), ALICE))
-          // Outside the one-day margin: the time window alone leaves it.
-          assert.isTrue(hasPii(yield* rawOf("wal"), ALICE))
-          assert.isTrue(hasPii(fileOf(old.path), ALICE))
-
+          // A webhook accepted three days earlier, landed now (a write-ahead log replayed after
+          // downtime): the landing path applies the ledger to that one batch.
+          const old = yield* land("wal", now - 3 * 86_400_000, "2026-11-22T00:00:00Z")
           const before = (yield* r.list)[0]!
           const landed = yield* r.reapplyLanded({
             source: "shopify",
@@ -580,11 +574,37 @@ describe("Redaction.redactCustomer", () => {
             yield* r.reapplyLanded({
               source: "shopify",
               sourceAccount: A,
-              batchId: "page",
+              batchId: "wal",
               texts: [JSON.stringify(gqlCustomer(BOB))]
             }),
             []
           )
+
+          // A sync page fetched two hours before the request, loaded after it.
+          const page = yield* land("page", now - 2 * 3_600_000, "2026-11-21T00:00:00Z")
+          // A page fetched ten days before and loaded now, filed under its backfill window's day
+          // (a month back): outside any fixed window of fetch time or lake day.
+          const slow = yield* land("slow", now - 10 * 86_400_000, "2026-11-23T00:00:00Z", "2026-10-01")
+          const [after] = yield* r.reapply()
+          assert.deepStrictEqual([...(after?.files ?? [])].sort(), [page.path, slow.path].sort())
+          for (const [batch, path] of [
+            ["page", page.path],
+            ["slow", slow.path]
+          ] as const) {
+            assert.isFalse(hasPii(yield* rawOf(batch), ALICE), batch)
+            assert.isFalse(hasPii(fileOf(path), ALICE), batch)
+          }
+
+          // The same record version fetched again by a backfill: the raw table keeps its first
+          // (redacted) row, but the new lake file holds the data again, under an old day.
+          const again = yield* land("again", now - 10 * 86_400_000, "2026-11-23T00:00:00Z", "2026-10-02")
+          assert.isTrue(hasPii(fileOf(again.path), ALICE))
+          const [third] = yield* r.reapply()
+          assert.deepStrictEqual(third?.files, [again.path])
+          assert.isFalse(hasPii(fileOf(again.path), ALICE))
+          // Nothing came back since: the next re-application changes nothing.
+          const [fourth] = yield* r.reapply()
+          assert.deepStrictEqual([fourth?.rowsChanged, fourth?.filesChanged], [0, 0])
         })
       )
   )
@@ -688,6 +708,58 @@ describe("Redaction.redactShop", () => {
         assert.deepStrictEqual([entry?.kind, entry?.status, entry?.trigger], ["shop", "done", "webhook"])
       })
     )
+  )
+})
+
+describe("Redaction.redactShop: credentials", () => {
+  const tokenSet = (access: string): TokenSet => ({
+    accessToken: Redacted.make(access),
+    refreshToken: Redacted.make(`${access}-refresh`),
+    expiresAt: null,
+    refreshExpiresAt: null,
+    issuedAt: 1,
+    scope: null
+  })
+  it.effect(
+    "deletes the shop's OAuth tokens from _kura_tokens and the file token store, and nobody else's",
+    () =>
+      withStores((dir) =>
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          const tokens = WarehouseTokenStore.make(w)
+          const tokenFile = `${dir}-tokens.json`
+          const file = makeFileTokenStore(tokenFile)
+          const ofA = [`shopify:${A}`, `shopify:client-1:${A}`]
+          // Another shop, another source with the same name, and a key that only mentions A.
+          const others = [`shopify:${B}`, `lightspeed:client-1:${A}`, `shopify:${A}:legacy`]
+          for (const key of [...ofA, ...others]) {
+            yield* tokens.put(key, tokenSet(key))
+            yield* file.put(key, tokenSet(key))
+          }
+          const r = makeRedaction(w, yield* ObjectStore, {
+            eraseCredentials: (isAccounts) => removeFileTokens(tokenFile, isAccounts)
+          })
+          const out = yield* r.redactShop({ source: "shopify", sourceAccount: A, confirm: true })
+          assert.strictEqual(out.tables._kura_tokens, 2)
+          assert.strictEqual(out.tables[TOKEN_FILE_ENTRY], 2)
+          const keys = yield* q(`SELECT "key" FROM "_kura_tokens" ORDER BY "key"`)
+          assert.deepStrictEqual(
+            keys.map((k) => k.key),
+            [...others].sort()
+          )
+          for (const key of ofA) {
+            assert.isTrue(Option.isNone(yield* tokens.get(key)), key)
+            assert.isTrue(Option.isNone(yield* file.get(key)), key)
+          }
+          for (const key of others) assert.isTrue(Option.isSome(yield* file.get(key)), key)
+          assert.notInclude(readFileSync(tokenFile, "utf8"), `shopify:client-1:${A}-refresh`)
+          // Again: nothing left to remove.
+          const again = yield* r.redactShop({ source: "shopify", sourceAccount: A, confirm: true })
+          assert.isUndefined(again.tables._kura_tokens)
+          assert.isUndefined(again.tables[TOKEN_FILE_ENTRY])
+          rmSync(tokenFile, { force: true })
+        })
+      )
   )
 })
 
@@ -978,6 +1050,7 @@ describe("redaction SQL", () => {
     assertBigQuery(RSql.customerEmails(bq))
     assertBigQuery(RSql.rawCandidates(bq, 2, true))
     assertBigQuery(RSql.rawCandidates(bq, 1, false))
+    assertBigQuery(RSql.rawCandidatesInFiles(bq, 2, c.sql))
     assertBigQuery(RSql.updateRawPayloads(bq, 1))
     assertBigQuery(RSql.updateRawPayloads(bq, 3))
     for (const table of Object.values(CanonicalTables)) {
@@ -990,6 +1063,8 @@ describe("redaction SQL", () => {
     assertBigQuery(RSql.deadLetterCandidates(bq, 2))
     assertBigQuery(RSql.updateDeadLetterPayloads(bq, 2))
     for (const t of RSql.accountTables) assertBigQuery(RSql.deleteAccount(bq, t))
+    assertBigQuery(RSql.selectTokenKeys(bq))
+    assertBigQuery(RSql.deleteTokens(bq, c.sql))
     assertBigQuery(RSql.upsertLedgerRows(bq, 1))
     assertBigQuery(RSql.upsertLedgerRows(bq, 2))
     assertBigQuery(RSql.selectLedger(bq, true))

@@ -14,6 +14,8 @@ export interface FakeObject {
   readonly data: Buffer
   readonly contentType: string
   readonly generation: number
+  /** When this generation was written (GCS's `updated`). */
+  readonly updated: string
 }
 
 export interface RecordedRequest {
@@ -71,7 +73,7 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
     size: String(o.data.length),
     crc32c: crc(o.data),
     md5Hash: md5(o.data),
-    updated: new Date().toISOString()
+    updated: o.updated
   })
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { "content-type": "application/json" })
@@ -82,7 +84,7 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
       error: { code: 404, message: `No such object: ${what}`, errors: [{ reason: "notFound" }] }
     })
   const store = (name: string, data: Buffer, contentType: string) => {
-    const o = { name, data, contentType, generation: generation++ }
+    const o = { name, data, contentType, generation: generation++, updated: new Date().toISOString() }
     objects.set(name, o)
     return o
   }

@@ -22,6 +22,7 @@ import {
   ObjectStore,
   RawLake,
   type Redaction,
+  type RedactionOptions,
   RestOrder,
   RestRefundPayload,
   type RowKey,
@@ -157,6 +158,11 @@ export interface WarehouseWebhookSinkOptions {
    * `customers/data_request`) after their batch is landed; without it they are only logged.
    */
   readonly redaction?: Redaction["Service"]
+  /**
+   * How long the late-arrival guard reuses its copy of the ledger (default
+   * `LATE_ARRIVAL_LEDGER_TTL_MS`); a redaction in another process outwaits it (RedactionOptions.ts).
+   */
+  readonly lateArrivalLedgerTtlMs?: number
 }
 
 /** Builds the sink over a warehouse, a lake and the shops' facts. */
@@ -241,7 +247,7 @@ export const makeWarehouseWebhookSink = (
     )
   // Erasures already in the ledger, for a delivery that names a customer erased before it landed
   // (once the batch's rows and dead letters are written).
-  const guard = makeLateArrivalGuard(options.redaction)
+  const guard = makeLateArrivalGuard(options.redaction, options.lateArrivalLedgerTtlMs)
   const lateArrivals = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     guard(shop, batchId, deliveries).pipe(Effect.mapError(sinkError("Warehouse")))
 
@@ -425,16 +431,19 @@ const SeenRow = Schema.Struct({
  * in context too (as in `serve`), it carries out the compliance topics.
  */
 export const layerWarehouseWebhookSink = (
-  options: WarehouseWebhookSinkOptions = {}
+  options: WarehouseWebhookSinkOptions & { readonly redactionOptions?: RedactionOptions } = {}
 ): Layer.Layer<WebhookBatchSink, never, Warehouse | RawLake | ShopContext> =>
   Layer.effect(
     WebhookBatchSink,
     Effect.gen(function* () {
       const warehouse = yield* Warehouse
       const store = yield* Effect.serviceOption(ObjectStore)
+      const { redactionOptions, ...sinkOptions } = options
       return makeWarehouseWebhookSink(warehouse, yield* RawLake, yield* ShopContext, {
-        ...(Option.isSome(store) ? { redaction: makeRedaction(warehouse, store.value) } : {}),
-        ...options
+        ...(Option.isSome(store)
+          ? { redaction: makeRedaction(warehouse, store.value, redactionOptions) }
+          : {}),
+        ...sinkOptions
       })
     })
   )

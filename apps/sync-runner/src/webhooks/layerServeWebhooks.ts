@@ -4,7 +4,7 @@
  * per-delivery path (one lake object per delivery, no canonical upsert) remains as a baseline.
  */
 import { join } from "node:path"
-import type { RawLake, Warehouse } from "@kura/warehouse"
+import type { RawLake, RedactionOptions, Warehouse } from "@kura/warehouse"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { ConfigError, type ConfigProblem } from "../ConfigError.js"
@@ -32,6 +32,8 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
   readonly stateDir: string
   readonly sandbox?: boolean
   readonly batcher?: Partial<WebhookBatcherOptions>
+  /** Options of the Redaction that carries out compliance topics (`redactionOptionsFor`: the file token store, the wait on BigQuery). */
+  readonly redaction?: RedactionOptions
 }
 
 const WEBHOOK_MODES: ReadonlyArray<string> = ["batched", "in-thread", "per-delivery"]
@@ -168,7 +170,11 @@ export const layerServeWebhooks = (
           )
         ).pipe(Layer.tap((context) => killIntakeOnSignal(Context.get(context, IntakeThread))))
   return intake.pipe(
-    Layer.provide(layerWarehouseWebhookSink()),
+    Layer.provide(
+      layerWarehouseWebhookSink(
+        options.redaction === undefined ? {} : { redactionOptions: options.redaction }
+      )
+    ),
     Layer.provide(ShopContext.layerShopify(options.shops, { sandbox: options.sandbox ?? false }))
   )
 }

@@ -92,6 +92,14 @@ export const rawCandidates = (d: Dialect, tokenCount: number, since: boolean, ba
   `SELECT ${d.ident("stream")} AS stream, ${d.ident("source_id")} AS source_id, ${text(d, d.ident("updated_at"))} AS updated_at, ${text(d, d.ident("payload"))} AS payload, ${d.ident("lake_path")} AS lake_path FROM ${d.table(RawTable.name)} WHERE ${account(d)} AND (${likeAny(d, "payload", tokenCount)})${since ? ` AND ${d.ident("fetched_at")} >= CAST(${d.param("since")} AS ${d.type("timestamp")})` : ""}${batch ? ` AND ${d.ident("_batch_id")} = ${d.param("batch")}` : ""}`
 
 /**
+ * `_kura_raw` rows of the account loaded from these lake files (an SQL `(…)` list of parameters)
+ * whose payload may mention the subject, whatever their fetch time: the rows of a file written
+ * since the last re-application that names someone erased.
+ */
+export const rawCandidatesInFiles = (d: Dialect, tokenCount: number, files: string): string =>
+  `SELECT ${d.ident("stream")} AS stream, ${d.ident("source_id")} AS source_id, ${text(d, d.ident("updated_at"))} AS updated_at, ${text(d, d.ident("payload"))} AS payload, ${d.ident("lake_path")} AS lake_path FROM ${d.table(RawTable.name)} WHERE ${account(d)} AND (${likeAny(d, "payload", tokenCount)}) AND ${d.ident("lake_path")} IN ${files}`
+
+/**
  * The inlined rows `(col, …)` of a set-based UPDATE: `SELECT CAST(@<prefix><i>_<col> AS type) AS
  * col … UNION ALL …`, one SELECT per row (BigQuery has no VALUES table constructor).
  */
@@ -156,6 +164,14 @@ export const accountTables: ReadonlyArray<string> = [
 /** Deletes every row of one account from a table. */
 export const deleteAccount = (d: Dialect, table: string): string =>
   `DELETE FROM ${d.table(table)} WHERE ${account(d)}`
+
+/** Every key of `_kura_tokens` (a handful of rows; `redactShop` picks the account's in code). */
+export const selectTokenKeys = (d: Dialect): string =>
+  `SELECT ${d.ident("key")} AS ${d.ident("key")} FROM ${d.table(StateTables.tokens.name)}`
+
+/** Deletes the `_kura_tokens` rows of these keys (an SQL `(…)` list of parameters). */
+export const deleteTokens = (d: Dialect, keys: string): string =>
+  `DELETE FROM ${d.table(StateTables.tokens.name)} WHERE ${d.ident("key")} IN ${keys}`
 
 const ledger = StateTables.redactions
 
