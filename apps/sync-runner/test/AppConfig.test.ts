@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Warehouse } from "@kura/warehouse"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type ConfigInput, checkLocalStores, loadAppConfig } from "../src/AppConfig.js"
@@ -216,7 +216,9 @@ describe("loadAppConfig", () => {
         error.problems.map((p) => p.field),
         bad
       ).toEqual(["KURA_DUCKDB_CONNECTIONS"])
-      expect(error.problems[0]?.fix).toMatch(/from 1 to 8 \(default 1\), or unset it/)
+      expect(error.problems[0]?.fix).toContain(
+        `from 1 to 8 (default ${DuckDbWarehouse.DEFAULT_CONNECTIONS}), or unset it`
+      )
     }
   })
 
