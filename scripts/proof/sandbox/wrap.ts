@@ -15,8 +15,6 @@
  *   sandbox runs (sandbox/serve.ts answers it on demand, so a bench can diff it per pass).
  *
  * - `KURA_PROOF_SECRETS_FILE=file`: appends the sandbox's credentials, for the secrets check.
- * - `KURA_PROOF_SANDBOX_WARM=1`: sends the emulators a few read-only requests at start, so a bench
- *   that times a pass against a fresh sandbox does not time the emulators' cold start (warmUp.ts).
  * - `KURA_PROOF_SANDBOX_MALFORMED=N`: `malformedPerSource`, `malformedAdjustments` and
  *   `malformedCustomers` (records rendered with a wrongly typed field: N Shopify orders, POS sales,
  *   Stocky purchase orders, Stocky stock adjustments and Shopify customers), and the report then
@@ -27,7 +25,6 @@
 import { appendFileSync, writeFileSync } from "node:fs"
 import http from "node:http"
 import * as real from "../../../packages/sandbox/dist/index.js"
-import { warmUp } from "./warmUp.ts"
 
 export * from "../../../packages/sandbox/dist/index.js"
 
@@ -187,8 +184,6 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
     )
   const mutate = Number(env.KURA_PROOF_SANDBOX_MUTATE ?? "0")
   const mutated = mutate > 0 ? sandbox.mutate({ fraction: mutate }).length : 0
-  // Before the proxies exist, so nothing counts it (sandbox/warmUp.ts says why).
-  if (env.KURA_PROOF_SANDBOX_WARM === "1") await warmUp(sandbox)
   const reportFile = env.KURA_PROOF_SANDBOX_REPORT
   if (!reportFile) return sandbox
   const log: Log = new Map()
