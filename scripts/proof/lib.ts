@@ -244,6 +244,14 @@ export const startServe = async (
       ...env
     }
   })
+  return serveHandle(captured, lakeDir)
+}
+
+/**
+ * The handle of a started `kura-sync serve`, once it listens: `stop` sends SIGTERM (the drain) and
+ * SIGKILLs a serve still running 15 s later.
+ */
+export const serveHandle = async (captured: Captured, lakeDir: string): Promise<ServeHandle> => {
   const url = `http://127.0.0.1:${await servePort(captured, "kura-sync serve")}`
   return {
     url,

@@ -15,7 +15,7 @@ import {
   proofDir,
   type ServeHandle,
   SYNC_RUNNER,
-  servePort,
+  serveHandle,
   setHash,
   spawnCaptured
 } from "./lib.ts"
@@ -236,18 +236,7 @@ export const kuraSyncServeApart = async (
     KURA_STATUS_PUBLIC: "1"
   }
   const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", "off"], { cwd: dir, env })
-  const url = `http://127.0.0.1:${await servePort(captured, "kura-sync serve")}`
-  return {
-    url,
-    lakeDir: path.join(dir, "lake"),
-    captured,
-    stop: async () => {
-      captured.child.kill("SIGTERM")
-      const timer = setTimeout(() => captured.child.kill("SIGKILL"), 15_000)
-      await captured.exited
-      clearTimeout(timer)
-    }
-  }
+  return serveHandle(captured, path.join(dir, "lake"))
 }
 
 /** One stream's line of `kura-sync run` output. */
