@@ -93,17 +93,17 @@ export class StreamRunner extends Context.Service<
     const labels = (key: StreamKey) => ({ source: key.source, account: key.account, stream: key.stream })
 
     /**
-     * Runs one stream whose lease is already held. Alone (no `pass`; `runNow` and `start` both run
-     * passes), it releases the lease and records the run itself. In a pass, the checkpoint was read with the
-     * pass's others and the pass writes the finished record and releases the latest lease (kept
-     * in `pass.held`) together with the others' — one write each per pass instead of per stream.
+     * Runs one stream of a pass (`runNow` and `start` both run passes) whose lease is already held.
+     * Its checkpoint was read with the pass's others (read here only when the pass had none), and
+     * the pass writes the finished record and releases the latest lease (kept in `pass.held`)
+     * together with the others' — one write each per pass instead of per stream.
      */
     const execute = (
       stream: SyncStream,
       runId: string,
       trigger: RunTrigger,
       lease: Parameters<typeof leases.release>[0],
-      pass?: {
+      pass: {
         readonly checkpoint: Option.Option<Checkpoint> | undefined
         /** The entry the pass opened for this run (absent: the stream opens its own). */
         readonly opened: OpenedRun["opened"] | undefined
@@ -117,7 +117,7 @@ export class StreamRunner extends Context.Service<
       let held = lease
       const keep = (l: typeof lease) => {
         held = l
-        pass?.held.set(streamKeyToString(stream.key), l)
+        pass.held.set(streamKeyToString(stream.key), l)
       }
       keep(lease)
       // Only the stream's own work is interruptible: the bookkeeping after it must always happen.
@@ -165,7 +165,7 @@ export class StreamRunner extends Context.Service<
             restore(
               Effect.gen(function* () {
                 const checkpoint =
-                  pass?.checkpoint === undefined ? yield* checkpoints.get(stream.key) : pass.checkpoint
+                  pass.checkpoint === undefined ? yield* checkpoints.get(stream.key) : pass.checkpoint
                 resumedFrom = Option.match(checkpoint, { onNone: () => null, onSome: (c) => c.cursor })
                 return yield* stream.run({
                   runId,
@@ -174,8 +174,8 @@ export class StreamRunner extends Context.Service<
                   reportApiUsage: (usage) => {
                     failedUsage = usage
                   },
-                  ...(pass?.opened === undefined ? {} : { opened: pass.opened }),
-                  ...(pass?.deferred === undefined
+                  ...(pass.opened === undefined ? {} : { opened: pass.opened }),
+                  ...(pass.deferred === undefined
                     ? {}
                     : { deferCommit: (c: CommitRunInput) => void pass.deferred?.push(c) }),
                   commit: (cursor, meta) =>
@@ -221,8 +221,7 @@ export class StreamRunner extends Context.Service<
                   error: errorText(exit.cause),
                   ...(failedUsage === undefined ? {} : { api: failedUsage })
                 }
-          if (pass === undefined) yield* ledger.record(record)
-          else pass.finished.push(record)
+          pass.finished.push(record)
           // This fiber still counts until its observer fires, hence the - 1.
           yield* metrics.set(
             "kura_sync_runs_in_flight",
@@ -263,11 +262,7 @@ export class StreamRunner extends Context.Service<
             })
           )
           return record
-        }).pipe(
-          Effect.ensuring(
-            Effect.suspend(() => (pass === undefined ? Effect.ignore(leases.release(held)) : Effect.void))
-          )
-        )
+        })
       )
     }
 
