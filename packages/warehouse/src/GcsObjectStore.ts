@@ -7,7 +7,7 @@ import type { Bucket } from "@google-cloud/storage"
 import { Storage } from "@google-cloud/storage"
 import { Effect, Layer, Stream } from "effect"
 import { streamToNodeReadable } from "./internal/nodeStreams.js"
-import { checkPath, type ObjectInfo, ObjectStore, ObjectStoreError } from "./ObjectStore.js"
+import { checkPath, type ObjectInfo, ObjectStore, ObjectStoreError, type PurgeResult } from "./ObjectStore.js"
 
 /** Options of the GCS store. */
 export interface GcsObjectStoreOptions {
@@ -113,7 +113,39 @@ export const make = (options: GcsObjectStoreOptions): ObjectStore["Service"] => 
           try: () => bucket.file(name).delete({ ignoreNotFound: true }),
           catch: gcsError("delete", path)
         }).pipe(Effect.asVoid)
-      )
+      ),
+    // On a bucket with object versioning, `delete` (and `put` over an object) leaves the old bytes
+    // as a noncurrent generation: an erasure lists every generation (`versions: true`; a
+    // noncurrent one carries `timeDeleted`) and deletes each by its number, which is permanent.
+    purge: (target, opts) =>
+      Effect.gen(function* () {
+        const isPath = "path" in target
+        const given = isPath ? target.path : target.prefix
+        const name = isPath ? yield* checked("purge", given) : full(given)
+        const strip = prefix ? `${prefix}/` : ""
+        const [files] = yield* Effect.tryPromise({
+          try: () => bucket.getFiles({ prefix: name, versions: true, autoPaginate: true }),
+          catch: gcsError("purge", given)
+        })
+        const doomed = files.filter(
+          (f) =>
+            (!isPath || f.name === name) && (opts?.keepLive !== true || f.metadata.timeDeleted !== undefined)
+        )
+        // Listed with versions, each File is scoped to its generation: delete sends `generation`.
+        yield* Effect.forEach(
+          doomed,
+          (f) =>
+            Effect.tryPromise({
+              try: () => f.delete({ ignoreNotFound: true }),
+              catch: gcsError("purge", f.name.slice(strip.length))
+            }),
+          { concurrency: 8, discard: true }
+        )
+        return {
+          paths: [...new Set(doomed.map((f) => f.name.slice(strip.length)))].sort(),
+          generations: doomed.length
+        } satisfies PurgeResult
+      })
   })
 }
 

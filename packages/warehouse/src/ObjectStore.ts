@@ -25,6 +25,14 @@ export interface ObjectInfo {
   readonly updatedAt?: number
 }
 
+/** What a purge deleted. */
+export interface PurgeResult {
+  /** The objects (paths) of which at least one generation was deleted, sorted. */
+  readonly paths: ReadonlyArray<string>
+  /** Generations deleted, live and noncurrent. */
+  readonly generations: number
+}
+
 /** The object store service. Paths are relative, "/"-separated, without "..". */
 export class ObjectStore extends Context.Service<
   ObjectStore,
@@ -44,6 +52,18 @@ export class ObjectStore extends Context.Service<
     /** Lists objects under a prefix, sorted by path. */
     readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<ObjectInfo>, ObjectStoreError>
     readonly delete: (path: string) => Effect.Effect<void, ObjectStoreError>
+    /**
+     * Erasure: deletes every stored generation of the object at `path`, or of every object under
+     * `prefix`, including the noncurrent ones a bucket with object versioning keeps when an object
+     * is replaced or deleted (they would still hold the erased bytes). `keepLive` spares the
+     * current generations (a redaction that just rewrote a file keeps the new one). Resolves to
+     * how many generations were deleted. Absent on a store that keeps no versions: `delete` is then
+     * the whole erasure.
+     */
+    readonly purge?: (
+      target: { readonly path: string } | { readonly prefix: string },
+      options?: { readonly keepLive?: boolean }
+    ) => Effect.Effect<PurgeResult, ObjectStoreError>
   }
 >()("@kura/warehouse/ObjectStore") {}
 

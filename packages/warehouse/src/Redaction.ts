@@ -228,7 +228,8 @@ const encoder = new TextEncoder()
 /**
  * Rewrites one lake file's lines through `rewrite` (undefined keeps a line byte for byte), if
  * any line changes. The new gzip NDJSON object replaces the old one through `ObjectStore.put`,
- * which makes it appear only once fully written: a failure in between leaves the old file.
+ * which makes it appear only once fully written: a failure in between leaves the old file. The
+ * old version a versioned bucket keeps is then purged (`ObjectStore.purge`, live one kept).
  * Resolves to whether the file was replaced.
  */
 export const rewriteLakeFile = (
@@ -257,6 +258,8 @@ export const rewriteLakeFile = (
         new ObjectStoreError({ reason: "Io", operation: "gzip", path, message: String(cause), cause })
     )
     yield* store.put(path, gz, { contentType: "application/x-ndjson" })
+    // A versioned bucket kept the old bytes as a noncurrent generation: erased with it.
+    if (store.purge !== undefined) yield* store.purge({ path }, { keepLive: true })
     return true
   })
 
@@ -796,9 +799,13 @@ export const makeRedaction = (
           )
         if (removed.length > 0) tables[TOKEN_FILE_ENTRY] = removed.length
       }
-      const objects = yield* store
-        .list(lakeAccountPrefix(input.source, input.sourceAccount))
-        .pipe(Effect.mapError(lakeError))
+      const prefix = lakeAccountPrefix(input.source, input.sourceAccount)
+      // Every generation where the store keeps versions (noncurrent ones hold the bytes too).
+      if (store.purge !== undefined) {
+        const purged = yield* store.purge({ prefix }).pipe(Effect.mapError(lakeError))
+        return [{ tables, files: [...purged.paths] }]
+      }
+      const objects = yield* store.list(prefix).pipe(Effect.mapError(lakeError))
       yield* Effect.forEach(objects, (o) => store.delete(o.path), { concurrency: 8, discard: true }).pipe(
         Effect.mapError(lakeError)
       )

@@ -85,6 +85,44 @@ describe("GcsObjectStore against a fake GCS JSON API", () => {
     )
   )
 
+  it.live("on a versioned bucket, purge deletes every generation; keepLive spares the current one", () =>
+    withFake(false, (fake) =>
+      Effect.gen(function* () {
+        fake.versioning = true
+        const store = yield* ObjectStore
+        const body = (s: string) => Stream.make(new TextEncoder().encode(s))
+        yield* store.put("a/x.bin", body("x1"))
+        yield* store.put("a/x.bin", body("x2"))
+        yield* store.put("a/x.bin.tmp", body("t"))
+        yield* store.put("a/y.bin", body("y1"))
+        yield* store.delete("a/y.bin")
+        yield* store.put("b/z.bin", body("z1"))
+        const text = (o: { readonly data: Buffer }) => o.data.toString("utf8")
+        // What GCS keeps: the replaced x1 and the deleted y1 as noncurrent generations, unlisted.
+        assert.deepStrictEqual(fake.noncurrent.map(text), ["x1", "y1"])
+        assert.deepStrictEqual(
+          (yield* store.list("a/")).map((o) => o.path),
+          ["a/x.bin", "a/x.bin.tmp"]
+        )
+
+        const one = yield* store.purge!({ path: "a/x.bin" }, { keepLive: true })
+        assert.deepStrictEqual(one, { paths: ["a/x.bin"], generations: 1 })
+        assert.deepStrictEqual(fake.noncurrent.map(text), ["y1"])
+        assert.strictEqual(text(fake.objects.get("prod/lake/a/x.bin")!), "x2")
+        assert.isTrue(fake.objects.has("prod/lake/a/x.bin.tmp"))
+
+        const all = yield* store.purge!({ prefix: "a/" })
+        assert.deepStrictEqual(all, { paths: ["a/x.bin", "a/x.bin.tmp", "a/y.bin"], generations: 3 })
+        assert.deepStrictEqual(fake.noncurrent, [])
+        assert.deepStrictEqual([...fake.objects.keys()], ["prod/lake/b/z.bin"])
+        assert.isTrue(fake.requests.some((r) => r.method === "GET" && r.query.get("versions") === "true"))
+        assert.isTrue(
+          fake.requests.filter((r) => r.method === "DELETE" && r.query.has("generation")).length === 4
+        )
+      })
+    )
+  )
+
   it.live("missing objects are NotFound", () =>
     withFake(false, () =>
       Effect.gen(function* () {

@@ -831,6 +831,79 @@ describe("Redaction on BigQuery (fake BigQuery and GCS)", () => {
   )
 })
 
+describe("Redaction on a GCS bucket with object versioning (fake BigQuery and GCS)", () => {
+  it.live("no generation keeps the customer after a redaction, and none of the shop after its erasure", () =>
+    withBigQuery(({ gcs }) =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.migrate
+        gcs.versioning = true
+        const storage = new Storage({ projectId: "demo-proj", apiEndpoint: gcs.endpoint })
+        const store = GcsObjectStore.layer({ bucket: "kura-lake", prefix: "lake", storage })
+        return yield* Effect.gen(function* () {
+          const lake = yield* RawLake
+          const r = yield* Redaction
+          const write = (account: string, batchId: string) =>
+            lake.writeBatch({
+              key: { source: "shopify", account, stream: "customers" },
+              batchId,
+              dt: DT,
+              lines: Stream.make(JSON.stringify(gqlCustomer(ALICE)), JSON.stringify(gqlCustomer(BOB)))
+            })
+          const obj = yield* write(A, "c1")
+          // A file a sync deleted (lake retention) stays as a noncurrent generation only.
+          const gone = yield* write(A, "c0")
+          yield* (yield* ObjectStore).delete(gone.path)
+          const other = yield* write(B, "c1")
+          const generations = (account: string) =>
+            [...gcs.objects.values(), ...gcs.noncurrent]
+              .filter((o) => o.name.includes(`account=${account}/`))
+              .sort((a, b) => a.generation - b.generation)
+          const text = (o: { readonly data: Buffer }) => gunzipSync(o.data).toString("utf8")
+          assert.strictEqual(generations(A).length, 2)
+
+          yield* r.redactCustomer({ source: "shopify", sourceAccount: A, customerId: "101" })
+          const named = `lake/${obj.path}`
+          // The rewritten file's old generation held Alice: purged, the new one is the only one.
+          assert.deepStrictEqual(
+            generations(A).map((o) => [o.name, o.timeDeleted === undefined]),
+            [
+              [`lake/${gone.path}`, false],
+              [named, true]
+            ]
+          )
+          assert.isFalse(hasPii(text(gcs.objects.get(named)!), ALICE))
+          assert.isTrue(hasPii(text(gcs.objects.get(named)!), BOB))
+
+          const out = yield* r.redactShop({ source: "shopify", sourceAccount: A, confirm: true })
+          // Live and noncurrent generations alike, each deleted by its number.
+          assert.deepStrictEqual(generations(A), [])
+          assert.deepStrictEqual(out.files, [gone.path, obj.path].sort())
+          assert.isTrue(
+            gcs.requests.some(
+              (q) =>
+                q.method === "DELETE" &&
+                q.path.endsWith(encodeURIComponent(`lake/${gone.path}`)) &&
+                q.query.has("generation")
+            )
+          )
+          assert.deepStrictEqual(
+            generations(B).map((o) => o.name),
+            [`lake/${other.path}`]
+          )
+        }).pipe(
+          Effect.provide(
+            Redaction.layer.pipe(
+              Layer.provideMerge(RawLake.layer.pipe(Layer.provideMerge(store))),
+              Layer.provideMerge(Layer.succeed(Warehouse, w))
+            )
+          )
+        )
+      })
+    )
+  )
+})
+
 describe("Redaction on BigQuery: bounded DML", () => {
   it.live(
     "a customer with 43 raw payloads and 3 dead letters costs 3 + 1 UPDATE jobs at 16 rows a statement, not 46",

@@ -2,7 +2,9 @@
  * A small in-memory fake of the GCS JSON API (node:http on 127.0.0.1), enough for
  * @google-cloud/storage to upload (multipart and resumable), list, download, stat and delete.
  * It records every request so tests can check what the adapter sent, and serves CRC32C/MD5 the
- * way GCS does (the client validates both).
+ * way GCS does (the client validates both). With `versioning` on, it keeps what GCS keeps on a
+ * bucket with object versioning: a replaced or deleted object stays as a noncurrent generation
+ * (`timeDeleted` set), listed only with `versions=true` and deleted only by its `generation`.
  */
 import { createHash, randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
@@ -16,6 +18,8 @@ export interface FakeObject {
   readonly generation: number
   /** When this generation was written (GCS's `updated`). */
   readonly updated: string
+  /** When it stopped being the live generation (noncurrent versions only). */
+  readonly timeDeleted?: string
 }
 
 export interface RecordedRequest {
@@ -26,7 +30,12 @@ export interface RecordedRequest {
 
 export interface FakeGcs {
   readonly endpoint: string
+  /** The live generation of each object. */
   readonly objects: Map<string, FakeObject>
+  /** Noncurrent generations (only kept with `versioning` on), oldest first. */
+  readonly noncurrent: Array<FakeObject>
+  /** Object versioning of the bucket (default off). */
+  versioning: boolean
   readonly requests: Array<RecordedRequest>
   /** When set, downloads flip one byte but keep the stored object's hashes (bit rot in transit). */
   corruptDownloads: boolean
@@ -51,6 +60,7 @@ const readBody = (req: IncomingMessage) =>
 /** Starts the fake for one bucket. */
 export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
   const objects = new Map<string, FakeObject>()
+  const noncurrent: Array<FakeObject> = []
   const requests: Array<RecordedRequest> = []
   const pending = new Map<string, { name: string; contentType: string; chunks: Array<Buffer> }>()
   let generation = 1
@@ -58,6 +68,8 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
   const fake: { -readonly [K in keyof FakeGcs]: FakeGcs[K] } = {
     endpoint: "",
     objects,
+    noncurrent,
+    versioning: false,
     requests,
     corruptDownloads: false,
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
@@ -73,7 +85,8 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
     size: String(o.data.length),
     crc32c: crc(o.data),
     md5Hash: md5(o.data),
-    updated: o.updated
+    updated: o.updated,
+    ...(o.timeDeleted === undefined ? {} : { timeDeleted: o.timeDeleted })
   })
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { "content-type": "application/json" })
@@ -85,8 +98,16 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
     })
   const store = (name: string, data: Buffer, contentType: string) => {
     const o = { name, data, contentType, generation: generation++, updated: new Date().toISOString() }
+    retire(name)
     objects.set(name, o)
     return o
+  }
+  /** The live generation stops being live: kept as noncurrent on a versioned bucket, gone otherwise. */
+  function retire(name: string) {
+    const live = objects.get(name)
+    if (live === undefined) return
+    objects.delete(name)
+    if (fake.versioning) noncurrent.push({ ...live, timeDeleted: new Date().toISOString() })
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -155,15 +176,27 @@ export const startFakeGcs = async (bucket: string): Promise<FakeGcs> => {
       const name = m[1] === undefined ? undefined : decodeURIComponent(m[1])
       if (name === undefined && req.method === "GET") {
         const prefix = url.searchParams.get("prefix") ?? ""
-        const items = [...objects.values()]
+        const versions = url.searchParams.get("versions") === "true"
+        const items = [...objects.values(), ...(versions ? noncurrent : [])]
           .filter((o) => o.name.startsWith(prefix))
-          .sort((a, b) => (a.name < b.name ? -1 : 1))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.generation - b.generation))
         return json(res, 200, { kind: "storage#objects", items: items.map(resource) })
+      }
+      // A delete naming a generation removes that generation for good, live or noncurrent.
+      const gen = url.searchParams.get("generation")
+      if (req.method === "DELETE" && name !== undefined && gen !== null) {
+        const live = objects.get(name)
+        const old = noncurrent.findIndex((x) => x.name === name && String(x.generation) === gen)
+        if (live !== undefined && String(live.generation) === gen) objects.delete(name)
+        else if (old >= 0) noncurrent.splice(old, 1)
+        else return notFound(res, `${name}#${gen}`)
+        res.writeHead(204)
+        return res.end()
       }
       const o = name === undefined ? undefined : objects.get(name)
       if (!o) return notFound(res, name ?? "")
       if (req.method === "DELETE") {
-        objects.delete(o.name)
+        retire(o.name)
         res.writeHead(204)
         return res.end()
       }
