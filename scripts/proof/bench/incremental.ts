@@ -41,15 +41,16 @@
  * How kura-sync runs (`--method run|serve|both`). `run` (the headline figures above): a one-off
  * `kura-sync run --force` process per sync, which is what a cron-style deployment pays (every pass
  * opens the warehouse with cold caches and closes it with a checkpoint). `serve`: production's
- * Cloud Run service, one warm `kura-sync serve --scheduler off` process whose warehouse stays open
- * between passes, against one sandbox apart that applies `mutate(0.01)` on demand between passes
- * (sandbox/serve.ts reads commands on stdin); a pass is `POST /sync/<source>` for every source at
- * once (answered 202 at once), timed to its runs' last end line; a full sync first, `--repeat N`
- * incremental passes, then one with no new change. Its passes follow each other seconds apart, so
- * each re-reads the earlier passes' changes (Shopify's 5-minute look-back): only the first has one
- * mutation in its window, and its points are the like-for-like figure. CPU s and RSS are the serve
- * process's, per pass. `both` (the default of a full run) runs `run`, then `serve`; quick runs
- * `run` only (serve adds a full sync: > 15 s on this box).
+ * Cloud Run service, a warm `kura-sync serve --scheduler off` process whose warehouse stays open
+ * between passes, against a sandbox apart that applies `mutate(0.01)` on demand (sandbox/serve.ts
+ * reads commands on stdin); a pass is `POST /sync/<source>` for every source at once (answered 202
+ * at once), timed to the pass's close (its runs' records on /status.json). The full sync runs in a
+ * session of its own; then each of `--repeat N` sessions starts from a copy of its end state with
+ * a fresh sandbox and serve, runs a pass with nothing changed (the warm-up), then `mutate(0.01)`
+ * and the timed pass, so every timed pass reads one mutation and nothing of another pass's (passes
+ * of one process seconds apart re-read each other's changes inside Shopify's 5-minute look-back).
+ * CPU s and RSS are the serve process's, per pass. `both` (the default of a full run) runs `run`,
+ * then `serve`; quick runs `run` only (serve adds a full sync and two sessions: > 15 s here).
  * Usage: `npx node scripts/proof/bench/incremental.ts [--quick] [--scale N] [--repeat N]
  * [--sandbox apart|in-process|both] [--method run|serve|both]` (or KURA_BENCH_QUICK=1).
  */
@@ -215,6 +216,17 @@ const sum = (calls: CallTally, api: string, field: "requests" | "cost") =>
 const apis = ["shopify", "lightspeed", "stocky"] as const
 const pct = (a: number, b: number) => (b === 0 ? 0 : (100 * a) / b)
 
+/** Requests and points per call shape, one column per run or pass: where each one spends. */
+const printCallTable = (columns: ReadonlyArray<{ readonly label: string; readonly calls: CallTally }>) => {
+  const shapes = [...new Set(columns.flatMap((c) => Object.keys(c.calls)))].sort()
+  console.log(`\n| call | ${columns.map((c) => `${c.label} req / points`).join(" | ")} |`)
+  console.log(`| --- | ${columns.map(() => "---").join(" | ")} |`)
+  for (const shape of shapes)
+    console.log(
+      `| ${shape} | ${columns.map((c) => `${c.calls[shape]?.requests ?? 0} / ${c.calls[shape]?.cost ?? 0}`).join(" | ")} |`
+    )
+}
+
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
 /**
  * Copies a sync directory and flushes the copy to disk. A fresh copy's pages are dirty in the page
@@ -319,14 +331,9 @@ const runMethod = async () => {
     )
 
   // Where the incremental spends: every call shape, full vs incremental (vs unchanged).
-  const tallied = runs.filter((r) => r.mode === headline)
-  const shapes = [...new Set(tallied.flatMap((r) => Object.keys(r.sandbox.calls)))].sort()
-  console.log(`\n| call | ${tallied.map((r) => `${r.label} req / points`).join(" | ")} |`)
-  console.log(`| --- | ${tallied.map(() => "---").join(" | ")} |`)
-  for (const s of shapes)
-    console.log(
-      `| ${s} | ${tallied.map((r) => `${r.sandbox.calls[s]?.requests ?? 0} / ${r.sandbox.calls[s]?.cost ?? 0}`).join(" | ")} |`
-    )
+  printCallTable(
+    runs.filter((r) => r.mode === headline).map((r) => ({ label: r.label, calls: r.sandbox.calls }))
+  )
   console.log("\nrows per stream (incremental):")
   for (const l of incremental.lines) if (l.rows > 0) console.log(`  ${l.stream}: ${l.rows}`)
 
@@ -487,25 +494,45 @@ const runEnds = async (
   return ends
 }
 
+/** Passes a warm session runs: `pass(label, mutate?)`, timed as `serveMethod` describes. */
+interface ServeSession {
+  readonly pass: (label: string, mutate?: number) => Promise<WarmPass>
+  readonly rssAtStart: number | null
+  readonly sources: ReadonlyArray<string>
+}
+
+/** One timed warm pass. */
+interface WarmPass {
+  readonly label: string
+  /** From the first trigger to the pass's close (its records on the status page). */
+  readonly syncMs: number
+  /** From the first trigger to its runs' last end line (before the pass writes their records). */
+  readonly runsEndedMs: number
+  readonly answeredMs: number
+  readonly cpuSeconds: number
+  readonly rss: number | null
+  readonly calls: CallTally
+  readonly rows: number
+  readonly runs: number
+  readonly mutated: number
+}
+
 /**
- * The warm method (issue 10 bench 3 as production runs it): one `kura-sync serve --scheduler off`
- * process, its warehouse open between passes, against one sandbox apart. Each pass is a
- * `POST /sync/<source>` per configured source, sent together (Cloud Scheduler's triggers; 202 at
- * once, the runs go on in the background), timed from just before the first trigger to the last of
- * its runs' end lines (see `runEnds`); the status page then confirms every run succeeded. First a
- * full sync (the first trigger over an empty warehouse), then `repeats` passes each after
- * `mutate(0.01)` applied in the running sandbox, then one pass with nothing changed. The points are
- * the counting proxies' tally diffed around the pass; CPU s is the serve process's from /proc over
- * the pass, RSS its VmRSS after each pass.
+ * A warm session: a fresh sandbox process (the same seed, scale and options every time, so every
+ * session serves the same data and `mutate(0.01)` changes the same orders) and one `kura-sync
+ * serve --scheduler off` over `syncDir`; `use` runs its passes, then both stop (serve closes its
+ * warehouse, with the checkpoint of its close, before the sandbox stops).
  */
-const serveMethod = async () => {
-  const loadBefore = load()
-  const syncDir = path.join(dir, "sync-serve")
-  const options: SyncOptions = { ...base, report: path.join(dir, "serve-sandbox.json") }
-  const sandbox = await startSandboxApart("bench-incremental-serve-sandbox", syncDir, options)
+const serveSession = async <A>(
+  label: string,
+  syncDir: string,
+  use: (session: ServeSession) => Promise<A>
+): Promise<A> => {
+  const options: SyncOptions = { ...base, report: path.join(dir, `${label}-sandbox.json`) }
+  const sandbox = await startSandboxApart(`bench-incremental-${label}-sandbox`, syncDir, options)
   let serve: ServeHandle | undefined
   try {
-    serve = await kuraSyncServeApart("bench-incremental-serve", syncDir, options, sandbox, TRIGGER_SECRET)
+    serve = await kuraSyncServeApart(`bench-incremental-${label}`, syncDir, options, sandbox, TRIGGER_SECRET)
     const warm = serve
     const pid = warm.captured.child.pid
     const statusOf = async () =>
@@ -519,7 +546,7 @@ const serveMethod = async () => {
     const sources = [...new Set((await statusOf()).streams.map((s) => s.stream.split("/")[0] ?? ""))]
     const tally = async () => (await sandbox.ask("tally")).calls as CallTally
     const rssAtStart = rssMiB(pid)
-    const pass = async (label: string, mutate?: number) => {
+    const pass = async (passLabel: string, mutate?: number): Promise<WarmPass> => {
       const mutated = mutate === undefined ? 0 : Number((await sandbox.ask(`mutate ${mutate}`)).mutated)
       const before = await tally()
       const ticksBefore = procTicks(pid) ?? 0
@@ -544,27 +571,36 @@ const serveMethod = async () => {
       const started202 = answers.flat()
       const runIds = new Set(started202.flatMap((r) => (r.runId === undefined ? [] : [r.runId])))
       if (runIds.size !== started202.length)
-        throw new Error(`${label}: not every stream started: ${JSON.stringify(started202)}`)
+        throw new Error(`${passLabel}: not every stream started: ${JSON.stringify(started202)}`)
       const ends = await runEnds(warm, runIds, quick ? 120_000 : 1_800_000)
-      const cpuTicks = (procTicks(pid) ?? ticksBefore) - ticksBefore
-      const ended = Math.max(...[...ends.values()].map((e) => e.at))
-      const rss = rssMiB(pid)
-      const calls = tallyDiff(await tally(), before)
       const bad = [...ends.values()].filter((e) => e.status !== "succeeded")
       if (bad.length > 0) {
         console.error(warm.captured.output().slice(-4000))
-        throw new Error(`${label}: ${bad.map((e) => `${e.stream} ${e.status}`).join(", ")}`)
+        throw new Error(`${passLabel}: ${bad.map((e) => `${e.stream} ${e.status}`).join(", ")}`)
       }
-      // The status page must agree: every stream's last run is this pass's, and it succeeded.
-      const status = await statusOf()
-      const off = [...runIds].filter(
-        (id) => !status.streams.some((s) => s.lastRun?.runId === id && s.lastStatus === "succeeded")
-      )
-      if (off.length > 0)
-        throw new Error(`${label}: /status.json does not show runs ${off.join(", ")} succeeded`)
+      // A pass writes its runs' records when it closes, after their end lines: the pass ends when
+      // the status page shows every run of it succeeded (polled only now, so no ledger read waits
+      // ahead of the runs on the warehouse connection; the close's re-application of redactions,
+      // one ledger read when there is none, may still run).
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const status = await statusOf()
+        const off = [...runIds].filter(
+          (id) => !status.streams.some((s) => s.lastRun?.runId === id && s.lastStatus === "succeeded")
+        )
+        if (off.length === 0) break
+        if (Date.now() > deadline)
+          throw new Error(`${passLabel}: /status.json does not show runs ${off.join(", ")} succeeded`)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      const ended = Date.now()
+      const cpuTicks = (procTicks(pid) ?? ticksBefore) - ticksBefore
+      const rss = rssMiB(pid)
+      const calls = tallyDiff(await tally(), before)
       return {
-        label,
+        label: passLabel,
         syncMs: ended - started,
+        runsEndedMs: Math.max(...[...ends.values()].map((e) => e.at)) - started,
         answeredMs,
         cpuSeconds: cpuTicks / 100,
         rss,
@@ -574,98 +610,7 @@ const serveMethod = async () => {
         mutated
       }
     }
-    const full = await pass("full (first trigger)")
-    const passes: Array<Awaited<ReturnType<typeof pass>>> = []
-    for (let i = 0; i < repeats; i++) passes.push(await pass(`incremental ${i + 1}`, 0.01))
-    // Nothing changed since the last pass (its changes are still inside the look-back, re-read).
-    const unchanged = await pass("no new change")
-    const loadAfter = load()
-    const all = [full, ...passes, unchanged]
-    console.log(
-      `\nincremental efficiency, warm serve: ${base.scale} orders, ${base.historyDays} days; one \`kura-sync serve --scheduler off\` ` +
-        `process against one sandbox in its own process; a pass is POST /sync/<source> for ${sources.join(", ")} at once, ` +
-        `timed from the first trigger to its runs' last "run succeeded" line; mutate(0.01) in the running sandbox before each ` +
-        `incremental pass; serve RSS at start ${rssAtStart?.toFixed(0) ?? "?"} MiB; load average ${loadBefore} before, ${loadAfter} after\n`
-    )
-    console.log(
-      "| pass | runs | mutated | sync s | triggers answered s | CPU s | RSS MiB after | shopify points | shopify req | lightspeed req | stocky req | records read |"
-    )
-    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for (const p of all)
-      console.log(
-        `| ${p.label} | ${p.runs} | ${p.mutated} | ${(p.syncMs / 1000).toFixed(2)} | ${(p.answeredMs / 1000).toFixed(2)} | ${p.cpuSeconds.toFixed(2)} | ${p.rss?.toFixed(0) ?? "?"} | ${sum(p.calls, "shopify", "cost")} | ` +
-          `${apis.map((a) => sum(p.calls, a, "requests")).join(" | ")} | ${p.rows} |`
-      )
-    // Where each warm pass spends, per call shape (the one-off method's table, for the warm passes).
-    const shapes = [...new Set(all.flatMap((p) => Object.keys(p.calls)))].sort()
-    console.log(`\n| call | ${all.map((p) => `${p.label} req / points`).join(" | ")} |`)
-    console.log(`| --- | ${all.map(() => "---").join(" | ")} |`)
-    for (const c of shapes)
-      console.log(
-        `| ${c} | ${all.map((p) => `${p.calls[c]?.requests ?? 0} / ${p.calls[c]?.cost ?? 0}`).join(" | ")} |`
-      )
-    const median = [...passes].sort((a, b) => a.syncMs - b.syncMs)[Math.floor((passes.length - 1) / 2)]
-    if (median === undefined) throw new Error("no warm pass")
-    const fullPoints = sum(full.calls, "shopify", "cost")
-    const pointShares = passes.map((p) => pct(sum(p.calls, "shopify", "cost"), fullPoints))
-    // Only the first pass has a single mutate(0.01) in its window: passes seconds apart re-read the
-    // earlier passes' changes too (Shopify's 5-minute look-back before the high-water mark), as
-    // the one-off method's passes, each from the full sync's state, never do.
-    const firstShare = pointShares[0] ?? 0
-    const timeShare = pct(median.syncMs, full.syncMs)
-    result({
-      figure: `incremental Shopify cost points vs full (warm serve; first pass; each pass, later ones re-reading earlier changes in the 5-min look-back: ${pointShares.map((s) => `${s.toFixed(2)}%`).join(" / ")})`,
-      value: Number(firstShare.toFixed(2)),
-      unit: "%",
-      target: "≤ 2%",
-      met: firstShare <= 2
-    })
-    result({
-      figure: "records read per warm pass: incrementals / no new change",
-      value: `${passes.map((p) => p.rows).join(" / ")} / ${unchanged.rows}`
-    })
-    result({
-      figure: `seconds from the triggers to their last 202, each incremental pass (warm serve)`,
-      value: passes.map((p) => (p.answeredMs / 1000).toFixed(2)).join(" / ")
-    })
-    result({
-      figure: `incremental sync s, each of ${passes.length} passes, one warm process (median used; warm serve)`,
-      value: passes.map((p) => (p.syncMs / 1000).toFixed(2)).join(" / ")
-    })
-    // The first pass alone, for the like-for-like comparison (its records and points are the one-off
-    // method's); the median above, which the target reads, also counts the later passes' re-reads.
-    const first = passes[0]
-    if (first !== undefined)
-      result({
-        figure: "incremental sync time vs full (warm serve; first pass only, the like-for-like one)",
-        value: Number(pct(first.syncMs, full.syncMs).toFixed(1)),
-        unit: "%"
-      })
-    result({
-      figure: "incremental sync time vs full (warm serve)",
-      value: Number(timeShare.toFixed(1)),
-      unit: "%",
-      target: "≤ 5%",
-      met: timeShare <= 5
-    })
-    result({
-      figure: "incremental CPU seconds vs full (kura-sync serve process; warm serve)",
-      value: `${median.cpuSeconds.toFixed(2)} / ${full.cpuSeconds.toFixed(1)}`
-    })
-    result({
-      figure:
-        "no new change (earlier passes' changes still in the look-back): points / time vs full (warm serve)",
-      value: `${pct(sum(unchanged.calls, "shopify", "cost"), fullPoints).toFixed(2)}% / ${pct(unchanged.syncMs, full.syncMs).toFixed(1)}%`
-    })
-    result({
-      figure:
-        "kura-sync serve RSS MiB: at start, then after each pass (full, incrementals, unchanged; warm serve)",
-      value: [rssAtStart, ...all.map((p) => p.rss)].map((r) => r?.toFixed(0) ?? "?").join(" / ")
-    })
-    result({
-      figure: "load average (1/5/15 min) before / after (warm serve)",
-      value: `${loadBefore} / ${loadAfter}`
-    })
+    return await use({ pass, rssAtStart, sources })
   } catch (e) {
     if (serve !== undefined) console.error(serve.captured.output().slice(-3000))
     throw e
@@ -673,6 +618,136 @@ const serveMethod = async () => {
     await serve?.stop()
     await sandbox.close()
   }
+}
+
+/**
+ * The warm method (issue 10 bench 3 as production runs it): `kura-sync serve --scheduler off`, its
+ * warehouse open between passes, against a sandbox apart. A pass is a `POST /sync/<source>` per
+ * configured source, sent together (Cloud Scheduler's triggers; 202 at once, the runs go on in
+ * the background), timed from just before the first trigger to the pass's close: its runs' end
+ * lines (`runEnds`), then the status page showing every run's record (written at the close).
+ *
+ * Every timed pass is like-for-like: a session of its own (`serveSession`) from the full sync's
+ * end state, so it reads one `mutate(0.01)` and nothing an earlier timed pass changed. (Passes of
+ * one process seconds apart re-read each other's changes inside Shopify's 5-minute look-back:
+ * 183 → 300 → 415 records in session 10, where Cloud Scheduler spaces them by the stream
+ * interval.) Session 0 runs the full sync and stops; its directory is copied. Each of `repeats`
+ * sessions restores that copy, starts a fresh sandbox and serve, runs a pass with nothing changed
+ * (the warm-up a production pass has had: the previous pass of the same process; it is the
+ * "unchanged" figure), then `mutate(0.01)` and the timed incremental pass. The look-back and
+ * everything else kura-sync does are as shipped. Points are the counting proxies' tally diffed
+ * around the pass; CPU s the serve process's from /proc over the pass, RSS its VmRSS after it.
+ */
+const serveMethod = async () => {
+  const loadBefore = load()
+  const syncDir = path.join(dir, "sync-serve")
+  const afterFull = path.join(dir, "sync-serve-after-full")
+  const first = await serveSession("serve-full", syncDir, async (s) => ({
+    full: await s.pass("full (first trigger)"),
+    rssAtStart: s.rssAtStart,
+    sources: s.sources
+  }))
+  const full = first.full
+  copyDurably(syncDir, afterFull)
+  const sessions: Array<{ unchanged: WarmPass; incremental: WarmPass; rssAtStart: number | null }> = []
+  for (let i = 0; i < repeats; i++) {
+    rmSync(syncDir, { recursive: true, force: true })
+    copyDurably(afterFull, syncDir)
+    sessions.push(
+      await serveSession(`serve-${i + 1}`, syncDir, async (s) => ({
+        unchanged: await s.pass(`unchanged ${i + 1}`),
+        incremental: await s.pass(`incremental ${i + 1}`, 0.01),
+        rssAtStart: s.rssAtStart
+      }))
+    )
+  }
+  const loadAfter = load()
+  const passes = sessions.map((s) => s.incremental)
+  const unchanged = sessions.map((s) => s.unchanged)
+  const all = [full, ...sessions.flatMap((s) => [s.unchanged, s.incremental])]
+  console.log(
+    `\nincremental efficiency, warm serve: ${base.scale} orders, ${base.historyDays} days; \`kura-sync serve --scheduler off\` ` +
+      `against a sandbox in its own process; a pass is POST /sync/<source> for ${first.sources.join(", ")} at once, ` +
+      `timed from the first trigger to the pass's close (its records on /status.json); the full sync in a session of its own, ` +
+      `then ${repeats} session(s) each from the full sync's end state: a fresh sandbox and serve, a pass with nothing changed, ` +
+      `mutate(0.01), the timed incremental pass; serve RSS at start ${first.rssAtStart?.toFixed(0) ?? "?"} MiB; ` +
+      `load average ${loadBefore} before, ${loadAfter} after\n`
+  )
+  console.log(
+    "| pass | runs | mutated | sync s | runs ended s | triggers answered s | CPU s | RSS MiB after | shopify points | shopify req | lightspeed req | stocky req | records read |"
+  )
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+  for (const p of all)
+    console.log(
+      `| ${p.label} | ${p.runs} | ${p.mutated} | ${(p.syncMs / 1000).toFixed(2)} | ${(p.runsEndedMs / 1000).toFixed(2)} | ${(p.answeredMs / 1000).toFixed(2)} | ${p.cpuSeconds.toFixed(2)} | ${p.rss?.toFixed(0) ?? "?"} | ${sum(p.calls, "shopify", "cost")} | ` +
+        `${apis.map((a) => sum(p.calls, a, "requests")).join(" | ")} | ${p.rows} |`
+    )
+  const firstSession = sessions[0]
+  printCallTable(
+    (firstSession === undefined ? [full] : [full, firstSession.unchanged, firstSession.incremental]).map(
+      (p) => ({ label: p.label, calls: p.calls })
+    )
+  )
+  const medianOf = (list: ReadonlyArray<WarmPass>) =>
+    [...list].sort((a, b) => a.syncMs - b.syncMs)[Math.floor((list.length - 1) / 2)]
+  const median = medianOf(passes)
+  const medianUnchanged = medianOf(unchanged)
+  if (median === undefined || medianUnchanged === undefined) throw new Error("no warm pass")
+  const fullPoints = sum(full.calls, "shopify", "cost")
+  const pointShares = passes.map((p) => pct(sum(p.calls, "shopify", "cost"), fullPoints))
+  const pointShare = [...pointShares].sort((a, b) => a - b)[Math.floor((pointShares.length - 1) / 2)] ?? 0
+  const timeShare = pct(median.syncMs, full.syncMs)
+  result({
+    figure: `incremental Shopify cost points vs full (warm serve; median of ${passes.length} like-for-like passes: ${pointShares.map((s) => `${s.toFixed(2)}%`).join(" / ")})`,
+    value: Number(pointShare.toFixed(2)),
+    unit: "%",
+    target: "≤ 2%",
+    met: pointShare <= 2
+  })
+  result({
+    figure: "records read per warm pass: incrementals / unchanged",
+    value: `${passes.map((p) => p.rows).join(" / ")} / ${unchanged.map((p) => p.rows).join(" / ")}`
+  })
+  result({
+    figure: "seconds from the triggers to their last 202, each incremental pass (warm serve)",
+    value: passes.map((p) => (p.answeredMs / 1000).toFixed(2)).join(" / ")
+  })
+  result({
+    figure: `incremental sync s to the pass's close (runs' last end line), each of ${passes.length} like-for-like passes, a session each (median used; warm serve)`,
+    value: passes
+      .map((p) => `${(p.syncMs / 1000).toFixed(2)} (${(p.runsEndedMs / 1000).toFixed(2)})`)
+      .join(" / ")
+  })
+  result({
+    figure: "incremental sync time vs full (warm serve)",
+    value: Number(timeShare.toFixed(1)),
+    unit: "%",
+    target: "≤ 5%",
+    met: timeShare <= 5
+  })
+  result({
+    figure: "incremental CPU seconds vs full (kura-sync serve process; warm serve)",
+    value: `${median.cpuSeconds.toFixed(2)} / ${full.cpuSeconds.toFixed(1)}`
+  })
+  result({
+    figure: "unchanged pass (the warm-up of each session): points / time vs full (warm serve; median)",
+    value: `${pct(sum(medianUnchanged.calls, "shopify", "cost"), fullPoints).toFixed(2)}% / ${pct(medianUnchanged.syncMs, full.syncMs).toFixed(1)}%`
+  })
+  result({
+    figure:
+      "kura-sync serve RSS MiB: full session at start / after the full sync; each session at start / after its two passes (warm serve)",
+    value: [
+      `${first.rssAtStart?.toFixed(0) ?? "?"} / ${full.rss?.toFixed(0) ?? "?"}`,
+      ...sessions.map(
+        (s) =>
+          `${s.rssAtStart?.toFixed(0) ?? "?"} / ${s.unchanged.rss?.toFixed(0) ?? "?"} / ${s.incremental.rss?.toFixed(0) ?? "?"}`
+      )
+    ].join("; ")
+  })
+  result({
+    figure: "load average (1/5/15 min) before / after (warm serve)",
+    value: `${loadBefore} / ${loadAfter}`
+  })
 }
 
 if (methods.includes("run")) await runMethod()
