@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run bench [-- --quick] [-- --only core,incremental] [-- --report FILE] [-- --no-build]
-//  [-- --cap-scale 2]`
+//  [-- --cap-scale 2] [-- --keep-data]`
 //
 // Runs every benchmark one at a time (benchmarks on a 2-core machine must not compete with each
 // other; quick runs use two lanes, see below): each package's `bench` script, then the proof benches in scripts/proof/bench (webhook
@@ -14,8 +14,18 @@
 // ({ figure, value, unit?, target?, met? }) plus a few well-known lines of the package benches.
 // The summary table (bench, status, seconds, figure, target, met?) is printed and written to a
 // JSON report (default <tmp>/kura-bench-<time>/bench-report.json; every bench's log is beside it).
+// The run directory then keeps only those: the benches' working data in it (DuckDB files, lakes,
+// sandbox reports, copies of sync states; tens of MB a bench) is deleted, unless `--keep-data`.
 import { spawn, spawnSync } from "node:child_process"
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from "node:fs"
 import os from "node:os"
 import path from "node:path"
 
@@ -319,6 +329,13 @@ writeFileSync(
     2
   )}\n`
 )
+// What the summary points to stays (the report and every bench's log); the rest of the run
+// directory is the benches' working data, deleted unless asked to keep it.
+if (!args.includes("--keep-data"))
+  for (const entry of readdirSync(runDir)) {
+    const file = path.join(runDir, entry)
+    if (entry !== "logs" && file !== reportFile) rmSync(file, { recursive: true, force: true })
+  }
 console.log(
   `\nkura bench: ${results.length - failed.length - capped.length} ok, ${capped.length} capped${capped.length > 0 ? ` (${capped.map((r) => r.bench).join(", ")})` : ""}, ${failed.length} failed; ${totalSeconds.toFixed(0)} s; report ${reportFile}`
 )
