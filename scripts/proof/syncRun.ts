@@ -309,7 +309,8 @@ export const readTableRows = (file: string): Promise<TableRows> =>
       for (const name of names) {
         const rows = yield* wh.query(`SELECT * FROM "${name}"`)
         out[name] = rows.map((r) => {
-          const { _synced_at: _s, _batch_id: _b, observed_at: _o, ...rest } = r
+          const { _synced_at: _s, _batch_id: _b, observed_at: _o, ...kept } = r
+          const rest: Record<string, unknown> = { ...kept }
           if (r.source === "lightspeed" && LIGHTSPEED_STAMPED.has(name)) delete rest.updated_at
           return rest
         })

@@ -112,7 +112,7 @@ const refundOrder = new Map<string, string>()
 const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
   const inj = INJECTED.find((i) => i.source === letter.key.source && i.stream === letter.key.stream)
   if (inj === undefined || letter.reason === ORPHAN || r.source !== letter.key.source) return false
-  const ids = idForms(letter.sourceId)
+  const ids = letter.sourceId === null ? [] : idForms(letter.sourceId)
   const is = (v: unknown) => typeof v === "string" && ids.includes(v)
   if (table === inj.table && is(r.source_id)) return true
   if (table === "inventory_movements")
