@@ -14,6 +14,9 @@
  *   emulators stay the independent oracle. `callTally(sandbox)` reads the same tally while the
  *   sandbox runs (sandbox/serve.ts answers it on demand, so a bench can diff it per pass).
  *
+ * - `KURA_PROOF_SANDBOX_TRACE=file`: with a report file, the counting proxies also append one JSON
+ *   line per request answered (`{ api, key, t0, t1, status }`, epoch ms): when each call was made
+ *   and how long the emulator took, for tracing a pass (see scripts/proof/traceHook.mjs).
  * - `KURA_PROOF_SECRETS_FILE=file`: appends the sandbox's credentials, for the secrets check.
  * - `KURA_PROOF_SANDBOX_MALFORMED=N`: `malformedPerSource`, `malformedAdjustments` and
  *   `malformedCustomers` (records rendered with a wrongly typed field: N Shopify orders, POS sales,
@@ -32,6 +35,20 @@ type Tally = { requests: number; cost: number; requested: number; throttled: num
 type Log = Map<string, Tally>
 
 const env = process.env
+/** Per-request timings of the counting proxies (`KURA_PROOF_SANDBOX_TRACE`), flushed twice a second. */
+const traceFile = env.KURA_PROOF_SANDBOX_TRACE
+const traced: Array<Record<string, unknown>> = []
+const flushTrace = () => {
+  if (traceFile && traced.length > 0)
+    appendFileSync(
+      traceFile,
+      traced
+        .splice(0)
+        .map((t) => `${JSON.stringify(t)}\n`)
+        .join("")
+    )
+}
+if (traceFile) setInterval(flushTrace, 500).unref()
 
 /** The first selection of a GraphQL document: `query orders` / `mutation bulkOperationRunQuery`. */
 export const rootField = (query: string): string => {
@@ -79,6 +96,9 @@ const startProxy = async (api: string, target: string, log: Log) => {
       }
       const t = tally(log, key)
       t.requests++
+      const t0 = Date.now()
+      if (traceFile)
+        res.on("finish", () => traced.push({ api, key, t0, t1: Date.now(), status: res.statusCode }))
       const upstream = http.request(
         {
           host: to.hostname,
@@ -227,6 +247,7 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
     stocky: endpoint(sandbox.stocky, proxies.stocky.url),
     close: async () => {
       write()
+      flushTrace()
       await Promise.all(Object.values(proxies).map((p) => p.close()))
       await sandbox.close()
     }
