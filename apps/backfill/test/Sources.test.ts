@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { directoryWriter, exportArchive, readArchive, StockyClient } from "@kura/stocky-client"
@@ -17,6 +16,7 @@ import {
   removeTempStores,
   rowsOf,
   runInProcess,
+  tempDir,
   tempStore
 } from "./support.js"
 
@@ -33,7 +33,7 @@ let tokens: string
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 5, scale: SCALE, historyDays: HISTORY_DAYS, timeScale: 120 })
   from = sandbox.groundTruth().anchor - (HISTORY_DAYS + 1) * DAY
-  tokens = join(mkdtempSync(join(tmpdir(), "kura-backfill-tokens-")), "tokens.json")
+  tokens = join(tempDir("kura-backfill-tokens-"), "tokens.json")
 })
 afterAll(async () => {
   await sandbox?.close()
@@ -216,7 +216,7 @@ describe("stocky backfill", () => {
   })
 
   it("imports an archive (after the API is retired) to the same tables, reconciled against the manifest counts", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kura-stocky-archive-"))
+    const dir = tempDir("kura-stocky-archive-")
     const c = sandbox.stocky.credentials
     await Effect.runPromise(
       exportArchive(directoryWriter(dir)).pipe(
@@ -269,7 +269,7 @@ describe("stocky backfill", () => {
     // An archive from another shop state (seed 6, twice the history: more purchase orders): its ids overlap the live ones
     // with different content, and it holds ids the API no longer has.
     const other = await startSandbox({ seed: 6, scale: 500, historyDays: 2 * HISTORY_DAYS })
-    const dir = mkdtempSync(join(tmpdir(), "kura-stocky-archive-merge-"))
+    const dir = tempDir("kura-stocky-archive-merge-")
     try {
       const o = other.stocky.credentials
       await Effect.runPromise(

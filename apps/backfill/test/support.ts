@@ -37,10 +37,16 @@ export const removeTempStores = () => {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
 
+/** A fresh scratch directory, removed with the stores by `removeTempStores`. */
+export const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  created.push(dir)
+  return dir
+}
+
 /** A fresh directory for a warehouse and a lake. */
 export const tempStore = () => {
-  const dir = mkdtempSync(join(tmpdir(), "kura-backfill-"))
-  created.push(dir)
+  const dir = tempDir("kura-backfill-")
   return { dir, warehouse: `duckdb:${join(dir, "kura.duckdb")}`, lake: `file:${join(dir, "lake")}` }
 }
 

@@ -6,7 +6,7 @@
  * others. Nothing is migrated; the only writes are a probe object in the lake (`_kura_check/`) and,
  * when Lightspeed must refresh, its rotated token through the run's own token store.
  */
-import { redact } from "@kura/core"
+import { maskValues, redact } from "@kura/core"
 import { Cause, Effect, Option, Redacted } from "effect"
 import type { AppConfig } from "./AppConfig.js"
 import { checkClockSkew, checkLightspeed, checkShopify, checkStocky } from "./CheckSources.js"
@@ -92,11 +92,7 @@ const secretsOf = (config: AppConfig): ReadonlyArray<string> =>
 /** Masks every configured secret (and anything secret-shaped) in a row. */
 const scrub = (config: AppConfig) => {
   const secrets = secretsOf(config)
-  const clean = (text: string) => {
-    let out = text
-    for (const s of secrets) out = out.split(s).join("<redacted>")
-    return redact(out)
-  }
+  const clean = (text: string) => redact(maskValues(text, secrets))
   return (r: CheckRow): CheckRow => ({
     ...r,
     name: clean(r.name),

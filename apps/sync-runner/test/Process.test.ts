@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest"
 
 // These tests drive the BUILT app, as Cloud Run would run it (built once per run by globalSetup).
 const main = join(inject("builtAppDir"), "main.js")
@@ -26,6 +26,12 @@ const exitOf = (child: ChildProcess) =>
     child.on("exit", (code, signal) => ok({ code, signal }))
   )
 
+/** A test that fails before stopping its child must not leave it running (it holds ports and files). */
+const killIfLeft = (child: ChildProcess) =>
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  })
+
 /** How long a stopped run may take to exit: seconds normally, with slack for a box at load 20. */
 const STOP_BOUND_MS = 30_000
 
@@ -33,6 +39,7 @@ const STOP_BOUND_MS = 30_000
 const started = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
   const child = spawn(process.execPath, [main, ...args], { env: cleanEnv(env), cwd: dir })
   const exited = exitOf(child)
+  killIfLeft(child)
   let out = ""
   let err = ""
   child.stdout.on("data", (d) => {
@@ -194,6 +201,7 @@ describe("kura-sync (built)", () => {
       cwd: dir
     })
     const exited = exitOf(child)
+    killIfLeft(child)
     const lines: Array<Record<string, unknown>> = []
     let buffer = ""
     const port = await new Promise<number>((ok, fail) => {

@@ -10,6 +10,8 @@ import { Redacted } from "effect"
 export const REDACTED = "<redacted>"
 
 const registered = new Set<string>()
+/** `registered`, longest first; rebuilt when a secret is added. */
+let longestFirst: ReadonlyArray<string> = []
 
 /**
  * Registers secret values to mask everywhere `redact` is used (process-wide, because secrets
@@ -20,10 +22,26 @@ export const registerSecret = (...secrets: ReadonlyArray<string | Redacted.Redac
     const value = Redacted.isRedacted(secret) ? Redacted.value(secret) : secret
     if (value.length >= 4) registered.add(value)
   }
+  longestFirst = [...registered].sort((a, b) => b.length - a.length)
 }
 
 /** Forgets all registered secrets (tests). */
-export const clearRegisteredSecrets = (): void => registered.clear()
+export const clearRegisteredSecrets = (): void => {
+  registered.clear()
+  longestFirst = []
+}
+
+/**
+ * Replaces every occurrence of each value in `secrets` with `<redacted>`. Longest first: when one
+ * secret contains another (a key and the same key with a suffix), masking the shorter first would
+ * leave the longer one's remainder in the text.
+ */
+export const maskValues = (text: string, secrets: Iterable<string>): string => {
+  let out = text
+  const ordered = [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length)
+  for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
+  return out
+}
 
 /** Query/body parameter names whose values are always secret. */
 export const SECRET_PARAM_NAMES: ReadonlyArray<string> = [
@@ -85,7 +103,8 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
 /** Masks registered secret values and common secret patterns in any text. */
 export const redact = (text: string): string => {
   let out = text
-  for (const secret of registered) {
+  // Longest first, as in `maskValues` (kept pre-sorted: this runs on every log line).
+  for (const secret of longestFirst) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED)
   }
   for (const [pattern, replacement] of PATTERNS) {

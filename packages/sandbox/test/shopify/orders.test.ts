@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { defaultMerchantOptions, makeMerchant } from "../../src/internal/generator/makeMerchant.js"
 import type { Order } from "../../src/internal/model.js"
-import { type Json, type Started, shopifyOrders, start } from "./harness.js"
+import { type Json, STANDARD, type Started, shopifyOrders, start } from "./harness.js"
 
 const DAY = 86_400_000
 
@@ -33,7 +33,15 @@ const pageAll = async (
 describe("Shopify emulator: orders", () => {
   let s: Started
   beforeAll(async () => {
-    s = await start({ orders: 800, historyDays: 200, timeScale: 100 })
+    // Plus limits: these tests page the whole history several times without pacing, and are about
+    // windows and visibility, not throttling (throttle.test.ts is); on Standard's 2,000-point bucket a
+    // fast run could be THROTTLED.
+    s = await start({
+      orders: 800,
+      historyDays: 200,
+      timeScale: 100,
+      plan: { ...STANDARD, name: "plus", graphqlBucket: 20_000, graphqlRestoreRate: 1_000 }
+    })
   })
   afterAll(() => s.handle.close())
 
