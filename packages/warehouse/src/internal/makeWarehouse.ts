@@ -562,7 +562,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
    * against the 5k stored (5 ms without). The clause applies only to a row whose null key is
    * NULL in the batch and that is already stored, so it is left out when no row of the batch has
    * a NULL there (orders, levels: always versioned), or when a probe of the keys alone (the
-   * content is not read) finds none of those rows stored (new sales, deletion events).
+   * content is not read) finds none of those rows stored (new sales, deletion events). When it
+   * finds some (a re-read day of Lightspeed sales, every items read), the probe's row ids let the
+   * content be compared for those rows only (`Sql.withContentChanged`).
    */
   const withoutIdleContentCheck = (
     table: TableDef,
@@ -578,9 +580,17 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     if (at >= 0 && texts.every((row) => row[at] !== null)) return Effect.succeed(insertOnly)
     return Effect.map(
       engine.query(
-        `SELECT 1 AS stored FROM ${parts.target} AS t JOIN (${parts.source}) AS s ON ${parts.on} WHERE t.${I(rule.nullKey)} IS NULL LIMIT 1`
+        `SELECT t.rowid AS ${I("r")} FROM ${parts.target} AS t JOIN (${parts.source}) AS s ON ${parts.on} WHERE t.${I(rule.nullKey)} IS NULL`
       ),
-      (stored) => (stored.length === 0 ? insertOnly : parts)
+      (stored) =>
+        stored.length === 0
+          ? insertOnly
+          : Sql.withContentChanged(
+              d,
+              table,
+              parts,
+              stored.map((row) => Number(row.r))
+            )
     )
   }
 
