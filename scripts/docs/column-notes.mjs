@@ -53,7 +53,7 @@ export const COLUMN_NOTES = {
   "orders.total_presentment": presentment("`total`"),
   "orders.refunded_presentment": presentment("`refunded`"),
   "orders.financial_status":
-    "payment state in Shopify's displayFinancialStatus vocabulary for every channel (a POS sale is PAID, its refund sale REFUNDED, a void VOIDED)",
+    "payment state in Shopify's displayFinancialStatus vocabulary for every channel (a POS sale is PAID; a POS ticket cancelled before it closed as a sale is VOIDED; a POS refund or a void of an earlier sale is a `refunds` row, not an order)",
   "orders.fulfillment_status":
     "in Shopify's displayFulfillmentStatus vocabulary for every channel (REST's null and partial read as UNFULFILLED and PARTIALLY_FULFILLED; a POS sale is FULFILLED)",
   "orders.status": "open | closed | cancelled for every channel (a POS sale is closed once rung up)",
@@ -78,7 +78,9 @@ export const COLUMN_NOTES = {
 
   // refunds
   "refunds.channel": "online | pos",
-  "refunds.amount": shopMoney("Money returned to the customer"),
+  "refunds.amount": shopMoney(
+    "Money returned to the customer; a Lightspeed void of an earlier sale is a refund of that sale (keyed by the void's account), so the sale's own day keeps its revenue and the void's day shows the reversal"
+  ),
   "refunds.amount_presentment": presentment("`amount`"),
   "refunds.business_date": "trading day of the refund itself (not of its order), in the location's zone",
 
@@ -88,7 +90,7 @@ export const COLUMN_NOTES = {
   "refund_lines.quantity": "units refunded",
   "refund_lines.amount": shopMoney("Refunded amount of the line"),
   "refund_lines.restock":
-    "whether the units went back to stock (K-Series does not say: POS refunds count as restocked)",
+    "whether the units went back to stock (K-Series does not say: a POS refund or void line counts as restocked unless its void reason says the goods were spoiled: Broken, Cooking, Taste, Unhappy Client, Waited too long)",
 
   // tax_lines
   "tax_lines.parent_type": "what the tax is on: order | line | shipping | refund_line",
@@ -132,9 +134,9 @@ export const COLUMN_NOTES = {
   "inventory_movements.quantity":
     "signed change in units: negative leaves stock (sale, transfer_out), positive enters it",
   "inventory_movements.reason":
-    "the source's reason for an adjustment, where it gives one; on a Lightspeed void, its void reason",
+    "the source's reason for an adjustment, where it gives one; on a Lightspeed void or refund, its void reason (a spoilage reason: 0 units)",
   "inventory_movements.reference_type":
-    "the record that caused it: order | refund | void (a Lightspeed VOID of an earlier sale, its goods back on the shelf unless spoiled: 0 units) | purchase_order | transfer | stock_adjustment | …",
+    "the record that caused it: order | refund | void (a Lightspeed VOID of an earlier sale, its goods back on the shelf unless spoiled: 0 units; the void's `refunds` row has the same id) | purchase_order | transfer | stock_adjustment | …",
   "inventory_movements.reference_id": "`source_id` of that record",
   "inventory_movements.occurred_at":
     "when the stock moved (UTC); a Lightspeed line's `timeOfSale` (rung up), which may be before its ticket closed",

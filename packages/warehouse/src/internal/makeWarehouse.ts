@@ -55,6 +55,7 @@ import {
 } from "../Warehouse.js"
 import { LeaseError, WarehouseError } from "../WarehouseError.js"
 import { isDecimalText } from "./decimalText.js"
+import { planVoidMigration, voidCandidatesSql, voidMigrationStatements } from "./LightspeedVoidMigration.js"
 import { INVALID, inferType, stringifyJson, textOf, toText, whyInvalid } from "./rowText.js"
 import type { SqlEngine, SqlParams, SqlRow, SqlStatement } from "./SqlEngine.js"
 import { statusVocabularyRewrites } from "./StatusVocabularyMigration.js"
@@ -228,6 +229,9 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
    * - `shopify_bulk_shipping_lines`: a check, not a repair (`checkShippingLines`).
    * - `status_vocabulary`: canonical rows an older Kura wrote with a source's own status words
    *   are rewritten into the one vocabulary (`unifyStatuses`).
+   * - `lightspeed_voids_as_refunds`: Lightspeed voids an older Kura wrote as cancelled orders of
+   *   their own become refunds of the sales they void, and refunded lines with a spoilage reason
+   *   stop being restocked (`remodelLightspeedVoids`).
    */
   const dedupeRawOnce = (catalogue: Catalogue | null) =>
     Effect.gen(function* () {
@@ -248,7 +252,12 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       const pending = RAW_MIGRATIONS.filter((id) => !doneIds.has(id))
       if (pending.length === 0) return yield* tagRaw
       const metas = new Map<string, Record<string, unknown>>()
-      const dedupe = pending.filter((id) => id !== SHIPPING_LINES_CHECK && id !== STATUS_VOCABULARY_MIGRATION)
+      const dedupe = pending.filter(
+        (id) =>
+          id !== SHIPPING_LINES_CHECK &&
+          id !== STATUS_VOCABULARY_MIGRATION &&
+          id !== LIGHTSPEED_VOIDS_MIGRATION
+      )
       if (dedupe.length > 0) {
         // One grouped read of the key columns first: a table without duplicates (most) is not
         // rewritten at all.
@@ -268,6 +277,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       if (pending.includes(SHIPPING_LINES_CHECK)) metas.set(SHIPPING_LINES_CHECK, yield* checkShippingLines)
       if (pending.includes(STATUS_VOCABULARY_MIGRATION))
         metas.set(STATUS_VOCABULARY_MIGRATION, yield* unifyStatuses)
+      if (pending.includes(LIGHTSPEED_VOIDS_MIGRATION))
+        metas.set(LIGHTSPEED_VOIDS_MIGRATION, yield* remodelLightspeedVoids)
       const now = yield* Clock.currentTimeMillis
       for (const id of pending)
         yield* engine.run(
@@ -340,6 +351,26 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       )
     }
     return counts
+  })
+
+  /**
+   * Re-models what an older Kura wrote for Lightspeed voids and refund reasons
+   * (`LightspeedVoidMigration`), in one transaction. The marker's meta counts what it found
+   * (`{ voids, refundLinesWithReason }`).
+   */
+  const remodelLightspeedVoids = Effect.gen(function* () {
+    const plans = planVoidMigration(yield* engine.query(voidCandidatesSql(d)))
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const statements = plans.flatMap((p) => voidMigrationStatements(d, p, now))
+    const voids = plans.reduce((n, p) => n + p.voids.length, 0)
+    const refundLinesWithReason = plans.reduce((n, p) => n + p.refundLines.length, 0)
+    if (statements.length > 0) {
+      yield* engine.atomically(statements.map((sql) => ({ sql })))
+      yield* Effect.logInfo(
+        `lightspeed: re-modelled ${voids} voids of earlier sales as refunds of those sales (their old cancelled orders soft-deleted) and ${refundLinesWithReason} refunded lines with a reason (a spoilage reason is not restocked)`
+      )
+    }
+    return { voids, refundLinesWithReason }
   })
 
   // ---------- loading ----------
@@ -1865,12 +1896,19 @@ export const SHIPPING_LINES_CHECK = "shopify_bulk_shipping_lines"
  */
 export const STATUS_VOCABULARY_MIGRATION = "status_vocabulary"
 
+/**
+ * The id (kind `migration`) recording that Lightspeed voids written as cancelled orders of their
+ * own were re-modelled as refunds of the sales they void (`LightspeedVoidMigration`).
+ */
+export const LIGHTSPEED_VOIDS_MIGRATION = "lightspeed_voids_as_refunds"
+
 /** Every one-time data migration and check of an opened warehouse, in order. */
 export const RAW_MIGRATIONS: ReadonlyArray<string> = [
   RAW_DEDUP_MIGRATION,
   RAW_INSTANT_DEDUP_MIGRATION,
   SHIPPING_LINES_CHECK,
-  STATUS_VOCABULARY_MIGRATION
+  STATUS_VOCABULARY_MIGRATION,
+  LIGHTSPEED_VOIDS_MIGRATION
 ]
 
 /**

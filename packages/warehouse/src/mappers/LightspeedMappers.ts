@@ -1,11 +1,13 @@
 /**
- * Lightspeed K-Series → canonical rows. A SALE (or VOID/CANCEL …) account becomes one `pos`
- * order with lines, tax lines, payments and `sale` movements; a REFUND account becomes a refund
- * of the sale it came from (`source.initialAccountId`) with refund lines and restock movements. A
- * VOID/CANCEL account (or a cancelled one) is a cancelled order with no sale movements; when it
- * voids an earlier sale (links back to another account) its lines go back on the shelf
- * (`refund_restock`, reference type `void`) unless its reason says they were spoiled.
- * Business dates honour the K-Series business day and its cutover.
+ * Lightspeed K-Series → canonical rows. A SALE account becomes one `pos` order with lines, tax
+ * lines, payments and `sale` movements; a REFUND account becomes a refund of the sale it came from
+ * (`source.initialAccountId`) with refund lines and restock movements. A VOID/CANCEL account (or a
+ * cancelled one) that voids an earlier sale (links back to another account) is a refund of that
+ * sale too, keyed by the void's own account and dated when it was made (see
+ * `makeLightspeedSaleMapper`); its lines go back on the shelf (`refund_restock`, reference type
+ * `void`) unless its reason says they were spoiled. A cancelled account that voids no earlier sale
+ * is a cancelled order that moved nothing. Business dates honour the K-Series business day and its
+ * cutover.
  */
 import { Decimal } from "@kura/core"
 import type { Business, BusinessDay, Item, LocationInfo, Sale } from "@kura/lightspeed-client"
@@ -42,13 +44,32 @@ const ZERO = Decimal.zero
 const neg = (d: Decimal | null | undefined): Decimal | null =>
   d === null || d === undefined ? null : d.negate()
 
-const isRefund = (sale: Sale): boolean => sale.type === "REFUND"
+/** The fields of a sale that say what kind of account it is and what it links back to. */
+type SaleKind = Pick<Sale, "accountReference" | "type" | "cancelled" | "source">
+
+const isRefund = (sale: SaleKind): boolean => sale.type === "REFUND"
+
+/** A VOID or CANCEL account, or one flagged cancelled. */
+const isCancelled = (sale: SaleKind): boolean =>
+  sale.cancelled === true || sale.type === "VOID" || sale.type === "CANCEL"
 
 /**
- * K-Series void reasons that say the goods were spoiled (made, served or broken): a void with one
- * puts nothing back on the shelf. Any other reason ("User Mistake", "Other") or none puts the
- * goods back. K-Series does not document the stock effect of a void (UNCONFIRMED); this is the
- * policy, and `v_inventory_reconciliation` labels a discrepancy where a void falls `voided_sale`.
+ * The earlier sale a cancelled account voids (`source.initialAccountId`, else
+ * `previousAccountId`), or null when it links to none or to itself: a ticket cancelled before it
+ * ever closed as a sale.
+ */
+export const voidedSaleOf = (sale: SaleKind): string | null => {
+  if (!isCancelled(sale) || isRefund(sale)) return null
+  const linked = sale.source?.initialAccountId ?? sale.source?.previousAccountId ?? null
+  return linked === null || linked === sale.accountReference ? null : linked
+}
+
+/**
+ * K-Series void reasons that say the goods were spoiled (made, served or broken): a void or refund
+ * line with one puts nothing back on the shelf. Any other reason ("User Mistake", "Other") or none
+ * puts the goods back. K-Series does not document the stock effect of a void or refund
+ * (UNCONFIRMED); this is the policy, and `v_inventory_reconciliation` labels a discrepancy where a
+ * void falls `voided_sale`.
  */
 export const SPOILAGE_VOID_REASONS: ReadonlySet<string> = new Set([
   "Broken",
@@ -58,7 +79,30 @@ export const SPOILAGE_VOID_REASONS: ReadonlySet<string> = new Set([
   "Waited too long"
 ])
 
-/** Builds the sale mapper for one business location. */
+/** Whether a void or refund reason says the goods were spoiled (`SPOILAGE_VOID_REASONS`). */
+export const isSpoilageReason = (reason: string | null | undefined): boolean =>
+  reason !== null && reason !== undefined && SPOILAGE_VOID_REASONS.has(reason)
+
+/**
+ * Builds the sale mapper for one business location.
+ *
+ * A void of an earlier sale (a VOID/CANCEL or cancelled account linking back to another account)
+ * is a refund of that sale, as a K-Series REFUND is and as the money side of a Shopify
+ * cancellation is (Shopify writes a refund): a `refunds` row keyed by the void's own account,
+ * dated at the void (its close, on its business day), with refund lines, refund payments and
+ * tax lines on the voided sale. The voided sale itself stays a closed order on its own business
+ * date: K-Series does not change that account, so yesterday's report keeps yesterday's sale and the
+ * void's day shows the reversal (`v_daily_sales` refunds). Line signs are taken as absolute values,
+ * since whether a VOID's lines are negative like a REFUND's is not documented.
+ *
+ * A cancelled account that voids no earlier sale (links to nothing or to itself: a ticket
+ * cancelled before it closed as a sale) is a cancelled order with no movements. Its lines never
+ * produced a sale movement, so there is nothing to put back; if its goods were made or broken
+ * before it was cancelled, that outflow is not in any K-Series record we read (the reference
+ * documents no stock effect of a cancellation, and the sandbox's `groundTruth()` has no such
+ * ticket), so it would surface in `v_inventory_reconciliation` as an unexplained shortfall rather
+ * than be guessed here.
+ */
 export const makeLightspeedSaleMapper =
   (options: LightspeedSaleMapperOptions): Mapper<Sale> =>
   (sale, ctx) => {
@@ -75,11 +119,14 @@ export const makeLightspeedSaleMapper =
       options.currency ??
       null
     const stockAt = options.stockLocationId ?? bl
-    const refund = isRefund(sale)
-    const orderId = refund
+    const voidedSale = voidedSaleOf(sale)
+    // A REFUND account, or a void of an earlier sale: money and goods going back on that sale.
+    const refund = isRefund(sale) || voidedSale !== null
+    const orderId = isRefund(sale)
       ? (sale.source?.initialAccountId ?? sale.source?.previousAccountId ?? saleId)
-      : saleId
+      : (voidedSale ?? saleId)
     const lineKey = (id: string) => `${saleId}:${id}`
+    const reasonOf = (line: Sale["salesLines"][number]) => line.voidReason ?? sale.voidReason ?? null
 
     const taxLines: Array<CanonicalRow<"tax_lines">> = []
     const movements: Array<CanonicalRow<"inventory_movements">> = []
@@ -99,19 +146,40 @@ export const makeLightspeedSaleMapper =
       })
       const qty = intQty(line.quantity)
       const sku = nonBlank(line.sku)
-      if (sku !== null && qty !== 0 && !(refund && options.refundRestocks === false)) {
+      const occurredAt = line.timeOfSale === null || line.timeOfSale === undefined ? at : utc(line.timeOfSale)
+      if (sku === null || qty === 0) continue
+      const reason = reasonOf(line)
+      if (voidedSale !== null) {
+        // A void of an earlier sale: that sale's movements took the goods off the shelf, so the
+        // void puts back those not spoiled (whatever `refundRestocks` says: a void is no return).
+        movements.push({
+          ...lineage(ctx, `void_restock:${lineKey(line.id)}`, updatedAt),
+          variant_id: null,
+          sku,
+          location_id: stockAt,
+          kind: "refund_restock",
+          // Spoiled goods stay off the shelf: kept as a zero movement, so the void is on record.
+          quantity: isSpoilageReason(reason) ? 0 : Math.abs(qty),
+          reason,
+          reference_type: "void",
+          reference_id: saleId,
+          occurred_at: occurredAt
+        })
+      } else if (!(refund && options.refundRestocks === false)) {
         movements.push({
           ...lineage(ctx, `${refund ? "refund_restock" : "sale"}:${lineKey(line.id)}`, updatedAt),
           variant_id: null,
           sku,
           location_id: stockAt,
           kind: refund ? "refund_restock" : "sale",
-          // Sale lines carry positive quantities, refund lines negative ones: stock moves the other way.
-          quantity: -qty,
-          reason: null,
+          // Sale lines carry positive quantities, refund lines negative ones: stock moves the other
+          // way. A refunded line with a spoilage reason did not come back: a zero movement, as for
+          // a void, keeps the refund on record.
+          quantity: refund && isSpoilageReason(reason) ? 0 : -qty,
+          reason: refund ? reason : null,
           reference_type: refund ? "refund" : "order",
           reference_id: saleId,
-          occurred_at: line.timeOfSale === null || line.timeOfSale === undefined ? at : utc(line.timeOfSale)
+          occurred_at: occurredAt
         })
       }
     }
@@ -136,7 +204,9 @@ export const makeLightspeedSaleMapper =
       ZERO
     )
     if (refund) {
-      const restock = options.refundRestocks !== false
+      // A refund line goes back on the shelf by policy (`refundRestocks`); a void's unless spoiled.
+      const restocks = (line: Sale["salesLines"][number]) =>
+        (voidedSale !== null || options.refundRestocks !== false) && !isSpoilageReason(reasonOf(line))
       return {
         refunds: [
           {
@@ -162,8 +232,9 @@ export const makeLightspeedSaleMapper =
             variant_id: null,
             sku: nonBlank(l.sku),
             quantity: Math.abs(intQty(l.quantity)),
-            amount: dec(neg(l.totalNetAmountWithTax)),
-            restock,
+            amount:
+              voidedSale !== null ? dec(l.totalNetAmountWithTax?.abs()) : dec(neg(l.totalNetAmountWithTax)),
+            restock: restocks(l),
             location_id: stockAt
           })
         ),
@@ -173,36 +244,7 @@ export const makeLightspeedSaleMapper =
       }
     }
 
-    const cancelled = sale.cancelled === true || sale.type === "VOID" || sale.type === "CANCEL"
-    // A void (or cancellation) of an earlier sale is a new account linking back to it: that sale's
-    // movements took the goods off the shelf, so the void puts back those not spoiled. One whose
-    // lines were never sold (a ticket cancelled before it closed) moved nothing.
-    const voidedSale = sale.source?.initialAccountId ?? sale.source?.previousAccountId ?? null
-    const voidRestocks =
-      cancelled && voidedSale !== null && voidedSale !== saleId
-        ? sale.salesLines.flatMap((line): Array<CanonicalRow<"inventory_movements">> => {
-            const qty = Math.abs(intQty(line.quantity))
-            const sku = nonBlank(line.sku)
-            if (sku === null || qty === 0) return []
-            const reason = line.voidReason ?? sale.voidReason ?? null
-            return [
-              {
-                ...lineage(ctx, `void_restock:${lineKey(line.id)}`, updatedAt),
-                variant_id: null,
-                sku,
-                location_id: stockAt,
-                kind: "refund_restock",
-                // Spoiled goods stay off the shelf: kept as a zero movement, so the void is on record.
-                quantity: reason !== null && SPOILAGE_VOID_REASONS.has(reason) ? 0 : qty,
-                reason,
-                reference_type: "void",
-                reference_id: saleId,
-                occurred_at:
-                  line.timeOfSale === null || line.timeOfSale === undefined ? at : utc(line.timeOfSale)
-              }
-            ]
-          })
-        : []
+    const cancelled = isCancelled(sale)
     return {
       orders: [
         {
@@ -234,7 +276,7 @@ export const makeLightspeedSaleMapper =
           refunded_presentment: null,
           // Shopify's vocabulary (its order enums; `status` open | closed | cancelled), so a report
           // grouping by status does not split one status by channel. A refund is its own sale here.
-          financial_status: cancelled ? "VOIDED" : refund ? "REFUNDED" : "PAID",
+          financial_status: cancelled ? "VOIDED" : "PAID",
           fulfillment_status: "FULFILLED",
           // A till sale is paid and handed over when it closes: there is no open state to report.
           status: cancelled ? "cancelled" : "closed",
@@ -266,7 +308,8 @@ export const makeLightspeedSaleMapper =
       ),
       payments,
       tax_lines: taxLines,
-      inventory_movements: cancelled ? voidRestocks : movements
+      // A cancelled ticket that voids no earlier sale never took its goods off the shelf.
+      inventory_movements: cancelled ? [] : movements
     }
   }
 

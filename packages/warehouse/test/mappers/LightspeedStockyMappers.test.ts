@@ -161,7 +161,7 @@ describe("Lightspeed sale mapper", () => {
     expect(noRestock.refund_lines?.[0]?.restock).toBe(false)
   })
 
-  it("maps a VOID of an earlier sale to a cancelled order whose unspoiled lines go back on the shelf", () => {
+  it("maps a VOID of an earlier sale to a refund of that sale, dated at the void, whose unspoiled lines go back on the shelf", () => {
     const voidOf = (reason: string | null, lineReason: string | null = reason) =>
       decodeSale({
         ...refundV2,
@@ -178,7 +178,58 @@ describe("Lightspeed sale mapper", () => {
         ]
       })
     const mistake = mapper(voidOf("User Mistake"), lsCtx)
-    expect(mistake.orders?.[0]).toMatchObject({ source_id: "VOID-REF", status: "cancelled" })
+    // No order of its own: the voided sale stays a sale on its day, and the void reverses it on its.
+    expect(mistake.orders).toBeUndefined()
+    expect(mistake.order_lines).toBeUndefined()
+    expect(mistake.refunds).toEqual([
+      expect.objectContaining({
+        source_id: "VOID-REF",
+        order_id: saleV2.accountReference,
+        channel: "pos",
+        amount: "1760.00",
+        note: "User Mistake",
+        created_at: "2026-03-02T03:00:00.000Z",
+        processed_at: "2026-03-02T03:00:00.000Z",
+        business_date: "2026-03-02"
+      })
+    ])
+    expect(
+      mistake.refund_lines?.map((l) => [
+        l.source_id,
+        l.refund_id,
+        l.order_id,
+        l.quantity,
+        l.amount,
+        l.restock
+      ])
+    ).toEqual([
+      ["VOID-REF:S65315.150", "VOID-REF", saleV2.accountReference, 2, "1100.00", true],
+      ["VOID-REF:S65315.151", "VOID-REF", saleV2.accountReference, 1, "660.00", true]
+    ])
+    expect(mistake.payments?.map((p) => [p.kind, p.amount, p.order_id])).toEqual([
+      ["refund", "550.00", saleV2.accountReference]
+    ])
+    expect(mistake.tax_lines?.map((t) => [t.parent_type, t.order_id, t.amount])).toEqual([
+      ["refund_line", saleV2.accountReference, "81.481481"],
+      ["refund_line", saleV2.accountReference, "60.000000"]
+    ])
+    // VOID lines with positive amounts (their sign is not documented) map to the same rows.
+    const positive = decodeSale({
+      ...refundV2,
+      accountReference: "VOID-REF",
+      type: "VOID",
+      voidReason: "User Mistake",
+      salesLines: [
+        { ...saleLine("S65315.150", "2.000", "1100.00", "81.481481", "1.08"), voidReason: "User Mistake" },
+        {
+          ...saleLine("S65315.151", "1.000", "660.00", "60.000000", "1.1", "SAKE-1"),
+          voidReason: "User Mistake",
+          timeOfSale: "2026-03-02T02:10:00Z"
+        }
+      ],
+      payments: [{ uuid: "pay-2", code: "CARD", netAmountWithTax: "550.00", currency: "JPY" }]
+    })
+    expect(mapper(positive, lsCtx)).toEqual(mistake)
     expect(
       mistake.inventory_movements?.map((m) => [
         m.source_id,
@@ -220,6 +271,14 @@ describe("Lightspeed sale mapper", () => {
     expect(
       mapper(voidOf("User Mistake", "Broken"), lsCtx).inventory_movements?.map((m) => m.quantity)
     ).toEqual([0, 0])
+    expect(mapper(voidOf("Cooking"), lsCtx).refund_lines?.map((l) => l.restock)).toEqual([false, false])
+    // A void is no return: the refund policy does not stop its goods going back.
+    expect(
+      makeLightspeedSaleMapper({ businessLocationId: "45454565682155", refundRestocks: false })(
+        voidOf("User Mistake"),
+        lsCtx
+      ).inventory_movements?.map((m) => m.quantity)
+    ).toEqual([2, 1])
     // No reason: back on the shelf, as a refund is by default.
     expect(mapper(voidOf(null), lsCtx).inventory_movements?.map((m) => m.quantity)).toEqual([2, 1])
     // A cancelled ticket that voids no earlier sale (it links to itself, or to nothing) moved nothing.
@@ -229,9 +288,40 @@ describe("Lightspeed sale mapper", () => {
       source: { initialAccountId: saleV2.accountReference }
     })
     expect(mapper(own, lsCtx).inventory_movements).toEqual([])
+    expect(mapper(own, lsCtx).refunds).toBeUndefined()
+    expect(mapper(own, lsCtx).orders?.[0]).toMatchObject({ status: "cancelled", financial_status: "VOIDED" })
     expect(mapper(decodeSale({ ...saleV2, cancelled: true }), lsCtx).inventory_movements).toEqual([])
     // Mapping it again gives the same keys: a reload merges onto the same rows.
     expect(mapper(voidOf("User Mistake"), lsCtx)).toEqual(mistake)
+  })
+
+  it("a refunded line with a spoilage reason is not restocked: a 0-unit movement keeps it on record", () => {
+    const refundOf = (accountReason: string | null, lineReason: string | null) =>
+      decodeSale({
+        ...refundV2,
+        voidReason: accountReason,
+        salesLines: [
+          { ...saleLine("S65315.144", "-1.000", "-550.00", "-40.740741", "1.08"), voidReason: lineReason },
+          {
+            ...saleLine("S65315.145", "-2.000", "-1320.00", "-120.000000", "1.1", "SAKE-1"),
+            voidReason: null
+          }
+        ]
+      })
+    const broken = mapper(refundOf(null, "Broken"), lsCtx)
+    expect(
+      broken.inventory_movements?.map((m) => [m.source_id, m.kind, m.quantity, m.reason, m.reference_type])
+    ).toEqual([
+      ["refund_restock:REFUND-REF:S65315.144", "refund_restock", 0, "Broken", "refund"],
+      ["refund_restock:REFUND-REF:S65315.145", "refund_restock", 2, null, "refund"]
+    ])
+    expect(broken.refund_lines?.map((l) => l.restock)).toEqual([false, true])
+    // The account's reason applies to lines without one of their own; a line's own reason wins.
+    expect(mapper(refundOf("Taste", null), lsCtx).inventory_movements?.map((m) => m.quantity)).toEqual([0, 0])
+    expect(
+      mapper(refundOf("Taste", "User Mistake"), lsCtx).inventory_movements?.map((m) => m.quantity)
+    ).toEqual([1, 0])
+    expect(mapper(refundOf(null, "Other"), lsCtx).inventory_movements?.map((m) => m.quantity)).toEqual([1, 2])
   })
 
   it("maps a catalogue item to a product, a variant and its sku_map link", () => {
