@@ -11,6 +11,7 @@ import { BackfillError } from "./BackfillError.js"
 import { type MemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import { formatPlan, makePlan, type Plan, type PlannedWindow, shareOf } from "./Plan.js"
 import { Progress, type ProgressOutput } from "./Progress.js"
+import { refuseErased } from "./Redactions.js"
 import { formatDeadLetters, formatSummary } from "./Summary.js"
 import { accountedFor, formatAccounting, type LedgerEntry, missingOf } from "./WindowOutcome.js"
 import type { WindowSource } from "./WindowSource.js"
@@ -86,6 +87,7 @@ export const runBackfill = <R>(
     const account = source.account
     const now = Date.now()
     yield* warehouse.migrate
+    yield* refuseErased(warehouse, config.source, account)
     const plan = yield* resolvePlan(config, account, now)
     const share = shareOf(plan.windows, config.task.index, config.task.count)
     if (config.restart && !config.dryRun)

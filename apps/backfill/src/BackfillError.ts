@@ -2,8 +2,8 @@
 import { Schema } from "effect"
 import { errorExitCode, errorReported } from "effect/Runtime"
 
-/** Why a backfill stopped or did not tie. */
-export const BackfillErrorReason = Schema.Literals(["MissingScope", "Unreconciled", "Failed"])
+/** Why a backfill stopped or did not tie (`Erased`: the account was erased by shop/redact). */
+export const BackfillErrorReason = Schema.Literals(["MissingScope", "Unreconciled", "Failed", "Erased"])
 
 /** A backfill failure; exit code 1 (3 for a missing scope, caught before any work). */
 export class BackfillError extends Schema.TaggedError<BackfillError>()("BackfillError", {

@@ -2,9 +2,11 @@
  * Erasures stay erased after a backfill: a backfill re-reads history, so it lands the records of
  * customers erased earlier (`kura-sync redact customer`, `customers/redact`) again. The ledger is
  * re-applied when the backfill ends (docs/privacy.md, "When a sync brings the customer back").
+ * An account erased whole (`shop/redact`, `kura-sync redact shop`) is not loaded again at all.
  */
-import { makeRedaction, ObjectStore, Warehouse } from "@kura/warehouse"
+import { erasedAccounts, makeRedaction, ObjectStore, readLedger, Warehouse } from "@kura/warehouse"
 import { Effect, Exit } from "effect"
+import { BackfillError } from "./BackfillError.js"
 import type { ProgressOutput } from "./Progress.js"
 
 /**
@@ -43,3 +45,31 @@ export const reapplyAfter = <E>(
   Exit.hasInterrupts(exit) || (Exit.isSuccess(exit) && exit.value.dryRun)
     ? Effect.void
     : reapplyRedactions(out)
+
+/**
+ * Refuses to backfill an account erased by `shop/redact` (or `kura-sync redact shop`) and not
+ * reinstated: loading its history would collect again what the merchant asked to erase. The
+ * ledger lives in the warehouse, so this holds for every process and after restarts.
+ */
+export const refuseErased = (
+  warehouse: Warehouse["Service"],
+  source: string,
+  account: string
+): Effect.Effect<void, BackfillError> =>
+  Effect.gen(function* () {
+    const ledger = yield* readLedger(warehouse).pipe(
+      Effect.mapError(
+        (e) =>
+          new BackfillError({
+            reason: "Failed",
+            message: `cannot read the erasure ledger (_kura_redactions), so nothing is loaded: ${e.message}`
+          })
+      )
+    )
+    const erased = erasedAccounts(ledger).find((e) => e.source === source && e.sourceAccount === account)
+    if (erased === undefined) return
+    return yield* new BackfillError({
+      reason: "Erased",
+      message: `${source} account ${account} was erased (${erased.trigger === "webhook" ? "Shopify shop/redact" : "kura-sync redact shop"}, requested ${new Date(erased.requestedAt).toISOString()}, ${erased.status}): kura-backfill does not load it again. Remove it from the configuration; if the merchant has reinstalled the app, lift the erasure with: kura-sync redact reinstate --source ${source} --account ${account} --yes`
+    })
+  })

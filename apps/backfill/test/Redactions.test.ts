@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, LocalObjectStore, makeRedaction, ObjectStore, Warehouse } from "@kura/warehouse"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   argsFor,
@@ -98,5 +98,47 @@ describe("kura-backfill and erasures", () => {
       `SELECT COUNT(*) AS n FROM refunds WHERE order_id = '${orderId}' AND note IS NOT NULL`
     )
     expect(Number(notes[0]?.n)).toBe(0)
+  }, 120_000)
+
+  it("refuses to backfill a shop erased by shop/redact, after which nothing of it is loaded; reinstated, it loads", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const shop = sandbox.shopify.credentials.shopDomain
+    const path = store.warehouse.slice("duckdb:".length)
+    const withRedaction = <A>(f: (r: ReturnType<typeof makeRedaction>) => Effect.Effect<A, unknown>) =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.migrate
+          return yield* f(makeRedaction(w, yield* ObjectStore))
+        }).pipe(
+          Effect.provide(
+            Layer.mergeAll(DuckDbWarehouse.layer({ path }), LocalObjectStore.layer(join(store.dir, "lake")))
+          )
+        )
+      )
+    await withRedaction((r) =>
+      r.redactShop({ source: "shopify", sourceAccount: shop, confirm: true, trigger: "webhook" })
+    )
+    const refused = await runInProcess(configOf(argsFor(from), env), env)
+    expect(refused.ok).toBe(false)
+    const error = Exit.isFailure(refused.exit) ? Cause.squash(refused.exit.cause) : undefined
+    expect(error).toMatchObject({ _tag: "BackfillError", reason: "Erased" })
+    expect(String((error as { message?: string })?.message)).toContain(
+      `shopify account ${shop} was erased (Shopify shop/redact`
+    )
+    expect(String((error as { message?: string })?.message)).toContain(
+      `kura-sync redact reinstate --source shopify --account ${shop} --yes`
+    )
+    const loaded = await rowsOf(
+      store.warehouse,
+      `SELECT (SELECT COUNT(*) FROM orders) + (SELECT COUNT(*) FROM _kura_raw) AS n`
+    )
+    expect(Number(loaded[0]?.n)).toBe(0)
+    expect(lakeLines(join(store.dir, "lake"))).toEqual([])
+
+    await withRedaction((r) => r.reinstateShop({ source: "shopify", sourceAccount: shop, confirm: true }))
+    const back = await runInProcess(configOf(argsFor(from), env), env)
+    expect(back.ok).toBe(true)
   }, 120_000)
 })

@@ -4,7 +4,14 @@
  */
 import { readFile } from "node:fs/promises"
 import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
-import { ObjectStore, RawLake, Warehouse, type WarehouseError, WarehouseTokenStore } from "@kura/warehouse"
+import {
+  makeRedaction,
+  ObjectStore,
+  RawLake,
+  Warehouse,
+  type WarehouseError,
+  WarehouseTokenStore
+} from "@kura/warehouse"
 import { Clock, Console, Effect, Exit, Layer, Logger, Option, Redacted, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
@@ -24,14 +31,14 @@ import { startHttpService } from "./HttpService.js"
 import { allReplayers } from "./internal/replayers.js"
 import { makeRedactCommand } from "./RedactCommand.js"
 import { redactionOptionsFor, tokenFilePath } from "./RedactionOptions.js"
-import { reapplyRedactions } from "./RedactReapply.js"
+import { eraseAgain, erasedOf, makeLedgerCache, reapplyRedactions } from "./RedactReapply.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
 import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
-import { StreamRunner } from "./StreamRunner.js"
+import { type ErasureGate, StreamRunner } from "./StreamRunner.js"
 import { planStreamKeys, planStreamsWith } from "./Streams.js"
 import { isDue } from "./SyncStream.js"
 import { TriggerAuth } from "./TriggerAuth.js"
@@ -213,12 +220,21 @@ const runnerLayer = (config: AppConfig) =>
                 .slice(0, 10)
             })
       })
+      const store = yield* ObjectStore
       // Customers erased earlier stay erased when a run brings their records back (docs/privacy.md).
       const afterRun = reapplyRedactions.pipe(
         Effect.provideService(Warehouse, warehouse),
-        Effect.provideService(ObjectStore, yield* ObjectStore)
+        Effect.provideService(ObjectStore, store)
       )
-      return StreamRunner.layer(plan.streams, config.drainTimeoutMs, { afterRun })
+      // Shops erased by shop/redact are not synced again (their streams are refused), and one
+      // erased while a pass ran is erased again after it.
+      const redaction = makeRedaction(warehouse, store, redactionOptionsFor(config))
+      const ledger = makeLedgerCache(redaction)
+      const erasure: ErasureGate = {
+        read: Effect.map(ledger.entries, erasedOf),
+        eraseAgain: (accounts) => eraseAgain(redaction, accounts)
+      }
+      return StreamRunner.layer(plan.streams, config.drainTimeoutMs, { afterRun, erasure })
     })
   )
 
@@ -338,6 +354,12 @@ const runCommand = Command.make(
         const results = yield* runner.runNow({ ...selector, only: due }, "cli")
         const failed: Array<string> = []
         for (const r of results) {
+          if ("_tag" in r && r._tag === "Refused") {
+            // An erased shop still configured: the operator must act (exit 1 until they do).
+            failed.push(streamKeyToString(r.key))
+            yield* Console.log(`${streamKeyToString(r.key)}: refused, ${r.reason}`)
+            continue
+          }
           if ("_tag" in r) {
             yield* Console.log(`${streamKeyToString(r.key)}: busy (another run holds the lease)`)
             continue

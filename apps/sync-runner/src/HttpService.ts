@@ -232,10 +232,15 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         const runs = started.map((s) => ({
           stream: streamKeyToString(s.key),
           outcome: s._tag,
-          ...(s._tag === "Started" ? { runId: s.runId } : {})
+          ...(s._tag === "Started" ? { runId: s.runId } : {}),
+          ...(s._tag === "Refused" ? { reason: s.reason } : {})
         }))
         yield* Effect.logInfo(`trigger from ${outcome.principal}: ${JSON.stringify(runs)}`)
         if (started.some((s) => s._tag === "Started")) return json(202, { ok: true, runs })
+        // Every stream asked for belongs to an erased shop: gone until an operator acts.
+        const refused = started.find((s) => s._tag === "Refused")
+        if (refused !== undefined && started.every((s) => s._tag === "Refused"))
+          return json(410, { ok: false, message: refused.reason, runs })
         if (started.some((s) => s._tag === "Draining"))
           return {
             ...json(503, { ok: false, message: "shutting down", runs }),

@@ -1,5 +1,5 @@
 /**
- * `kura-sync redact customer | shop | list | reapply`: erasure requests (GDPR/CCPA, Shopify's
+ * `kura-sync redact customer | shop | reinstate | list | reapply`: erasure requests (GDPR/CCPA, Shopify's
  * compliance topics) carried out by hand, and the `_kura_redactions` ledger. See docs/privacy.md.
  */
 import {
@@ -182,10 +182,50 @@ export const makeRedactCommand = (deps: RedactCommandDeps) => {
             trigger: "cli"
           })
           yield* Console.log(formatOutcome({ ...out, files: [] }))
-          yield* Console.log("remove the account from Kura's config, or the next sync loads it again")
+          yield* Console.log(
+            `kura-sync no longer syncs ${flags.source} account ${flags.account} or lands its webhooks; remove it from the config (its streams are refused until then). If the merchant reinstalls the app: kura-sync redact reinstate --source ${flags.source} --account ${flags.account} --yes`
+          )
         })
       )
   ).pipe(Command.withDescription("Delete all data of one account (Shopify shop/redact); needs --yes"))
+
+  const reinstate = Command.make(
+    "reinstate",
+    {
+      config: deps.configFlag,
+      source: sourceFlag,
+      account: accountFlag,
+      yes: Flag.Boolean("yes").pipe(
+        Flag.withDescription(
+          "Confirm: the merchant reinstalled the app, the next sync collects the account again"
+        ),
+        Flag.withDefault(false)
+      )
+    },
+    (flags) =>
+      withRedaction(flags.config, (r) =>
+        Effect.gen(function* () {
+          if (!flags.yes) {
+            const message = `this lets kura-sync sync ${flags.source} account ${flags.account} again after its erasure: only once the merchant has reinstalled the app; add --yes to confirm`
+            yield* Console.error(message)
+            return yield* new RedactFailed({ message })
+          }
+          const entry = yield* r.reinstateShop({
+            source: flags.source,
+            sourceAccount: flags.account,
+            confirm: true,
+            trigger: "cli"
+          })
+          yield* Console.log(
+            `${entry.id}: reinstated; the ledger keeps the erasure (${entry.detail ?? ""}). The next sync loads the account from the start.`
+          )
+        })
+      )
+  ).pipe(
+    Command.withDescription(
+      "Lift an account's erasure once the merchant reinstalled the app, so it is synced again (the ledger row stays); needs --yes"
+    )
+  )
 
   const list = Command.make(
     "list",
@@ -233,6 +273,7 @@ export const makeRedactCommand = (deps: RedactCommandDeps) => {
     Command.withSubcommands([
       Command.provideSync(customer, Logger.LogToStderr, true),
       Command.provideSync(shop, Logger.LogToStderr, true),
+      Command.provideSync(reinstate, Logger.LogToStderr, true),
       Command.provideSync(list, Logger.LogToStderr, true),
       Command.provideSync(reapply, Logger.LogToStderr, true)
     ])

@@ -4,6 +4,7 @@
  * See docs/privacy.md ("When a sync brings the customer back").
  */
 import {
+  erasedAccounts,
   makeRedaction,
   ObjectStore,
   type Redaction,
@@ -44,42 +45,117 @@ export const reapplyRedactions: Effect.Effect<
   Effect.withSpan("kura.redactions.reapply")
 )
 
-/** How long the webhook landing path reuses its copy of the ledger before reading it again. */
+/**
+ * How long a copy of the ledger is reused at most, even while the ledger's marker is unchanged (a
+ * request recorded by a Kura that wrote no marker is seen within this time).
+ */
 export const LATE_ARRIVAL_LEDGER_TTL_MS = 10_000
+
+/**
+ * A copy of the `_kura_redactions` ledger that is read again whenever the ledger's marker
+ * (`Redaction.ledgerVersion`, one small object read) has changed since the copy was read, or the
+ * copy is older than `ttlMs`: a request recorded by another process is seen at its next use, with
+ * no wait on the requester's side. The marker is read before the ledger, so a copy is never older
+ * than the token it was read under.
+ */
+export const makeLedgerCache = (redaction: Redaction["Service"], ttlMs = LATE_ARRIVAL_LEDGER_TTL_MS) => {
+  let cached:
+    | {
+        readonly at: number
+        readonly version: string | undefined
+        readonly entries: ReadonlyArray<RedactionEntry>
+      }
+    | undefined
+  return {
+    /** The ledger, current as of the marker read now. */
+    entries: Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const version = yield* redaction.ledgerVersion
+      if (cached === undefined || cached.version !== version || now - cached.at >= ttlMs)
+        cached = { at: now, version, entries: yield* redaction.list }
+      return cached.entries
+    }),
+    /** Forgets the copy (this process just recorded a request). */
+    invalidate: () => {
+      cached = undefined
+    }
+  }
+}
+
+/** The line an operator reads when an erased account is configured: what happened and what to do. */
+export const erasedReason = (e: RedactionEntry): string =>
+  `${e.source} account ${e.sourceAccount} was erased (${e.trigger === "webhook" ? "Shopify shop/redact" : "kura-sync redact shop"}, requested ${new Date(e.requestedAt).toISOString()}, ${e.status}): Kura no longer syncs it or lands its webhooks. Remove it from the configuration; if the merchant has reinstalled the app, lift the erasure with: kura-sync redact reinstate --source ${e.source} --account ${e.sourceAccount} --yes`
+
+/** The ledger's erased accounts as the runner's gate reads them (`StreamRunnerOptions.erasure`). */
+export const erasedOf = (entries: ReadonlyArray<RedactionEntry>) =>
+  erasedAccounts(entries).map((e) => ({
+    source: e.source,
+    account: e.sourceAccount,
+    reason: erasedReason(e)
+  }))
+
+/**
+ * Erases again accounts erased while a pass ran (its runs may have landed rows after the
+ * erasure): `redactShop` once more, logged. Never fails (logs; the next pass's gate refuses the
+ * account anyway, and `kura-sync redact shop` repeats the erasure by hand).
+ */
+export const eraseAgain = (
+  redaction: Redaction["Service"],
+  accounts: ReadonlyArray<{ readonly source: string; readonly account: string }>
+): Effect.Effect<void> =>
+  Effect.forEach(
+    accounts,
+    (a) =>
+      redaction.redactShop({ source: a.source, sourceAccount: a.account, confirm: true }).pipe(
+        Effect.flatMap((o) =>
+          Effect.logWarning(
+            `${a.source} account ${a.account} was erased while a pass synced it: erased again (${o.rowsChanged} row(s), ${o.filesChanged} lake file(s))`
+          )
+        ),
+        Effect.catch((e) =>
+          Effect.logError(
+            `${a.source} account ${a.account} was erased while a pass synced it, and erasing it again failed: ${e.message}; run kura-sync redact shop --source ${a.source} --account ${a.account} --yes`
+          )
+        )
+      ),
+    { discard: true }
+  )
 
 /**
  * The webhook landing path's guard against late arrivals: after a batch of one shop has landed,
  * the customer entries of the ledger whose person the batch names are applied to that batch
  * (`Redaction.reapplyLanded`). This covers a delivery accepted before a `customers/redact` but
  * landed after it (Shopify's retries, a write-ahead-log replay after downtime), whatever its
- * age. The ledger is read at most every {@link LATE_ARRIVAL_LEDGER_TTL_MS} (again at once after
- * a batch holding a compliance request); a batch that names nobody erased costs no query. A
- * failure fails the landing, which is retried: an accepted delivery never stays unredacted.
+ * age. The ledger copy is checked against the ledger's marker at each batch (one small object
+ * read; the ledger itself is read again only when a request was recorded since, by any process,
+ * or every {@link LATE_ARRIVAL_LEDGER_TTL_MS}), so a request recorded elsewhere is seen by the
+ * next batch checked: a batch checked before the request's marker was written had landed before
+ * the request's own pass reads, which erases it. A batch that names nobody erased costs no query.
+ * A failure fails the landing, which is retried: an accepted delivery never stays unredacted.
+ * `erased(shop)`: the shop's erasure entry (`shop/redact`) if it was erased and not reinstated.
  */
 export const makeLateArrivalGuard = (
   redaction: Redaction["Service"] | undefined,
   ttlMs = LATE_ARRIVAL_LEDGER_TTL_MS
 ) => {
-  let cached: { readonly at: number; readonly entries: ReadonlyArray<RedactionEntry> } | undefined
-  return (
+  const ledger = redaction === undefined ? undefined : makeLedgerCache(redaction, ttlMs)
+  const check = (
     shop: string,
     batchId: string,
     deliveries: ReadonlyArray<WebhookDelivery>
   ): Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError> =>
     Effect.gen(function* () {
-      if (redaction === undefined) return []
-      const now = yield* Clock.currentTimeMillis
-      if (cached === undefined || now - cached.at >= ttlMs)
-        cached = { at: now, entries: yield* redaction.list }
+      if (redaction === undefined || ledger === undefined) return []
+      const entries = yield* ledger.entries
       const outs = yield* redaction.reapplyLanded({
         source: "shopify",
         sourceAccount: shop,
         batchId,
         texts: deliveries.map((d) => d.rawBody),
-        entries: cached.entries
+        entries
       })
       // This batch may add entries (its own compliance requests, applied after it lands).
-      if (deliveries.some((d) => COMPLIANCE_TOPICS.has(d.topic))) cached = undefined
+      if (deliveries.some((d) => COMPLIANCE_TOPICS.has(d.topic))) ledger.invalidate()
       for (const o of outs)
         if (o.rowsChanged > 0 || o.filesChanged > 0)
           yield* Effect.logInfo(
@@ -87,4 +163,11 @@ export const makeLateArrivalGuard = (
           )
       return outs
     })
+  const erased = (shop: string): Effect.Effect<RedactionEntry | undefined, RedactionError> =>
+    ledger === undefined
+      ? Effect.succeed(undefined)
+      : Effect.map(ledger.entries, (entries) =>
+          erasedAccounts(entries).find((e) => e.source === "shopify" && e.sourceAccount === shop)
+        )
+  return Object.assign(check, { erased })
 }

@@ -16,6 +16,35 @@ export type StartOutcome =
   | { readonly _tag: "Started"; readonly key: StreamKey; readonly runId: string }
   | { readonly _tag: "Busy"; readonly key: StreamKey }
   | { readonly _tag: "Draining"; readonly key: StreamKey }
+  | Refused
+
+/** A stream not run because its account must not be synced (erased by `shop/redact`); `reason` says what to do. */
+export interface Refused {
+  readonly _tag: "Refused"
+  readonly key: StreamKey
+  readonly reason: string
+}
+
+/** An account the runner must not sync, and the line operators read. */
+export interface ErasedAccount {
+  readonly source: string
+  readonly account: string
+  /** Why and what to do, logged and returned with each stream refused. */
+  readonly reason: string
+}
+
+/**
+ * Accounts erased by a `shop/redact` (or `kura-sync redact shop`): a pass reads them before it
+ * takes its leases and refuses their streams, since syncing would collect again what the merchant
+ * asked to erase; and again when it closes, so an account erased while the pass ran (its runs
+ * may have landed rows after the erasure) is erased again (`eraseAgain`).
+ */
+export interface ErasureGate {
+  /** The erased accounts. A failure refuses every stream of the pass (the ledger is the proof). */
+  readonly read: Effect.Effect<ReadonlyArray<ErasedAccount>, { readonly message: string }>
+  /** Erases again what the pass may have landed for accounts erased while it ran. Must not fail. */
+  readonly eraseAgain: (accounts: ReadonlyArray<ErasedAccount>) => Effect.Effect<void>
+}
 
 /** Options for the runner. */
 export interface StreamRunnerOptions {
@@ -36,6 +65,8 @@ export interface StreamRunnerOptions {
    * not fail (log instead); it does not delay the results of `runNow`'s streams, only its return.
    */
   readonly afterRun?: Effect.Effect<void>
+  /** Refuses the streams of erased accounts (kura-sync: the `_kura_redactions` ledger's shop entries). */
+  readonly erasure?: ErasureGate
 }
 
 let counter = 0
@@ -58,7 +89,9 @@ export class StreamRunner extends Context.Service<
     readonly runNow: (
       selector: StreamSelector,
       trigger: RunTrigger
-    ) => Effect.Effect<ReadonlyArray<RunRecord | { readonly _tag: "Busy"; readonly key: StreamKey }>>
+    ) => Effect.Effect<
+      ReadonlyArray<RunRecord | { readonly _tag: "Busy"; readonly key: StreamKey } | Refused>
+    >
     readonly inFlight: Effect.Effect<number>
     /** True once `drain` has begun. */
     readonly draining: Effect.Effect<boolean>
@@ -276,36 +309,41 @@ export class StreamRunner extends Context.Service<
      */
     const start = (selector: StreamSelector, trigger: RunTrigger) =>
       Effect.gen(function* () {
-        const selected = select(selector)
-        if (selected.length === 0) return []
-        if (yield* Ref.get(draining))
-          return selected.map((s): StartOutcome => ({ _tag: "Draining", key: s.key }))
+        const all = select(selector)
+        if (all.length === 0) return []
+        if (yield* Ref.get(draining)) return all.map((s): StartOutcome => ({ _tag: "Draining", key: s.key }))
+        const { allowed: selected, refused, erasedBefore } = yield* gate(all)
+        if (selected.length === 0) return refused
         const pass = yield* openPass(selected, trigger)
-        const fiber = yield* Effect.forkDetach(runPass(pass, selected))
+        const fiber = yield* Effect.forkDetach(runPass(pass, selected, erasedBefore))
         passes.add(fiber)
         fiber.addObserver(() => passes.delete(fiber))
-        return selected.map(
+        const started = selected.map(
           (s): StartOutcome =>
             pass.lease(s) === undefined
               ? { _tag: "Busy", key: s.key }
               : { _tag: "Started", key: s.key, runId: pass.runId(s) }
         )
+        return [...started, ...refused]
       })
 
     const runNow = (selector: StreamSelector, trigger: RunTrigger) => {
-      const selected = select(selector)
+      const all = select(selector)
       return Effect.map(
         Effect.gen(function* () {
-          if (selected.length === 0) return []
+          if (all.length === 0) return []
+          const { allowed: selected, refused, erasedBefore } = yield* gate(all)
+          if (selected.length === 0) return refused
           // One pass, one set of bookkeeping: every lease taken, checkpoint read and ledger entry
           // opened before the catalogue phase, and every record written and lease freed after the
           // last stream. Per phase, the second phase waited behind the first one's closing and its
           // own opening writes (~8 statements on the one warehouse connection).
-          return yield* runPass(yield* openPass(selected, trigger), selected)
+          const results = yield* runPass(yield* openPass(selected, trigger), selected, erasedBefore)
+          return [...results, ...refused]
         }),
         (results) => {
           const byStream = new Map(results.map((r) => [streamKeyToString(r.key), r]))
-          return selected.flatMap((s) => {
+          return all.flatMap((s) => {
             const r = byStream.get(streamKeyToString(s.key))
             return r === undefined ? [] : [r]
           })
@@ -313,10 +351,81 @@ export class StreamRunner extends Context.Service<
       )
     }
 
+    const accountId = (source: string, account: string) => JSON.stringify([source, account])
+
+    /**
+     * Splits `streams` into those a pass may run and those of erased accounts, refused with the
+     * reason (logged once per account). `erasedBefore`: the accounts erased when the pass opened.
+     */
+    const gate = (streams: ReadonlyArray<SyncStream>) =>
+      Effect.gen(function* () {
+        const erasedBefore = new Set<string>()
+        if (options.erasure === undefined)
+          return { allowed: streams, refused: [] as ReadonlyArray<Refused>, erasedBefore }
+        const read = yield* Effect.result(options.erasure.read)
+        if (read._tag === "Failure") {
+          const reason = `not run: the erasure ledger (_kura_redactions) could not be read, so no stream is synced until it can: ${read.failure.message}`
+          yield* Effect.logError(reason)
+          return {
+            allowed: [] as ReadonlyArray<SyncStream>,
+            refused: streams.map((s): Refused => ({ _tag: "Refused", key: s.key, reason })),
+            erasedBefore
+          }
+        }
+        const byAccount = new Map(read.success.map((e) => [accountId(e.source, e.account), e]))
+        for (const id of byAccount.keys()) erasedBefore.add(id)
+        const refused: Array<Refused> = []
+        const logged = new Set<string>()
+        for (const s of streams) {
+          const id = accountId(s.key.source, s.key.account)
+          const erased = byAccount.get(id)
+          if (erased === undefined) continue
+          refused.push({ _tag: "Refused", key: s.key, reason: erased.reason })
+          if (!logged.has(id)) {
+            logged.add(id)
+            yield* Effect.logWarning(erased.reason).pipe(
+              Effect.annotateLogs({ source: s.key.source, account: s.key.account })
+            )
+          }
+        }
+        if (refused.length > 0)
+          yield* metrics.set(
+            "kura_sync_erased_accounts_refused",
+            "Configured accounts whose streams are refused because the account was erased (shop/redact).",
+            {},
+            logged.size
+          )
+        const out = new Set(refused.map((r) => streamKeyToString(r.key)))
+        return { allowed: streams.filter((s) => !out.has(streamKeyToString(s.key))), refused, erasedBefore }
+      })
+
+    /**
+     * After a pass closed: its accounts erased since it opened (a `shop/redact` carried out while
+     * its runs fetched) are erased again, since those runs may have landed rows after the erasure.
+     */
+    const recheck = (selected: ReadonlyArray<SyncStream>, erasedBefore: ReadonlySet<string>) => {
+      const erasure = options.erasure
+      if (erasure === undefined) return Effect.void
+      return Effect.gen(function* () {
+        const now = yield* Effect.result(erasure.read)
+        if (now._tag === "Failure")
+          return yield* Effect.logError(
+            `could not read the erasure ledger after a pass: ${now.failure.message}; run kura-sync redact list`
+          )
+        const ran = new Set(selected.map((s) => accountId(s.key.source, s.key.account)))
+        const fresh = now.success.filter((e) => {
+          const id = accountId(e.source, e.account)
+          return ran.has(id) && !erasedBefore.has(id)
+        })
+        if (fresh.length > 0) yield* erasure.eraseAgain(fresh)
+      })
+    }
+
     /** Runs an open pass's streams, catalogue streams first, then closes it (`runNow`, `start`). */
     const runPass = (
       pass: Effect.Success<ReturnType<typeof openPass>>,
-      selected: ReadonlyArray<SyncStream>
+      selected: ReadonlyArray<SyncStream>,
+      erasedBefore: ReadonlySet<string> = new Set()
     ) => {
       const catalogue = selected.filter((s) => s.catalogue === true)
       const others = selected.filter((s) => s.catalogue !== true)
@@ -353,6 +462,7 @@ export class StreamRunner extends Context.Service<
         return [...first, ...second, ...skipped]
       }).pipe(
         Effect.ensuring(pass.close),
+        Effect.ensuring(recheck(selected, erasedBefore)),
         // The results the caller sees carry what the pass's close decided (a failed commit).
         Effect.map((results) =>
           results.map((r) => ("runId" in r ? (pass.finished.find((f) => f.runId === r.runId) ?? r) : r))

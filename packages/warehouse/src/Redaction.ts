@@ -67,6 +67,31 @@ export interface RedactShopInput {
   readonly requestId?: string
 }
 
+/** Lifting an account's erasure once the merchant reinstalled the app: it may be synced again. */
+export interface ReinstateShopInput {
+  readonly source: string
+  readonly sourceAccount: string
+  /** Must be true: the next sync collects the account's data again. */
+  readonly confirm: boolean
+  readonly trigger?: RedactionTrigger
+}
+
+/**
+ * Where the ledger's version marker lives in the object store (outside the lake's partitions):
+ * rewritten with a fresh token after every new request is recorded, so a process that keeps a
+ * copy of the ledger (kura-sync serve's webhook guard, the runner's erased-shop check) knows with
+ * one small read whether its copy is still current, instead of reusing it for a fixed time.
+ */
+export const LEDGER_MARKER_PATH = "_kura/redaction-ledger.version"
+
+/**
+ * The ledger's erased accounts: its shop entries not reinstated (pending, failed and done alike,
+ * since a pending or failed erasure is one the merchant asked for). Syncing them would collect
+ * again what the merchant asked to erase.
+ */
+export const erasedAccounts = (entries: ReadonlyArray<RedactionEntry>): ReadonlyArray<RedactionEntry> =>
+  entries.filter((e) => e.kind === "shop" && e.status !== "reinstated")
+
 /**
  * A customer's request for their data (`customers/data_request`): recorded, never answered by
  * Kura. It names the customer as an erasure request does.
@@ -99,7 +124,11 @@ export interface RedactionEntry {
   readonly requestId: string | null
   readonly requestedAt: number
   readonly appliedAt: number | null
-  readonly status: "pending" | "done" | "failed" | "recorded"
+  /**
+   * `reinstated`: a shop entry whose erasure an operator lifted after the merchant reinstalled the
+   * app (`reinstateShop`); the row stays as the proof of the erasure, and the account may be synced.
+   */
+  readonly status: "pending" | "done" | "failed" | "recorded" | "reinstated"
   /** Totals over every pass (the first application and each re-application). */
   readonly rowsChanged: number
   readonly filesChanged: number
@@ -122,11 +151,10 @@ export interface RedactionOptions {
   readonly maxStatementBytes?: number
   /**
    * How long `redactCustomer` waits between recording the request in the ledger and reading what
-   * to redact (default 0). Set it, on a warehouse several processes write (BigQuery), to more
-   * than the longest time another process reuses a copy of the ledger to check what it lands
-   * (kura-sync serve's webhook guard: 10 s): a batch that process lands without seeing the new
-   * entry was then landed before this pass reads, so the pass erases it. On DuckDB one process
-   * holds the file, so nothing else lands meanwhile.
+   * to redact (default 0). Only for a process that keeps a copy of the ledger for a fixed time
+   * without checking {@link LEDGER_MARKER_PATH} (kura-sync before session 11: 10 s): set it above
+   * that time, so a batch such a process lands without seeing the new entry was landed before
+   * this pass reads. kura-sync's guard now checks the marker, so kura-sync sets none.
    */
   readonly settleMs?: number
   /**
@@ -168,6 +196,18 @@ export class Redaction extends Context.Service<
      * tokens (`_kura_tokens`, and the file token store through `eraseCredentials`). Needs `confirm`.
      */
     readonly redactShop: (input: RedactShopInput) => Effect.Effect<RedactionOutcome, RedactionError>
+    /**
+     * Lifts an account's erasure after the merchant reinstalled the app: its shop entry becomes
+     * `reinstated` (kept as the proof, with when and by whom in `detail`), so it is synced again.
+     * Needs `confirm`; fails with `InvalidInput` when the account was never erased.
+     */
+    readonly reinstateShop: (input: ReinstateShopInput) => Effect.Effect<RedactionEntry, RedactionError>
+    /**
+     * The ledger's version token ({@link LEDGER_MARKER_PATH}; undefined before the first request):
+     * it changes whenever a request is recorded, so a copy of the ledger read after the same
+     * token is current.
+     */
+    readonly ledgerVersion: Effect.Effect<string | undefined, RedactionError>
     /** Records a data request in the ledger (the merchant must answer it; Kura does not). */
     readonly recordDataRequest: (input: DataRequestInput) => Effect.Effect<RedactionOutcome, RedactionError>
     /**
@@ -275,7 +315,7 @@ const decodeOrderIds = Schema.decodeUnknownOption(LedgerOrderIds)
 
 const Kinds = ["customer", "shop", "data_request"] as const
 const Triggers = ["cli", "webhook", "api"] as const
-const Statuses = ["pending", "done", "failed", "recorded"] as const
+const Statuses = ["pending", "done", "failed", "recorded", "reinstated"] as const
 const oneOf = <const T extends ReadonlyArray<string>>(
   values: T,
   v: unknown,
@@ -363,6 +403,19 @@ interface PassResult {
   readonly files: Array<string>
 }
 
+/**
+ * The `_kura_redactions` ledger read straight from a warehouse, oldest request first (what
+ * `Redaction.list` returns), for a program that has no lake store at hand: kura-backfill checks
+ * {@link erasedAccounts} with it before loading an account.
+ */
+export const readLedger = (
+  warehouse: Warehouse["Service"]
+): Effect.Effect<ReadonlyArray<RedactionEntry>, RedactionError> =>
+  warehouse.query(RSql.selectLedger(warehouse.dialect, false), {}).pipe(
+    Effect.map((rows) => rows.map(entryOf)),
+    Effect.mapError(warehouseError)
+  )
+
 /** Builds the service over a warehouse and the lake's store. */
 export const makeRedaction = (
   warehouse: Warehouse["Service"],
@@ -413,6 +466,29 @@ export const makeRedaction = (
       )
       .pipe(Effect.mapError(warehouseError))
   const writeEntry = (e: RedactionEntry) => writeEntries([e])
+
+  /**
+   * A new token in the ledger's marker, after a request was recorded: a copy of the ledger read
+   * under the old token is stale from now on. Fails the request if it cannot be written (the
+   * entry stays pending and the request is retried), since another process could miss it.
+   */
+  const touchMarker = (id: string) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const token = `${now}:${Math.random().toString(36).slice(2, 10)}:${id}`
+      yield* store
+        .put(LEDGER_MARKER_PATH, Stream.make(encoder.encode(token)), { contentType: "text/plain" })
+        .pipe(Effect.mapError(lakeError))
+    })
+
+  const ledgerVersion = Stream.mkString(Stream.decodeText(store.get(LEDGER_MARKER_PATH))).pipe(
+    Effect.map((t): string | undefined => t),
+    Effect.catchIf(
+      (e) => e.reason === "NotFound",
+      () => Effect.succeed(undefined)
+    ),
+    Effect.mapError(lakeError)
+  )
 
   /**
    * Runs one pass for several entries of one account and records how it ended in the ledger:
@@ -718,7 +794,10 @@ export const makeRedaction = (
     }
     // Recorded before the work, so a crash mid-way leaves a pending entry for `reapply`.
     yield* writeEntry(entry)
-    // Another process's copy of the ledger (without this entry) expires before this pass reads.
+    // Another process's copy of the ledger (without this entry) is stale from here on: a batch it
+    // lands and checks after this is checked against a fresh copy; one checked before it was
+    // landed before this pass reads, so the pass erases it.
+    yield* touchMarker(id)
     if (settleMs > 0) yield* Effect.sleep(settleMs)
     const subject = yield* resolveSubject(
       input.source,
@@ -771,6 +850,8 @@ export const makeRedaction = (
       updatedAt: now
     }
     yield* writeEntry(entry)
+    // Processes that check the marker stop syncing and landing the account from here on.
+    yield* touchMarker(id)
     const work = Effect.gen(function* () {
       const tables: Record<string, number> = {}
       for (const table of RSql.accountTables) {
@@ -815,6 +896,32 @@ export const makeRedaction = (
     return outcome!
   })
 
+  const reinstateShop = Effect.fn("Redaction.reinstateShop")(function* (input: ReinstateShopInput) {
+    yield* validate(input)
+    const id = `shop:${input.source}:${input.sourceAccount}`
+    if (!input.confirm)
+      return yield* new RedactionError({
+        reason: "NotConfirmed",
+        message: `lifting the erasure of ${input.source} account ${input.sourceAccount} lets the next sync collect its data again: confirm it (--yes) once the merchant has reinstalled the app`
+      })
+    const previous = yield* readEntry(id)
+    if (previous === undefined)
+      return yield* new RedactionError({
+        reason: "InvalidInput",
+        message: `${input.source} account ${input.sourceAccount} was never erased: there is nothing to reinstate`
+      })
+    const now = yield* Clock.currentTimeMillis
+    const entry: RedactionEntry = {
+      ...previous,
+      status: "reinstated",
+      detail: `reinstated ${new Date(now).toISOString()} by ${input.trigger ?? "api"} (the merchant reinstalled the app); erased ${previous.appliedAt === null ? "(never completed)" : new Date(previous.appliedAt).toISOString()}`,
+      updatedAt: now
+    }
+    yield* writeEntry(entry)
+    yield* touchMarker(id)
+    return entry
+  })
+
   const recordDataRequest = Effect.fn("Redaction.recordDataRequest")(function* (input: DataRequestInput) {
     yield* validate(input)
     const now = yield* Clock.currentTimeMillis
@@ -850,7 +957,7 @@ export const makeRedaction = (
     } satisfies RedactionOutcome
   })
 
-  const list = Effect.map(query(RSql.selectLedger(d, false), {}), (rows) => rows.map(entryOf))
+  const list = readLedger(warehouse)
 
   /** The ledger's customer requests that were carried out (or tried), of one source/account if given. */
   const customerEntries = (entries: ReadonlyArray<RedactionEntry>, source?: string, sourceAccount?: string) =>
@@ -990,5 +1097,14 @@ export const makeRedaction = (
       })
     )
 
-  return Redaction.of({ redactCustomer, redactShop, recordDataRequest, reapply, reapplyLanded, list })
+  return Redaction.of({
+    redactCustomer,
+    redactShop,
+    reinstateShop,
+    ledgerVersion,
+    recordDataRequest,
+    reapply,
+    reapplyLanded,
+    list
+  })
 }

@@ -18,7 +18,9 @@ import {
   bigQueryDialect,
   CanonicalTables,
   DuckDbWarehouse,
+  erasedAccounts,
   GcsObjectStore,
+  LEDGER_MARKER_PATH,
   LocalObjectStore,
   makeRedaction,
   ObjectStore,
@@ -230,13 +232,14 @@ const withStores = <A, E>(
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
   )
 
-/** Every file under the lake dir: relative path → bytes. */
+/** Every lake file under the lake dir (the ledger's marker is not one): relative path → bytes. */
 const files = (dir: string): Map<string, Buffer> => {
   const out = new Map<string, Buffer>()
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
     if (e.isFile()) {
       const full = join(e.parentPath, e.name)
-      out.set(full.slice(dir.length + 1), readFileSync(full))
+      const path = full.slice(dir.length + 1)
+      if (path !== LEDGER_MARKER_PATH) out.set(path, readFileSync(full))
     }
   return out
 }
@@ -706,6 +709,59 @@ describe("Redaction.redactShop", () => {
         )
         const [entry] = yield* r.list
         assert.deepStrictEqual([entry?.kind, entry?.status, entry?.trigger], ["shop", "done", "webhook"])
+      })
+    )
+  )
+})
+
+describe("Redaction: erased accounts and the ledger marker", () => {
+  it.effect("an erased shop stays erased until reinstated; each request gives the marker a new token", () =>
+    withStores(() =>
+      Effect.gen(function* () {
+        yield* seed(A)
+        const r = yield* Redaction
+        assert.isUndefined(yield* r.ledgerVersion)
+        const never = yield* Effect.flip(
+          r.reinstateShop({ source: "shopify", sourceAccount: A, confirm: true })
+        )
+        assert.strictEqual(never.reason, "InvalidInput")
+        yield* r.redactCustomer({ source: "shopify", sourceAccount: B, customerId: "102" })
+        const v1 = yield* r.ledgerVersion
+        assert.isString(v1)
+        assert.deepStrictEqual(erasedAccounts(yield* r.list), [])
+
+        yield* r.redactShop({ source: "shopify", sourceAccount: A, confirm: true, trigger: "webhook" })
+        const v2 = yield* r.ledgerVersion
+        assert.notStrictEqual(v2, v1)
+        assert.deepStrictEqual(
+          erasedAccounts(yield* r.list).map((e) => [e.source, e.sourceAccount, e.status]),
+          [["shopify", A, "done"]]
+        )
+        const unconfirmed = yield* Effect.flip(
+          r.reinstateShop({ source: "shopify", sourceAccount: A, confirm: false })
+        )
+        assert.strictEqual(unconfirmed.reason, "NotConfirmed")
+
+        const back = yield* r.reinstateShop({
+          source: "shopify",
+          sourceAccount: A,
+          confirm: true,
+          trigger: "cli"
+        })
+        assert.strictEqual(back.status, "reinstated")
+        assert.match(back.detail ?? "", /^reinstated .* by cli/)
+        assert.notStrictEqual(yield* r.ledgerVersion, v2)
+        assert.deepStrictEqual(erasedAccounts(yield* r.list), [])
+        // The proof stays: the entry, its application time and what it deleted.
+        const kept = (yield* r.list).find((e) => e.id === `shop:shopify:${A}`)
+        assert.isTrue((kept?.rowsChanged ?? 0) > 0 && kept?.appliedAt !== null)
+
+        // A second shop/redact (the merchant uninstalled again) erases it again.
+        yield* r.redactShop({ source: "shopify", sourceAccount: A, confirm: true })
+        assert.deepStrictEqual(
+          erasedAccounts(yield* r.list).map((e) => e.status),
+          ["done"]
+        )
       })
     )
   )

@@ -32,7 +32,7 @@ export interface ServeWebhooksOptions extends WebhookIntakeOptions {
   readonly stateDir: string
   readonly sandbox?: boolean
   readonly batcher?: Partial<WebhookBatcherOptions>
-  /** Options of the Redaction that carries out compliance topics (`redactionOptionsFor`: the file token store, the wait on BigQuery). */
+  /** Options of the Redaction that carries out compliance topics (`redactionOptionsFor`: the file token store). */
   readonly redaction?: RedactionOptions
 }
 

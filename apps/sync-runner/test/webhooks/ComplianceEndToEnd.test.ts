@@ -39,7 +39,7 @@ import { sign } from "./harness.js"
 const lakeFiles = (dir: string): Map<string, Buffer> => {
   const out = new Map<string, Buffer>()
   for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
-    if (e.isFile() && !e.name.includes(".kura-tmp-")) {
+    if (e.isFile() && e.name.endsWith(".ndjson.gz") && !e.name.includes(".kura-tmp-")) {
       const full = join(e.parentPath, e.name)
       out.set(full.slice(dir.length + 1), readFileSync(full))
     }
