@@ -14,15 +14,25 @@ export interface ViewDef {
 
 const dec0 = (d: Dialect) => `CAST(0 AS ${d.type("decimal")})`
 
-/** Revenue, orders, units, tax and refunds by business date, channel, location and currency. */
+/**
+ * Revenue, orders, units, tax and refunds by business date, channel, location and currency.
+ *
+ * Why a cancelled order with a refund counts: Shopify refunds a paid order when it is cancelled,
+ * and that refund already reverses it on the cancellation's own date (as Shopify's sales reports
+ * book it: the sale on its day, the cancellation as a return on its day). Leaving the order out
+ * as well reversed it twice. A cancelled order with no refund at all (never paid, or a POS ticket
+ * cancelled before it was settled) never brought revenue, so it stays out.
+ */
 export const DailySales: ViewDef = {
   name: "v_daily_sales",
-  doc: "Revenue (order totals), orders, units, tax and refunds per business date, channel, location and currency; cancelled and deleted orders excluded; refunds dated on their own business date.",
+  doc: "Revenue (order totals), orders, units, tax and refunds per business date, channel, location and currency; deleted orders excluded, cancelled orders counted on their own date when refunded (the refund reverses them on its date) and excluded when nothing was refunded; refunds dated on their own business date.",
   select: (d) => {
     const T = d.table
     const z = dec0(d)
     const live = (a: string) => `${a}._deleted_at IS NULL`
-    return `SELECT f.business_date, f.channel, f.location_id, f.currency, SUM(f.revenue) AS revenue, SUM(f.orders) AS orders, SUM(f.units) AS units, SUM(f.tax) AS tax, SUM(f.refunds) AS refunds, SUM(f.revenue) - SUM(f.refunds) AS net_revenue FROM (SELECT o.business_date, o.channel, o.location_id, o.currency, COALESCE(o.total, ${z}) AS revenue, 1 AS orders, 0 AS units, COALESCE(o.tax, ${z}) AS tax, ${z} AS refunds FROM ${T("orders")} AS o WHERE ${live("o")} AND o.cancelled_at IS NULL UNION ALL SELECT o.business_date, o.channel, o.location_id, o.currency, ${z} AS revenue, 0 AS orders, l.quantity AS units, ${z} AS tax, ${z} AS refunds FROM ${T("order_lines")} AS l JOIN ${T("orders")} AS o ON l.source = o.source AND l.source_account = o.source_account AND l.order_id = o.source_id WHERE ${live("l")} AND ${live("o")} AND o.cancelled_at IS NULL UNION ALL SELECT r.business_date, r.channel, r.location_id, r.currency, ${z} AS revenue, 0 AS orders, 0 AS units, ${z} AS tax, COALESCE(r.amount, ${z}) AS refunds FROM ${T("refunds")} AS r WHERE ${live("r")}) AS f GROUP BY f.business_date, f.channel, f.location_id, f.currency`
+    const counted = (a: string) =>
+      `(${a}.cancelled_at IS NULL OR EXISTS (SELECT 1 FROM ${T("refunds")} AS cr WHERE cr.source = ${a}.source AND cr.source_account = ${a}.source_account AND cr.order_id = ${a}.source_id AND cr._deleted_at IS NULL))`
+    return `SELECT f.business_date, f.channel, f.location_id, f.currency, SUM(f.revenue) AS revenue, SUM(f.orders) AS orders, SUM(f.units) AS units, SUM(f.tax) AS tax, SUM(f.refunds) AS refunds, SUM(f.revenue) - SUM(f.refunds) AS net_revenue FROM (SELECT o.business_date, o.channel, o.location_id, o.currency, COALESCE(o.total, ${z}) AS revenue, 1 AS orders, 0 AS units, COALESCE(o.tax, ${z}) AS tax, ${z} AS refunds FROM ${T("orders")} AS o WHERE ${live("o")} AND ${counted("o")} UNION ALL SELECT o.business_date, o.channel, o.location_id, o.currency, ${z} AS revenue, 0 AS orders, l.quantity AS units, ${z} AS tax, ${z} AS refunds FROM ${T("order_lines")} AS l JOIN ${T("orders")} AS o ON l.source = o.source AND l.source_account = o.source_account AND l.order_id = o.source_id WHERE ${live("l")} AND ${live("o")} AND ${counted("o")} UNION ALL SELECT r.business_date, r.channel, r.location_id, r.currency, ${z} AS revenue, 0 AS orders, 0 AS units, ${z} AS tax, COALESCE(r.amount, ${z}) AS refunds FROM ${T("refunds")} AS r WHERE ${live("r")}) AS f GROUP BY f.business_date, f.channel, f.location_id, f.currency`
   }
 }
 

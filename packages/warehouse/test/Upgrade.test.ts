@@ -104,6 +104,15 @@ const REWRITTEN: Readonly<Record<string, ReadonlyArray<string>>> = {
   purchase_orders: ["status"]
 }
 
+/**
+ * Views whose rows changed on purpose since the fixtures were written: not compared row by row
+ * (step 5 checks the exact difference instead).
+ */
+const CHANGED_VIEWS: ReadonlySet<string> = new Set([
+  // Session 11: a cancelled order that was refunded counts on its own date (its refund reverses it).
+  "v_daily_sales"
+])
+
 /** What the migration rewrites in every fixture: 120 POS orders, 84 received Shopify purchase orders. */
 const STATUS_REWRITES = { orders: 120, purchase_orders: 84 }
 
@@ -175,6 +184,7 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
               for (const [name, cols] of oldTables) {
                 const shared = cols.filter((c) => live.has(`${name}.${c}`))
                 assert.deepStrictEqual(shared, cols, `${fixture}: ${name} lost columns`)
+                if (CHANGED_VIEWS.has(name)) continue
                 const list = shared
                   .filter((c) => !(REWRITTEN[name] ?? []).includes(c))
                   .map(q)
@@ -260,7 +270,7 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
               // then the same order an hour before its stored version.
               const orders = CanonicalTables.orders
               const [order] = yield* w.query(
-                `SELECT ${orders.columns.map((c) => loadable(orders, c.name)).join(", ")} FROM main."orders" WHERE channel = 'online' ORDER BY source_id LIMIT 1`
+                `SELECT ${orders.columns.map((c) => loadable(orders, c.name)).join(", ")} FROM main."orders" WHERE channel = 'online' AND cancelled_at IS NULL ORDER BY source_id LIMIT 1`
               )
               assert.isDefined(order)
               const stored = String(order?.updated_at)
@@ -293,11 +303,19 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
                 )
               const oldSales = yield* sales("old.main")
               const newSales = yield* sales("main")
+              // The old view left refunded cancellations out; today's counts them (CHANGED_VIEWS).
+              const [refunded] = yield* w.query(
+                `SELECT COUNT(*) AS n, CAST(COALESCE(SUM(o.total), 0) AS VARCHAR) AS total FROM main."orders" AS o WHERE o._deleted_at IS NULL AND o.cancelled_at IS NOT NULL AND EXISTS (SELECT 1 FROM main."refunds" AS r WHERE r.source = o.source AND r.source_account = o.source_account AND r.order_id = o.source_id AND r._deleted_at IS NULL)`
+              )
               assert.isAbove(newSales.orders, 0)
-              assert.strictEqual(newSales.orders, oldSales.orders, `${fixture}: v_daily_sales orders`)
+              assert.strictEqual(
+                newSales.orders,
+                oldSales.orders + num(refunded?.n),
+                `${fixture}: v_daily_sales orders`
+              )
               assert.closeTo(
                 newSales.revenue - oldSales.revenue,
-                12345.67 - Number(order?.total),
+                12345.67 - Number(order?.total) + Number(refunded?.total),
                 0.005,
                 `${fixture}: v_daily_sales revenue`
               )

@@ -2,14 +2,20 @@
   Example mart: revenue, orders, units, tax and refunds per business day, channel, location and
   currency, built from the staging models (live rows only). It is Kura's v_daily_sales rebuilt
   in dbt, and tests/kura_daily_sales_ties_to_v_daily_sales.sql proves they agree row for row:
-  start your own reporting from here. Cancelled orders are excluded; refunds count on their own
-  business day. Money stays DECIMAL/NUMERIC and is never summed across currencies.
+  start your own reporting from here. Refunds count on their own business day. A cancelled order
+  counts on its own day when it was refunded (the refund reverses it on the refund's day, as
+  Shopify's reports book a cancellation) and is left out when nothing was refunded (never paid).
+  Money stays DECIMAL/NUMERIC and is never summed across currencies.
 #}
 {{ config(materialized='table') }}
 
 with live_orders as (
-    select * from {{ ref('stg_kura__orders') }}
-    where cancelled_at is null
+    select * from {{ ref('stg_kura__orders') }} as o
+    where o.cancelled_at is null
+        or exists (
+            select 1 from {{ ref('stg_kura__refunds') }} as cr
+            where cr.source = o.source and cr.source_account = o.source_account and cr.order_id = o.source_id
+        )
 ),
 
 facts as (
