@@ -41,8 +41,6 @@ export interface DemoTruth {
   readonly injected: ReadonlyArray<CellQuantity>
   /** Shopify adjustments after Stocky's shutdown (no API lists them), per stock cell. */
   readonly unlistedAdjustments: ReadonlyArray<CellQuantity>
-  /** POS refund lines not restocked (K-Series does not flag them), per stock cell (negative). */
-  readonly unflaggedPosRefunds: ReadonlyArray<CellQuantity>
   /**
    * Online orders deleted in Shopify, each with its net stock movement per cell (lines sold out,
    * restocked refunds back): the goods moved, but once deleted no API lists the order's lines, so
@@ -83,7 +81,6 @@ export const demoTruthOf = (sandbox: Sandbox): DemoTruth => {
   for (const a of m.stockAdjustments)
     if (a.system === "shopify")
       for (const item of a.items) add(unlisted, `${skuOf.get(item.variantId)}|${a.locationId}`, item.quantity)
-  const unflagged = new Map<string, number>()
   const deletedOrders: Array<{ readonly id: string; readonly cells: ReadonlyArray<CellQuantity> }> = []
   for (let i = 0; i < m.orderCount; i++) {
     const o = m.orderAt(i)
@@ -98,13 +95,6 @@ export const demoTruthOf = (sandbox: Sandbox): DemoTruth => {
         }
       deletedOrders.push({ id: String(o.id), cells: [...cells] })
     }
-    if (o === undefined || o.channel !== "pos") continue
-    for (const r of o.refunds)
-      for (const rl of r.lines) {
-        const line = o.lines.find((l) => l.id === rl.orderLineId)
-        if (!rl.restock && line !== undefined)
-          add(unflagged, `${norm(line.sku)}|${rl.locationId}`, -rl.quantity)
-      }
   }
   return {
     counts: {
@@ -117,7 +107,6 @@ export const demoTruthOf = (sandbox: Sandbox): DemoTruth => {
     grossMinor: { online: gross("online"), pos: gross("pos") },
     injected: [...injected],
     unlistedAdjustments: [...unlisted],
-    unflaggedPosRefunds: [...unflagged],
     deletedOrders
   }
 }

@@ -51,10 +51,6 @@ export const formatDemoReport = (report: DemoReport): string => {
     lines.push(
       `    ${e.unlistedAdjustments} SKU-location(s): adjustments made in Shopify after Stocky's shutdown (no API lists them)`
     )
-  if (e.unflaggedPosRefunds > 0)
-    lines.push(
-      `    ${e.unflaggedPosRefunds} SKU-location(s): POS refunds K-Series does not flag as restocked (counted as restocked)`
-    )
   if (e.deletedBeforeRead > 0)
     lines.push(
       `    ${e.deletedBeforeRead} SKU-location(s): deleted_before_read: orders deleted in Shopify before Kura read them (v_deleted_before_read); their goods left the shelf and no API lists their lines`

@@ -141,15 +141,13 @@ export interface DemoReport {
     readonly injectedFound: number
     /**
      * Found cells fully explained by the ground truth, by cause: injected (shrinkage, miscounts),
-     * adjustments made in Shopify after Stocky's shutdown (no API lists them), and POS refunds
-     * K-Series does not flag as restocked (the mapper assumes they were), and orders deleted in
+     * adjustments made in Shopify after Stocky's shutdown (no API lists them), and orders deleted in
      * Shopify before Kura first read them (e.g. a re-run after a first run stopped part-way: the
      * demo deletes a few orders before its second run; their goods moved, and no API lists them).
      */
     readonly explained: {
       readonly injected: number
       readonly unlistedAdjustments: number
-      readonly unflaggedPosRefunds: number
       readonly deletedBeforeRead: number
     }
     /** Found differences the ground truth does not explain: a pipeline defect if not empty. */
@@ -458,7 +456,6 @@ interface FoundCell {
   /** What the ground truth says explains it, per cause (units). */
   readonly injected: number
   readonly unlistedAdjustments: number
-  readonly unflaggedPosRefunds: number
   /**
    * Net movement of orders the warehouse lists in `v_deleted_before_read` (deleted in Shopify before
    * Kura read them; no API lists their lines).
@@ -468,7 +465,7 @@ interface FoundCell {
 
 /** A found cell whose difference the ground truth accounts for in full. */
 const isExplained = (c: FoundCell): boolean =>
-  c.delta === c.injected + c.unlistedAdjustments + c.unflaggedPosRefunds + c.deletedBeforeRead
+  c.delta === c.injected + c.unlistedAdjustments + c.deletedBeforeRead
 
 /**
  * Observed on-hand (the latest daily snapshot of each Shopify stock cell) against every synced
@@ -488,7 +485,6 @@ const checkStock = (warehouse: Warehouse["Service"], truth: DemoTruth) =>
     // What the ground truth knows and no API shows, per cell.
     const injected = new Map(truth.injected)
     const unlisted = new Map(truth.unlistedAdjustments)
-    const unflagged = new Map(truth.unflaggedPosRefunds)
     // Orders the warehouse itself knows were deleted in Shopify before it read them (its
     // `deleted_before_read` evidence): their movements are in the observed stock and in no API;
     // the ground truth only says which cells their lines moved.
@@ -518,7 +514,6 @@ const checkStock = (warehouse: Warehouse["Service"], truth: DemoTruth) =>
         delta,
         injected: injected.get(cell) ?? 0,
         unlistedAdjustments: unlisted.get(cell) ?? 0,
-        unflaggedPosRefunds: unflagged.get(cell) ?? 0,
         deletedBeforeRead: unseen.get(cell) ?? 0
       })
     }
@@ -533,7 +528,6 @@ const checkStock = (warehouse: Warehouse["Service"], truth: DemoTruth) =>
       explained: {
         injected: explainedBy((c) => c.injected),
         unlistedAdjustments: explainedBy((c) => c.unlistedAdjustments),
-        unflaggedPosRefunds: explainedBy((c) => c.unflaggedPosRefunds),
         deletedBeforeRead: explainedBy((c) => c.deletedBeforeRead)
       }
     }
