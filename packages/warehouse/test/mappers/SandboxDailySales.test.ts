@@ -52,7 +52,8 @@ describe("v_daily_sales ties out to the ground truth, cancelled orders included"
     const got: Record<string, Day> = {}
     for (const r of (yield* w.reconcile).dailySales) {
       const key = `${r.businessDate}|${r.channel}|${locOf(r.channel, r.locationId)}`
-      const row = (got[key] ??= { orders: 0, units: 0, gross: 0, tax: 0, refunds: 0 })
+      const row = got[key] ?? { orders: 0, units: 0, gross: 0, tax: 0, refunds: 0 }
+      got[key] = row
       row.orders += r.orders
       row.units += r.units
       row.gross += minor(r.revenue)
