@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run chaos [-- --quick] [-- --only name1,name2] [-- --report FILE]`: the reliability suite.
-// Runs every scripts/proof/checks/*.ts in sequence as its own Node 24 process (type stripping; the
+// `npm run chaos [-- --quick] [-- --only name1,name2] [-- --report FILE] [-- --jobs N]`: the
+// reliability suite. Runs every scripts/proof/checks/*.ts as its own Node 24 process (type stripping; the
 // checks import our packages' BUILT dists, so build first), prints one line per check with its
 // figure and PASS/FAIL, writes a JSON report, and exits 1 if any check failed. Every check's and
 // every child process's output is captured under the run directory, which the last check
@@ -88,12 +88,25 @@ const runOne = (file) =>
     })
   })
 
+// Checks run `--jobs` at a time (quick: 2, so CI's reliability step takes about half as long;
+// full: 1, so the timings the checks print are not shared with another check). Each check works in
+// its own directory and ports. The secrets check runs alone, last: it searches everything the
+// others captured.
+const jobs = Math.max(1, Number(argValue("--jobs") ?? (quick ? 2 : 1)))
+const isLast = (f) => f.includes("secrets")
 const results = []
-for (const file of checks) {
-  const r = await runOne(file)
+const report1 = (r) => {
   results.push(r)
   console.log(`${r.pass ? "PASS" : "FAIL"}  ${r.check.padEnd(20)} ${r.figure}  (${r.seconds.toFixed(1)} s)`)
 }
+const queue = checks.filter((f) => !isLast(f))
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) report1(await runOne(file))
+  })
+)
+for (const file of checks.filter(isLast)) report1(await runOne(file))
+results.sort((a, b) => a.file.localeCompare(b.file))
 const failed = results.filter((r) => !r.pass)
 const report = {
   kind: quick ? "quick" : "full",
