@@ -9,7 +9,7 @@
  * - `span`: every Effect span that ends (`n` name, `t0`/`t1`, `url` of an HTTP request span).
  * - `gc`: garbage collections (`d` ms); `lag`: the event loop's delay each second (max, p99, mean).
  *
- * Only a process whose argv holds `sync-runner/dist/main.js` records (the bench and the sandbox
+ * Only a process whose argv holds `sync-runner/dist/main.js` or `backfill/dist/main.js` records (the bench and the sandbox
  * load the hook too and ignore it). Nothing kura-sync does changes: the hook only wraps methods
  * to time them. `node scripts/proof/traceReport.mjs dir from to` summarises a window of it; the
  * sandbox's side (each API call as the emulators answered it) is `KURA_PROOF_SANDBOX_TRACE`
@@ -25,7 +25,7 @@ import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:pe
 import { pathToFileURL } from "node:url"
 
 const out = process.env.KURA_PROOF_TRACE_DIR
-const isSync = process.argv.some((a) => a.includes("sync-runner/dist/main.js"))
+const isSync = process.argv.some((a) => /(sync-runner|backfill)\/dist\/main\.js/.test(a))
 
 if (out !== undefined && isSync) {
   const root = path.resolve(import.meta.dirname, "../..")

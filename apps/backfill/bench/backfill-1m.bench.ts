@@ -117,7 +117,7 @@ for (const { path, orders } of RUNS) {
               Object.entries(process.env).filter(
                 ([k, v]) =>
                   v !== undefined &&
-                  /^(NODE_OPTIONS|MALLOC_\w+|LD_PRELOAD|KURA_NODE_\w+|KURA_DUCKDB_\w+|KURA_ORDERS_PER_LOAD|KURA_RAW_\w+|KURA_BACKFILL_\w+|DUCKDB_JE_MALLOC_CONF)$/.test(
+                  /^(NODE_OPTIONS|MALLOC_\w+|LD_PRELOAD|KURA_NODE_\w+|KURA_DUCKDB_\w+|KURA_ORDERS_PER_LOAD|KURA_RAW_\w+|KURA_BACKFILL_\w+|KURA_PROOF_\w+|DUCKDB_JE_MALLOC_CONF)$/.test(
                     k
                   )
               )

@@ -110,8 +110,13 @@ export interface BackfillConfig {
   readonly shopifyFastPath: boolean
   /** Orders per DuckDB load on the fast path (`KURA_ORDERS_PER_LOAD`, default 20,000). */
   readonly ordersPerLoad: number
-  /** A DuckDB CHECKPOINT after each window's loads on the fast path (`KURA_DUCKDB_WINDOW_CHECKPOINT`, default on). */
+  /** A DuckDB CHECKPOINT after a window's loads on the fast path (`KURA_DUCKDB_WINDOW_CHECKPOINT`, default on). */
   readonly windowCheckpoint: boolean
+  /**
+   * Orders appended since the last checkpoint before a window's loads end in one
+   * (`KURA_DUCKDB_CHECKPOINT_ORDERS`, default 5,000; 1: after every window, as before).
+   */
+  readonly checkpointEveryOrders: number
   /**
    * Connections to a DuckDB warehouse (`KURA_DUCKDB_CONNECTIONS`, 1–8); absent: the warehouse's
    * default. More than one lets loads of different tables run at once.
@@ -395,19 +400,23 @@ export const parseBackfillConfig = (
     )
   const tokenKey = get("KURA_TOKEN_ENCRYPTION_KEY")
 
-  const int = (name: string, fallback: number) => {
+  const intOf = (name: string, fallback: number, unit: "milliseconds" | "orders") => {
     const v = get(name)
     if (v === undefined) return fallback
     const n = Number(v)
     if (!Number.isInteger(n) || n < 1) {
-      problem(name, `${JSON.stringify(v)} is not a positive integer (ms)`, "unset it or give milliseconds")
+      problem(
+        name,
+        `${JSON.stringify(v)} is not a positive whole number of ${unit}`,
+        `unset it or give ${unit}`
+      )
       return fallback
     }
     return n
   }
-  const bulkPollMillis = int("KURA_BULK_POLL_MS", 1000)
-  const bulkBusyRetryMillis = int("KURA_BULK_BUSY_RETRY_MS", 5000)
-  const ordersPerLoad = int("KURA_ORDERS_PER_LOAD", 20_000)
+  const bulkPollMillis = intOf("KURA_BULK_POLL_MS", 1000, "milliseconds")
+  const bulkBusyRetryMillis = intOf("KURA_BULK_BUSY_RETRY_MS", 5000, "milliseconds")
+  const ordersPerLoad = intOf("KURA_ORDERS_PER_LOAD", 20_000, "orders")
   const fastPath = get("KURA_SHOPIFY_FAST_PATH") ?? "1"
   if (fastPath !== "0" && fastPath !== "1")
     problem(
@@ -423,6 +432,8 @@ export const parseBackfillConfig = (
       `${JSON.stringify(windowCheckpoint)} is not 0 or 1`,
       "unset it, or 0 to leave checkpoints to DuckDB"
     )
+
+  const checkpointEveryOrders = intOf("KURA_DUCKDB_CHECKPOINT_ORDERS", 5_000, "orders")
 
   const connections = get("KURA_DUCKDB_CONNECTIONS")
   const maxConnections = DuckDbWarehouse.MAX_CONNECTIONS
@@ -456,6 +467,7 @@ export const parseBackfillConfig = (
     shopifyFastPath: fastPath !== "0",
     ordersPerLoad,
     windowCheckpoint: windowCheckpoint !== "0",
+    checkpointEveryOrders,
     ...(connections === undefined ? {} : { duckDbConnections: Number(connections) })
   }
 }

@@ -134,6 +134,7 @@ export const runConfigured = (
           fastPathOptions: {
             ordersPerLoad: config.ordersPerLoad,
             checkpointAfterLoads: config.windowCheckpoint,
+            checkpointEveryOrders: config.checkpointEveryOrders,
             trace
           }
         }),

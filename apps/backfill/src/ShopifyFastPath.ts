@@ -63,6 +63,14 @@ export interface FastPathOptions {
    * window there.
    */
   readonly checkpointAfterLoads?: boolean
+  /**
+   * Orders appended since the last CHECKPOINT before the next one runs (default 5,000). A
+   * checkpoint costs about the same whatever it writes (0.4–0.7 s on this box), so after every
+   * window it dominated backfills of small windows: 25 windows of 200 orders spent 16 of 56 s of
+   * DuckDB time in them. Windows of 5,000 or more orders still checkpoint after each window, so
+   * the memory bound above holds; smaller ones share one.
+   */
+  readonly checkpointEveryOrders?: number
   /** Memory per phase, for debugging (`KURA_BACKFILL_MEMORY_TRACE`); off by default. */
   readonly trace?: MemoryTrace
 }
@@ -381,6 +389,9 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
 ) {
   const loads = yield* Semaphore.make(1)
   const trace = options.trace ?? noMemoryTrace
+  const checkpointEvery = Math.max(1, options.checkpointEveryOrders ?? 5_000)
+  // Orders appended since the last CHECKPOINT; only touched under the `loads` permit.
+  let sinceCheckpoint = 0
   const temp = options.tempDir ?? tmpdir()
   // A killed run leaves its window files behind: remove those of dead processes of this host.
   yield* Effect.promise(async () => {
@@ -475,7 +486,9 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
                 warehouse.query("SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()")
               )
               // The data is committed either way: a checkpoint that fails only costs memory.
-              if (options.checkpointAfterLoads ?? true)
+              sinceCheckpoint += orders
+              if ((options.checkpointAfterLoads ?? true) && sinceCheckpoint >= checkpointEvery) {
+                sinceCheckpoint = 0
                 yield* trace.phase(
                   wid,
                   "checkpoint",
@@ -487,6 +500,7 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
                       )
                     )
                 )
+              }
               return { orders, duckDbBytes: Number(mem[0]?.b ?? 0) }
             })
           )

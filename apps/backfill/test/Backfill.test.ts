@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -16,8 +18,10 @@ import {
   testOrders
 } from "./support.js"
 
-// Kept small: the sandbox's bulk projection runs in this process and shares the 2 cores.
-const SCALE = testOrders(4000)
+// Kept small: the sandbox's bulk projection runs in this process and shares the 2 cores. 2,000
+// orders still fill every 30-day window with several loads of 300 and the last 45 days with
+// hundreds of orders; the 100k+ scale is a KURA_BACKFILL_TEST_ORDERS run away.
+const SCALE = testOrders(2000)
 const HISTORY_DAYS = 150
 
 let sandbox: Sandbox
@@ -40,13 +44,26 @@ const failureOf = (exit: Exit.Exit<unknown, unknown>) =>
 describe("backfill against the sandbox", () => {
   it("a full backfill equals the ground truth, every window ties, and a re-run skips every window", async () => {
     const store = tempStore()
-    // 300 orders per DuckDB load: every window's bulk file is cut into several loads.
-    const env = envFor(sandbox, store, { KURA_ORDERS_PER_LOAD: "300" })
+    const trace = join(store.dir, "memory-trace.txt")
+    // 300 orders per DuckDB load: every window's bulk file is cut into several loads. A CHECKPOINT
+    // once 1,000 orders were appended since the last one, not after every window.
+    const env = envFor(sandbox, store, {
+      KURA_ORDERS_PER_LOAD: "300",
+      KURA_DUCKDB_CHECKPOINT_ORDERS: "1000",
+      KURA_BACKFILL_MEMORY_TRACE: trace
+    })
     const r = await runInProcess(configOf(argsFor(from), env), env)
     expect(r.text).toContain("Backfill plan: shopify [orders]")
     expect(r.text).toContain("Every window ties.")
     expect(r.ok).toBe(true)
     full = await loadedOrders(store.warehouse)
+    const windows = [...r.text.matchAll(/^window \d+\/\d+ complete/gm)].length
+    const checkpoints = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => / checkpoint /.test(l)).length
+    expect(checkpoints).toBeGreaterThanOrEqual(1)
+    expect(checkpoints).toBeLessThanOrEqual(Math.floor(full.ids.length / 1000))
+    expect(checkpoints).toBeLessThan(windows)
     fullStore = store.warehouse
     expect(full.ids.length).toBe(sandbox.groundTruth().counts.onlineOrders)
     expect(full.rows).toBe(full.ids.length)

@@ -18,7 +18,9 @@ import {
 const appDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 const main = join(appDir, "dist", "main.js")
 
-const SCALE = testOrders(4000)
+// 2,000 orders over 8 windows of 20 days: each run is several seconds of windows, so the kills and
+// signals below land before, between and inside windows, at a third of the 4,000 × 16 windows' cost.
+const SCALE = testOrders(2000)
 const HISTORY_DAYS = 150
 
 let sandbox: Sandbox
@@ -64,7 +66,8 @@ describe("kura-backfill (the built CLI)", () => {
   it("invalid configuration lists every problem and exits 2", async () => {
     const p = run(["shopify", "ordrs", "--window", "1 month"], {
       KURA_WAREHOUSE: "nope",
-      KURA_DUCKDB_WINDOW_CHECKPOINT: "yes"
+      KURA_DUCKDB_WINDOW_CHECKPOINT: "yes",
+      KURA_DUCKDB_CHECKPOINT_ORDERS: "0"
     })
     const { code } = await p.done
     expect(code).toBe(2)
@@ -75,7 +78,8 @@ describe("kura-backfill (the built CLI)", () => {
       "KURA_WAREHOUSE",
       "SHOPIFY_SHOP",
       "SHOPIFY_ACCESS_TOKEN",
-      "KURA_DUCKDB_WINDOW_CHECKPOINT"
+      "KURA_DUCKDB_WINDOW_CHECKPOINT",
+      "KURA_DUCKDB_CHECKPOINT_ORDERS"
     ])
       expect(p.err()).toContain(`${field}:`)
   })
@@ -99,7 +103,7 @@ describe("kura-backfill (the built CLI)", () => {
   it("SIGKILL at random points, then a resume, gives the full table with no duplicates and no finished window re-run", async () => {
     const store = tempStore()
     const env = envFor(sandbox, store)
-    const args = ["shopify", "orders", "--from", from, "--window", "10d", "--concurrency", "3"]
+    const args = ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
     let seed = 12345
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31
@@ -137,7 +141,7 @@ describe("kura-backfill (the built CLI)", () => {
   it("Ctrl-C stops the run by itself at any point, and the same command then resumes", async () => {
     const store = tempStore()
     const env = envFor(sandbox, store)
-    const args = ["shopify", "orders", "--from", from, "--window", "10d", "--concurrency", "3"]
+    const args = ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
     // The warehouse interrupts its running statement and waits for it before closing, so the
     // process exits by itself (130), never through main.ts's 8 s watchdog (a SIGKILL). The bound
     // is the watchdog's, plus slack for a loaded box.
