@@ -31,7 +31,7 @@ import { startHttpService } from "./HttpService.js"
 import { allReplayers } from "./internal/replayers.js"
 import { makeRedactCommand } from "./RedactCommand.js"
 import { redactionOptionsFor, tokenFilePath } from "./RedactionOptions.js"
-import { eraseAgain, erasedOf, makeLedgerCache, reapplyRedactions } from "./RedactReapply.js"
+import { eraseAgain, erasedOf, makeLedgerCache, reapplyRedactionsWhenAny } from "./RedactReapply.js"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
@@ -221,15 +221,15 @@ const runnerLayer = (config: AppConfig) =>
             })
       })
       const store = yield* ObjectStore
-      // Customers erased earlier stay erased when a run brings their records back (docs/privacy.md).
-      const afterRun = reapplyRedactions.pipe(
-        Effect.provideService(Warehouse, warehouse),
-        Effect.provideService(ObjectStore, store)
-      )
       // Shops erased by shop/redact are not synced again (their streams are refused), and one
       // erased while a pass ran is erased again after it.
       const redaction = makeRedaction(warehouse, store, redactionOptionsFor(config))
       const ledger = makeLedgerCache(redaction)
+      // Customers erased earlier stay erased when a run brings their records back (docs/privacy.md).
+      const afterRun = reapplyRedactionsWhenAny(ledger).pipe(
+        Effect.provideService(Warehouse, warehouse),
+        Effect.provideService(ObjectStore, store)
+      )
       const erasure: ErasureGate = {
         read: Effect.map(ledger.entries, erasedOf),
         eraseAgain: (accounts) => eraseAgain(redaction, accounts)

@@ -46,6 +46,28 @@ export const reapplyRedactions: Effect.Effect<
 )
 
 /**
+ * `reapplyRedactions` when the ledger, as `ledger` (a `makeLedgerCache`, current as of its marker)
+ * holds it, has a customer redaction to re-apply; otherwise nothing: not the ledger read
+ * `reapply` starts with, which every pass's close (three at once for a trigger per source) paid
+ * on the one warehouse connection of a Kura no customer had asked to be erased from. A request
+ * recorded since, by this process or another, changes the marker, so the copy is read again
+ * first; an unreadable copy re-applies as before.
+ */
+export const reapplyRedactionsWhenAny = (
+  ledger: LedgerCache
+): Effect.Effect<ReadonlyArray<RedactionOutcome>, never, Warehouse | ObjectStore> =>
+  Effect.gen(function* () {
+    const entries = yield* Effect.result(ledger.entries)
+    // The entries `Redaction.reapply` works on: customer requests carried out or tried.
+    if (
+      entries._tag === "Success" &&
+      !entries.success.some((e) => e.kind === "customer" && e.status !== "recorded")
+    )
+      return []
+    return yield* reapplyRedactions
+  })
+
+/**
  * How long a copy of the ledger is reused at most, even while the ledger's marker is unchanged (a
  * request recorded by a Kura that wrote no marker is seen within this time).
  */
@@ -81,6 +103,9 @@ export const makeLedgerCache = (redaction: Redaction["Service"], ttlMs = LATE_AR
     }
   }
 }
+
+/** A copy of the redaction ledger kept current by its marker (`makeLedgerCache`). */
+export type LedgerCache = ReturnType<typeof makeLedgerCache>
 
 /** The line an operator reads when an erased account is configured: what happened and what to do. */
 export const erasedReason = (e: RedactionEntry): string =>

@@ -83,7 +83,8 @@ export class RunLedger extends Context.Service<
     /**
      * Commits, in one transaction, the runs of a pass that handed their commit over
      * (`RunContext.deferCommit`); returns why each one that did not commit failed, by run id.
-     * `undefined` when this ledger cannot (the streams then commit their own).
+     * A commit's `apiUsage` is written with its entry, and `recordAll` then writes no cost of its
+     * own for that run. `undefined` when this ledger cannot (the streams then commit their own).
      */
     readonly commitDeferred:
       | ((commits: ReadonlyArray<CommitRunInput>) => Effect.Effect<ReadonlyMap<string, string>>)
@@ -197,6 +198,8 @@ export const layerWarehouseLedger = Layer.effect(
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const local = new Map<string, RunRecord>()
+    /** Runs whose cost a deferred commit wrote with their entry: `recordAll` skips their cost. */
+    const costWritten = new Set<string>()
     const T = warehouse.dialect.table("_kura_sync_runs")
     const S = warehouse.dialect.type("string")
     const existing = (run: RunRecord) =>
@@ -226,10 +229,11 @@ export const layerWarehouseLedger = Layer.effect(
             )
           )
         const costs = all.flatMap((run) =>
-          run.api === undefined || run.status === "running"
+          run.api === undefined || run.status === "running" || costWritten.delete(run.runId)
             ? []
             : [{ runId: run.runId, key: run.key, usage: run.api }]
         )
+        if (costs.length === 0) return
         yield* warehouse
           .recordRunUsages(costs)
           .pipe(
@@ -296,6 +300,12 @@ export const layerWarehouseLedger = Layer.effect(
         }),
       commitDeferred: (commits) =>
         warehouse.commitRuns(commits).pipe(
+          // Written (complete or incomplete), each entry holds the cost its commit carried.
+          Effect.tap(() =>
+            Effect.sync(() => {
+              for (const c of commits) if (c.apiUsage !== undefined) costWritten.add(c.runId)
+            })
+          ),
           Effect.map(
             (outcomes) =>
               new Map(

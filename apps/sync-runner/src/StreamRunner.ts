@@ -511,10 +511,19 @@ export class StreamRunner extends Context.Service<
         const finished: Array<RunRecord> = []
         const deferred = ledger.commitDeferred === undefined ? undefined : ([] as Array<CommitRunInput>)
         // Commits handed over first (a run whose commit fails is recorded as failed), then every
-        // record and cost, then the leases.
+        // record and cost, then the leases. Each run has ended by now, so its commit carries its
+        // final cost: the ledger writes it with the entry instead of in a statement of its own.
         const close = Effect.gen(function* () {
           if (deferred !== undefined && deferred.length > 0 && ledger.commitDeferred !== undefined) {
-            const failures = yield* ledger.commitDeferred(deferred)
+            const costs = new Map(
+              finished.flatMap((r) => (r.api === undefined ? [] : [[r.runId, r.api] as const]))
+            )
+            const failures = yield* ledger.commitDeferred(
+              deferred.map((c) => {
+                const api = costs.get(c.runId)
+                return api === undefined ? c : { ...c, apiUsage: api }
+              })
+            )
             for (const [i, r] of finished.entries()) {
               const why = failures.get(r.runId)
               if (why === undefined) continue

@@ -18,7 +18,7 @@ import {
 import { Effect, Fiber, Layer, Logger } from "effect"
 import { describe, expect, it } from "vitest"
 import { redactionOptionsFor } from "../src/RedactionOptions.js"
-import { reapplyRedactions } from "../src/RedactReapply.js"
+import { makeLedgerCache, reapplyRedactions, reapplyRedactionsWhenAny } from "../src/RedactReapply.js"
 import type { WebhookDelivery } from "../src/WebhookSink.js"
 import { ShopContext } from "../src/webhooks/ShopContext.js"
 import { layerWarehouseWebhookSink, makeWarehouseWebhookSink } from "../src/webhooks/WarehouseWebhookSink.js"
@@ -67,6 +67,62 @@ describe("reapplyRedactions", () => {
       expect([out.entry?.status, out.entry?.detail]).toEqual(["failed", "bucket unreachable"])
       expect(out.retried.map((o) => o.id)).toEqual(["customer:shopify:s.myshopify.com:7"])
       expect(out.after?.status).toBe("done")
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("after a pass, a ledger without customer redactions is not read again while its marker is unchanged; one recorded since is re-applied", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kura-reapply-"))
+    try {
+      const out = await Effect.runPromise(
+        Effect.gen(function* () {
+          const inner = yield* Warehouse
+          yield* inner.migrate
+          // Ledger reads on the warehouse, counted.
+          let ledgerReads = 0
+          const w = Warehouse.of({
+            ...inner,
+            query: (sql, params) =>
+              Effect.suspend(() => {
+                if (sql.includes("_kura_redactions")) ledgerReads++
+                return inner.query(sql, params)
+              })
+          })
+          const store = LocalObjectStore.make(dir)
+          const redaction = makeRedaction(w, store)
+          // A shop erased elsewhere: in the ledger, but no customer to re-apply.
+          yield* redaction.redactShop({
+            source: "shopify",
+            sourceAccount: "gone.myshopify.com",
+            confirm: true
+          })
+          const ledger = makeLedgerCache(redaction)
+          const afterPass = reapplyRedactionsWhenAny(ledger).pipe(
+            Effect.provideService(Warehouse, w),
+            Effect.provideService(ObjectStore, store)
+          )
+          const reads = Effect.gen(function* () {
+            const before = ledgerReads
+            const outcomes = yield* afterPass
+            return { reads: ledgerReads - before, outcomes: outcomes.map((o) => o.id) }
+          })
+          const first = yield* reads
+          const second = yield* reads
+          yield* redaction.redactCustomer({
+            source: "shopify",
+            sourceAccount: "s.myshopify.com",
+            customerId: "7"
+          })
+          const third = yield* reads
+          return { first, second, third }
+        }).pipe(Effect.provide(DuckDbWarehouse.layerMemory))
+      )
+      // The first pass reads the ledger once (the copy), the next not at all.
+      expect(out.first).toEqual({ reads: 1, outcomes: [] })
+      expect(out.second).toEqual({ reads: 0, outcomes: [] })
+      // The request changed the marker: the copy is read again, and the entry re-applied.
+      expect(out.third.outcomes).toEqual(["customer:shopify:s.myshopify.com:7"])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

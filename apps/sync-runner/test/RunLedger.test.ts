@@ -174,4 +174,58 @@ describe("run history in the warehouse ledger", () => {
     })
     expect(seen.report.sourceReconciliation.find((r) => r.runId === runId)?.apiUsage).toEqual(usage)
   })
+
+  it("a pass's deferred commits carry their runs' costs: no cost statement of their own", async () => {
+    const usage = {
+      calls: 3,
+      costRequested: 12,
+      costActual: 10,
+      throttled: 0,
+      throttleWaits: 0,
+      throttleWaitSeconds: 0,
+      retries: 0
+    }
+    // The warehouse the pass writes to, with its cost writes counted.
+    const costWrites: Array<number> = []
+    const counted = Layer.effect(
+      Warehouse,
+      Effect.map(Effect.service(Warehouse), (w) =>
+        Warehouse.of({
+          ...w,
+          recordRunUsage: (...args) => {
+            costWrites.push(1)
+            return w.recordRunUsage(...args)
+          },
+          recordRunUsages: (entries) => {
+            costWrites.push(entries.length)
+            return w.recordRunUsages(entries)
+          }
+        })
+      )
+    ).pipe(Layer.provide(DuckDbWarehouse.layer({ path: join(dir, "costs.duckdb") })))
+    const layers = Layer.mergeAll(
+      Layer.effect(
+        CheckpointStore,
+        Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+      ),
+      LeaseManager.layerMemory,
+      Metrics.layer,
+      layerWarehouseLedger,
+      RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake-costs"))))
+    ).pipe(Layer.provideMerge(counted))
+    const { record, runs } = await Effect.runPromise(
+      Effect.gen(function* () {
+        const target = { warehouse: yield* Warehouse, lake: yield* RawLake }
+        const base = customers(2, 2, "c1")(target)
+        const runner = yield* StreamRunner.make([
+          { ...base, run: (ctx) => Effect.map(base.run(ctx), (r) => ({ ...r, api: usage })) }
+        ])
+        const [record] = yield* runner.runNow({}, "cli")
+        return { record, runs: yield* (yield* Warehouse).listRuns(key) }
+      }).pipe(Effect.provide(layers))
+    )
+    expect(record).toMatchObject({ status: "succeeded", api: usage })
+    expect(runs.at(-1)).toMatchObject({ status: "complete", cursorAfter: "c1", apiUsage: usage })
+    expect(costWrites).toEqual([])
+  })
 })
