@@ -17,7 +17,7 @@ import { sandboxEnv } from "../src/SandboxEnv.js"
 export const DAY = 86_400_000
 
 /**
- * Online orders in the sandbox of the backfill and CLI tests: 4,000 in CI (the suite shares two
+ * Online orders in the sandbox of the backfill and CLI tests: 2,000 in CI (the suite shares two
  * cores), or `KURA_BACKFILL_TEST_ORDERS` to run the same tests at the issue's 100k+ scale, e.g.
  * `KURA_BACKFILL_TEST_ORDERS=100000 npx vitest run --testTimeout 1800000 test/Backfill.test.ts test/Cli.test.ts`.
  */
