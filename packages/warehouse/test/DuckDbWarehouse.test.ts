@@ -6,6 +6,8 @@ import { BulkJobStore, CheckpointStore, DeadLetterSink } from "@kura/core"
 import { Effect, Exit, Layer, Option, Result } from "effect"
 import { TestClock } from "effect/testing"
 import { DuckDbWarehouse, Warehouse, WarehouseStores } from "../src/index.js"
+import { makeDuckDbEngine } from "../src/internal/duckdbEngine.js"
+import { makeWarehouse } from "../src/internal/makeWarehouse.js"
 import { level, line, movement, order, refund } from "./fixtures.js"
 
 const provide = <A, E>(effect: Effect.Effect<A, E, Warehouse>) =>
@@ -349,6 +351,45 @@ describe("DuckDbWarehouse", () => {
         )
         assert.strictEqual(twice._tag === "WarehouseError" ? twice.reason : twice._tag, "InvalidInput")
         assert.deepStrictEqual(yield* w.acquireLeases([], 1_000), [])
+      })
+    )
+  )
+
+  it.effect("a pass takes free leases in one statement; the holders of held ones are read after it", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const engine = yield* makeDuckDbEngine(":memory:")
+        // The statements on _kura_leases, counted as they run.
+        let statements = 0
+        const count =
+          <A, E>(run: (sql: string, params?: Record<string, string | null>) => Effect.Effect<A, E>) =>
+          (sql: string, params?: Record<string, string | null>) =>
+            Effect.suspend(() => {
+              if (sql.includes("_kura_leases")) statements++
+              return run(sql, params)
+            })
+        const w = makeWarehouse({ ...engine, run: count(engine.run), query: count(engine.query) })
+        yield* w.migrate
+        const streams = ["orders", "products", "customers"].map((stream) => ({ ...key, stream }))
+        const taken = (n: number) => (r: (typeof got)[number]) => (Result.isSuccess(r) ? r.success.holder : n)
+        statements = 0
+        const got = yield* w.acquireLeases(
+          streams.map((k) => ({ key: k, holder: "pass-1" })),
+          60_000
+        )
+        assert.deepStrictEqual(got.map(taken(0)), ["pass-1", "pass-1", "pass-1"])
+        assert.strictEqual(statements, 1)
+        yield* w.releaseLeases(got.flatMap((r) => (Result.isSuccess(r) ? [r.success] : [])).slice(0, 2))
+        statements = 0
+        const again = yield* w.acquireLeases(
+          streams.map((k) => ({ key: k, holder: "pass-2" })),
+          60_000
+        )
+        assert.deepStrictEqual(
+          again.map((r) => (Result.isSuccess(r) ? r.success.holder : `held by ${r.failure.holder}`)),
+          ["pass-2", "pass-2", "held by pass-1"]
+        )
+        assert.strictEqual(statements, 2)
       })
     )
   )

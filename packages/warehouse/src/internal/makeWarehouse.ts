@@ -1661,19 +1661,26 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         operation: "acquireLeases",
         message: "each stream may appear once per call: acquire a stream's lease once"
       })
-    const read = yield* engine.serialize(
-      Effect.andThen(
-        engine.run(
-          upsertManySql(leases, ["stream_key"], rows.length, {
-            when: "(t.expires_at <= s.acquired_at OR t.holder = s.holder)"
-          }),
-          manyParams(rows)
-        ),
-        engine.query(
-          `SELECT ${I("stream_key")}, ${I("holder")}, ${I("expires_at")} FROM ${T(leases.name)} WHERE ${I("stream_key")} IN (${rows.map((_, i) => P(`k_${i}`)).join(", ")})`,
-          Object.fromEntries(rows.map((r, i) => [`k_${i}`, r.stream_key]))
-        )
+    const merge = upsertManySql(leases, ["stream_key"], rows.length, {
+      when: "(t.expires_at <= s.acquired_at OR t.holder = s.holder)"
+    })
+    const columns = `${I("stream_key")}, ${I("holder")}, ${I("expires_at")}`
+    const readBack = (keys: ReadonlyArray<string>) =>
+      engine.query(
+        `SELECT ${columns} FROM ${T(leases.name)} WHERE ${I("stream_key")} IN (${keys.map((_, i) => P(`k_${i}`)).join(", ")})`,
+        Object.fromEntries(keys.map((k, i) => [`k_${i}`, k]))
       )
+    const read = yield* engine.serialize(
+      d.name === "duckdb"
+        ? // The MERGE returns the rows it wrote, which are the leases taken: one statement per
+          // pass's opening instead of two. The others' holders are read only when some are held.
+          Effect.gen(function* () {
+            const won = yield* engine.query(`${merge} RETURNING ${columns}`, manyParams(rows))
+            const taken = new Set(won.map((r) => str(r.stream_key)))
+            const held = rows.filter((r) => !taken.has(r.stream_key)).map((r) => r.stream_key)
+            return held.length === 0 ? won : [...won, ...(yield* readBack(held))]
+          })
+        : Effect.andThen(engine.run(merge, manyParams(rows)), readBack(rows.map((r) => r.stream_key)))
     )
     const byKey = new Map(read.map((r) => [str(r.stream_key), r]))
     return rows.map((r): Result.Result<Lease, LeaseError> => {
