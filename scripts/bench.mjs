@@ -31,6 +31,7 @@ import path from "node:path"
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick") || process.env.KURA_BENCH_QUICK === "1"
+const noBuild = args.includes("--no-build")
 const argValue = (name) => {
   const i = args.indexOf(name)
   return i >= 0 ? args[i + 1] : undefined
@@ -77,8 +78,9 @@ const KNOWN = {
   "@kura/shopify-client": { cap: [30, 600] },
   "@kura/stocky-client": { quickArgs: ["-t", "live paging"], cap: [20, 300] },
   "@kura/lightspeed-client": { cap: [15, 300] },
-  // Its bench script rebuilds (cleans) the warehouse dist, which other benches import: run it alone.
-  "@kura/warehouse": { cap: [30, 900], exclusive: true },
+  // Its bench script rebuilds (cleans) the warehouse dist, which other benches import: run it
+  // alone. Under --no-build the dist is current, so its script runs by itself, beside the others.
+  "@kura/warehouse": { cap: [30, 900], exclusive: true, noBuildScript: "bench/bulk-load.mjs" },
   "@kura/backfill": { cap: [30, 600] }
 }
 const readdirSafe = (dir) => {
@@ -99,18 +101,22 @@ for (const dir of ["packages", "apps"]) {
     }
     if (typeof pkg.scripts?.bench !== "string") continue
     const known = KNOWN[pkg.name] ?? { cap: [20, 900] }
+    const direct = noBuild && known.noBuildScript !== undefined
     packages.push({
       name: pkg.name,
-      cmd: [
-        "npm",
-        "run",
-        "bench",
-        "-w",
-        pkg.name,
-        ...(quick && known.quickArgs ? ["--", ...known.quickArgs] : [])
-      ],
+      cmd: direct
+        ? [node, known.noBuildScript]
+        : [
+            "npm",
+            "run",
+            "bench",
+            "-w",
+            pkg.name,
+            ...(quick && known.quickArgs ? ["--", ...known.quickArgs] : [])
+          ],
+      cwd: direct ? path.join(root, dir, name) : root,
       cap: known.cap,
-      exclusive: known.exclusive === true
+      exclusive: known.exclusive === true && !direct
     })
   }
 }
@@ -208,7 +214,7 @@ if (from !== undefined) {
   process.exit(0)
 }
 
-if (!args.includes("--no-build")) {
+if (!noBuild) {
   // Benches import built dists; the build is cached by Nx, so this is quick when nothing changed.
   const build = spawnSync("npx", ["nx", "run-many", "-t", "build", "--outputStyle=static"], {
     cwd: root,
@@ -227,7 +233,7 @@ const runOne = (bench) =>
     const started = Date.now()
     const loadBefore = load()
     const child = spawn(bench.cmd[0], bench.cmd.slice(1), {
-      cwd: root,
+      cwd: bench.cwd ?? root,
       detached: true,
       env: {
         ...process.env,

@@ -8,9 +8,9 @@
  * Runs: `KURA_BENCH_RUNS` (comma-separated `path:orders`, path `fast` = the DuckDB SQL fast path,
  * `js` = the session-2 JS path, `KURA_SHOPIFY_FAST_PATH=0`). Default `fast:100000,fast:1000000,
  * js:100000` (the JS path is the same-run baseline at 100k: at 1M it does not finish in hours).
- * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:5000` only (meant for < 25 s idle).
+ * `KURA_BENCH_QUICK=1` (or `npm run bench -- --quick`) runs `fast:5000` only, in 120-day windows (meant for < 25 s idle).
  * `KURA_BENCH_ORDERS=n[,m]` is kept as a shorthand for fast runs of those sizes.
- * `KURA_BENCH_WINDOW=300d` passes `--window 300d` (default 30d). `KURA_BACKFILL_MEMORY_TRACE=<file>`
+ * `KURA_BENCH_WINDOW=300d` passes `--window 300d` (default 30d; quick 120d). `KURA_BACKFILL_MEMORY_TRACE=<file>`
  * passes through: the CLI writes its memory per window phase there.
  * `KURA_BENCH_CONCURRENCY=n` passes `--concurrency n` (windows at once; default the CLI's 5).
  * Run: `npm run bench -w @kura/backfill`. Each run prints a `KURA_BENCH_RESULT {json}` line.
@@ -96,8 +96,9 @@ for (const { path, orders } of RUNS) {
           "--from",
           from,
           "--window",
-          // KURA_BENCH_WINDOW: window length (default 30d; 300d at 100k gives 1M-sized windows).
-          process.env.KURA_BENCH_WINDOW ?? "30d",
+          // KURA_BENCH_WINDOW: window length (default 30d, quick 120d: a quick run only proves the
+          // path works, in 7 windows; 300d at 100k gives 1M-sized windows).
+          process.env.KURA_BENCH_WINDOW ?? (process.env.KURA_BENCH_QUICK === "1" ? "120d" : "30d"),
           // KURA_BENCH_CONCURRENCY: windows at once (the CLI's default, 5, when unset).
           ...(process.env.KURA_BENCH_CONCURRENCY ? ["--concurrency", process.env.KURA_BENCH_CONCURRENCY] : [])
         ],

@@ -114,7 +114,7 @@ export interface BackfillConfig {
   readonly windowCheckpoint: boolean
   /**
    * Orders appended since the last checkpoint before a window's loads end in one
-   * (`KURA_DUCKDB_CHECKPOINT_ORDERS`, default 5,000; 1: after every window, as before).
+   * (`KURA_DUCKDB_CHECKPOINT_ORDERS`, default 1,000; 1: after every window, as before).
    */
   readonly checkpointEveryOrders: number
   /**
@@ -433,7 +433,7 @@ export const parseBackfillConfig = (
       "unset it, or 0 to leave checkpoints to DuckDB"
     )
 
-  const checkpointEveryOrders = intOf("KURA_DUCKDB_CHECKPOINT_ORDERS", 5_000, "orders")
+  const checkpointEveryOrders = intOf("KURA_DUCKDB_CHECKPOINT_ORDERS", 1_000, "orders")
 
   const connections = get("KURA_DUCKDB_CONNECTIONS")
   const maxConnections = DuckDbWarehouse.MAX_CONNECTIONS

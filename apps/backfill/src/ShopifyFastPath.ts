@@ -23,6 +23,7 @@ import { BulkLoader, lakePath, ObjectStore, RawFileLoader, Sql, Warehouse } from
 import { Effect, Semaphore, Stream } from "effect"
 import { BackfillError } from "./BackfillError.js"
 import type { ShopInfo } from "./Canonical.js"
+import { CheckpointPacer } from "./internal/CheckpointPacer.js"
 import { type MemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { PlannedWindow } from "./Plan.js"
 import { batchIdOf, countWindow, rawKey } from "./ShopifyWindow.js"
@@ -64,11 +65,13 @@ export interface FastPathOptions {
    */
   readonly checkpointAfterLoads?: boolean
   /**
-   * Orders appended since the last CHECKPOINT before the next one runs (default 5,000). A
-   * checkpoint costs about the same whatever it writes (0.4–0.7 s on this box), so after every
-   * window it dominated backfills of small windows: 25 windows of 200 orders spent 16 of 56 s of
-   * DuckDB time in them. Windows of 5,000 or more orders still checkpoint after each window, so
-   * the memory bound above holds; smaller ones share one.
+   * Orders appended since the last CHECKPOINT that call for the next one (default 1,000; see
+   * `CheckpointPacer`). A checkpoint costs about the same whatever it writes (0.4–0.7 s on this
+   * box), so after every window it dominated backfills of small windows: 25 windows of 200 orders
+   * spent 16 of 56 s of DuckDB time in them. A window of at least this many orders starts and ends
+   * with nothing held, as before, so the memory bound above holds. At 5,000, 4,000-order windows
+   * held two windows' rows and ran out of memory at 128MB: ~20 MiB of DuckDB memory per 1,000
+   * orders held.
    */
   readonly checkpointEveryOrders?: number
   /** Memory per phase, for debugging (`KURA_BACKFILL_MEMORY_TRACE`); off by default. */
@@ -389,9 +392,9 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
 ) {
   const loads = yield* Semaphore.make(1)
   const trace = options.trace ?? noMemoryTrace
-  const checkpointEvery = Math.max(1, options.checkpointEveryOrders ?? 5_000)
-  // Orders appended since the last CHECKPOINT; only touched under the `loads` permit.
-  let sinceCheckpoint = 0
+  const checkpoints = options.checkpointAfterLoads ?? true
+  // Only touched under the `loads` permit.
+  const pacer = new CheckpointPacer(Math.max(1, options.checkpointEveryOrders ?? 1_000))
   const temp = options.tempDir ?? tmpdir()
   // A killed run leaves its window files behind: remove those of dead processes of this host.
   yield* Effect.promise(async () => {
@@ -438,11 +441,24 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
           )
         )
         const loadFiles = packed.loads.map((f) => f.file)
+        // The data is committed either way: a checkpoint that fails only costs memory.
+        const checkpoint = (when: string) =>
+          trace.phase(
+            wid,
+            "checkpoint",
+            warehouse
+              .exclusive((sql) => sql.run("CHECKPOINT"))
+              .pipe(
+                Effect.tap(() => Effect.sync(() => pacer.done())),
+                Effect.catch((e) => Effect.logWarning(`CHECKPOINT ${when} window ${window.id}: ${e.message}`))
+              )
+          )
         const canonical = yield* loads.withPermits(1)(
           trace.phase(
             wid,
             "loads",
             Effect.gen(function* () {
+              if (checkpoints && pacer.before(fetched)) yield* checkpoint("before")
               // The raw rows in one statement over all the window's files (DuckDB streams them).
               yield* trace.phase(
                 wid,
@@ -485,24 +501,12 @@ export const makeFastOrdersWindow = Effect.fn("ShopifyFastPath.make")(function* 
                 "duckdb-memory",
                 warehouse.query("SELECT CAST(SUM(memory_usage_bytes) AS BIGINT) AS b FROM duckdb_memory()")
               )
-              // The data is committed either way: a checkpoint that fails only costs memory.
-              sinceCheckpoint += orders
-              if ((options.checkpointAfterLoads ?? true) && sinceCheckpoint >= checkpointEvery) {
-                sinceCheckpoint = 0
-                yield* trace.phase(
-                  wid,
-                  "checkpoint",
-                  warehouse
-                    .exclusive((sql) => sql.run("CHECKPOINT"))
-                    .pipe(
-                      Effect.catch((e) =>
-                        Effect.logWarning(`CHECKPOINT after window ${window.id}: ${e.message}`)
-                      )
-                    )
-                )
-              }
+              if (checkpoints && pacer.after(orders)) yield* checkpoint("after")
               return { orders, duckDbBytes: Number(mem[0]?.b ?? 0) }
-            })
+            }).pipe(
+              // What failed loads appended is unknown: write it out before the window runs again.
+              Effect.tapError(() => (checkpoints ? checkpoint("after the failed loads of") : Effect.void))
+            )
           )
         )
         // Orders are the batch's rows with an Order id (children are line items, refunds and

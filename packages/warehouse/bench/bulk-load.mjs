@@ -1,5 +1,5 @@
 // Bulk JSONL → canonical DuckDB tables, with its two baselines in the same run.
-// Usage: npm run bench -w @kura/warehouse   (builds first; KURA_BENCH_QUICK=1 → 5k and 20k orders)
+// Usage: npm run bench -w @kura/warehouse   (builds first; KURA_BENCH_QUICK=1 → 5k orders: quick runs prove it works)
 //   or, after a build: npx node bench/bulk-load.mjs [orders…]   (default: 100000 1000000)
 //
 // Input: the sandbox's own Shopify bulk export of the orders resource (the client's bulk query,
@@ -274,7 +274,7 @@ const main = async () => {
     .slice(2)
     .map(Number)
     .filter((n) => n > 0)
-  const orderCounts = (sizes.length > 0 ? sizes : quick ? [5_000, 20_000] : [100_000, 1_000_000]).map(
+  const orderCounts = (sizes.length > 0 ? sizes : quick ? [5_000] : [100_000, 1_000_000]).map(
     (n) => Math.max(1, Math.round(n / TEMPLATE_ORDERS)) * TEMPLATE_ORDERS
   )
   const dir = mkdtempSync(join(process.env.KURA_BENCH_DIR ?? tmpdir(), "kura-bulk-bench-"))
