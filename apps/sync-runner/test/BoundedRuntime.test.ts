@@ -5,6 +5,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, inject, it } from "vitest"
 import { BOUNDED_MARKER, boundedLaunch } from "../src/BoundedRuntime.js"
+import { spawnEnv } from "./support.js"
 
 const source = join(import.meta.dirname, "../src/BoundedRuntime.ts")
 // Runs in a real Node process (type stripping): prints its pid before and after the re-exec.
@@ -103,7 +104,7 @@ describe("kura-sync (built) memory settings", () => {
       )
       const failed = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
         env: {
-          PATH: process.env.PATH ?? "",
+          ...spawnEnv(),
           HOME: dir,
           KURA_DUCKDB_MEMORY_LIMIT: "lots",
           KURA_DUCKDB_ALLOCATOR_FLUSH: "often"

@@ -11,6 +11,7 @@ import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { SHOPIFY_CHECK_QUERY } from "../src/CheckSources.js"
 import { deploymentEnvOf } from "../src/SandboxEnv.js"
+import { spawnEnv } from "./support.js"
 
 // Drives the BUILT kura-sync (as a deployment pipeline runs it) against the real sandbox and
 // local servers that misbehave on purpose.
@@ -49,7 +50,7 @@ const check = (env: Record<string, string>, args: ReadonlyArray<string> = ["--js
     execFile(
       process.execPath,
       [main, "check", ...args],
-      { env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, cwd: dir, maxBuffer: 16 * 1024 * 1024 },
+      { env: { ...spawnEnv(), HOME: dir, ...env }, cwd: dir, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) =>
         ok({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
     )

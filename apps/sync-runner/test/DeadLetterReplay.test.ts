@@ -21,6 +21,7 @@ import { parseSince } from "../src/Cli.js"
 import { groupLetters, replayLetters, selectLetters } from "../src/DeadLetterReplay.js"
 import { runDemoWith } from "../src/demo/runDemo.js"
 import { allReplayers } from "../src/internal/replayers.js"
+import { spawnEnv } from "./support.js"
 
 const main = join(inject("builtAppDir"), "main.js")
 const SHOP = "kura-sandbox.myshopify.com"
@@ -299,7 +300,7 @@ describe("dead letters: list and replay", () => {
   it("kura-sync dead-letters list groups without payloads; replay exits 1 until the record is corrected", async () => {
     const path = await copyOfBase()
     const env = {
-      PATH: process.env.PATH ?? "",
+      ...spawnEnv(),
       HOME: dir,
       KURA_WAREHOUSE: `duckdb:${path}`,
       KURA_LAKE: `file:${join(dir, "lake")}`,

@@ -15,7 +15,7 @@ import { startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { eventually } from "./support.js"
+import { eventually, spawnEnv } from "./support.js"
 import { restOrder } from "./webhooks/fixtures.js"
 import { sign } from "./webhooks/harness.js"
 
@@ -61,7 +61,7 @@ describe("an erased shop still configured (built kura-sync)", () => {
     const dir = await mkdtemp(join(root, "run-"))
     const shop = "kura-sandbox.myshopify.com"
     const env = {
-      PATH: process.env.PATH ?? "",
+      ...spawnEnv(),
       HOME: dir,
       KURA_SANDBOX: "1",
       KURA_SANDBOX_SCALE: "40",
@@ -120,7 +120,7 @@ describe("an erased shop still configured (built kura-sync)", () => {
       const trigger = "trigger-secret-0123456789"
       const dir = await mkdtemp(join(root, "serve-"))
       const env = {
-        PATH: process.env.PATH ?? "",
+        ...spawnEnv(),
         HOME: dir,
         KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
         KURA_LAKE: `file:${join(dir, "lake")}`,

@@ -6,6 +6,7 @@ import { promisify } from "node:util"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest"
+import { spawnEnv } from "./support.js"
 
 // These tests drive the BUILT app, as Cloud Run would run it (built once per run by globalSetup).
 const main = join(inject("builtAppDir"), "main.js")
@@ -17,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
 const cleanEnv = (extra: Record<string, string>) => {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: dir }
+  const env: Record<string, string> = { ...spawnEnv(), HOME: dir }
   return { ...env, ...extra }
 }
 

@@ -7,6 +7,7 @@ import { makeFileTokenStore } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { spawnEnv } from "./support.js"
 
 // Drives the BUILT app against the in-process sandbox (built once per run by globalSetup).
 const main = join(inject("builtAppDir"), "main.js")
@@ -21,7 +22,7 @@ afterAll(() => rm(dir, { recursive: true, force: true }))
 const ORDERS = 100
 
 const env = () => ({
-  PATH: process.env.PATH ?? "",
+  ...spawnEnv(),
   HOME: dir,
   KURA_SANDBOX: "1",
   KURA_SANDBOX_SCALE: String(ORDERS),

@@ -11,6 +11,7 @@ import { makeFileTokenStore, type TokenSet } from "@kura/core"
 import { DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse, WarehouseTokenStore } from "@kura/warehouse"
 import { Effect, Layer, Option, Redacted, Stream } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { spawnEnv } from "./support.js"
 
 const main = join(inject("builtAppDir"), "main.js")
 const SHOP = "redact-cli.myshopify.com"
@@ -89,7 +90,7 @@ describe("kura-sync redact", () => {
       )
     )
     const env = {
-      PATH: process.env.PATH ?? "",
+      ...spawnEnv(),
       HOME: dir,
       KURA_WAREHOUSE: `duckdb:${path}`,
       KURA_LAKE: `file:${lakeDir}`,

@@ -6,6 +6,7 @@ import { startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { spawnEnv } from "./support.js"
 import { restOrder } from "./webhooks/fixtures.js"
 import { sign } from "./webhooks/harness.js"
 
@@ -73,7 +74,7 @@ const startServe = async (
 }
 
 const baseEnv = (sandbox: Awaited<ReturnType<typeof startSandbox>>, dir: string) => ({
-  PATH: process.env.PATH ?? "",
+  ...spawnEnv(),
   HOME: dir,
   KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
   KURA_LAKE: `file:${join(dir, "lake")}`,

@@ -14,6 +14,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** The folder holding the built app (`main.js`, `demo.js`). */
     readonly builtAppDir: string
+    /** Node's compile cache for every built kura-sync the tests start (`spawnEnv`). */
+    readonly compileCacheDir: string
   }
 }
 
@@ -26,5 +28,7 @@ export default async function setup(project: TestProject) {
     { cwd: appDir }
   )
   project.provide("builtAppDir", outDir)
+  // Inside the private build folder: it lives and goes with this run's build.
+  project.provide("compileCacheDir", join(outDir, ".compile-cache"))
   return () => rm(outDir, { recursive: true, force: true })
 }
