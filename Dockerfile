@@ -31,6 +31,10 @@ RUN npx nx run-many -t build -p @kura/sync-runner @kura/backfill --outputStyle=s
 # ---- runtime: the workspace manifests (npm ci checks them against the lock) and built packages ----
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
+# The apps turn on Node's compile cache (in the temporary directory) for the starts that follow on
+# the same disk (cron's kura-sync run). A Cloud Run instance or Job task starts once, and its /tmp
+# is memory (~11 MB of entries), so the images leave it off.
+ENV NODE_DISABLE_COMPILE_CACHE=1
 WORKDIR /app
 COPY --from=manifests /m/ ./
 COPY --from=build /repo/packages/core/dist packages/core/dist

@@ -3,6 +3,7 @@
  * the outcome to an exit code.
  */
 import { spawn } from "node:child_process"
+import { enableCompileCache } from "node:module"
 import { reexecBounded } from "@kura/core/bounded-launch"
 
 /**
@@ -30,6 +31,12 @@ if (process.env.DUCKDB_JE_MALLOC_CONF === undefined) process.env.DUCKDB_JE_MALLO
 // First, before the app's modules load: the process is replaced by a bounded one (same pid), with
 // glibc malloc settings that return DuckDB's freed buffers to the system (see BoundedLaunch).
 reexecBounded({ env: process.env, defaultHeapMb: KURA_BACKFILL_HEAP_MB })
+
+// Node's compile cache (in NODE_COMPILE_CACHE, else <tmpdir>/node-compile-cache; off with
+// NODE_DISABLE_COMPILE_CACHE=1): compiling Effect's and our modules is a large share of a start's
+// CPU, paid again by every task of a Cloud Run Job and every resumed run. Entries are keyed by
+// file content; a cache that cannot be written leaves the start as it was.
+enableCompileCache()
 
 // The two modules used, not the package's barrel: that one also loads its HTTP server, sockets,
 // workers and more, ~13 MB of V8 heap and ~35 MB of RSS for nothing here.

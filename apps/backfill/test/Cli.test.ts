@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { readdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -78,6 +78,16 @@ const kill = (child: ChildProcess) => {
 }
 
 describe("kura-backfill (the built CLI)", () => {
+  it("turns on Node's compile cache, in the temporary directory when nothing says where", async () => {
+    const dir = tempDir("kura-backfill-tmpdir-")
+    await promisify(execFile)(process.execPath, [main, "--help"], {
+      env: { PATH: process.env.PATH ?? "", TMPDIR: dir }
+    })
+    expect(readdirSync(dir)).toContain("node-compile-cache")
+    const entries = readdirSync(join(dir, "node-compile-cache"), { recursive: true, withFileTypes: true })
+    expect(entries.filter((e) => e.isFile()).length).toBeGreaterThan(100)
+  })
+
   it("invalid configuration lists every problem and exits 2", async () => {
     const p = run(["shopify", "ordrs", "--window", "1 month"], {
       KURA_WAREHOUSE: "nope",

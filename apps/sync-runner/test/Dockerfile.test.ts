@@ -102,6 +102,10 @@ describe("Dockerfile", () => {
     for (const s of [stage("build"), runtime]) expect(fromStage(s, "manifests"), s.name).toEqual(["/m/"])
   })
 
+  it("leaves Node's compile cache off in the images: each container starts once, on a memory /tmp", () => {
+    expect(runtime.body).toContainEqual({ op: "ENV", args: "NODE_DISABLE_COMPILE_CACHE=1" })
+  })
+
   it("copies no repository path twice", () => {
     const all = stages.flatMap(contextSources)
     expect(all.filter((p, i) => all.indexOf(p) !== i)).toEqual([])
