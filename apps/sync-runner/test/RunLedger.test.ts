@@ -43,16 +43,20 @@ const customers =
       })
   })
 
-const runnerLayers = Layer.mergeAll(
-  Layer.effect(
-    CheckpointStore,
-    Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
-  ),
-  LeaseManager.layerMemory,
-  Metrics.layer,
-  layerWarehouseLedger,
-  RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake"))))
-).pipe(Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+/** What the runner needs, over `warehouse`, with its lake in `lake` under the test's directory. */
+const runnerLayersOver = <E, R>(warehouse: Layer.Layer<Warehouse, E, R>, lake: string) =>
+  Layer.mergeAll(
+    Layer.effect(
+      CheckpointStore,
+      Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+    ),
+    LeaseManager.layerMemory,
+    Metrics.layer,
+    layerWarehouseLedger,
+    RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, lake))))
+  ).pipe(Layer.provideMerge(warehouse))
+
+const runnerLayers = runnerLayersOver(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") }), "lake")
 
 /** One `run` through the runner, as the CLI does it, in its own process-like scope. */
 const runOnce = (
@@ -203,16 +207,7 @@ describe("run history in the warehouse ledger", () => {
         })
       )
     ).pipe(Layer.provide(DuckDbWarehouse.layer({ path: join(dir, "costs.duckdb") })))
-    const layers = Layer.mergeAll(
-      Layer.effect(
-        CheckpointStore,
-        Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
-      ),
-      LeaseManager.layerMemory,
-      Metrics.layer,
-      layerWarehouseLedger,
-      RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake-costs"))))
-    ).pipe(Layer.provideMerge(counted))
+    const layers = runnerLayersOver(counted, "lake-costs")
     const { record, runs } = await Effect.runPromise(
       Effect.gen(function* () {
         const target = { warehouse: yield* Warehouse, lake: yield* RawLake }
