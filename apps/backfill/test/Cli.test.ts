@@ -73,6 +73,9 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   return { child, done, out: () => stdout, err: () => stderr }
 }
 
+/** The backfill the interrupt-and-resume tests stop and start again: 8 windows, 3 at a time. */
+const resumableArgs = () => ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
+
 const kill = (child: ChildProcess) => {
   if (child.pid !== undefined && child.exitCode === null) child.kill("SIGKILL")
 }
@@ -130,7 +133,7 @@ describe("kura-backfill (the built CLI)", () => {
     async () => {
       const store = tempStore()
       const env = envFor(sandbox, store)
-      const args = ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
+      const args = resumableArgs()
       let seed = 12345
       const random = () => {
         seed = (seed * 1103515245 + 12345) % 2 ** 31
@@ -172,7 +175,7 @@ describe("kura-backfill (the built CLI)", () => {
     async () => {
       const store = tempStore()
       const env = envFor(sandbox, store)
-      const args = ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
+      const args = resumableArgs()
       // The warehouse interrupts its running statement and waits for it before closing, so the
       // process exits by itself (130), never through main.ts's 8 s watchdog (a SIGKILL). The bound
       // is the watchdog's, plus slack for a loaded box.
