@@ -207,7 +207,9 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
           ? json(answer.status, answer.body)
           : { ...json(answer.status, answer.body), headers: { ...answer.headers } }
       }
-      const sync = /^\/sync\/([a-z]+)(?:\/([A-Za-z0-9_.-]+))?$/.exec(path)
+      // `/sync` alone names every configured stream: one pass, one set of bookkeeping (leases,
+      // ledger entries, checkpoints, the close), where a trigger per source opened a pass each.
+      const sync = /^\/sync(?:\/([a-z]+)(?:\/([A-Za-z0-9_.-]+))?)?$/.exec(path)
       if (sync !== null) {
         if (method !== "POST") return json(405, { ok: false, message: "use POST" })
         const outcome = yield* auth.authorize(firstHeader(req.headers, "authorization"))
@@ -226,7 +228,7 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         if (runner.select(selector).length === 0)
           return json(404, {
             ok: false,
-            message: `no configured stream matches ${path.slice("/sync/".length)}`
+            message: `no configured stream matches ${path.slice("/sync/".length) || "/sync"}`
           })
         const started = yield* runner.start(selector, "http")
         const runs = started.map((s) => ({

@@ -107,7 +107,7 @@ describe("TriggerAuth", () => {
   })
 })
 
-describe("POST /sync/:source[/:stream]", () => {
+describe("POST /sync[/:source[/:stream]]", () => {
   it("answers 202 with the bearer secret, 409 while the lease is held, 202 again after", () => {
     // Gated, not timed: a 400 ms run once ended between two requests on a loaded box.
     const stream = gatedStream("orders")
@@ -153,6 +153,28 @@ describe("POST /sync/:source[/:stream]", () => {
     })
   })
 
+  it("POST /sync starts every configured stream of every source, in one pass", () => {
+    const orders = gatedStream("orders")
+    const items = gatedStream("items", 7, "stocky")
+    const gated = [orders, items]
+    return withServer({ streams: gated, triggerSecret: SECRET }, async ({ url }) => {
+      const auth = { authorization: `Bearer ${SECRET}` }
+      const all = await fetch(`${url}/sync`, { method: "POST", headers: auth })
+      expect(all.status).toBe(202)
+      const body = (await all.json()) as { runs: ReadonlyArray<{ stream: string; outcome: string }> }
+      expect(body.runs.map((r) => `${r.stream} ${r.outcome}`).toSorted()).toEqual([
+        "demo/test/orders Started",
+        "stocky/test/items Started"
+      ])
+      // Both leases are held by that one pass: a per-source trigger now finds each stream busy.
+      expect((await fetch(`${url}/sync/stocky`, { method: "POST", headers: auth })).status).toBe(409)
+      expect((await fetch(`${url}/sync`, { method: "POST", headers: auth })).status).toBe(409)
+      for (const s of gated) s.release()
+      await eventually(() => gated.every((s) => s.finished === 1))
+      expect(gated.map((s) => s.runs)).toEqual([1, 1])
+    })
+  })
+
   it("accepts an OIDC token and refuses a wrong secret, a wrong audience and no credentials", () =>
     withServer(
       {
@@ -180,6 +202,7 @@ describe("POST /sync/:source[/:stream]", () => {
       const auth = { authorization: `Bearer ${SECRET}` }
       expect((await fetch(`${url}/sync/demo/nope`, { method: "POST", headers: auth })).status).toBe(404)
       expect((await fetch(`${url}/sync/shopify`, { method: "POST", headers: auth })).status).toBe(404)
+      expect((await fetch(`${url}/sync?account=nobody`, { method: "POST", headers: auth })).status).toBe(404)
       expect((await fetch(`${url}/sync/demo/orders`, { headers: auth })).status).toBe(405)
     }))
 

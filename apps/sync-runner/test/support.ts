@@ -5,6 +5,7 @@ import { CheckpointStore } from "@kura/core"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import type { OAuth2Client } from "google-auth-library"
 import { inject } from "vitest"
+import type { SourceName } from "../src/AppConfig.js"
 import { startHttpService } from "../src/HttpService.js"
 import { LeaseManager } from "../src/LeaseManager.js"
 import { Metrics } from "../src/Metrics.js"
@@ -82,10 +83,10 @@ export const manualGate = () => {
  * A stream whose runs hold until the test calls `release()` (and then all finish at once). "Still
  * running" is then a fact, not a guess that a 300 ms sleep outlasts the test's next request.
  */
-export const gatedStream = (name: string, rows = 7) => {
+export const gatedStream = (name: string, rows = 7, source: SourceName = "demo") => {
   const gate = manualGate()
   const stream = {
-    key: { source: "demo" as const, account: "test", stream: name },
+    key: { source, account: "test", stream: name },
     intervalMs: 60_000,
     runs: 0,
     finished: 0,

@@ -43,8 +43,9 @@
  * opens the warehouse with cold caches and closes it with a checkpoint). `serve`: production's
  * Cloud Run service, a warm `kura-sync serve --scheduler off` process whose warehouse stays open
  * between passes, against a sandbox apart that applies `mutate(0.01)` on demand (sandbox/serve.ts
- * reads commands on stdin); a pass is `POST /sync/<source>` for every source at once (answered 202
- * at once), timed to the pass's close (its runs' records on /status.json). The full sync runs in a
+ * reads commands on stdin); a pass is one `POST /sync` (every stream as one pass; `--triggers
+ * per-source`: a `POST /sync/<source>` per source sent together, a pass each; answered 202 at
+ * once), timed to the pass's close (its runs' records on /status.json). The full sync runs in a
  * session of its own; then each of `--repeat N` sessions starts from a copy of its end state with
  * a fresh sandbox and serve, runs a pass with nothing changed (the warm-up), then `mutate(0.01)`
  * and the timed pass, so every timed pass reads one mutation and nothing of another pass's (passes
@@ -52,7 +53,8 @@
  * CPU s and RSS are the serve process's, per pass. `both` (the default of a full run) runs `run`,
  * then `serve`; quick runs `run` only (serve adds a full sync and two sessions: > 15 s here).
  * Usage: `npx node scripts/proof/bench/incremental.ts [--quick] [--scale N] [--repeat N]
- * [--sandbox apart|in-process|both] [--method run|serve|both]` (or KURA_BENCH_QUICK=1).
+ * [--sandbox apart|in-process|both] [--method run|serve|both] [--triggers one|per-source]` (or
+ * KURA_BENCH_QUICK=1).
  */
 
 import { randomBytes } from "node:crypto"
@@ -114,6 +116,16 @@ if (!["run", "serve", "both"].includes(methodArg))
 /** One-off `kura-sync run` processes (the headline), a warm `kura-sync serve`, or both in turn. */
 const methods: ReadonlyArray<"run" | "serve"> =
   methodArg === "both" ? ["run", "serve"] : [methodArg === "serve" ? "serve" : "run"]
+
+const triggersArg = argOf("--triggers") ?? "one"
+if (!["one", "per-source"].includes(triggersArg))
+  throw new Error(`--triggers ${triggersArg}: use one (POST /sync) or per-source (POST /sync/<source> each)`)
+/**
+ * How a warm pass is triggered: one `POST /sync` (every stream in one pass, as `kura-sync run`
+ * runs them), or a `POST /sync/<source>` per source sent together (a pass each, as separate
+ * Cloud Scheduler jobs firing on the same minute do).
+ */
+const perSourceTriggers = triggersArg === "per-source"
 
 const result = (r: Record<string, unknown>) => console.log(`KURA_BENCH_RESULT ${JSON.stringify(r)}`)
 
@@ -399,7 +411,7 @@ const runMethod = async () => {
     })
 }
 
-/** The bearer of the warm method's `POST /sync/<source>` triggers (KURA_TRIGGER_SECRET). */
+/** The bearer of the warm method's `POST /sync` triggers (KURA_TRIGGER_SECRET). */
 const TRIGGER_SECRET = randomBytes(24).toString("hex")
 
 /** Resident set size of a live process in MiB (VmRSS), or null. */
@@ -554,8 +566,8 @@ const serveSession = async <A>(
       // The last 202: each trigger takes its streams' leases and opens their ledger entries first.
       let answeredMs = 0
       const answers = await Promise.all(
-        sources.map(async (source) => {
-          const res = await fetch(`${warm.url}/sync/${source}`, {
+        (perSourceTriggers ? sources.map((source) => `/sync/${source}`) : ["/sync"]).map(async (trigger) => {
+          const res = await fetch(`${warm.url}${trigger}`, {
             method: "POST",
             headers: { authorization: `Bearer ${TRIGGER_SECRET}` }
           })
@@ -563,7 +575,7 @@ const serveSession = async <A>(
             runs?: Array<{ stream: string; outcome: string; runId?: string }>
           }
           if (res.status !== 202)
-            throw new Error(`POST /sync/${source}: HTTP ${res.status} ${JSON.stringify(body)}`)
+            throw new Error(`POST ${trigger}: HTTP ${res.status} ${JSON.stringify(body)}`)
           answeredMs = Math.max(answeredMs, Date.now() - started)
           return body.runs ?? []
         })
@@ -622,9 +634,10 @@ const serveSession = async <A>(
 
 /**
  * The warm method (issue 10 bench 3 as production runs it): `kura-sync serve --scheduler off`, its
- * warehouse open between passes, against a sandbox apart. A pass is a `POST /sync/<source>` per
- * configured source, sent together (Cloud Scheduler's triggers; 202 at once, the runs go on in
- * the background), timed from just before the first trigger to the pass's close: its runs' end
+ * warehouse open between passes, against a sandbox apart. A pass is one `POST /sync` (a Cloud
+ * Scheduler job for every source; `--triggers per-source`: a `POST /sync/<source>` per source,
+ * sent together; 202 at once, the runs go on in the background), timed from just before the first
+ * trigger to the pass's close: its runs' end
  * lines (`runEnds`), then the status page showing every run's record (written at the close).
  *
  * Every timed pass is like-for-like: a session of its own (`serveSession`) from the full sync's
@@ -667,7 +680,7 @@ const serveMethod = async () => {
   const all = [full, ...sessions.flatMap((s) => [s.unchanged, s.incremental])]
   console.log(
     `\nincremental efficiency, warm serve: ${base.scale} orders, ${base.historyDays} days; \`kura-sync serve --scheduler off\` ` +
-      `against a sandbox in its own process; a pass is POST /sync/<source> for ${first.sources.join(", ")} at once, ` +
+      `against a sandbox in its own process; a pass is ${perSourceTriggers ? `POST /sync/<source> for ${first.sources.join(", ")} at once` : `one POST /sync (${first.sources.join(", ")})`}, ` +
       `timed from the first trigger to the pass's close (its records on /status.json); the full sync in a session of its own, ` +
       `then ${repeats} session(s) each from the full sync's end state: a fresh sandbox and serve, a pass with nothing changed, ` +
       `mutate(0.01), the timed incremental pass; serve RSS at start ${first.rssAtStart?.toFixed(0) ?? "?"} MiB; ` +
