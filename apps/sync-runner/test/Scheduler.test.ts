@@ -24,7 +24,55 @@ const counting = (name: string, intervalMs: number, runMs: number) => {
   return stream
 }
 
+/** Counts 1 s of the scheduler on the test clock (as the first test explains), then closes it. */
+const runForOneSecond = (streams: ReadonlyArray<SyncStream>, leases: Layer.Layer<LeaseManager>) => {
+  const state = Layer.mergeAll(CheckpointStore.layerMemory, RunLedger.layerMemory(), leases, Metrics.layer)
+  let pump: Fiber.Fiber<unknown> | undefined
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      yield* startScheduler()
+      for (let t = 0; t < 1000; t += 10) {
+        yield* TestClock.adjust("10 millis")
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      }
+      pump = yield* Effect.forkDetach(
+        Effect.forever(Effect.andThen(TestClock.adjust("10 millis"), Effect.yieldNow))
+      )
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(StreamRunner.layer(streams, 2000).pipe(Layer.provide(state))),
+      Effect.ensuring(Effect.suspend(() => (pump === undefined ? Effect.void : Fiber.interrupt(pump)))),
+      Effect.provide(TestClock.layer())
+    )
+  )
+}
+
 describe("internal scheduler", () => {
+  it("starts streams that are due together as one pass", async () => {
+    const a = counting("a", 100, 10)
+    const b = counting("b", 100, 10)
+    // A pass takes its streams' leases in one acquireMany: one call per pass.
+    let passes = 0
+    const counted = Layer.effect(
+      LeaseManager,
+      Effect.gen(function* () {
+        const inner = yield* LeaseManager
+        return LeaseManager.of({
+          ...inner,
+          acquireMany: (requests, ttlMs) => {
+            passes++
+            return inner.acquireMany(requests, ttlMs)
+          }
+        })
+      })
+    ).pipe(Layer.provide(LeaseManager.layerMemory))
+    await runForOneSecond([a, b], counted)
+    expect(a.runs.length).toBeGreaterThanOrEqual(8)
+    // Every tick ran both streams, started together; a pass per stream made this 2x the runs.
+    expect(b.runs).toEqual(a.runs)
+    expect(passes).toBeLessThanOrEqual(a.runs.length + 1)
+  })
+
   it("runs each stream on its own interval and never overlaps a stream with itself", async () => {
     const fast = counting("fast", 100, 10)
     const slow = counting("slow", 400, 10)
