@@ -168,9 +168,20 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
           Effect.result
         )
         const webhookIntake = yield* intakeReport
-        return report._tag === "Success"
-          ? json(200, webhookIntake === undefined ? report.success : { ...report.success, webhookIntake })
-          : json(503, { ok: false, message: `state unavailable: ${report.failure.message}` })
+        const erased = yield* Effect.result(runner.erasedAccounts)
+        if (report._tag === "Failure")
+          return json(503, { ok: false, message: `state unavailable: ${report.failure.message}` })
+        if (erased._tag === "Failure")
+          return json(503, { ok: false, message: `erasure ledger unavailable: ${erased.failure.message}` })
+        return json(200, {
+          ...report.success,
+          erasedAccounts: erased.success.map((e) => ({
+            source: e.source,
+            account: e.account,
+            reason: e.reason
+          })),
+          ...(webhookIntake === undefined ? {} : { webhookIntake })
+        })
       }
       if (path === "/" && method === "GET") {
         const now = yield* Clock.currentTimeMillis
@@ -188,7 +199,8 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
             skipped: options.skipped ?? [],
             now,
             draining: yield* runner.draining,
-            webhookIntake: yield* intakeReport
+            webhookIntake: yield* intakeReport,
+            erasedAccounts: yield* Effect.result(runner.erasedAccounts)
           })
         }
       }

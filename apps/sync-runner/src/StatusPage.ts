@@ -3,6 +3,7 @@
  * and an inline SVG chart of rows per run. Plain HTML, no scripts and no build step.
  */
 import { streamKeyToString } from "@kura/core"
+import { Result } from "effect"
 import type { RunRecord, StreamStatus } from "./RunLedger.js"
 import type { WebhookIntakeReport } from "./StatusReport.js"
 
@@ -53,6 +54,14 @@ export interface StatusView {
   readonly draining: boolean
   /** The webhook intake thread's health, when the service runs one. */
   readonly webhookIntake?: WebhookIntakeReport | undefined
+  /**
+   * Configured accounts refused because they were erased (`shop/redact`), with what to do; a
+   * failure to read the erasure ledger is shown as such (the runner then refuses every stream).
+   */
+  readonly erasedAccounts?: Result.Result<
+    ReadonlyArray<{ readonly source: string; readonly account: string; readonly reason: string }>,
+    { readonly message: string }
+  >
 }
 
 /** The intake thread's line: restarts, the last one's time and error (already masked). */
@@ -85,6 +94,18 @@ export const renderStatusPage = (view: StatusView): string => {
   const skipped = view.skipped
     .map((s) => `<li><b>${escapeHtml(s.source)}</b> skipped: ${escapeHtml(s.reason)}</li>`)
     .join("")
+  const erasure = view.erasedAccounts
+  const erased =
+    erasure === undefined
+      ? ""
+      : Result.isFailure(erasure)
+        ? `<li>the erasure ledger could not be read, so no stream runs until it can: ${escapeHtml(erasure.failure.message)}</li>`
+        : erasure.success
+            .map(
+              (e) =>
+                `<li><b>${escapeHtml(e.source)}</b> account <b>${escapeHtml(e.account)}</b> is not synced: ${escapeHtml(e.reason)}</li>`
+            )
+            .join("")
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="30">
@@ -103,6 +124,7 @@ td.num{text-align:right}.unhealthy{background:#fde8e8}.err{color:#a00;font-size:
 ${rows}
 </tbody></table>
 ${skipped === "" ? "" : `<ul id="skipped">${skipped}</ul>`}
+${erased === "" ? "" : `<ul id="erased" class="unhealthy">${erased}</ul>`}
 ${view.webhookIntake === undefined ? "" : renderIntake(view.webhookIntake)}
 <h2>Rows synced per run</h2>
 ${renderChart(view.runs)}

@@ -93,6 +93,11 @@ export class StreamRunner extends Context.Service<
       ReadonlyArray<RunRecord | { readonly _tag: "Busy"; readonly key: StreamKey } | Refused>
     >
     readonly inFlight: Effect.Effect<number>
+    /**
+     * Configured accounts the erasure gate refuses (erased by `shop/redact`), each with the line
+     * saying what to do: what the status page shows operators, so a silent account is explained.
+     */
+    readonly erasedAccounts: Effect.Effect<ReadonlyArray<ErasedAccount>, { readonly message: string }>
     /** True once `drain` has begun. */
     readonly draining: Effect.Effect<boolean>
     /** Stops new runs, waits up to `timeoutMs` for runs in flight, then interrupts the rest. */
@@ -631,6 +636,13 @@ export class StreamRunner extends Context.Service<
       start,
       runNow,
       inFlight: Effect.sync(() => fibers.size),
+      erasedAccounts:
+        options.erasure === undefined
+          ? Effect.succeed([])
+          : Effect.map(options.erasure.read, (erased) => {
+              const configured = new Set(streams.map((s) => accountId(s.key.source, s.key.account)))
+              return erased.filter((e) => configured.has(accountId(e.source, e.account)))
+            }),
       draining: Ref.get(draining),
       drain
     })

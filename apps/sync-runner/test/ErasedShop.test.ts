@@ -163,6 +163,14 @@ describe("an erased shop still configured (built kura-sync)", () => {
       const body = (await answer.json()) as { message: string; runs: Array<{ outcome: string }> }
       expect(body.message).toContain("kura-sync redact reinstate")
       expect(new Set(body.runs.map((r) => r.outcome))).toEqual(new Set(["Refused"]))
+      // The status page and status.json name the account and the fix.
+      const status = (await (await fetch(`${url}/status.json`)).json()) as {
+        erasedAccounts: Array<{ source: string; account: string; reason: string }>
+      }
+      expect(status.erasedAccounts).toEqual([
+        { source: "shopify", account: shop, reason: expect.stringContaining("kura-sync redact reinstate") }
+      ])
+      expect(await (await fetch(`${url}/`)).text()).toContain(`<b>${shop}</b> is not synced`)
 
       const order = JSON.stringify(restOrder(990_001, "2026-11-26T01:00:00Z"))
       const delivered = await fetch(`${url}/webhooks/shopify`, {

@@ -2,9 +2,10 @@ import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Result } from "effect"
 import { type BrowserContext, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { formatLag, renderChart } from "../src/StatusPage.js"
+import { formatLag, renderChart, renderStatusPage } from "../src/StatusPage.js"
 import { eventually, failingStream, finishedRuns, slowStream, withServer } from "./support.js"
 
 const CHROMIUM = "/usr/bin/chromium"
@@ -113,5 +114,24 @@ describe("status page helpers", () => {
 
   it("draws an empty chart before the first run", () => {
     expect(renderChart([])).toContain("No runs yet")
+  })
+
+  it("names erased accounts and what to do, and says when the erasure ledger cannot be read", () => {
+    const view = { streams: [], runs: [], skipped: [], now: 0, draining: false }
+    const erased = renderStatusPage({
+      ...view,
+      erasedAccounts: Result.succeed([
+        { source: "shopify", account: "gone.myshopify.com", reason: "run kura-sync redact reinstate <&>" }
+      ])
+    })
+    expect(erased).toContain('<ul id="erased"')
+    expect(erased).toContain(
+      "<b>gone.myshopify.com</b> is not synced: run kura-sync redact reinstate &lt;&amp;&gt;"
+    )
+    const unreadable = renderStatusPage({ ...view, erasedAccounts: Result.fail({ message: "IO Error" }) })
+    expect(unreadable).toContain(
+      "the erasure ledger could not be read, so no stream runs until it can: IO Error"
+    )
+    expect(renderStatusPage({ ...view, erasedAccounts: Result.succeed([]) })).not.toContain('id="erased"')
   })
 })
