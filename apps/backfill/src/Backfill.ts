@@ -114,6 +114,10 @@ export const runBackfill = <R>(
     const progress = new Progress(todo.length, out)
     const runWindow = (w: PlannedWindow) =>
       Effect.gen(function* () {
+        // A shop/redact recorded while the backfill runs stops it before the next window: loading
+        // on would collect again what the merchant asked to erase (what landed meanwhile is erased
+        // again when the backfill ends: Redactions.eraseAgainIfErased).
+        yield* refuseErased(warehouse, config.source, account)
         const key = windowKey(account, w)
         const runId = `backfill-${w.start}-${w.end}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
         yield* trace.phase(w.id, "start-run", warehouse.startRun({ runId, key }))

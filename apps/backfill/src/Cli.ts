@@ -126,21 +126,17 @@ export const runConfigured = (
       // A debugging aid: memory per phase of a window, written to this file.
       const traceFile = env.KURA_BACKFILL_MEMORY_TRACE
       const trace = traceFile ? fileMemoryTrace(traceFile) : noMemoryTrace
-      return runBackfill(
-        config,
-        out,
-        shopifySource(shopify.shop, {
-          fastPath: config.shopifyFastPath,
-          fastPathOptions: {
-            ordersPerLoad: config.ordersPerLoad,
-            checkpointAfterLoads: config.windowCheckpoint,
-            checkpointEveryOrders: config.checkpointEveryOrders,
-            trace
-          }
-        }),
-        trace
-      ).pipe(
-        Effect.onExit((exit) => reapplyAfter(exit, out)),
+      const source = shopifySource(shopify.shop, {
+        fastPath: config.shopifyFastPath,
+        fastPathOptions: {
+          ordersPerLoad: config.ordersPerLoad,
+          checkpointAfterLoads: config.windowCheckpoint,
+          checkpointEveryOrders: config.checkpointEveryOrders,
+          trace
+        }
+      })
+      return runBackfill(config, out, source, trace).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError)
       )
@@ -161,8 +157,9 @@ export const runConfigured = (
               })
             )
           : FileTokenStore.layer(config.tokenStore.slice("file:".length))
-      return runBackfill(config, out, lightspeedSource(lightspeed)).pipe(
-        Effect.onExit((exit) => reapplyAfter(exit, out)),
+      const source = lightspeedSource(lightspeed)
+      return runBackfill(config, out, source).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(
           lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))
         ),
@@ -172,8 +169,9 @@ export const runConfigured = (
     case "stocky": {
       const stocky = config.stocky
       if (stocky === undefined) return missing("Stocky")
-      return runBackfill(config, out, stockySource(stocky)).pipe(
-        Effect.onExit((exit) => reapplyAfter(exit, out)),
+      const source = stockySource(stocky)
+      return runBackfill(config, out, source).pipe(
+        Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(
           stocky.archive === undefined || stocky.archiveWithApi
             ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage))

@@ -34,17 +34,54 @@ export const reapplyRedactions = (out: ProgressOutput): Effect.Effect<void, neve
   )
 
 /**
+ * Erases `account` again when the ledger now says it was erased (`shop/redact` while the backfill
+ * ran): each window checks the ledger before it starts, but one already loading when the
+ * erasure was recorded may have landed its records after it. Erasing an account is idempotent,
+ * so a backfill refused at its start (nothing landed) changes nothing here. Never fails: a
+ * failure is printed with the command that retries it.
+ */
+export const eraseAgainIfErased = (
+  source: string,
+  account: string,
+  out: ProgressOutput
+): Effect.Effect<void, never, Warehouse | ObjectStore> =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const ledger = yield* readLedger(warehouse)
+    if (!erasedAccounts(ledger).some((e) => e.source === source && e.sourceAccount === account)) return
+    const o = yield* makeRedaction(warehouse, yield* ObjectStore).redactShop({
+      source,
+      sourceAccount: account,
+      confirm: true
+    })
+    if (o.rowsChanged > 0 || o.filesChanged > 0)
+      out.write(
+        `${source} account ${account} was erased while the backfill ran: erased again (${o.rowsChanged} row(s), ${o.filesChanged} lake file(s))\n`
+      )
+  }).pipe(
+    Effect.catch((e) =>
+      Effect.sync(() =>
+        out.write(
+          `${source} account ${account} may have been erased while the backfill ran, and erasing it again failed (${e.message}): run \`kura-sync redact shop --source ${source} --account ${account} --yes\`\n`
+        )
+      )
+    ),
+    Effect.withSpan("kura.backfill.erase-again")
+  )
+
+/**
  * After a backfill that loaded something: a failed one too (its finished windows are loaded), not
  * a dry run (nothing loaded) and not an interrupted one (Ctrl-C must stop at once; the next run
- * or `kura-sync redact reapply` does it).
+ * or `kura-sync redact reapply` does it). An account erased meanwhile is erased again first.
  */
 export const reapplyAfter = <E>(
   exit: Exit.Exit<{ readonly dryRun: boolean }, E>,
-  out: ProgressOutput
+  out: ProgressOutput,
+  erasable: { readonly source: string; readonly account: string }
 ): Effect.Effect<void, never, Warehouse | ObjectStore> =>
   Exit.hasInterrupts(exit) || (Exit.isSuccess(exit) && exit.value.dryRun)
     ? Effect.void
-    : reapplyRedactions(out)
+    : Effect.andThen(eraseAgainIfErased(erasable.source, erasable.account, out), reapplyRedactions(out))
 
 /**
  * Refuses to backfill an account erased by `shop/redact` (or `kura-sync redact shop`) and not

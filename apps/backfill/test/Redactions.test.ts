@@ -9,6 +9,9 @@ import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { DuckDbWarehouse, LocalObjectStore, makeRedaction, ObjectStore, Warehouse } from "@kura/warehouse"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { runBackfill } from "../src/Backfill.js"
+import { reapplyAfter } from "../src/Redactions.js"
+import type { WindowSource } from "../src/WindowSource.js"
 import {
   argsFor,
   configOf,
@@ -140,5 +143,85 @@ describe("kura-backfill and erasures", () => {
     await withRedaction((r) => r.reinstateShop({ source: "shopify", sourceAccount: shop, confirm: true }))
     const back = await runInProcess(configOf(argsFor(from), env), env)
     expect(back.ok).toBe(true)
+  }, 120_000)
+
+  it("a shop erased while the backfill runs: no window starts after it, and what a window landed after it is erased again at the end", async () => {
+    const store = tempStore()
+    const env = envFor(sandbox, store)
+    const shop = "erased-mid-run.myshopify.com"
+    const config = configOf(argsFor(from, { window: "15d", concurrency: 1 }), env)
+    let started = 0
+    // A stand-in source: its second window is where Shopify's shop/redact lands (recorded by the
+    // webhook service in production), and then its own records, loaded after the erasure.
+    const source: WindowSource<Warehouse | ObjectStore> = {
+      account: shop,
+      preflight: () => Effect.void,
+      prepare: Effect.succeed((window) =>
+        Effect.gen(function* () {
+          started++
+          const warehouse = yield* Warehouse
+          if (started === 2) {
+            yield* makeRedaction(warehouse, yield* ObjectStore).redactShop({
+              source: "shopify",
+              sourceAccount: shop,
+              confirm: true,
+              trigger: "webhook"
+            })
+            yield* warehouse.load("_kura_raw", [
+              {
+                source: "shopify",
+                source_account: shop,
+                stream: "orders",
+                source_id: "gid://shopify/Order/1",
+                updated_at: new Date(window.start).toISOString(),
+                payload: { id: "gid://shopify/Order/1", email: "late@example.com" },
+                fetched_at: new Date().toISOString(),
+                _batch_id: "late-batch"
+              }
+            ])
+          }
+          return {
+            window,
+            reportedCount: 0,
+            fetched: 0,
+            loaded: 0,
+            canonicalRows: 0,
+            points: 0,
+            lakePath: ""
+          }
+        }).pipe(Effect.orDie)
+      )
+    }
+    let text = ""
+    const out = {
+      isTTY: false,
+      write: (t: string) => {
+        text += t
+      }
+    }
+    const path = store.warehouse.slice("duckdb:".length)
+    const exit = await Effect.runPromiseExit(
+      runBackfill(config, out, source).pipe(
+        Effect.onExit((e) => reapplyAfter(e, out, { source: "shopify", account: shop })),
+        Effect.provide(
+          Layer.mergeAll(DuckDbWarehouse.layer({ path }), LocalObjectStore.layer(join(store.dir, "lake")))
+        )
+      )
+    )
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    expect(error).toMatchObject({ _tag: "BackfillError", reason: "Erased" })
+    expect(config.windowMillis).toBeLessThan(30 * DAY)
+    expect(started).toBe(2)
+    // The late raw row, and the windows' own checkpoints and run records (the account's too).
+    expect(text).toMatch(
+      new RegExp(
+        `shopify account ${shop} was erased while the backfill ran: erased again \\([1-9]\\d* row\\(s\\)`
+      )
+    )
+    const held = await rowsOf(
+      store.warehouse,
+      `SELECT COUNT(*) AS n FROM _kura_raw WHERE source_account = '${shop}'`
+    )
+    expect(Number(held[0]?.n)).toBe(0)
   }, 120_000)
 })
