@@ -29,6 +29,11 @@ export interface Dialect {
   readonly nullSafeEq: (a: string, b: string) => string
   /** A JSON value as comparable text (BigQuery's JSON type has no equality of its own). */
   readonly jsonText: (expr: string) => string
+  /**
+   * The md5 hex of a JSON (or JSON text) expression's text exactly as stored: the same hex in
+   * both engines and node:crypto for the same UTF-8 bytes (`_kura_raw.payload_hash`).
+   */
+  readonly jsonMd5: (expr: string) => string
 }
 
 const duckTypes: Record<ColumnType, string> = {
@@ -73,7 +78,8 @@ export const duckdbDialect = (schema?: string): Dialect => ({
   jsonField: (expr, field) => `json_extract_string(${expr}, '$.${checkName(field)}')`,
   floatType: "DOUBLE",
   nullSafeEq: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`,
-  jsonText: (expr) => `CAST(${expr} AS VARCHAR)`
+  jsonText: (expr) => `CAST(${expr} AS VARCHAR)`,
+  jsonMd5: (expr) => `md5(CAST(${expr} AS VARCHAR))`
 })
 
 /** BigQuery, for one project and dataset. */
@@ -92,7 +98,9 @@ export const bigQueryDialect = (project: string, dataset: string): Dialect => {
     jsonField: (expr, field) => `JSON_VALUE(${expr}, '$.${checkName(field)}')`,
     floatType: "FLOAT64",
     nullSafeEq: (a, b) => `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`,
-    jsonText: (expr) => `TO_JSON_STRING(${expr})`
+    jsonText: (expr) => `TO_JSON_STRING(${expr})`,
+    // JSON is kept as STRING here: its text is the value itself.
+    jsonMd5: (expr) => `TO_HEX(MD5(${expr}))`
   }
 }
 

@@ -75,8 +75,8 @@ FROM ${lines}
 WHERE json IS NOT NULL`
   const insertFrom = (
     source: string
-  ) => `INSERT INTO _kura_raw (source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path)
-SELECT ${lit(key.source)}, ${lit(key.account)}, ${lit(key.stream)}, r.source_id, r.updated_at, r.payload, CAST(${lit(options.fetchedAt)} AS TIMESTAMPTZ), ${lit(options.batchId)}, ${lit(options.lakePath)}
+  ) => `INSERT INTO _kura_raw (source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path, payload_hash)
+SELECT ${lit(key.source)}, ${lit(key.account)}, ${lit(key.stream)}, r.source_id, r.updated_at, r.payload, CAST(${lit(options.fetchedAt)} AS TIMESTAMPTZ), ${lit(options.batchId)}, ${lit(options.lakePath)}, ${w.dialect.jsonMd5("r.payload")}
 FROM ${source} r`
 
   const load = (sql: ExclusiveSql) =>

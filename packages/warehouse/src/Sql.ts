@@ -134,7 +134,7 @@ export const mergeParts = (
     matchedCondition: table.versionColumn
       ? `s.${d.ident(table.versionColumn)} > t.${d.ident(table.versionColumn)}`
       : table.latestWhenUnversioned
-        ? latestWhenUnversioned(d, table.latestWhenUnversioned)
+        ? latestWhenUnversioned(d, table.latestWhenUnversioned, columns)
         : null,
     set: columns.filter((c) => !keys.has(c.name)).map((c) => `${d.ident(c.name)} = s.${d.ident(c.name)}`),
     insertColumns: columns.map((c) => d.ident(c.name)),
@@ -142,44 +142,52 @@ export const mergeParts = (
   }
 }
 
-const latestWhenUnversioned = (d: Dialect, rule: NonNullable<TableDef["latestWhenUnversioned"]>): string => {
+/**
+ * The matched condition of a `latestWhenUnversioned` table: an unversioned stored row takes a
+ * later copy whose content differs. With the content hash column among `columns` (a load fills
+ * it), the hashes are compared, not the content: the MERGE reads 32 characters of each stored
+ * row it scans instead of its compressed JSON (DuckDB read that column for every row its join
+ * scanned, matched or not; BigQuery bills it). A stored NULL hash counts as changed.
+ */
+const latestWhenUnversioned = (
+  d: Dialect,
+  rule: NonNullable<TableDef["latestWhenUnversioned"]>,
+  columns: ReadonlyArray<ColumnDef>
+): string => {
   const [key, content, newer] = [d.ident(rule.nullKey), d.ident(rule.content), d.ident(rule.newer)]
-  return `t.${key} IS NULL AND s.${newer} > t.${newer} AND ${d.jsonText(`s.${content}`)} <> ${d.jsonText(`t.${content}`)}`
+  const hash = rule.contentHash
+  const differs =
+    hash !== undefined && columns.some((c) => c.name === hash)
+      ? `(t.${d.ident(hash)} IS NULL OR s.${d.ident(hash)} IS NULL OR s.${d.ident(hash)} <> t.${d.ident(hash)})`
+      : `${d.jsonText(`s.${content}`)} <> ${d.jsonText(`t.${content}`)}`
+  return `t.${key} IS NULL AND s.${newer} > t.${newer} AND ${differs}`
 }
 
-/** The column `withContentChanged` adds to a MERGE source (not a column of any table). */
-const CONTENT_CHANGED = "_kura_changed"
+/**
+ * What a load into a `latestWhenUnversioned` table would do, read before its MERGE (`parts`
+ * rendered as is): `missing` batch rows whose key is not stored (they insert), `changed` stored
+ * rows the matched condition would update. Neither: the MERGE is not run at all; no `changed`:
+ * it runs insert-only. One row; counts as text.
+ */
+export const mergeProbe = (d: Dialect, table: TableDef, parts: MergeParts): string => {
+  const S = d.type("string")
+  // A NOT NULL key column of the target is NULL only where the LEFT JOIN found no stored row.
+  const present = table.columns.find((c) => table.primaryKey.includes(c.name) && !isNullable(c))
+  if (present === undefined || parts.matchedCondition === null)
+    throw new Error(`mergeProbe: ${table.name} needs a NOT NULL key column and a matched condition`)
+  const absent = `t.${d.ident(present.name)} IS NULL`
+  return `SELECT CAST(COALESCE(SUM(CASE WHEN ${absent} THEN 1 ELSE 0 END), 0) AS ${S}) AS ${d.ident("missing")}, CAST(COALESCE(SUM(CASE WHEN NOT (${absent}) AND ${parts.matchedCondition} THEN 1 ELSE 0 END), 0) AS ${S}) AS ${d.ident("changed")} FROM (${parts.source}) AS s LEFT JOIN ${parts.target} AS t ON ${parts.on}`
+}
 
 /**
- * `parts` of a MERGE into a `latestWhenUnversioned` table with the stored content compared before
- * the join instead of in it (DuckDB): its matched condition reads a flag of the source, and the
- * source reads the stored content only of `rowids` (the target rows its keys match, found by a
- * probe of the keys alone), so the MERGE's scan of the whole target leaves the content column
- * unread. Compared in the MERGE itself, that column (compressed JSON) was read for every stored
- * row the join scanned: 110–340 ms of CPU for 21 Lightspeed sales re-read against 6k stored
- * (18.8k rows), vs 40–170 ms this way (medians 240 vs 85 ms, eight rounds each, one loaded box).
- * A row whose stored copy is not among `rowids` (rewritten meanwhile by a statement on another
- * connection) counts as changed: its newer copy is written, never skipped.
+ * Fills a content hash column left NULL (just added, or rows an older Kura wrote) with the md5
+ * of the content's stored text: the one-time migration of `_kura_raw.payload_hash`.
  */
-export const withContentChanged = (
-  d: Dialect,
-  table: TableDef,
-  parts: MergeParts,
-  rowids: ReadonlyArray<number>
-): MergeParts => {
+export const fillContentHash = (d: Dialect, table: TableDef): string => {
   const rule = table.latestWhenUnversioned
-  if (rule === undefined || parts.matchedCondition === null) return parts
-  const [key, content, newer] = [d.ident(rule.nullKey), d.ident(rule.content), d.ident(rule.newer)]
-  const flag = d.ident(CONTENT_CHANGED)
-  const ids = rowids.map((r) => Math.trunc(r))
-  // The range is what DuckDB pushes into the scan (only the blocks between the first and the last
-  // row are read); an IN list alone becomes a join over a scan of the whole column.
-  const stored = `SELECT ${[...table.primaryKey, rule.content].map(d.ident).join(", ")} FROM ${parts.target} WHERE rowid BETWEEN ${Math.min(...ids)} AND ${Math.max(...ids)} AND rowid IN (${ids.join(", ")})`
-  return {
-    ...parts,
-    source: `SELECT s0.*, (o.${content} IS NULL OR ${d.jsonText(`s0.${content}`)} <> ${d.jsonText(`o.${content}`)}) AS ${flag} FROM (${parts.source}) AS s0 LEFT JOIN (${stored}) AS o ON ${sameKey(d, table, "o", "s0")}`,
-    matchedCondition: `t.${key} IS NULL AND s.${newer} > t.${newer} AND s.${flag}`
-  }
+  if (rule?.contentHash === undefined) throw new Error(`fillContentHash: ${table.name} has no content hash`)
+  const hash = d.ident(rule.contentHash)
+  return `UPDATE ${d.table(table.name)} SET ${hash} = ${d.jsonMd5(d.ident(rule.content))} WHERE ${hash} IS NULL`
 }
 
 /** Assembles a MERGE statement (the same text for DuckDB ≥ 1.4 and BigQuery). */

@@ -54,6 +54,12 @@ export interface TableDef {
     readonly nullKey: string
     readonly content: string
     readonly newer: string
+    /**
+     * A nullable string column holding the md5 hex of `content`'s stored text, which every
+     * writer keeps true (loads compute it from the text they stage): changes are found by
+     * comparing it instead of the content. NULL (a row from before the column) counts as changed.
+     */
+    readonly contentHash?: string
   }
   /** BigQuery: partition by the UTC date of this timestamp/date column. */
   readonly partitionBy?: string

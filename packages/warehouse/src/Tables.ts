@@ -373,7 +373,14 @@ export const RawTable = defineTable({
     { name: "payload", type: "json", nullable: false, compression: "zstd" },
     ts("fetched_at", false),
     str("_batch_id", false),
-    str("lake_path")
+    str("lake_path"),
+    // Last, so a table an older Kura made (the column added by migration) has the declared order.
+    {
+      name: "payload_hash",
+      type: "string",
+      nullable: true,
+      doc: "md5 hex of the payload text as stored; NULL (written before it existed) counts as changed"
+    }
   ],
   // One row per record version: a re-cut window or a re-landed batch holding the same record at
   // the same updated_at is the same row (the first batch that landed it stays in _batch_id), so
@@ -382,8 +389,14 @@ export const RawTable = defineTable({
   primaryKey: ["source", "source_account", "stream", "source_id", "updated_at"],
   // A record without an updated_at (Lightspeed items) has no version to key a change by: its row
   // takes the latest copy fetched whose payload differs, or a changed item would never reach this
-  // table (the lake keeps every copy).
-  latestWhenUnversioned: { nullKey: "updated_at", content: "payload", newer: "fetched_at" },
+  // table (the lake keeps every copy). Payloads are compared by their stored hash, so a re-read
+  // of unchanged records reads 32 characters a row, not the payloads.
+  latestWhenUnversioned: {
+    nullKey: "updated_at",
+    content: "payload",
+    newer: "fetched_at",
+    contentHash: "payload_hash"
+  },
   partitionBy: "fetched_at",
   clusterBy: ["source", "source_account", "stream"]
 })

@@ -12,6 +12,7 @@ import {
   type TableDef
 } from "../src/index.js"
 import { transactionScript } from "../src/internal/bigqueryEngine.js"
+import { updateRawPayloads } from "../src/internal/redactionSql.js"
 import { statusVocabularyRewrites } from "../src/internal/StatusVocabularyMigration.js"
 import { assertBigQuery } from "./bigQueryGrammar.js"
 
@@ -50,7 +51,8 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
         )
       else if (table.latestWhenUnversioned)
         expect(merge).toContain(
-          "WHEN MATCHED AND t.`updated_at` IS NULL AND s.`fetched_at` > t.`fetched_at` AND TO_JSON_STRING(s.`payload`) <> TO_JSON_STRING(t.`payload`) THEN UPDATE SET"
+          // Hashes compared, not payloads: the MERGE does not scan the stored payloads.
+          "WHEN MATCHED AND t.`updated_at` IS NULL AND s.`fetched_at` > t.`fetched_at` AND (t.`payload_hash` IS NULL OR s.`payload_hash` IS NULL OR s.`payload_hash` <> t.`payload_hash`) THEN UPDATE SET"
         )
       else expect(merge).not.toContain("WHEN MATCHED")
       assertBigQuery(Sql.softDelete(d, table.name, "_kura_stg_x", "deleted_at"))
@@ -141,6 +143,17 @@ describe("generated BigQuery SQL passes the BigQuery grammar", () => {
       expect(r.update).toMatch(/^UPDATE `demo-proj\.kura\.(orders|purchase_orders)` AS p SET /)
     }
     expect(rewrites[2]?.update).toContain("FROM `demo-proj.kura.purchase_order_lines` AS l")
+  })
+
+  it("the payload hash fill is one BigQuery UPDATE of the rows without one; the redaction rewrite sets it too", () => {
+    const fill = Sql.fillContentHash(d, RawTable)
+    assertBigQuery(fill)
+    expect(fill).toBe(
+      "UPDATE `demo-proj.kura._kura_raw` SET `payload_hash` = TO_HEX(MD5(`payload`)) WHERE `payload_hash` IS NULL"
+    )
+    const redact = updateRawPayloads(d, 2)
+    assertBigQuery(redact)
+    expect(redact).toContain("`payload_hash` = TO_HEX(MD5(s.`payload`))")
   })
 
   it("SKU normalisation is NFKC then one RE2 pattern in both dialects, escaped for BigQuery strings", () => {

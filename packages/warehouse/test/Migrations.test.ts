@@ -3,6 +3,7 @@
  * held the batch id are removed once (the newest fetch stays), and the run ledger gains its
  * `api_usage` column as a nullable column, old rows kept.
  */
+import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -15,6 +16,7 @@ import {
   RAW_DEDUP_MIGRATION,
   RAW_DEDUP_TAG,
   RAW_INSTANT_DEDUP_MIGRATION,
+  RAW_PAYLOAD_HASH_MIGRATION,
   SHIPPING_LINES_CHECK,
   STATUS_VOCABULARY_MIGRATION,
   viewTag
@@ -51,6 +53,12 @@ const rawRows = (w: Warehouse["Service"]) =>
       ])
   )
 
+const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex")
+
+/** The columns of `_kura_raw` before `payload_hash`: what the old rows below were written with. */
+const OLD_RAW_COLUMNS =
+  "(source, source_account, stream, source_id, updated_at, payload, fetched_at, _batch_id, lake_path)"
+
 /** What batch-keyed loads left behind: one row per record version and batch. */
 const oldRaw = (id: string, updatedAt: string | null, batch: string, fetchedAt: string, payload: string) =>
   `('shopify', 'kura.myshopify.com', 'orders', '${id}', ${updatedAt === null ? "NULL" : `TIMESTAMPTZ '${updatedAt}'`}, '${payload}', TIMESTAMPTZ '${fetchedAt}', '${batch}', NULL)`
@@ -68,7 +76,7 @@ describe("migrate on a warehouse from an older Kura", () => {
               yield* w.query(`DELETE FROM "_kura_sync_state" WHERE kind = 'migration'`)
               yield* w.query(`COMMENT ON TABLE "_kura_raw" IS NULL`)
               yield* w.query(
-                `INSERT INTO "_kura_raw" VALUES ${[
+                `INSERT INTO "_kura_raw" ${OLD_RAW_COLUMNS} VALUES ${[
                   oldRaw(
                     "1",
                     "2026-01-01T00:00:00Z",
@@ -152,7 +160,7 @@ describe("migrate on a warehouse from an older Kura", () => {
               )
               yield* w.query(`COMMENT ON TABLE "_kura_raw" IS 'kura:${RAW_DEDUP_MIGRATION}'`)
               yield* w.query(
-                `INSERT INTO "_kura_raw" VALUES ${[
+                `INSERT INTO "_kura_raw" ${OLD_RAW_COLUMNS} VALUES ${[
                   // One batch, three spellings of one instant.
                   instant("10", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z"),
                   instant("10", "2026-01-01T00:00:00.000Z", "b1", "2026-01-02T00:00:00Z"),
@@ -197,6 +205,7 @@ describe("migrate on a warehouse from an older Kura", () => {
             [LIGHTSPEED_VOIDS_MIGRATION, { voids: 0, refundLinesWithReason: 0 }],
             [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 4 }],
             [RAW_DEDUP_MIGRATION, { removedDuplicates: 0 }],
+            [RAW_PAYLOAD_HASH_MIGRATION, { filled: 0 }],
             [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }],
             [STATUS_VOCABULARY_MIGRATION, { orders: 0, purchase_orders: 0 }]
           ])
@@ -206,7 +215,9 @@ describe("migrate on a warehouse from an older Kura", () => {
           // the comment (DuckDB) nor, with the comment gone, by the marker rows (BigQuery's way).
           const late = instant("20", "2026-01-01T00:00:00.000Z", "b9", "2026-01-09T00:00:00Z")
           yield* opened(dir, (w) =>
-            w.query(`INSERT INTO "_kura_raw" VALUES ${late}, ${late.replaceAll(".000Z", "Z")}`)
+            w.query(
+              `INSERT INTO "_kura_raw" ${OLD_RAW_COLUMNS} VALUES ${late}, ${late.replaceAll(".000Z", "Z")}`
+            )
           )
           const tagged = yield* opened(dir, (w) => Effect.all({ rows: rawRows(w), markers: markers(w) }))
           assert.strictEqual(tagged.rows.filter((r) => r[0] === "20").length, 2)
@@ -253,7 +264,7 @@ describe("migrate on a warehouse from an older Kura", () => {
           yield* Effect.promise(async () => {
             await bq.duck(`DELETE FROM "_kura_sync_state" WHERE kind = 'migration'`)
             await bq.duck(
-              `INSERT INTO "_kura_raw" VALUES ${[
+              `INSERT INTO "_kura_raw" ${OLD_RAW_COLUMNS} VALUES ${[
                 oldRaw("1", "2026-01-01T00:00:00Z", "b1", "2026-01-02T00:00:00Z", '{"id":1,"s":"Z"}'),
                 oldRaw("1", "2026-01-01T00:00:00.000Z", "b1", "2026-01-02T00:00:00Z", '{"id":1,"s":"ms"}'),
                 oldRaw("1", "2026-01-01T00:00:00+00:00", "b0", "2026-01-01T00:00:00Z", '{"id":1,"s":"old"}'),
@@ -266,16 +277,26 @@ describe("migrate on a warehouse from an older Kura", () => {
           const script = bq.queries.slice(before).filter((q) => q.sql.startsWith("BEGIN TRANSACTION;"))
           const rows = yield* Effect.promise(() =>
             bq.duck(
-              `SELECT source_id, CAST(payload AS VARCHAR) AS payload FROM "_kura_raw" ORDER BY source_id`
+              `SELECT source_id, CAST(payload AS VARCHAR) AS payload, payload_hash FROM "_kura_raw" ORDER BY source_id`
             )
           )
           assert.deepStrictEqual(
-            rows.map((r) => [r.source_id, r.payload]),
+            rows.map((r) => [r.source_id, r.payload, r.payload_hash]),
             [
               // The newest fetch; of the two equal on fetch and batch, the greater payload text.
-              ["1", '{"id":1,"s":"ms"}'],
-              ["2", '{"id":2}']
+              // The rows written without a payload hash got the md5 of their payload.
+              ["1", '{"id":1,"s":"ms"}', md5('{"id":1,"s":"ms"}')],
+              ["2", '{"id":2}', md5('{"id":2}')]
             ]
+          )
+          assert.isTrue(
+            bq.queries
+              .slice(before)
+              .some((q) =>
+                q.sql.startsWith(
+                  "UPDATE `demo-proj.kura._kura_raw` SET `payload_hash` = TO_HEX(MD5(`payload`))"
+                )
+              )
           )
           assert.strictEqual(script.length, 1)
           assert.include(script[0]?.sql ?? "", "CREATE TEMP TABLE `_kura_keep_kura_raw`")
@@ -288,6 +309,7 @@ describe("migrate on a warehouse from an older Kura", () => {
               [LIGHTSPEED_VOIDS_MIGRATION, { voids: 0, refundLinesWithReason: 0 }],
               [RAW_INSTANT_DEDUP_MIGRATION, { removedDuplicates: 2 }],
               [RAW_DEDUP_MIGRATION, { removedDuplicates: 2 }],
+              [RAW_PAYLOAD_HASH_MIGRATION, { filled: 2 }],
               [SHIPPING_LINES_CHECK, { ordersMissingShippingLines: 0 }],
               [STATUS_VOCABULARY_MIGRATION, { orders: 0, purchase_orders: 0 }]
             ]
@@ -302,7 +324,7 @@ describe("migrate on a warehouse from an older Kura", () => {
           yield* Effect.promise(async () => {
             await bq.duck(`DELETE FROM "_kura_sync_state" WHERE id = '${SHIPPING_LINES_CHECK}'`)
             await bq.duck(
-              `INSERT INTO "_kura_raw" VALUES ${[
+              `INSERT INTO "_kura_raw" ${OLD_RAW_COLUMNS} VALUES ${[
                 `('shopify', 'kura-matcha.myshopify.com', 'orders', 'gid://shopify/Order/7', TIMESTAMPTZ '2026-01-05T00:00:00Z', '{"id":"gid://shopify/Order/7","shippingLines":[]}', TIMESTAMPTZ '2026-01-06T00:00:00Z', 'b1', NULL)`,
                 `('shopify', 'kura-matcha.myshopify.com', 'orders', 'gid://shopify/Order/8', TIMESTAMPTZ '2026-01-05T00:00:00Z', '{"id":"gid://shopify/Order/8","shippingLines":[{"id":"s"}]}', TIMESTAMPTZ '2026-01-06T00:00:00Z', 'b1', NULL)`
               ].join(", ")}`

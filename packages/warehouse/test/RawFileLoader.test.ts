@@ -108,6 +108,11 @@ describe("RawFileLoader.loadRawFiles", () => {
       )
       const r = yield* load([second], "batch-2")
       assert.deepStrictEqual(r, { inserted: 2, mode: "anti-join" })
+      // Both ways in (append, anti-join) store the md5 of the payload as stored.
+      const [hashes] = yield* w.query(
+        `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE payload_hash IS DISTINCT FROM md5(CAST(payload AS VARCHAR))) AS wrong FROM _kura_raw`
+      )
+      assert.deepStrictEqual([Number(hashes?.n), Number(hashes?.wrong)], [4, 0])
       const rows = yield* rowsOf(w)
       assert.deepStrictEqual(
         rows.map((x) => [x.source_id, x.updated_at, x._batch_id]),

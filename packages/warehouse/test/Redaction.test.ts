@@ -314,6 +314,11 @@ describe("Redaction.redactCustomer", () => {
           }
           assert.isTrue(raw.some((row) => row.source_account === A && hasPii(String(row.p), BOB)))
           assert.isTrue(raw.some((row) => row.source_account === B && hasPii(String(row.p), ALICE)))
+          // The rewritten payloads' hashes are theirs (a re-read of the source's copy differs).
+          const [stale] = yield* q(
+            "SELECT COUNT(*) AS n FROM _kura_raw WHERE payload_hash IS DISTINCT FROM md5(CAST(payload AS VARCHAR))"
+          )
+          assert.strictEqual(Number(stale?.n), 0)
           const letters = yield* q(`SELECT source_account, payload FROM _kura_dead_letters`)
           assert.isFalse(letters.some((l) => l.source_account === A && hasPii(String(l.payload), ALICE)))
           assert.isTrue(letters.some((l) => l.source_account === B && hasPii(String(l.payload), ALICE)))

@@ -203,6 +203,12 @@ describe.each(fixtures)("upgrading a warehouse written by %s", (fixture) => {
                 "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND table_name = '_kura_raw'"
               )
               assert.strictEqual(rawTag?.comment, RAW_DEDUP_TAG)
+              // Every old raw row got the md5 of its payload (raw_payload_hash): none left NULL.
+              const [hashes] = yield* w.query(
+                `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE payload_hash IS DISTINCT FROM md5(CAST(payload AS VARCHAR))) AS wrong FROM "_kura_raw"`
+              )
+              assert.isAbove(num(hashes?.n), 0, `${fixture} has raw rows`)
+              assert.strictEqual(num(hashes?.wrong), 0, `${fixture}: raw rows without their payload hash`)
               // The one known loss an old Kura left (shipping lines dropped by its bulk export) is
               // found and reported, exactly where it is.
               const [check] = yield* w.query(
@@ -384,6 +390,14 @@ describe.each([fixtures[0]!])("upgrading a BigQuery dataset written by %s", (fix
                 return tables
               })
               yield* w.migrate
+              // The old raw rows got the md5 of their payload (TO_HEX(MD5(…)) on BigQuery).
+              const [hashes] = yield* Effect.promise(() =>
+                bq.duck(
+                  `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE payload_hash IS DISTINCT FROM md5(CAST(payload AS VARCHAR))) AS wrong FROM "_kura_raw"`
+                )
+              )
+              assert.isAbove(num(hashes?.n), 0, `${fixture} has raw rows`)
+              assert.strictEqual(num(hashes?.wrong), 0, `${fixture}: raw rows without their payload hash`)
 
               for (const table of AllTables) {
                 const live = yield* Effect.promise(() =>

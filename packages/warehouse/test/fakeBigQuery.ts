@@ -76,6 +76,8 @@ const translate = (sql: string, project: string, dataset: string): string => {
     }
   )
   s = s.replace(/\bTO_JSON_STRING\(([^()]+)\)/g, "CAST($1 AS VARCHAR)")
+  // TO_HEX(MD5(text)): DuckDB's md5 gives the same lower-case hex of the same UTF-8 bytes.
+  s = s.replace(/\bTO_HEX\(MD5\(([^()]+)\)\)/g, "md5(CAST($1 AS VARCHAR))")
   // BigQuery JSON_VALUE returns the scalar as STRING; DuckDB's json_value would return JSON.
   s = s.replace(/\bJSON_VALUE\(/g, "json_extract_string(")
   // UNIX_MILLIS(timestamp): DuckDB's epoch_ms of a TIMESTAMPTZ.

@@ -119,10 +119,12 @@ const inlineRows = (
  * Replaces the payloads of `count` `_kura_raw` rows of one account in one statement (one DML job
  * on BigQuery, however many rows): each row is named by its whole key and its new payload is
  * inlined as parameters `r<i>_stream`, `r<i>_source_id`, `r<i>_updated_at`, `r<i>_payload`.
- * Keys must be distinct (BigQuery refuses a target row matched by two source rows).
+ * Keys must be distinct (BigQuery refuses a target row matched by two source rows). The
+ * payload's hash (`payload_hash`) becomes the new payload's: a later re-read of the record as the
+ * source still has it differs, is written, and the ledger's re-apply redacts it again.
  */
 export const updateRawPayloads = (d: Dialect, count: number): string =>
-  `UPDATE ${d.table(RawTable.name)} AS t SET ${d.ident("payload")} = CAST(s.${d.ident("payload")} AS ${d.type("json")}) FROM (${inlineRows(
+  `UPDATE ${d.table(RawTable.name)} AS t SET ${d.ident("payload")} = CAST(s.${d.ident("payload")} AS ${d.type("json")}), ${d.ident("payload_hash")} = ${d.jsonMd5(`s.${d.ident("payload")}`)} FROM (${inlineRows(
     d,
     "r",
     [
