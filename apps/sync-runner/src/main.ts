@@ -30,7 +30,7 @@ reexecBounded(KURA_SYNC_HEAP_MB, KURA_SYNC_SEMI_SPACE_MB)
 enableCompileCache()
 
 // The two modules by their own paths: the package's index loads every Node service it has (HTTP
-// server and client, sockets, clusters, workers), about 0.8 CPU-s of a start even with the cache.
+// server and client, sockets, clusters, workers): 2.1 → 1.6 CPU-s for `--help`, cache warm.
 const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeFor }] = await Promise.all([
   import("@effect/platform-node/NodeRuntime"),
   import("@effect/platform-node/NodeServices"),
