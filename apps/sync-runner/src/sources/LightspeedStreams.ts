@@ -31,6 +31,16 @@ import { type RunContext, type RunResult, SyncError, type SyncStream } from "../
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter, mergePages } from "./Ingest.js"
 import { deadLetterLayer, registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
+/** Business locations whose days are read at once (one request in flight each). */
+const LOCATIONS_IN_FLIGHT = 4
+
+/** One business day's page, before its cursor is set (see the sales stream's `withCursor`). */
+interface DayPage {
+  readonly location: string
+  readonly day: BusinessDay
+  readonly page: Omit<IngestPage, "cursor">
+}
+
 /** The Lightspeed streams this app syncs. */
 export const LIGHTSPEED_STREAMS = ["locations", "sales", "items"] as const
 
@@ -428,7 +438,7 @@ export const makeLightspeedStreams = (
       const saleOptions = yield* saleOptionsFor(deps)
       const dayPage =
         (l: LocationInfo, batchId: (n: number) => string, n: () => number) => (day: BusinessDay) =>
-          Effect.map(Clock.currentTimeMillis, (t): IngestPage => {
+          Effect.map(Clock.currentTimeMillis, (t): DayPage => {
             const mctx = mapContext(key, batchId(n()), new Date(t).toISOString(), () => l.timezone)
             let rows: IngestPage["rows"] = {}
             const letters: Array<DeadLetter> = []
@@ -446,16 +456,19 @@ export const makeLightspeedStreams = (
               letters.push(...mapped.deadLetters)
               void e
             }
-            const from = next[l.businessLocationId] ?? start
-            next[l.businessLocationId] = nextCursorDay(from, [day])
             return {
-              raw: day.sales,
-              rows,
-              deadLetters: letters,
-              dt: day.date,
-              cursor: JSON.stringify(next)
+              location: l.businessLocationId,
+              day,
+              page: { raw: day.sales, rows, deadLetters: letters, dt: day.date }
             }
           })
+      // A page's cursor moves its location's day on, in the order pages come out of the merge of
+      // the locations' streams (not the order they were mapped in): a cursor never covers a day
+      // of another location that a later page carries, so a checkpoint never skips a day.
+      const withCursor = ({ location, day, page }: DayPage): IngestPage => {
+        next[location] = nextCursorDay(next[location] ?? start, [day])
+        return { ...page, cursor: JSON.stringify(next) }
+      }
       return yield* ingest({
         ctx,
         key,
@@ -479,8 +492,14 @@ export const makeLightspeedStreams = (
                       })
                     )
                   ),
-              { concurrency: 1 }
+              // One request in flight per business location, the locations side by side (the
+              // reference's advice for K-Series): a location's days are one chain of requests (a
+              // first sync: 93 days each), and chained one location after the other they were a
+              // full sync's critical path whenever the event loop was busy with Shopify (BENCHMARKS
+              // §3, session 13). Against the real API each request waits a network round trip.
+              { concurrency: Math.min(Math.max(1, found.length), LOCATIONS_IN_FLIGHT) }
             ),
+            Stream.map(withCursor),
             // A day is one small page; landing a few weeks at a time keeps the load count low.
             Stream.grouped(deps.lightspeedDaysPerBatch ?? 31),
             Stream.map(mergePages)
