@@ -102,6 +102,37 @@ const withSandbox = async <A>(options: Parameters<typeof startSandbox>[0], f: (s
   }
 }
 
+/** The Lightspeed sales stream of the sandbox's account, one business day a batch, from `daysBack` days before its anchor. */
+const salesStreamOf = (sandbox: Sandbox, warehouse: Warehouse["Service"], daysBack: number) =>
+  Effect.gen(function* () {
+    const lake = yield* RawLake
+    const c = sandbox.lightspeed.credentials
+    const streams = makeLightspeedStreams(
+      {
+        name: "default",
+        clientId: c.clientId,
+        clientSecret: Redacted.make(c.clientSecret),
+        refreshToken: Redacted.make(c.refreshToken),
+        apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
+        tokenUrl: Option.some(c.tokenUrl),
+        businessLocations: c.businessLocationIds.map(Number)
+      },
+      {
+        warehouse,
+        lake,
+        sandbox: true,
+        lightspeedDaysPerBatch: 1,
+        lightspeedFromDate: new Date(sandbox.merchant.options.anchor - daysBack * 86_400_000)
+          .toISOString()
+          .slice(0, 10)
+      },
+      () => 60_000
+    )
+    const sales = streams.find((s) => s.key.stream === "sales")
+    if (sales === undefined) throw new Error("no sales stream")
+    return sales
+  })
+
 describe("source streams against the sandbox", () => {
   it("a full sync ties to the ground truth; a re-run is incremental and changes nothing", async () => {
     await withSharedSandbox((sandbox) =>
@@ -241,31 +272,7 @@ describe("source streams against the sandbox", () => {
       Effect.runPromise(
         Effect.gen(function* () {
           const warehouse = yield* Warehouse
-          const lake = yield* RawLake
-          const c = sandbox.lightspeed.credentials
-          const streams = makeLightspeedStreams(
-            {
-              name: "default",
-              clientId: c.clientId,
-              clientSecret: Redacted.make(c.clientSecret),
-              refreshToken: Redacted.make(c.refreshToken),
-              apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
-              tokenUrl: Option.some(c.tokenUrl),
-              businessLocations: c.businessLocationIds.map(Number)
-            },
-            {
-              warehouse,
-              lake,
-              sandbox: true,
-              lightspeedDaysPerBatch: 1,
-              lightspeedFromDate: new Date(sandbox.merchant.options.anchor - 6 * 86_400_000)
-                .toISOString()
-                .slice(0, 10)
-            },
-            () => 60_000
-          )
-          const sales = streams.find((s) => s.key.stream === "sales")
-          if (sales === undefined) throw new Error("no sales stream")
+          const sales = yield* salesStreamOf(sandbox, warehouse, 6)
           // Draining from the start: exactly one batch (one business day) lands, then the run stops.
           const { result } = yield* runStreamOnce(warehouse, sales, Effect.succeed(true))
           expect("stoppedEarly" in result ? result.stoppedEarly : false).toBe(true)
@@ -291,32 +298,8 @@ describe("source streams against the sandbox", () => {
       Effect.runPromise(
         Effect.gen(function* () {
           const warehouse = yield* Warehouse
-          const lake = yield* RawLake
-          const c = sandbox.lightspeed.credentials
-          expect(c.businessLocationIds.length).toBeGreaterThan(1)
-          const streams = makeLightspeedStreams(
-            {
-              name: "default",
-              clientId: c.clientId,
-              clientSecret: Redacted.make(c.clientSecret),
-              refreshToken: Redacted.make(c.refreshToken),
-              apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
-              tokenUrl: Option.some(c.tokenUrl),
-              businessLocations: c.businessLocationIds.map(Number)
-            },
-            {
-              warehouse,
-              lake,
-              sandbox: true,
-              lightspeedDaysPerBatch: 1,
-              lightspeedFromDate: new Date(sandbox.merchant.options.anchor - 8 * 86_400_000)
-                .toISOString()
-                .slice(0, 10)
-            },
-            () => 60_000
-          )
-          const sales = streams.find((s) => s.key.stream === "sales")
-          if (sales === undefined) throw new Error("no sales stream")
+          expect(sandbox.lightspeed.credentials.businessLocationIds.length).toBeGreaterThan(1)
+          const sales = yield* salesStreamOf(sandbox, warehouse, 8)
           // Drained after a few batches, while both locations' reads are in flight.
           let asked = 0
           const { result } = yield* runStreamOnce(
