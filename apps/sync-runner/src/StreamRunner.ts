@@ -357,6 +357,7 @@ export class StreamRunner extends Context.Service<
     }
 
     const accountId = (source: string, account: string) => JSON.stringify([source, account])
+    const configuredAccounts = new Set(streams.map((s) => accountId(s.key.source, s.key.account)))
 
     /**
      * Splits `streams` into those a pass may run and those of erased accounts, refused with the
@@ -639,10 +640,9 @@ export class StreamRunner extends Context.Service<
       erasedAccounts:
         options.erasure === undefined
           ? Effect.succeed([])
-          : Effect.map(options.erasure.read, (erased) => {
-              const configured = new Set(streams.map((s) => accountId(s.key.source, s.key.account)))
-              return erased.filter((e) => configured.has(accountId(e.source, e.account)))
-            }),
+          : Effect.map(options.erasure.read, (erased) =>
+              erased.filter((e) => configuredAccounts.has(accountId(e.source, e.account)))
+            ),
       draining: Ref.get(draining),
       drain
     })

@@ -5,6 +5,8 @@
  * plain JSON crosses between the two.
  */
 import type { Sandbox, SandboxEndpoint, ShopifyCredentials } from "@kura/sandbox"
+import { Option, Redacted } from "effect"
+import type { LightspeedAccountConfig } from "../AppConfig.js"
 
 /** The argument that makes the demo script serve the sandbox for a parent demo (`SandboxProcess.ts`). */
 export const SANDBOX_CHILD_FLAG = "--sandbox-child"
@@ -13,6 +15,20 @@ export const SANDBOX_CHILD_FLAG = "--sandbox-child"
 export type LightspeedSandboxCredentials = Sandbox["lightspeed"]["credentials"]
 /** The sandbox's Stocky credentials. */
 export type StockySandboxCredentials = Sandbox["stocky"]["credentials"]
+
+/** The Lightspeed account (`default`) of a sandbox's emulator, with every business location it serves. */
+export const sandboxLightspeedAccount = (lightspeed: {
+  readonly baseUrl: string
+  readonly credentials: LightspeedSandboxCredentials
+}): LightspeedAccountConfig => ({
+  name: "default",
+  clientId: lightspeed.credentials.clientId,
+  clientSecret: Redacted.make(lightspeed.credentials.clientSecret),
+  refreshToken: Redacted.make(lightspeed.credentials.refreshToken),
+  apiBaseUrl: Option.some(lightspeed.baseUrl),
+  tokenUrl: Option.some(lightspeed.credentials.tokenUrl),
+  businessLocations: lightspeed.credentials.businessLocationIds.map(Number)
+})
 
 /** The generated merchant's options the demo reads. */
 export interface DemoMerchantOptions {

@@ -28,7 +28,12 @@ import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
 import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
 import { makeStockyStreams } from "../sources/StockyStreams.js"
-import { type DemoSandbox, type DemoTruth, inProcessDemoSandbox } from "./DemoSandbox.js"
+import {
+  type DemoSandbox,
+  type DemoTruth,
+  inProcessDemoSandbox,
+  sandboxLightspeedAccount
+} from "./DemoSandbox.js"
 import { type SandboxProcessSpawn, startSandboxProcess } from "./SandboxProcess.js"
 
 /** Options of `runDemo`; every field has a default. */
@@ -286,19 +291,7 @@ export const runDemoWith = (given: Sandbox | DemoSandbox, options: DemoOptions =
         deps,
         interval
       ),
-      makeLightspeedStreams(
-        {
-          name: "default",
-          clientId: lightspeed.credentials.clientId,
-          clientSecret: Redacted.make(lightspeed.credentials.clientSecret),
-          refreshToken: Redacted.make(lightspeed.credentials.refreshToken),
-          apiBaseUrl: Option.some(lightspeed.baseUrl),
-          tokenUrl: Option.some(lightspeed.credentials.tokenUrl),
-          businessLocations: lightspeed.credentials.businessLocationIds.map(Number)
-        },
-        deps,
-        interval
-      ),
+      makeLightspeedStreams(sandboxLightspeedAccount(lightspeed), deps, interval),
       makeStockyStreams(
         {
           storeName: stocky.credentials.storeName,

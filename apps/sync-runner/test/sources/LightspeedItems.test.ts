@@ -10,9 +10,10 @@ import { join } from "node:path"
 import { makeMemoryTokenStore } from "@kura/core"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { buildSkuMap, DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { replayLetters } from "../../src/DeadLetterReplay.js"
+import { sandboxLightspeedAccount } from "../../src/demo/DemoSandbox.js"
 import { runStreamOnce } from "../../src/demo/runDemo.js"
 import { allReplayers } from "../../src/internal/replayers.js"
 import {
@@ -42,17 +43,8 @@ const streamRun = (
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const lake = yield* RawLake
-    const c = sandbox.lightspeed.credentials
     const stream = makeLightspeedStreams(
-      {
-        name: "default",
-        clientId: c.clientId,
-        clientSecret: Redacted.make(c.clientSecret),
-        refreshToken: Redacted.make(c.refreshToken),
-        apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
-        tokenUrl: Option.some(c.tokenUrl),
-        businessLocations: []
-      },
+      { ...sandboxLightspeedAccount(sandbox.lightspeed), businessLocations: [] },
       { warehouse, lake, sandbox: true, tokenStore: tokens },
       () => 60_000
     ).find((s) => s.key.stream === name)

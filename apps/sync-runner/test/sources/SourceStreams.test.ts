@@ -12,6 +12,7 @@ import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { CanonicalTables, DuckDbWarehouse, LocalObjectStore, RawLake, Warehouse } from "@kura/warehouse"
 import { Effect, Layer, Option, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import { sandboxLightspeedAccount } from "../../src/demo/DemoSandbox.js"
 import { type DemoReport, runDemoWith, runStreamOnce } from "../../src/demo/runDemo.js"
 import { makeLightspeedStreams } from "../../src/sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../../src/sources/ShopifyStreams.js"
@@ -106,17 +107,8 @@ const withSandbox = async <A>(options: Parameters<typeof startSandbox>[0], f: (s
 const salesStreamOf = (sandbox: Sandbox, warehouse: Warehouse["Service"], daysBack: number) =>
   Effect.gen(function* () {
     const lake = yield* RawLake
-    const c = sandbox.lightspeed.credentials
     const streams = makeLightspeedStreams(
-      {
-        name: "default",
-        clientId: c.clientId,
-        clientSecret: Redacted.make(c.clientSecret),
-        refreshToken: Redacted.make(c.refreshToken),
-        apiBaseUrl: Option.some(sandbox.lightspeed.baseUrl),
-        tokenUrl: Option.some(c.tokenUrl),
-        businessLocations: c.businessLocationIds.map(Number)
-      },
+      sandboxLightspeedAccount(sandbox.lightspeed),
       {
         warehouse,
         lake,

@@ -559,7 +559,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
         const inline = distinct ? valuesRelation(stagedColumns, stagedTexts) : undefined
         if (inline !== undefined) {
           const merged = Sql.mergeParts(d, table, columns, staging, staged)
-          const parts = yield* withoutIdleContentCheck(table, columns, texts, {
+          const parts = yield* mergeToRun(table, columns, texts, {
             ...merged,
             source: plainSource(columns, inline, staged, constants)
           })
@@ -578,7 +578,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
           () =>
             Effect.gen(function* () {
               const merged = Sql.mergeParts(d, table, columns, staging, staged)
-              const parts = yield* withoutIdleContentCheck(
+              const parts = yield* mergeToRun(
                 table,
                 columns,
                 texts,
@@ -628,7 +628,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
    * compared again in the MERGE, against the rows as they are then). A row another connection
    * rewrites between the probe and the MERGE ends as if this load had run at the probe.
    */
-  const withoutIdleContentCheck = (
+  const mergeToRun = (
     table: TableDef,
     columns: ReadonlyArray<ColumnDef>,
     texts: ReadonlyArray<ReadonlyArray<string | null>>,
@@ -1960,7 +1960,7 @@ export const RAW_MIGRATIONS: ReadonlyArray<string> = [
 const INLINE_ROWS = 100
 const INLINE_CHARS = 6 * 1024
 
-/** The counts of a MERGE a probe found had nothing to write (`withoutIdleContentCheck`). */
+/** The counts of a MERGE a probe found had nothing to write (`mergeToRun`). */
 const NOTHING_WRITTEN = { inserted: 0, updated: 0 } as const
 
 /**
