@@ -6,7 +6,7 @@
  */
 import { type Checkpoint, type StreamKey, streamKeyToString } from "@kura/core"
 import { type CommitRunInput, parseRunApiUsage, Warehouse } from "@kura/warehouse"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { ApiUsage } from "./ApiUsage.js"
 
 /** What started a run. */
@@ -202,6 +202,15 @@ export const layerWarehouseLedger = Layer.effect(
     const costWritten = new Set<string>()
     const T = warehouse.dialect.table("_kura_sync_runs")
     const S = warehouse.dialect.type("string")
+    /**
+     * Entry openings still being written. A pass's streams start fetching while their entries
+     * are written (the write was ~45 ms of every pass before its first request); every other
+     * ledger write waits for them first, so an entry can never be opened over its own commit.
+     */
+    const opening = new Set<Fiber.Fiber<void>>()
+    const afterOpening = Effect.suspend(() =>
+      opening.size === 0 ? Effect.void : Effect.asVoid(Fiber.awaitAll([...opening]))
+    )
     const existing = (run: RunRecord) =>
       Effect.map(warehouse.listRuns(run.key), (runs) =>
         Option.fromNullishOr(runs.find((r) => r.runId === run.runId))
@@ -291,15 +300,16 @@ export const layerWarehouseLedger = Layer.effect(
       record: (run) =>
         Effect.suspend(() => {
           local.set(run.runId, run)
-          return write(run)
+          // A running run writes nothing (its entry is opened with the pass): no wait for it.
+          return run.status === "running" ? write(run) : Effect.andThen(afterOpening, write(run))
         }),
       recordAll: (all) =>
         Effect.suspend(() => {
           for (const run of all) local.set(run.runId, run)
-          return writeAll(all)
+          return Effect.andThen(afterOpening, writeAll(all))
         }),
       commitDeferred: (commits) =>
-        warehouse.commitRuns(commits).pipe(
+        Effect.andThen(afterOpening, warehouse.commitRuns(commits)).pipe(
           // Written (complete or incomplete), each entry holds the cost its commit carried.
           Effect.tap(() =>
             Effect.sync(() => {
@@ -322,16 +332,27 @@ export const layerWarehouseLedger = Layer.effect(
         Effect.gen(function* () {
           const checkpoints = yield* warehouse.checkpointsOf(runs.map((r) => r.key))
           const resume = runs.map((r) => Option.fromNullishOr(checkpoints.get(streamKeyToString(r.key))))
-          const opened = yield* warehouse.startRuns(
-            runs.map((r, i) => ({
-              runId: r.runId,
-              key: r.key,
-              cursorBefore: Option.match(resume[i] ?? Option.none(), {
-                onNone: () => null,
-                onSome: (c) => c.cursor
-              })
-            }))
+          const startedAt = yield* Clock.currentTimeMillis
+          const opened = runs.map((r, i) => ({
+            runId: r.runId,
+            key: r.key,
+            cursorBefore: Option.match(resume[i] ?? Option.none(), {
+              onNone: () => null,
+              onSome: (c) => c.cursor
+            }),
+            startedAt
+          }))
+          // Written while the streams already fetch (see `opening`). If it fails, the entries
+          // are still written whole when the runs commit or fail; only the "running" rows that
+          // other readers would have seen meanwhile are missing.
+          const write = yield* Effect.forkDetach(
+            warehouse.startRuns(opened).pipe(
+              Effect.asVoid,
+              Effect.catch((e) => Effect.logWarning(`run ledger: entries not opened at once: ${e.message}`))
+            )
           )
+          opening.add(write)
+          write.addObserver(() => opening.delete(write))
           return new Map(
             opened.map((o, i): [string, OpenedRun] => [
               o.runId,

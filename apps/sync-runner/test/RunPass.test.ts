@@ -266,3 +266,68 @@ describe("a run pass opens its bookkeeping once for both phases", () => {
     expect(out.results.map((r) => ("_tag" in r ? "busy" : r.status))).toEqual(["succeeded", "succeeded"])
   })
 })
+
+describe("a run pass writes its ledger entries while its streams already fetch", () => {
+  it("starts the streams before the opening write ends, and commits only after it", async () => {
+    const events: Array<string> = []
+    // The warehouse as the ledger sees it: opening the entries takes 400 ms.
+    const slowOpening = Layer.effect(
+      Warehouse,
+      Effect.map(Effect.service(Warehouse), (w) =>
+        Warehouse.of({
+          ...w,
+          startRuns: (runs) =>
+            Effect.sleep(400).pipe(
+              Effect.andThen(w.startRuns(runs)),
+              Effect.tap(() => Effect.sync(() => events.push("entries opened")))
+            ),
+          commitRuns: (inputs) =>
+            Effect.sync(() => events.push("commit")).pipe(Effect.andThen(w.commitRuns(inputs)))
+        })
+      )
+    )
+    const slowLayers = Layer.mergeAll(
+      Layer.effect(
+        CheckpointStore,
+        Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+      ),
+      LeaseManager.layerWarehouse,
+      Metrics.layer,
+      layerWarehouseLedger,
+      RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake-slow"))))
+    ).pipe(
+      Layer.provideMerge(slowOpening),
+      Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "slow.duckdb") }))
+    )
+    const started = (stream: SyncStream): SyncStream => ({
+      ...stream,
+      run: (ctx) =>
+        Effect.sync(() => events.push(`${stream.key.stream} started`)).pipe(Effect.andThen(stream.run(ctx)))
+    })
+    const out = await Effect.runPromise(
+      Effect.gen(function* () {
+        const target = { warehouse: yield* Warehouse, lake: yield* RawLake }
+        const runner = yield* StreamRunner.make([
+          started(ingesting("orders", "o1")(target)),
+          started(quiet("events", "e1")(target))
+        ])
+        const results = yield* runner.runNow({}, "cli")
+        return { results, runs: yield* target.warehouse.listRuns() }
+      }).pipe(Effect.provide(slowLayers))
+    )
+    expect(out.results.map((r) => ("_tag" in r ? "busy" : `${r.key.stream}: ${r.status}`))).toEqual([
+      "orders: succeeded",
+      "events: succeeded"
+    ])
+    // Both streams ran while the entries were still being written; the commit came after them.
+    expect(events.indexOf("orders started")).toBeLessThan(events.indexOf("entries opened"))
+    expect(events.indexOf("events started")).toBeLessThan(events.indexOf("entries opened"))
+    expect(events.indexOf("entries opened")).toBeLessThan(events.indexOf("commit"))
+    // The late opening did not overwrite the commits: both entries are complete, not running.
+    expect(out.runs.map((r) => `${r.key.stream}: ${r.status} ${r.cursorAfter}`).sort()).toEqual([
+      "events: complete e1",
+      "orders: complete o1"
+    ])
+    expect(out.runs.every((r) => r.finishedAt !== null && r.finishedAt >= r.startedAt)).toBe(true)
+  })
+})

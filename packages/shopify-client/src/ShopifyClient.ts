@@ -192,6 +192,9 @@ interface PageState {
 
 const SIXTY_DAYS = 60 * 24 * 3600 * 1000
 
+/** Records decoded between two yields of `decodeRecords`. */
+const DECODE_SLICE = 64
+
 /**
  * Decodes raw records of a resource (paged nodes or reassembled bulk records): normalizes
  * nested connections, rejects truncated ones, and sends undecodable records to the
@@ -212,7 +215,11 @@ export const decodeRecords = Effect.fnUntraced(function* <A>(
   const records: Array<A> = []
   const letters: Array<DeadLetter> = []
   const now = yield* Clock.currentTimeMillis
-  for (const node of raw) {
+  for (const [i, node] of raw.entries()) {
+    // A batch is up to 500 reassembled records: decoding it in one stretch held the event loop
+    // (~100 ms for an incremental pass's orders), and every warehouse statement finishing
+    // meanwhile waited for it, with the connection idle. Other fibers get a turn between slices.
+    if (i > 0 && i % DECODE_SLICE === 0) yield* Effect.yieldNow
     const truncations: Array<Truncation> = []
     const normalized = normalizeConnections(node, truncations)
     for (const t of truncations) {

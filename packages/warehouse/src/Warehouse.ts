@@ -262,6 +262,11 @@ export class Warehouse extends Context.Service<
         readonly runId: string
         readonly key: StreamKey
         readonly cursorBefore: string | null
+        /**
+         * When the run began (epoch ms; default: now). A caller that opens its runs while they
+         * already fetch gives the time it told them, so the entry and the commit agree.
+         */
+        readonly startedAt?: number
       }>
     ) => Effect.Effect<ReadonlyArray<SyncRun>, WarehouseError>
     /**

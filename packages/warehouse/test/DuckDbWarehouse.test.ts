@@ -464,7 +464,8 @@ describe("DuckDbWarehouse", () => {
           // A pass's entries opened in one write, each with its own starting cursor.
           const next = yield* w.startRuns([
             { runId: "r3", key, cursorBefore: "c2" },
-            { runId: "r4", key: products, cursorBefore: null }
+            // Opened while it already runs: the time its runner gave it is kept.
+            { runId: "r4", key: products, cursorBefore: null, startedAt: 1_700_000_000_000 }
           ])
           assert.deepStrictEqual(
             next.map((r) => [r.runId, r.status, r.cursorBefore]),
@@ -473,11 +474,14 @@ describe("DuckDbWarehouse", () => {
               ["r4", "running", null]
             ]
           )
+          assert.strictEqual(next[1]?.startedAt, 1_700_000_000_000)
           assert.deepStrictEqual(
-            (yield* w.listRuns()).filter((r) => r.status === "running").map((r) => [r.runId, r.cursorBefore]),
+            (yield* w.listRuns())
+              .filter((r) => r.status === "running")
+              .map((r) => [r.runId, r.cursorBefore, r.runId === "r4" ? r.startedAt : null]),
             [
-              ["r3", "c2"],
-              ["r4", null]
+              ["r3", "c2", null],
+              ["r4", null, 1_700_000_000_000]
             ]
           )
           assert.deepStrictEqual(yield* w.startRuns([]), [])

@@ -11,14 +11,31 @@ export interface Truncation {
   readonly endCursor: string | null
 }
 
-/** Returns a normalized copy of `value` and the truncated nested connections found in it. */
+/**
+ * Returns `value` with its connections turned into arrays, and the truncated nested connections
+ * found in it. Only the objects and arrays on the way to a connection are copied; a subtree
+ * without one is returned as it is, so a bulk record (whose connections arrive as lines of
+ * their own) costs a walk, not a deep copy: copying every node of every record was a large part
+ * of decoding a bulk export on the event loop, where the warehouse's statements wait for it.
+ * The input is never modified, and `appendTo` only writes into copied objects (the parent of a
+ * connection always is one).
+ */
 export const normalizeConnections = (
   value: unknown,
   truncations: Array<Truncation>,
   path = "",
   parentId: string | null = null
 ): unknown => {
-  if (Array.isArray(value)) return value.map((v) => normalizeConnections(v, truncations, path, parentId))
+  if (Array.isArray(value)) {
+    let out: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const normalized = normalizeConnections(item, truncations, path, parentId)
+      if (out === undefined && normalized !== item) out = value.slice(0, i)
+      out?.push(normalized)
+    }
+    return out ?? value
+  }
   if (!Predicate.isObject(value)) return value
   const nodes = value.nodes
   const pageInfo = value.pageInfo
@@ -33,11 +50,13 @@ export const normalizeConnections = (
     return nodes.map((n) => normalizeConnections(n, truncations, path, parentId))
   }
   const id = typeof value.id === "string" ? value.id : parentId
-  const out: Record<string, unknown> = {}
+  let out: Record<string, unknown> | undefined
   for (const [key, v] of Object.entries(value)) {
-    out[key] = normalizeConnections(v, truncations, path === "" ? key : `${path}.${key}`, id)
+    const normalized = normalizeConnections(v, truncations, path === "" ? key : `${path}.${key}`, id)
+    if (out === undefined && normalized !== v) out = { ...value }
+    if (out !== undefined) out[key] = normalized
   }
-  return out
+  return out ?? value
 }
 
 /** Appends `items` to the array `field` of the object with id `parentId` inside `value`. */

@@ -1414,11 +1414,12 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       readonly runId: string
       readonly key: StreamKey
       readonly cursorBefore: string | null
+      readonly startedAt?: number
     }>
   ) {
     if (input.length === 0) return []
-    const startedAt = yield* Clock.currentTimeMillis
-    const opened = input.map((r) => runningRun(r.runId, r.key, r.cursorBefore, startedAt))
+    const now = yield* Clock.currentTimeMillis
+    const opened = input.map((r) => runningRun(r.runId, r.key, r.cursorBefore, r.startedAt ?? now))
     yield* engine.run(
       upsertManySql(runs, ["run_id", "source", "source_account", "stream"], opened.length),
       params(
