@@ -86,16 +86,22 @@ const broken = (stream: string): SyncStream => ({
   run: () => Effect.fail(new SyncError({ reason: "Upstream", message: "shop query refused" }))
 })
 
-const layers = Layer.mergeAll(
-  Layer.effect(
-    CheckpointStore,
-    Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
-  ),
-  LeaseManager.layerWarehouse,
-  Metrics.layer,
-  layerWarehouseLedger,
-  RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake"))))
-).pipe(Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
+/** What a pass runs on, over the warehouse it is given, with its lake in `lake`. */
+const passServices = (lake: string) =>
+  Layer.mergeAll(
+    Layer.effect(
+      CheckpointStore,
+      Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
+    ),
+    LeaseManager.layerWarehouse,
+    Metrics.layer,
+    layerWarehouseLedger,
+    RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, lake))))
+  )
+
+const layers = passServices("lake").pipe(
+  Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") }))
+)
 
 const pass = (to: string, options: { readonly holdOrders?: boolean } = {}) =>
   Effect.runPromise(
@@ -286,16 +292,7 @@ describe("a run pass writes its ledger entries while its streams already fetch",
         })
       )
     )
-    const slowLayers = Layer.mergeAll(
-      Layer.effect(
-        CheckpointStore,
-        Effect.map(Effect.service(Warehouse), (w) => w.checkpoints)
-      ),
-      LeaseManager.layerWarehouse,
-      Metrics.layer,
-      layerWarehouseLedger,
-      RawLake.layer.pipe(Layer.provide(LocalObjectStore.layer(join(dir, "lake-slow"))))
-    ).pipe(
+    const slowLayers = passServices("lake-slow").pipe(
       Layer.provideMerge(slowOpening),
       Layer.provideMerge(DuckDbWarehouse.layer({ path: join(dir, "slow.duckdb") }))
     )
