@@ -7,10 +7,10 @@
  */
 import { randomBytes } from "node:crypto"
 import fs from "node:fs"
-import os from "node:os"
 import path from "node:path"
 import { type DocumentNode, GraphQLError, type GraphQLResolveInfo, Kind, parse, validate } from "graphql"
 import { BulkQueryError, type BulkRecord, type CompiledBulk, compileBulk } from "./BulkExecutor.js"
+import { makeBulkTempDir } from "./bulkTempDir.js"
 import { connectionOf, decodeCursor, encodeCursor, type PageArgs, pageSize } from "./connection.js"
 import { gid, isoUtc, parseGid } from "./format.js"
 import { QueryRootView } from "./RootView.js"
@@ -90,7 +90,7 @@ export class BulkOperations {
   private closed = false
 
   constructor(private readonly state: () => ShopifyState) {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "kura-shopify-bulk-"))
+    this.dir = makeBulkTempDir()
   }
 
   private refresh(op: BulkOp): BulkOp {
