@@ -2,8 +2,8 @@
  * The BigQuery adapter of the Warehouse port: load jobs into staging tables, then one MERGE into
  * date-partitioned, clustered tables. No streaming inserts.
  */
-import { BigQuery } from "@google-cloud/bigquery"
-import { Storage } from "@google-cloud/storage"
+import type { BigQuery } from "@google-cloud/bigquery"
+import type { Storage } from "@google-cloud/storage"
 import { Effect, Layer } from "effect"
 import type { AuthClient } from "google-auth-library"
 import { makeBigQueryEngine } from "./internal/bigqueryEngine.js"
@@ -37,9 +37,10 @@ export const layer = (options: BigQueryWarehouseOptions): Layer.Layer<Warehouse,
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
+      // The client libraries load here, not when the package does (see GcsObjectStore).
       const bigquery =
         options.bigquery ??
-        new BigQuery({
+        new (yield* Effect.promise(() => import("@google-cloud/bigquery"))).BigQuery({
           projectId: options.projectId,
           ...(options.location ? { location: options.location } : {}),
           ...(options.authClient ? { authClient: options.authClient } : {}),
@@ -47,7 +48,7 @@ export const layer = (options: BigQueryWarehouseOptions): Layer.Layer<Warehouse,
         })
       const storage =
         options.storage ??
-        new Storage({
+        new (yield* Effect.promise(() => import("@google-cloud/storage"))).Storage({
           projectId: options.projectId,
           ...(options.authClient ? { authClient: options.authClient } : {}),
           ...(options.storageEndpoint ? { apiEndpoint: options.storageEndpoint } : {})

@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs"
 import { DuckDBInstance } from "@duckdb/node-api"
-import { BigQuery } from "@google-cloud/bigquery"
+import type { BigQuery } from "@google-cloud/bigquery"
 import { Effect } from "effect"
 import { duckdbDialect } from "./Dialect.js"
 import { RAW_DEDUP_TAG, RAW_MIGRATIONS, viewTag } from "./internal/makeWarehouse.js"
@@ -165,9 +165,10 @@ export const bigQueryMigrationStatus = (options: {
 }): Effect.Effect<BigQueryMigrationStatus, WarehouseError> =>
   Effect.tryPromise({
     try: async (): Promise<BigQueryMigrationStatus> => {
+      // Loaded on first use (see GcsObjectStore).
       const bigquery =
         options.bigquery ??
-        new BigQuery({
+        new (await import("@google-cloud/bigquery")).BigQuery({
           projectId: options.projectId,
           ...(options.location === undefined ? {} : { location: options.location })
         })

@@ -133,3 +133,33 @@ describe("GcsObjectStore against a fake GCS JSON API", () => {
     )
   )
 })
+
+describe("GcsObjectStore without a configured client", () => {
+  it.live("loads the client library on first use (ADC, here STORAGE_EMULATOR_HOST) and works", () =>
+    Effect.acquireUseRelease(
+      Effect.promise(() => startFakeGcs("kura-lake")),
+      (fake) =>
+        Effect.gen(function* () {
+          const before = process.env.STORAGE_EMULATOR_HOST
+          process.env.STORAGE_EMULATOR_HOST = fake.endpoint
+          try {
+            // Built without a client: nothing is imported or asked until an operation runs.
+            const store = GcsObjectStore.make({ bucket: "kura-lake", prefix: "lazy" })
+            assert.strictEqual(fake.requests.length, 0)
+            const body = new TextEncoder().encode("one line\n")
+            const info = yield* store.put("a/b.ndjson", Stream.make(body))
+            assert.strictEqual(info.size, body.length)
+            assert.isDefined(fake.objects.get("lazy/a/b.ndjson"))
+            assert.deepStrictEqual(
+              (yield* store.list("a/")).map((o) => o.path),
+              ["a/b.ndjson"]
+            )
+          } finally {
+            if (before === undefined) delete process.env.STORAGE_EMULATOR_HOST
+            else process.env.STORAGE_EMULATOR_HOST = before
+          }
+        }),
+      (fake) => Effect.promise(() => fake.close())
+    )
+  )
+})
