@@ -1,8 +1,8 @@
 /**
  * The temp directory a Shopify emulator writes its bulk outputs into. `close()` removes it, but a
- * sandbox killed outright (SIGKILL, a capped bench, a crashed test worker) cannot: one such leftover
- * held 5.3 GB of /tmp. The directory's name carries the owning process id,
- * so the next emulator to start removes the leftovers of processes that no longer exist.
+ * sandbox killed outright (SIGKILL, a capped bench, a crashed test worker) cannot: one such
+ * leftover held 5.3 GB of /tmp. The directory's name carries the owning process id, so the next
+ * emulator to start removes the leftovers of processes that no longer exist.
  */
 import fs from "node:fs"
 import os from "node:os"
