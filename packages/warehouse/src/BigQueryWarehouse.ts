@@ -7,6 +7,7 @@ import type { Storage } from "@google-cloud/storage"
 import { Effect, Layer } from "effect"
 import type { AuthClient } from "google-auth-library"
 import { makeBigQueryEngine } from "./internal/bigqueryEngine.js"
+import { loadBigQuery, loadStorage } from "./internal/googleClients.js"
 import { makeWarehouse } from "./internal/makeWarehouse.js"
 import { Warehouse } from "./Warehouse.js"
 import type { WarehouseError } from "./WarehouseError.js"
@@ -37,10 +38,9 @@ export const layer = (options: BigQueryWarehouseOptions): Layer.Layer<Warehouse,
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
-      // The client libraries load here, not when the package does (see GcsObjectStore).
       const bigquery =
         options.bigquery ??
-        new (yield* Effect.promise(() => import("@google-cloud/bigquery"))).BigQuery({
+        new (yield* Effect.promise(loadBigQuery)).BigQuery({
           projectId: options.projectId,
           ...(options.location ? { location: options.location } : {}),
           ...(options.authClient ? { authClient: options.authClient } : {}),
@@ -48,7 +48,7 @@ export const layer = (options: BigQueryWarehouseOptions): Layer.Layer<Warehouse,
         })
       const storage =
         options.storage ??
-        new (yield* Effect.promise(() => import("@google-cloud/storage"))).Storage({
+        new (yield* Effect.promise(loadStorage)).Storage({
           projectId: options.projectId,
           ...(options.authClient ? { authClient: options.authClient } : {}),
           ...(options.storageEndpoint ? { apiEndpoint: options.storageEndpoint } : {})

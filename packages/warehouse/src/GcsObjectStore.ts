@@ -5,6 +5,7 @@
 import { pipeline } from "node:stream/promises"
 import type { Bucket, Storage } from "@google-cloud/storage"
 import { Effect, Layer, Stream } from "effect"
+import { loadStorage } from "./internal/googleClients.js"
 import { streamToNodeReadable } from "./internal/nodeStreams.js"
 import { checkPath, type ObjectInfo, ObjectStore, ObjectStoreError, type PurgeResult } from "./ObjectStore.js"
 
@@ -33,11 +34,8 @@ const gcsError = (operation: string, path: string) => (cause: unknown) =>
     cause
   })
 
-/**
- * The client library, loaded on first use: importing it (and the Google auth and XML libraries it
- * pulls in) was ~0.2 s of every `kura-sync` start, on a local lake too, where it is never used.
- */
-const defaultStorage = async (): Promise<Storage> => new (await import("@google-cloud/storage")).Storage()
+/** A client on Application Default Credentials, its library loaded on first use. */
+const defaultStorage = async (): Promise<Storage> => new (await loadStorage()).Storage()
 
 /** Builds a GCS store. */
 export const make = (options: GcsObjectStoreOptions): ObjectStore["Service"] => {

@@ -9,6 +9,7 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import type { BigQuery } from "@google-cloud/bigquery"
 import { Effect } from "effect"
 import { duckdbDialect } from "./Dialect.js"
+import { loadBigQuery } from "./internal/googleClients.js"
 import { RAW_DEDUP_TAG, RAW_MIGRATIONS, viewTag } from "./internal/makeWarehouse.js"
 import { AllTables, RawTable, StateTables } from "./Tables.js"
 import { AllViews, createView } from "./Views.js"
@@ -165,10 +166,9 @@ export const bigQueryMigrationStatus = (options: {
 }): Effect.Effect<BigQueryMigrationStatus, WarehouseError> =>
   Effect.tryPromise({
     try: async (): Promise<BigQueryMigrationStatus> => {
-      // Loaded on first use (see GcsObjectStore).
       const bigquery =
         options.bigquery ??
-        new (await import("@google-cloud/bigquery")).BigQuery({
+        new (await loadBigQuery()).BigQuery({
           projectId: options.projectId,
           ...(options.location === undefined ? {} : { location: options.location })
         })
