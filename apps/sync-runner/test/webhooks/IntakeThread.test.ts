@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Layer, Schema } from "effect"
@@ -65,7 +65,7 @@ describe("the webhook intake thread", () => {
 
   it("a thread killed mid-load restarts on its port; every delivery answered 200 lands exactly once; the restart is counted", async () => {
     const memory = WebhookBatchSink.makeMemory()
-    // Landing is slow and segments are sealed every 300 ms, so the kill finds sealed segments
+    // Landing is slow and segments are sealed every 50 records, so the kill finds sealed segments
     // waiting to land and an open one the dead thread was writing.
     const slow = WebhookBatchSink.of({
       landBatch: (b) => Effect.andThen(Effect.sleep("40 millis"), memory.sink.landBatch(b)),
@@ -73,9 +73,28 @@ describe("the webhook intake thread", () => {
     })
     const dir = fresh()
     const total = 400
+    const maxBatch = 50
+    /**
+     * Whether the thread's open segment holds records that no rotation has been asked for.
+     * Segments are sealed by count (the 1 s timer is far longer than 50 deliveries take), and a
+     * seal is asked for once `maxBatch` records are on disk; a segment's file is created by its
+     * first write. So the newest file with 1 to maxBatch - 1 complete lines is that open segment.
+     * Killing in the same turn as this check leaves no gap for the main thread to ask for a
+     * rotation: a kill right after a seal, with nothing written since, would leave nothing to
+     * adopt (a flaky run under load).
+     */
+    const openSegmentHasRecords = () => {
+      const newest = readdirSync(dir)
+        .filter((f) => f.endsWith(".ndjson"))
+        .sort()
+        .at(-1)
+      if (newest === undefined) return false
+      const lines = readFileSync(join(dir, newest), "utf8").split("\n").length - 1
+      return lines > 0 && lines < maxBatch
+    }
     await withBatchedServer(
       {
-        batcher: { dir, flushMs: 300, maxBatch: 1_000 },
+        batcher: { dir, flushMs: 1_000, maxBatch },
         sink: Layer.succeed(WebhookBatchSink, slow),
         threaded: true,
         thread: { restartDelayMs: 50 }
@@ -84,6 +103,7 @@ describe("the webhook intake thread", () => {
         const answered = new Set<string>()
         let retries = 0
         let next = 0
+        let killed = false
         let pendingAtKill = -1
         // Shopify's behaviour: a delivery not answered 200 (connection lost, 503) is sent again.
         const send = async (i: number) => {
@@ -99,9 +119,12 @@ describe("the webhook intake thread", () => {
           Array.from({ length: 16 }, async () => {
             while (next < total) {
               await send(next++)
-              if (pendingAtKill < 0 && answered.size >= total / 3) {
-                pendingAtKill = (await Effect.runPromise(stats)).pending
-                await Effect.runPromise(kill!)
+              if (!killed && answered.size >= total / 3 && openSegmentHasRecords()) {
+                killed = true
+                // runPromise starts the kill synchronously: terminate() runs in this turn.
+                pendingAtKill = await Effect.runPromise(
+                  Effect.flatMap(stats, (s) => Effect.as(kill!, s.pending))
+                )
               }
             }
           })
