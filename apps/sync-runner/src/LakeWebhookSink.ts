@@ -4,33 +4,97 @@
  * `source=shopify/account=<shop>/stream=webhook.<topic>/dt=<day>/`. The exact signed body is kept,
  * so deliveries can be re-modelled later without Shopify.
  */
-import { RawLake } from "@kura/warehouse"
-import { Effect, Layer, Stream } from "effect"
-import { WebhookSink, WebhookSinkError } from "./WebhookSink.js"
+import {
+  makeRedaction,
+  ObjectStore,
+  RawLake,
+  type Redaction,
+  type RedactionOptions,
+  Warehouse
+} from "@kura/warehouse"
+import { Effect, Layer, Option, Stream } from "effect"
+import { eraseAgain, erasedReason, makeLateArrivalGuard } from "./RedactReapply.js"
+import { type WebhookDelivery, WebhookSink, WebhookSinkError } from "./WebhookSink.js"
+import { applyCompliance } from "./webhooks/ComplianceWebhooks.js"
 import { envelopeLine, webhookStreamName } from "./webhooks/envelope.js"
 
 export { envelopeLine, webhookStreamName }
 
-/** A sink over a RawLake. */
-export const makeLakeWebhookSink = (lake: RawLake["Service"]) =>
-  WebhookSink.of({
-    land: (d) =>
-      lake
-        .writeBatch({
-          key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
-          // Time first so batches list in arrival order; the event id makes a redelivery land as its own batch.
-          batchId: `${d.receivedAt}-${d.eventId.replace(/[^A-Za-z0-9._-]+/g, "_")}`.slice(0, 200),
-          dt: new Date(d.receivedAt).toISOString().slice(0, 10),
-          lines: Stream.make(envelopeLine(d))
-        })
-        .pipe(
-          Effect.asVoid,
-          Effect.mapError((e) => new WebhookSinkError({ reason: "Lake", message: e.message, cause: e }))
-        )
-  })
+/** Options of the lake sink. */
+export interface LakeWebhookSinkOptions {
+  /**
+   * Holds this sink to the redaction ledger as the batched sink is held: an erased shop's
+   * deliveries are dropped (a `shop/redact` again erases it again), a delivery naming a customer
+   * erased before it landed is erased in the file it landed in, and the compliance topics are
+   * carried out. Without it the sink only writes the lake.
+   */
+  readonly redaction?: Redaction["Service"]
+  /** How long the guard reuses its copy of the ledger while the ledger's marker is unchanged. */
+  readonly lateArrivalLedgerTtlMs?: number
+}
 
-/** The webhook sink over the RawLake in context (see `WarehouseConfig.layerFromSettings`). */
-export const layerLakeWebhookSink: Layer.Layer<WebhookSink, never, RawLake> = Layer.effect(
-  WebhookSink,
-  Effect.map(Effect.service(RawLake), makeLakeWebhookSink)
-)
+/** The lake batch id of one delivery. */
+const batchIdOf = (d: WebhookDelivery) =>
+  // Time first so batches list in arrival order; the event id makes a redelivery land as its own batch.
+  `${d.receivedAt}-${d.eventId.replace(/[^A-Za-z0-9._-]+/g, "_")}`.slice(0, 200)
+
+/** A sink over a RawLake. */
+export const makeLakeWebhookSink = (lake: RawLake["Service"], options: LakeWebhookSinkOptions = {}) => {
+  const guard = makeLateArrivalGuard(options.redaction, options.lateArrivalLedgerTtlMs)
+  const ledgerError = (e: { readonly message: string }) =>
+    new WebhookSinkError({ reason: "Warehouse", message: e.message, cause: e })
+  const write = (d: WebhookDelivery) =>
+    lake
+      .writeBatch({
+        key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
+        batchId: batchIdOf(d),
+        dt: new Date(d.receivedAt).toISOString().slice(0, 10),
+        lines: Stream.make(envelopeLine(d))
+      })
+      .pipe(Effect.mapError((e) => new WebhookSinkError({ reason: "Lake", message: e.message, cause: e })))
+
+  return WebhookSink.of({
+    land: (d) =>
+      Effect.gen(function* () {
+        const redaction = options.redaction
+        if (redaction === undefined) return yield* Effect.asVoid(write(d))
+        const erased = yield* guard.erased(d.shop).pipe(Effect.mapError(ledgerError))
+        if (erased !== undefined && d.topic !== "shop/redact")
+          return yield* Effect.logWarning(
+            `webhook ${d.topic} ${d.eventId} of ${d.shop} dropped, not landed: ${erasedReason(erased)}`
+          )
+        const object = yield* write(d)
+        // A failure here fails the landing, which is retried: the same batch id rewrites the same file.
+        yield* guard(d.shop, batchIdOf(d), [d], [object.path]).pipe(Effect.mapError(ledgerError))
+        yield* applyCompliance(Option.some(redaction), d.shop, [d]).pipe(Effect.mapError(ledgerError))
+        // Erased by another process while this delivery landed: what it wrote is erased again.
+        if (erased === undefined && d.topic !== "shop/redact") {
+          const now = yield* guard.erased(d.shop).pipe(Effect.mapError(ledgerError))
+          if (now !== undefined) yield* eraseAgain(redaction, [{ source: "shopify", account: d.shop }])
+        }
+      })
+  })
+}
+
+/**
+ * The webhook sink over the RawLake in context (see `WarehouseConfig.layerFromSettings`). With a
+ * Warehouse and an ObjectStore in context too (as `kura-sync serve` has), it is held to the
+ * redaction ledger (`LakeWebhookSinkOptions.redaction`).
+ */
+export const layerLakeWebhookSink = (
+  options: { readonly redactionOptions?: RedactionOptions } = {}
+): Layer.Layer<WebhookSink, never, RawLake> =>
+  Layer.effect(
+    WebhookSink,
+    Effect.gen(function* () {
+      const lake = yield* RawLake
+      const warehouse = yield* Effect.serviceOption(Warehouse)
+      const store = yield* Effect.serviceOption(ObjectStore)
+      return makeLakeWebhookSink(
+        lake,
+        Option.isSome(warehouse) && Option.isSome(store)
+          ? { redaction: makeRedaction(warehouse.value, store.value, options.redactionOptions) }
+          : {}
+      )
+    })
+  )

@@ -157,6 +157,7 @@ export const eraseAgain = (
  * next batch checked: a batch checked before the request's marker was written had landed before
  * the request's own pass reads, which erases it. A batch that names nobody erased costs no query.
  * A failure fails the landing, which is retried: an accepted delivery never stays unredacted.
+ * `lakePaths`: the files of a landing that writes the lake only (no `_kura_raw` row names them).
  * `erased(shop)`: the shop's erasure entry (`shop/redact`) if it was erased and not reinstated.
  */
 export const makeLateArrivalGuard = (
@@ -167,7 +168,8 @@ export const makeLateArrivalGuard = (
   const check = (
     shop: string,
     batchId: string,
-    deliveries: ReadonlyArray<WebhookDelivery>
+    deliveries: ReadonlyArray<WebhookDelivery>,
+    lakePaths?: ReadonlyArray<string>
   ): Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError> =>
     Effect.gen(function* () {
       if (redaction === undefined || ledger === undefined) return []
@@ -177,7 +179,8 @@ export const makeLateArrivalGuard = (
         sourceAccount: shop,
         batchId,
         texts: deliveries.map((d) => d.rawBody),
-        entries
+        entries,
+        ...(lakePaths === undefined ? {} : { lakePaths })
       })
       // This batch may add entries (its own compliance requests, applied after it lands).
       if (deliveries.some((d) => COMPLIANCE_TOPICS.has(d.topic))) ledger.invalidate()

@@ -111,95 +111,94 @@ describe("an erased shop still configured (built kura-sync)", () => {
     expect(back.stdout).toContain(`shopify/${shop}/orders: succeeded, 40 rows`)
   }, 300_000)
 
-  it("serve refuses it from the scheduler and HTTP triggers (410) and drops its webhooks unlanded", async () => {
-    const sandbox = await startSandbox({ seed: 7, scale: 5, historyDays: 2 })
-    let child: ChildProcess | undefined
-    try {
-      const shop = sandbox.shopify.credentials.shopDomain
-      const secret = "whsec-erased-shop-0123456789"
-      const trigger = "trigger-secret-0123456789"
-      const dir = await mkdtemp(join(root, "serve-"))
-      const env = {
-        ...spawnEnv(),
-        HOME: dir,
-        KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
-        KURA_LAKE: `file:${join(dir, "lake")}`,
-        KURA_TRIGGER_SECRET: trigger,
-        SHOPIFY_SHOP: shop,
-        SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
-        SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
-        SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
-        SHOPIFY_WEBHOOK_SECRET: secret,
-        PORT: "0"
-      }
-      const erased = await kuraSync(["redact", "shop", "--account", shop, "--yes"], env, dir)
-      expect(erased.code, erased.stderr).toBe(0)
-
-      const serve = spawn(process.execPath, [main, "serve", "--scheduler", "on"], {
-        cwd: dir,
-        env,
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      child = serve
-      let output = ""
-      serve.stdout?.on("data", (d) => {
-        output += String(d)
-      })
-      serve.stderr?.on("data", (d) => {
-        output += String(d)
-      })
-      const exited = new Promise<number | null>((ok) => serve.on("exit", (code) => ok(code)))
-      // Startup on a loaded box takes tens of seconds (Process.test): polled, not slept.
-      await eventually(() => /listening on port \d+/.test(output), 120_000, "serve listening")
-      const url = `http://127.0.0.1:${/listening on port (\d+)/.exec(output)?.[1]}`
-      // The scheduler's first pass is refused, with the line naming the shop and the fix.
-      await eventually(() => output.includes(`shopify account ${shop} was erased`), 60_000, "refused pass")
-
-      const answer = await fetch(`${url}/sync/shopify`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${trigger}` }
-      })
-      expect(answer.status).toBe(410)
-      const body = (await answer.json()) as { message: string; runs: Array<{ outcome: string }> }
-      expect(body.message).toContain("kura-sync redact reinstate")
-      expect(new Set(body.runs.map((r) => r.outcome))).toEqual(new Set(["Refused"]))
-      // The status page and status.json name the account and the fix.
-      const status = (await (await fetch(`${url}/status.json`)).json()) as {
-        erasedAccounts: Array<{ source: string; account: string; reason: string }>
-      }
-      expect(status.erasedAccounts).toEqual([
-        { source: "shopify", account: shop, reason: expect.stringContaining("kura-sync redact reinstate") }
-      ])
-      expect(await (await fetch(`${url}/`)).text()).toContain(`<b>${shop}</b> is not synced`)
-
-      const order = JSON.stringify(restOrder(990_001, "2026-11-26T01:00:00Z"))
-      const delivered = await fetch(`${url}/webhooks/shopify`, {
-        method: "POST",
-        body: order,
-        headers: {
-          "content-type": "application/json",
-          "x-shopify-topic": "orders/create",
-          "x-shopify-shop-domain": shop,
-          "x-shopify-webhook-id": "wh-erased-1",
-          "x-shopify-event-id": "ev-erased-1",
-          "x-shopify-hmac-sha256": sign(order, secret)
+  // The per-delivery intake (lake only) is held to the ledger as the default batched one is.
+  for (const mode of ["batched", "per-delivery"] as const)
+    it(`serve (KURA_WEBHOOK_MODE=${mode}) refuses it from the scheduler and HTTP triggers (410) and drops its webhooks unlanded`, async () => {
+      const sandbox = await startSandbox({ seed: 7, scale: 5, historyDays: 2 })
+      let child: ChildProcess | undefined
+      try {
+        const shop = sandbox.shopify.credentials.shopDomain
+        const secret = "whsec-erased-shop-0123456789"
+        const trigger = "trigger-secret-0123456789"
+        const dir = await mkdtemp(join(root, "serve-"))
+        const env = {
+          ...spawnEnv(),
+          HOME: dir,
+          KURA_WAREHOUSE: `duckdb:${join(dir, "kura.duckdb")}`,
+          KURA_LAKE: `file:${join(dir, "lake")}`,
+          KURA_TRIGGER_SECRET: trigger,
+          SHOPIFY_SHOP: shop,
+          SHOPIFY_ACCESS_TOKEN: sandbox.shopify.credentials.accessToken,
+          SHOPIFY_API_BASE_URL: sandbox.shopify.baseUrl,
+          SHOPIFY_API_VERSION: sandbox.shopify.credentials.apiVersion,
+          SHOPIFY_WEBHOOK_SECRET: secret,
+          KURA_WEBHOOK_MODE: mode,
+          PORT: "0"
         }
-      })
-      // Accepted (Shopify must stop retrying), then dropped when its batch would land.
-      expect(delivered.status).toBe(200)
-      await eventually(
-        () => output.includes(`delivery(ies) of ${shop} dropped, not landed`),
-        60_000,
-        "dropped webhook"
-      )
+        const erased = await kuraSync(["redact", "shop", "--account", shop, "--yes"], env, dir)
+        expect(erased.code, erased.stderr).toBe(0)
 
-      serve.kill("SIGTERM")
-      expect(await exited, output.slice(-3000)).toBe(0)
-      child = undefined
-      expect(await heldOf(dir, shop)).toEqual({ orders: 0, raw: 0, runs: 0, files: 0 })
-    } finally {
-      child?.kill("SIGKILL")
-      await sandbox.close()
-    }
-  }, 300_000)
+        const serve = spawn(process.execPath, [main, "serve", "--scheduler", "on"], {
+          cwd: dir,
+          env,
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        child = serve
+        let output = ""
+        serve.stdout?.on("data", (d) => {
+          output += String(d)
+        })
+        serve.stderr?.on("data", (d) => {
+          output += String(d)
+        })
+        const exited = new Promise<number | null>((ok) => serve.on("exit", (code) => ok(code)))
+        // Startup on a loaded box takes tens of seconds (Process.test): polled, not slept.
+        await eventually(() => /listening on port \d+/.test(output), 120_000, "serve listening")
+        const url = `http://127.0.0.1:${/listening on port (\d+)/.exec(output)?.[1]}`
+        // The scheduler's first pass is refused, with the line naming the shop and the fix.
+        await eventually(() => output.includes(`shopify account ${shop} was erased`), 60_000, "refused pass")
+
+        const answer = await fetch(`${url}/sync/shopify`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${trigger}` }
+        })
+        expect(answer.status).toBe(410)
+        const body = (await answer.json()) as { message: string; runs: Array<{ outcome: string }> }
+        expect(body.message).toContain("kura-sync redact reinstate")
+        expect(new Set(body.runs.map((r) => r.outcome))).toEqual(new Set(["Refused"]))
+        // The status page and status.json name the account and the fix.
+        const status = (await (await fetch(`${url}/status.json`)).json()) as {
+          erasedAccounts: Array<{ source: string; account: string; reason: string }>
+        }
+        expect(status.erasedAccounts).toEqual([
+          { source: "shopify", account: shop, reason: expect.stringContaining("kura-sync redact reinstate") }
+        ])
+        expect(await (await fetch(`${url}/`)).text()).toContain(`<b>${shop}</b> is not synced`)
+
+        const order = JSON.stringify(restOrder(990_001, "2026-11-26T01:00:00Z"))
+        const delivered = await fetch(`${url}/webhooks/shopify`, {
+          method: "POST",
+          body: order,
+          headers: {
+            "content-type": "application/json",
+            "x-shopify-topic": "orders/create",
+            "x-shopify-shop-domain": shop,
+            "x-shopify-webhook-id": "wh-erased-1",
+            "x-shopify-event-id": "ev-erased-1",
+            "x-shopify-hmac-sha256": sign(order, secret)
+          }
+        })
+        // Accepted (Shopify must stop retrying), then dropped when its batch would land.
+        expect(delivered.status).toBe(200)
+        await eventually(() => output.includes(`of ${shop} dropped, not landed`), 60_000, "dropped webhook")
+
+        serve.kill("SIGTERM")
+        expect(await exited, output.slice(-3000)).toBe(0)
+        child = undefined
+        expect(await heldOf(dir, shop)).toEqual({ orders: 0, raw: 0, runs: 0, files: 0 })
+      } finally {
+        child?.kill("SIGKILL")
+        await sandbox.close()
+      }
+    }, 300_000)
 })

@@ -226,7 +226,9 @@ export class Redaction extends Context.Service<
      * Shopify after it, or replayed from the write-ahead log days later, whatever its time.
      * `entries`: the ledger as the caller last read it (default: read now); entries that match are
      * read again before they are written. An entry's `appliedAt` does not move (only a whole pass
-     * moves it). Resolves to the outcomes of the entries applied (none when nobody erased is named).
+     * moves it). `lakePaths`: lake files the batch wrote that no `_kura_raw` row names (a landing
+     * that writes the lake only); they are rewritten too. Resolves to the outcomes of the entries
+     * applied (none when nobody erased is named).
      */
     readonly reapplyLanded: (input: {
       readonly source: string
@@ -234,6 +236,7 @@ export class Redaction extends Context.Service<
       readonly batchId: string
       readonly texts: ReadonlyArray<string>
       readonly entries?: ReadonlyArray<RedactionEntry>
+      readonly lakePaths?: ReadonlyArray<string>
     }) => Effect.Effect<ReadonlyArray<RedactionOutcome>, RedactionError>
     /** The ledger, oldest request first. */
     readonly list: Effect.Effect<ReadonlyArray<RedactionEntry>, RedactionError>
@@ -572,7 +575,8 @@ export const makeRedaction = (
     subjects: ReadonlyArray<Subject>,
     since: number | undefined,
     batchId?: string,
-    writtenSince?: number
+    writtenSince?: number,
+    lakePaths: ReadonlyArray<string> = []
   ) =>
     Effect.gen(function* () {
       const per: Array<PassResult> = subjects.map(() => ({ tables: {}, files: [] }))
@@ -610,7 +614,8 @@ export const makeRedaction = (
           tokensOf.findIndex((t) => mayMention(text, t))
         )
       const like = RSql.likeParams(tokens)
-      const files = new Set<string>()
+      // A lake-only landing's files: no raw row names them.
+      const files = new Set<string>(lakePaths)
       // Raw rows already rewritten by this pass (stream, id, updated_at), once each.
       const rawDone = new Set<string>()
       /** Rewrites the candidate raw rows that hold a subject's data; adds the files they name. */
@@ -1029,6 +1034,7 @@ export const makeRedaction = (
     readonly batchId: string
     readonly texts: ReadonlyArray<string>
     readonly entries?: ReadonlyArray<RedactionEntry>
+    readonly lakePaths?: ReadonlyArray<string>
   }) {
     const ofAccount = (entries: ReadonlyArray<RedactionEntry>) =>
       customerEntries(entries, input.source, input.sourceAccount)
@@ -1081,7 +1087,15 @@ export const makeRedaction = (
     return yield* settle(
       fresh,
       now,
-      applyCustomers(input.source, input.sourceAccount, subjects, undefined, input.batchId),
+      applyCustomers(
+        input.source,
+        input.sourceAccount,
+        subjects,
+        undefined,
+        input.batchId,
+        undefined,
+        input.lakePaths
+      ),
       [],
       true
     )

@@ -587,6 +587,23 @@ describe("Redaction.redactCustomer", () => {
             }),
             []
           )
+          // A lake-only landing (no raw row names its file): the file it names is rewritten.
+          const lakeOnly = yield* lake.writeBatch({
+            key: { source: "shopify", account: A, stream: "webhook.customers_update" },
+            batchId: "lake-only",
+            lines: Stream.make(JSON.stringify(gqlCustomer(ALICE))),
+            dt: DT
+          })
+          assert.isTrue(hasPii(fileOf(lakeOnly.path), ALICE))
+          const [lakeOnlyOut] = yield* r.reapplyLanded({
+            source: "shopify",
+            sourceAccount: A,
+            batchId: "lake-only",
+            texts: [JSON.stringify(gqlCustomer(ALICE))],
+            lakePaths: [lakeOnly.path]
+          })
+          assert.deepStrictEqual(lakeOnlyOut?.files, [lakeOnly.path])
+          assert.isFalse(hasPii(fileOf(lakeOnly.path), ALICE))
 
           // A sync page fetched two hours before the request, loaded after it.
           const page = yield* land("page", now - 2 * 3_600_000, "2026-11-21T00:00:00Z")

@@ -152,7 +152,11 @@ export const layerServeWebhooks = (
   options: ServeWebhooksOptions
 ): Layer.Layer<WebhookIntake, ConfigError, Warehouse | RawLake | Metrics> => {
   if (options.mode === "per-delivery")
-    return WebhookIntake.layer(options).pipe(Layer.provide(layerLakeWebhookSink))
+    return WebhookIntake.layer(options).pipe(
+      Layer.provide(
+        layerLakeWebhookSink(options.redaction === undefined ? {} : { redactionOptions: options.redaction })
+      )
+    )
   const tuning = options.batcher === undefined ? webhookTuningConfig : Effect.succeed(options.batcher)
   const dir = join(options.stateDir, "webhooks")
   const intake =
