@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 // From `graphql/language`, not the package root: the root loads the whole library (execution,
-// validation, the type system; 110–180 ms at every process start here), and estimating a cost
-// only parses.
+// validation, the type system), and estimating a cost only parses. Imported cold, without a
+// compile cache, the root took 128–201 ms here and `graphql/language` 19–28 ms.
 import {
   type DocumentNode,
   type FragmentDefinitionNode,
