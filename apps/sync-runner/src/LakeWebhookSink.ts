@@ -13,7 +13,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Effect, Layer, Option, Stream } from "effect"
-import { eraseAgain, erasedReason, makeLateArrivalGuard } from "./RedactReapply.js"
+import { makeLateArrivalGuard } from "./RedactReapply.js"
 import { type WebhookDelivery, WebhookSink, WebhookSinkError } from "./WebhookSink.js"
 import { applyCompliance } from "./webhooks/ComplianceWebhooks.js"
 import { envelopeLine, webhookStreamName } from "./webhooks/envelope.js"
@@ -43,36 +43,36 @@ export const makeLakeWebhookSink = (lake: RawLake["Service"], options: LakeWebho
   const guard = makeLateArrivalGuard(options.redaction, options.lateArrivalLedgerTtlMs)
   const ledgerError = (e: { readonly message: string }) =>
     new WebhookSinkError({ reason: "Warehouse", message: e.message, cause: e })
-  const write = (d: WebhookDelivery) =>
+  const write = (d: WebhookDelivery, batchId: string) =>
     lake
       .writeBatch({
         key: { source: "shopify", account: d.shop, stream: webhookStreamName(d.topic) },
-        batchId: batchIdOf(d),
+        batchId,
         dt: new Date(d.receivedAt).toISOString().slice(0, 10),
         lines: Stream.make(envelopeLine(d))
       })
       .pipe(Effect.mapError((e) => new WebhookSinkError({ reason: "Lake", message: e.message, cause: e })))
 
   return WebhookSink.of({
-    land: (d) =>
-      Effect.gen(function* () {
-        const redaction = options.redaction
-        if (redaction === undefined) return yield* Effect.asVoid(write(d))
-        const erased = yield* guard.erased(d.shop).pipe(Effect.mapError(ledgerError))
-        if (erased !== undefined && d.topic !== "shop/redact")
-          return yield* Effect.logWarning(
-            `webhook ${d.topic} ${d.eventId} of ${d.shop} dropped, not landed: ${erasedReason(erased)}`
-          )
-        const object = yield* write(d)
-        // A failure here fails the landing, which is retried: the same batch id rewrites the same file.
-        yield* guard(d.shop, batchIdOf(d), [d], [object.path]).pipe(Effect.mapError(ledgerError))
-        yield* applyCompliance(Option.some(redaction), d.shop, [d]).pipe(Effect.mapError(ledgerError))
-        // Erased by another process while this delivery landed: what it wrote is erased again.
-        if (erased === undefined && d.topic !== "shop/redact") {
-          const now = yield* guard.erased(d.shop).pipe(Effect.mapError(ledgerError))
-          if (now !== undefined) yield* eraseAgain(redaction, [{ source: "shopify", account: d.shop }])
-        }
-      })
+    land: (d) => {
+      const batchId = batchIdOf(d)
+      const redaction = options.redaction
+      if (redaction === undefined) return Effect.asVoid(write(d, batchId))
+      return guard
+        .landUnlessErased(
+          d.shop,
+          [d],
+          () =>
+            Effect.gen(function* () {
+              const object = yield* write(d, batchId)
+              // A failure here fails the landing, which is retried: the same batch id rewrites the same file.
+              yield* guard(d.shop, batchId, [d], [object.path]).pipe(Effect.mapError(ledgerError))
+              yield* applyCompliance(Option.some(redaction), d.shop, [d]).pipe(Effect.mapError(ledgerError))
+            }),
+          undefined
+        )
+        .pipe(Effect.mapError((e) => (e._tag === "RedactionError" ? ledgerError(e) : e)))
+    }
   })
 }
 

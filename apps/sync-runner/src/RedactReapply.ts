@@ -197,5 +197,36 @@ export const makeLateArrivalGuard = (
       : Effect.map(ledger.entries, (entries) =>
           erasedAccounts(entries).find((e) => e.source === "shopify" && e.sourceAccount === shop)
         )
-  return Object.assign(check, { erased })
+  /**
+   * Lands one shop's deliveries through `land` unless the shop is erased: then they are dropped
+   * with a warning (Shopify may still retry a delivery accepted before the uninstall, or the
+   * write-ahead log replay one), except a `shop/redact` again, which lands and erases it again
+   * (`nothing` when none is left). A shop erased by another process while `land` ran (its check
+   * read the ledger before) has what `land` wrote erased again.
+   */
+  const landUnlessErased = <A, E>(
+    shop: string,
+    all: ReadonlyArray<WebhookDelivery>,
+    land: (deliveries: ReadonlyArray<WebhookDelivery>) => Effect.Effect<A, E>,
+    nothing: A
+  ): Effect.Effect<A, E | RedactionError> =>
+    Effect.gen(function* () {
+      const before = yield* erased(shop)
+      const deliveries = before === undefined ? all : all.filter((d) => d.topic === "shop/redact")
+      if (before !== undefined && deliveries.length < all.length)
+        yield* Effect.logWarning(
+          `webhooks: ${all.length - deliveries.length} delivery(ies) of ${shop} dropped, not landed: ${erasedReason(before)}`
+        )
+      if (deliveries.length === 0) return nothing
+      const landed = yield* land(deliveries)
+      if (
+        before === undefined &&
+        redaction !== undefined &&
+        !deliveries.some((d) => d.topic === "shop/redact") &&
+        (yield* erased(shop)) !== undefined
+      )
+        yield* eraseAgain(redaction, [{ source: "shopify", account: shop }])
+      return landed
+    })
+  return Object.assign(check, { erased, landUnlessErased })
 }

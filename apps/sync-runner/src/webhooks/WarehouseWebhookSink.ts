@@ -29,7 +29,7 @@ import {
   Warehouse
 } from "@kura/warehouse"
 import { Clock, Effect, Layer, Option, Result, Schedule, Schema, Stream } from "effect"
-import { eraseAgain, erasedReason, makeLateArrivalGuard } from "../RedactReapply.js"
+import { makeLateArrivalGuard } from "../RedactReapply.js"
 import { loadCatalog } from "../sources/ShopifyStreams.js"
 import { type WebhookDelivery, WebhookSinkError } from "../WebhookSink.js"
 import { applyCompliance, COMPLIANCE_TOPICS } from "./ComplianceWebhooks.js"
@@ -252,34 +252,16 @@ export const makeWarehouseWebhookSink = (
   const lateArrivals = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     guard(shop, batchId, deliveries).pipe(Effect.mapError(sinkError("Warehouse")))
 
-  /**
-   * A shop erased by `shop/redact` (not reinstated) lands nothing more: its deliveries are
-   * dropped with a warning (Shopify may still retry a delivery accepted before the uninstall, or
-   * the write-ahead log replay one), except a `shop/redact` again, which erases it again.
-   */
+  /** Lands one shop's part of a batch, held to the erased-shop gate (`landUnlessErased`). */
   const landShop = (batchId: string, shop: string, all: ReadonlyArray<WebhookDelivery>) =>
-    Effect.gen(function* () {
-      const erased = yield* guard.erased(shop).pipe(Effect.mapError(sinkError("Warehouse")))
-      const deliveries = erased === undefined ? all : all.filter((d) => d.topic === "shop/redact")
-      if (erased !== undefined && deliveries.length < all.length)
-        yield* Effect.logWarning(
-          `webhooks: ${all.length - deliveries.length} delivery(ies) of ${shop} dropped, not landed: ${erasedReason(erased)}`
-        )
-      if (deliveries.length === 0)
-        return { raw: 0, rows: {}, deleted: 0, deadLettered: 0 } satisfies LandedBatch
-      const landed = yield* landDeliveries(batchId, shop, deliveries)
-      // Erased by another process while this batch landed (its check above read the ledger
-      // before): what the batch wrote is erased again.
-      if (
-        erased === undefined &&
-        options.redaction !== undefined &&
-        !deliveries.some((d) => d.topic === "shop/redact")
-      ) {
-        const now = yield* guard.erased(shop).pipe(Effect.mapError(sinkError("Warehouse")))
-        if (now !== undefined) yield* eraseAgain(options.redaction, [{ source: "shopify", account: shop }])
-      }
-      return landed
-    })
+    guard
+      .landUnlessErased(shop, all, (deliveries) => landDeliveries(batchId, shop, deliveries), {
+        raw: 0,
+        rows: {},
+        deleted: 0,
+        deadLettered: 0
+      } satisfies LandedBatch)
+      .pipe(Effect.mapError((e) => (e._tag === "RedactionError" ? sinkError("Warehouse")(e) : e)))
 
   const landDeliveries = (batchId: string, shop: string, deliveries: ReadonlyArray<WebhookDelivery>) =>
     Effect.gen(function* () {
