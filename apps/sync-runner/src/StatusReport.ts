@@ -6,6 +6,7 @@ import { CheckpointStore, type StreamKey, streamKeyToString } from "@kura/core"
 import { Clock, Effect, Schema } from "effect"
 import { RunLedger, summarize } from "./RunLedger.js"
 import { formatLag } from "./StatusPage.js"
+import { isAccountState } from "./SyncStream.js"
 
 /** One stream's line of the report. */
 export const StreamReport = Schema.Struct({
@@ -66,7 +67,7 @@ export const buildStatusReport = Effect.fnUntraced(function* (
   configured: ReadonlyArray<StreamKey>,
   skipped: ReadonlyArray<{ readonly source: string; readonly reason: string }>
 ) {
-  const checkpoints = yield* (yield* CheckpointStore).list()
+  const checkpoints = (yield* (yield* CheckpointStore).list()).filter((c) => !isAccountState(c.key))
   const runs = yield* (yield* RunLedger).list()
   const now = yield* Clock.currentTimeMillis
   const keys = [...configured, ...checkpoints.map((c) => c.key)]

@@ -109,3 +109,13 @@ export const matches = (selector: StreamSelector, stream: SyncStream): boolean =
   (selector.account === undefined || selector.account === stream.key.account) &&
   (selector.stream === undefined || selector.stream === stream.key.stream) &&
   (selector.only === undefined || selector.only.has(streamKeyToString(stream.key)))
+
+/**
+ * Checkpoints whose stream starts with this are an account's own state (e.g. Shopify's stored
+ * `shop` answer), kept beside its streams so that `shop/redact` erases them with the account; no
+ * stream is ever named so, and status lists none of them.
+ */
+export const ACCOUNT_STATE_PREFIX = "meta:"
+
+/** Whether a checkpoint key holds an account's state rather than a stream's cursor. */
+export const isAccountState = (key: StreamKey): boolean => key.stream.startsWith(ACCOUNT_STATE_PREFIX)

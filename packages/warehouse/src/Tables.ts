@@ -405,7 +405,7 @@ export const RawTable = defineTable({
 export const StateTables = {
   syncState: defineTable({
     name: "_kura_sync_state",
-    doc: "Per-stream cursors (kind=checkpoint) and bulk jobs (kind=bulk_job).",
+    doc: "Per-stream cursors (kind=checkpoint) and bulk jobs (kind=bulk_job). A checkpoint whose stream starts with `meta:` is an account's own state, not a stream: kura-sync keeps a shop's last `shop` answer as `meta:shop-info` (reused for 10 minutes, by later processes too).",
     columns: [
       str("kind", false),
       str("id", false),

@@ -4,7 +4,15 @@
  * `updated_at` window from its checkpoint (with the client's look-back overlap), so re-runs are
  * incremental; counted resources are committed against Shopify's own count for the same window.
  */
-import { BulkJobStore, type DeadLetter, DeadLetterSink, HttpTransport, Telemetry } from "@kura/core"
+import {
+  BulkJobStore,
+  type DeadLetter,
+  DeadLetterSink,
+  HttpTransport,
+  type StreamKey,
+  streamKeyToString,
+  Telemetry
+} from "@kura/core"
 import {
   anyInventoryLevelChanged,
   changedInventoryLevels,
@@ -13,7 +21,7 @@ import {
   type IncrementalOptions,
   isClosedTransfer,
   LOCATION_SUMMARIES_FIELD,
-  type LocationSummary,
+  LocationSummary,
   LocationSummaryPage,
   legacyIdOf,
   locationSummaries,
@@ -47,7 +55,7 @@ import { Clock, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
-import { SyncError, type SyncStream } from "../SyncStream.js"
+import { ACCOUNT_STATE_PREFIX, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
 import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
 
@@ -358,14 +366,34 @@ const shopifyStreamSpecsFor = (shop: ShopifyShopConfig) =>
 export const shopifyStreamNames = (shop: ShopifyShopConfig): ReadonlyArray<string> =>
   shopifyStreamSpecsFor(shop).map((s) => s.name)
 
-/** How long one `shop` / `locations` answer serves the account's streams (one run pass, in practice). */
-const SHOP_INFO_TTL_MS = 10 * 60_000
+/**
+ * How long one `shop` / `locations` answer serves the account's streams: within a process (a
+ * service's passes) and across processes (a scheduled `kura-sync run`), through its stored copy.
+ */
+export const SHOP_INFO_TTL_MS = 10 * 60_000
 
 interface ShopInfo {
   readonly shop: typeof ShopAnswer.Type.shop
   /** Every location, summarised (for the online location, the stock read and change detection). */
   readonly locations: ReadonlyArray<LocationSummary>
 }
+
+/** The stored form of {@link ShopInfo}: decoded again when read back, never trusted as is. */
+const StoredShopInfo = Schema.Struct({
+  shop: ShopAnswer.fields.shop,
+  locations: Schema.Array(LocationSummary)
+})
+
+/**
+ * Where a shop's last `shop` answer is kept (`_kura_sync_state`, a checkpoint beside the shop's
+ * streams, erased with the shop by `shop/redact`), under the account-state prefix, so no pass,
+ * status line or backfill takes it for a stream.
+ */
+export const shopInfoKey = (shop: string): StreamKey => ({
+  source: "shopify",
+  account: shop,
+  stream: `${ACCOUNT_STATE_PREFIX}shop-info`
+})
 
 /** Account-wide answers the streams of one shop share instead of each asking Shopify. */
 interface ShopShared {
@@ -380,9 +408,13 @@ interface Memo<A, E, R> {
 
 /**
  * Memoizes `effect` for `ttlMs` across concurrent callers (they wait for the one in flight);
- * failures are not kept, so the next caller asks again.
+ * failures are not kept, so the next caller asks again. `effect` says when its value was
+ * observed (a stored answer is as old as its fetch, not as its read).
  */
-const memo = <A, E, R>(effect: Effect.Effect<A, E, R>, ttlMs: number): Memo<A, E, R> => {
+const memo = <A, E, R>(
+  effect: Effect.Effect<{ readonly at: number; readonly value: A }, E, R>,
+  ttlMs: number
+): Memo<A, E, R> => {
   const lock = Semaphore.makeUnsafe(1)
   let kept: { readonly at: number; readonly value: A } | undefined
   return {
@@ -390,17 +422,42 @@ const memo = <A, E, R>(effect: Effect.Effect<A, E, R>, ttlMs: number): Memo<A, E
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         if (kept !== undefined && now - kept.at < ttlMs) return kept.value
-        const value = yield* effect
-        kept = { at: now, value }
-        return value
+        kept = yield* effect
+        return kept.value
       })
     )
   }
 }
 
-const makeShopShared = (): ShopShared => ({
+/**
+ * A stored answer younger than the TTL, or nothing. Unreadable state or a copy that no longer
+ * decodes only costs the query: the answer is asked again.
+ */
+const storedShopInfo = (deps: SourceDeps, shop: string, now: number) =>
+  deps.warehouse.checkpoints.get(shopInfoKey(shop)).pipe(
+    Effect.map(
+      Option.flatMap((c) =>
+        c.updatedAt <= now && now - c.updatedAt < SHOP_INFO_TTL_MS
+          ? Option.map(Schema.decodeUnknownOption(StoredShopInfo)(c.meta), (value) => ({
+              at: c.updatedAt,
+              value
+            }))
+          : Option.none()
+      )
+    ),
+    Effect.catch((e) =>
+      Effect.logWarning(`shopify ${shop}: stored shop answer unreadable, asking Shopify: ${e.message}`).pipe(
+        Effect.as(Option.none())
+      )
+    )
+  )
+
+const makeShopShared = (shop: string, deps: SourceDeps): ShopShared => ({
   shopInfo: memo(
     Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const stored = yield* storedShopInfo(deps, shop, now)
+      if (Option.isSome(stored)) return stored.value
       const client = yield* ShopifyClient
       const info = yield* client.query(SHOP_QUERY)
       const answer = yield* Schema.decodeUnknownEffect(ShopAnswer)(info.data).pipe(
@@ -408,7 +465,23 @@ const makeShopShared = (): ShopShared => ({
           (e) => new SyncError({ reason: "Upstream", message: `shopify shop query: ${e.message}`, cause: e })
         )
       )
-      return { shop: answer.shop, locations: yield* locationSummaries(answer.locations) } satisfies ShopInfo
+      const value: ShopInfo = { shop: answer.shop, locations: yield* locationSummaries(answer.locations) }
+      // Kept for the next process; a failed write only means that one asks Shopify again.
+      yield* deps.warehouse.checkpoints
+        .put({
+          key: shopInfoKey(shop),
+          cursor: new Date(now).toISOString(),
+          updatedAt: now,
+          meta: { shop: value.shop, locations: value.locations }
+        })
+        .pipe(
+          Effect.catch((e) =>
+            Effect.logWarning(
+              `shopify ${shop}: shop answer not stored (${streamKeyToString(shopInfoKey(shop))}): ${e.message}`
+            )
+          )
+        )
+      return { at: now, value }
     }),
     SHOP_INFO_TTL_MS
   ).get
@@ -422,7 +495,7 @@ export const makeShopifyStreams = (
 ): ReadonlyArray<SyncStream> => {
   const registry = registryFor(deps, "shopify")
   const shared = sharedFor(deps, shopifyClientLayer(shop, deps))
-  const account = makeShopShared()
+  const account = makeShopShared(shop.shop, deps)
   return shopifyStreamSpecsFor(shop).map(
     (spec): SyncStream => ({
       key: { source: "shopify", account: shop.shop, stream: spec.name },
@@ -729,7 +802,7 @@ const runShopifyStream = <A>(
  */
 export const makeShopifyReplayers = (shop: ShopifyShopConfig, deps: SourceDeps): Replayers => {
   const shared = sharedFor(deps, shopifyClientLayer(shop, deps))
-  const account = makeShopShared()
+  const account = makeShopShared(shop.shop, deps)
   const out: Record<string, Replayer> = {}
   for (const spec of shopifyStreamSpecsFor(shop)) {
     out[`shopify/${shop.shop}/${spec.name}`] = {

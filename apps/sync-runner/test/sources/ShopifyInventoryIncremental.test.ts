@@ -18,7 +18,12 @@ import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { runStreamOnce } from "../../src/demo/runDemo.js"
 import type { SyncStream } from "../../src/SyncStream.js"
-import { makeShopifyStreams, wholeReadDue } from "../../src/sources/ShopifyStreams.js"
+import {
+  makeShopifyStreams,
+  SHOP_INFO_TTL_MS,
+  shopInfoKey,
+  wholeReadDue
+} from "../../src/sources/ShopifyStreams.js"
 
 const root = mkdtempSync(join(tmpdir(), "kura-inv-"))
 let sandbox: Sandbox
@@ -282,6 +287,48 @@ describe("Shopify inventory streams, incrementally", () => {
         expect(operations.filter((o) => o === "KuraShop")).toEqual(["KuraShop"])
         // Locations: the locations stream's own read also serves orders and the stock read.
         expect(operations.filter((o) => o === "KuraLocations")).toEqual(["KuraLocations"])
+      }).pipe(Effect.provide(target()))
+    )
+  })
+
+  it("a new process uses the stored shop answer while it is fresh, and asks again once it is old or unreadable", async () => {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const shops = () => operations.filter((o) => o === "KuraShop").length
+        const key = shopInfoKey(sandbox.shopify.credentials.shopDomain)
+        const first = yield* streamsOf()
+        expect(first.streams.map((s) => s.key.stream)).not.toContain(key.stream)
+        operations.length = 0
+        expect((yield* first.run("locations")).rows).toBe(sandbox.merchant.locations.length)
+        expect(shops()).toBe(1)
+        const stored = Option.getOrThrow(yield* first.warehouse.checkpoints.get(key))
+        expect(stored.meta?.locations).toHaveLength(sandbox.merchant.locations.length)
+
+        // Another process on the same warehouse (its own streams, nothing in memory): the stored
+        // answer serves, and it is the same answer (the locations' fingerprint still matches).
+        const second = yield* streamsOf()
+        operations.length = 0
+        expect((yield* second.run("locations")).rows).toBe(0)
+        expect(shops()).toBe(0)
+
+        // Older than the TTL: asked again, and stored again with the time it was asked.
+        yield* first.warehouse.checkpoints.put({ ...stored, updatedAt: stored.updatedAt - SHOP_INFO_TTL_MS })
+        const third = yield* streamsOf()
+        operations.length = 0
+        yield* third.run("customers")
+        expect(shops()).toBe(1)
+        const again = Option.getOrThrow(yield* first.warehouse.checkpoints.get(key))
+        expect(again.updatedAt).toBeGreaterThanOrEqual(stored.updatedAt)
+
+        // A stored copy that no longer decodes (an older shape, a hand edit): asked again.
+        yield* first.warehouse.checkpoints.put({ ...again, meta: { shop: "not a shop" } })
+        const fourth = yield* streamsOf()
+        operations.length = 0
+        yield* fourth.run("customers")
+        expect(shops()).toBe(1)
+        expect(Option.getOrThrow(yield* first.warehouse.checkpoints.get(key)).meta?.shop).toHaveProperty(
+          "ianaTimezone"
+        )
       }).pipe(Effect.provide(target()))
     )
   })
