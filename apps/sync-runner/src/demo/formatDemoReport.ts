@@ -44,9 +44,11 @@ export const formatDemoReport = (report: DemoReport): string => {
       (r.snapshotAccuracy === null ? "" : `; ${pct(r.snapshotAccuracy)} snapshot to snapshot`)
   )
   lines.push(
-    `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found`
+    `  stock discrepancies: ${r.discrepanciesFound} found; ${r.injectedFound} of ${r.expected.injectedDiscrepancies} injected found; by cause (a SKU-location can have several):`
   )
   const e = r.explained
+  if (e.injected > 0)
+    lines.push(`    ${e.injected} SKU-location(s): injected by the sandbox (shrinkage, miscounts)`)
   if (e.unlistedAdjustments > 0)
     lines.push(
       `    ${e.unlistedAdjustments} SKU-location(s): adjustments made in Shopify after Stocky's shutdown (no API lists them)`

@@ -21,7 +21,8 @@ describe("runDemo", () => {
       historyDays: 10,
       progress: (l) => lines.push(l)
     })
-    console.log(formatDemoReport(report))
+    const text = formatDemoReport(report)
+    console.log(text)
     expect(report.incremental).toBe(false)
     expect(report.streams.filter((s) => s.status !== "ok")).toEqual([])
     expect(report.reconciliation.loaded).toEqual({
@@ -35,6 +36,11 @@ describe("runDemo", () => {
     // Every stock difference is injected or explained by the ground truth (no unexplained cell).
     expect(report.reconciliation.otherDifferences).toEqual([])
     expect(report.reconciliation.injectedFound).toBe(report.reconciliation.expected.injectedDiscrepancies)
+    // The report names every cause it counted, the injected cells among them.
+    expect(report.reconciliation.explained.injected).toBe(report.reconciliation.injectedFound)
+    expect(text).toContain(
+      `${report.reconciliation.explained.injected} SKU-location(s): injected by the sandbox`
+    )
     expect(report.reconciliation.stockCells).toBeGreaterThan(0)
     expect(report.api.shopify.calls).toBeGreaterThan(0)
     expect(lines.length).toBeGreaterThan(0)
