@@ -227,15 +227,21 @@ export const kuraSyncServeApart = async (
   dir: string,
   o: SyncOptions,
   sandbox: SandboxApart,
-  secret: string
+  secret: string,
+  /** The soak's service: its own scheduler on, and more variables (KURA_CONFIG …). */
+  extra: { readonly scheduler?: "on" | "off"; readonly env?: Readonly<Record<string, string>> } = {}
 ): Promise<ServeHandle> => {
   const env = {
     ...apartEnv(dir, o, sandbox),
     PORT: "0",
     KURA_TRIGGER_SECRET: secret,
-    KURA_STATUS_PUBLIC: "1"
+    KURA_STATUS_PUBLIC: "1",
+    ...extra.env
   }
-  const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", "off"], { cwd: dir, env })
+  const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", extra.scheduler ?? "off"], {
+    cwd: dir,
+    env
+  })
   return serveHandle(captured, path.join(dir, "lake"))
 }
 

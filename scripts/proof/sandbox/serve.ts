@@ -18,9 +18,13 @@
  *   does at start), answered with `mutated` (orders changed), so a bench that keeps one sandbox
  *   across passes (the warm `kura-sync serve` method) changes the data between them;
  * - `<id> tally`: the counting proxies' tally so far (`calls`, cumulative; wrap.ts `callTally`),
- *   so the bench diffs it per pass.
+ *   so the bench diffs it per pass;
+ * - `<id> truth`: the orders the warehouse must hold now (live online orders and POS sales, their
+ *   gross in minor units, the currency; a hash of every live online order's id and version, and
+ *   how many are cancelled), from the sandbox's ground truth (the soak's tie-out).
  * An unknown or failing command is answered with `error`.
  */
+import { createHash } from "node:crypto"
 import { createInterface } from "node:readline"
 import { callTally, startSandbox } from "./wrap.ts"
 
@@ -86,7 +90,34 @@ const answer = (command: string): Record<string, unknown> => {
       throw new Error("no tally: the sandbox was started without KURA_PROOF_SANDBOX_REPORT")
     return { calls }
   }
-  throw new Error(`unknown command "${command.trim()}" (mutate <fraction> | tally)`)
+  if (verb === "truth") {
+    // What the warehouse must hold of the orders now: live orders and their gross, per channel,
+    // in minor units of the shop's currency (as the demo ties them).
+    const truth = sandbox.groundTruth()
+    const gross = (channel: "online" | "pos") =>
+      truth.revenueByDay.filter((d) => d.channel === channel).reduce((n, d) => n + d.gross, 0)
+    // Each live online order's version (id and updatedAt to the second, as the warehouse stores
+    // it), hashed in id order: a missed update, cancel or refund shows even where the gross does not.
+    const versions: Array<string> = []
+    let cancelled = 0
+    for (let i = 0; i < sandbox.merchant.orderCount; i++) {
+      const o = sandbox.merchant.orderAt(i)
+      if (o === undefined || o.channel !== "online" || o.deletedAt !== null) continue
+      versions.push(`${o.id}:${Math.floor(o.updatedAt / 1000)}`)
+      if (o.cancelledAt !== null) cancelled++
+    }
+    versions.sort()
+    return {
+      onlineVersions: createHash("sha256").update(versions.join("\n")).digest("hex"),
+      onlineCancelled: cancelled,
+      onlineOrders: truth.counts.onlineOrders,
+      posSales: truth.counts.posSales,
+      customers: truth.counts.customers,
+      grossMinor: { online: gross("online"), pos: gross("pos") },
+      currency: sandbox.merchant.options.tax === "eu" ? "EUR" : "JPY"
+    }
+  }
+  throw new Error(`unknown command "${command.trim()}" (mutate <fraction> | tally | truth)`)
 }
 createInterface({ input: process.stdin }).on("line", (line) => {
   const text = line.trim()

@@ -532,6 +532,39 @@ const statusOf = (record: unknown): string | null =>
     ? record.status
     : null
 
+/**
+ * The count a read is reconciled against, when it differs from the count asked before the read.
+ * Shopify counts the window and reads it at two moments, and a record updated in between crosses
+ * the window's end: it leaves (counted, then not read) or, inside the end's last second, enters
+ * (read, not counted). A busy shop does this on every few runs, which must not fail them. So the
+ * window is counted again after the read (`after`, 1 point, only on a difference):
+ * - the read equals the second count: the window moved before the read, and the read is whole
+ *   against the window as it is now, which is the count reported;
+ * - the read lies between the two counts: records moved during the read itself, which no count
+ *   can check: nothing is reported (not checked), and the log says why;
+ * - otherwise (outside both, or no exact second count): the first count stands and the run is
+ *   incomplete, as a real loss or duplication must be.
+ * Records that left are read by the next run (their new `updated_at` is past this window's end).
+ */
+export const settleCount = (
+  before: number,
+  after: number | null,
+  loaded: number
+): { readonly reportedCount: number | null; readonly moved?: string } => {
+  if (after === null) return { reportedCount: before }
+  if (after === loaded)
+    return {
+      reportedCount: after,
+      moved: `the window changed between its count and its read (${before} counted before the read, ${after} after); the read matches the count after it`
+    }
+  if (loaded >= Math.min(before, after) && loaded <= Math.max(before, after))
+    return {
+      reportedCount: null,
+      moved: `records crossed the window's end during the read (${before} counted before it, ${loaded} read, ${after} counted after): this run's count is not checked; the next run reads them`
+    }
+  return { reportedCount: before }
+}
+
 const runShopifyStream = <A>(
   spec: StreamSpec<A>,
   shop: ShopifyShopConfig,
@@ -568,10 +601,10 @@ const runShopifyStream = <A>(
     // The count (1 point) is asked before reading: an exact 0 means the window holds nothing, so
     // the read (an empty page costs 2, a bulk job 11) is skipped. It reads the same search as the
     // page, so a backend that ignores the search counts everything and the page is read as before.
-    const counted =
+    const countNow =
       spec.countField === null
-        ? null
-        : yield* Effect.map(
+        ? Effect.succeed(null)
+        : Effect.map(
             client.query(
               `query KuraCount($q: String) { count: ${spec.countField}(query: $q${spec.countLimit === false ? "" : ", limit: null"}) { count precision } }`,
               {
@@ -580,6 +613,7 @@ const runShopifyStream = <A>(
             ),
             (r) => Option.getOrNull(Schema.decodeUnknownOption(CountAnswer)(r.data))?.count ?? null
           )
+    const counted = yield* countNow
     const nothingInWindow = counted !== null && counted.precision === "EXACT" && counted.count === 0
     // productsCount is trusted to reconcile full reads only: some backends ignore its search,
     // which would fail every incremental run against a whole-catalogue count. (Such a count is
@@ -778,18 +812,24 @@ const runShopifyStream = <A>(
                 progress(`shopify ${spec.name}${plan.whole ? "" : " (changed)"}: ${t.fetched} records`)
               })
           }),
-      finish: () =>
-        Effect.sync(() => {
+      finish: (t) =>
+        Effect.gen(function* () {
           const cursor = plan.cursor()
           if (cursor.filterIgnored === true && previous?.filterIgnored !== true)
             progress?.(
               `shopify ${spec.name}: Shopify ignored the narrowing search (records outside it came back); reading whole until the next periodic read`
             )
-          return {
-            cursor: JSON.stringify(cursor),
-            reportedCount:
-              reportedCount !== null && reportedCount.precision === "EXACT" ? reportedCount.count : null
-          }
+          const before =
+            reportedCount !== null && reportedCount.precision === "EXACT" ? reportedCount.count : null
+          if (before === null || before === t.accounted)
+            return { cursor: JSON.stringify(cursor), reportedCount: before }
+          const after = yield* countNow
+          const settled = settleCount(before, after?.precision === "EXACT" ? after.count : null, t.accounted)
+          if (settled.moved !== undefined)
+            yield* Effect.logInfo(`shopify ${spec.name}: ${settled.moved}`).pipe(
+              Effect.annotateLogs({ stream: streamKeyToString(key) })
+            )
+          return { cursor: JSON.stringify(cursor), reportedCount: settled.reportedCount }
         })
     }).pipe(Effect.provideService(DeadLetterSink, sink))
   })

@@ -14,8 +14,9 @@ import { Effect, Layer, Option, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { sandboxLightspeedAccount } from "../../src/demo/DemoSandbox.js"
 import { type DemoReport, runDemoWith, runStreamOnce } from "../../src/demo/runDemo.js"
+import type { RunResult, SyncError } from "../../src/SyncStream.js"
 import { makeLightspeedStreams } from "../../src/sources/LightspeedStreams.js"
-import { makeShopifyStreams } from "../../src/sources/ShopifyStreams.js"
+import { makeShopifyStreams, settleCount } from "../../src/sources/ShopifyStreams.js"
 
 const root = mkdtempSync(join(tmpdir(), "kura-sources-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -188,75 +189,158 @@ describe("source streams against the sandbox", () => {
     }
   })
 
-  it("a count the API reports that disagrees with what loaded fails the run and keeps the cursor", async () => {
-    await withSharedSandbox(async (sandbox) => {
-      // A proxy that makes Shopify's ordersCount one higher than the orders it serves.
-      const upstream = new URL(sandbox.shopify.baseUrl)
-      const proxy = createServer(async (req, res) => {
-        const chunks: Array<Buffer> = []
-        for await (const c of req) chunks.push(c as Buffer)
-        const headers: Record<string, string> = {}
-        for (const [k, v] of Object.entries(req.headers))
-          if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
-        const answer = await fetch(`${upstream.origin}${req.url}`, {
-          method: req.method ?? "GET",
-          headers,
-          ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {})
-        })
-        let text = await answer.text()
-        text = text.replace(/("count":\{"count":)(\d+)/, (_m, p: string, n: string) => `${p}${Number(n) + 1}`)
-        res.writeHead(answer.status, {
-          "content-type": answer.headers.get("content-type") ?? "application/json"
-        })
-        res.end(text)
+  /**
+   * Runs the orders stream once (paged) through a proxy that rewrites Shopify's counts:
+   * `rewrite(count, nth)` gives the count the nth `count` answer (1-based) carries.
+   */
+  const ordersThroughCountProxy = (
+    sandbox: Sandbox,
+    rewrite: (count: number, nth: number) => number,
+    check: (run: {
+      readonly result: RunResult | SyncError
+      readonly counts: number
+      readonly warehouse: Warehouse["Service"]
+      readonly key: { readonly source: string; readonly account: string; readonly stream: string }
+    }) => Effect.Effect<void, unknown>
+  ) => {
+    let counts = 0
+    const upstream = new URL(sandbox.shopify.baseUrl)
+    const proxy = createServer(async (req, res) => {
+      const chunks: Array<Buffer> = []
+      for await (const c of req) chunks.push(c as Buffer)
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
+      const answer = await fetch(`${upstream.origin}${req.url}`, {
+        method: req.method ?? "GET",
+        headers,
+        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {})
       })
-      await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r))
-      const port = (proxy.address() as AddressInfo).port
-      try {
-        await Effect.runPromise(
+      let text = await answer.text()
+      text = text.replace(
+        /("count":\{"count":)(\d+)/,
+        (_m, p: string, n: string) => `${p}${rewrite(Number(n), ++counts)}`
+      )
+      res.writeHead(answer.status, {
+        "content-type": answer.headers.get("content-type") ?? "application/json"
+      })
+      res.end(text)
+    })
+    return Effect.runPromise(
+      Effect.gen(function* () {
+        yield* Effect.promise(() => new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r)))
+        const port = (proxy.address() as AddressInfo).port
+        const warehouse = yield* Warehouse
+        const lake = yield* RawLake
+        const streams = makeShopifyStreams(
+          {
+            shop: sandbox.shopify.credentials.shopDomain,
+            auth: {
+              _tag: "AccessToken",
+              accessToken: Redacted.make(sandbox.shopify.credentials.accessToken)
+            },
+            apiVersion: sandbox.shopify.credentials.apiVersion,
+            apiBaseUrl: Option.some(`http://127.0.0.1:${port}`),
+            webhookSecret: Option.none()
+          },
+          {
+            warehouse,
+            lake,
+            sandbox: true,
+            shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
+            shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER
+          },
+          () => 60_000
+        )
+        const orders = streams.find((s) => s.key.stream === "orders")
+        if (orders === undefined) throw new Error("no orders stream")
+        const { result } = yield* runStreamOnce(warehouse, orders)
+        yield* check({ result, counts, warehouse, key: orders.key })
+      }).pipe(
+        Effect.provide(target()),
+        Effect.ensuring(Effect.promise(() => new Promise<void>((r) => proxy.close(() => r()))))
+      )
+    )
+  }
+
+  it("a count the API reports that disagrees with what loaded fails the run and keeps the cursor", async () => {
+    // Every count one higher than the orders served: counted again after the read, still one
+    // higher, so no movement of the window explains it.
+    await withSharedSandbox((sandbox) =>
+      ordersThroughCountProxy(
+        sandbox,
+        (n) => n + 1,
+        ({ result, counts, warehouse, key }) =>
           Effect.gen(function* () {
-            const warehouse = yield* Warehouse
-            const lake = yield* RawLake
-            const streams = makeShopifyStreams(
-              {
-                shop: sandbox.shopify.credentials.shopDomain,
-                auth: {
-                  _tag: "AccessToken",
-                  accessToken: Redacted.make(sandbox.shopify.credentials.accessToken)
-                },
-                apiVersion: sandbox.shopify.credentials.apiVersion,
-                apiBaseUrl: Option.some(`http://127.0.0.1:${port}`),
-                webhookSecret: Option.none()
-              },
-              {
-                warehouse,
-                lake,
-                sandbox: true,
-                shopifyBulkThresholdMs: Number.MAX_SAFE_INTEGER,
-                shopifyBulkMinRecords: Number.MAX_SAFE_INTEGER
-              },
-              () => 60_000
-            )
-            const orders = streams.find((s) => s.key.stream === "orders")
-            if (orders === undefined) throw new Error("no orders stream")
-            const { result } = yield* runStreamOnce(warehouse, orders)
             expect("_tag" in result && result._tag === "SyncError" ? result.reason : "succeeded").toBe(
               "Checkpoint"
             )
             expect("message" in result ? result.message : "").toMatch(/did not reconcile/)
-            expect(Option.isNone(yield* warehouse.checkpoints.get(orders.key))).toBe(true)
-            const runs = yield* warehouse.listRuns(orders.key)
+            expect(counts).toBe(2)
+            expect(Option.isNone(yield* warehouse.checkpoints.get(key))).toBe(true)
+            const runs = yield* warehouse.listRuns(key)
             expect(runs.map((r) => r.status)).toEqual(["incomplete"])
             expect(runs[0]?.reportedCount).toBe((runs[0]?.rowsLoaded ?? 0) + 1)
             // The rows themselves landed (idempotent upserts); only the cursor is held back.
             const loaded = yield* warehouse.query("SELECT COUNT(*) AS n FROM orders")
             expect(Number(loaded[0]?.n)).toBe(runs[0]?.rowsLoaded)
-          }).pipe(Effect.provide(target()))
-        )
-      } finally {
-        await new Promise<void>((r) => proxy.close(() => r()))
-      }
-    })
+          })
+      )
+    )
+  })
+
+  it("settleCount: a second count explains a moved window, never a lost or duplicated record", () => {
+    // Moved before the read: the read matches the count after it.
+    expect(settleCount(8, 12, 12)).toMatchObject({ reportedCount: 12 })
+    expect(settleCount(10, 9, 9)).toMatchObject({ reportedCount: 9 })
+    // Moved during the read: between the counts, unchecked (and said).
+    expect(settleCount(8, 12, 10)).toMatchObject({ reportedCount: null })
+    expect(settleCount(8, 12, 10).moved).toMatch(/not checked/)
+    // Nothing moved, or not enough to explain it: the first count stands (a mismatch).
+    expect(settleCount(10, 10, 9)).toEqual({ reportedCount: 10 })
+    expect(settleCount(10, 9, 8)).toEqual({ reportedCount: 10 })
+    expect(settleCount(8, 9, 12)).toEqual({ reportedCount: 8 })
+    // No exact second count: the first stands.
+    expect(settleCount(10, null, 9)).toEqual({ reportedCount: 10 })
+  })
+
+  it("a window that changed between its count and its read is counted again, and ties to the second count", async () => {
+    // The first count misses an order (one updated into the window's last second after it was
+    // counted); the count after the read sees it, as the read did.
+    await withSharedSandbox((sandbox) =>
+      ordersThroughCountProxy(
+        sandbox,
+        (n, nth) => (nth === 1 ? n - 1 : n),
+        ({ result, counts, warehouse, key }) =>
+          Effect.gen(function* () {
+            expect("_tag" in result ? result.message : "succeeded").toBe("succeeded")
+            expect(counts).toBe(2)
+            expect(Option.isSome(yield* warehouse.checkpoints.get(key))).toBe(true)
+            const runs = yield* warehouse.listRuns(key)
+            expect(runs.map((r) => r.status)).toEqual(["complete"])
+            expect(runs[0]?.reportedCount).toBe(runs[0]?.rowsLoaded)
+          })
+      )
+    )
+  })
+
+  it("records that crossed the window's end during the read leave the run unchecked, not failed", async () => {
+    // One order left before the count after the read and one entered before the count before it:
+    // the read (between the two counts) cannot be checked by either.
+    await withSharedSandbox((sandbox) =>
+      ordersThroughCountProxy(
+        sandbox,
+        (n, nth) => (nth === 1 ? n - 1 : n + 1),
+        ({ result, counts, warehouse, key }) =>
+          Effect.gen(function* () {
+            expect("_tag" in result ? result.message : "succeeded").toBe("succeeded")
+            expect(counts).toBe(2)
+            const runs = yield* warehouse.listRuns(key)
+            expect(runs.map((r) => r.status)).toEqual(["complete"])
+            expect(runs[0]?.reportedCount).toBeNull()
+          })
+      )
+    )
   })
 
   it("a drain stops Lightspeed sales at the next batch boundary and commits that batch's cursor", async () => {
