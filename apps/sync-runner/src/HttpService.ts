@@ -148,6 +148,20 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
               seconds
             )
         }
+        // What Cloud Run's memory limit counts (resident) and the part V8 holds: the rest is native,
+        // mostly DuckDB's buffer pool, which KURA_DUCKDB_MEMORY_LIMIT bounds.
+        const memory = process.memoryUsage()
+        for (const [name, help, bytes] of [
+          ["process_resident_memory_bytes", "Resident memory of the process.", memory.rss],
+          ["nodejs_heap_size_used_bytes", "V8 heap in use.", memory.heapUsed],
+          ["nodejs_heap_size_total_bytes", "V8 heap reserved.", memory.heapTotal],
+          [
+            "nodejs_external_memory_bytes",
+            "Memory of JS objects held outside the V8 heap (buffers).",
+            memory.external
+          ]
+        ] as const)
+          yield* metrics.set(name, help, {}, bytes)
         for (const s of statuses)
           if (s.lagMs !== undefined)
             yield* metrics.set(

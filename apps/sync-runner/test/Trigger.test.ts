@@ -249,6 +249,12 @@ describe("POST /sync[/:source[/:stream]]", () => {
       expect(Number(loop?.[1])).toBeGreaterThan(0)
       expect(Number(loop?.[1])).toBeLessThan(10)
       expect(text).toMatch(/kura_event_loop_delay_seconds\{quantile="1"\} [\d.e-]+/)
+      // The process's memory as the scrape found it: resident above the V8 heap in use.
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1])
+      expect(text).toContain("# TYPE process_resident_memory_bytes gauge")
+      expect(gauge("process_resident_memory_bytes")).toBeGreaterThan(gauge("nodejs_heap_size_used_bytes"))
+      expect(gauge("nodejs_heap_size_used_bytes")).toBeGreaterThan(0)
+      expect(gauge("nodejs_external_memory_bytes")).toBeGreaterThan(0)
       // Metrics the clients record in @kura/core's registry are served in the same scrape.
       Effect.runSync(incrementCounter(MetricNames.throttled, { host: "kura-matcha.myshopify.com" }, 3))
       const again = await (await fetch(`${url}/metrics`)).text()

@@ -8,7 +8,8 @@
  *   npx node scripts/proof/bench/soak.ts [--minutes 20] [--scale 10000] [--interval 30s]
  *     [--mutate-every 60] [--fraction 0.002] [--change-after-stop]
  *
- * Every 10 s it samples the serve process's RSS (`/proc/<pid>/status`); it counts each run's end
+ * Every 10 s it samples the serve process's RSS (`/proc/<pid>/status`) and, from its /metrics, the
+ * V8 heap in use and the external memory (kept in a samples file); it counts each run's end
  * line (`run succeeded|failed|interrupted`) per stream. When the time is up it stops changing the
  * data and waits until every stream has succeeded twice since the last change (the second run
  * began after the first ended, so after the change), stops the service (SIGTERM: the drain), and
@@ -51,6 +52,21 @@ const rssMiB = (pid: number | undefined): number | null => {
     return kb === undefined ? null : Math.round(Number(kb) / 1024)
   } catch {
     return null
+  }
+}
+/** The V8 heap in use and the external memory, from the service's own /metrics (MiB). */
+const heapMiB = async (url: string): Promise<{ heap?: number; external?: number }> => {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    const gauge = (name: string) => {
+      const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]
+      return v === undefined ? undefined : Math.round(Number(v) / 1048576)
+    }
+    const heap = gauge("nodejs_heap_size_used_bytes")
+    const external = gauge("nodejs_external_memory_bytes")
+    return { ...(heap === undefined ? {} : { heap }), ...(external === undefined ? {} : { external }) }
+  } catch {
+    return {}
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -102,7 +118,7 @@ try {
   console.log(
     `soak: kura-sync serve, scheduler on every ${interval}, ${scale} orders, mutate(${fraction}) every ${mutateEverySec} s, ${minutes} min; dir ${dir}`
   )
-  const samples: Array<{ at: number; rss: number }> = []
+  const samples: Array<{ at: number; rss: number; heap?: number; external?: number }> = []
   let fullSyncEnded: number | null = null
   let mutations = 0
   let mutatedOrders = 0
@@ -118,7 +134,8 @@ try {
       fullSyncEnded = now
     if (now >= nextSample) {
       const rss = rssMiB(pid)
-      if (rss !== null) samples.push({ at: now, rss })
+      const heap = await heapMiB(serve.url)
+      if (rss !== null) samples.push({ at: now, rss, ...heap })
       nextSample += 10_000
     }
     if (fullSyncEnded !== null && now >= nextMutation) {
@@ -208,6 +225,21 @@ try {
     return den === 0 ? null : Math.round(num / den)
   })()
   const steadyRss = steady.map((x) => x.rss)
+  /** Mean of a figure over the steady period's first and last five minutes. */
+  const ends5 = (pick: (x: (typeof samples)[number]) => number | undefined) => {
+    const mean = (xs: ReadonlyArray<number>) =>
+      xs.length === 0 ? null : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length)
+    const first = steady[0]?.at ?? 0
+    const last = steady.at(-1)?.at ?? 0
+    const values = (keep: (at: number) => boolean) =>
+      steady
+        .filter((x) => keep(x.at))
+        .flatMap((x) => {
+          const v = pick(x)
+          return v === undefined ? [] : [v]
+        })
+    return `${mean(values((at) => at < first + 300_000))} → ${mean(values((at) => at > last - 300_000))}`
+  }
   result("soak minutes / mutations (orders changed)", `${minutes} / ${mutations} (${mutatedOrders})`)
   result(
     "runs ended: succeeded / failed / interrupted",
@@ -226,11 +258,17 @@ try {
     `${Math.max(...samples.filter((x) => fullSyncEnded === null || x.at <= fullSyncEnded + 60_000).map((x) => x.rss))} / ${Math.min(...steadyRss)} / ${Math.max(...steadyRss)} / ${rssEnd}`
   )
   result("serve RSS trend after the full sync (least squares)", slope, { unit: "MiB/h" })
+  result(
+    "serve MiB, mean of the steady period's first 5 min → last 5 min: RSS / V8 heap used / external",
+    `${ends5((x) => x.rss)} / ${ends5((x) => x.heap)} / ${ends5((x) => x.external)}`
+  )
   result("tie-out after the soak (loaded vs ground truth)", JSON.stringify(tie), {
     target: "equal",
     met: tied
   })
-  writeFileSync(path.join(dir, "rss.json"), `${JSON.stringify(samples)}\n`)
+  const kept = path.join(tmpdir(), `kura-soak-samples-${started}.json`)
+  writeFileSync(kept, `${JSON.stringify(samples)}\n`)
+  console.log(`samples (every 10 s: RSS, V8 heap used, external, MiB): ${kept}`)
   failed = !tied || byStatus("failed") > 0
 } catch (e) {
   failed = true
