@@ -27,6 +27,29 @@ export const spawnEnv = (): Record<string, string> => ({
   NODE_COMPILE_CACHE: inject("compileCacheDir")
 })
 
+/**
+ * Reads a proxied request's body and forwards the request to `origin` (same method, path and
+ * headers, less the hop's own), answering with the upstream's response: the test proxies in front
+ * of the sandbox record or rewrite what passes.
+ */
+export const forwardRequest = async (
+  origin: string,
+  req: IncomingMessage
+): Promise<{ readonly body: Buffer; readonly answer: Response }> => {
+  const chunks: Array<Buffer> = []
+  for await (const c of req) chunks.push(c as Buffer)
+  const body = Buffer.concat(chunks)
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers))
+    if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
+  const answer = await fetch(`${origin}${req.url}`, {
+    method: req.method ?? "GET",
+    headers,
+    ...(body.length > 0 ? { body } : {})
+  })
+  return { body, answer }
+}
+
 /** A plain node:http server on 127.0.0.1:0. */
 export const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
   const server = createServer(handler)

@@ -24,6 +24,7 @@ import {
   shopInfoKey,
   wholeReadDue
 } from "../../src/sources/ShopifyStreams.js"
+import { forwardRequest } from "../support.js"
 
 const root = mkdtempSync(join(tmpdir(), "kura-inv-"))
 let sandbox: Sandbox
@@ -39,22 +40,12 @@ beforeAll(async () => {
   sandbox = await startSandbox({ seed: 5, scale: 60, historyDays: 21, timeScale: 1 })
   const upstream = new URL(sandbox.shopify.baseUrl)
   const proxy = createServer(async (req, res) => {
-    const chunks: Array<Buffer> = []
-    for await (const c of req) chunks.push(c as Buffer)
-    const body = Buffer.concat(chunks)
+    const { body, answer } = await forwardRequest(upstream.origin, req)
     const op = /(?:query|mutation) (Kura\w+)/.exec(body.toString("utf8"))?.[1]
     if (op !== undefined) {
       operations.push(op)
       bodies.push(body.toString("utf8"))
     }
-    const headers: Record<string, string> = {}
-    for (const [k, v] of Object.entries(req.headers))
-      if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
-    const answer = await fetch(`${upstream.origin}${req.url}`, {
-      method: req.method ?? "GET",
-      headers,
-      ...(body.length > 0 ? { body } : {})
-    })
     res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" })
     res.end(Buffer.from(await answer.arrayBuffer()))
   })

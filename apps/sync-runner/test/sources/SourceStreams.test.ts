@@ -17,6 +17,7 @@ import { type DemoReport, runDemoWith, runStreamOnce } from "../../src/demo/runD
 import type { RunResult, SyncError } from "../../src/SyncStream.js"
 import { makeLightspeedStreams } from "../../src/sources/LightspeedStreams.js"
 import { makeShopifyStreams, settleCount } from "../../src/sources/ShopifyStreams.js"
+import { forwardRequest } from "../support.js"
 
 const root = mkdtempSync(join(tmpdir(), "kura-sources-"))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -206,16 +207,7 @@ describe("source streams against the sandbox", () => {
     let counts = 0
     const upstream = new URL(sandbox.shopify.baseUrl)
     const proxy = createServer(async (req, res) => {
-      const chunks: Array<Buffer> = []
-      for await (const c of req) chunks.push(c as Buffer)
-      const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(req.headers))
-        if (typeof v === "string" && k !== "host" && k !== "content-length") headers[k] = v
-      const answer = await fetch(`${upstream.origin}${req.url}`, {
-        method: req.method ?? "GET",
-        headers,
-        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {})
-      })
+      const { answer } = await forwardRequest(upstream.origin, req)
       let text = await answer.text()
       text = text.replace(
         /("count":\{"count":)(\d+)/,
