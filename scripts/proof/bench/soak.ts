@@ -88,11 +88,13 @@ writeFileSync(config, `${JSON.stringify({ defaultInterval: interval })}\n`)
 
 const sandbox = await startSandboxApart("soak-sandbox", dir, options)
 let failed = false
+let service: ServeHandle | undefined
 try {
   const serve = await kuraSyncServeApart("soak-serve", dir, options, sandbox, SECRET, {
     scheduler: "on",
     env: { KURA_CONFIG: config }
   })
+  service = serve
   const pid = serve.captured.child.pid
   const ends: Array<RunEnd> = []
   let offset = 0
@@ -274,6 +276,8 @@ try {
   failed = true
   console.error(e instanceof Error ? e.message : String(e))
 } finally {
+  // A soak that failed part-way still stops its service (drained) before the sandbox.
+  await service?.stop()
   await sandbox.close()
   if (!failed && process.env.KURA_SOAK_KEEP !== "1") rmSync(dir, { recursive: true, force: true })
 }
