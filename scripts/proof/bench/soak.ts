@@ -26,6 +26,7 @@ import { tmpdir } from "node:os"
 import path from "node:path"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
+import type { ServeHandle } from "../lib.ts"
 import { kuraSyncServeApart, type SyncOptions, startSandboxApart } from "../syncRun.ts"
 
 const args = process.argv.slice(2)
