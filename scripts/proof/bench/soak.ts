@@ -173,7 +173,7 @@ try {
       const [row] = yield* w.query(
         "SELECT CAST(COUNT(*) FILTER (WHERE source = 'shopify' AND channel = 'online') AS INTEGER) AS online, CAST(COUNT(*) FILTER (WHERE source = 'lightspeed') AS INTEGER) AS pos, CAST(COALESCE(SUM(total) FILTER (WHERE channel = 'online'), 0) AS VARCHAR) AS online_total, CAST(COALESCE(SUM(total) FILTER (WHERE channel = 'pos'), 0) AS VARCHAR) AS pos_total FROM orders WHERE _deleted_at IS NULL"
       )
-      // Each live online order's id and version, to the second, in id order (as the sandbox hashes them).
+      // Each live online order's id and version, to the second, sorted as text, as the sandbox hashes them.
       const versions = (yield* w.query(
         "SELECT source_id || ':' || CAST(floor(epoch(updated_at)) AS BIGINT) AS v, cancelled_at IS NOT NULL AS c FROM orders WHERE source = 'shopify' AND channel = 'online' AND _deleted_at IS NULL"
       )).map((r) => ({ v: String(r.v), c: r.c === true }))

@@ -97,7 +97,7 @@ const answer = (command: string): Record<string, unknown> => {
     const gross = (channel: "online" | "pos") =>
       truth.revenueByDay.filter((d) => d.channel === channel).reduce((n, d) => n + d.gross, 0)
     // Each live online order's version (id and updatedAt to the second, as the warehouse stores
-    // it), hashed in id order: a missed update, cancel or refund shows even where the gross does not.
+    // it), sorted as text and hashed: a missed update, cancel or refund shows where no total moves.
     const versions: Array<string> = []
     let cancelled = 0
     for (let i = 0; i < sandbox.merchant.orderCount; i++) {
