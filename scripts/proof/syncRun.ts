@@ -245,6 +245,68 @@ export const kuraSyncServeApart = async (
   return serveHandle(captured, path.join(dir, "lake"))
 }
 
+/** The end of one run, from kura-sync's `run <status>` log line (JSON, Cloud Logging format). */
+export interface RunEnd {
+  readonly runId: string | undefined
+  readonly stream: string
+  readonly status: string
+  readonly rows: number
+  /** The line's own time (ms): written after the run's ledger record. */
+  readonly at: number
+}
+
+/**
+ * Reads a running kura-sync's run end lines (`run succeeded|failed|interrupted`) as they come:
+ * each call returns those written since the last call (complete lines only), from the captured
+ * standard output, without asking the service anything.
+ */
+export const runEndReader = (captured: Captured): (() => Array<RunEnd>) => {
+  let offset = 0
+  return () => {
+    const out = captured.stdout()
+    if (out.length < offset) offset = 0 // the capture was trimmed
+    const last = out.lastIndexOf("\n")
+    if (last < offset) return []
+    const ends: Array<RunEnd> = []
+    for (const line of out.slice(offset, last).split("\n")) {
+      if (!line.includes('"message":"run ')) continue
+      try {
+        const e = JSON.parse(line) as {
+          message?: string
+          runId?: string
+          stream?: string
+          rows?: number
+          time?: string
+        }
+        const status = /^run (succeeded|failed|interrupted)$/.exec(e.message ?? "")?.[1]
+        if (status !== undefined)
+          ends.push({
+            runId: e.runId,
+            stream: e.stream ?? "?",
+            status,
+            rows: e.rows ?? 0,
+            at: Date.parse(e.time ?? "")
+          })
+      } catch {
+        // not a JSON log line
+      }
+    }
+    offset = last + 1
+    return ends
+  }
+}
+
+/** A process's resident memory (MiB) from /proc, or null when it is gone. */
+export const rssMiB = (pid: number | undefined): number | null => {
+  if (pid === undefined) return null
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
+    return kb === undefined ? null : Number(kb) / 1024
+  } catch {
+    return null
+  }
+}
+
 /** One stream's line of `kura-sync run` output. */
 export interface StreamLine {
   readonly stream: string

@@ -76,7 +76,10 @@ import {
   kuraSyncRun,
   kuraSyncRunApart,
   kuraSyncServeApart,
+  type RunEnd,
   readSandboxReport,
+  rssMiB,
+  runEndReader,
   type SandboxApart,
   type SandboxReport,
   type SyncOptions,
@@ -415,16 +418,6 @@ const runMethod = async () => {
 const TRIGGER_SECRET = randomBytes(24).toString("hex")
 
 /** Resident set size of a live process in MiB (VmRSS), or null. */
-const rssMiB = (pid: number | undefined): number | null => {
-  if (pid === undefined) return null
-  try {
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
-    return kb === undefined ? null : Number(kb) / 1024
-  } catch {
-    return null
-  }
-}
-
 /** `after - before`, per call shape (the counting proxies' tallies are cumulative). */
 const tallyDiff = (after: CallTally, before: CallTally): CallTally => {
   const out: CallTally = {}
@@ -442,15 +435,6 @@ const tallyDiff = (after: CallTally, before: CallTally): CallTally => {
   return out
 }
 
-/** The end of one run, from kura-sync's `run <status>` log line (JSON, Cloud Logging format). */
-interface RunEnd {
-  readonly stream: string
-  readonly status: string
-  readonly rows: number
-  /** The line's own time (ms): written after the run's ledger record. */
-  readonly at: number
-}
-
 /**
  * Waits until kura-sync has logged the end of every run in `runIds` (`run succeeded|failed|
  * interrupted`, annotated with its runId): those lines are written after the run's ledger record,
@@ -463,37 +447,10 @@ const runEnds = async (
   timeoutMs: number
 ): Promise<Map<string, RunEnd>> => {
   const ends = new Map<string, RunEnd>()
-  let offset = 0
+  const read = runEndReader(serve.captured)
   const deadline = Date.now() + timeoutMs
   while (ends.size < runIds.size) {
-    const out = serve.captured.stdout()
-    if (out.length < offset) offset = 0 // the capture was trimmed
-    const last = out.lastIndexOf("\n")
-    if (last >= offset) {
-      for (const line of out.slice(offset, last).split("\n")) {
-        if (!line.includes('"message":"run ')) continue
-        try {
-          const entry = JSON.parse(line) as {
-            message?: string
-            runId?: string
-            stream?: string
-            rows?: number
-            time?: string
-          }
-          const status = /^run (succeeded|failed|interrupted)$/.exec(entry.message ?? "")?.[1]
-          if (status === undefined || entry.runId === undefined || !runIds.has(entry.runId)) continue
-          ends.set(entry.runId, {
-            stream: entry.stream ?? "?",
-            status,
-            rows: entry.rows ?? 0,
-            at: Date.parse(entry.time ?? "")
-          })
-        } catch {
-          // not a JSON log line
-        }
-      }
-      offset = last + 1
-    }
+    for (const end of read()) if (end.runId !== undefined && runIds.has(end.runId)) ends.set(end.runId, end)
     if (ends.size === runIds.size) break
     if (serve.captured.child.exitCode !== null || serve.captured.child.signalCode !== null)
       throw new Error(`kura-sync serve exited mid-pass:\n${serve.captured.output().slice(-3000)}`)

@@ -21,13 +21,21 @@
  * (it runs for minutes by design).
  */
 import { createHash } from "node:crypto"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
+import { toDecimal, toMinorUnits } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
 import type { ServeHandle } from "../lib.ts"
-import { kuraSyncServeApart, type SyncOptions, startSandboxApart } from "../syncRun.ts"
+import {
+  kuraSyncServeApart,
+  type RunEnd,
+  rssMiB,
+  runEndReader,
+  type SyncOptions,
+  startSandboxApart
+} from "../syncRun.ts"
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: string): string => {
@@ -46,15 +54,6 @@ const mutateEverySec = positive("mutate-every", "60")
 const fraction = positive("fraction", "0.002")
 const SECRET = "soak-trigger-secret-0123456789"
 
-const rssMiB = (pid: number | undefined): number | null => {
-  if (pid === undefined) return null
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
-    return kb === undefined ? null : Math.round(Number(kb) / 1024)
-  } catch {
-    return null
-  }
-}
 /** The V8 heap in use and the external memory, from the service's own /metrics (MiB). */
 const heapMiB = async (url: string): Promise<{ heap?: number; external?: number }> => {
   try {
@@ -74,17 +73,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const result = (figure: string, value: unknown, extra: Record<string, unknown> = {}) =>
   console.log(`KURA_BENCH_RESULT ${JSON.stringify({ figure, value, ...extra })}`)
 
-/** One run's end line, as kura-sync logs it after the run's ledger record. */
-interface RunEnd {
-  readonly stream: string
-  readonly status: string
-  readonly at: number
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), "kura-soak-"))
 const options: SyncOptions = { scale, historyDays: 90 }
 const config = path.join(dir, "kura.json")
-mkdirSync(dir, { recursive: true })
 writeFileSync(config, `${JSON.stringify({ defaultInterval: interval })}\n`)
 
 const sandbox = await startSandboxApart("soak-sandbox", dir, options)
@@ -98,24 +89,10 @@ try {
   service = serve
   const pid = serve.captured.child.pid
   const ends: Array<RunEnd> = []
-  let offset = 0
-  /** Reads the run end lines logged since the last call. */
+  const read = runEndReader(serve.captured)
+  /** Adds the run end lines logged since the last call. */
   const collect = () => {
-    const out = serve.captured.stdout()
-    if (out.length < offset) offset = 0
-    const last = out.lastIndexOf("\n")
-    if (last < offset) return
-    for (const line of out.slice(offset, last).split("\n")) {
-      if (!line.includes('"message":"run ')) continue
-      try {
-        const e = JSON.parse(line) as { message?: string; stream?: string; time?: string }
-        const status = /^run (succeeded|failed|interrupted)$/.exec(e.message ?? "")?.[1]
-        if (status !== undefined) ends.push({ stream: e.stream ?? "?", status, at: Date.parse(e.time ?? "") })
-      } catch {
-        // not a JSON line
-      }
-    }
-    offset = last + 1
+    ends.push(...read())
   }
   const started = Date.now()
   console.log(
@@ -138,7 +115,7 @@ try {
     if (now >= nextSample) {
       const rss = rssMiB(pid)
       const heap = await heapMiB(serve.url)
-      if (rss !== null) samples.push({ at: now, rss, ...heap })
+      if (rss !== null) samples.push({ at: now, rss: Math.round(rss), ...heap })
       nextSample += 10_000
     }
     if (fullSyncEnded !== null && now >= nextMutation) {
@@ -161,7 +138,7 @@ try {
     if (Date.now() > settleDeadline) throw new Error(`streams never caught up: ${behind.join(", ")}`)
     await sleep(500)
   }
-  const rssEnd = rssMiB(pid)
+  const rssEnd = Math.round(rssMiB(pid) ?? Number.NaN)
   await serve.stop()
   collect()
   // The check's own check: a change the stopped service never saw must fail the tie-out.
@@ -191,15 +168,9 @@ try {
       }
     }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: path.join(dir, "kura.duckdb"), migrate: false })))
   )
-  const digits = truth.currency === "EUR" ? 2 : 0
-  /** A DECIMAL text in minor units, exactly (no float). */
-  const minor = (text: unknown): bigint => {
-    const [whole = "0", frac = ""] = String(text).split(".")
-    const f = (frac + "0".repeat(digits)).slice(0, digits)
-    if (/[1-9]/.test(frac.slice(digits))) throw new Error(`${text} has more than ${digits} decimals`)
-    const sign = whole.startsWith("-") ? -1n : 1n
-    return sign * (BigInt(whole.replace("-", "")) * 10n ** BigInt(digits) + BigInt(f === "" ? "0" : f))
-  }
+  const currency = String(truth.currency)
+  /** A loaded DECIMAL total in minor units of the shop's currency, exactly (no float). */
+  const minor = (text: unknown): bigint => toMinorUnits(toDecimal(String(text), "orders.total"), currency)
   const gross = truth.grossMinor as { online: number; pos: number }
   const tie = {
     onlineOrders: [Number(loaded.totals.online), Number(truth.onlineOrders)],
