@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { CheckpointStore, streamKeyToString } from "@kura/core"
+import { Warehouse } from "@kura/warehouse"
 import { Clock, Effect, Option } from "effect"
 import { withCloudTrace } from "./CloudTrace.js"
 import { readBody } from "./internal/readBody.js"
@@ -83,6 +84,8 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   yield* Effect.addFinalizer(() => Effect.sync(() => loopDelay.disable()))
 
   const thread = yield* Effect.serviceOption(IntakeThread)
+  // The embedded engine's own memory for /metrics; a service without a warehouse has none to show.
+  const warehouse = yield* Effect.serviceOption(Warehouse)
   /** The intake thread's health for the status report and page (threaded intake only). */
   const intakeReport: Effect.Effect<WebhookIntakeReport | undefined> = Option.isNone(thread)
     ? Effect.succeed(undefined)
@@ -162,6 +165,29 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
           ]
         ] as const)
           yield* metrics.set(name, help, {}, bytes)
+        // DuckDB's share of the resident memory, by its own tags: whether growth is the buffer pool
+        // (bounded by KURA_DUCKDB_MEMORY_LIMIT) or something else. A failed read leaves them out
+        // of this scrape rather than failing it.
+        const engine = Option.isSome(warehouse)
+          ? yield* Effect.result(warehouse.value.engineMemory)
+          : undefined
+        if (engine?._tag === "Failure")
+          yield* Effect.logWarning(`/metrics: engine memory unavailable: ${engine.failure.message}`)
+        if (engine?._tag === "Success")
+          for (const m of engine.success) {
+            yield* metrics.set(
+              "kura_warehouse_engine_memory_bytes",
+              "Memory the embedded warehouse engine (DuckDB) holds, by its own tag.",
+              { tag: m.tag },
+              m.memoryBytes
+            )
+            yield* metrics.set(
+              "kura_warehouse_engine_temporary_bytes",
+              "Bytes the embedded warehouse engine (DuckDB) spilled to temporary files, by its own tag.",
+              { tag: m.tag },
+              m.temporaryBytes
+            )
+          }
         for (const s of statuses)
           if (s.lagMs !== undefined)
             yield* metrics.set(

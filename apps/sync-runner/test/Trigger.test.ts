@@ -255,9 +255,33 @@ describe("POST /sync[/:source[/:stream]]", () => {
       expect(gauge("process_resident_memory_bytes")).toBeGreaterThan(gauge("nodejs_heap_size_used_bytes"))
       expect(gauge("nodejs_heap_size_used_bytes")).toBeGreaterThan(0)
       expect(gauge("nodejs_external_memory_bytes")).toBeGreaterThan(0)
+      // No warehouse in this service: no engine memory to report.
+      expect(text).not.toContain("kura_warehouse_engine_memory_bytes")
       // Metrics the clients record in @kura/core's registry are served in the same scrape.
       Effect.runSync(incrementCounter(MetricNames.throttled, { host: "kura-matcha.myshopify.com" }, 3))
       const again = await (await fetch(`${url}/metrics`)).text()
       expect(again).toContain('kura_throttled_total{host="kura-matcha.myshopify.com"} 3')
     }))
+  it("reports the warehouse engine's own memory by tag on /metrics", () =>
+    withServer(
+      { streams: [slowStream("orders", 10)], triggerSecret: SECRET, warehouse: true },
+      async ({ url }) => {
+        const text = await (await fetch(`${url}/metrics`)).text()
+        expect(text).toContain("# TYPE kura_warehouse_engine_memory_bytes gauge")
+        const byTag = (name: string) =>
+          new Map(
+            [...text.matchAll(new RegExp(`^${name}\\{tag="([A-Z_]+)"\\} ([\\d.e+]+)$`, "gm"))].map((m) => [
+              m[1],
+              Number(m[2])
+            ])
+          )
+        const memory = byTag("kura_warehouse_engine_memory_bytes")
+        // The migrated tables and views live in DuckDB's memory (":memory:" database).
+        expect(memory.get("BASE_TABLE")).toBeGreaterThan(0)
+        expect(byTag("kura_warehouse_engine_temporary_bytes").size).toBe(memory.size)
+        // Below the whole process's resident memory, of which it is a part.
+        const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])
+        expect([...memory.values()].reduce((a, b) => a + b, 0)).toBeLessThan(rss)
+      }
+    ))
 })

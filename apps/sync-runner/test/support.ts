@@ -2,6 +2,7 @@ import { createHmac, createSign, generateKeyPairSync } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { CheckpointStore } from "@kura/core"
+import { DuckDbWarehouse } from "@kura/warehouse"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import type { OAuth2Client } from "google-auth-library"
 import { inject } from "vitest"
@@ -159,6 +160,8 @@ export const withServer = (
     readonly sinkGate?: Promise<void>
     readonly queueCapacity?: number
     readonly workers?: number
+    /** Also provide an in-memory DuckDB warehouse (what /metrics reads the engine's memory from). */
+    readonly warehouse?: boolean
   },
   f: (server: TestServer) => Promise<void>
 ): Promise<void> => {
@@ -198,7 +201,8 @@ export const withServer = (
         CheckpointStore.layerMemory,
         RunLedger.layerMemory(),
         LeaseManager.layerMemory,
-        Metrics.layer
+        Metrics.layer,
+        options.warehouse === true ? DuckDbWarehouse.layerMemory : Layer.empty
       )
     )
   )

@@ -142,6 +142,19 @@ export interface ReplayResult {
   readonly failed: number
 }
 
+/**
+ * Memory the embedded engine holds under one of its own tags (DuckDB's `duckdb_memory()`: base
+ * tables, hash tables, the column data of open transactions…): what a memory limit on the
+ * process is spent on beyond the JS heap.
+ */
+export interface EngineMemoryUse {
+  readonly tag: string
+  /** Bytes in memory. */
+  readonly memoryBytes: number
+  /** Bytes spilled to the engine's temporary files. */
+  readonly temporaryBytes: number
+}
+
 /** Statement access inside `Warehouse.exclusive`. Parameters are text, cast in SQL. */
 export interface ExclusiveSql {
   /** Runs a statement; resolves to the rows it changed. */
@@ -219,6 +232,11 @@ export class Warehouse extends Context.Service<
       sql: string,
       params?: Readonly<Record<string, string | null>>
     ) => Effect.Effect<ReadonlyArray<Readonly<Record<string, unknown>>>, WarehouseError>
+    /**
+     * The engine's own memory by tag, for metrics. DuckDB answers on a connection of its own, so
+     * it never waits behind a running load; BigQuery (whose memory is not ours) answers none.
+     */
+    readonly engineMemory: Effect.Effect<ReadonlyArray<EngineMemoryUse>, WarehouseError>
     /** `_kura_sync_state` as the core CheckpointStore. */
     readonly checkpoints: CheckpointStore["Service"]
     /** `_kura_sync_state` as the core BulkJobStore. */

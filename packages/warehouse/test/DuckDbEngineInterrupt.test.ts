@@ -121,4 +121,45 @@ describe("DuckDB engine interruption", () => {
       assert.isTrue(Exit.isFailure(readExit))
     }).pipe(Effect.scoped)
   )
+  it.live("the engine's memory is answered while a long statement holds the connection, and after it", () =>
+    Effect.gen(function* () {
+      const db = scratch()
+      yield* Effect.addFinalizer(() => Effect.sync(db.remove))
+      const engine = yield* makeDuckDbEngine(db.path)
+      const memory = engine.memory
+      assert.isDefined(memory)
+      if (memory === undefined) return
+      yield* engine.run("CREATE TABLE kept AS SELECT range AS x FROM range(200000)")
+      const fiber = yield* Effect.forkChild(engine.query(LONG_READ))
+      yield* running(engine, 1)
+      // A statement on the pool's connection would wait minutes behind LONG_READ; this must not.
+      const during = yield* memory.pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(engine.running(), 1, "the long read still runs")
+      const base = during.find((m) => m.tag === "BASE_TABLE")
+      assert.isDefined(base, `tags: ${during.map((m) => m.tag).join(", ")}`)
+      assert.isTrue(during.every((m) => Number.isFinite(m.memoryBytes) && m.memoryBytes >= 0))
+      assert.isTrue(during.every((m) => Number.isFinite(m.temporaryBytes) && m.temporaryBytes >= 0))
+      // The table just written is held in memory: DuckDB counts it.
+      assert.isAbove(base?.memoryBytes ?? 0, 0)
+      yield* Fiber.interrupt(fiber).pipe(Effect.timeout(BOUND))
+      const after = yield* memory
+      assert.deepStrictEqual(
+        after.map((m) => m.tag),
+        during.map((m) => m.tag)
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the engine's memory fails clearly once the database is closed", () =>
+    Effect.gen(function* () {
+      const db = scratch()
+      yield* Effect.addFinalizer(() => Effect.sync(db.remove))
+      const scope = yield* Scope.make()
+      const engine = yield* makeDuckDbEngine(db.path).pipe(Scope.provide(scope))
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Effect.exit(engine.memory ?? Effect.die("no memory"))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assert.include(Cause.pretty(exit.cause), "closed or closing")
+    }).pipe(Effect.scoped)
+  )
 })

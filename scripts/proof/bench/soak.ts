@@ -9,7 +9,7 @@
  *     [--mutate-every 60] [--fraction 0.002] [--change-after-stop]
  *
  * Every 10 s it samples the serve process's RSS (`/proc/<pid>/status`) and, from its /metrics, the
- * V8 heap in use and the external memory (kept in a samples file); it counts each run's end
+ * V8 heap in use, the external memory and DuckDB's own memory (kept in a samples file); it counts each run's end
  * line (`run succeeded|failed|interrupted`) per stream. When the time is up it stops changing the
  * data and waits until every stream has succeeded twice since the last change (the second run
  * began after the first ended, so after the change), stops the service (SIGTERM: the drain), and
@@ -54,17 +54,33 @@ const mutateEverySec = positive("mutate-every", "60")
 const fraction = positive("fraction", "0.002")
 const SECRET = "soak-trigger-secret-0123456789"
 
-/** The V8 heap in use and the external memory, from the service's own /metrics (MiB). */
-const heapMiB = async (url: string): Promise<{ heap?: number; external?: number }> => {
+/** One sample of the service's memory (MiB): resident, and from its /metrics the parts it names. */
+interface Sample {
+  readonly at: number
+  readonly rss: number
+  readonly heap?: number
+  readonly external?: number
+  /** DuckDB's own memory, all tags summed (`kura_warehouse_engine_memory_bytes`). */
+  readonly duckdb?: number
+}
+
+/** The V8 heap in use, the external memory and DuckDB's memory, from the service's own /metrics (MiB). */
+const metricsMiB = async (url: string): Promise<Omit<Sample, "at" | "rss">> => {
   try {
     const text = await (await fetch(`${url}/metrics`)).text()
+    const mib = (bytes: number) => Math.round(bytes / 1048576)
     const gauge = (name: string) => {
       const v = new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]
-      return v === undefined ? undefined : Math.round(Number(v) / 1048576)
+      return v === undefined ? undefined : mib(Number(v))
     }
+    const tags = [...text.matchAll(/^kura_warehouse_engine_memory_bytes\{[^}]*\} ([\d.e+]+)$/gm)]
     const heap = gauge("nodejs_heap_size_used_bytes")
     const external = gauge("nodejs_external_memory_bytes")
-    return { ...(heap === undefined ? {} : { heap }), ...(external === undefined ? {} : { external }) }
+    return {
+      ...(heap === undefined ? {} : { heap }),
+      ...(external === undefined ? {} : { external }),
+      ...(tags.length === 0 ? {} : { duckdb: mib(tags.reduce((n, m) => n + Number(m[1]), 0)) })
+    }
   } catch {
     return {}
   }
@@ -98,7 +114,7 @@ try {
   console.log(
     `soak: kura-sync serve, scheduler on every ${interval}, ${scale} orders, mutate(${fraction}) every ${mutateEverySec} s, ${minutes} min; dir ${dir}`
   )
-  const samples: Array<{ at: number; rss: number; heap?: number; external?: number }> = []
+  const samples: Array<Sample> = []
   let fullSyncEnded: number | null = null
   let mutations = 0
   let mutatedOrders = 0
@@ -114,8 +130,8 @@ try {
       fullSyncEnded = now
     if (now >= nextSample) {
       const rss = rssMiB(pid)
-      const heap = await heapMiB(serve.url)
-      if (rss !== null) samples.push({ at: now, rss: Math.round(rss), ...heap })
+      const parts = await metricsMiB(serve.url)
+      if (rss !== null) samples.push({ at: now, rss: Math.round(rss), ...parts })
       nextSample += 10_000
     }
     if (fullSyncEnded !== null && now >= nextMutation) {
@@ -188,16 +204,23 @@ try {
     streams.map((s) => [s, ends.filter((e) => e.stream === s && e.status === "succeeded").length])
   )
   const steady = samples.filter((x) => fullSyncEnded !== null && x.at >= fullSyncEnded + 60_000)
-  const slope = (() => {
-    if (steady.length < 3) return null
-    const xs = steady.map((x) => (x.at - (steady[0]?.at ?? 0)) / 3_600_000)
-    const ys = steady.map((x) => x.rss)
+  /** Least-squares RSS trend of `part` (MiB/h), or null with fewer than 3 samples. */
+  const trend = (part: ReadonlyArray<Sample>): number | null => {
+    if (part.length < 3) return null
+    const xs = part.map((x) => (x.at - (part[0]?.at ?? 0)) / 3_600_000)
+    const ys = part.map((x) => x.rss)
     const mx = xs.reduce((a, b) => a + b, 0) / xs.length
     const my = ys.reduce((a, b) => a + b, 0) / ys.length
     const num = xs.reduce((n, x, i) => n + (x - mx) * ((ys[i] ?? 0) - my), 0)
     const den = xs.reduce((n, x) => n + (x - mx) ** 2, 0)
     return den === 0 ? null : Math.round(num / den)
-  })()
+  }
+  const slope = trend(steady)
+  // Memory that levels off has a second-half trend near 0 whatever the first half's was.
+  const halves = [
+    trend(steady.slice(0, Math.floor(steady.length / 2))),
+    trend(steady.slice(Math.floor(steady.length / 2)))
+  ]
   const steadyRss = steady.map((x) => x.rss)
   /** Mean of a figure over the steady period's first and last five minutes. */
   const ends5 = (pick: (x: (typeof samples)[number]) => number | undefined) => {
@@ -232,9 +255,12 @@ try {
     `${Math.max(...samples.filter((x) => fullSyncEnded === null || x.at <= fullSyncEnded + 60_000).map((x) => x.rss))} / ${Math.min(...steadyRss)} / ${Math.max(...steadyRss)} / ${rssEnd}`
   )
   result("serve RSS trend after the full sync (least squares)", slope, { unit: "MiB/h" })
+  result("serve RSS trend, first half / second half of that period", `${halves[0]} / ${halves[1]}`, {
+    unit: "MiB/h"
+  })
   result(
-    "serve MiB, mean of the steady period's first 5 min → last 5 min: RSS / V8 heap used / external",
-    `${ends5((x) => x.rss)} / ${ends5((x) => x.heap)} / ${ends5((x) => x.external)}`
+    "serve MiB, mean of the steady period's first 5 min → last 5 min: RSS / V8 heap used / external / DuckDB",
+    `${ends5((x) => x.rss)} / ${ends5((x) => x.heap)} / ${ends5((x) => x.external)} / ${ends5((x) => x.duckdb)}`
   )
   result("tie-out after the soak (loaded vs ground truth)", JSON.stringify(tie), {
     target: "equal",
@@ -242,7 +268,7 @@ try {
   })
   const kept = path.join(tmpdir(), `kura-soak-samples-${started}.json`)
   writeFileSync(kept, `${JSON.stringify(samples)}\n`)
-  console.log(`samples (every 10 s: RSS, V8 heap used, external, MiB): ${kept}`)
+  console.log(`samples (every 10 s: RSS, V8 heap used, external, DuckDB, MiB): ${kept}`)
   failed = !tied || byStatus("failed") > 0
 } catch (e) {
   failed = true

@@ -5,6 +5,7 @@
 import type { Effect } from "effect"
 import type { Dialect } from "../Dialect.js"
 import type { ColumnDef, ColumnType } from "../TableDefinition.js"
+import type { EngineMemoryUse } from "../Warehouse.js"
 import type { WarehouseError } from "../WarehouseError.js"
 
 /** Query parameters are text (or null) and cast in SQL, so both engines bind them the same way. */
@@ -58,6 +59,8 @@ export interface SqlEngine {
    * while other spans may run on other connections at once. Absent: `serialize` is used.
    */
   readonly pinned?: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** The engine's memory by tag, answered beside any running statement. Absent: none reported. */
+  readonly memory?: Effect.Effect<ReadonlyArray<EngineMemoryUse>, WarehouseError>
 }
 
 /** Maps a physical type name reported by an engine back to a logical type (null when unknown). */

@@ -14,7 +14,7 @@ import {
   decimalValue,
   VARCHAR
 } from "@duckdb/node-api"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Schema } from "effect"
 import { duckdbDialect } from "../Dialect.js"
 import * as Sql from "../Sql.js"
 import type { ColumnDef } from "../TableDefinition.js"
@@ -127,6 +127,18 @@ const queryError = (operation: string, sql: string) => (cause: unknown) =>
     message: `${cause instanceof Error ? cause.message : String(cause)} (in: ${sql.slice(0, 200)})`,
     cause
   })
+
+/** DuckDB's memory by tag (bytes as DOUBLE: exact far beyond any real size, and a JSON number). */
+const MEMORY_SQL =
+  "SELECT tag, memory_usage_bytes::DOUBLE AS memory_bytes, temporary_storage_bytes::DOUBLE AS temporary_bytes FROM duckdb_memory() ORDER BY tag"
+
+const MemoryRows = Schema.Array(
+  Schema.Struct({ tag: Schema.String, memory_bytes: Schema.Number, temporary_bytes: Schema.Number })
+)
+const decodeMemoryRows = (rows: unknown) =>
+  Effect.map(Schema.decodeUnknownEffect(MemoryRows)(rows), (list) =>
+    list.map((r) => ({ tag: r.tag, memoryBytes: r.memory_bytes, temporaryBytes: r.temporary_bytes }))
+  )
 
 /** How long a close, or an interrupted fiber, waits for DuckDB to stop a running statement (ms). */
 export const DEFAULT_INTERRUPT_GRACE_MS = 10_000
@@ -276,12 +288,57 @@ export const makeDuckDbEngine = (
           if (othersStopped) for (const m of more) m.connection.closeSync()
         })
     )
+    // A connection only for `memory`: a metrics scrape must not queue behind a minutes-long load.
+    // Closed first (finalizers run in reverse), after its one short statement settles.
+    const diagnostics = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const c = await instance.connect()
+          return { connection: c, inFlight: makeInFlight(c, graceMs) }
+        },
+        catch: (cause) =>
+          new WarehouseError({
+            reason: "Connection",
+            operation: "open",
+            message: `cannot open a diagnostics connection to DuckDB database ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      }),
+      (d) =>
+        Effect.promise(async () => {
+          d.inFlight.close()
+          if (await d.inFlight.stop()) d.connection.closeSync()
+        })
+    )
+    // Two scrapes at once take turns on it, as statements on any one connection do.
+    const diagnosticsLock = makeConnectionLock()
     const all = [{ connection, inFlight }, ...others]
     const engine: SqlEngine & {
       /** Statements handed to DuckDB and not yet settled (for tests of the close). */
       readonly running: () => number
     } = {
       ...makePooledEngine(all.map((c) => makeEngineFromConnection(c.connection, c.inFlight))),
+      memory: Effect.flatMap(
+        diagnosticsLock(
+          Effect.suspend(() =>
+            diagnostics.inFlight.closing
+              ? Effect.fail(
+                  queryError("memory", MEMORY_SQL)(new Error("the DuckDB database is closed or closing"))
+                )
+              : Effect.tryPromise({
+                  try: () =>
+                    diagnostics.inFlight.track(
+                      diagnostics.connection.runAndReadAll(MEMORY_SQL).then((r) => r.getRowObjectsJson())
+                    ),
+                  catch: queryError("memory", MEMORY_SQL)
+                })
+          )
+        ),
+        (rows) =>
+          Effect.mapError(decodeMemoryRows(rows), (e) =>
+            queryError("memory", MEMORY_SQL)(new Error(`unexpected duckdb_memory() row: ${e.message}`))
+          )
+      ),
       running: () => all.reduce((n, c) => n + c.inFlight.size, 0)
     }
     return engine

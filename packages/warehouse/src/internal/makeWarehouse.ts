@@ -1881,6 +1881,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     markDeleted,
     markDeletedEach,
     query: (sql, p) => engine.query(sql, p),
+    engineMemory: engine.memory ?? Effect.succeed([]),
     checkpoints,
     bulkJobs,
     tokenRecords,
