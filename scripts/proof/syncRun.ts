@@ -238,10 +238,14 @@ export const kuraSyncServeApart = async (
     KURA_STATUS_PUBLIC: "1",
     ...extra.env
   }
-  const captured = spawnCaptured(label, [SYNC_RUNNER, "serve", "--scheduler", extra.scheduler ?? "off"], {
-    cwd: dir,
-    env
-  })
+  // KURA_PROOF_SERVE_NODE_ARGS: Node/V8 flags for the service alone (experiments with flags that
+  // NODE_OPTIONS refuses, such as --no-memory-reducer); the bounded re-exec keeps them.
+  const nodeArgs = (process.env.KURA_PROOF_SERVE_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "")
+  const captured = spawnCaptured(
+    label,
+    [...nodeArgs, SYNC_RUNNER, "serve", "--scheduler", extra.scheduler ?? "off"],
+    { cwd: dir, env }
+  )
   return serveHandle(captured, path.join(dir, "lake"))
 }
 

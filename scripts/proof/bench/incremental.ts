@@ -223,6 +223,20 @@ const procTicks = (pid: number | undefined): number | null => {
   }
 }
 
+/**
+ * Minor page faults of a live process, all its threads (first touches of memory: on this VM each
+ * costs 14–22 µs of CPU, so a count that is steady under load says what a timing cannot), or null.
+ */
+const procMinorFaults = (pid: number | undefined): number | null => {
+  if (pid === undefined) return null
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
+    return Number(fields[7])
+  } catch {
+    return null
+  }
+}
+
 type Run = Awaited<ReturnType<typeof run>>
 const sum = (calls: CallTally, api: string, field: "requests" | "cost") =>
   Object.entries(calls)
@@ -479,6 +493,8 @@ interface WarmPass {
   readonly runsEndedMs: number
   readonly answeredMs: number
   readonly cpuSeconds: number
+  /** Minor page faults of the serve process over the pass. */
+  readonly minorFaults: number | null
   readonly rss: number | null
   readonly calls: CallTally
   readonly rows: number
@@ -519,6 +535,7 @@ const serveSession = async <A>(
       const mutated = mutate === undefined ? 0 : Number((await sandbox.ask(`mutate ${mutate}`)).mutated)
       const before = await tally()
       const ticksBefore = procTicks(pid) ?? 0
+      const faultsBefore = procMinorFaults(pid)
       const started = Date.now()
       // The last 202: each trigger takes its streams' leases and opens their ledger entries first.
       let answeredMs = 0
@@ -564,6 +581,7 @@ const serveSession = async <A>(
       }
       const ended = Date.now()
       const cpuTicks = (procTicks(pid) ?? ticksBefore) - ticksBefore
+      const faultsAfter = procMinorFaults(pid)
       const rss = rssMiB(pid)
       const calls = tallyDiff(await tally(), before)
       return {
@@ -572,6 +590,7 @@ const serveSession = async <A>(
         runsEndedMs: Math.max(...[...ends.values()].map((e) => e.at)) - started,
         answeredMs,
         cpuSeconds: cpuTicks / 100,
+        minorFaults: faultsBefore === null || faultsAfter === null ? null : faultsAfter - faultsBefore,
         rss,
         calls,
         rows: [...ends.values()].reduce((n, e) => n + e.rows, 0),
@@ -606,7 +625,8 @@ const serveSession = async <A>(
  * (the warm-up a production pass has had: the previous pass of the same process; it is the
  * "unchanged" figure), then `mutate(0.01)` and the timed incremental pass. The look-back and
  * everything else kura-sync does are as shipped. Points are the counting proxies' tally diffed
- * around the pass; CPU s the serve process's from /proc over the pass, RSS its VmRSS after it.
+ * around the pass; CPU s and minor page faults the serve process's from /proc over the pass, RSS its
+ * VmRSS after it.
  */
 const serveMethod = async () => {
   const loadBefore = load()
@@ -644,12 +664,12 @@ const serveMethod = async () => {
       `load average ${loadBefore} before, ${loadAfter} after\n`
   )
   console.log(
-    "| pass | runs | mutated | sync s | runs ended s | triggers answered s | CPU s | RSS MiB after | shopify points | shopify req | lightspeed req | stocky req | records read |"
+    "| pass | runs | mutated | sync s | runs ended s | triggers answered s | CPU s | minor faults | RSS MiB after | shopify points | shopify req | lightspeed req | stocky req | records read |"
   )
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
   for (const p of all)
     console.log(
-      `| ${p.label} | ${p.runs} | ${p.mutated} | ${(p.syncMs / 1000).toFixed(2)} | ${(p.runsEndedMs / 1000).toFixed(2)} | ${(p.answeredMs / 1000).toFixed(2)} | ${p.cpuSeconds.toFixed(2)} | ${p.rss?.toFixed(0) ?? "?"} | ${sum(p.calls, "shopify", "cost")} | ` +
+      `| ${p.label} | ${p.runs} | ${p.mutated} | ${(p.syncMs / 1000).toFixed(2)} | ${(p.runsEndedMs / 1000).toFixed(2)} | ${(p.answeredMs / 1000).toFixed(2)} | ${p.cpuSeconds.toFixed(2)} | ${p.minorFaults ?? "?"} | ${p.rss?.toFixed(0) ?? "?"} | ${sum(p.calls, "shopify", "cost")} | ` +
         `${apis.map((a) => sum(p.calls, a, "requests")).join(" | ")} | ${p.rows} |`
     )
   const firstSession = sessions[0]
@@ -698,6 +718,10 @@ const serveMethod = async () => {
   result({
     figure: "incremental CPU seconds vs full (kura-sync serve process; warm serve)",
     value: `${median.cpuSeconds.toFixed(2)} / ${full.cpuSeconds.toFixed(1)}`
+  })
+  result({
+    figure: "minor page faults of the serve process per incremental pass (each, warm serve)",
+    value: passes.map((p) => p.minorFaults ?? "?").join(" / ")
   })
   result({
     figure: "unchanged pass (the warm-up of each session): points / time vs full (warm serve; median)",
