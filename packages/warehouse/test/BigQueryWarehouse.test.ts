@@ -72,6 +72,17 @@ describe("BigQueryWarehouse against fake BigQuery and GCS servers", () => {
       )
   )
 
+  it.live("reports no engine memory, and asks BigQuery nothing for it", () =>
+    withBigQuery(({ bq }) =>
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        const before = bq.requests.length
+        assert.deepStrictEqual(yield* w.engineMemory, [])
+        assert.strictEqual(bq.requests.length, before)
+      })
+    )
+  )
+
   it.live("schema drift adds a nullable column; a changed type is dead-lettered", () =>
     withBigQuery(({ bq }) =>
       Effect.gen(function* () {
