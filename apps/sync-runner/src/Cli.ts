@@ -36,6 +36,7 @@ import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
+import { serviceLoggerOptions } from "./ServiceLogger.js"
 import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { type ErasureGate, StreamRunner } from "./StreamRunner.js"
@@ -459,13 +460,7 @@ const serveCommand = Command.make(
       }).pipe(
         Effect.scoped,
         Effect.provide(services),
-        Effect.provide(
-          layerCloudLogger({
-            projectId: Option.getOrUndefined(config.project),
-            labels: { service: "kura-sync" },
-            labelAnnotations: ["stream"]
-          })
-        )
+        Effect.provide(layerCloudLogger(serviceLoggerOptions(Option.getOrUndefined(config.project))))
       )
     })
 ).pipe(

@@ -1,0 +1,168 @@
+/**
+ * The deploy guide's log-based metric and alerting policies (`deploy/monitoring/`) against the lines
+ * the service really writes: a run through the StreamRunner under the service's own logger, each
+ * line turned into the LogEntry Cloud Run makes of it, and each policy's filter evaluated on them.
+ * A renamed log message, label or service would leave an alert that never fires; this fails first.
+ */
+import { readFileSync } from "node:fs"
+import { CheckpointStore, layerCloudLogger } from "@kura/core"
+import { Effect, Layer, Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import { LeaseManager } from "../src/LeaseManager.js"
+import { Metrics } from "../src/Metrics.js"
+import { RunLedger } from "../src/RunLedger.js"
+import { SERVICE_NAME, serviceLoggerOptions } from "../src/ServiceLogger.js"
+import { StreamRunner } from "../src/StreamRunner.js"
+import { failingStream, slowStream } from "./support.js"
+
+const monitoring = new URL("../deploy/monitoring/", import.meta.url)
+const readJson = (name: string): unknown => JSON.parse(readFileSync(new URL(name, monitoring), "utf8"))
+
+const Extractors = Schema.Record(Schema.String, Schema.String)
+const LogMetric = Schema.Struct({
+  name: Schema.String,
+  filter: Schema.String,
+  metricDescriptor: Schema.Struct({
+    metricKind: Schema.Literal("DELTA"),
+    valueType: Schema.Literal("INT64"),
+    labels: Schema.Array(Schema.Struct({ key: Schema.String, valueType: Schema.Literal("STRING") }))
+  }),
+  labelExtractors: Extractors
+})
+const LogPolicy = Schema.Struct({
+  displayName: Schema.String,
+  combiner: Schema.Literal("OR"),
+  conditions: Schema.Tuple([
+    Schema.Struct({
+      displayName: Schema.String,
+      conditionMatchedLog: Schema.Struct({ filter: Schema.String, labelExtractors: Extractors })
+    })
+  ]),
+  // Cloud Monitoring refuses a log-match policy without a notification rate limit.
+  alertStrategy: Schema.Struct({
+    notificationRateLimit: Schema.Struct({ period: Schema.String }),
+    autoClose: Schema.String
+  })
+})
+const AbsencePolicy = Schema.Struct({
+  displayName: Schema.String,
+  conditions: Schema.Tuple([
+    Schema.Struct({
+      displayName: Schema.String,
+      conditionAbsent: Schema.Struct({
+        filter: Schema.String,
+        duration: Schema.String,
+        aggregations: Schema.Tuple([Schema.Struct({ groupByFields: Schema.Array(Schema.String) })])
+      })
+    })
+  ])
+})
+
+/** The LogEntry Cloud Run makes of one JSON line on stdout (its special fields lifted out). */
+const asLogEntry = (line: string) => {
+  const {
+    severity,
+    "logging.googleapis.com/labels": labels,
+    ...jsonPayload
+  } = JSON.parse(line) as Record<string, unknown>
+  return {
+    resource: { type: "cloud_run_revision", labels: { service_name: SERVICE_NAME } },
+    severity,
+    labels: labels ?? {},
+    jsonPayload
+  }
+}
+type LogEntry = ReturnType<typeof asLogEntry>
+
+const SEVERITIES = [
+  "DEFAULT",
+  "DEBUG",
+  "INFO",
+  "NOTICE",
+  "WARNING",
+  "ERROR",
+  "CRITICAL",
+  "ALERT",
+  "EMERGENCY"
+]
+const at = (entry: LogEntry, path: string): unknown =>
+  path
+    .split(".")
+    .reduce<unknown>(
+      (v, k) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined),
+      entry
+    )
+
+/**
+ * The part of the Logging query language these filters use: clauses joined by AND, each
+ * `path="text"` (equality) or `severity>=LEVEL`. Anything else throws, so a filter edited beyond
+ * it is noticed here rather than evaluated wrongly.
+ */
+const matches = (filter: string, entry: LogEntry): boolean =>
+  filter.split(" AND ").every((clause) => {
+    const eq = /^([\w.]+)="([^"]*)"$/.exec(clause)
+    if (eq !== null) return at(entry, eq[1] as string) === eq[2]
+    const sev = /^severity>=([A-Z]+)$/.exec(clause)
+    if (sev !== null)
+      return SEVERITIES.indexOf(String(entry.severity)) >= SEVERITIES.indexOf(sev[1] as string)
+    throw new Error(`filter clause this test cannot evaluate: ${clause}`)
+  })
+
+/** `EXTRACT(path)` of a label extractor. */
+const extract = (extractor: string, entry: LogEntry): unknown => {
+  const m = /^EXTRACT\(([\w.]+)\)$/.exec(extractor)
+  if (m === null) throw new Error(`label extractor this test cannot evaluate: ${extractor}`)
+  return at(entry, m[1] as string)
+}
+
+/** One pass of two streams, one succeeding and one failing, logged as `kura-sync serve` logs. */
+const loggedPass = async (): Promise<ReadonlyArray<LogEntry>> => {
+  const lines: Array<string> = []
+  await Effect.runPromise(
+    Effect.gen(function* () {
+      const runner = yield* StreamRunner.make([slowStream("orders", 1, 3), failingStream("customers")])
+      yield* runner.runNow({}, "cli")
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(
+          CheckpointStore.layerMemory,
+          RunLedger.layerMemory(),
+          LeaseManager.layerMemory,
+          Metrics.layer
+        )
+      ),
+      Effect.provide(
+        layerCloudLogger({ ...serviceLoggerOptions(undefined), write: (l) => void lines.push(l) })
+      )
+    )
+  )
+  return lines.map(asLogEntry)
+}
+
+describe("deploy/monitoring: the log-based metric and alerts match what the service logs", () => {
+  it("the failed-run alert fires on the failed run's line alone and names its stream", async () => {
+    const entries = await loggedPass()
+    const policy = Schema.decodeUnknownSync(LogPolicy)(readJson("run-failed.policy.json"))
+    const condition = policy.conditions[0].conditionMatchedLog
+    const hits = entries.filter((e) => matches(condition.filter, e))
+    expect(hits).toHaveLength(1)
+    expect(hits.map((e) => extract(condition.labelExtractors.stream as string, e))).toEqual([
+      "demo/test/customers"
+    ])
+    expect(hits[0]?.jsonPayload).toMatchObject({ error: expect.stringContaining("HTTP 503") })
+  })
+
+  it("the success metric counts the succeeded run's line alone, by stream; the stale alert reads that metric by stream", async () => {
+    const entries = await loggedPass()
+    const metric = Schema.decodeUnknownSync(LogMetric)(readJson("run-succeeded.metric.json"))
+    const hits = entries.filter((e) => matches(metric.filter, e))
+    expect(hits).toHaveLength(1)
+    expect(Object.keys(metric.labelExtractors)).toEqual(metric.metricDescriptor.labels.map((l) => l.key))
+    expect(hits.map((e) => extract(metric.labelExtractors.stream as string, e))).toEqual(["demo/test/orders"])
+
+    const stale = Schema.decodeUnknownSync(AbsencePolicy)(readJson("stream-stale.policy.json"))
+    const absent = stale.conditions[0].conditionAbsent
+    expect(absent.filter).toContain(`metric.type="logging.googleapis.com/user/${metric.name}"`)
+    expect(absent.aggregations[0].groupByFields).toEqual(["metric.label.stream"])
+  })
+})
