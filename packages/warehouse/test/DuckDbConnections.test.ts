@@ -6,7 +6,7 @@
  * instead of being bent into range.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import { DuckDbWarehouse, Warehouse, WarehouseConfig } from "../src/index.js"
 
 /** Connections DuckDB has open on the warehouse's database, read through the warehouse. */
@@ -56,5 +56,19 @@ describe("DuckDB connections setting", () => {
         assert.include(String((error as Error).message), `1 to ${DuckDbWarehouse.MAX_CONNECTIONS}`)
       }
     })
+  )
+  it.live("reading the engine's memory opens one connection of its own, at the first read only", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const context = yield* Layer.build(DuckDbWarehouse.layer({ path: ":memory:", connections: 2 }))
+        const w = Context.get(context, Warehouse)
+        const count = Effect.provide(openConnections, context)
+        assert.strictEqual(yield* count, 2)
+        yield* w.engineMemory
+        assert.strictEqual(yield* count, 3)
+        yield* w.engineMemory
+        assert.strictEqual(yield* count, 3)
+      })
+    )
   )
 })

@@ -289,55 +289,52 @@ export const makeDuckDbEngine = (
         })
     )
     // A connection only for `memory`: a metrics scrape must not queue behind a minutes-long load.
-    // Closed first (finalizers run in reverse), after its one short statement settles.
-    const diagnostics = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const c = await instance.connect()
-          return { connection: c, inFlight: makeInFlight(c, graceMs) }
-        },
-        catch: (cause) =>
-          new WarehouseError({
-            reason: "Connection",
-            operation: "open",
-            message: `cannot open a diagnostics connection to DuckDB database ${path}: ${cause instanceof Error ? cause.message : String(cause)}`,
-            cause
-          })
-      }),
-      (d) =>
+    // Opened by the first scrape (a process that is never scraped holds no extra connection), and
+    // closed first (finalizers run in reverse), after its one short statement settles.
+    let diagnostics: { connection: DuckDBConnection; inFlight: ReturnType<typeof makeInFlight> } | undefined
+    let diagnosticsClosed = false
+    const closedError = () =>
+      queryError("memory", MEMORY_SQL)(new Error("the DuckDB database is closed or closing"))
+    // Two scrapes at once take turns on it, as statements on any one connection do; the first
+    // opens it and the close closes it under the same lock, so neither can miss the other.
+    const diagnosticsLock = makeConnectionLock()
+    yield* Effect.addFinalizer(() =>
+      diagnosticsLock(
         Effect.promise(async () => {
+          diagnosticsClosed = true
+          const d = diagnostics
+          if (d === undefined) return
           d.inFlight.close()
           if (await d.inFlight.stop()) d.connection.closeSync()
         })
+      )
     )
-    // Two scrapes at once take turns on it, as statements on any one connection do.
-    const diagnosticsLock = makeConnectionLock()
+    const readMemory = diagnosticsLock(
+      Effect.suspend(() => {
+        if (diagnosticsClosed) return Effect.fail(closedError())
+        return Effect.tryPromise({
+          try: async () => {
+            if (diagnostics === undefined) {
+              const c = await instance.connect()
+              diagnostics = { connection: c, inFlight: makeInFlight(c, graceMs) }
+            }
+            const d = diagnostics
+            return d.inFlight.track(d.connection.runAndReadAll(MEMORY_SQL).then((r) => r.getRowObjectsJson()))
+          },
+          catch: queryError("memory", MEMORY_SQL)
+        })
+      })
+    )
     const all = [{ connection, inFlight }, ...others]
     const engine: SqlEngine & {
       /** Statements handed to DuckDB and not yet settled (for tests of the close). */
       readonly running: () => number
     } = {
       ...makePooledEngine(all.map((c) => makeEngineFromConnection(c.connection, c.inFlight))),
-      memory: Effect.flatMap(
-        diagnosticsLock(
-          Effect.suspend(() =>
-            diagnostics.inFlight.closing
-              ? Effect.fail(
-                  queryError("memory", MEMORY_SQL)(new Error("the DuckDB database is closed or closing"))
-                )
-              : Effect.tryPromise({
-                  try: () =>
-                    diagnostics.inFlight.track(
-                      diagnostics.connection.runAndReadAll(MEMORY_SQL).then((r) => r.getRowObjectsJson())
-                    ),
-                  catch: queryError("memory", MEMORY_SQL)
-                })
-          )
-        ),
-        (rows) =>
-          Effect.mapError(decodeMemoryRows(rows), (e) =>
-            queryError("memory", MEMORY_SQL)(new Error(`unexpected duckdb_memory() row: ${e.message}`))
-          )
+      memory: Effect.flatMap(readMemory, (rows) =>
+        Effect.mapError(decodeMemoryRows(rows), (e) =>
+          queryError("memory", MEMORY_SQL)(new Error(`unexpected duckdb_memory() row: ${e.message}`))
+        )
       ),
       running: () => all.reduce((n, c) => n + c.inFlight.size, 0)
     }

@@ -188,7 +188,8 @@ describe("a stock shortfall from orders deleted before Kura read them", () => {
         const loadAll = (rows: CanonicalRows) =>
           Effect.forEach(
             Object.entries(rows) as Array<[CanonicalTableName, ReadonlyArray<Record<string, unknown>>]>,
-            ([table, list]) => (table === "inventory_levels" ? Effect.void : Effect.asVoid(w.load(table, list))),
+            ([table, list]) =>
+              table === "inventory_levels" ? Effect.void : Effect.asVoid(w.load(table, list)),
             { discard: true }
           )
         for (const [mapped, levels] of [

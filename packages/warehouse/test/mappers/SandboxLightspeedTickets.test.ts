@@ -143,7 +143,8 @@ describe("Lightspeed tickets open at a snapshot, and voided sales", () => {
         const loadAll = (rows: CanonicalRows) =>
           Effect.forEach(
             Object.entries(rows) as Array<[CanonicalTableName, ReadonlyArray<Record<string, unknown>>]>,
-            ([table, list]) => (table === "inventory_levels" ? Effect.void : Effect.asVoid(w.load(table, list))),
+            ([table, list]) =>
+              table === "inventory_levels" ? Effect.void : Effect.asVoid(w.load(table, list)),
             { discard: true }
           )
         for (const [mapped, levels] of [
