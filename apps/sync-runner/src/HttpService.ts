@@ -86,6 +86,8 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
   const thread = yield* Effect.serviceOption(IntakeThread)
   // The embedded engine's own memory for /metrics; a service without a warehouse has none to show.
   const warehouse = yield* Effect.serviceOption(Warehouse)
+  // Said once when the read starts failing and once when it works again, not at every scrape.
+  let engineMemoryFailing = false
   /** The intake thread's health for the status report and page (threaded intake only). */
   const intakeReport: Effect.Effect<WebhookIntakeReport | undefined> = Option.isNone(thread)
     ? Effect.succeed(undefined)
@@ -171,8 +173,14 @@ export const startHttpService = Effect.fnUntraced(function* (options: HttpServic
         const engine = Option.isSome(warehouse)
           ? yield* Effect.result(warehouse.value.engineMemory)
           : undefined
-        if (engine?._tag === "Failure")
+        if (engine?._tag === "Failure" && !engineMemoryFailing) {
+          engineMemoryFailing = true
           yield* Effect.logWarning(`/metrics: engine memory unavailable: ${engine.failure.message}`)
+        }
+        if (engine?._tag === "Success" && engineMemoryFailing) {
+          engineMemoryFailing = false
+          yield* Effect.logInfo("/metrics: engine memory available again")
+        }
         if (engine?._tag === "Success")
           for (const m of engine.success) {
             yield* metrics.set(

@@ -1,5 +1,6 @@
 import { incrementCounter, MetricNames } from "@kura/core"
-import { Effect, Option, Redacted } from "effect"
+import { DuckDbWarehouse, Warehouse, WarehouseError } from "@kura/warehouse"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { OAuth2Client } from "google-auth-library"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { TriggerAuth } from "../src/TriggerAuth.js"
@@ -284,4 +285,36 @@ describe("POST /sync[/:source[/:stream]]", () => {
         expect([...memory.values()].reduce((a, b) => a + b, 0)).toBeLessThan(rss)
       }
     ))
+  it("a failed read of the engine's memory leaves its gauges out of that scrape, not the scrape", async () => {
+    let failing = true
+    const flaky = Layer.effect(
+      Warehouse,
+      Effect.map(Effect.service(Warehouse), (w) =>
+        Warehouse.of({
+          ...w,
+          engineMemory: Effect.suspend(() =>
+            failing
+              ? Effect.fail(new WarehouseError({ reason: "Query", operation: "memory", message: "closing" }))
+              : w.engineMemory
+          )
+        })
+      )
+    ).pipe(Layer.provide(DuckDbWarehouse.layerMemory))
+    await withServer(
+      { streams: [slowStream("orders", 10)], triggerSecret: SECRET, warehouse: flaky },
+      async ({ url }) => {
+        for (let i = 0; i < 2; i++) {
+          const res = await fetch(`${url}/metrics`)
+          expect(res.status).toBe(200)
+          const text = await res.text()
+          expect(text).toContain("process_resident_memory_bytes")
+          expect(text).not.toContain("kura_warehouse_engine_memory_bytes{")
+        }
+        failing = false
+        expect(await (await fetch(`${url}/metrics`)).text()).toMatch(
+          /^kura_warehouse_engine_memory_bytes\{tag="BASE_TABLE"\} /m
+        )
+      }
+    )
+  })
 })

@@ -2,7 +2,7 @@ import { createHmac, createSign, generateKeyPairSync } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { CheckpointStore } from "@kura/core"
-import { DuckDbWarehouse } from "@kura/warehouse"
+import { DuckDbWarehouse, type Warehouse } from "@kura/warehouse"
 import { Effect, Layer, Logger, Option, Redacted } from "effect"
 import type { OAuth2Client } from "google-auth-library"
 import { inject } from "vitest"
@@ -160,8 +160,11 @@ export const withServer = (
     readonly sinkGate?: Promise<void>
     readonly queueCapacity?: number
     readonly workers?: number
-    /** Also provide an in-memory DuckDB warehouse (what /metrics reads the engine's memory from). */
-    readonly warehouse?: boolean
+    /**
+     * Also provide a warehouse (what /metrics reads the engine's memory from): `true` for an
+     * in-memory DuckDB one, or a layer of its own.
+     */
+    readonly warehouse?: boolean | Layer.Layer<Warehouse, unknown>
   },
   f: (server: TestServer) => Promise<void>
 ): Promise<void> => {
@@ -202,7 +205,11 @@ export const withServer = (
         RunLedger.layerMemory(),
         LeaseManager.layerMemory,
         Metrics.layer,
-        options.warehouse === true ? DuckDbWarehouse.layerMemory : Layer.empty
+        options.warehouse === true
+          ? DuckDbWarehouse.layerMemory
+          : options.warehouse === undefined || options.warehouse === false
+            ? Layer.empty
+            : options.warehouse
       )
     )
   )
