@@ -17,7 +17,8 @@
  * summed (gross, in minor units) as the demo ties them, and every live online order's version
  * (id and `updated_at`) and cancellation, so a missed update shows even where no total moves. Prints a `KURA_BENCH_RESULT {json}` line
  * per figure; exits 1 if a run failed or the tie-out does not hold (`--change-after-stop` changes
- * the orders once more after the service stopped, to show that it then fails). Not part of `npm run bench`
+ * the orders once more after the service stopped, to show that it then fails). The samples are also
+ * drawn as an SVG chart beside them (`soakChart.ts`). Not part of `npm run bench`
  * (it runs for minutes by design).
  */
 import { createHash } from "node:crypto"
@@ -28,6 +29,7 @@ import { toDecimal, toMinorUnits } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
 import type { ServeHandle } from "../lib.ts"
+import { soakChart } from "../soakChart.ts"
 import {
   kuraSyncServeApart,
   type RunEnd,
@@ -269,6 +271,15 @@ try {
   const kept = path.join(tmpdir(), `kura-soak-samples-${started}.json`)
   writeFileSync(kept, `${JSON.stringify(samples)}\n`)
   console.log(`samples (every 10 s: RSS, V8 heap used, external, DuckDB, MiB): ${kept}`)
+  const chart = kept.replace(/\.json$/, ".svg")
+  writeFileSync(
+    chart,
+    soakChart(
+      samples,
+      `kura-sync serve soak: ${minutes} min, ${scale} orders, runs every ${interval}, mutate(${fraction}) every ${mutateEverySec} s`
+    )
+  )
+  console.log(`chart: ${chart}`)
   failed = !tied || byStatus("failed") > 0
 } catch (e) {
   failed = true
