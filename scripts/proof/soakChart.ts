@@ -8,10 +8,12 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 
-/** One sample as the soak writes it (MiB; `at` in epoch ms). */
-interface Sample {
+/** One sample of the service's memory as the soak keeps it (MiB; `at` in epoch ms). */
+export interface Sample {
   readonly at: number
+  /** Resident memory (`/proc/<pid>/status`). */
   readonly rss: number
+  /** From the service's /metrics: the V8 heap in use, external memory, and DuckDB's own memory (all tags). */
   readonly heap?: number
   readonly external?: number
   readonly duckdb?: number

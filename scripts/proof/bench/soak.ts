@@ -29,7 +29,7 @@ import { toDecimal, toMinorUnits } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
 import { Effect } from "effect"
 import type { ServeHandle } from "../lib.ts"
-import { soakChart } from "../soakChart.ts"
+import { type Sample, soakChart } from "../soakChart.ts"
 import {
   kuraSyncServeApart,
   type RunEnd,
@@ -55,16 +55,6 @@ const interval = arg("interval", "30s")
 const mutateEverySec = positive("mutate-every", "60")
 const fraction = positive("fraction", "0.002")
 const SECRET = "soak-trigger-secret-0123456789"
-
-/** One sample of the service's memory (MiB): resident, and from its /metrics the parts it names. */
-interface Sample {
-  readonly at: number
-  readonly rss: number
-  readonly heap?: number
-  readonly external?: number
-  /** DuckDB's own memory, all tags summed (`kura_warehouse_engine_memory_bytes`). */
-  readonly duckdb?: number
-}
 
 /** The V8 heap in use, the external memory and DuckDB's memory, from the service's own /metrics (MiB). */
 const metricsMiB = async (url: string): Promise<Omit<Sample, "at" | "rss">> => {
