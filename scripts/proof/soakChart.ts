@@ -15,6 +15,8 @@ export interface Sample {
   readonly rss: number
   /** From the service's /metrics: the V8 heap in use, external memory, and DuckDB's own memory (all tags). */
   readonly heap?: number
+  /** The V8 heap reserved (used plus garbage not yet collected and free pages). */
+  readonly heapTotal?: number
   readonly external?: number
   readonly duckdb?: number
 }
@@ -28,6 +30,7 @@ const isSample = (v: unknown): v is Sample =>
 const SERIES = [
   { key: "rss", label: "resident (RSS)", color: "#1f5fa8" },
   { key: "duckdb", label: "DuckDB (duckdb_memory)", color: "#c0392b" },
+  { key: "heapTotal", label: "V8 heap reserved", color: "#7fbf8f" },
   { key: "heap", label: "V8 heap in use", color: "#27864a" },
   { key: "external", label: "external (buffers)", color: "#8e6c1f" }
 ] as const
@@ -75,7 +78,7 @@ export const soakChart = (samples: ReadonlyArray<Sample>, title: string): string
       parts.push(
         `<polyline fill="none" stroke="${series.color}" stroke-width="1.5" points="${points.join(" ")}"/>`
       )
-    const lx = pad.left + i * 200
+    const lx = pad.left + i * 165
     parts.push(
       `<line x1="${lx}" x2="${lx + 20}" y1="${height - 16}" y2="${height - 16}" stroke="${series.color}" stroke-width="3"/>`,
       `<text x="${lx + 26}" y="${height - 12}">${xmlText(series.label)}</text>`

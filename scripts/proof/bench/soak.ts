@@ -9,7 +9,7 @@
  *     [--mutate-every 60] [--fraction 0.002] [--change-after-stop]
  *
  * Every 10 s it samples the serve process's RSS (`/proc/<pid>/status`) and, from its /metrics, the
- * V8 heap in use, the external memory and DuckDB's own memory (kept in a samples file); it counts each run's end
+ * V8 heap in use and reserved, the external memory and DuckDB's own memory (kept in a samples file); it counts each run's end
  * line (`run succeeded|failed|interrupted`) per stream. When the time is up it stops changing the
  * data and waits until every stream has succeeded twice since the last change (the second run
  * began after the first ended, so after the change), stops the service (SIGTERM: the drain), and
@@ -67,9 +67,11 @@ const metricsMiB = async (url: string): Promise<Omit<Sample, "at" | "rss">> => {
     }
     const tags = [...text.matchAll(/^kura_warehouse_engine_memory_bytes\{[^}]*\} ([\d.e+]+)$/gm)]
     const heap = gauge("nodejs_heap_size_used_bytes")
+    const heapTotal = gauge("nodejs_heap_size_total_bytes")
     const external = gauge("nodejs_external_memory_bytes")
     return {
       ...(heap === undefined ? {} : { heap }),
+      ...(heapTotal === undefined ? {} : { heapTotal }),
       ...(external === undefined ? {} : { external }),
       ...(tags.length === 0 ? {} : { duckdb: mib(tags.reduce((n, m) => n + Number(m[1]), 0)) })
     }
@@ -251,8 +253,8 @@ try {
     unit: "MiB/h"
   })
   result(
-    "serve MiB, mean of the steady period's first 5 min → last 5 min: RSS / V8 heap used / external / DuckDB",
-    `${ends5((x) => x.rss)} / ${ends5((x) => x.heap)} / ${ends5((x) => x.external)} / ${ends5((x) => x.duckdb)}`
+    "serve MiB, mean of the steady period's first 5 min → last 5 min: RSS / V8 heap used / V8 heap reserved / external / DuckDB",
+    `${ends5((x) => x.rss)} / ${ends5((x) => x.heap)} / ${ends5((x) => x.heapTotal)} / ${ends5((x) => x.external)} / ${ends5((x) => x.duckdb)}`
   )
   result("tie-out after the soak (loaded vs ground truth)", JSON.stringify(tie), {
     target: "equal",
@@ -260,7 +262,7 @@ try {
   })
   const kept = path.join(tmpdir(), `kura-soak-samples-${started}.json`)
   writeFileSync(kept, `${JSON.stringify(samples)}\n`)
-  console.log(`samples (every 10 s: RSS, V8 heap used, external, DuckDB, MiB): ${kept}`)
+  console.log(`samples (every 10 s: RSS, V8 heap used and reserved, external, DuckDB, MiB): ${kept}`)
   const chart = kept.replace(/\.json$/, ".svg")
   writeFileSync(
     chart,
