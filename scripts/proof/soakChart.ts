@@ -52,7 +52,7 @@ export const soakChart = (samples: ReadonlyArray<Sample>, title: string): string
   const parts: Array<string> = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${pad.left}" y="22" font-size="14">${xmlText(title)}</text>`
+    `<text x="${pad.left}" y="22" font-size="13">${xmlText(title.length > 120 ? `${title.slice(0, 117)}…` : title)}</text>`
   ]
   for (let mib = 0; mib <= top; mib += 100) {
     parts.push(
@@ -69,7 +69,8 @@ export const soakChart = (samples: ReadonlyArray<Sample>, title: string): string
     `<text x="${(pad.left + width - pad.right) / 2}" y="${height - pad.bottom + 36}" text-anchor="middle">minutes</text>`,
     `<text x="16" y="${(pad.top + height - pad.bottom) / 2}" transform="rotate(-90 16 ${(pad.top + height - pad.bottom) / 2})" text-anchor="middle">MiB</text>`
   )
-  for (const [i, series] of SERIES.entries()) {
+  let legendX = pad.left
+  for (const series of SERIES) {
     const points = samples.flatMap((s) => {
       const v = s[series.key]
       return v === undefined ? [] : [`${x(s.at).toFixed(1)},${y(v).toFixed(1)}`]
@@ -78,11 +79,12 @@ export const soakChart = (samples: ReadonlyArray<Sample>, title: string): string
       parts.push(
         `<polyline fill="none" stroke="${series.color}" stroke-width="1.5" points="${points.join(" ")}"/>`
       )
-    const lx = pad.left + i * 165
     parts.push(
-      `<line x1="${lx}" x2="${lx + 20}" y1="${height - 16}" y2="${height - 16}" stroke="${series.color}" stroke-width="3"/>`,
-      `<text x="${lx + 26}" y="${height - 12}">${xmlText(series.label)}</text>`
+      `<line x1="${legendX}" x2="${legendX + 20}" y1="${height - 16}" y2="${height - 16}" stroke="${series.color}" stroke-width="3"/>`,
+      `<text x="${legendX + 26}" y="${height - 12}">${xmlText(series.label)}</text>`
     )
+    // ~6.5 px a character at 12 px sans-serif, and a gap.
+    legendX += 26 + series.label.length * 6.5 + 24
   }
   parts.push("</svg>")
   return `${parts.join("\n")}\n`
