@@ -51,6 +51,7 @@ export const soakChart = (samples: ReadonlyArray<Sample>, title: string): string
   const y = (mib: number) => height - pad.bottom - (mib / top) * (height - pad.top - pad.bottom)
   const parts: Array<string> = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${xmlText(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${pad.left}" y="22" font-size="13">${xmlText(title.length > 120 ? `${title.slice(0, 117)}…` : title)}</text>`
   ]
