@@ -212,30 +212,22 @@ const passStartedAt = (output: string, near: number): number | undefined => {
   return t - near > 12 * 3_600_000 ? t - 86_400_000 : near - t > 12 * 3_600_000 ? t + 86_400_000 : t
 }
 
-/** utime + stime of a live process in clock ticks (100 per second on Linux), or null. */
-const procTicks = (pid: number | undefined): number | null => {
-  if (pid === undefined) return null
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-    return Number(fields[11]) + Number(fields[12])
-  } catch {
-    return null
-  }
-}
-
 /**
- * Minor page faults of a live process, all its threads (first touches of memory: on this VM each
- * costs 14–22 µs of CPU, so a count that is steady under load says what a timing cannot), or null.
+ * A live process's CPU time (utime + stime, in clock ticks: 100 per second on Linux) and minor page
+ * faults, all its threads, from one read of /proc/<pid>/stat; null when it is gone. Faults are first
+ * touches of memory: on this VM each costs 14–22 µs of CPU, so a count that load does not move says
+ * what a timing cannot.
  */
-const procMinorFaults = (pid: number | undefined): number | null => {
+const procStat = (pid: number | undefined): { ticks: number; minorFaults: number } | null => {
   if (pid === undefined) return null
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? []
-    return Number(fields[7])
+    return { ticks: Number(fields[11]) + Number(fields[12]), minorFaults: Number(fields[7]) }
   } catch {
     return null
   }
 }
+const procTicks = (pid: number | undefined): number | null => procStat(pid)?.ticks ?? null
 
 type Run = Awaited<ReturnType<typeof run>>
 const sum = (calls: CallTally, api: string, field: "requests" | "cost") =>
@@ -431,7 +423,6 @@ const runMethod = async () => {
 /** The bearer of the warm method's `POST /sync` triggers (KURA_TRIGGER_SECRET). */
 const TRIGGER_SECRET = randomBytes(24).toString("hex")
 
-/** Resident set size of a live process in MiB (VmRSS), or null. */
 /** `after - before`, per call shape (the counting proxies' tallies are cumulative). */
 const tallyDiff = (after: CallTally, before: CallTally): CallTally => {
   const out: CallTally = {}
@@ -534,8 +525,8 @@ const serveSession = async <A>(
     const pass = async (passLabel: string, mutate?: number): Promise<WarmPass> => {
       const mutated = mutate === undefined ? 0 : Number((await sandbox.ask(`mutate ${mutate}`)).mutated)
       const before = await tally()
-      const ticksBefore = procTicks(pid) ?? 0
-      const faultsBefore = procMinorFaults(pid)
+      const statBefore = procStat(pid)
+      const ticksBefore = statBefore?.ticks ?? 0
       const started = Date.now()
       // The last 202: each trigger takes its streams' leases and opens their ledger entries first.
       let answeredMs = 0
@@ -580,8 +571,8 @@ const serveSession = async <A>(
         await new Promise((r) => setTimeout(r, 5))
       }
       const ended = Date.now()
-      const cpuTicks = (procTicks(pid) ?? ticksBefore) - ticksBefore
-      const faultsAfter = procMinorFaults(pid)
+      const statAfter = procStat(pid)
+      const cpuTicks = (statAfter?.ticks ?? ticksBefore) - ticksBefore
       const rss = rssMiB(pid)
       const calls = tallyDiff(await tally(), before)
       return {
@@ -590,7 +581,8 @@ const serveSession = async <A>(
         runsEndedMs: Math.max(...[...ends.values()].map((e) => e.at)) - started,
         answeredMs,
         cpuSeconds: cpuTicks / 100,
-        minorFaults: faultsBefore === null || faultsAfter === null ? null : faultsAfter - faultsBefore,
+        minorFaults:
+          statBefore === null || statAfter === null ? null : statAfter.minorFaults - statBefore.minorFaults,
         rss,
         calls,
         rows: [...ends.values()].reduce((n, e) => n + e.rows, 0),
