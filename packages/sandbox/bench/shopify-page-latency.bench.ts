@@ -6,6 +6,7 @@
  * orders and fewer pages (finishes in seconds).
  */
 import { test } from "vitest"
+import { makeClock } from "../src/internal/clock.js"
 import type { FaultInjector } from "../src/internal/contracts.js"
 import { defaultMerchantOptions, makeMerchant } from "../src/internal/generator/makeMerchant.js"
 import { startShopifyEmulator } from "../src/internal/shopify/startShopifyEmulator.js"
@@ -22,7 +23,7 @@ const startEmulator = (bulkRowsPerSecond?: number) =>
   startShopifyEmulator({
     merchant,
     faults: noFaults,
-    clock: { timeScale: 1, now: () => Date.now(), scale: (ms) => ms },
+    clock: makeClock(1),
     port: 0,
     // A bucket that never throttles and a ceiling that admits first:250 × lineItems: this measures the emulator only.
     plan: {

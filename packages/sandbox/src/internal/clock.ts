@@ -5,10 +5,15 @@ import type { SandboxClock } from "./contracts.js"
 
 /**
  * Builds a clock that runs durations `timeScale` times faster. `now` is injectable for tests that
- * need a fixed or stepped wall clock. The calendar (`calendarNow`) starts at `now()` and runs
- * `timeScale` times faster from there.
+ * need a fixed or stepped wall clock; rate limits keep metering on `elapsed` (the process's
+ * monotonic clock unless given), so stepping the wall never throttles a test. The calendar
+ * (`calendarNow`) starts at `now()` and runs `timeScale` times faster from there.
  */
-export const makeClock = (timeScale = 1, now: () => number = Date.now): SandboxClock => {
+export const makeClock = (
+  timeScale = 1,
+  now: () => number = Date.now,
+  elapsed: () => number = () => performance.now()
+): SandboxClock => {
   if (!(Number.isFinite(timeScale) && timeScale > 0)) {
     throw new RangeError(
       `timeScale must be a positive number (1 = real time, 60 = a minute per second); got ${timeScale}`
@@ -19,6 +24,7 @@ export const makeClock = (timeScale = 1, now: () => number = Date.now): SandboxC
     timeScale,
     now,
     scale: (ms: number) => ms / timeScale,
+    elapsed,
     calendarNow: () => origin + (now() - origin) * timeScale
   }
 }

@@ -48,6 +48,12 @@ export interface SandboxClock {
   /** Converts a real-world duration in ms to the sandbox's scaled duration in ms. */
   scale(ms: number): number
   /**
+   * Monotonic ms from an arbitrary origin; never goes back. Rate-limit buckets meter with it, so a
+   * wall-clock step (NTP, a resumed VM) neither stalls a bucket until the wall catches up nor
+   * floods it.
+   */
+  elapsed(): number
+  /**
    * The sandbox calendar (epoch ms): equal to `now()` when the clock starts, then running
    * `timeScale` times faster. Calendar facts that are durations in disguise — which POS business
    * day is current, when it is `dataComplete` — follow it, so a test can watch days roll over in

@@ -23,7 +23,8 @@ import {
 export const scaledClock = (timeScale: number): SandboxClock => ({
   timeScale,
   now: () => Date.now(),
-  scale: (ms) => ms / timeScale
+  scale: (ms) => ms / timeScale,
+  elapsed: () => performance.now()
 })
 
 /** Faults armed by the test: `arm("http_5xx", 2)` makes the next two decisions for that kind true. */
@@ -57,6 +58,18 @@ export const STANDARD: ShopifyPlan = {
   graphqlRestoreRate: 100,
   restBucket: 40,
   restLeakRate: 2
+}
+
+/**
+ * A bucket no test drains: for tests of what the API answers, not of its rate limit. A file of quick
+ * queries can outrun even a scaled Standard restore (the search tests drained it in 90 ms and were
+ * throttled mid-assertion).
+ */
+export const UNMETERED: ShopifyPlan = {
+  ...STANDARD,
+  name: "custom",
+  graphqlBucket: 1_000_000,
+  graphqlRestoreRate: 1_000_000
 }
 
 /** Anchor = now, so the 60-day window is meaningful against real wall-clock time. */
@@ -102,6 +115,8 @@ export const start = async (
     readonly plan?: ShopifyPlan
     readonly options?: ShopifyEmulatorOptions
     readonly merchant?: Merchant
+    /** Overrides the real clock scaled by `timeScale` (e.g. a hand-stepped wall). */
+    readonly clock?: SandboxClock
   } = {}
 ): Promise<Started> => {
   const merchant =
@@ -115,7 +130,7 @@ export const start = async (
   const handle = await startShopifyEmulator({
     merchant,
     faults,
-    clock: scaledClock(opts.timeScale ?? 1),
+    clock: opts.clock ?? scaledClock(opts.timeScale ?? 1),
     port: 0,
     plan: opts.plan ?? STANDARD,
     ...(opts.options === undefined ? {} : { options: opts.options })

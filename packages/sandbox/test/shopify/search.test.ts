@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Json, type Started, start } from "./harness.js"
+import { type Json, type Started, start, UNMETERED } from "./harness.js"
 
 const idNum = (gid: string): number => Number(gid.split("/").pop())
 
@@ -8,7 +8,7 @@ describe("Shopify emulator: search syntax and customer figures", () => {
   /** Every online order, read once through the API (the independent side of each comparison). */
   let orders: ReadonlyArray<Json> = []
   beforeAll(async () => {
-    s = await start({ orders: 240, historyDays: 40, timeScale: 100 })
+    s = await start({ orders: 240, historyDays: 40, timeScale: 100, plan: UNMETERED })
     let after: string | null = null
     const all: Array<Json> = []
     for (;;) {

@@ -107,7 +107,7 @@ class Bucket {
     this.tokens = capacity
     this.last = now
   }
-  /** 0 when a request may pass now, else ms until one token is available. */
+  /** 0 when a request may pass now, else ms until one token is available; `now` is `clock.elapsed()`. */
   take(now: number): number {
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.perMs)
     this.last = now
@@ -344,11 +344,11 @@ export const startLightspeedEmulator = async (
         bucket = new Bucket(
           rateLimit.burst,
           (rateLimit.requestsPerSecond / 1000) * clock.timeScale,
-          clock.now()
+          clock.elapsed()
         )
         buckets.set(client, bucket)
       }
-      const wait = bucket.take(clock.now())
+      const wait = bucket.take(clock.elapsed())
       if (wait > 0) {
         stats.rateLimited++
         return sendJson(

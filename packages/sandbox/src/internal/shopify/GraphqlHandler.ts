@@ -57,7 +57,7 @@ const mutationRoot = new MutationRootView()
 /** The throttle status block every response carries. */
 export const throttleStatus = (st: ShopifyState, bucket: LeakyBucket) => ({
   maximumAvailable: float(bucket.capacity),
-  currentlyAvailable: Math.floor(bucket.available(st.clock.now())),
+  currentlyAvailable: Math.floor(bucket.available(st.clock.elapsed())),
   restoreRate: float(bucket.perSecond)
 })
 
@@ -177,7 +177,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
     }
   }
   const now = st.clock.now()
-  if (!bucket.tryTake(requested, now)) {
+  if (!bucket.tryTake(requested, st.clock.elapsed())) {
     bump(st, "throttled")
     return throttledResponse(st, bucket, requested)
   }
@@ -194,7 +194,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
     result.data === undefined || result.data === null
       ? 0
       : Math.min(requested, operationCost(cctx, op, true, result.data))
-  bucket.give(requested - actual, st.clock.now())
+  bucket.give(requested - actual, st.clock.elapsed())
   const out: Record<string, unknown> = {}
   if (result.errors !== undefined && result.errors.length > 0)
     out.errors = result.errors.map((e) => e.toJSON())
@@ -208,7 +208,7 @@ export const handleGraphql = async (call: GraphqlCall): Promise<HandlerResponse>
 
 /** Seconds until `requested` points are available again (at least 1 s of real time, scaled). */
 const retryAfter = (st: ShopifyState, bucket: LeakyBucket, requested: number): string => {
-  const missing = Math.max(0, requested - bucket.available(st.clock.now()))
+  const missing = Math.max(0, requested - bucket.available(st.clock.elapsed()))
   const seconds = Math.max(missing / bucket.perSecond, 1 / st.clock.timeScale)
   return retryAfterSeconds(seconds)
 }

@@ -1,6 +1,7 @@
 /**
  * A leaky bucket measured in "available" units, refilled continuously. GraphQL uses it for cost
- * points (2000 / 100 per s on Standard); REST uses it for calls (40 / 2 per s).
+ * points (2000 / 100 per s on Standard); REST uses it for calls (40 / 2 per s). Times are the
+ * clock's monotonic `elapsed()`, never the wall clock.
  */
 export class LeakyBucket {
   private level: number

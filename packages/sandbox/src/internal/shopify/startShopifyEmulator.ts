@@ -138,7 +138,7 @@ export const startShopifyEmulator = async (
     stats
   }
   state = st
-  const now = ctx.clock.now()
+  const now = ctx.clock.elapsed()
   const gqlBucket = new LeakyBucket(
     ctx.plan.graphqlBucket,
     ctx.plan.graphqlRestoreRate * ctx.clock.timeScale,
@@ -408,8 +408,8 @@ export const startShopifyEmulator = async (
     if (await preFaults(req, res, version, false)) return
     const snapshot = restBucket.snapshot()
     const callLimit = (): string =>
-      `${Math.ceil(restBucket.capacity - restBucket.available(ctx.clock.now()))}/${restBucket.capacity}`
-    if (!restBucket.tryTake(1, ctx.clock.now())) {
+      `${Math.ceil(restBucket.capacity - restBucket.available(ctx.clock.elapsed()))}/${restBucket.capacity}`
+    if (!restBucket.tryTake(1, ctx.clock.elapsed())) {
       stats.restThrottled = (stats.restThrottled ?? 0) + 1
       send(
         res,

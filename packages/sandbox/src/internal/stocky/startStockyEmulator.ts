@@ -105,7 +105,7 @@ export const startStockyEmulator = async (
     notFound: 0,
     recordsServed: 0
   }
-  const bucket = o.rateLimit == null ? null : { tokens: o.rateLimit.burst, last: clock.now() }
+  const bucket = o.rateLimit == null ? null : { tokens: o.rateLimit.burst, last: clock.elapsed() }
 
   const pos = merchant.purchaseOrders.filter((p) => p.system === "stocky")
   const adjustments = merchant.stockAdjustments.filter((a) => a.system === "stocky")
@@ -202,7 +202,7 @@ export const startStockyEmulator = async (
       return sendJson(res, 401, { errors: why })
     }
     if (bucket !== null && o.rateLimit != null) {
-      const t = clock.now()
+      const t = clock.elapsed()
       const perMs = (o.rateLimit.requestsPerSecond / 1000) * clock.timeScale
       bucket.tokens = Math.min(o.rateLimit.burst, bucket.tokens + (t - bucket.last) * perMs)
       bucket.last = t
