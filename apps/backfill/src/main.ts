@@ -40,13 +40,15 @@ enableCompileCache()
 
 // The two modules used, not the package's barrel: that one also loads its HTTP server, sockets,
 // workers and more, ~13 MB of V8 heap and ~35 MB of RSS for nothing here.
-const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeOf }] = await Promise.all([
-  import("@effect/platform-node/NodeRuntime"),
-  import("@effect/platform-node/NodeServices"),
-  import("effect"),
-  import("effect/cli"),
-  import("./Cli.js")
-])
+const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeOf }, { layerBackfillLogger }] =
+  await Promise.all([
+    import("@effect/platform-node/NodeRuntime"),
+    import("@effect/platform-node/NodeServices"),
+    import("effect"),
+    import("effect/cli"),
+    import("./Cli.js"),
+    import("./BackfillLogger.js")
+  ])
 
 /**
  * How long Ctrl-C or SIGTERM waits for the interrupted run to wind down before the process is
@@ -97,6 +99,7 @@ process.on("SIGTERM", () => onStopSignal("SIGTERM"))
 cli.pipe(
   Command.run({ version: "0.0.0" }),
   Effect.scoped,
+  Effect.provide(layerBackfillLogger(process.env)),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,

@@ -112,6 +112,12 @@ describe("kura-backfill (the built CLI)", () => {
       expect(p.err()).toContain(`${field}:`)
   })
 
+  it("an unknown KURA_LOG_FORMAT stops it at start, naming the variable (exit 2)", async () => {
+    const p = run(["--help"], { KURA_LOG_FORMAT: "xml" })
+    expect((await p.done).code).toBe(2)
+    expect(p.err()).toContain('KURA_LOG_FORMAT: "xml" is not a log format')
+  })
+
   it("a warehouse or lake directory it cannot write stops it at start, naming the variable (exit 2)", async () => {
     const store = tempStore()
     const blocker = join(dirname(store.warehouse.slice("duckdb:".length)), "a-file")

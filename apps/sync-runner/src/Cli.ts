@@ -3,7 +3,7 @@
  * (and main.ts) reads the process environment.
  */
 import { readFile } from "node:fs/promises"
-import { layerCloudLogger, makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
+import { makeFileTokenStore, makeMemoryTokenStore, streamKeyToString } from "@kura/core"
 import {
   makeRedaction,
   ObjectStore,
@@ -36,7 +36,7 @@ import { RunLedger, summarize } from "./RunLedger.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { startScheduler } from "./Scheduler.js"
 import { SecretResolver } from "./SecretResolver.js"
-import { serviceLoggerOptions } from "./ServiceLogger.js"
+import { layerServiceLogger } from "./ServiceLogger.js"
 import { formatLag } from "./StatusPage.js"
 import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusReport.js"
 import { type ErasureGate, StreamRunner } from "./StreamRunner.js"
@@ -460,7 +460,7 @@ const serveCommand = Command.make(
       }).pipe(
         Effect.scoped,
         Effect.provide(services),
-        Effect.provide(layerCloudLogger(serviceLoggerOptions(Option.getOrUndefined(config.project))))
+        Effect.provide(layerServiceLogger(process.env, "serve"))
       )
     })
 ).pipe(

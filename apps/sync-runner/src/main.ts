@@ -31,13 +31,15 @@ enableCompileCache()
 
 // The two modules by their own paths: the package's index loads every Node service it has (HTTP
 // server and client, sockets, clusters, workers): 2.1 → 1.6 CPU-s for `--help`, cache warm.
-const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeFor }] = await Promise.all([
-  import("@effect/platform-node/NodeRuntime"),
-  import("@effect/platform-node/NodeServices"),
-  import("effect"),
-  import("effect/cli"),
-  import("./Cli.js")
-])
+const [NodeRuntime, NodeServices, { Effect }, { Command }, { cli, exitCodeFor }, { layerServiceLogger }] =
+  await Promise.all([
+    import("@effect/platform-node/NodeRuntime"),
+    import("@effect/platform-node/NodeServices"),
+    import("effect"),
+    import("effect/cli"),
+    import("./Cli.js"),
+    import("./ServiceLogger.js")
+  ])
 
 /**
  * A one-off `run` stopped by Ctrl-C or SIGTERM drains and exits 130 / 143, not 0: some of its
@@ -68,6 +70,8 @@ process.on("SIGTERM", () => onStopSignal("SIGTERM"))
 cli.pipe(
   Command.run({ version: "0.0.0" }),
   Effect.scoped,
+  // JSON lines on Cloud Run (a Cloud Run Job's `run` too), so its logs reach the deploy guide's alerts.
+  Effect.provide(layerServiceLogger(process.env, "command")),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({
     disableErrorReporting: false,

@@ -58,15 +58,19 @@ const AbsencePolicy = Schema.Struct({
   ])
 })
 
+/** Where a line was written: the service, or `kura-sync run` as a Cloud Run Job (DEPLOY.md §8). */
+const SERVICE = { type: "cloud_run_revision", labels: { service_name: SERVICE_NAME } }
+const JOB = { type: "cloud_run_job", labels: { job_name: "kura-backfill-shopify" } }
+
 /** The LogEntry Cloud Run makes of one JSON line on stdout (its special fields lifted out). */
-const asLogEntry = (line: string) => {
+const asLogEntry = (line: string, resource: typeof SERVICE | typeof JOB = SERVICE) => {
   const {
     severity,
     "logging.googleapis.com/labels": labels,
     ...jsonPayload
   } = JSON.parse(line) as Record<string, unknown>
   return {
-    resource: { type: "cloud_run_revision", labels: { service_name: SERVICE_NAME } },
+    resource: resource as { type: string; labels: Record<string, string> },
     severity,
     labels: labels ?? {},
     jsonPayload
@@ -116,7 +120,9 @@ const extract = (extractor: string, entry: LogEntry): unknown => {
 }
 
 /** One pass of two streams, one succeeding and one failing, logged as `kura-sync serve` logs. */
-const loggedPass = async (): Promise<ReadonlyArray<LogEntry>> => {
+const loggedPass = async (
+  resource: typeof SERVICE | typeof JOB = SERVICE
+): Promise<ReadonlyArray<LogEntry>> => {
   const lines: Array<string> = []
   await Effect.runPromise(
     Effect.gen(function* () {
@@ -136,7 +142,7 @@ const loggedPass = async (): Promise<ReadonlyArray<LogEntry>> => {
       )
     )
   )
-  return lines.map(asLogEntry)
+  return lines.map((l) => asLogEntry(l, resource))
 }
 
 describe("deploy/monitoring: the log-based metric and alerts match what the service logs", () => {
@@ -150,6 +156,17 @@ describe("deploy/monitoring: the log-based metric and alerts match what the serv
       "demo/test/customers"
     ])
     expect(hits[0]?.jsonPayload).toMatchObject({ error: expect.stringContaining("HTTP 503") })
+  })
+
+  it("the failed-run alert and the success metric also read a Cloud Run Job's lines, and no other service's", async () => {
+    const policy = Schema.decodeUnknownSync(LogPolicy)(readJson("run-failed.policy.json"))
+    const metric = Schema.decodeUnknownSync(LogMetric)(readJson("run-succeeded.metric.json"))
+    const job = await loggedPass(JOB)
+    expect(job.filter((e) => matches(policy.conditions[0].conditionMatchedLog.filter, e))).toHaveLength(1)
+    expect(job.filter((e) => matches(metric.filter, e))).toHaveLength(1)
+    const other = job.map((e) => ({ ...e, labels: { ...e.labels, service: "another-app" } }))
+    expect(other.filter((e) => matches(policy.conditions[0].conditionMatchedLog.filter, e))).toHaveLength(0)
+    expect(other.filter((e) => matches(metric.filter, e))).toHaveLength(0)
   })
 
   it("the success metric counts the succeeded run's line alone, by stream; the stale alert reads that metric by stream", async () => {

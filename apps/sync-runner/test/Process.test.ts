@@ -124,6 +124,57 @@ describe("kura-sync (built)", () => {
     })
   })
 
+  it("run as a Cloud Run Job logs Cloud Logging JSON lines labelled with the service and stream; a bad KURA_LOG_FORMAT exits 2", async () => {
+    const config = join(dir, "job.json")
+    await writeFile(
+      config,
+      JSON.stringify({
+        lake: `file:${join(dir, "lake-job")}`,
+        warehouse: `duckdb:${join(dir, "job.duckdb")}`,
+        demo: [{ name: "orders", pages: 2, pageDelay: "10ms" }]
+      })
+    )
+    const job = {
+      CLOUD_RUN_JOB: "kura-sync-run",
+      CLOUD_RUN_TASK_INDEX: "0",
+      GOOGLE_CLOUD_PROJECT: "kura-test"
+    }
+    const { stdout } = await promisify(execFile)(process.execPath, [main, "run", "--config", config], {
+      env: cleanEnv(job),
+      cwd: dir
+    })
+    const entries = stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(entries.find((e) => e.message === "run succeeded")).toMatchObject({
+      severity: "INFO",
+      "logging.googleapis.com/labels": { service: "kura-sync", stream: "demo/demo/orders" }
+    })
+    expect(entries.map((e) => (e["logging.googleapis.com/labels"] as { service?: string }).service)).toEqual(
+      entries.map(() => "kura-sync")
+    )
+    // The run's report stays plain lines for the job's log: they are output, not log calls.
+    expect(stdout).toContain("shopify: skipped (no SHOPIFY_SHOP")
+    expect(stdout).toContain("demo/demo/orders: succeeded, 200 rows")
+    // Off Cloud Run the same command keeps readable lines.
+    const local = await promisify(execFile)(process.execPath, [main, "run", "--config", config, "--force"], {
+      env: cleanEnv({}),
+      cwd: dir
+    })
+    expect(local.stdout.split("\n").some((l) => l.startsWith("{"))).toBe(false)
+    const bad = spawn(process.execPath, [main, "run", "--config", config], {
+      env: cleanEnv({ ...job, KURA_LOG_FORMAT: "xml" }),
+      cwd: dir
+    })
+    let stderr = ""
+    bad.stderr.on("data", (d) => {
+      stderr += String(d)
+    })
+    expect((await exitOf(bad)).code).toBe(2)
+    expect(stderr).toContain('KURA_LOG_FORMAT: "xml" is not a log format')
+  })
+
   it("a config file with several shops and POS accounts plans all their streams; schedules apply per stream", async () => {
     const config = join(dir, "multi.json")
     await writeFile(

@@ -48,7 +48,10 @@ export interface CloudLoggerOptions {
   readonly labels?: Readonly<Record<string, string>> | undefined
   /** Annotation keys copied into labels as well (indexed, filterable), e.g. ["source", "account", "stream"]. */
   readonly labelAnnotations?: ReadonlyArray<string> | undefined
-  /** Where lines go. Default: process.stdout. */
+  /**
+   * Where lines go. Default: process.stdout, or process.stderr where `Logger.LogToStderr` is set
+   * (commands whose stdout is data). Cloud Run parses JSON from either.
+   */
   readonly write?: ((line: string) => void) | undefined
 }
 
@@ -102,7 +105,10 @@ const messageText = (message: unknown): string => {
 
 /** Builds the logger. Lines are JSON; `write` receives them without the trailing newline. */
 export const cloudLogger = (options: CloudLoggerOptions = {}): Logger.Logger<unknown, void> => {
-  const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`))
+  const write =
+    options.write ??
+    ((line: string, toStderr: boolean) =>
+      void (toStderr ? process.stderr : process.stdout).write(`${line}\n`))
   const labelKeys = new Set(options.labelAnnotations ?? [])
   return Logger.make(({ message, logLevel, cause, fiber, date }) => {
     const annotations = fiber.getRef(References.CurrentLogAnnotations)
@@ -137,7 +143,7 @@ export const cloudLogger = (options: CloudLoggerOptions = {}): Logger.Logger<unk
     } catch {
       line = JSON.stringify({ severity: entry.severity, message: entry.message, time: entry.time })
     }
-    write(line)
+    write(line, fiber.getRef(Logger.LogToStderr))
   })
 }
 
