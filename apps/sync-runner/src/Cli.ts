@@ -460,7 +460,7 @@ const serveCommand = Command.make(
       }).pipe(
         Effect.scoped,
         Effect.provide(services),
-        Effect.provide(layerServiceLogger(process.env, "serve"))
+        Effect.provide(layerServiceLogger(process.env, "serve", Option.getOrUndefined(config.project)))
       )
     })
 ).pipe(

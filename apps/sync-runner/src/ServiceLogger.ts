@@ -46,13 +46,18 @@ export const logFormatFor = (
       )
 }
 
-/** The logger of a command, labelled as the service; `GOOGLE_CLOUD_PROJECT` adds trace fields. */
-export const layerServiceLogger = (env: Env, command: "serve" | "command"): Layer.Layer<never, ConfigError> =>
+/**
+ * The logger of a command, labelled as the service. `projectId` adds trace fields: `serve` passes
+ * its validated configuration's project, the other commands `GOOGLE_CLOUD_PROJECT` as set.
+ */
+export const layerServiceLogger = (
+  env: Env,
+  command: "serve" | "command",
+  projectId: string | undefined = env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT
+): Layer.Layer<never, ConfigError> =>
   Layer.unwrap(
     logFormatFor(env, command).pipe(
       Effect.tapError((e) => Console.error(e.message)),
-      Effect.map((format) =>
-        layerLogFormat(format, serviceLoggerOptions(env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT))
-      )
+      Effect.map((format) => layerLogFormat(format, serviceLoggerOptions(projectId)))
     )
   )
