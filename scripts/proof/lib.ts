@@ -18,6 +18,8 @@ export interface CheckResult {
   readonly pass: boolean
   readonly figure: string
   readonly details?: Readonly<Record<string, unknown>>
+  /** The check could not run here (a tool it needs is missing); the runner prints SKIP. */
+  readonly skipped?: boolean
 }
 
 /** True for `node scripts/chaos.mjs --quick`. */
@@ -132,13 +134,16 @@ export const spawnCaptured = (
     readonly cwd?: string
     /** "pipe": the child's stdin stays open for the caller to write (`child.stdin`); default ignored. */
     readonly stdin?: "pipe"
+    /** A command that runs Node, e.g. `["faketime", "-f", "@2026-11-28 23:59:57"]`. */
+    readonly via?: ReadonlyArray<string>
   } = {}
 ): Captured => {
   const logFile = path.join(proofDir, "logs", `child-${label}-${process.pid}-${++spawnCount}.log`)
   const stream = createWriteStream(logFile)
   let text = ""
   let out = ""
-  const child = spawn(process.execPath, [...args], {
+  const [command, ...prefix] = [...(options.via ?? []), process.execPath]
+  const child = spawn(command as string, [...prefix, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NODE_NO_WARNINGS: "1", ...options.env },
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"]

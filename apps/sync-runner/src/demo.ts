@@ -36,6 +36,8 @@ const main = async () => {
   const { parseArgs } = await import("node:util")
   const { formatDemoReport } = await import("./demo/formatDemoReport.js")
   const { DEMO_DUCKDB, runDemo } = await import("./demo/runDemo.js")
+  const { demoMerchant } = await import("./demo/DemoMerchant.js")
+  const { todayUtcMidnight } = await import("@kura/sandbox")
 
   const { values } = parseArgs({
     options: {
@@ -67,11 +69,15 @@ const main = async () => {
   const duckdbMemory = process.env.KURA_DUCKDB_MEMORY_LIMIT ?? DEMO_DUCKDB.memory_limit ?? "128MB"
   const warehousePath = `${values.data}/kura.duckdb`
   const again = existsSync(warehousePath)
+  // A second run meets the first one's merchant, whatever the date is now.
+  const { merchant, note } = demoMerchant(values.data, { seed, orders }, todayUtcMidnight(), again)
+  if (note !== undefined) console.warn(`demo: ${note}`)
   const report = await runDemo({
     warehousePath,
     lakeDir: `${values.data}/lake`,
     scale: orders,
     seed,
+    anchor: merchant.anchor,
     faults,
     duckdb: { ...DEMO_DUCKDB, memory_limit: duckdbMemory },
     ...(values["sandbox-in-process"]
