@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import path from "node:path"
 
@@ -134,16 +134,13 @@ export const spawnCaptured = (
     readonly cwd?: string
     /** "pipe": the child's stdin stays open for the caller to write (`child.stdin`); default ignored. */
     readonly stdin?: "pipe"
-    /** A command that runs Node, e.g. `["faketime", "-f", "@2026-11-28 23:59:57"]`. */
-    readonly via?: ReadonlyArray<string>
   } = {}
 ): Captured => {
   const logFile = path.join(proofDir, "logs", `child-${label}-${process.pid}-${++spawnCount}.log`)
   const stream = createWriteStream(logFile)
   let text = ""
   let out = ""
-  const [command, ...prefix] = [...(options.via ?? []), process.execPath]
-  const child = spawn(command as string, [...prefix, ...args], {
+  const child = spawn(process.execPath, [...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NODE_NO_WARNINGS: "1", ...options.env },
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"]
@@ -301,4 +298,22 @@ export const lakeRecords = async (dir: string): Promise<Array<{ file: string; li
 export const shopifyHmac = async (secret: string, body: string | Uint8Array): Promise<string> => {
   const { createHmac } = await import("node:crypto")
   return createHmac("sha256", secret).update(body).digest("base64")
+}
+
+/** Where Debian puts libfaketime (`apt-get install faketime`). */
+const LIBFAKETIME = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"
+]
+
+/**
+ * The environment that runs a process on libfaketime's clock: `spec` is its FAKETIME, an absolute
+ * start ("@2026-11-28 23:59:57") or an offset ("+25s"). The library is preloaded into the process
+ * itself (the `faketime` wrapper would stand between a stop signal and it), and
+ * FAKETIME_DONT_RESET keeps one clock across re-executions and child processes. Undefined where
+ * libfaketime is not installed.
+ */
+export const fakeClockEnv = (spec: string): Readonly<Record<string, string>> | undefined => {
+  const lib = LIBFAKETIME.find((f) => existsSync(f))
+  return lib === undefined ? undefined : { LD_PRELOAD: lib, FAKETIME: spec, FAKETIME_DONT_RESET: "1" }
 }

@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import {
   type Captured,
   duplicates,
+  fakeClockEnv,
   proofDir,
   type ServeHandle,
   SYNC_RUNNER,
@@ -241,10 +242,16 @@ export const kuraSyncServeApart = async (
   // KURA_PROOF_SERVE_NODE_ARGS: Node/V8 flags for the service alone (experiments with flags that
   // NODE_OPTIONS refuses, such as --no-memory-reducer); the bounded re-exec keeps them.
   const nodeArgs = (process.env.KURA_PROOF_SERVE_NODE_ARGS ?? "").split(/\s+/).filter((a) => a !== "")
+  // KURA_PROOF_SERVE_FAKETIME: the service alone on a clock off the APIs' (libfaketime, e.g.
+  // "+25s" or "-25s"): what a skewed machine clock does to windows and tie-out.
+  const skew = process.env.KURA_PROOF_SERVE_FAKETIME
+  const skewed = skew === undefined || skew === "" ? {} : fakeClockEnv(skew)
+  if (skewed === undefined)
+    throw new Error("KURA_PROOF_SERVE_FAKETIME needs libfaketime (apt-get install faketime)")
   const captured = spawnCaptured(
     label,
     [...nodeArgs, SYNC_RUNNER, "serve", "--scheduler", extra.scheduler ?? "off"],
-    { cwd: dir, env }
+    { cwd: dir, env: { ...env, ...skewed } }
   )
   return serveHandle(captured, path.join(dir, "lake"))
 }

@@ -5,12 +5,11 @@
  * (Shopify's and the runner's UTC dates) and Tokyo midnight, 15:00 UTC (the store's time zone: the
  * Lightspeed business day and Stocky's local dates). Each run must exit 0 with every stream
  * reconciled, orders, revenue and stock equal to the sandbox's ground truth, and no unexplained
- * stock discrepancy. The clock comes from libfaketime (`faketime`), which runs the real processes
- * unchanged; without it the check reports SKIP (Debian: `apt-get install faketime`).
+ * stock discrepancy. The clock comes from libfaketime, preloaded into the real processes, which
+ * run unchanged; without it the check reports SKIP (Debian: `apt-get install faketime`).
  */
-import { spawnSync } from "node:child_process"
 import path from "node:path"
-import { quick, runCheck, spawnCaptured, workDir } from "../lib.ts"
+import { fakeClockEnv, quick, runCheck, spawnCaptured, workDir } from "../lib.ts"
 
 const CHECK = "midnight"
 const DEMO = path.resolve(import.meta.dirname, "../../../apps/sync-runner/dist/demo.js")
@@ -30,12 +29,12 @@ const EXACT = [
 ]
 
 await runCheck(CHECK, async () => {
-  if (spawnSync("faketime", ["-f", "+0", "true"]).status !== 0)
+  if (fakeClockEnv("+0") === undefined)
     return {
       check: CHECK,
       pass: true,
       skipped: true,
-      figure: "libfaketime's `faketime` is not installed (Debian: apt-get install faketime)"
+      figure: "libfaketime is not installed (Debian: apt-get install faketime)"
     }
   const day = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`)
   const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19)
@@ -49,11 +48,9 @@ await runCheck(CHECK, async () => {
     let clock = b.at - LEAD_S * 1000
     for (const run of ["full", "incremental"]) {
       const started = Date.now()
-      // FAKETIME_DONT_RESET: the demo's re-executed self and its sandbox child keep this clock
-      // running instead of each starting it again.
+      // One clock for the demo, its re-executed self and its sandbox child (fakeClockEnv).
       const demo = spawnCaptured(`${CHECK}-${run}`, [DEMO, "--orders", String(ORDERS), "--data", dir], {
-        via: ["faketime", "-f", `@${stamp(clock)}`],
-        env: { FAKETIME_DONT_RESET: "1" }
+        env: fakeClockEnv(`@${stamp(clock)}`) ?? {}
       })
       const exit = await demo.exited
       const ended = clock + (Date.now() - started)
