@@ -124,6 +124,6 @@ const report = {
 }
 writeFileSync(reportFile, `${JSON.stringify(report, null, 2)}\n`)
 console.log(
-  `kura chaos: ${results.length - failed.length - skipped}/${results.length} passed${skipped > 0 ? `, ${skipped} skipped` : ""}; report ${reportFile}`
+  `kura chaos: ${report.passed}/${results.length} passed${skipped > 0 ? `, ${skipped} skipped` : ""}; report ${reportFile}`
 )
 process.exit(failed.length === 0 && results.length > 0 ? 0 : 1)

@@ -3,6 +3,7 @@
  * fixture merchant and talk to it.
  */
 
+import { makeClock } from "../../src/internal/clock.js"
 import type {
   FaultInjector,
   FaultKind,
@@ -18,14 +19,6 @@ import {
   type ShopifyEmulatorHandle,
   startShopifyEmulator
 } from "../../src/internal/shopify/startShopifyEmulator.js"
-
-/** A real clock sped up by `timeScale`. */
-export const scaledClock = (timeScale: number): SandboxClock => ({
-  timeScale,
-  now: () => Date.now(),
-  scale: (ms) => ms / timeScale,
-  elapsed: () => performance.now()
-})
 
 /** Faults armed by the test: `arm("http_5xx", 2)` makes the next two decisions for that kind true. */
 export class ArmedFaults implements FaultInjector {
@@ -130,7 +123,7 @@ export const start = async (
   const handle = await startShopifyEmulator({
     merchant,
     faults,
-    clock: opts.clock ?? scaledClock(opts.timeScale ?? 1),
+    clock: opts.clock ?? makeClock(opts.timeScale ?? 1),
     port: 0,
     plan: opts.plan ?? STANDARD,
     ...(opts.options === undefined ? {} : { options: opts.options })
