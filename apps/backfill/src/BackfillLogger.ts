@@ -4,18 +4,33 @@
  * Effect's readable lines elsewhere. `KURA_LOG_FORMAT` (json or pretty) overrides. The plan and
  * progress lines are the command's output, not log calls, and stay plain.
  */
-import { layerLogFormat, logFormatOf, onCloudRun } from "@kura/core"
+import { type CloudLoggerOptions, type LogFormat, layerLogFormat, logFormatOf, onCloudRun } from "@kura/core"
 import { Console, Effect, Layer } from "effect"
 import { BackfillConfigError } from "./BackfillConfig.js"
+import { LABEL_ANNOTATIONS } from "./BackfillOutcome.js"
 
 /** The label `service` of every JSON line. */
 export const BACKFILL_SERVICE_NAME = "kura-backfill"
+
+/**
+ * The Cloud Logging logger's settings: every line labelled `service=kura-backfill`, and the run's
+ * source, account and task copied into labels, which the alert's incident names.
+ */
+export const backfillLoggerOptions = (projectId: string | undefined): CloudLoggerOptions => ({
+  projectId,
+  labels: { service: BACKFILL_SERVICE_NAME },
+  labelAnnotations: LABEL_ANNOTATIONS
+})
+
+/** The backfill's log format: `KURA_LOG_FORMAT`, else JSON on Cloud Run; undefined for a typo. */
+export const backfillLogFormat = (env: Readonly<Record<string, string | undefined>>): LogFormat | undefined =>
+  logFormatOf(env.KURA_LOG_FORMAT, onCloudRun(env) ? "json" : "pretty")
 
 /** The backfill's logger; `GOOGLE_CLOUD_PROJECT` adds trace fields. Exit 2 on an unknown format. */
 export const layerBackfillLogger = (
   env: Readonly<Record<string, string | undefined>>
 ): Layer.Layer<never, BackfillConfigError> => {
-  const format = logFormatOf(env.KURA_LOG_FORMAT, onCloudRun(env) ? "json" : "pretty")
+  const format = backfillLogFormat(env)
   if (format === undefined) {
     const error = new BackfillConfigError({
       problems: [
@@ -28,8 +43,5 @@ export const layerBackfillLogger = (
     })
     return Layer.effectDiscard(Effect.andThen(Console.error(error.message), Effect.fail(error)))
   }
-  return layerLogFormat(format, {
-    projectId: env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT,
-    labels: { service: BACKFILL_SERVICE_NAME }
-  })
+  return layerLogFormat(format, backfillLoggerOptions(env.GOOGLE_CLOUD_PROJECT ?? env.GCLOUD_PROJECT))
 }

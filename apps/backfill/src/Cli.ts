@@ -24,6 +24,8 @@ import {
   type ShopifySettings
 } from "./BackfillConfig.js"
 import { BackfillError } from "./BackfillError.js"
+import { backfillLogFormat } from "./BackfillLogger.js"
+import { logBackfillOutcome, logBackfillRefused } from "./BackfillOutcome.js"
 import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js"
 import { fileMemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { ProgressOutput } from "./Progress.js"
@@ -119,6 +121,7 @@ export const runConfigured = (
   const asBackfillError = (e: { readonly message: string }) =>
     e instanceof BackfillError ? e : new BackfillError({ reason: "Failed", message: e.message })
   const storage = storageLayer(config, env)
+  const announce = backfillLogFormat(env) === "json"
   switch (config.source) {
     case "shopify": {
       const shopify = config.shopify
@@ -138,7 +141,8 @@ export const runConfigured = (
       return runBackfill(config, out, source, trace).pipe(
         Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
-        Effect.mapError(asBackfillError)
+        Effect.mapError(asBackfillError),
+        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
       )
     }
     case "lightspeed": {
@@ -163,7 +167,8 @@ export const runConfigured = (
         Effect.provide(
           lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))
         ),
-        Effect.mapError(asBackfillError)
+        Effect.mapError(asBackfillError),
+        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
       )
     }
     case "stocky": {
@@ -177,7 +182,8 @@ export const runConfigured = (
             ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage))
             : storage
         ),
-        Effect.mapError(asBackfillError)
+        Effect.mapError(asBackfillError),
+        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
       )
     }
   }
@@ -244,13 +250,16 @@ const command = Command.make(
         env,
         Date.now()
       )
+      const announce = backfillLogFormat(env) === "json"
       if (parsed instanceof BackfillConfigError) {
         yield* Console.error(parsed.message)
+        yield* logBackfillRefused(args.source, parsed, announce)
         return yield* parsed
       }
       const unwritable = checkLocalStores(parsed)
       if (unwritable !== undefined) {
         yield* Console.error(unwritable.message)
+        yield* logBackfillRefused(args.source, unwritable, announce)
         return yield* unwritable
       }
       const out = { isTTY: process.stdout.isTTY === true, write: (t: string) => void process.stdout.write(t) }

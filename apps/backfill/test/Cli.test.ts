@@ -1,8 +1,9 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { readdirSync, writeFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import { CloudLogFilter } from "@kura/core"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -110,6 +111,30 @@ describe("kura-backfill (the built CLI)", () => {
       "KURA_DUCKDB_CHECKPOINT_ORDERS"
     ])
       expect(p.err()).toContain(`${field}:`)
+  })
+
+  it("on Cloud Run a refused configuration is also a `backfill failed` log line, so the job's alert sees it", async () => {
+    const p = run(["shopify", "orders", "--from", "2026-01-01"], { CLOUD_RUN_JOB: "kura-backfill-shopify" })
+    expect((await p.done).code).toBe(2)
+    expect(p.err()).toContain("SHOPIFY_SHOP:")
+    const entries = p
+      .out()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) =>
+        CloudLogFilter.entryOf(l, { type: "cloud_run_job", labels: { job_name: "kura-backfill-shopify" } })
+      )
+    const policy = JSON.parse(
+      readFileSync(join(appDir, "deploy/monitoring/backfill-failed.policy.json"), "utf8")
+    )
+    const hits = entries.filter((e) =>
+      CloudLogFilter.matches(policy.conditions[0].conditionMatchedLog.filter, e)
+    )
+    expect(hits).toHaveLength(1)
+    expect(hits[0]).toMatchObject({
+      labels: { service: "kura-backfill", source: "shopify" },
+      jsonPayload: { reason: "Config", exitCode: 2, error: expect.stringContaining("SHOPIFY_SHOP:") }
+    })
   })
 
   it("an unknown KURA_LOG_FORMAT stops it at start, naming the variable (exit 2)", async () => {

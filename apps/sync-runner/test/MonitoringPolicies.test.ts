@@ -5,7 +5,7 @@
  * A renamed log message, label or service would leave an alert that never fires; this fails first.
  */
 import { readFileSync } from "node:fs"
-import { CheckpointStore, layerCloudLogger } from "@kura/core"
+import { CheckpointStore, CloudLogFilter, layerCloudLogger } from "@kura/core"
 import { Effect, Layer, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { LeaseManager } from "../src/LeaseManager.js"
@@ -62,66 +62,12 @@ const AbsencePolicy = Schema.Struct({
 const SERVICE = { type: "cloud_run_revision", labels: { service_name: SERVICE_NAME } }
 const JOB = { type: "cloud_run_job", labels: { job_name: "kura-backfill-shopify" } }
 
-/** The LogEntry Cloud Run makes of one JSON line on stdout (its special fields lifted out). */
-const asLogEntry = (line: string, resource: typeof SERVICE | typeof JOB = SERVICE) => {
-  const {
-    severity,
-    "logging.googleapis.com/labels": labels,
-    ...jsonPayload
-  } = JSON.parse(line) as Record<string, unknown>
-  return {
-    resource: resource as { type: string; labels: Record<string, string> },
-    severity,
-    labels: labels ?? {},
-    jsonPayload
-  }
-}
-type LogEntry = ReturnType<typeof asLogEntry>
-
-const SEVERITIES = [
-  "DEFAULT",
-  "DEBUG",
-  "INFO",
-  "NOTICE",
-  "WARNING",
-  "ERROR",
-  "CRITICAL",
-  "ALERT",
-  "EMERGENCY"
-]
-const at = (entry: LogEntry, path: string): unknown =>
-  path
-    .split(".")
-    .reduce<unknown>(
-      (v, k) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined),
-      entry
-    )
-
-/**
- * The part of the Logging query language these filters use: clauses joined by AND, each
- * `path="text"` (equality) or `severity>=LEVEL`. Anything else throws, so a filter edited beyond
- * it is noticed here rather than evaluated wrongly.
- */
-const matches = (filter: string, entry: LogEntry): boolean =>
-  filter.split(" AND ").every((clause) => {
-    const eq = /^([\w.]+)="([^"]*)"$/.exec(clause)
-    if (eq !== null) return at(entry, eq[1] as string) === eq[2]
-    const sev = /^severity>=([A-Z]+)$/.exec(clause)
-    if (sev !== null)
-      return SEVERITIES.indexOf(String(entry.severity)) >= SEVERITIES.indexOf(sev[1] as string)
-    throw new Error(`filter clause this test cannot evaluate: ${clause}`)
-  })
-
-/** `EXTRACT(path)` of a label extractor. */
-const extract = (extractor: string, entry: LogEntry): unknown => {
-  const m = /^EXTRACT\(([\w.]+)\)$/.exec(extractor)
-  if (m === null) throw new Error(`label extractor this test cannot evaluate: ${extractor}`)
-  return at(entry, m[1] as string)
-}
+type LogEntry = CloudLogFilter.LogEntry
+const { matches, extract } = CloudLogFilter
 
 /** One pass of two streams, one succeeding and one failing, logged as `kura-sync serve` logs. */
 const loggedPass = async (
-  resource: typeof SERVICE | typeof JOB = SERVICE
+  resource: CloudLogFilter.MonitoredResource = SERVICE
 ): Promise<ReadonlyArray<LogEntry>> => {
   const lines: Array<string> = []
   await Effect.runPromise(
@@ -142,7 +88,7 @@ const loggedPass = async (
       )
     )
   )
-  return lines.map((l) => asLogEntry(l, resource))
+  return lines.map((l) => CloudLogFilter.entryOf(l, resource))
 }
 
 describe("deploy/monitoring: the log-based metric and alerts match what the service logs", () => {
