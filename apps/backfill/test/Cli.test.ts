@@ -77,6 +77,15 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string>) => {
 /** The backfill the interrupt-and-resume tests stop and start again: 8 windows, 3 at a time. */
 const resumableArgs = () => ["shopify", "orders", "--from", from, "--window", "20d", "--concurrency", "3"]
 
+/** The run's outcome lines among the JSON log lines it wrote to stdout. */
+const endLines = (stdout: string) =>
+  stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { severity: string; message: string })
+    .filter((e) => e.message.startsWith("backfill "))
+    .map(({ severity, message }) => ({ severity, message }))
+
 const kill = (child: ChildProcess) => {
   if (child.pid !== undefined && child.exitCode === null) child.kill("SIGKILL")
 }
@@ -185,6 +194,7 @@ describe("kura-backfill (the built CLI)", () => {
       expect(final.err()).toBe("")
       expect(code).toBe(0)
       expect(final.out()).toContain("Every window ties.")
+      expect(endLines(final.out())).toEqual([{ severity: "INFO", message: "backfill finished" }])
       const loaded = await loadedOrders(store.warehouse)
       expect(loaded.ids.length).toBe(sandbox.groundTruth().counts.onlineOrders)
       expect(loaded.rows).toBe(loaded.ids.length)
@@ -205,7 +215,8 @@ describe("kura-backfill (the built CLI)", () => {
     "Ctrl-C stops the run by itself at any point, and the same command then resumes",
     async () => {
       const store = tempStore()
-      const env = envFor(sandbox, store)
+      // Cloud Logging lines, as a Cloud Run Job's task writes them: each stop must say so.
+      const env = envFor(sandbox, store, { KURA_LOG_FORMAT: "json" })
       const args = resumableArgs()
       // The warehouse interrupts its running statement and waits for it before closing, so the
       // process exits by itself (130), never through main.ts's 8 s watchdog (a SIGKILL). The bound
@@ -246,11 +257,13 @@ describe("kura-backfill (the built CLI)", () => {
         expect(stopped).toEqual({ code: exitCode, signal: null })
         expect(p.err()).toContain(`kura-backfill: stopping (${signal})`)
         expect(p.err()).toContain("run the same command again to resume")
+        expect(endLines(p.out())).toEqual([{ severity: "WARNING", message: "backfill interrupted" }])
       }
       const final = run(args, env)
       const { code } = await final.done
       expect(code).toBe(0)
       expect(final.out()).toContain("Every window ties.")
+      expect(endLines(final.out())).toEqual([{ severity: "INFO", message: "backfill finished" }])
       const loaded = await loadedOrders(store.warehouse)
       expect(loaded.ids.length).toBe(sandbox.groundTruth().counts.onlineOrders)
       expect(loaded.rows).toBe(loaded.ids.length)
