@@ -17,23 +17,7 @@ import { argsFor, configOf, DAY, envFor, removeTempStores, tempStore } from "./s
 const HISTORY_DAYS = 60
 const SHOP = "monitoring-test.myshopify.com"
 
-const Extractors = Schema.Record(Schema.String, Schema.String)
-const LogPolicy = Schema.Struct({
-  displayName: Schema.String,
-  combiner: Schema.Literal("OR"),
-  conditions: Schema.Tuple([
-    Schema.Struct({
-      displayName: Schema.String,
-      conditionMatchedLog: Schema.Struct({ filter: Schema.String, labelExtractors: Extractors })
-    })
-  ]),
-  // Cloud Monitoring refuses a log-match policy without a notification rate limit.
-  alertStrategy: Schema.Struct({
-    notificationRateLimit: Schema.Struct({ period: Schema.String }),
-    autoClose: Schema.String
-  })
-})
-const policy = Schema.decodeUnknownSync(LogPolicy)(
+const policy = Schema.decodeUnknownSync(CloudLogFilter.LogMatchPolicy)(
   JSON.parse(
     readFileSync(new URL("../deploy/monitoring/backfill-failed.policy.json", import.meta.url), "utf8")
   )

@@ -29,21 +29,6 @@ const LogMetric = Schema.Struct({
   }),
   labelExtractors: Extractors
 })
-const LogPolicy = Schema.Struct({
-  displayName: Schema.String,
-  combiner: Schema.Literal("OR"),
-  conditions: Schema.Tuple([
-    Schema.Struct({
-      displayName: Schema.String,
-      conditionMatchedLog: Schema.Struct({ filter: Schema.String, labelExtractors: Extractors })
-    })
-  ]),
-  // Cloud Monitoring refuses a log-match policy without a notification rate limit.
-  alertStrategy: Schema.Struct({
-    notificationRateLimit: Schema.Struct({ period: Schema.String }),
-    autoClose: Schema.String
-  })
-})
 const AbsencePolicy = Schema.Struct({
   displayName: Schema.String,
   conditions: Schema.Tuple([
@@ -94,7 +79,7 @@ const loggedPass = async (
 describe("deploy/monitoring: the log-based metric and alerts match what the service logs", () => {
   it("the failed-run alert fires on the failed run's line alone and names its stream", async () => {
     const entries = await loggedPass()
-    const policy = Schema.decodeUnknownSync(LogPolicy)(readJson("run-failed.policy.json"))
+    const policy = Schema.decodeUnknownSync(CloudLogFilter.LogMatchPolicy)(readJson("run-failed.policy.json"))
     const condition = policy.conditions[0].conditionMatchedLog
     const hits = entries.filter((e) => matches(condition.filter, e))
     expect(hits).toHaveLength(1)
@@ -105,7 +90,7 @@ describe("deploy/monitoring: the log-based metric and alerts match what the serv
   })
 
   it("the failed-run alert and the success metric also read a Cloud Run Job's lines, and no other service's", async () => {
-    const policy = Schema.decodeUnknownSync(LogPolicy)(readJson("run-failed.policy.json"))
+    const policy = Schema.decodeUnknownSync(CloudLogFilter.LogMatchPolicy)(readJson("run-failed.policy.json"))
     const metric = Schema.decodeUnknownSync(LogMetric)(readJson("run-succeeded.metric.json"))
     const job = await loggedPass(JOB)
     expect(job.filter((e) => matches(policy.conditions[0].conditionMatchedLog.filter, e))).toHaveLength(1)

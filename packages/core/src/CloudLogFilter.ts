@@ -6,6 +6,7 @@
  * They cover the part of the Logging query language Kura's own filters use, and throw on anything
  * else, so a filter edited beyond it fails its test instead of being evaluated wrongly.
  */
+import { Schema } from "effect"
 
 /** The monitored resource Cloud Run attaches to a line: a service revision or a job's task. */
 export interface MonitoredResource {
@@ -95,3 +96,26 @@ export const extract = (extractor: string, entry: LogEntry): unknown => {
   if (m === null) throw new Error(`label extractor outside the supported subset: ${extractor}`)
   return at(entry, m[1] as string)
 }
+
+/**
+ * The shape of a log-match alerting policy file (`gcloud monitoring policies create
+ * --policy-from-file`): one condition on a log filter with its label extractors. Cloud Monitoring
+ * refuses such a policy without a notification rate limit, so decoding requires one.
+ */
+export const LogMatchPolicy = Schema.Struct({
+  displayName: Schema.String,
+  combiner: Schema.Literal("OR"),
+  conditions: Schema.Tuple([
+    Schema.Struct({
+      displayName: Schema.String,
+      conditionMatchedLog: Schema.Struct({
+        filter: Schema.String,
+        labelExtractors: Schema.Record(Schema.String, Schema.String)
+      })
+    })
+  ]),
+  alertStrategy: Schema.Struct({
+    notificationRateLimit: Schema.Struct({ period: Schema.String }),
+    autoClose: Schema.String
+  })
+})

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { CloudLogFilter, layerCloudLogger } from "../src/index.js"
 
@@ -70,5 +70,24 @@ describe("CloudLogFilter", () => {
     expect(() => CloudLogFilter.extract('REGEXP_EXTRACT(labels.a, "(.*)")', e)).toThrow(/supported subset/)
     expect(() => CloudLogFilter.entryOf("plain text", JOB)).toThrow(SyntaxError)
     expect(() => CloudLogFilter.entryOf("[1]", JOB)).toThrow(/not a structured log line/)
+  })
+
+  it("decodes a log-match policy only with the notification rate limit Cloud Monitoring requires", () => {
+    const policy = {
+      displayName: "a failure",
+      combiner: "OR",
+      conditions: [
+        {
+          displayName: "a failed line",
+          conditionMatchedLog: { filter: "severity>=ERROR", labelExtractors: { s: "EXTRACT(labels.s)" } }
+        }
+      ],
+      alertStrategy: { notificationRateLimit: { period: "300s" }, autoClose: "1800s" }
+    }
+    const decode = Schema.decodeUnknownSync(CloudLogFilter.LogMatchPolicy)
+    expect(decode(policy).conditions[0].conditionMatchedLog.filter).toBe("severity>=ERROR")
+    expect(() => decode({ ...policy, alertStrategy: { autoClose: "1800s" } })).toThrow(
+      /notificationRateLimit/
+    )
   })
 })
