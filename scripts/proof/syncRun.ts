@@ -43,6 +43,8 @@ export interface SyncOptions {
   readonly mutate?: number
   /** Records per source the sandbox renders malformed (`malformedPerSource`). */
   readonly malformed?: number
+  /** Shopify products the sandbox renders malformed (`malformedProducts`). */
+  readonly malformedProducts?: number
   readonly timeScale?: number
   readonly plan?: "standard" | "advanced" | "plus" | "enterprise"
   /** Where the sandbox writes its figures and the per-call tally on close. */
@@ -65,6 +67,9 @@ export const syncEnv = (dir: string, o: SyncOptions): Record<string, string> => 
   ...(o.faults === undefined ? {} : { KURA_PROOF_SANDBOX_FAULTS: o.faults }),
   ...(o.mutate === undefined ? {} : { KURA_PROOF_SANDBOX_MUTATE: String(o.mutate) }),
   ...(o.malformed === undefined ? {} : { KURA_PROOF_SANDBOX_MALFORMED: String(o.malformed) }),
+  ...(o.malformedProducts === undefined
+    ? {}
+    : { KURA_PROOF_SANDBOX_MALFORMED_PRODUCTS: String(o.malformedProducts) }),
   ...(o.timeScale === undefined ? {} : { KURA_PROOF_SANDBOX_TIME_SCALE: String(o.timeScale) }),
   ...(o.plan === undefined ? {} : { KURA_PROOF_SANDBOX_PLAN: o.plan }),
   ...(o.report === undefined ? {} : { KURA_PROOF_SANDBOX_REPORT: o.report }),

@@ -69,6 +69,8 @@ export interface SandboxOptions {
   readonly malformedAdjustments?: number
   /** Malformed Shopify customers, opt-in and separate from `malformedPerSource` (default 0). */
   readonly malformedCustomers?: number
+  /** Malformed Shopify products, opt-in and separate from `malformedPerSource` (default 0). */
+  readonly malformedProducts?: number
   /** POS business-day cutover hour (default 5). */
   readonly cutoverHour?: number
   /**
@@ -149,6 +151,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       ? {}
       : { malformedAdjustments: options.malformedAdjustments }),
     ...(options.malformedCustomers === undefined ? {} : { malformedCustomers: options.malformedCustomers }),
+    ...(options.malformedProducts === undefined ? {} : { malformedProducts: options.malformedProducts }),
     cutoverHour: options.cutoverHour ?? defaults.cutoverHour,
     ...(options.posStockMovesAt === undefined ? {} : { posStockMovesAt: options.posStockMovesAt })
   }

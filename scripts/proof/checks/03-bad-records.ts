@@ -3,15 +3,18 @@
  * same seed and anchor twice): once from a clean sandbox and once from one that renders
  * N records per stream with a wrongly typed field (Shopify orders: an impossible `createdAt` and a
  * `NaN` total; Lightspeed sales: a non-numeric line amount; Stocky purchase orders: a non-numeric
- * line quantity; Stocky stock adjustments: a non-integer `sequential_id`; Shopify customers: an
- * impossible `createdAt`, which the warehouse mapper refuses). Every injected record
+ * line quantity; Stocky stock adjustments: a non-integer `sequential_id`; Shopify customers and
+ * products: an impossible `createdAt`, which the warehouse mapper refuses). Every injected record
  * must land in `_kura_dead_letters`, exactly as many as injected per source and per stream, each
  * with a reason, a detail and its raw API payload (which must hold the injected bad value); the
  * items of a dead-lettered adjustment (their own endpoint) must land there too, as orphans, never
  * dropped silently; every stream must still succeed; and
  * every other row must load: the bad run's canonical tables equal the clean run's minus exactly
  * the rows of the dead-lettered records (no extra row, no other row missing), and the loaded
- * counts equal the sandbox's ground truth, which leaves the injected records out.
+ * counts equal the sandbox's ground truth, which leaves the injected records out. One exception is
+ * counted on its own: a dead-lettered product's variants are missing from the inventory catalog, so
+ * the catalog-joined lines of those variants (Stocky purchase-order lines, receipts, transfers)
+ * load unlinked, equal to the clean run's but for a null variant (see `unlinkedPairs`).
  *
  * Then the operator path after the fix, through the built `kura-sync` (its sandbox now the fixed
  * source: the same seed, nothing malformed): `kura-sync dead-letters list --json` must count per
@@ -21,7 +24,8 @@
  * one letter with `--id … --payload-file …` and the rest with `--payloads-file` (id → record).
  * Afterwards every record letter is replayed with its orphan items as companions, each letter is
  * marked replayed after one attempt (the warehouse's bookkeeping), nothing is pending, the counts
- * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's.
+ * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's
+ * (the unlinked lines apart: replaying a product does not relink them).
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
@@ -82,6 +86,16 @@ const INJECTED = [
     ref: "",
     parents: []
   },
+  // A product's own rows are named by `ofProductLetter`, not by `parents`: `order_lines.product_id`
+  // points at a product too, but an order's lines come from the order's record, not the product's.
+  {
+    source: "shopify",
+    stream: "products",
+    bad: ["0000-00-00"],
+    table: "products",
+    ref: "",
+    parents: []
+  },
   // An adjustment has no canonical row of its own: its items become stock movements.
   {
     source: "stocky",
@@ -108,10 +122,45 @@ const idForms = (id: string): Array<string> => {
 /** `source|refund id` → order id, from the clean run's `refunds` (a refund's restock belongs to its order). */
 const refundOrder = new Map<string, string>()
 
+/**
+ * The variant ids (`legacyResourceId`) of a product letter's raw payload: the variants the product
+ * record carries, the only variants its mapper writes.
+ */
+const variantsOfLetter = (letter: StoredDeadLetter): Set<string> => {
+  const out = new Set<string>()
+  if (letter.key.stream !== "products" || letter.reason === ORPHAN) return out
+  const variants = get(parseJson(letter.payload), ["variants"])
+  if (Array.isArray(variants))
+    for (const v of variants) {
+      const id = get(v, ["legacyResourceId"])
+      if (typeof id === "string") out.add(id)
+    }
+  return out
+}
+
+/**
+ * True when row `r` of `table` is one the product record of `letter` produces itself (the product
+ * mapper's output): its `products` row, its `variants` (`product_id`) and their `sku_map` rows (one
+ * per variant of its payload). Other rows naming the product or its variants come from other
+ * records and are not the letter's: order lines (the order's record carries the product and
+ * variant ids), inventory levels (the inventory item's record names its variant) and the catalog-
+ * joined lines `unlinkedPairs` accounts for.
+ */
+const ofProductLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
+  const ids = letter.sourceId === null ? [] : idForms(letter.sourceId)
+  const is = (v: unknown) => typeof v === "string" && ids.includes(v)
+  if (table === "products") return is(r.source_id)
+  if (table === "variants") return is(r.product_id)
+  if (table === "sku_map")
+    return typeof r.variant_id === "string" && variantsOfLetter(letter).has(r.variant_id)
+  return false
+}
+
 /** True when canonical row `r` of `table` is (part of) the record a letter stands for. */
 const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unknown>): boolean => {
   const inj = INJECTED.find((i) => i.source === letter.key.source && i.stream === letter.key.stream)
   if (inj === undefined || letter.reason === ORPHAN || r.source !== letter.key.source) return false
+  if (inj.stream === "products") return ofProductLetter(letter, table, r)
   const ids = letter.sourceId === null ? [] : idForms(letter.sourceId)
   const is = (v: unknown) => typeof v === "string" && ids.includes(v)
   if (table === inj.table && is(r.source_id)) return true
@@ -123,6 +172,61 @@ const ofLetter = (letter: StoredDeadLetter, table: string, r: Record<string, unk
         is(refundOrder.get(`${r.source}|${r.reference_id}`)))
     )
   return table !== inj.table && inj.parents.some((c) => is(r[c]))
+}
+
+/**
+ * Tables whose lines take their variant from the shop's inventory catalog: the Shopify variants
+ * already in the warehouse, looked up by inventory item. Stocky's purchase-order lines (and their
+ * receipts) and transfer items name only an inventory item, a transfer item not even a SKU, as do
+ * Shopify's native transfers and purchase orders; Stocky's adjustment items carry their Shopify
+ * variant, so they never need the catalog.
+ */
+const CATALOG_JOINED = new Set(["purchase_order_lines", "inventory_movements"])
+
+/** The columns a catalog lookup fills in (null when the item is not in the catalog). */
+const CATALOG_COLUMNS = new Set(["variant_id", "sku"])
+
+/** A row that loaded unlinked: the clean run's row and the other run's, keyed alike. */
+interface Unlinked {
+  readonly table: string
+  readonly source_id: unknown
+  readonly variant_id: unknown
+  readonly clean: Record<string, unknown>
+  readonly other: Record<string, unknown>
+}
+
+/**
+ * The rows a dead-lettered product leaves unlinked: its variants never reach the warehouse, so the
+ * inventory catalog lacks them and a catalog-joined line of one of them (a Stocky purchase-order
+ * line, its receipt, a transfer's movements) still loads, but with a null `variant_id` (and a null
+ * `sku` where the line names none). These rows are not the product record's own and are not
+ * missing: each pairs one-to-one (same table and key) with the clean run's row, equal in every
+ * column but the catalog's, which are null here where the clean run has one of a product letter's
+ * `variants`. Replaying the product does not relink them: a replay maps the letter's record only,
+ * and later runs read only the Stocky records updated since their cursor (Stocky's history, frozen
+ * since its shutdown, is never updated). `missing` and `extra` are the two runs' per-table differences.
+ */
+const unlinkedPairs = (
+  missing: Record<string, Array<Record<string, unknown>>>,
+  extra: Record<string, Array<Record<string, unknown>>>,
+  variants: ReadonlySet<string>
+): Array<Unlinked> => {
+  const key = (r: Record<string, unknown>) => canonical([r.source, r.source_account, r.source_id])
+  const out: Array<Unlinked> = []
+  for (const [table, rows] of Object.entries(missing)) {
+    if (!CATALOG_JOINED.has(table)) continue
+    const others = new Map((extra[table] ?? []).map((r) => [key(r), r]))
+    for (const clean of rows) {
+      const other = others.get(key(clean))
+      if (other === undefined || typeof clean.variant_id !== "string" || !variants.has(clean.variant_id))
+        continue
+      const columns = new Set([...Object.keys(clean), ...Object.keys(other)])
+      const differ = [...columns].filter((c) => canonical(clean[c]) !== canonical(other[c]))
+      if (differ.every((c) => CATALOG_COLUMNS.has(c) && other[c] === null))
+        out.push({ table, source_id: clean.source_id, variant_id: clean.variant_id, clean, other })
+    }
+  }
+  return out
 }
 
 const readLetters = (file: string) =>
@@ -160,6 +264,7 @@ const countOf = (rows: TableRows, table: string, source: string) =>
 await runCheck(CHECK, async () => {
   const base = workDir(CHECK)
   const malformed = quick ? 3 : 10
+  const malformedProducts = quick ? 2 : 3
   const seconds: Record<string, number> = {}
   const sync = async (label: "clean" | "bad") => {
     const dir = path.join(base, label)
@@ -170,7 +275,7 @@ await runCheck(CHECK, async () => {
       historyDays: quick ? 10 : 30,
       // Stocky has data only before its 2026-09-01 shutdown.
       anchor: "2026-08-25",
-      ...(label === "bad" ? { malformed } : {}),
+      ...(label === "bad" ? { malformed, malformedProducts } : {}),
       report,
       secretsOf: CHECK
     })
@@ -190,6 +295,7 @@ await runCheck(CHECK, async () => {
         malformed: Record<string, number>
         malformedAdjustments: { adjustments: number; items: number }
         malformedCustomers: number
+        malformedProducts: number
         onlineOrders: number
         posSales: number
         purchaseOrders: number
@@ -223,7 +329,9 @@ await runCheck(CHECK, async () => {
         ? truth.malformedAdjustments.adjustments
         : inj.stream === "customers"
           ? truth.malformedCustomers
-          : (truth.malformed[inj.source] ?? 0),
+          : inj.stream === "products"
+            ? truth.malformedProducts
+            : (truth.malformed[inj.source] ?? 0),
       orphanItems: orphans.length,
       orphanItemsExpected: isAdjustments ? truth.malformedAdjustments.items : 0,
       // Every orphan item belongs to a dead-lettered adjustment.
@@ -258,11 +366,19 @@ await runCheck(CHECK, async () => {
     (n, [t, rows]) => n + rows.filter((r) => belongs(t, r)).length,
     0
   )
+  // Catalog-joined lines of a dead-lettered product's variants load unlinked (see `unlinkedPairs`):
+  // counted and shown on their own, neither missing nor extra.
+  const letterVariants = new Set(letters.flatMap((l) => [...variantsOfLetter(l)]))
+  const unlinked = unlinkedPairs(missing, extra, letterVariants)
+  const unlinkedClean = new Set(unlinked.map((u) => u.clean))
+  const unlinkedOther = new Set(unlinked.map((u) => u.other))
   const missingOther = Object.entries(missing).flatMap(([t, rows]) =>
-    rows.filter((r) => !belongs(t, r)).map((r) => ({ table: t, source_id: r.source_id }))
+    rows
+      .filter((r) => !belongs(t, r) && !unlinkedClean.has(r))
+      .map((r) => ({ table: t, source_id: r.source_id }))
   )
   const extraRows = Object.entries(extra).flatMap(([t, rows]) =>
-    rows.map((r) => ({ table: t, source_id: r.source_id }))
+    rows.filter((r) => !unlinkedOther.has(r)).map((r) => ({ table: t, source_id: r.source_id }))
   )
   const loaded = {
     "shopify orders": [countOf(badRows, "orders", "shopify"), truth.onlineOrders],
@@ -276,7 +392,7 @@ await runCheck(CHECK, async () => {
       countOf(badRows, "customers", "shopify"),
       truth.customers - truth.malformedCustomers
     ],
-    "shopify products": [countOf(badRows, "products", "shopify"), truth.products],
+    "shopify products": [countOf(badRows, "products", "shopify"), truth.products - truth.malformedProducts],
     "stocky suppliers": [countOf(badRows, "suppliers", "stocky"), truth.suppliers]
   } as Record<string, [number, number]>
   const truthOk = Object.values(loaded).every(([got, want]) => got === want)
@@ -378,8 +494,13 @@ await runCheck(CHECK, async () => {
     seconds: operatorSeconds
   }
   const afterRows = await readTableRows(bad.db)
-  const afterMissing = Object.values(minus(cleanRows, afterRows)).reduce((n, r) => n + r.length, 0)
-  const afterExtra = Object.values(minus(afterRows, cleanRows)).reduce((n, r) => n + r.length, 0)
+  const afterMissingRows = minus(cleanRows, afterRows)
+  const afterExtraRows = minus(afterRows, cleanRows)
+  // The rows the product letters left unlinked stay so (see `unlinkedPairs`); nothing else differs.
+  const afterUnlinked = unlinkedPairs(afterMissingRows, afterExtraRows, letterVariants)
+  const afterMissing =
+    Object.values(afterMissingRows).reduce((n, r) => n + r.length, 0) - afterUnlinked.length
+  const afterExtra = Object.values(afterExtraRows).reduce((n, r) => n + r.length, 0) - afterUnlinked.length
   // The replayed rows land: the counts tie with the sandbox's truth plus the injected records.
   const afterLoaded = {
     "shopify orders": [
@@ -394,7 +515,8 @@ await runCheck(CHECK, async () => {
       countOf(afterRows, "purchase_orders", "stocky"),
       truth.purchaseOrders + (truth.malformed.stocky ?? 0)
     ],
-    "shopify customers": [countOf(afterRows, "customers", "shopify"), truth.customers]
+    "shopify customers": [countOf(afterRows, "customers", "shopify"), truth.customers],
+    "shopify products": [countOf(afterRows, "products", "shopify"), truth.products]
   } as Record<string, [number, number]>
   const replayOk =
     listOk &&
@@ -428,12 +550,14 @@ await runCheck(CHECK, async () => {
       .map(([k, [got, want]]) => `${k} ${got}/${want}`)
       .join(
         ", "
-      )}; tables = clean run minus ${missingOfLetters} rows of the letters (${missingOther.length} other missing, ${extraRows.length} extra); ` +
+      )}; tables = clean run minus ${missingOfLetters} rows of the letters (${missingOther.length} other missing, ${extraRows.length} extra; ${unlinkedFigure(unlinked)}); ` +
     `kura-sync dead-letters list --json: ${listedCounts.map((c) => `${c.stream} ${c.listed}/${c.injected}`).join(", ")} (+ ${listedCounts.reduce((n, c) => n + c.orphans, 0)} orphans); ` +
     `kura-sync dead-letters replay with corrected payloads (1 --id --payload-file, ${Math.max(0, replay.corrected - 1)} --payloads-file): ${replay.replayed}/${records.length} replayed + ${replay.companions} orphans with them, ${replay.failed} failed, ${replay.pendingAfter} pending, ` +
     `${Object.entries(afterLoaded)
       .map(([k, [got, want]]) => `${k} ${got}/${want}`)
-      .join(", ")}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run` +
+      .join(
+        ", "
+      )}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run${afterUnlinked.length === 0 ? "" : ` but for the ${afterUnlinked.length} rows still unlinked`}` +
     (failedStreams.length === 0 ? "" : `; failed streams: ${failedStreams.map((l) => l.stream).join(", ")}`) +
     `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad + ${operatorSeconds.reduce((a, b) => a + b, 0).toFixed(1)} s in ${operatorSeconds.length} kura-sync dead-letters commands`
   return {
@@ -445,6 +569,8 @@ await runCheck(CHECK, async () => {
       loaded,
       missingByTable: Object.fromEntries(Object.entries(missing).map(([t, r]) => [t, r.length])),
       missingOther: missingOther.slice(0, 20),
+      unlinked: unlinked.map((u) => ({ table: u.table, source_id: u.source_id, variant_id: u.variant_id })),
+      afterUnlinked: afterUnlinked.length,
       extraRows: extraRows.slice(0, 20),
       elsewhere: elsewhere.map((l) => ({ key: l.key, reason: l.reason, detail: l.detail.slice(0, 200) })),
       cleanLetters: cleanLetters.length,
@@ -464,11 +590,27 @@ await runCheck(CHECK, async () => {
   }
 })
 
+/** "16 catalog-joined rows of the products' variants unlinked (10 inventory_movements, 6 purchase_order_lines)". */
+function unlinkedFigure(unlinked: ReadonlyArray<Unlinked>): string {
+  const per = new Map<string, number>()
+  for (const u of unlinked) per.set(u.table, (per.get(u.table) ?? 0) + 1)
+  const tables = [...per].map(([t, n]) => `${n} ${t}`).join(", ")
+  return `${unlinked.length} catalog-joined rows of the products' variants unlinked${tables === "" ? "" : ` (${tables})`}`
+}
+
 /** The `stock_adjustment_id` of an adjustment item's payload (orphan letters). */
 function parseStockAdjustmentId(payload: string): unknown {
   try {
     const item: unknown = JSON.parse(payload)
     return typeof item === "object" && item !== null ? Reflect.get(item, "stock_adjustment_id") : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
   } catch {
     return undefined
   }

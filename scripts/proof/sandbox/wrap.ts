@@ -22,6 +22,9 @@
  *   `malformedCustomers` (records rendered with a wrongly typed field: N Shopify orders, POS sales,
  *   Stocky purchase orders, Stocky stock adjustments and Shopify customers), and the report then
  *   carries the sandbox's ground truth (`truth`), which counts the injected records.
+ * - `KURA_PROOF_SANDBOX_MALFORMED_PRODUCTS=N`: `malformedProducts` (N Shopify products rendered with
+ *   an impossible `createdAt`), separate from the above because a shop has only a few dozen
+ *   products; with it too the report carries the ground truth.
  *
  * Nothing here changes what `kura-sync` does: it only changes the data source it is pointed at.
  */
@@ -176,11 +179,13 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
   const timeScale = env.KURA_PROOF_SANDBOX_TIME_SCALE
   const plan = env.KURA_PROOF_SANDBOX_PLAN
   const malformed = Number(env.KURA_PROOF_SANDBOX_MALFORMED ?? "0")
+  const malformedProducts = Number(env.KURA_PROOF_SANDBOX_MALFORMED_PRODUCTS ?? "0")
   const sandbox = await real.startSandbox({
     ...options,
     ...(malformed > 0
       ? { malformedPerSource: malformed, malformedAdjustments: malformed, malformedCustomers: malformed }
       : {}),
+    ...(malformedProducts > 0 ? { malformedProducts } : {}),
     ...(faults ? { faults: faults as "chaos" } : {}),
     ...(timeScale ? { timeScale: Number(timeScale) } : {}),
     ...(plan ? { plan: plan as "plus" } : {})
@@ -233,7 +238,7 @@ export const startSandbox = async (options: real.SandboxOptions = {}): Promise<r
           stats: sandbox.stats(),
           faults: sandbox.faultReport(),
           calls,
-          ...(malformed > 0 ? { truth: sandbox.groundTruth().counts } : {})
+          ...(malformed > 0 || malformedProducts > 0 ? { truth: sandbox.groundTruth().counts } : {})
         },
         null,
         2

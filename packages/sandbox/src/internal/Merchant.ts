@@ -45,6 +45,12 @@ export interface MerchantOptions {
    * customers. Opt-in and separate from `malformedPerSource`, like `malformedAdjustments`. Default 0.
    */
   readonly malformedCustomers?: number
+  /**
+   * Shopify products to render malformed (an impossible `createdAt` on the product itself; its
+   * variants stay well-formed), spread over all products. Opt-in and separate from
+   * `malformedPerSource`, like `malformedCustomers`. Default 0.
+   */
+  readonly malformedProducts?: number
   /** Hour (local) at which the POS business day rolls over, e.g. 5 for 05:00. */
   readonly cutoverHour: number
   /**
@@ -77,6 +83,8 @@ export interface GroundTruth {
     readonly malformedAdjustments: { readonly adjustments: number; readonly items: number }
     /** Malformed Shopify customers (`malformedCustomers`); `customers` still counts them. */
     readonly malformedCustomers: number
+    /** Malformed Shopify products (`malformedProducts`); `products` still counts them. */
+    readonly malformedProducts: number
     /** Payment transactions (sale, authorization, capture, refund) of live, well-formed orders. */
     readonly transactions: number
     /** Stocked (variant, location) pairs: the inventory levels Shopify reports. */
@@ -166,6 +174,8 @@ export interface Merchant {
   customerAt(index: number): Customer
   /** Ids of the customers the Shopify emulator renders malformed (`malformedCustomers`). */
   readonly malformedCustomerIds: ReadonlySet<number>
+  /** Ids of the products the Shopify emulator renders malformed (`malformedProducts`). */
+  readonly malformedProductIds: ReadonlySet<number>
 
   /** Number of orders of both channels; indexes are ordered by createdAt ascending. */
   readonly orderCount: number

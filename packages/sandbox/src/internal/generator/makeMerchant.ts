@@ -206,6 +206,14 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
   for (let j = 0; j < badCustomers; j++)
     malformedCustomerIds.add(customerAt(w, Math.floor(((j + 0.5) * w.customerCount) / badCustomers)).id)
 
+  // Malformed products (opt-in), spread over all products the same way.
+  const malformedProductIds = new Set<number>()
+  const badProducts = Math.min(options.malformedProducts ?? 0, w.products.length)
+  for (let j = 0; j < badProducts; j++) {
+    const p = w.products[Math.floor(((j + 0.5) * w.products.length) / badProducts)]
+    if (p !== undefined) malformedProductIds.add(p.id)
+  }
+
   const merchant: Merchant = {
     options,
     locations: w.locations,
@@ -215,6 +223,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
     customerCount: w.customerCount,
     customerAt: (index: number): Customer => customerAt(w, index),
     malformedCustomerIds,
+    malformedProductIds,
     get orderCount() {
       return count()
     },
@@ -522,6 +531,7 @@ export const makeMerchant = (options: MerchantOptions): Merchant => {
             stocky: plan.purchaseOrders.filter((p) => p.malformed).length
           },
           malformedCustomers: malformedCustomerIds.size,
+          malformedProducts: malformedProductIds.size,
           malformedAdjustments: {
             adjustments: plan.stockAdjustments.filter((a) => a.malformed === true).length,
             items: plan.stockAdjustments

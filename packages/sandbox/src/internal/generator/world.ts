@@ -85,6 +85,7 @@ export const validateOptions = (o: MerchantOptions): void => {
   int("malformedPerSource", o.malformedPerSource, 0, 10_000)
   int("malformedAdjustments", o.malformedAdjustments ?? 0, 0, 10_000)
   int("malformedCustomers", o.malformedCustomers ?? 0, 0, 10_000)
+  int("malformedProducts", o.malformedProducts ?? 0, 0, 10_000)
   int("cutoverHour", o.cutoverHour, 0, 12)
   if (!Number.isFinite(o.anchor))
     throw new RangeError(`MerchantOptions.anchor must be epoch ms; got ${o.anchor}`)

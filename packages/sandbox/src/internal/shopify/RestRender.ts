@@ -276,7 +276,10 @@ export const productJson = (st: ShopifyState, p: Product): Json => {
     product_type: p.productType,
     vendor: p.vendor,
     status: "active",
-    created_at: isoWithOffset(p.createdAt, tz),
+    // Bad-record injection (`malformedProducts`), as the GraphQL view renders it.
+    created_at: st.merchant.malformedProductIds.has(p.id)
+      ? "0000-00-00T00:00:00+00:00"
+      : isoWithOffset(p.createdAt, tz),
     updated_at: isoWithOffset(p.updatedAt, tz),
     published_at: isoWithOffset(p.createdAt, tz),
     tags: "",

@@ -695,7 +695,11 @@ export class ProductView {
     return "ACTIVE"
   }
   get createdAt() {
-    return isoUtc(this.p.createdAt)
+    // Bad-record injection (`malformedProducts`): an impossible timestamp on the product only (its
+    // variants keep theirs), as for malformed customers.
+    return this.st.merchant.malformedProductIds.has(this.productId)
+      ? "0000-00-00T00:00:00Z"
+      : isoUtc(this.p.createdAt)
   }
   get updatedAt() {
     return isoUtc(this.p.updatedAt)
