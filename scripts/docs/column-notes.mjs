@@ -32,6 +32,10 @@ export const COLUMN_NOTES = {
   "*.note": "free-text note",
 
   // orders
+  "purchase_order_lines.inventory_item_id":
+    "the Shopify inventory item the line names (Stocky and Shopify purchase orders name no variant): a line loaded before its variant is linked once the variant arrives; NULL in rows written before it was kept",
+  "inventory_movements.inventory_item_id":
+    "the Shopify inventory item a receipt or transfer names (they name no variant): a movement loaded before its variant is linked once the variant arrives; NULL for movements whose source names the variant, and in rows written before it was kept",
   "orders.order_number": "the number a customer sees: Shopify's order name (#1001), the POS receipt id",
   "orders.customer_id": "`source_id` of the customer (`customers`); NULL for anonymous sales",
   "orders.subtotal": shopMoney(

@@ -378,6 +378,22 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
       })
     }
   }
+  // Lines that loaded before a replayed product's variants name only an inventory item, and their
+  // own records may never be read again (Stocky's history is frozen): they are linked now.
+  if (!dryRun) {
+    const shops = new Set(
+      outcomes
+        .filter((o) => o.status === "replayed" && o.key.source === "shopify" && (o.rows.variants ?? 0) > 0)
+        .map((o) => o.key.account)
+    )
+    for (const shop of shops) {
+      const linked = yield* warehouse.relinkVariants(shop)
+      if (linked.purchase_order_lines + linked.inventory_movements > 0)
+        yield* Effect.logInfo(
+          `linked ${linked.purchase_order_lines} purchase-order line(s) and ${linked.inventory_movements} stock movement(s) of ${shop} to the replayed variants`
+        )
+    }
+  }
   return {
     attempted: replayed + failed,
     replayed,

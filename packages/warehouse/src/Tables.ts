@@ -295,6 +295,9 @@ export const CanonicalTables = {
       ...lineage,
       str("variant_id"),
       str("sku"),
+      // What the source named when it named no variant: a row loaded before its variant reached the
+      // warehouse is linked once it does (Warehouse.relinkVariants).
+      str("inventory_item_id"),
       str("location_id", false),
       str("kind", false),
       int("quantity", false),
@@ -336,6 +339,7 @@ export const CanonicalTables = {
       str("purchase_order_id", false),
       str("variant_id"),
       str("sku"),
+      str("inventory_item_id"),
       int("quantity_ordered"),
       int("quantity_received"),
       money("unit_cost")

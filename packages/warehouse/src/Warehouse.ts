@@ -268,6 +268,21 @@ export class Warehouse extends Context.Service<
       mark: DeadLetterMark,
       at?: number
     ) => Effect.Effect<number, WarehouseError>
+    /**
+     * Links the rows that named only an inventory item (Stocky purchase-order lines, receipts and
+     * transfers; Shopify's native transfers and purchase orders) to `shop`'s variant of that item,
+     * where they hold none yet and the variant is now in the warehouse. Such a row was mapped
+     * before its variant arrived (its product dead-lettered, then replayed; or loaded late), and its
+     * source record may never change again (Stocky's history is frozen), so nothing else would
+     * link it. Rows of the shop's own account only (a Stocky store is named by its shop's domain).
+     * Resolves to the rows linked per table.
+     */
+    readonly relinkVariants: (
+      shop: string
+    ) => Effect.Effect<
+      Readonly<Record<"purchase_order_lines" | "inventory_movements", number>>,
+      WarehouseError
+    >
     /** Opens a ledger entry; `cursorBefore` defaults to the stream's committed cursor. */
     readonly startRun: (run: {
       readonly runId: string

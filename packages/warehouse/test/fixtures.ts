@@ -119,6 +119,7 @@ export const movement = (
   ...lineage(id, occurredAt),
   variant_id: `v-${sku}`,
   sku,
+  inventory_item_id: null,
   location_id: location,
   kind,
   quantity,

@@ -24,8 +24,9 @@
  * one letter with `--id … --payload-file …` and the rest with `--payloads-file` (id → record).
  * Afterwards every record letter is replayed with its orphan items as companions, each letter is
  * marked replayed after one attempt (the warehouse's bookkeeping), nothing is pending, the counts
- * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's
- * (the unlinked lines apart: replaying a product does not relink them).
+ * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's,
+ * the unlinked lines included: replaying a product links them to its variants
+ * (`Warehouse.relinkVariants`, which the replay runs once variants loaded).
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
@@ -202,9 +203,10 @@ interface Unlinked {
  * `sku` where the line names none). These rows are not the product record's own and are not
  * missing: each pairs one-to-one (same table and key) with the clean run's row, equal in every
  * column but the catalog's, which are null here where the clean run has one of a product letter's
- * `variants`. Replaying the product does not relink them: a replay maps the letter's record only,
- * and later runs read only the Stocky records updated since their cursor (Stocky's history, frozen
- * since its shutdown, is never updated). `missing` and `extra` are the two runs' per-table differences.
+ * `variants`. Their own records are not read again (Stocky's history, frozen since its shutdown,
+ * is never updated), so replaying the product must link them (`Warehouse.relinkVariants`): the
+ * check asserts that none is left afterwards. `missing` and `extra` are the two runs' per-table
+ * differences.
  */
 const unlinkedPairs = (
   missing: Record<string, Array<Record<string, unknown>>>,
@@ -496,11 +498,11 @@ await runCheck(CHECK, async () => {
   const afterRows = await readTableRows(bad.db)
   const afterMissingRows = minus(cleanRows, afterRows)
   const afterExtraRows = minus(afterRows, cleanRows)
-  // The rows the product letters left unlinked stay so (see `unlinkedPairs`); nothing else differs.
+  // The replay links the rows the product letters left unlinked (Warehouse.relinkVariants): none
+  // may stay so, and nothing else may differ.
   const afterUnlinked = unlinkedPairs(afterMissingRows, afterExtraRows, letterVariants)
-  const afterMissing =
-    Object.values(afterMissingRows).reduce((n, r) => n + r.length, 0) - afterUnlinked.length
-  const afterExtra = Object.values(afterExtraRows).reduce((n, r) => n + r.length, 0) - afterUnlinked.length
+  const afterMissing = Object.values(afterMissingRows).reduce((n, r) => n + r.length, 0)
+  const afterExtra = Object.values(afterExtraRows).reduce((n, r) => n + r.length, 0)
   // The replayed rows land: the counts tie with the sandbox's truth plus the injected records.
   const afterLoaded = {
     "shopify orders": [
@@ -557,7 +559,7 @@ await runCheck(CHECK, async () => {
       .map(([k, [got, want]]) => `${k} ${got}/${want}`)
       .join(
         ", "
-      )}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run${afterUnlinked.length === 0 ? "" : ` but for the ${afterUnlinked.length} rows still unlinked`}` +
+      )}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run (the ${unlinked.length} unlinked rows linked by the replay${afterUnlinked.length === 0 ? "" : `, ${afterUnlinked.length} still unlinked`})` +
     (failedStreams.length === 0 ? "" : `; failed streams: ${failedStreams.map((l) => l.stream).join(", ")}`) +
     `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad + ${operatorSeconds.reduce((a, b) => a + b, 0).toFixed(1)} s in ${operatorSeconds.length} kura-sync dead-letters commands`
   return {

@@ -281,6 +281,79 @@ describe("source streams against the sandbox", () => {
     )
   })
 
+  it("a products run that loads variants links the purchase-order lines that loaded before them", async () => {
+    await withSharedSandbox(async (sandbox) => {
+      const shop = sandbox.shopify.credentials.shopDomain
+      const productsOf = (warehouse: Warehouse["Service"], lake: RawLake["Service"]) => {
+        const stream = makeShopifyStreams(
+          {
+            shop,
+            auth: {
+              _tag: "AccessToken",
+              accessToken: Redacted.make(sandbox.shopify.credentials.accessToken)
+            },
+            apiVersion: sandbox.shopify.credentials.apiVersion,
+            apiBaseUrl: Option.some(sandbox.shopify.baseUrl),
+            webhookSecret: Option.none()
+          },
+          { warehouse, lake, sandbox: true },
+          () => 60_000
+        ).find((s) => s.key.stream === "products")
+        if (stream === undefined) throw new Error("no products stream")
+        return stream
+      }
+      // The shop's variants and their inventory items, as a first products run loads them.
+      const catalog = await Effect.runPromise(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* runStreamOnce(w, productsOf(w, yield* RawLake))
+          return yield* w.query(
+            "SELECT source_id, inventory_item_id, sku FROM variants ORDER BY source_id LIMIT 2"
+          )
+        }).pipe(Effect.provide(target()))
+      )
+      expect(catalog).toHaveLength(2)
+      const [a, b] = catalog as Array<{ source_id: string; inventory_item_id: string; sku: string }>
+      // Another warehouse, where Stocky's lines of those items landed before any product did (the
+      // products dead-lettered at the time): they hold the inventory item and no variant.
+      const linked = await Effect.runPromise(
+        Effect.gen(function* () {
+          const w = yield* Warehouse
+          yield* w.migrate
+          const line = (id: string, item: string, sku: string | null) => ({
+            source: "stocky",
+            source_account: shop,
+            source_id: id,
+            updated_at: "2026-03-01T00:00:00Z",
+            _synced_at: "2026-03-01T00:00:00Z",
+            _batch_id: "b0",
+            _deleted_at: null,
+            purchase_order_id: "po-1",
+            variant_id: null,
+            sku,
+            inventory_item_id: item,
+            quantity_ordered: 3,
+            quantity_received: 0,
+            unit_cost: "100"
+          })
+          yield* w.load("purchase_order_lines", [
+            line("l-a", a?.inventory_item_id ?? "", null),
+            line("l-b", b?.inventory_item_id ?? "", "STOCKY-OWN")
+          ])
+          const { result } = yield* runStreamOnce(w, productsOf(w, yield* RawLake))
+          expect("rows" in result ? result.rows : 0).toBeGreaterThan(0)
+          return yield* w.query(
+            "SELECT source_id, variant_id, sku FROM purchase_order_lines ORDER BY source_id"
+          )
+        }).pipe(Effect.provide(target()))
+      )
+      expect(linked).toEqual([
+        { source_id: "l-a", variant_id: a?.source_id, sku: a?.sku },
+        { source_id: "l-b", variant_id: b?.source_id, sku: "STOCKY-OWN" }
+      ])
+    })
+  })
+
   it("settleCount: a second count explains a moved window, never a lost or duplicated record", () => {
     // Moved before the read: the read matches the count after it.
     expect(settleCount(8, 12, 12)).toMatchObject({ reportedCount: 12 })

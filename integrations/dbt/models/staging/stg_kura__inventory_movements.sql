@@ -10,6 +10,7 @@ select
     _deleted_at,
     variant_id,
     sku,
+    inventory_item_id,
     location_id,
     kind,
     quantity,

@@ -11,6 +11,7 @@ select
     purchase_order_id,
     variant_id,
     sku,
+    inventory_item_id,
     quantity_ordered,
     quantity_received,
     unit_cost

@@ -518,14 +518,14 @@ export const shopifyOrdersSql = (o: ShopifyOrdersSqlOptions): ShopifyOrdersSql =
 
   const movements = `
     SELECT ${lineage("'sale:' || li.sid", "o.upd")},
-      li.variant_id, li.sku, ${loc} AS location_id, 'sale' AS kind,
+      li.variant_id, li.sku, CAST(NULL AS VARCHAR) AS inventory_item_id, ${loc} AS location_id, 'sale' AS kind,
       -li.qty AS quantity, CAST(NULL AS VARCHAR) AS reason, 'order' AS reference_type,
       o.lrid AS reference_id, o.cre AS occurred_at
     FROM ${kind("line")} li JOIN ${OK} o ON li.parent = o.id
     WHERE ${loc} IS NOT NULL AND li.variant_id IS NOT NULL AND li.qty <> 0
     UNION ALL
     SELECT ${lineage(`'refund_restock:' || ${rlId}`, "rl.upd")},
-      rl.variant_id, rl.sku, rl.at_location AS location_id, 'refund_restock' AS kind,
+      rl.variant_id, rl.sku, CAST(NULL AS VARCHAR) AS inventory_item_id, rl.at_location AS location_id, 'refund_restock' AS kind,
       rl.qty AS quantity, rl.refund_note AS reason, 'refund' AS reference_type,
       rl.refund_id AS reference_id, rl.cre AS occurred_at
     FROM ${RL} rl WHERE rl.restock AND rl.at_location IS NOT NULL AND rl.qty <> 0`

@@ -1287,6 +1287,20 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
       return { attempted: letters.length, replayed, failed }
     }).pipe(Effect.withSpan("Warehouse.replayDeadLetters"))
 
+  const relinkVariants = Effect.fn("Warehouse.relinkVariants")(function* (shop: string) {
+    // One variant per inventory item (BigQuery refuses an UPDATE matching two source rows).
+    const catalog = `SELECT ${I("inventory_item_id")}, MIN(${I("source_id")}) AS ${I("variant_id")}, MIN(${I("sku")}) AS ${I("sku")} FROM ${T("variants")} WHERE ${I("source")} = 'shopify' AND ${I("source_account")} = ${P("shop")} AND ${I("inventory_item_id")} IS NOT NULL AND ${I("_deleted_at")} IS NULL GROUP BY ${I("inventory_item_id")} HAVING COUNT(*) = 1`
+    const relink = (table: "purchase_order_lines" | "inventory_movements") =>
+      engine.run(
+        `UPDATE ${T(table)} AS t SET ${I("variant_id")} = v.${I("variant_id")}, ${I("sku")} = COALESCE(t.${I("sku")}, v.${I("sku")}) FROM (${catalog}) AS v WHERE t.${I("variant_id")} IS NULL AND t.${I("inventory_item_id")} = v.${I("inventory_item_id")} AND t.${I("source_account")} = ${P("shop")} AND t.${I("source")} IN ('stocky', 'shopify')`,
+        { shop }
+      )
+    return {
+      purchase_order_lines: yield* relink("purchase_order_lines"),
+      inventory_movements: yield* relink("inventory_movements")
+    }
+  })
+
   const markDeadLetters = Effect.fn("Warehouse.markDeadLetters")(function* (
     ids: ReadonlyArray<string>,
     mark: DeadLetterMark,
@@ -1889,6 +1903,7 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     listDeadLetters,
     replayDeadLetters,
     markDeadLetters,
+    relinkVariants,
     startRun,
     commitRun,
     failRun,

@@ -156,6 +156,7 @@ export const makeLightspeedSaleMapper =
           ...lineage(ctx, `void_restock:${lineKey(line.id)}`, updatedAt),
           variant_id: null,
           sku,
+          inventory_item_id: null,
           location_id: stockAt,
           kind: "refund_restock",
           // Spoiled goods stay off the shelf: kept as a zero movement, so the void is on record.
@@ -170,6 +171,7 @@ export const makeLightspeedSaleMapper =
           ...lineage(ctx, `${refund ? "refund_restock" : "sale"}:${lineKey(line.id)}`, updatedAt),
           variant_id: null,
           sku,
+          inventory_item_id: null,
           location_id: stockAt,
           kind: refund ? "refund_restock" : "sale",
           // Sale lines carry positive quantities, refund lines negative ones: stock moves the other

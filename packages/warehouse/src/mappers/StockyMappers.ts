@@ -55,6 +55,7 @@ export const makeStockyPurchaseOrderMapper =
         purchase_order_id: id,
         variant_id: known?.variantId ?? null,
         sku,
+        inventory_item_id: inventoryItemId,
         quantity_ordered: item.quantity,
         quantity_received: itemReceived === null ? 0 : item.quantity,
         unit_cost: dec(item.cost_price)
@@ -64,6 +65,7 @@ export const makeStockyPurchaseOrderMapper =
           ...lineage(ctx, `receipt:${itemId}`, updatedAt),
           variant_id: known?.variantId ?? null,
           sku,
+          inventory_item_id: inventoryItemId,
           location_id: location,
           kind: "receipt",
           quantity: item.quantity,
@@ -161,6 +163,7 @@ export const mapStockyAdjustment: Mapper<StockyAdjustmentWithItems> = ({ adjustm
       ),
       variant_id: idText(item.variant?.shopify_id ?? null),
       sku: nonBlank(item.variant?.sku),
+      inventory_item_id: null,
       location_id: location,
       kind,
       quantity: item.quantity,
@@ -194,6 +197,7 @@ export const makeStockyTransferMapper =
       const base = {
         variant_id: known?.variantId ?? null,
         sku: known?.sku ?? null,
+        inventory_item_id: inventoryItemId,
         reason: t.stock_transfer_reason ?? t.note,
         reference_type: "transfer",
         reference_id: id
