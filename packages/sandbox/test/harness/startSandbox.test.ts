@@ -2,6 +2,7 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../src/startSandbox.js"
+import { sandboxGraphql } from "../sandboxGraphql.js"
 
 describe("startSandbox", () => {
   let sb: Sandbox
@@ -13,17 +14,7 @@ describe("startSandbox", () => {
   it("starts all three APIs on 127.0.0.1 with working credentials", async () => {
     for (const url of [sb.shopify.baseUrl, sb.lightspeed.baseUrl, sb.stocky.baseUrl])
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const shop = await fetch(
-      `${sb.shopify.baseUrl}/admin/api/${sb.shopify.credentials.apiVersion}/graphql.json`,
-      {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-shopify-access-token": sb.shopify.credentials.accessToken
-        },
-        body: JSON.stringify({ query: "{ shop { name currencyCode } }" })
-      }
-    )
+    const shop = await sandboxGraphql(sb, "{ shop { name currencyCode } }")
     expect(shop.status).toBe(200)
     const token = await fetch(sb.lightspeed.credentials.tokenUrl, {
       method: "POST",

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../src/startSandbox.js"
+import { sandboxGraphql } from "../sandboxGraphql.js"
 
 describe("malformed Shopify customers (malformedCustomers)", () => {
   let sb: Sandbox
@@ -9,17 +10,7 @@ describe("malformed Shopify customers (malformedCustomers)", () => {
   afterAll(() => sb.close())
 
   it("renders exactly the requested customers with an impossible createdAt, counted in the ground truth", async () => {
-    const res = await fetch(
-      `${sb.shopify.baseUrl}/admin/api/${sb.shopify.credentials.apiVersion}/graphql.json`,
-      {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-shopify-access-token": sb.shopify.credentials.accessToken
-        },
-        body: JSON.stringify({ query: "{ customers(first: 250) { nodes { id createdAt } } }" })
-      }
-    )
+    const res = await sandboxGraphql(sb, "{ customers(first: 250) { nodes { id createdAt } } }")
     const body = (await res.json()) as {
       data: { customers: { nodes: Array<{ id: string; createdAt: string }> } }
     }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../src/startSandbox.js"
+import { sandboxGraphql } from "../sandboxGraphql.js"
 
 const BAD = "0000-00-00T00:00:00Z"
 
@@ -11,20 +12,8 @@ interface ProductNode {
 
 describe("malformed Shopify products (malformedProducts)", () => {
   let sb: Sandbox
-  const gql = async (query: string, variables: Record<string, unknown> = {}): Promise<unknown> => {
-    const res = await fetch(
-      `${sb.shopify.baseUrl}/admin/api/${sb.shopify.credentials.apiVersion}/graphql.json`,
-      {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "x-shopify-access-token": sb.shopify.credentials.accessToken
-        },
-        body: JSON.stringify({ query, variables })
-      }
-    )
-    return res.json()
-  }
+  const gql = async (query: string, variables: Record<string, unknown> = {}): Promise<unknown> =>
+    (await sandboxGraphql(sb, query, variables)).json()
   beforeAll(async () => {
     sb = await startSandbox({ seed: 3, scale: 200, historyDays: 10, malformedProducts: 2 })
   })
