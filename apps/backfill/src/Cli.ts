@@ -30,6 +30,7 @@ import { lightspeedClientLayer, lightspeedSource } from "./LightspeedBackfill.js
 import { fileMemoryTrace, noMemoryTrace } from "./MemoryTrace.js"
 import type { ProgressOutput } from "./Progress.js"
 import { reapplyAfter } from "./Redactions.js"
+import { relinkAfterProducts } from "./RelinkVariants.js"
 import { sandboxRequested, startSandboxEnv } from "./SandboxEnv.js"
 import { shopifySource } from "./ShopifyBackfill.js"
 import { stockyClientLayer, stockySource } from "./StockyBackfill.js"
@@ -138,7 +139,15 @@ export const runConfigured = (
           trace
         }
       })
+      // Products loaded (even by a run that then failed a window) may be the variants that lines
+      // loaded earlier were waiting for.
+      const relink =
+        config.streams.includes("products") && !config.dryRun
+          ? relinkAfterProducts(shopify.shop, out)
+          : Effect.void
       return runBackfill(config, out, source, trace).pipe(
+        Effect.tap(() => relink),
+        Effect.tapError(() => relink),
         Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
         Effect.mapError(asBackfillError),

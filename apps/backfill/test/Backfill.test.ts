@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type Sandbox, startSandbox } from "@kura/sandbox"
-import { Exit } from "effect"
+import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
+import { Effect, Exit } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { BackfillError } from "../src/BackfillError.js"
 import {
@@ -154,6 +155,56 @@ describe("backfill against the sandbox", () => {
     expect(Number((js.orders as { n: unknown }).n)).toBeGreaterThan(100)
     expect(Number((js.order_lines as { n: unknown }).n)).toBeGreaterThan(100)
     expect(await digest(fullStore)).toEqual(js)
+  })
+
+  it("a products backfill links the purchase-order lines that loaded before their variants", async () => {
+    const shop = sandbox.shopify.credentials.shopDomain
+    // The catalogue predates the order history: read it from years back, in a few long windows.
+    const products = argsFor(from - 5 * 365 * DAY, { streams: ["products"], window: "400d" })
+    // The shop's variants and inventory items, as a products backfill loads them.
+    const first = tempStore()
+    const firstEnv = envFor(sandbox, first)
+    const r = await runInProcess(configOf(products, firstEnv), firstEnv)
+    expect(r.ok).toBe(true)
+    const variants = (await rowsOf(
+      first.warehouse,
+      "SELECT source_id, inventory_item_id, sku FROM variants ORDER BY source_id LIMIT 1"
+    )) as Array<{ source_id: string; inventory_item_id: string; sku: string }>
+    const v = variants[0]
+    expect(v?.inventory_item_id).toBeTruthy()
+    // Another warehouse where a Stocky line of that item landed first, without a variant.
+    const store = tempStore()
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const w = yield* Warehouse
+        yield* w.migrate
+        yield* w.load("purchase_order_lines", [
+          {
+            source: "stocky",
+            source_account: shop,
+            source_id: "l-1",
+            updated_at: "2026-03-01T00:00:00Z",
+            _synced_at: "2026-03-01T00:00:00Z",
+            _batch_id: "archive",
+            _deleted_at: null,
+            purchase_order_id: "po-1",
+            variant_id: null,
+            sku: null,
+            inventory_item_id: v?.inventory_item_id ?? "",
+            quantity_ordered: 2,
+            quantity_received: 0,
+            unit_cost: "100"
+          }
+        ])
+      }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: store.warehouse.slice("duckdb:".length) })))
+    )
+    const env = envFor(sandbox, store)
+    const linked = await runInProcess(configOf(products, env), env)
+    expect(linked.ok).toBe(true)
+    expect(linked.text).toContain("Linked 1 purchase-order line(s) and 0 stock movement(s)")
+    expect(await rowsOf(store.warehouse, "SELECT variant_id, sku FROM purchase_order_lines")).toEqual([
+      { variant_id: v?.source_id, sku: v?.sku }
+    ])
   })
 
   it("--dry-run prints the plan and loads nothing", async () => {
