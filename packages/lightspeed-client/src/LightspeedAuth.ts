@@ -10,6 +10,8 @@
  *    access token is still the stored one.
  * 4. `invalid_grant` that is not explained by another writer's rotation becomes a permanent
  *    `Unauthorized` error telling the operator to authorise again, and how.
+ * 5. An interruption never drops a rotation the server has made: the grant and its store write
+ *    run to the end on their own (see `rotate`).
  */
 import {
   type ApiError,
@@ -26,6 +28,7 @@ import {
   Context,
   Duration,
   Effect,
+  Fiber,
   Layer,
   Option,
   Redacted,
@@ -139,6 +142,12 @@ const statusOf = (tokenKey: string, tokens: Option.Option<TokenSet>): TokenStatu
     })
   })
 
+/**
+ * How long a caller interrupted during a refresh waits for the token endpoint's answer, so that a
+ * rotation the server already made is stored. Under Cloud Run's 10 s between SIGTERM and SIGKILL.
+ */
+const INTERRUPTED_REFRESH_WAIT = "5 seconds"
+
 const same = (a: Redacted.Redacted<string> | null, b: Redacted.Redacted<string> | null): boolean =>
   a === null || b === null ? a === b : Redacted.value(a) === Redacted.value(b)
 
@@ -204,11 +213,21 @@ export const makeLightspeedAuth = (
     tokens.expiresAt === null || tokens.expiresAt - skewMillis > now
 
   /**
-   * One rotation of `current`, written with compare-and-set before it is returned. Once the
-   * server's answer is in, storing it is uninterruptible: the server has already retired the old
-   * refresh token, so a timeout or SIGTERM between the answer and the store write would lose the
-   * credential. The request itself stays interruptible (bounded by the caller, not by the
-   * request's own timeout): an answer that never arrived cannot be kept anyway.
+   * The rotation in flight, if any: a caller interrupted while waiting for the token endpoint
+   * leaves it running (below), and the next refresh waits for it before reading the store.
+   */
+  let inFlight: Fiber.Fiber<unknown, unknown> | undefined
+
+  /**
+   * One rotation of `current`, written with compare-and-set before it is returned. The server
+   * retires the old refresh token the moment it handles the request, so an answer that is on its
+   * way must be kept: the request and the store write run in a fiber of their own, to the end
+   * (bounded by the request's timeout). A caller interrupted meanwhile (a drain, SIGTERM, a
+   * check's deadline) waits up to `INTERRUPTED_REFRESH_WAIT` for it, so a rotation the server
+   * answered at once is stored before the caller goes; a token endpoint that never answers does
+   * not hold the caller longer than that. Measured: kura-sync's drain interrupted a Lightspeed
+   * stream between the server's rotation and the store write, and the next run's refresh token
+   * had been used already (`invalid_grant`: the account needed a new authorisation).
    */
   const rotate = Effect.fnUntraced(function* (current: TokenSet) {
     if (current.refreshToken === null) {
@@ -224,10 +243,14 @@ export const makeLightspeedAuth = (
         maxDelayMillis: 5_000
       },
       (attempt) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.gen(function* () {
-            const response = yield* restore(
-              refreshGrant(oidcConfig, refreshToken, config.tokenUrl, attempt, timeoutMillis)
+        Effect.gen(function* () {
+          const work = Effect.gen(function* () {
+            const response = yield* refreshGrant(
+              oidcConfig,
+              refreshToken,
+              config.tokenUrl,
+              attempt,
+              timeoutMillis
             )
             const next = toTokenSet(response, yield* Clock.currentTimeMillis, current)
             // The old refresh token is retired: a failing store gets a few more tries, and its
@@ -238,7 +261,14 @@ export const makeLightspeedAuth = (
               .pipe(Effect.retry({ times: 4, schedule: Schedule.exponential("100 millis") }), Effect.result)
             return { next, written }
           })
-        )
+          const fiber = yield* Effect.forkDetach(Effect.uninterruptible(work))
+          inFlight = fiber
+          return yield* Fiber.join(fiber).pipe(
+            Effect.onInterrupt(() =>
+              Fiber.await(fiber).pipe(Effect.timeout(INTERRUPTED_REFRESH_WAIT), Effect.ignore)
+            )
+          )
+        })
     )
     if (Result.isFailure(rotated.written)) {
       const error = rotated.written.failure
@@ -259,6 +289,8 @@ export const makeLightspeedAuth = (
     semaphore.withPermits(1)(
       Effect.gen(function* () {
         for (let round = 0; round < 4; round++) {
+          // A rotation an interrupted caller left running ends (and is stored) before the store is read.
+          if (inFlight !== undefined) yield* Fiber.await(inFlight)
           const stored = yield* load()
           const now = yield* Clock.currentTimeMillis
           if (!mustReplace(stored, now)) return stored.accessToken

@@ -298,6 +298,33 @@ describe("LightspeedAuth", () => {
     })
   )
 
+  it.live("an interruption while the server's answer is on its way keeps the rotation", () =>
+    Effect.gen(function* () {
+      // The server retires the old refresh token as it handles the request; its answer arrives
+      // 400 ms later. A drain or SIGTERM in between used to drop the answer, and the next run sent
+      // the retired token (invalid_grant: a new authorisation needed).
+      const server = yield* Effect.promise(() => fake({ refreshAnswerDelayMs: 400 }))
+      const map = new Map<string, TokenSet>()
+      const first = server.issue()
+      seed(map, first, Date.now() - 1000)
+      const auth = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      const fiber = yield* Effect.forkChild(auth.accessToken)
+      const until = Date.now() + 20_000
+      while (server.stats.refreshes === 0 && Date.now() < until) yield* Effect.sleep(5)
+      expect(server.stats.refreshes).toBe(1)
+      const interrupted = Date.now()
+      yield* Fiber.interrupt(fiber)
+      // It waited for the answer (not for the 120 s request timeout), and stored it.
+      expect(Date.now() - interrupted).toBeLessThan(5_000)
+      expect(stored(map).refresh).not.toBe(first.refresh)
+      // "Next run": the stored refresh token is the live one.
+      const next = yield* Effect.service(LightspeedAuth).pipe(Effect.provide(authLayer(server, map)))
+      yield* next.forceRefresh
+      expect(server.stats.refreshes).toBe(2)
+      expect(server.stats.reuseAttempts).toBe(0)
+    })
+  )
+
   it.live("an interruption while the token request is unanswered stops at once", () =>
     Effect.gen(function* () {
       // kura-sync check's timeout and SIGTERM must not wait out a token endpoint that never answers.

@@ -29,6 +29,11 @@ export interface FakeOptions {
   readonly tokenGlitches?: number
   /** A broken server: V2 always returns the first page's nextPageToken. */
   readonly stuckNextPageToken?: boolean
+  /**
+   * A refresh is handled at once (the old refresh token retired, the new pair issued) but its answer
+   * is sent this many ms later: a slow network on the way back.
+   */
+  readonly refreshAnswerDelayMs?: number
 }
 
 export interface FakeServer {
@@ -207,17 +212,28 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
     res.end(JSON.stringify(body))
   }
 
-  /** Answers a successful grant with a fresh token pair. */
-  const issueTokens = (res: ServerResponse, scope: string, extra: Record<string, unknown> = {}) => {
+  /**
+   * Answers a successful grant with a fresh token pair, issued (live on the server) at once and
+   * sent after `delayMs`.
+   */
+  const issueTokens = (
+    res: ServerResponse,
+    scope: string,
+    extra: Record<string, unknown> = {},
+    delayMs = 0
+  ) => {
     const pair = issue()
-    return json(res, 200, {
-      access_token: pair.access,
-      refresh_token: pair.refresh,
-      token_type: "bearer",
-      expires_in: accessTtl,
-      scope,
-      ...extra
-    })
+    const send = () =>
+      json(res, 200, {
+        access_token: pair.access,
+        refresh_token: pair.refresh,
+        token_type: "bearer",
+        expires_in: accessTtl,
+        scope,
+        ...extra
+      })
+    if (delayMs === 0) return send()
+    setTimeout(send, delayMs)
   }
 
   const readBody = (req: IncomingMessage) =>
@@ -265,7 +281,12 @@ export const startFake = async (options: FakeOptions = {}): Promise<FakeServer> 
       refresh.delete(rt)
       used.add(rt)
       stats.refreshes++
-      return issueTokens(res, "financial-api items orders-api", v2 ? { refresh_expires_in: 1800 } : {})
+      return issueTokens(
+        res,
+        "financial-api items orders-api",
+        v2 ? { refresh_expires_in: 1800 } : {},
+        options.refreshAnswerDelayMs ?? 0
+      )
     }
     if (grant === "authorization_code") {
       const code = params.get("code") ?? ""
