@@ -123,6 +123,14 @@ export const runConfigured = (
     e instanceof BackfillError ? e : new BackfillError({ reason: "Failed", message: e.message })
   const storage = storageLayer(config, env)
   const announce = backfillLogFormat(env) === "json"
+  /** Every source's run ends the same way: its failures as BackfillErrors, its outcome logged. */
+  const finish =
+    (account: string) =>
+    <R>(run: Effect.Effect<BackfillResult, BackfillError | { readonly message: string }, R>) =>
+      run.pipe(
+        Effect.mapError(asBackfillError),
+        logBackfillOutcome({ source: config.source, account, task: config.task }, announce)
+      )
   switch (config.source) {
     case "shopify": {
       const shopify = config.shopify
@@ -150,8 +158,7 @@ export const runConfigured = (
         Effect.tapError(() => relink),
         Effect.onExit((exit) => reapplyAfter(exit, out, { source: config.source, account: source.account })),
         Effect.provide(shopifyLayer(config, shopify).pipe(Layer.provideMerge(storage))),
-        Effect.mapError(asBackfillError),
-        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
+        finish(source.account)
       )
     }
     case "lightspeed": {
@@ -176,8 +183,7 @@ export const runConfigured = (
         Effect.provide(
           lightspeedClientLayer(lightspeed).pipe(Layer.provide(tokens), Layer.provideMerge(storage))
         ),
-        Effect.mapError(asBackfillError),
-        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
+        finish(source.account)
       )
     }
     case "stocky": {
@@ -191,8 +197,7 @@ export const runConfigured = (
             ? stockyClientLayer(stocky).pipe(Layer.provideMerge(storage))
             : storage
         ),
-        Effect.mapError(asBackfillError),
-        logBackfillOutcome({ source: config.source, account: source.account, task: config.task }, announce)
+        finish(source.account)
       )
     }
   }

@@ -28,6 +28,7 @@ import {
   type Warehouse
 } from "@kura/warehouse"
 import { Clock, Effect, Schema, Stream } from "effect"
+import { relinkVariants } from "./RelinkVariants.js"
 import { toJsonLine } from "./sources/Ingest.js"
 
 /** Why one letter did not replay. */
@@ -386,13 +387,7 @@ export const replayLetters = Effect.fn("DeadLetterReplay.replayLetters")(functio
         .filter((o) => o.status === "replayed" && o.key.source === "shopify" && (o.rows.variants ?? 0) > 0)
         .map((o) => o.key.account)
     )
-    for (const shop of shops) {
-      const linked = yield* warehouse.relinkVariants(shop)
-      if (linked.purchase_order_lines + linked.inventory_movements > 0)
-        yield* Effect.logInfo(
-          `linked ${linked.purchase_order_lines} purchase-order line(s) and ${linked.inventory_movements} stock movement(s) of ${shop} to the replayed variants`
-        )
-    }
+    for (const shop of shops) yield* relinkVariants(warehouse, shop)
   }
   return {
     attempted: replayed + failed,

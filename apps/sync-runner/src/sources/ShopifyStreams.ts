@@ -55,6 +55,7 @@ import { Clock, Effect, Layer, Option, Schema, Semaphore, Stream } from "effect"
 import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
+import { relinkVariants } from "../RelinkVariants.js"
 import { ACCOUNT_STATE_PREFIX, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
 import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
@@ -512,32 +513,20 @@ export const makeShopifyStreams = (
         ).pipe(
           Effect.map(([result, api]) => ({ ...result, api })),
           Effect.tap((result) =>
-            spec.name === "products" && result.rows > 0 ? relinkVariants(deps, shop.shop) : Effect.void
+            spec.name === "products" && result.rows > 0
+              ? // Logged, not raised: the products run itself succeeded, and the next products run
+                // that loads rows, or `kura-sync dead-letters replay`, tries again.
+                relinkVariants(deps.warehouse, shop.shop).pipe(
+                  Effect.catch((e) =>
+                    Effect.logWarning(`linking lines to late variants of ${shop.shop} failed: ${e.message}`)
+                  )
+                )
+              : Effect.void
           )
         )
     })
   )
 }
-
-/**
- * Links the lines that loaded before their variants (Stocky purchase-order lines, receipts and
- * transfers; native transfers and purchase orders name only an inventory item) once a products
- * run has loaded variants: a product that was dead-lettered and then fixed at the source, or
- * replayed, would otherwise leave them without a variant for good. A failure is logged, not
- * raised: the products run itself succeeded, and the next products run that loads rows, or
- * `kura-sync dead-letters replay`, tries again.
- */
-export const relinkVariants = (deps: SourceDeps, shop: string): Effect.Effect<void> =>
-  deps.warehouse.relinkVariants(shop).pipe(
-    Effect.flatMap((linked) =>
-      linked.purchase_order_lines + linked.inventory_movements === 0
-        ? Effect.void
-        : Effect.logInfo(
-            `linked ${linked.purchase_order_lines} purchase-order line(s) and ${linked.inventory_movements} stock movement(s) of ${shop} to variants that arrived after them`
-          )
-    ),
-    Effect.catch((e) => Effect.logWarning(`linking lines to late variants of ${shop} failed: ${e.message}`))
-  )
 
 /** How one run of a stream reads: its records and the cursor to commit after them. */
 interface ReadPlan<A> {
