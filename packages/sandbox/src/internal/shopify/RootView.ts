@@ -14,6 +14,7 @@ import {
 } from "./connection.js"
 import { currencyExponent, gid, isoUtc, parseGid } from "./format.js"
 import { countOrders, type OrderCursor, type OrderScanQuery, scanOrders } from "./OrderScan.js"
+import { shopifyqlReport } from "./ShopifyqlReport.js"
 import {
   compileSearch,
   dateRange,
@@ -389,6 +390,11 @@ export class QueryRootView {
     const q = orderScanQuery(ctx, args.query, null, "ordersCount")
     const r = countOrders(ctx.state.merchant, q, args.limit ?? Number.MAX_SAFE_INTEGER)
     return count(r.count, r.exact)
+  }
+
+  /** ShopifyQL over the sales report (`read_reports`); see ShopifyqlReport.ts for the subset. */
+  shopifyqlQuery(args: { query: string }, ctx: RequestContext) {
+    return shopifyqlReport(args, ctx)
   }
 
   customers(args: PageArgs, ctx: RequestContext) {

@@ -61,5 +61,6 @@ export const DEFAULT_SCOPES: ReadonlyArray<string> = [
   "read_locations",
   "read_inventory_transfers",
   "read_inventory_shipments",
-  "read_purchase_orders"
+  "read_purchase_orders",
+  "read_reports"
 ]

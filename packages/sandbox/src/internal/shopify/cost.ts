@@ -1,6 +1,7 @@
 /**
  * Shopify's GraphQL query cost: scalars and enums 0, objects 1, connections 2 + (items × the cost
- * of one item), nested connections multiplied, mutations 10 per root field. `requestedQueryCost`
+ * of one item), nested connections multiplied, mutations 10 per root field, report-type root fields
+ * a fixed price whatever they select (`FIXED_ROOT_COST`). `requestedQueryCost`
  * sizes connections from `first`/`last` before execution; `actualQueryCost` walks the returned
  * data with the same rules, so what was not returned is refunded.
  */
@@ -21,6 +22,14 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode
 } from "graphql"
+
+/**
+ * Root fields priced as a whole (report-type calls): the price depends neither on the selection nor
+ * on the answer, so requested = actual and a client's pacing is exact. Shopify
+ * rates ShopifyQL by its own complexity (metrics, range, grouping); the emulator's flat 10 points is
+ * an assumption (UNCONFIRMED). A failed field (null, e.g. ACCESS_DENIED) is refunded.
+ */
+export const FIXED_ROOT_COST: Readonly<Record<string, number>> = { shopifyqlQuery: 10 }
 
 /** What the cost walk needs besides the schema. */
 export interface CostContext {
@@ -114,7 +123,9 @@ interface CostField {
   readonly key: string
   readonly node: FieldNode
   readonly named: GraphQLCompositeType
-  readonly kind: "connection" | "list" | "object"
+  readonly kind: "connection" | "list" | "object" | "fixed"
+  /** The price of a `fixed` field. */
+  readonly fixed?: number
 }
 
 const preparedCache = new WeakMap<SelectionSetNode, Map<GraphQLCompositeType, ReadonlyArray<CostField>>>()
@@ -141,6 +152,11 @@ const prepared = (
     if (def === undefined) continue
     const named = getNamedType(def.type)
     if (isLeafType(named) || !isCompositeType(named)) continue
+    const fixed = parent === ctx.schema.getQueryType() ? FIXED_ROOT_COST[name] : undefined
+    if (fixed !== undefined) {
+      out.push({ key: node.alias?.value ?? name, node, named, kind: "fixed", fixed })
+      continue
+    }
     const kind = isConnection(named)
       ? "connection"
       : isListType(getNullableType(def.type))
@@ -165,7 +181,8 @@ const selectionCost = (
   for (const f of prepared(ctx, parent, set)) {
     const value = actual ? obj?.[f.key] : undefined
     if (actual && (value === undefined || value === null)) continue
-    if (f.kind === "connection") total += connectionCost(ctx, f.named, f.node, actual, value)
+    if (f.kind === "fixed") total += f.fixed ?? 0
+    else if (f.kind === "connection") total += connectionCost(ctx, f.named, f.node, actual, value)
     else if (f.kind === "list") {
       if (actual)
         for (const item of items(value))
