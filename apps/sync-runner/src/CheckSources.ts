@@ -221,6 +221,15 @@ export const checkShopify = (
             "request read_all_orders for the app (Shopify approves it per app), then reinstall and use the new token"
           )
         )
+      if (streams.includes("orders") && !granted.includes("read_reports"))
+        rows.push(
+          checkRow(
+            `${name}: Analytics tie-out`,
+            "warn",
+            "read_reports is not granted: kura-sync tie-out cannot read Shopify's own sales report (ShopifyQL) to tie the warehouse to",
+            "add read_reports to the app's Admin API access scopes (ShopifyQL also needs level-2 protected customer data), reinstall it and use the new token"
+          )
+        )
       const bucket = answer.success.cost.throttleStatus
       rows.push(
         bucket === null

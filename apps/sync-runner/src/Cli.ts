@@ -42,6 +42,7 @@ import { buildStatusReport, formatStatusReport, StatusReport } from "./StatusRep
 import { type ErasureGate, StreamRunner } from "./StreamRunner.js"
 import { planStreamKeys, planStreamsWith } from "./Streams.js"
 import { isDue } from "./SyncStream.js"
+import { makeTieOutCommand } from "./TieOutCommand.js"
 import { TriggerAuth } from "./TriggerAuth.js"
 import { registerWebhooks, WEBHOOK_TOPICS } from "./WebhookRegistrar.js"
 import { layerServeWebhooks, webhookModeOf } from "./webhooks/layerServeWebhooks.js"
@@ -986,6 +987,9 @@ const checkCommand = Command.make(
 /** `redact customer | shop | list | reapply` (RedactCommand.ts). */
 const redactCommand = makeRedactCommand({ configFlag, loadConfig, boundDuckDb })
 
+/** `tie-out`: the warehouse against Shopify's own Analytics (TieOutCommand.ts). */
+const tieOutCommand = makeTieOutCommand({ configFlag, loadConfig }).pipe(dataOnStdout)
+
 /** The root command. */
 export const cli = Command.make("kura-sync").pipe(
   Command.withDescription(
@@ -998,7 +1002,8 @@ export const cli = Command.make("kura-sync").pipe(
     webhooksCommand,
     deadLettersCommand,
     checkCommand,
-    redactCommand
+    redactCommand,
+    tieOutCommand
   ])
 )
 

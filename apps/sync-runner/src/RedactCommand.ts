@@ -25,7 +25,8 @@ export class RedactFailed extends Schema.TaggedError<RedactFailed>()("RedactFail
   message: Schema.String
 }) {
   override readonly [errorExitCode] = 1
-  override readonly [errorReported] = true
+  // Already printed: false tells the runtime not to log it a second time.
+  override readonly [errorReported] = false
 }
 
 /** What the command needs from the CLI module (config loading and DuckDB bounds stay there). */

@@ -139,6 +139,23 @@ export class DataLoss extends Schema.TaggedError<DataLoss>()("DataLoss", {
 }) {}
 
 /**
+ * Shopify could not run a ShopifyQL query: its `parseErrors` (an unknown metric, bad syntax, or a
+ * schema the shop's plan or API version lacks). Fix the query; retrying cannot help.
+ *
+ * @since 0.5.0
+ * @category errors
+ */
+export class ShopifyqlParseErrors extends Schema.TaggedError<ShopifyqlParseErrors>()("ShopifyqlParseErrors", {
+  errors: Schema.Array(Schema.String),
+  query: Schema.String
+}) {
+  /** The first parse errors, then the query. */
+  override get message(): string {
+    return `${this.errors.slice(0, 3).join("; ")} (query: ${this.query})`
+  }
+}
+
+/**
  * A response did not match the expected shape. `path` names the failing field.
  *
  * @since 0.1.0
@@ -189,6 +206,7 @@ export const ShopifyErrorReason = Schema.Union([
   UnsupportedVersion,
   BulkOperationFailed,
   DataLoss,
+  ShopifyqlParseErrors,
   Decode,
   Http,
   InvalidConfig

@@ -17,6 +17,8 @@ export interface Dialect {
   readonly param: (name: string) => string
   /** UTC calendar date of a timestamp expression. */
   readonly utcDate: (expr: string) => string
+  /** Calendar date of a timestamp expression in the IANA zone that `zone` (a SQL expression) names. */
+  readonly zonedDate: (expr: string, zone: string) => string
   /** The scalar at top-level `field` of a JSON (or JSON text) expression, as text. */
   readonly jsonField: (expr: string, field: string) => string
   /** A binary floating-point type, for measurements that are not money (seconds, cost points). */
@@ -75,6 +77,7 @@ export const duckdbDialect = (schema?: string): Dialect => ({
   type: (type) => duckTypes[type],
   param: (name) => `$${checkName(name)}`,
   utcDate: (expr) => `CAST(timezone('UTC', ${expr}) AS DATE)`,
+  zonedDate: (expr, zone) => `CAST(timezone(${zone}, ${expr}) AS DATE)`,
   jsonField: (expr, field) => `json_extract_string(${expr}, '$.${checkName(field)}')`,
   floatType: "DOUBLE",
   nullSafeEq: (a, b) => `${a} IS NOT DISTINCT FROM ${b}`,
@@ -95,6 +98,7 @@ export const bigQueryDialect = (project: string, dataset: string): Dialect => {
     type: (type) => bigQueryTypes[type],
     param: (name) => `@${checkName(name)}`,
     utcDate: (expr) => `DATE(${expr})`,
+    zonedDate: (expr, zone) => `DATE(${expr}, ${zone})`,
     jsonField: (expr, field) => `JSON_VALUE(${expr}, '$.${checkName(field)}')`,
     floatType: "FLOAT64",
     nullSafeEq: (a, b) => `(${a} = ${b} OR (${a} IS NULL AND ${b} IS NULL))`,

@@ -15,6 +15,7 @@ import { Context, type Effect, type Option, type Result, type Stream } from "eff
 import type { Dialect } from "./Dialect.js"
 import type { ReconciliationReport } from "./Reconciliation.js"
 import type { RunApiUsage } from "./RunApiUsage.js"
+import type { ShopifySalesDay } from "./ShopifySalesByDay.js"
 import type { ColumnType } from "./TableDefinition.js"
 import type { CanonicalTableName, LoadableTableName } from "./Tables.js"
 import type { LeaseError, WarehouseError } from "./WarehouseError.js"
@@ -366,5 +367,16 @@ export class Warehouse extends Context.Service<
     ) => Effect.Effect<A, E, R>
     /** Reads the reconciliation views into a typed report. */
     readonly reconcile: Effect.Effect<ReconciliationReport, WarehouseError>
+    /**
+     * A Shopify shop's daily sales as Shopify's sales report books them (sale, refund and
+     * cancellation events, each on its own day in `zone`), for tying to ShopifyQL. Days with no
+     * event are absent.
+     */
+    readonly shopifySalesByDay: (input: {
+      readonly account: string
+      readonly zone: string
+      readonly since: string
+      readonly until: string
+    }) => Effect.Effect<ReadonlyArray<ShopifySalesDay>, WarehouseError>
   }
 >()("@kura/warehouse/Warehouse") {}

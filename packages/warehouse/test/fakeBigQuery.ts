@@ -61,6 +61,11 @@ const translate = (sql: string, project: string, dataset: string): string => {
   s = s.replace(/`([A-Za-z_][A-Za-z0-9_]*)`/g, '"$1"')
   s = s.replace(/@([A-Za-z_][A-Za-z0-9_]*)/g, "$$$1")
   if (s.startsWith("CREATE TABLE")) s = s.replace(/\) (PARTITION BY|CLUSTER BY) .*$/, ")")
+  // DATE(ts, zone): the day in an IANA zone (the zone a query parameter).
+  s = s.replace(
+    /(?<![A-Za-z_"])DATE\(([^(),]*), (\$[A-Za-z_][A-Za-z0-9_]*)\)/g,
+    "CAST(timezone($2, $1) AS DATE)"
+  )
   s = s.replace(/(?<![A-Za-z_"])DATE\(([^()]*)\)/g, "CAST(timezone('UTC', $1) AS DATE)")
   s = s.replace(/\b(STRING|INT64|NUMERIC|BOOL|TIMESTAMP|FLOAT64)\b/g, (t) => toDuckType(t))
   s = s.replace(/^DELETE ("[A-Za-z0-9_]+") ([a-z]) WHERE/, "DELETE FROM $1 AS $2 WHERE")

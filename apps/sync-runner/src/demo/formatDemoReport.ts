@@ -60,6 +60,12 @@ export const formatDemoReport = (report: DemoReport): string => {
   lines.push(
     `    ${r.otherDifferences.length} unexplained${r.otherDifferences.length > 0 ? ` (e.g. ${r.otherDifferences.slice(0, 3).join(", ")})` : ""}`
   )
+  const a = r.analytics
+  lines.push(
+    "error" in a
+      ? `  Shopify Analytics:   not read (${a.error})`
+      : `  Shopify Analytics:   ${a.tiedDays} of ${a.days} days tie (ShopifyQL orders and total_sales per day, ${a.zone})${a.differingDays > 0 ? `; ${a.differingDays} differ` : ""}${a.syncingDays > 0 ? `; ${a.syncingDays} still syncing` : ""} (kura-sync tie-out)`
+  )
   lines.push(`  orders and revenue match ground truth: ${yes(r.matchesGroundTruth)}`)
   lines.push(
     `  stock matches ground truth: ${yes(r.injectedFound === r.expected.injectedDiscrepancies && r.otherDifferences.length === 0)}`

@@ -23,11 +23,13 @@ import {
 } from "@kura/warehouse"
 import { Clock, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { type ApiUsage, apiUsageOf, formatApiUsage } from "../ApiUsage.js"
+import type { ShopifyShopConfig } from "../AppConfig.js"
 import { type RunResult, SyncError, type SyncStream } from "../SyncStream.js"
 import { makeLightspeedStreams } from "../sources/LightspeedStreams.js"
 import { makeShopifyStreams } from "../sources/ShopifyStreams.js"
 import type { RealSource, SourceDeps } from "../sources/SourceDeps.js"
 import { makeStockyStreams } from "../sources/StockyStreams.js"
+import { tieOutShop } from "../TieOutCommand.js"
 import {
   type DemoSandbox,
   type DemoTruth,
@@ -158,6 +160,19 @@ export interface DemoReport {
     /** Found differences the ground truth does not explain: a pipeline defect if not empty. */
     readonly otherDifferences: ReadonlyArray<string>
     readonly incompleteRuns: number
+    /**
+     * Shopify's own Analytics (ShopifyQL `FROM sales`, orders and total_sales per day) against the
+     * warehouse over the history (`kura-sync tie-out`), or why it could not be read.
+     */
+    readonly analytics:
+      | {
+          readonly days: number
+          readonly tiedDays: number
+          readonly differingDays: number
+          readonly syncingDays: number
+          readonly zone: string
+        }
+      | { readonly error: string }
   }
 }
 
@@ -279,18 +294,15 @@ export const runDemoWith = (given: Sandbox | DemoSandbox, options: DemoOptions =
     }
     const interval = () => 15 * 60_000
     const { shopify, lightspeed, stocky } = sandbox
+    const shopifyShop: ShopifyShopConfig = {
+      shop: shopify.credentials.shopDomain,
+      auth: { _tag: "AccessToken", accessToken: Redacted.make(shopify.credentials.accessToken) },
+      apiVersion: shopify.credentials.apiVersion,
+      apiBaseUrl: Option.some(shopify.baseUrl),
+      webhookSecret: Option.none()
+    }
     const groups: ReadonlyArray<ReadonlyArray<SyncStream>> = [
-      makeShopifyStreams(
-        {
-          shop: shopify.credentials.shopDomain,
-          auth: { _tag: "AccessToken", accessToken: Redacted.make(shopify.credentials.accessToken) },
-          apiVersion: shopify.credentials.apiVersion,
-          apiBaseUrl: Option.some(shopify.baseUrl),
-          webhookSecret: Option.none()
-        },
-        deps,
-        interval
-      ),
+      makeShopifyStreams(shopifyShop, deps, interval),
       makeLightspeedStreams(sandboxLightspeedAccount(lightspeed), deps, interval),
       makeStockyStreams(
         {
@@ -403,6 +415,23 @@ export const runDemoWith = (given: Sandbox | DemoSandbox, options: DemoOptions =
       injectedDiscrepancies: truth.injected.length
     }
     const report: ReconciliationReport = yield* warehouse.reconcile
+    // Shopify's own Analytics (the emulator answers ShopifyQL from its store model), day by day
+    // over the history, as `kura-sync tie-out` compares them.
+    const analyticsDay = (t: number) => new Date(t).toISOString().slice(0, 10)
+    const analytics = yield* tieOutShop(shopifyShop, {
+      since: Option.some(analyticsDay(anchor - (historyDays + 1) * 86_400_000)),
+      until: Option.some(analyticsDay(anchor + 86_400_000)),
+      syncedAt: started
+    }).pipe(
+      Effect.map((t) => ({
+        days: t.days.length,
+        tiedDays: t.tiedDays,
+        differingDays: t.differingDays,
+        syncingDays: t.syncingDays,
+        zone: t.zone
+      })),
+      Effect.catch((e) => Effect.succeed({ error: e.message }))
+    )
     const stock = yield* checkStock(warehouse, truth)
     const finished = yield* Clock.currentTimeMillis
     const demo: DemoReport = {
@@ -435,7 +464,8 @@ export const runDemoWith = (given: Sandbox | DemoSandbox, options: DemoOptions =
         otherDifferences: stock.found
           .filter((c) => !isExplained(c))
           .map((c) => `${c.cell} (${c.delta > 0 ? "+" : ""}${c.delta})`),
-        incompleteRuns: report.incompleteRuns.length
+        incompleteRuns: report.incompleteRuns.length,
+        analytics
       }
     }
     return demo

@@ -33,6 +33,14 @@ describe("runDemo", () => {
       posRevenue: report.reconciliation.expected.posRevenue
     })
     expect(report.reconciliation.matchesGroundTruth).toBe(true)
+    // Shopify's own Analytics (the emulator's ShopifyQL) ties on every day of the history.
+    const analytics = report.reconciliation.analytics
+    expect("error" in analytics ? analytics.error : null).toBeNull()
+    if (!("error" in analytics)) {
+      expect(analytics.days).toBeGreaterThanOrEqual(10)
+      expect(analytics.differingDays).toBe(0)
+      expect(text).toContain(`Shopify Analytics:   ${analytics.tiedDays} of ${analytics.days} days tie`)
+    }
     // Every stock difference is injected or explained by the ground truth (no unexplained cell).
     expect(report.reconciliation.otherDifferences).toEqual([])
     expect(report.reconciliation.injectedFound).toBe(report.reconciliation.expected.injectedDiscrepancies)

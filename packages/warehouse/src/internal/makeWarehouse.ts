@@ -27,6 +27,7 @@ import type {
   SourceReconciliationRow
 } from "../Reconciliation.js"
 import { parseRunApiUsage, type RunApiUsage } from "../RunApiUsage.js"
+import { type ShopifySalesDay, shopifySalesByDaySql } from "../ShopifySalesByDay.js"
 import * as Sql from "../Sql.js"
 import { type ColumnDef, type ColumnType, isNullable, type TableDef } from "../TableDefinition.js"
 import { AllTables, type LoadableTableName, loadableTable, RawTable, StateTables } from "../Tables.js"
@@ -1756,6 +1757,31 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
 
   // ---------- reconciliation ----------
 
+  const salesByDaySql = shopifySalesByDaySql(d)
+  const shopifySalesByDay = Effect.fn("Warehouse.shopifySalesByDay")(function* (input: {
+    readonly account: string
+    readonly zone: string
+    readonly since: string
+    readonly until: string
+  }) {
+    const rows = yield* engine.query(salesByDaySql, {
+      account: input.account,
+      zone: input.zone,
+      since: input.since,
+      until: input.until
+    })
+    return rows.map(
+      (r): ShopifySalesDay => ({
+        day: str(r.day),
+        orders: Number(r.orders),
+        sales: dec(r.sales),
+        refunds: dec(r.refunds),
+        cancellations: dec(r.cancellations),
+        totalSales: dec(r.total_sales)
+      })
+    )
+  })
+
   const reconcile = Effect.gen(function* () {
     const generatedAt = yield* Clock.currentTimeMillis
     const sales = yield* engine.query(
@@ -1919,7 +1945,8 @@ export const makeWarehouse = (engine: SqlEngine): Warehouse["Service"] => {
     renewLease,
     releaseLease,
     exclusive: (use) => engine.serialize(use({ run: engine.run, query: engine.query })),
-    reconcile
+    reconcile,
+    shopifySalesByDay
   }
 }
 

@@ -9,6 +9,7 @@ import {
   InventoryTransfersDocuments
 } from "./Inventory.js"
 import { OrdersDocuments } from "./Orders.js"
+import { REPORT_CONTEXT_QUERY, SHOPIFYQL_QUERY } from "./Reports.js"
 import type { ResourceDocuments } from "./Selection.js"
 
 export * from "./Bulk.js"
@@ -16,6 +17,7 @@ export * from "./Catalog.js"
 export * from "./Events.js"
 export * from "./Inventory.js"
 export * from "./Orders.js"
+export * from "./Reports.js"
 export type { ResourceDocuments } from "./Selection.js"
 
 /** Every resource's documents. */
@@ -38,5 +40,7 @@ export const OPERATION_DOCUMENTS: Readonly<Record<string, string>> = {
   BULK_RECENT,
   BULK_CURRENT,
   SHOP_PING,
-  INVENTORY_SHIPMENT_LINES
+  INVENTORY_SHIPMENT_LINES,
+  SHOPIFYQL_QUERY,
+  REPORT_CONTEXT_QUERY
 }
