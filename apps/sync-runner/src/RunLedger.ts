@@ -8,6 +8,7 @@ import { type Checkpoint, type StreamKey, streamKeyToString } from "@kura/core"
 import { type CommitRunInput, parseRunApiUsage, Warehouse } from "@kura/warehouse"
 import { Clock, Context, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { ApiUsage } from "./ApiUsage.js"
+import { makeRecentRuns } from "./internal/RecentRuns.js"
 
 /** What started a run. */
 export const RunTrigger = Schema.Literals(["schedule", "http", "cli"])
@@ -197,7 +198,9 @@ export const layerWarehouseLedger = Layer.effect(
   RunLedger,
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    const local = new Map<string, RunRecord>()
+    // What only this process knows of its runs, for `list` to merge: the newest few per stream
+    // (more than the ledger's rows show), not every run the process ever made.
+    const local = makeRecentRuns(RUNS_PER_STREAM + 10)
     /** Runs whose cost a deferred commit wrote with their entry: `recordAll` skips their cost. */
     const costWritten = new Set<string>()
     const T = warehouse.dialect.table("_kura_sync_runs")
@@ -299,13 +302,15 @@ export const layerWarehouseLedger = Layer.effect(
     return RunLedger.of({
       record: (run) =>
         Effect.suspend(() => {
-          local.set(run.runId, run)
+          local.set(run)
+          // `write` records the cost itself: a mark left by a deferred commit is done with.
+          if (run.status !== "running") costWritten.delete(run.runId)
           // A running run writes nothing (its entry is opened with the pass): no wait for it.
           return run.status === "running" ? write(run) : Effect.andThen(afterOpening, write(run))
         }),
       recordAll: (all) =>
         Effect.suspend(() => {
-          for (const run of all) local.set(run.runId, run)
+          for (const run of all) local.set(run)
           return Effect.andThen(afterOpening, writeAll(all))
         }),
       commitDeferred: (commits) =>

@@ -179,6 +179,43 @@ describe("run history in the warehouse ledger", () => {
     expect(seen.report.sourceReconciliation.find((r) => r.runId === runId)?.apiUsage).toEqual(usage)
   })
 
+  it("keeps only the newest runs of each stream in memory, not every run of the process", async () => {
+    const other = { ...key, stream: "products" }
+    const listed = await Effect.runPromise(
+      Effect.gen(function* () {
+        const ledger = yield* RunLedger
+        // Running runs write nothing to the warehouse: `list` sees them only in the process's memory.
+        for (let i = 0; i < 200; i++)
+          yield* ledger.record({
+            runId: `mem-${String(i).padStart(3, "0")}`,
+            key,
+            trigger: "schedule",
+            startedAt: 1_000 + i,
+            status: "running",
+            rows: 0,
+            reconciliation: "not-checked"
+          })
+        yield* ledger.record({
+          runId: "mem-other",
+          key: other,
+          trigger: "http",
+          startedAt: 5_000,
+          status: "running",
+          rows: 0,
+          reconciliation: "not-checked"
+        })
+        return yield* ledger.list()
+      }).pipe(Effect.provide(runnerLayersOver(DuckDbWarehouse.layerMemory, "lake-mem")))
+    )
+    const mine = listed.filter((r) => r.runId.startsWith("mem-0") || r.runId.startsWith("mem-1"))
+    // The newest 60 of the 200 (the ledger shows at most 50 a stream), newest first.
+    expect(mine).toHaveLength(60)
+    expect(mine[0]?.runId).toBe("mem-199")
+    expect(mine.at(-1)?.runId).toBe("mem-140")
+    // Another stream's runs are not pushed out by this one's.
+    expect(listed.find((r) => r.runId === "mem-other")?.trigger).toBe("http")
+  })
+
   it("a pass's deferred commits carry their runs' costs: no cost statement of their own", async () => {
     const usage = {
       calls: 3,
