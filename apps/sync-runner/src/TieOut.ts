@@ -7,6 +7,7 @@
 import { type Decimal, toDecimal } from "@kura/core"
 import type { SalesDay } from "@kura/shopify-client"
 import type { ShopifySalesDay } from "@kura/warehouse"
+import { Effect } from "effect"
 
 /** The warehouse's side of a day, with the events that make up its total. */
 export interface TieOutWarehouseDay {
@@ -144,4 +145,26 @@ export const formatTieOut = (r: TieOutReport): string => {
     "day         status   orders Shopify / warehouse   total_sales Shopify / warehouse",
     ...rows
   ].join("\n")
+}
+
+/**
+ * One log line per shop for alerting (DEPLOY.md §10, `deploy/monitoring/tie-out-differs.policy.json`):
+ * `tie-out differs` (ERROR) when a day differs, else `tie-out tied`, labelled with the pseudo-stream
+ * `shopify/<shop>/tie-out` so the incident names the shop.
+ */
+export const logTieOut = (r: TieOutReport): Effect.Effect<void> => {
+  const firstDiffering = r.days.find((d) => d.status === "differs")
+  const annotations = {
+    stream: `shopify/${r.account}/tie-out`,
+    since: r.since,
+    until: r.until,
+    days: r.days.length,
+    tiedDays: r.tiedDays,
+    differingDays: r.differingDays,
+    syncingDays: r.syncingDays,
+    ...(firstDiffering === undefined ? {} : { firstDifferingDay: firstDiffering.day })
+  }
+  return (r.tied ? Effect.logInfo("tie-out tied") : Effect.logError("tie-out differs")).pipe(
+    Effect.annotateLogs(annotations)
+  )
 }

@@ -18,7 +18,8 @@ import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import type { AppConfig, ShopifyShopConfig } from "./AppConfig.js"
 import { ConfigError } from "./ConfigError.js"
-import { formatTieOut, type TieOutReport, tieOut } from "./TieOut.js"
+import { logFormatFor } from "./ServiceLogger.js"
+import { formatTieOut, logTieOut, type TieOutReport, tieOut } from "./TieOut.js"
 
 /** A tie-out found a differing day, or could not run (already printed); exit code 1. */
 export class TieOutFailed extends Schema.TaggedError<TieOutFailed>()("TieOutFailed", {
@@ -223,6 +224,9 @@ export const makeTieOutCommand = (deps: TieOutCommandDeps) =>
         yield* Console.log(
           flags.json ? JSON.stringify(reports, null, 2) : reports.map(formatTieOut).join("\n\n")
         )
+        // Cloud Logging lines for the alert (on Cloud Run, or KURA_LOG_FORMAT=json): one per shop.
+        if ((yield* logFormatFor(process.env, "command")) === "json")
+          yield* Effect.forEach(reports, logTieOut)
         const differing = reports.filter((r) => !r.tied)
         if (differing.length > 0)
           return yield* new TieOutFailed({

@@ -4,12 +4,14 @@
  * warehouse afterwards is found on its day, with its count and total, and fails the command.
  */
 import { execFile } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+import { CloudLogFilter } from "@kura/core"
 import { DuckDbWarehouse, Warehouse } from "@kura/warehouse"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { spawnEnv } from "./support.js"
 
@@ -34,10 +36,10 @@ const env = () => ({
   KURA_LAKE: `file:${join(dir, "lake")}`,
   KURA_STATE_DIR: join(dir, "state")
 })
-const kuraSync = async (args: ReadonlyArray<string>) => {
+const kuraSync = async (args: ReadonlyArray<string>, extra: Record<string, string> = {}) => {
   try {
     const r = await promisify(execFile)(process.execPath, [main, ...args], {
-      env: env(),
+      env: { ...env(), ...extra },
       cwd: dir,
       maxBuffer: 64 * 1024 * 1024
     })
@@ -58,6 +60,27 @@ interface Day {
   readonly causes: ReadonlyArray<string>
 }
 const RANGE = ["--since", "2026-08-01", "--until", "2026-08-31"]
+
+/** The deploy guide's alert on a differing tie-out (DEPLOY.md §10). */
+const policy = Schema.decodeUnknownSync(CloudLogFilter.LogMatchPolicy)(
+  JSON.parse(
+    readFileSync(new URL("../deploy/monitoring/tie-out-differs.policy.json", import.meta.url), "utf8")
+  )
+)
+const JOB = { type: "cloud_run_job", labels: { job_name: "kura-tie-out" } }
+/** The alert's hits among the JSON log lines a command wrote (stderr: stdout is its document). */
+const alerts = (stderr: string) => {
+  const condition = policy.conditions[0].conditionMatchedLog
+  return stderr
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => CloudLogFilter.entryOf(l, JOB))
+    .filter((e) => CloudLogFilter.matches(condition.filter, e))
+    .map((e) => ({
+      stream: CloudLogFilter.extract(condition.labelExtractors.stream as string, e),
+      payload: e.jsonPayload
+    }))
+}
 const reportOf = (stdout: string): { tied: boolean; zone: string; days: ReadonlyArray<Day> } => {
   let reports: unknown
   try {
@@ -78,8 +101,11 @@ describe("kura-sync tie-out (sandbox)", () => {
     const run = await kuraSync(["run", "--source", "shopify", "--force"])
     expect(run.code, run.stderr).toBe(0)
 
-    const tied = await kuraSync(["tie-out", ...RANGE, "--json"])
+    // As a Cloud Run Job logs (JSON lines): the document stays alone on stdout, and no alert.
+    const tied = await kuraSync(["tie-out", ...RANGE, "--json"], { KURA_LOG_FORMAT: "json" })
     expect(tied.code, tied.stderr).toBe(0)
+    expect(alerts(tied.stderr)).toEqual([])
+    expect(tied.stderr).toContain('"message":"tie-out tied"')
     const report = reportOf(tied.stdout)
     expect(report.tied).toBe(true)
     expect(report.days).toHaveLength(31)
@@ -101,7 +127,7 @@ describe("kura-sync tie-out (sandbox)", () => {
         return { total: String(row?.total), at: String(row?.at) }
       }).pipe(Effect.provide(DuckDbWarehouse.layer({ path: join(dir, "kura.duckdb") })))
     )
-    const broken = await kuraSync(["tie-out", ...RANGE, "--json"])
+    const broken = await kuraSync(["tie-out", ...RANGE, "--json"], { KURA_LOG_FORMAT: "json" })
     expect(broken.code).toBe(1)
     const after = reportOf(broken.stdout)
     expect(after.tied).toBe(false)
@@ -114,6 +140,11 @@ describe("kura-sync tie-out (sandbox)", () => {
     expect(day?.causes.join("\n")).toContain(
       "1 order(s) placed this day are in Shopify's report and not in the warehouse"
     )
+    // The alert fires once, naming the shop and the day.
+    const fired = alerts(broken.stderr)
+    expect(fired).toHaveLength(1)
+    expect(fired[0]?.stream).toBe(`shopify/${SHOP}/tie-out`)
+    expect(fired[0]?.payload).toMatchObject({ firstDifferingDay: day?.day, differingDays: 1 })
 
     // The table form names the day and its difference; bad dates are a configuration error.
     const table = await kuraSync(["tie-out", ...RANGE])
