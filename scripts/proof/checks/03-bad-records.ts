@@ -26,7 +26,10 @@
  * marked replayed after one attempt (the warehouse's bookkeeping), nothing is pending, the counts
  * tie with the sandbox's truth plus the injected records, and the tables equal the clean run's,
  * the unlinked lines included: replaying a product links them to its variants
- * (`Warehouse.relinkVariants`, which the replay runs once variants loaded).
+ * (`Warehouse.relinkVariants`, which the replay runs once variants loaded). `kura-sync tie-out`
+ * (Shopify's own Analytics through ShopifyQL, which the fixed source answers for every order)
+ * runs before and after the replay: before, the days that differ add up to exactly the
+ * dead-lettered orders, each naming the dead letters, and it exits 1; after, every day ties.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import path from "node:path"
@@ -421,6 +424,26 @@ await runCheck(CHECK, async () => {
     return { code: exit.code, output: run.output(), stdout: run.stdout() }
   }
   const listed = await kuraSync("list", "dead-letters", "list", "--json")
+  // Shopify's own Analytics (the fixed source's ShopifyQL counts every order) against the
+  // warehouse, before the replay: exactly the dead-lettered orders are missing, on their days.
+  const tieOutRange = ["--since", quick ? "2026-08-12" : "2026-07-23", "--until", "2026-08-26"]
+  const tieOutOf = async (label: string) => {
+    const r = await kuraSync(label, "tie-out", ...tieOutRange, "--json")
+    const [report] = jsonOf(r) as Array<{
+      tied: boolean
+      differingDays: number
+      days: Array<{ day: string; status: string; ordersDifference: number; causes: Array<string> }>
+    }>
+    const differing = (report?.days ?? []).filter((d) => d.status !== "tied")
+    return {
+      code: r.code,
+      days: report?.days.length ?? 0,
+      differingDays: differing.length,
+      missingOrders: differing.reduce((n, d) => n + d.ordersDifference, 0),
+      namedDeadLetters: differing.filter((d) => d.causes.some((c) => c.includes("_kura_dead_letters"))).length
+    }
+  }
+  const tieBefore = await tieOutOf("tie-out-before")
   const listing = jsonOf(listed) as {
     pending: number
     total: number
@@ -479,6 +502,7 @@ await runCheck(CHECK, async () => {
     const r = await kuraSync("replay-rest", "dead-letters", "replay", "--payloads-file", many, "--json")
     replays.push({ code: r.code, summary: jsonOf(r) as ReplaySummaryJson })
   }
+  const tieAfter = await tieOutOf("tie-out-after")
   const outcomes = replays.flatMap((r) => r.summary.letters)
   const after = await readLetters(bad.db)
   const replay = {
@@ -532,6 +556,15 @@ await runCheck(CHECK, async () => {
     Object.values(afterLoaded).every(([got, want]) => got === want) &&
     afterMissing === 0 &&
     afterExtra === 0
+  const malformedOrders = truth.malformed.shopify ?? 0
+  const tieOutOk =
+    tieBefore.code === 1 &&
+    tieBefore.missingOrders === malformedOrders &&
+    tieBefore.differingDays > 0 &&
+    tieBefore.namedDeadLetters === tieBefore.differingDays &&
+    tieAfter.code === 0 &&
+    tieAfter.differingDays === 0 &&
+    tieAfter.days === tieBefore.days
 
   const pass =
     lettersOk &&
@@ -543,7 +576,8 @@ await runCheck(CHECK, async () => {
     truthOk &&
     failedStreams.length === 0 &&
     bad.exit.code === 0 &&
-    replayOk
+    replayOk &&
+    tieOutOk
   const figure =
     `kura-sync run: ${perStream.map((s) => `${s.stream} ${s.deadLettered}/${s.injected}`).join(", ")} in _kura_dead_letters ` +
     `(+ ${perStream.reduce((n, s) => n + s.orphanItems, 0)}/${truth.malformedAdjustments.items} items of those adjustments as orphans; ` +
@@ -560,8 +594,9 @@ await runCheck(CHECK, async () => {
       .join(
         ", "
       )}, tables then ${afterMissing + afterExtra === 0 ? "equal" : "DIFFER from"} the clean run (the ${unlinked.length} unlinked rows linked by the replay${afterUnlinked.length === 0 ? "" : `, ${afterUnlinked.length} still unlinked`})` +
+    `; kura-sync tie-out (Shopify Analytics, ${tieBefore.days} days): before the replay ${tieBefore.differingDays} day(s) differ by ${tieBefore.missingOrders}/${malformedOrders} dead-lettered orders (the letters named on ${tieBefore.namedDeadLetters}), exit ${tieBefore.code}; after it ${tieAfter.differingDays} differ, exit ${tieAfter.code}` +
     (failedStreams.length === 0 ? "" : `; failed streams: ${failedStreams.map((l) => l.stream).join(", ")}`) +
-    `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad + ${operatorSeconds.reduce((a, b) => a + b, 0).toFixed(1)} s in ${operatorSeconds.length} kura-sync dead-letters commands`
+    `; ${seconds.clean?.toFixed(1)} s clean + ${seconds.bad?.toFixed(1)} s bad + ${operatorSeconds.reduce((a, b) => a + b, 0).toFixed(1)} s in ${operatorSeconds.length} kura-sync operator commands (dead-letters, tie-out)`
   return {
     check: CHECK,
     pass,
@@ -580,6 +615,7 @@ await runCheck(CHECK, async () => {
       listedCounts,
       replay,
       afterLoaded,
+      tieOut: { before: tieBefore, after: tieAfter },
       letters: letters.map((l) => ({
         key: l.key,
         sourceId: l.sourceId,
