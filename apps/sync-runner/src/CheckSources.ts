@@ -13,7 +13,7 @@ import {
   type TokenStore
 } from "@kura/core"
 import { API_BASE_URLS, LightspeedClient } from "@kura/lightspeed-client"
-import { ShopifyAuth, ShopifyClient, ShopifyConfig, type ShopifyError } from "@kura/shopify-client"
+import { ShopifyClient, type ShopifyError } from "@kura/shopify-client"
 import { DEFAULT_BASE_URL as STOCKY_BASE_URL, StockyClient } from "@kura/stocky-client"
 import {
   BigQueryWarehouse,
@@ -26,6 +26,7 @@ import { Context, Effect, Layer, Option, Redacted, Schema, type Scope, Stream } 
 import type { AppConfig, LightspeedAccountConfig, ShopifyShopConfig, StockyStoreConfig } from "./AppConfig.js"
 import { bounded, type CheckOptions, type CheckRow, checkRow } from "./Check.js"
 import type { WarehouseFinding } from "./CheckStores.js"
+import { shopifyShopClientLayer } from "./ShopifyShopClient.js"
 import { lightspeedClientLayer } from "./sources/LightspeedStreams.js"
 import { shopifyStreamNames } from "./sources/ShopifyStreams.js"
 
@@ -113,24 +114,7 @@ export const checkShopify = (
   options: CheckOptions
 ): Effect.Effect<ReadonlyArray<CheckRow>> => {
   const name = `shopify ${shop.shop}`
-  const layer = ShopifyClient.layer.pipe(
-    Layer.provide(
-      shop.auth._tag === "AccessToken"
-        ? ShopifyAuth.layerStatic(shop.auth.accessToken)
-        : ShopifyAuth.layerClientCredentials({
-            clientId: shop.auth.clientId,
-            clientSecret: shop.auth.clientSecret
-          })
-    ),
-    Layer.provideMerge(
-      ShopifyConfig.layer({
-        shop: shop.shop,
-        apiVersion: shop.apiVersion,
-        ...Option.match(shop.apiBaseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
-      })
-    ),
-    Layer.provide(HttpTransport.layer())
-  )
+  const layer = shopifyShopClientLayer(shop)
   return bounded(
     name,
     options.timeoutMs,

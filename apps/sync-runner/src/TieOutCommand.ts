@@ -2,23 +2,16 @@
  * `kura-sync tie-out`: ties each configured Shopify shop's warehouse data to Shopify's own
  * Analytics (ShopifyQL, `FROM sales`), day by day, and says why a day differs.
  */
-import { HttpTransport, localDate, addDays as shiftDate } from "@kura/core"
-import {
-  reportContext,
-  type SalesDay,
-  ShopifyAuth,
-  ShopifyClient,
-  ShopifyConfig,
-  type ShopifyError,
-  salesByDay
-} from "@kura/shopify-client"
+import { isCalendarDate, localDate, addDays as shiftDate } from "@kura/core"
+import { reportContext, type SalesDay, type ShopifyError, salesByDay } from "@kura/shopify-client"
 import { Warehouse, WarehouseConfig, type WarehouseError } from "@kura/warehouse"
-import { Clock, Console, Effect, Layer, Option, Schema, type Scope } from "effect"
+import { Clock, Console, Effect, Option, Schema, type Scope } from "effect"
 import { Command, Flag } from "effect/cli"
 import { errorExitCode, errorReported } from "effect/Runtime"
 import type { AppConfig, ShopifyShopConfig } from "./AppConfig.js"
 import { ConfigError } from "./ConfigError.js"
 import { logFormatFor } from "./ServiceLogger.js"
+import { shopifyShopClientLayer } from "./ShopifyShopClient.js"
 import { formatTieOut, logTieOut, type TieOutReport, tieOut } from "./TieOut.js"
 
 /** A tie-out found a differing day, or could not run (already printed); exit code 1. */
@@ -41,36 +34,8 @@ export interface TieOutCommandDeps {
 /** The days compared when `--since` is not given: the 30 days before `--until`. */
 export const DEFAULT_DAYS = 30
 
-/** A real calendar day written YYYY-MM-DD (not 2026-02-30). */
-const isCalendarDay = (value: string): boolean => {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false
-  const t = Date.parse(`${value}T00:00:00Z`)
-  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value
-}
-
 const dateFlag = (name: string, description: string) =>
   Flag.String(name).pipe(Flag.withDescription(description), Flag.optional)
-
-/** The client for one shop, without bulk jobs (reports are plain queries). */
-const clientLayer = (shop: ShopifyShopConfig) =>
-  ShopifyClient.layer.pipe(
-    Layer.provide(
-      shop.auth._tag === "AccessToken"
-        ? ShopifyAuth.layerStatic(shop.auth.accessToken)
-        : ShopifyAuth.layerClientCredentials({
-            clientId: shop.auth.clientId,
-            clientSecret: shop.auth.clientSecret
-          })
-    ),
-    Layer.provideMerge(
-      ShopifyConfig.layer({
-        shop: shop.shop,
-        apiVersion: shop.apiVersion,
-        ...Option.match(shop.apiBaseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
-      })
-    ),
-    Layer.provide(HttpTransport.layer())
-  )
 
 /** The fix to print for a Shopify failure of the tie-out. */
 const shopifyFix = (e: ShopifyError): string => {
@@ -105,7 +70,7 @@ export const tieOutShop = (
       const since = Option.getOrElse(range.since, () => shiftDate(until, -(DEFAULT_DAYS - 1)))
       const days: ReadonlyArray<SalesDay> = since > until ? [] : yield* salesByDay({ since, until })
       return { context, since, until, days }
-    }).pipe(Effect.provide(clientLayer(shop)))
+    }).pipe(Effect.provide(shopifyShopClientLayer(shop)))
     const shopify = yield* fromShopify
     const { zone, currency } = shopify.context
     const key = { source: "shopify", account: shop.shop, stream: "orders" } as const
@@ -156,7 +121,7 @@ export const makeTieOutCommand = (deps: TieOutCommandDeps) =>
       Effect.gen(function* () {
         const problems = (["since", "until"] as const).flatMap((field) => {
           const v = flags[field]
-          return Option.isSome(v) && !isCalendarDay(v.value)
+          return Option.isSome(v) && !isCalendarDate(v.value)
             ? [
                 {
                   field: `--${field}`,

@@ -109,6 +109,16 @@ export const parseDate = (
   return { year, month, day }
 }
 
+/** Whether `text` is a real calendar date written `YYYY-MM-DD` (2026-02-30 is not). */
+export const isCalendarDate = (text: string): boolean => {
+  try {
+    parseDate(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Adds `days` to a `YYYY-MM-DD` date. */
 export const addDays = (date: string, days: number): string => {
   const { year, month, day } = parseDate(date)

@@ -5,6 +5,7 @@ import {
   businessDate,
   businessDayRange,
   formatInZone,
+  isCalendarDate,
   isValidTimeZone,
   localDate,
   offsetMillis,
@@ -47,6 +48,13 @@ describe("TimeZone", () => {
     const short = businessDayRange("2026-03-28", zone, { cutoverHour: 5 }) // spans the 02:00 DST jump of the 29th
     assert.strictEqual(short.end - short.start, 23 * 3_600_000)
     assert.throws(() => businessDate(0, zone, { cutoverHour: 24 }), /cutover/)
+  })
+
+  it("tells real calendar dates from look-alikes", () => {
+    assert.isTrue(isCalendarDate("2026-02-28"))
+    assert.isTrue(isCalendarDate("2028-02-29"))
+    for (const bad of ["2026-02-29", "2026-02-30", "2026-13-01", "2026-1-01", "2026-01-01T00:00:00Z", ""])
+      assert.isFalse(isCalendarDate(bad), bad)
   })
 
   it("formats with the zone offset", () => {

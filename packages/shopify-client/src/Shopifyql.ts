@@ -5,7 +5,7 @@
  *
  * @since 0.5.0
  */
-import { type Decimal, DecimalFromNumberOrString } from "@kura/core"
+import { addDays, type Decimal, DecimalFromNumberOrString, isCalendarDate } from "@kura/core"
 import { Effect, Schema } from "effect"
 import { REPORT_CONTEXT_QUERY, SHOPIFYQL_QUERY } from "./internal/documents/Reports.js"
 import { ShopifyClient } from "./ShopifyClient.js"
@@ -128,20 +128,8 @@ const SalesRow = Schema.Struct({
 })
 const decodeSalesRow = Schema.decodeUnknownResult(SalesRow)
 
-/** A real calendar day written YYYY-MM-DD (not 2026-02-30). */
-const isCalendarDay = (value: string): boolean => {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false
-  const t = Date.parse(`${value}T00:00:00Z`)
-  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value
-}
-
 /** The longest range asked in one query: ShopifyQL's cost grows with the range. */
 const MAX_DAYS_PER_QUERY = 31
-
-const addDays = (day: string, n: number): string => {
-  const t = Date.parse(`${day}T00:00:00Z`) + n * 86_400_000
-  return new Date(t).toISOString().slice(0, 10)
-}
 
 /**
  * The ShopifyQL text for one range of {@link salesByDay}: every day of the range (zero-filled by
@@ -166,7 +154,7 @@ export const salesByDay = (range: {
 }): Effect.Effect<ReadonlyArray<SalesDay>, ShopifyError, ShopifyClient> =>
   Effect.gen(function* () {
     for (const [field, value] of Object.entries(range))
-      if (!isCalendarDay(value))
+      if (!isCalendarDate(value))
         return yield* new ShopifyError({
           operation: OPERATION,
           reason: new Decode({ message: `${field} must be a date YYYY-MM-DD, got ${value}`, excerpt: "" })
