@@ -60,7 +60,7 @@ export const tieOutShop = (
     readonly until: Option.Option<string>
     readonly syncedAt?: number
   }
-): Effect.Effect<TieOutReport, ShopifyError | WarehouseError, Warehouse> =>
+): Effect.Effect<TieOutReport, ShopifyError | WarehouseError | ConfigError, Warehouse> =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const fromShopify = Effect.gen(function* () {
@@ -68,7 +68,17 @@ export const tieOutShop = (
       const today = localDate(yield* Clock.currentTimeMillis, context.zone)
       const until = Option.getOrElse(range.until, () => shiftDate(today, -1))
       const since = Option.getOrElse(range.since, () => shiftDate(until, -(DEFAULT_DAYS - 1)))
-      const days: ReadonlyArray<SalesDay> = since > until ? [] : yield* salesByDay({ since, until })
+      if (since > until)
+        return yield* new ConfigError({
+          problems: [
+            {
+              field: Option.isSome(range.since) ? "--since" : "--until",
+              message: `the range ${since} .. ${until} is empty (in ${context.zone}, yesterday is ${shiftDate(today, -1)})`,
+              fix: "give --since on or before --until (both default to the 30 days up to yesterday)"
+            }
+          ]
+        })
+      const days: ReadonlyArray<SalesDay> = yield* salesByDay({ since, until })
       return { context, since, until, days }
     }).pipe(Effect.provide(shopifyShopClientLayer(shop)))
     const shopify = yield* fromShopify
@@ -174,7 +184,8 @@ export const makeTieOutCommand = (deps: TieOutCommandDeps) =>
               Console.error(`shopify ${shop.shop}: ${e.message}\n  fix: ${shopifyFix(e)}`).pipe(
                 Effect.andThen(Effect.fail(new TieOutFailed({ message: e.message })))
               )
-            )
+            ),
+            Effect.tapError((e) => (e._tag === "ConfigError" ? Console.error(e.message) : Effect.void))
           )
         ).pipe(
           Effect.provide(WarehouseConfig.layerFromSettings(config.warehouseSettings)),

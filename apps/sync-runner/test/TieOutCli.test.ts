@@ -155,5 +155,9 @@ describe("kura-sync tie-out (sandbox)", () => {
     const bad = await kuraSync(["tie-out", "--since", "2026-13-01"])
     expect(bad.code).toBe(2)
     expect(bad.stderr).toContain("--since")
+    // Only --since, after the default --until (yesterday in the shop's zone): an empty range.
+    const empty = await kuraSync(["tie-out", "--since", "2099-01-01"])
+    expect(empty.code).toBe(2)
+    expect(empty.stderr).toMatch(/--since: the range 2099-01-01 \.\. \d{4}-\d{2}-\d{2} is empty/)
   }, 240_000)
 })
