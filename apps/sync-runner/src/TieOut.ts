@@ -111,7 +111,8 @@ export const tieOut = (
           `${-ordersDifference} order(s) in the warehouse for this day are not in Shopify's report (deleted or test orders, or a different day boundary)`
         )
     }
-    const syncing = differs && (context.syncedDay === null || day >= context.syncedDay)
+    // Never synced is not "still syncing": nothing in the warehouse vouches for any day yet.
+    const syncing = differs && context.syncedDay !== null && day >= context.syncedDay
     return {
       day,
       shopify: { orders: s?.orders ?? 0, totalSales: sTotal.normalize().toString() },

@@ -84,7 +84,8 @@ describe("tieOut", () => {
     expect(r.days[1]?.causes.join("\n")).toMatch(/ends after the last orders sync began \(2026-03-06\)/)
     expect(r.tied).toBe(true)
     const never = tieOut([shopify("2026-03-05", 1, "100")], [], { ...context, syncedDay: null })
-    expect(never.days[0]?.status).toBe("syncing")
+    expect(never.days[0]?.status).toBe("differs")
+    expect(never.tied).toBe(false)
     expect(never.days[0]?.causes[0]).toMatch(/no orders sync of this shop has succeeded yet/)
   })
 
