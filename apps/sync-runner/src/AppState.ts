@@ -11,8 +11,11 @@ import { LeaseManager } from "./LeaseManager.js"
 import { Metrics } from "./Metrics.js"
 import { layerWarehouseLedger } from "./RunLedger.js"
 
-/** Warehouse, lake, checkpoints, leases, run ledger and metrics for `config`. */
-export const layerAppState = (config: AppConfig) =>
+/**
+ * Warehouse, lake, checkpoints, leases, run ledger and metrics for `config`. `retention: false`
+ * for commands that only read (status): lake retention belongs to run and serve.
+ */
+export const layerAppState = (config: AppConfig, options: { readonly retention?: boolean } = {}) =>
   Layer.mergeAll(
     Layer.effect(
       CheckpointStore,
@@ -21,4 +24,4 @@ export const layerAppState = (config: AppConfig) =>
     LeaseManager.layerWarehouse,
     layerWarehouseLedger,
     Metrics.layer
-  ).pipe(Layer.provideMerge(WarehouseConfig.layerFromSettings(config.warehouseSettings)))
+  ).pipe(Layer.provideMerge(WarehouseConfig.layerFromSettings(config.warehouseSettings, options)))

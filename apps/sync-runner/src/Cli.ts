@@ -522,7 +522,8 @@ const statusCommand = Command.make(
       } else {
         const config = yield* loadConfig(flags.config)
         report = yield* buildStatusReport(planStreamKeys(config), config.skipped).pipe(
-          Effect.provide(stateLayers(config)),
+          // A status only reads: lake retention is left to run and serve.
+          Effect.provide(stateLayers(config, { retention: false })),
           Effect.catchTag("WarehouseError", (e) =>
             Console.error(
               /lock/i.test(e.message)

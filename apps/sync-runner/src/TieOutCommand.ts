@@ -188,7 +188,8 @@ export const makeTieOutCommand = (deps: TieOutCommandDeps) =>
             Effect.tapError((e) => (e._tag === "ConfigError" ? Console.error(e.message) : Effect.void))
           )
         ).pipe(
-          Effect.provide(WarehouseConfig.layerFromSettings(config.warehouseSettings)),
+          // A tie-out only reads: lake retention is left to run and serve.
+          Effect.provide(WarehouseConfig.layerFromSettings(config.warehouseSettings, { retention: false })),
           Effect.catchTag("WarehouseError", (e) =>
             Console.error(
               /lock/i.test(e.message)

@@ -129,9 +129,14 @@ export const settings: Effect.Effect<WarehouseSettings, WarehouseError | Config.
   }
 )
 
-/** Builds the Warehouse, ObjectStore and RawLake for explicit settings. */
+/**
+ * Builds the Warehouse, ObjectStore and RawLake for explicit settings. `retention: false` leaves
+ * the lake's retention (`lakeRetentionDays`) to the commands that own the lake: a read-only
+ * command (a status or a tie-out) must not delete partitions as a side effect of opening it.
+ */
 export const layerFromSettings = (
-  s: WarehouseSettings
+  s: WarehouseSettings,
+  options: { readonly retention?: boolean } = {}
 ): Layer.Layer<Warehouse | ObjectStore | RawLake, WarehouseError> => {
   const store =
     s.lake.kind === "file"
@@ -153,7 +158,7 @@ export const layerFromSettings = (
   const lake = RawLake.layer.pipe(Layer.provideMerge(store))
   return Layer.mergeAll(
     warehouse,
-    Option.isSome(s.lakeRetentionDays)
+    Option.isSome(s.lakeRetentionDays) && options.retention !== false
       ? // The setting takes effect wherever the lake is built from settings (kura-sync run/serve).
         RawLake.layerRetention(s.lakeRetentionDays.value).pipe(Layer.provideMerge(lake))
       : lake

@@ -56,6 +56,49 @@ describe("WarehouseConfig", () => {
     }).pipe(Effect.provide(withEnv(env)))
   )
 
+  it.live("lake retention runs where the lake is opened from settings, unless the caller opts out", () =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-cfg-retention-"))),
+      (dir) =>
+        Effect.gen(function* () {
+          const s = yield* WarehouseConfig.settings.pipe(
+            Effect.provide(
+              withEnv({
+                KURA_WAREHOUSE: `duckdb:${dir}/kura.duckdb`,
+                KURA_LAKE: `file:${dir}/lake`,
+                KURA_LAKE_RETENTION_DAYS: "30"
+              })
+            )
+          )
+          const key = { source: "shopify", account: "shop", stream: "orders" }
+          const batches = Effect.gen(function* () {
+            const lake = yield* RawLake
+            return (yield* lake.listBatches(key)).map((b) => b.dt)
+          })
+          // An old partition, then the lake opened again as a read-only command opens it: kept.
+          yield* Effect.gen(function* () {
+            const lake = yield* RawLake
+            yield* lake.writeBatch({ key, batchId: "old", dt: "2020-01-01", lines: Stream.make("{}") })
+          }).pipe(Effect.provide(WarehouseConfig.layerFromSettings(s, { retention: false })))
+          const kept = yield* Effect.andThen(Effect.sleep("500 millis"), batches).pipe(
+            Effect.provide(WarehouseConfig.layerFromSettings(s, { retention: false }))
+          )
+          assert.deepStrictEqual(kept, ["2020-01-01"])
+          // Opened as run and serve open it: the retention pass deletes it.
+          const swept = yield* Effect.gen(function* () {
+            for (let i = 0; i < 50; i++) {
+              const left = yield* batches
+              if (left.length === 0) return left
+              yield* Effect.sleep("100 millis")
+            }
+            return yield* batches
+          }).pipe(Effect.provide(WarehouseConfig.layerFromSettings(s)))
+          assert.deepStrictEqual(swept, [])
+        }),
+      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+    )
+  )
+
   it.effect("layerConfig builds a working DuckDB warehouse and local lake", () =>
     Effect.acquireUseRelease(
       Effect.sync(() => mkdtempSync(join(tmpdir(), "kura-cfg-"))),
