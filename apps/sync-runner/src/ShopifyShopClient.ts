@@ -1,14 +1,14 @@
 /**
- * The Shopify client of one configured shop for one-off commands (`check`, `tie-out`): its
- * config, its auth (a static token or client credentials) and a transport of its own, without the
- * bulk-job service the sync streams add (`shopifyClientLayer` in sources/ShopifyStreams.ts).
+ * The Shopify client of one configured shop: its config, its auth (a static token or client
+ * credentials) and a transport of its own. One-off commands (`check`, `tie-out`) use it as it is;
+ * the sync streams add the bulk-job service on top (`shopifyClientLayer` in sources/ShopifyStreams.ts).
  */
 import { HttpTransport } from "@kura/core"
 import { ShopifyAuth, ShopifyClient, ShopifyConfig } from "@kura/shopify-client"
 import { Layer, Option } from "effect"
 import type { ShopifyShopConfig } from "./AppConfig.js"
 
-/** The client (and its config) for `shop`. */
+/** The client (with its config and transport) for `shop`. */
 export const shopifyShopClientLayer = (shop: ShopifyShopConfig) =>
   ShopifyClient.layer.pipe(
     Layer.provide(
@@ -26,5 +26,6 @@ export const shopifyShopClientLayer = (shop: ShopifyShopConfig) =>
         ...Option.match(shop.apiBaseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
       })
     ),
-    Layer.provide(HttpTransport.layer())
+    // The transport stays in the output: the bulk service downloads through the same one.
+    Layer.provideMerge(HttpTransport.layer())
   )

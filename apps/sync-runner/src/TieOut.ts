@@ -4,7 +4,7 @@
  * tables (`Warehouse.shopifySalesByDay`). A day that differs carries the causes Kura can see, so
  * an analyst starts from "why" instead of from two numbers.
  */
-import { type Decimal, toDecimal } from "@kura/core"
+import { toDecimal } from "@kura/core"
 import type { SalesDay } from "@kura/shopify-client"
 import type { ShopifySalesDay } from "@kura/warehouse"
 import { Effect } from "effect"
@@ -62,7 +62,6 @@ export interface TieOutReport extends TieOutContext {
 }
 
 const ZERO: TieOutWarehouseDay = { orders: 0, totalSales: "0", sales: "0", refunds: "0", cancellations: "0" }
-const dec = (s: string): Decimal => toDecimal(s)
 
 /**
  * Compares Shopify's days with the warehouse's. Every day Shopify answered is a row (a day with
@@ -81,9 +80,9 @@ export const tieOut = (
   const days = dayList.map((day): TieOutDay => {
     const s = theirs.get(day)
     const w: TieOutWarehouseDay = ours.get(day) ?? ZERO
-    const sTotal = s === undefined ? dec("0") : s.totalSales
+    const sTotal = s === undefined ? toDecimal("0") : s.totalSales
     const ordersDifference = (s?.orders ?? 0) - w.orders
-    const totalDifference = sTotal.sub(dec(w.totalSales))
+    const totalDifference = sTotal.sub(toDecimal(w.totalSales))
     const differs = ordersDifference !== 0 || !totalDifference.isZero()
     const causes: Array<string> = []
     if (differs) {
@@ -97,7 +96,7 @@ export const tieOut = (
         causes.push(
           `${context.orderDeadLetters} order record(s) of this shop are in _kura_dead_letters and not in the tables (kura-sync dead-letters list)`
         )
-      const cancellations = dec(w.cancellations)
+      const cancellations = toDecimal(w.cancellations)
       if (ordersDifference === 0 && !cancellations.isZero() && totalDifference.equals(cancellations))
         causes.push(
           `the day ties if cancellations no refund paid back (${w.cancellations}) are not booked as returns on their day: this shop's report books them differently from Kura's model`

@@ -7,7 +7,8 @@
  */
 import { addDays, type Decimal, DecimalFromNumberOrString, isCalendarDate } from "@kura/core"
 import { Effect, Schema } from "effect"
-import { REPORT_CONTEXT_QUERY, SHOPIFYQL_QUERY } from "./internal/documents/Reports.js"
+import { SHOP_PING } from "./internal/documents/Bulk.js"
+import { SHOPIFYQL_QUERY } from "./internal/documents/Reports.js"
 import { ShopifyClient } from "./ShopifyClient.js"
 import { Decode, ShopifyError, ShopifyqlParseErrors } from "./ShopifyError.js"
 
@@ -201,7 +202,8 @@ const ContextAnswer = Schema.Struct({
 const decodeContext = Schema.decodeUnknownResult(ContextAnswer)
 
 /**
- * The shop's report zone and currency (`shop { ianaTimezone currencyCode }`).
+ * The shop's report zone and currency (`shop { ianaTimezone currencyCode }`, read with the
+ * client's `KuraShopPing`).
  *
  * @since 0.5.0
  * @category constructors
@@ -209,13 +211,14 @@ const decodeContext = Schema.decodeUnknownResult(ContextAnswer)
 export const reportContext: Effect.Effect<ReportContext, ShopifyError, ShopifyClient> = Effect.gen(
   function* () {
     const client = yield* ShopifyClient
-    const answer = yield* client.query(REPORT_CONTEXT_QUERY)
+    // The client's own ping already asks the shop for both.
+    const answer = yield* client.query(SHOP_PING)
     const decoded = decodeContext(answer.data)
     if (decoded._tag === "Failure")
       return yield* decodeFailure(
         `unexpected shop answer: ${decoded.failure.message}`,
         answer.data,
-        "KuraReportContext"
+        "KuraShopPing"
       )
     return { zone: decoded.success.shop.ianaTimezone, currency: decoded.success.shop.currencyCode }
   }

@@ -15,7 +15,6 @@ export interface RecentRuns {
   readonly get: (runId: string) => RunRecord | undefined
   /** Every kept run, oldest first (insertion order of each run's first record). */
   readonly values: () => IterableIterator<RunRecord>
-  readonly size: () => number
 }
 
 /** Keeps the newest `perStream` runs of each stream. */
@@ -37,7 +36,6 @@ export const makeRecentRuns = (perStream: number): RecentRuns => {
       runs.set(run.runId, run)
     },
     get: (runId) => runs.get(runId),
-    values: () => runs.values(),
-    size: () => runs.size
+    values: () => runs.values()
   }
 }

@@ -8,7 +8,6 @@ import {
   BulkJobStore,
   type DeadLetter,
   DeadLetterSink,
-  HttpTransport,
   type StreamKey,
   streamKeyToString,
   Telemetry
@@ -29,10 +28,8 @@ import {
   type Page,
   type ResourceSpec,
   Resources,
-  ShopifyAuth,
   ShopifyBulk,
   ShopifyClient,
-  ShopifyConfig,
   type ShopifyError,
   transfersToRecheckQuery,
   updatedAtQuery,
@@ -56,6 +53,7 @@ import { withApiUsage } from "../ApiUsage.js"
 import type { ShopifyShopConfig } from "../AppConfig.js"
 import { decodeWith, mapWith, type Replayer, type Replayers, ReplayFailed } from "../DeadLetterReplay.js"
 import { relinkVariants } from "../RelinkVariants.js"
+import { shopifyShopClientLayer } from "../ShopifyShopClient.js"
 import { ACCOUNT_STATE_PREFIX, SyncError, type SyncStream } from "../SyncStream.js"
 import { type IngestPage, ingest, mapAll, mapContext, mapLetter } from "./Ingest.js"
 import { registryFor, type SourceDeps, sharedFor } from "./SourceDeps.js"
@@ -147,23 +145,7 @@ const toSyncError = (e: ShopifyError) =>
 
 /** The client and bulk service (config, auth, a transport, bulk jobs in the warehouse) for one shop. */
 export const shopifyClientLayer = (shop: ShopifyShopConfig, deps: SourceDeps) => {
-  const config = ShopifyConfig.layer({
-    shop: shop.shop,
-    apiVersion: shop.apiVersion,
-    ...Option.match(shop.apiBaseUrl, { onNone: () => ({}), onSome: (baseUrl) => ({ baseUrl }) })
-  })
-  const auth =
-    shop.auth._tag === "AccessToken"
-      ? ShopifyAuth.layerStatic(shop.auth.accessToken)
-      : ShopifyAuth.layerClientCredentials({
-          clientId: shop.auth.clientId,
-          clientSecret: shop.auth.clientSecret
-        })
-  const client = ShopifyClient.layer.pipe(
-    Layer.provide(auth),
-    Layer.provideMerge(config),
-    Layer.provideMerge(HttpTransport.layer())
-  )
+  const client = shopifyShopClientLayer(shop)
   return ShopifyBulk.layer(
     deps.sandbox === true ? { pollMinMillis: 50, pollMaxMillis: 250, busyRetryMillis: 100 } : {}
   ).pipe(Layer.provideMerge(client), Layer.provide(Layer.succeed(BulkJobStore, deps.warehouse.bulkJobs)))

@@ -3,6 +3,3 @@
 /** Runs one ShopifyQL query; `rows` is JSON keyed by column name. */
 export const SHOPIFYQL_QUERY =
   "query KuraShopifyql($query: String!) { shopifyqlQuery(query: $query) { parseErrors tableData { columns { name dataType displayName } rows } } }"
-
-/** What reading a shop's reports needs: the zone its days are in and the currency of its money. */
-export const REPORT_CONTEXT_QUERY = "query KuraReportContext { shop { ianaTimezone currencyCode } }"

@@ -9,7 +9,7 @@ import {
   InventoryTransfersDocuments
 } from "./Inventory.js"
 import { OrdersDocuments } from "./Orders.js"
-import { REPORT_CONTEXT_QUERY, SHOPIFYQL_QUERY } from "./Reports.js"
+import { SHOPIFYQL_QUERY } from "./Reports.js"
 import type { ResourceDocuments } from "./Selection.js"
 
 export * from "./Bulk.js"
@@ -41,6 +41,5 @@ export const OPERATION_DOCUMENTS: Readonly<Record<string, string>> = {
   BULK_CURRENT,
   SHOP_PING,
   INVENTORY_SHIPMENT_LINES,
-  SHOPIFYQL_QUERY,
-  REPORT_CONTEXT_QUERY
+  SHOPIFYQL_QUERY
 }
